@@ -1,0 +1,106 @@
+"""The command-line layer: parses options, calls one core function, hands the result to `output`.
+
+Command modules import the core inside their functions so that `pipecli --help` and `--version`
+never import SQLAlchemy or pendulum.
+
+Exit codes: 0 success; 1 an error the message explains (unknown lead, bad value, refused change), or
+`clean --check` found something; 2 a usage error, or a confirmation that could not be asked (pass
+--yes); 70 an internal error (a bug: please report it).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Annotated, Optional
+
+import click
+import typer
+from typer.core import TyperGroup
+
+from pipecli import __version__
+from pipecli.errors import PipecliError
+
+EXIT_INTERNAL = 70
+
+
+class PipecliGroup(TyperGroup):
+    """Turns every PipecliError and database failure into one line on stderr and an exit code."""
+
+    def invoke(self, ctx: click.Context):
+        from pipecli.cli import common
+
+        try:
+            return super().invoke(ctx)
+        except PipecliError as exc:
+            click.echo(f"pipecli: {exc}", err=True)
+            ctx.exit(exc.exit_code)
+        except (click.exceptions.Exit, click.ClickException, click.Abort):
+            raise
+        except BrokenPipeError:
+            # The reader (`| head`) went away: not an error of ours.
+            sys.stderr.close()
+            ctx.exit(0)
+        except KeyboardInterrupt:
+            click.echo("pipecli: interrupted; nothing was changed by the unfinished command", err=True)
+            ctx.exit(130)
+        except Exception as exc:
+            if os.environ.get("PIPECLI_DEBUG"):
+                raise
+            from sqlalchemy.exc import DBAPIError
+
+            if isinstance(exc, DBAPIError):
+                from pipecli.db import translate_error
+
+                click.echo(f"pipecli: {translate_error(exc, common._state['db'] or 'database')}", err=True)
+                ctx.exit(1)
+            first = str(exc).splitlines()[0] if str(exc) else ""
+            click.echo(f"pipecli: internal error: {type(exc).__name__}: {first} (set PIPECLI_DEBUG=1 for details)", err=True)
+            ctx.exit(EXIT_INTERNAL)
+        finally:
+            common.close_store()
+
+
+app = typer.Typer(
+    cls=PipecliGroup,
+    name="pipecli",
+    help="A sales pipeline in your terminal, on one SQLite file you own.\n\n"
+    "Exit codes: 0 ok; 1 error (message on stderr) or `clean --check` found something; "
+    "2 usage error or confirmation needed (--yes); 70 internal error.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        click.echo(f"pipecli {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    db: Annotated[
+        Optional[str],
+        typer.Option("--db", help="Database file or postgresql:// URL (else $PIPECLI_DB, config `db`, the default file).", metavar="PATH|URL"),
+    ] = None,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit.")
+    ] = False,
+) -> None:
+    from pipecli.cli import common
+
+    common.set_db(db)
+
+
+from pipecli.cli import admin, leads, pipeline  # noqa: E402  (modules register commands on `app`)
+
+for _module in (leads, pipeline, admin):
+    _module.register(app)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

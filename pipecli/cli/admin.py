@@ -1,0 +1,73 @@
+"""Housekeeping commands: `db path`, `config path|show`, `demo`."""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+
+from pipecli.cli.common import _state, store
+
+db_app = typer.Typer(help="The database file: where it is, and what to do with it.", no_args_is_help=True)
+config_app = typer.Typer(help="The config file.", no_args_is_help=True)
+
+
+@db_app.command("path")
+def db_path() -> None:
+    """Print the database in use (--db, $PIPECLI_DB, config `db`, or the default file)."""
+    from pipecli.db import resolve_target
+
+    typer.echo(resolve_target(_state["db"]))
+
+
+@config_app.command("path")
+def config_path() -> None:
+    """Print the config file's path ($PIPECLI_CONFIG or the platform's config folder)."""
+    from pipecli import config
+
+    typer.echo(str(config.path()))
+
+
+@config_app.command("show")
+def config_show() -> None:
+    """Print the config in force (the file's settings; defaults are documented in the README)."""
+    import json
+
+    from pipecli import config
+    from pipecli.db import resolve_target
+
+    shown = {"config_file": str(config.path()), "db": resolve_target(_state["db"]), "currency": config.currency()}
+    shown.update({k: v for k, v in config.load().items() if k not in shown})
+    typer.echo(json.dumps(shown, indent=2, ensure_ascii=False, default=str))
+
+
+def demo(
+    leads_count: Annotated[int, typer.Option("--leads", help="How many leads to invent.")] = 80,
+    db: Annotated[Optional[str], typer.Option("--into", help="Database file to build (default: demo.db in the data folder).")] = None,
+) -> None:
+    """Build a demo pipeline with nine months of history, print its board, and say how to explore it."""
+    from pathlib import Path
+
+    import platformdirs
+
+    from pipecli import board, demo as demo_core
+    from pipecli.cli import common
+    from pipecli.cli.leads import render_board
+    from pipecli.output import message
+
+    target = db or _state["db"] or str(Path(platformdirs.user_data_dir("pipecli")) / "demo.db")
+    common.set_db(target)
+    with store().write() as conn:
+        if not demo_core.has_leads(conn):
+            demo_core.build(conn, leads_count)
+    with store().read() as conn:
+        data = board.board(conn)
+    render_board(data, "table")
+    message(f"\ndemo database: {target}\nexplore it: export PIPECLI_DB={target}; pipecli list --sort value")
+
+
+def register(app: typer.Typer) -> None:
+    """Add `db`, `config` and `demo` to `app`."""
+    app.add_typer(db_app, name="db")
+    app.add_typer(config_app, name="config")
+    app.command("demo")(demo)

@@ -1,0 +1,100 @@
+"""What every command shares: the open store, the `--format` option, confirmations, value parsing."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated, Optional
+
+import typer
+
+from pipecli.errors import PipecliError, UsageError
+
+_state: dict = {"db": None, "store": None}
+
+
+
+def choice(*allowed: str):
+    """Return an option callback that accepts only `allowed` values (a usage error, exit 2, otherwise)."""
+
+    def check(value):
+        if value is not None and value not in allowed:
+            raise typer.BadParameter(f"{value!r} is not one of {', '.join(allowed)}")
+        return value
+
+    return check
+
+
+FormatOpt = Annotated[
+    str,
+    typer.Option("--format", "-f", callback=choice("table", "csv", "json"), metavar="table|csv|json", help="Output format."),
+]
+AtOpt = Annotated[
+    Optional[str],
+    typer.Option("--at", help="When it happened: 2026-11-28, '2026-11-28 14:30', yesterday, '3 days ago'."),
+]
+PipelineOpt = Annotated[Optional[str], typer.Option("--pipeline", "-p", help="Pipeline name (default: the default pipeline).")]
+YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Do it without asking (needed when not on a terminal).")]
+
+
+def set_db(db: str | None) -> None:
+    """Remember the global `--db` option for this invocation."""
+    _state["db"] = db
+    _state["store"] = None
+
+
+def store():
+    """Return the Store for this invocation, opened (and migrated) on first use."""
+    if _state["store"] is None:
+        from pipecli.db import Store, resolve_target
+
+        _state["store"] = Store.open(resolve_target(_state["db"]))
+    return _state["store"]
+
+
+def close_store() -> None:
+    """Dispose of the invocation's store, if one was opened."""
+    if _state["store"] is not None:
+        _state["store"].dispose()
+        _state["store"] = None
+
+
+def ts(value: str | None, what: str = "--at") -> int | None:
+    """Return an `--at`-style option as epoch seconds (None when not given)."""
+    if value is None:
+        return None
+    from pipecli import clock
+
+    return clock.parse_ts(value, what)
+
+
+def date(value: str | None, what: str):
+    """Return a date option as a date (None when not given or empty)."""
+    if value is None or not value.strip():
+        return None
+    from pipecli import clock
+
+    return clock.parse_date(value, what)
+
+
+def amount(value: str | None, what: str = "--value") -> int | None:
+    """Return a money option as minor units (None when not given or empty)."""
+    if value is None or not value.strip():
+        return None
+    from pipecli import config, money
+
+    try:
+        return money.parse_amount(value, config.currency())
+    except PipecliError as exc:
+        raise PipecliError(f"{what}: {exc}") from None
+
+
+def confirm(question: str, yes: bool) -> None:
+    """Go on when `--yes` was given or the user answers yes on a terminal; otherwise raise.
+
+    Without a terminal to ask on, the refusal exits 2 and says to pass --yes."""
+    if yes:
+        return
+    if not sys.stdin.isatty() or not sys.stderr.isatty():
+        raise UsageError(f"{question.rstrip('?')}: not on a terminal, so pass --yes to confirm")
+    if not typer.confirm(question, default=False, err=True):
+        raise PipecliError("cancelled; nothing was changed")

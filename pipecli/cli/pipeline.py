@@ -1,0 +1,160 @@
+"""`pipecli pipeline ...`: pipelines and their stages."""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+
+from pipecli.cli.common import FormatOpt, YesOpt, confirm, store
+
+pipeline_app = typer.Typer(help="Pipelines and their stages.", no_args_is_help=True)
+
+
+def _stage_columns():
+    from pipecli.output import Column
+
+    return [
+        Column("position", "#", kind="int"),
+        Column("stage"),
+        Column("kind"),
+        Column("probability", kind="pct"),
+        Column("stale_days", "stale after (days)", kind="int"),
+        Column("triggers"),
+        Column("qualification_stage", "qualification", kind="bool"),
+        Column("leads", kind="int"),
+    ]
+
+
+def _show_stages(name: str | None, fmt: str = "table") -> None:
+    from pipecli import output, pipelines
+
+    with store().read() as conn:
+        rows = pipelines.show_pipeline(conn, name)
+    output.render(rows, _stage_columns(), fmt, title=f"Pipeline {rows[0]['pipeline']}")
+
+
+@pipeline_app.command("add")
+def add(
+    name: Annotated[str, typer.Argument()],
+    stages: Annotated[str, typer.Option(help='Open stages in order: "New,Demo,Proposal".')],
+) -> None:
+    """Add a pipeline with its open stages (won and lost are added for you)."""
+    from pipecli import pipelines
+
+    names = [s.strip() for s in stages.split(",") if s.strip()]
+    with store().write() as conn:
+        pipelines.create_pipeline(conn, name, [(s, None, None) for s in names])
+    _show_stages(name)
+
+
+@pipeline_app.command("list")
+def list_(fmt: FormatOpt = "table") -> None:
+    """List pipelines with their stage and open-lead counts."""
+    from pipecli import output, pipelines
+    from pipecli.output import Column
+
+    with store().read() as conn:
+        rows = pipelines.list_pipelines(conn)
+    output.render(
+        rows,
+        [
+            Column("name"), Column("default", kind="bool"), Column("stages", kind="int"),
+            Column("open_leads", "open leads", kind="int"), Column("open_value", "open value", kind="money"),
+        ],
+        fmt,
+    )
+
+
+@pipeline_app.command("show")
+def show(name: Annotated[Optional[str], typer.Argument(help="Pipeline (default: the default one).")] = None, fmt: FormatOpt = "table") -> None:
+    """Show a pipeline's stages: order, win probability, stale-after days, triggers, leads."""
+    _show_stages(name, fmt)
+
+
+@pipeline_app.command("stage")
+def stage(
+    name: Annotated[str, typer.Argument(help="Pipeline.")],
+    stage_name: Annotated[str, typer.Argument(metavar="STAGE")],
+    probability: Annotated[Optional[float], typer.Option(help="Win probability of deals in this stage, 0..1.")] = None,
+    stale_days: Annotated[Optional[int], typer.Option(help="Days of silence after which a lead here is stale.")] = None,
+    triggers: Annotated[Optional[str], typer.Option(help="Activity kinds that signal readiness to advance: demo_request,quote_request.")] = None,
+    rename: Annotated[Optional[str], typer.Option(help="New name for the stage.")] = None,
+    position: Annotated[Optional[int], typer.Option(help="Move the stage to this position (1 = first).")] = None,
+    qualification: Annotated[bool, typer.Option("--qualification", help="Make this the stage `qualify --move` moves to.")] = False,
+) -> None:
+    """Configure a stage: pipecli pipeline stage Sales Meeting --probability 0.4 --stale-days 14."""
+    from pipecli import pipelines
+
+    with store().write() as conn:
+        updated = pipelines.configure_stage(conn, name, stage_name, probability, stale_days, triggers, rename, qualification)
+        if position is not None:
+            pipelines.move_stage(conn, name, updated["name"], position)
+    _show_stages(name)
+
+
+@pipeline_app.command("add-stage")
+def add_stage(
+    name: Annotated[str, typer.Argument(help="Pipeline.")],
+    stage_name: Annotated[str, typer.Argument(metavar="STAGE")],
+    position: Annotated[Optional[int], typer.Option(help="Where (1 = first; default last).")] = None,
+    probability: Annotated[Optional[float], typer.Option()] = None,
+    stale_days: Annotated[Optional[int], typer.Option()] = None,
+) -> None:
+    """Add an open stage to a pipeline."""
+    from pipecli import pipelines
+
+    with store().write() as conn:
+        pipelines.add_stage(conn, name, stage_name, position, probability, stale_days)
+    _show_stages(name)
+
+
+@pipeline_app.command("remove-stage")
+def remove_stage(
+    name: Annotated[str, typer.Argument(help="Pipeline.")],
+    stage_name: Annotated[str, typer.Argument(metavar="STAGE")],
+) -> None:
+    """Remove an open stage (refused while leads are in it; its history is kept)."""
+    from pipecli import pipelines
+
+    with store().write() as conn:
+        pipelines.remove_stage(conn, name, stage_name)
+    _show_stages(name)
+
+
+@pipeline_app.command("rename")
+def rename(old: str, new: str) -> None:
+    """Rename a pipeline."""
+    from pipecli import pipelines
+
+    with store().write() as conn:
+        pipelines.rename_pipeline(conn, old, new)
+    _show_stages(new)
+
+
+@pipeline_app.command("default")
+def default(name: str) -> None:
+    """Make a pipeline the default one (used when a command names none)."""
+    from pipecli import pipelines
+    from pipecli.output import message
+
+    with store().write() as conn:
+        p = pipelines.set_default(conn, name)
+    message(f"{p['name']} is now the default pipeline")
+
+
+@pipeline_app.command("delete")
+def delete(name: str, yes: YesOpt = False) -> None:
+    """Delete an empty pipeline (refused while it holds leads)."""
+    from pipecli import pipelines
+    from pipecli.output import message
+
+    confirm(f"Delete pipeline {name}?", yes)
+    with store().write() as conn:
+        pipelines.delete_pipeline(conn, name)
+    message(f"deleted pipeline {name}")
+
+
+def register(app: typer.Typer) -> None:
+    """Add the `pipeline` group to `app`."""
+    app.add_typer(pipeline_app, name="pipeline")

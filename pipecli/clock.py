@@ -1,0 +1,157 @@
+"""The one clock: every "now" in pipecli comes from here, and every user-typed time is parsed here.
+
+Times are stored as integer seconds since the Unix epoch (UTC) and dates as ISO dates; they are shown in
+local time. "Now" can be frozen by tests (`freeze`) or by scripts (`PIPECLI_NOW=2026-11-28T09:00`), so
+reports over a constructed history are repeatable.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import os
+import re
+
+from pipecli.errors import PipecliError
+
+_frozen: _dt.datetime | None = None
+
+_RELATIVE = re.compile(
+    r"^(?:(?P<n>\d+)\s*(?P<unit>minute|hour|day|week|month|year)s?\s+ago"
+    r"|in\s+(?P<n2>\d+)\s*(?P<unit2>minute|hour|day|week|month|year)s?)$"
+)
+
+
+def freeze(moment: str | _dt.datetime | None) -> None:
+    """Freeze "now" at `moment` (a datetime, or text `parse_when` accepts); None thaws the clock."""
+    global _frozen
+    if moment is None or isinstance(moment, _dt.datetime):
+        _frozen = moment
+    else:
+        _frozen = None
+        _frozen = parse_when(moment)
+
+
+def now() -> _dt.datetime:
+    """Return the current moment as an aware UTC datetime (frozen, from PIPECLI_NOW, or the real time)."""
+    if _frozen is not None:
+        return _frozen.astimezone(_dt.timezone.utc)
+    env = os.environ.get("PIPECLI_NOW")
+    if env:
+        return _parse_absolute(env, "PIPECLI_NOW")
+    return _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0)
+
+
+def now_ts() -> int:
+    """Return the current moment as integer epoch seconds."""
+    return int(now().timestamp())
+
+
+def local_tz() -> _dt.tzinfo:
+    """Return the local time zone (honours TZ)."""
+    return _dt.datetime.now().astimezone().tzinfo
+
+
+def today() -> _dt.date:
+    """Return today's date in local time."""
+    return now().astimezone(local_tz()).date()
+
+
+def _parse_absolute(text: str, what: str) -> _dt.datetime:
+    import pendulum
+
+    try:
+        parsed = pendulum.parse(text.strip(), tz=pendulum.local_timezone(), strict=False)
+    except Exception:
+        raise PipecliError(
+            f"{what}: cannot read {text!r} as a date or time "
+            "(use 2026-11-28, 2026-11-28T14:30, today, yesterday, '3 days ago')"
+        ) from None
+    if isinstance(parsed, pendulum.Duration) or not hasattr(parsed, "year"):
+        raise PipecliError(f"{what}: {text!r} is not a date or time")
+    if not isinstance(parsed, _dt.datetime):
+        parsed = pendulum.datetime(parsed.year, parsed.month, parsed.day, tz=pendulum.local_timezone())
+    return parsed.astimezone(_dt.timezone.utc)
+
+
+def _shift(base: _dt.datetime, n: int, unit: str) -> _dt.datetime:
+    import pendulum
+
+    moment = pendulum.instance(base)
+    return moment.add(**{unit + "s": n})
+
+
+def parse_when(text: str, what: str = "--at") -> _dt.datetime:
+    """Return the aware UTC moment meant by `text`: ISO date or datetime (local time unless it says
+    otherwise), `now`, `today`/`yesterday`/`tomorrow` (local midnight), `3 days ago`, `in 2 weeks`."""
+    word = text.strip().lower()
+    current = now()
+    if word == "now":
+        return current
+    if word in ("today", "yesterday", "tomorrow"):
+        offset = {"today": 0, "yesterday": -1, "tomorrow": 1}[word]
+        day = today() + _dt.timedelta(days=offset)
+        midnight = _dt.datetime(day.year, day.month, day.day)
+        return midnight.astimezone(local_tz()).astimezone(_dt.timezone.utc)
+    match = _RELATIVE.match(word)
+    if match:
+        if match.group("n") is not None:
+            n, unit = -int(match.group("n")), match.group("unit")
+        else:
+            n, unit = int(match.group("n2")), match.group("unit2")
+        return _shift(current, n, unit).astimezone(_dt.timezone.utc)
+    return _parse_absolute(text, what)
+
+
+def parse_ts(text: str, what: str = "--at") -> int:
+    """Return `parse_when(text)` as integer epoch seconds."""
+    return int(parse_when(text, what).timestamp())
+
+
+def parse_date(text: str, what: str = "date") -> _dt.date:
+    """Return the local calendar date meant by `text` (an ISO date, or any form `parse_when` accepts)."""
+    stripped = text.strip()
+    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", stripped):
+        try:
+            return _dt.date.fromisoformat(stripped)
+        except ValueError:
+            raise PipecliError(f"{what}: {text!r} is not a valid date (use YYYY-MM-DD)") from None
+    return parse_when(stripped, what).astimezone(local_tz()).date()
+
+
+def end_of_day_ts(day: _dt.date) -> int:
+    """Return the epoch seconds of the last second of `day` in local time (for `--as-of DATE`)."""
+    start = _dt.datetime(day.year, day.month, day.day).astimezone(local_tz())
+    return int(start.timestamp()) + 86399
+
+
+def day_start_ts(day: _dt.date) -> int:
+    """Return the epoch seconds of local midnight at the start of `day`."""
+    return int(_dt.datetime(day.year, day.month, day.day).astimezone(local_tz()).timestamp())
+
+
+def from_ts(ts: int) -> _dt.datetime:
+    """Return epoch seconds as an aware datetime in local time."""
+    return _dt.datetime.fromtimestamp(ts, local_tz())
+
+
+def iso(ts: int | None) -> str | None:
+    """Return epoch seconds as an ISO 8601 string with the local UTC offset (for JSON and CSV)."""
+    return None if ts is None else from_ts(ts).isoformat()
+
+
+def show(ts: int | None) -> str:
+    """Return epoch seconds as a short local time for tables: `2026-11-28 14:30`."""
+    return "" if ts is None else from_ts(ts).strftime("%Y-%m-%d %H:%M")
+
+
+def human_duration(seconds: int | float) -> str:
+    """Return a compact duration: `3d 4h`, `5h 10m`, `45m`."""
+    seconds = int(seconds)
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes = rest // 60
+    if days:
+        return f"{days}d {hours}h" if hours else f"{days}d"
+    if hours:
+        return f"{hours}h {minutes}m" if minutes else f"{hours}h"
+    return f"{minutes}m"

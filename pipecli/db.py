@@ -1,0 +1,181 @@
+"""Opening the database: where it is, how it is connected, and one transaction helper for every command.
+
+`resolve_target` picks the database (`--db` > `PIPECLI_DB` > config `db` > the user data folder);
+`Store` opens it (SQLite file or PostgreSQL URL), brings its schema up to date, and hands out
+connections inside one transaction each: `store.write()` takes SQLite's write lock up front
+(`BEGIN IMMEDIATE`) so concurrent cron jobs and shells queue behind the busy timeout instead of failing
+half-way, and `store.read()` gives a consistent snapshot for reports.
+"""
+
+from __future__ import annotations
+
+import os
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+from pipecli import config
+from pipecli.errors import PipecliError
+
+BUSY_TIMEOUT_SECONDS = 30
+SQLITE_MAGIC = b"SQLite format 3\x00"
+_MAGICS = {
+    b"PK\x03\x04": "a ZIP archive (an .xlsx or .docx file?)",
+    b"%PDF": "a PDF document",
+    b"\xd0\xcf\x11\xe0": "an old Microsoft Office file (.xls?)",
+    b"\x1f\x8b": "a gzip file",
+    b"\x89PNG": "a PNG image",
+}
+
+
+def is_url(target: str) -> bool:
+    """Return True when `target` is a database URL (postgresql://...) rather than a file path."""
+    return "://" in target
+
+
+def resolve_target(cli_db: str | None = None) -> str:
+    """Return the database to use: `--db`, else `PIPECLI_DB`, else config `db`, else the default file."""
+    for candidate in (cli_db, os.environ.get("PIPECLI_DB"), config.value("db", None)):
+        if candidate:
+            candidate = str(candidate)
+            return candidate if is_url(candidate) else str(Path(candidate).expanduser().absolute())
+    import platformdirs
+
+    return str(Path(platformdirs.user_data_dir("pipecli")) / "pipeline.db")
+
+
+def describe_file(path: Path) -> str | None:
+    """Return what a non-SQLite file looks like (for error messages), or None if it is SQLite or empty."""
+    with open(path, "rb") as handle:
+        head = handle.read(16)
+    if not head or head == SQLITE_MAGIC:
+        return None
+    for magic, what in _MAGICS.items():
+        if head.startswith(magic):
+            return what
+    try:
+        head.decode("utf-8")
+        return "a text file"
+    except UnicodeDecodeError:
+        return "a binary file of unknown type"
+
+
+def create_private_file(path: Path) -> None:
+    """Create `path` (and its folders) readable and writable by the owner only, if it does not exist."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd = os.open(path, os.O_CREAT | os.O_WRONLY, 0o600)
+    os.close(fd)
+    os.chmod(path, 0o600)
+
+
+def translate_error(exc: Exception, target: str) -> PipecliError:
+    """Return a one-line PipecliError for a database driver error (locked, read-only, damaged...)."""
+    text = str(getattr(exc, "orig", exc) or exc).strip().splitlines()[0] if str(exc) else type(exc).__name__
+    low = text.lower()
+    if "locked" in low or "busy" in low:
+        return PipecliError(f"database {target} stayed busy for {BUSY_TIMEOUT_SECONDS}s; try again")
+    if "readonly" in low or "read-only" in low or "permission denied" in low:
+        return PipecliError(f"database {target} is read-only: nothing was changed")
+    if "malformed" in low or "not a database" in low or "disk image" in low:
+        return PipecliError(f"database {target} is damaged or not a database ({text}); restore a backup")
+    if "unable to open" in low:
+        return PipecliError(f"cannot open database {target}: {text}")
+    return PipecliError(f"database error on {target}: {text}")
+
+
+class Store:
+    """An open pipecli database. Use `with store.write() as conn:` for changes (one transaction) and
+    `with store.read() as conn:` for reports."""
+
+    def __init__(self, target: str):
+        self.target = target
+        self.is_sqlite = not is_url(target)
+        self.path: Path | None = Path(target) if self.is_sqlite else None
+        self.engine = self._make_engine()
+
+    def _make_engine(self):
+        from sqlalchemy import create_engine, event
+        from sqlalchemy.pool import NullPool
+
+        if not self.is_sqlite:
+            url = self.target
+            for prefix in ("postgresql://", "postgres://"):
+                if url.startswith(prefix):
+                    url = "postgresql+psycopg://" + url[len(prefix):]
+            try:
+                return create_engine(url, poolclass=NullPool)
+            except Exception as exc:  # bad URL, missing driver
+                raise PipecliError(f"cannot use database URL {self.target}: {exc}") from None
+
+        engine = create_engine(
+            f"sqlite:///{self.target}",
+            poolclass=NullPool,
+            connect_args={"timeout": BUSY_TIMEOUT_SECONDS},
+        )
+
+        @event.listens_for(engine, "connect")
+        def _on_connect(dbapi_conn, _record):
+            # Take transaction control from the driver, so BEGIN IMMEDIATE below is what really runs.
+            dbapi_conn.isolation_level = None
+            cur = dbapi_conn.cursor()
+            cur.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_SECONDS * 1000}")
+            cur.execute("PRAGMA foreign_keys = ON")
+            cur.execute("PRAGMA synchronous = NORMAL")
+            cur.close()
+
+        @event.listens_for(engine, "begin")
+        def _on_begin(conn):
+            immediate = conn.get_execution_options().get("pipecli_write", False)
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+        return engine
+
+    @classmethod
+    def open(cls, target: str, migrate: bool = True) -> "Store":
+        """Return a Store for `target`, creating a new SQLite file (mode 0600) and the schema if needed."""
+        if not is_url(target):
+            path = Path(target)
+            if path.is_dir():
+                raise PipecliError(f"database path {path} is a folder, not a file")
+            if path.exists():
+                if not os.access(path, os.R_OK):
+                    raise PipecliError(f"database {path} cannot be read (permission denied)")
+                looks = describe_file(path)
+                if looks:
+                    raise PipecliError(f"{path} is not a pipecli database: it looks like {looks}")
+            else:
+                try:
+                    create_private_file(path)
+                except OSError as exc:
+                    raise PipecliError(f"cannot create database {path}: {exc.strerror}") from None
+        store = cls(target)
+        if migrate:
+            from pipecli import migrations
+
+            migrations.ensure_current(store)
+        return store
+
+    @contextmanager
+    def _transaction(self, write: bool) -> Iterator:
+        from sqlalchemy.exc import DBAPIError
+
+        try:
+            with self.engine.connect() as conn:
+                if self.is_sqlite:
+                    conn = conn.execution_options(pipecli_write=write)
+                with conn.begin():
+                    yield conn
+        except DBAPIError as exc:
+            raise translate_error(exc, self.target) from None
+
+    def write(self):
+        """Return a context manager giving a connection in one write transaction (all or nothing)."""
+        return self._transaction(write=True)
+
+    def read(self):
+        """Return a context manager giving a connection in one read transaction (a consistent snapshot)."""
+        return self._transaction(write=False)
+
+    def dispose(self) -> None:
+        """Close every pooled connection."""
+        self.engine.dispose()

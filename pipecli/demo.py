@@ -1,0 +1,74 @@
+"""A realistic demo pipeline: nine months of leads moving through stages, won, lost and still open.
+
+Deterministic (seeded), so the demo and the tests that use it always hold the same history.
+"""
+
+from __future__ import annotations
+
+import random
+
+from sqlalchemy import text
+
+from pipecli import clock, leads
+from pipecli.activities import log_activity
+
+FIRST = ["Anna", "Marco", "Giulia", "Luca", "Sofia", "Paolo", "Elena", "Davide", "Chiara", "Matteo",
+         "Laura", "Omar", "Hannah", "Jonas", "Priya", "Wei", "Lucía", "Tom", "Fatima", "Noah"]
+LAST = ["Rossi", "Bianchi", "Ferrari", "Müller", "Schmidt", "Garcia", "Kumar", "Chen", "Dubois",
+        "Novak", "Smith", "Jones", "Costa", "Silva", "Kowalski", "Nakamura"]
+COMPANIES = ["Srl", "GmbH", "SA", "Ltd", "BV", "Oy"]
+SOURCES = [("referral", 3), ("web", 4), ("event", 2), ("outbound", 3), ("partner", 1)]
+OWNERS = ["marco", "giulia", "tom"]
+TOUCHES = ["call", "email", "email_opened", "reply", "meeting", "demo", "quote"]
+
+
+def has_leads(conn) -> bool:
+    """Return True when the database holds at least one lead."""
+    return conn.execute(text("SELECT 1 FROM lead LIMIT 1")).first() is not None
+
+
+def build(conn, leads_count: int = 80, days: int = 270, seed: int = 7) -> int:
+    """Fill an empty database's default pipeline with `leads_count` leads and their history over the
+    last `days` days; return how many leads were added. Refuses a database that already has leads."""
+    from pipecli.errors import PipecliError
+
+    if has_leads(conn):
+        raise PipecliError("this database already has leads; the demo builds only into an empty one (use --db)")
+    rng = random.Random(seed)
+    now = clock.now_ts()
+    day = 86400
+    stage_names = ["Prospecting", "Contact", "Qualification", "Meeting", "Proposal"]
+    for i in range(leads_count):
+        created = now - rng.randint(3, days) * day + rng.randint(8, 17) * 3600
+        first, last = rng.choice(FIRST), rng.choice(LAST)
+        company = f"{last} {rng.choice(COMPANIES)}"
+        value = rng.choice([1500, 2500, 4500, 6000, 8000, 12000, 18000, 25000]) * 100
+        source = rng.choices([s for s, _ in SOURCES], [w for _, w in SOURCES])[0]
+        close_in = rng.randint(10, 120)
+        lead_id = leads.add_lead(
+            conn, f"{first} {last}", company=company,
+            email=f"{first.lower()}.{last.lower()}{i}@example.com".replace("ü", "u").replace("í", "i"),
+            phone=f"+39 02 {rng.randint(1000000, 9999999)}" if rng.random() < 0.8 else None,
+            value_minor=value if rng.random() < 0.9 else None, source=source, owner=rng.choice(OWNERS),
+            expected_close=clock.from_ts(created + close_in * day).date() if rng.random() < 0.85 else None,
+            at=created,
+        )
+        t = created
+        win_bias = 0.55 if source == "referral" else 0.35
+        for position in range(1, len(stage_names)):
+            t += rng.randint(2, 20) * day
+            if t >= now:
+                break
+            for _ in range(rng.randint(0, 2)):
+                log_activity(conn, lead_id, rng.choice(TOUCHES), None, t - rng.randint(1, 2) * day)
+            if rng.random() < 0.25:  # dropped out at this stage
+                if rng.random() < 0.6:
+                    leads.move_lead(conn, lead_id, "lost", t, rng.choice(["price", "no budget", "went silent", "competitor"]))
+                break
+            leads.move_lead(conn, lead_id, stage_names[position], t)
+        else:
+            t += rng.randint(3, 25) * day
+            if t < now:
+                outcome = "won" if rng.random() < win_bias + 0.3 else "lost"
+                leads.move_lead(conn, lead_id, outcome, t, None if outcome == "won" else "competitor")
+    return leads_count

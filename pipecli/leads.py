@@ -1,0 +1,312 @@
+"""Leads: adding, moving through stages, editing, showing, listing and deleting them.
+
+Every stage change writes one `stage_change` row (history is the truth) and updates the lead's cached
+current state in the same transaction. A move's time may be backdated (`--at`) but not to before the
+lead entered its current stage, so history stays a straight line.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from dataclasses import dataclass
+
+from sqlalchemy import text
+
+from pipecli import clock, pipelines
+from pipecli.errors import NotFound, PipecliError
+
+EDITABLE = ("name", "company", "email", "phone", "value_minor", "source", "owner", "expected_close", "external_id")
+
+
+def _clean_text(value: str | None, what: str) -> str | None:
+    if value is None:
+        return None
+    value = value.strip()
+    return value or None
+
+
+def check_email(email: str | None) -> str | None:
+    """Return the email trimmed (None when empty), or raise when it cannot be an address."""
+    email = _clean_text(email, "email")
+    if email is None:
+        return None
+    local, at, domain = email.partition("@")
+    if not at or not local or "." not in domain or any(c.isspace() for c in email):
+        raise PipecliError(f"--email: {email!r} is not an email address")
+    return email
+
+
+def get_lead(conn, lead_id: int) -> dict:
+    """Return the lead's row as a dict, or raise NotFound."""
+    row = conn.execute(text("SELECT * FROM lead WHERE id = :i"), {"i": lead_id}).mappings().first()
+    if row is None:
+        raise NotFound(f"no lead with id {lead_id} (see `pipecli list`)")
+    return dict(row)
+
+
+def add_lead(
+    conn,
+    name: str,
+    *,
+    company: str | None = None,
+    email: str | None = None,
+    phone: str | None = None,
+    value_minor: int | None = None,
+    source: str | None = None,
+    owner: str | None = None,
+    expected_close: _dt.date | None = None,
+    external_id: str | None = None,
+    pipeline: str | None = None,
+    stage: str | None = None,
+    note: str | None = None,
+    at: int | None = None,
+) -> int:
+    """Add a lead (to the default pipeline's first stage unless told otherwise); return its id."""
+    name = _clean_text(name, "name")
+    if not name:
+        raise PipecliError("a lead needs a name")
+    if value_minor is not None and value_minor < 0:
+        raise PipecliError("--value must not be negative")
+    p = pipelines.get_pipeline(conn, pipeline)
+    if stage is None:
+        target = pipelines.stages(conn, p["id"], outcomes=False)[0]
+    else:
+        target = pipelines.find_stage(conn, p["id"], stage)
+    at = clock.now_ts() if at is None else at
+    closed = target["kind"] != "open"
+    lead_id = conn.execute(
+        text(
+            "INSERT INTO lead (pipeline_id, stage_id, status, name, company, email, phone, value_minor,"
+            " source, owner, expected_close, external_id, created_at, closed_at, stage_entered_at,"
+            " last_event_at, furthest_position, fit_score, engagement, score, qualification) "
+            "VALUES (:p, :s, :st, :name, :company, :email, :phone, :value, :source, :owner, :close,"
+            " :ext, :at, :closed, :at, :at, :furthest, 0, 0, 0, 'incomplete') RETURNING id"
+        ),
+        {
+            "p": p["id"], "s": target["id"], "st": target["kind"], "name": name,
+            "company": _clean_text(company, "company"), "email": check_email(email),
+            "phone": _clean_text(phone, "phone"), "value": value_minor,
+            "source": _clean_text(source, "source"), "owner": _clean_text(owner, "owner"),
+            "close": expected_close, "ext": _clean_text(external_id, "external id"), "at": at,
+            "closed": at if closed else None, "furthest": target["position"] or 1,
+        },
+    ).scalar_one()
+    conn.execute(
+        text("INSERT INTO stage_change (lead_id, from_stage_id, to_stage_id, at) VALUES (:l, NULL, :s, :a)"),
+        {"l": lead_id, "s": target["id"], "a": at},
+    )
+    if note:
+        from pipecli.activities import log_activity
+
+        log_activity(conn, lead_id, "note", note, at)
+    return lead_id
+
+
+@dataclass
+class Move:
+    lead_id: int
+    from_stage: str
+    to_stage: str
+    status: str
+    at: int
+
+
+def move_lead(conn, lead_id: int, stage: str, at: int | None = None, reason: str | None = None) -> Move:
+    """Move a lead to `stage` (an open stage, `won` or `lost`) at `at`; return what changed.
+
+    Backwards moves and reopening a closed lead are allowed and recorded like any other move."""
+    lead = get_lead(conn, lead_id)
+    target = pipelines.find_stage(conn, lead["pipeline_id"], stage)
+    current = conn.execute(text("SELECT name FROM stage WHERE id = :s"), {"s": lead["stage_id"]}).scalar_one()
+    if target["id"] == lead["stage_id"]:
+        raise PipecliError(f"lead {lead_id} is already in {current}")
+    at = clock.now_ts() if at is None else at
+    if at < lead["stage_entered_at"]:
+        raise PipecliError(
+            f"--at {clock.show(at)} is before lead {lead_id} entered {current} "
+            f"({clock.show(lead['stage_entered_at'])}); record moves in the order they happened"
+        )
+    closing = target["kind"] != "open"
+    conn.execute(
+        text("UPDATE stage_change SET left_at = :a WHERE lead_id = :l AND left_at IS NULL"),
+        {"a": at, "l": lead_id},
+    )
+    conn.execute(
+        text(
+            "INSERT INTO stage_change (lead_id, from_stage_id, to_stage_id, at, reason) "
+            "VALUES (:l, :f, :t, :a, :r)"
+        ),
+        {"l": lead_id, "f": lead["stage_id"], "t": target["id"], "a": at, "r": reason},
+    )
+    furthest = lead["furthest_position"]
+    if target["position"] is not None:
+        furthest = max(furthest, target["position"])
+    conn.execute(
+        text(
+            "UPDATE lead SET stage_id = :s, status = :st, stage_entered_at = :a, closed_at = :closed,"
+            " lost_reason = :reason, furthest_position = :f, archived_at = NULL,"
+            " last_event_at = CASE WHEN last_event_at < :a THEN :a ELSE last_event_at END "
+            "WHERE id = :l"
+        ),
+        {
+            "s": target["id"], "st": target["kind"], "a": at, "closed": at if closing else None,
+            "reason": reason if target["kind"] == "lost" else None, "f": furthest, "l": lead_id,
+        },
+    )
+    return Move(lead_id, current, target["name"], target["kind"], at)
+
+
+def edit_lead(conn, lead_id: int, changes: dict) -> dict:
+    """Change any of a lead's details (keys of EDITABLE; None clears a field); return the updated lead."""
+    get_lead(conn, lead_id)
+    unknown = set(changes) - set(EDITABLE)
+    if unknown:
+        raise PipecliError(f"cannot edit {', '.join(sorted(unknown))}")
+    if not changes:
+        raise PipecliError("nothing to change: give at least one option (see `pipecli edit --help`)")
+    values = dict(changes)
+    if "name" in values:
+        values["name"] = _clean_text(values["name"], "name")
+        if not values["name"]:
+            raise PipecliError("a lead needs a name")
+    if "email" in values:
+        values["email"] = check_email(values["email"])
+    for key in ("company", "phone", "source", "owner", "external_id"):
+        if key in values:
+            values[key] = _clean_text(values[key], key)
+    if values.get("value_minor") is not None and values["value_minor"] < 0:
+        raise PipecliError("--value must not be negative")
+    sets = ", ".join(f"{k} = :{k}" for k in values)
+    conn.execute(text(f"UPDATE lead SET {sets} WHERE id = :id"), {**values, "id": lead_id})
+    return get_lead(conn, lead_id)
+
+
+def delete_lead(conn, lead_id: int) -> dict:
+    """Delete a lead with its history, activities and extra fields; return the deleted row."""
+    lead = get_lead(conn, lead_id)
+    for table in ("stage_change", "activity", "lead_extra", "qualification"):
+        conn.execute(text(f"DELETE FROM {table} WHERE lead_id = :l"), {"l": lead_id})
+    conn.execute(text("DELETE FROM lead WHERE id = :l"), {"l": lead_id})
+    return lead
+
+
+def history_of(conn, lead_id: int, now: int | None = None) -> list[dict]:
+    """Return a lead's stage history, oldest first, each row with the time spent in that stage
+    (up to now for the current one; None once the lead is closed in it)."""
+    now = clock.now_ts() if now is None else now
+    rows = conn.execute(
+        text(
+            "SELECT c.at, c.left_at, c.reason, f.name AS from_stage, t.name AS to_stage, t.kind "
+            "FROM stage_change c LEFT JOIN stage f ON f.id = c.from_stage_id JOIN stage t ON t.id = c.to_stage_id "
+            "WHERE c.lead_id = :l ORDER BY c.at, c.id"
+        ),
+        {"l": lead_id},
+    ).mappings()
+    out = []
+    for r in rows:
+        end = r["left_at"] if r["left_at"] is not None else (now if r["kind"] == "open" else None)
+        out.append({**dict(r), "seconds_in_stage": None if end is None else end - r["at"]})
+    return out
+
+
+def show_lead(conn, lead_id: int) -> dict:
+    """Return everything about one lead: its details, pipeline and stage names, stage history with
+    durations, activities, extra fields and qualification answers."""
+    from pipecli.activities import activities_of
+
+    lead = get_lead(conn, lead_id)
+    names = conn.execute(
+        text("SELECT p.name, s.name FROM pipeline p JOIN stage s ON s.pipeline_id = p.id WHERE s.id = :s"),
+        {"s": lead["stage_id"]},
+    ).one()
+    extras = conn.execute(
+        text("SELECT key, value FROM lead_extra WHERE lead_id = :l ORDER BY key"), {"l": lead_id}
+    ).all()
+    answers = conn.execute(
+        text("SELECT criterion, answer, verdict, at FROM qualification WHERE lead_id = :l ORDER BY criterion"),
+        {"l": lead_id},
+    ).mappings()
+    return {
+        "lead": {**lead, "pipeline": names[0], "stage": names[1]},
+        "history": history_of(conn, lead_id),
+        "activities": activities_of(conn, lead_id),
+        "extra": {k: v for k, v in extras},
+        "qualification": [dict(a) for a in answers],
+    }
+
+
+# --- listing -----------------------------------------------------------------------------------
+
+SORTS = {
+    # name -> ORDER BY; each documented in `pipecli list --help`
+    "value": "l.value_minor DESC NULLS LAST, l.id",
+    "age": "l.created_at ASC, l.id",
+    "expected-close": "l.expected_close ASC NULLS LAST, l.id",
+    "last-activity": "l.last_event_at ASC, l.id",
+    "created": "l.created_at DESC, l.id DESC",
+    "name": "l.name ASC, l.id",
+    "score": "l.score DESC, l.id",
+    "id": "l.id",
+}
+
+
+@dataclass
+class LeadFilter:
+    """The filters shared by `list`, `export`, `clean` and the reports."""
+
+    pipeline: str | None = None
+    stage: str | None = None
+    owner: str | None = None
+    source: str | None = None
+    status: str | None = None
+    include_archived: bool = False
+
+    def where(self, conn) -> tuple[str, dict]:
+        """Return a SQL condition over alias `l` and its parameters."""
+        clauses, params = ["1 = 1"], {}
+        if self.pipeline is not None or self.stage is not None:
+            p = pipelines.get_pipeline(conn, self.pipeline)
+            clauses.append("l.pipeline_id = :f_pipeline")
+            params["f_pipeline"] = p["id"]
+            if self.stage is not None:
+                clauses.append("l.stage_id = :f_stage")
+                params["f_stage"] = pipelines.find_stage(conn, p["id"], self.stage)["id"]
+        if self.owner is not None:
+            clauses.append("lower(l.owner) = lower(:f_owner)")
+            params["f_owner"] = self.owner
+        if self.source is not None:
+            clauses.append("lower(l.source) = lower(:f_source)")
+            params["f_source"] = self.source
+        if self.status is not None:
+            if self.status not in ("open", "won", "lost"):
+                raise PipecliError(f"--status must be open, won or lost, not {self.status!r}")
+            clauses.append("l.status = :f_status")
+            params["f_status"] = self.status
+        if not self.include_archived:
+            clauses.append("l.archived_at IS NULL")
+        return " AND ".join(clauses), params
+
+
+LIST_COLUMNS = (
+    "l.id, l.name, l.company, l.email, l.phone, p.name AS pipeline, s.name AS stage, l.status,"
+    " l.value_minor, l.source, l.owner, l.expected_close, l.created_at, l.stage_entered_at,"
+    " l.last_activity_at, l.last_event_at, l.closed_at, l.lost_reason, l.next_step, l.next_step_due,"
+    " l.external_id, l.score, l.win_probability"
+)
+
+
+def list_leads(conn, filters: LeadFilter, sort: str = "id", limit: int | None = None) -> list[dict]:
+    """Return the leads matching `filters`, in `sort` order (a key of SORTS), at most `limit` of them."""
+    if sort not in SORTS:
+        raise PipecliError(f"--sort must be one of {', '.join(SORTS)}, not {sort!r}")
+    where, params = filters.where(conn)
+    sql = (
+        f"SELECT {LIST_COLUMNS} FROM lead l JOIN stage s ON s.id = l.stage_id "
+        f"JOIN pipeline p ON p.id = l.pipeline_id WHERE {where} ORDER BY {SORTS[sort]}"
+    )
+    if limit is not None:
+        if limit < 0:
+            raise PipecliError("--limit must not be negative")
+        sql += " LIMIT :limit"
+        params["limit"] = limit
+    return [dict(r) for r in conn.execute(text(sql), params).mappings()]

@@ -1,0 +1,138 @@
+"""The schema's version and the steps that bring an older database up to it.
+
+A new database is created straight from `models` and stamped with `LATEST`. An older one is brought up
+step by step, all pending steps in one transaction, when any command opens it. A database stamped with a
+version newer than `LATEST` was written by a newer pipecli: it is refused before anything is written.
+"""
+
+from __future__ import annotations
+
+from pipecli import clock
+from pipecli.errors import PipecliError
+
+LATEST = 2
+APPLICATION_ID = 0x70697065  # "pipe": marks a SQLite file as pipecli's (PRAGMA application_id)
+
+
+def _tables(conn) -> set[str]:
+    from sqlalchemy import inspect
+
+    return set(inspect(conn).get_table_names())
+
+
+def read_version(conn) -> int | None:
+    """Return the schema version stamped in the database, or None for an empty database.
+
+    Raises PipecliError when the database holds tables but is not a pipecli database."""
+    from sqlalchemy import text
+
+    tables = _tables(conn)
+    if not tables:
+        return None
+    if "meta" not in tables or "lead" not in tables:
+        raise PipecliError("this database is not a pipecli database (it holds other tables)")
+    row = conn.execute(text("SELECT value FROM meta WHERE key = 'schema_version'")).first()
+    if row is None:
+        raise PipecliError("this database is not a pipecli database (no schema version)")
+    return int(row[0])
+
+
+def add_missing_columns(conn, table_name: str, defaults: dict[str, str]) -> None:
+    """Add to `table_name` every column the model has and the database lacks (DDL from the model's types).
+
+    `defaults` gives the SQL default for NOT NULL columns, which existing rows need."""
+    from sqlalchemy import inspect
+    from sqlmodel import SQLModel
+
+    from pipecli import models  # noqa: F401  (registers the tables)
+
+    table = SQLModel.metadata.tables[table_name]
+    present = {c["name"] for c in inspect(conn).get_columns(table_name)}
+    for column in table.columns:
+        if column.name in present:
+            continue
+        ddl = f"ALTER TABLE {table_name} ADD COLUMN {column.name} {column.type.compile(conn.dialect)}"
+        if column.name in defaults:
+            ddl += f" NOT NULL DEFAULT {defaults[column.name]}"
+        conn.exec_driver_sql(ddl)
+
+
+def _create_missing(conn) -> None:
+    """Create every table and index of the models that the database lacks."""
+    from sqlalchemy import inspect
+    from sqlmodel import SQLModel
+
+    from pipecli import models  # noqa: F401
+
+    SQLModel.metadata.create_all(conn, checkfirst=True)
+    inspector = inspect(conn)
+    for table in SQLModel.metadata.sorted_tables:
+        existing = {ix["name"] for ix in inspector.get_indexes(table.name)}
+        for index in table.indexes:
+            if index.name not in existing:
+                index.create(conn)
+
+
+def m002_followups_scores_extras(conn) -> None:
+    """v1 -> v2: next steps, snoozes, archiving, scores, qualification, extra fields, stage triggers."""
+    add_missing_columns(conn, "pipeline", {})
+    add_missing_columns(conn, "stage", {"removed": "false"})
+    add_missing_columns(
+        conn,
+        "lead",
+        {"fit_score": "0", "engagement": "0", "score": "0", "qualification": "'incomplete'"},
+    )
+    _create_missing(conn)
+
+
+STEPS = {2: m002_followups_scores_extras}
+
+
+def _create_fresh(conn) -> None:
+    from sqlalchemy import text
+    from sqlmodel import SQLModel
+
+    from pipecli import models  # noqa: F401
+    from pipecli import pipelines
+
+    SQLModel.metadata.create_all(conn)
+    conn.execute(
+        text("INSERT INTO meta (key, value) VALUES ('schema_version', :v), ('created_at', :c)"),
+        {"v": str(LATEST), "c": str(clock.now_ts())},
+    )
+    pipelines.create_default(conn)
+
+
+def ensure_current(store) -> int:
+    """Bring `store`'s schema to LATEST (creating it when empty); return the version found on opening."""
+    from sqlalchemy import text
+
+    with store.read() as conn:
+        found = read_version(conn)
+    if found is not None and found > LATEST:
+        raise PipecliError(
+            f"database {store.target} was written by a newer pipecli (schema {found}; this pipecli "
+            f"knows up to {LATEST}); upgrade pipecli to use it. Nothing was changed."
+        )
+    if found == LATEST:
+        return found
+    if store.is_sqlite:
+        raw = store.engine.raw_connection()  # outside any transaction: WAL cannot be set inside one
+        try:
+            raw.driver_connection.execute("PRAGMA journal_mode = WAL")
+            raw.driver_connection.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+        finally:
+            raw.close()
+    with store.write() as conn:
+        if not store.is_sqlite:
+            conn.execute(text("SELECT pg_advisory_xact_lock(7071)"))  # one migrator at a time
+        current = read_version(conn)  # another process may have migrated meanwhile
+        if current is None:
+            _create_fresh(conn)
+        else:
+            for version in range(current + 1, LATEST + 1):
+                STEPS[version](conn)
+                conn.execute(
+                    text("UPDATE meta SET value = :v WHERE key = 'schema_version'"), {"v": str(version)}
+                )
+    return found if found is not None else 0

@@ -1,0 +1,144 @@
+"""The tables, as SQLModel classes: the current schema in one place.
+
+A pipeline owns stages; open stages have a `position` (1..n), and each pipeline also has one `won` and
+one `lost` stage (its outcomes), so every stage change, closing included, is one row of `stage_change`.
+History is the truth: `stage_change` records every move with its time, and `activity` every touch.
+What every report needs about a lead *now* is cached on the lead by the writes that change it
+(`status`, `stage_entered_at`, `last_activity_at`, `last_event_at`, `furthest_position`), so reports are
+aggregates over one indexed table; `--as-of` reports read the history instead.
+
+Times are integer epoch seconds (UTC); calendar dates are DATE; money is integer minor units.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+
+from sqlalchemy import BigInteger, Index, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+class Meta(SQLModel, table=True):
+    """Key/value facts about the database itself: `schema_version`, `default_pipeline`, learned models."""
+
+    key: str = Field(primary_key=True)
+    value: str
+
+
+class Pipeline(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(unique=True)
+    created_at: int = Field(sa_type=BigInteger)
+    qualification_stage_id: int | None = Field(default=None)
+
+
+class Stage(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("pipeline_id", "name", name="uq_stage_pipeline_name"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    pipeline_id: int = Field(foreign_key="pipeline.id", ondelete="CASCADE", index=True)
+    name: str
+    kind: str = "open"  # open | won | lost
+    position: int | None = None  # 1..n for open stages; None for outcomes and removed stages
+    probability: float | None = None  # configured win probability (a ratio, not money)
+    stale_days: int | None = None  # silence limit; None uses config `stale_days`
+    triggers: str | None = None  # comma-separated activity kinds that signal readiness to advance
+    removed: bool = False  # kept so history that passed through it stays readable
+
+
+class Lead(SQLModel, table=True):
+    __table_args__ = (
+        Index("ix_lead_board", "pipeline_id", "status", "stage_id", "value_minor"),
+        Index("ix_lead_status_event", "status", "last_event_at"),
+        Index("ix_lead_status_close", "status", "expected_close"),
+        Index("ix_lead_owner", "owner"),
+        Index("ix_lead_source", "source"),
+        Index("ix_lead_email", "email"),
+        Index("ix_lead_external", "external_id"),
+        Index("ix_lead_created", "pipeline_id", "created_at"),
+        Index("ix_lead_closed", "pipeline_id", "status", "closed_at"),
+        Index("ix_lead_score", "status", "score"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    pipeline_id: int = Field(foreign_key="pipeline.id")
+    stage_id: int = Field(foreign_key="stage.id")
+    status: str = "open"  # open | won | lost (the kind of the current stage)
+    name: str
+    company: str | None = None
+    email: str | None = None
+    phone: str | None = None
+    value_minor: int | None = Field(default=None, sa_type=BigInteger)
+    source: str | None = None
+    owner: str | None = None
+    expected_close: _dt.date | None = None
+    external_id: str | None = None
+    created_at: int = Field(sa_type=BigInteger)
+    closed_at: int | None = Field(default=None, sa_type=BigInteger)
+    lost_reason: str | None = None
+    stage_entered_at: int = Field(sa_type=BigInteger)
+    last_activity_at: int | None = Field(default=None, sa_type=BigInteger)
+    last_event_at: int = Field(sa_type=BigInteger)  # latest activity or stage change
+    furthest_position: int = 1  # the furthest open stage position the lead ever entered
+    next_step: str | None = None
+    next_step_due: _dt.date | None = None
+    snoozed_until: _dt.date | None = None
+    snooze_reason: str | None = None
+    archived_at: int | None = Field(default=None, sa_type=BigInteger)
+    fit_score: float = 0.0
+    engagement: float = 0.0  # engagement score as it stood at `engagement_at`; it decays from there
+    engagement_at: int | None = Field(default=None, sa_type=BigInteger)
+    score: float = 0.0  # fit + engagement, as of the last write that touched the lead
+    win_probability: float | None = None  # learned by `score --learn`
+    qualification: str = "incomplete"  # incomplete | qualified | disqualified
+
+
+class StageChange(SQLModel, table=True):
+    """One move of one lead; `from_stage_id` is None for the creation event. `left_at` is set when the
+    lead moves on, so time spent in a stage is one subtraction."""
+
+    __tablename__ = "stage_change"
+    __table_args__ = (
+        Index("ix_stage_change_lead", "lead_id", "at"),
+        Index("ix_stage_change_to", "to_stage_id", "at"),
+        Index("ix_stage_change_at", "at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    lead_id: int = Field(foreign_key="lead.id", ondelete="CASCADE")
+    from_stage_id: int | None = Field(default=None, foreign_key="stage.id")
+    to_stage_id: int = Field(foreign_key="stage.id")
+    at: int = Field(sa_type=BigInteger)
+    left_at: int | None = Field(default=None, sa_type=BigInteger)
+    reason: str | None = None
+
+
+class Activity(SQLModel, table=True):
+    __table_args__ = (Index("ix_activity_lead", "lead_id", "at"), Index("ix_activity_at", "at"))
+
+    id: int | None = Field(default=None, primary_key=True)
+    lead_id: int = Field(foreign_key="lead.id", ondelete="CASCADE")
+    kind: str
+    note: str | None = None
+    at: int = Field(sa_type=BigInteger)
+
+
+class LeadExtra(SQLModel, table=True):
+    """Fields an import brought that pipecli has no column for, kept per lead rather than dropped."""
+
+    __tablename__ = "lead_extra"
+    __table_args__ = (Index("ix_lead_extra_key", "key", "value"),)
+
+    lead_id: int = Field(foreign_key="lead.id", ondelete="CASCADE", primary_key=True)
+    key: str = Field(primary_key=True)
+    value: str | None = None
+
+
+class Qualification(SQLModel, table=True):
+    """One BANT answer of one lead: the raw answer, its verdict (yes/no/unknown) and when it was given."""
+
+    lead_id: int = Field(foreign_key="lead.id", ondelete="CASCADE", primary_key=True)
+    criterion: str = Field(primary_key=True)  # budget | authority | need | timeline
+    answer: str | None = None
+    verdict: str = "unknown"
+    at: int = Field(sa_type=BigInteger)
