@@ -99,6 +99,9 @@ def add_lead(
         from pipecli.activities import log_activity
 
         log_activity(conn, lead_id, "note", note, at)
+    from pipecli import scoring
+
+    scoring.refresh(conn, lead_id)
     return lead_id
 
 
@@ -178,6 +181,9 @@ def edit_lead(conn, lead_id: int, changes: dict) -> dict:
         raise PipecliError("--value must not be negative")
     sets = ", ".join(f"{k} = :{k}" for k in values)
     conn.execute(text(f"UPDATE lead SET {sets} WHERE id = :id"), {**values, "id": lead_id})
+    from pipecli import scoring
+
+    scoring.refresh(conn, lead_id)
     return get_lead(conn, lead_id)
 
 
@@ -245,7 +251,7 @@ SORTS = {
     "last-activity": "l.last_event_at ASC, l.id",
     "created": "l.created_at DESC, l.id DESC",
     "name": "l.name ASC, l.id",
-    "score": "l.score DESC, l.id",
+    "score": "score DESC, l.id",  # the total decayed to now, selected as `score` (scoring.total_sql)
     "id": "l.id",
 }
 
@@ -260,6 +266,7 @@ class LeadFilter:
     source: str | None = None
     status: str | None = None
     include_archived: bool = False
+    hot: bool = False  # only leads whose score now is at or above the hot threshold
 
     def where(self, conn) -> tuple[str, dict]:
         """Return a SQL condition over alias `l` and its parameters."""
@@ -284,6 +291,12 @@ class LeadFilter:
             params["f_status"] = self.status
         if not self.include_archived:
             clauses.append("l.archived_at IS NULL")
+        if self.hot:
+            from pipecli import scoring
+
+            condition, hot_params = scoring.hot_sql("l")
+            clauses.append(condition)
+            params.update(hot_params)
         return " AND ".join(clauses), params
 
 
@@ -299,9 +312,14 @@ def list_leads(conn, filters: LeadFilter, sort: str = "id", limit: int | None = 
     """Return the leads matching `filters`, in `sort` order (a key of SORTS), at most `limit` of them."""
     if sort not in SORTS:
         raise PipecliError(f"--sort must be one of {', '.join(SORTS)}, not {sort!r}")
+    from pipecli import scoring
+
     where, params = filters.where(conn)
+    score, score_params = scoring.total_sql("l")
+    params.update(score_params)
+    columns = LIST_COLUMNS.replace("l.score", f"{score} AS score")
     sql = (
-        f"SELECT {LIST_COLUMNS} FROM lead l JOIN stage s ON s.id = l.stage_id "
+        f"SELECT {columns} FROM lead l JOIN stage s ON s.id = l.stage_id "
         f"JOIN pipeline p ON p.id = l.pipeline_id WHERE {where} ORDER BY {SORTS[sort]}"
     )
     if limit is not None:
