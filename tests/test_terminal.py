@@ -77,3 +77,14 @@ def test_every_command_has_help_text():
             walk(sub, path + [name])
 
     walk(root, [])
+
+
+def test_example_session_script_runs(tmp_path):
+    env = {
+        **os.environ, "PYTHONPATH": str(ROOT), "PIPECLI_DB": str(tmp_path / "s.db"),
+        "PIPECLI": f"{sys.executable} -m pipecli",
+    }
+    out = subprocess.run(["bash", str(ROOT / "examples" / "session.sh")], capture_output=True, text=True, env=env, cwd=ROOT)
+    assert out.returncode == 0, out.stderr
+    assert "2 leads" in out.stdout
+    assert "Meeting · 1 · €4,500.00" in out.stdout
