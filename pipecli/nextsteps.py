@@ -22,6 +22,7 @@ def set_follow_up(conn, lead_id: int, due: _dt.date, step: str) -> dict:
     from pipecli.leads import get_lead
 
     get_lead(conn, lead_id)
+    due = _as_date(due)
     step = (step or "").strip()
     if not step:
         raise PipecliError("a follow-up needs a text: what is to be done")
@@ -100,7 +101,7 @@ def today(conn, pipeline: str | None = None) -> dict:
     where, params = LeadFilter(pipeline=pipeline, status="open").where(conn)
     score, score_params = scoring.total_sql("l")
     params.update(score_params)
-    day = clock.today()
+    day = _as_date(clock.today())
     base = (
         f"SELECT l.id, l.name, l.company, s.name AS stage, l.next_step, l.next_step_due, {score} AS score,"
         " l.last_event_at FROM lead l JOIN stage s ON s.id = l.stage_id "
@@ -125,4 +126,7 @@ def today(conn, pipeline: str | None = None) -> dict:
 
 
 def _as_date(value) -> _dt.date:
-    return value if isinstance(value, _dt.date) else _dt.date.fromisoformat(str(value))
+    """Return a plain date (the driver binds no date subclass) from a date or ISO text."""
+    if isinstance(value, _dt.date):
+        return _dt.date(value.year, value.month, value.day)
+    return _dt.date.fromisoformat(str(value))
