@@ -218,9 +218,12 @@ def history_of(conn, lead_id: int, now: int | None = None) -> list[dict]:
 def show_lead(conn, lead_id: int) -> dict:
     """Return everything about one lead: its details, pipeline and stage names, stage history with
     durations, activities, extra fields and qualification answers."""
+    from pipecli import scoring
     from pipecli.activities import activities_of
 
     lead = get_lead(conn, lead_id)
+    score, score_params = scoring.total_sql("l")
+    lead["score"] = conn.execute(text(f"SELECT {score} FROM lead l WHERE l.id = :i"), {**score_params, "i": lead_id}).scalar()
     names = conn.execute(
         text("SELECT p.name, s.name FROM pipeline p JOIN stage s ON s.pipeline_id = p.id WHERE s.id = :s"),
         {"s": lead["stage_id"]},

@@ -66,6 +66,7 @@ def test_engagement_halves_every_half_life(cli, config, monkeypatch):
     assert scores(cli)[1]["engagement"] == pytest.approx(reply_points / 4)
     # Stored as of the activity, decayed only when read.
     assert cli.scalar("SELECT engagement FROM lead WHERE id = 1") == pytest.approx(reply_points)
+    assert json.loads(cli("show", "1", "--format", "json").stdout)["score"] == pytest.approx(reply_points / 4)
     monkeypatch.setenv("PIPECLI_NOW", "2026-12-12T09:00:00+00:00")  # 14 days later
     assert scores(cli)[1]["engagement"] == pytest.approx(reply_points / 8)
 
