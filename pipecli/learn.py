@@ -116,18 +116,20 @@ def _fit(rows: list[dict], outcomes: list[int], fields: list[str]) -> dict:
             key = (field, bucket(encoders[field], lookup(r, field)))
             row.append(columns.setdefault(key, len(columns)))
         hits.append(row)
-    x = np.zeros((len(rows), len(columns) + 1))
-    x[:, -1] = 1.0
-    for i, row in enumerate(hits):
-        x[i, row] = 1.0
+    # Every row has exactly one bucket per field plus the intercept, so the design matrix is kept as
+    # the column index of its ones: products with it are gathers, and the Hessian is one bincount.
+    m = len(columns) + 1
+    idx = np.asarray([row + [m - 1] for row in hits], dtype=np.int64).reshape(len(rows), len(used) + 1)
+    pairs = (idx[:, :, None] * m + idx[:, None, :]).reshape(len(rows), -1)
     y = np.asarray(outcomes, dtype=float)
-    w = np.zeros(x.shape[1])
-    ridge = np.full(x.shape[1], PENALTY)
+    w = np.zeros(m)
+    ridge = np.full(m, PENALTY)
     ridge[-1] = 0.0
     for _ in range(50):
-        p = 1.0 / (1.0 + np.exp(-np.clip(x @ w, -40, 40)))
-        grad = x.T @ (p - y) + ridge * w
-        hess = (x * (p * (1 - p))[:, None]).T @ x + np.diag(ridge + 1e-9)
+        p = 1.0 / (1.0 + np.exp(-np.clip(w[idx].sum(axis=1), -40, 40)))
+        grad = np.bincount(idx.ravel(), weights=np.repeat(p - y, idx.shape[1]), minlength=m) + ridge * w
+        curvature = np.repeat(p * (1 - p), pairs.shape[1])
+        hess = np.bincount(pairs.ravel(), weights=curvature, minlength=m * m).reshape(m, m) + np.diag(ridge + 1e-9)
         step = np.linalg.solve(hess, grad)
         w -= step
         if np.max(np.abs(step)) < 1e-7:
