@@ -66,7 +66,8 @@ DEFAULT_RULES = [
 ]
 
 # Lead columns a rule may name (`value` is the deal value in major units); any other name is an extra field.
-LEAD_FIELDS = ("name", "company", "email", "phone", "value", "source", "owner", "external_id", "pipeline", "stage")
+# (Not the stage: moves do not recompute the fit, so a rule over it would go stale.)
+LEAD_FIELDS = ("name", "company", "email", "phone", "value", "source", "owner", "external_id")
 
 
 @dataclass(frozen=True)
@@ -202,9 +203,8 @@ def field_values(conn, lead_ids: list[int] | None, fields: set[str]) -> dict[int
     out: dict[int, dict] = {}
     for r in execute_in(
         conn,
-        "SELECT l.id, l.status, l.name, l.company, l.email, l.phone, l.value_minor, l.source, l.owner, l.external_id,"
-        " p.name AS pipeline, s.name AS stage FROM lead l JOIN pipeline p ON p.id = l.pipeline_id"
-        " JOIN stage s ON s.id = l.stage_id" + (" WHERE l.id IN :ids" if only else ""),
+        "SELECT l.id, l.status, l.name, l.company, l.email, l.phone, l.value_minor, l.source, l.owner, l.external_id"
+        " FROM lead l" + (" WHERE l.id IN :ids" if only else ""),
         **only,
     ).mappings():
         values = dict(r)

@@ -162,3 +162,29 @@ def test_bad_rule_in_config_is_one_line_error(cli, tmp_path):
 def test_score_options_conflict(cli):
     result = cli("score", "--rules", "--recompute", ok=False)
     assert result.exit_code == 2
+
+
+def test_recompute_after_a_rule_change(cli, config, tmp_path):
+    cli("add-lead", "Anna", "--source", "event")
+    assert cli.scalar("SELECT fit_score FROM lead WHERE id = 1") == 0
+    (tmp_path / "config.toml").write_text('[[scoring.rules]]\nfield = "source"\nin = ["event", "partner"]\npoints = 9\n')
+    assert cli.scalar("SELECT fit_score FROM lead WHERE id = 1") == 0  # stored until recomputed
+    cli("score", "--recompute")
+    assert cli.scalar("SELECT fit_score FROM lead WHERE id = 1") == 9
+
+
+def test_score_csv_through_a_pipe(cli, config):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    cli("add-lead", "Anna", "--source", "referral")
+    proc = subprocess.run(
+        [sys.executable, "-m", "pipecli", "--db", cli.db, "score", "--format", "csv"],
+        capture_output=True, text=True, cwd=Path(__file__).resolve().parent.parent,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines() == [
+        "id,name,company,stage,fit,engagement,total,hot,win_probability",
+        "1,Anna,,Prospecting,15,0,15,false,",
+    ]
