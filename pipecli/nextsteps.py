@@ -98,26 +98,24 @@ def today(conn, pipeline: str | None = None) -> dict:
     from pipecli import scoring
     from pipecli.leads import LeadFilter
 
-    where, params = LeadFilter(pipeline=pipeline, status="open").where(conn)
     score, score_params = scoring.total_sql("l")
-    params.update(score_params)
     day = _as_date(clock.today())
-    base = (
-        f"SELECT l.id, l.name, l.company, s.name AS stage, l.next_step, l.next_step_due, {score} AS score,"
-        " l.last_event_at FROM lead l JOIN stage s ON s.id = l.stage_id "
-        f"WHERE {where} "
+
+    def leads_where(condition: str, order: str, **filters) -> list:
+        where, params = LeadFilter(pipeline=pipeline, status="open", **filters).where(conn)
+        return conn.execute(
+            text(
+                f"SELECT l.id, l.name, l.company, s.name AS stage, l.next_step, l.next_step_due, {score} AS score,"
+                f" l.last_event_at FROM lead l JOIN stage s ON s.id = l.stage_id WHERE {where} AND {condition} "
+                f"ORDER BY {order}"
+            ),
+            {**params, **score_params, "day": day},
+        ).mappings().all()
+
+    follow_ups = leads_where("l.next_step_due IS NOT NULL AND l.next_step_due <= :day", "l.next_step_due, l.id")
+    hot = leads_where(
+        "l.next_step IS NULL AND (l.snoozed_until IS NULL OR l.snoozed_until <= :day)", "score DESC, l.id", hot=True
     )
-    follow_ups = conn.execute(
-        text(base + "AND l.next_step_due IS NOT NULL AND l.next_step_due <= :day ORDER BY l.next_step_due, l.id"),
-        {**params, "day": day},
-    ).mappings().all()
-    hot = conn.execute(
-        text(
-            base + "AND l.next_step IS NULL AND (l.snoozed_until IS NULL OR l.snoozed_until <= :day) "
-            f"AND {score} >= :hot ORDER BY score DESC, l.id"
-        ),
-        {**params, "day": day, "hot": scoring.hot_threshold()},
-    ).mappings().all()
     return {
         "follow_ups": [{**dict(r), "days_overdue": (day - _as_date(r["next_step_due"])).days} for r in follow_ups],
         "hot_without_next_step": [dict(r) for r in hot],

@@ -231,6 +231,7 @@ def _major(minor: int) -> float:
 
 
 def lookup(values: dict, field: str):
+    """Return a field's value from `field_values` output: a lead column, else an extra field by name."""
     if field in LEAD_FIELDS:
         return values.get(field)
     return values.get(field.lower())
@@ -324,22 +325,18 @@ def ranked(conn, pipeline: str | None = None, limit: int | None = None, hot_only
     """Return open leads ranked by total score now, with fit, engagement now, total, hot and win probability."""
     from pipecli.leads import LeadFilter
 
-    where, params = LeadFilter(pipeline=pipeline, status="open").where(conn)
-    expr, sparams = total_sql("l")
-    threshold = hot_threshold()
-    sql = (
-        f"SELECT l.id, l.status, l.name, l.company, s.name AS stage, l.fit_score AS fit, {expr} AS total,"
-        f" l.win_probability, l.next_step FROM lead l JOIN stage s ON s.id = l.stage_id WHERE {where}"
-        + (f" AND {expr} >= :sc_hot" if hot_only else "")
-        + " ORDER BY total DESC, l.id"
-        + (" LIMIT :limit" if limit is not None else "")
-    )
+    where, params = LeadFilter(pipeline=pipeline, status="open", hot=hot_only).where(conn)
+    expr, score_params = total_sql("l")
     if limit is not None and limit < 0:
         raise PipecliError("--limit must not be negative")
-    rows = conn.execute(text(sql), {**params, **sparams, "sc_hot": threshold, "limit": limit}).mappings()
-    return [
-        {**dict(r), "engagement": r["total"] - r["fit"], "hot": r["total"] >= threshold} for r in rows
-    ]
+    sql = (
+        f"SELECT l.id, l.name, l.company, s.name AS stage, l.fit_score AS fit, {expr} AS total,"
+        f" l.win_probability, l.next_step FROM lead l JOIN stage s ON s.id = l.stage_id WHERE {where}"
+        " ORDER BY total DESC, l.id" + (" LIMIT :limit" if limit is not None else "")
+    )
+    rows = conn.execute(text(sql), {**params, **score_params, "limit": limit}).mappings()
+    threshold = hot_threshold()
+    return [{**dict(r), "engagement": r["total"] - r["fit"], "hot": r["total"] >= threshold} for r in rows]
 
 
 def explain(conn, lead_id: int) -> dict:
