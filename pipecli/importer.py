@@ -200,7 +200,7 @@ def _choose_encoding(head: bytes, encoding: str | None) -> str:
     return "utf-8-sig" if canonical in ("utf-8", "utf-8-sig") else canonical
 
 
-def _check_text(head: bytes, encoding: str, label: str) -> str:
+def _check_text(head: bytes, encoding: str, label: str, complete: bool) -> str:
     """Return the decoded head, or raise saying what the file looks like when it is not text CSV."""
     what = sniff_magic(head)
     if what:
@@ -208,7 +208,7 @@ def _check_text(head: bytes, encoding: str, label: str) -> str:
     if not encoding.startswith("utf-16") and b"\x00" in head[:65536]:
         raise PipecliError(f"{label} is not a CSV file: it looks like a binary file (it contains NUL bytes)")
     try:
-        return codecs.getincrementaldecoder(encoding)().decode(head, final=False)
+        return codecs.getincrementaldecoder(encoding)().decode(head, final=complete)
     except UnicodeDecodeError as exc:
         raise PipecliError(
             f"{label} is not valid {encoding.replace('-sig', '')} text (byte {head[exc.start]:#04x} at offset "
@@ -813,10 +813,10 @@ def import_csv(
     size, when known) lets a big import into a small table rebuild indexes instead of updating them."""
     head = _read_head(stream)
     encoding = _choose_encoding(head, options.encoding)
-    head_text = _check_text(head, encoding, label)
+    complete = len(head) < HEAD_BYTES
+    head_text = _check_text(head, encoding, label, complete)
     if not head_text.strip():
         raise PipecliError(f"{label} is empty: expected a header row and rows of leads")
-    complete = len(head) < HEAD_BYTES
     delimiter = options.delimiter or sniff_delimiter(head_text, complete)
     source = _Source(head, stream)
     reader = csv.reader(
@@ -824,8 +824,8 @@ def import_csv(
     )
     try:
         raw_header = next(reader)
-    except StopIteration:
-        raise PipecliError(f"{label} is empty: expected a header row") from None
+    except (StopIteration, csv.Error, UnicodeDecodeError):
+        raise PipecliError(f"{label} has no readable header row") from None
     header = _unique_headers(raw_header)
     importer = _Importer(conn, options, header, label, on_error, None)
     sample = _sample(head_text, delimiter, complete, 2000)[1:]
@@ -879,7 +879,7 @@ def import_csv(
             "pass --encoding (cp1252 for Excel on Windows, latin-1, cp850...)"
         ) from None
     importer.flush()
-    if importer.writer is not None:
+    if importer.writer is not None and not importer.failed:
         importer.writer.finish()
     if on_progress is not None:
         on_progress(source.count)
