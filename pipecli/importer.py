@@ -26,7 +26,8 @@ import datetime as _dt
 import io
 import re
 from dataclasses import dataclass, field
-from typing import BinaryIO, Callable, TextIO
+from operator import methodcaller
+from typing import BinaryIO, Callable, NamedTuple, TextIO
 
 from sqlalchemy import bindparam, text
 
@@ -43,6 +44,7 @@ HEAD_BYTES = 1 << 20  # read up front to check the file is text, sniff the delim
 DELIMITERS = (",", ";", "\t", "|")
 EXTRA_PREFIX = "extra:"  # a header `extra:KEY` is kept as the extra field KEY (see exporter.extra_header)
 csv.field_size_limit(1 << 24)
+_STARTS_QUOTE = methodcaller("startswith", "'")
 
 # field -> header synonyms, compared after `_norm` (lower case, letters and digits only).
 SYNONYMS = {
@@ -198,7 +200,7 @@ def _choose_encoding(head: bytes, encoding: str | None) -> str:
     return "utf-8-sig" if canonical in ("utf-8", "utf-8-sig") else canonical
 
 
-def _check_text(head: bytes, encoding: str, label: str) -> str:
+def _check_text(head: bytes, encoding: str, label: str, complete: bool) -> str:
     """Return the decoded head, or raise saying what the file looks like when it is not text CSV."""
     what = sniff_magic(head)
     if what:
@@ -206,7 +208,7 @@ def _check_text(head: bytes, encoding: str, label: str) -> str:
     if not encoding.startswith("utf-16") and b"\x00" in head[:65536]:
         raise PipecliError(f"{label} is not a CSV file: it looks like a binary file (it contains NUL bytes)")
     try:
-        return codecs.getincrementaldecoder(encoding)().decode(head, final=False)
+        return codecs.getincrementaldecoder(encoding)().decode(head, final=complete)
     except UnicodeDecodeError as exc:
         raise PipecliError(
             f"{label} is not valid {encoding.replace('-sig', '')} text (byte {head[exc.start]:#04x} at offset "
@@ -400,10 +402,9 @@ class _Stages:
 # --- the import ----------------------------------------------------------------------------------
 
 
-@dataclass
-class _Lead:
+class _Lead(NamedTuple):
     line: int
-    cells: list[str]
+    cells: list[str]  # as read, for the rejects file
     fields: dict  # field -> cleaned value (None when empty)
     pipeline: dict
     stage: dict
@@ -481,7 +482,9 @@ class _Importer:
         self.columns = self._map_columns(header)
         self.result: ImportResult | None = None
         self.index = {f: i for i, (h, f) in enumerate(self.columns) if f in FIELDS}
-        self.field_items = list(self.index.items())
+        self.all_fields = [(f, self.index.get(f, -1)) for f in FIELDS]
+        self.width = len(header)
+        self.currency, self.decimal_comma = options.currency, options.decimal_comma
         self.extra_columns = [
             (i, undefuse(h[len(EXTRA_PREFIX):] if h.startswith(EXTRA_PREFIX) else h))
             for i, (h, f) in enumerate(self.columns)
@@ -497,6 +500,8 @@ class _Importer:
         self.key = self._key_field(options.key)
         self.created_stages: list[str] = []
         self.stages = _Stages(conn, options, self.created_stages)
+        self.stage_cache = self.stages.cache
+        self.default_pipeline = self.stages.default
         self.nulls = set(options.nulls)
         self.pending: list[_Lead] = []
         self.pending_keys: set = set()
@@ -542,89 +547,91 @@ class _Importer:
     # -- rows --
 
     def parse(self, line: int, cells: list[str]) -> _Lead | list[RowError]:
-        width = len(self.header)
-        if len(cells) != width:
-            if len(cells) < width or any(c.strip() for c in cells[width:]):
-                return [RowError(line, "", "", f"has {len(cells)} fields, the header has {width}")]
-            cells = cells[:width]
-        nulls = self.nulls
-        values = [None if c in nulls else c for c in cells] if nulls else cells
+        """Return the row as a _Lead, or its problems."""
+        original = cells
+        if len(cells) != self.width:
+            if len(cells) < self.width or any(c.strip() for c in cells[self.width:]):
+                return [RowError(line, "", "", f"has {len(cells)} fields, the header has {self.width}")]
+            cells = cells[:self.width]
+        if self.nulls:
+            cells = ["" if c in self.nulls else c for c in cells]
+        if any(map(_STARTS_QUOTE, cells)):
+            cells = [undefuse(c) for c in cells]
+        got = {f: (cells[i].strip() or None) if i >= 0 else None for f, i in self.all_fields}
         errors: list[RowError] = []
-        if nulls:
-            got = {f: (values[i] or "").strip() or None for f, i in self.field_items}
-        else:
-            got = {f: cells[i].strip() or None for f, i in self.field_items}
-        for f, v in got.items():
-            if v is not None and v[0] == "'":
-                got[f] = undefuse(v)
-        value = got.get("value")
+        value = got["value"]
         if value is not None:
             try:
-                got["value"] = money.parse_amount(value, self.options.currency, self.options.decimal_comma)
+                got["value"] = money.parse_amount(value, self.currency, self.decimal_comma)
                 if got["value"] < 0:
                     raise PipecliError("a value must not be negative")
             except PipecliError as exc:
-                errors.append(RowError(line, self.header[self.index["value"]], value, str(exc)))
-                got["value"] = None
-        email = got.get("email")
-        if email is not None:
-            if not EMAIL.fullmatch(email):
-                errors.append(RowError(line, self.header[self.index["email"]], email, "not an email address"))
-        if got.get("name") is None:
-            got["name"] = got.get("external_id") or got.get("company") or got.get("email")
+                errors.append(RowError(line, self.column("value"), value, str(exc)))
+        email = got["email"]
+        if email is not None and not EMAIL.fullmatch(email):
+            errors.append(RowError(line, self.column("email"), email, "not an email address"))
+        if got["name"] is None:
+            got["name"] = got["external_id"] or got["company"] or got["email"]
             if got["name"] is None:
-                column = self.header[self.index["name"]] if "name" in self.index else ""
-                errors.append(RowError(line, column, "", "a lead needs a name (or an external id, company or email)"))
-        moments = {}
+                errors.append(RowError(line, self.column("name"), "", "a lead needs a name (or an external id, company or email)"))
+        created = closed = close_moment = expected = None
         for f, parser in self.date_items:
             raw = got[f]
             if raw is None:
                 continue
             try:
-                moments[f] = parser.parse(raw)
+                moment = parser.parse(raw)
             except _Bad as exc:
                 errors.append(RowError(line, parser.header, raw, str(exc)))
-        try:
-            pipeline = self.stages.pipeline(got.get("pipeline"))
-        except _Bad as exc:
-            errors.append(RowError(line, self.header[self.index["pipeline"]], got.get("pipeline"), str(exc)))
-            pipeline = None
+                continue
+            if f == "created":
+                created = moment[1]
+            elif f == "close_date":
+                close_moment = moment
+            else:
+                expected = moment[0].date()
+        pipeline = self.default_pipeline
+        if got["pipeline"] is not None:
+            try:
+                pipeline = self.stages.pipeline(got["pipeline"])
+            except _Bad as exc:
+                errors.append(RowError(line, self.column("pipeline"), got["pipeline"], str(exc)))
+                pipeline = None
         stage = None
         if pipeline is not None:
-            try:
-                stage = self.stages.resolve(pipeline, got.get("stage") or "")
-            except _Bad as exc:
-                errors.append(RowError(line, self.header[self.index["stage"]], got.get("stage") or "", str(exc)))
-        if self.key and got.get(self.key) is None:
-            errors.append(RowError(line, self.header[self.index[self.key]] if self.key in self.index else self.key,
-                                   "", "the --key column is empty"))
+            raw_stage = got["stage"] or ""
+            stage = self.stage_cache.get((pipeline["id"], raw_stage))
+            if stage is None:
+                try:
+                    stage = self.stages.resolve(pipeline, raw_stage)
+                except _Bad as exc:
+                    errors.append(RowError(line, self.column("stage"), raw_stage, str(exc)))
+        if self.key and got[self.key] is None:
+            errors.append(RowError(line, self.column(self.key) or self.key, "", "the --key column is empty"))
         if errors:
             return errors
-        closing = stage["kind"] != "open"
-        close_moment = moments.get("close_date")
-        created = moments["created"][1] if "created" in moments else None
-        closed = None
-        expected = moments["expected_close"][0].date() if "expected_close" in moments else None
-        if closing:
+        if stage["kind"] != "open":
             closed = close_moment[1] if close_moment is not None else None
             if created is None:
                 created = closed if closed is not None else self.now
             if closed is None:
                 closed = created
             if closed < created:
-                column = self.header[self.index["close_date"]]
-                return [RowError(line, column, got["close_date"], "closed before it was created")]
+                return [RowError(line, self.column("close_date"), got["close_date"], "closed before it was created")]
         else:
             if created is None:
                 created = self.now
             if expected is None and close_moment is not None:
                 expected = close_moment[0].date()
-        extras = [(h, undefuse(v)) for i, h in self.extra_columns if (v := values[i]) is not None and v.strip()]
-
-        if got.get("lost_reason") is not None and stage["kind"] != "lost":
-            extras.append((self.header[self.index["lost_reason"]], got["lost_reason"]))
+        extras = [(h, v) for i, h in self.extra_columns if (v := cells[i]) and v.strip()] if self.extra_columns else []
+        if got["lost_reason"] is not None and stage["kind"] != "lost":
+            extras.append((self.column("lost_reason"), got["lost_reason"]))
             got["lost_reason"] = None
-        return _Lead(line, cells, got, pipeline, stage, created, closed, expected, extras)
+        return _Lead(line, original, got, pipeline, stage, created, closed, expected, extras)
+
+    def column(self, f: str) -> str:
+        """Return the header of the column mapped to field `f` ('' when none is)."""
+        return self.header[self.index[f]] if f in self.index else ""
 
     def reject(self, errors: list[RowError], cells: list[str]) -> None:
         self.result.rejected += 1
@@ -688,34 +695,34 @@ class _Importer:
     def _insert(self, batch: list[_Lead]) -> None:
         sqlite = self.writer.sqlite
         leads, changes, notes, extras = [], [], [], []
-        for lead_id, lead in zip(self.writer.ids(len(batch)), batch):
-            f, stage, created, closed = lead.fields, lead.stage, lead.created, lead.closed
-            if stage["kind"] == "open":
-                changes.append((lead_id, None, stage["id"], created, None, None))
+        add_change, add_note, add_extra = changes.append, notes.append, extras.append
+        for lead_id, (_, _, f, pipeline, stage, created, closed, expected, extra) in zip(self.writer.ids(len(batch)), batch):
+            stage_id, kind = stage["id"], stage["kind"]
+            reason = f["lost_reason"]
+            if kind == "open":
+                add_change((lead_id, None, stage_id, created, None, None))
                 furthest, entered = stage["position"], created
             elif closed == created:
-                changes.append((lead_id, None, stage["id"], created, None, f.get("lost_reason")))
+                add_change((lead_id, None, stage_id, created, None, reason))
                 furthest, entered = 1, created
             else:
-                first = self.stages.first(lead.pipeline)
-                changes.append((lead_id, None, first["id"], created, closed, None))
-                changes.append((lead_id, first["id"], stage["id"], closed, None, f.get("lost_reason")))
+                first = self.stages.first(pipeline)
+                add_change((lead_id, None, first["id"], created, closed, None))
+                add_change((lead_id, first["id"], stage_id, closed, None, reason))
                 furthest, entered = first["position"], closed
-            note = f.get("note")
+            note = f["note"]
             if note is not None:
-                notes.append((lead_id, "note", note, created))
-            expected = lead.expected_close
+                add_note((lead_id, "note", note, created))
             if expected is not None and sqlite:
                 expected = expected.isoformat()
             leads.append((
-                lead_id, lead.pipeline["id"], stage["id"], stage["kind"], f["name"], f.get("company"),
-                f.get("email"), f.get("phone"), f.get("value"), f.get("source"), f.get("owner"), expected,
-                f.get("external_id"), created, closed, f.get("lost_reason"), entered,
-                created if note is not None else None, closed if closed is not None else created,
+                lead_id, pipeline["id"], stage_id, kind, f["name"], f["company"], f["email"], f["phone"], f["value"],
+                f["source"], f["owner"], expected, f["external_id"], created, closed, reason, entered,
+                None if note is None else created, created if closed is None else closed,
                 furthest, 0.0, 0.0, 0.0, "incomplete",
             ))
-            for k, v in lead.extras:
-                extras.append((lead_id, k, v))
+            for k, v in extra:
+                add_extra((lead_id, k, v))
         self.writer.insert("lead", _LEAD_COLUMNS, leads)
         self.writer.insert("stage_change", _CHANGE_COLUMNS, changes)
         self.writer.insert("activity", ("lead_id", "kind", "note", "at"), notes)
@@ -732,12 +739,12 @@ class _Importer:
             if not self.options.dry_run:
                 at = lead.closed if lead.stage["kind"] != "open" and "close_date" in self.index else self.now
                 leads.move_lead(self.conn, lead_id, lead.stage["name"], max(at, current["stage_entered_at"]),
-                                lead.fields.get("lost_reason"))
+                                lead.fields["lost_reason"])
             changed = True
         sets = {}
         for f, column in _UPDATABLE.items():
             if f in self.index or f == "name":
-                new = lead.fields.get(f)
+                new = lead.fields[f]
                 if new != current[column]:
                     sets[column] = new
         if "expected_close" in self.index or ("close_date" in self.index and lead.stage["kind"] == "open"):
@@ -806,10 +813,10 @@ def import_csv(
     size, when known) lets a big import into a small table rebuild indexes instead of updating them."""
     head = _read_head(stream)
     encoding = _choose_encoding(head, options.encoding)
-    head_text = _check_text(head, encoding, label)
+    complete = len(head) < HEAD_BYTES
+    head_text = _check_text(head, encoding, label, complete)
     if not head_text.strip():
         raise PipecliError(f"{label} is empty: expected a header row and rows of leads")
-    complete = len(head) < HEAD_BYTES
     delimiter = options.delimiter or sniff_delimiter(head_text, complete)
     source = _Source(head, stream)
     reader = csv.reader(
@@ -817,8 +824,8 @@ def import_csv(
     )
     try:
         raw_header = next(reader)
-    except StopIteration:
-        raise PipecliError(f"{label} is empty: expected a header row") from None
+    except (StopIteration, csv.Error, UnicodeDecodeError):
+        raise PipecliError(f"{label} has no readable header row") from None
     header = _unique_headers(raw_header)
     importer = _Importer(conn, options, header, label, on_error, None)
     sample = _sample(head_text, delimiter, complete, 2000)[1:]
@@ -843,19 +850,27 @@ def import_csv(
         importer.rejects = csv.writer(rejects, delimiter=delimiter, lineterminator="\r\n" if "\r\n" in head_text[:65536] else "\n")
         importer.rejects.writerow(raw_header + ["reason"])
     line = 1
+    parse, pending = importer.parse, importer.pending
     try:
         for cells in reader:
             start = line + 1
             line = reader.line_num
             if not cells or (len(cells) == 1 and not cells[0].strip()):
                 continue
-            parsed = importer.parse(start, cells)
-            if isinstance(parsed, list):
+            parsed = parse(start, cells)
+            if type(parsed) is list:
                 importer.reject(parsed, cells)
-            else:
+            elif importer.key:
                 importer.add(parsed)
                 if on_progress is not None and not importer.pending:
                     on_progress(source.count)
+            else:
+                pending.append(parsed)
+                if len(pending) >= BATCH:
+                    importer.flush()
+                    pending = importer.pending
+                    if on_progress is not None:
+                        on_progress(source.count)
     except csv.Error as exc:
         raise PipecliError(f"{label}, line {reader.line_num + 1}: cannot read CSV: {exc}") from None
     except UnicodeDecodeError:
@@ -864,7 +879,7 @@ def import_csv(
             "pass --encoding (cp1252 for Excel on Windows, latin-1, cp850...)"
         ) from None
     importer.flush()
-    if importer.writer is not None:
+    if importer.writer is not None and not importer.failed:
         importer.writer.finish()
     if on_progress is not None:
         on_progress(source.count)

@@ -28,14 +28,15 @@ def parse_amount(text: str, currency: str = "EUR", decimal_comma: bool | None = 
     followed by exactly three digits is read as a thousands separator)."""
     raw = str(text).strip()
     plain = _PLAIN.fullmatch(raw) if decimal_comma is not True else None
-    if plain and len(plain.group(2) or "") <= min(exponent(currency), 2):
-        # The common shape (4500, 4500.5, 4500.50) without Decimal: bulk imports parse millions of these.
+    if plain:
+        # The common shapes (4500, 4500.5, 4500.50) without Decimal: bulk imports parse millions of these.
         places = exponent(currency)
-        whole, frac = plain.group(1), plain.group(2) or ""
-        minor = int(whole) * 10**places + int(frac.ljust(places, "0") or 0)
-        if minor > 10**15:
-            raise PipecliError(f"amount {raw!r} is too large")
-        return minor
+        whole, frac = plain.group(1, 2)
+        if frac is None or len(frac) <= min(places, 2):
+            minor = int(whole) * 10**places + (int(frac.ljust(places, "0")) if frac else 0)
+            if minor > 10**15:
+                raise PipecliError(f"amount {raw!r} is too large")
+            return minor
     cleaned = _STRIP.sub("", raw.upper() if raw[:1].isalpha() else raw)
     negative = cleaned.startswith("-")
     if negative:
