@@ -59,13 +59,20 @@ def bucket(encoder: dict, value) -> str:
     return word if word in encoder["values"] else "(other)"
 
 
-def predict(model: dict, values: dict) -> float:
-    """Return P(won) for a lead's field values ({field: value}, as scoring's field reader gives them)."""
+def contributions(model: dict, values: dict) -> list[dict]:
+    """Return, per model field, the bucket a lead's value falls in and that bucket's weight (log-odds)."""
     from pipecli.scoring import lookup
 
-    logit = model["intercept"]
+    out = []
     for field in model["fields"]:
-        logit += model["weights"][field].get(bucket(model["encoders"][field], lookup(values, field)), 0.0)
+        name = bucket(model["encoders"][field], lookup(values, field))
+        out.append({"field": field, "bucket": name, "weight": model["weights"][field].get(name, 0.0)})
+    return out
+
+
+def predict(model: dict, values: dict) -> float:
+    """Return P(won) for a lead's field values ({field: value}, as scoring's field reader gives them)."""
+    logit = model["intercept"] + sum(c["weight"] for c in contributions(model, values))
     return 1.0 / (1.0 + math.exp(-max(min(logit, 40.0), -40.0)))
 
 

@@ -343,9 +343,12 @@ def explain(conn, lead_id: int) -> dict:
     """Return how a lead's score is made now: each rule's and each activity's contribution and the totals."""
     from pipecli.leads import get_lead
 
+    from pipecli import learn
+
     lead = get_lead(conn, lead_id)
     rule_list, pts, half_life = rules(), points(), half_life_seconds()
-    values = field_values(conn, [lead_id], {r.field for r in rule_list})[lead_id]
+    model = learn.load_model(conn)
+    values = field_values(conn, [lead_id], {r.field for r in rule_list} | set(model["fields"] if model else ()))[lead_id]
     now = clock.now_ts()
     rule_rows = [
         {"rule": rule.label, "value": _shown(value), "points": rule.points, "contribution": got}
@@ -373,6 +376,7 @@ def explain(conn, lead_id: int) -> dict:
         "fit": fit, "engagement": engagement, "total": fit + engagement, "hot_threshold": threshold,
         "hot": fit + engagement >= threshold, "half_life_days": half_life / 86400,
         "win_probability": lead["win_probability"],
+        "win_factors": sorted(learn.contributions(model, values), key=lambda c: -abs(c["weight"])) if model else [],
     }
 
 

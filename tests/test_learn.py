@@ -56,9 +56,14 @@ def test_learns_a_field_that_decides_the_outcome(cli):
     assert cli.scalar("SELECT COUNT(*) FROM lead WHERE status <> 'open' AND win_probability IS NOT NULL") == 0
     model = json.loads(cli.scalar("SELECT value FROM meta WHERE key = 'win_model'"))
     assert model["auc"] == report["auc"]
-    # `score` shows the probability next to the score.
+    # `score` shows the probability next to the score; --explain shows which field values made it.
     ranked = json.loads(cli("score", "--format", "json").stdout)
     assert all(r["win_probability"] is not None for r in ranked)
+    open_lead, open_tier = cli.sql(
+        "SELECT l.id, e.value FROM lead l JOIN lead_extra e ON e.lead_id = l.id AND e.key = 'tier' WHERE l.status = 'open' LIMIT 1"
+    )[0]
+    factors = json.loads(cli("score", str(open_lead), "--explain", "--format", "json").stdout)["win_factors"]
+    assert {"field": "tier", "bucket": open_tier, "weight": model["weights"]["tier"][open_tier]} in factors
 
 
 def test_a_new_lead_gets_a_probability_from_the_stored_model(cli):

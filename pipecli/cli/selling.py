@@ -139,7 +139,7 @@ def _render_explain(info: dict, fmt: str) -> None:
         currency = output._currency()
         output.write_json(
             {
-                **{k: v for k, v in info.items() if k not in ("rules", "activities")},
+                **{k: v for k, v in info.items() if k not in ("rules", "activities")},  # win_factors included
                 "rules": info["rules"],
                 "activities": [{c.name: output.json_value(a[c.key], c.kind, currency) for c in activity_columns} for a in info["activities"]],
             }
@@ -155,12 +155,23 @@ def _render_explain(info: dict, fmt: str) -> None:
     typer.echo(f"Lead {info['lead_id']}: {output.neutralise(info['name'])}")
     output.render(info["rules"], rule_columns, title="Fit")
     typer.echo("")
-    output.render(info["activities"], activity_columns, title=f"Engagement (half-life {info['half_life_days']:g} days)", empty="  (no activities)")
+    engagement_title = f"Engagement (half-life {info['half_life_days']:g} days)"
+    if info["activities"]:
+        output.render(info["activities"], activity_columns, title=engagement_title)
+    else:
+        typer.echo(f"{engagement_title}: no activities")
     hot = "hot" if info["hot"] else "not hot"
     line = f"\nfit {info['fit']:.2f} + engagement {info['engagement']:.2f} = {info['total']:.2f} ({hot}; threshold {info['hot_threshold']:g})"
     if info["win_probability"] is not None:
         line += f"; learned win probability {info['win_probability'] * 100:.1f}%"
     typer.echo(line)
+    if info["win_factors"]:
+        typer.echo("")
+        output.render(
+            info["win_factors"][:8],
+            [Column("field"), Column("bucket", "value"), Column("weight", "weight (log-odds)", kind="float")],
+            title="Learned win probability: strongest factors for this lead",
+        )
 
 
 def _render_learn(report: dict, fmt: str) -> None:
