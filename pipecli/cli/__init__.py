@@ -14,9 +14,9 @@ import os
 import sys
 from typing import Annotated, Optional
 
-import click
 import typer
 from typer.core import TyperGroup
+from typer.exceptions import TyperException
 
 from pipecli import __version__
 from pipecli.errors import PipecliError
@@ -27,23 +27,23 @@ EXIT_INTERNAL = 70
 class PipecliGroup(TyperGroup):
     """Turns every PipecliError and database failure into one line on stderr and an exit code."""
 
-    def invoke(self, ctx: click.Context):
+    def invoke(self, ctx: typer.Context):
         from pipecli.cli import common
 
         try:
             return super().invoke(ctx)
         except PipecliError as exc:
-            click.echo(f"pipecli: {exc}", err=True)
-            ctx.exit(exc.exit_code)
-        except (click.exceptions.Exit, click.ClickException, click.Abort):
+            typer.echo(f"pipecli: {exc}", err=True)
+            raise typer.Exit(exc.exit_code) from None
+        except (typer.Exit, typer.Abort, TyperException):  # typer's own flow: usage errors, --help
             raise
         except BrokenPipeError:
             # The reader (`| head`) went away: not an error of ours.
             sys.stderr.close()
-            ctx.exit(0)
+            raise typer.Exit(0) from None
         except KeyboardInterrupt:
-            click.echo("pipecli: interrupted; nothing was changed by the unfinished command", err=True)
-            ctx.exit(130)
+            typer.echo("pipecli: interrupted; nothing was changed by the unfinished command", err=True)
+            raise typer.Exit(130) from None
         except Exception as exc:
             if os.environ.get("PIPECLI_DEBUG"):
                 raise
@@ -52,11 +52,11 @@ class PipecliGroup(TyperGroup):
             if isinstance(exc, DBAPIError):
                 from pipecli.db import translate_error
 
-                click.echo(f"pipecli: {translate_error(exc, common._state['db'] or 'database')}", err=True)
-                ctx.exit(1)
+                typer.echo(f"pipecli: {translate_error(exc, common.db_option() or 'database')}", err=True)
+                raise typer.Exit(1) from None
             first = str(exc).splitlines()[0] if str(exc) else ""
-            click.echo(f"pipecli: internal error: {type(exc).__name__}: {first} (set PIPECLI_DEBUG=1 for details)", err=True)
-            ctx.exit(EXIT_INTERNAL)
+            typer.echo(f"pipecli: internal error: {type(exc).__name__}: {first} (set PIPECLI_DEBUG=1 for details)", err=True)
+            raise typer.Exit(EXIT_INTERNAL) from None
         finally:
             common.close_store()
 
@@ -76,7 +76,7 @@ app = typer.Typer(
 
 def _version(value: bool) -> None:
     if value:
-        click.echo(f"pipecli {__version__}")
+        typer.echo(f"pipecli {__version__}")
         raise typer.Exit()
 
 
