@@ -39,6 +39,8 @@ from pipecli.output import undefuse
 
 BATCH = 5000
 BULK_ROWS = 20000  # from this many expected rows (and more than the table holds) indexes are rebuilt, not updated
+# Indexes an import appends to in order (new lead ids are increasing): cheaper kept than rebuilt.
+APPENDED_INDEXES = {"ix_stage_change_lead", "ix_activity_lead"}
 SQLITE_CACHE_KB = 8192  # page cache for the bulk writes: random index inserts need it; keeps RSS < 100 MB
 HEAD_BYTES = 1 << 20  # read up front to check the file is text, sniff the delimiter and the date order
 DELIMITERS = (",", ";", "\t", "|")
@@ -430,7 +432,7 @@ class _Writer:
             self.cursor.execute(f"PRAGMA cache_size = -{SQLITE_CACHE_KB}")
             self.next_id = conn.execute(text("SELECT COALESCE(MAX(id), 0) FROM lead")).scalar_one() + 1
             if expected_rows and expected_rows >= max(BULK_ROWS, self.next_id - 1):
-                self._drop_indexes(keep)
+                self._drop_indexes(keep | APPENDED_INDEXES)
 
     def _drop_indexes(self, keep: set[str]) -> None:
         rows = self.cursor.execute(
@@ -842,8 +844,8 @@ def import_csv(
     importer.result = result
     if not options.dry_run:
         expected = None
-        if size is not None and sample:
-            expected = int(size / max(1, len(head_text.encode(encoding, "replace")) / max(1, len(sample))))
+        if size is not None:
+            expected = int(size / (len(head) / max(1, head.count(b"\n"))))
         keep = {{"email": "ix_lead_email", "external_id": "ix_lead_external"}.get(importer.key, "")}
         importer.writer = _Writer(conn, expected, keep)
     if rejects is not None:

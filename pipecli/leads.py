@@ -21,7 +21,7 @@ EMAIL = re.compile(r"[^@\s]+@\S*\.\S*")
 EDITABLE = ("name", "company", "email", "phone", "value_minor", "source", "owner", "expected_close", "external_id")
 
 
-def _clean_text(value: str | None, what: str) -> str | None:
+def _clean_text(value: str | None) -> str | None:
     if value is None:
         return None
     value = value.strip()
@@ -30,7 +30,7 @@ def _clean_text(value: str | None, what: str) -> str | None:
 
 def check_email(email: str | None) -> str | None:
     """Return the email trimmed (None when empty), or raise when it cannot be an address."""
-    email = _clean_text(email, "email")
+    email = _clean_text(email)
     if email is None:
         return None
     if not EMAIL.fullmatch(email):
@@ -64,7 +64,7 @@ def add_lead(
     at: int | None = None,
 ) -> int:
     """Add a lead (to the default pipeline's first stage unless told otherwise); return its id."""
-    name = _clean_text(name, "name")
+    name = _clean_text(name)
     if not name:
         raise PipecliError("a lead needs a name")
     if value_minor is not None and value_minor < 0:
@@ -86,10 +86,10 @@ def add_lead(
         ),
         {
             "p": p["id"], "s": target["id"], "st": target["kind"], "name": name,
-            "company": _clean_text(company, "company"), "email": check_email(email),
-            "phone": _clean_text(phone, "phone"), "value": value_minor,
-            "source": _clean_text(source, "source"), "owner": _clean_text(owner, "owner"),
-            "close": expected_close, "ext": _clean_text(external_id, "external id"), "at": at,
+            "company": _clean_text(company), "email": check_email(email),
+            "phone": _clean_text(phone), "value": value_minor,
+            "source": _clean_text(source), "owner": _clean_text(owner),
+            "close": expected_close, "ext": _clean_text(external_id), "at": at,
             "closed": at if closed else None, "furthest": target["position"] or 1,
         },
     ).scalar_one()
@@ -171,14 +171,14 @@ def edit_lead(conn, lead_id: int, changes: dict) -> dict:
         raise PipecliError("nothing to change: give at least one option (see `pipecli edit --help`)")
     values = dict(changes)
     if "name" in values:
-        values["name"] = _clean_text(values["name"], "name")
+        values["name"] = _clean_text(values["name"])
         if not values["name"]:
             raise PipecliError("a lead needs a name")
     if "email" in values:
         values["email"] = check_email(values["email"])
     for key in ("company", "phone", "source", "owner", "external_id"):
         if key in values:
-            values[key] = _clean_text(values[key], key)
+            values[key] = _clean_text(values[key])
     if values.get("value_minor") is not None and values["value_minor"] < 0:
         raise PipecliError("--value must not be negative")
     sets = ", ".join(f"{k} = :{k}" for k in values)

@@ -88,3 +88,66 @@ def test_example_session_script_runs(tmp_path):
     assert out.returncode == 0, out.stderr
     assert "2 leads" in out.stdout
     assert "Meeting · 1 · €4,500.00" in out.stdout
+
+
+def run_on_terminal(args, db, env_extra=None):
+    """Run pipecli with stdout on a pseudo-terminal; return everything it wrote there."""
+    import pty
+
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "PIPECLI_DB": str(db), "COLUMNS": "160", **(env_extra or {})}
+    env.pop("NO_COLOR", None) if "NO_COLOR" not in (env_extra or {}) else None
+    main, child = pty.openpty()
+    proc = subprocess.Popen([sys.executable, "-m", "pipecli", *args], stdout=child, stderr=child, env=env, cwd=ROOT)
+    os.close(child)
+    chunks = []
+    while True:
+        try:
+            data = os.read(main, 65536)
+        except OSError:
+            break
+        if not data:
+            break
+        chunks.append(data)
+    proc.wait()
+    os.close(main)
+    return b"".join(chunks).decode("utf-8", "replace")
+
+
+def test_rich_table_with_colour_on_a_terminal_unless_no_color(tmp_path):
+    db = tmp_path / "p.db"
+    run(["add-lead", "Anna", "--value", "10"], db)
+    import re
+
+    colour = re.compile(r"\x1b\[[0-9;]*(?<![0-9])(3[0-8]|9[0-7])[;m]")
+    coloured = run_on_terminal(["list"], db, {"TERM": "xterm-256color"})
+    assert "Anna" in coloured and "┃" in coloured and colour.search(coloured)  # a rich table, in colour
+    plain = run_on_terminal(["list"], db, {"TERM": "xterm-256color", "NO_COLOR": "1"})
+    assert "Anna" in plain and "┃" in plain and not colour.search(plain)
+
+
+def test_times_are_shown_in_local_time(tmp_path):
+    db = tmp_path / "p.db"
+    run(["add-lead", "Anna", "--at", "2026-11-01T09:00:00Z"], db)
+    rome = run(["list", "--format", "csv"], db, {"TZ": "Europe/Rome"}).stdout
+    assert "2026-11-01T10:00:00+01:00" in rome
+    utc = run(["list", "--format", "csv"], db, {"TZ": "UTC"}).stdout
+    assert "2026-11-01T09:00:00+00:00" in utc
+    # a naive --at is local time
+    run(["add-lead", "Ben", "--at", "2026-11-02 10:00"], db, {"TZ": "Europe/Rome"})
+    data = json.loads(run(["list", "--format", "json"], db, {"TZ": "UTC"}).stdout)
+    assert data[1]["created_at"] == "2026-11-02T09:00:00+00:00"
+
+
+def test_config_path_and_show(tmp_path):
+    db = tmp_path / "p.db"
+    config = tmp_path / "conf.toml"
+    config.write_text('currency = "usd"\nstale_days = 9\n')
+    env = {"PIPECLI_CONFIG": str(config)}
+    assert run(["config", "path"], db, env).stdout.strip() == str(config)
+    shown = json.loads(run(["config", "show"], db, env).stdout)
+    assert shown["currency"] == "USD" and shown["stale_days"] == 9 and shown["db"] == str(db)
+    run(["add-lead", "Anna", "--value", "4500"], db, env)
+    assert "$4,500.00" in run(["list"], db, env).stdout
+    config.write_text("currency = [unclosed\n")
+    broken = run(["list"], db, env)
+    assert broken.returncode == 1 and "config file" in broken.stderr and "Traceback" not in broken.stderr

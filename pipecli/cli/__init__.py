@@ -52,7 +52,7 @@ class PipecliGroup(TyperGroup):
             if isinstance(exc, DBAPIError):
                 from pipecli.db import translate_error
 
-                typer.echo(f"pipecli: {translate_error(exc, common._state['db'] or 'database')}", err=True)
+                typer.echo(f"pipecli: {translate_error(exc, common.db_option() or 'database')}", err=True)
                 raise typer.Exit(1) from None
             first = str(exc).splitlines()[0] if str(exc) else ""
             typer.echo(f"pipecli: internal error: {type(exc).__name__}: {first} (set PIPECLI_DEBUG=1 for details)", err=True)
