@@ -70,14 +70,19 @@ def _parse_absolute(text: str, what: str) -> _dt.datetime:
         raise PipecliError(f"{what}: {text!r} is not a date or time")
     if not isinstance(parsed, _dt.datetime):
         parsed = pendulum.datetime(parsed.year, parsed.month, parsed.day, tz=pendulum.local_timezone())
-    return parsed.astimezone(_dt.timezone.utc)
+    return _plain(parsed)
 
 
 def _shift(base: _dt.datetime, n: int, unit: str) -> _dt.datetime:
     import pendulum
 
-    moment = pendulum.instance(base)
-    return moment.add(**{unit + "s": n})
+    moment = pendulum.instance(base).add(**{unit + "s": n})
+    return _plain(moment)
+
+
+def _plain(moment: _dt.datetime) -> _dt.datetime:
+    """Return `moment` as a stdlib UTC datetime (pendulum's subclasses do not bind in every driver)."""
+    return _dt.datetime.fromtimestamp(moment.timestamp(), _dt.timezone.utc)
 
 
 def parse_when(text: str, what: str = "--at") -> _dt.datetime:
@@ -115,7 +120,8 @@ def parse_date(text: str, what: str = "date") -> _dt.date:
             return _dt.date.fromisoformat(stripped)
         except ValueError:
             raise PipecliError(f"{what}: {text!r} is not a valid date (use YYYY-MM-DD)") from None
-    return parse_when(stripped, what).astimezone(local_tz()).date()
+    local = parse_when(stripped, what).astimezone(local_tz())
+    return _dt.date(local.year, local.month, local.day)
 
 
 def end_of_day_ts(day: _dt.date) -> int:
