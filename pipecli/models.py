@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import datetime as _dt
 
-from sqlalchemy import BigInteger, Index, UniqueConstraint
+from sqlalchemy import BigInteger, Index, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 
@@ -58,6 +58,10 @@ class Lead(SQLModel, table=True):
         Index("ix_lead_created", "pipeline_id", "created_at"),
         Index("ix_lead_closed", "pipeline_id", "status", "closed_at"),
         Index("ix_lead_score", "status", "score"),
+        # Covering indexes for the reports (metrics, funnel, forecast): cohort and outcome aggregates
+        # read only the index, never the wide lead rows.
+        Index("ix_lead_cohort", "pipeline_id", "created_at", "status", "furthest_position", "value_minor", "source"),
+        Index("ix_lead_outcome", "pipeline_id", "status", "closed_at", "created_at", "value_minor"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -102,6 +106,11 @@ class StageChange(SQLModel, table=True):
         Index("ix_stage_change_lead", "lead_id", "at"),
         Index("ix_stage_change_to", "to_stage_id", "at"),
         Index("ix_stage_change_at", "at"),
+        # Time in stage by the hour, per stage, read from the index alone (metrics, forecast, clean).
+        Index(
+            "ix_stage_change_duration", "to_stage_id", text("((left_at - at) / 3600)"), "left_at", "at",
+            sqlite_where=text("left_at IS NOT NULL"), postgresql_where=text("left_at IS NOT NULL"),
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)
