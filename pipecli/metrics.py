@@ -167,6 +167,35 @@ def reached_counts(open_stages: list[dict], reach: dict) -> list[int]:
     return out
 
 
+def closed_summary(conn, rel: str, params: dict, since: bool) -> dict:
+    """Return {'won': (count, value sum, valued count, summed cycle seconds), 'lost': (...)} for the leads
+    of relation `rel` closed by :t (and since :start when `since`)."""
+    out = {"won": (0, 0, 0, 0), "lost": (0, 0, 0, 0)}
+    lower = " AND l.closed_at >= :start" if since else ""
+    for r in conn.execute(
+        text(
+            "SELECT l.status, COUNT(*), SUM(l.value_minor), COUNT(l.value_minor), SUM(l.closed_at - l.created_at) "
+            f"FROM {rel} l WHERE l.status IN ('won', 'lost') AND l.closed_at <= :t{lower} GROUP BY l.status"
+        ),
+        params,
+    ):
+        out[r[0]] = (r[1], r[2] or 0, r[3], r[4] or 0)
+    return out
+
+
+def velocity_per_day(open_deals: int, closed: dict) -> int | None:
+    """Return pipeline velocity in minor units per day: open deals × win rate × average won deal ÷ mean
+    sales-cycle days (exact, rounded half-even to the minor unit); None when nothing was won."""
+    won_n, won_sum, won_valued, won_cycle = closed["won"]
+    lost_n = closed["lost"][0]
+    if not (won_n and won_valued and won_cycle):
+        return None
+    cycle_days = Decimal(won_cycle) / Decimal(won_n) / DAY
+    return round_minor(
+        Decimal(open_deals) * Decimal(won_n) / Decimal(won_n + lost_n) * (Decimal(won_sum) / Decimal(won_valued)) / cycle_days
+    )
+
+
 def _ratio(num: int, den: int) -> float | None:
     return num / den if den else None
 
@@ -227,17 +256,7 @@ def metrics(conn, pipeline: str | None = None, since=None, as_of=None) -> dict:
             params,
         )
     ]
-    closed = {
-        r[0]: r[1:]
-        for r in conn.execute(
-            text(
-                "SELECT l.status, COUNT(*), SUM(l.value_minor), COUNT(l.value_minor), SUM(l.closed_at - l.created_at) "
-                f"FROM {rel} l WHERE l.status IN ('won', 'lost') AND l.closed_at <= :t"
-                f"{lower.format(col='closed_at')} GROUP BY l.status"
-            ),
-            params,
-        )
-    }
+    closed = closed_summary(conn, rel, params, start is not None)
     cycle_buckets = conn.execute(
         text(
             "SELECT (l.closed_at - l.created_at) / 3600, COUNT(*) "
@@ -246,8 +265,8 @@ def metrics(conn, pipeline: str | None = None, since=None, as_of=None) -> dict:
         ),
         params,
     ).all()
-    won_n, won_sum, won_valued, won_cycle = closed.get("won", (0, 0, 0, 0))
-    lost_n = closed.get("lost", (0,))[0]
+    won_n, won_sum, won_valued, won_cycle = closed["won"]
+    lost_n = closed["lost"][0]
     win_rate = _ratio(won_n, won_n + lost_n)
     avg_won = round_minor(Decimal(won_sum) / Decimal(won_valued)) if won_valued else None
     cycle_mean = Decimal(won_cycle) / Decimal(won_n) / DAY if won_n else None
@@ -257,12 +276,7 @@ def metrics(conn, pipeline: str | None = None, since=None, as_of=None) -> dict:
     open_n = sum(v[0] for v in opened.values())
     open_value = sum(v[1] for v in opened.values())
     open_age = sum(v[2] for v in opened.values())
-    velocity = None
-    if won_n and won_valued and won_cycle:
-        velocity = round_minor(
-            Decimal(open_n) * Decimal(won_n) / Decimal(won_n + lost_n)
-            * (Decimal(won_sum) / Decimal(won_valued)) / cycle_mean
-        )
+    velocity = velocity_per_day(open_n, closed)
     open_stages = pipelines.stages(conn, pid, outcomes=False)
     durations = stage_durations(
         conn, [s["id"] for s in open_stages], start, t if (w["history"] or start is not None) else None

@@ -184,7 +184,185 @@ def _funnel_rich(data: dict) -> None:
         out.print(line)
 
 
+def _period_columns():
+    from pipecli.output import Column
+
+    return [
+        Column("period"),
+        Column("start", kind="date"),
+        Column("end", kind="date"),
+        Column("deals", kind="int"),
+        Column("value", kind="money", source="value_minor"),
+        Column("weighted", kind="money", source="weighted_minor"),
+        Column("p10", "P10", kind="money", source="p10_minor"),
+        Column("p50", "P50", kind="money", source="p50_minor"),
+        Column("p90", "P90", kind="money", source="p90_minor"),
+        Column("won", "won so far", kind="money", source="won_minor"),
+        Column("target_probability", "P(target)", kind="pct"),
+        Column("velocity", "velocity check", kind="money", source="velocity_minor"),
+    ]
+
+
+def _backtest_columns():
+    from pipecli.output import Column
+
+    return [
+        Column("period"),
+        Column("start", kind="date"),
+        Column("deals", kind="int"),
+        Column("forecast", kind="money", source="forecast_minor"),
+        Column("p10", "P10", kind="money", source="p10_minor"),
+        Column("p90", "P90", kind="money", source="p90_minor"),
+        Column("actual", kind="money", source="actual_minor"),
+        Column("error", kind="money", source="error_minor"),
+        Column("abs_pct_error", "abs % error", kind="pct"),
+        Column("inside", "in P10-P90", kind="bool"),
+    ]
+
+
+def _probability_columns():
+    from pipecli.output import Column
+
+    return [Column("stage"), Column("probability", kind="pct"), Column("source"), Column("informed_by", "closed deals", kind="int")]
+
+
+def forecast_(
+    pipeline: PipelineOpt = None,
+    period: Annotated[str, typer.Option(callback=choice("month", "quarter", "week"), metavar="month|quarter|week")] = "month",
+    periods: Annotated[int, typer.Option(help="How many periods, starting with the current one.")] = 3,
+    as_of: AsOfOpt = None,
+    target: Annotated[Optional[str], typer.Option(help="Revenue target per period: the chance of reaching it.")] = None,
+    probabilities: Annotated[
+        str,
+        typer.Option(callback=choice("auto", "stage", "history", "learned"), metavar="auto|stage|history|learned",
+                     help="Win probabilities: configured per stage, learned from history, or per lead from `score --learn` (auto: learned when present, else history)."),
+    ] = "auto",
+    runs: Annotated[Optional[int], typer.Option(help="Monte Carlo runs (default 10000, config [forecast] runs).")] = None,
+    seed: Annotated[Optional[int], typer.Option(help="Random seed (same seed, same output).")] = None,
+    backtest: Annotated[bool, typer.Option("--backtest", help="Replay past periods: forecast at each start vs what closed.")] = False,
+    from_: Annotated[Optional[str], typer.Option("--from", help="Backtest from this period (default six periods back).")] = None,
+    to: Annotated[Optional[str], typer.Option("--to", help="Backtest up to this period, excluded (default the current one).")] = None,
+    fmt: FormatOpt = "table",
+) -> None:
+    """Revenue forecast per coming period: deals expected to close, their value, the weighted value, P10/P50/P90
+    from a seeded simulation, the chance of reaching --target and a velocity cross-check.
+
+    pipecli forecast --period quarter --target 50000;  pipecli forecast --backtest --format json
+    """
+    from pipecli import forecast, output
+
+    if backtest:
+        with store().read() as conn:
+            data = forecast.backtest(conn, pipeline, period, date(from_, "--from"), date(to, "--to"), runs, seed)
+        if fmt == "json":
+            out = {k: data[k] for k in ("pipeline", "period", "runs", "seed", "probabilities", "wape", "bias", "coverage")}
+            out["periods"] = _records(data["periods"], _backtest_columns())
+            output.write_json(out)
+            return
+        output.render(data["periods"], _backtest_columns(), fmt, title=f"Backtest: {data['pipeline']} by {period}")
+        if fmt == "table":
+            pct = lambda v: "n/a" if v is None else f"{v * 100:.1f}%"  # noqa: E731
+            typer.echo(f"\nWAPE {pct(data['wape'])}, bias {pct(data['bias'])}, actual inside P10-P90 in {pct(data['coverage'])} of periods")
+        return
+    with store().read() as conn:
+        data = forecast.forecast(
+            conn, pipeline, period, periods, date(as_of, "--as-of"), amount(target, "--target"),
+            probabilities, runs, seed,
+        )
+    if fmt == "json":
+        from pipecli import clock
+
+        currency = output._currency()
+        out = {
+            "pipeline": data["pipeline"], "as_of": clock.iso(data["as_of"]), "from_history": data["from_history"],
+            "period": period, "probabilities": data["probabilities"], "runs": data["runs"], "seed": data["seed"],
+            "simulation": data["method"], "target": output.json_value(data["target_minor"], "money", currency),
+            "velocity_per_day": output.json_value(data["velocity_minor_per_day"], "money", currency),
+            "stages": _records(data["stages"], _probability_columns()),
+            "periods": _records(data["periods"], _period_columns()),
+            "later": {"deals": data["later_deals"], "value": output.json_value(data["later_value_minor"], "money", currency)},
+        }
+        output.write_json(out)
+        return
+    if fmt == "csv":
+        output.render(data["periods"], _period_columns(), "csv")
+        return
+    from pipecli import clock, money
+
+    currency = output._currency()
+    typer.echo(
+        f"Forecast: {data['pipeline']} as of {clock.show(data['as_of'])}; probabilities: {data['probabilities']}; "
+        f"{data['runs']} runs, seed {data['seed']} ({data['method']})"
+    )
+    output.render(data["stages"], _probability_columns(), "table")
+    typer.echo("")
+    output.render(data["periods"], _period_columns(), "table")
+    if data["later_deals"]:
+        typer.echo(f"\nlater: {data['later_deals']} deals, {money.fmt(data['later_value_minor'], currency)} beyond the last period")
+
+
+def _size_columns():
+    from pipecli.output import Column
+
+    return [
+        Column("pipeline"),
+        Column("period"),
+        Column("target", kind="money", source="target_minor"),
+        Column("avg_deal", "average deal", kind="money", source="avg_deal_minor"),
+        Column("avg_deal_source", "average deal from"),
+        Column("close_rate", "close rate", kind="pct"),
+        Column("close_rate_source", "close rate from"),
+        Column("reps", "sellers", kind="int"),
+        Column("reps_source", "sellers from"),
+        Column("deals_needed", "deals needed", kind="int"),
+        Column("leads_needed", "leads needed", kind="int"),
+        Column("leads_per_rep", "leads per seller", kind="int"),
+        Column("open_value", "open pipeline", kind="money", source="open_value_minor"),
+        Column("coverage", "coverage (open ÷ target)", kind="float"),
+        Column("pipeline_needed", "pipeline needed (target ÷ close rate)", kind="money", source="pipeline_needed_minor"),
+        Column("pipeline_covered", "covered", kind="bool"),
+    ]
+
+
+def size_(
+    target: Annotated[str, typer.Option(help="Revenue target for the period: 100000.")],
+    avg_deal: Annotated[Optional[str], typer.Option(help="Average deal size (default: the average won deal).")] = None,
+    close_rate: Annotated[Optional[str], typer.Option(help="Close rate, 0.8 or 80% (default: won ÷ closed).")] = None,
+    reps: Annotated[Optional[int], typer.Option(help="Sellers (default: distinct lead owners).")] = None,
+    period: Annotated[str, typer.Option(callback=choice("month", "quarter", "week"), metavar="month|quarter|week")] = "month",
+    pipeline: PipelineOpt = None,
+    fmt: FormatOpt = "table",
+) -> None:
+    """What a target needs: deals (target ÷ average deal), leads (÷ close rate), leads per seller (÷ sellers),
+    each rounded up; the leads each stage must hold, and how the open pipeline covers it.
+
+    pipecli size --target 100000 --avg-deal 500 --close-rate 0.8 --reps 10   # 200 deals, 250 leads, 25 each
+    """
+    from pipecli import output, sizing
+    from pipecli.output import Column
+
+    with store().read() as conn:
+        data = sizing.size(
+            conn, amount(target, "--target"), amount(avg_deal, "--avg-deal"), sizing.parse_rate(close_rate), reps,
+            period, pipeline,
+        )
+    stage_cols = [Column("position", "#", kind="int"), Column("stage"), Column("to_won", "to won", kind="pct"),
+                  Column("needed", "leads needed in stage", kind="int"), Column("open", "open now", kind="int")]
+    if fmt == "json":
+        out = _records([data], _size_columns())[0]
+        out["stages"] = _records(data["stages"], stage_cols)
+        output.write_json(out)
+    elif fmt == "csv":
+        output.render([data], _size_columns(), "csv")
+    else:
+        output.render_record(data, _size_columns(), "table", title=f"Sizing per {period} (whole deals and leads, rounded up)")
+        typer.echo("")
+        output.render(data["stages"], stage_cols, "table")
+
+
 def register(app: typer.Typer) -> None:
     """Add this module's commands to `app`."""
     app.command("metrics")(metrics_)
     app.command("funnel")(funnel_)
+    app.command("forecast")(forecast_)
+    app.command("size")(size_)
