@@ -222,7 +222,7 @@ def project(
     open_deals = conn.execute(
         text(f"SELECT COUNT(*) FROM {rel} l WHERE l.status = 'open' AND l.archived_at IS NULL"), params
     ).scalar()
-    velocity = metrics.velocity_per_day(open_deals, closed)
+    velocity = metrics.velocity_per_day(open_deals, closed, exact=True)
     out_periods = []
     for k in range(nper):
         begin = max(clock.day_start_ts(starts[k]), t)
@@ -245,7 +245,7 @@ def project(
                     float(np.mean(already + revenue[:, k] >= target)) if target is not None else None
                 ),
                 "velocity_minor": (
-                    metrics.round_minor(Decimal(velocity) * Decimal(repr(days_left))) if velocity is not None else None
+                    metrics.round_minor(velocity * Decimal(repr(days_left))) if velocity is not None else None
                 ),
             }
         )
@@ -256,7 +256,7 @@ def project(
         "periods": out_periods,
         "later_deals": later[0],
         "later_value_minor": later[1],
-        "velocity_minor_per_day": velocity,
+        "velocity_minor_per_day": metrics.round_minor(velocity) if velocity is not None else None,
         "remaining_seconds": remaining,
     }
 

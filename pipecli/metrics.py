@@ -183,17 +183,17 @@ def closed_summary(conn, rel: str, params: dict, since: bool) -> dict:
     return out
 
 
-def velocity_per_day(open_deals: int, closed: dict) -> int | None:
+def velocity_per_day(open_deals: int, closed: dict, exact: bool = False) -> int | Decimal | None:
     """Return pipeline velocity in minor units per day: open deals × win rate × average won deal ÷ mean
-    sales-cycle days (exact, rounded half-even to the minor unit); None when nothing was won."""
+    sales-cycle days, rounded half-even to the minor unit (the exact Decimal with `exact`); None when
+    nothing was won."""
     won_n, won_sum, won_valued, won_cycle = closed["won"]
     lost_n = closed["lost"][0]
     if not (won_n and won_valued and won_cycle):
         return None
     cycle_days = Decimal(won_cycle) / Decimal(won_n) / DAY
-    return round_minor(
-        Decimal(open_deals) * Decimal(won_n) / Decimal(won_n + lost_n) * (Decimal(won_sum) / Decimal(won_valued)) / cycle_days
-    )
+    value = Decimal(open_deals) * Decimal(won_n) / Decimal(won_n + lost_n) * (Decimal(won_sum) / Decimal(won_valued)) / cycle_days
+    return value if exact else round_minor(value)
 
 
 def _ratio(num: int, den: int) -> float | None:

@@ -212,6 +212,7 @@ def _backtest_columns():
         Column("deals", kind="int"),
         Column("forecast", kind="money", source="forecast_minor"),
         Column("p10", "P10", kind="money", source="p10_minor"),
+        Column("p50", "P50", kind="money", source="p50_minor"),
         Column("p90", "P90", kind="money", source="p90_minor"),
         Column("actual", kind="money", source="actual_minor"),
         Column("error", kind="money", source="error_minor"),
@@ -223,7 +224,7 @@ def _backtest_columns():
 def _probability_columns():
     from pipecli.output import Column
 
-    return [Column("stage"), Column("probability", kind="pct"), Column("source"), Column("informed_by", "closed deals", kind="int")]
+    return [Column("stage"), Column("probability", kind="pct"), Column("source"), Column("closed_deals", "closed deals", kind="int", source="informed_by")]
 
 
 def forecast_(
