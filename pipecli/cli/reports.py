@@ -348,7 +348,7 @@ def size_(
             period, pipeline,
         )
     stage_cols = [Column("position", "#", kind="int"), Column("stage"), Column("to_won", "to won", kind="pct"),
-                  Column("needed", "leads needed in stage", kind="int"), Column("open", "open now", kind="int")]
+                  Column("leads_needed_in_stage", "leads needed in stage", kind="int", source="needed"), Column("open", "open now", kind="int")]
     if fmt == "json":
         out = _records([data], _size_columns())[0]
         out["stages"] = _records(data["stages"], stage_cols)
