@@ -47,7 +47,7 @@ def report(name: str):
 
 
 def _open_ids(db: sqlite3.Connection) -> list[int]:
-    return [r[0] for r in db.execute("SELECT id FROM stage WHERE pipeline_id = 1 AND kind = 'open' ORDER BY position")]
+    return [r[0] for r in db.execute("SELECT id FROM stage WHERE pipeline_id = :p AND kind = 'open' ORDER BY position", {"p": 1})]
 
 
 def _median(pairs):
@@ -63,22 +63,22 @@ def metrics_report():
     def floor(db):
         t = NOW_TS
         ids = ",".join(map(str, _open_ids(db)))
-        db.execute("SELECT source, COUNT(*) FROM lead WHERE pipeline_id = 1 AND created_at <= ? GROUP BY source", (t,)).fetchall()
+        db.execute("SELECT source, COUNT(*) FROM lead WHERE pipeline_id = :p AND created_at <= :t GROUP BY source", {"p": 1, "t": t}).fetchall()
         db.execute(
             "SELECT status, COUNT(*), SUM(value_minor), COUNT(value_minor), SUM(closed_at - created_at) FROM lead "
-            "WHERE pipeline_id = 1 AND status IN ('won', 'lost') AND closed_at <= ? GROUP BY status", (t,)
+            "WHERE pipeline_id = :p AND status IN ('won', 'lost') AND closed_at <= :t GROUP BY status", {"p": 1, "t": t}
         ).fetchall()
         cycle = db.execute(
-            "SELECT (closed_at - created_at) / 3600, COUNT(*) FROM lead WHERE pipeline_id = 1 AND status = 'won' "
-            "AND closed_at <= ? GROUP BY 1", (t,)
+            "SELECT (closed_at - created_at) / 3600, COUNT(*) FROM lead WHERE pipeline_id = :p AND status = 'won' "
+            "AND closed_at <= :t GROUP BY (closed_at - created_at) / 3600", {"p": 1, "t": t}
         ).fetchall()
         db.execute(
-            "SELECT furthest_position, status, COUNT(*), SUM(value_minor) FROM lead WHERE pipeline_id = 1 "
-            "AND created_at <= ? GROUP BY 1, 2", (t,)
+            "SELECT furthest_position, status, COUNT(*), SUM(value_minor) FROM lead WHERE pipeline_id = :p "
+            "AND created_at <= :t GROUP BY 1, 2", {"p": 1, "t": t}
         ).fetchall()
         db.execute(
-            "SELECT stage_id, COUNT(*), SUM(value_minor), SUM(? - created_at) FROM lead WHERE pipeline_id = 1 "
-            "AND status = 'open' AND archived_at IS NULL GROUP BY stage_id", (t,)
+            "SELECT stage_id, COUNT(*), SUM(value_minor), SUM(:t - created_at) FROM lead WHERE pipeline_id = :p "
+            "AND status = 'open' AND archived_at IS NULL GROUP BY stage_id", {"p": 1, "t": t}
         ).fetchall()
         dur = db.execute(
             f"SELECT to_stage_id, (left_at - at) / 3600, COUNT(*) FROM stage_change WHERE to_stage_id IN ({ids}) "
@@ -98,12 +98,12 @@ def funnel_report():
     def floor(db):
         t = NOW_TS
         db.execute(
-            "SELECT furthest_position, status, COUNT(*), SUM(value_minor) FROM lead WHERE pipeline_id = 1 "
-            "AND created_at <= ? GROUP BY 1, 2", (t,)
+            "SELECT furthest_position, status, COUNT(*), SUM(value_minor) FROM lead WHERE pipeline_id = :p "
+            "AND created_at <= :t GROUP BY 1, 2", {"p": 1, "t": t}
         ).fetchall()
         db.execute(
-            "SELECT stage_id, COUNT(*), SUM(value_minor) FROM lead WHERE pipeline_id = 1 AND status = 'open' "
-            "AND archived_at IS NULL GROUP BY stage_id"
+            "SELECT stage_id, COUNT(*), SUM(value_minor) FROM lead WHERE pipeline_id = :p AND status = 'open' "
+            "AND archived_at IS NULL GROUP BY stage_id", {"p": 1}
         ).fetchall()
 
     return (lambda conn: metrics.funnel(conn)), floor, ["funnel"]
@@ -124,8 +124,8 @@ def forecast_report():
         ids = _open_ids(db)
         # probabilities from history, remaining time per stage, then period/stage groups and the draws
         reach = db.execute(
-            "SELECT furthest_position, status, COUNT(*) FROM lead WHERE pipeline_id = 1 AND created_at <= ? "
-            "AND status IN ('won', 'lost') GROUP BY 1, 2", (t,)
+            "SELECT furthest_position, status, COUNT(*) FROM lead WHERE pipeline_id = :p AND created_at <= :t "
+            "AND status IN ('won', 'lost') GROUP BY 1, 2", {"p": 1, "t": t}
         ).fetchall()
         won = sum(n for _, s, n in reach if s == "won")
         prob = {sid: won / max(1, won + sum(n for pos, s, n in reach if s == "lost" and pos >= i))
@@ -145,12 +145,17 @@ def forecast_report():
         groups = db.execute(
             f"SELECT CASE WHEN expected_close IS NOT NULL THEN CASE {dcase} ELSE -1 END ELSE CASE {tcase} ELSE -1 END END AS k,"
             " stage_id, COUNT(*), SUM(COALESCE(value_minor, 0)), SUM(CAST(value_minor AS REAL) * value_minor) "
-            "FROM lead WHERE pipeline_id = 1 AND status = 'open' AND archived_at IS NULL GROUP BY 1, 2"
+            "FROM lead WHERE pipeline_id = :p AND status = 'open' AND archived_at IS NULL GROUP BY 1, 2", {"p": 1}
         ).fetchall()
         db.execute(
-            "SELECT SUM(value_minor) FROM lead WHERE pipeline_id = 1 AND status = 'won' AND closed_at >= ? AND closed_at <= ?",
-            (int(_dt.datetime(day.year, day.month, day.day, tzinfo=_dt.timezone.utc).timestamp()), t),
+            "SELECT SUM(value_minor) FROM lead WHERE pipeline_id = :p AND status = 'won' AND closed_at >= :s AND closed_at <= :t",
+            {"p": 1, "s": int(_dt.datetime(day.year, day.month, day.day, tzinfo=_dt.timezone.utc).timestamp()), "t": t},
         ).fetchone()
+        # velocity inputs: closed summary and open count
+        db.execute(
+            "SELECT status, COUNT(*), SUM(value_minor), COUNT(value_minor), SUM(closed_at - created_at) FROM lead "
+            "WHERE pipeline_id = :p AND status IN ('won', 'lost') AND closed_at <= :t GROUP BY status", {"p": 1, "t": t}
+        ).fetchall()
         rng = np.random.default_rng(1)
         revenue = np.zeros((runs, 3))
         for k, sid, n, sv, svv in groups:
@@ -199,8 +204,8 @@ def clean_report():
         ).fetchall()
         db.execute(
             "SELECT l.id, l.stage_id, l.last_event_at, l.stage_entered_at, l.expected_close FROM lead l JOIN stage s "
-            "ON s.id = l.stage_id WHERE l.pipeline_id = 1 AND l.status = 'open' AND l.archived_at IS NULL AND "
-            "(l.last_event_at < ? - COALESCE(s.stale_days, 14) * 86400 OR l.expected_close < '2026-11-28')", (t,)
+            "ON s.id = l.stage_id WHERE l.pipeline_id = :p AND l.status = 'open' AND l.archived_at IS NULL AND "
+            "(l.last_event_at < :t - COALESCE(s.stale_days, 14) * 86400 OR l.expected_close < '2026-11-28')", {"p": 1, "t": t}
         ).fetchall()
 
     return (lambda conn: stale.find_stale(conn)), floor, ["clean"]

@@ -58,10 +58,13 @@ class Lead(SQLModel, table=True):
         Index("ix_lead_created", "pipeline_id", "created_at"),
         Index("ix_lead_closed", "pipeline_id", "status", "closed_at"),
         Index("ix_lead_score", "status", "score"),
-        # Covering indexes for the reports (metrics, funnel, forecast): cohort and outcome aggregates
-        # read only the index, never the wide lead rows.
-        Index("ix_lead_cohort", "pipeline_id", "created_at", "status", "furthest_position", "value_minor", "source"),
+        # Covering indexes for the reports (metrics, funnel, forecast, size): each aggregate reads one index
+        # in its GROUP BY order, never the wide lead rows.
+        Index("ix_lead_cohort", "pipeline_id", "furthest_position", "status", "created_at", "value_minor"),
+        Index("ix_lead_source_created", "pipeline_id", "source", "created_at"),
         Index("ix_lead_outcome", "pipeline_id", "status", "closed_at", "created_at", "value_minor"),
+        Index("ix_lead_cycle", "pipeline_id", "status", text("((closed_at - created_at) / 3600)"), "closed_at"),
+        Index("ix_lead_open", "pipeline_id", "status", "stage_id", "archived_at", "value_minor", "created_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
