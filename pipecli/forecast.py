@@ -219,9 +219,7 @@ def project(
         {**params, "s": clock.day_start_ts(starts[0]), "t": t},
     ).scalar() or 0
     closed = metrics.closed_summary(conn, rel, {**params, "t": t}, False)
-    open_deals = conn.execute(
-        text(f"SELECT COUNT(*) FROM {rel} l WHERE l.status = 'open' AND l.archived_at IS NULL"), params
-    ).scalar()
+    open_deals = sum(g[3] for g in groups)
     velocity = metrics.velocity_per_day(open_deals, closed, exact=True)
     out_periods = []
     for k in range(nper):

@@ -64,7 +64,10 @@ class Lead(SQLModel, table=True):
         Index("ix_lead_source_created", "pipeline_id", "source", "created_at"),
         Index("ix_lead_outcome", "pipeline_id", "status", "closed_at", "created_at", "value_minor"),
         Index("ix_lead_cycle", "pipeline_id", "status", text("((closed_at - created_at) / 3600)"), "closed_at"),
-        Index("ix_lead_open", "pipeline_id", "status", "stage_id", "archived_at", "value_minor", "created_at"),
+        Index(
+            "ix_lead_open", "pipeline_id", "status", "stage_id", "archived_at", "value_minor", "created_at",
+            "expected_close", "stage_entered_at", "win_probability",
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)
