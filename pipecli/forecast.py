@@ -164,7 +164,7 @@ def project(
         params[f"e{i}"] = clock.day_start_ts(b)
     groups = conn.execute(
         text(
-            f"SELECT q.k, q.stage_id, q.pb, COUNT(*), SUM(q.v), SUM(CAST(q.v AS REAL) * q.v), SUM(q.v * q.p), SUM(q.p) "
+            f"SELECT q.k, q.stage_id, q.pb, COUNT(*), SUM(q.v), SUM(CAST(q.v AS DOUBLE PRECISION) * q.v), SUM(q.v * q.p), SUM(q.p) "
             f"FROM ({inner}) q GROUP BY q.k, q.stage_id, q.pb"
         ),
         params,

@@ -142,21 +142,23 @@ def funnel_(pipeline: PipelineOpt = None, as_of: AsOfOpt = None, since: SinceOpt
         typer.echo(_funnel_text(data), nl=False)
 
 
-def _funnel_lines(data: dict) -> list[tuple[str, int, str]]:
-    """Return (label, bar length, figures) per stage, bars scaled to 40 characters."""
+def _funnel_lines(data: dict, bar_width: int = 40, short: bool = False) -> list[tuple[str, int, str]]:
+    """Return (label, bar length, figures) per stage, bars scaled to `bar_width` characters (compact
+    amounts with `short`)."""
     from pipecli import money, output
 
     currency = output._currency()
+    fmt = money.fmt_short if short else money.fmt
     top = max([s["reached"] for s in data["stages"]] + [1])
     width = max(len(s["stage"]) for s in data["stages"])
     lines = []
     for s in data["stages"]:
-        bar = round(40 * s["reached"] / top) if s["reached"] else 0
+        bar = round(bar_width * s["reached"] / top) if s["reached"] else 0
         figures = f"{s['reached']:>7}"
         if s["open"] is not None:
-            figures += f"  open {s['open']:>6} {money.fmt(s['open_value_minor'], currency):>16}"
+            figures += f"  open {s['open']:>6} {fmt(s['open_value_minor'], currency):>{8 if short else 16}}"
         else:
-            figures += f"  won value {money.fmt(s['open_value_minor'], currency):>16}"
+            figures += f"  won  {fmt(s['open_value_minor'], currency):>{15 if short else 23}}"
         if s["conversion"] is not None:
             figures += f"  -> {s['conversion'] * 100:5.1f}% to {s['next_stage']}"
         lines.append((output.neutralise(s["stage"]).ljust(width), bar, figures))
@@ -177,10 +179,13 @@ def _funnel_rich(data: dict) -> None:
 
     out = output.console()
     out.print(Text(f"Funnel: {data['pipeline']} as of {clock.show(data['as_of'])}", style="bold"))
-    for label, bar, figures in _funnel_lines(data):
+    lines = _funnel_lines(data, short=True)
+    room = out.width - max(len(label) + len(figures) for label, _, figures in lines) - 4
+    width = max(10, min(40, room))
+    for label, bar, figures in _funnel_lines(data, width, short=True):
         line = Text(label + "  ")
         line.append("█" * bar, style="cyan")
-        line.append(" " * (40 - bar) + "  " + figures)
+        line.append(" " * (width - bar) + "  " + figures)
         out.print(line)
 
 
