@@ -258,7 +258,7 @@ def main() -> None:
         t_cmd = best(lambda: subprocess.run(cmd, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, check=True), args.repeat)
         ratio = t_own / t_floor if t_floor else float("inf")
         ok = "ok" if ratio <= 3 and t_cmd < 2 else "MISSED"
-        print(f"{name:<10} {t_own * 1000:>8.0f}ms {t_floor * 1000:>8.0f}ms {ratio:>6.2f}× {t_cmd:>8.2f}s  {ok}   ({' '.join(argv)})")
+        print(f"{name:<10} {t_own * 1000:>8.1f}ms {t_floor * 1000:>8.1f}ms {ratio:>6.2f}× {t_cmd:>8.2f}s  {ok}   ({' '.join(argv)})")
     store.dispose()
 
 
