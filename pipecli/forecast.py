@@ -84,8 +84,9 @@ def _check(period: str, mode: str, periods: int, runs: int) -> None:
         raise PipecliError("--runs must be at least 1")
 
 
-def stage_probabilities(conn, pid: int, as_of_ts: int | None, t: int, mode: str, min_history: int) -> list[dict]:
-    """Return per open stage its probability and where it came from (`configured` or `history`)."""
+def stage_probabilities(conn, pid: int, st: tuple[str, dict], t: int, mode: str, min_history: int) -> list[dict]:
+    """Return per open stage its probability and where it came from (`configured` or `history`), from the
+    lead state `st` (see `metrics.state`)."""
     open_stages = pipelines.stages(conn, pid, outcomes=False)
     out = []
     if mode == "stage":
@@ -93,7 +94,7 @@ def stage_probabilities(conn, pid: int, as_of_ts: int | None, t: int, mode: str,
             out.append({"stage_id": s["id"], "stage": s["name"], "probability": s["probability"] or 0.0,
                         "source": "configured", "informed_by": None})
         return out
-    reach = metrics.stage_reach(conn, pid, as_of_ts, None, t)
+    reach = metrics.stage_reach(conn, st, None, t)
     closed = {k: v for k, v in reach.items() if k[1] in ("won", "lost")}
     won = sum(n for (_, status), (n, _) in closed.items() if status == "won")
     for s, reached in zip(open_stages, metrics.reached_counts(open_stages, closed)):
@@ -130,11 +131,16 @@ def project(
 ) -> dict:
     """Return the forecast for the periods [starts[i], starts[i+1]) from the pipeline as it stood at `t`
     (from the history when `history`, else the cached lead columns)."""
+    with metrics.state(conn, pipeline["id"], t if history else None) as st:
+        return _project(conn, pipeline, t, history, period, starts, mode, runs, seed, target, min_history, st)
+
+
+def _project(conn, pipeline, t, history, period, starts, mode, runs, seed, target, min_history, st) -> dict:
     import numpy as np
 
     pid = pipeline["id"]
     as_of_ts = t if history else None
-    rel, params = metrics.lead_state(pid, as_of_ts)
+    rel, params = st
     if mode == "auto":
         has_learned = not history and conn.execute(
             text("SELECT 1 FROM lead WHERE pipeline_id = :p AND status = 'open' AND win_probability IS NOT NULL LIMIT 1"),
@@ -143,7 +149,7 @@ def project(
         mode = "learned" if has_learned else "history"
     if mode == "learned" and history:
         mode = "history"  # learned probabilities are today's, so a past pipeline cannot use them
-    probs = stage_probabilities(conn, pid, as_of_ts, t, mode, min_history)
+    probs = stage_probabilities(conn, pid, st, t, mode, min_history)
     open_stages = pipelines.stages(conn, pid, outcomes=False)
     remaining = remaining_seconds(conn, open_stages, as_of_ts)
     bounds = starts[1:]

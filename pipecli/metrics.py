@@ -29,6 +29,7 @@ Values are current values: the history records stage moves, not edits of a lead'
 from __future__ import annotations
 
 import math
+from contextlib import contextmanager
 from decimal import ROUND_HALF_EVEN, Decimal
 
 from sqlalchemy import text
@@ -55,13 +56,31 @@ def lead_state(pipeline_id: int, as_of: int | None) -> tuple[str, dict]:
     return (
         "(SELECT x.id, s.kind AS status, c.to_stage_id AS stage_id, x.created_at,"
         " CASE WHEN s.kind <> 'open' THEN c.at END AS closed_at, c.at AS stage_entered_at,"
+        " CASE WHEN x.stage_entered_at <= :asof THEN x.furthest_position ELSE"  # no move since: cache holds
         " COALESCE((SELECT MAX(s2.position) FROM stage_change c2 JOIN stage s2 ON s2.id = c2.to_stage_id"
-        "   WHERE c2.lead_id = x.id AND c2.at <= :asof), 1) AS furthest_position,"
+        "   WHERE c2.lead_id = x.id AND c2.at <= :asof), 1) END AS furthest_position,"
         " x.value_minor, x.source, x.owner, x.expected_close, x.win_probability,"
         " CASE WHEN x.archived_at <= :asof THEN x.archived_at END AS archived_at"
         " FROM stage_change c JOIN lead x ON x.id = c.lead_id JOIN stage s ON s.id = c.to_stage_id"
         " WHERE x.pipeline_id = :pid AND c.at <= :asof AND (c.left_at IS NULL OR c.left_at > :asof))"
     ), {"pid": pipeline_id, "asof": as_of}
+
+
+@contextmanager
+def state(conn, pipeline_id: int, as_of: int | None):
+    """Yield (relation, params) of `lead_state`; for a past moment the state is derived from the history
+    once into a temporary table, which every aggregate of the report then reads (dropped afterwards)."""
+    rel, params = lead_state(pipeline_id, as_of)
+    if as_of is None:
+        yield rel, params
+        return
+    name = "pipecli_state_as_of"
+    conn.execute(text(f"DROP TABLE IF EXISTS {name}"))
+    conn.execute(text(f"CREATE TEMPORARY TABLE {name} AS SELECT * FROM {rel} l"), params)
+    try:
+        yield name, {}
+    finally:
+        conn.execute(text(f"DROP TABLE {name}"))
 
 
 def percentile(buckets: list[tuple[int, int]], q: float) -> float | None:
@@ -102,10 +121,10 @@ def _window(conn, pipeline: str | None, since, as_of) -> dict:
     return {"pipeline": p, "t": t, "start": start, "history": as_of is not None}
 
 
-def stage_reach(conn, pipeline_id: int, as_of: int | None, start: int | None, t: int) -> dict:
-    """Return, for leads created in [start, t], counts by furthest position and status:
-    {(position, status): (count, value_minor)}."""
-    rel, params = lead_state(pipeline_id, as_of)
+def stage_reach(conn, st: tuple[str, dict], start: int | None, t: int) -> dict:
+    """Return, for leads of the state `st` (see `state`) created in [start, t], counts by furthest
+    position and status: {(position, status): (count, value_minor)}."""
+    rel, params = st
     where = "l.created_at <= :t" + (" AND l.created_at >= :start" if start is not None else "")
     rows = conn.execute(
         text(
@@ -117,9 +136,9 @@ def stage_reach(conn, pipeline_id: int, as_of: int | None, start: int | None, t:
     return {(r[0], r[1]): (r[2], r[3] or 0) for r in rows}
 
 
-def open_by_stage(conn, pipeline_id: int, as_of: int | None, t: int) -> dict:
+def open_by_stage(conn, st: tuple[str, dict], t: int) -> dict:
     """Return {stage_id: (open deals, open value, summed age in seconds)} for the deals open at `t`."""
-    rel, params = lead_state(pipeline_id, as_of)
+    rel, params = st
     rows = conn.execute(
         text(
             f"SELECT l.stage_id, COUNT(*), SUM(l.value_minor), SUM(:t - l.created_at) FROM {rel} l "
@@ -204,15 +223,15 @@ def funnel(conn, pipeline: str | None = None, as_of=None, since=None) -> dict:
     """Return the funnel: per open stage the leads that reached it, the deals open in it now (count and
     value) and the conversion to the next stage; then won. See the module docstring for definitions."""
     w = _window(conn, pipeline, since, as_of)
-    rows, _ = _funnel_rows(conn, w)
+    with state(conn, w["pipeline"]["id"], w["t"] if w["history"] else None) as st:
+        rows, _ = _funnel_rows(conn, w, st)
     return {"pipeline": w["pipeline"]["name"], "as_of": w["t"], "from_history": w["history"], "stages": rows}
 
 
-def _funnel_rows(conn, w: dict) -> tuple[list[dict], dict]:
+def _funnel_rows(conn, w: dict, st: tuple[str, dict]) -> tuple[list[dict], dict]:
     pid = w["pipeline"]["id"]
-    as_of_ts = w["t"] if w["history"] else None
-    reach = stage_reach(conn, pid, as_of_ts, w["start"], w["t"])
-    opened = open_by_stage(conn, pid, as_of_ts, w["t"])
+    reach = stage_reach(conn, st, w["start"], w["t"])
+    opened = open_by_stage(conn, st, w["t"])
     open_stages = pipelines.stages(conn, pid, outcomes=False)
     reached = reached_counts(open_stages, reach)
     won = sum(n for (_, status), (n, _) in reach.items() if status == "won")
@@ -241,8 +260,13 @@ def metrics(conn, pipeline: str | None = None, since=None, as_of=None) -> dict:
     (new leads per source) and `stages` (reached, open, conversion, time in stage)."""
     w = _window(conn, pipeline, since, as_of)
     pid, t, start = w["pipeline"]["id"], w["t"], w["start"]
-    as_of_ts = t if w["history"] else None
-    rel, params = lead_state(pid, as_of_ts)
+    with state(conn, pid, t if w["history"] else None) as st:
+        return _metrics(conn, w, st, since)
+
+
+def _metrics(conn, w: dict, st: tuple[str, dict], since) -> dict:
+    pid, t, start = w["pipeline"]["id"], w["t"], w["start"]
+    rel, params = st
     params = {**params, "t": t, "start": start}
     lower = " AND l.{col} >= :start" if start is not None else ""
 
@@ -272,7 +296,7 @@ def metrics(conn, pipeline: str | None = None, since=None, as_of=None) -> dict:
     cycle_mean = Decimal(won_cycle) / Decimal(won_n) / DAY if won_n else None
     cycle_median = _days(percentile([(int(h) * BUCKET, n) for h, n in cycle_buckets], 0.5))
 
-    fun, opened = _funnel_rows(conn, w)
+    fun, opened = _funnel_rows(conn, w, st)
     open_n = sum(v[0] for v in opened.values())
     open_value = sum(v[1] for v in opened.values())
     open_age = sum(v[2] for v in opened.values())
