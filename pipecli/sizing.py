@@ -4,9 +4,9 @@ how the open pipeline covers it.
 deals = target ÷ average deal; leads = deals ÷ close rate; per seller = leads ÷ sellers. Each division is
 exact (Decimal) and rounded UP to a whole deal or lead (half a deal cannot be won). A figure left out comes
 from the pipeline's history: the average won deal, the win rate (won ÷ closed) and the number of distinct
-owners of its leads; the result says which figures came from where. With the stage conversion rates of the
-funnel (see `metrics`), the leads each stage must hold = deals ÷ (product of the conversions from that stage
-to won). Coverage = open pipeline value ÷ target; the pipeline needed = target ÷ close rate.
+lead owners in the database (the team); the result says which figures came from where. With the stage
+conversion rates of the funnel (see `metrics`), the leads each stage must hold = deals ÷ (product of the
+conversions from that stage to won). Coverage = open pipeline value ÷ target; the pipeline needed = target ÷ close rate.
 """
 
 from __future__ import annotations
@@ -71,9 +71,7 @@ def size(
     else:
         sources["close_rate"] = "given"
     if reps is None:
-        reps = conn.execute(
-            text("SELECT COUNT(DISTINCT owner) FROM lead WHERE pipeline_id = :p AND owner IS NOT NULL"), {"p": p["id"]}
-        ).scalar()
+        reps = conn.execute(text("SELECT COUNT(DISTINCT owner) FROM lead WHERE owner IS NOT NULL")).scalar()
         sources["reps"] = "history"
         if not reps:
             raise PipecliError("no lead has an owner yet: give --reps")
