@@ -189,8 +189,8 @@ def list_report():
 
 @report("clean")
 def clean_report():
-    """The clean engineer's stale report, when `pipecli.stale` is present: silent and overdue over cached
-    columns, stuck over the per-stage percentile of aggregated durations."""
+    """The clean engineer's stale report, when `pipecli.stale` is present. The floor here is a sketch
+    (stage durations, silent and overdue over cached columns); the clean engineer's own floor replaces it."""
     if importlib.util.find_spec("pipecli.stale") is None:
         return None
     from pipecli import stale
