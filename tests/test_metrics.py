@@ -189,3 +189,28 @@ def test_bad_date_is_one_line(cli):
     result = cli("metrics", "--as-of", "not a date", ok=False)
     assert result.exit_code == 1
     assert result.stderr.startswith("pipecli: ") and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_funnel_on_a_terminal_draws_coloured_bars(cli, db_path):
+    import os
+    import pty
+
+    build(cli)
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: pipecli with its stdout on the terminal
+        os.chdir(ROOT)
+        os.execvpe(sys.executable, [sys.executable, "-m", "pipecli", "--db", db_path, "funnel"],
+                   {**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": "120"})
+    out = b""
+    while True:
+        try:
+            chunk = os.read(fd, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        out += chunk
+    os.waitpid(pid, 0)
+    text = out.decode()
+    assert "\x1b[" in text and "█" in text  # colour and solid bars, unlike the piped text
+    assert "Prospecting" in text and "71.4% to Contact" in text
