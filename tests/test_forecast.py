@@ -194,3 +194,22 @@ def test_bad_options(cli):
     assert cli("forecast", "--period", "year", ok=False).exit_code != 0
     assert cli("forecast", "--backtest", "--from", "2026-09-01", "--to", "2026-08-01", ok=False).exit_code == 1
     assert cli.scalar("SELECT COUNT(*) FROM stage_change") == before
+
+
+def test_grouped_simulation_for_large_pipelines(cli, monkeypatch):
+    """Beyond EXACT_LIMIT deals the draws are per group (period × stage × probability): the weighted
+    figures are the same, the ranges stay ordered, seeded and within what the deals can bring."""
+    from pipecli import forecast
+
+    build(cli)
+    exact = run(cli, "--probabilities", "stage", "--runs", "2000")
+    monkeypatch.setattr(forecast, "EXACT_LIMIT", 0)
+    grouped = run(cli, "--probabilities", "stage", "--runs", "2000")
+    assert grouped == run(cli, "--probabilities", "stage", "--runs", "2000")
+    assert grouped["simulation"] == "groups" and exact["simulation"] == "every deal"
+    for e, g in zip(exact["periods"], grouped["periods"]):
+        assert (e["deals"], e["value"], e["weighted"]) == (g["deals"], g["value"], g["weighted"])
+        assert 0 <= g["p10"] <= g["p50"] <= g["p90"] <= g["value"]
+    # one deal per stage group: the group draw is that deal's own win or loss
+    dec = periods(grouped)["2026-12"]
+    assert dec["p10"] in (0, 800, 1000, 1800) and dec["p90"] in (0, 800, 1000, 1800)
