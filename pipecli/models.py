@@ -102,6 +102,7 @@ class StageChange(SQLModel, table=True):
         Index("ix_stage_change_lead", "lead_id", "at"),
         Index("ix_stage_change_to", "to_stage_id", "at"),
         Index("ix_stage_change_at", "at"),
+        Index("ix_stage_change_left", "to_stage_id", "left_at", "at"),  # recent stays per stage (clean)
     )
 
     id: int | None = Field(default=None, primary_key=True)

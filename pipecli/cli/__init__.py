@@ -35,8 +35,8 @@ class PipecliGroup(TyperGroup):
         except PipecliError as exc:
             click.echo(f"pipecli: {exc}", err=True)
             ctx.exit(exc.exit_code)
-        except (click.exceptions.Exit, click.ClickException, click.Abort):
-            raise
+        except (click.exceptions.Exit, click.ClickException, click.Abort, typer.Exit, typer.Abort, typer.TyperException):
+            raise  # typer >= 0.29 raises its own Exit/Abort/ClickException, not click's
         except BrokenPipeError:
             # The reader (`| head`) went away: not an error of ours.
             sys.stderr.close()
@@ -95,9 +95,9 @@ def _root(
     common.set_db(db)
 
 
-from pipecli.cli import admin, leads, pipeline  # noqa: E402  (modules register commands on `app`)
+from pipecli.cli import admin, clean, leads, pipeline  # noqa: E402  (modules register commands on `app`)
 
-for _module in (leads, pipeline, admin):
+for _module in (leads, pipeline, clean, admin):
     _module.register(app)
 
 
