@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import datetime as _dt
 from dataclasses import dataclass, field
+from operator import itemgetter
 
 from sqlalchemy import text
 
@@ -130,13 +131,13 @@ def find_stale(
     if not limits:
         return report
     own = {sid for sid, s in stages.items() if s["stale_days"]}
-    report.rows += _silent(conn, scope, limits, own)
-    report.rows += _stuck(conn, scope, stuck_thresholds(conn, stages, limits, moment, settings))
-    report.rows += _overdue(conn, scope)
-    report.rows += _incomplete(conn, scope)
-    report.rows += _duplicates(conn, scope)
-    order = {rule: i for i, rule in enumerate(RULES)}
-    report.rows.sort(key=lambda r: (order[r["rule"]], r["since"], r["lead_id"]))
+    thresholds = stuck_thresholds(conn, stages, limits, moment, settings)
+    found = _rules(conn, scope, limits, own, thresholds) + _duplicates(conn, scope)
+    by_rule: dict[str, list[dict]] = {rule: [] for rule in RULES}
+    for row in found:
+        by_rule[row["rule"]].append(row)
+    for rule in RULES:
+        report.rows += sorted(by_rule[rule], key=itemgetter("since", "lead_id"))
     return report
 
 
@@ -150,41 +151,42 @@ class _Scope:
     day: _dt.date
     historic: bool
 
-    def sql(self, columns: str, condition: str) -> str:
-        """Return a query over the scope's open, unarchived, unsnoozed leads (alias `l`) with their
-        stage `s` and state `st` (`stage_id`, `entered`, `last_event`)."""
+    def sql(self, columns: str) -> str:
+        """Return a query over the scope's open, unarchived, unsnoozed leads (alias `l`) with their stage
+        `s`; `{stage_id}`, `{entered}` and `{last_event}` in `columns` name the lead's state."""
         if self.historic:
-            state = (
+            state = {"stage_id": "st.stage_id", "entered": "st.entered", "last_event": "st.last_event"}
+            source = (
                 "(SELECT c.lead_id, c.to_stage_id AS stage_id, c.at AS entered, "
-                " COALESCE((SELECT MAX(a.at) FROM activity a WHERE a.lead_id = c.lead_id AND a.at <= :moment AND a.at > c.at), c.at) AS last_event "
+                " COALESCE((SELECT MAX(a.at) FROM activity a WHERE a.lead_id = c.lead_id AND a.at <= :moment"
+                " AND a.at > c.at), c.at) AS last_event "
                 " FROM stage_change c WHERE c.at <= :moment AND (c.left_at IS NULL OR c.left_at > :moment)) st "
                 "JOIN lead l ON l.id = st.lead_id"
             )
             live = "(l.archived_at IS NULL OR l.archived_at > :moment)"
         else:
-            state = (
-                "(SELECT id AS lead_id, stage_id, stage_entered_at AS entered, last_event_at AS last_event "
-                " FROM lead WHERE status = 'open') st JOIN lead l ON l.id = st.lead_id"
-            )
+            state = {"stage_id": "l.stage_id", "entered": "l.stage_entered_at", "last_event": "l.last_event_at"}
+            source = "lead l"
             live = "l.status = 'open' AND l.archived_at IS NULL"
         where = [live, "l.pipeline_id = :pipeline", "(l.snoozed_until IS NULL OR l.snoozed_until <= :day)"]
         if self.owner is not None:
             where.append("lower(l.owner) = lower(:owner)")
         return (
-            f"SELECT l.id AS lead_id, l.name, l.owner, l.value_minor, s.name AS stage, {columns} "
-            f"FROM {state} JOIN stage s ON s.id = st.stage_id AND s.kind = 'open' "
-            f"WHERE {' AND '.join(where)} AND ({condition})"
+            f"SELECT l.id AS lead_id, l.name, l.owner, l.value_minor, s.name AS stage, "
+            f"{columns.format(**state)} "
+            f"FROM {source} JOIN stage s ON s.id = {state['stage_id']} AND s.kind = 'open' "
+            f"WHERE {' AND '.join(where)}"
         )
 
     def params(self, **extra) -> dict:
         return {"pipeline": self.pipeline_id, "owner": self.owner, "moment": self.moment, "day": self.day, **extra}
 
 
-def _row(r, rule: str, why: str, since: int, threshold: str, basis: str | None = None) -> dict:
+def _row(r, rule: str, why: str, since: int, threshold: str | None, basis: str | None = None) -> dict:
     return {
-        "lead_id": r["lead_id"], "name": r["name"], "rule": rule, "why": why, "since": since,
-        "threshold": threshold, "basis": basis, "value_minor": r["value_minor"], "owner": r["owner"],
-        "stage": r["stage"],
+        "lead_id": r.lead_id, "name": r.name, "rule": rule, "why": why, "since": since,
+        "threshold": threshold, "basis": basis, "value_minor": r.value_minor, "owner": r.owner,
+        "stage": r.stage,
     }
 
 
@@ -197,28 +199,10 @@ def _case(mapping: dict[int, int], column: str, prefix: str) -> tuple[str, dict]
     return f"CASE {column} {' '.join(parts)} END", params
 
 
-def _silent(conn, scope: _Scope, limits: dict[int, int], own: set[int]) -> list[dict]:
-    limit_sql, params = _case(limits, "st.stage_id", "sl")
-    # The loosest bound first, so the (status, last_event_at) index narrows the scan.
-    condition = f"st.last_event < :loosest AND st.last_event < :moment - {limit_sql}"
-    sql = scope.sql(f"st.last_event, st.stage_id, {limit_sql} AS limit_s", condition)
-    rows = conn.execute(text(sql), scope.params(loosest=scope.moment - min(limits.values()), **params)).mappings()
-    return [
-        _row(
-            r, "silent",
-            f"no activity or stage change for {clock.human_duration(scope.moment - r['last_event'])} "
-            f"(limit {clock.human_duration(r['limit_s'])} in {r['stage']})",
-            r["last_event"], clock.human_duration(r["limit_s"]),
-            "stage limit" if r["stage_id"] in own else "default limit",
-        )
-        for r in rows
-    ]
-
-
 def stuck_thresholds(conn, stages: dict[int, dict], limits: dict[int, int], moment: int, settings: Settings) -> dict:
-    """Return, per open stage id, (threshold seconds, basis, why): the configured
-    percentile of the most recent completed stays up to `moment`, or the stage's fixed limit when fewer
-    than `min_history` stays inform it. Computed in SQL (nearest-rank percentile)."""
+    """Return, per open stage id, (threshold seconds, basis, why): the configured percentile of the most
+    recent completed stays up to `moment`, or the stage's fixed limit when fewer than `min_history`
+    stays inform it. Computed in SQL (nearest-rank percentile) over `ix_stage_change_left`."""
     sql = text(
         "WITH recent AS (SELECT left_at - at AS d FROM stage_change "
         " WHERE to_stage_id = :s AND left_at <= :moment ORDER BY left_at DESC LIMIT :sample), "
@@ -247,39 +231,6 @@ def _ordinal(number: float) -> str:
     return f"{n}{suffix}"
 
 
-def _stuck(conn, scope: _Scope, thresholds: dict) -> list[dict]:
-    limit_sql, params = _case({sid: t[0] for sid, t in thresholds.items()}, "st.stage_id", "su")
-    loosest = min(t[0] for t in thresholds.values())
-    condition = f"st.entered < :loosest AND st.entered < :moment - {limit_sql}"
-    sql = scope.sql("st.entered, st.stage_id", condition)
-    rows = conn.execute(text(sql), scope.params(loosest=scope.moment - loosest, **params)).mappings()
-    out = []
-    for r in rows:
-        limit, basis, what = thresholds[r["stage_id"]]
-        out.append(
-            _row(
-                r, "stuck",
-                f"in {r['stage']} for {clock.human_duration(scope.moment - r['entered'])}, longer than {what}",
-                r["entered"], clock.human_duration(limit), basis,
-            )
-        )
-    return out
-
-
-def _overdue(conn, scope: _Scope) -> list[dict]:
-    sql = scope.sql("l.expected_close", "l.expected_close < :day")
-    out = []
-    for r in conn.execute(text(sql), scope.params()).mappings():
-        close = _as_date(r["expected_close"])
-        since = clock.day_start_ts(close + _dt.timedelta(days=1))
-        days = (scope.day - close).days
-        out.append(
-            _row(r, "overdue", f"expected to close on {close.isoformat()}, {days} day{'s' * (days != 1)} ago, still open",
-                 since, close.isoformat())
-        )
-    return out
-
-
 _MISSING = (
     ("value", "l.value_minor IS NULL"),
     ("expected close", "l.expected_close IS NULL"),
@@ -289,40 +240,102 @@ _MISSING = (
 )
 
 
-def _incomplete(conn, scope: _Scope) -> list[dict]:
-    flags = ", ".join(f"CASE WHEN {cond} THEN 1 ELSE 0 END AS m{i}" for i, (_, cond) in enumerate(_MISSING))
-    sql = scope.sql(f"l.created_at, {flags}", " OR ".join(cond for _, cond in _MISSING))
-    out = []
-    for r in conn.execute(text(sql), scope.params()).mappings():
-        missing = [what for i, (what, _) in enumerate(_MISSING) if r[f"m{i}"]]
-        out.append(_row(r, "incomplete", "missing " + ", ".join(missing), r["created_at"], None))
+def _rules(conn, scope: _Scope, limits: dict[int, int], own: set[int], thresholds: dict) -> list[dict]:
+    """Return the silent, stuck, overdue and incomplete findings: one pass over the scope, each rule
+    decided in SQL (a flag column), the rows written here."""
+    silent_sql, params = _case(limits, "{stage_id}", "sl")
+    stuck_sql, more = _case({sid: t[0] for sid, t in thresholds.items()}, "{stage_id}", "su")
+    params.update(more)
+    flags = [
+        f"CASE WHEN {{last_event}} < :moment - {silent_sql} THEN 1 ELSE 0 END AS f_silent",
+        f"CASE WHEN {{entered}} < :moment - {stuck_sql} THEN 1 ELSE 0 END AS f_stuck",
+        "CASE WHEN l.expected_close < :day THEN 1 ELSE 0 END AS f_overdue",
+        # which details are missing, as a bit mask (bit i: _MISSING[i])
+        " + ".join(f"CASE WHEN {cond} THEN {1 << i} ELSE 0 END" for i, (_, cond) in enumerate(_MISSING)) + " AS f_missing",
+    ]
+    inner = scope.sql(
+        "{stage_id} AS stage_id, {entered} AS entered, {last_event} AS last_event, l.expected_close, "
+        "l.created_at, " + ", ".join(flags)
+    )
+    any_flag = " OR ".join(f"x.{f.rsplit(' ', 1)[1]} > 0" for f in flags)
+    rows = conn.execute(text(f"SELECT * FROM ({inner}) x WHERE {any_flag}"), scope.params(**params))
+    moment, day, out, missing = scope.moment, scope.day, [], {}
+    human = clock.human_duration
+    for r in rows:
+        if r.f_silent:
+            limit = limits[r.stage_id]
+            out.append(_row(
+                r, "silent",
+                f"no activity or stage change for {human(moment - r.last_event)} (limit {human(limit)} in {r.stage})",
+                r.last_event, human(limit), "stage limit" if r.stage_id in own else "default limit",
+            ))
+        if r.f_stuck:
+            limit, basis, what = thresholds[r.stage_id]
+            out.append(_row(
+                r, "stuck", f"in {r.stage} for {human(moment - r.entered)}, longer than {what}",
+                r.entered, human(limit), basis,
+            ))
+        if r.f_overdue:
+            close = _as_date(r.expected_close)
+            days = (day - close).days
+            out.append(_row(
+                r, "overdue", f"expected to close on {close.isoformat()}, {days} day{'s' * (days != 1)} ago, still open",
+                clock.day_start_ts(close + _dt.timedelta(days=1)), close.isoformat(),
+            ))
+        if r.f_missing:
+            if r.f_missing not in missing:
+                missing[r.f_missing] = "missing " + ", ".join(w for i, (w, _) in enumerate(_MISSING) if r.f_missing >> i & 1)
+            out.append(_row(r, "incomplete", missing[r.f_missing], r.created_at, None))
     return out
 
 
+_EMAIL_KEY = "lower(trim({t}.email))"  # the expressions of ix_lead_dup_email / ix_lead_dup_name
+_NAME_KEY = "lower(trim({t}.name)), lower(trim({t}.company))"
+
+
 def _duplicates(conn, scope: _Scope) -> list[dict]:
-    """Return the later copies among the scope's open leads: same email, or same name and company."""
-    keys = {
-        "email": "lower(trim(l.email))",
-        "name and company": "lower(trim(l.name)) || '|' || lower(trim(l.company))",
-    }
-    found: dict[int, dict] = {}
-    for what, key in keys.items():
-        not_null = "l.email IS NOT NULL" if what == "email" else "l.company IS NOT NULL"
-        inner = scope.sql(f"l.created_at, {key} AS k", not_null)
-        sql = (
-            "SELECT d.*, f.name AS first_name FROM ("
-            f" SELECT x.*, MIN(x.lead_id) OVER (PARTITION BY x.k) AS first_id FROM ({inner}) x) d "
-            "JOIN lead f ON f.id = d.first_id WHERE d.lead_id <> d.first_id"
-        )
-        for r in conn.execute(text(sql), scope.params()).mappings():
-            entry = found.setdefault(r["lead_id"], {"r": r, "what": []})
-            entry["what"].append(what)
+    """Return the later copies among the scope's open leads: same email, or same name and company
+    (case-insensitive), the first lead of each group being the original.
+
+    Now, the keys shared by two open leads come from the expression indexes alone, and only the leads
+    with such keys are read; as of a past day every lead open then is read."""
+    email, name = _EMAIL_KEY.format(t="l"), _NAME_KEY.format(t="l")
+    inner = scope.sql(
+        "l.created_at, "
+        f"MIN(CASE WHEN l.email IS NOT NULL THEN l.id END) OVER (PARTITION BY {email}) AS by_email, "
+        f"MIN(CASE WHEN l.company IS NOT NULL THEN l.id END) OVER (PARTITION BY {name}) AS by_name"
+    )
+    prefix = ""
+    if not scope.historic:
+        e, n = _EMAIL_KEY.format(t="c"), _NAME_KEY.format(t="c")
+        prefix = (
+            "WITH shared_email AS (SELECT {e} AS k FROM lead c WHERE c.status = 'open' AND {e} IS NOT NULL "
+            " GROUP BY {e} HAVING COUNT(*) > 1), "
+            "shared_name AS (SELECT {n} FROM lead c WHERE c.status = 'open' AND lower(trim(c.company)) IS NOT NULL "
+            " GROUP BY {n} HAVING COUNT(*) > 1), "
+            "candidate AS (SELECT c.id FROM lead c WHERE c.status = 'open' AND {e} IN (SELECT k FROM shared_email) "
+            " UNION SELECT c.id FROM lead c WHERE c.status = 'open' AND ({n}) IN (SELECT * FROM shared_name)) "
+        ).format(e=e, n=n)
+        inner += " AND l.id IN (SELECT id FROM candidate)"
+    sql = (
+        prefix + "SELECT d.*, e.name AS email_first, n.name AS name_first FROM (" + inner + ") d "
+        "LEFT JOIN lead e ON e.id = d.by_email LEFT JOIN lead n ON n.id = d.by_name "
+        "WHERE d.by_email < d.lead_id OR d.by_name < d.lead_id"
+    )
     out = []
-    for entry in found.values():
-        r = entry["r"]
-        same = " and ".join(entry["what"])
-        out.append(_row(r, "duplicate", f"same {same} as lead {r['first_id']} ({r['first_name']})",
-                        r["created_at"], None))
+    for r in conn.execute(text(sql), scope.params()):
+        same_email = r.by_email is not None and r.by_email < r.lead_id
+        same_name = r.by_name is not None and r.by_name < r.lead_id
+        if same_email and same_name and r.by_email == r.by_name:
+            why = f"same email, name and company as lead {r.by_email} ({r.email_first})"
+        else:
+            parts = []
+            if same_email:
+                parts.append(f"same email as lead {r.by_email} ({r.email_first})")
+            if same_name:
+                parts.append(f"same name and company as lead {r.by_name} ({r.name_first})")
+            why = "; ".join(parts)
+        out.append(_row(r, "duplicate", why, r.created_at, None))
     return out
 
 
