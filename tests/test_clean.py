@@ -433,3 +433,20 @@ def test_the_mail_script_mails_only_when_something_is_stale(cli, tmp_path):
 
     broken = subprocess.run(script, env={**env, "PIPECLI_DB": str(tmp_path)}, capture_output=True, text=True)
     assert broken.returncode == 1 and "no mail sent" in broken.stderr
+
+
+def test_duplicates_as_of_a_past_day_read_who_was_open_then(cli):
+    first = add(cli, "Anna", "2026-10-01", email="anna@acme.com")
+    copy = add(cli, "Anna R", "2026-10-05", email="Anna@Acme.com")
+    cli("move", first, "won", "--at", "2026-11-01")  # only the copy is open now: no pair
+
+    assert by_rule(report(cli), "duplicate") == {}
+    then = by_rule(report(cli, "--as-of", "2026-10-10"), "duplicate")
+    assert set(then) == {copy} and then[copy]["why"] == f"same email as lead {first} (Anna)"
+    assert by_rule(report(cli, "--as-of", "2026-10-03"), "duplicate") == {}  # the copy did not exist yet
+
+
+def test_snooze_and_archive_actions_write_notes_with_the_reason(cli):
+    a = add(cli, "A", "2026-10-01")
+    cli("clean", "--snooze", "3", "--reason", "fair", "--yes")
+    assert cli.sql("SELECT kind, note, at FROM activity WHERE lead_id = :i", i=a) == [("note", "snoozed until 2026-12-01: fair", NOW)]
