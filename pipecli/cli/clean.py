@@ -139,18 +139,23 @@ def render_report(report, fmt: str, owner: str | None, historic: bool) -> None:
             return
         output.render(report.rows, clean_columns(), fmt, title=head)
         return
+    code = currency()
+    prices: dict[int, str] = {}  # values repeat across rows: format each once
     lines = [head]
     rule = None
     for r in report.rows:
         if r["rule"] != rule:
             rule = r["rule"]
             lines += ["", f"{rule} ({report.counts[rule]})"]
-        facts = [f"#{r['lead_id']} {r['name']}", r["stage"]]
-        if r["value_minor"] is not None:
-            facts.append(money.fmt(r["value_minor"], currency()))
+        facts = f"  #{r['lead_id']} {r['name']} · {r['stage']}"
+        value = r["value_minor"]
+        if value is not None:
+            if value not in prices:
+                prices[value] = money.fmt(value, code)
+            facts += f" · {prices[value]}"
         if r["owner"]:
-            facts.append(r["owner"])
-        lines.append(output.neutralise("  " + " · ".join(facts)))
+            facts += f" · {r['owner']}"
+        lines.append(output.neutralise(facts))
         lines.append(output.neutralise(f"      {r['why']}"))
     typer.echo("\n".join(lines))
 
