@@ -3,7 +3,7 @@
 Five rules, each a finding row that says what, why, since when and against which threshold:
 
 - **silent**: no activity and no stage change for longer than the stage's `stale_days` (else config
-  `stale_days`, default 14). Read from the lead's cached `last_event_at`, so it is one indexed scan.
+  `stale_days`, default 14), from the lead's cached `last_event_at`.
 - **stuck**: in its stage longer than is normal *for that stage*: the `percentile` (config `[clean]
   percentile`, default 90) of how long past deals stayed in it (`stage_change.left_at - at`). The percentile
   is computed in SQL over the stage's most recent `sample` completed stays (default 2000): recent stays say
@@ -16,7 +16,10 @@ Five rules, each a finding row that says what, why, since when and against which
 - **duplicate**: an open lead with the same email (case-insensitive) or the same name and company as an
   earlier open lead of the pipeline; the later copies are reported, the first is the original.
 
-Archived leads and leads snoozed past the evaluation day are left out. `as_of` (a date) evaluates the
+Silent, stuck, overdue and incomplete are decided in one pass over the open leads, where SQL decides each
+rule, writes each row's sentence and orders the rows (a big pipeline costs little more than reading its
+open leads); duplicates come from two expression indexes. Archived leads and leads snoozed past the
+evaluation day are left out. `as_of` (a date) evaluates the
 pipeline as it stood at the end of that day: each lead's stage and last event are read from history
 (`stage_change`, `activity`) instead of the cache; value, dates and contact details are the current ones
 (they have no history).
@@ -49,6 +52,8 @@ ACTIONS = ("close-lost", "snooze", "archive")
 
 @dataclass
 class Settings:
+    """The thresholds `clean` judges by (see DEFAULTS)."""
+
     stale_days: int = DEFAULTS["stale_days"]
     percentile: float = DEFAULTS["percentile"]
     min_history: int = DEFAULTS["min_history"]
