@@ -309,17 +309,16 @@ def _rules(conn, scope: _Scope, limits: dict[int, int], own: set[int], threshold
         f" {common}, NULL FROM x WHERE x.missing <> '' "
         "ORDER BY 1, 6, 12, 2"
     )
-    out = []
+    rows = conn.execute(text(sql), scope.params(**params)).all()
+    out = [dict(zip(FIELDS, r[1:11])) for r in rows]
     day = scope.day
-    for r in conn.execute(text(sql), scope.params(**params)):
-        row = dict(zip(FIELDS, r[1:11]))
+    for r, row in zip(rows, out):
         if r[0] == 2:  # overdue: dates are local calendar days, so written here
             close = _as_date(r[11])
             days = (day - close).days
             row["why"] = f"expected to close on {close.isoformat()}, {days} day{'s' * (days != 1)} ago, still open"
             row["since"] = clock.day_start_ts(close + _dt.timedelta(days=1))
             row["threshold"] = close.isoformat()
-        out.append(row)
     return out
 
 
