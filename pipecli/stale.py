@@ -344,11 +344,11 @@ def _duplicates(conn, scope: _Scope) -> list[dict]:
         prefix = (
             "WITH shared_email AS (SELECT {e} AS k FROM lead c WHERE c.status = 'open' AND {e} IS NOT NULL "
             " GROUP BY {e} HAVING COUNT(*) > 1), "
-            "shared_name AS (SELECT {n} FROM lead c WHERE c.status = 'open' AND lower(trim(c.company)) IS NOT NULL "
+            "shared_name AS (SELECT {na} FROM lead c WHERE c.status = 'open' AND lower(trim(c.company)) IS NOT NULL "
             " GROUP BY {n} HAVING COUNT(*) > 1), "
             "candidate AS (SELECT c.id FROM lead c WHERE c.status = 'open' AND {e} IN (SELECT k FROM shared_email) "
-            " UNION SELECT c.id FROM lead c WHERE c.status = 'open' AND ({n}) IN (SELECT * FROM shared_name)) "
-        ).format(e=e, n=n)
+            " UNION SELECT c.id FROM lead c WHERE c.status = 'open' AND ({n}) IN (SELECT a, b FROM shared_name)) "
+        ).format(e=e, n=n, na=" AS a, ".join(n.split(", ")) + " AS b")
         inner += " AND l.id IN (SELECT id FROM candidate)"
     sql = (
         prefix + "SELECT d.*, e.name AS email_first, n.name AS name_first FROM (" + inner + ") d "
