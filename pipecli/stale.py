@@ -159,10 +159,11 @@ class _Scope:
             state = {"stage_id": "st.stage_id", "entered": "st.entered", "last_event": "st.last_event"}
             # the stay each lead was in at `moment`: entered by then and not left by then (two index
             # ranges of ix_stage_change_left per open stage, rather than all of history)
+            # (`+c.at`: so that SQLite ranges over left_at, the selective column, not over at)
             stay = (
                 "SELECT c.lead_id, c.to_stage_id AS stage_id, c.at AS entered FROM stage_change c "
                 "WHERE c.to_stage_id IN (SELECT id FROM stage WHERE pipeline_id = :pipeline AND kind = 'open') "
-                "AND c.at <= :moment AND "
+                "AND +c.at <= :moment AND "
             )
             source = (
                 "(SELECT y.lead_id, y.stage_id, y.entered, "
