@@ -408,6 +408,12 @@ def snooze(conn, lead_id: int, until: _dt.date | None, reason: str | None, at: i
     return get_lead(conn, lead_id)
 
 
+def snooze_end(days: int) -> _dt.date:
+    """Return the day a snooze of `days` days from today ends."""
+    today = clock.today()
+    return _dt.date(today.year, today.month, today.day) + _dt.timedelta(days=days)
+
+
 def apply(conn, lead_ids: list[int], action: str, reason: str, days: int | None = None) -> list[int]:
     """Act on the leads found by `clean` (each once, in id order): `close-lost` moves them to lost with
     `reason`; `snooze` snoozes them for `days`; `archive` archives them, recording a note with the reason.
@@ -433,8 +439,7 @@ def apply(conn, lead_ids: list[int], action: str, reason: str, days: int | None 
         elif action == "snooze":
             if days is None or days < 1:
                 raise PipecliError("--snooze DAYS must be at least 1")
-            today = clock.today()
-            snooze(conn, lead_id, _dt.date(today.year, today.month, today.day) + _dt.timedelta(days=days), reason, now)
+            snooze(conn, lead_id, snooze_end(days), reason, now)
         else:
             log_activity(conn, lead_id, "note", f"archived by clean: {reason}", now)
             conn.execute(text("UPDATE lead SET archived_at = :a WHERE id = :l"), {"a": now, "l": lead_id})
