@@ -68,6 +68,9 @@ class Lead(SQLModel, table=True):
             "ix_lead_open", "pipeline_id", "status", "stage_id", "archived_at", "value_minor", "created_at",
             "expected_close", "stage_entered_at", "win_probability",
         ),
+        # `clean` finds duplicate open leads from these alone (the expressions must match its queries)
+        Index("ix_lead_dup_email", "status", text("lower(trim(email))")),
+        Index("ix_lead_dup_name", "status", text("lower(trim(name))"), text("lower(trim(company))")),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -117,6 +120,7 @@ class StageChange(SQLModel, table=True):
             "ix_stage_change_duration", "to_stage_id", text("((left_at - at) / 3600)"), "left_at", "at",
             sqlite_where=text("left_at IS NOT NULL"), postgresql_where=text("left_at IS NOT NULL"),
         ),
+        Index("ix_stage_change_left", "to_stage_id", "left_at", "at"),  # recent stays per stage (clean)
     )
 
     id: int | None = Field(default=None, primary_key=True)
