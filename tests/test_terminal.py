@@ -151,3 +151,11 @@ def test_config_path_and_show(tmp_path):
     config.write_text("currency = [unclosed\n")
     broken = run(["list"], db, env)
     assert broken.returncode == 1 and "config file" in broken.stderr and "Traceback" not in broken.stderr
+
+
+def test_summer_and_winter_times_get_their_own_offsets(tmp_path):
+    db = tmp_path / "p.db"
+    run(["add-lead", "Summer", "--at", "2026-07-01T09:00:00Z"], db)
+    run(["add-lead", "Winter", "--at", "2026-01-15T09:00:00Z"], db)
+    data = json.loads(run(["list", "--format", "json"], db, {"TZ": "Europe/Rome"}).stdout)
+    assert [d["created_at"] for d in data] == ["2026-07-01T11:00:00+02:00", "2026-01-15T10:00:00+01:00"]
