@@ -26,7 +26,7 @@ import datetime as _dt
 import io
 import re
 from dataclasses import dataclass, field
-from operator import methodcaller
+from operator import itemgetter
 from typing import BinaryIO, Callable, NamedTuple, TextIO
 
 from sqlalchemy import bindparam, text
@@ -46,7 +46,6 @@ HEAD_BYTES = 1 << 20  # read up front to check the file is text, sniff the delim
 DELIMITERS = (",", ";", "\t", "|")
 EXTRA_PREFIX = "extra:"  # a header `extra:KEY` is kept as the extra field KEY (see exporter.extra_header)
 csv.field_size_limit(1 << 24)
-_STARTS_QUOTE = methodcaller("startswith", "'")
 
 # field -> header synonyms, compared after `_norm` (lower case, letters and digits only).
 SYNONYMS = {
@@ -484,7 +483,12 @@ class _Importer:
         self.columns = self._map_columns(header)
         self.result: ImportResult | None = None
         self.index = {f: i for i, (h, f) in enumerate(self.columns) if f in FIELDS}
-        self.all_fields = [(f, self.index.get(f, -1)) for f in FIELDS]
+        self.present = tuple(self.index)
+        self.blank = dict.fromkeys(FIELDS, "")
+        positions = [self.index[f] for f in self.present]
+        single = positions[0] if len(positions) == 1 else None
+        self.getter = (lambda cells: (cells[single],)) if single is not None else (
+            itemgetter(*positions) if positions else (lambda cells: ()))
         self.width = len(header)
         self.currency, self.decimal_comma = options.currency, options.decimal_comma
         self.extra_columns = [
@@ -557,12 +561,17 @@ class _Importer:
             cells = cells[:self.width]
         if self.nulls:
             cells = ["" if c in self.nulls else c for c in cells]
-        if any(map(_STARTS_QUOTE, cells)):
+        joined = "\0".join(cells)
+        if joined[:1] == "'" or "\0'" in joined:
             cells = [undefuse(c) for c in cells]
-        got = {f: (cells[i].strip() or None) if i >= 0 else None for f, i in self.all_fields}
+        # every field, "" when empty or not in the file
+        got = self.blank.copy()
+        got.update(zip(self.present, map(str.strip, self.getter(cells))))
         errors: list[RowError] = []
         value = got["value"]
-        if value is not None:
+        if not value:
+            got["value"] = None
+        else:
             try:
                 got["value"] = money.parse_amount(value, self.currency, self.decimal_comma)
                 if got["value"] < 0:
@@ -570,16 +579,16 @@ class _Importer:
             except PipecliError as exc:
                 errors.append(RowError(line, self.column("value"), value, str(exc)))
         email = got["email"]
-        if email is not None and not EMAIL.fullmatch(email):
+        if email and not EMAIL.fullmatch(email):
             errors.append(RowError(line, self.column("email"), email, "not an email address"))
-        if got["name"] is None:
+        if not got["name"]:
             got["name"] = got["external_id"] or got["company"] or got["email"]
-            if got["name"] is None:
+            if not got["name"]:
                 errors.append(RowError(line, self.column("name"), "", "a lead needs a name (or an external id, company or email)"))
         created = closed = close_moment = expected = None
         for f, parser in self.date_items:
             raw = got[f]
-            if raw is None:
+            if not raw:
                 continue
             try:
                 moment = parser.parse(raw)
@@ -593,7 +602,7 @@ class _Importer:
             else:
                 expected = moment[0].date()
         pipeline = self.default_pipeline
-        if got["pipeline"] is not None:
+        if got["pipeline"]:
             try:
                 pipeline = self.stages.pipeline(got["pipeline"])
             except _Bad as exc:
@@ -601,14 +610,14 @@ class _Importer:
                 pipeline = None
         stage = None
         if pipeline is not None:
-            raw_stage = got["stage"] or ""
+            raw_stage = got["stage"]
             stage = self.stage_cache.get((pipeline["id"], raw_stage))
             if stage is None:
                 try:
                     stage = self.stages.resolve(pipeline, raw_stage)
                 except _Bad as exc:
                     errors.append(RowError(line, self.column("stage"), raw_stage, str(exc)))
-        if self.key and got[self.key] is None:
+        if self.key and not got[self.key]:
             errors.append(RowError(line, self.column(self.key) or self.key, "", "the --key column is empty"))
         if errors:
             return errors
@@ -626,9 +635,9 @@ class _Importer:
             if expected is None and close_moment is not None:
                 expected = close_moment[0].date()
         extras = [(h, v) for i, h in self.extra_columns if (v := cells[i]) and v.strip()] if self.extra_columns else []
-        if got["lost_reason"] is not None and stage["kind"] != "lost":
+        if got["lost_reason"] and stage["kind"] != "lost":
             extras.append((self.column("lost_reason"), got["lost_reason"]))
-            got["lost_reason"] = None
+            got["lost_reason"] = ""
         return _Lead(line, original, got, pipeline, stage, created, closed, expected, extras)
 
     def column(self, f: str) -> str:
@@ -700,7 +709,7 @@ class _Importer:
         add_change, add_note, add_extra = changes.append, notes.append, extras.append
         for lead_id, (_, _, f, pipeline, stage, created, closed, expected, extra) in zip(self.writer.ids(len(batch)), batch):
             stage_id, kind = stage["id"], stage["kind"]
-            reason = f["lost_reason"]
+            reason = f["lost_reason"] or None
             if kind == "open":
                 add_change((lead_id, None, stage_id, created, None, None))
                 furthest, entered = stage["position"], created
@@ -713,14 +722,15 @@ class _Importer:
                 add_change((lead_id, first["id"], stage_id, closed, None, reason))
                 furthest, entered = first["position"], closed
             note = f["note"]
-            if note is not None:
+            if note:
                 add_note((lead_id, "note", note, created))
             if expected is not None and sqlite:
                 expected = expected.isoformat()
             leads.append((
-                lead_id, pipeline["id"], stage_id, kind, f["name"], f["company"], f["email"], f["phone"], f["value"],
-                f["source"], f["owner"], expected, f["external_id"], created, closed, reason, entered,
-                None if note is None else created, created if closed is None else closed,
+                lead_id, pipeline["id"], stage_id, kind, f["name"], f["company"] or None, f["email"] or None,
+                f["phone"] or None, f["value"], f["source"] or None, f["owner"] or None, expected,
+                f["external_id"] or None, created, closed, reason, entered,
+                created if note else None, created if closed is None else closed,
                 furthest, 0.0, 0.0, 0.0, "incomplete",
             ))
             for k, v in extra:
@@ -741,12 +751,12 @@ class _Importer:
             if not self.options.dry_run:
                 at = lead.closed if lead.stage["kind"] != "open" and "close_date" in self.index else self.now
                 leads.move_lead(self.conn, lead_id, lead.stage["name"], max(at, current["stage_entered_at"]),
-                                lead.fields["lost_reason"])
+                                lead.fields["lost_reason"] or None)
             changed = True
         sets = {}
         for f, column in _UPDATABLE.items():
             if f in self.index or f == "name":
-                new = lead.fields[f]
+                new = lead.fields[f] if f == "value" else lead.fields[f] or None
                 if new != current[column]:
                     sets[column] = new
         if "expected_close" in self.index or ("close_date" in self.index and lead.stage["kind"] == "open"):
