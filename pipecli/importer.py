@@ -406,7 +406,7 @@ class _Stages:
 class _Lead(NamedTuple):
     line: int
     cells: list[str]  # as read, for the rejects file
-    fields: dict  # field -> cleaned value (None when empty)
+    fields: dict  # every field -> its stripped text ("" when empty); value as minor units or None
     pipeline: dict
     stage: dict
     created: int

@@ -375,3 +375,42 @@ def test_upsert_key_repeated_in_one_file(cli, tmp_path):
     assert "1 inserted, 1 updated, 0 unchanged, 0 rejected" in result.stderr
     assert cli.sql("SELECT l.name, s.name FROM lead l JOIN stage s ON s.id = l.stage_id") == [("Anna R.", "Meeting")]
     assert cli.scalar("SELECT COUNT(*) FROM stage_change") == 2
+
+
+@pytest.fixture
+def postgres_url():
+    """A fresh PostgreSQL database on the server of $PIPECLI_TEST_POSTGRES (a URL), dropped afterwards."""
+    base = os.environ.get("PIPECLI_TEST_POSTGRES")
+    if not base:
+        pytest.skip("set PIPECLI_TEST_POSTGRES=postgresql://user@host:port/db to run the PostgreSQL import test")
+    import uuid
+
+    import psycopg
+
+    name = f"pipecli_import_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(base, autocommit=True) as admin:
+        admin.execute(f"CREATE DATABASE {name}")
+    yield base.rsplit("/", 1)[0] + "/" + name
+    with psycopg.connect(base, autocommit=True) as admin:
+        admin.execute(f"DROP DATABASE {name} WITH (FORCE)")
+
+
+def test_import_and_export_on_postgresql(postgres_url, tmp_path):
+    from conftest import Cli
+
+    pg = Cli(postgres_url)
+    path = write(
+        tmp_path, "pg.csv",
+        "email,name,stage,created,close date,amount,Country\n"
+        "anna@x.com,Anna,won,2017-01-10,2017-03-01,1000,Italy\nbob@x.com,Bob,Contact,2017-02-01,,200,\n",
+    )
+    pg("import", path, "--key", "email")
+    assert "nothing changed" in pg("import", path, "--key", "email").stderr
+    assert pg.sql("SELECT name, status, created_at, closed_at, expected_close FROM lead ORDER BY id") == [
+        ("Anna", "won", ts("2017-01-10"), ts("2017-03-01"), None), ("Bob", "open", ts("2017-02-01"), None, None)
+    ]
+    assert pg.scalar("SELECT COUNT(*) FROM stage_change") == 3
+    assert pg("add-lead", "After").stdout.strip() == "3"  # the id sequence moved past the imported leads
+    exported = list(pg("export").stdout.splitlines())
+    assert exported[1].startswith("1,Anna,,anna@x.com,,1000.00,Sales,won,")
+    assert exported[1].endswith(",Italy")
