@@ -40,7 +40,7 @@ from pipecli.output import undefuse
 BATCH = 5000
 BULK_ROWS = 20000  # from this many expected rows (and more than the table holds) indexes are rebuilt, not updated
 # Indexes an import appends to in order (new lead ids are increasing): cheaper kept than rebuilt.
-APPENDED_INDEXES = {"ix_stage_change_lead", "ix_activity_lead"}
+APPENDED_INDEXES = {"ix_stage_change_lead", "ix_activity_lead", "ix_lead_score"}  # score: 0 until scored
 SQLITE_CACHE_KB = 8192  # page cache for the bulk writes: random index inserts need it; keeps RSS < 100 MB
 HEAD_BYTES = 1 << 20  # read up front to check the file is text, sniff the delimiter and the date order
 DELIMITERS = (",", ";", "\t", "|")
@@ -856,7 +856,10 @@ def import_csv(
         expected = None
         if size is not None:
             expected = int(size / (len(head) / max(1, head.count(b"\n"))))
+        # Kept during a bulk load: the index the upsert looks keys up in, and indexes whose new entries
+        # all share one key (a column the file lacks) and so only append.
         keep = {{"email": "ix_lead_email", "external_id": "ix_lead_external"}.get(importer.key, "")}
+        keep |= {ix for f, ix in (("email", "ix_lead_email"), ("external_id", "ix_lead_external")) if f not in importer.index}
         importer.writer = _Writer(conn, expected, keep)
     if rejects is not None:
         importer.rejects = csv.writer(rejects, delimiter=delimiter, lineterminator="\r\n" if "\r\n" in head_text[:65536] else "\n")
