@@ -160,7 +160,10 @@ def test_bad_rows_all_or_nothing(cli, tmp_path):
         f"pipecli: {path}: line 4, column 'value', value 'abc': cannot read 'abc' as an amount (use 4500, 4500.50, 4,500.00 or 4.500,00)",
         f"pipecli: {path}: line 5, column 'created', value '2024-02-30': not a valid date",
     ]
-    assert "3 rejected; nothing was imported" in result.stderr
+    assert f"{path}: 0 inserted, 0 updated, 0 unchanged, 3 rejected" in result.stderr
+    assert result.stderr.splitlines()[-1] == (
+        "pipecli: 3 invalid row(s); nothing was imported (fix them, or pass --skip-invalid --rejects FILE to import the rest)"
+    )
     assert cli.sql("SELECT name FROM lead") == [("Existing",)]
     assert cli.scalar("SELECT COUNT(*) FROM stage_change") == 1
 
