@@ -78,8 +78,9 @@ _UPDATABLE = {
 _LEAD_COLUMNS = (
     "id", "pipeline_id", "stage_id", "status", "name", "company", "email", "phone", "value_minor", "source",
     "owner", "expected_close", "external_id", "created_at", "closed_at", "lost_reason", "stage_entered_at",
-    "last_activity_at", "last_event_at", "furthest_position", "fit_score", "engagement", "score", "qualification",
+    "last_activity_at", "last_event_at", "furthest_position",
 )
+_LEAD_CONSTANTS = {"fit_score": "0", "engagement": "0", "score": "0", "qualification": "'incomplete'"}  # as add_lead
 _CHANGE_COLUMNS = ("lead_id", "from_stage_id", "to_stage_id", "at", "left_at", "reason")
 
 
@@ -460,17 +461,20 @@ class _Writer:
             ).scalars()
         )
 
-    def insert(self, table: str, columns: tuple[str, ...], rows: list[tuple]) -> None:
+    def insert(self, table: str, columns: tuple[str, ...], rows: list[tuple], constants: dict | None = None) -> None:
+        """Insert `rows` (tuples in `columns` order); `constants` maps more columns to SQL literals."""
         if not rows:
             return
-        names = ", ".join(columns)
+        constants = constants or {}
+        names = ", ".join(columns + tuple(constants))
+        literals = "".join(f", {v}" for v in constants.values())
         if self.sqlite:
             marks = ", ".join("?" * len(columns))
-            self.cursor.executemany(f"INSERT INTO {table} ({names}) VALUES ({marks})", rows)
+            self.cursor.executemany(f"INSERT INTO {table} ({names}) VALUES ({marks}{literals})", rows)
         else:
             marks = ", ".join(f":{c}" for c in columns)
             self.conn.execute(
-                text(f"INSERT INTO {table} ({names}) VALUES ({marks})"), [dict(zip(columns, r)) for r in rows]
+                text(f"INSERT INTO {table} ({names}) VALUES ({marks}{literals})"), [dict(zip(columns, r)) for r in rows]
             )
 
 
@@ -731,11 +735,11 @@ class _Importer:
                 f["phone"] or None, f["value"], f["source"] or None, f["owner"] or None, expected,
                 f["external_id"] or None, created, closed, reason, entered,
                 created if note else None, created if closed is None else closed,
-                furthest, 0.0, 0.0, 0.0, "incomplete",
+                furthest,
             ))
             for k, v in extra:
                 add_extra((lead_id, k, v))
-        self.writer.insert("lead", _LEAD_COLUMNS, leads)
+        self.writer.insert("lead", _LEAD_COLUMNS, leads, _LEAD_CONSTANTS)
         self.writer.insert("stage_change", _CHANGE_COLUMNS, changes)
         self.writer.insert("activity", ("lead_id", "kind", "note", "at"), notes)
         self.writer.insert("lead_extra", ("lead_id", "key", "value"), extras)
