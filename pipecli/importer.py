@@ -47,7 +47,7 @@ DELIMITERS = (",", ";", "\t", "|")
 EXTRA_PREFIX = "extra:"  # a header `extra:KEY` is kept as the extra field KEY (see exporter.extra_header)
 csv.field_size_limit(1 << 24)
 
-# field -> header synonyms, compared after `_norm` (lower case, letters and digits only).
+# field -> header synonyms, compared after `norm_header` (lower case, letters and digits only).
 SYNONYMS = {
     "name": ("name", "fullname", "contact", "contactname", "leadname", "person", "personname"),
     "company": ("company", "account", "organization", "organisation", "companyname", "accountname"),
@@ -84,7 +84,8 @@ _LEAD_CONSTANTS = {"fit_score": "0", "engagement": "0", "score": "0", "qualifica
 _CHANGE_COLUMNS = ("lead_id", "from_stage_id", "to_stage_id", "at", "left_at", "reason")
 
 
-def _norm(header: str) -> str:
+def norm_header(header: str) -> str:
+    """Return a header as it is matched to fields: lower case, letters and digits only."""
     return re.sub(r"[^0-9a-z]", "", header.lower())
 
 
@@ -382,7 +383,7 @@ class _Stages:
         value = raw.strip()
         value = self.options.stage_map.get(value.lower(), value)
         table = self._stages(pipeline["id"])
-        stage = table.get(value.lower()) or table.get(OUTCOME_WORDS.get(_norm(value), "\0"))
+        stage = table.get(value.lower()) or table.get(OUTCOME_WORDS.get(norm_header(value), "\0"))
         if stage is None:
             if not self.options.create_stages:
                 names = ", ".join(s["name"] for k, s in table.items() if k and not k.startswith("\0"))
@@ -521,15 +522,15 @@ class _Importer:
 
     def _map_columns(self, header: list[str]) -> list[tuple[str, str]]:
         synonyms = {s: f for f, names in SYNONYMS.items() for s in names}
-        explicit = {_norm(k): v for k, v in self.options.mapping.items()}
-        unknown = set(explicit) - {_norm(h) for h in header}
+        explicit = {norm_header(k): v for k, v in self.options.mapping.items()}
+        unknown = set(explicit) - {norm_header(h) for h in header}
         if unknown:
-            missing = [k for k in self.options.mapping if _norm(k) in unknown]
+            missing = [k for k in self.options.mapping if norm_header(k) in unknown]
             raise UsageError(f"--map: no column named {', '.join(map(repr, missing))} in {self.label} "
                              f"(columns: {', '.join(header)})")
         columns, taken = [], {}
         for h in header:
-            n = _norm(h)
+            n = norm_header(h)
             f = explicit.get(n) or ("extra" if h.startswith(EXTRA_PREFIX) else synonyms.get(n, "extra"))
             if f in FIELDS:
                 if f in taken:
@@ -545,8 +546,8 @@ class _Importer:
     def _key_field(self, key: str | None) -> str | None:
         if key is None:
             return None
-        n = _norm(key)
-        f = key if key in FIELDS else next((f for h, f in self.columns if _norm(h) == n), None)
+        n = norm_header(key)
+        f = key if key in FIELDS else next((f for h, f in self.columns if norm_header(h) == n), None)
         f = {"externalid": "external_id"}.get(n, f)
         if f not in KEY_COLUMNS:
             raise UsageError(f"--key must be one of {', '.join(KEY_COLUMNS)} (or a column mapped to one), not {key!r}")
