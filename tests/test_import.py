@@ -417,3 +417,15 @@ def test_import_and_export_on_postgresql(postgres_url, tmp_path):
     exported = list(pg("export").stdout.splitlines())
     assert exported[1].startswith("1,Anna,,anna@x.com,,1000.00,Sales,won,")
     assert exported[1].endswith(",Italy")
+
+
+def test_progress_bar_only_on_a_terminal(tmp_path):
+    from test_terminal import run, run_on_terminal
+
+    rows = "".join(f"Lead {i},lead{i}@x.com\n" for i in range(20000))
+    path = write(tmp_path, "many.csv", "name,email\n" + rows)
+    shown = run_on_terminal(["import", path], tmp_path / "tty.db")
+    assert "importing" in shown and "20000 inserted" in shown
+    piped = run(["import", path], tmp_path / "piped.db")
+    assert piped.returncode == 0 and "importing" not in piped.stderr and "\x1b" not in piped.stderr
+    assert "20000 inserted" in piped.stderr
