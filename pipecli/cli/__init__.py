@@ -14,7 +14,6 @@ import os
 import sys
 from typing import Annotated, Optional
 
-import click
 import typer
 from typer.core import TyperGroup
 
@@ -27,22 +26,23 @@ EXIT_INTERNAL = 70
 class PipecliGroup(TyperGroup):
     """Turns every PipecliError and database failure into one line on stderr and an exit code."""
 
-    def invoke(self, ctx: click.Context):
+    def invoke(self, ctx: typer.Context):
         from pipecli.cli import common
 
         try:
             return super().invoke(ctx)
         except PipecliError as exc:
-            click.echo(f"pipecli: {exc}", err=True)
+            typer.echo(f"pipecli: {exc}", err=True)
             ctx.exit(exc.exit_code)
-        except (click.exceptions.Exit, click.ClickException, click.Abort):
+        except (typer.Exit, typer.Abort, typer.exceptions.TyperException):
+            # typer's own (vendored click) exits and usage errors: typer prints them, exit 0 or 2
             raise
         except BrokenPipeError:
             # The reader (`| head`) went away: not an error of ours.
             sys.stderr.close()
             ctx.exit(0)
         except KeyboardInterrupt:
-            click.echo("pipecli: interrupted; nothing was changed by the unfinished command", err=True)
+            typer.echo("pipecli: interrupted; nothing was changed by the unfinished command", err=True)
             ctx.exit(130)
         except Exception as exc:
             if os.environ.get("PIPECLI_DEBUG"):
@@ -52,10 +52,10 @@ class PipecliGroup(TyperGroup):
             if isinstance(exc, DBAPIError):
                 from pipecli.db import translate_error
 
-                click.echo(f"pipecli: {translate_error(exc, common._state['db'] or 'database')}", err=True)
+                typer.echo(f"pipecli: {translate_error(exc, common._state['db'] or 'database')}", err=True)
                 ctx.exit(1)
             first = str(exc).splitlines()[0] if str(exc) else ""
-            click.echo(f"pipecli: internal error: {type(exc).__name__}: {first} (set PIPECLI_DEBUG=1 for details)", err=True)
+            typer.echo(f"pipecli: internal error: {type(exc).__name__}: {first} (set PIPECLI_DEBUG=1 for details)", err=True)
             ctx.exit(EXIT_INTERNAL)
         finally:
             common.close_store()
@@ -76,7 +76,7 @@ app = typer.Typer(
 
 def _version(value: bool) -> None:
     if value:
-        click.echo(f"pipecli {__version__}")
+        typer.echo(f"pipecli {__version__}")
         raise typer.Exit()
 
 
