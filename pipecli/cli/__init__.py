@@ -95,9 +95,9 @@ def _root(
     common.set_db(db)
 
 
-from pipecli.cli import admin, leads, pipeline  # noqa: E402  (modules register commands on `app`)
+from pipecli.cli import admin, leads, pipeline, trust  # noqa: E402  (modules register commands on `app`)
 
-for _module in (leads, pipeline, admin):
+for _module in (leads, pipeline, admin, trust):
     _module.register(app)
 
 
