@@ -30,7 +30,7 @@ def _lead_count(conn: sqlite3.Connection) -> int:
 def backup(store, destination: str, overwrite: bool = False) -> dict:
     """Write a consistent copy of `store`'s SQLite database to `destination` (mode 0600); return
     {path, bytes, leads}. Refuses an existing destination unless `overwrite`."""
-    from pipecli.db import BUSY_TIMEOUT_SECONDS, create_private_file
+    from pipecli.db import BUSY_TIMEOUT_SECONDS, create_private_file, translate_error
 
     source = _require_sqlite(store, "backup")
     dest = Path(destination).expanduser().absolute()
@@ -57,7 +57,7 @@ def backup(store, destination: str, overwrite: bool = False) -> dict:
             copy.close()
         os.replace(temp, dest)
     except sqlite3.Error as exc:
-        raise PipecliError(f"backup to {dest} failed: {exc}") from None
+        raise translate_error(exc, str(source)) from None
     except OSError as exc:
         raise PipecliError(f"cannot write the backup {dest}: {exc.strerror}") from None
     finally:
@@ -103,7 +103,7 @@ def inspect_backup(path: str) -> dict:
 def restore(target: str, path: str) -> dict:
     """Replace the SQLite database at `target` with the backup at `path` (checked with `inspect_backup`);
     return {path, leads}. The live file keeps its name and mode; the copy is one transaction."""
-    from pipecli.db import BUSY_TIMEOUT_SECONDS, Store, create_private_file, describe_file
+    from pipecli.db import BUSY_TIMEOUT_SECONDS, Store, create_private_file, describe_file, translate_error
 
     info = inspect_backup(path)
     live = Path(target)
@@ -126,6 +126,6 @@ def restore(target: str, path: str) -> dict:
             source.close()
             dest.close()
     except sqlite3.Error as exc:
-        raise PipecliError(f"restore into {live} failed, nothing was changed: {exc}") from None
+        raise translate_error(exc, str(live)) from None
     Store.open(str(live)).dispose()  # brings an older backup's schema up to date
     return {"path": info["path"], "leads": info["leads"]}

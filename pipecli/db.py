@@ -75,7 +75,9 @@ def translate_error(exc: Exception, target: str) -> PipecliError:
     if "locked" in low or "busy" in low:
         return PipecliError(f"database {target} stayed busy for {BUSY_TIMEOUT_SECONDS}s; try again")
     if "readonly" in low or "read-only" in low or "permission denied" in low:
-        return PipecliError(f"database {target} is read-only: nothing was changed")
+        return PipecliError(
+            f"database {target} is read-only (pipecli needs to write to the file and its folder): nothing was changed"
+        )
     if "malformed" in low or "not a database" in low or "disk image" in low:
         return PipecliError(f"database {target} is damaged or not a database ({text}); restore a backup")
     if "unable to open" in low:

@@ -7,11 +7,11 @@ import sqlite3
 import stat
 import subprocess
 import sys
-import zipfile
 from pathlib import Path
 
 import pytest
 
+from test_faults import _bad_files
 from test_migrate_to import _every_row
 
 pytestmark = pytest.mark.sqlite_only
@@ -65,28 +65,13 @@ def test_restore_puts_the_backup_back(cli, db_path, tmp_path):
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
 
 
-def _not_pipecli(tmp_path) -> dict[str, Path]:
-    other = tmp_path / "other.db"
-    with sqlite3.connect(other) as conn:
-        conn.execute("CREATE TABLE songs (title TEXT)")
-    text = tmp_path / "notes.txt"
-    text.write_text("just some notes\n")
-    archive = tmp_path / "leads.zip"
-    with zipfile.ZipFile(archive, "w") as z:
-        z.writestr("a.csv", "name\nAnna\n")
-    empty = tmp_path / "empty.db"
-    empty.write_bytes(b"")
-    return {"another SQLite database": other, "a text file": text, "a zip": archive, "an empty file": empty}
-
-
 def test_restore_refuses_files_that_are_not_pipecli_databases(cli, db_path, tmp_path):
     cli("demo", "--leads", "5")
     before = Path(db_path).read_bytes()
     good = tmp_path / "good.db"
     cli("backup", str(good))
-    truncated = tmp_path / "truncated.db"
-    truncated.write_bytes(good.read_bytes()[: len(good.read_bytes()) // 2])
-    cases = {**_not_pipecli(tmp_path), "a truncated backup": truncated, "a missing file": tmp_path / "nope.db"}
+    cases = {case: path for case, (path, _) in _bad_files(tmp_path, good).items()}
+    cases["a missing file"] = tmp_path / "nope.db"
     for what, path in cases.items():
         result = cli("restore", str(path), "--yes", ok=False)
         assert result.exit_code == 1, what
