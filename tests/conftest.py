@@ -172,6 +172,24 @@ class Cli:
         finally:
             store.dispose()
 
+    def every_row(self) -> dict[str, list[tuple]]:
+        """Return every row of every table of the schema, ordered by primary key: the whole database,
+        for comparing two databases or a database before and after a command."""
+        from sqlalchemy import select
+        from sqlmodel import SQLModel
+
+        from pipecli import models  # noqa: F401  (registers the tables)
+
+        store = self.store()
+        try:
+            with store.read() as conn:
+                return {
+                    t.name: [tuple(r) for r in conn.execute(select(t).order_by(*t.primary_key.columns))]
+                    for t in SQLModel.metadata.sorted_tables
+                }
+        finally:
+            store.dispose()
+
     def scalar(self, query: str, **params):
         """Run one SQL query and return the first column of the first row."""
         rows = self.sql(query, **params)

@@ -6,26 +6,13 @@ import json
 
 import pytest
 
-from pipecli.transfer_db import schema_tables
+from conftest import Cli
 
 pytestmark = pytest.mark.sqlite_only  # the source is a SQLite file; the target comes from `pg_url`
 
 
 def _every_row(db: str) -> dict[str, list[tuple]]:
-    """Return every row of every table of `db`, ordered by primary key, as plain tuples."""
-    from sqlalchemy import select
-
-    from pipecli.db import Store
-
-    store = Store.open(db)
-    try:
-        with store.read() as conn:
-            return {
-                t.name: [tuple(r) for r in conn.execute(select(t).order_by(*t.primary_key.columns))]
-                for t in schema_tables()
-            }
-    finally:
-        store.dispose()
+    return Cli(db).every_row()
 
 
 def _history(cli):
@@ -59,8 +46,6 @@ def test_new_rows_on_the_target_get_fresh_ids(cli, db_path, pg_url):
     _history(cli)
     highest = cli.scalar("SELECT MAX(id) FROM lead")
     cli("db", "migrate-to", pg_url)
-    from conftest import Cli
-
     pg = Cli(pg_url)
     new_id = int(pg("add-lead", "After Migration").stdout)
     assert new_id == highest + 1
@@ -78,8 +63,6 @@ def test_refuses_a_database_that_is_not_empty(cli, db_path, pg_url):
     result = cli("db", "migrate-to", pg_url, ok=False)
     assert result.exit_code == 1
     assert "not empty" in result.stderr and result.stderr.count("\n") == 1
-    from conftest import Cli
-
     assert Cli(pg_url).scalar("SELECT COUNT(*) FROM lead") == 1  # unchanged
 
 
