@@ -44,15 +44,26 @@ def resolve_target(cli_db: str | None = None) -> str:
     return str(Path(platformdirs.user_data_dir("pipecli")) / "pipeline.db")
 
 
+def sniff_magic(head: bytes) -> str | None:
+    """Return what a file starting with `head` is when its magic bytes say so (a SQLite database, a ZIP
+    archive, a PDF...), else None."""
+    if head.startswith(SQLITE_MAGIC):
+        return "a SQLite database"
+    for magic, what in _MAGICS.items():
+        if head.startswith(magic):
+            return what
+    return None
+
+
 def describe_file(path: Path) -> str | None:
     """Return what a non-SQLite file looks like (for error messages), or None if it is SQLite or empty."""
     with open(path, "rb") as handle:
         head = handle.read(16)
     if not head or head == SQLITE_MAGIC:
         return None
-    for magic, what in _MAGICS.items():
-        if head.startswith(magic):
-            return what
+    what = sniff_magic(head)
+    if what:
+        return what
     try:
         head.decode("utf-8")
         return "a text file"

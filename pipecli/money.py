@@ -11,6 +11,7 @@ from pipecli.errors import PipecliError
 # ISO 4217 currencies whose minor unit is not 1/100.
 _EXPONENTS = {"JPY": 0, "KRW": 0, "ISK": 0, "CLP": 0, "VND": 0, "HUF": 2, "BHD": 3, "KWD": 3, "TND": 3}
 _SYMBOLS = {"EUR": "€", "USD": "$", "GBP": "£", "JPY": "¥", "CHF": "CHF ", "INR": "₹"}
+_PLAIN = re.compile(r"([0-9]+)(?:\.([0-9]+))?")
 _STRIP = re.compile(r"[\s€$£¥₹]|[A-Z]{3}|\u00a0")
 
 
@@ -26,6 +27,16 @@ def parse_amount(text: str, currency: str = "EUR", decimal_comma: bool | None = 
     when the shape is ambiguous (`4,500` could be 4.5 or 4500 only in some locales, so a lone separator
     followed by exactly three digits is read as a thousands separator)."""
     raw = str(text).strip()
+    plain = _PLAIN.fullmatch(raw) if decimal_comma is not True else None
+    if plain:
+        # The common shapes (4500, 4500.5, 4500.50) without Decimal: bulk imports parse millions of these.
+        places = exponent(currency)
+        whole, frac = plain.group(1, 2)
+        if frac is None or len(frac) <= min(places, 2):
+            minor = int(whole) * 10**places + (int(frac.ljust(places, "0")) if frac else 0)
+            if minor > 10**15:
+                raise PipecliError(f"amount {raw!r} is too large")
+            return minor
     cleaned = _STRIP.sub("", raw.upper() if raw[:1].isalpha() else raw)
     negative = cleaned.startswith("-")
     if negative:

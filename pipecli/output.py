@@ -219,6 +219,45 @@ def render_record(record: dict, columns: list[Column], fmt: str, *, title: str |
             out.write(f"{key.rjust(width)}: {value}\n")
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def defuse(cell: str) -> str:
+    """Return a CSV cell a spreadsheet will not run as a formula: one starting with = + - @ (or tab,
+    carriage return) gets a leading apostrophe, which spreadsheets hide and `pipecli import` removes."""
+    return "'" + cell if cell[:1] in FORMULA_STARTS and cell else cell
+
+
+def undefuse(cell: str) -> str:
+    """Return a cell as it was before `defuse`."""
+    return cell[1:] if cell[:1] == "'" and cell[1:2] in FORMULA_STARTS and len(cell) > 1 else cell
+
+
+def write_stream(rows: Iterable[dict], columns: list[Column], fmt: str, *, raw: bool = False, stream=None) -> int:
+    """Write records one at a time as csv, json (an array) or jsonl (an object per line); return how many.
+
+    CSV cells that a spreadsheet would run as formulas are defused (see `defuse`) unless `raw`."""
+    stream = stream or sys.stdout
+    currency = _currency()
+    count = 0
+    if fmt == "csv":
+        writer = csv.writer(stream, lineterminator="\n")
+        clean = (lambda cell: cell) if raw else defuse
+        writer.writerow([clean(c.name) for c in columns])
+        for r in rows:
+            writer.writerow([clean(csv_value(r.get(c.key), c.kind, currency)) for c in columns])
+            count += 1
+        return count
+    lines = fmt == "jsonl"
+    stream.write("" if lines else "[")
+    for r in rows:
+        item = json.dumps({c.name: json_value(r.get(c.key), c.kind, currency) for c in columns}, ensure_ascii=False)
+        stream.write(f"{item}\n" if lines else f"{',' if count else ''}\n  {item}")
+        count += 1
+    stream.write("" if lines else ("\n]\n" if count else "]\n"))
+    return count
+
+
 def write_json(data: Any) -> None:
     """Write any JSON-ready structure to stdout."""
     sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=_json_default) + "\n")

@@ -136,6 +136,17 @@ def db_path(backend, tmp_path, request):
     server.drop(name)
 
 
+def _portable(value):
+    import datetime
+    from decimal import Decimal
+
+    if isinstance(value, datetime.date) and not isinstance(value, datetime.datetime):
+        return value.isoformat()
+    if isinstance(value, Decimal) and value == value.to_integral_value():
+        return int(value)
+    return value
+
+
 class Cli:
     """Runs pipecli in-process through typer's CliRunner against one database."""
 
@@ -162,13 +173,16 @@ class Cli:
         return Store.open(self.db)
 
     def sql(self, query: str, **params):
-        """Run one SQL query on the database and return all rows."""
+        """Run one SQL query on the database and return all rows (tuples).
+
+        Values come back the same on both backends: a DATE as its ISO text (as SQLite stores it), an
+        integral NUMERIC (PostgreSQL's SUM of integers) as an int."""
         from sqlalchemy import text
 
         store = self.store()
         try:
             with store.read() as conn:
-                return conn.execute(text(query), params).all()
+                return [tuple(_portable(v) for v in row) for row in conn.execute(text(query), params)]
         finally:
             store.dispose()
 

@@ -95,9 +95,9 @@ def _root(
     common.set_db(db)
 
 
-from pipecli.cli import admin, leads, pipeline, trust  # noqa: E402  (modules register commands on `app`)
+from pipecli.cli import admin, leads, pipeline, transfer, trust  # noqa: E402  (modules register commands on `app`)
 
-for _module in (leads, pipeline, admin, trust):
+for _module in (leads, pipeline, admin, transfer, trust):
     _module.register(app)
 
 

@@ -1,0 +1,147 @@
+"""Benchmark: `pipecli import` of a 1,000,000-row leads CSV, side by side with sqlite-utils and a floor.
+
+    python benchmarks/import.py [--rows 1000000] [--data DIR]
+
+Generates the CSV once (names, companies, emails, sources, owners, amounts, stages, created and close
+dates, notes with commas, quotes and line breaks) into DIR (default: $TMPDIR/pipecli-bench), then times,
+each as a child process on the same file into a fresh SQLite file:
+
+- `pipecli import FILE` (the whole command, validating every row and writing leads, history, notes);
+- `sqlite-utils insert DB leads FILE --csv` (no type detection; `pip install sqlite-utils`, the `bench` extra);
+- the floor: Python's csv reader + sqlite3 executemany into one table, in one transaction.
+
+Prints the three times, the ratios and each child's peak memory (ru_maxrss from wait4).
+Targets (issue 3): pipecli within 2.5x the floor, at least 3x faster than sqlite-utils, peak memory
+under 100 MB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+HEADER = ["name", "company", "email", "phone", "source", "owner", "amount", "stage", "created", "close_date", "notes"]
+FIRST = ["Anna", "Bruno", "Carla", "Dario", "Elena", "Fabio", "Giulia", "Hugo", "Irene", "Jonas", "Katrin", "Luca",
+         "Marta", "Nico", "Olga", "Paolo", "Quinn", "Rita", "Sven", "Tina", "Ugo", "Vera", "Walter", "Zoe"]
+LAST = ["Rossi", "Bianchi", "Müller", "Smith", "García", "Dubois", "Novak", "Jansen", "Kowalski", "O'Brien",
+        "Ferrari", "Silva", "Larsen", "Costa", "Weber", "Moreau"]
+COMPANIES = ["Acme", "Globex", "Initech", "Umbrella", "Stark Industries", "Wayne Enterprises", "Hooli",
+             "Vandelay Industries", "Soylent", "Tyrell", "Cyberdyne", "Wonka, Inc.", "Duff \"Beer\" Co"]
+SOURCES = ["referral", "web", "event", "cold call", "partner", "linkedin"]
+OWNERS = ["alice", "bob", "chiara", "dmitri"]
+STAGES = ["Prospecting", "Contact", "Qualification", "Meeting", "Proposal", "won", "lost"]
+NOTES = ["called, left a message", "asked for a quote: \"standard plan\", 3 seats", "", "met at the fair, likes the demo",
+         "budget ok; decision in Q3", "follow up next week\nafter the holidays", "sent brochure, \"no answer\" yet", ""]
+
+
+def generate(path: Path, rows: int) -> None:
+    rnd = random.Random(42)
+    tmp = path.with_suffix(".partial")
+    with open(tmp, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(HEADER)
+        for i in range(rows):
+            first, last = rnd.choice(FIRST), rnd.choice(LAST)
+            year, month, day = rnd.randint(2019, 2025), rnd.randint(1, 12), rnd.randint(1, 28)
+            stage = rnd.choice(STAGES)
+            close = ""
+            if stage in ("won", "lost"):
+                close = f"{min(year + rnd.randint(0, 1), 2026)}-{rnd.randint(month, 12):02d}-{rnd.randint(day, 28):02d}"
+            amount = f"{rnd.randint(1, 900) * 50}" if i % 3 else f"{rnd.randint(100, 99999)}.{rnd.randint(0, 99):02d}"
+            writer.writerow([
+                f"{first} {last}", rnd.choice(COMPANIES), f"{first.lower()}.{i}@example.com",
+                f"+39 {rnd.randint(300, 399)} {rnd.randint(1000000, 9999999)}", rnd.choice(SOURCES),
+                rnd.choice(OWNERS), amount, stage, f"{year}-{month:02d}-{day:02d}", close, rnd.choice(NOTES),
+            ])
+    tmp.rename(path)
+
+
+def floor(csv_path: str, db_path: str) -> None:
+    """The standard library alone: csv reader + executemany into one table, one transaction."""
+    import sqlite3
+
+    conn = sqlite3.connect(db_path, isolation_level=None)
+    with open(csv_path, newline="", encoding="utf-8") as handle:
+        reader = csv.reader(handle)
+        header = next(reader)
+        conn.execute(f"CREATE TABLE leads ({', '.join(f'[{h}] TEXT' for h in header)})")
+        conn.execute("BEGIN")
+        conn.executemany(f"INSERT INTO leads VALUES ({', '.join('?' * len(header))})", reader)
+        conn.execute("COMMIT")
+    conn.close()
+
+
+def run(label: str, argv: list[str], env: dict) -> tuple[float, float]:
+    """Run a child process; return (seconds, peak memory in MB)."""
+    start = time.perf_counter()
+    child = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    stderr = child.stderr.read()
+    _, status, usage = os.wait4(child.pid, 0)
+    seconds = time.perf_counter() - start
+    child.returncode = os.waitstatus_to_exitcode(status)
+    if child.returncode != 0:
+        sys.exit(f"{label} failed ({child.returncode}): {stderr.decode(errors='replace')[-2000:]}")
+    peak = usage.ru_maxrss / 1024 if sys.platform != "darwin" else usage.ru_maxrss / 1024 / 1024
+    print(f"  {label:<14} {seconds:7.2f} s   peak {peak:6.1f} MB   {stderr.decode(errors='replace').strip().splitlines()[-1:]}")
+    return seconds, peak
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--data", default=str(Path(tempfile.gettempdir()) / "pipecli-bench"))
+    parser.add_argument("--floor", nargs=2, metavar=("CSV", "DB"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.floor:
+        floor(*args.floor)
+        return
+
+    data = Path(args.data)
+    data.mkdir(parents=True, exist_ok=True)
+    csv_path = data / f"leads-{args.rows}.csv"
+    if not csv_path.exists():
+        print(f"generating {csv_path} ({args.rows:,} rows)...")
+        generate(csv_path, args.rows)
+    print(f"file: {csv_path} ({csv_path.stat().st_size / 1e6:.0f} MB, {args.rows:,} rows)")
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "PIPECLI_CONFIG": str(data / "none.toml")}
+    env.pop("PIPECLI_DB", None)
+
+    def fresh(name: str) -> str:
+        for suffix in ("", "-wal", "-shm"):
+            Path(str(data / name) + suffix).unlink(missing_ok=True)
+        return str(data / name)
+
+    results = {}
+    results["floor"] = run("stdlib floor", [sys.executable, __file__, "--floor", str(csv_path), fresh("floor.db")], env)
+    results["pipecli"] = run(
+        "pipecli import", [sys.executable, "-m", "pipecli", "--db", fresh("pipecli.db"), "import", str(csv_path)], env
+    )
+    sqlite_utils = shutil.which("sqlite-utils")
+    if sqlite_utils:
+        results["sqlite-utils"] = run(
+            "sqlite-utils", [sqlite_utils, "insert", fresh("sqlite-utils.db"), "leads", str(csv_path), "--csv"], env
+        )
+    else:
+        print("  sqlite-utils   not installed (pip install sqlite-utils): skipped")
+
+    t_floor, t_pipecli = results["floor"][0], results["pipecli"][0]
+    peak = results["pipecli"][1]
+    print()
+    print(f"pipecli / floor        {t_pipecli / t_floor:5.2f}x   (target <= 2.5x)  {'ok' if t_pipecli / t_floor <= 2.5 else 'MISSED'}")
+    if "sqlite-utils" in results:
+        speedup = results["sqlite-utils"][0] / t_pipecli
+        print(f"sqlite-utils / pipecli {speedup:5.2f}x   (target >= 3x)    {'ok' if speedup >= 3 else 'MISSED'}")
+    print(f"pipecli peak memory    {peak:5.1f} MB (target < 100 MB)  {'ok' if peak < 100 else 'MISSED'}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,172 @@
+"""Moving leads in and out: `import` (CSV from a file or stdin) and `export` (CSV, JSON, JSON lines)."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated, Optional
+
+import typer
+
+from pipecli.cli.common import PipelineOpt, choice, store
+from pipecli.errors import UsageError
+
+
+def _pairs(values: list[str], what: str) -> dict[str, str]:
+    """Return `A=b` options (each may hold several, comma-separated) as a dict."""
+    out: dict[str, str] = {}
+    for value in values:
+        for part in value.split(",") if what == "--stage-map" else [value]:
+            left, eq, right = part.partition("=")
+            if not eq or not left.strip() or not right.strip():
+                raise UsageError(f"{what} expects COLUMN=FIELD pairs like 'Deal Value=value', not {part!r}")
+            out[left.strip()] = right.strip()
+    return out
+
+
+def import_(
+    file: Annotated[str, typer.Argument(metavar="FILE|-", help="A CSV file, or - for standard input.")],
+    map_: Annotated[list[str], typer.Option("--map", metavar="COLUMN=FIELD", help="Map a column to a field: 'Deal Value=value' (repeatable). Fields: name company email phone value stage pipeline owner source created close_date expected_close external_id lost_reason note, or extra / ignore.")] = [],
+    stage_map: Annotated[list[str], typer.Option("--stage-map", metavar="VALUE=STAGE,...", help="Translate stage values: 'Engaging=Contact,Closed Won=won' (repeatable, case-insensitive).")] = [],
+    create_stages: Annotated[bool, typer.Option("--create-stages", help="Add unknown stages to the pipeline instead of rejecting their rows.")] = False,
+    pipeline: PipelineOpt = None,
+    key: Annotated[Optional[str], typer.Option("--key", help="Upsert on this field: email, external_id, or a column mapped to name/company/phone.")] = None,
+    delimiter: Annotated[Optional[str], typer.Option("--delimiter", help="Field separator (default: detected among , ; tab |). 'tab' for a tab.")] = None,
+    encoding: Annotated[Optional[str], typer.Option("--encoding", help="Text encoding (default UTF-8, with or without BOM): cp1252, latin-1, cp850...")] = None,
+    decimal_comma: Annotated[Optional[bool], typer.Option("--decimal-comma/--decimal-point", help="Which separator is decimal in amounts, when the shape leaves it ambiguous.")] = None,
+    dayfirst: Annotated[bool, typer.Option("--dayfirst", help="Read 05/06/2026 as 5 June.")] = False,
+    monthfirst: Annotated[bool, typer.Option("--monthfirst", help="Read 05/06/2026 as May 6.")] = False,
+    null: Annotated[list[str], typer.Option("--null", metavar="VALUE", help="Treat cells equal to VALUE as empty (repeatable): --null NA --null Select.")] = [],
+    skip_invalid: Annotated[bool, typer.Option("--skip-invalid", help="Import the valid rows and write the others to --rejects.")] = False,
+    rejects: Annotated[Optional[str], typer.Option("--rejects", metavar="FILE", help="Where --skip-invalid writes rejected rows, unchanged, with a reason column.")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the column mapping and the counts; write nothing.")] = False,
+) -> None:
+    """Import leads from CSV: a file, or - for stdin.
+
+    All or nothing by default: if any row is invalid, each bad row is reported on stderr (line, column,
+    value, reason) and nothing is written. Examples:
+
+      pipecli import leads.csv --dry-run
+
+      other-crm export | pipecli import - --map "Deal Value=value" --stage-map "Engaging=Contact,Closed Won=won"
+
+      pipecli import leads.csv --key email --skip-invalid --rejects bad.csv
+    """
+    import contextlib
+    import os
+
+    from pipecli import config, importer, output
+
+    if dayfirst and monthfirst:
+        raise UsageError("pass only one of --dayfirst and --monthfirst")
+    if skip_invalid and not rejects:
+        raise UsageError("--skip-invalid needs --rejects FILE, so no rejected row is lost")
+    if delimiter is not None:
+        delimiter = {"tab": "\t", "\\t": "\t"}.get(delimiter, delimiter)
+        if len(delimiter) != 1:
+            raise UsageError("--delimiter must be one character (or 'tab')")
+    options = importer.ImportOptions(
+        delimiter=delimiter, encoding=encoding, mapping=_pairs(map_, "--map"),
+        decimal_comma=decimal_comma, dayfirst=True if dayfirst else (False if monthfirst else None),
+        nulls=tuple(null), stage_map={k.lower(): v for k, v in _pairs(stage_map, "--stage-map").items()},
+        create_stages=create_stages, pipeline=pipeline, key=key, skip_invalid=skip_invalid,
+        dry_run=dry_run, currency=config.currency(),
+    )
+    for column, field in options.mapping.items():
+        if field not in importer.FIELDS + ("extra", "ignore"):
+            raise UsageError(f"--map {column}={field}: unknown field; fields: {', '.join(importer.FIELDS)}, extra, ignore")
+
+    def report(error) -> None:
+        output.message(f"pipecli: {label}: {error}")
+
+    label = "stdin" if file == "-" else file
+    with contextlib.ExitStack() as stack:
+        if file == "-":
+            stream, size = sys.stdin.buffer, None
+        else:
+            try:
+                stream = stack.enter_context(open(file, "rb"))
+            except OSError as exc:
+                raise UsageError(f"cannot read {file}: {exc.strerror}") from None
+            size = os.fstat(stream.fileno()).st_size
+        reject_file = None
+        if rejects and not dry_run:
+            reject_file = stack.enter_context(open(rejects, "w", encoding=encoding or "utf-8", newline=""))
+        progress = None
+        if size and output.stderr_is_tty():
+            from rich.progress import Progress
+
+            bar = stack.enter_context(Progress(console=output.console(stderr=True), transient=True))
+            task = bar.add_task(f"importing {file}", total=size)
+            progress = lambda done: bar.update(task, completed=done)  # noqa: E731
+        transaction = store().read() if dry_run else store().write()
+        try:
+            with transaction as conn:
+                result = importer.import_csv(
+                    conn, stream, options, label=label, on_error=report, rejects=reject_file, on_progress=progress,
+                    size=size,
+                )
+        except importer.ImportFailed as exc:
+            _summary(exc.result, label, failed=True)
+            raise
+    if dry_run:
+        output.render(result.columns, [output.Column("column"), output.Column("field")], "table")
+    _summary(result, label)
+
+
+def _summary(result, label: str, failed: bool = False) -> None:
+    from pipecli.output import message
+
+    if result.extras and not failed:
+        message(f"kept as extra fields: {', '.join(result.extras)}")
+    if result.created_stages:
+        verb = "would create" if result.dry_run else ("did not create" if failed else "created")
+        message(f"{verb} stages: {', '.join(result.created_stages)}")
+    counts = (
+        f"{result.inserted} inserted, {result.updated} updated, {result.unchanged} unchanged, "
+        f"{result.rejected} rejected"
+    )
+    if failed:
+        message(f"{label}: {result.rejected} rejected; nothing was imported")
+    elif result.dry_run:
+        message(f"dry run, nothing written: would be {counts}")
+    elif not result.inserted and not result.updated:
+        message(f"{label}: nothing changed: {counts}")
+    else:
+        message(f"{label}: {counts}")
+
+
+def export(
+    fmt: Annotated[str, typer.Option("--format", "-f", callback=choice("csv", "json", "jsonl"), metavar="csv|json|jsonl", help="Output format.")] = "csv",
+    what: Annotated[str, typer.Option("--what", callback=choice("leads", "history", "activities"), metavar="leads|history|activities", help="What to export.")] = "leads",
+    pipeline: PipelineOpt = None,
+    stage: Annotated[Optional[str], typer.Option(help="Only leads in this stage (won/lost too).")] = None,
+    owner: Annotated[Optional[str], typer.Option()] = None,
+    source: Annotated[Optional[str], typer.Option()] = None,
+    status: Annotated[Optional[str], typer.Option(help="open, won or lost.")] = None,
+    archived: Annotated[bool, typer.Option("--archived", help="Include archived leads.")] = False,
+    raw: Annotated[bool, typer.Option("--raw", help="CSV cells exactly as stored: do not defuse cells starting with = + - @.")] = False,
+) -> None:
+    """Export leads (with extra fields), their stage history or activities to stdout.
+
+    CSV cells that a spreadsheet would run as a formula (starting with = + - @) get a leading
+    apostrophe, which spreadsheets hide and `pipecli import` removes; --raw writes them unchanged.
+    Examples:
+
+      pipecli export > leads.csv
+
+      pipecli export --what history --status won --format jsonl | jq .
+
+      pipecli export --raw | pipecli --db other.db import -
+    """
+    from pipecli import exporter, leads, output
+
+    filters = leads.LeadFilter(pipeline, stage, owner, source, status, include_archived=archived)
+    with store().read() as conn:
+        columns, rows = exporter.export(conn, what, filters)
+        output.write_stream(rows, columns, fmt, raw=raw)
+
+
+def register(app: typer.Typer) -> None:
+    """Add `import` and `export` to `app`."""
+    app.command("import")(import_)
+    app.command("export")(export)

@@ -1,0 +1,888 @@
+"""CSV import: leads from a spreadsheet, a shell pipeline or another CRM, streamed into pipecli.
+
+The file is read as bytes, checked to be text (an .xlsx renamed .csv or a binary is refused with what it
+looks like), decoded (UTF-8 with or without BOM by default, `encoding` otherwise) and parsed by the
+standard csv module with the sniffed delimiter, one row at a time. Each row is validated into a lead;
+valid rows are written in batches of `BATCH` with executemany (on SQLite through the raw DBAPI cursor of
+the caller's connection) inside the caller's one write transaction, so memory stays flat however long the
+file is and the import lands whole or not at all.
+
+History is written exactly as `leads.add_lead` / `leads.move_lead` would have written it: an open row is
+created in its stage at its created date; a won or lost row with a close date later than its created date
+is created in the pipeline's first open stage and closed at the close date (two `stage_change` rows),
+otherwise it is created directly in its outcome. Columns pipecli has no field for are kept per lead in
+`lead_extra` under their original header; empty cells are empty, and no placeholder (`NA`, `Select`) is
+changed unless `nulls` lists it.
+
+With a `key` the import is an upsert: a row whose key matches an existing lead updates it (a new stage is
+recorded as a move in history), and a file imported twice changes nothing the second time.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import datetime as _dt
+import io
+import re
+from dataclasses import dataclass, field
+from operator import methodcaller
+from typing import BinaryIO, Callable, NamedTuple, TextIO
+
+from sqlalchemy import bindparam, text
+
+from pipecli import clock, money, pipelines
+from pipecli.db import sniff_magic
+from pipecli.errors import PipecliError, UsageError
+from pipecli.leads import EMAIL
+from pipecli.output import undefuse
+
+BATCH = 5000
+BULK_ROWS = 20000  # from this many expected rows (and more than the table holds) indexes are rebuilt, not updated
+SQLITE_CACHE_KB = 8192  # page cache for the bulk writes: random index inserts need it; keeps RSS < 100 MB
+HEAD_BYTES = 1 << 20  # read up front to check the file is text, sniff the delimiter and the date order
+DELIMITERS = (",", ";", "\t", "|")
+EXTRA_PREFIX = "extra:"  # a header `extra:KEY` is kept as the extra field KEY (see exporter.extra_header)
+csv.field_size_limit(1 << 24)
+_STARTS_QUOTE = methodcaller("startswith", "'")
+
+# field -> header synonyms, compared after `_norm` (lower case, letters and digits only).
+SYNONYMS = {
+    "name": ("name", "fullname", "contact", "contactname", "leadname", "person", "personname"),
+    "company": ("company", "account", "organization", "organisation", "companyname", "accountname"),
+    "email": ("email", "emailaddress", "mail"),
+    "phone": ("phone", "phonenumber", "telephone", "mobile", "tel"),
+    "value": ("value", "amount", "dealvalue", "closevalue", "dealamount", "dealsize"),
+    "stage": ("stage", "dealstage", "status", "pipelinestage", "leadstage"),
+    "pipeline": ("pipeline",),
+    "owner": ("owner", "salesagent", "agent", "rep", "salesrep", "salesperson", "assignedto", "leadowner", "dealowner"),
+    "source": ("source", "leadsource"),
+    "created": ("created", "createdat", "createddate", "createdon", "datecreated", "creationdate", "engagedate"),
+    "close_date": ("closedate", "closedat", "closeddate", "dateclosed", "closingdate"),
+    "expected_close": ("expectedclose", "expectedclosedate", "expectedclosingdate"),
+    "external_id": ("externalid", "leadid", "dealid", "opportunityid", "crmid"),
+    "lost_reason": ("lostreason", "reasonlost", "lossreason"),
+    "note": ("note", "notes", "comment", "comments", "description"),
+    "ignore": ("id",),  # pipecli's own id in an export: ids are given by the database imported into
+}
+FIELDS = tuple(f for f in SYNONYMS if f != "ignore")
+KEY_COLUMNS = {"email": "email", "external_id": "external_id", "name": "name", "company": "company", "phone": "phone"}
+# Stage values that mean an outcome whatever the pipeline calls it.
+OUTCOME_WORDS = {"won": "won", "closedwon": "won", "win": "won", "lost": "lost", "closedlost": "lost"}
+# Lead columns an update compares, by field.
+_UPDATABLE = {
+    "name": "name", "company": "company", "email": "email", "phone": "phone", "value": "value_minor",
+    "source": "source", "owner": "owner", "external_id": "external_id",
+}
+_LEAD_COLUMNS = (
+    "id", "pipeline_id", "stage_id", "status", "name", "company", "email", "phone", "value_minor", "source",
+    "owner", "expected_close", "external_id", "created_at", "closed_at", "lost_reason", "stage_entered_at",
+    "last_activity_at", "last_event_at", "furthest_position", "fit_score", "engagement", "score", "qualification",
+)
+_CHANGE_COLUMNS = ("lead_id", "from_stage_id", "to_stage_id", "at", "left_at", "reason")
+
+
+def _norm(header: str) -> str:
+    return re.sub(r"[^0-9a-z]", "", header.lower())
+
+
+@dataclass
+class ImportOptions:
+    """How to read the file and what to do with it (the `pipecli import` options)."""
+
+    delimiter: str | None = None
+    encoding: str | None = None
+    mapping: dict[str, str] = field(default_factory=dict)  # header -> field (or "extra" / "ignore")
+    decimal_comma: bool | None = None
+    dayfirst: bool | None = None  # True day-first, False month-first, None: decided from the column
+    nulls: tuple[str, ...] = ()
+    stage_map: dict[str, str] = field(default_factory=dict)  # lower-case value -> stage name
+    create_stages: bool = False
+    pipeline: str | None = None
+    key: str | None = None
+    skip_invalid: bool = False
+    dry_run: bool = False
+    currency: str = "EUR"
+
+
+@dataclass
+class RowError:
+    line: int
+    column: str
+    value: str
+    reason: str
+
+    def __str__(self) -> str:
+        where = f"line {self.line}"
+        if self.column:
+            where += f", column {self.column!r}, value {self.value!r}"
+        return f"{where}: {self.reason}"
+
+
+@dataclass
+class ImportResult:
+    """What an import did (or, dry, would do)."""
+
+    columns: list[dict]  # {"column": header, "field": field | "extra" | "ignored"}
+    delimiter: str
+    encoding: str
+    dry_run: bool = False
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    rejected: int = 0
+    created_stages: list[str] = field(default_factory=list)
+
+    @property
+    def extras(self) -> list[str]:
+        return [c["column"] for c in self.columns if c["field"] == "extra"]
+
+
+class ImportFailed(PipecliError):
+    """Invalid rows in an all-or-nothing import: nothing was written; `result` has the counts."""
+
+    def __init__(self, result: ImportResult):
+        super().__init__(
+            f"{result.rejected} invalid row(s); nothing was imported "
+            "(fix them, or pass --skip-invalid --rejects FILE to import the rest)"
+        )
+        self.result = result
+
+
+class _Bad(Exception):
+    """One cell's problem: (column, value, reason)."""
+
+
+# --- reading -------------------------------------------------------------------------------------
+
+
+class _Source(io.RawIOBase):
+    """The already-read head, then the rest of the stream; counts the bytes handed on (for progress)."""
+
+    def __init__(self, head: bytes, rest: BinaryIO):
+        self.head, self.offset, self.rest, self.count = memoryview(head), 0, rest, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        if self.offset < len(self.head):
+            n = min(len(buffer), len(self.head) - self.offset)
+            buffer[:n] = self.head[self.offset:self.offset + n]
+            self.offset += n
+        else:
+            data = self.rest.read(len(buffer))
+            n = len(data)
+            buffer[:n] = data
+        self.count += n
+        return n
+
+
+def _read_head(stream: BinaryIO) -> bytes:
+    chunks, size = [], 0
+    while size < HEAD_BYTES:
+        chunk = stream.read(HEAD_BYTES - size)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    return b"".join(chunks)
+
+
+def _choose_encoding(head: bytes, encoding: str | None) -> str:
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")) and encoding is None:
+        return "utf-16"
+    name = encoding or "utf-8"
+    try:
+        canonical = codecs.lookup(name).name
+    except LookupError:
+        raise UsageError(f"--encoding: unknown encoding {name!r} (try utf-8, cp1252, latin-1, cp850)") from None
+    return "utf-8-sig" if canonical in ("utf-8", "utf-8-sig") else canonical
+
+
+def _check_text(head: bytes, encoding: str, label: str) -> str:
+    """Return the decoded head, or raise saying what the file looks like when it is not text CSV."""
+    what = sniff_magic(head)
+    if what:
+        raise PipecliError(f"{label} is not a CSV file: it looks like {what}; save it as CSV (UTF-8) first")
+    if not encoding.startswith("utf-16") and b"\x00" in head[:65536]:
+        raise PipecliError(f"{label} is not a CSV file: it looks like a binary file (it contains NUL bytes)")
+    try:
+        return codecs.getincrementaldecoder(encoding)().decode(head, final=False)
+    except UnicodeDecodeError as exc:
+        raise PipecliError(
+            f"{label} is not valid {encoding.replace('-sig', '')} text (byte {head[exc.start]:#04x} at offset "
+            f"{exc.start}); pass --encoding (cp1252 for Excel on Windows, latin-1, cp850...)"
+        ) from None
+
+
+def _sample(head_text: str, delimiter: str, complete: bool, limit: int) -> list[list[str]]:
+    rows = []
+    reader = csv.reader(io.StringIO(head_text, newline=""), delimiter=delimiter)
+    try:
+        for row in reader:
+            rows.append(row)
+            if len(rows) > limit:
+                break
+    except csv.Error:
+        pass
+    if not complete and rows and len(rows) <= limit:
+        rows.pop()  # the head may end inside this row
+    return [r for r in rows if r]
+
+
+def sniff_delimiter(head_text: str, complete: bool) -> str:
+    """Return the delimiter among , ; tab | that splits the head into the most consistent columns."""
+    best, best_score = ",", (0, 0)
+    for delimiter in DELIMITERS:
+        rows = _sample(head_text, delimiter, complete, 50)
+        if not rows or len(rows[0]) < 2:
+            continue
+        width = len(rows[0])
+        score = (sum(1 for r in rows if len(r) == width), width)
+        if score > best_score:
+            best, best_score = delimiter, score
+    return best
+
+
+# --- values --------------------------------------------------------------------------------------
+
+_ISO = re.compile(
+    r"(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})(?:[T ](\d{1,2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?)?\s*(Z|[+-]\d{2}:?\d{2})?"
+)
+_DMY = re.compile(r"(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})(?:[T ]+(\d{1,2}):(\d{2})(?::(\d{2}))?)?")
+
+
+class _DateOrder:
+    """The file's order of dd/mm/yyyy vs mm/dd/yyyy dates, shared by its date columns: the flag, else
+    the first value that settles it (a part above 12), in the sample read up front or later."""
+
+    def __init__(self, dayfirst: bool | None):
+        self.dayfirst = dayfirst
+
+    def learn(self, columns: dict[str, list[str]]) -> None:
+        """Settle the order from sample values; raise when slash dates are there and none settles it."""
+        if self.dayfirst is not None:
+            return
+        ambiguous = None
+        for header, values in columns.items():
+            for value in values:
+                m = _DMY.fullmatch(value.strip())
+                if not m:
+                    continue
+                a, b = int(m.group(1)), int(m.group(2))
+                if a > 12 >= b or b > 12 >= a:
+                    self.dayfirst = a > 12
+                    return
+                if a != b:
+                    ambiguous = ambiguous or (header, value)
+        if ambiguous:
+            raise PipecliError(
+                f"column {ambiguous[0]!r} has dates like {ambiguous[1]!r} that read either day-first or "
+                "month-first; pass --dayfirst or --monthfirst"
+            )
+
+
+class _DateColumn:
+    """Parses one column's dates: ISO (with or without time and offset), or day-first / month-first."""
+
+    def __init__(self, header: str, order: _DateOrder):
+        self.header, self.order, self.cache = header, order, {}
+
+    def parse(self, raw: str) -> tuple:
+        """Return (datetime, epoch seconds) for `raw`; the datetime is aware when the text gives an
+        offset, naive (local time) otherwise, and a date alone means midnight."""
+        hit = self.cache.get(raw)
+        if hit is not None:
+            return hit
+        result = self._parse(raw.strip())
+        if len(self.cache) > 50000:
+            self.cache.clear()
+        self.cache[raw] = result
+        return result
+
+    def _parse(self, value: str) -> tuple:
+        m = _ISO.fullmatch(value)
+        tz = None
+        if m:
+            y, mo, d = int(m.group(1)), int(m.group(2)), int(m.group(3))
+            hh, mm, ss, off = m.group(4), m.group(5), m.group(6), m.group(7)
+            if off:
+                if off == "Z":
+                    tz = _dt.timezone.utc
+                else:
+                    sign = -1 if off[0] == "-" else 1
+                    digits = off[1:].replace(":", "")
+                    tz = _dt.timezone(sign * _dt.timedelta(hours=int(digits[:2]), minutes=int(digits[2:])))
+        else:
+            m = _DMY.fullmatch(value)
+            if not m:
+                raise _Bad("not a date (use 2026-11-28, 28/11/2026 or 11/28/2026)")
+            a, b, y = int(m.group(1)), int(m.group(2)), int(m.group(3))
+            hh, mm, ss = m.group(4), m.group(5), m.group(6)
+            order = self.order
+            if order.dayfirst is None:
+                if a > 12 >= b or b > 12 >= a:
+                    order.dayfirst = a > 12
+                elif a != b:
+                    raise _Bad("ambiguous date (day-first or month-first?); pass --dayfirst or --monthfirst")
+            d, mo = (a, b) if order.dayfirst or order.dayfirst is None else (b, a)
+        try:
+            moment = _dt.datetime(y, mo, d, int(hh or 0), int(mm or 0), int(ss or 0), tzinfo=tz)
+        except ValueError:
+            order = {True: " (read day-first)", False: " (read month-first)"}.get(self.order.dayfirst, "")
+            raise _Bad(f"not a valid date{order}") from None
+        return moment, int(moment.timestamp())
+
+
+# --- stages --------------------------------------------------------------------------------------
+
+
+class _Stages:
+    """Resolves a row's pipeline and stage value (through the stage map) to stage dicts, creating
+    unknown stages when asked."""
+
+    def __init__(self, conn, options: ImportOptions, created: list[str]):
+        self.conn, self.options, self.created = conn, options, created
+        self.default = pipelines.get_pipeline(conn, options.pipeline)
+        self.pipelines: dict[str, dict] = {}
+        self.cache: dict[tuple, dict] = {}
+        self.by_pipeline: dict[int, dict] = {}
+
+    def pipeline(self, name: str | None) -> dict:
+        if not name:
+            return self.default
+        key = name.strip().lower()
+        if key not in self.pipelines:
+            try:
+                self.pipelines[key] = pipelines.get_pipeline(self.conn, name.strip())
+            except PipecliError as exc:
+                raise _Bad(str(exc)) from None
+        return self.pipelines[key]
+
+    def _stages(self, pipeline_id: int) -> dict:
+        if pipeline_id not in self.by_pipeline:
+            rows = pipelines.stages(self.conn, pipeline_id)
+            table = {s["name"].lower(): s for s in rows}
+            table[""] = rows[0]  # no stage given: the first open stage
+            table["\0first"] = rows[0]
+            self.by_pipeline[pipeline_id] = table
+        return self.by_pipeline[pipeline_id]
+
+    def first(self, pipeline: dict) -> dict:
+        return self._stages(pipeline["id"])["\0first"]
+
+    def resolve(self, pipeline: dict, raw: str) -> dict:
+        key = (pipeline["id"], raw)
+        hit = self.cache.get(key)
+        if hit is not None:
+            return hit
+        value = raw.strip()
+        value = self.options.stage_map.get(value.lower(), value)
+        table = self._stages(pipeline["id"])
+        stage = table.get(value.lower()) or table.get(OUTCOME_WORDS.get(_norm(value), "\0"))
+        if stage is None:
+            if not self.options.create_stages:
+                names = ", ".join(s["name"] for k, s in table.items() if k and not k.startswith("\0"))
+                raise _Bad(
+                    f"unknown stage in pipeline {pipeline['name']} (stages: {names}); "
+                    "map it with --stage-map or pass --create-stages"
+                )
+            if self.options.dry_run:
+                position = 1 + max(s["position"] or 0 for s in table.values())
+                stage = {"id": None, "name": value, "kind": "open", "position": position}
+            else:
+                stage = pipelines.add_stage(self.conn, pipeline["name"], value)
+            table[value.lower()] = stage
+            self.created.append(f"{pipeline['name']}/{value}")
+        self.cache[key] = stage
+        return stage
+
+
+# --- the import ----------------------------------------------------------------------------------
+
+
+class _Lead(NamedTuple):
+    line: int
+    cells: list[str]  # as read, for the rejects file
+    fields: dict  # field -> cleaned value (None when empty)
+    pipeline: dict
+    stage: dict
+    created: int
+    closed: int | None
+    expected_close: _dt.date | None
+    extras: list[tuple[str, str]]
+
+
+class _Writer:
+    """Bulk inserts: the raw sqlite3 cursor on SQLite (fast), SQLAlchemy executemany elsewhere.
+
+    On SQLite, a big import into a smaller table drops the secondary indexes of the tables it fills and
+    builds them again at the end (`finish`), in the same transaction: one sort per index instead of a
+    random B-tree insert per row and index."""
+
+    def __init__(self, conn, expected_rows: int | None, keep: set[str]):
+        self.conn = conn
+        self.sqlite = conn.dialect.name == "sqlite"
+        self.indexes: list[str] = []
+        if self.sqlite:
+            self.cursor = conn.connection.driver_connection.cursor()
+            self.cursor.execute(f"PRAGMA cache_size = -{SQLITE_CACHE_KB}")
+            self.next_id = conn.execute(text("SELECT COALESCE(MAX(id), 0) FROM lead")).scalar_one() + 1
+            if expected_rows and expected_rows >= max(BULK_ROWS, self.next_id - 1):
+                self._drop_indexes(keep)
+
+    def _drop_indexes(self, keep: set[str]) -> None:
+        rows = self.cursor.execute(
+            "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL "
+            "AND tbl_name IN ('lead', 'stage_change', 'activity', 'lead_extra')"
+        ).fetchall()
+        for name, sql in rows:
+            if name not in keep:
+                self.cursor.execute(f'DROP INDEX "{name}"')
+                self.indexes.append(sql)
+
+    def finish(self) -> None:
+        """Build again the indexes dropped for the bulk load."""
+        for sql in self.indexes:
+            self.cursor.execute(sql)
+        self.indexes = []
+
+    def ids(self, n: int) -> list[int]:
+        """Return `n` fresh lead ids (this transaction holds the write lock on SQLite; a sequence elsewhere)."""
+        if self.sqlite:
+            start, self.next_id = self.next_id, self.next_id + n
+            return list(range(start, start + n))
+        return list(
+            self.conn.execute(
+                text("SELECT nextval(pg_get_serial_sequence('lead', 'id')) FROM generate_series(1, :n)"), {"n": n}
+            ).scalars()
+        )
+
+    def insert(self, table: str, columns: tuple[str, ...], rows: list[tuple]) -> None:
+        if not rows:
+            return
+        names = ", ".join(columns)
+        if self.sqlite:
+            marks = ", ".join("?" * len(columns))
+            self.cursor.executemany(f"INSERT INTO {table} ({names}) VALUES ({marks})", rows)
+        else:
+            marks = ", ".join(f":{c}" for c in columns)
+            self.conn.execute(
+                text(f"INSERT INTO {table} ({names}) VALUES ({marks})"), [dict(zip(columns, r)) for r in rows]
+            )
+
+
+class _Importer:
+    def __init__(self, conn, options: ImportOptions, header: list[str], label: str, on_error, rejects):
+        self.conn, self.options, self.label = conn, options, label
+        self.on_error, self.rejects = on_error, rejects
+        self.now = clock.now_ts()
+        self.header = header
+        self.columns = self._map_columns(header)
+        self.result: ImportResult | None = None
+        self.index = {f: i for i, (h, f) in enumerate(self.columns) if f in FIELDS}
+        self.all_fields = [(f, self.index.get(f, -1)) for f in FIELDS]
+        self.width = len(header)
+        self.currency, self.decimal_comma = options.currency, options.decimal_comma
+        self.extra_columns = [
+            (i, undefuse(h[len(EXTRA_PREFIX):] if h.startswith(EXTRA_PREFIX) else h))
+            for i, (h, f) in enumerate(self.columns)
+            if f == "extra"
+        ]
+        self.date_order = _DateOrder(options.dayfirst)
+        self.dates = {
+            f: _DateColumn(header[self.index[f]], self.date_order)
+            for f in ("created", "close_date", "expected_close")
+            if f in self.index
+        }
+        self.date_items = list(self.dates.items())
+        self.key = self._key_field(options.key)
+        self.created_stages: list[str] = []
+        self.stages = _Stages(conn, options, self.created_stages)
+        self.stage_cache = self.stages.cache
+        self.default_pipeline = self.stages.default
+        self.nulls = set(options.nulls)
+        self.pending: list[_Lead] = []
+        self.pending_keys: set = set()
+        self.failed = False
+        self.writer = None
+        self.has_extras = bool(self.extra_columns) or "lost_reason" in self.index
+
+    def _map_columns(self, header: list[str]) -> list[tuple[str, str]]:
+        synonyms = {s: f for f, names in SYNONYMS.items() for s in names}
+        explicit = {_norm(k): v for k, v in self.options.mapping.items()}
+        unknown = set(explicit) - {_norm(h) for h in header}
+        if unknown:
+            missing = [k for k in self.options.mapping if _norm(k) in unknown]
+            raise UsageError(f"--map: no column named {', '.join(map(repr, missing))} in {self.label} "
+                             f"(columns: {', '.join(header)})")
+        columns, taken = [], {}
+        for h in header:
+            n = _norm(h)
+            f = explicit.get(n) or ("extra" if h.startswith(EXTRA_PREFIX) else synonyms.get(n, "extra"))
+            if f in FIELDS:
+                if f in taken:
+                    if n in explicit and taken[f][1] not in explicit:
+                        columns[taken[f][0]] = (columns[taken[f][0]][0], "extra")
+                    else:
+                        f = "extra"
+                if f != "extra":
+                    taken[f] = (len(columns), n)
+            columns.append((h, f))
+        return columns
+
+    def _key_field(self, key: str | None) -> str | None:
+        if key is None:
+            return None
+        n = _norm(key)
+        f = key if key in FIELDS else next((f for h, f in self.columns if _norm(h) == n), None)
+        f = {"externalid": "external_id"}.get(n, f)
+        if f not in KEY_COLUMNS:
+            raise UsageError(f"--key must be one of {', '.join(KEY_COLUMNS)} (or a column mapped to one), not {key!r}")
+        if f not in self.index and not (f == "name" and "external_id" in self.index):
+            raise UsageError(f"--key {key}: the file has no column mapped to {f}")
+        return f
+
+    # -- rows --
+
+    def parse(self, line: int, cells: list[str]) -> _Lead | list[RowError]:
+        """Return the row as a _Lead, or its problems."""
+        original = cells
+        if len(cells) != self.width:
+            if len(cells) < self.width or any(c.strip() for c in cells[self.width:]):
+                return [RowError(line, "", "", f"has {len(cells)} fields, the header has {self.width}")]
+            cells = cells[:self.width]
+        if self.nulls:
+            cells = ["" if c in self.nulls else c for c in cells]
+        if any(map(_STARTS_QUOTE, cells)):
+            cells = [undefuse(c) for c in cells]
+        got = {f: (cells[i].strip() or None) if i >= 0 else None for f, i in self.all_fields}
+        errors: list[RowError] = []
+        value = got["value"]
+        if value is not None:
+            try:
+                got["value"] = money.parse_amount(value, self.currency, self.decimal_comma)
+                if got["value"] < 0:
+                    raise PipecliError("a value must not be negative")
+            except PipecliError as exc:
+                errors.append(RowError(line, self.column("value"), value, str(exc)))
+        email = got["email"]
+        if email is not None and not EMAIL.fullmatch(email):
+            errors.append(RowError(line, self.column("email"), email, "not an email address"))
+        if got["name"] is None:
+            got["name"] = got["external_id"] or got["company"] or got["email"]
+            if got["name"] is None:
+                errors.append(RowError(line, self.column("name"), "", "a lead needs a name (or an external id, company or email)"))
+        created = closed = close_moment = expected = None
+        for f, parser in self.date_items:
+            raw = got[f]
+            if raw is None:
+                continue
+            try:
+                moment = parser.parse(raw)
+            except _Bad as exc:
+                errors.append(RowError(line, parser.header, raw, str(exc)))
+                continue
+            if f == "created":
+                created = moment[1]
+            elif f == "close_date":
+                close_moment = moment
+            else:
+                expected = moment[0].date()
+        pipeline = self.default_pipeline
+        if got["pipeline"] is not None:
+            try:
+                pipeline = self.stages.pipeline(got["pipeline"])
+            except _Bad as exc:
+                errors.append(RowError(line, self.column("pipeline"), got["pipeline"], str(exc)))
+                pipeline = None
+        stage = None
+        if pipeline is not None:
+            raw_stage = got["stage"] or ""
+            stage = self.stage_cache.get((pipeline["id"], raw_stage))
+            if stage is None:
+                try:
+                    stage = self.stages.resolve(pipeline, raw_stage)
+                except _Bad as exc:
+                    errors.append(RowError(line, self.column("stage"), raw_stage, str(exc)))
+        if self.key and got[self.key] is None:
+            errors.append(RowError(line, self.column(self.key) or self.key, "", "the --key column is empty"))
+        if errors:
+            return errors
+        if stage["kind"] != "open":
+            closed = close_moment[1] if close_moment is not None else None
+            if created is None:
+                created = closed if closed is not None else self.now
+            if closed is None:
+                closed = created
+            if closed < created:
+                return [RowError(line, self.column("close_date"), got["close_date"], "closed before it was created")]
+        else:
+            if created is None:
+                created = self.now
+            if expected is None and close_moment is not None:
+                expected = close_moment[0].date()
+        extras = [(h, v) for i, h in self.extra_columns if (v := cells[i]) and v.strip()] if self.extra_columns else []
+        if got["lost_reason"] is not None and stage["kind"] != "lost":
+            extras.append((self.column("lost_reason"), got["lost_reason"]))
+            got["lost_reason"] = None
+        return _Lead(line, original, got, pipeline, stage, created, closed, expected, extras)
+
+    def column(self, f: str) -> str:
+        """Return the header of the column mapped to field `f` ('' when none is)."""
+        return self.header[self.index[f]] if f in self.index else ""
+
+    def reject(self, errors: list[RowError], cells: list[str]) -> None:
+        self.result.rejected += 1
+        for error in errors:
+            if self.on_error:
+                self.on_error(error)
+        if self.rejects is not None:
+            self.rejects.writerow(list(cells) + ["; ".join(str(e) for e in errors)])
+        if not self.options.skip_invalid:
+            self.failed = True
+
+    def add(self, lead: _Lead) -> None:
+        if self.key:
+            k = lead.fields[self.key]
+            if k in self.pending_keys:
+                self.flush()
+            self.pending_keys.add(k)
+        self.pending.append(lead)
+        if len(self.pending) >= BATCH:
+            self.flush()
+
+    # -- writing --
+
+    def flush(self) -> None:
+        batch, self.pending, self.pending_keys = self.pending, [], set()
+        if not batch or self.failed:
+            return
+        existing = self._existing(batch) if self.key else {}
+        inserts = []
+        for lead in batch:
+            found = existing.get(lead.fields[self.key]) if self.key else None
+            if not found:
+                inserts.append(lead)
+            elif len(found) > 1:
+                self.reject([RowError(lead.line, self.options.key, lead.fields[self.key],
+                                      f"matches {len(found)} leads; the key must be unique")], lead.cells)
+            else:
+                try:
+                    changed = self._update(found[0], lead)
+                except PipecliError as exc:
+                    self.reject([RowError(lead.line, "", "", str(exc))], lead.cells)
+                    continue
+                if changed:
+                    self.result.updated += 1
+                else:
+                    self.result.unchanged += 1
+        self.result.inserted += len(inserts)
+        if inserts and self.writer is not None and not self.failed:
+            self._insert(inserts)
+
+    def _existing(self, batch: list[_Lead]) -> dict:
+        column = KEY_COLUMNS[self.key]
+        keys = list({lead.fields[self.key] for lead in batch})
+        found: dict = {}
+        query = text(f"SELECT * FROM lead WHERE {column} IN :keys").bindparams(bindparam("keys", expanding=True))
+        for start in range(0, len(keys), 500):
+            for row in self.conn.execute(query, {"keys": keys[start:start + 500]}).mappings():
+                found.setdefault(row[column], []).append(dict(row))
+        return found
+
+    def _insert(self, batch: list[_Lead]) -> None:
+        sqlite = self.writer.sqlite
+        leads, changes, notes, extras = [], [], [], []
+        add_change, add_note, add_extra = changes.append, notes.append, extras.append
+        for lead_id, (_, _, f, pipeline, stage, created, closed, expected, extra) in zip(self.writer.ids(len(batch)), batch):
+            stage_id, kind = stage["id"], stage["kind"]
+            reason = f["lost_reason"]
+            if kind == "open":
+                add_change((lead_id, None, stage_id, created, None, None))
+                furthest, entered = stage["position"], created
+            elif closed == created:
+                add_change((lead_id, None, stage_id, created, None, reason))
+                furthest, entered = 1, created
+            else:
+                first = self.stages.first(pipeline)
+                add_change((lead_id, None, first["id"], created, closed, None))
+                add_change((lead_id, first["id"], stage_id, closed, None, reason))
+                furthest, entered = first["position"], closed
+            note = f["note"]
+            if note is not None:
+                add_note((lead_id, "note", note, created))
+            if expected is not None and sqlite:
+                expected = expected.isoformat()
+            leads.append((
+                lead_id, pipeline["id"], stage_id, kind, f["name"], f["company"], f["email"], f["phone"], f["value"],
+                f["source"], f["owner"], expected, f["external_id"], created, closed, reason, entered,
+                None if note is None else created, created if closed is None else closed,
+                furthest, 0.0, 0.0, 0.0, "incomplete",
+            ))
+            for k, v in extra:
+                add_extra((lead_id, k, v))
+        self.writer.insert("lead", _LEAD_COLUMNS, leads)
+        self.writer.insert("stage_change", _CHANGE_COLUMNS, changes)
+        self.writer.insert("activity", ("lead_id", "kind", "note", "at"), notes)
+        self.writer.insert("lead_extra", ("lead_id", "key", "value"), extras)
+
+    def _update(self, current: dict, lead: _Lead) -> bool:
+        """Bring an existing lead in line with its row; return True when anything changed."""
+        from pipecli import leads
+
+        lead_id, changed = current["id"], False
+        if lead.pipeline["id"] != current["pipeline_id"]:
+            raise PipecliError(f"lead {lead_id} is in another pipeline; move it there first")
+        if "stage" in self.index and lead.stage["id"] != current["stage_id"]:
+            if not self.options.dry_run:
+                at = lead.closed if lead.stage["kind"] != "open" and "close_date" in self.index else self.now
+                leads.move_lead(self.conn, lead_id, lead.stage["name"], max(at, current["stage_entered_at"]),
+                                lead.fields["lost_reason"])
+            changed = True
+        sets = {}
+        for f, column in _UPDATABLE.items():
+            if f in self.index or f == "name":
+                new = lead.fields[f]
+                if new != current[column]:
+                    sets[column] = new
+        if "expected_close" in self.index or ("close_date" in self.index and lead.stage["kind"] == "open"):
+            old = current["expected_close"]
+            if (None if old is None else str(old)) != (None if lead.expected_close is None else str(lead.expected_close)):
+                sets["expected_close"] = lead.expected_close
+        if sets:
+            changed = True
+            if not self.options.dry_run:
+                assigns = ", ".join(f"{c} = :{c}" for c in sets)
+                self.conn.execute(text(f"UPDATE lead SET {assigns} WHERE id = :id"), {**sets, "id": lead_id})
+        if self.has_extras:
+            changed = self._update_extras(lead_id, lead) or changed
+        return changed
+
+    def _update_extras(self, lead_id: int, lead: _Lead) -> bool:
+        old = dict(self.conn.execute(text("SELECT key, value FROM lead_extra WHERE lead_id = :l"), {"l": lead_id}).all())
+        new = dict(lead.extras)
+        managed = {h for _, h in self.extra_columns}
+        if "lost_reason" in self.index:
+            managed.add(self.header[self.index["lost_reason"]])
+        upserts = [{"l": lead_id, "k": k, "v": v} for k, v in new.items() if old.get(k) != v]
+        deletes = [{"l": lead_id, "k": k} for k in old if k in managed and k not in new]
+        if not self.options.dry_run:
+            if upserts:
+                self.conn.execute(
+                    text("INSERT INTO lead_extra (lead_id, key, value) VALUES (:l, :k, :v) "
+                         "ON CONFLICT (lead_id, key) DO UPDATE SET value = excluded.value"),
+                    upserts,
+                )
+            if deletes:
+                self.conn.execute(text("DELETE FROM lead_extra WHERE lead_id = :l AND key = :k"), deletes)
+        return bool(upserts or deletes)
+
+
+def _unique_headers(header: list[str]) -> list[str]:
+    seen: dict[str, int] = {}
+    out = []
+    for i, h in enumerate(header):
+        h = h.strip() or f"column {i + 1}"
+        if h.lower() in seen:
+            seen[h.lower()] += 1
+            h = f"{h} ({seen[h.lower()]})"
+        seen.setdefault(h.lower(), 1)
+        out.append(h)
+    return out
+
+
+def import_csv(
+    conn,
+    stream: BinaryIO,
+    options: ImportOptions,
+    *,
+    label: str = "-",
+    on_error: Callable[[RowError], None] | None = None,
+    rejects: TextIO | None = None,
+    on_progress: Callable[[int], None] | None = None,
+    size: int | None = None,
+) -> ImportResult:
+    """Import the CSV read from the binary `stream` into the database behind `conn`; return the counts.
+
+    Every invalid row is passed to `on_error`; without `options.skip_invalid` any invalid row makes the
+    import raise ImportFailed after the whole file was checked (the caller's transaction rolls back).
+    With it, invalid rows are written to `rejects` (as read, plus a reason column) and the rest imported.
+    `on_progress` is called after each batch with the number of bytes read so far; `size` (the file's
+    size, when known) lets a big import into a small table rebuild indexes instead of updating them."""
+    head = _read_head(stream)
+    encoding = _choose_encoding(head, options.encoding)
+    head_text = _check_text(head, encoding, label)
+    if not head_text.strip():
+        raise PipecliError(f"{label} is empty: expected a header row and rows of leads")
+    complete = len(head) < HEAD_BYTES
+    delimiter = options.delimiter or sniff_delimiter(head_text, complete)
+    source = _Source(head, stream)
+    reader = csv.reader(
+        io.TextIOWrapper(io.BufferedReader(source, 1 << 16), encoding=encoding, newline=""), delimiter=delimiter
+    )
+    try:
+        raw_header = next(reader)
+    except StopIteration:
+        raise PipecliError(f"{label} is empty: expected a header row") from None
+    header = _unique_headers(raw_header)
+    importer = _Importer(conn, options, header, label, on_error, None)
+    sample = _sample(head_text, delimiter, complete, 2000)[1:]
+    importer.date_order.learn(
+        {p.header: [r[importer.index[f]] for r in sample if len(r) > importer.index[f]] for f, p in importer.dates.items()}
+    )
+    result = ImportResult(
+        columns=[{"column": h, "field": {"ignore": "ignored"}.get(f, f)} for h, f in importer.columns],
+        delimiter=delimiter,
+        encoding=encoding.replace("-sig", ""),
+        dry_run=options.dry_run,
+        created_stages=importer.created_stages,
+    )
+    importer.result = result
+    if not options.dry_run:
+        expected = None
+        if size is not None and sample:
+            expected = int(size / max(1, len(head_text.encode(encoding, "replace")) / max(1, len(sample))))
+        keep = {{"email": "ix_lead_email", "external_id": "ix_lead_external"}.get(importer.key, "")}
+        importer.writer = _Writer(conn, expected, keep)
+    if rejects is not None:
+        importer.rejects = csv.writer(rejects, delimiter=delimiter, lineterminator="\r\n" if "\r\n" in head_text[:65536] else "\n")
+        importer.rejects.writerow(raw_header + ["reason"])
+    line = 1
+    parse, pending = importer.parse, importer.pending
+    try:
+        for cells in reader:
+            start = line + 1
+            line = reader.line_num
+            if not cells or (len(cells) == 1 and not cells[0].strip()):
+                continue
+            parsed = parse(start, cells)
+            if type(parsed) is list:
+                importer.reject(parsed, cells)
+            elif importer.key:
+                importer.add(parsed)
+                if on_progress is not None and not importer.pending:
+                    on_progress(source.count)
+            else:
+                pending.append(parsed)
+                if len(pending) >= BATCH:
+                    importer.flush()
+                    pending = importer.pending
+                    if on_progress is not None:
+                        on_progress(source.count)
+    except csv.Error as exc:
+        raise PipecliError(f"{label}, line {reader.line_num + 1}: cannot read CSV: {exc}") from None
+    except UnicodeDecodeError:
+        raise PipecliError(
+            f"{label}, near line {reader.line_num + 1}: not valid {encoding.replace('-sig', '')} text; "
+            "pass --encoding (cp1252 for Excel on Windows, latin-1, cp850...)"
+        ) from None
+    importer.flush()
+    if importer.writer is not None:
+        importer.writer.finish()
+    if on_progress is not None:
+        on_progress(source.count)
+    if importer.failed:
+        raise ImportFailed(result)
+    return result

@@ -1,0 +1,351 @@
+"""`pipecli import`: real CSV files in tmp_path through the CLI, then what is stored."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+LEADS_CSV = Path("/work/shared/data/x-education-leads/Leads.csv")
+
+
+def ts(text: str) -> int:
+    """Epoch seconds of an ISO date or time in UTC (the tests run with TZ=UTC)."""
+    moment = dt.datetime.fromisoformat(text)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.timezone.utc)
+    return int(moment.timestamp())
+
+
+def write(tmp_path, name: str, content: str | bytes, encoding: str = "utf-8") -> str:
+    path = tmp_path / name
+    path.write_bytes(content if isinstance(content, bytes) else content.encode(encoding))
+    return str(path)
+
+
+def leads(cli) -> list[tuple]:
+    return cli.sql("SELECT name, company, email, value_minor, status FROM lead ORDER BY id")
+
+
+def test_plain_file_maps_synonyms_and_keeps_extras(cli, tmp_path):
+    path = write(
+        tmp_path,
+        "crm.csv",
+        "Full Name,Organization,E-mail,Deal Value,Lead Source,Sales Agent,Country,Tags\n"
+        "Anna Rossi,Rossi Srl,anna@rossi.it,4500,Referral,alice,Italy,NA\n"
+        "Bob Jones,Acme,bob@acme.com,\"$1,200.50\",web,bob,,Select\n",
+    )
+    result = cli("import", path)
+    assert "2 inserted, 0 updated, 0 unchanged, 0 rejected" in result.stderr
+    assert "Country, Tags" in result.stderr  # unmapped columns are reported
+    assert leads(cli) == [
+        ("Anna Rossi", "Rossi Srl", "anna@rossi.it", 450000, "open"),
+        ("Bob Jones", "Acme", "bob@acme.com", 120050, "open"),
+    ]
+    assert cli.sql("SELECT source, owner FROM lead ORDER BY id") == [("Referral", "alice"), ("web", "bob")]
+    # placeholders stay the text they are; empty cells are not stored
+    assert cli.sql("SELECT l.name, e.key, e.value FROM lead_extra e JOIN lead l ON l.id = e.lead_id ORDER BY l.id, e.key") == [
+        ("Anna Rossi", "Country", "Italy"),
+        ("Anna Rossi", "Tags", "NA"),
+        ("Bob Jones", "Tags", "Select"),
+    ]
+    # every lead starts in the first stage, created now, with one creation event
+    now = ts("2026-11-28T09:00:00")
+    assert cli.sql("SELECT s.name, l.created_at, l.stage_entered_at, l.last_event_at FROM lead l JOIN stage s ON s.id = l.stage_id") == [
+        ("Prospecting", now, now, now), ("Prospecting", now, now, now)
+    ]
+    assert cli.scalar("SELECT COUNT(*) FROM stage_change WHERE from_stage_id IS NULL AND at = :a", a=now) == 2
+
+
+def test_null_option_turns_placeholders_into_empty(cli, tmp_path):
+    path = write(tmp_path, "n.csv", "name,company,City\nAnna,Select,Select\nBob,NA,Rome\n")
+    cli("import", path, "--null", "Select", "--null", "NA")
+    assert cli.sql("SELECT name, company FROM lead ORDER BY id") == [("Anna", None), ("Bob", None)]
+    assert cli.sql("SELECT key, value FROM lead_extra") == [("City", "Rome")]
+
+
+def test_bom_semicolons_decimal_commas_dayfirst_crlf_multiline(cli, tmp_path):
+    content = (
+        "\ufeffNome;Company;Email;Amount;Stage;Created;Notes\r\n"
+        "Anna Rossi;Rossi Srl;anna@rossi.it;4.500,00;Contact;28/11/2025;\"first call; went \"\"well\"\"\r\nsecond line\"\r\n"
+        "Luca Bianchi;Bianchi SpA;luca@b.it;€ 12.000;won;03/01/2017;\r\n"
+    )
+    path = write(tmp_path, "excel.csv", content)
+    result = cli("import", path, "--map", "Nome=name")
+    assert "2 inserted" in result.stderr
+    assert leads(cli) == [
+        ("Anna Rossi", "Rossi Srl", "anna@rossi.it", 450000, "open"),
+        ("Luca Bianchi", "Bianchi SpA", "luca@b.it", 1200000, "won"),
+    ]
+    assert cli.sql("SELECT created_at FROM lead ORDER BY id") == [(ts("2025-11-28"),), (ts("2017-01-03"),)]
+    assert cli.scalar("SELECT note FROM activity") == 'first call; went "well"\r\nsecond line'
+    assert cli.scalar("SELECT COUNT(*) FROM lead_extra") == 0  # the BOM did not make 'Nome' unknown
+
+
+def test_decimal_comma_flag_and_tab_delimiter(cli, tmp_path):
+    path = write(tmp_path, "t.tsv", "name\tvalue\nAnna\t4,5\nBob\t1.250\n")
+    cli("import", path, "--decimal-comma")
+    assert cli.sql("SELECT value_minor FROM lead ORDER BY id") == [(450,), (125000,)]
+
+
+def test_other_encoding_needs_the_flag(cli, tmp_path):
+    path = write(tmp_path, "w.csv", "name,company\nJosé Müller,Café Société\n", encoding="cp1252")
+    bad = cli("import", path, ok=False)
+    assert bad.exit_code == 1
+    assert "not valid utf-8" in bad.stderr and "--encoding" in bad.stderr
+    assert cli.scalar("SELECT COUNT(*) FROM lead") == 0
+    cli("import", path, "--encoding", "cp1252")
+    assert cli.sql("SELECT name, company FROM lead") == [("José Müller", "Café Société")]
+
+
+def test_monthfirst_and_ambiguous_dates(cli, tmp_path):
+    ambiguous = write(tmp_path, "a.csv", "name,created\nAnna,05/06/2024\nBob,01/02/2024\n")
+    result = cli("import", ambiguous, ok=False)
+    assert result.exit_code == 1
+    assert "'created'" in result.stderr and "--dayfirst or --monthfirst" in result.stderr
+    assert cli.scalar("SELECT COUNT(*) FROM lead") == 0
+    cli("import", ambiguous, "--monthfirst")
+    assert cli.sql("SELECT created_at FROM lead ORDER BY id") == [(ts("2024-05-06"),), (ts("2024-01-02"),)]
+    settled = write(tmp_path, "b.csv", "name,created\nCarla,05/06/2024\nDario,11/28/2024\n")
+    cli("import", settled)  # 11/28 settles the file as month-first
+    assert cli.sql("SELECT created_at FROM lead WHERE name IN ('Carla', 'Dario') ORDER BY id") == [
+        (ts("2024-05-06"),), (ts("2024-11-28"),)
+    ]
+
+
+def test_binary_file_is_refused_with_what_it_looks_like(cli, tmp_path):
+    path = write(tmp_path, "data.csv", bytes(range(256)) * 4)
+    result = cli("import", path, ok=False)
+    assert result.exit_code == 1
+    assert "binary" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert cli.scalar("SELECT COUNT(*) FROM lead") == 0
+
+
+def test_xlsx_renamed_csv_is_refused(cli, tmp_path):
+    path = tmp_path / "leads.csv"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("[Content_Types].xml", "<Types/>")
+        archive.writestr("xl/workbook.xml", "<workbook/>")
+    result = cli("import", str(path), ok=False)
+    assert result.exit_code == 1
+    assert "ZIP archive" in result.stderr and ".xlsx" in result.stderr
+    assert cli.scalar("SELECT COUNT(*) FROM lead") == 0
+
+
+BAD_MIDDLE = (
+    "name,email,value,created\n"
+    "Anna,anna@x.com,100,2024-01-01\n"
+    "Bob,not-an-email,200,2024-01-02\n"
+    "Carla,carla@x.com,abc,2024-01-03\n"
+    "\"Dario\nDi Dario\",dario@x.com,300,2024-02-30\n"
+    "Elena,elena@x.com,400,2024-01-05\n"
+)
+
+
+def test_bad_rows_all_or_nothing(cli, tmp_path):
+    cli("add-lead", "Existing")
+    path = write(tmp_path, "bad.csv", BAD_MIDDLE)
+    result = cli("import", path, ok=False)
+    assert result.exit_code == 1
+    errors = [line for line in result.stderr.splitlines() if "line " in line]
+    assert errors == [
+        f"pipecli: {path}: line 3, column 'email', value 'not-an-email': not an email address",
+        f"pipecli: {path}: line 4, column 'value', value 'abc': cannot read 'abc' as an amount (use 4500, 4500.50, 4,500.00 or 4.500,00)",
+        f"pipecli: {path}: line 5, column 'created', value '2024-02-30': not a valid date",
+    ]
+    assert "3 rejected; nothing was imported" in result.stderr
+    assert cli.sql("SELECT name FROM lead") == [("Existing",)]
+    assert cli.scalar("SELECT COUNT(*) FROM stage_change") == 1
+
+
+def test_bad_rows_skipped_into_rejects_file(cli, tmp_path):
+    path = write(tmp_path, "bad.csv", BAD_MIDDLE)
+    rejects = tmp_path / "rejects.csv"
+    result = cli("import", path, "--skip-invalid", "--rejects", str(rejects))
+    assert "2 inserted, 0 updated, 0 unchanged, 3 rejected" in result.stderr
+    assert cli.sql("SELECT name FROM lead ORDER BY id") == [("Anna",), ("Elena",)]
+    assert rejects.read_text(encoding="utf-8") == (
+        "name,email,value,created,reason\n"
+        "Bob,not-an-email,200,2024-01-02,\"line 3, column 'email', value 'not-an-email': not an email address\"\n"
+        "Carla,carla@x.com,abc,2024-01-03,\"line 4, column 'value', value 'abc': cannot read 'abc' as an amount "
+        "(use 4500, 4500.50, 4,500.00 or 4.500,00)\"\n"
+        "\"Dario\nDi Dario\",dario@x.com,300,2024-02-30,\"line 5, column 'created', value '2024-02-30': not a valid date\"\n"
+    )
+
+
+def test_skip_invalid_needs_rejects(cli, tmp_path):
+    path = write(tmp_path, "bad.csv", BAD_MIDDLE)
+    result = cli("import", path, "--skip-invalid", ok=False)
+    assert result.exit_code == 2
+    assert cli.scalar("SELECT COUNT(*) FROM lead") == 0
+
+
+def test_stdin_in_a_real_subprocess(tmp_path):
+    db = str(tmp_path / "pipe.db")
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    csv_text = "name|company|amount\nAnna|Rossi Srl|4500\nBob|Acme|1200\n"
+    done = subprocess.run(
+        [sys.executable, "-m", "pipecli", "--db", db, "import", "-"],
+        input=csv_text.encode(), capture_output=True, cwd=ROOT, env=env, timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == b""
+    assert b"stdin: 2 inserted" in done.stderr
+    assert b"\x1b[" not in done.stderr  # no progress bar for stdin
+    listed = subprocess.run(
+        [sys.executable, "-m", "pipecli", "--db", db, "list", "--format", "csv"],
+        capture_output=True, cwd=ROOT, env=env, timeout=60, text=True,
+    )
+    assert [line.split(",")[1:3] for line in listed.stdout.splitlines()[1:]] == [["Anna", "Rossi Srl"], ["Bob", "Acme"]]
+
+
+def test_upsert_is_idempotent_and_records_changes(cli, tmp_path):
+    first = write(
+        tmp_path, "v1.csv",
+        "email,name,amount,stage,Tier\nanna@x.com,Anna,100,Contact,gold\nbob@x.com,Bob,200,Prospecting,silver\n",
+    )
+    cli("import", first, "--key", "email")
+    again = cli("import", first, "--key", "email")
+    assert "nothing changed: 0 inserted, 0 updated, 2 unchanged, 0 rejected" in again.stderr
+    assert cli.scalar("SELECT COUNT(*) FROM lead") == 2
+    assert cli.scalar("SELECT COUNT(*) FROM stage_change") == 2
+
+    second = write(
+        tmp_path, "v2.csv",
+        "email,name,amount,stage,Tier\nanna@x.com,Anna,150,Meeting,platinum\nbob@x.com,Bob,200,Prospecting,silver\n"
+        "carla@x.com,Carla,300,Contact,\n",
+    )
+    result = cli("import", second, "--key", "email")
+    assert "1 inserted, 1 updated, 1 unchanged, 0 rejected" in result.stderr
+    anna = cli.sql("SELECT id, value_minor, stage_entered_at, furthest_position FROM lead WHERE email = 'anna@x.com'")[0]
+    now = ts("2026-11-28T09:00:00")
+    assert anna[1:] == (15000, now, 4)  # Meeting is position 4 in the default pipeline
+    assert cli.sql(
+        "SELECT f.name, t.name, c.at FROM stage_change c LEFT JOIN stage f ON f.id = c.from_stage_id "
+        "JOIN stage t ON t.id = c.to_stage_id WHERE c.lead_id = :l ORDER BY c.id", l=anna[0]
+    ) == [(None, "Contact", now), ("Contact", "Meeting", now)]
+    assert cli.scalar("SELECT value FROM lead_extra WHERE lead_id = :l AND key = 'Tier'", l=anna[0]) == "platinum"
+    assert cli("import", second, "--key", "email").stderr.count("nothing changed") == 1
+
+
+def test_stage_map_and_create_stages(cli, tmp_path):
+    path = write(
+        tmp_path, "stages.csv",
+        "name,deal_stage\nAnna,Engaging\nBob,Closed Won\nCarla,closed lost\nDario,Negotiation\nElena,MEETING\n",
+    )
+    refused = cli("import", path, "--stage-map", "Engaging=Contact", ok=False)
+    assert "line 5, column 'deal_stage', value 'Negotiation': unknown stage in pipeline Sales" in refused.stderr
+    assert cli.scalar("SELECT COUNT(*) FROM lead") == 0
+    cli("import", path, "--stage-map", "engaging=Contact,Closed Won=won", "--create-stages")
+    assert cli.sql("SELECT l.name, s.name, l.status FROM lead l JOIN stage s ON s.id = l.stage_id ORDER BY l.id") == [
+        ("Anna", "Contact", "open"), ("Bob", "won", "won"), ("Carla", "lost", "lost"),
+        ("Dario", "Negotiation", "open"), ("Elena", "Meeting", "open"),
+    ]
+    assert cli.scalar("SELECT position FROM stage WHERE name = 'Negotiation'") == 6
+    assert cli.scalar("SELECT furthest_position FROM lead WHERE name = 'Dario'") == 6
+
+
+def test_pipeline_option(cli, tmp_path):
+    cli("pipeline", "add", "Partners", "--stages", "Intro,Pilot")
+    path = write(tmp_path, "p.csv", "name,stage\nAnna,Pilot\n")
+    cli("import", path, "--pipeline", "partners")
+    assert cli.sql("SELECT p.name, s.name FROM lead l JOIN pipeline p ON p.id = l.pipeline_id JOIN stage s ON s.id = l.stage_id") == [
+        ("Partners", "Pilot")
+    ]
+
+
+def test_exact_history_dates(cli, tmp_path):
+    path = write(
+        tmp_path, "hist.csv",
+        "name,stage,created,close date,lost reason,value\n"
+        "Won Deal,won,2017-01-10,2017-03-01,,1000\n"
+        "Lost Deal,lost,2017-02-01,2017-02-20,price,2000\n"
+        "Same Day,won,2017-05-05,,,500\n"
+        "Open Deal,Proposal,2017-04-01T10:30:00+02:00,2017-06-30,,3000\n",
+    )
+    cli("import", path)
+    rows = cli.sql(
+        "SELECT name, status, created_at, closed_at, stage_entered_at, last_event_at, furthest_position, "
+        "expected_close, lost_reason FROM lead ORDER BY id"
+    )
+    assert rows == [
+        ("Won Deal", "won", ts("2017-01-10"), ts("2017-03-01"), ts("2017-03-01"), ts("2017-03-01"), 1, None, None),
+        ("Lost Deal", "lost", ts("2017-02-01"), ts("2017-02-20"), ts("2017-02-20"), ts("2017-02-20"), 1, None, "price"),
+        ("Same Day", "won", ts("2017-05-05"), ts("2017-05-05"), ts("2017-05-05"), ts("2017-05-05"), 1, None, None),
+        ("Open Deal", "open", ts("2017-04-01T08:30:00"), None, ts("2017-04-01T08:30:00"), ts("2017-04-01T08:30:00"), 5,
+         "2017-06-30", None),
+    ]
+    history = cli.sql(
+        "SELECT l.name, f.name, t.name, c.at, c.left_at, c.reason FROM stage_change c JOIN lead l ON l.id = c.lead_id "
+        "LEFT JOIN stage f ON f.id = c.from_stage_id JOIN stage t ON t.id = c.to_stage_id ORDER BY c.lead_id, c.at, c.id"
+    )
+    assert history == [
+        ("Won Deal", None, "Prospecting", ts("2017-01-10"), ts("2017-03-01"), None),
+        ("Won Deal", "Prospecting", "won", ts("2017-03-01"), None, None),
+        ("Lost Deal", None, "Prospecting", ts("2017-02-01"), ts("2017-02-20"), None),
+        ("Lost Deal", "Prospecting", "lost", ts("2017-02-20"), None, "price"),
+        ("Same Day", None, "won", ts("2017-05-05"), None, None),
+        ("Open Deal", None, "Proposal", ts("2017-04-01T08:30:00"), None, None),
+    ]
+
+
+def test_bulk_history_matches_add_lead_and_move(cli, tmp_path):
+    """The importer's bulk rows equal what add-lead + move write for the same lead."""
+    cli("add-lead", "By Hand", "--value", "1000", "--at", "2017-01-10")
+    cli("move", "1", "won", "--at", "2017-03-01")
+    path = write(tmp_path, "one.csv", "name,value,stage,created,close date\nBy Import,1000,won,2017-01-10,2017-03-01\n")
+    cli("import", path)
+    columns = ("status, stage_id, stage_entered_at, last_event_at, last_activity_at, furthest_position, closed_at, "
+               "created_at, value_minor, lost_reason, archived_at")
+    by_hand, by_import = cli.sql(f"SELECT {columns} FROM lead ORDER BY id")
+    assert by_hand == by_import
+    changes = cli.sql("SELECT lead_id, from_stage_id, to_stage_id, at, left_at, reason FROM stage_change ORDER BY lead_id, id")
+    assert [c[1:] for c in changes if c[0] == 1] == [c[1:] for c in changes if c[0] == 2]
+
+
+def test_dry_run_writes_nothing(cli, tmp_path):
+    path = write(tmp_path, "d.csv", "Contact,Account,Deal Stage,Region\nAnna,Acme,Brand New,North\n")
+    result = cli("import", path, "--dry-run", "--create-stages")
+    assert "Contact" in result.stdout and "name" in result.stdout and "extra" in result.stdout
+    assert "would be 1 inserted, 0 updated, 0 unchanged, 0 rejected" in result.stderr
+    assert "would create stages: Sales/Brand New" in result.stderr
+    assert cli.scalar("SELECT COUNT(*) FROM lead") == 0
+    assert cli.scalar("SELECT COUNT(*) FROM stage WHERE name = 'Brand New'") == 0
+
+
+def test_wrong_field_count_and_unknown_map_column(cli, tmp_path):
+    path = write(tmp_path, "w.csv", "name,company\nAnna,Acme,extra cell\n")
+    result = cli("import", path, ok=False)
+    assert "line 2: has 3 fields, the header has 2" in result.stderr
+    assert cli("import", path, "--map", "Nope=name", ok=False).exit_code == 2
+
+
+@pytest.mark.skipif(not LEADS_CSV.exists(), reason="the X Education file is not in /work/shared/data")
+def test_real_x_education_file(cli):
+    result = cli(
+        "import", str(LEADS_CSV), "--map", "Prospect ID=external_id", "--map", "Converted=stage",
+        "--stage-map", "1=won,0=lost", "--key", "external_id",
+    )
+    assert "9237 inserted, 0 updated, 0 unchanged, 0 rejected" in result.stderr
+    assert cli.sql("SELECT status, COUNT(*) FROM lead GROUP BY status ORDER BY status") == [("lost", 5678), ("won", 3559)]
+    # no name column: a lead is named by its external id
+    assert cli.scalar("SELECT COUNT(*) FROM lead WHERE name = external_id") == 9237
+    # 37 columns: Prospect ID, Converted and Lead Source (-> source) are fields, the other 34 are extras
+    assert cli.scalar("SELECT COUNT(DISTINCT key) FROM lead_extra") == 34
+    assert cli.scalar("SELECT COUNT(*) FROM lead WHERE source IS NOT NULL") == 9237 - 36  # 36 rows have no source
+    first = "7927b2df-8bba-4d29-b9a2-b6e0beafe620"
+    extras = dict(cli.sql("SELECT e.key, e.value FROM lead_extra e JOIN lead l ON l.id = e.lead_id WHERE l.external_id = :x", x=first))
+    assert extras["Specialization"] == "Select" and extras["Lead Number"] == "660737"
+    assert "Country" not in extras  # the cell is empty
+    again = cli(
+        "import", str(LEADS_CSV), "--map", "Prospect ID=external_id", "--map", "Converted=stage",
+        "--stage-map", "1=won,0=lost", "--key", "external_id",
+    )
+    assert "nothing changed: 0 inserted, 0 updated, 9237 unchanged" in again.stderr
