@@ -59,18 +59,16 @@ def add_missing_columns(conn, table_name: str, defaults: dict[str, str]) -> None
 
 def _create_missing(conn) -> None:
     """Create every table and index of the models that the database lacks."""
-    from sqlalchemy import inspect
+    from sqlalchemy.schema import CreateIndex
     from sqlmodel import SQLModel
 
     from pipecli import models  # noqa: F401
 
     SQLModel.metadata.create_all(conn, checkfirst=True)
-    inspector = inspect(conn)
     for table in SQLModel.metadata.sorted_tables:
-        existing = {ix["name"] for ix in inspector.get_indexes(table.name)}
         for index in table.indexes:
-            if index.name not in existing:
-                index.create(conn)
+            # IF NOT EXISTS rather than reflection, which cannot see expression indexes
+            conn.execute(CreateIndex(index, if_not_exists=True))
 
 
 def m002_followups_scores_extras(conn) -> None:

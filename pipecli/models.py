@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import datetime as _dt
 
-from sqlalchemy import BigInteger, Index, UniqueConstraint
+from sqlalchemy import BigInteger, Index, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 
@@ -58,6 +58,9 @@ class Lead(SQLModel, table=True):
         Index("ix_lead_created", "pipeline_id", "created_at"),
         Index("ix_lead_closed", "pipeline_id", "status", "closed_at"),
         Index("ix_lead_score", "status", "score"),
+        # `clean` finds duplicate open leads from these alone (the expressions must match its queries)
+        Index("ix_lead_dup_email", "status", text("lower(trim(email))")),
+        Index("ix_lead_dup_name", "status", text("lower(trim(name))"), text("lower(trim(company))")),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -102,6 +105,7 @@ class StageChange(SQLModel, table=True):
         Index("ix_stage_change_lead", "lead_id", "at"),
         Index("ix_stage_change_to", "to_stage_id", "at"),
         Index("ix_stage_change_at", "at"),
+        Index("ix_stage_change_left", "to_stage_id", "left_at", "at"),  # recent stays per stage (clean)
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -141,7 +141,7 @@ def render(
     stream=None,
     empty: str | None = None,
 ) -> None:
-    """Write `rows` to `stream` (stdout) as a table, CSV or JSON. `empty` is said on stderr when there
+    """Write `rows` to `stream` (stdout) as a table, CSV, JSON or a Markdown table. `empty` is said on stderr when there
     are no rows and the format is a table."""
     stream = stream or sys.stdout
     currency = currency or _currency()
@@ -160,6 +160,9 @@ def render(
         message(empty)
         return
     cells = [[table_value(r.get(c.key), c.kind, currency) for c in columns] for r in rows]
+    if fmt == "markdown":
+        _markdown_table(cells, columns, title, stream)
+        return
     if stream is sys.stdout and stdout_is_tty():
         _rich_table(cells, columns, title)
     else:
@@ -179,6 +182,18 @@ def _plain_table(cells: list[list[str]], columns: list[Column], title: str | Non
         return "  ".join(parts).rstrip()
 
     stream.write(line(headers) + "\n")
+    for row in cells:
+        stream.write(line(row) + "\n")
+
+
+def _markdown_table(cells: list[list[str]], columns: list[Column], title: str | None, stream) -> None:
+    def line(values: list[str]) -> str:
+        return "| " + " | ".join(v.replace("|", "\\|") for v in values) + " |"
+
+    if title:
+        stream.write(neutralise(title) + "\n\n")
+    stream.write(line([c.title for c in columns]) + "\n")
+    stream.write("|" + "|".join("---:" if _numeric(c.kind) else "---" for c in columns) + "|\n")
     for row in cells:
         stream.write(line(row) + "\n")
 

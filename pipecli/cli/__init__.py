@@ -35,7 +35,7 @@ class PipecliGroup(TyperGroup):
             typer.echo(f"pipecli: {exc}", err=True)
             ctx.exit(exc.exit_code)
         except (typer.Exit, typer.Abort, typer.exceptions.TyperException):
-            # typer's own (vendored click) exits and usage errors: typer prints them, exit 0 or 2
+            # typer >= 0.29 raises its own (vendored click) Exit/Abort/usage errors: typer prints them, exit 0 or 2
             raise
         except BrokenPipeError:
             # The reader (`| head`) went away: not an error of ours.
@@ -95,9 +95,9 @@ def _root(
     common.set_db(db)
 
 
-from pipecli.cli import admin, leads, pipeline, transfer, trust  # noqa: E402  (modules register commands on `app`)
+from pipecli.cli import admin, clean, leads, pipeline, transfer, trust  # noqa: E402  (modules register commands on `app`)
 
-for _module in (leads, pipeline, admin, transfer, trust):
+for _module in (leads, pipeline, clean, admin, transfer, trust):
     _module.register(app)
 
 

@@ -1,0 +1,251 @@
+"""Benchmark `pipecli clean` on a big database against a hand-written SQL floor.
+
+Targets (issue 6): the core's own work (`stale.find_stale`, timed in-process after start-up) within 3x of
+the floor, and the whole command (`python -m pipecli clean`, a subprocess) under 2 seconds.
+
+The floor is the same question asked directly through the standard sqlite3 module by hand-written SQL on
+the same file and indexes: the per-stage percentiles, one pass over the open leads with each rule's flag,
+and the duplicate keys, all rows fetched, nothing formatted.
+
+The database: `--db FILE` (any pipecli database), else the shared one of `benchmarks/bigdb.py` when that
+module is present (1,000,000 leads, ~4,000,000 stage changes), else one built here by `build` (same size,
+leads with realistic gaps: some miss a value, a date, contact details or a next step). Indexes the current
+models define but the file lacks are added first (schema v2 is still growing).
+
+    python benchmarks/clean.py [--db FILE] [--leads N] [--runs 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import os
+import random
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+NOW = "2026-11-28T09:00:00+00:00"
+os.environ.setdefault("PIPECLI_NOW", NOW)
+os.environ.setdefault("PIPECLI_CONFIG", "/nonexistent/pipecli-bench-config.toml")  # documented defaults
+DAY = 86400
+
+
+def build(path: Path, n: int, seed: int = 6) -> None:
+    """Create a pipecli database at `path` with `n` leads of the default Sales pipeline and their stage
+    history, keeping the invariants of `leads.move_lead` (cached columns equal to what history says)."""
+    from pipecli import clock
+    from pipecli.db import Store
+
+    tmp = path.with_suffix(".building")
+    tmp.unlink(missing_ok=True)
+    tmp.parent.mkdir(parents=True, exist_ok=True)
+    Store.open(str(tmp)).dispose()
+    now = clock.now_ts()
+    today = _dt.datetime.fromtimestamp(now, _dt.timezone.utc).date()
+    db = sqlite3.connect(tmp, isolation_level=None)
+    db.execute("PRAGMA journal_mode = OFF")
+    db.execute("PRAGMA synchronous = OFF")
+    stages = db.execute("SELECT id, kind, position FROM stage WHERE pipeline_id = 1").fetchall()
+    open_ids = [s[0] for s in sorted((s for s in stages if s[1] == "open"), key=lambda s: s[2])]
+    won, lost = (next(s[0] for s in stages if s[1] == kind) for kind in ("won", "lost"))
+    ddl = db.execute(
+        "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL AND tbl_name IN ('lead', 'stage_change')"
+    ).fetchall()
+    for name, _ in ddl:
+        db.execute(f"DROP INDEX {name}")
+    rng = random.Random(seed)
+    leads, changes = [], []
+    db.execute("BEGIN")
+    for i in range(1, n + 1):
+        created = now - rng.randrange(3 * 365 * DAY)
+        age = now - created
+        furthest = rng.choice((1, 2, 2, 3, 3, 4, 4, 5))
+        closed = rng.random() < min(0.95, max(0.05, age / (120 * DAY)))
+        path_ids = open_ids[:furthest] + ([won if rng.random() < 0.1 + 0.12 * furthest else lost] if closed else [])
+        stays = [rng.expovariate(1 / (12 * DAY)) for _ in path_ids[1:]]
+        scale = min(1.0, 0.9 * age / sum(stays)) if stays else 1.0
+        ats = [created]
+        for d in stays:
+            ats.append(ats[-1] + int(d * scale))
+        for j, sid in enumerate(path_ids):
+            changes.append((i, path_ids[j - 1] if j else None, sid, ats[j], ats[j + 1] if j + 1 < len(ats) else None))
+        status = "open" if not closed else ("won" if path_ids[-1] == won else "lost")
+        r = rng.random()
+        email = None if r < 0.04 else f"lead{rng.randrange(1, i + 1) if r > 0.995 else i}@example.com"
+        name, company = (f"Lead {i}", f"Company {i % 50000}") if rng.random() > 0.002 else (f"Lead {i - 1}", f"Company {(i - 1) % 50000}")
+        close = today + _dt.timedelta(days=rng.randrange(-30, 200)) if status == "open" and rng.random() < 0.8 else None
+        leads.append((
+            i, 1, path_ids[-1], status, name, company, email, f"+39 06 {i}" if rng.random() < 0.6 else None,
+            rng.randrange(100, 50000) * 100 if rng.random() < 0.97 else None, f"seller{i % 10}" if rng.random() < 0.98 else None,
+            close.isoformat() if close else None, created, ats[-1] if closed else None, "stale" if status == "lost" else None,
+            ats[-1], ats[-1], max(1, min(furthest, len(open_ids))), "call back" if rng.random() < 0.9 else None,
+        ))
+        if len(changes) > 200_000:
+            _flush(db, leads, changes)
+    _flush(db, leads, changes)
+    db.execute("COMMIT")
+    for _, sql in ddl:
+        db.execute(sql)
+    db.execute("ANALYZE")
+    db.close()
+    os.replace(tmp, path)
+
+
+def _flush(db, leads: list, changes: list) -> None:
+    db.executemany(
+        "INSERT INTO lead (id, pipeline_id, stage_id, status, name, company, email, phone, value_minor, owner,"
+        " expected_close, created_at, closed_at, lost_reason, stage_entered_at, last_event_at, furthest_position,"
+        " next_step, fit_score, engagement, score, qualification) "
+        "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,0,0,0,'incomplete')",
+        leads,
+    )
+    db.executemany("INSERT INTO stage_change (lead_id, from_stage_id, to_stage_id, at, left_at) VALUES (?,?,?,?,?)", changes)
+    leads.clear()
+    changes.clear()
+
+
+def database(args) -> Path:
+    """Return the benchmark database: --db, else bigdb's shared one when present, else one built here."""
+    if args.db:
+        return Path(args.db)
+    try:
+        from benchmarks import bigdb  # the shared builder (issue 5's benchmarks), when merged
+    except ImportError:
+        bigdb = None
+    if bigdb is not None and args.leads == 1_000_000:
+        return bigdb.ensure()
+    path = Path(os.environ.get("PIPECLI_BENCH_DB", f"/tmp/pipecli-bench/clean-{args.leads}.db"))
+    if not path.exists():
+        started = time.perf_counter()
+        build(path, args.leads)
+        print(f"built {path} in {time.perf_counter() - started:.0f}s", file=sys.stderr)
+    return path
+
+
+def add_missing_indexes(path: Path) -> None:
+    """Create the indexes the current models define that the file lacks (built by an older schema)."""
+    from pipecli import migrations
+    from pipecli.db import Store
+
+    store = Store.open(str(path))
+    try:
+        with store.write() as conn:
+            migrations._create_missing(conn)
+    finally:
+        store.dispose()
+
+
+def floor(path: Path) -> int:
+    """The same report by hand-written SQL through sqlite3: return how many finding rows it makes."""
+    from pipecli import clock
+
+    now = clock.now_ts()
+    day = clock.today().isoformat()
+    db = sqlite3.connect(path)
+    stages = db.execute(
+        "SELECT id, COALESCE(stale_days, 14) * 86400 FROM stage WHERE pipeline_id = 1 AND kind = 'open'"
+    ).fetchall()
+    limit, normal = {}, {}
+    for sid, fixed in stages:
+        n, p90 = db.execute(
+            "SELECT MAX(n), MIN(d) FROM (SELECT d, ROW_NUMBER() OVER (ORDER BY d) rn, COUNT(*) OVER () n FROM "
+            "(SELECT left_at - at d FROM stage_change WHERE to_stage_id = ? AND left_at <= ? ORDER BY left_at DESC LIMIT 2000)) "
+            "WHERE rn * 100 >= 90 * n",
+            (sid, now),
+        ).fetchone()
+        limit[sid], normal[sid] = fixed, (p90 if (n or 0) >= 10 else fixed)
+    silent = " ".join(f"WHEN {s} THEN {v}" for s, v in limit.items())
+    stuck = " ".join(f"WHEN {s} THEN {v}" for s, v in normal.items())
+    rows = db.execute(
+        f"SELECT * FROM (SELECT l.id, l.name, l.owner, l.value_minor, s.name, l.stage_entered_at, l.last_event_at, "
+        f" l.expected_close, l.created_at, l.last_event_at < :now - CASE l.stage_id {silent} END AS silent, "
+        f" l.stage_entered_at < :now - CASE l.stage_id {stuck} END AS stuck, l.expected_close < :day AS overdue, "
+        " (l.value_minor IS NULL) + 2 * (l.expected_close IS NULL) + 4 * (l.email IS NULL AND l.phone IS NULL) "
+        " + 8 * (l.owner IS NULL) + 16 * (l.next_step IS NULL) AS missing "
+        " FROM lead l JOIN stage s ON s.id = l.stage_id "
+        " WHERE l.status = 'open' AND l.archived_at IS NULL AND l.pipeline_id = 1 "
+        " AND (l.snoozed_until IS NULL OR l.snoozed_until <= :day)) "
+        "WHERE silent OR stuck OR overdue OR missing > 0",
+        {"now": now, "day": day},
+    ).fetchall()
+    found = sum(r[9] + r[10] + (r[11] or 0) + (r[12] > 0) for r in rows)
+    dups = db.execute(
+        "WITH e AS (SELECT lower(trim(email)) k FROM lead WHERE status = 'open' AND lower(trim(email)) IS NOT NULL "
+        " GROUP BY 1 HAVING COUNT(*) > 1), "
+        "nc AS (SELECT lower(trim(name)) a, lower(trim(company)) b FROM lead WHERE status = 'open' "
+        " AND lower(trim(company)) IS NOT NULL GROUP BY 1, 2 HAVING COUNT(*) > 1), "
+        "cand AS (SELECT id, name, email, company, created_at FROM lead WHERE status = 'open' AND archived_at IS NULL "
+        " AND pipeline_id = 1 AND (snoozed_until IS NULL OR snoozed_until <= :day) AND id IN ("
+        "  SELECT id FROM lead WHERE status = 'open' AND lower(trim(email)) IN (SELECT k FROM e) UNION "
+        "  SELECT id FROM lead WHERE status = 'open' AND (lower(trim(name)), lower(trim(company))) IN (SELECT a, b FROM nc))) "
+        "SELECT * FROM (SELECT id, name, created_at, "
+        " MIN(CASE WHEN email IS NOT NULL THEN id END) OVER (PARTITION BY lower(trim(email))) be, "
+        " MIN(CASE WHEN company IS NOT NULL THEN id END) OVER (PARTITION BY lower(trim(name)), lower(trim(company))) bn "
+        " FROM cand) WHERE be < id OR bn < id",
+        {"day": day},
+    ).fetchall()
+    db.close()
+    return found + len(dups)
+
+
+def best(fn, runs: int) -> tuple[float, object]:
+    times, result = [], None
+    for _ in range(runs):
+        started = time.perf_counter()
+        result = fn()
+        times.append(time.perf_counter() - started)
+    return min(times), result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--db", help="an existing pipecli database to measure")
+    parser.add_argument("--leads", type=int, default=1_000_000)
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args()
+    path = database(args)
+    add_missing_indexes(path)
+
+    from pipecli import stale
+    from pipecli.db import Store
+
+    store = Store.open(str(path))
+
+    def core():
+        with store.read() as conn:
+            return stale.find_stale(conn)
+
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+
+    def command(*extra):
+        with open(os.devnull, "w") as sink:
+            done = subprocess.run([sys.executable, "-m", "pipecli", "--db", str(path), "clean", *extra],
+                                  stdout=sink, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT)
+        if done.returncode not in (0, 1):
+            raise SystemExit(f"pipecli clean failed: {done.stderr}")
+
+    floor_s, floor_rows = best(lambda: floor(path), args.runs)
+    core_s, report = best(core, args.runs)
+    whole_s, _ = best(command, args.runs)
+    json_s, _ = best(lambda: command("--format", "json"), 1)
+    as_of_s, _ = best(lambda: command("--as-of", "2026-10-31"), 1)
+    store.dispose()
+    leads, changes = (sqlite3.connect(path).execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0] for t in ("lead", "stage_change"))
+    print(f"database: {path} ({leads:,} leads, {changes:,} stage changes); best of {args.runs}")
+    print(f"findings: {len(report.rows):,} rows (floor counted {floor_rows:,}) on {len(report.lead_ids):,} deals; {dict(report.counts)}")
+    print(f"{'measure':44} {'seconds':>8} {'target':>18}")
+    print(f"{'floor: hand-written SQL through sqlite3':44} {floor_s:8.3f}")
+    ratio = core_s / floor_s
+    print(f"{'stale.find_stale in-process (after start-up)':44} {core_s:8.3f} {f'<= 3x floor ({ratio:.1f}x)':>18} {'ok' if ratio <= 3 else 'MISSED'}")
+    print(f"{'pipecli clean (whole subprocess, text)':44} {whole_s:8.3f} {'< 2 s':>18} {'ok' if whole_s < 2 else 'MISSED'}")
+    print(f"{'pipecli clean --format json (one run)':44} {json_s:8.3f}")
+    print(f"{'pipecli clean --as-of 2026-10-31 (one run)':44} {as_of_s:8.3f} {'(history; slower)':>18}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,181 @@
+"""The daily stale-deal report and what to do about it: `clean`, `snooze`."""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+
+from pipecli.cli.common import PipelineOpt, YesOpt, choice, date, store
+from pipecli.errors import UsageError
+
+FORMATS = ("text", "table", "csv", "json", "markdown")
+
+
+def clean_columns():
+    """Return the columns of a `clean` row."""
+    from pipecli.output import Column
+
+    return [
+        Column("lead_id", "id", kind="int"),
+        Column("name"),
+        Column("rule"),
+        Column("why"),
+        Column("since", kind="ts"),
+        Column("threshold"),
+        Column("basis"),
+        Column("value", kind="money", source="value_minor"),
+        Column("owner"),
+        Column("stage"),
+    ]
+
+
+def clean(
+    pipeline: PipelineOpt = None,
+    owner: Annotated[Optional[str], typer.Option(help="Only this seller's deals.")] = None,
+    as_of: Annotated[Optional[str], typer.Option("--as-of", metavar="DATE", help="Judge the pipeline as it stood at the end of DATE (reads history).")] = None,
+    fmt: Annotated[
+        Optional[str],
+        typer.Option("--format", "-f", callback=choice(*FORMATS), metavar="|".join(FORMATS),
+                     help="Output format (default: table on a terminal, text otherwise)."),
+    ] = None,
+    check: Annotated[bool, typer.Option("--check", help="Exit 1 when anything is found, 0 when the pipeline is clean.")] = False,
+    close_lost: Annotated[bool, typer.Option("--close-lost", help="Close the deals found as lost.")] = False,
+    snooze_days: Annotated[Optional[int], typer.Option("--snooze", metavar="DAYS", help="Snooze the deals found for DAYS days.")] = None,
+    archive: Annotated[bool, typer.Option("--archive", help="Archive the deals found (hidden from list and reports).")] = False,
+    reason: Annotated[str, typer.Option(help="Why, recorded in each deal's history (the lost reason with --close-lost).")] = "stale",
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what --close-lost/--snooze/--archive would do; change nothing.")] = False,
+    yes: YesOpt = False,
+) -> None:
+    """Report stale deals: silent, stuck, overdue, incomplete, duplicate; optionally act on them.
+
+    The first line of the text report is a summary; when nothing is stale it is the only line.
+
+    \b
+    Examples:
+      pipecli clean                              # the report (plain text when piped)
+      pipecli clean --owner bob --format table
+      pipecli clean --check || pipecli clean | mail -s "stale deals" sales@example.com
+      pipecli clean --as-of 2026-10-31          # the pipeline as it stood then
+      pipecli clean --close-lost --reason stale --yes
+      pipecli clean --snooze 14 --reason "budget freeze until January" --dry-run
+
+    \b
+    Exit codes:
+      0  the report was made (and, with --check, nothing was found)
+      1  --check found something; or an error (the message on stderr says what)
+      2  usage error, or an action without --yes when not on a terminal (nothing changed)
+    """
+    from pipecli import clock, stale
+    from pipecli.cli.common import confirm
+    from pipecli.output import message, stdout_is_tty
+
+    actions = [a for a, on in (("close-lost", close_lost), ("snooze", snooze_days is not None), ("archive", archive)) if on]
+    if len(actions) > 1:
+        raise UsageError("give only one of --close-lost, --snooze, --archive")
+    if actions and as_of is not None:
+        raise UsageError("--as-of shows the past; acting on it is not allowed (drop --as-of)")
+    if dry_run and not actions:
+        raise UsageError("--dry-run goes with --close-lost, --snooze or --archive")
+    if snooze_days is not None and snooze_days < 1:
+        raise UsageError("--snooze DAYS must be at least 1")
+    day = date(as_of, "--as-of")
+    fmt = fmt or ("table" if stdout_is_tty() else "text")
+    with store().read() as conn:
+        report = stale.find_stale(conn, pipeline, owner, day)
+    render_report(report, fmt, owner, as_of is not None)
+    if actions and report.rows:
+        import datetime as _dt
+
+        action = actions[0]
+        n = len(report.lead_ids)
+        deals = f"{n} deal{'s' * (n != 1)}"
+        verb, past, rest = {
+            "close-lost": ("Close", "closed", " as lost"),
+            "snooze": ("Snooze", "snoozed", f" until {clock.today() + _dt.timedelta(days=snooze_days or 0)}"),
+            "archive": ("Archive", "archived", ""),
+        }[action]
+        if dry_run:
+            message(f"dry run: would {verb.lower()} {deals}{rest} (reason: {reason}); nothing was changed")
+        else:
+            confirm(f"{verb} {deals}{rest} (reason: {reason})?", yes)
+            with store().write() as conn:
+                done = stale.apply(conn, report.lead_ids, action, reason, snooze_days)
+            message(f"{past} {len(done)} of {deals}{rest} (reason: {reason})")
+    if check and report.rows:
+        from pipecli.errors import EXIT_FOUND
+
+        raise typer.Exit(EXIT_FOUND)
+
+
+def summary(report, owner: str | None = None, historic: bool = False) -> str:
+    """Return the report's one-line summary: "3 stale deals worth €4,500.00 in Sales: 2 silent, 1 stuck"."""
+    from pipecli import money
+    from pipecli.config import currency
+
+    where = report.pipeline + (f" (owner {owner})" if owner else "")
+    when = f" as of {report.day.isoformat()}" if historic else ""
+    if not report.rows:
+        return f"No stale deals in {where}{when}: the pipeline is clean."
+    n = len(report.lead_ids)
+    parts = ", ".join(
+        f"{count} {rule}{'s' if rule == 'duplicate' and count != 1 else ''}" for rule, count in report.counts.items()
+    )
+    return f"{n} stale deal{'s' * (n != 1)} worth {money.fmt(report.value_minor, currency())} in {where}{when}: {parts}"
+
+
+def render_report(report, fmt: str, owner: str | None, historic: bool) -> None:
+    """Print the report in `fmt`: text (summary, then findings grouped by rule), markdown, or a listing."""
+    from pipecli import money, output
+    from pipecli.config import currency
+
+    head = summary(report, owner, historic)
+    if fmt in ("csv", "json"):
+        output.render(report.rows, clean_columns(), fmt)
+        return
+    if fmt in ("table", "markdown"):
+        if not report.rows:
+            typer.echo(head)
+            return
+        output.render(report.rows, clean_columns(), fmt, title=head)
+        return
+    lines = [head]
+    rule = None
+    for r in report.rows:
+        if r["rule"] != rule:
+            rule = r["rule"]
+            lines += ["", f"{rule} ({report.counts[rule]})"]
+        facts = [f"#{r['lead_id']} {r['name']}", r["stage"]]
+        if r["value_minor"] is not None:
+            facts.append(money.fmt(r["value_minor"], currency()))
+        if r["owner"]:
+            facts.append(r["owner"])
+        lines.append(output.neutralise("  " + " · ".join(facts)))
+        lines.append(output.neutralise(f"      {r['why']}"))
+    typer.echo("\n".join(lines))
+
+
+def snooze(
+    lead_id: Annotated[int, typer.Argument(metavar="ID")],
+    until: Annotated[Optional[str], typer.Option("--until", metavar="DATE", help="Leave the deal out of `clean` until this date.")] = None,
+    reason: Annotated[Optional[str], typer.Option(help="Why the deal is stalled (recorded in its history).")] = None,
+    clear: Annotated[bool, typer.Option("--clear", help="End the snooze now.")] = False,
+) -> None:
+    """Snooze a deal stalled for a known reason: `pipecli snooze 12 --until 2027-01-10 --reason "budget freeze"`."""
+    from pipecli import stale
+    from pipecli.output import message
+
+    if clear == (until is not None):
+        raise UsageError("give either --until DATE (with --reason) or --clear")
+    with store().write() as conn:
+        lead = stale.snooze(conn, lead_id, date(until, "--until"), reason)
+    if clear:
+        message(f"lead {lead_id}: snooze cleared")
+    else:
+        message(f"lead {lead_id} snoozed until {lead['snoozed_until']}: {lead['snooze_reason']}")
+
+
+def register(app: typer.Typer) -> None:
+    """Add `clean` and `snooze` to `app`."""
+    app.command()(clean)
+    app.command()(snooze)

@@ -1,0 +1,408 @@
+"""Stale deals: how `pipecli clean` judges that an open deal needs attention, and what it does about it.
+
+Five rules, each a finding row that says what, why, since when and against which threshold:
+
+- **silent**: no activity and no stage change for longer than the stage's `stale_days` (else config
+  `stale_days`, default 14). Read from the lead's cached `last_event_at`, so it is one indexed scan.
+- **stuck**: in its stage longer than is normal *for that stage*: the `percentile` (config `[clean]
+  percentile`, default 90) of how long past deals stayed in it (`stage_change.left_at - at`). The percentile
+  is computed in SQL over the stage's most recent `sample` completed stays (default 2000): recent stays say
+  what is normal now, and the cost is the same on any size of history (an index range scan on
+  `ix_stage_change_left`). With fewer than `min_history` past stays (default 10) it falls back to the
+  stage's fixed limit (its silence limit); the row's `basis` says which applied.
+- **overdue**: the expected close date has passed and the deal is still open.
+- **incomplete**: missing what a forecast needs (value, expected close) or what a follow-up needs (email
+  or phone, owner, next step).
+- **duplicate**: an open lead with the same email (case-insensitive) or the same name and company as an
+  earlier open lead of the pipeline; the later copies are reported, the first is the original.
+
+Archived leads and leads snoozed past the evaluation day are left out. `as_of` (a date) evaluates the
+pipeline as it stood at the end of that day: each lead's stage and last event are read from history
+(`stage_change`, `activity`) instead of the cache; value, dates and contact details are the current ones
+(they have no history).
+
+Acting on findings (`apply`) closes them as lost through `leads.move_lead`, snoozes or archives them, and
+records every change in history with the reason, inside the caller's transaction.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from dataclasses import dataclass, field
+from operator import itemgetter
+
+from sqlalchemy import text
+
+from pipecli import clock, config, pipelines
+from pipecli.errors import PipecliError
+
+DAY = 86400
+RULES = ("silent", "stuck", "overdue", "incomplete", "duplicate")
+DEFAULTS = {
+    "stale_days": 14,  # top-level config key: the silence limit of stages that set none
+    "percentile": 90,  # [clean] percentile: a stay longer than this share of past stays is "stuck"
+    "min_history": 10,  # [clean] min_history: fewer past stays than this use the fixed limit
+    "sample": 2000,  # [clean] sample: how many of the most recent completed stays inform the percentile
+}
+ACTIONS = ("close-lost", "snooze", "archive")
+
+
+@dataclass
+class Settings:
+    stale_days: int = DEFAULTS["stale_days"]
+    percentile: float = DEFAULTS["percentile"]
+    min_history: int = DEFAULTS["min_history"]
+    sample: int = DEFAULTS["sample"]
+
+    @classmethod
+    def from_config(cls) -> "Settings":
+        """Return the settings in force: config values over the documented defaults, checked."""
+        section = config.section("clean")
+        s = cls(
+            stale_days=config.value("stale_days", DEFAULTS["stale_days"]),
+            percentile=section.get("percentile", DEFAULTS["percentile"]),
+            min_history=section.get("min_history", DEFAULTS["min_history"]),
+            sample=section.get("sample", DEFAULTS["sample"]),
+        )
+        checks = (
+            ("stale_days", s.stale_days, 1, None),
+            ("[clean] percentile", s.percentile, 1, 100),
+            ("[clean] min_history", s.min_history, 1, None),
+            ("[clean] sample", s.sample, 1, None),
+        )
+        for name, v, low, high in checks:
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or v < low or (high is not None and v > high):
+                bound = f"between {low} and {high}" if high else f"a number of at least {low}"
+                raise PipecliError(f"config file {config.path()}: {name} must be {bound}, not {v!r}")
+        return s
+
+
+@dataclass
+class Report:
+    """What `find_stale` found: the rows, and the facts the summary line needs."""
+
+    pipeline: str
+    as_of: int  # the moment evaluated (epoch seconds)
+    day: _dt.date  # the calendar day evaluated
+    rows: list[dict] = field(default_factory=list)
+
+    @property
+    def lead_ids(self) -> list[int]:
+        """Return the distinct leads found, in id order."""
+        return sorted({r["lead_id"] for r in self.rows})
+
+    @property
+    def value_minor(self) -> int:
+        """Return the total value of the distinct leads found (exact, minor units)."""
+        seen: dict[int, int] = {}
+        for r in self.rows:
+            seen[r["lead_id"]] = r["value_minor"] or 0
+        return sum(seen.values())
+
+    @property
+    def counts(self) -> dict[str, int]:
+        """Return how many rows each rule found, in rule order, rules with none left out."""
+        counts = {rule: 0 for rule in RULES}
+        for r in self.rows:
+            counts[r["rule"]] += 1
+        return {k: v for k, v in counts.items() if v}
+
+
+def find_stale(
+    conn,
+    pipeline: str | None = None,
+    owner: str | None = None,
+    as_of: _dt.date | None = None,
+    settings: Settings | None = None,
+) -> Report:
+    """Return the stale deals of `pipeline` (default: the default pipeline), optionally one owner's,
+    now or as they stood at the end of the day `as_of`, in a stable order (rule, since, lead id)."""
+    settings = settings or Settings.from_config()
+    p = pipelines.get_pipeline(conn, pipeline)
+    if as_of is None:
+        moment, day = clock.now_ts(), clock.today()
+    else:
+        moment, day = clock.end_of_day_ts(as_of), as_of
+    day = _dt.date(day.year, day.month, day.day)  # a plain date binds on every driver
+    scope = _Scope(p["id"], owner, moment, day, as_of is not None)
+    report = Report(p["name"], moment, day)
+    stages = {s["id"]: s for s in pipelines.stages(conn, p["id"], outcomes=False)}
+    limits = {sid: (s["stale_days"] or settings.stale_days) * DAY for sid, s in stages.items()}
+    if not limits:
+        return report
+    own = {sid for sid, s in stages.items() if s["stale_days"]}
+    thresholds = stuck_thresholds(conn, stages, limits, moment, settings)
+    found = _rules(conn, scope, limits, own, thresholds) + _duplicates(conn, scope)
+    by_rule: dict[str, list[dict]] = {rule: [] for rule in RULES}
+    for row in found:
+        by_rule[row["rule"]].append(row)
+    for rule in RULES:
+        report.rows += sorted(by_rule[rule], key=itemgetter("since", "lead_id"))
+    return report
+
+
+@dataclass
+class _Scope:
+    """Which leads are looked at, and the SQL that gives their state (cached now, or from history)."""
+
+    pipeline_id: int
+    owner: str | None
+    moment: int
+    day: _dt.date
+    historic: bool
+
+    def sql(self, columns: str) -> str:
+        """Return a query over the scope's open, unarchived, unsnoozed leads (alias `l`) with their stage
+        `s`; `{stage_id}`, `{entered}` and `{last_event}` in `columns` name the lead's state."""
+        if self.historic:
+            state = {"stage_id": "st.stage_id", "entered": "st.entered", "last_event": "st.last_event"}
+            source = (
+                "(SELECT c.lead_id, c.to_stage_id AS stage_id, c.at AS entered, "
+                " COALESCE((SELECT MAX(a.at) FROM activity a WHERE a.lead_id = c.lead_id AND a.at <= :moment"
+                " AND a.at > c.at), c.at) AS last_event "
+                " FROM stage_change c WHERE c.at <= :moment AND (c.left_at IS NULL OR c.left_at > :moment)) st "
+                "JOIN lead l ON l.id = st.lead_id"
+            )
+            live = "(l.archived_at IS NULL OR l.archived_at > :moment)"
+        else:
+            state = {"stage_id": "l.stage_id", "entered": "l.stage_entered_at", "last_event": "l.last_event_at"}
+            source = "lead l"
+            live = "l.status = 'open' AND l.archived_at IS NULL"
+        where = [live, "l.pipeline_id = :pipeline", "(l.snoozed_until IS NULL OR l.snoozed_until <= :day)"]
+        if self.owner is not None:
+            where.append("lower(l.owner) = lower(:owner)")
+        return (
+            f"SELECT l.id AS lead_id, l.name, l.owner, l.value_minor, s.name AS stage, "
+            f"{columns.format(**state)} "
+            f"FROM {source} JOIN stage s ON s.id = {state['stage_id']} AND s.kind = 'open' "
+            f"WHERE {' AND '.join(where)}"
+        )
+
+    def params(self, **extra) -> dict:
+        return {"pipeline": self.pipeline_id, "owner": self.owner, "moment": self.moment, "day": self.day, **extra}
+
+
+def _row(r, rule: str, why: str, since: int, threshold: str | None, basis: str | None = None) -> dict:
+    return {
+        "lead_id": r.lead_id, "name": r.name, "rule": rule, "why": why, "since": since,
+        "threshold": threshold, "basis": basis, "value_minor": r.value_minor, "owner": r.owner,
+        "stage": r.stage,
+    }
+
+
+def _case(mapping: dict[int, int], column: str, prefix: str) -> tuple[str, dict]:
+    """Return a portable `CASE column WHEN ... END` over `mapping` and its parameters."""
+    parts, params = [], {}
+    for i, (key, value) in enumerate(sorted(mapping.items())):
+        parts.append(f"WHEN :{prefix}k{i} THEN :{prefix}v{i}")
+        params[f"{prefix}k{i}"], params[f"{prefix}v{i}"] = key, value
+    return f"CASE {column} {' '.join(parts)} END", params
+
+
+def stuck_thresholds(conn, stages: dict[int, dict], limits: dict[int, int], moment: int, settings: Settings) -> dict:
+    """Return, per open stage id, (threshold seconds, basis, why): the configured percentile of the most
+    recent completed stays up to `moment`, or the stage's fixed limit when fewer than `min_history`
+    stays inform it. Computed in SQL (nearest-rank percentile) over `ix_stage_change_left`."""
+    sql = text(
+        "WITH recent AS (SELECT left_at - at AS d FROM stage_change "
+        " WHERE to_stage_id = :s AND left_at <= :moment ORDER BY left_at DESC LIMIT :sample), "
+        "ranked AS (SELECT d, ROW_NUMBER() OVER (ORDER BY d) AS rn, COUNT(*) OVER () AS n FROM recent) "
+        "SELECT MAX(n) AS n, MIN(d) AS d FROM ranked WHERE rn * 100 >= :pct * n"
+    )
+    pct = settings.percentile
+    out = {}
+    for sid in sorted(stages):
+        r = conn.execute(sql, {"s": sid, "moment": moment, "sample": settings.sample, "pct": pct}).one()
+        n = r.n or 0
+        if n >= settings.min_history:
+            d = int(r.d)
+            out[sid] = (d, "percentile", f"the {_ordinal(pct)} percentile of {n} past stays, {clock.human_duration(d)}")
+        else:
+            d = limits[sid]
+            out[sid] = (d, "fixed limit", f"the stage's fixed limit of {clock.human_duration(d)} (only {n} past stays)")
+    return out
+
+
+def _ordinal(number: float) -> str:
+    if number != int(number):
+        return f"{number:g}th"
+    n = int(number)
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
+_MISSING = (
+    ("value", "l.value_minor IS NULL"),
+    ("expected close", "l.expected_close IS NULL"),
+    ("email or phone", "(l.email IS NULL AND l.phone IS NULL)"),
+    ("owner", "l.owner IS NULL"),
+    ("next step", "l.next_step IS NULL"),
+)
+
+
+def _rules(conn, scope: _Scope, limits: dict[int, int], own: set[int], thresholds: dict) -> list[dict]:
+    """Return the silent, stuck, overdue and incomplete findings: one pass over the scope, each rule
+    decided in SQL (a flag column), the rows written here."""
+    silent_sql, params = _case(limits, "{stage_id}", "sl")
+    stuck_sql, more = _case({sid: t[0] for sid, t in thresholds.items()}, "{stage_id}", "su")
+    params.update(more)
+    flags = [
+        f"CASE WHEN {{last_event}} < :moment - {silent_sql} THEN 1 ELSE 0 END AS f_silent",
+        f"CASE WHEN {{entered}} < :moment - {stuck_sql} THEN 1 ELSE 0 END AS f_stuck",
+        "CASE WHEN l.expected_close < :day THEN 1 ELSE 0 END AS f_overdue",
+        # which details are missing, as a bit mask (bit i: _MISSING[i])
+        " + ".join(f"CASE WHEN {cond} THEN {1 << i} ELSE 0 END" for i, (_, cond) in enumerate(_MISSING)) + " AS f_missing",
+    ]
+    inner = scope.sql(
+        "{stage_id} AS stage_id, {entered} AS entered, {last_event} AS last_event, l.expected_close, "
+        "l.created_at, " + ", ".join(flags)
+    )
+    any_flag = " OR ".join(f"x.{f.rsplit(' ', 1)[1]} > 0" for f in flags)
+    rows = conn.execute(text(f"SELECT * FROM ({inner}) x WHERE {any_flag}"), scope.params(**params))
+    moment, day, out, missing = scope.moment, scope.day, [], {}
+    human = clock.human_duration
+    for r in rows:
+        if r.f_silent:
+            limit = limits[r.stage_id]
+            out.append(_row(
+                r, "silent",
+                f"no activity or stage change for {human(moment - r.last_event)} (limit {human(limit)} in {r.stage})",
+                r.last_event, human(limit), "stage limit" if r.stage_id in own else "default limit",
+            ))
+        if r.f_stuck:
+            limit, basis, what = thresholds[r.stage_id]
+            out.append(_row(
+                r, "stuck", f"in {r.stage} for {human(moment - r.entered)}, longer than {what}",
+                r.entered, human(limit), basis,
+            ))
+        if r.f_overdue:
+            close = _as_date(r.expected_close)
+            days = (day - close).days
+            out.append(_row(
+                r, "overdue", f"expected to close on {close.isoformat()}, {days} day{'s' * (days != 1)} ago, still open",
+                clock.day_start_ts(close + _dt.timedelta(days=1)), close.isoformat(),
+            ))
+        if r.f_missing:
+            if r.f_missing not in missing:
+                missing[r.f_missing] = "missing " + ", ".join(w for i, (w, _) in enumerate(_MISSING) if r.f_missing >> i & 1)
+            out.append(_row(r, "incomplete", missing[r.f_missing], r.created_at, None))
+    return out
+
+
+_EMAIL_KEY = "lower(trim({t}.email))"  # the expressions of ix_lead_dup_email / ix_lead_dup_name
+_NAME_KEY = "lower(trim({t}.name)), lower(trim({t}.company))"
+
+
+def _duplicates(conn, scope: _Scope) -> list[dict]:
+    """Return the later copies among the scope's open leads: same email, or same name and company
+    (case-insensitive), the first lead of each group being the original.
+
+    Now, the keys shared by two open leads come from the expression indexes alone, and only the leads
+    with such keys are read; as of a past day every lead open then is read."""
+    email, name = _EMAIL_KEY.format(t="l"), _NAME_KEY.format(t="l")
+    inner = scope.sql(
+        "l.created_at, "
+        f"MIN(CASE WHEN l.email IS NOT NULL THEN l.id END) OVER (PARTITION BY {email}) AS by_email, "
+        f"MIN(CASE WHEN l.company IS NOT NULL THEN l.id END) OVER (PARTITION BY {name}) AS by_name"
+    )
+    prefix = ""
+    if not scope.historic:
+        e, n = _EMAIL_KEY.format(t="c"), _NAME_KEY.format(t="c")
+        prefix = (
+            "WITH shared_email AS (SELECT {e} AS k FROM lead c WHERE c.status = 'open' AND {e} IS NOT NULL "
+            " GROUP BY {e} HAVING COUNT(*) > 1), "
+            "shared_name AS (SELECT {n} FROM lead c WHERE c.status = 'open' AND lower(trim(c.company)) IS NOT NULL "
+            " GROUP BY {n} HAVING COUNT(*) > 1), "
+            "candidate AS (SELECT c.id FROM lead c WHERE c.status = 'open' AND {e} IN (SELECT k FROM shared_email) "
+            " UNION SELECT c.id FROM lead c WHERE c.status = 'open' AND ({n}) IN (SELECT * FROM shared_name)) "
+        ).format(e=e, n=n)
+        inner += " AND l.id IN (SELECT id FROM candidate)"
+    sql = (
+        prefix + "SELECT d.*, e.name AS email_first, n.name AS name_first FROM (" + inner + ") d "
+        "LEFT JOIN lead e ON e.id = d.by_email LEFT JOIN lead n ON n.id = d.by_name "
+        "WHERE d.by_email < d.lead_id OR d.by_name < d.lead_id"
+    )
+    out = []
+    for r in conn.execute(text(sql), scope.params()):
+        same_email = r.by_email is not None and r.by_email < r.lead_id
+        same_name = r.by_name is not None and r.by_name < r.lead_id
+        if same_email and same_name and r.by_email == r.by_name:
+            why = f"same email, name and company as lead {r.by_email} ({r.email_first})"
+        else:
+            parts = []
+            if same_email:
+                parts.append(f"same email as lead {r.by_email} ({r.email_first})")
+            if same_name:
+                parts.append(f"same name and company as lead {r.by_name} ({r.name_first})")
+            why = "; ".join(parts)
+        out.append(_row(r, "duplicate", why, r.created_at, None))
+    return out
+
+
+def _as_date(value) -> _dt.date:
+    return value if isinstance(value, _dt.date) else _dt.date.fromisoformat(str(value))
+
+
+# --- acting ------------------------------------------------------------------------------------
+
+
+def snooze(conn, lead_id: int, until: _dt.date | None, reason: str | None, at: int | None = None) -> dict:
+    """Snooze a lead until `until` (left out of `clean` until that day) with a reason, or clear its
+    snooze (`until` None); record it as a note in the lead's activities. Return the lead."""
+    from pipecli.activities import log_activity
+    from pipecli.leads import get_lead
+
+    lead = get_lead(conn, lead_id)
+    if until is None:
+        if lead["snoozed_until"] is None:
+            raise PipecliError(f"lead {lead_id} is not snoozed")
+        note = "snooze cleared" + (f": {reason}" if reason else "")
+        reason = None
+    else:
+        reason = (reason or "").strip()
+        if not reason:
+            raise PipecliError("--reason is required: say why the deal is stalled")
+        until = _dt.date(until.year, until.month, until.day)
+        if until <= clock.today():
+            raise PipecliError(f"--until {until.isoformat()} is not in the future")
+        note = f"snoozed until {until.isoformat()}: {reason}"
+    conn.execute(
+        text("UPDATE lead SET snoozed_until = :u, snooze_reason = :r WHERE id = :l"),
+        {"u": until, "r": reason, "l": lead_id},
+    )
+    log_activity(conn, lead_id, "note", note, at)
+    return get_lead(conn, lead_id)
+
+
+def apply(conn, lead_ids: list[int], action: str, reason: str, days: int | None = None) -> list[int]:
+    """Act on the leads found by `clean` (each once, in id order): `close-lost` moves them to lost with
+    `reason`; `snooze` snoozes them for `days`; `archive` archives them, recording a note with the reason.
+    Leads no longer open (changed since they were shown) are skipped. Return the ids changed."""
+    from pipecli.activities import log_activity
+    from pipecli.leads import move_lead
+
+    if action not in ACTIONS:
+        raise PipecliError(f"unknown action {action!r}")
+    reason = (reason or "").strip()
+    if not reason:
+        raise PipecliError("--reason must not be empty: it is recorded in history")
+    now = clock.now_ts()
+    done = []
+    for lead_id in sorted(set(lead_ids)):
+        state = conn.execute(
+            text("SELECT status, archived_at FROM lead WHERE id = :l"), {"l": lead_id}
+        ).first()
+        if state is None or state.status != "open" or state.archived_at is not None:
+            continue
+        if action == "close-lost":
+            move_lead(conn, lead_id, "lost", now, reason)
+        elif action == "snooze":
+            if days is None or days < 1:
+                raise PipecliError("--snooze DAYS must be at least 1")
+            today = clock.today()
+            snooze(conn, lead_id, _dt.date(today.year, today.month, today.day) + _dt.timedelta(days=days), reason, now)
+        else:
+            log_activity(conn, lead_id, "note", f"archived by clean: {reason}", now)
+            conn.execute(text("UPDATE lead SET archived_at = :a WHERE id = :l"), {"a": now, "l": lead_id})
+        done.append(lead_id)
+    return done
