@@ -186,6 +186,17 @@ class Cli:
         finally:
             store.dispose()
 
+    def execute(self, statement: str, **params) -> None:
+        """Run one SQL write (UPDATE, INSERT...) on the database, on either backend, and commit it."""
+        from sqlalchemy import text
+
+        store = self.store()
+        try:
+            with store.write() as conn:
+                conn.execute(text(statement), params)
+        finally:
+            store.dispose()
+
     def every_row(self) -> dict[str, list[tuple]]:
         """Return every row of every table of the schema, ordered by primary key: the whole database,
         for comparing two databases or a database before and after a command."""

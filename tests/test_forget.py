@@ -5,8 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
-
 from pipecli.leads import lead_tables
 
 SECRETS = ("Wilhelmina Quasthoff", "w.quasthoff@example.org", "+49 30 5550199", "allergic to peanuts")
@@ -17,13 +15,10 @@ def _person(cli) -> int:
                    "--note", SECRETS[3], "--at", "2026-11-01").stdout)
     cli("move", lead, "Contact", "--at", "2026-11-02")
     cli("log", lead, "call", "--note", f"{SECRETS[3]} (again)", "--at", "2026-11-03")
-    store = cli.store()
-    with store.write() as conn:
-        conn.execute(text("INSERT INTO lead_extra (lead_id, key, value) VALUES (:l, 'linkedin', :v)"),
-                     {"l": lead, "v": "linkedin.com/in/" + SECRETS[0].replace(" ", "")})
-        conn.execute(text("INSERT INTO qualification (lead_id, criterion, answer, verdict, at) "
-                          "VALUES (:l, 'budget', :a, 'yes', 1)"), {"l": lead, "a": SECRETS[3]})
-    store.dispose()
+    cli.execute("INSERT INTO lead_extra (lead_id, key, value) VALUES (:l, 'linkedin', :v)",
+                l=lead, v="linkedin.com/in/" + SECRETS[0].replace(" ", ""))
+    cli.execute("INSERT INTO qualification (lead_id, criterion, answer, verdict, at) VALUES (:l, 'budget', :a, 'yes', 1)",
+                l=lead, a=SECRETS[3])
     return lead
 
 

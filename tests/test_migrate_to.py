@@ -22,13 +22,8 @@ def _history(cli):
     cli("pipeline", "remove-stage", "Sales", "Legal")  # deleted: leaves a gap in stage ids
     cli("add-lead", "Zoë «Quote» O'Brien", "--email", "zoe@example.com", "--pipeline", "Partners", "--value", "12.34")
     cli("delete", "3", "--yes")  # a gap in lead ids
-    from sqlalchemy import text
-
-    store = cli.store()
-    with store.write() as conn:
-        conn.execute(text("INSERT INTO lead_extra (lead_id, key, value) VALUES (1, 'industry', 'retail'), (2, 'size', '50')"))
-        conn.execute(text("INSERT INTO qualification (lead_id, criterion, answer, verdict, at) VALUES (1, 'budget', '10k', 'yes', 5)"))
-    store.dispose()
+    cli.execute("INSERT INTO lead_extra (lead_id, key, value) VALUES (1, 'industry', 'retail'), (2, 'size', '50')")
+    cli.execute("INSERT INTO qualification (lead_id, criterion, answer, verdict, at) VALUES (1, 'budget', '10k', 'yes', 5)")
 
 
 def test_copies_every_row_with_ids_and_history(cli, db_path, pg_url):
