@@ -232,6 +232,8 @@ def main() -> None:
     floor_s, floor_rows = best(lambda: floor(path), args.runs)
     core_s, report = best(core, args.runs)
     whole_s, _ = best(command, args.runs)
+    owner = sqlite3.connect(path).execute("SELECT owner FROM lead WHERE owner IS NOT NULL ORDER BY id LIMIT 1").fetchone()[0]
+    owner_s, _ = best(lambda: command("--owner", owner), args.runs)
     json_s, _ = best(lambda: command("--format", "json"), 1)
     as_of_s, _ = best(lambda: command("--as-of", "2026-10-31"), 1)
     store.dispose()
@@ -243,6 +245,7 @@ def main() -> None:
     ratio = core_s / floor_s
     print(f"{'stale.find_stale in-process (after start-up)':44} {core_s:8.3f} {f'<= 3x floor ({ratio:.1f}x)':>18} {'ok' if ratio <= 3 else 'MISSED'}")
     print(f"{'pipecli clean (whole subprocess, text)':44} {whole_s:8.3f} {'< 2 s':>18} {'ok' if whole_s < 2 else 'MISSED'}")
+    print(f"{'pipecli clean --owner ' + owner + ' (one seller)':44} {owner_s:8.3f} {'< 2 s':>18} {'ok' if owner_s < 2 else 'MISSED'}")
     print(f"{'pipecli clean --format json (one run)':44} {json_s:8.3f}")
     print(f"{'pipecli clean --as-of 2026-10-31 (one run)':44} {as_of_s:8.3f} {'(history; slower)':>18}")
 

@@ -80,8 +80,8 @@ def floor(csv_path: str, db_path: str) -> None:
     conn.close()
 
 
-def run(label: str, argv: list[str], env: dict) -> tuple[float, float]:
-    """Run a child process; return (seconds, peak memory in MB)."""
+def run(label: str, argv: list[str], env: dict) -> tuple[float, float, float]:
+    """Run a child process; return (wall seconds, peak memory in MB, CPU seconds)."""
     start = time.perf_counter()
     child = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     stderr = child.stderr.read()
@@ -91,8 +91,10 @@ def run(label: str, argv: list[str], env: dict) -> tuple[float, float]:
     if child.returncode != 0:
         sys.exit(f"{label} failed ({child.returncode}): {stderr.decode(errors='replace')[-2000:]}")
     peak = usage.ru_maxrss / 1024 if sys.platform != "darwin" else usage.ru_maxrss / 1024 / 1024
-    print(f"  {label:<14} {seconds:7.2f} s   peak {peak:6.1f} MB   {stderr.decode(errors='replace').strip().splitlines()[-1:]}")
-    return seconds, peak
+    cpu = usage.ru_utime + usage.ru_stime
+    said = stderr.decode(errors="replace").strip().splitlines()[-1:]
+    print(f"  {label:<14} {seconds:7.2f} s wall  {cpu:7.2f} s cpu   peak {peak:6.1f} MB   {' '.join(said)}", flush=True)
+    return seconds, peak, cpu
 
 
 def main() -> None:
@@ -133,14 +135,15 @@ def main() -> None:
     else:
         print("  sqlite-utils   not installed (pip install sqlite-utils): skipped")
 
-    t_floor, t_pipecli = results["floor"][0], results["pipecli"][0]
-    peak = results["pipecli"][1]
-    print()
-    print(f"pipecli / floor        {t_pipecli / t_floor:5.2f}x   (target <= 2.5x)  {'ok' if t_pipecli / t_floor <= 2.5 else 'MISSED'}")
+    print("\n(wall time is what the targets mean; cpu time is shown too, as it is steadier on a busy machine)")
+    floor_, pipecli = results["floor"], results["pipecli"]
+    ratio, cpu_ratio = pipecli[0] / floor_[0], pipecli[2] / floor_[2]
+    print(f"pipecli / floor        {ratio:5.2f}x wall  {cpu_ratio:5.2f}x cpu  (target <= 2.5x)  {'ok' if ratio <= 2.5 else 'MISSED'}")
     if "sqlite-utils" in results:
-        speedup = results["sqlite-utils"][0] / t_pipecli
-        print(f"sqlite-utils / pipecli {speedup:5.2f}x   (target >= 3x)    {'ok' if speedup >= 3 else 'MISSED'}")
-    print(f"pipecli peak memory    {peak:5.1f} MB (target < 100 MB)  {'ok' if peak < 100 else 'MISSED'}")
+        other = results["sqlite-utils"]
+        speedup, cpu_speedup = other[0] / pipecli[0], other[2] / pipecli[2]
+        print(f"sqlite-utils / pipecli {speedup:5.2f}x wall  {cpu_speedup:5.2f}x cpu  (target >= 3x)    {'ok' if speedup >= 3 else 'MISSED'}")
+    print(f"pipecli peak memory    {pipecli[1]:5.1f} MB (target < 100 MB)  {'ok' if pipecli[1] < 100 else 'MISSED'}")
 
 
 if __name__ == "__main__":

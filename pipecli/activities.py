@@ -61,6 +61,9 @@ def log_activity(conn, lead_id: int, kind: str, note: str | None = None, at: int
         ),
         {"a": at, "l": lead_id},
     )
+    from pipecli import scoring
+
+    scoring.refresh(conn, lead_id)
     return activity_id
 
 

@@ -46,14 +46,9 @@ def now_ts() -> int:
     return int(now().timestamp())
 
 
-def local_tz() -> _dt.tzinfo:
-    """Return the local time zone (honours TZ)."""
-    return _dt.datetime.now().astimezone().tzinfo
-
-
 def today() -> _dt.date:
     """Return today's date in local time."""
-    return now().astimezone(local_tz()).date()
+    return now().astimezone().date()
 
 
 def _parse_absolute(text: str, what: str) -> _dt.datetime:
@@ -70,14 +65,19 @@ def _parse_absolute(text: str, what: str) -> _dt.datetime:
         raise PipecliError(f"{what}: {text!r} is not a date or time")
     if not isinstance(parsed, _dt.datetime):
         parsed = pendulum.datetime(parsed.year, parsed.month, parsed.day, tz=pendulum.local_timezone())
-    return parsed.astimezone(_dt.timezone.utc)
+    return _plain(parsed)
 
 
 def _shift(base: _dt.datetime, n: int, unit: str) -> _dt.datetime:
     import pendulum
 
-    moment = pendulum.instance(base)
-    return moment.add(**{unit + "s": n})
+    moment = pendulum.instance(base).add(**{unit + "s": n})
+    return _plain(moment)
+
+
+def _plain(moment: _dt.datetime) -> _dt.datetime:
+    """Return `moment` as a stdlib UTC datetime (pendulum's subclasses do not bind in every driver)."""
+    return _dt.datetime.fromtimestamp(moment.timestamp(), _dt.timezone.utc)
 
 
 def parse_when(text: str, what: str = "--at") -> _dt.datetime:
@@ -90,8 +90,7 @@ def parse_when(text: str, what: str = "--at") -> _dt.datetime:
     if word in ("today", "yesterday", "tomorrow"):
         offset = {"today": 0, "yesterday": -1, "tomorrow": 1}[word]
         day = today() + _dt.timedelta(days=offset)
-        midnight = _dt.datetime(day.year, day.month, day.day)
-        return midnight.astimezone(local_tz()).astimezone(_dt.timezone.utc)
+        return _dt.datetime.fromtimestamp(day_start_ts(day), _dt.timezone.utc)
     match = _RELATIVE.match(word)
     if match:
         if match.group("n") is not None:
@@ -115,23 +114,23 @@ def parse_date(text: str, what: str = "date") -> _dt.date:
             return _dt.date.fromisoformat(stripped)
         except ValueError:
             raise PipecliError(f"{what}: {text!r} is not a valid date (use YYYY-MM-DD)") from None
-    return parse_when(stripped, what).astimezone(local_tz()).date()
+    local = parse_when(stripped, what).astimezone()
+    return _dt.date(local.year, local.month, local.day)
 
 
 def end_of_day_ts(day: _dt.date) -> int:
     """Return the epoch seconds of the last second of `day` in local time (for `--as-of DATE`)."""
-    start = _dt.datetime(day.year, day.month, day.day).astimezone(local_tz())
-    return int(start.timestamp()) + 86399
+    return day_start_ts(day + _dt.timedelta(days=1)) - 1
 
 
 def day_start_ts(day: _dt.date) -> int:
     """Return the epoch seconds of local midnight at the start of `day`."""
-    return int(_dt.datetime(day.year, day.month, day.day).astimezone(local_tz()).timestamp())
+    return int(_dt.datetime(day.year, day.month, day.day).timestamp())  # a naive datetime is local time
 
 
 def from_ts(ts: int) -> _dt.datetime:
     """Return epoch seconds as an aware datetime in local time."""
-    return _dt.datetime.fromtimestamp(ts, local_tz())
+    return _dt.datetime.fromtimestamp(ts, _dt.timezone.utc).astimezone()
 
 
 def iso(ts: int | None) -> str | None:

@@ -96,6 +96,19 @@ def translate_error(exc: Exception, target: str) -> PipecliError:
     return PipecliError(f"database error on {target}: {text}")
 
 
+def _numeric_loader():
+    """Return a psycopg loader that reads NUMERIC as SQLite gives such values: an int when integral
+    (PostgreSQL's SUM of integer columns, such as money in minor units), else a float (AVG)."""
+    from psycopg.adapt import Loader
+
+    class NumericLoader(Loader):
+        def load(self, data):
+            text = bytes(data).decode("ascii")
+            return int(text) if text.lstrip("-").isdigit() else float(text)
+
+    return NumericLoader
+
+
 class Store:
     """An open pipecli database. Use `with store.write() as conn:` for changes (one transaction) and
     `with store.read() as conn:` for reports."""
@@ -116,9 +129,15 @@ class Store:
                 if url.startswith(prefix):
                     url = "postgresql+psycopg://" + url[len(prefix):]
             try:
-                return create_engine(url, poolclass=NullPool)
+                engine = create_engine(url, poolclass=NullPool)
             except Exception as exc:  # bad URL, missing driver
                 raise PipecliError(f"cannot use database URL {self.target}: {exc}") from None
+
+            @event.listens_for(engine, "connect")
+            def _on_pg_connect(dbapi_conn, _record):
+                dbapi_conn.adapters.register_loader("numeric", _numeric_loader())
+
+            return engine
 
         engine = create_engine(
             f"sqlite:///{self.target}",

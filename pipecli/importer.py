@@ -39,6 +39,8 @@ from pipecli.output import undefuse
 
 BATCH = 5000
 BULK_ROWS = 20000  # from this many expected rows (and more than the table holds) indexes are rebuilt, not updated
+# Indexes an import appends to in order (new lead ids are increasing): cheaper kept than rebuilt.
+APPENDED_INDEXES = {"ix_stage_change_lead", "ix_activity_lead"}
 SQLITE_CACHE_KB = 8192  # page cache for the bulk writes: random index inserts need it; keeps RSS < 100 MB
 HEAD_BYTES = 1 << 20  # read up front to check the file is text, sniff the delimiter and the date order
 DELIMITERS = (",", ";", "\t", "|")
@@ -200,7 +202,7 @@ def _choose_encoding(head: bytes, encoding: str | None) -> str:
     return "utf-8-sig" if canonical in ("utf-8", "utf-8-sig") else canonical
 
 
-def _check_text(head: bytes, encoding: str, label: str) -> str:
+def _check_text(head: bytes, encoding: str, label: str, complete: bool) -> str:
     """Return the decoded head, or raise saying what the file looks like when it is not text CSV."""
     what = sniff_magic(head)
     if what:
@@ -208,7 +210,7 @@ def _check_text(head: bytes, encoding: str, label: str) -> str:
     if not encoding.startswith("utf-16") and b"\x00" in head[:65536]:
         raise PipecliError(f"{label} is not a CSV file: it looks like a binary file (it contains NUL bytes)")
     try:
-        return codecs.getincrementaldecoder(encoding)().decode(head, final=False)
+        return codecs.getincrementaldecoder(encoding)().decode(head, final=complete)
     except UnicodeDecodeError as exc:
         raise PipecliError(
             f"{label} is not valid {encoding.replace('-sig', '')} text (byte {head[exc.start]:#04x} at offset "
@@ -430,7 +432,7 @@ class _Writer:
             self.cursor.execute(f"PRAGMA cache_size = -{SQLITE_CACHE_KB}")
             self.next_id = conn.execute(text("SELECT COALESCE(MAX(id), 0) FROM lead")).scalar_one() + 1
             if expected_rows and expected_rows >= max(BULK_ROWS, self.next_id - 1):
-                self._drop_indexes(keep)
+                self._drop_indexes(keep | APPENDED_INDEXES)
 
     def _drop_indexes(self, keep: set[str]) -> None:
         rows = self.cursor.execute(
@@ -815,10 +817,10 @@ def import_csv(
     size, when known) lets a big import into a small table rebuild indexes instead of updating them."""
     head = _read_head(stream)
     encoding = _choose_encoding(head, options.encoding)
-    head_text = _check_text(head, encoding, label)
+    complete = len(head) < HEAD_BYTES
+    head_text = _check_text(head, encoding, label, complete)
     if not head_text.strip():
         raise PipecliError(f"{label} is empty: expected a header row and rows of leads")
-    complete = len(head) < HEAD_BYTES
     delimiter = options.delimiter or sniff_delimiter(head_text, complete)
     source = _Source(head, stream)
     reader = csv.reader(
@@ -826,8 +828,8 @@ def import_csv(
     )
     try:
         raw_header = next(reader)
-    except StopIteration:
-        raise PipecliError(f"{label} is empty: expected a header row") from None
+    except (StopIteration, csv.Error, UnicodeDecodeError):
+        raise PipecliError(f"{label} has no readable header row") from None
     header = _unique_headers(raw_header)
     importer = _Importer(conn, options, header, label, on_error, None)
     sample = _sample(head_text, delimiter, complete, 2000)[1:]
@@ -844,8 +846,8 @@ def import_csv(
     importer.result = result
     if not options.dry_run:
         expected = None
-        if size is not None and sample:
-            expected = int(size / max(1, len(head_text.encode(encoding, "replace")) / max(1, len(sample))))
+        if size is not None:
+            expected = int(size / (len(head) / max(1, head.count(b"\n"))))
         keep = {{"email": "ix_lead_email", "external_id": "ix_lead_external"}.get(importer.key, "")}
         importer.writer = _Writer(conn, expected, keep)
     if rejects is not None:
@@ -883,7 +885,7 @@ def import_csv(
             "pass --encoding (cp1252 for Excel on Windows, latin-1, cp850...)"
         ) from None
     importer.flush()
-    if importer.writer is not None:
+    if importer.writer is not None and not importer.failed:
         importer.writer.finish()
     if on_progress is not None:
         on_progress(source.count)

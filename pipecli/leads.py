@@ -21,7 +21,7 @@ EMAIL = re.compile(r"[^@\s]+@\S*\.\S*")
 EDITABLE = ("name", "company", "email", "phone", "value_minor", "source", "owner", "expected_close", "external_id")
 
 
-def _clean_text(value: str | None, what: str) -> str | None:
+def _clean_text(value: str | None) -> str | None:
     if value is None:
         return None
     value = value.strip()
@@ -30,7 +30,7 @@ def _clean_text(value: str | None, what: str) -> str | None:
 
 def check_email(email: str | None) -> str | None:
     """Return the email trimmed (None when empty), or raise when it cannot be an address."""
-    email = _clean_text(email, "email")
+    email = _clean_text(email)
     if email is None:
         return None
     if not EMAIL.fullmatch(email):
@@ -64,7 +64,7 @@ def add_lead(
     at: int | None = None,
 ) -> int:
     """Add a lead (to the default pipeline's first stage unless told otherwise); return its id."""
-    name = _clean_text(name, "name")
+    name = _clean_text(name)
     if not name:
         raise PipecliError("a lead needs a name")
     if value_minor is not None and value_minor < 0:
@@ -86,10 +86,10 @@ def add_lead(
         ),
         {
             "p": p["id"], "s": target["id"], "st": target["kind"], "name": name,
-            "company": _clean_text(company, "company"), "email": check_email(email),
-            "phone": _clean_text(phone, "phone"), "value": value_minor,
-            "source": _clean_text(source, "source"), "owner": _clean_text(owner, "owner"),
-            "close": expected_close, "ext": _clean_text(external_id, "external id"), "at": at,
+            "company": _clean_text(company), "email": check_email(email),
+            "phone": _clean_text(phone), "value": value_minor,
+            "source": _clean_text(source), "owner": _clean_text(owner),
+            "close": expected_close, "ext": _clean_text(external_id), "at": at,
             "closed": at if closed else None, "furthest": target["position"] or 1,
         },
     ).scalar_one()
@@ -101,6 +101,9 @@ def add_lead(
         from pipecli.activities import log_activity
 
         log_activity(conn, lead_id, "note", note, at)
+    from pipecli import scoring
+
+    scoring.refresh(conn, lead_id)
     return lead_id
 
 
@@ -168,18 +171,21 @@ def edit_lead(conn, lead_id: int, changes: dict) -> dict:
         raise PipecliError("nothing to change: give at least one option (see `pipecli edit --help`)")
     values = dict(changes)
     if "name" in values:
-        values["name"] = _clean_text(values["name"], "name")
+        values["name"] = _clean_text(values["name"])
         if not values["name"]:
             raise PipecliError("a lead needs a name")
     if "email" in values:
         values["email"] = check_email(values["email"])
     for key in ("company", "phone", "source", "owner", "external_id"):
         if key in values:
-            values[key] = _clean_text(values[key], key)
+            values[key] = _clean_text(values[key])
     if values.get("value_minor") is not None and values["value_minor"] < 0:
         raise PipecliError("--value must not be negative")
     sets = ", ".join(f"{k} = :{k}" for k in values)
     conn.execute(text(f"UPDATE lead SET {sets} WHERE id = :id"), {**values, "id": lead_id})
+    from pipecli import scoring
+
+    scoring.refresh(conn, lead_id)
     return get_lead(conn, lead_id)
 
 
@@ -223,9 +229,12 @@ def history_of(conn, lead_id: int, now: int | None = None) -> list[dict]:
 def show_lead(conn, lead_id: int) -> dict:
     """Return everything about one lead: its details, pipeline and stage names, stage history with
     durations, activities, extra fields and qualification answers."""
+    from pipecli import scoring
     from pipecli.activities import activities_of
 
     lead = get_lead(conn, lead_id)
+    score, score_params = scoring.total_sql("l")
+    lead["score"] = conn.execute(text(f"SELECT {score} FROM lead l WHERE l.id = :i"), {**score_params, "i": lead_id}).scalar()
     names = conn.execute(
         text("SELECT p.name, s.name FROM pipeline p JOIN stage s ON s.pipeline_id = p.id WHERE s.id = :s"),
         {"s": lead["stage_id"]},
@@ -256,7 +265,7 @@ SORTS = {
     "last-activity": "l.last_event_at ASC, l.id",
     "created": "l.created_at DESC, l.id DESC",
     "name": "l.name ASC, l.id",
-    "score": "l.score DESC, l.id",
+    "score": "score DESC, l.id",  # the total decayed to now, selected as `score` (scoring.total_sql)
     "id": "l.id",
 }
 
@@ -271,6 +280,7 @@ class LeadFilter:
     source: str | None = None
     status: str | None = None
     include_archived: bool = False
+    hot: bool = False  # only leads whose score now is at or above the hot threshold
 
     def where(self, conn) -> tuple[str, dict]:
         """Return a SQL condition over alias `l` and its parameters."""
@@ -295,6 +305,12 @@ class LeadFilter:
             params["f_status"] = self.status
         if not self.include_archived:
             clauses.append("l.archived_at IS NULL")
+        if self.hot:
+            from pipecli import scoring
+
+            condition, hot_params = scoring.hot_sql("l")
+            clauses.append(condition)
+            params.update(hot_params)
         return " AND ".join(clauses), params
 
 
@@ -310,9 +326,14 @@ def list_leads(conn, filters: LeadFilter, sort: str = "id", limit: int | None = 
     """Return the leads matching `filters`, in `sort` order (a key of SORTS), at most `limit` of them."""
     if sort not in SORTS:
         raise PipecliError(f"--sort must be one of {', '.join(SORTS)}, not {sort!r}")
+    from pipecli import scoring
+
     where, params = filters.where(conn)
+    score, score_params = scoring.total_sql("l")
+    params.update(score_params)
+    columns = LIST_COLUMNS.replace("l.score", f"{score} AS score")
     sql = (
-        f"SELECT {LIST_COLUMNS} FROM lead l JOIN stage s ON s.id = l.stage_id "
+        f"SELECT {columns} FROM lead l JOIN stage s ON s.id = l.stage_id "
         f"JOIN pipeline p ON p.id = l.pipeline_id WHERE {where} ORDER BY {SORTS[sort]}"
     )
     if limit is not None:

@@ -58,6 +58,16 @@ class Lead(SQLModel, table=True):
         Index("ix_lead_created", "pipeline_id", "created_at"),
         Index("ix_lead_closed", "pipeline_id", "status", "closed_at"),
         Index("ix_lead_score", "status", "score"),
+        # Covering indexes for the reports (metrics, funnel, forecast, size): each aggregate reads one index
+        # in its GROUP BY order, never the wide lead rows.
+        Index("ix_lead_cohort", "pipeline_id", "furthest_position", "status", "created_at", "value_minor"),
+        Index("ix_lead_source_created", "pipeline_id", "source", "created_at"),
+        Index("ix_lead_outcome", "pipeline_id", "status", "closed_at", "created_at", "value_minor"),
+        Index("ix_lead_cycle", "pipeline_id", "status", text("((closed_at - created_at) / 3600)"), "closed_at"),
+        Index(
+            "ix_lead_open", "pipeline_id", "status", "stage_id", "archived_at", "value_minor", "created_at",
+            "expected_close", "stage_entered_at", "win_probability",
+        ),
         # `clean` finds duplicate open leads from these alone (the expressions must match its queries)
         Index("ix_lead_dup_email", "status", text("lower(trim(email))")),
         Index("ix_lead_dup_name", "status", text("lower(trim(name))"), text("lower(trim(company))")),
@@ -105,6 +115,11 @@ class StageChange(SQLModel, table=True):
         Index("ix_stage_change_lead", "lead_id", "at"),
         Index("ix_stage_change_to", "to_stage_id", "at"),
         Index("ix_stage_change_at", "at"),
+        # Time in stage by the hour, per stage, read from the index alone (metrics, forecast, clean).
+        Index(
+            "ix_stage_change_duration", "to_stage_id", text("((left_at - at) / 3600)"), "left_at", "at",
+            sqlite_where=text("left_at IS NOT NULL"), postgresql_where=text("left_at IS NOT NULL"),
+        ),
         Index("ix_stage_change_left", "to_stage_id", "left_at", "at"),  # recent stays per stage (clean)
     )
 

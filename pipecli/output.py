@@ -210,7 +210,7 @@ def _rich_table(cells: list[list[str]], columns: list[Column], title: str | None
     from rich.table import Table
     from rich.text import Text
 
-    table = Table(title=Text(neutralise(title)) if title else None, title_justify="left")
+    table = Table(title=Text(neutralise(title)) if title else None, title_justify="left", header_style="bold cyan")
     for c in columns:
         table.add_column(c.title, justify="right" if _numeric(c.kind) else "left", overflow="fold")
     for row in cells:

@@ -3,7 +3,7 @@
 Five rules, each a finding row that says what, why, since when and against which threshold:
 
 - **silent**: no activity and no stage change for longer than the stage's `stale_days` (else config
-  `stale_days`, default 14). Read from the lead's cached `last_event_at`, so it is one indexed scan.
+  `stale_days`, default 14), from the lead's cached `last_event_at`.
 - **stuck**: in its stage longer than is normal *for that stage*: the `percentile` (config `[clean]
   percentile`, default 90) of how long past deals stayed in it (`stage_change.left_at - at`). The percentile
   is computed in SQL over the stage's most recent `sample` completed stays (default 2000): recent stays say
@@ -16,7 +16,10 @@ Five rules, each a finding row that says what, why, since when and against which
 - **duplicate**: an open lead with the same email (case-insensitive) or the same name and company as an
   earlier open lead of the pipeline; the later copies are reported, the first is the original.
 
-Archived leads and leads snoozed past the evaluation day are left out. `as_of` (a date) evaluates the
+Silent, stuck, overdue and incomplete are decided in one pass over the open leads, where SQL decides each
+rule, writes each row's sentence and orders the rows (a big pipeline costs little more than reading its
+open leads); duplicates come from two expression indexes. Archived leads and leads snoozed past the
+evaluation day are left out. `as_of` (a date) evaluates the
 pipeline as it stood at the end of that day: each lead's stage and last event are read from history
 (`stage_change`, `activity`) instead of the cache; value, dates and contact details are the current ones
 (they have no history).
@@ -29,7 +32,7 @@ from __future__ import annotations
 
 import datetime as _dt
 from dataclasses import dataclass, field
-from operator import itemgetter
+from functools import cached_property
 
 from sqlalchemy import text
 
@@ -49,6 +52,8 @@ ACTIONS = ("close-lost", "snooze", "archive")
 
 @dataclass
 class Settings:
+    """The thresholds `clean` judges by (see DEFAULTS)."""
+
     stale_days: int = DEFAULTS["stale_days"]
     percentile: float = DEFAULTS["percentile"]
     min_history: int = DEFAULTS["min_history"]
@@ -79,19 +84,20 @@ class Settings:
 
 @dataclass
 class Report:
-    """What `find_stale` found: the rows, and the facts the summary line needs."""
+    """What `find_stale` found: the rows, and the facts the summary line needs (computed once the rows
+    are complete)."""
 
     pipeline: str
     as_of: int  # the moment evaluated (epoch seconds)
     day: _dt.date  # the calendar day evaluated
     rows: list[dict] = field(default_factory=list)
 
-    @property
+    @cached_property
     def lead_ids(self) -> list[int]:
         """Return the distinct leads found, in id order."""
         return sorted({r["lead_id"] for r in self.rows})
 
-    @property
+    @cached_property
     def value_minor(self) -> int:
         """Return the total value of the distinct leads found (exact, minor units)."""
         seen: dict[int, int] = {}
@@ -99,7 +105,7 @@ class Report:
             seen[r["lead_id"]] = r["value_minor"] or 0
         return sum(seen.values())
 
-    @property
+    @cached_property
     def counts(self) -> dict[str, int]:
         """Return how many rows each rule found, in rule order, rules with none left out."""
         counts = {rule: 0 for rule in RULES}
@@ -132,12 +138,7 @@ def find_stale(
         return report
     own = {sid for sid, s in stages.items() if s["stale_days"]}
     thresholds = stuck_thresholds(conn, stages, limits, moment, settings)
-    found = _rules(conn, scope, limits, own, thresholds) + _duplicates(conn, scope)
-    by_rule: dict[str, list[dict]] = {rule: [] for rule in RULES}
-    for row in found:
-        by_rule[row["rule"]].append(row)
-    for rule in RULES:
-        report.rows += sorted(by_rule[rule], key=itemgetter("since", "lead_id"))
+    report.rows = _rules(conn, scope, limits, own, thresholds) + _duplicates(conn, scope)
     return report
 
 
@@ -156,11 +157,19 @@ class _Scope:
         `s`; `{stage_id}`, `{entered}` and `{last_event}` in `columns` name the lead's state."""
         if self.historic:
             state = {"stage_id": "st.stage_id", "entered": "st.entered", "last_event": "st.last_event"}
+            # the stay each lead was in at `moment`: entered by then and not left by then (two index
+            # ranges of ix_stage_change_left per open stage, rather than all of history)
+            # (`+c.at`: so that SQLite ranges over left_at, the selective column, not over at)
+            stay = (
+                "SELECT c.lead_id, c.to_stage_id AS stage_id, c.at AS entered FROM stage_change c "
+                "WHERE c.to_stage_id IN (SELECT id FROM stage WHERE pipeline_id = :pipeline AND kind = 'open') "
+                "AND +c.at <= :moment AND "
+            )
             source = (
-                "(SELECT c.lead_id, c.to_stage_id AS stage_id, c.at AS entered, "
-                " COALESCE((SELECT MAX(a.at) FROM activity a WHERE a.lead_id = c.lead_id AND a.at <= :moment"
-                " AND a.at > c.at), c.at) AS last_event "
-                " FROM stage_change c WHERE c.at <= :moment AND (c.left_at IS NULL OR c.left_at > :moment)) st "
+                "(SELECT y.lead_id, y.stage_id, y.entered, "
+                " COALESCE((SELECT MAX(a.at) FROM activity a WHERE a.lead_id = y.lead_id AND a.at <= :moment"
+                " AND a.at > y.entered), y.entered) AS last_event "
+                f" FROM ({stay} c.left_at IS NULL UNION ALL {stay} c.left_at > :moment) y) st "
                 "JOIN lead l ON l.id = st.lead_id"
             )
             live = "(l.archived_at IS NULL OR l.archived_at > :moment)"
@@ -240,52 +249,77 @@ _MISSING = (
 )
 
 
-def _rules(conn, scope: _Scope, limits: dict[int, int], own: set[int], thresholds: dict) -> list[dict]:
-    """Return the silent, stuck, overdue and incomplete findings: one pass over the scope, each rule
-    decided in SQL (a flag column), the rows written here."""
-    silent_sql, params = _case(limits, "{stage_id}", "sl")
-    stuck_sql, more = _case({sid: t[0] for sid, t in thresholds.items()}, "{stage_id}", "su")
-    params.update(more)
-    flags = [
-        f"CASE WHEN {{last_event}} < :moment - {silent_sql} THEN 1 ELSE 0 END AS f_silent",
-        f"CASE WHEN {{entered}} < :moment - {stuck_sql} THEN 1 ELSE 0 END AS f_stuck",
-        "CASE WHEN l.expected_close < :day THEN 1 ELSE 0 END AS f_overdue",
-        # which details are missing, as a bit mask (bit i: _MISSING[i])
-        " + ".join(f"CASE WHEN {cond} THEN {1 << i} ELSE 0 END" for i, (_, cond) in enumerate(_MISSING)) + " AS f_missing",
-    ]
-    inner = scope.sql(
-        "{stage_id} AS stage_id, {entered} AS entered, {last_event} AS last_event, l.expected_close, "
-        "l.created_at, " + ", ".join(flags)
+FIELDS = ("lead_id", "name", "rule", "why", "since", "threshold", "basis", "value_minor", "owner", "stage")
+
+
+def _duration_sql(seconds: str) -> str:
+    """Return SQL that writes `seconds` as `clock.human_duration` does (`3d 4h`, `5h 10m`, `45m`)."""
+    def part(divisor: int, unit: str, modulo: int | None = None) -> str:
+        value = f"(({seconds}) / {divisor})" if modulo is None else f"((({seconds}) % {modulo}) / {divisor})"
+        return f"(CAST({value} AS TEXT) || '{unit}')"
+
+    def unit(big: str, small: str, small_value: str) -> str:
+        return f"({big} || CASE WHEN {small_value} > 0 THEN (' ' || {small}) ELSE '' END)"
+
+    return (
+        f"CASE WHEN ({seconds}) >= 86400 THEN {unit(part(86400, 'd'), part(3600, 'h', 86400), f'((({seconds}) % 86400) / 3600)')} "
+        f"WHEN ({seconds}) >= 3600 THEN {unit(part(3600, 'h'), part(60, 'm', 3600), f'((({seconds}) % 3600) / 60)')} "
+        f"ELSE {part(60, 'm')} END"
     )
-    any_flag = " OR ".join(f"x.{f.rsplit(' ', 1)[1]} > 0" for f in flags)
-    rows = conn.execute(text(f"SELECT * FROM ({inner}) x WHERE {any_flag}"), scope.params(**params))
-    moment, day, out, missing = scope.moment, scope.day, [], {}
+
+
+def _rules(conn, scope: _Scope, limits: dict[int, int], own: set[int], thresholds: dict) -> list[dict]:
+    """Return the silent, stuck, overdue and incomplete findings in report order, from one pass over the
+    scope: SQL decides each rule, writes each row (its sentence too) and orders them, so a big pipeline
+    costs little more than reading its open leads."""
     human = clock.human_duration
-    for r in rows:
-        if r.f_silent:
-            limit = limits[r.stage_id]
-            out.append(_row(
-                r, "silent",
-                f"no activity or stage change for {human(moment - r.last_event)} (limit {human(limit)} in {r.stage})",
-                r.last_event, human(limit), "stage limit" if r.stage_id in own else "default limit",
-            ))
-        if r.f_stuck:
-            limit, basis, what = thresholds[r.stage_id]
-            out.append(_row(
-                r, "stuck", f"in {r.stage} for {human(moment - r.entered)}, longer than {what}",
-                r.entered, human(limit), basis,
-            ))
-        if r.f_overdue:
-            close = _as_date(r.expected_close)
+    params: dict = {}
+
+    def case(mapping: dict, prefix: str, column: str = "x.stage_id") -> str:
+        sql, more = _case(mapping, column, prefix)
+        params.update(more)
+        return sql
+
+    silent_limit = {sid: limit for sid, limit in limits.items()}
+    stuck_limit = {sid: t[0] for sid, t in thresholds.items()}
+    missing = " || ".join(f"CASE WHEN {cond} THEN ', {what}' ELSE '' END" for what, cond in _MISSING)
+    inner = scope.sql(
+        "{stage_id} AS stage_id, {entered} AS entered, {last_event} AS last_event, l.expected_close, l.created_at, "
+        f"CASE WHEN {{last_event}} < :moment - {case(silent_limit, 'sl', '{stage_id}')} THEN 1 ELSE 0 END AS f_silent, "
+        f"CASE WHEN {{entered}} < :moment - {case(stuck_limit, 'su', '{stage_id}')} THEN 1 ELSE 0 END AS f_stuck, "
+        "CASE WHEN l.expected_close < :day THEN 1 ELSE 0 END AS f_overdue, "
+        f"substr({missing}, 3) AS missing"
+    )
+    common = "x.value_minor, x.owner, x.stage"
+    sql = (
+        f"WITH x AS ({inner}) "
+        "SELECT 0 AS ord, x.lead_id, x.name, 'silent' AS rule, "
+        f" ('no activity or stage change for ' || {_duration_sql(':moment - x.last_event')} || ' (limit ' || "
+        f" {case({k: human(v) for k, v in silent_limit.items()}, 'slt')} || ' in ' || x.stage || ')') AS why, "
+        f" x.last_event AS since, {case({k: human(v) for k, v in silent_limit.items()}, 'slt')} AS threshold, "
+        f" {case({k: 'stage limit' if k in own else 'default limit' for k in limits}, 'slb')} AS basis, {common}, NULL AS close "
+        "FROM x WHERE x.f_silent = 1 "
+        "UNION ALL SELECT 1, x.lead_id, x.name, 'stuck', "
+        f" ('in ' || x.stage || ' for ' || {_duration_sql(':moment - x.entered')} || ', longer than ' || "
+        f" {case({k: t[2] for k, t in thresholds.items()}, 'suw')}), x.entered, "
+        f" {case({k: human(v) for k, v in stuck_limit.items()}, 'sut')}, {case({k: t[1] for k, t in thresholds.items()}, 'sub')}, "
+        f" {common}, NULL FROM x WHERE x.f_stuck = 1 "
+        "UNION ALL SELECT 2, x.lead_id, x.name, 'overdue', NULL, NULL, NULL, NULL, "
+        f" {common}, CAST(x.expected_close AS TEXT) FROM x WHERE x.f_overdue = 1 "
+        "UNION ALL SELECT 3, x.lead_id, x.name, 'incomplete', ('missing ' || x.missing), x.created_at, NULL, NULL, "
+        f" {common}, NULL FROM x WHERE x.missing <> '' "
+        "ORDER BY 1, 6, 12, 2"
+    )
+    rows = conn.execute(text(sql), scope.params(**params)).all()
+    out = [dict(zip(FIELDS, r[1:11])) for r in rows]
+    day = scope.day
+    for r, row in zip(rows, out):
+        if r[0] == 2:  # overdue: dates are local calendar days, so written here
+            close = _as_date(r[11])
             days = (day - close).days
-            out.append(_row(
-                r, "overdue", f"expected to close on {close.isoformat()}, {days} day{'s' * (days != 1)} ago, still open",
-                clock.day_start_ts(close + _dt.timedelta(days=1)), close.isoformat(),
-            ))
-        if r.f_missing:
-            if r.f_missing not in missing:
-                missing[r.f_missing] = "missing " + ", ".join(w for i, (w, _) in enumerate(_MISSING) if r.f_missing >> i & 1)
-            out.append(_row(r, "incomplete", missing[r.f_missing], r.created_at, None))
+            row["why"] = f"expected to close on {close.isoformat()}, {days} day{'s' * (days != 1)} ago, still open"
+            row["since"] = clock.day_start_ts(close + _dt.timedelta(days=1))
+            row["threshold"] = close.isoformat()
     return out
 
 
@@ -311,16 +345,16 @@ def _duplicates(conn, scope: _Scope) -> list[dict]:
         prefix = (
             "WITH shared_email AS (SELECT {e} AS k FROM lead c WHERE c.status = 'open' AND {e} IS NOT NULL "
             " GROUP BY {e} HAVING COUNT(*) > 1), "
-            "shared_name AS (SELECT {n} FROM lead c WHERE c.status = 'open' AND lower(trim(c.company)) IS NOT NULL "
+            "shared_name AS (SELECT {na} FROM lead c WHERE c.status = 'open' AND lower(trim(c.company)) IS NOT NULL "
             " GROUP BY {n} HAVING COUNT(*) > 1), "
             "candidate AS (SELECT c.id FROM lead c WHERE c.status = 'open' AND {e} IN (SELECT k FROM shared_email) "
-            " UNION SELECT c.id FROM lead c WHERE c.status = 'open' AND ({n}) IN (SELECT * FROM shared_name)) "
-        ).format(e=e, n=n)
+            " UNION SELECT c.id FROM lead c WHERE c.status = 'open' AND ({n}) IN (SELECT a, b FROM shared_name)) "
+        ).format(e=e, n=n, na=" AS a, ".join(n.split(", ")) + " AS b")
         inner += " AND l.id IN (SELECT id FROM candidate)"
     sql = (
         prefix + "SELECT d.*, e.name AS email_first, n.name AS name_first FROM (" + inner + ") d "
         "LEFT JOIN lead e ON e.id = d.by_email LEFT JOIN lead n ON n.id = d.by_name "
-        "WHERE d.by_email < d.lead_id OR d.by_name < d.lead_id"
+        "WHERE d.by_email < d.lead_id OR d.by_name < d.lead_id ORDER BY d.created_at, d.lead_id"
     )
     out = []
     for r in conn.execute(text(sql), scope.params()):
@@ -374,6 +408,12 @@ def snooze(conn, lead_id: int, until: _dt.date | None, reason: str | None, at: i
     return get_lead(conn, lead_id)
 
 
+def snooze_end(days: int) -> _dt.date:
+    """Return the day a snooze of `days` days from today ends."""
+    today = clock.today()
+    return _dt.date(today.year, today.month, today.day) + _dt.timedelta(days=days)
+
+
 def apply(conn, lead_ids: list[int], action: str, reason: str, days: int | None = None) -> list[int]:
     """Act on the leads found by `clean` (each once, in id order): `close-lost` moves them to lost with
     `reason`; `snooze` snoozes them for `days`; `archive` archives them, recording a note with the reason.
@@ -399,8 +439,7 @@ def apply(conn, lead_ids: list[int], action: str, reason: str, days: int | None 
         elif action == "snooze":
             if days is None or days < 1:
                 raise PipecliError("--snooze DAYS must be at least 1")
-            today = clock.today()
-            snooze(conn, lead_id, _dt.date(today.year, today.month, today.day) + _dt.timedelta(days=days), reason, now)
+            snooze(conn, lead_id, snooze_end(days), reason, now)
         else:
             log_activity(conn, lead_id, "note", f"archived by clean: {reason}", now)
             conn.execute(text("UPDATE lead SET archived_at = :a WHERE id = :l"), {"a": now, "l": lead_id})

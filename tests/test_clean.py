@@ -369,7 +369,8 @@ def test_check_exit_codes(cli):
     found = run(cli.db, "clean", "--check")
     assert found.returncode == 1 and found.stdout.startswith("1 stale deal worth")
     assert run(cli.db, "clean").returncode == 0
-    assert "Exit codes" in run(cli.db, "clean", "--help").stdout
+    helped = run(cli.db, "clean", "--help")
+    assert helped.returncode == 0 and "Exit codes" in helped.stdout and helped.stderr == ""
 
 
 def test_acting_without_a_terminal_needs_yes(cli):

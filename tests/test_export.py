@@ -94,8 +94,7 @@ def test_history_and_activities(cli, tmp_path):
     ]
 
 
-def test_bad_format_is_refused(cli):
-    # exit 2 is the intent; the root group currently reports option errors as exit 70 for every command
+def test_bad_format_is_a_usage_error(cli):
     for args in (("--format", "xml"), ("--what", "notes")):
         result = cli("export", *args, ok=False)
-        assert result.exit_code != 0 and "is not one of" in result.stderr
+        assert result.exit_code == 2 and "is not one of" in result.stderr

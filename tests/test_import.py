@@ -349,3 +349,30 @@ def test_real_x_education_file(cli):
         "--stage-map", "1=won,0=lost", "--key", "external_id",
     )
     assert "nothing changed: 0 inserted, 0 updated, 9237 unchanged" in again.stderr
+
+
+@pytest.mark.sqlite_only  # SQLite's bulk path (indexes dropped and rebuilt)
+def test_big_import_rebuilds_indexes_and_a_failed_one_keeps_them(cli, tmp_path):
+    cli("add-lead", "Existing")
+    indexes = "SELECT name FROM sqlite_master WHERE type = 'index' ORDER BY name"
+    before = cli.sql(indexes)
+    rows = "".join(f"Lead {i},lead{i}@x.com,{i % 900 + 1}00,{'won' if i % 3 == 0 else 'Contact'},2024-01-{i % 28 + 1:02d}\n" for i in range(30000))
+    path = write(tmp_path, "big.csv", "name,email,value,stage,created\n" + rows)
+    cli("import", path)
+    assert cli.sql(indexes) == before
+    assert cli.scalar("SELECT COUNT(*) FROM lead") == 30001
+    assert cli.scalar("SELECT COUNT(*) FROM lead WHERE status = 'won'") == 10000
+    assert cli.scalar("SELECT SUM(value_minor) FROM lead") == sum((i % 900 + 1) * 10000 for i in range(30000))
+    assert cli.scalar("PRAGMA integrity_check") == "ok"
+    bad = write(tmp_path, "bad-big.csv", "name,email,value,stage,created\n" + rows.replace("Lead 29999,", "Lead 29999,x,"))
+    assert cli("import", bad, ok=False).exit_code == 1
+    assert cli.sql(indexes) == before
+    assert cli.scalar("SELECT COUNT(*) FROM lead") == 30001
+
+
+def test_upsert_key_repeated_in_one_file(cli, tmp_path):
+    path = write(tmp_path, "dup.csv", "email,name,stage\nanna@x.com,Anna,Contact\nanna@x.com,Anna R.,Meeting\n")
+    result = cli("import", path, "--key", "email")
+    assert "1 inserted, 1 updated, 0 unchanged, 0 rejected" in result.stderr
+    assert cli.sql("SELECT l.name, s.name FROM lead l JOIN stage s ON s.id = l.stage_id") == [("Anna R.", "Meeting")]
+    assert cli.scalar("SELECT COUNT(*) FROM stage_change") == 2

@@ -16,6 +16,7 @@ from typing import Annotated, Optional
 
 import typer
 from typer.core import TyperGroup
+from typer.exceptions import TyperException
 
 from pipecli import __version__
 from pipecli.errors import PipecliError
@@ -33,17 +34,16 @@ class PipecliGroup(TyperGroup):
             return super().invoke(ctx)
         except PipecliError as exc:
             typer.echo(f"pipecli: {exc}", err=True)
-            ctx.exit(exc.exit_code)
-        except (typer.Exit, typer.Abort, typer.exceptions.TyperException):
-            # typer >= 0.29 raises its own (vendored click) Exit/Abort/usage errors: typer prints them, exit 0 or 2
+            raise typer.Exit(exc.exit_code) from None
+        except (typer.Exit, typer.Abort, TyperException):  # typer's own flow: usage errors, --help
             raise
         except BrokenPipeError:
             # The reader (`| head`) went away: not an error of ours.
             sys.stderr.close()
-            ctx.exit(0)
+            raise typer.Exit(0) from None
         except KeyboardInterrupt:
             typer.echo("pipecli: interrupted; nothing was changed by the unfinished command", err=True)
-            ctx.exit(130)
+            raise typer.Exit(130) from None
         except Exception as exc:
             if os.environ.get("PIPECLI_DEBUG"):
                 raise
@@ -52,11 +52,11 @@ class PipecliGroup(TyperGroup):
             if isinstance(exc, DBAPIError):
                 from pipecli.db import translate_error
 
-                typer.echo(f"pipecli: {translate_error(exc, common._state['db'] or 'database')}", err=True)
-                ctx.exit(1)
+                typer.echo(f"pipecli: {translate_error(exc, common.db_option() or 'database')}", err=True)
+                raise typer.Exit(1) from None
             first = str(exc).splitlines()[0] if str(exc) else ""
             typer.echo(f"pipecli: internal error: {type(exc).__name__}: {first} (set PIPECLI_DEBUG=1 for details)", err=True)
-            ctx.exit(EXIT_INTERNAL)
+            raise typer.Exit(EXIT_INTERNAL) from None
         finally:
             common.close_store()
 
@@ -95,9 +95,9 @@ def _root(
     common.set_db(db)
 
 
-from pipecli.cli import admin, clean, leads, pipeline, transfer, trust  # noqa: E402  (modules register commands on `app`)
+from pipecli.cli import admin, clean, leads, pipeline, reports, selling, transfer, trust  # noqa: E402  (modules register commands on `app`)
 
-for _module in (leads, pipeline, clean, admin, transfer, trust):
+for _module in (leads, pipeline, admin, selling, transfer, reports, clean, trust):
     _module.register(app)
 
 

@@ -6,7 +6,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from pipecli.cli.common import FormatOpt, _state, store
+from pipecli.cli.common import FormatOpt, db_option, db_target, store
 
 db_app = typer.Typer(help="The database file: where it is, and what to do with it.", no_args_is_help=True)
 config_app = typer.Typer(help="The config file.", no_args_is_help=True)
@@ -15,9 +15,7 @@ config_app = typer.Typer(help="The config file.", no_args_is_help=True)
 @db_app.command("path")
 def db_path() -> None:
     """Print the database in use (--db, $PIPECLI_DB, config `db`, or the default file)."""
-    from pipecli.db import resolve_target
-
-    typer.echo(resolve_target(_state["db"]))
+    typer.echo(db_target())
 
 
 @db_app.command("migrate-to")
@@ -50,9 +48,8 @@ def config_show() -> None:
     import json
 
     from pipecli import config
-    from pipecli.db import resolve_target
 
-    shown = {"config_file": str(config.path()), "db": resolve_target(_state["db"]), "currency": config.currency()}
+    shown = {"config_file": str(config.path()), "db": db_target(), "currency": config.currency()}
     shown.update({k: v for k, v in config.load().items() if k not in shown})
     typer.echo(json.dumps(shown, indent=2, ensure_ascii=False, default=str))
 
@@ -71,7 +68,7 @@ def demo(
     from pipecli.cli.leads import render_board
     from pipecli.output import message
 
-    target = db or _state["db"] or str(Path(platformdirs.user_data_dir("pipecli")) / "demo.db")
+    target = db or db_option() or str(Path(platformdirs.user_data_dir("pipecli")) / "demo.db")
     common.set_db(target)
     with store().write() as conn:
         if not demo_core.has_leads(conn):

@@ -66,7 +66,7 @@ def clean(
       1  --check found something; or an error (the message on stderr says what)
       2  usage error, or an action without --yes when not on a terminal (nothing changed)
     """
-    from pipecli import clock, stale
+    from pipecli import stale
     from pipecli.cli.common import confirm
     from pipecli.output import message, stdout_is_tty
 
@@ -85,14 +85,12 @@ def clean(
         report = stale.find_stale(conn, pipeline, owner, day)
     render_report(report, fmt, owner, as_of is not None)
     if actions and report.rows:
-        import datetime as _dt
-
         action = actions[0]
         n = len(report.lead_ids)
         deals = f"{n} deal{'s' * (n != 1)}"
         verb, past, rest = {
             "close-lost": ("Close", "closed", " as lost"),
-            "snooze": ("Snooze", "snoozed", f" until {clock.today() + _dt.timedelta(days=snooze_days or 0)}"),
+            "snooze": ("Snooze", "snoozed", f" until {stale.snooze_end(snooze_days or 0).isoformat()}"),
             "archive": ("Archive", "archived", ""),
         }[action]
         if dry_run:
@@ -139,18 +137,23 @@ def render_report(report, fmt: str, owner: str | None, historic: bool) -> None:
             return
         output.render(report.rows, clean_columns(), fmt, title=head)
         return
+    code = currency()
+    prices: dict[int, str] = {}  # values repeat across rows: format each once
     lines = [head]
     rule = None
     for r in report.rows:
         if r["rule"] != rule:
             rule = r["rule"]
             lines += ["", f"{rule} ({report.counts[rule]})"]
-        facts = [f"#{r['lead_id']} {r['name']}", r["stage"]]
-        if r["value_minor"] is not None:
-            facts.append(money.fmt(r["value_minor"], currency()))
+        facts = f"  #{r['lead_id']} {r['name']} · {r['stage']}"
+        value = r["value_minor"]
+        if value is not None:
+            if value not in prices:
+                prices[value] = money.fmt(value, code)
+            facts += f" · {prices[value]}"
         if r["owner"]:
-            facts.append(r["owner"])
-        lines.append(output.neutralise("  " + " · ".join(facts)))
+            facts += f" · {r['owner']}"
+        lines.append(output.neutralise(facts))
         lines.append(output.neutralise(f"      {r['why']}"))
     typer.echo("\n".join(lines))
 

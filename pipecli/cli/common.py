@@ -42,12 +42,24 @@ def set_db(db: str | None) -> None:
     _state["store"] = None
 
 
+def db_target() -> str:
+    """Return the database this invocation uses (resolved from --db, $PIPECLI_DB, config, default)."""
+    from pipecli.db import resolve_target
+
+    return resolve_target(_state["db"])
+
+
+def db_option() -> str | None:
+    """Return the global --db option as given (None when not given)."""
+    return _state["db"]
+
+
 def store():
     """Return the Store for this invocation, opened (and migrated) on first use."""
     if _state["store"] is None:
-        from pipecli.db import Store, resolve_target
+        from pipecli.db import Store
 
-        _state["store"] = Store.open(resolve_target(_state["db"]))
+        _state["store"] = Store.open(db_target())
     return _state["store"]
 
 

@@ -187,13 +187,14 @@ def log(
     kind: Annotated[str, typer.Argument(help="call, email, email_opened, reply, meeting, demo_request, demo, quote_request, quote, trial_start, trial_end, visit, webinar, social, sms, contract_sent, note.")],
     note: Annotated[Optional[str], typer.Option(help="What happened.")] = None,
     at: AtOpt = None,
+    next_: Annotated[Optional[str], typer.Option("--next", help='Plan the follow-up: "2026-12-02 send proposal".')] = None,
 ) -> None:
-    """Log an activity on a lead; print the activity's id."""
-    from pipecli import activities
+    """Log an activity on a lead; print the activity's id: pipecli log 12 call --next "2026-12-02 send proposal"."""
+    from pipecli import nextsteps
     from pipecli.output import stdout_is_tty
 
     with store().write() as conn:
-        activity_id = activities.log_activity(conn, lead_id, kind, note, ts(at))
+        activity_id = nextsteps.log_with_next(conn, lead_id, kind, note, ts(at), next_)
     typer.echo(activity_id if not stdout_is_tty() else f"logged {kind} on lead {lead_id} (activity {activity_id})")
 
 
@@ -203,15 +204,16 @@ def list_(
     owner: Annotated[Optional[str], typer.Option()] = None,
     source: Annotated[Optional[str], typer.Option()] = None,
     status: Annotated[Optional[str], typer.Option(help="open, won or lost.")] = None,
-    sort: Annotated[str, typer.Option(help="value (largest first), age (oldest first), expected-close, last-activity (longest silent first), created, name, score, id.")] = "id",
+    sort: Annotated[str, typer.Option(help="value (largest first), age (oldest first), expected-close, last-activity (longest silent first), created, name, score (highest now, engagement decayed), id.")] = "id",
     limit: Annotated[Optional[int], typer.Option(help="At most this many leads.")] = None,
     archived: Annotated[bool, typer.Option("--archived", help="Include archived leads.")] = False,
+    hot: Annotated[bool, typer.Option("--hot", help="Only hot leads (score at or above [scoring] hot_threshold).")] = False,
     fmt: FormatOpt = "table",
 ) -> None:
     """List leads, filtered and sorted: pipecli list --status open --sort value --limit 10."""
     from pipecli import leads, output
 
-    filters = leads.LeadFilter(pipeline, stage, owner, source, status, include_archived=archived)
+    filters = leads.LeadFilter(pipeline, stage, owner, source, status, include_archived=archived, hot=hot)
     with store().read() as conn:
         rows = leads.list_leads(conn, filters, sort, limit)
     output.render(rows, list_columns(), fmt, empty="no leads match")

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from pipecli.cli.common import FormatOpt, YesOpt, _state, confirm, store
+from pipecli.cli.common import FormatOpt, YesOpt, confirm, db_target, store
 
 
 def backup(
@@ -32,11 +32,11 @@ def restore(
 ) -> None:
     """Replace the database with a backup (asks first; --yes when not on a terminal)."""
     from pipecli import backup as core
-    from pipecli.db import is_url, resolve_target
+    from pipecli.db import is_url
     from pipecli.errors import PipecliError
     from pipecli.output import message
 
-    target = resolve_target(_state["db"])
+    target = db_target()
     if is_url(target):
         raise PipecliError("restore works on SQLite files; for PostgreSQL use pg_restore")
     info = core.inspect_backup(file)

@@ -1,0 +1,266 @@
+"""Report speed on 1,000,000 leads and ~4,000,000 stage changes, side by side with a floor.
+
+For each report: its own work timed in-process (the core function on an open store, after start-up), the
+floor (the same figures by hand-written SQL through the standard sqlite3 module, plus the same numpy draws
+for the forecast's ranges), and the whole command as a subprocess (start-up, query, rendering; output piped
+to /dev/null). Each timing is the best of --repeat runs on a warm cache. Targets: own work within 3× the
+floor, whole command under 2 s.
+
+    python benchmarks/reports.py [--leads 1000000] [--repeat 3] [--only metrics,forecast]
+
+A report is one `@report(...)` function returning (core, floor, argv); see `clean` at the end for the shape.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import os
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+import bigdb  # noqa: E402
+
+os.environ.setdefault("PIPECLI_NOW", bigdb.NOW)
+os.environ.setdefault("TZ", "UTC")
+time.tzset()
+
+REPORTS: dict[str, callable] = {}
+NOW_TS = None
+
+
+def report(name: str):
+    """Register a report: the decorated function returns (core(conn), floor(sqlite3 connection), argv)."""
+
+    def wrap(fn):
+        REPORTS[name] = fn
+        return fn
+
+    return wrap
+
+
+def _open_ids(db: sqlite3.Connection) -> list[int]:
+    return [r[0] for r in db.execute("SELECT id FROM stage WHERE pipeline_id = :p AND kind = 'open' ORDER BY position", {"p": 1})]
+
+
+def _median(pairs):
+    from pipecli.metrics import percentile
+
+    return percentile(pairs, 0.5)
+
+
+@report("metrics")
+def metrics_report():
+    from pipecli import metrics
+
+    def floor(db):
+        t = NOW_TS
+        ids = ",".join(map(str, _open_ids(db)))
+        db.execute("SELECT source, COUNT(*) FROM lead WHERE pipeline_id = :p AND created_at <= :t GROUP BY source", {"p": 1, "t": t}).fetchall()
+        db.execute(
+            "SELECT status, COUNT(*), SUM(value_minor), COUNT(value_minor), SUM(closed_at - created_at) FROM lead "
+            "WHERE pipeline_id = :p AND status IN ('won', 'lost') AND closed_at <= :t GROUP BY status", {"p": 1, "t": t}
+        ).fetchall()
+        cycle = db.execute(
+            "SELECT (closed_at - created_at) / 3600, COUNT(*) FROM lead WHERE pipeline_id = :p AND status = 'won' "
+            "AND closed_at <= :t GROUP BY (closed_at - created_at) / 3600", {"p": 1, "t": t}
+        ).fetchall()
+        db.execute(
+            "SELECT furthest_position, status, COUNT(*), SUM(value_minor) FROM lead WHERE pipeline_id = :p "
+            "AND created_at <= :t GROUP BY 1, 2", {"p": 1, "t": t}
+        ).fetchall()
+        db.execute(
+            "SELECT stage_id, COUNT(*), SUM(value_minor), SUM(:t - created_at) FROM lead WHERE pipeline_id = :p "
+            "AND status = 'open' AND archived_at IS NULL GROUP BY stage_id", {"p": 1, "t": t}
+        ).fetchall()
+        dur = db.execute(
+            f"SELECT to_stage_id, (left_at - at) / 3600, COUNT(*) FROM stage_change WHERE to_stage_id IN ({ids}) "
+            "AND left_at IS NOT NULL GROUP BY 1, 2"
+        ).fetchall()
+        _median(cycle)
+        for sid in _open_ids(db):
+            _median([(h, n) for s, h, n in dur if s == sid])
+
+    return (lambda conn: metrics.metrics(conn)), floor, ["metrics"]
+
+
+@report("funnel")
+def funnel_report():
+    from pipecli import metrics
+
+    def floor(db):
+        t = NOW_TS
+        db.execute(
+            "SELECT furthest_position, status, COUNT(*), SUM(value_minor) FROM lead WHERE pipeline_id = :p "
+            "AND created_at <= :t GROUP BY 1, 2", {"p": 1, "t": t}
+        ).fetchall()
+        db.execute(
+            "SELECT stage_id, COUNT(*), SUM(value_minor) FROM lead WHERE pipeline_id = :p AND status = 'open' "
+            "AND archived_at IS NULL GROUP BY stage_id", {"p": 1}
+        ).fetchall()
+
+    return (lambda conn: metrics.funnel(conn)), floor, ["funnel"]
+
+
+@report("forecast")
+def forecast_report():
+    import datetime as _dt
+
+    import numpy as np
+
+    from pipecli import forecast
+
+    runs = 10000
+
+    def floor(db):
+        t = NOW_TS
+        ids = _open_ids(db)
+        # probabilities from history, remaining time per stage, then period/stage groups and the draws
+        reach = db.execute(
+            "SELECT furthest_position, status, COUNT(*) FROM lead WHERE pipeline_id = :p AND created_at <= :t "
+            "AND status IN ('won', 'lost') GROUP BY 1, 2", {"p": 1, "t": t}
+        ).fetchall()
+        won = sum(n for _, s, n in reach if s == "won")
+        prob = {sid: won / max(1, won + sum(n for pos, s, n in reach if s == "lost" and pos >= i))
+                for i, sid in enumerate(ids, 1)}
+        dur = db.execute(
+            f"SELECT to_stage_id, (left_at - at) / 3600, COUNT(*) FROM stage_change WHERE to_stage_id IN "
+            f"({','.join(map(str, ids))}) AND left_at IS NOT NULL GROUP BY 1, 2"
+        ).fetchall()
+        med = [(_median([(h * 3600, n) for s, h, n in dur if s == sid]) or 0) for sid in ids]
+        rem = {sid: int(sum(med[i:])) for i, sid in enumerate(ids)}
+        day = _dt.date(2026, 11, 1)
+        bounds = [_dt.date(2026, 12, 1), _dt.date(2027, 1, 1), _dt.date(2027, 2, 1)]
+        epochs = [int(_dt.datetime(b.year, b.month, b.day, tzinfo=_dt.timezone.utc).timestamp()) for b in bounds]
+        dcase = " ".join(f"WHEN expected_close < '{b.isoformat()}' THEN {i}" for i, b in enumerate(bounds))
+        rcase = " ".join(f"WHEN {s} THEN {r}" for s, r in rem.items())
+        tcase = " ".join(f"WHEN stage_entered_at + CASE stage_id {rcase} END < {e} THEN {i}" for i, e in enumerate(epochs))
+        groups = db.execute(
+            f"SELECT CASE WHEN expected_close IS NOT NULL THEN CASE {dcase} ELSE -1 END ELSE CASE {tcase} ELSE -1 END END AS k,"
+            " stage_id, COUNT(*), SUM(COALESCE(value_minor, 0)), SUM(CAST(value_minor AS REAL) * value_minor) "
+            "FROM lead WHERE pipeline_id = :p AND status = 'open' AND archived_at IS NULL GROUP BY 1, 2", {"p": 1}
+        ).fetchall()
+        db.execute(
+            "SELECT SUM(value_minor) FROM lead WHERE pipeline_id = :p AND status = 'won' AND closed_at >= :s AND closed_at <= :t",
+            {"p": 1, "s": int(_dt.datetime(day.year, day.month, day.day, tzinfo=_dt.timezone.utc).timestamp()), "t": t},
+        ).fetchone()
+        # velocity inputs: closed summary and open count
+        db.execute(
+            "SELECT status, COUNT(*), SUM(value_minor), COUNT(value_minor), SUM(closed_at - created_at) FROM lead "
+            "WHERE pipeline_id = :p AND status IN ('won', 'lost') AND closed_at <= :t GROUP BY status", {"p": 1, "t": t}
+        ).fetchall()
+        rng = np.random.default_rng(1)
+        revenue = np.zeros((runs, 3))
+        for k, sid, n, sv, svv in groups:
+            if k < 0:
+                continue
+            w = rng.binomial(n, prob[sid], runs)
+            mean = sv / n
+            sd = np.sqrt(w * max(svv / n - mean * mean, 0) * (n - w) / max(n - 1, 1))
+            revenue[:, k] += np.clip(w * mean + sd * rng.standard_normal(runs), 0, sv)
+        np.percentile(revenue, [10, 50, 90], axis=0)
+
+    return (lambda conn: forecast.forecast(conn, target=1_000_000_00, runs=runs)), floor, ["forecast", "--target", "1000000"]
+
+
+@report("list")
+def list_report():
+    from pipecli import leads
+
+    sort = "score" if "score" in leads.SORTS else "value"
+    order = leads.SORTS[sort]
+
+    def floor(db):
+        db.execute(
+            f"SELECT {leads.LIST_COLUMNS} FROM lead l JOIN stage s ON s.id = l.stage_id JOIN pipeline p ON p.id = l.pipeline_id "
+            f"WHERE l.status = 'open' AND l.archived_at IS NULL ORDER BY {order} LIMIT 100"
+        ).fetchall()
+
+    core = lambda conn: leads.list_leads(conn, leads.LeadFilter(status="open"), sort, 100)  # noqa: E731
+    return core, floor, ["list", "--status", "open", "--sort", sort, "--limit", "100"]
+
+
+@report("clean")
+def clean_report():
+    """The clean engineer's stale report, when `pipecli.stale` is present. The floor here is a sketch
+    (stage durations, silent and overdue over cached columns); the clean engineer's own floor replaces it."""
+    if importlib.util.find_spec("pipecli.stale") is None:
+        return None
+    from pipecli import stale
+
+    def floor(db):
+        t = NOW_TS
+        ids = ",".join(map(str, _open_ids(db)))
+        db.execute(
+            f"SELECT to_stage_id, (left_at - at) / 3600, COUNT(*) FROM stage_change WHERE to_stage_id IN ({ids}) "
+            "AND left_at IS NOT NULL GROUP BY 1, 2"
+        ).fetchall()
+        db.execute(
+            "SELECT l.id, l.stage_id, l.last_event_at, l.stage_entered_at, l.expected_close FROM lead l JOIN stage s "
+            "ON s.id = l.stage_id WHERE l.pipeline_id = :p AND l.status = 'open' AND l.archived_at IS NULL AND "
+            "(l.last_event_at < :t - COALESCE(s.stale_days, 14) * 86400 OR l.expected_close < '2026-11-28')", {"p": 1, "t": t}
+        ).fetchall()
+
+    return (lambda conn: stale.find_stale(conn)), floor, ["clean"]
+
+
+def best(fn, repeat: int) -> float:
+    times = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - started)
+    return min(times)
+
+
+def main() -> None:
+    global NOW_TS
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--leads", type=int, default=1_000_000)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--only", default=None, help="comma-separated report names")
+    args = parser.parse_args()
+    path = bigdb.ensure(bigdb.DEFAULT_PATH.with_name(f"big-{args.leads}.db"), args.leads)
+
+    from pipecli import clock
+    from pipecli.db import Store
+
+    NOW_TS = clock.now_ts()
+    store = Store.open(str(path))
+    raw = sqlite3.connect(path)
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    wanted = args.only.split(",") if args.only else list(REPORTS)
+    print(f"database: {path} ({args.leads:,} leads, "
+          f"{raw.execute('SELECT COUNT(*) FROM stage_change').fetchone()[0]:,} stage changes); best of {args.repeat}")
+    print(f"{'report':<10} {'own work':>10} {'floor':>10} {'ratio':>7} {'command':>9}  targets (≤3× floor, <2 s)")
+    for name in wanted:
+        made = REPORTS[name]()
+        if made is None:
+            print(f"{name:<10} (not present on this branch)")
+            continue
+        core, floor, argv = made
+
+        def own():
+            with store.read() as conn:
+                core(conn)
+
+        own()  # warm the cache
+        t_own = best(own, args.repeat)
+        t_floor = best(lambda: floor(raw), args.repeat)
+        cmd = [sys.executable, "-m", "pipecli", "--db", str(path), *argv]
+        t_cmd = best(lambda: subprocess.run(cmd, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, check=True), args.repeat)
+        ratio = t_own / t_floor if t_floor else float("inf")
+        ok = "ok" if ratio <= 3 and t_cmd < 2 else "MISSED"
+        print(f"{name:<10} {t_own * 1000:>8.1f}ms {t_floor * 1000:>8.1f}ms {ratio:>6.2f}× {t_cmd:>8.2f}s  {ok}   ({' '.join(argv)})")
+    store.dispose()
+
+
+if __name__ == "__main__":
+    main()

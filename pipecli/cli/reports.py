@@ -1,0 +1,374 @@
+"""Reports: metrics, funnel, forecast and size."""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+
+from pipecli.cli.common import FormatOpt, PipelineOpt, amount, choice, date, store
+
+AsOfOpt = Annotated[
+    Optional[str],
+    typer.Option("--as-of", help="Figures as the pipeline stood at the end of this day (read from the history)."),
+]
+SinceOpt = Annotated[Optional[str], typer.Option("--since", help="Only leads created / closed since this date.")]
+
+
+def _summary_columns():
+    from pipecli.output import Column
+
+    return [
+        Column("pipeline"),
+        Column("as_of", "as of", kind="ts"),
+        Column("since", kind="date"),
+        Column("from_history", "from history", kind="bool"),
+        Column("new_leads", "new leads", kind="int"),
+        Column("won", kind="int"),
+        Column("lost", kind="int"),
+        Column("win_rate", "win rate", kind="pct"),
+        Column("won_value", "won value", kind="money", source="won_value_minor"),
+        Column("avg_won_deal", "average won deal", kind="money", source="avg_won_minor"),
+        Column("cycle_median_days", "sales cycle median (days)", kind="float"),
+        Column("cycle_mean_days", "sales cycle mean (days)", kind="float"),
+        Column("open_deals", "open deals", kind="int"),
+        Column("open_value", "open value", kind="money", source="open_value_minor"),
+        Column("avg_open_age_days", "average open age (days)", kind="float"),
+        Column("velocity_per_day", "pipeline velocity per day", kind="money", source="velocity_minor_per_day"),
+    ]
+
+
+def _stage_columns(times: bool = True):
+    from pipecli.output import Column
+
+    cols = [
+        Column("position", "#", kind="int"),
+        Column("stage"),
+        Column("reached", kind="int"),
+        Column("open", kind="int"),
+        Column("open_value", "open value", kind="money", source="open_value_minor"),
+        Column("next_stage", "next"),
+        Column("conversion", kind="pct"),
+    ]
+    if times:
+        cols += [
+            Column("time_median_days", "median days in stage", kind="float"),
+            Column("time_p90_days", "p90 days in stage", kind="float"),
+            Column("stays", kind="int"),
+        ]
+    return cols
+
+
+def _source_columns():
+    from pipecli.output import Column
+
+    return [Column("source"), Column("new_leads", "new leads", kind="int")]
+
+
+def _records(rows: list[dict], columns) -> list[dict]:
+    from pipecli import output
+
+    currency = output._currency()
+    return [{c.name: output.json_value(r.get(c.key), c.kind, currency) for c in columns} for r in rows]
+
+
+def _long_csv(parts: list[tuple[str, list[dict], list]]) -> None:
+    """Write several record lists as one CSV: section, row label, figure, value."""
+    import csv
+    import sys
+
+    from pipecli import output
+
+    currency = output._currency()
+    writer = csv.writer(sys.stdout, lineterminator="\n")
+    writer.writerow(["section", "item", "figure", "value"])
+    for section, rows, columns in parts:
+        label = columns[0] if section != "summary" else None
+        for r in rows:
+            item = "" if label is None else output.csv_value(r.get(label.key), label.kind, currency)
+            for c in columns:
+                if c is label:
+                    continue
+                writer.writerow([section, item, c.name, output.csv_value(r.get(c.key), c.kind, currency)])
+
+
+def metrics_(
+    pipeline: PipelineOpt = None,
+    since: SinceOpt = None,
+    as_of: AsOfOpt = None,
+    fmt: FormatOpt = "table",
+) -> None:
+    """Pipeline metrics: new leads, win rate, average won deal, sales cycle, velocity, and per stage the
+    conversion to the next stage and the time spent in it.
+
+    pipecli metrics --since 2026-01-01;  pipecli metrics --as-of 2026-06-30 --format json | jq .win_rate
+    """
+    from pipecli import metrics, output
+
+    with store().read() as conn:
+        data = metrics.metrics(conn, pipeline, date(since, "--since"), date(as_of, "--as-of"))
+    summary = _summary_columns()
+    stage_cols = [c for c in _stage_columns() if c.name != "position"]
+    if fmt == "json":
+        out = _records([data], summary)[0]
+        out["sources"] = _records(data["sources"], _source_columns())
+        out["stages"] = _records(data["stages"], _stage_columns())
+        output.write_json(out)
+    elif fmt == "csv":
+        _long_csv([("summary", [data], summary), ("stage", data["stages"], stage_cols),
+                   ("source", data["sources"], _source_columns())])
+    else:
+        output.render_record(data, summary, "table", title=f"Metrics: {data['pipeline']}")
+        typer.echo("")
+        output.render(data["stages"], _stage_columns(), "table", title="Stages")
+        typer.echo("")
+        output.render(data["sources"], _source_columns(), "table", title="New leads by source")
+
+
+def funnel_(pipeline: PipelineOpt = None, as_of: AsOfOpt = None, since: SinceOpt = None, fmt: FormatOpt = "table") -> None:
+    """The funnel: each stage as a bar of the leads that reached it, with its open deals, their value and
+    the conversion to the next stage. Won leads count as having reached every stage."""
+    from pipecli import metrics, output
+
+    with store().read() as conn:
+        data = metrics.funnel(conn, pipeline, date(as_of, "--as-of"), date(since, "--since"))
+    cols = _stage_columns(times=False)
+    if fmt != "table":
+        output.render(data["stages"], cols, fmt)
+        return
+    if output.stdout_is_tty():
+        _funnel_rich(data)
+    else:
+        typer.echo(_funnel_text(data), nl=False)
+
+
+def _funnel_lines(data: dict, bar_width: int = 40, short: bool = False) -> list[tuple[str, int, str]]:
+    """Return (label, bar length, figures) per stage, bars scaled to `bar_width` characters (compact
+    amounts with `short`)."""
+    from pipecli import money, output
+
+    currency = output._currency()
+    fmt = money.fmt_short if short else money.fmt
+    top = max([s["reached"] for s in data["stages"]] + [1])
+    width = max(len(s["stage"]) for s in data["stages"])
+    lines = []
+    for s in data["stages"]:
+        bar = round(bar_width * s["reached"] / top) if s["reached"] else 0
+        figures = f"{s['reached']:>7}"
+        if s["open"] is not None:
+            figures += f"  open {s['open']:>6} {fmt(s['open_value_minor'], currency):>{8 if short else 16}}"
+        else:
+            figures += f"  won  {fmt(s['open_value_minor'], currency):>{15 if short else 23}}"
+        if s["conversion"] is not None:
+            figures += f"  -> {s['conversion'] * 100:5.1f}% to {s['next_stage']}"
+        lines.append((output.neutralise(s["stage"]).ljust(width), bar, figures))
+    return lines
+
+
+def _funnel_text(data: dict) -> str:
+    from pipecli import clock
+
+    head = f"Funnel: {data['pipeline']} as of {clock.show(data['as_of'])}\n"
+    return head + "".join(f"{label}  {'#' * bar:<40}  {figures}\n" for label, bar, figures in _funnel_lines(data))
+
+
+def _funnel_rich(data: dict) -> None:
+    from rich.text import Text
+
+    from pipecli import clock, output
+
+    out = output.console()
+    out.print(Text(f"Funnel: {data['pipeline']} as of {clock.show(data['as_of'])}", style="bold"))
+    lines = _funnel_lines(data, short=True)
+    room = out.width - max(len(label) + len(figures) for label, _, figures in lines) - 4
+    width = max(10, min(40, room))
+    for label, bar, figures in _funnel_lines(data, width, short=True):
+        line = Text(label + "  ")
+        line.append("█" * bar, style="cyan")
+        line.append(" " * (width - bar) + "  " + figures)
+        out.print(line)
+
+
+def _period_columns():
+    from pipecli.output import Column
+
+    return [
+        Column("period"),
+        Column("start", kind="date"),
+        Column("end", kind="date"),
+        Column("deals", kind="int"),
+        Column("value", kind="money", source="value_minor"),
+        Column("weighted", kind="money", source="weighted_minor"),
+        Column("p10", "P10", kind="money", source="p10_minor"),
+        Column("p50", "P50", kind="money", source="p50_minor"),
+        Column("p90", "P90", kind="money", source="p90_minor"),
+        Column("won", "won so far", kind="money", source="won_minor"),
+        Column("target_probability", "P(target)", kind="pct"),
+        Column("velocity", "velocity check", kind="money", source="velocity_minor"),
+    ]
+
+
+def _backtest_columns():
+    from pipecli.output import Column
+
+    return [
+        Column("period"),
+        Column("start", kind="date"),
+        Column("deals", kind="int"),
+        Column("forecast", kind="money", source="forecast_minor"),
+        Column("p10", "P10", kind="money", source="p10_minor"),
+        Column("p50", "P50", kind="money", source="p50_minor"),
+        Column("p90", "P90", kind="money", source="p90_minor"),
+        Column("actual", kind="money", source="actual_minor"),
+        Column("error", kind="money", source="error_minor"),
+        Column("abs_pct_error", "abs % error", kind="pct"),
+        Column("inside", "in P10-P90", kind="bool"),
+    ]
+
+
+def _probability_columns():
+    from pipecli.output import Column
+
+    return [Column("stage"), Column("probability", kind="pct"), Column("source"), Column("closed_deals", "closed deals", kind="int", source="informed_by")]
+
+
+def forecast_(
+    pipeline: PipelineOpt = None,
+    period: Annotated[str, typer.Option(callback=choice("month", "quarter", "week"), metavar="month|quarter|week")] = "month",
+    periods: Annotated[int, typer.Option(help="How many periods, starting with the current one.")] = 3,
+    as_of: AsOfOpt = None,
+    target: Annotated[Optional[str], typer.Option(help="Revenue target per period: the chance of reaching it.")] = None,
+    probabilities: Annotated[
+        str,
+        typer.Option(callback=choice("auto", "stage", "history", "learned"), metavar="auto|stage|history|learned",
+                     help="Win probabilities: configured per stage, learned from history, or per lead from `score --learn` (auto: learned when present, else history)."),
+    ] = "auto",
+    runs: Annotated[Optional[int], typer.Option(help="Monte Carlo runs (default 10000, config [forecast] runs).")] = None,
+    seed: Annotated[Optional[int], typer.Option(help="Random seed (same seed, same output).")] = None,
+    backtest: Annotated[bool, typer.Option("--backtest", help="Replay past periods: forecast at each start vs what closed.")] = False,
+    from_: Annotated[Optional[str], typer.Option("--from", help="Backtest from this period (default six periods back).")] = None,
+    to: Annotated[Optional[str], typer.Option("--to", help="Backtest up to this period, excluded (default the current one).")] = None,
+    fmt: FormatOpt = "table",
+) -> None:
+    """Revenue forecast per coming period: deals expected to close, their value, the weighted value, P10/P50/P90
+    from a seeded simulation, the chance of reaching --target and a velocity cross-check.
+
+    pipecli forecast --period quarter --target 50000;  pipecli forecast --backtest --format json
+    """
+    from pipecli import forecast, output
+
+    if backtest:
+        with store().read() as conn:
+            data = forecast.backtest(conn, pipeline, period, date(from_, "--from"), date(to, "--to"), runs, seed)
+        if fmt == "json":
+            out = {k: data[k] for k in ("pipeline", "period", "runs", "seed", "probabilities", "wape", "bias", "coverage")}
+            out["periods"] = _records(data["periods"], _backtest_columns())
+            output.write_json(out)
+            return
+        output.render(data["periods"], _backtest_columns(), fmt, title=f"Backtest: {data['pipeline']} by {period}")
+        if fmt == "table":
+            pct = lambda v: "n/a" if v is None else f"{v * 100:.1f}%"  # noqa: E731
+            typer.echo(f"\nWAPE {pct(data['wape'])}, bias {pct(data['bias'])}, actual inside P10-P90 in {pct(data['coverage'])} of periods")
+        return
+    with store().read() as conn:
+        data = forecast.forecast(
+            conn, pipeline, period, periods, date(as_of, "--as-of"), amount(target, "--target"),
+            probabilities, runs, seed,
+        )
+    if fmt == "json":
+        from pipecli import clock
+
+        currency = output._currency()
+        out = {
+            "pipeline": data["pipeline"], "as_of": clock.iso(data["as_of"]), "from_history": data["from_history"],
+            "period": period, "probabilities": data["probabilities"], "runs": data["runs"], "seed": data["seed"],
+            "simulation": data["method"], "target": output.json_value(data["target_minor"], "money", currency),
+            "velocity_per_day": output.json_value(data["velocity_minor_per_day"], "money", currency),
+            "stages": _records(data["stages"], _probability_columns()),
+            "periods": _records(data["periods"], _period_columns()),
+            "later": {"deals": data["later_deals"], "value": output.json_value(data["later_value_minor"], "money", currency)},
+        }
+        output.write_json(out)
+        return
+    if fmt == "csv":
+        output.render(data["periods"], _period_columns(), "csv")
+        return
+    from pipecli import clock, money
+
+    currency = output._currency()
+    typer.echo(
+        f"Forecast: {data['pipeline']} as of {clock.show(data['as_of'])}; probabilities: {data['probabilities']}; "
+        f"{data['runs']} runs, seed {data['seed']} ({data['method']})"
+    )
+    output.render(data["stages"], _probability_columns(), "table")
+    typer.echo("")
+    output.render(data["periods"], _period_columns(), "table")
+    if data["later_deals"]:
+        typer.echo(f"\nlater: {data['later_deals']} deals, {money.fmt(data['later_value_minor'], currency)} beyond the last period")
+
+
+def _size_columns():
+    from pipecli.output import Column
+
+    return [
+        Column("pipeline"),
+        Column("period"),
+        Column("target", kind="money", source="target_minor"),
+        Column("avg_deal", "average deal", kind="money", source="avg_deal_minor"),
+        Column("avg_deal_source", "average deal from"),
+        Column("close_rate", "close rate", kind="pct"),
+        Column("close_rate_source", "close rate from"),
+        Column("reps", "sellers", kind="int"),
+        Column("reps_source", "sellers from"),
+        Column("deals_needed", "deals needed", kind="int"),
+        Column("leads_needed", "leads needed", kind="int"),
+        Column("leads_per_rep", "leads per seller", kind="int"),
+        Column("open_value", "open pipeline", kind="money", source="open_value_minor"),
+        Column("coverage", "coverage (open ÷ target)", kind="float"),
+        Column("pipeline_needed", "pipeline needed (target ÷ close rate)", kind="money", source="pipeline_needed_minor"),
+        Column("pipeline_covered", "covered", kind="bool"),
+    ]
+
+
+def size_(
+    target: Annotated[str, typer.Option(help="Revenue target for the period: 100000.")],
+    avg_deal: Annotated[Optional[str], typer.Option(help="Average deal size (default: the average won deal).")] = None,
+    close_rate: Annotated[Optional[str], typer.Option(help="Close rate, 0.8 or 80% (default: won ÷ closed).")] = None,
+    reps: Annotated[Optional[int], typer.Option(help="Sellers (default: distinct lead owners).")] = None,
+    period: Annotated[str, typer.Option(callback=choice("month", "quarter", "week"), metavar="month|quarter|week")] = "month",
+    pipeline: PipelineOpt = None,
+    fmt: FormatOpt = "table",
+) -> None:
+    """What a target needs: deals (target ÷ average deal), leads (÷ close rate), leads per seller (÷ sellers),
+    each rounded up; the leads each stage must hold, and how the open pipeline covers it.
+
+    pipecli size --target 100000 --avg-deal 500 --close-rate 0.8 --reps 10   # 200 deals, 250 leads, 25 each
+    """
+    from pipecli import output, sizing
+    from pipecli.output import Column
+
+    with store().read() as conn:
+        data = sizing.size(
+            conn, amount(target, "--target"), amount(avg_deal, "--avg-deal"), sizing.parse_rate(close_rate), reps,
+            period, pipeline,
+        )
+    stage_cols = [Column("position", "#", kind="int"), Column("stage"), Column("to_won", "to won", kind="pct"),
+                  Column("leads_needed_in_stage", "leads needed in stage", kind="int", source="needed"), Column("open", "open now", kind="int")]
+    if fmt == "json":
+        out = _records([data], _size_columns())[0]
+        out["stages"] = _records(data["stages"], stage_cols)
+        output.write_json(out)
+    elif fmt == "csv":
+        output.render([data], _size_columns(), "csv")
+    else:
+        output.render_record(data, _size_columns(), "table", title=f"Sizing per {period} (whole deals and leads, rounded up)")
+        typer.echo("")
+        output.render(data["stages"], stage_cols, "table")
+
+
+def register(app: typer.Typer) -> None:
+    """Add this module's commands to `app`."""
+    app.command("metrics")(metrics_)
+    app.command("funnel")(funnel_)
+    app.command("forecast")(forecast_)
+    app.command("size")(size_)

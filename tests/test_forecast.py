@@ -1,0 +1,213 @@
+"""forecast through the CLI on a hand-built history (frozen now: 2026-11-28T09:00Z, TZ=UTC).
+
+Configured probabilities (the default pipeline): Prospecting .10, Contact .20, Qualification .35,
+Meeting .50, Proposal .70.
+
+Closed history:
+  H1, H2  created 06-01 in Qualification €100 each: Meeting 06-11, Proposal 06-21, won 07-01
+          (10 days in each of Qualification, Meeting, Proposal)
+  K       created 11-02 €400 in Prospecting, won 11-05
+  L       created 11-03 €50 in Prospecting, lost 11-04
+Open deals (created 11-10, except V 11-20):
+  Y  Meeting  €3000 expected 11-30 -> November
+  W  Contact  €500  expected 10-01 (passed) -> November
+  X  Proposal €1000 expected 12-10 -> December
+  V  Qualification €800, no date: entered 11-20 + typical remaining 30 days (10+10+10) -> 12-20, December
+  Z  Prospecting €2000 expected 2027-01-15 -> January
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+
+def build(cli) -> dict:
+    def add(name, at, value, stage=None, close=None):
+        args = ["add-lead", name, "--at", at, "--value", value]
+        if stage:
+            args += ["--stage", stage]
+        if close:
+            args += ["--expected-close", close]
+        return int(cli(*args).stdout.strip())
+
+    ids = {
+        "H1": add("H1", "2026-06-01", "100", "Qualification"),
+        "H2": add("H2", "2026-06-01", "100", "Qualification"),
+        "K": add("K", "2026-11-02", "400"),
+        "L": add("L", "2026-11-03", "50"),
+        "Y": add("Y", "2026-11-10", "3000", "Meeting", "2026-11-30"),
+        "W": add("W", "2026-11-10", "500", "Contact", "2026-10-01"),
+        "X": add("X", "2026-11-10", "1000", "Proposal", "2026-12-10"),
+        "V": add("V", "2026-11-20", "800", "Qualification"),
+        "Z": add("Z", "2026-11-10", "2000", "Prospecting", "2027-01-15"),
+    }
+    for h in ("H1", "H2"):
+        cli("move", ids[h], "Meeting", "--at", "2026-06-11")
+        cli("move", ids[h], "Proposal", "--at", "2026-06-21")
+        cli("move", ids[h], "won", "--at", "2026-07-01")
+    cli("move", ids["K"], "won", "--at", "2026-11-05")
+    cli("move", ids["L"], "lost", "--at", "2026-11-04")
+    return ids
+
+
+def run(cli, *args) -> dict:
+    return json.loads(cli("forecast", "--format", "json", *args).stdout)
+
+
+def periods(data: dict) -> dict:
+    return {p["period"]: p for p in data["periods"]}
+
+
+def test_stage_probabilities_and_periods(cli):
+    build(cli)
+    data = run(cli, "--probabilities", "stage", "--runs", "2000")
+    assert data["probabilities"] == "stage"
+    assert all(s["source"] == "configured" for s in data["stages"])
+    p = periods(data)
+    assert list(p) == ["2026-11", "2026-12", "2027-01"]
+    assert (p["2026-11"]["deals"], p["2026-11"]["value"]) == (2, 3500)
+    assert p["2026-11"]["weighted"] == 3000 * 0.5 + 500 * 0.2
+    assert p["2026-11"]["won"] == 400  # K, won 11-05
+    assert (p["2026-12"]["deals"], p["2026-12"]["value"]) == (2, 1800)
+    assert p["2026-12"]["weighted"] == 1000 * 0.7 + 800 * 0.35
+    assert p["2027-01"]["weighted"] == 2000 * 0.1
+    assert data["later"] == {"deals": 0, "value": 0}
+
+
+def test_simulation_is_seeded_and_ordered(cli):
+    build(cli)
+    first = cli("forecast", "--format", "json", "--seed", "7", "--runs", "3000").stdout
+    again = cli("forecast", "--format", "json", "--seed", "7", "--runs", "3000").stdout
+    assert first == again
+    for p in json.loads(first)["periods"]:
+        assert p["p10"] <= p["p50"] <= p["p90"]
+        assert 0 <= p["p10"] and p["p90"] <= p["value"]
+    table = cli("forecast", "--seed", "7", "--runs", "3000").stdout
+    assert table == cli("forecast", "--seed", "7", "--runs", "3000").stdout
+    assert "probabilities: history" in table and "3000 runs, seed 7" in table
+
+
+def test_target_probability(cli):
+    build(cli)
+    # November: already won €400; Y (€3000, p .5) and W (€500, p .2) may close.
+    # Reaching €3400 needs Y: p = .5; reaching €3500 needs Y and W: p = .1.
+    p = periods(run(cli, "--probabilities", "stage", "--target", "3400", "--runs", "20000"))["2026-11"]
+    assert p["target_probability"] == pytest.approx(0.5, abs=0.02)
+    p = periods(run(cli, "--probabilities", "stage", "--target", "3500", "--runs", "20000"))["2026-11"]
+    assert p["target_probability"] == pytest.approx(0.1, abs=0.02)
+    p = periods(run(cli, "--probabilities", "stage", "--target", "400", "--runs", "500"))["2026-11"]
+    assert p["target_probability"] == 1
+
+
+def test_history_probabilities_fall_back_to_configured(cli, tmp_path, monkeypatch):
+    build(cli)
+    # Closed deals: H1, H2, K won; L lost in Prospecting. Prospecting is informed by 4 (3 won: .75);
+    # every later stage by the 3 won deals only: under min_history 4, so configured.
+    (tmp_path / "config.toml").write_text("[forecast]\nmin_history = 4\n")
+    data = run(cli, "--probabilities", "history", "--runs", "500")
+    stages = {s["stage"]: s for s in data["stages"]}
+    assert (stages["Prospecting"]["source"], stages["Prospecting"]["probability"]) == ("history", 0.75)
+    assert stages["Prospecting"]["closed_deals"] == 4
+    for name, configured in (("Contact", 0.2), ("Qualification", 0.35), ("Meeting", 0.5), ("Proposal", 0.7)):
+        assert (stages[name]["source"], stages[name]["probability"]) == ("configured", configured)
+    assert periods(data)["2027-01"]["weighted"] == 2000 * 0.75
+    # with the default min_history (20) nothing is informed enough
+    (tmp_path / "config.toml").write_text("")
+    data = run(cli, "--probabilities", "history", "--runs", "500")
+    assert {s["source"] for s in data["stages"]} == {"configured"}
+
+
+def test_learned_probabilities_are_used_when_present(cli, db_path):
+    ids = build(cli)
+    cli.execute("UPDATE lead SET win_probability = 0.9 WHERE id = :i", i=ids["Y"])  # what `score --learn` writes
+    data = run(cli, "--runs", "500")
+    assert data["probabilities"] == "learned"
+    # Y at its learned .9; W has none, so its stage's (configured, too little history) .2
+    assert periods(data)["2026-11"]["weighted"] == 3000 * 0.9 + 500 * 0.2
+    assert run(cli, "--probabilities", "stage", "--runs", "500")["probabilities"] == "stage"
+
+
+def test_as_of_forecasts_the_past_pipeline(cli):
+    build(cli)
+    # End of 11-04: only K is open (Prospecting since 11-02, no date). Stays completed by then:
+    # Prospecting 1 day (L), Qualification/Meeting/Proposal 10 days each -> K closes 11-02 + 31 days = 12-03.
+    data = run(cli, "--as-of", "2026-11-04", "--probabilities", "stage", "--runs", "500")
+    assert data["from_history"] is True
+    p = periods(data)
+    assert p["2026-11"]["deals"] == 0 and p["2026-11"]["won"] == 0
+    assert (p["2026-12"]["deals"], p["2026-12"]["value"], p["2026-12"]["weighted"]) == (1, 400, 40)
+
+
+def test_periods_week_and_quarter(cli):
+    build(cli)
+    q = run(cli, "--period", "quarter", "--periods", "2", "--probabilities", "stage", "--runs", "500")
+    assert [p["period"] for p in q["periods"]] == ["2026-Q4", "2027-Q1"]
+    assert q["periods"][0]["deals"] == 4 and q["periods"][1]["deals"] == 1
+    w = run(cli, "--period", "week", "--periods", "1", "--probabilities", "stage", "--runs", "500")
+    assert w["periods"][0]["start"] == "2026-11-23" and w["periods"][0]["end"] == "2026-11-29"
+    # W (date passed) and Y (11-30 is next week) -> only W this week; the rest later
+    assert w["periods"][0]["deals"] == 1
+    assert w["later"]["deals"] == 4
+
+
+def test_velocity_cross_check(cli):
+    build(cli)
+    data = run(cli, "--probabilities", "stage", "--runs", "500")
+    # won 3 of 4 closed; average won (100 + 100 + 400) / 3 = 200; cycles 30, 30, 3 days -> mean 21
+    # 5 open deals × .75 × 200 ÷ 21 = 35.714... a day
+    assert data["velocity_per_day"] == pytest.approx(35.71)
+    # November: from now (11-28 09:00) to 12-01: 2.625 days
+    assert periods(data)["2026-11"]["velocity"] == pytest.approx(round(3571.4286 * 2.625) / 100, abs=0.011)
+    assert periods(data)["2026-12"]["velocity"] == pytest.approx(round(3571.4286 * 31) / 100, abs=0.011)
+
+
+def test_backtest(cli):
+    build(cli)
+    data = json.loads(
+        cli("forecast", "--backtest", "--from", "2026-06-01", "--to", "2026-08-01", "--runs", "2000",
+            "--format", "json").stdout
+    )
+    june, july = data["periods"]
+    # June: nothing existed at its start, nothing closed in it
+    assert (june["period"], june["deals"], june["forecast"], june["actual"], june["inside"]) == ("2026-06", 0, 0, 0, True)
+    # July: H1 and H2 open in Proposal (configured .7: no closed history yet) -> 2 × 100 × .7 = 140;
+    # both won 07-01 -> actual 200
+    assert (july["deals"], july["forecast"], july["actual"], july["error"]) == (2, 140, 200, -60)
+    assert july["p10"] <= july["p50"] <= july["p90"] == 200
+    assert july["inside"] is True
+    assert data["wape"] == pytest.approx(60 / 200)
+    assert data["bias"] == pytest.approx(-60 / 200)
+    assert data["coverage"] == 1
+    table = cli("forecast", "--backtest", "--from", "2026-06-01", "--to", "2026-08-01", "--runs", "500").stdout
+    assert "WAPE 30.0%, bias -30.0%" in table
+
+
+def test_bad_options(cli):
+    build(cli)
+    before = cli.scalar("SELECT COUNT(*) FROM stage_change")
+    result = cli("forecast", "--periods", "0", ok=False)
+    assert result.exit_code == 1 and result.stderr.strip() == "pipecli: --periods must be at least 1"
+    assert cli("forecast", "--period", "year", ok=False).exit_code != 0
+    assert cli("forecast", "--backtest", "--from", "2026-09-01", "--to", "2026-08-01", ok=False).exit_code == 1
+    assert cli.scalar("SELECT COUNT(*) FROM stage_change") == before
+
+
+def test_grouped_simulation_for_large_pipelines(cli, monkeypatch):
+    """Beyond EXACT_LIMIT deals the draws are per group (period × stage × probability): the weighted
+    figures are the same, the ranges stay ordered, seeded and within what the deals can bring."""
+    from pipecli import forecast
+
+    build(cli)
+    exact = run(cli, "--probabilities", "stage", "--runs", "2000")
+    monkeypatch.setattr(forecast, "EXACT_LIMIT", 0)
+    grouped = run(cli, "--probabilities", "stage", "--runs", "2000")
+    assert grouped == run(cli, "--probabilities", "stage", "--runs", "2000")
+    assert grouped["simulation"] == "groups" and exact["simulation"] == "every deal"
+    for e, g in zip(exact["periods"], grouped["periods"]):
+        assert (e["deals"], e["value"], e["weighted"]) == (g["deals"], g["value"], g["weighted"])
+        assert 0 <= g["p10"] <= g["p50"] <= g["p90"] <= g["value"]
+    # one deal per stage group: the group draw is that deal's own win or loss
+    dec = periods(grouped)["2026-12"]
+    assert dec["p10"] in (0, 800, 1000, 1800) and dec["p90"] in (0, 800, 1000, 1800)

@@ -1,0 +1,161 @@
+"""The database contract: where it is, how it is created, its schema version and migrations."""
+
+import os
+import shutil
+import sqlite3
+import stat
+import sys
+from pathlib import Path
+
+import pytest
+
+from pipecli.migrations import LATEST
+
+FIXTURE_V1 = Path(__file__).parent / "fixtures" / "pipeline-v1.db"
+
+
+def test_db_path_precedence(cli, tmp_path, monkeypatch):
+    from pipecli.cli import app
+
+    config = tmp_path / "config.toml"
+    monkeypatch.delenv("PIPECLI_DB")
+    # nothing set: the platform's user data folder
+    default = cli.runner.invoke(app, ["db", "path"])
+    assert default.stdout.strip() == str(tmp_path / "xdg-data" / "pipecli" / "pipeline.db")
+    config.write_text(f'db = "{tmp_path / "from-config.db"}"\n')
+
+    assert cli.runner.invoke(app, ["db", "path"]).stdout.strip() == str(tmp_path / "from-config.db")
+    monkeypatch.setenv("PIPECLI_DB", str(tmp_path / "from-env.db"))
+    assert cli.runner.invoke(app, ["db", "path"]).stdout.strip() == str(tmp_path / "from-env.db")
+    out = cli.runner.invoke(app, ["--db", str(tmp_path / "from-flag.db"), "db", "path"]).stdout.strip()
+    assert out == str(tmp_path / "from-flag.db")
+
+
+def test_default_database_is_created_with_folders_and_private_mode(cli, tmp_path, monkeypatch):
+    from pipecli.cli import app
+
+    monkeypatch.delenv("PIPECLI_DB")
+    result = cli.runner.invoke(app, ["add-lead", "Anna Rossi"])
+    assert result.exit_code == 0, result.stderr
+    created = tmp_path / "xdg-data" / "pipecli" / "pipeline.db"
+    assert created.exists()
+    assert stat.S_IMODE(created.stat().st_mode) == 0o600
+
+
+@pytest.mark.sqlite_only
+def test_connection_settings(cli, db_path):
+    cli("add-lead", "Anna Rossi")
+    conn = sqlite3.connect(db_path)
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert conn.execute("PRAGMA application_id").fetchone()[0] == 0x70697065
+    version = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0]
+    assert int(version) == LATEST
+    store = cli.store()
+    with store.read() as c:
+        assert c.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+        assert c.exec_driver_sql("PRAGMA busy_timeout").scalar() >= 5000
+    store.dispose()
+
+
+def test_default_pipeline_exists_from_first_run(cli):
+    result = cli("pipeline", "show", "--format", "json")
+    import json
+
+    stages = json.loads(result.stdout)
+    assert [s["stage"] for s in stages] == ["Prospecting", "Contact", "Qualification", "Meeting", "Proposal", "won", "lost"]
+    assert [s["kind"] for s in stages][-2:] == ["won", "lost"]
+
+
+def test_migration_from_v1_fixture_keeps_data(cli, tmp_path):
+    copy = tmp_path / "old.db"
+    shutil.copy(FIXTURE_V1, copy)
+    cli.db = str(copy)
+    shown = cli("show", "1", "--format", "json")
+    import json
+
+    lead = json.loads(shown.stdout)
+    assert lead["name"] == "Anna Rossi" and lead["value"] == 4500 and lead["stage"] == "Contact"
+    assert [h["to_stage"] for h in lead["history"]] == ["Prospecting", "Contact"]
+    assert lead["activities"][0]["note"] == "first call"
+    conn = sqlite3.connect(copy)
+    assert conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()[0] == str(LATEST)
+    columns = {r[1] for r in conn.execute("PRAGMA table_info(lead)")}
+    assert {"next_step", "snoozed_until", "score", "qualification"} <= columns
+    assert conn.execute("SELECT qualification, score FROM lead WHERE id = 2").fetchone() == ("incomplete", 0)
+    tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    assert {"lead_extra", "qualification"} <= tables
+    # and the migrated database works for writes that use the new columns
+    cli("move", "1", "Meeting")
+    assert conn.execute("SELECT COUNT(*) FROM stage_change WHERE lead_id = 1").fetchone()[0] == 3
+
+
+def test_migrated_schema_matches_models(cli, tmp_path):
+    """A v1 database brought up to date has every column a fresh database has."""
+    copy = tmp_path / "old.db"
+    shutil.copy(FIXTURE_V1, copy)
+    cli.db = str(copy)
+    cli("list")
+    fresh = tmp_path / "fresh.db"
+    cli.db = str(fresh)
+    cli("list")
+
+    def columns(path):
+        conn = sqlite3.connect(path)
+        tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+        return {t: {r[1] for r in conn.execute(f"PRAGMA table_info({t})")} for t in tables}
+
+    assert columns(copy) == columns(fresh)
+
+
+@pytest.mark.sqlite_only
+def test_newer_schema_is_refused_and_file_untouched(cli, db_path):
+    cli("add-lead", "Anna Rossi")
+    conn = sqlite3.connect(db_path)
+    conn.execute("UPDATE meta SET value = '999' WHERE key = 'schema_version'")
+    conn.commit()
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    conn.close()
+    before = Path(db_path).read_bytes()
+    result = cli("list", ok=False)
+    assert result.exit_code == 1
+    assert "newer pipecli" in result.stderr and "schema 999" in result.stderr
+    assert "Traceback" not in result.output
+    assert Path(db_path).read_bytes() == before
+
+
+def test_not_a_pipecli_database(cli, tmp_path):
+    other = tmp_path / "other.db"
+    conn = sqlite3.connect(other)
+    conn.execute("CREATE TABLE invoices (id INTEGER)")
+    conn.commit()
+    conn.close()
+    cli.db = str(other)
+    result = cli("list", ok=False)
+    assert result.exit_code == 1 and "not a pipecli database" in result.stderr
+    zipped = tmp_path / "sheet.db"
+    zipped.write_bytes(b"PK\x03\x04" + b"\x00" * 100)
+    cli.db = str(zipped)
+    result = cli("list", ok=False)
+    assert result.exit_code == 1 and "ZIP" in result.stderr
+    assert zipped.read_bytes() == b"PK\x03\x04" + b"\x00" * 100
+
+
+def test_help_and_version_do_not_import_sqlalchemy_or_pendulum():
+    probe = (
+        "import sys\n"
+        "from pipecli.cli import app\n"
+        "for args in (['--help'], ['--version']):\n"
+        "    try:\n"
+        "        app(args)\n"
+        "    except SystemExit:\n"
+        "        pass\n"
+        "heavy = [m for m in ('sqlalchemy', 'pendulum', 'sqlmodel', 'numpy') if m in sys.modules]\n"
+        "print('HEAVY', heavy)\n"
+    )
+    import subprocess
+
+    out = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, cwd=Path(__file__).parent.parent,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).parent.parent)},
+    )
+    assert "HEAVY []" in out.stdout, out.stdout + out.stderr
