@@ -72,10 +72,10 @@ def _stream(conn, sql: str, params: dict) -> Iterator[list[dict]]:
 def extra_header(key: str) -> str:
     """Return the column header for an extra field: its key, or `extra:KEY` when the importer would
     otherwise read the key as one of its fields."""
-    from pipecli.importer import SYNONYMS, _norm
+    from pipecli.importer import SYNONYMS, norm_header
 
-    names = {n for synonyms in SYNONYMS.values() for n in synonyms} | {_norm(c.name) for c in LEAD_COLUMNS}
-    return EXTRA_PREFIX + key if _norm(key) in names or key.startswith(EXTRA_PREFIX) else key
+    names = {n for synonyms in SYNONYMS.values() for n in synonyms} | {norm_header(c.name) for c in LEAD_COLUMNS}
+    return EXTRA_PREFIX + key if norm_header(key) in names or key.startswith(EXTRA_PREFIX) else key
 
 
 def export_leads(conn, filters: LeadFilter) -> tuple[list[Column], Iterator[dict]]:

@@ -26,7 +26,7 @@ import datetime as _dt
 import io
 import re
 from dataclasses import dataclass, field
-from operator import methodcaller
+from operator import itemgetter
 from typing import BinaryIO, Callable, NamedTuple, TextIO
 
 from sqlalchemy import bindparam, text
@@ -40,15 +40,14 @@ from pipecli.output import undefuse
 BATCH = 5000
 BULK_ROWS = 20000  # from this many expected rows (and more than the table holds) indexes are rebuilt, not updated
 # Indexes an import appends to in order (new lead ids are increasing): cheaper kept than rebuilt.
-APPENDED_INDEXES = {"ix_stage_change_lead", "ix_activity_lead"}
+APPENDED_INDEXES = {"ix_stage_change_lead", "ix_activity_lead", "ix_lead_score"}  # score: 0 until scored
 SQLITE_CACHE_KB = 8192  # page cache for the bulk writes: random index inserts need it; keeps RSS < 100 MB
 HEAD_BYTES = 1 << 20  # read up front to check the file is text, sniff the delimiter and the date order
 DELIMITERS = (",", ";", "\t", "|")
 EXTRA_PREFIX = "extra:"  # a header `extra:KEY` is kept as the extra field KEY (see exporter.extra_header)
 csv.field_size_limit(1 << 24)
-_STARTS_QUOTE = methodcaller("startswith", "'")
 
-# field -> header synonyms, compared after `_norm` (lower case, letters and digits only).
+# field -> header synonyms, compared after `norm_header` (lower case, letters and digits only).
 SYNONYMS = {
     "name": ("name", "fullname", "contact", "contactname", "leadname", "person", "personname"),
     "company": ("company", "account", "organization", "organisation", "companyname", "accountname"),
@@ -79,12 +78,14 @@ _UPDATABLE = {
 _LEAD_COLUMNS = (
     "id", "pipeline_id", "stage_id", "status", "name", "company", "email", "phone", "value_minor", "source",
     "owner", "expected_close", "external_id", "created_at", "closed_at", "lost_reason", "stage_entered_at",
-    "last_activity_at", "last_event_at", "furthest_position", "fit_score", "engagement", "score", "qualification",
+    "last_activity_at", "last_event_at", "furthest_position",
 )
+_LEAD_CONSTANTS = {"fit_score": "0", "engagement": "0", "score": "0", "qualification": "'incomplete'"}  # as add_lead
 _CHANGE_COLUMNS = ("lead_id", "from_stage_id", "to_stage_id", "at", "left_at", "reason")
 
 
-def _norm(header: str) -> str:
+def norm_header(header: str) -> str:
+    """Return a header as it is matched to fields: lower case, letters and digits only."""
     return re.sub(r"[^0-9a-z]", "", header.lower())
 
 
@@ -382,7 +383,7 @@ class _Stages:
         value = raw.strip()
         value = self.options.stage_map.get(value.lower(), value)
         table = self._stages(pipeline["id"])
-        stage = table.get(value.lower()) or table.get(OUTCOME_WORDS.get(_norm(value), "\0"))
+        stage = table.get(value.lower()) or table.get(OUTCOME_WORDS.get(norm_header(value), "\0"))
         if stage is None:
             if not self.options.create_stages:
                 names = ", ".join(s["name"] for k, s in table.items() if k and not k.startswith("\0"))
@@ -407,7 +408,7 @@ class _Stages:
 class _Lead(NamedTuple):
     line: int
     cells: list[str]  # as read, for the rejects file
-    fields: dict  # field -> cleaned value (None when empty)
+    fields: dict  # every field -> its stripped text ("" when empty); value as minor units or None
     pipeline: dict
     stage: dict
     created: int
@@ -461,17 +462,20 @@ class _Writer:
             ).scalars()
         )
 
-    def insert(self, table: str, columns: tuple[str, ...], rows: list[tuple]) -> None:
+    def insert(self, table: str, columns: tuple[str, ...], rows: list[tuple], constants: dict | None = None) -> None:
+        """Insert `rows` (tuples in `columns` order); `constants` maps more columns to SQL literals."""
         if not rows:
             return
-        names = ", ".join(columns)
+        constants = constants or {}
+        names = ", ".join(columns + tuple(constants))
+        literals = "".join(f", {v}" for v in constants.values())
         if self.sqlite:
             marks = ", ".join("?" * len(columns))
-            self.cursor.executemany(f"INSERT INTO {table} ({names}) VALUES ({marks})", rows)
+            self.cursor.executemany(f"INSERT INTO {table} ({names}) VALUES ({marks}{literals})", rows)
         else:
             marks = ", ".join(f":{c}" for c in columns)
             self.conn.execute(
-                text(f"INSERT INTO {table} ({names}) VALUES ({marks})"), [dict(zip(columns, r)) for r in rows]
+                text(f"INSERT INTO {table} ({names}) VALUES ({marks}{literals})"), [dict(zip(columns, r)) for r in rows]
             )
 
 
@@ -484,7 +488,12 @@ class _Importer:
         self.columns = self._map_columns(header)
         self.result: ImportResult | None = None
         self.index = {f: i for i, (h, f) in enumerate(self.columns) if f in FIELDS}
-        self.all_fields = [(f, self.index.get(f, -1)) for f in FIELDS]
+        self.present = tuple(self.index)
+        self.blank = dict.fromkeys(FIELDS, "")
+        positions = [self.index[f] for f in self.present]
+        single = positions[0] if len(positions) == 1 else None
+        self.getter = (lambda cells: (cells[single],)) if single is not None else (
+            itemgetter(*positions) if positions else (lambda cells: ()))
         self.width = len(header)
         self.currency, self.decimal_comma = options.currency, options.decimal_comma
         self.extra_columns = [
@@ -513,15 +522,15 @@ class _Importer:
 
     def _map_columns(self, header: list[str]) -> list[tuple[str, str]]:
         synonyms = {s: f for f, names in SYNONYMS.items() for s in names}
-        explicit = {_norm(k): v for k, v in self.options.mapping.items()}
-        unknown = set(explicit) - {_norm(h) for h in header}
+        explicit = {norm_header(k): v for k, v in self.options.mapping.items()}
+        unknown = set(explicit) - {norm_header(h) for h in header}
         if unknown:
-            missing = [k for k in self.options.mapping if _norm(k) in unknown]
+            missing = [k for k in self.options.mapping if norm_header(k) in unknown]
             raise UsageError(f"--map: no column named {', '.join(map(repr, missing))} in {self.label} "
                              f"(columns: {', '.join(header)})")
         columns, taken = [], {}
         for h in header:
-            n = _norm(h)
+            n = norm_header(h)
             f = explicit.get(n) or ("extra" if h.startswith(EXTRA_PREFIX) else synonyms.get(n, "extra"))
             if f in FIELDS:
                 if f in taken:
@@ -537,8 +546,8 @@ class _Importer:
     def _key_field(self, key: str | None) -> str | None:
         if key is None:
             return None
-        n = _norm(key)
-        f = key if key in FIELDS else next((f for h, f in self.columns if _norm(h) == n), None)
+        n = norm_header(key)
+        f = key if key in FIELDS else next((f for h, f in self.columns if norm_header(h) == n), None)
         f = {"externalid": "external_id"}.get(n, f)
         if f not in KEY_COLUMNS:
             raise UsageError(f"--key must be one of {', '.join(KEY_COLUMNS)} (or a column mapped to one), not {key!r}")
@@ -557,12 +566,17 @@ class _Importer:
             cells = cells[:self.width]
         if self.nulls:
             cells = ["" if c in self.nulls else c for c in cells]
-        if any(map(_STARTS_QUOTE, cells)):
+        joined = "\0".join(cells)
+        if joined[:1] == "'" or "\0'" in joined:
             cells = [undefuse(c) for c in cells]
-        got = {f: (cells[i].strip() or None) if i >= 0 else None for f, i in self.all_fields}
+        # every field, "" when empty or not in the file
+        got = self.blank.copy()
+        got.update(zip(self.present, map(str.strip, self.getter(cells))))
         errors: list[RowError] = []
         value = got["value"]
-        if value is not None:
+        if not value:
+            got["value"] = None
+        else:
             try:
                 got["value"] = money.parse_amount(value, self.currency, self.decimal_comma)
                 if got["value"] < 0:
@@ -570,16 +584,16 @@ class _Importer:
             except PipecliError as exc:
                 errors.append(RowError(line, self.column("value"), value, str(exc)))
         email = got["email"]
-        if email is not None and not EMAIL.fullmatch(email):
+        if email and not EMAIL.fullmatch(email):
             errors.append(RowError(line, self.column("email"), email, "not an email address"))
-        if got["name"] is None:
+        if not got["name"]:
             got["name"] = got["external_id"] or got["company"] or got["email"]
-            if got["name"] is None:
+            if not got["name"]:
                 errors.append(RowError(line, self.column("name"), "", "a lead needs a name (or an external id, company or email)"))
         created = closed = close_moment = expected = None
         for f, parser in self.date_items:
             raw = got[f]
-            if raw is None:
+            if not raw:
                 continue
             try:
                 moment = parser.parse(raw)
@@ -593,7 +607,7 @@ class _Importer:
             else:
                 expected = moment[0].date()
         pipeline = self.default_pipeline
-        if got["pipeline"] is not None:
+        if got["pipeline"]:
             try:
                 pipeline = self.stages.pipeline(got["pipeline"])
             except _Bad as exc:
@@ -601,14 +615,14 @@ class _Importer:
                 pipeline = None
         stage = None
         if pipeline is not None:
-            raw_stage = got["stage"] or ""
+            raw_stage = got["stage"]
             stage = self.stage_cache.get((pipeline["id"], raw_stage))
             if stage is None:
                 try:
                     stage = self.stages.resolve(pipeline, raw_stage)
                 except _Bad as exc:
                     errors.append(RowError(line, self.column("stage"), raw_stage, str(exc)))
-        if self.key and got[self.key] is None:
+        if self.key and not got[self.key]:
             errors.append(RowError(line, self.column(self.key) or self.key, "", "the --key column is empty"))
         if errors:
             return errors
@@ -626,9 +640,9 @@ class _Importer:
             if expected is None and close_moment is not None:
                 expected = close_moment[0].date()
         extras = [(h, v) for i, h in self.extra_columns if (v := cells[i]) and v.strip()] if self.extra_columns else []
-        if got["lost_reason"] is not None and stage["kind"] != "lost":
+        if got["lost_reason"] and stage["kind"] != "lost":
             extras.append((self.column("lost_reason"), got["lost_reason"]))
-            got["lost_reason"] = None
+            got["lost_reason"] = ""
         return _Lead(line, original, got, pipeline, stage, created, closed, expected, extras)
 
     def column(self, f: str) -> str:
@@ -702,7 +716,7 @@ class _Importer:
         add_change, add_note, add_extra = changes.append, notes.append, extras.append
         for lead_id, (_, _, f, pipeline, stage, created, closed, expected, extra) in zip(self.writer.ids(len(batch)), batch):
             stage_id, kind = stage["id"], stage["kind"]
-            reason = f["lost_reason"]
+            reason = f["lost_reason"] or None
             if kind == "open":
                 add_change((lead_id, None, stage_id, created, None, None))
                 furthest, entered = stage["position"], created
@@ -715,19 +729,20 @@ class _Importer:
                 add_change((lead_id, first["id"], stage_id, closed, None, reason))
                 furthest, entered = first["position"], closed
             note = f["note"]
-            if note is not None:
+            if note:
                 add_note((lead_id, "note", note, created))
             if expected is not None and sqlite:
                 expected = expected.isoformat()
             leads.append((
-                lead_id, pipeline["id"], stage_id, kind, f["name"], f["company"], f["email"], f["phone"], f["value"],
-                f["source"], f["owner"], expected, f["external_id"], created, closed, reason, entered,
-                None if note is None else created, created if closed is None else closed,
-                furthest, 0.0, 0.0, 0.0, "incomplete",
+                lead_id, pipeline["id"], stage_id, kind, f["name"], f["company"] or None, f["email"] or None,
+                f["phone"] or None, f["value"], f["source"] or None, f["owner"] or None, expected,
+                f["external_id"] or None, created, closed, reason, entered,
+                created if note else None, created if closed is None else closed,
+                furthest,
             ))
             for k, v in extra:
                 add_extra((lead_id, k, v))
-        self.writer.insert("lead", _LEAD_COLUMNS, leads)
+        self.writer.insert("lead", _LEAD_COLUMNS, leads, _LEAD_CONSTANTS)
         self.writer.insert("stage_change", _CHANGE_COLUMNS, changes)
         self.writer.insert("activity", ("lead_id", "kind", "note", "at"), notes)
         self.writer.insert("lead_extra", ("lead_id", "key", "value"), extras)
@@ -743,12 +758,12 @@ class _Importer:
             if not self.options.dry_run:
                 at = lead.closed if lead.stage["kind"] != "open" and "close_date" in self.index else self.now
                 leads.move_lead(self.conn, lead_id, lead.stage["name"], max(at, current["stage_entered_at"]),
-                                lead.fields["lost_reason"])
+                                lead.fields["lost_reason"] or None)
             changed = True
         sets = {}
         for f, column in _UPDATABLE.items():
             if f in self.index or f == "name":
-                new = lead.fields[f]
+                new = lead.fields[f] if f == "value" else lead.fields[f] or None
                 if new != current[column]:
                     sets[column] = new
         if "expected_close" in self.index or ("close_date" in self.index and lead.stage["kind"] == "open"):
@@ -848,7 +863,10 @@ def import_csv(
         expected = None
         if size is not None:
             expected = int(size / (len(head) / max(1, head.count(b"\n"))))
+        # Kept during a bulk load: the index the upsert looks keys up in, and indexes whose new entries
+        # all share one key (a column the file lacks) and so only append.
         keep = {{"email": "ix_lead_email", "external_id": "ix_lead_external"}.get(importer.key, "")}
+        keep |= {ix for f, ix in (("email", "ix_lead_email"), ("external_id", "ix_lead_external")) if f not in importer.index}
         importer.writer = _Writer(conn, expected, keep)
     if rejects is not None:
         ending = "\r\n" if "\r\n" in head_text[:65536] else "\n"

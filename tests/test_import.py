@@ -160,7 +160,10 @@ def test_bad_rows_all_or_nothing(cli, tmp_path):
         f"pipecli: {path}: line 4, column 'value', value 'abc': cannot read 'abc' as an amount (use 4500, 4500.50, 4,500.00 or 4.500,00)",
         f"pipecli: {path}: line 5, column 'created', value '2024-02-30': not a valid date",
     ]
-    assert "3 rejected; nothing was imported" in result.stderr
+    assert f"{path}: 0 inserted, 0 updated, 0 unchanged, 3 rejected" in result.stderr
+    assert result.stderr.splitlines()[-1] == (
+        "pipecli: 3 invalid row(s); nothing was imported (fix them, or pass --skip-invalid --rejects FILE to import the rest)"
+    )
     assert cli.sql("SELECT name FROM lead") == [("Existing",)]
     assert cli.scalar("SELECT COUNT(*) FROM stage_change") == 1
 
@@ -376,3 +379,54 @@ def test_upsert_key_repeated_in_one_file(cli, tmp_path):
     assert "1 inserted, 1 updated, 0 unchanged, 0 rejected" in result.stderr
     assert cli.sql("SELECT l.name, s.name FROM lead l JOIN stage s ON s.id = l.stage_id") == [("Anna R.", "Meeting")]
     assert cli.scalar("SELECT COUNT(*) FROM stage_change") == 2
+
+
+@pytest.fixture
+def postgres_url():
+    """A fresh PostgreSQL database on the server of $PIPECLI_TEST_POSTGRES (a URL), dropped afterwards."""
+    base = os.environ.get("PIPECLI_TEST_POSTGRES")
+    if not base:
+        pytest.skip("set PIPECLI_TEST_POSTGRES=postgresql://user@host:port/db to run the PostgreSQL import test")
+    import uuid
+
+    import psycopg
+
+    name = f"pipecli_import_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(base, autocommit=True) as admin:
+        admin.execute(f"CREATE DATABASE {name}")
+    yield base.rsplit("/", 1)[0] + "/" + name
+    with psycopg.connect(base, autocommit=True) as admin:
+        admin.execute(f"DROP DATABASE {name} WITH (FORCE)")
+
+
+def test_import_and_export_on_postgresql(postgres_url, tmp_path):
+    from conftest import Cli
+
+    pg = Cli(postgres_url)
+    path = write(
+        tmp_path, "pg.csv",
+        "email,name,stage,created,close date,amount,Country\n"
+        "anna@x.com,Anna,won,2017-01-10,2017-03-01,1000,Italy\nbob@x.com,Bob,Contact,2017-02-01,,200,\n",
+    )
+    pg("import", path, "--key", "email")
+    assert "nothing changed" in pg("import", path, "--key", "email").stderr
+    assert pg.sql("SELECT name, status, created_at, closed_at, expected_close FROM lead ORDER BY id") == [
+        ("Anna", "won", ts("2017-01-10"), ts("2017-03-01"), None), ("Bob", "open", ts("2017-02-01"), None, None)
+    ]
+    assert pg.scalar("SELECT COUNT(*) FROM stage_change") == 3
+    assert pg("add-lead", "After").stdout.strip() == "3"  # the id sequence moved past the imported leads
+    exported = list(pg("export").stdout.splitlines())
+    assert exported[1].startswith("1,Anna,,anna@x.com,,1000.00,Sales,won,")
+    assert exported[1].endswith(",Italy")
+
+
+def test_progress_bar_only_on_a_terminal(tmp_path):
+    from test_terminal import run, run_on_terminal
+
+    rows = "".join(f"Lead {i},lead{i}@x.com\n" for i in range(20000))
+    path = write(tmp_path, "many.csv", "name,email\n" + rows)
+    shown = run_on_terminal(["import", path], tmp_path / "tty.db")
+    assert "importing" in shown and "20000 inserted" in shown
+    piped = run(["import", path], tmp_path / "piped.db")
+    assert piped.returncode == 0 and "importing" not in piped.stderr and "\x1b" not in piped.stderr
+    assert "20000 inserted" in piped.stderr

@@ -126,7 +126,7 @@ def _summary(result, label: str, failed: bool = False) -> None:
         f"{result.rejected} rejected"
     )
     if failed:
-        message(f"{label}: {result.rejected} rejected; nothing was imported")
+        message(f"{label}: 0 inserted, 0 updated, 0 unchanged, {result.rejected} rejected")
     elif result.dry_run:
         message(f"dry run, nothing written: would be {counts}")
     elif not result.inserted and not result.updated:
