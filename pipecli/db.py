@@ -129,7 +129,9 @@ class Store:
                 if url.startswith(prefix):
                     url = "postgresql+psycopg://" + url[len(prefix):]
             try:
-                engine = create_engine(url, poolclass=NullPool)
+                # one invocation reuses its connection (the schema check, then the command): a new
+                # PostgreSQL connection costs more than a SQLite file open
+                engine = create_engine(url, pool_size=1, max_overflow=4)
             except Exception as exc:  # bad URL, missing driver
                 raise PipecliError(f"cannot use database URL {self.target}: {exc}") from None
 

@@ -68,9 +68,12 @@ def compact(store) -> dict:
             return {"wal_bytes": wal.stat().st_size if wal.exists() else 0, "busy": bool(busy)}
         from pipecli.leads import lead_tables
 
-        raw.driver_connection.autocommit = True
-        for table in ["lead", *lead_tables()]:
-            raw.driver_connection.execute(f"VACUUM (FULL) {table}")
+        raw.driver_connection.autocommit = True  # VACUUM cannot run inside a transaction
+        try:
+            for table in ["lead", *lead_tables()]:
+                raw.driver_connection.execute(f"VACUUM (FULL) {table}")
+        finally:
+            raw.driver_connection.autocommit = False
         return {"wal_bytes": None, "busy": False}
     finally:
         raw.close()
