@@ -86,12 +86,27 @@ def translate_error(exc: Exception, target: str) -> PipecliError:
     if "locked" in low or "busy" in low:
         return PipecliError(f"database {target} stayed busy for {BUSY_TIMEOUT_SECONDS}s; try again")
     if "readonly" in low or "read-only" in low or "permission denied" in low:
-        return PipecliError(f"database {target} is read-only: nothing was changed")
+        return PipecliError(
+            f"database {target} is read-only (pipecli needs to write to the file and its folder): nothing was changed"
+        )
     if "malformed" in low or "not a database" in low or "disk image" in low:
         return PipecliError(f"database {target} is damaged or not a database ({text}); restore a backup")
     if "unable to open" in low:
         return PipecliError(f"cannot open database {target}: {text}")
     return PipecliError(f"database error on {target}: {text}")
+
+
+def _numeric_loader():
+    """Return a psycopg loader that reads NUMERIC as SQLite gives such values: an int when integral
+    (PostgreSQL's SUM of integer columns, such as money in minor units), else a float (AVG)."""
+    from psycopg.adapt import Loader
+
+    class NumericLoader(Loader):
+        def load(self, data):
+            text = bytes(data).decode("ascii")
+            return int(text) if text.lstrip("-").isdigit() else float(text)
+
+    return NumericLoader
 
 
 class Store:
@@ -114,9 +129,17 @@ class Store:
                 if url.startswith(prefix):
                     url = "postgresql+psycopg://" + url[len(prefix):]
             try:
-                return create_engine(url, poolclass=NullPool)
+                # one invocation reuses its connection (the schema check, then the command): a new
+                # PostgreSQL connection costs more than a SQLite file open
+                engine = create_engine(url, pool_size=1, max_overflow=4)
             except Exception as exc:  # bad URL, missing driver
                 raise PipecliError(f"cannot use database URL {self.target}: {exc}") from None
+
+            @event.listens_for(engine, "connect")
+            def _on_pg_connect(dbapi_conn, _record):
+                dbapi_conn.adapters.register_loader("numeric", _numeric_loader())
+
+            return engine
 
         engine = create_engine(
             f"sqlite:///{self.target}",

@@ -655,7 +655,9 @@ class _Importer:
             if self.on_error:
                 self.on_error(error)
         if self.rejects is not None:
-            self.rejects.writerow(list(cells) + ["; ".join(str(e) for e in errors)])
+            row = list(cells) + ["; ".join(str(e) for e in errors)]
+            # a "\n"-terminated writer leaves a bare CR unquoted, and the row would split when read back
+            (self.rejects_quoted if any("\r" in c for c in row) else self.rejects).writerow(row)
         if not self.options.skip_invalid:
             self.failed = True
 
@@ -867,7 +869,9 @@ def import_csv(
         keep |= {ix for f, ix in (("email", "ix_lead_email"), ("external_id", "ix_lead_external")) if f not in importer.index}
         importer.writer = _Writer(conn, expected, keep)
     if rejects is not None:
-        importer.rejects = csv.writer(rejects, delimiter=delimiter, lineterminator="\r\n" if "\r\n" in head_text[:65536] else "\n")
+        ending = "\r\n" if "\r\n" in head_text[:65536] else "\n"
+        importer.rejects = csv.writer(rejects, delimiter=delimiter, lineterminator=ending)
+        importer.rejects_quoted = csv.writer(rejects, delimiter=delimiter, lineterminator=ending, quoting=csv.QUOTE_ALL)
         importer.rejects.writerow(raw_header + ["reason"])
     line = 1
     parse, pending = importer.parse, importer.pending

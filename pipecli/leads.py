@@ -189,10 +189,19 @@ def edit_lead(conn, lead_id: int, changes: dict) -> dict:
     return get_lead(conn, lead_id)
 
 
+def lead_tables() -> list[str]:
+    """Return every table that holds rows about one lead (a `lead_id` column), children first."""
+    from sqlmodel import SQLModel
+
+    from pipecli import models  # noqa: F401  (registers the tables)
+
+    return [t.name for t in reversed(SQLModel.metadata.sorted_tables) if "lead_id" in t.c]
+
+
 def delete_lead(conn, lead_id: int) -> dict:
     """Delete a lead with its history, activities and extra fields; return the deleted row."""
     lead = get_lead(conn, lead_id)
-    for table in ("stage_change", "activity", "lead_extra", "qualification"):
+    for table in lead_tables():
         conn.execute(text(f"DELETE FROM {table} WHERE lead_id = :l"), {"l": lead_id})
     conn.execute(text("DELETE FROM lead WHERE id = :l"), {"l": lead_id})
     return lead

@@ -106,7 +106,10 @@ def ensure_current(store) -> int:
     from sqlalchemy import text
 
     with store.read() as conn:
-        found = read_version(conn)
+        try:
+            found = read_version(conn)
+        except PipecliError as exc:
+            raise PipecliError(f"{store.target}: {exc}; nothing was changed") from None
     if found is not None and found > LATEST:
         raise PipecliError(
             f"database {store.target} was written by a newer pipecli (schema {found}; this pipecli "

@@ -1,8 +1,16 @@
-"""Shared fixtures: every test gets its own database file, config file and a frozen clock, so no test
-can touch a real user's data and every figure is repeatable."""
+"""Shared fixtures: every test gets its own database, config file and a frozen clock, so no test can
+touch a real user's data and every figure is repeatable.
+
+Backends: a test that uses `db_path` (or `cli`) runs once per backend: on a fresh SQLite file always, and
+on a fresh PostgreSQL database when `PIPECLI_TEST_PG_URL` names a server where that role may create
+databases (otherwise the PostgreSQL runs skip, saying so). Each PostgreSQL test database is a copy of a
+template made once per session with the current schema, so one costs tens of milliseconds. Mark a test
+`@pytest.mark.sqlite_only` when it is about the SQLite file itself (permissions, WAL, raw bytes).
+"""
 
 from __future__ import annotations
 
+import itertools
 import os
 import time
 
@@ -31,10 +39,112 @@ def isolated(tmp_path, monkeypatch):
     clock.freeze(None)
 
 
+PG_URL = os.environ.get("PIPECLI_TEST_PG_URL")
+PG_SKIP = "PIPECLI_TEST_PG_URL not set: PostgreSQL tests skipped"
+BACKENDS = ("sqlite", "postgresql")
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "sqlite_only: the test is about the SQLite file; run it on SQLite only")
+
+
+def pytest_generate_tests(metafunc):
+    """Run every test that uses a database once per backend (SQLite only when marked sqlite_only)."""
+    if "backend" in metafunc.fixturenames:
+        only_sqlite = metafunc.definition.get_closest_marker("sqlite_only") is not None
+        metafunc.parametrize("backend", BACKENDS[:1] if only_sqlite else BACKENDS)
+
+
+class PgServer:
+    """The test PostgreSQL server: makes fresh databases (copies of a schema template) and drops them."""
+
+    def __init__(self, url: str):
+        import psycopg
+        from sqlalchemy.engine import make_url
+
+        self.url = make_url(url.replace("postgresql://", "postgresql+psycopg://", 1))
+        self.admin = psycopg.connect(url, autocommit=True)
+        self.prefix = f"pipecli_test_{os.getpid()}"
+        self.counter = itertools.count(1)
+        self.template = f"{self.prefix}_template"
+        self._create(self.template, "template0")
+        saved = os.environ.get("PIPECLI_NOW")
+        os.environ["PIPECLI_NOW"] = FROZEN_NOW
+        try:
+            from pipecli.db import Store
+
+            store = Store.open(self.url_of(self.template))
+            store.dispose()
+        finally:
+            if saved is None:
+                os.environ.pop("PIPECLI_NOW")
+            else:
+                os.environ["PIPECLI_NOW"] = saved
+
+    def url_of(self, name: str) -> str:
+        """Return the postgresql:// URL of database `name` on this server."""
+        return self.url.set(database=name).render_as_string(hide_password=False).replace(
+            "postgresql+psycopg://", "postgresql://", 1
+        )
+
+    def _create(self, name: str, template: str) -> None:
+        self.admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        self.admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+
+    def fresh(self, with_schema: bool = True) -> str:
+        """Create a new database (holding a new pipecli schema, or nothing) and return its URL."""
+        name = f"{self.prefix}_{next(self.counter)}"
+        self._create(name, self.template if with_schema else "template0")
+        return name
+
+    def drop(self, name: str) -> None:
+        self.admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    def close(self) -> None:
+        self.drop(self.template)
+        self.admin.close()
+
+
+@pytest.fixture(scope="session")
+def pg_server():
+    """Return the session's PgServer, or skip the test when no PostgreSQL server is configured."""
+    if not PG_URL:
+        pytest.skip(PG_SKIP)
+    server = PgServer(PG_URL)
+    yield server
+    server.close()
+
+
 @pytest.fixture
-def db_path(tmp_path):
-    """Return the path of a fresh SQLite database file for the test (created on first use)."""
-    return str(tmp_path / "pipeline.db")
+def pg_url(pg_server):
+    """Return the URL of a fresh, EMPTY PostgreSQL database (no tables), dropped after the test."""
+    name = pg_server.fresh(with_schema=False)
+    yield pg_server.url_of(name)
+    pg_server.drop(name)
+
+
+@pytest.fixture
+def db_path(backend, tmp_path, request):
+    """Return the test's fresh database: a SQLite file path (created on first use), or the URL of a new
+    PostgreSQL database holding a new, empty pipeline."""
+    if backend == "sqlite":
+        yield str(tmp_path / "pipeline.db")
+        return
+    server = request.getfixturevalue("pg_server")
+    name = server.fresh()
+    yield server.url_of(name)
+    server.drop(name)
+
+
+def _portable(value):
+    import datetime
+    from decimal import Decimal
+
+    if isinstance(value, datetime.date) and not isinstance(value, datetime.datetime):
+        return value.isoformat()
+    if isinstance(value, Decimal) and value == value.to_integral_value():
+        return int(value)
+    return value
 
 
 class Cli:
@@ -63,13 +173,45 @@ class Cli:
         return Store.open(self.db)
 
     def sql(self, query: str, **params):
-        """Run one SQL query on the database and return all rows."""
+        """Run one SQL query on the database and return all rows (tuples).
+
+        Values come back the same on both backends: a DATE as its ISO text (as SQLite stores it), an
+        integral NUMERIC (PostgreSQL's SUM of integers) as an int."""
         from sqlalchemy import text
 
         store = self.store()
         try:
             with store.read() as conn:
-                return conn.execute(text(query), params).all()
+                return [tuple(_portable(v) for v in row) for row in conn.execute(text(query), params)]
+        finally:
+            store.dispose()
+
+    def execute(self, statement: str, **params) -> None:
+        """Run one SQL write (UPDATE, INSERT...) on the database, on either backend, and commit it."""
+        from sqlalchemy import text
+
+        store = self.store()
+        try:
+            with store.write() as conn:
+                conn.execute(text(statement), params)
+        finally:
+            store.dispose()
+
+    def every_row(self) -> dict[str, list[tuple]]:
+        """Return every row of every table of the schema, ordered by primary key: the whole database,
+        for comparing two databases or a database before and after a command."""
+        from sqlalchemy import select
+        from sqlmodel import SQLModel
+
+        from pipecli import models  # noqa: F401  (registers the tables)
+
+        store = self.store()
+        try:
+            with store.read() as conn:
+                return {
+                    t.name: [tuple(r) for r in conn.execute(select(t).order_by(*t.primary_key.columns))]
+                    for t in SQLModel.metadata.sorted_tables
+                }
         finally:
             store.dispose()
 

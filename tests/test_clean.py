@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -49,8 +48,7 @@ def add(cli, name, at, *opts, email=None, next_step=True, **extra) -> int:
 
 def set_next_step(cli, lead_id: int, step: str = "call back") -> None:
     # The follow-up command that sets next steps is another issue's; the column is the contract.
-    with sqlite3.connect(cli.db) as db:
-        db.execute("UPDATE lead SET next_step = ? WHERE id = ?", (step, lead_id))
+    cli.execute("UPDATE lead SET next_step = :s WHERE id = :i", s=step, i=lead_id)
 
 
 def report(cli, *args) -> list[dict]:

@@ -19,7 +19,6 @@ Open deals (created 11-10, except V 11-20):
 from __future__ import annotations
 
 import json
-import sqlite3
 
 import pytest
 
@@ -122,8 +121,7 @@ def test_history_probabilities_fall_back_to_configured(cli, tmp_path, monkeypatc
 
 def test_learned_probabilities_are_used_when_present(cli, db_path):
     ids = build(cli)
-    with sqlite3.connect(db_path) as db:  # what `score --learn` writes
-        db.execute("UPDATE lead SET win_probability = 0.9 WHERE id = ?", (ids["Y"],))
+    cli.execute("UPDATE lead SET win_probability = 0.9 WHERE id = :i", i=ids["Y"])  # what `score --learn` writes
     data = run(cli, "--runs", "500")
     assert data["probabilities"] == "learned"
     # Y at its learned .9; W has none, so its stage's (configured, too little history) .2

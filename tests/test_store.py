@@ -7,6 +7,8 @@ import stat
 import sys
 from pathlib import Path
 
+import pytest
+
 from pipecli.migrations import LATEST
 
 FIXTURE_V1 = Path(__file__).parent / "fixtures" / "pipeline-v1.db"
@@ -40,6 +42,7 @@ def test_default_database_is_created_with_folders_and_private_mode(cli, tmp_path
     assert stat.S_IMODE(created.stat().st_mode) == 0o600
 
 
+@pytest.mark.sqlite_only
 def test_connection_settings(cli, db_path):
     cli("add-lead", "Anna Rossi")
     conn = sqlite3.connect(db_path)
@@ -104,6 +107,7 @@ def test_migrated_schema_matches_models(cli, tmp_path):
     assert columns(copy) == columns(fresh)
 
 
+@pytest.mark.sqlite_only
 def test_newer_schema_is_refused_and_file_untouched(cli, db_path):
     cli("add-lead", "Anna Rossi")
     conn = sqlite3.connect(db_path)

@@ -95,9 +95,9 @@ def _root(
     common.set_db(db)
 
 
-from pipecli.cli import admin, clean, leads, pipeline, reports, selling, transfer  # noqa: E402  (modules register commands on `app`)
+from pipecli.cli import admin, clean, leads, pipeline, reports, selling, transfer, trust  # noqa: E402  (modules register commands on `app`)
 
-for _module in (leads, pipeline, admin, selling, transfer, reports, clean):
+for _module in (leads, pipeline, admin, selling, transfer, reports, clean, trust):
     _module.register(app)
 
 

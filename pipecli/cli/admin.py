@@ -1,4 +1,4 @@
-"""Housekeeping commands: `db path`, `config path|show`, `demo`."""
+"""Housekeeping commands: `db path`, `db migrate-to`, `config path|show`, `demo`."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from pipecli.cli.common import db_option, db_target, store
+from pipecli.cli.common import FormatOpt, db_option, db_target, store
 
 db_app = typer.Typer(help="The database file: where it is, and what to do with it.", no_args_is_help=True)
 config_app = typer.Typer(help="The config file.", no_args_is_help=True)
@@ -16,6 +16,22 @@ config_app = typer.Typer(help="The config file.", no_args_is_help=True)
 def db_path() -> None:
     """Print the database in use (--db, $PIPECLI_DB, config `db`, or the default file)."""
     typer.echo(db_target())
+
+
+@db_app.command("migrate-to")
+def db_migrate_to(
+    url: Annotated[str, typer.Argument(metavar="URL", help="An EMPTY PostgreSQL database: postgresql://user@host/db")],
+    fmt: FormatOpt = "table",
+) -> None:
+    """Copy this pipeline with its whole history into an empty PostgreSQL database, ids included, and
+    check every table's row count: pipecli db migrate-to postgresql://me@dbhost/sales"""
+    from pipecli import output, transfer_db
+    from pipecli.output import Column
+
+    counts = transfer_db.migrate_to(store(), url)
+    columns = [Column("table"), Column("source_rows", "source rows", kind="int"), Column("copied_rows", "copied rows", kind="int")]
+    output.render(counts, columns, fmt)
+    output.message(f"copied; use it with: export PIPECLI_DB={url}")
 
 
 @config_app.command("path")

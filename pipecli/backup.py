@@ -1,0 +1,131 @@
+"""Backups of a SQLite pipeline file, and putting one back.
+
+`backup` writes a consistent copy of the live database with `VACUUM INTO` (a snapshot even while other
+commands write; free pages, which may still hold erased data, are not copied) into a new file readable by
+the owner only, under a temporary name first, so a backup file is always complete or absent.
+`restore` checks that the file is a healthy pipecli database, then copies it over the live one with
+SQLite's online backup API: one transaction that waits behind the busy timeout for running commands, so
+other processes never see half a database. PostgreSQL has its own tools (pg_dump / pg_restore).
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from pathlib import Path
+
+from pipecli.errors import PipecliError
+
+
+def _require_sqlite(store, what: str) -> Path:
+    if not store.is_sqlite:
+        raise PipecliError(f"{what} works on SQLite files; for PostgreSQL use pg_dump / pg_restore")
+    return store.path
+
+
+def _lead_count(conn: sqlite3.Connection) -> int:
+    return conn.execute("SELECT COUNT(*) FROM lead").fetchone()[0]
+
+
+def backup(store, destination: str, overwrite: bool = False) -> dict:
+    """Write a consistent copy of `store`'s SQLite database to `destination` (mode 0600); return
+    {path, bytes, leads}. Refuses an existing destination unless `overwrite`."""
+    from pipecli.db import BUSY_TIMEOUT_SECONDS, create_private_file, translate_error
+
+    source = _require_sqlite(store, "backup")
+    dest = Path(destination).expanduser().absolute()
+    if dest.is_dir():
+        raise PipecliError(f"{dest} is a folder; give a file name for the backup")
+    if dest.exists() and not overwrite:
+        raise PipecliError(f"{dest} exists; pass --yes to replace it")
+    if dest == source:
+        raise PipecliError("the backup file must not be the database itself")
+    temp = dest.with_name(f".{dest.name}.{os.getpid()}.partial")
+    try:
+        temp.unlink(missing_ok=True)
+        create_private_file(temp)  # VACUUM INTO accepts an empty file, and keeps its 0600 mode
+        conn = sqlite3.connect(source, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None)
+        try:
+            conn.execute("VACUUM INTO ?", (str(temp),))
+        finally:
+            conn.close()
+        copy = sqlite3.connect(temp, isolation_level=None)
+        try:
+            copy.execute("PRAGMA journal_mode = DELETE")  # a backup is one self-contained file
+            leads = _lead_count(copy)
+        finally:
+            copy.close()
+        os.replace(temp, dest)
+    except sqlite3.Error as exc:
+        raise translate_error(exc, str(source)) from None
+    except OSError as exc:
+        raise PipecliError(f"cannot write the backup {dest}: {exc.strerror}") from None
+    finally:
+        temp.unlink(missing_ok=True)
+    return {"path": str(dest), "bytes": dest.stat().st_size, "leads": leads}
+
+
+def inspect_backup(path: str) -> dict:
+    """Return {path, schema_version, leads} of a backup file, or raise PipecliError when it is not a
+    healthy pipecli database this pipecli can read."""
+    from pipecli import migrations
+    from pipecli.db import describe_file
+
+    file = Path(path).expanduser().absolute()
+    if not file.is_file():
+        raise PipecliError(f"{file} does not exist or is not a file")
+    looks = describe_file(file)
+    if looks or file.stat().st_size == 0:
+        raise PipecliError(f"{file} is not a pipecli database: it looks like {looks or 'an empty file'}")
+    try:
+        conn = sqlite3.connect(f"{file.as_uri()}?mode=ro", uri=True)
+        try:
+            check = conn.execute("PRAGMA quick_check").fetchone()[0]
+            if check != "ok":
+                raise PipecliError(f"{file} is damaged ({check}); it cannot be restored")
+            tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            if not {"meta", "lead"} <= tables:
+                raise PipecliError(f"{file} is not a pipecli database (it holds other tables)")
+            row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+            if row is None:
+                raise PipecliError(f"{file} is not a pipecli database (no schema version)")
+            version = int(row[0])
+            leads = _lead_count(conn)
+        finally:
+            conn.close()
+    except sqlite3.Error as exc:
+        raise PipecliError(f"{file} is not a readable pipecli database ({exc})") from None
+    if version > migrations.LATEST:
+        raise PipecliError(f"{file} was written by a newer pipecli (schema {version}); upgrade pipecli first")
+    return {"path": str(file), "schema_version": version, "leads": leads}
+
+
+def restore(target: str, path: str) -> dict:
+    """Replace the SQLite database at `target` with the backup at `path` (checked with `inspect_backup`);
+    return {path, leads}. The live file keeps its name and mode; the copy is one transaction."""
+    from pipecli.db import BUSY_TIMEOUT_SECONDS, Store, create_private_file, describe_file, translate_error
+
+    info = inspect_backup(path)
+    live = Path(target)
+    if live.exists() and live.samefile(info["path"]):
+        raise PipecliError("the backup is the database in use; nothing to restore")
+    if live.exists():
+        looks = describe_file(live)
+        if looks:
+            raise PipecliError(f"{live} is not a SQLite database (it looks like {looks}); move it away first")
+    else:
+        create_private_file(live)
+    try:
+        source = sqlite3.connect(f"{Path(info['path']).as_uri()}?mode=ro", uri=True)
+        dest = sqlite3.connect(live, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None)
+        try:
+            dest.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_SECONDS * 1000}")
+            source.backup(dest)
+            dest.execute("PRAGMA journal_mode = WAL")
+        finally:
+            source.close()
+            dest.close()
+    except sqlite3.Error as exc:
+        raise translate_error(exc, str(live)) from None
+    Store.open(str(live)).dispose()  # brings an older backup's schema up to date
+    return {"path": info["path"], "leads": info["leads"]}

@@ -1,0 +1,76 @@
+"""Keeping the data safe: `backup`, `restore`, `forget`."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from pipecli.cli.common import FormatOpt, YesOpt, confirm, db_target, store
+
+
+def backup(
+    file: Annotated[str, typer.Argument(metavar="FILE", help="Where to write the copy.")],
+    yes: YesOpt = False,
+) -> None:
+    """Write a consistent copy of the database to FILE (readable by you only), even while others write:
+    pipecli backup ~/backups/pipeline-$(date +%F).db"""
+    from pathlib import Path
+
+    from pipecli import backup as core
+    from pipecli.output import message
+
+    if Path(file).expanduser().exists():
+        confirm(f"Replace the existing file {file}?", yes)
+    made = core.backup(store(), file, overwrite=True)
+    message(f"backed up {made['leads']} leads to {made['path']} ({made['bytes']} bytes)")
+
+
+def restore(
+    file: Annotated[str, typer.Argument(metavar="FILE", help="A backup made by `pipecli backup`.")],
+    yes: YesOpt = False,
+) -> None:
+    """Replace the database with a backup (asks first; --yes when not on a terminal)."""
+    from pipecli import backup as core
+    from pipecli.db import is_url
+    from pipecli.errors import PipecliError
+    from pipecli.output import message
+
+    target = db_target()
+    if is_url(target):
+        raise PipecliError("restore works on SQLite files; for PostgreSQL use pg_restore")
+    info = core.inspect_backup(file)
+    confirm(f"Replace {target} with the backup {info['path']} ({info['leads']} leads)?", yes)
+    done = core.restore(target, file)
+    message(f"restored {done['leads']} leads from {done['path']} into {target}")
+
+
+def forget(
+    who: Annotated[str, typer.Argument(metavar="EMAIL|ID", help="The person's email address or lead id.")],
+    yes: YesOpt = False,
+    fmt: FormatOpt = "table",
+) -> None:
+    """Erase a person for good: their lead(s), history, activities, notes, extra fields and answers,
+    then compact the database so the bytes are gone (right to erasure). Backups keep their copy."""
+    from pipecli import output, privacy
+    from pipecli.output import Column
+
+    with store().read() as conn:
+        people = privacy.find_person(conn, who)
+    names = ", ".join(f"{p['id']} {p['name']}" for p in people)
+    confirm(f"Erase {len(people)} lead(s) ({names}) and everything about them, for good?", yes)
+    with store().write() as conn:
+        gone = privacy.forget(conn, who)
+    compacted = privacy.compact(store())
+    rows = [{"table": table, "rows": count} for table, count in gone["rows"].items()]
+    output.render(rows, [Column("table"), Column("rows", "rows erased", kind="int")], fmt)
+    if compacted["busy"]:
+        output.message("another process kept the write-ahead log busy: the erased bytes leave it at its next checkpoint")
+    output.message(f"forgot {len(gone['leads'])} lead(s) and compacted the database")
+
+
+def register(app: typer.Typer) -> None:
+    """Add `backup`, `restore` and `forget` to `app`."""
+    app.command()(backup)
+    app.command()(restore)
+    app.command()(forget)

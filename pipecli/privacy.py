@@ -1,0 +1,79 @@
+"""Erasing a person: `pipecli forget EMAIL|ID`, the right to erasure.
+
+`find_person` names the leads that are that person (an id, or every lead with that email address, in any
+letter case); `forget` deletes them with every row about them (history, activities and notes, extra
+fields, qualification answers: every table with a `lead_id`) in one transaction. Deleted rows can linger
+in a database's free pages and in SQLite's write-ahead log, so `compact` then rewrites the file: WAL
+checkpoint, VACUUM, and a checkpoint that truncates the WAL to zero bytes. On PostgreSQL the tables are
+rewritten with VACUUM FULL; the server's own WAL archive and older backups are outside pipecli's reach.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import text
+
+from pipecli.errors import NotFound, PipecliError
+
+
+def find_person(conn, who: str) -> list[dict]:
+    """Return the leads (id, name, email) that `who` names: a lead id, or an email address."""
+    who = (who or "").strip()
+    if who.isdigit():
+        rows = conn.execute(text("SELECT id, name, email FROM lead WHERE id = :i"), {"i": int(who)})
+    elif "@" in who:
+        rows = conn.execute(
+            text("SELECT id, name, email FROM lead WHERE lower(email) = lower(:e) ORDER BY id"), {"e": who}
+        )
+    else:
+        raise PipecliError(f"give a lead id or an email address, not {who!r}")
+    found = [dict(r) for r in rows.mappings()]
+    if not found:
+        raise NotFound(f"no lead is {who!r} (nothing was changed)")
+    return found
+
+
+def forget(conn, who: str) -> dict:
+    """Delete every lead `who` names with all rows about them; return {leads, rows} (ids and counts).
+
+    Run `compact` after the transaction commits so the bytes leave the file too."""
+    from pipecli.leads import delete_lead, lead_tables
+
+    people = find_person(conn, who)
+    ids = [p["id"] for p in people]
+    if conn.dialect.name == "sqlite":
+        conn.exec_driver_sql("PRAGMA secure_delete = ON")  # freed pages are zeroed, whatever the build's default
+    rows = {}
+    for table in lead_tables():
+        rows[table] = sum(
+            conn.execute(text(f"SELECT COUNT(*) FROM {table} WHERE lead_id = :l"), {"l": i}).scalar_one()
+            for i in ids
+        )
+    for lead_id in ids:
+        delete_lead(conn, lead_id)
+    rows["lead"] = len(ids)
+    return {"leads": people, "rows": rows}
+
+
+def compact(store) -> dict:
+    """Rewrite the database so deleted rows leave no bytes behind; return {wal_bytes} (0 when the WAL
+    was truncated; more when another process was reading and the WAL could not be emptied)."""
+    raw = store.engine.raw_connection()  # outside a transaction: VACUUM cannot run inside one
+    try:
+        if store.is_sqlite:
+            db = raw.driver_connection
+            db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            db.execute("VACUUM")
+            busy = db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
+            wal = store.path.with_name(store.path.name + "-wal")
+            return {"wal_bytes": wal.stat().st_size if wal.exists() else 0, "busy": bool(busy)}
+        from pipecli.leads import lead_tables
+
+        raw.driver_connection.autocommit = True  # VACUUM cannot run inside a transaction
+        try:
+            for table in ["lead", *lead_tables()]:
+                raw.driver_connection.execute(f"VACUUM (FULL) {table}")
+        finally:
+            raw.driver_connection.autocommit = False
+        return {"wal_bytes": None, "busy": False}
+    finally:
+        raw.close()
