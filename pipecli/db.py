@@ -79,8 +79,16 @@ def create_private_file(path: Path) -> None:
     os.chmod(path, 0o600)
 
 
+def redact(target: str) -> str:
+    """Return `target` fit for messages: a URL's password is replaced by ***."""
+    import re
+
+    return re.sub(r"(://[^:/@]*):[^@/]*@", r"\1:***@", target) if is_url(target) else target
+
+
 def translate_error(exc: Exception, target: str) -> PipecliError:
     """Return a one-line PipecliError for a database driver error (locked, read-only, damaged...)."""
+    target = redact(target)
     text = str(getattr(exc, "orig", exc) or exc).strip().splitlines()[0] if str(exc) else type(exc).__name__
     low = text.lower()
     if "locked" in low or "busy" in low:
@@ -133,7 +141,7 @@ class Store:
                 # PostgreSQL connection costs more than a SQLite file open
                 engine = create_engine(url, pool_size=1, max_overflow=4)
             except Exception as exc:  # bad URL, missing driver
-                raise PipecliError(f"cannot use database URL {self.target}: {exc}") from None
+                raise PipecliError(f"cannot use database URL {redact(self.target)}: {exc}") from None
 
             @event.listens_for(engine, "connect")
             def _on_pg_connect(dbapi_conn, _record):

@@ -159,3 +159,11 @@ def test_help_and_version_do_not_import_sqlalchemy_or_pendulum():
         env={**os.environ, "PYTHONPATH": str(Path(__file__).parent.parent)},
     )
     assert "HEAVY []" in out.stdout, out.stdout + out.stderr
+
+
+@pytest.mark.sqlite_only  # the URL is the test's own; one run is enough
+def test_a_database_url_password_never_shows_in_errors(cli):
+    cli.db = "postgresql://seller:s3cret@127.0.0.1:1/pipeline"  # nothing listens on port 1
+    result = cli("list", ok=False)
+    assert result.exit_code == 1
+    assert "s3cret" not in result.output and "seller:***@127.0.0.1" in result.stderr
