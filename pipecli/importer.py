@@ -839,42 +839,61 @@ class _Importer:
         closed, expected_close, name, company, email, phone, value, source, owner, external_id,
         lost_reason, note, extras), text fields stripped ("" when empty)."""
         sqlite = self.writer.sqlite
-        leads, changes, notes, extras = [], [], [], []
-        add_lead, add_change, add_note, add_extra = leads.append, changes.append, notes.append, extras.append
-        firsts: dict = {}
+        leads, notes, extras = [], [], []
+        add_lead, add_note, add_extra = leads.append, notes.append, extras.append
+        firsts: dict = {}  # pipeline id -> its first open stage, for leads created there and closed later
+        ids = self.writer.ids(len(rows))
         for lead_id, (pipeline, stage, created, closed, expected, name, company, email, phone, value, source, owner,
-                      external_id, reason, note, extra) in zip(self.writer.ids(len(rows)), rows):
-            stage_id, kind = stage["id"], stage["kind"]
-            reason = reason or None
+                      external_id, reason, note, extra) in zip(ids, rows):
+            kind = stage["kind"]
             if kind == "open":
-                add_change((lead_id, None, stage_id, created, None, None))
                 furthest, entered = stage["position"], created
             elif closed == created:
-                add_change((lead_id, None, stage_id, created, None, reason))
                 furthest, entered = 1, created
             else:
                 first = firsts.get(pipeline["id"])
                 if first is None:
                     first = firsts[pipeline["id"]] = self.stages.first(pipeline)
-                add_change((lead_id, None, first["id"], created, closed, None))
-                add_change((lead_id, first["id"], stage_id, closed, None, reason))
                 furthest, entered = first["position"], closed
             if note:
                 add_note((lead_id, "note", note, created))
             if expected is not None and sqlite:
                 expected = expected.isoformat()
             add_lead((
-                lead_id, pipeline["id"], stage_id, kind, name, company or None, email or None, phone or None, value,
-                source or None, owner or None, expected, external_id or None, created, closed, reason, entered,
+                lead_id, pipeline["id"], stage["id"], kind, name, company or None, email or None, phone or None, value,
+                source or None, owner or None, expected, external_id or None, created, closed, reason or None, entered,
                 created if note else None, created if closed is None else closed, furthest,
             ))
             if extra:
                 for k, v in extra:
                     add_extra((lead_id, k, v))
         self.writer.insert("lead", _LEAD_COLUMNS, leads, _LEAD_CONSTANTS)
-        self.writer.insert("stage_change", _CHANGE_COLUMNS, changes)
+        self._write_history(ids, {p: f["id"] for p, f in firsts.items()})
         self.writer.insert("activity", ("lead_id", "kind", "note", "at"), notes)
         self.writer.insert("lead_extra", ("lead_id", "key", "value"), extras)
+
+    def _write_history(self, ids: list[int], firsts: dict[int, int]) -> None:
+        """Record the history of the just inserted leads `ids`, from their rows, in one set-based insert
+        (as add_lead / move_lead would: an open lead, or one closed when created, is created in its stage;
+        one closed later is created in its pipeline's first open stage (`firsts`) and moved to its outcome
+        at closed_at), in lead order."""
+        first = " ".join(f"WHEN {p} THEN {f}" for p, f in firsts.items())
+        first = f"CASE l.pipeline_id {first} END" if first else "NULL"
+        if self.writer.sqlite:
+            batch, params = "l.id BETWEEN :lo AND :hi", {"lo": ids[0], "hi": ids[-1]}  # consecutive under the lock
+        else:
+            batch, params = "l.id = ANY(:ids)", {"ids": ids}
+        later = "l.status <> 'open' AND l.closed_at <> l.created_at"
+        self.conn.execute(text(
+            f"INSERT INTO stage_change ({', '.join(_CHANGE_COLUMNS)}) "
+            "SELECT id, from_stage_id, to_stage_id, at, left_at, reason FROM ("
+            f" SELECT l.id, 0 AS seq, NULL AS from_stage_id, CASE WHEN {later} THEN {first} ELSE l.stage_id END AS to_stage_id,"
+            f" l.created_at AS at, CASE WHEN {later} THEN l.closed_at END AS left_at,"
+            f" CASE WHEN {later} THEN NULL ELSE l.lost_reason END AS reason FROM lead l WHERE {batch}"
+            f" UNION ALL SELECT l.id, 1, {first}, l.stage_id, l.closed_at, NULL, l.lost_reason FROM lead l"
+            f" WHERE {batch} AND {later}"
+            ") changes ORDER BY id, seq"
+        ), params)
 
     def _update(self, current: dict, lead: _Lead) -> bool:
         """Bring an existing lead in line with its row; return True when anything changed."""

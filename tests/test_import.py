@@ -264,6 +264,35 @@ def test_pipeline_option(cli, tmp_path):
     ]
 
 
+def test_pipeline_column_history_starts_in_each_pipelines_first_stage(cli, tmp_path):
+    cli("pipeline", "add", "Partners", "--stages", "Intro,Pilot")
+    path = write(
+        tmp_path, "p.csv",
+        "name,pipeline,stage,created,close date,lost reason\n"
+        "Anna,Partners,won,2024-01-01,2024-02-01,\n"
+        "Bob,,lost,2024-01-05,2024-03-01,price\n"
+        "Carla,Partners,Pilot,2024-01-07,,\n"
+        "Dario,Partners,lost,2024-01-09,2024-01-09,budget\n",
+    )
+    cli("import", path)
+    day = 86400
+    jan1 = 1704067200  # 2024-01-01T00:00:00Z
+    history = cli.sql(
+        "SELECT l.name, fs.name, ts.name, c.at, c.left_at, c.reason FROM stage_change c JOIN lead l ON l.id = c.lead_id "
+        "LEFT JOIN stage fs ON fs.id = c.from_stage_id JOIN stage ts ON ts.id = c.to_stage_id ORDER BY c.id"
+    )
+    feb1, mar1 = jan1 + 31 * day, jan1 + 60 * day  # 2024 is a leap year
+    assert history == [
+        ("Anna", None, "Intro", jan1, feb1, None), ("Anna", "Intro", "won", feb1, None, None),
+        ("Bob", None, "Prospecting", jan1 + 4 * day, mar1, None), ("Bob", "Prospecting", "lost", mar1, None, "price"),
+        ("Carla", None, "Pilot", jan1 + 6 * day, None, None),
+        ("Dario", None, "lost", jan1 + 8 * day, None, "budget"),
+    ]
+    assert cli.sql("SELECT name, furthest_position, stage_entered_at FROM lead ORDER BY id") == [
+        ("Anna", 1, feb1), ("Bob", 1, mar1), ("Carla", 2, jan1 + 6 * day), ("Dario", 1, jan1 + 8 * day),
+    ]
+
+
 def test_exact_history_dates(cli, tmp_path):
     path = write(
         tmp_path, "hist.csv",
