@@ -1038,8 +1038,10 @@ def import_csv(
         if rows:
             importer.batch(rows, starts)
     except csv.Error as exc:
+        importer.batch(rows, starts)  # the rows read before it are checked (and their problems reported) too
         raise PipecliError(f"{label}, line {reader.line_num + 1}: cannot read CSV: {exc}") from None
     except UnicodeDecodeError:
+        importer.batch(rows, starts)
         raise PipecliError(
             f"{label}, near line {reader.line_num + 1}: not valid {encoding.replace('-sig', '')} text; "
             "pass --encoding (cp1252 for Excel on Windows, latin-1, cp850...)"

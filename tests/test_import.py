@@ -94,6 +94,18 @@ def test_decimal_comma_flag_and_tab_delimiter(cli, tmp_path):
     assert cli.sql("SELECT value_minor FROM lead ORDER BY id") == [(450,), (125000,)]
 
 
+def test_bad_bytes_late_in_a_big_file_still_report_the_rows_before(cli, tmp_path):
+    rows = [f"Lead {i},lead{i}@example.com,{i}\n" for i in range(30000)]  # > 1 MB: past the part read up front
+    rows[25100] = "Bad,not-an-email,5\n"  # in the batch being read when the decoder fails (rows are checked by 5,000)
+    content = ("name,email,value\n" + "".join(rows)).encode() + b"Jos\xe9,jose@example.com,1\n"
+    path = write(tmp_path, "late.csv", content)
+    bad = cli("import", path, ok=False)
+    assert bad.exit_code == 1
+    assert f"{path}: line 25102, column 'email', value 'not-an-email': not an email address" in bad.stderr
+    assert f"{path}, near line " in bad.stderr and "not valid utf-8 text" in bad.stderr
+    assert cli.scalar("SELECT COUNT(*) FROM lead") == 0
+
+
 def test_other_encoding_needs_the_flag(cli, tmp_path):
     path = write(tmp_path, "w.csv", "name,company\nJosé Müller,Café Société\n", encoding="cp1252")
     bad = cli("import", path, ok=False)
