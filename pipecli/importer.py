@@ -24,6 +24,7 @@ import codecs
 import csv
 import datetime as _dt
 import io
+import os
 import re
 from dataclasses import dataclass, field
 from operator import itemgetter
@@ -42,6 +43,9 @@ BULK_ROWS = 20000  # from this many expected rows (and more than the table holds
 # Indexes an import appends to in order (new lead ids are increasing): cheaper kept than rebuilt.
 APPENDED_INDEXES = {"ix_stage_change_lead", "ix_activity_lead", "ix_lead_score"}  # score: 0 until scored
 SQLITE_CACHE_KB = 8192  # page cache for the bulk writes: random index inserts need it; keeps RSS < 100 MB
+# With the indexes dropped: the page cache, and the memory of each sorter thread building them again (which
+# SQLite sizes like the cache); keeps RSS < 100 MB with a sorter per core.
+REBUILD_CACHE_KB = 4096
 HEAD_BYTES = 1 << 20  # read up front to check the file is text, sniff the delimiter and the date order
 DELIMITERS = (",", ";", "\t", "|")
 EXTRA_PREFIX = "extra:"  # a header `extra:KEY` is kept as the extra field KEY (see exporter.extra_header)
@@ -82,6 +86,12 @@ _LEAD_COLUMNS = (
 )
 _LEAD_CONSTANTS = {"fit_score": "0", "engagement": "0", "score": "0", "qualification": "'incomplete'"}  # as add_lead
 _CHANGE_COLUMNS = ("lead_id", "from_stage_id", "to_stage_id", "at", "left_at", "reason")
+
+
+def _cents(amount: str) -> int:
+    """Return a plain `4500.5` / `4500.50` as minor units of a two-decimal currency."""
+    whole, frac = amount.split(".")
+    return int(whole) * 100 + int(frac.ljust(2, "0"))
 
 
 def norm_header(header: str) -> str:
@@ -253,6 +263,9 @@ def sniff_delimiter(head_text: str, complete: bool) -> str:
 _ISO = re.compile(
     r"(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})(?:[T ](\d{1,2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?)?\s*(Z|[+-]\d{2}:?\d{2})?"
 )
+# A whole column of plain amounts (4500, 4500.5, 4500.50, or empty), joined by newlines: money.parse_amount's
+# fast shape, checked for a batch in one call (the bulk import's fast path).
+_PLAIN_AMOUNTS = re.compile(r"(?:[0-9]{1,13}(?:\.[0-9]{1,2})?)?(?:\n(?:[0-9]{1,13}(?:\.[0-9]{1,2})?)?)*")
 _DMY = re.compile(r"(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})(?:[T ]+(\d{1,2}):(\d{2})(?::(\d{2}))?)?")
 
 
@@ -434,6 +447,9 @@ class _Writer:
             self.next_id = conn.execute(text("SELECT COALESCE(MAX(id), 0) FROM lead")).scalar_one() + 1
             if expected_rows and expected_rows >= max(BULK_ROWS, self.next_id - 1):
                 self._drop_indexes(keep | APPENDED_INDEXES)
+                # the index builds sort on the other cores too (about a third faster on two)
+                self.cursor.execute(f"PRAGMA threads = {min(4, os.cpu_count() or 1) - 1}")
+                self.cursor.execute(f"PRAGMA cache_size = -{REBUILD_CACHE_KB}")
 
     def _drop_indexes(self, keep: set[str]) -> None:
         rows = self.cursor.execute(
@@ -519,6 +535,12 @@ class _Importer:
         self.failed = False
         self.writer = None
         self.has_extras = bool(self.extra_columns) or "lost_reason" in self.index
+        # the column-wise path (`fast_batch`) covers new leads in the default pipeline, amounts in a
+        # two-decimal currency, no placeholders
+        self.fast = (
+            not self.key and not self.nulls and "pipeline" not in self.index and options.decimal_comma is not True
+            and money.exponent(self.currency) == 2
+        )
 
     def _map_columns(self, header: list[str]) -> list[tuple[str, str]]:
         synonyms = {s: f for f, names in SYNONYMS.items() for s in names}
@@ -645,6 +667,109 @@ class _Importer:
             got["lost_reason"] = ""
         return _Lead(line, original, got, pipeline, stage, created, closed, expected, extras)
 
+    def batch(self, rows: list[list[str]], starts: list[int]) -> None:
+        """Import a batch of rows (`starts`: the line each begins on): by columns when they all allow it,
+        else row by row."""
+        if self.fast and self.fast_batch(rows):
+            return
+        parse, reject, add = self.parse, self.reject, self.add
+        for start, cells in zip(starts, rows):
+            parsed = parse(start, cells)
+            if type(parsed) is list:
+                reject(parsed, cells)
+            else:
+                add(parsed)
+        self.flush()
+
+    def fast_batch(self, rows: list[list[str]]) -> bool:
+        """Validate and write a batch of rows column by column, when every row has the common shape: as
+        many cells as the header, a name, a valid email, a plain amount, dates and stages already seen or
+        readable, no quoted-formula cells. Return False (having written nothing) when any row is not, and
+        the batch goes through `parse` row by row, which reports the problems exactly."""
+        width, index = self.width, self.index
+        if set(map(len, rows)) != {width} or "\0'" in "\0" + "\0".join(map("\0".join, rows)):
+            return False
+        n = len(rows)
+        columns = list(zip(*rows))
+        strip, blank = str.strip, [""] * n
+
+        def column(f: str):
+            return list(map(strip, columns[index[f]])) if f in index else blank
+
+        names = column("name")
+        if names is blank or "" in names:
+            return False
+        emails = column("email")
+        if emails is not blank and not all(map(EMAIL.fullmatch, filter(None, emails))):
+            return False
+        values = column("value")
+        if values is blank:
+            values = [None] * n
+        else:
+            joined = "\n".join(values)
+            if joined.count("\n") != n - 1 or not _PLAIN_AMOUNTS.fullmatch(joined):
+                return False
+            values = [(int(v) * 100 if "." not in v else _cents(v)) if v else None for v in values]
+        moments = {}
+        for f, parser in self.date_items:
+            raws = column(f)
+            found = list(map(parser.cache.get, raws))
+            if None in found:
+                for i, raw in enumerate(raws):
+                    if raw and found[i] is None:
+                        if self.date_order.dayfirst is None and not _ISO.fullmatch(raw):
+                            return False  # may settle the day order: row by row, in the file's order
+                        try:
+                            found[i] = parser.parse(raw)
+                        except _Bad:
+                            return False
+            moments[f] = found
+        pipeline = self.default_pipeline
+        raw_stages = column("stage")
+        resolved = {}
+        for raw in dict.fromkeys(raw_stages):
+            try:
+                resolved[raw] = self.stage_cache.get((pipeline["id"], raw)) or self.stages.resolve(pipeline, raw)
+            except _Bad:
+                return False
+        none = [None] * n
+        created_at, closed_at, expected_at = (moments.get(f, none) for f in ("created", "close_date", "expected_close"))
+        lost_header = self.column("lost_reason")
+        extra_columns, now = self.extra_columns, self.now
+        out = []
+        for cells, stage, created, close, expected, name, company, email, phone, value, source, owner, external_id, \
+                reason, note in zip(rows, map(resolved.__getitem__, raw_stages), created_at, closed_at, expected_at,
+                                    names, column("company"), emails, column("phone"), values, column("source"),
+                                    column("owner"), column("external_id"), column("lost_reason"), column("note")):
+            created = created[1] if created is not None else None
+            if stage["kind"] != "open":
+                closed = close[1] if close is not None else None
+                if created is None:
+                    created = closed if closed is not None else now
+                if closed is None:
+                    closed = created
+                if closed < created:
+                    return False
+                expected = expected[0].date() if expected is not None else None
+            else:
+                closed = None
+                if created is None:
+                    created = now
+                if expected is None:
+                    expected = close
+                expected = expected[0].date() if expected is not None else None
+            extras = [(h, v) for i, h in extra_columns if (v := cells[i]) and v.strip()] if extra_columns else None
+            if reason and stage["kind"] != "lost":
+                extras = (extras or []) + [(lost_header, reason)]
+                reason = ""
+            out.append((pipeline, stage, created, closed, expected, name, company, email, phone, value, source, owner,
+                        external_id, reason, note, extras))
+        if not self.failed:
+            self.result.inserted += n
+            if self.writer is not None:
+                self._write(out)
+        return True
+
     def column(self, f: str) -> str:
         """Return the header of the column mapped to field `f` ('' when none is)."""
         return self.header[self.index[f]] if f in self.index else ""
@@ -711,41 +836,73 @@ class _Importer:
         return found
 
     def _insert(self, batch: list[_Lead]) -> None:
+        self._write([
+            (lead.pipeline, lead.stage, lead.created, lead.closed, lead.expected_close, f["name"], f["company"],
+             f["email"], f["phone"], f["value"], f["source"], f["owner"], f["external_id"], f["lost_reason"],
+             f["note"], lead.extras)
+            for lead in batch for f in (lead.fields,)
+        ])
+
+    def _write(self, rows: list[tuple]) -> None:
+        """Insert new leads with their history, notes and extras. Each row is (pipeline, stage, created,
+        closed, expected_close, name, company, email, phone, value, source, owner, external_id,
+        lost_reason, note, extras), text fields stripped ("" when empty)."""
         sqlite = self.writer.sqlite
-        leads, changes, notes, extras = [], [], [], []
-        add_change, add_note, add_extra = changes.append, notes.append, extras.append
-        for lead_id, (_, _, f, pipeline, stage, created, closed, expected, extra) in zip(self.writer.ids(len(batch)), batch):
-            stage_id, kind = stage["id"], stage["kind"]
-            reason = f["lost_reason"] or None
+        leads, notes, extras = [], [], []
+        add_lead, add_note, add_extra = leads.append, notes.append, extras.append
+        firsts: dict = {}  # pipeline id -> its first open stage, for leads created there and closed later
+        ids = self.writer.ids(len(rows))
+        for lead_id, (pipeline, stage, created, closed, expected, name, company, email, phone, value, source, owner,
+                      external_id, reason, note, extra) in zip(ids, rows):
+            kind = stage["kind"]
             if kind == "open":
-                add_change((lead_id, None, stage_id, created, None, None))
                 furthest, entered = stage["position"], created
             elif closed == created:
-                add_change((lead_id, None, stage_id, created, None, reason))
                 furthest, entered = 1, created
             else:
-                first = self.stages.first(pipeline)
-                add_change((lead_id, None, first["id"], created, closed, None))
-                add_change((lead_id, first["id"], stage_id, closed, None, reason))
+                first = firsts.get(pipeline["id"])
+                if first is None:
+                    first = firsts[pipeline["id"]] = self.stages.first(pipeline)
                 furthest, entered = first["position"], closed
-            note = f["note"]
             if note:
                 add_note((lead_id, "note", note, created))
             if expected is not None and sqlite:
                 expected = expected.isoformat()
-            leads.append((
-                lead_id, pipeline["id"], stage_id, kind, f["name"], f["company"] or None, f["email"] or None,
-                f["phone"] or None, f["value"], f["source"] or None, f["owner"] or None, expected,
-                f["external_id"] or None, created, closed, reason, entered,
-                created if note else None, created if closed is None else closed,
-                furthest,
+            add_lead((
+                lead_id, pipeline["id"], stage["id"], kind, name, company or None, email or None, phone or None, value,
+                source or None, owner or None, expected, external_id or None, created, closed, reason or None, entered,
+                created if note else None, created if closed is None else closed, furthest,
             ))
-            for k, v in extra:
-                add_extra((lead_id, k, v))
+            if extra:
+                for k, v in extra:
+                    add_extra((lead_id, k, v))
         self.writer.insert("lead", _LEAD_COLUMNS, leads, _LEAD_CONSTANTS)
-        self.writer.insert("stage_change", _CHANGE_COLUMNS, changes)
+        self._write_history(ids, {p: f["id"] for p, f in firsts.items()})
         self.writer.insert("activity", ("lead_id", "kind", "note", "at"), notes)
         self.writer.insert("lead_extra", ("lead_id", "key", "value"), extras)
+
+    def _write_history(self, ids: list[int], firsts: dict[int, int]) -> None:
+        """Record the history of the just inserted leads `ids`, from their rows, in one set-based insert
+        (as add_lead / move_lead would: an open lead, or one closed when created, is created in its stage;
+        one closed later is created in its pipeline's first open stage (`firsts`) and moved to its outcome
+        at closed_at), in lead order."""
+        first = " ".join(f"WHEN {p} THEN {f}" for p, f in firsts.items())
+        first = f"CASE l.pipeline_id {first} END" if first else "NULL"
+        if self.writer.sqlite:
+            batch, params = "l.id BETWEEN :lo AND :hi", {"lo": ids[0], "hi": ids[-1]}  # consecutive under the lock
+        else:
+            batch, params = "l.id = ANY(:ids)", {"ids": ids}
+        later = "l.status <> 'open' AND l.closed_at <> l.created_at"
+        self.conn.execute(text(
+            f"INSERT INTO stage_change ({', '.join(_CHANGE_COLUMNS)}) "
+            "SELECT id, from_stage_id, to_stage_id, at, left_at, reason FROM ("
+            f" SELECT l.id, 0 AS seq, NULL AS from_stage_id, CASE WHEN {later} THEN {first} ELSE l.stage_id END AS to_stage_id,"
+            f" l.created_at AS at, CASE WHEN {later} THEN l.closed_at END AS left_at,"
+            f" CASE WHEN {later} THEN NULL ELSE l.lost_reason END AS reason FROM lead l WHERE {batch}"
+            f" UNION ALL SELECT l.id, 1, {first}, l.stage_id, l.closed_at, NULL, l.lost_reason FROM lead l"
+            f" WHERE {batch} AND {later}"
+            ") changes ORDER BY id, seq"
+        ), params)
 
     def _update(self, current: dict, lead: _Lead) -> bool:
         """Bring an existing lead in line with its row; return True when anything changed."""
@@ -874,35 +1031,32 @@ def import_csv(
         importer.rejects_quoted = csv.writer(rejects, delimiter=delimiter, lineterminator=ending, quoting=csv.QUOTE_ALL)
         importer.rejects.writerow(raw_header + ["reason"])
     line = 1
-    parse, pending = importer.parse, importer.pending
+    rows: list[list[str]] = []
+    starts: list[int] = []
     try:
         for cells in reader:
             start = line + 1
             line = reader.line_num
             if not cells or (len(cells) == 1 and not cells[0].strip()):
                 continue
-            parsed = parse(start, cells)
-            if type(parsed) is list:
-                importer.reject(parsed, cells)
-            elif importer.key:
-                importer.add(parsed)
-                if on_progress is not None and not importer.pending:
+            rows.append(cells)
+            starts.append(start)
+            if len(rows) >= BATCH:
+                importer.batch(rows, starts)
+                rows, starts = [], []
+                if on_progress is not None:
                     on_progress(source.count)
-            else:
-                pending.append(parsed)
-                if len(pending) >= BATCH:
-                    importer.flush()
-                    pending = importer.pending
-                    if on_progress is not None:
-                        on_progress(source.count)
+        if rows:
+            importer.batch(rows, starts)
     except csv.Error as exc:
+        importer.batch(rows, starts)  # the rows read before it are checked (and their problems reported) too
         raise PipecliError(f"{label}, line {reader.line_num + 1}: cannot read CSV: {exc}") from None
     except UnicodeDecodeError:
+        importer.batch(rows, starts)
         raise PipecliError(
             f"{label}, near line {reader.line_num + 1}: not valid {encoding.replace('-sig', '')} text; "
             "pass --encoding (cp1252 for Excel on Windows, latin-1, cp850...)"
         ) from None
-    importer.flush()
     if importer.writer is not None and not importer.failed:
         importer.writer.finish()
     if on_progress is not None:

@@ -71,6 +71,10 @@ def _create_missing(conn) -> None:
             conn.execute(CreateIndex(index, if_not_exists=True))
 
 
+# Indexes of earlier schemas that a wider index of the models now serves (see models.Lead); every write paid for them.
+REDUNDANT_INDEXES = ("ix_lead_board", "ix_lead_closed")
+
+
 def m002_followups_scores_extras(conn) -> None:
     """v1 -> v2: next steps, snoozes, archiving, scores, qualification, extra fields, stage triggers."""
     add_missing_columns(conn, "pipeline", {})
@@ -80,6 +84,8 @@ def m002_followups_scores_extras(conn) -> None:
         "lead",
         {"fit_score": "0", "engagement": "0", "score": "0", "qualification": "'incomplete'"},
     )
+    for name in REDUNDANT_INDEXES:
+        conn.exec_driver_sql(f"DROP INDEX IF EXISTS {name}")
     _create_missing(conn)
 
 

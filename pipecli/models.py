@@ -48,7 +48,6 @@ class Stage(SQLModel, table=True):
 
 class Lead(SQLModel, table=True):
     __table_args__ = (
-        Index("ix_lead_board", "pipeline_id", "status", "stage_id", "value_minor"),
         Index("ix_lead_status_event", "status", "last_event_at"),
         Index("ix_lead_status_close", "status", "expected_close"),
         Index("ix_lead_owner", "owner"),
@@ -56,7 +55,6 @@ class Lead(SQLModel, table=True):
         Index("ix_lead_email", "email"),
         Index("ix_lead_external", "external_id"),
         Index("ix_lead_created", "pipeline_id", "created_at"),
-        Index("ix_lead_closed", "pipeline_id", "status", "closed_at"),
         Index("ix_lead_score", "status", "score"),
         # Covering indexes for the reports (metrics, funnel, forecast, size): each aggregate reads one index
         # in its GROUP BY order, never the wide lead rows.
@@ -64,6 +62,9 @@ class Lead(SQLModel, table=True):
         Index("ix_lead_source_created", "pipeline_id", "source", "created_at"),
         Index("ix_lead_outcome", "pipeline_id", "status", "closed_at", "created_at", "value_minor"),
         Index("ix_lead_cycle", "pipeline_id", "status", text("((closed_at - created_at) / 3600)"), "closed_at"),
+        # ix_lead_open also serves the per-stage counts (it leads with the columns of v1's ix_lead_board and holds
+        # value_minor), and ix_lead_outcome every closed_at range per pipeline and status (a former
+        # ix_lead_closed was its prefix): both were dropped, as every write paid for them.
         Index(
             "ix_lead_open", "pipeline_id", "status", "stage_id", "archived_at", "value_minor", "created_at",
             "expected_close", "stage_entered_at", "win_probability",

@@ -94,6 +94,18 @@ def test_decimal_comma_flag_and_tab_delimiter(cli, tmp_path):
     assert cli.sql("SELECT value_minor FROM lead ORDER BY id") == [(450,), (125000,)]
 
 
+def test_bad_bytes_late_in_a_big_file_still_report_the_rows_before(cli, tmp_path):
+    rows = [f"Lead {i},lead{i}@example.com,{i}\n" for i in range(30000)]  # > 1 MB: past the part read up front
+    rows[25100] = "Bad,not-an-email,5\n"  # in the batch being read when the decoder fails (rows are checked by 5,000)
+    content = ("name,email,value\n" + "".join(rows)).encode() + b"Jos\xe9,jose@example.com,1\n"
+    path = write(tmp_path, "late.csv", content)
+    bad = cli("import", path, ok=False)
+    assert bad.exit_code == 1
+    assert f"{path}: line 25102, column 'email', value 'not-an-email': not an email address" in bad.stderr
+    assert f"{path}, near line " in bad.stderr and "not valid utf-8 text" in bad.stderr
+    assert cli.scalar("SELECT COUNT(*) FROM lead") == 0
+
+
 def test_other_encoding_needs_the_flag(cli, tmp_path):
     path = write(tmp_path, "w.csv", "name,company\nJosé Müller,Café Société\n", encoding="cp1252")
     bad = cli("import", path, ok=False)
@@ -261,6 +273,35 @@ def test_pipeline_option(cli, tmp_path):
     cli("import", path, "--pipeline", "partners")
     assert cli.sql("SELECT p.name, s.name FROM lead l JOIN pipeline p ON p.id = l.pipeline_id JOIN stage s ON s.id = l.stage_id") == [
         ("Partners", "Pilot")
+    ]
+
+
+def test_pipeline_column_history_starts_in_each_pipelines_first_stage(cli, tmp_path):
+    cli("pipeline", "add", "Partners", "--stages", "Intro,Pilot")
+    path = write(
+        tmp_path, "p.csv",
+        "name,pipeline,stage,created,close date,lost reason\n"
+        "Anna,Partners,won,2024-01-01,2024-02-01,\n"
+        "Bob,,lost,2024-01-05,2024-03-01,price\n"
+        "Carla,Partners,Pilot,2024-01-07,,\n"
+        "Dario,Partners,lost,2024-01-09,2024-01-09,budget\n",
+    )
+    cli("import", path)
+    day = 86400
+    jan1 = 1704067200  # 2024-01-01T00:00:00Z
+    history = cli.sql(
+        "SELECT l.name, fs.name, ts.name, c.at, c.left_at, c.reason FROM stage_change c JOIN lead l ON l.id = c.lead_id "
+        "LEFT JOIN stage fs ON fs.id = c.from_stage_id JOIN stage ts ON ts.id = c.to_stage_id ORDER BY c.id"
+    )
+    feb1, mar1 = jan1 + 31 * day, jan1 + 60 * day  # 2024 is a leap year
+    assert history == [
+        ("Anna", None, "Intro", jan1, feb1, None), ("Anna", "Intro", "won", feb1, None, None),
+        ("Bob", None, "Prospecting", jan1 + 4 * day, mar1, None), ("Bob", "Prospecting", "lost", mar1, None, "price"),
+        ("Carla", None, "Pilot", jan1 + 6 * day, None, None),
+        ("Dario", None, "lost", jan1 + 8 * day, None, "budget"),
+    ]
+    assert cli.sql("SELECT name, furthest_position, stage_entered_at FROM lead ORDER BY id") == [
+        ("Anna", 1, feb1), ("Bob", 1, mar1), ("Carla", 2, jan1 + 6 * day), ("Dario", 1, jan1 + 8 * day),
     ]
 
 

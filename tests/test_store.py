@@ -90,7 +90,7 @@ def test_migration_from_v1_fixture_keeps_data(cli, tmp_path):
 
 
 def test_migrated_schema_matches_models(cli, tmp_path):
-    """A v1 database brought up to date has every column a fresh database has."""
+    """A v1 database brought up to date has every column and index a fresh database has, and no other."""
     copy = tmp_path / "old.db"
     shutil.copy(FIXTURE_V1, copy)
     cli.db = str(copy)
@@ -105,6 +105,12 @@ def test_migrated_schema_matches_models(cli, tmp_path):
         return {t: {r[1] for r in conn.execute(f"PRAGMA table_info({t})")} for t in tables}
 
     assert columns(copy) == columns(fresh)
+
+    def indexes(path):
+        return set(sqlite3.connect(path).execute("SELECT name FROM sqlite_master WHERE type = 'index'").fetchall())
+
+    assert indexes(copy) == indexes(fresh)
+    assert ("ix_lead_board",) not in indexes(copy)  # v1's, now served by ix_lead_open
 
 
 @pytest.mark.sqlite_only
