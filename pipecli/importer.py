@@ -32,7 +32,7 @@ from typing import BinaryIO, Callable, NamedTuple, TextIO
 
 from sqlalchemy import bindparam, text
 
-from pipecli import clock, money, pipelines
+from pipecli import clock, money, pipelines, scoring
 from pipecli.db import sniff_magic
 from pipecli.errors import PipecliError, UsageError
 from pipecli.leads import EMAIL
@@ -82,9 +82,9 @@ _UPDATABLE = {
 _LEAD_COLUMNS = (
     "id", "pipeline_id", "stage_id", "status", "name", "company", "email", "phone", "value_minor", "source",
     "owner", "expected_close", "external_id", "created_at", "closed_at", "lost_reason", "stage_entered_at",
-    "last_activity_at", "last_event_at", "furthest_position",
+    "last_activity_at", "last_event_at", "furthest_position", "fit_score", "score", "win_probability",
 )
-_LEAD_CONSTANTS = {"fit_score": "0", "engagement": "0", "score": "0", "qualification": "'incomplete'"}  # as add_lead
+_LEAD_CONSTANTS = {"engagement": "0", "qualification": "'incomplete'"}  # as add_lead (a note earns no engagement)
 _CHANGE_COLUMNS = ("lead_id", "from_stage_id", "to_stage_id", "at", "left_at", "reason")
 
 
@@ -534,6 +534,8 @@ class _Importer:
         self.pending_keys: set = set()
         self.failed = False
         self.writer = None
+        self.scorer = scoring.row_scorer(conn)  # new leads are scored as add_lead scores them
+        self.minor_unit = 10 ** money.exponent(self.currency)
         self.has_extras = bool(self.extra_columns) or "lost_reason" in self.index
         # the column-wise path (`fast_batch`) covers new leads in the default pipeline, amounts in a
         # two-decimal currency, no placeholders
@@ -866,12 +868,22 @@ class _Importer:
                 furthest, entered = first["position"], closed
             if note:
                 add_note((lead_id, "note", note, created))
+            fit, probability = 0.0, None
+            if self.scorer is not None:
+                values = {
+                    "name": name, "company": company or None, "email": email or None, "phone": phone or None,
+                    "value": None if value is None else value / self.minor_unit, "source": source or None,
+                    "owner": owner or None, "external_id": external_id or None, "status": kind,
+                }
+                for k, v in extra or ():
+                    values.setdefault(k.lower(), v)
+                fit, probability = self.scorer(values)
             if expected is not None and sqlite:
                 expected = expected.isoformat()
             add_lead((
                 lead_id, pipeline["id"], stage["id"], kind, name, company or None, email or None, phone or None, value,
                 source or None, owner or None, expected, external_id or None, created, closed, reason or None, entered,
-                created if note else None, created if closed is None else closed, furthest,
+                created if note else None, created if closed is None else closed, furthest, fit, fit, probability,
             ))
             if extra:
                 for k, v in extra:
@@ -934,6 +946,8 @@ class _Importer:
                 self.conn.execute(text(f"UPDATE lead SET {assigns} WHERE id = :id"), {**sets, "id": lead_id})
         if self.has_extras:
             changed = self._update_extras(lead_id, lead) or changed
+        if changed and not self.options.dry_run:
+            scoring.refresh(self.conn, lead_id)
         return changed
 
     def _update_extras(self, lead_id: int, lead: _Lead) -> bool:

@@ -255,6 +255,24 @@ def engagement_of(activities: list[tuple[str, int]], pts: dict, half_life: float
     return total, latest
 
 
+def row_scorer(conn):
+    """Return a function scoring a new lead from its field values (`field_values` shape) as
+    (fit, win probability or None), for bulk writers that insert leads without `add_lead`; None when no
+    rule and no learned model could give a lead anything."""
+    from pipecli import learn
+
+    rule_list, model = rules(), learn.load_model(conn)
+    if not rule_list and model is None:
+        return None
+
+    def score(values: dict) -> tuple[float, float | None]:
+        fit = sum(p for _, _, p in fit_of(values, rule_list))
+        open_lead = model is not None and values["status"] == "open"
+        return fit, (learn.predict(model, values) if open_lead else None)
+
+    return score
+
+
 CHUNK = 5000  # leads per query when recomputing a list of leads (SQLite caps bound parameters)
 
 

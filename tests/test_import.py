@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import subprocess
 import sys
@@ -453,3 +454,29 @@ def test_progress_bar_only_on_a_terminal(tmp_path):
     piped = run(["import", path], tmp_path / "piped.db")
     assert piped.returncode == 0 and "importing" not in piped.stderr and "\x1b" not in piped.stderr
     assert "20000 inserted" in piped.stderr
+
+
+def test_imported_leads_are_scored_like_added_ones(cli, tmp_path):
+    """Fit rules (default ones and one over an extra field) and a learned model apply to imported leads."""
+    (tmp_path / "config.toml").write_text(
+        '[[scoring.rules]]\nfield = "source"\nequals = "referral"\npoints = 15\n\n'
+        '[[scoring.rules]]\nfield = "Country"\nin = ["Italy"]\npoints = 5\n\n'
+        '[[scoring.rules]]\nfield = "value"\nat_least = 10000\npoints = 10\n'
+    )
+    file = tmp_path / "leads.csv"
+    file.write_text(
+        "name,source,amount,country\n"
+        "Anna,Referral,12000,Italy\n"
+        "Ben,web,500,Italy\n"
+        "Cleo,referral,,France\n"
+    )
+    cli("import", str(file))
+    scores = dict(cli.sql("SELECT name, fit_score FROM lead"))
+    assert scores == {"Anna": 15 + 5 + 10, "Ben": 5, "Cleo": 15}
+    assert dict(cli.sql("SELECT name, score FROM lead")) == scores
+    ranked = json.loads(cli("list", "--sort", "score", "--format", "json").stdout)
+    assert [r["name"] for r in ranked] == ["Anna", "Cleo", "Ben"]
+    # an upsert that changes a scored field rescores the lead
+    file.write_text("name,source,amount,country\nBen,referral,500,Italy\n")
+    cli("import", str(file), "--key", "name")
+    assert cli.scalar("SELECT fit_score FROM lead WHERE name = 'Ben'") == 20
