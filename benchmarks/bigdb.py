@@ -23,7 +23,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 NOW = "2026-11-28T09:00:00+00:00"
-DEFAULT_PATH = Path(os.environ.get("PIPECLI_BENCH_DB", "/tmp/pipecli-bench/big-1000000.db"))
+DEFAULT_PATH = Path(os.environ.get("PIPECLI_BENCH_DB", "/tmp/pipecli-bench/big-v2-1000000.db"))
 SOURCES = ["web", "referral", "event", "partner", "cold-call", "ads"]
 OWNERS = [f"seller{i:02d}" for i in range(1, 11)]
 DAY = 86400
@@ -82,6 +82,11 @@ def build(path: Path, n: int, seed: int = 7) -> None:
     owner = rng.integers(0, len(OWNERS), n)
     score = np.round(rng.random(n) * 100, 2)
     has_close = rng.random(n) < 0.7
+    # contact details and next steps with the gaps of a kept pipeline: most leads can be reached and most
+    # open deals have a next step, so `clean` reports the real exceptions, not every deal
+    has_email = rng.random(n) < 0.96
+    has_phone = rng.random(n) < 0.6
+    has_next = rng.random(n) < 0.85
     close_in = rng.integers(-30, 200, n)
     today = _dt.date.fromtimestamp(now)
 
@@ -98,10 +103,12 @@ def build(path: Path, n: int, seed: int = 7) -> None:
             exp = (today + _dt.timedelta(days=int(close_in[i]))).isoformat() if (has_close[i] and not closed[i]) else None
             v = int(value[i])
             yield (
-                i + 1, 1, stage_id, status, f"Lead {i + 1}", f"Company {i % 50000}", None, None,
+                i + 1, 1, stage_id, status, f"Lead {i + 1}", f"Company {i % 50000}",
+                f"lead{i + 1}@company{i % 50000}.example" if has_email[i] else None,
+                f"+39 06 {i + 1}" if has_phone[i] else None,
                 None if v < 0 else v, SOURCES[source[i]], OWNERS[owner[i]], exp, c, closed_at,
                 "lost" if status == "lost" else None, last, None, last, k, float(score[i]), 0.0, None,
-                float(score[i]), "incomplete",
+                float(score[i]), "incomplete", "call back" if has_next[i] and status == "open" else None,
             )
 
     def change_rows():
@@ -121,8 +128,8 @@ def build(path: Path, n: int, seed: int = 7) -> None:
     db.executemany(
         "INSERT INTO lead (id, pipeline_id, stage_id, status, name, company, email, phone, value_minor, source,"
         " owner, expected_close, created_at, closed_at, lost_reason, stage_entered_at, last_activity_at,"
-        " last_event_at, furthest_position, fit_score, engagement, engagement_at, score, qualification) "
-        "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        " last_event_at, furthest_position, fit_score, engagement, engagement_at, score, qualification, next_step) "
+        "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
         lead_rows(),
     )
     db.executemany(
@@ -150,5 +157,5 @@ if __name__ == "__main__":
     parser.add_argument("--leads", type=int, default=1_000_000)
     parser.add_argument("--path", type=Path, default=None)
     args = parser.parse_args()
-    target = args.path or DEFAULT_PATH.with_name(f"big-{args.leads}.db")
+    target = args.path or DEFAULT_PATH.with_name(f"big-v2-{args.leads}.db")
     print(ensure(target, args.leads))

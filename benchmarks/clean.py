@@ -7,10 +7,9 @@ The floor is the same question asked directly through the standard sqlite3 modul
 the same file and indexes: the per-stage percentiles, one pass over the open leads with each rule's flag,
 and the duplicate keys, all rows fetched, nothing formatted.
 
-The database: `--db FILE` (any pipecli database), else the shared one of `benchmarks/bigdb.py` when that
-module is present (1,000,000 leads, ~4,000,000 stage changes), else one built here by `build` (same size,
-leads with realistic gaps: some miss a value, a date, contact details or a next step). Indexes the current
-models define but the file lacks are added first (schema v2 is still growing).
+The database: `--db FILE` (any pipecli database), else the shared one of `benchmarks/bigdb.py`
+(1,000,000 leads, ~4,000,000 stage changes, with realistic gaps: some leads miss a value, a date, contact
+details or a next step). Indexes the current models define but the file lacks are added first.
 
     python benchmarks/clean.py [--db FILE] [--leads N] [--runs 3]
 """
@@ -18,9 +17,7 @@ models define but the file lacks are added first (schema v2 is still growing).
 from __future__ import annotations
 
 import argparse
-import datetime as _dt
 import os
-import random
 import sqlite3
 import subprocess
 import sys
@@ -32,99 +29,15 @@ sys.path.insert(0, str(ROOT))
 NOW = "2026-11-28T09:00:00+00:00"
 os.environ.setdefault("PIPECLI_NOW", NOW)
 os.environ.setdefault("PIPECLI_CONFIG", "/nonexistent/pipecli-bench-config.toml")  # documented defaults
-DAY = 86400
-
-
-def build(path: Path, n: int, seed: int = 6) -> None:
-    """Create a pipecli database at `path` with `n` leads of the default Sales pipeline and their stage
-    history, keeping the invariants of `leads.move_lead` (cached columns equal to what history says)."""
-    from pipecli import clock
-    from pipecli.db import Store
-
-    tmp = path.with_suffix(".building")
-    tmp.unlink(missing_ok=True)
-    tmp.parent.mkdir(parents=True, exist_ok=True)
-    Store.open(str(tmp)).dispose()
-    now = clock.now_ts()
-    today = _dt.datetime.fromtimestamp(now, _dt.timezone.utc).date()
-    db = sqlite3.connect(tmp, isolation_level=None)
-    db.execute("PRAGMA journal_mode = OFF")
-    db.execute("PRAGMA synchronous = OFF")
-    stages = db.execute("SELECT id, kind, position FROM stage WHERE pipeline_id = 1").fetchall()
-    open_ids = [s[0] for s in sorted((s for s in stages if s[1] == "open"), key=lambda s: s[2])]
-    won, lost = (next(s[0] for s in stages if s[1] == kind) for kind in ("won", "lost"))
-    ddl = db.execute(
-        "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL AND tbl_name IN ('lead', 'stage_change')"
-    ).fetchall()
-    for name, _ in ddl:
-        db.execute(f"DROP INDEX {name}")
-    rng = random.Random(seed)
-    leads, changes = [], []
-    db.execute("BEGIN")
-    for i in range(1, n + 1):
-        created = now - rng.randrange(3 * 365 * DAY)
-        age = now - created
-        furthest = rng.choice((1, 2, 2, 3, 3, 4, 4, 5))
-        closed = rng.random() < min(0.95, max(0.05, age / (120 * DAY)))
-        path_ids = open_ids[:furthest] + ([won if rng.random() < 0.1 + 0.12 * furthest else lost] if closed else [])
-        stays = [rng.expovariate(1 / (12 * DAY)) for _ in path_ids[1:]]
-        scale = min(1.0, 0.9 * age / sum(stays)) if stays else 1.0
-        ats = [created]
-        for d in stays:
-            ats.append(ats[-1] + int(d * scale))
-        for j, sid in enumerate(path_ids):
-            changes.append((i, path_ids[j - 1] if j else None, sid, ats[j], ats[j + 1] if j + 1 < len(ats) else None))
-        status = "open" if not closed else ("won" if path_ids[-1] == won else "lost")
-        r = rng.random()
-        email = None if r < 0.04 else f"lead{rng.randrange(1, i + 1) if r > 0.995 else i}@example.com"
-        name, company = (f"Lead {i}", f"Company {i % 50000}") if rng.random() > 0.002 else (f"Lead {i - 1}", f"Company {(i - 1) % 50000}")
-        close = today + _dt.timedelta(days=rng.randrange(-30, 200)) if status == "open" and rng.random() < 0.8 else None
-        leads.append((
-            i, 1, path_ids[-1], status, name, company, email, f"+39 06 {i}" if rng.random() < 0.6 else None,
-            rng.randrange(100, 50000) * 100 if rng.random() < 0.97 else None, f"seller{i % 10}" if rng.random() < 0.98 else None,
-            close.isoformat() if close else None, created, ats[-1] if closed else None, "stale" if status == "lost" else None,
-            ats[-1], ats[-1], max(1, min(furthest, len(open_ids))), "call back" if rng.random() < 0.9 else None,
-        ))
-        if len(changes) > 200_000:
-            _flush(db, leads, changes)
-    _flush(db, leads, changes)
-    db.execute("COMMIT")
-    for _, sql in ddl:
-        db.execute(sql)
-    db.execute("ANALYZE")
-    db.close()
-    os.replace(tmp, path)
-
-
-def _flush(db, leads: list, changes: list) -> None:
-    db.executemany(
-        "INSERT INTO lead (id, pipeline_id, stage_id, status, name, company, email, phone, value_minor, owner,"
-        " expected_close, created_at, closed_at, lost_reason, stage_entered_at, last_event_at, furthest_position,"
-        " next_step, fit_score, engagement, score, qualification) "
-        "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,0,0,0,'incomplete')",
-        leads,
-    )
-    db.executemany("INSERT INTO stage_change (lead_id, from_stage_id, to_stage_id, at, left_at) VALUES (?,?,?,?,?)", changes)
-    leads.clear()
-    changes.clear()
 
 
 def database(args) -> Path:
-    """Return the benchmark database: --db, else bigdb's shared one when present, else one built here."""
+    """Return the benchmark database: --db, else the shared one of benchmarks/bigdb.py (built once)."""
     if args.db:
         return Path(args.db)
-    try:
-        from benchmarks import bigdb  # the shared builder (issue 5's benchmarks), when merged
-    except ImportError:
-        bigdb = None
-    if bigdb is not None and args.leads == 1_000_000:
-        return bigdb.ensure()
-    path = Path(os.environ.get("PIPECLI_BENCH_DB", f"/tmp/pipecli-bench/clean-{args.leads}.db"))
-    if not path.exists():
-        started = time.perf_counter()
-        build(path, args.leads)
-        print(f"built {path} in {time.perf_counter() - started:.0f}s", file=sys.stderr)
-    return path
+    from benchmarks import bigdb
+
+    return bigdb.ensure(bigdb.DEFAULT_PATH.with_name(f"big-v2-{args.leads}.db"), args.leads)
 
 
 def add_missing_indexes(path: Path) -> None:

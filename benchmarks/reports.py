@@ -172,41 +172,34 @@ def forecast_report():
 
 @report("list")
 def list_report():
-    from pipecli import leads
+    """`list --sort score`: the floor is the same statement (the total decayed to now, as scoring.total_sql
+    writes it) sent through sqlite3 directly."""
+    from pipecli import leads, scoring
 
-    sort = "score" if "score" in leads.SORTS else "value"
-    order = leads.SORTS[sort]
+    order = leads.SORTS["score"]
 
     def floor(db):
+        score, params = scoring.total_sql("l")
+        columns = leads.LIST_COLUMNS.replace("l.score", f"{score} AS score")
         db.execute(
-            f"SELECT {leads.LIST_COLUMNS} FROM lead l JOIN stage s ON s.id = l.stage_id JOIN pipeline p ON p.id = l.pipeline_id "
-            f"WHERE l.status = 'open' AND l.archived_at IS NULL ORDER BY {order} LIMIT 100"
+            f"SELECT {columns} FROM lead l JOIN stage s ON s.id = l.stage_id JOIN pipeline p ON p.id = l.pipeline_id "
+            f"WHERE l.status = 'open' AND l.archived_at IS NULL ORDER BY {order} LIMIT 100",
+            params,
         ).fetchall()
 
-    core = lambda conn: leads.list_leads(conn, leads.LeadFilter(status="open"), sort, 100)  # noqa: E731
-    return core, floor, ["list", "--status", "open", "--sort", sort, "--limit", "100"]
+    core = lambda conn: leads.list_leads(conn, leads.LeadFilter(status="open"), "score", 100)  # noqa: E731
+    return core, floor, ["list", "--status", "open", "--sort", "score", "--limit", "100"]
 
 
 @report("clean")
 def clean_report():
-    """The clean engineer's stale report, when `pipecli.stale` is present. The floor here is a sketch
-    (stage durations, silent and overdue over cached columns); the clean engineer's own floor replaces it."""
-    if importlib.util.find_spec("pipecli.stale") is None:
-        return None
+    """The stale report against benchmarks/clean.py's floor: the same rules and rows by hand-written SQL."""
+    import clean as clean_bench
+
     from pipecli import stale
 
     def floor(db):
-        t = NOW_TS
-        ids = ",".join(map(str, _open_ids(db)))
-        db.execute(
-            f"SELECT to_stage_id, (left_at - at) / 3600, COUNT(*) FROM stage_change WHERE to_stage_id IN ({ids}) "
-            "AND left_at IS NOT NULL GROUP BY 1, 2"
-        ).fetchall()
-        db.execute(
-            "SELECT l.id, l.stage_id, l.last_event_at, l.stage_entered_at, l.expected_close FROM lead l JOIN stage s "
-            "ON s.id = l.stage_id WHERE l.pipeline_id = :p AND l.status = 'open' AND l.archived_at IS NULL AND "
-            "(l.last_event_at < :t - COALESCE(s.stale_days, 14) * 86400 OR l.expected_close < '2026-11-28')", {"p": 1, "t": t}
-        ).fetchall()
+        clean_bench.floor(Path(db.execute("PRAGMA database_list").fetchone()[2]))
 
     return (lambda conn: stale.find_stale(conn)), floor, ["clean"]
 
@@ -227,7 +220,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--only", default=None, help="comma-separated report names")
     args = parser.parse_args()
-    path = bigdb.ensure(bigdb.DEFAULT_PATH.with_name(f"big-{args.leads}.db"), args.leads)
+    path = bigdb.ensure(bigdb.DEFAULT_PATH.with_name(f"big-v2-{args.leads}.db"), args.leads)
 
     from pipecli import clock
     from pipecli.db import Store

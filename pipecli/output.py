@@ -71,6 +71,14 @@ def neutralise(text: str) -> str:
     return "".join(ch if ch.isprintable() or ch == " " else ch.encode("unicode_escape").decode("ascii") for ch in text)
 
 
+def neutralise_lines(text: str) -> str:
+    """Return multi-line `text` with control characters other than the line breaks escaped, checking
+    the whole text at once (fast for long reports where nothing needs escaping)."""
+    if text.replace("\n", "").isprintable():
+        return text
+    return "\n".join(neutralise(line) for line in text.split("\n"))
+
+
 def json_value(value: Any, kind: str, currency: str) -> Any:
     """Return a value as it goes into JSON for a column of `kind`."""
     if value is None:
@@ -288,7 +296,7 @@ def _json_default(value: Any) -> Any:
 
 def message(text: str) -> None:
     """Write a message for people to stderr."""
-    sys.stderr.write("\n".join(neutralise(line) for line in text.split("\n")) + "\n")
+    sys.stderr.write(neutralise_lines(text) + "\n")
 
 
 def _currency() -> str:

@@ -37,6 +37,7 @@ from functools import cached_property
 from sqlalchemy import text
 
 from pipecli import clock, config, pipelines
+from pipecli.db import fetch_rows
 from pipecli.errors import PipecliError
 
 DAY = 86400
@@ -310,7 +311,7 @@ def _rules(conn, scope: _Scope, limits: dict[int, int], own: set[int], threshold
         f" {common}, NULL FROM x WHERE x.missing <> '' "
         "ORDER BY 1, 6, 12, 2"
     )
-    rows = conn.execute(text(sql), scope.params(**params)).all()
+    rows = fetch_rows(conn, sql, scope.params(**params))
     out = [dict(zip(FIELDS, r[1:11])) for r in rows]
     day = scope.day
     for r, row in zip(rows, out):

@@ -153,9 +153,9 @@ def render_report(report, fmt: str, owner: str | None, historic: bool) -> None:
             facts += f" · {prices[value]}"
         if r["owner"]:
             facts += f" · {r['owner']}"
-        lines.append(output.neutralise(facts))
-        lines.append(output.neutralise(f"      {r['why']}"))
-    typer.echo("\n".join(lines))
+        lines.append(facts)
+        lines.append(f"      {r['why']}")
+    typer.echo(output.neutralise_lines("\n".join(lines)))
 
 
 def snooze(
