@@ -899,7 +899,8 @@ class _Importer:
         one closed later is created in its pipeline's first open stage (`firsts`) and moved to its outcome
         at closed_at), in lead order."""
         first = " ".join(f"WHEN {p} THEN {f}" for p, f in firsts.items())
-        first = f"CASE l.pipeline_id {first} END" if first else "NULL"
+        # typed NULLs: PostgreSQL gives an untyped NULL in a UNION the type text
+        first = f"CAST(CASE l.pipeline_id {first} END AS INTEGER)" if first else "CAST(NULL AS INTEGER)"
         if self.writer.sqlite:
             batch, params = "l.id BETWEEN :lo AND :hi", {"lo": ids[0], "hi": ids[-1]}  # consecutive under the lock
         else:
@@ -908,7 +909,7 @@ class _Importer:
         self.conn.execute(text(
             f"INSERT INTO stage_change ({', '.join(_CHANGE_COLUMNS)}) "
             "SELECT id, from_stage_id, to_stage_id, at, left_at, reason FROM ("
-            f" SELECT l.id, 0 AS seq, NULL AS from_stage_id, CASE WHEN {later} THEN {first} ELSE l.stage_id END AS to_stage_id,"
+            f" SELECT l.id, 0 AS seq, CAST(NULL AS INTEGER) AS from_stage_id, CASE WHEN {later} THEN {first} ELSE l.stage_id END AS to_stage_id,"
             f" l.created_at AS at, CASE WHEN {later} THEN l.closed_at END AS left_at,"
             f" CASE WHEN {later} THEN NULL ELSE l.lost_reason END AS reason FROM lead l WHERE {batch}"
             f" UNION ALL SELECT l.id, 1, {first}, l.stage_id, l.closed_at, NULL, l.lost_reason FROM lead l"
