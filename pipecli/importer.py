@@ -41,7 +41,7 @@ from pipecli.output import undefuse
 BATCH = 5000
 BULK_ROWS = 20000  # from this many expected rows (and more than the table holds) indexes are rebuilt, not updated
 # Indexes an import appends to in order (new lead ids are increasing): cheaper kept than rebuilt.
-APPENDED_INDEXES = {"ix_stage_change_lead", "ix_activity_lead", "ix_lead_score"}  # score: 0 until scored
+APPENDED_INDEXES = {"ix_stage_change_lead", "ix_activity_lead"}
 SQLITE_CACHE_KB = 8192  # page cache for the bulk writes: random index inserts need it; keeps RSS < 100 MB
 # With the indexes dropped: the page cache, and the memory of each sorter thread building them again (which
 # SQLite sizes like the cache); keeps RSS < 100 MB with a sorter per core.

@@ -55,7 +55,6 @@ class Lead(SQLModel, table=True):
         Index("ix_lead_email", "email"),
         Index("ix_lead_external", "external_id"),
         Index("ix_lead_created", "pipeline_id", "created_at"),
-        Index("ix_lead_score", "status", "score"),
         # Covering indexes for the reports (metrics, funnel, forecast, size): each aggregate reads one index
         # in its GROUP BY order, never the wide lead rows.
         Index("ix_lead_cohort", "pipeline_id", "furthest_position", "status", "created_at", "value_minor"),
