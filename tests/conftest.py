@@ -98,7 +98,17 @@ class PgServer:
         return name
 
     def drop(self, name: str) -> None:
-        self.admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        """Drop a test database. A server process may still be on it for a moment (a pipecli subprocess
+        closing, an autovacuum worker this role may not stop), so try again before leaving it to the
+        throwaway server: a leftover database is no test failure."""
+        import psycopg
+
+        for _ in range(20):
+            try:
+                self.admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+                return
+            except psycopg.errors.InsufficientPrivilege:
+                time.sleep(0.1)
 
     def close(self) -> None:
         self.drop(self.template)
