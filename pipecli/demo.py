@@ -5,6 +5,7 @@ Deterministic (seeded), so the demo and the tests that use it always hold the sa
 
 from __future__ import annotations
 
+import datetime as _dt
 import random
 
 from sqlalchemy import text
@@ -71,4 +72,35 @@ def build(conn, leads_count: int = 80, days: int = 270, seed: int = 7) -> int:
             if t < now:
                 outcome = "won" if rng.random() < win_bias + 0.3 else "lost"
                 leads.move_lead(conn, lead_id, outcome, t, None if outcome == "won" else "competitor")
+    _this_week(conn, rng, now)
     return leads_count
+
+
+# stage -> the activity kinds that say a lead there is ready for the next stage
+TRIGGERS = {"Contact": "reply", "Qualification": "demo_request", "Meeting": "quote_request"}
+NEXT_STEPS = ["call back", "send proposal", "book a demo", "follow up on quote", "check budget"]
+
+
+def _this_week(conn, rng: random.Random, now: int) -> None:
+    """Give the recent open deals what a seller's week holds, so `today` and `next` have something to
+    show: stage triggers, fresh replies and requests, and follow-ups due around today."""
+    from pipecli import pipelines
+    from pipecli.nextsteps import set_follow_up
+
+    for stage, kinds in TRIGGERS.items():
+        pipelines.configure_stage(conn, None, stage, triggers=kinds)
+    recent = conn.execute(
+        text("SELECT l.id, s.name FROM lead l JOIN stage s ON s.id = l.stage_id "
+             "WHERE l.status = 'open' AND l.last_event_at > :since ORDER BY l.id"),
+        {"since": now - 45 * 86400},
+    ).all()
+    today = clock.today()
+    for lead_id, stage in recent:
+        roll = rng.random()
+        if roll < 0.5 and stage in TRIGGERS:
+            log_activity(conn, lead_id, TRIGGERS[stage], None, now - rng.randint(1, 72) * 3600)
+        if roll < 0.35:
+            log_activity(conn, lead_id, rng.choice(["reply", "meeting", "demo"]), None, now - rng.randint(1, 96) * 3600)
+        if rng.random() < 0.6:
+            due = today + _dt.timedelta(days=rng.randint(-3, 6))
+            set_follow_up(conn, lead_id, due, rng.choice(NEXT_STEPS))
