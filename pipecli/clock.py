@@ -118,6 +118,14 @@ def parse_date(text: str, what: str = "date") -> _dt.date:
     return _dt.date(local.year, local.month, local.day)
 
 
+def as_date(value) -> _dt.date:
+    """Return a DATE column's value as a plain date: drivers give a date (PostgreSQL) or ISO text (SQLite),
+    and no driver binds a date subclass such as pendulum's."""
+    if isinstance(value, _dt.date):
+        return _dt.date(value.year, value.month, value.day)
+    return _dt.date.fromisoformat(str(value))
+
+
 def end_of_day_ts(day: _dt.date) -> int:
     """Return the epoch seconds of the last second of `day` in local time (for `--as-of DATE`)."""
     return day_start_ts(day + _dt.timedelta(days=1)) - 1

@@ -22,7 +22,7 @@ def set_follow_up(conn, lead_id: int, due: _dt.date, step: str) -> dict:
     from pipecli.leads import get_lead
 
     get_lead(conn, lead_id)
-    due = _as_date(due)
+    due = clock.as_date(due)
     step = (step or "").strip()
     if not step:
         raise PipecliError("a follow-up needs a text: what is to be done")
@@ -99,7 +99,7 @@ def today(conn, pipeline: str | None = None) -> dict:
     from pipecli.leads import LeadFilter
 
     score, score_params = scoring.total_sql("l")
-    day = _as_date(clock.today())
+    day = clock.today()
 
     def leads_where(condition: str, order: str, **filters) -> list:
         where, params = LeadFilter(pipeline=pipeline, status="open", **filters).where(conn)
@@ -117,14 +117,7 @@ def today(conn, pipeline: str | None = None) -> dict:
         "l.next_step IS NULL AND (l.snoozed_until IS NULL OR l.snoozed_until <= :day)", "score DESC, l.id", hot=True
     )
     return {
-        "follow_ups": [{**dict(r), "days_overdue": (day - _as_date(r["next_step_due"])).days} for r in follow_ups],
+        "follow_ups": [{**dict(r), "days_overdue": (day - clock.as_date(r["next_step_due"])).days} for r in follow_ups],
         "hot_without_next_step": [dict(r) for r in hot],
         "ready": ready_to_advance(conn, pipeline),
     }
-
-
-def _as_date(value) -> _dt.date:
-    """Return a plain date (the driver binds no date subclass) from a date or ISO text."""
-    if isinstance(value, _dt.date):
-        return _dt.date(value.year, value.month, value.day)
-    return _dt.date.fromisoformat(str(value))

@@ -316,7 +316,7 @@ def _rules(conn, scope: _Scope, limits: dict[int, int], own: set[int], threshold
     day = scope.day
     for r, row in zip(rows, out):
         if r[0] == 2:  # overdue: dates are local calendar days, so written here
-            close = _as_date(r[11])
+            close = clock.as_date(r[11])
             days = (day - close).days
             row["why"] = f"expected to close on {close.isoformat()}, {days} day{'s' * (days != 1)} ago, still open"
             row["since"] = clock.day_start_ts(close + _dt.timedelta(days=1))
@@ -372,10 +372,6 @@ def _duplicates(conn, scope: _Scope) -> list[dict]:
             why = "; ".join(parts)
         out.append(_row(r, "duplicate", why, r.created_at, None))
     return out
-
-
-def _as_date(value) -> _dt.date:
-    return value if isinstance(value, _dt.date) else _dt.date.fromisoformat(str(value))
 
 
 # --- acting ------------------------------------------------------------------------------------
