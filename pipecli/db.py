@@ -4,7 +4,15 @@
 `Store` opens it (SQLite file or PostgreSQL URL), brings its schema up to date, and hands out
 connections inside one transaction each: `store.write()` takes SQLite's write lock up front
 (`BEGIN IMMEDIATE`) so concurrent cron jobs and shells queue behind the busy timeout instead of failing
-half-way, and `store.read()` gives a consistent snapshot for reports.
+half-way, and `store.read()` gives a consistent snapshot for reports. `store.bulk_write()` is `write()`
+for one very big write (a large import).
+
+SQLite files run in WAL mode, so reports read a snapshot while a writer works. A bulk write switches the
+file to a rollback journal for its one transaction when no other connection has the file open: in WAL
+mode every page of a million-row import is written twice (into the log, then into the file at the
+checkpoint) and read back through the log; with a rollback journal it is written once, and a crash still
+rolls the whole transaction back. Other commands wait for it (the busy timeout) instead of reading the
+old snapshot. The file goes back to WAL after the write, or, after a crash, when the next command opens it.
 """
 
 from __future__ import annotations
@@ -225,6 +233,34 @@ class Store:
     def write(self):
         """Return a context manager giving a connection in one write transaction (all or nothing)."""
         return self._transaction(write=True)
+
+    @contextmanager
+    def bulk_write(self) -> Iterator:
+        """Return a context manager like `write`, for one very big write: on SQLite, through a rollback
+        journal when no other connection has the file open (see the module docstring), else as `write`."""
+        switched = self.is_sqlite and self.set_journal_mode("delete", wait=False) == "delete"
+        try:
+            with self.write() as conn:
+                yield conn
+        finally:
+            if switched:
+                self.set_journal_mode("wal", wait=True)
+
+    def set_journal_mode(self, mode: str, wait: bool) -> str | None:
+        """Switch a SQLite file's journal mode outside any transaction; return the mode it is in after,
+        or None when the file was busy (without `wait`, another connection having it open is enough)."""
+        import sqlite3
+
+        try:
+            conn = sqlite3.connect(self.target, isolation_level=None, timeout=BUSY_TIMEOUT_SECONDS if wait else 0)
+        except sqlite3.Error:
+            return None
+        try:
+            return conn.execute(f"PRAGMA journal_mode = {mode}").fetchone()[0]
+        except sqlite3.Error:
+            return None
+        finally:
+            conn.close()
 
     def read(self):
         """Return a context manager giving a connection in one read transaction (a consistent snapshot)."""

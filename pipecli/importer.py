@@ -40,6 +40,7 @@ from pipecli.output import undefuse
 
 BATCH = 5000
 BULK_ROWS = 20000  # from this many expected rows (and more than the table holds) indexes are rebuilt, not updated
+BULK_BYTES = 2 << 20  # a file this big is imported through db.Store.bulk_write (a rollback journal)
 # Indexes an import appends to in order (new lead ids are increasing): cheaper kept than rebuilt.
 APPENDED_INDEXES = {"ix_stage_change_lead", "ix_activity_lead"}
 SQLITE_CACHE_KB = 8192  # page cache for the bulk writes: random index inserts need it; keeps RSS < 100 MB
@@ -534,7 +535,7 @@ class _Importer:
         self.pending_keys: set = set()
         self.failed = False
         self.writer = None
-        self.scorer = scoring.row_scorer(conn)  # new leads are scored as add_lead scores them
+        self.scorer = scoring.batch_scorer(conn)  # new leads are scored as add_lead scores them
         self.minor_unit = 10 ** money.exponent(self.currency)
         self.has_extras = bool(self.extra_columns) or "lost_reason" in self.index
         # the column-wise path (`fast_batch`) covers new leads in the default pipeline, amounts in a
@@ -854,8 +855,9 @@ class _Importer:
         add_lead, add_note, add_extra = leads.append, notes.append, extras.append
         firsts: dict = {}  # pipeline id -> its first open stage, for leads created there and closed later
         ids = self.writer.ids(len(rows))
-        for lead_id, (pipeline, stage, created, closed, expected, name, company, email, phone, value, source, owner,
-                      external_id, reason, note, extra) in zip(ids, rows):
+        fits, probabilities = self._scores(rows)
+        for lead_id, fit, probability, (pipeline, stage, created, closed, expected, name, company, email, phone, value,
+                                        source, owner, external_id, reason, note, extra) in zip(ids, fits, probabilities, rows):
             kind = stage["kind"]
             if kind == "open":
                 furthest, entered = stage["position"], created
@@ -868,16 +870,6 @@ class _Importer:
                 furthest, entered = first["position"], closed
             if note:
                 add_note((lead_id, "note", note, created))
-            fit, probability = 0.0, None
-            if self.scorer is not None:
-                values = {
-                    "name": name, "company": company or None, "email": email or None, "phone": phone or None,
-                    "value": None if value is None else value / self.minor_unit, "source": source or None,
-                    "owner": owner or None, "external_id": external_id or None, "status": kind,
-                }
-                for k, v in extra or ():
-                    values.setdefault(k.lower(), v)
-                fit, probability = self.scorer(values)
             if expected is not None and sqlite:
                 expected = expected.isoformat()
             add_lead((
@@ -892,6 +884,18 @@ class _Importer:
         self._write_history(ids, {p: f["id"] for p, f in firsts.items()})
         self.writer.insert("activity", ("lead_id", "kind", "note", "at"), notes)
         self.writer.insert("lead_extra", ("lead_id", "key", "value"), extras)
+
+    def _scores(self, rows: list[tuple]) -> tuple[list, list]:
+        """Return (fits, win probabilities) of new leads given as `_write` rows, as add_lead scores them."""
+        if self.scorer is None:
+            return [0.0] * len(rows), [None] * len(rows)
+        (_, stages, _, _, _, name, company, email, phone, value, source, owner, external_id, _, _, extras) = zip(*rows)
+        unit = self.minor_unit
+        columns = {
+            "name": name, "company": company, "email": email, "phone": phone, "source": source, "owner": owner,
+            "external_id": external_id, "value": [None if v is None else v / unit for v in value],
+        }
+        return self.scorer(columns, extras, [stage["kind"] for stage in stages])
 
     def _write_history(self, ids: list[int], firsts: dict[int, int]) -> None:
         """Record the history of the just inserted leads `ids`, from their rows, in one set-based insert
@@ -969,6 +973,12 @@ class _Importer:
             if deletes:
                 self.conn.execute(text("DELETE FROM lead_extra WHERE lead_id = :l AND key = :k"), deletes)
         return bool(upserts or deletes)
+
+
+def is_bulk(size: int | None) -> bool:
+    """Return True when a file of `size` bytes (None when unknown, as for stdin) is big enough to be
+    imported through `Store.bulk_write`."""
+    return size is not None and size >= BULK_BYTES
 
 
 def _unique_headers(header: list[str]) -> list[str]:

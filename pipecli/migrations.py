@@ -116,6 +116,10 @@ def ensure_current(store) -> int:
             found = read_version(conn)
         except PipecliError as exc:
             raise PipecliError(f"{store.target}: {exc}; nothing was changed") from None
+        journal = conn.exec_driver_sql("PRAGMA journal_mode").scalar() if store.is_sqlite else "wal"
+    if journal != "wal" and found is not None:
+        # a bulk write was cut short (see db.Store.bulk_write): back to WAL, when nobody else is in the file
+        store.set_journal_mode("wal", wait=False)
     if found is not None and found > LATEST:
         raise PipecliError(
             f"database {store.target} was written by a newer pipecli (schema {found}; this pipecli "

@@ -26,6 +26,7 @@ Config (`[scoring]`, every key optional):
 from __future__ import annotations
 
 import math
+import operator
 from dataclasses import dataclass
 
 from sqlalchemy import text
@@ -255,20 +256,42 @@ def engagement_of(activities: list[tuple[str, int]], pts: dict, half_life: float
     return total, latest
 
 
-def row_scorer(conn):
-    """Return a function scoring a new lead from its field values (`field_values` shape) as
-    (fit, win probability or None), for bulk writers that insert leads without `add_lead`; None when no
-    rule and no learned model could give a lead anything."""
+def batch_scorer(conn):
+    """Return a function scoring a batch of new leads column by column, for bulk writers that insert
+    leads without `add_lead`; None when no rule and no learned model could give a lead anything.
+
+    The function takes `columns` ({lead field: one value per lead}, `value` in major units, "" or None
+    when empty), `extras` (per lead, its (key, value) extra fields or None) and `statuses`, and returns
+    (fits, win probabilities: None for a closed lead or without a model), one per lead."""
     from pipecli import learn
 
     rule_list, model = rules(), learn.load_model(conn)
     if not rule_list and model is None:
         return None
 
-    def score(values: dict) -> tuple[float, float | None]:
-        fit = sum(p for _, _, p in fit_of(values, rule_list))
-        open_lead = model is not None and values["status"] == "open"
-        return fit, (learn.predict(model, values) if open_lead else None)
+    def extra_column(name: str, extras: list) -> list:
+        key = name.lower()
+        return [next((v for k, v in pairs if k.lower() == key), None) if pairs else None for pairs in extras]
+
+    def score(columns: dict[str, list], extras: list, statuses: list[str]) -> tuple[list[float], list]:
+        fits = [0.0] * len(statuses)
+        for rule in rule_list:
+            values = columns[rule.field] if rule.field in LEAD_FIELDS else extra_column(rule.field, extras)
+            memo: dict = {}  # a batch repeats its sources, companies and amounts
+            points = [
+                memo[v] if v in memo else memo.setdefault(v, rule.points if rule.matches(v) else 0.0) for v in values
+            ]
+            fits = list(map(operator.add, fits, points))
+        probabilities: list = [None] * len(statuses)
+        if model is not None:
+            for i, status in enumerate(statuses):
+                if status == "open":
+                    values = {f: columns[f][i] or None for f in LEAD_FIELDS}
+                    values["value"], values["status"] = columns["value"][i], status
+                    for k, v in extras[i] or ():
+                        values.setdefault(k.lower(), v)
+                    probabilities[i] = learn.predict(model, values)
+        return fits, probabilities
 
     return score
 

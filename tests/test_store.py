@@ -173,3 +173,37 @@ def test_a_database_url_password_never_shows_in_errors(cli):
     result = cli("list", ok=False)
     assert result.exit_code == 1
     assert "s3cret" not in result.output and "seller:***@127.0.0.1" in result.stderr
+
+
+@pytest.mark.sqlite_only
+def test_a_bulk_write_goes_through_a_rollback_journal_only_when_alone(cli, db_path):
+    """`Store.bulk_write` (a big import) switches the file to a rollback journal for its transaction, so
+    each page is written once, then back to WAL; with another connection in the file it stays in WAL."""
+    from sqlalchemy import text
+
+    cli("add-lead", "Seed")
+    store = cli.store()
+    try:
+        with store.bulk_write() as conn:
+            assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "delete"
+            conn.execute(text("UPDATE lead SET name = 'Bulk'"))
+        assert cli.scalar("PRAGMA journal_mode") == "wal"
+        assert cli.scalar("SELECT name FROM lead") == "Bulk"
+        with pytest.raises(RuntimeError):
+            with store.bulk_write() as conn:
+                conn.execute(text("UPDATE lead SET name = 'Lost'"))
+                raise RuntimeError("a failed write")
+        assert cli.scalar("SELECT name FROM lead") == "Bulk"  # rolled back, and back in WAL
+        assert cli.scalar("PRAGMA journal_mode") == "wal"
+        watcher = sqlite3.connect(db_path)  # another process reading the file
+        try:
+            watcher.execute("SELECT COUNT(*) FROM lead").fetchone()
+            with store.bulk_write() as conn:
+                assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+                conn.execute(text("UPDATE lead SET name = 'Shared'"))
+            assert watcher.execute("SELECT name FROM lead").fetchone()[0] == "Shared"
+        finally:
+            watcher.close()
+    finally:
+        store.dispose()
+    assert not Path(db_path + "-journal").exists()

@@ -98,7 +98,10 @@ def import_(
             bar = stack.enter_context(Progress(console=output.console(stderr=True), transient=True))
             task = bar.add_task(f"importing {file}", total=size)
             progress = lambda done: bar.update(task, completed=done)  # noqa: E731
-        transaction = store().read() if dry_run else store().write()
+        if dry_run:
+            transaction = store().read()
+        else:
+            transaction = store().bulk_write() if importer.is_bulk(size) else store().write()
         try:
             with transaction as conn:
                 result = importer.import_csv(
