@@ -26,6 +26,7 @@ from pipecli import config
 from pipecli.errors import PipecliError
 
 BUSY_TIMEOUT_SECONDS = 30
+BULK_WRITE_MARK = "bulk_write_journal"  # meta key: a bulk write switched the journal (Store.bulk_write)
 SQLITE_MAGIC = b"SQLite format 3\x00"
 _MAGICS = {
     b"PK\x03\x04": "a ZIP archive (an .xlsx or .docx file?)",
@@ -238,13 +239,34 @@ class Store:
     def bulk_write(self) -> Iterator:
         """Return a context manager like `write`, for one very big write: on SQLite, through a rollback
         journal when no other connection has the file open (see the module docstring), else as `write`."""
+        from sqlalchemy import text
+
         switched = self.is_sqlite and self.set_journal_mode("delete", wait=False) == "delete"
+        if switched:
+            # committed on its own: when the process dies mid-write, the next command finds it and puts
+            # the file back in WAL mode (migrations.ensure_current)
+            with self.write() as conn:
+                conn.execute(text("DELETE FROM meta WHERE key = :k"), {"k": BULK_WRITE_MARK})
+                conn.execute(text("INSERT INTO meta (key, value) VALUES (:k, 'delete')"), {"k": BULK_WRITE_MARK})
         try:
             with self.write() as conn:
                 yield conn
         finally:
             if switched:
-                self.set_journal_mode("wal", wait=True)
+                self.end_bulk_journal(wait=True)
+
+    def end_bulk_journal(self, wait: bool = False) -> None:
+        """Put a file a bulk write switched to a rollback journal back in WAL mode, and drop its mark;
+        leave both when another connection has the file open (the next command tries again)."""
+        from sqlalchemy import text
+
+        if self.set_journal_mode("wal", wait=wait) != "wal":
+            return
+        try:
+            with self.write() as conn:
+                conn.execute(text("DELETE FROM meta WHERE key = :k"), {"k": BULK_WRITE_MARK})
+        except PipecliError:
+            pass  # a read-only file: it stays marked, and works as it is
 
     def set_journal_mode(self, mode: str, wait: bool) -> str | None:
         """Switch a SQLite file's journal mode outside any transaction; return the mode it is in after,

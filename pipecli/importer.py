@@ -27,6 +27,7 @@ import io
 import os
 import re
 from dataclasses import dataclass, field
+from itertools import islice
 from operator import itemgetter
 from typing import BinaryIO, Callable, NamedTuple, TextIO
 
@@ -445,6 +446,7 @@ class _Writer:
         if self.sqlite:
             self.cursor = conn.connection.driver_connection.cursor()
             self.cursor.execute(f"PRAGMA cache_size = -{SQLITE_CACHE_KB}")
+            self.cursor.execute("PRAGMA mmap_size = 0")  # pages read through a mapping would count in RSS
             self.next_id = conn.execute(text("SELECT COALESCE(MAX(id), 0) FROM lead")).scalar_one() + 1
             if expected_rows and expected_rows >= max(BULK_ROWS, self.next_id - 1):
                 self._drop_indexes(keep | APPENDED_INDEXES)
@@ -670,13 +672,14 @@ class _Importer:
             got["lost_reason"] = ""
         return _Lead(line, original, got, pipeline, stage, created, closed, expected, extras)
 
-    def batch(self, rows: list[list[str]], starts: list[int]) -> None:
-        """Import a batch of rows (`starts`: the line each begins on): by columns when they all allow it,
-        else row by row."""
+    def batch(self, chunk: list[list[str]], first_line: int) -> None:
+        """Import a chunk of rows as read (blank ones included; the first begins on line `first_line`): by
+        columns when they all allow it, else row by row."""
+        rows = [cells for cells in chunk if len(cells) > 1 or (cells and cells[0].strip())]
         if self.fast and self.fast_batch(rows):
             return
         parse, reject, add = self.parse, self.reject, self.add
-        for start, cells in zip(starts, rows):
+        for start, cells in _row_starts(chunk, first_line):
             parsed = parse(start, cells)
             if type(parsed) is list:
                 reject(parsed, cells)
@@ -975,6 +978,16 @@ class _Importer:
         return bool(upserts or deletes)
 
 
+def _row_starts(chunk: list[list[str]], line: int):
+    """Yield (the line it begins on, cells) for each non-blank row of `chunk`, whose first row begins on
+    `line`: a row spans one line plus the line breaks inside its quoted cells, as the reader counts them."""
+    for cells in chunk:
+        if len(cells) > 1 or (cells and cells[0].strip()):
+            yield line, cells
+        text = "".join(cells)
+        line += 1 + text.count("\n") + text.count("\r") - text.count("\r\n")
+
+
 def is_bulk(size: int | None) -> bool:
     """Return True when a file of `size` bytes (None when unknown, as for stdin) is big enough to be
     imported through `Store.bulk_write`."""
@@ -1055,29 +1068,22 @@ def import_csv(
         importer.rejects = csv.writer(rejects, delimiter=delimiter, lineterminator=ending)
         importer.rejects_quoted = csv.writer(rejects, delimiter=delimiter, lineterminator=ending, quoting=csv.QUOTE_ALL)
         importer.rejects.writerow(raw_header + ["reason"])
-    line = 1
-    rows: list[list[str]] = []
-    starts: list[int] = []
+    chunk: list[list[str]] = []
+    first_line = 2
     try:
-        for cells in reader:
-            start = line + 1
-            line = reader.line_num
-            if not cells or (len(cells) == 1 and not cells[0].strip()):
-                continue
-            rows.append(cells)
-            starts.append(start)
-            if len(rows) >= BATCH:
-                importer.batch(rows, starts)
-                rows, starts = [], []
-                if on_progress is not None:
-                    on_progress(source.count)
-        if rows:
-            importer.batch(rows, starts)
+        while True:
+            first_line, chunk = reader.line_num + 1, []
+            chunk.extend(islice(reader, BATCH))  # on a reading error, keeps the rows read before it
+            if not chunk:
+                break
+            importer.batch(chunk, first_line)
+            if on_progress is not None:
+                on_progress(source.count)
     except csv.Error as exc:
-        importer.batch(rows, starts)  # the rows read before it are checked (and their problems reported) too
+        importer.batch(chunk, first_line)  # the rows read before it are checked (and their problems reported) too
         raise PipecliError(f"{label}, line {reader.line_num + 1}: cannot read CSV: {exc}") from None
     except UnicodeDecodeError:
-        importer.batch(rows, starts)
+        importer.batch(chunk, first_line)
         raise PipecliError(
             f"{label}, near line {reader.line_num + 1}: not valid {encoding.replace('-sig', '')} text; "
             "pass --encoding (cp1252 for Excel on Windows, latin-1, cp850...)"

@@ -8,6 +8,7 @@ version newer than `LATEST` was written by a newer pipecli: it is refused before
 from __future__ import annotations
 
 from pipecli import clock
+from pipecli.db import BULK_WRITE_MARK
 from pipecli.errors import PipecliError
 
 LATEST = 2
@@ -116,10 +117,10 @@ def ensure_current(store) -> int:
             found = read_version(conn)
         except PipecliError as exc:
             raise PipecliError(f"{store.target}: {exc}; nothing was changed") from None
-        journal = conn.exec_driver_sql("PRAGMA journal_mode").scalar() if store.is_sqlite else "wal"
-    if journal != "wal" and found is not None:
-        # a bulk write was cut short (see db.Store.bulk_write): back to WAL, when nobody else is in the file
-        store.set_journal_mode("wal", wait=False)
+        cut_short = found is not None and store.is_sqlite and conn.execute(
+            text("SELECT 1 FROM meta WHERE key = :k"), {"k": BULK_WRITE_MARK}).first() is not None
+    if cut_short:
+        store.end_bulk_journal()
     if found is not None and found > LATEST:
         raise PipecliError(
             f"database {store.target} was written by a newer pipecli (schema {found}; this pipecli "

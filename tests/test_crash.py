@@ -55,6 +55,9 @@ def test_sigkill_halfway_through_an_import(cli, db_path, tmp_path, via):
     with sqlite3.connect(db_path) as conn:
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         imported = conn.execute("SELECT COUNT(*) FROM lead WHERE name LIKE 'crash-%'").fetchone()[0]
+        if via == "file":  # left in the bulk write's rollback-journal mode, and marked so
+            assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "delete"
+            assert conn.execute("SELECT COUNT(*) FROM meta WHERE key = 'bulk_write_journal'").fetchone()[0] == 1
     assert imported in (0, ROWS)
     assert imported == 0  # killed before its commit: none of it
     assert cli.every_row() == before  # and nothing else changed either
@@ -62,3 +65,4 @@ def test_sigkill_halfway_through_an_import(cli, db_path, tmp_path, via):
     assert cli("add-lead", "After the crash").stdout.strip().isdigit()
     with sqlite3.connect(db_path) as conn:
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"  # the next command put WAL back
+        assert conn.execute("SELECT COUNT(*) FROM meta WHERE key = 'bulk_write_journal'").fetchone()[0] == 0

@@ -480,3 +480,24 @@ def test_imported_leads_are_scored_like_added_ones(cli, tmp_path):
     file.write_text("name,source,amount,country\nBen,referral,500,Italy\n")
     cli("import", str(file), "--key", "name")
     assert cli.scalar("SELECT fit_score FROM lead WHERE name = 'Ben'") == 20
+
+
+def test_error_lines_count_line_breaks_inside_quoted_cells_and_blank_lines(cli, tmp_path):
+    """A row's line number is where it begins in the file, after rows spanning several lines (LF, CRLF
+    and a bare CR inside quotes) and blank lines."""
+    text = (
+        "name,email,note\r\n"
+        "Anna,anna@x.com,\"two\r\nlines\"\r\n"
+        "\r\n"
+        "Bob,bob@x.com,\"three\nlines\rhere\"\r\n"
+        "Carla,not-an-email,plain\r\n"
+        "Dario,dario@x.com,\"a\r\n\r\nb\"\r\n"
+        "Elena,also-bad,\r\n"
+    )
+    path = write(tmp_path, "lines.csv", text.encode())
+    result = cli("import", path, ok=False)
+    physical = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")  # the file's lines, as an editor shows them
+    carla, elena = physical.index("Carla,not-an-email,plain") + 1, physical.index("Elena,also-bad,") + 1
+    assert (carla, elena) == (8, 12)
+    assert f"line {carla}, column 'email', value 'not-an-email'" in result.stderr
+    assert f"line {elena}, column 'email', value 'also-bad'" in result.stderr
