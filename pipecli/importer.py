@@ -87,6 +87,11 @@ _LEAD_COLUMNS = (
     "last_activity_at", "last_event_at", "furthest_position", "fit_score", "score", "win_probability",
 )
 _LEAD_CONSTANTS = {"engagement": "0", "qualification": "'incomplete'"}  # as add_lead (a note earns no engagement)
+# the columns `_write` takes, in the order of a `_Lead`'s parts
+_WRITE_COLUMNS = (
+    "pipeline", "stage", "created", "closed", "expected", "name", "company", "email", "phone", "value", "source",
+    "owner", "external_id", "lost_reason", "note", "extras",
+)
 _CHANGE_COLUMNS = ("lead_id", "from_stage_id", "to_stage_id", "at", "left_at", "reason")
 
 
@@ -308,7 +313,7 @@ class _DateColumn:
         self.header, self.order, self.cache = header, order, {}
 
     def parse(self, raw: str) -> tuple:
-        """Return (datetime, epoch seconds) for `raw`; the datetime is aware when the text gives an
+        """Return (datetime, epoch seconds, date) for `raw`; the datetime is aware when the text gives an
         offset, naive (local time) otherwise, and a date alone means midnight."""
         hit = self.cache.get(raw)
         if hit is not None:
@@ -350,7 +355,7 @@ class _DateColumn:
         except ValueError:
             order = {True: " (read day-first)", False: " (read month-first)"}.get(self.order.dayfirst, "")
             raise _Bad(f"not a valid date{order}") from None
-        return moment, int(moment.timestamp())
+        return moment, int(moment.timestamp()), moment.date()
 
 
 # --- stages --------------------------------------------------------------------------------------
@@ -632,7 +637,7 @@ class _Importer:
             elif f == "close_date":
                 close_moment = moment
             else:
-                expected = moment[0].date()
+                expected = moment[2]
         pipeline = self.default_pipeline
         if got["pipeline"]:
             try:
@@ -665,7 +670,7 @@ class _Importer:
             if created is None:
                 created = self.now
             if expected is None and close_moment is not None:
-                expected = close_moment[0].date()
+                expected = close_moment[2]
         extras = [(h, v) for i, h in self.extra_columns if (v := cells[i]) and v.strip()] if self.extra_columns else []
         if got["lost_reason"] and stage["kind"] != "lost":
             extras.append((self.column("lost_reason"), got["lost_reason"]))
@@ -740,40 +745,48 @@ class _Importer:
                 return False
         none = [None] * n
         created_at, closed_at, expected_at = (moments.get(f, none) for f in ("created", "close_date", "expected_close"))
-        lost_header = self.column("lost_reason")
-        extra_columns, now = self.extra_columns, self.now
-        out = []
-        for cells, stage, created, close, expected, name, company, email, phone, value, source, owner, external_id, \
-                reason, note in zip(rows, map(resolved.__getitem__, raw_stages), created_at, closed_at, expected_at,
-                                    names, column("company"), emails, column("phone"), values, column("source"),
-                                    column("owner"), column("external_id"), column("lost_reason"), column("note")):
-            created = created[1] if created is not None else None
-            if stage["kind"] != "open":
-                closed = close[1] if close is not None else None
-                if created is None:
-                    created = closed if closed is not None else now
-                if closed is None:
-                    closed = created
-                if closed < created:
-                    return False
-                expected = expected[0].date() if expected is not None else None
-            else:
-                closed = None
-                if created is None:
-                    created = now
-                if expected is None:
-                    expected = close
-                expected = expected[0].date() if expected is not None else None
-            extras = [(h, v) for i, h in extra_columns if (v := cells[i]) and v.strip()] if extra_columns else None
-            if reason and stage["kind"] != "lost":
-                extras = (extras or []) + [(lost_header, reason)]
-                reason = ""
-            out.append((pipeline, stage, created, closed, expected, name, company, email, phone, value, source, owner,
-                        external_id, reason, note, extras))
+        stages = list(map(resolved.__getitem__, raw_stages))
+        kinds = [stage["kind"] for stage in stages]
+        now = self.now
+        created = [m[1] if m is not None else None for m in created_at]
+        closed = [None if kind == "open" else (m[1] if m is not None else None) for kind, m in zip(kinds, closed_at)]
+        if None in created or None in closed:  # defaults: a closed row without dates closed when created, or now
+            for i, kind in enumerate(kinds):
+                if kind != "open":
+                    created[i] = closed[i] if created[i] is None else created[i]
+                    created[i] = now if created[i] is None else created[i]
+                    closed[i] = created[i] if closed[i] is None else closed[i]
+                elif created[i] is None:
+                    created[i] = now
+        if any(c is not None and c < o for o, c in zip(created, closed)):
+            return False  # closed before it was created: reported by `parse`
+        # an open row's close date is its expected close
+        expected = [
+            (e if e is not None else (c if kind == "open" else None))
+            for kind, e, c in zip(kinds, expected_at, closed_at)
+        ]
+        expected = [e[2] if e is not None else None for e in expected]
+        extras: list = [None] * n
+        if self.extra_columns:
+            extra_columns = self.extra_columns
+            extras = [[(h, v) for i, h in extra_columns if (v := cells[i]) and v.strip()] or None for cells in rows]
+        reasons = column("lost_reason")
+        if reasons is not blank and any(r and kind != "lost" for r, kind in zip(reasons, kinds)):
+            reasons, lost_header = list(reasons), self.column("lost_reason")
+            for i, (r, kind) in enumerate(zip(reasons, kinds)):
+                if r and kind != "lost":  # a reason on a row that is not lost is kept as an extra field
+                    extras[i] = (extras[i] or []) + [(lost_header, r)]
+                    reasons[i] = ""
         if not self.failed:
             self.result.inserted += n
             if self.writer is not None:
-                self._write(out)
+                self._write({
+                    "pipeline": [pipeline] * n, "stage": stages, "created": created, "closed": closed,
+                    "expected": expected, "name": names, "company": column("company"), "email": emails,
+                    "phone": column("phone"), "value": values, "source": column("source"), "owner": column("owner"),
+                    "external_id": column("external_id"), "lost_reason": reasons, "note": column("note"),
+                    "extras": extras,
+                })
         return True
 
     def column(self, f: str) -> str:
@@ -842,63 +855,66 @@ class _Importer:
         return found
 
     def _insert(self, batch: list[_Lead]) -> None:
-        self._write([
+        rows = [
             (lead.pipeline, lead.stage, lead.created, lead.closed, lead.expected_close, f["name"], f["company"],
              f["email"], f["phone"], f["value"], f["source"], f["owner"], f["external_id"], f["lost_reason"],
              f["note"], lead.extras)
             for lead in batch for f in (lead.fields,)
-        ])
+        ]
+        self._write(dict(zip(_WRITE_COLUMNS, map(list, zip(*rows)))))
 
-    def _write(self, rows: list[tuple]) -> None:
-        """Insert new leads with their history, notes and extras. Each row is (pipeline, stage, created,
-        closed, expected_close, name, company, email, phone, value, source, owner, external_id,
-        lost_reason, note, extras), text fields stripped ("" when empty)."""
-        sqlite = self.writer.sqlite
-        leads, notes, extras = [], [], []
-        add_lead, add_note, add_extra = leads.append, notes.append, extras.append
-        firsts: dict = {}  # pipeline id -> its first open stage, for leads created there and closed later
-        ids = self.writer.ids(len(rows))
-        fits, probabilities = self._scores(rows)
-        for lead_id, fit, probability, (pipeline, stage, created, closed, expected, name, company, email, phone, value,
-                                        source, owner, external_id, reason, note, extra) in zip(ids, fits, probabilities, rows):
-            kind = stage["kind"]
-            if kind == "open":
-                furthest, entered = stage["position"], created
-            elif closed == created:
-                furthest, entered = 1, created
-            else:
-                first = firsts.get(pipeline["id"])
-                if first is None:
-                    first = firsts[pipeline["id"]] = self.stages.first(pipeline)
-                furthest, entered = first["position"], closed
-            if note:
-                add_note((lead_id, "note", note, created))
-            if expected is not None and sqlite:
-                expected = expected.isoformat()
-            add_lead((
-                lead_id, pipeline["id"], stage["id"], kind, name, company or None, email or None, phone or None, value,
-                source or None, owner or None, expected, external_id or None, created, closed, reason or None, entered,
-                created if note else None, created if closed is None else closed, furthest, fit, fit, probability,
-            ))
-            if extra:
-                for k, v in extra:
-                    add_extra((lead_id, k, v))
+    def _write(self, cols: dict[str, list]) -> None:
+        """Insert new leads with their history, notes and extras, given by columns (`_WRITE_COLUMNS`, a
+        value per lead): pipeline and stage dicts, created and closed as epoch seconds (closed None for
+        an open lead), expected close as a date, text fields stripped ("" when empty), value in minor
+        units, extras as (key, value) pairs or None."""
+        created, closed, notes = cols["created"], cols["closed"], cols["note"]
+        ids = self.writer.ids(len(created))
+        fits, probabilities = self._scores(cols)
+        first_position = {}  # pipeline id -> position of its first open stage: where a lead closed later began
+        firsts = {}
+        for pipeline in {id(p): p for p in cols["pipeline"]}.values():
+            first = self.stages.first(pipeline)
+            first_position[pipeline["id"]], firsts[pipeline["id"]] = first["position"], first["id"]
+        pipeline_ids = [p["id"] for p in cols["pipeline"]]
+        stages = cols["stage"]
+        entered = [o if c is None else c for o, c in zip(created, closed)]  # also the last event
+        furthest = [
+            s["position"] if c is None else (1 if c == o else first_position[p])
+            for s, o, c, p in zip(stages, created, closed, pipeline_ids)
+        ]
+        expected = cols["expected"]
+        if self.writer.sqlite:
+            iso: dict = {}
+            expected = [
+                None if e is None else (iso[e] if e in iso else iso.setdefault(e, e.isoformat())) for e in expected
+            ]
+
+        def or_none(name: str) -> list:
+            return [v or None for v in cols[name]]
+
+        leads = list(zip(
+            ids, pipeline_ids, [s["id"] for s in stages], [s["kind"] for s in stages], cols["name"],
+            or_none("company"), or_none("email"), or_none("phone"), cols["value"], or_none("source"),
+            or_none("owner"), expected, or_none("external_id"), created, closed, or_none("lost_reason"), entered,
+            [o if n else None for o, n in zip(created, notes)], entered, furthest, fits, fits, probabilities,
+        ))
         self.writer.insert("lead", _LEAD_COLUMNS, leads, _LEAD_CONSTANTS)
-        self._write_history(ids, {p: f["id"] for p, f in firsts.items()})
-        self.writer.insert("activity", ("lead_id", "kind", "note", "at"), notes)
-        self.writer.insert("lead_extra", ("lead_id", "key", "value"), extras)
+        self._write_history(ids, firsts)
+        self.writer.insert("activity", ("lead_id", "kind", "note", "at"),
+                           [(i, "note", n, o) for i, n, o in zip(ids, notes, created) if n])
+        self.writer.insert("lead_extra", ("lead_id", "key", "value"),
+                           [(i, k, v) for i, pairs in zip(ids, cols["extras"]) if pairs for k, v in pairs])
 
-    def _scores(self, rows: list[tuple]) -> tuple[list, list]:
-        """Return (fits, win probabilities) of new leads given as `_write` rows, as add_lead scores them."""
+    def _scores(self, cols: dict[str, list]) -> tuple[list, list]:
+        """Return (fits, win probabilities) of new leads given as `_write` columns, as add_lead scores them."""
+        n = len(cols["name"])
         if self.scorer is None:
-            return [0.0] * len(rows), [None] * len(rows)
-        (_, stages, _, _, _, name, company, email, phone, value, source, owner, external_id, _, _, extras) = zip(*rows)
+            return [0.0] * n, [None] * n
         unit = self.minor_unit
-        columns = {
-            "name": name, "company": company, "email": email, "phone": phone, "source": source, "owner": owner,
-            "external_id": external_id, "value": [None if v is None else v / unit for v in value],
-        }
-        return self.scorer(columns, extras, [stage["kind"] for stage in stages])
+        columns = {f: cols[f] for f in ("name", "company", "email", "phone", "source", "owner", "external_id")}
+        columns["value"] = [None if v is None else v / unit for v in cols["value"]]
+        return self.scorer(columns, cols["extras"], [stage["kind"] for stage in cols["stage"]])
 
     def _write_history(self, ids: list[int], firsts: dict[int, int]) -> None:
         """Record the history of the just inserted leads `ids`, from their rows, in one set-based insert

@@ -11,7 +11,7 @@ from pipecli import clock
 from pipecli.db import BULK_WRITE_MARK
 from pipecli.errors import PipecliError
 
-LATEST = 2
+LATEST = 3
 APPLICATION_ID = 0x70697065  # "pipe": marks a SQLite file as pipecli's (PRAGMA application_id)
 
 
@@ -90,7 +90,24 @@ def m002_followups_scores_extras(conn) -> None:
     _create_missing(conn)
 
 
-STEPS = {2: m002_followups_scores_extras}
+# v3: indexes no command's plan used (checked with EXPLAIN QUERY PLAN, without ANALYZE statistics), each a
+# sort of the whole table in a bulk import and an insert in every write.
+UNUSED_INDEXES = (
+    "ix_lead_score", "ix_lead_cycle", "ix_lead_source", "ix_lead_owner", "ix_lead_created", "ix_lead_status_close",
+    "ix_lead_status_event", "ix_stage_change_to", "ix_stage_change_at", "ix_activity_at",
+)
+# v3: indexes made partial or narrower (models.Lead); dropped and built again from the models.
+NARROWED_INDEXES = ("ix_lead_email", "ix_lead_external", "ix_lead_outcome", "ix_lead_dup_email", "ix_lead_dup_name")
+
+
+def m003_fewer_narrower_indexes(conn) -> None:
+    """v2 -> v3: drop the indexes nothing uses, and rebuild the ones made partial."""
+    for name in UNUSED_INDEXES + NARROWED_INDEXES:
+        conn.exec_driver_sql(f"DROP INDEX IF EXISTS {name}")
+    _create_missing(conn)
+
+
+STEPS = {2: m002_followups_scores_extras, 3: m003_fewer_narrower_indexes}
 
 
 def _create_fresh(conn) -> None:

@@ -106,11 +106,55 @@ def test_migrated_schema_matches_models(cli, tmp_path):
 
     assert columns(copy) == columns(fresh)
 
-    def indexes(path):
-        return set(sqlite3.connect(path).execute("SELECT name FROM sqlite_master WHERE type = 'index'").fetchall())
+    assert index_definitions(copy) == index_definitions(fresh)
+    assert "ix_lead_board" not in index_definitions(copy)  # v1's, now served by ix_lead_open
 
-    assert indexes(copy) == indexes(fresh)
-    assert ("ix_lead_board",) not in indexes(copy)  # v1's, now served by ix_lead_open
+
+def index_definitions(path) -> dict:
+    """Return {index name: its CREATE statement, spaces normalised} of a SQLite file."""
+    rows = sqlite3.connect(path).execute("SELECT name, sql FROM sqlite_master WHERE type = 'index'").fetchall()
+    return {name: " ".join((sql or "").split()) for name, sql in rows}
+
+
+# v2's index definitions that v3 dropped or made partial
+V2_INDEXES = """
+DROP INDEX ix_lead_email; DROP INDEX ix_lead_external; DROP INDEX ix_lead_outcome;
+DROP INDEX ix_lead_dup_email; DROP INDEX ix_lead_dup_name;
+CREATE INDEX ix_lead_email ON lead (email);
+CREATE INDEX ix_lead_external ON lead (external_id);
+CREATE INDEX ix_lead_outcome ON lead (pipeline_id, status, closed_at, created_at, value_minor);
+CREATE INDEX ix_lead_dup_email ON lead (status, lower(trim(email)));
+CREATE INDEX ix_lead_dup_name ON lead (status, lower(trim(name)), lower(trim(company)));
+CREATE INDEX ix_lead_score ON lead (score);
+CREATE INDEX ix_lead_cycle ON lead (pipeline_id, status, ((closed_at - created_at) / 3600), closed_at);
+CREATE INDEX ix_lead_source ON lead (source);
+CREATE INDEX ix_lead_owner ON lead (owner);
+CREATE INDEX ix_lead_created ON lead (pipeline_id, created_at);
+CREATE INDEX ix_lead_status_close ON lead (status, expected_close);
+CREATE INDEX ix_lead_status_event ON lead (status, last_event_at);
+CREATE INDEX ix_stage_change_to ON stage_change (to_stage_id, at);
+CREATE INDEX ix_stage_change_at ON stage_change (at);
+CREATE INDEX ix_activity_at ON activity (at);
+UPDATE meta SET value = '2' WHERE key = 'schema_version';
+"""
+
+
+@pytest.mark.sqlite_only
+def test_v2_indexes_are_dropped_or_rebuilt_partial(cli, tmp_path):
+    """v2 -> v3: the indexes no command used are gone, the narrowed ones rebuilt, the data kept."""
+    fresh, old = tmp_path / "fresh.db", tmp_path / "v2.db"
+    cli.db = str(fresh)
+    cli("list")
+    cli.db = str(old)
+    cli("add-lead", "Anna", "--email", "anna@x.com")
+    conn = sqlite3.connect(old)
+    conn.executescript(V2_INDEXES)
+    conn.close()
+    assert "ix_lead_cycle" in index_definitions(old)
+    assert cli("list", "--format", "csv").stdout.count("Anna") == 1
+    assert index_definitions(old) == index_definitions(fresh)
+    assert "WHERE status = 'open'" in index_definitions(old)["ix_lead_dup_email"]
+    assert cli.scalar("SELECT value FROM meta WHERE key = 'schema_version'") == str(LATEST)
 
 
 @pytest.mark.sqlite_only
