@@ -23,7 +23,13 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 NOW = "2026-11-28T09:00:00+00:00"
-DEFAULT_PATH = Path(os.environ.get("PIPECLI_BENCH_DB", "/tmp/pipecli-bench/big-v2-1000000.db"))
+# v3: the schema's version; no ANALYZE statistics, as pipecli never gathers them (users' files have none)
+DEFAULT_PATH = Path(os.environ.get("PIPECLI_BENCH_DB", "/tmp/pipecli-bench/big-v3-1000000.db"))
+
+
+def path_for(leads: int) -> Path:
+    """Return where the benchmark database of `leads` leads is cached."""
+    return DEFAULT_PATH.with_name(f"big-v3-{leads}.db")
 SOURCES = ["web", "referral", "event", "partner", "cold-call", "ads"]
 OWNERS = [f"seller{i:02d}" for i in range(1, 11)]
 DAY = 86400
@@ -139,7 +145,6 @@ def build(path: Path, n: int, seed: int = 7) -> None:
     db.execute("COMMIT")
     for _, sql in index_ddl:
         db.execute(sql)
-    db.execute("ANALYZE")
     db.close()
     os.replace(tmp, path)
     print(f"built {path} in {time.perf_counter() - started:.0f}s", file=sys.stderr)
@@ -157,5 +162,5 @@ if __name__ == "__main__":
     parser.add_argument("--leads", type=int, default=1_000_000)
     parser.add_argument("--path", type=Path, default=None)
     args = parser.parse_args()
-    target = args.path or DEFAULT_PATH.with_name(f"big-v2-{args.leads}.db")
+    target = args.path or path_for(args.leads)
     print(ensure(target, args.leads))

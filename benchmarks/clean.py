@@ -37,7 +37,7 @@ def database(args) -> Path:
         return Path(args.db)
     from benchmarks import bigdb
 
-    return bigdb.ensure(bigdb.DEFAULT_PATH.with_name(f"big-v2-{args.leads}.db"), args.leads)
+    return bigdb.ensure(bigdb.path_for(args.leads), args.leads)
 
 
 def add_missing_indexes(path: Path) -> None:

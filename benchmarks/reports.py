@@ -220,7 +220,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--only", default=None, help="comma-separated report names")
     args = parser.parse_args()
-    path = bigdb.ensure(bigdb.DEFAULT_PATH.with_name(f"big-v2-{args.leads}.db"), args.leads)
+    path = bigdb.ensure(bigdb.path_for(args.leads), args.leads)
 
     from pipecli import clock
     from pipecli.db import Store

@@ -81,12 +81,15 @@ _UPDATABLE = {
     "name": "name", "company": "company", "email": "email", "phone": "phone", "value": "value_minor",
     "source": "source", "owner": "owner", "external_id": "external_id",
 }
+# The columns an import binds for a new lead ("?": an empty text is stored as NULL), and the rest.
 _LEAD_COLUMNS = (
-    "id", "pipeline_id", "stage_id", "status", "name", "company", "email", "phone", "value_minor", "source",
-    "owner", "expected_close", "external_id", "created_at", "closed_at", "lost_reason", "stage_entered_at",
-    "last_activity_at", "last_event_at", "furthest_position", "fit_score", "score", "win_probability",
+    "id", "pipeline_id", "stage_id", "status", "name", "?company", "?email", "?phone", "value_minor", "?source",
+    "?owner", "expected_close", "?external_id", "created_at", "closed_at", "?lost_reason", "stage_entered_at",
+    "last_activity_at", "furthest_position", "fit_score", "win_probability",
 )
-_LEAD_CONSTANTS = {"engagement": "0", "qualification": "'incomplete'"}  # as add_lead (a note earns no engagement)
+_LEAD_MORE = {  # as add_lead (a note earns no engagement)
+    "last_event_at": "{stage_entered_at}", "score": "{fit_score}", "engagement": "0", "qualification": "'incomplete'",
+}
 # the columns `_write` takes, in the order of a `_Lead`'s parts
 _WRITE_COLUMNS = (
     "pipeline", "stage", "created", "closed", "expected", "name", "company", "email", "phone", "value", "source",
@@ -273,6 +276,8 @@ _ISO = re.compile(
 # A whole column of plain amounts (4500, 4500.5, 4500.50, or empty), joined by newlines: money.parse_amount's
 # fast shape, checked for a batch in one call (the bulk import's fast path).
 _PLAIN_AMOUNTS = re.compile(r"(?:[0-9]{1,13}(?:\.[0-9]{1,2})?)?(?:\n(?:[0-9]{1,13}(?:\.[0-9]{1,2})?)?)*")
+# A whole column of emails or empty cells, joined by newlines (leads.EMAIL on each line).
+_EMAILS = re.compile(f"(?:{EMAIL.pattern})?(?:\n(?:{EMAIL.pattern})?)*")
 _DMY = re.compile(r"(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})(?:[T ]+(\d{1,2}):(\d{2})(?::(\d{2}))?)?")
 
 
@@ -486,21 +491,23 @@ class _Writer:
             ).scalars()
         )
 
-    def insert(self, table: str, columns: tuple[str, ...], rows: list[tuple], constants: dict | None = None) -> None:
-        """Insert `rows` (tuples in `columns` order); `constants` maps more columns to SQL literals."""
+    def insert(self, table: str, columns: tuple[str, ...], rows: list[tuple], more: dict | None = None) -> None:
+        """Insert `rows` (tuples in `columns` order, a column named `?name` storing "" as NULL); `more`
+        maps more columns to SQL: literals, or `{column}` for the value bound to another column."""
         if not rows:
             return
-        constants = constants or {}
-        names = ", ".join(columns + tuple(constants))
-        literals = "".join(f", {v}" for v in constants.values())
+        names = [c.lstrip("?") for c in columns]
         if self.sqlite:
-            marks = ", ".join("?" * len(columns))
-            self.cursor.executemany(f"INSERT INTO {table} ({names}) VALUES ({marks}{literals})", rows)
+            marks = {c: f"?{i}" for i, c in enumerate(names, 1)}  # numbered: a value bound once serves twice
         else:
-            marks = ", ".join(f":{c}" for c in columns)
-            self.conn.execute(
-                text(f"INSERT INTO {table} ({names}) VALUES ({marks}{literals})"), [dict(zip(columns, r)) for r in rows]
-            )
+            marks = {c: f":{c}" for c in names}
+        values = [f"NULLIF({marks[n]}, '')" if c.startswith("?") else marks[n] for c, n in zip(columns, names)]
+        values += [sql.format(**marks) for sql in (more or {}).values()]
+        sql = f"INSERT INTO {table} ({', '.join(names + list(more or {}))}) VALUES ({', '.join(values)})"
+        if self.sqlite:
+            self.cursor.executemany(sql, rows)
+        else:
+            self.conn.execute(text(sql), [dict(zip(names, r)) for r in rows])
 
 
 class _Importer:
@@ -711,8 +718,10 @@ class _Importer:
         if names is blank or "" in names:
             return False
         emails = column("email")
-        if emails is not blank and not all(map(EMAIL.fullmatch, filter(None, emails))):
-            return False
+        if emails is not blank:
+            joined = "\n".join(emails)  # one match for the batch (EMAIL matches no line break)
+            if joined.count("\n") != n - 1 or not _EMAILS.fullmatch(joined):
+                return False
         values = column("value")
         if values is blank:
             values = [None] * n
@@ -890,16 +899,13 @@ class _Importer:
                 None if e is None else (iso[e] if e in iso else iso.setdefault(e, e.isoformat())) for e in expected
             ]
 
-        def or_none(name: str) -> list:
-            return [v or None for v in cols[name]]
-
         leads = list(zip(
-            ids, pipeline_ids, [s["id"] for s in stages], [s["kind"] for s in stages], cols["name"],
-            or_none("company"), or_none("email"), or_none("phone"), cols["value"], or_none("source"),
-            or_none("owner"), expected, or_none("external_id"), created, closed, or_none("lost_reason"), entered,
-            [o if n else None for o, n in zip(created, notes)], entered, furthest, fits, fits, probabilities,
+            ids, pipeline_ids, [s["id"] for s in stages], [s["kind"] for s in stages], cols["name"], cols["company"],
+            cols["email"], cols["phone"], cols["value"], cols["source"], cols["owner"], expected, cols["external_id"],
+            created, closed, cols["lost_reason"], entered, [o if n else None for o, n in zip(created, notes)],
+            furthest, fits, probabilities,
         ))
-        self.writer.insert("lead", _LEAD_COLUMNS, leads, _LEAD_CONSTANTS)
+        self.writer.insert("lead", _LEAD_COLUMNS, leads, _LEAD_MORE)
         self._write_history(ids, firsts)
         self.writer.insert("activity", ("lead_id", "kind", "note", "at"),
                            [(i, "note", n, o) for i, n, o in zip(ids, notes, created) if n])

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from pipecli import importer
+
 ROOT = Path(__file__).resolve().parent.parent
 LEADS_CSV = Path("/work/shared/data/x-education-leads/Leads.csv")
 
@@ -401,15 +403,20 @@ def test_big_import_rebuilds_indexes_and_a_failed_one_keeps_them(cli, tmp_path):
     cli("add-lead", "Existing")
     indexes = "SELECT name FROM sqlite_master WHERE type = 'index' ORDER BY name"
     before = cli.sql(indexes)
-    rows = "".join(f"Lead {i},lead{i}@x.com,{i % 900 + 1}00,{'won' if i % 3 == 0 else 'Contact'},2024-01-{i % 28 + 1:02d}\n" for i in range(30000))
-    path = write(tmp_path, "big.csv", "name,email,value,stage,created\n" + rows)
+    rows = "".join(f"Lead {i},lead{i}@x.com,{i % 900 + 1}00,{'won' if i % 3 == 0 else 'Contact'},2024-01-{i % 28 + 1:02d},"
+                   f"met at the fair; asked for a quote\n" for i in range(30000))
+    path = write(tmp_path, "big.csv", "name,email,value,stage,created,note\n" + rows)
+    assert importer.is_bulk(Path(path).stat().st_size)  # through Store.bulk_write
     cli("import", path)
     assert cli.sql(indexes) == before
     assert cli.scalar("SELECT COUNT(*) FROM lead") == 30001
     assert cli.scalar("SELECT COUNT(*) FROM lead WHERE status = 'won'") == 10000
     assert cli.scalar("SELECT SUM(value_minor) FROM lead") == sum((i % 900 + 1) * 10000 for i in range(30000))
     assert cli.scalar("PRAGMA integrity_check") == "ok"
-    bad = write(tmp_path, "bad-big.csv", "name,email,value,stage,created\n" + rows.replace("Lead 29999,", "Lead 29999,x,"))
+    assert cli.sql("PRAGMA foreign_key_check") == []  # written without row-by-row checks, every reference holds
+    assert cli.scalar("SELECT COUNT(*) FROM stage_change") == 1 + 30000 and cli.scalar("SELECT COUNT(*) FROM activity") == 30000
+    assert cli.scalar("PRAGMA journal_mode") == "wal"
+    bad = write(tmp_path, "bad-big.csv", "name,email,value,stage,created,note\n" + rows.replace("Lead 29999,", "Lead 29999,x,"))
     assert cli("import", bad, ok=False).exit_code == 1
     assert cli.sql(indexes) == before
     assert cli.scalar("SELECT COUNT(*) FROM lead") == 30001
