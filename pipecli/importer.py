@@ -27,13 +27,13 @@ import io
 import os
 import re
 from dataclasses import dataclass, field
-from itertools import islice
+from itertools import islice, repeat
 from operator import itemgetter
 from typing import BinaryIO, Callable, NamedTuple, TextIO
 
 from sqlalchemy import bindparam, text
 
-from pipecli import clock, money, pipelines, scoring
+from pipecli import clock, money, pipelines, scoring, worker
 from pipecli.db import sniff_magic
 from pipecli.errors import PipecliError, UsageError
 from pipecli.leads import EMAIL
@@ -81,11 +81,12 @@ _UPDATABLE = {
     "name": "name", "company": "company", "email": "email", "phone": "phone", "value": "value_minor",
     "source": "source", "owner": "owner", "external_id": "external_id",
 }
-# The columns an import binds for a new lead ("?": an empty text is stored as NULL), and the rest.
+# The columns an import binds for a new lead, and the rest. "?": a text column storing "" as NULL; "#": a
+# nullable number or date, which the helper process sends as text ("" for None) on SQLite.
 _LEAD_COLUMNS = (
-    "id", "pipeline_id", "stage_id", "status", "name", "?company", "?email", "?phone", "value_minor", "?source",
-    "?owner", "expected_close", "?external_id", "created_at", "closed_at", "?lost_reason", "stage_entered_at",
-    "last_activity_at", "furthest_position", "fit_score", "win_probability",
+    "id", "pipeline_id", "stage_id", "status", "name", "?company", "?email", "?phone", "#value_minor", "?source",
+    "?owner", "#expected_close", "?external_id", "created_at", "#closed_at", "?lost_reason", "stage_entered_at",
+    "#last_activity_at", "furthest_position", "fit_score", "#win_probability",
 )
 _LEAD_MORE = {  # as add_lead (a note earns no engagement)
     "last_event_at": "{stage_entered_at}", "score": "{fit_score}", "engagement": "0", "qualification": "'incomplete'",
@@ -452,6 +453,7 @@ class _Writer:
     def __init__(self, conn, expected_rows: int | None, keep: set[str]):
         self.conn = conn
         self.sqlite = conn.dialect.name == "sqlite"
+        self.bulk = False  # a big import into a smaller table: indexes dropped, and built again at the end
         self.indexes: list[str] = []
         if self.sqlite:
             self.cursor = conn.connection.driver_connection.cursor()
@@ -459,6 +461,7 @@ class _Writer:
             self.cursor.execute("PRAGMA mmap_size = 0")  # pages read through a mapping would count in RSS
             self.next_id = conn.execute(text("SELECT COALESCE(MAX(id), 0) FROM lead")).scalar_one() + 1
             if expected_rows and expected_rows >= max(BULK_ROWS, self.next_id - 1):
+                self.bulk = True
                 self._drop_indexes(keep | APPENDED_INDEXES)
                 # the index builds sort on the other cores too (about a third faster on two)
                 self.cursor.execute(f"PRAGMA threads = {min(4, os.cpu_count() or 1) - 1}")
@@ -492,16 +495,18 @@ class _Writer:
         )
 
     def insert(self, table: str, columns: tuple[str, ...], rows: list[tuple], more: dict | None = None) -> None:
-        """Insert `rows` (tuples in `columns` order, a column named `?name` storing "" as NULL); `more`
-        maps more columns to SQL: literals, or `{column}` for the value bound to another column."""
+        """Insert `rows` (tuples in `columns` order, a column named `?name` storing "" as NULL, `#name`
+        too on SQLite); `more` maps more columns to SQL: literals, or `{column}` for the value bound to
+        another column."""
         if not rows:
             return
-        names = [c.lstrip("?") for c in columns]
+        names = [c.lstrip("?#") for c in columns]
         if self.sqlite:
             marks = {c: f"?{i}" for i, c in enumerate(names, 1)}  # numbered: a value bound once serves twice
         else:
             marks = {c: f":{c}" for c in names}
-        values = [f"NULLIF({marks[n]}, '')" if c.startswith("?") else marks[n] for c, n in zip(columns, names)]
+        empty = ("?", "#") if self.sqlite else ("?",)
+        values = [f"NULLIF({marks[n]}, '')" if c.startswith(empty) else marks[n] for c, n in zip(columns, names)]
         values += [sql.format(**marks) for sql in (more or {}).values()]
         sql = f"INSERT INTO {table} ({', '.join(names + list(more or {}))}) VALUES ({', '.join(values)})"
         if self.sqlite:
@@ -549,6 +554,7 @@ class _Importer:
         self.pending_keys: set = set()
         self.failed = False
         self.writer = None
+        self.sqlite = conn.dialect.name == "sqlite"
         self.scorer = scoring.batch_scorer(conn)  # new leads are scored as add_lead scores them
         self.minor_unit = 10 ** money.exponent(self.currency)
         self.has_extras = bool(self.extra_columns) or "lost_reason" in self.index
@@ -687,8 +693,10 @@ class _Importer:
     def batch(self, chunk: list[list[str]], first_line: int) -> None:
         """Import a chunk of rows as read (blank ones included; the first begins on line `first_line`): by
         columns when they all allow it, else row by row."""
-        rows = [cells for cells in chunk if len(cells) > 1 or (cells and cells[0].strip())]
-        if self.fast and self.fast_batch(rows):
+        rows = _non_blank(chunk)
+        cols = self.checked_columns(rows) if self.fast else None
+        if cols is not None:
+            self.take(self.prepare(cols) if self.writer is not None else None, len(rows))
             return
         parse, reject, add = self.parse, self.reject, self.add
         for start, cells in _row_starts(chunk, first_line):
@@ -699,14 +707,14 @@ class _Importer:
                 add(parsed)
         self.flush()
 
-    def fast_batch(self, rows: list[list[str]]) -> bool:
-        """Validate and write a batch of rows column by column, when every row has the common shape: as
-        many cells as the header, a name, a valid email, a plain amount, dates and stages already seen or
-        readable, no quoted-formula cells. Return False (having written nothing) when any row is not, and
-        the batch goes through `parse` row by row, which reports the problems exactly."""
+    def checked_columns(self, rows: list[list[str]]) -> dict | None:
+        """Return a batch of rows validated column by column, as `_write` columns, when every row has the
+        common shape: as many cells as the header, a name, a valid email, a plain amount, dates and stages
+        already seen or readable, no quoted-formula cells. Return None when any row is not: the batch
+        then goes through `parse` row by row, which reports the problems exactly. Reads no database."""
         width, index = self.width, self.index
         if set(map(len, rows)) != {width} or "\0'" in "\0" + "\0".join(map("\0".join, rows)):
-            return False
+            return None
         n = len(rows)
         columns = list(zip(*rows))
         strip, blank = str.strip, [""] * n
@@ -716,19 +724,19 @@ class _Importer:
 
         names = column("name")
         if names is blank or "" in names:
-            return False
+            return None
         emails = column("email")
         if emails is not blank:
             joined = "\n".join(emails)  # one match for the batch (EMAIL matches no line break)
             if joined.count("\n") != n - 1 or not _EMAILS.fullmatch(joined):
-                return False
+                return None
         values = column("value")
         if values is blank:
             values = [None] * n
         else:
             joined = "\n".join(values)
             if joined.count("\n") != n - 1 or not _PLAIN_AMOUNTS.fullmatch(joined):
-                return False
+                return None
             values = [(int(v) * 100 if "." not in v else _cents(v)) if v else None for v in values]
         moments = {}
         for f, parser in self.date_items:
@@ -738,11 +746,11 @@ class _Importer:
                 for i, raw in enumerate(raws):
                     if raw and found[i] is None:
                         if self.date_order.dayfirst is None and not _ISO.fullmatch(raw):
-                            return False  # may settle the day order: row by row, in the file's order
+                            return None  # may settle the day order: row by row, in the file's order
                         try:
                             found[i] = parser.parse(raw)
                         except _Bad:
-                            return False
+                            return None
             moments[f] = found
         pipeline = self.default_pipeline
         raw_stages = column("stage")
@@ -751,7 +759,7 @@ class _Importer:
             try:
                 resolved[raw] = self.stage_cache.get((pipeline["id"], raw)) or self.stages.resolve(pipeline, raw)
             except _Bad:
-                return False
+                return None
         none = [None] * n
         created_at, closed_at, expected_at = (moments.get(f, none) for f in ("created", "close_date", "expected_close"))
         stages = list(map(resolved.__getitem__, raw_stages))
@@ -768,7 +776,7 @@ class _Importer:
                 elif created[i] is None:
                     created[i] = now
         if any(c is not None and c < o for o, c in zip(created, closed)):
-            return False  # closed before it was created: reported by `parse`
+            return None  # closed before it was created: reported by `parse`
         # an open row's close date is its expected close
         expected = [
             (e if e is not None else (c if kind == "open" else None))
@@ -786,17 +794,13 @@ class _Importer:
                 if r and kind != "lost":  # a reason on a row that is not lost is kept as an extra field
                     extras[i] = (extras[i] or []) + [(lost_header, r)]
                     reasons[i] = ""
-        if not self.failed:
-            self.result.inserted += n
-            if self.writer is not None:
-                self._write({
-                    "pipeline": [pipeline] * n, "stage": stages, "created": created, "closed": closed,
-                    "expected": expected, "name": names, "company": column("company"), "email": emails,
-                    "phone": column("phone"), "value": values, "source": column("source"), "owner": column("owner"),
-                    "external_id": column("external_id"), "lost_reason": reasons, "note": column("note"),
-                    "extras": extras,
-                })
-        return True
+        return {
+            "pipeline": [pipeline] * n, "stage": stages, "created": created, "closed": closed,
+            "expected": expected, "name": names, "company": column("company"), "email": emails,
+            "phone": column("phone"), "value": values, "source": column("source"), "owner": column("owner"),
+            "external_id": column("external_id"), "lost_reason": reasons, "note": column("note"),
+            "extras": extras,
+        }
 
     def column(self, f: str) -> str:
         """Return the header of the column mapped to field `f` ('' when none is)."""
@@ -877,8 +881,21 @@ class _Importer:
         value per lead): pipeline and stage dicts, created and closed as epoch seconds (closed None for
         an open lead), expected close as a date, text fields stripped ("" when empty), value in minor
         units, extras as (key, value) pairs or None."""
+        self.store(self.prepare(cols))
+
+    def take(self, prepared: dict | None, n: int) -> None:
+        """Count `n` valid new leads and store them (`prepare`'s output; None on a dry run)."""
+        if self.failed:
+            return  # an invalid row makes the import fail: the rest is only checked
+        self.result.inserted += n
+        if prepared is not None:
+            self.store(prepared)
+
+    def prepare(self, cols: dict[str, list]) -> dict:
+        """Return new leads (`_write` columns) as what `store` inserts, without their ids: the lead
+        columns after the id (`_LEAD_COLUMNS`), the notes and the extras as (row offsets, ...) columns,
+        and each pipeline's first open stage. Reads no database (the stages are cached)."""
         created, closed, notes = cols["created"], cols["closed"], cols["note"]
-        ids = self.writer.ids(len(created))
         fits, probabilities = self._scores(cols)
         first_position = {}  # pipeline id -> position of its first open stage: where a lead closed later began
         firsts = {}
@@ -893,24 +910,36 @@ class _Importer:
             for s, o, c, p in zip(stages, created, closed, pipeline_ids)
         ]
         expected = cols["expected"]
-        if self.writer.sqlite:
+        if self.sqlite:
             iso: dict = {}
             expected = [
                 None if e is None else (iso[e] if e in iso else iso.setdefault(e, e.isoformat())) for e in expected
             ]
+        noted = [i for i, n in enumerate(notes) if n]
+        extras = [(i, k, v) for i, pairs in enumerate(cols["extras"]) if pairs for k, v in pairs]
+        return {
+            "n": len(created),
+            "lead": [
+                pipeline_ids, [s["id"] for s in stages], [s["kind"] for s in stages], cols["name"], cols["company"],
+                cols["email"], cols["phone"], cols["value"], cols["source"], cols["owner"], expected,
+                cols["external_id"], created, closed, cols["lost_reason"], entered,
+                [o if n else None for o, n in zip(created, notes)], furthest, fits, probabilities,
+            ],
+            "notes": [noted, [notes[i] for i in noted], [created[i] for i in noted]],
+            "extras": [list(c) for c in zip(*extras)] if extras else [[], [], []],
+            "firsts": firsts,
+        }
 
-        leads = list(zip(
-            ids, pipeline_ids, [s["id"] for s in stages], [s["kind"] for s in stages], cols["name"], cols["company"],
-            cols["email"], cols["phone"], cols["value"], cols["source"], cols["owner"], expected, cols["external_id"],
-            created, closed, cols["lost_reason"], entered, [o if n else None for o, n in zip(created, notes)],
-            furthest, fits, probabilities,
-        ))
-        self.writer.insert("lead", _LEAD_COLUMNS, leads, _LEAD_MORE)
-        self._write_history(ids, firsts)
+    def store(self, prepared: dict) -> None:
+        """Insert `prepare`'s leads under fresh ids, with their history, notes and extras."""
+        ids = self.writer.ids(prepared["n"])
+        self.writer.insert("lead", _LEAD_COLUMNS, list(zip(ids, *prepared["lead"])), _LEAD_MORE)
+        self._write_history(ids, prepared["firsts"])
+        offsets, texts, at = prepared["notes"]
         self.writer.insert("activity", ("lead_id", "kind", "note", "at"),
-                           [(i, "note", n, o) for i, n, o in zip(ids, notes, created) if n])
-        self.writer.insert("lead_extra", ("lead_id", "key", "value"),
-                           [(i, k, v) for i, pairs in zip(ids, cols["extras"]) if pairs for k, v in pairs])
+                           list(zip([ids[i] for i in offsets], repeat("note"), texts, at)))
+        offsets, keys, values = prepared["extras"]
+        self.writer.insert("lead_extra", ("lead_id", "key", "value"), list(zip([ids[i] for i in offsets], keys, values)))
 
     def _scores(self, cols: dict[str, list]) -> tuple[list, list]:
         """Return (fits, win probabilities) of new leads given as `_write` columns, as add_lead scores them."""
@@ -998,6 +1027,100 @@ class _Importer:
             if deletes:
                 self.conn.execute(text("DELETE FROM lead_extra WHERE lead_id = :l AND key = :k"), deletes)
         return bool(upserts or deletes)
+
+
+def _read(reader, source: _Source):
+    """Yield the file as (kind, a, b, bytes read so far) messages: ("rows", chunk of `BATCH` rows as read,
+    the line it begins on); after rows that cannot be read on, ("csv_error", what, line) or
+    ("decode_error", "", line)."""
+    while True:
+        first_line, chunk = reader.line_num + 1, []
+        try:
+            chunk.extend(islice(reader, BATCH))  # on a reading error, keeps the rows read before it
+        except csv.Error as exc:
+            yield "rows", chunk, first_line, source.count  # the rows before it are checked (and reported) too
+            yield "csv_error", str(exc), reader.line_num, source.count
+            return
+        except UnicodeDecodeError:
+            yield "rows", chunk, first_line, source.count
+            yield "decode_error", "", reader.line_num, source.count
+            return
+        if not chunk:
+            return
+        yield "rows", chunk, first_line, source.count
+
+
+def _read_ahead(importer: "_Importer", messages, send) -> None:
+    """The helper process's part of a big import (see `worker`): pass `_read`'s messages on, a batch the
+    column-wise check accepts as ("packed", its prepared leads, row count, bytes read) instead."""
+    for kind, a, b, count in messages:
+        if kind == "rows":
+            rows = _non_blank(a)
+            cols = importer.checked_columns(rows)
+            packed = _pack(importer.prepare(cols)) if cols is not None else None
+            if packed is not None:
+                send(("packed", packed, len(rows), count))
+                continue
+        send((kind, a, b, count))
+
+
+def _consume(importer: "_Importer", messages, label: str, encoding: str, on_progress) -> int:
+    """Import what `_read` (or `_read_ahead`) sends; return the bytes read."""
+    count = 0
+    for kind, a, b, count in messages:
+        if kind == "rows":
+            importer.batch(a, b)
+        elif kind == "packed":
+            importer.take(_unpack(a), b)
+        elif kind == "csv_error":
+            raise PipecliError(f"{label}, line {b + 1}: cannot read CSV: {a}")
+        else:
+            raise PipecliError(
+                f"{label}, near line {b + 1}: not valid {encoding.replace('-sig', '')} text; "
+                "pass --encoding (cp1252 for Excel on Windows, latin-1, cp850...)"
+            )
+        if on_progress is not None:
+            on_progress(count)
+    return count
+
+
+# Which of `prepare`'s lead columns hold only strings (the others: numbers, ISO dates, None).
+_LEAD_TEXT = tuple(c.lstrip("?#") in ("status", "name", "company", "email", "phone", "source", "owner", "external_id",
+                                     "lost_reason") for c in _LEAD_COLUMNS[1:])
+
+
+def _pack(prepared: dict) -> dict | None:
+    """Return `prepare`'s output as texts to send to the other process (`worker.pack_column`); None when a
+    text holds NUL. Numbers go as digits, which SQLite's column affinity stores as numbers again."""
+    def column(values: list, is_text: bool):
+        return worker.pack_column(values, is_text) if values else None
+
+    lead = [column(values, is_text) for values, is_text in zip(prepared["lead"], _LEAD_TEXT)]
+    notes = [column(prepared["notes"][0], False), column(prepared["notes"][1], True), column(prepared["notes"][2], False)]
+    extras = [column(prepared["extras"][0], False), column(prepared["extras"][1], True), column(prepared["extras"][2], True)]
+    if None in lead or (prepared["notes"][0] and None in notes) or (prepared["extras"][0] and None in extras):
+        return None
+    return {"n": prepared["n"], "lead": lead, "notes": notes, "extras": extras, "firsts": prepared["firsts"]}
+
+
+def _unpack(packed: dict) -> dict:
+    """Return `_pack`'s output as `store` takes it."""
+    def column(text: str | None) -> list:
+        return [] if text is None else worker.unpack_column(text)
+
+    notes, extras = packed["notes"], packed["extras"]
+    return {
+        "n": packed["n"],
+        "lead": [column(text) for text in packed["lead"]],
+        "notes": [list(map(int, column(notes[0]))), column(notes[1]), column(notes[2])],
+        "extras": [list(map(int, column(extras[0]))), column(extras[1]), column(extras[2])],
+        "firsts": packed["firsts"],
+    }
+
+
+def _non_blank(chunk: list[list[str]]) -> list[list[str]]:
+    """Return the rows of a chunk that hold something (a blank line reads as [] or [""])."""
+    return [cells for cells in chunk if len(cells) > 1 or (cells and cells[0].strip())]
 
 
 def _row_starts(chunk: list[list[str]], line: int):
@@ -1090,30 +1213,22 @@ def import_csv(
         importer.rejects = csv.writer(rejects, delimiter=delimiter, lineterminator=ending)
         importer.rejects_quoted = csv.writer(rejects, delimiter=delimiter, lineterminator=ending, quoting=csv.QUOTE_ALL)
         importer.rejects.writerow(raw_header + ["reason"])
-    chunk: list[list[str]] = []
-    first_line = 2
-    try:
-        while True:
-            first_line, chunk = reader.line_num + 1, []
-            chunk.extend(islice(reader, BATCH))  # on a reading error, keeps the rows read before it
-            if not chunk:
-                break
-            importer.batch(chunk, first_line)
-            if on_progress is not None:
-                on_progress(source.count)
-    except csv.Error as exc:
-        importer.batch(chunk, first_line)  # the rows read before it are checked (and their problems reported) too
-        raise PipecliError(f"{label}, line {reader.line_num + 1}: cannot read CSV: {exc}") from None
-    except UnicodeDecodeError:
-        importer.batch(chunk, first_line)
-        raise PipecliError(
-            f"{label}, near line {reader.line_num + 1}: not valid {encoding.replace('-sig', '')} text; "
-            "pass --encoding (cp1252 for Excel on Windows, latin-1, cp850...)"
-        ) from None
-    if importer.writer is not None and not importer.failed:
-        importer.writer.finish()
+    messages = _read(reader, source)
+    writer = importer.writer
+    if writer is not None and writer.bulk and importer.fast and not options.create_stages and worker.available():
+        # a second process reads and checks the rows while this one writes them
+        importer.stages.first(importer.default_pipeline)  # cached before the fork: the child reads no database
+        helper = worker.Worker(lambda send: _read_ahead(importer, messages, send))
+        try:
+            done = _consume(importer, helper, label, encoding, on_progress)
+        finally:
+            helper.close()
+    else:
+        done = _consume(importer, messages, label, encoding, on_progress)
+    if writer is not None and not importer.failed:
+        writer.finish()
     if on_progress is not None:
-        on_progress(source.count)
+        on_progress(done)
     if importer.failed:
         raise ImportFailed(result)
     return result
