@@ -40,6 +40,9 @@ from pipecli.leads import EMAIL
 from pipecli.output import undefuse
 
 BATCH = 5000
+# rows per message from the helper process: with two processes' batches in flight, smaller batches keep
+# the pair's memory (PSS, summed) under 100 MB on a million rows (benchmarks/import.py)
+HELPER_BATCH = 1000
 BULK_ROWS = 20000  # from this many expected rows (and more than the table holds) indexes are rebuilt, not updated
 BULK_BYTES = 2 << 20  # a file this big is imported through db.Store.bulk_write (a rollback journal)
 # Indexes an import appends to in order (new lead ids are increasing): cheaper kept than rebuilt.
@@ -47,7 +50,7 @@ APPENDED_INDEXES = {"ix_stage_change_lead", "ix_activity_lead"}
 SQLITE_CACHE_KB = 8192  # page cache for the bulk writes: random index inserts need it; keeps RSS < 100 MB
 # With the indexes dropped: the page cache, and the memory of each sorter thread building them again (which
 # SQLite sizes like the cache); keeps RSS < 100 MB with a sorter per core.
-REBUILD_CACHE_KB = 4096
+REBUILD_CACHE_KB = 2048
 HEAD_BYTES = 1 << 20  # read up front to check the file is text, sniff the delimiter and the date order
 DELIMITERS = (",", ";", "\t", "|")
 EXTRA_PREFIX = "extra:"  # a header `extra:KEY` is kept as the extra field KEY (see exporter.extra_header)
@@ -1029,14 +1032,14 @@ class _Importer:
         return bool(upserts or deletes)
 
 
-def _read(reader, source: _Source):
-    """Yield the file as (kind, a, b, bytes read so far) messages: ("rows", chunk of `BATCH` rows as read,
+def _read(reader, source: _Source, batch: int):
+    """Yield the file as (kind, a, b, bytes read so far) messages: ("rows", chunk of `batch` rows as read,
     the line it begins on); after rows that cannot be read on, ("csv_error", what, line) or
     ("decode_error", "", line)."""
     while True:
         first_line, chunk = reader.line_num + 1, []
         try:
-            chunk.extend(islice(reader, BATCH))  # on a reading error, keeps the rows read before it
+            chunk.extend(islice(reader, batch))  # on a reading error, keeps the rows read before it
         except csv.Error as exc:
             yield "rows", chunk, first_line, source.count  # the rows before it are checked (and reported) too
             yield "csv_error", str(exc), reader.line_num, source.count
@@ -1213,18 +1216,17 @@ def import_csv(
         importer.rejects = csv.writer(rejects, delimiter=delimiter, lineterminator=ending)
         importer.rejects_quoted = csv.writer(rejects, delimiter=delimiter, lineterminator=ending, quoting=csv.QUOTE_ALL)
         importer.rejects.writerow(raw_header + ["reason"])
-    messages = _read(reader, source)
     writer = importer.writer
     if writer is not None and writer.bulk and importer.fast and not options.create_stages and worker.available():
         # a second process reads and checks the rows while this one writes them
         importer.stages.first(importer.default_pipeline)  # cached before the fork: the child reads no database
-        helper = worker.Worker(lambda send: _read_ahead(importer, messages, send))
+        helper = worker.Worker(lambda send: _read_ahead(importer, _read(reader, source, HELPER_BATCH), send))
         try:
             done = _consume(importer, helper, label, encoding, on_progress)
         finally:
             helper.close()
     else:
-        done = _consume(importer, messages, label, encoding, on_progress)
+        done = _consume(importer, _read(reader, source, BATCH), label, encoding, on_progress)
     if writer is not None and not importer.failed:
         writer.finish()
     if on_progress is not None:

@@ -11,6 +11,7 @@ parent splits far faster than it would unpickle a million tuples.
 
 from __future__ import annotations
 
+import gc
 import os
 import pickle
 import signal
@@ -35,7 +36,10 @@ class Worker:
 
     def __init__(self, produce: Callable[[Callable[[object], None]], None]):
         read_fd, write_fd = os.pipe()
+        gc.freeze()  # the child's collections then leave the parent's objects (and their shared pages) alone
         self.pid = os.fork()
+        if self.pid != 0:
+            gc.unfreeze()
         if self.pid == 0:  # the child
             os.close(read_fd)
             out = Connection(write_fd, readable=False)
