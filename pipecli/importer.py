@@ -2,10 +2,16 @@
 
 The file is read as bytes, checked to be text (an .xlsx renamed .csv or a binary is refused with what it
 looks like), decoded (UTF-8 with or without BOM by default, `encoding` otherwise) and parsed by the
-standard csv module with the sniffed delimiter, one row at a time. Each row is validated into a lead;
-valid rows are written in batches of `BATCH` with executemany (on SQLite through the raw DBAPI cursor of
-the caller's connection) inside the caller's one write transaction, so memory stays flat however long the
+standard csv module with the sniffed delimiter, a batch of rows at a time. A batch of the common shape is
+validated column by column (`checked_columns`), any other row by row (`parse`), which reports each problem
+with its line; valid rows are written with executemany (on SQLite through the raw DBAPI cursor of the
+caller's connection) inside the caller's one write transaction, so memory stays flat however long the
 file is and the import lands whole or not at all.
+
+A big import into SQLite drops the secondary indexes and builds them again at the end (`_Writer`), and
+reads and checks its rows in a second process (`pipecli.worker`) while this one writes: the helper runs
+`_read_ahead` over the same batches and sends each one it accepted as `prepare`d, packed columns; the
+others it sends as read, and they go through `batch` here, exactly as in a one-process import.
 
 History is written exactly as `leads.add_lead` / `leads.move_lead` would have written it: an open row is
 created in its stage at its created date; a won or lost row with a close date later than its created date
