@@ -567,7 +567,7 @@ class _Importer:
         self.scorer = scoring.batch_scorer(conn)  # new leads are scored as add_lead scores them
         self.minor_unit = 10 ** money.exponent(self.currency)
         self.has_extras = bool(self.extra_columns) or "lost_reason" in self.index
-        # the column-wise path (`fast_batch`) covers new leads in the default pipeline, amounts in a
+        # the column-wise path (`checked_columns`) covers new leads in the default pipeline, amounts in a
         # two-decimal currency, no placeholders
         self.fast = (
             not self.key and not self.nulls and "pipeline" not in self.index and options.decimal_comma is not True
