@@ -211,7 +211,9 @@ class _Source(io.RawIOBase):
         return n
 
 
-def _read_head(stream: BinaryIO) -> bytes:
+def read_head(stream: BinaryIO) -> bytes:
+    """Return the first `HEAD_BYTES` of a stream (all of it when shorter), which `import_csv` checks and
+    sniffs; a caller that reads them first (to size up stdin) passes them on as `head`."""
     chunks, size = [], 0
     while size < HEAD_BYTES:
         chunk = stream.read(HEAD_BYTES - size)
@@ -457,7 +459,8 @@ class _Writer:
 
     On SQLite, a big import into a smaller table drops the secondary indexes of the tables it fills and
     builds them again at the end (`finish`), in the same transaction: one sort per index instead of a
-    random B-tree insert per row and index."""
+    random B-tree insert per row and index. It does so up front when the file's size says it is big,
+    else once it has written as many rows as the table held (a stream on stdin)."""
 
     def __init__(self, conn, expected_rows: int | None, keep: set[str]):
         self.conn = conn
@@ -469,12 +472,16 @@ class _Writer:
             self.cursor.execute(f"PRAGMA cache_size = -{SQLITE_CACHE_KB}")
             self.cursor.execute("PRAGMA mmap_size = 0")  # pages read through a mapping would count in RSS
             self.next_id = conn.execute(text("SELECT COALESCE(MAX(id), 0) FROM lead")).scalar_one() + 1
-            if expected_rows and expected_rows >= max(BULK_ROWS, self.next_id - 1):
-                self.bulk = True
-                self._drop_indexes(keep | APPENDED_INDEXES)
-                # the index builds sort on the other cores too (about a third faster on two)
-                self.cursor.execute(f"PRAGMA threads = {min(4, os.cpu_count() or 1) - 1}")
-                self.cursor.execute(f"PRAGMA cache_size = -{REBUILD_CACHE_KB}")
+            self.keep, self.held = keep, self.next_id - 1
+            if expected_rows and expected_rows >= max(BULK_ROWS, self.held):
+                self._go_bulk()
+
+    def _go_bulk(self) -> None:
+        self.bulk = True
+        self._drop_indexes(self.keep | APPENDED_INDEXES)
+        # the index builds sort on the other cores too (about a third faster on two)
+        self.cursor.execute(f"PRAGMA threads = {min(4, os.cpu_count() or 1) - 1}")
+        self.cursor.execute(f"PRAGMA cache_size = -{REBUILD_CACHE_KB}")
 
     def _drop_indexes(self, keep: set[str]) -> None:
         rows = self.cursor.execute(
@@ -496,6 +503,8 @@ class _Writer:
         """Return `n` fresh lead ids (this transaction holds the write lock on SQLite; a sequence elsewhere)."""
         if self.sqlite:
             start, self.next_id = self.next_id, self.next_id + n
+            if not self.bulk and start - 1 - self.held >= max(BULK_ROWS, self.held):
+                self._go_bulk()  # a stream of unknown length that has outgrown the table (stdin)
             return list(range(start, start + n))
         return list(
             self.conn.execute(
@@ -1073,10 +1082,16 @@ def _read_ahead(importer: "_Importer", messages, send) -> None:
         send((kind, a, b, count))
 
 
-def _consume(importer: "_Importer", messages, label: str, encoding: str, on_progress) -> int:
-    """Import what `_read` (or `_read_ahead`) sends; return the bytes read."""
+def _consume(importer: "_Importer", messages, label: str, encoding: str, on_progress, until=None) -> tuple[int, bool]:
+    """Import what `_read` (or `_read_ahead`) sends, stopping early when `until()` turns true; return
+    (the bytes read, whether it stopped early)."""
     count = 0
-    for kind, a, b, count in messages:
+    messages = iter(messages)
+    while until is None or not until():
+        message = next(messages, None)
+        if message is None:
+            return count, False
+        kind, a, b, count = message
         if kind == "rows":
             importer.batch(a, b)
         elif kind == "packed":
@@ -1090,7 +1105,7 @@ def _consume(importer: "_Importer", messages, label: str, encoding: str, on_prog
             )
         if on_progress is not None:
             on_progress(count)
-    return count
+    return count, True
 
 
 # Which of `prepare`'s lead columns hold only strings (the others: numbers, ISO dates, None).
@@ -1142,10 +1157,12 @@ def _row_starts(chunk: list[list[str]], line: int):
         line += 1 + text.count("\n") + text.count("\r") - text.count("\r\n")
 
 
-def is_bulk(size: int | None) -> bool:
-    """Return True when a file of `size` bytes (None when unknown, as for stdin) is big enough to be
-    imported through `Store.bulk_write`."""
-    return size is not None and size >= BULK_BYTES
+def is_bulk(size: int | None, head: bytes | None = None) -> bool:
+    """Return True when a file of `size` bytes is big enough to be imported through `Store.bulk_write`;
+    for a stream of unknown size (stdin), when its `read_head` filled up."""
+    if size is None:
+        return head is not None and len(head) >= HEAD_BYTES
+    return size >= BULK_BYTES
 
 
 def _unique_headers(header: list[str]) -> list[str]:
@@ -1171,6 +1188,7 @@ def import_csv(
     rejects: TextIO | None = None,
     on_progress: Callable[[int], None] | None = None,
     size: int | None = None,
+    head: bytes | None = None,
 ) -> ImportResult:
     """Import the CSV read from the binary `stream` into the database behind `conn`; return the counts.
 
@@ -1178,8 +1196,9 @@ def import_csv(
     import raise ImportFailed after the whole file was checked (the caller's transaction rolls back).
     With it, invalid rows are written to `rejects` (as read, plus a reason column) and the rest imported.
     `on_progress` is called after each batch with the number of bytes read so far; `size` (the file's
-    size, when known) lets a big import into a small table rebuild indexes instead of updating them."""
-    head = _read_head(stream)
+    size, when known) lets a big import into a small table rebuild indexes instead of updating them.
+    `head`: the stream's first bytes when the caller already read them (`read_head`)."""
+    head = read_head(stream) if head is None else head
     encoding = _choose_encoding(head, options.encoding)
     complete = len(head) < HEAD_BYTES
     head_text = _check_text(head, encoding, label, complete)
@@ -1210,6 +1229,8 @@ def import_csv(
     importer.result = result
     if not options.dry_run:
         expected = None
+        if size is None and complete:
+            size = len(head)  # a stream that ended within the head
         if size is not None:
             expected = int(size / (len(head) / max(1, head.count(b"\n"))))
         # Kept during a bulk load: the index the upsert looks keys up in, and indexes whose new entries
@@ -1223,16 +1244,20 @@ def import_csv(
         importer.rejects_quoted = csv.writer(rejects, delimiter=delimiter, lineterminator=ending, quoting=csv.QUOTE_ALL)
         importer.rejects.writerow(raw_header + ["reason"])
     writer = importer.writer
-    if writer is not None and writer.bulk and importer.fast and not options.create_stages and worker.available():
-        # a second process reads and checks the rows while this one writes them
+
+    def two_processes() -> bool:
+        return writer is not None and writer.bulk and importer.fast and not options.create_stages and worker.available()
+
+    # read here until the import proves big (at once when the file's size says so), then hand the
+    # reading to a second process that checks the rows while this one writes them
+    done, big = _consume(importer, _read(reader, source, BATCH), label, encoding, on_progress, until=two_processes)
+    if big:
         importer.stages.first(importer.default_pipeline)  # cached before the fork: the child reads no database
         helper = worker.Worker(lambda send: _read_ahead(importer, _read(reader, source, HELPER_BATCH), send))
         try:
-            done = _consume(importer, helper, label, encoding, on_progress)
+            done = _consume(importer, helper, label, encoding, on_progress)[0] or done
         finally:
             helper.close()
-    else:
-        done = _consume(importer, _read(reader, source, BATCH), label, encoding, on_progress)
     if writer is not None and not importer.failed:
         writer.finish()
     if on_progress is not None:

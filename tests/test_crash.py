@@ -1,8 +1,9 @@
 """A crash in the middle of a write: `pipecli import` of a large file killed with SIGKILL halfway. The
 file stays a healthy database holding all of that import or none of it, and the next command works.
 
-Both journals are tried: a file this big is imported through a rollback journal (`Store.bulk_write`),
-the same rows piped on stdin through the write-ahead log."""
+Both journals are tried: an import this big is written through a rollback journal (`Store.bulk_write`)
+when it is alone on the file, through the write-ahead log while another connection has the file open
+(the file is read from a path in one case, piped on stdin in the other)."""
 
 from __future__ import annotations
 
@@ -19,13 +20,23 @@ import pytest
 from test_concurrency import write_csv
 
 ROOT = Path(__file__).resolve().parents[1]
-ROWS = 60000
+ROWS = 150000
+# Another process with the file open (an idle connection) until its stdin closes.
+WATCHER = (
+    "import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); c.execute('SELECT COUNT(*) FROM lead').fetchone(); "
+    "print('open', flush=True); sys.stdin.read()"
+)
 
 
 @pytest.mark.sqlite_only
 @pytest.mark.parametrize("via", ["file", "stdin"])
 def test_sigkill_halfway_through_an_import(cli, db_path, tmp_path, via):
     cli("demo", "--leads", "12")
+    watcher = None
+    if via == "stdin":  # another process has the file open: the import keeps to the write-ahead log
+        watcher = subprocess.Popen([sys.executable, "-c", WATCHER, db_path], stdin=subprocess.PIPE,
+                                   stdout=subprocess.PIPE, text=True)
+        assert watcher.stdout.readline() == "open\n"
     before = cli.every_row()
     indexes = cli.sql("SELECT name, sql FROM sqlite_master WHERE type = 'index' ORDER BY name")
     big = write_csv(tmp_path / "big.csv", ROWS, "crash")
@@ -51,6 +62,8 @@ def test_sigkill_halfway_through_an_import(cli, db_path, tmp_path, via):
     os.kill(proc.pid, signal.SIGKILL)
     assert proc.wait() == -signal.SIGKILL
     assert halfway()  # the half-written transaction is really there
+    if watcher is not None:
+        watcher.communicate("")  # the other process closes the file
 
     with sqlite3.connect(db_path) as conn:
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"

@@ -55,11 +55,16 @@ def spy(monkeypatch):
 
 
 def one_process_copy(cli, tmp_path, content: str, *args: str) -> dict:
-    """Return every row after importing `content` from stdin (one process) into a fresh database."""
+    """Return every row after importing `content` into a fresh database in one process (where the
+    system cannot fork, or `worker.available` says so, the import reads its rows itself)."""
     from conftest import Cli
 
+    path = tmp_path / "one-process.csv"
+    path.write_text(content)
     other = Cli(str(tmp_path / "one-process.db"))
-    other("import", "-", *args, input=content, ok=False)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(worker, "available", lambda: False)
+        other("import", str(path), *args, ok=False)
     return other.every_row()
 
 
@@ -79,6 +84,22 @@ def test_a_big_file_is_imported_by_two_processes_exactly_as_by_one(cli, tmp_path
     assert cli.sql("SELECT DISTINCT typeof(created_at), typeof(fit_score) FROM lead") == [("integer", "real")]
     assert cli.sql("SELECT DISTINCT typeof(value_minor) FROM lead ORDER BY 1") == [("integer",), ("null",)]
     assert cli.scalar("PRAGMA integrity_check") == "ok" and cli.sql("PRAGMA foreign_key_check") == []
+
+
+def test_a_big_import_piped_on_stdin_goes_to_two_processes_once_it_outgrows_the_table(cli, tmp_path, spy):
+    """Its length unknown, a piped import starts in one process with the indexes in place; once it has
+    written as many rows as the table held (20,000 at least), it drops them and hands the reading over."""
+    content = big_csv()
+    result = cli("import", "-", input=content)
+    assert len(spy) == 1 and f"{ROWS} inserted" in result.stderr
+    assert cli.every_row() == one_process_copy(cli, tmp_path, content)
+    assert len(spy) == 1  # the copy was made in one process
+    assert cli.scalar("PRAGMA journal_mode") == "wal" and cli.scalar("PRAGMA integrity_check") == "ok"
+    fresh = tmp_path / "fresh.db"
+    fresh_cli = type(cli)(str(fresh))
+    fresh_cli("list")
+    index_list = "SELECT name, sql FROM sqlite_master WHERE type = 'index' ORDER BY name"
+    assert cli.sql(index_list) == fresh_cli.sql(index_list)  # every index dropped was built again
 
 
 def test_bad_rows_in_a_big_file_are_rejected_as_by_one_process(cli, tmp_path, spy):

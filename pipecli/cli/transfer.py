@@ -80,8 +80,10 @@ def import_(
 
     label = "stdin" if file == "-" else file
     with contextlib.ExitStack() as stack:
+        head = None
         if file == "-":
             stream, size = sys.stdin.buffer, None
+            head = importer.read_head(stream)  # sizes up the stream: more than this is a big import
         else:
             try:
                 stream = stack.enter_context(open(file, "rb"))
@@ -101,12 +103,12 @@ def import_(
         if dry_run:
             transaction = store().read()
         else:
-            transaction = store().bulk_write() if importer.is_bulk(size) else store().write()
+            transaction = store().bulk_write() if importer.is_bulk(size, head) else store().write()
         try:
             with transaction as conn:
                 result = importer.import_csv(
                     conn, stream, options, label=label, on_error=report, rejects=reject_file, on_progress=progress,
-                    size=size,
+                    size=size, head=head,
                 )
         except importer.ImportFailed as exc:
             _summary(exc.result, label, failed=True)
