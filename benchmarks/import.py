@@ -7,10 +7,11 @@ dates, notes with commas, quotes and line breaks) into DIR (default: $TMPDIR/pip
 each as a child process on the same file into a fresh SQLite file:
 
 - `pipecli import FILE` (the whole command, validating every row and writing leads, history, notes);
+- `pipecli import -` with the file on stdin (a shell pipeline: its length unknown up front);
 - `sqlite-utils insert DB leads FILE --csv` (no type detection; `pip install sqlite-utils`, the `bench` extra);
 - the floor: Python's csv reader + sqlite3 executemany into one table, in one transaction.
 
-Prints the three times, the ratios and each command's peak memory: the highest sum of the PSS of its
+Prints the times, the ratios and each command's peak memory: the highest sum of the PSS of its
 processes (pipecli's import reads in a helper process), sampled every 20 ms, where Linux's /proc allows;
 else the largest process's RSS (ru_maxrss from wait4).
 Targets (issue 3): pipecli within 2.5x the floor, at least 3x faster than sqlite-utils, peak memory
@@ -113,11 +114,12 @@ class PeakMemory(threading.Thread):
             self.peak = max(self.peak, sum(map(_pss_kb, _tree(self.pid))) / 1024)
 
 
-def run(label: str, argv: list[str], env: dict) -> tuple[float, float, float]:
+def run(label: str, argv: list[str], env: dict, stdin_path: Path | None = None) -> tuple[float, float, float]:
     """Run a child process; return (wall seconds, peak memory in MB, CPU seconds). Peak memory is the
     sampled PSS of the process and its helpers together where /proc allows, else the largest RSS."""
     start = time.perf_counter()
-    child = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    stdin = open(stdin_path, "rb") if stdin_path else subprocess.DEVNULL
+    child = subprocess.Popen(argv, env=env, stdin=stdin, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     sampler = PeakMemory(child.pid)
     if os.path.exists(f"/proc/{child.pid}/smaps_rollup"):
         sampler.start()
@@ -167,6 +169,9 @@ def main() -> None:
     results["pipecli"] = run(
         "pipecli import", [sys.executable, "-m", "pipecli", "--db", fresh("pipecli.db"), "import", str(csv_path)], env
     )
+    results["piped"] = run(
+        "pipecli import -", [sys.executable, "-m", "pipecli", "--db", fresh("piped.db"), "import", "-"], env, csv_path
+    )
     sqlite_utils = shutil.which("sqlite-utils")
     if sqlite_utils:
         results["sqlite-utils"] = run(
@@ -184,6 +189,8 @@ def main() -> None:
         speedup, cpu_speedup = other[0] / pipecli[0], other[2] / pipecli[2]
         print(f"sqlite-utils / pipecli {speedup:5.2f}x wall  {cpu_speedup:5.2f}x cpu  (target >= 3x)    {'ok' if speedup >= 3 else 'MISSED'}")
     print(f"pipecli peak memory    {pipecli[1]:5.1f} MB (target < 100 MB)  {'ok' if pipecli[1] < 100 else 'MISSED'}")
+    piped = results["piped"]
+    print(f"piped on stdin         {piped[0] / floor_[0]:5.2f}x the floor, {piped[1]:5.1f} MB")
 
 
 if __name__ == "__main__":

@@ -1233,6 +1233,8 @@ def import_csv(
             size = len(head)  # a stream that ended within the head
         if size is not None:
             expected = int(size / (len(head) / max(1, head.count(b"\n"))))
+        elif is_bulk(None, head):
+            expected = BULK_ROWS  # a stream that filled the head: big, as far as a small table is concerned
         # Kept during a bulk load: the index the upsert looks keys up in, and indexes whose new entries
         # all share one key (a column the file lacks) and so only append.
         keep = {{"email": "ix_lead_email", "external_id": "ix_lead_external"}.get(importer.key, "")}
@@ -1250,7 +1252,9 @@ def import_csv(
 
     # read here until the import proves big (at once when the file's size says so), then hand the
     # reading to a second process that checks the rows while this one writes them
-    done, big = _consume(importer, _read(reader, source, BATCH), label, encoding, on_progress, until=two_processes)
+    # (a stream of unknown length in the helper's smaller batches: it may turn big, and fork this process)
+    batch = HELPER_BATCH if size is None else BATCH
+    done, big = _consume(importer, _read(reader, source, batch), label, encoding, on_progress, until=two_processes)
     if big:
         importer.stages.first(importer.default_pipeline)  # cached before the fork: the child reads no database
         helper = worker.Worker(lambda send: _read_ahead(importer, _read(reader, source, HELPER_BATCH), send))

@@ -54,17 +54,22 @@ def spy(monkeypatch):
     return started
 
 
-def one_process_copy(cli, tmp_path, content: str, *args: str) -> dict:
-    """Return every row after importing `content` into a fresh database in one process (where the
-    system cannot fork, or `worker.available` says so, the import reads its rows itself)."""
+def one_process_copy(cli, tmp_path, content: str, *args: str, before: str | None = None, stdin: bool = False) -> dict:
+    """Return every row after importing `content` (from a file, or stdin), after `before` when given, into
+    a fresh database in one process (where the system cannot fork, or `worker.available` says so, the
+    import reads its rows itself)."""
     from conftest import Cli
 
-    path = tmp_path / "one-process.csv"
-    path.write_text(content)
     other = Cli(str(tmp_path / "one-process.db"))
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(worker, "available", lambda: False)
-        other("import", str(path), *args, ok=False)
+        for i, text in enumerate([before, content] if before else [content]):
+            if stdin and text is content:
+                other("import", "-", *args, input=text, ok=False)
+            else:
+                path = tmp_path / f"one-process-{i}.csv"
+                path.write_text(text)
+                other("import", str(path), *args, ok=False)
     return other.every_row()
 
 
@@ -86,13 +91,13 @@ def test_a_big_file_is_imported_by_two_processes_exactly_as_by_one(cli, tmp_path
     assert cli.scalar("PRAGMA integrity_check") == "ok" and cli.sql("PRAGMA foreign_key_check") == []
 
 
-def test_a_big_import_piped_on_stdin_goes_to_two_processes_once_it_outgrows_the_table(cli, tmp_path, spy):
-    """Its length unknown, a piped import starts in one process with the indexes in place; once it has
-    written as many rows as the table held (20,000 at least), it drops them and hands the reading over."""
+def test_a_big_import_piped_into_a_small_database_is_a_bulk_import_from_the_start(cli, tmp_path, spy):
+    """Its length unknown, a piped import that fills its first megabyte is taken as big: into a table of
+    fewer than 20,000 leads, it drops the indexes and hands the reading over at once."""
     content = big_csv()
     result = cli("import", "-", input=content)
     assert len(spy) == 1 and f"{ROWS} inserted" in result.stderr
-    assert cli.every_row() == one_process_copy(cli, tmp_path, content)
+    assert cli.every_row() == one_process_copy(cli, tmp_path, content, stdin=True)
     assert len(spy) == 1  # the copy was made in one process
     assert cli.scalar("PRAGMA journal_mode") == "wal" and cli.scalar("PRAGMA integrity_check") == "ok"
     fresh = tmp_path / "fresh.db"
@@ -100,6 +105,20 @@ def test_a_big_import_piped_on_stdin_goes_to_two_processes_once_it_outgrows_the_
     fresh_cli("list")
     index_list = "SELECT name, sql FROM sqlite_master WHERE type = 'index' ORDER BY name"
     assert cli.sql(index_list) == fresh_cli.sql(index_list)  # every index dropped was built again
+
+
+def test_a_piped_import_goes_bulk_once_it_outgrows_a_big_table(cli, tmp_path, spy):
+    """Into a table of 21,000 leads, a piped import starts with the indexes in place, in one process; once
+    it has written as many rows as the table held, it drops them and hands the reading over."""
+    first = big_csv(21000).replace("Lead ", "Earlier lead ")
+    (tmp_path / "first.csv").write_text(first)
+    cli("import", str(tmp_path / "first.csv"))
+    assert len(spy) == 1
+    content = big_csv()
+    result = cli("import", "-", input=content)
+    assert len(spy) == 2 and f"{ROWS} inserted" in result.stderr
+    assert cli.every_row() == one_process_copy(cli, tmp_path, content, before=first, stdin=True)
+    assert cli.scalar("SELECT COUNT(*) FROM lead") == 21000 + ROWS
 
 
 def test_bad_rows_in_a_big_file_are_rejected_as_by_one_process(cli, tmp_path, spy):
