@@ -572,7 +572,6 @@ class _Importer:
         self.pending_keys: set = set()
         self.failed = False
         self.writer = None
-        self.sqlite = conn.dialect.name == "sqlite"
         self.scorer = scoring.batch_scorer(conn)  # new leads are scored as add_lead scores them
         self.minor_unit = 10 ** money.exponent(self.currency)
         self.has_extras = bool(self.extra_columns) or "lost_reason" in self.index
@@ -928,7 +927,7 @@ class _Importer:
             for s, o, c, p in zip(stages, created, closed, pipeline_ids)
         ]
         expected = cols["expected"]
-        if self.sqlite:
+        if self.writer.sqlite:  # SQLite stores a date as its ISO text
             iso: dict = {}
             expected = [
                 None if e is None else (iso[e] if e in iso else iso.setdefault(e, e.isoformat())) for e in expected
