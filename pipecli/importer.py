@@ -47,8 +47,9 @@ from pipecli.output import undefuse
 
 BATCH = 5000
 # rows per message from the helper process: with two processes' batches in flight, smaller batches keep
-# the pair's memory (PSS, summed) under 100 MB on a million rows (benchmarks/import.py)
-HELPER_BATCH = 1000
+# the pair's memory down (PSS summed, a million rows, benchmarks/import.py: 5,000 rows 112 MB, 1,000 rows
+# 96-98 MB, 500 rows 74 MB, at the same speed)
+HELPER_BATCH = 500
 BULK_ROWS = 20000  # from this many expected rows (and more than the table holds) indexes are rebuilt, not updated
 BULK_BYTES = 2 << 20  # a file this big is imported through db.Store.bulk_write (a rollback journal)
 # Indexes an import appends to in order (new lead ids are increasing): cheaper kept than rebuilt.
@@ -912,15 +913,15 @@ class _Importer:
         """Return new leads (`_write` columns) as what `store` inserts, without their ids: the lead
         columns after the id (`_LEAD_COLUMNS`), the notes and the extras as (row offsets, ...) columns,
         and each pipeline's first open stage. Reads no database (the stages are cached)."""
-        created, closed, notes = cols["created"], cols["closed"], cols["note"]
-        fits, probabilities = self._scores(cols)
+        created, closed, notes, stages = cols["created"], cols["closed"], cols["note"], cols["stage"]
+        kinds = [s["kind"] for s in stages]
+        fits, probabilities = self._scores(cols, kinds)
         first_position = {}  # pipeline id -> position of its first open stage: where a lead closed later began
         firsts = {}
         for pipeline in {id(p): p for p in cols["pipeline"]}.values():
             first = self.stages.first(pipeline)
             first_position[pipeline["id"]], firsts[pipeline["id"]] = first["position"], first["id"]
         pipeline_ids = [p["id"] for p in cols["pipeline"]]
-        stages = cols["stage"]
         entered = [o if c is None else c for o, c in zip(created, closed)]  # also the last event
         furthest = [
             s["position"] if c is None else (1 if c == o else first_position[p])
@@ -937,7 +938,7 @@ class _Importer:
         return {
             "n": len(created),
             "lead": [
-                pipeline_ids, [s["id"] for s in stages], [s["kind"] for s in stages], cols["name"], cols["company"],
+                pipeline_ids, [s["id"] for s in stages], kinds, cols["name"], cols["company"],
                 cols["email"], cols["phone"], cols["value"], cols["source"], cols["owner"], expected,
                 cols["external_id"], created, closed, cols["lost_reason"], entered,
                 [o if n else None for o, n in zip(created, notes)], furthest, fits, probabilities,
@@ -958,15 +959,16 @@ class _Importer:
         offsets, keys, values = prepared["extras"]
         self.writer.insert("lead_extra", ("lead_id", "key", "value"), list(zip([ids[i] for i in offsets], keys, values)))
 
-    def _scores(self, cols: dict[str, list]) -> tuple[list, list]:
-        """Return (fits, win probabilities) of new leads given as `_write` columns, as add_lead scores them."""
+    def _scores(self, cols: dict[str, list], kinds: list[str]) -> tuple[list, list]:
+        """Return (fits, win probabilities) of new leads given as `_write` columns with their statuses
+        (`kinds`), as add_lead scores them."""
         n = len(cols["name"])
         if self.scorer is None:
             return [0.0] * n, [None] * n
         unit = self.minor_unit
         columns = {f: cols[f] for f in ("name", "company", "email", "phone", "source", "owner", "external_id")}
         columns["value"] = [None if v is None else v / unit for v in cols["value"]]
-        return self.scorer(columns, cols["extras"], [stage["kind"] for stage in cols["stage"]])
+        return self.scorer(columns, cols["extras"], kinds)
 
     def _write_history(self, ids: list[int], firsts: dict[int, int]) -> None:
         """Record the history of the just inserted leads `ids`, from their rows, in one set-based insert
