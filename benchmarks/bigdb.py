@@ -30,6 +30,8 @@ DEFAULT_PATH = Path(os.environ.get("PIPECLI_BENCH_DB", "/tmp/pipecli-bench/big-v
 def path_for(leads: int) -> Path:
     """Return where the benchmark database of `leads` leads is cached."""
     return DEFAULT_PATH.with_name(f"big-v3-{leads}.db")
+
+
 SOURCES = ["web", "referral", "event", "partner", "cold-call", "ads"]
 OWNERS = [f"seller{i:02d}" for i in range(1, 11)]
 DAY = 86400
@@ -41,23 +43,21 @@ def build(path: Path, n: int, seed: int = 7) -> None:
 
     os.environ.setdefault("PIPECLI_NOW", NOW)
     from pipecli import clock
-    from pipecli.db import Store
+    from pipecli.pipelines import open_store
 
     tmp = path.with_suffix(".building")
     for p in (tmp, Path(str(tmp) + "-wal"), Path(str(tmp) + "-shm")):
         if p.exists():
             p.unlink()
     tmp.parent.mkdir(parents=True, exist_ok=True)
-    Store.open(str(tmp)).dispose()
+    open_store(str(tmp)).dispose()
     now = clock.now_ts()
 
     db = sqlite3.connect(tmp, isolation_level=None)
     db.execute("PRAGMA journal_mode = OFF")
     db.execute("PRAGMA synchronous = OFF")
     db.execute("PRAGMA cache_size = -400000")
-    stages = db.execute(
-        "SELECT id, kind, position FROM stage WHERE pipeline_id = 1 ORDER BY kind, position"
-    ).fetchall()
+    stages = db.execute("SELECT id, kind, position FROM stage WHERE pipeline_id = 1 ORDER BY kind, position").fetchall()
     open_ids = [s[0] for s in sorted((s for s in stages if s[1] == "open"), key=lambda s: s[2])]
     won_id = next(s[0] for s in stages if s[1] == "won")
     lost_id = next(s[0] for s in stages if s[1] == "lost")
@@ -79,7 +79,9 @@ def build(path: Path, n: int, seed: int = 7) -> None:
     # Durations in each stage (days, exponential), cumulated; the whole path is fitted inside the lead's age.
     steps = furthest - 1 + closed.astype(np.int64)
     dur = rng.exponential(12 * DAY, (n, n_open + 1))
-    total = np.where(steps > 0, np.take_along_axis(np.cumsum(dur, axis=1), np.maximum(steps - 1, 0)[:, None], 1)[:, 0], 0)
+    total = np.where(
+        steps > 0, np.take_along_axis(np.cumsum(dur, axis=1), np.maximum(steps - 1, 0)[:, None], 1)[:, 0], 0
+    )
     scale = np.where(total > 0, np.minimum(1.0, (age * 0.9) / np.maximum(total, 1)), 1.0)
     times = created[:, None] + np.cumsum(dur * scale[:, None], axis=1).astype(np.int64)
     value = rng.integers(100, 50000, n) * 100
@@ -106,15 +108,36 @@ def build(path: Path, n: int, seed: int = 7) -> None:
                 status, stage_id, closed_at = ("won", won_id, last) if won[i] else ("lost", lost_id, last)
             else:
                 status, stage_id, closed_at = "open", open_ids[k - 1], None
-            exp = (today + _dt.timedelta(days=int(close_in[i]))).isoformat() if (has_close[i] and not closed[i]) else None
+            exp = (
+                (today + _dt.timedelta(days=int(close_in[i]))).isoformat() if (has_close[i] and not closed[i]) else None
+            )
             v = int(value[i])
             yield (
-                i + 1, 1, stage_id, status, f"Lead {i + 1}", f"Company {i % 50000}",
+                i + 1,
+                1,
+                stage_id,
+                status,
+                f"Lead {i + 1}",
+                f"Company {i % 50000}",
                 f"lead{i + 1}@company{i % 50000}.example" if has_email[i] else None,
                 f"+39 06 {i + 1}" if has_phone[i] else None,
-                None if v < 0 else v, SOURCES[source[i]], OWNERS[owner[i]], exp, c, closed_at,
-                "lost" if status == "lost" else None, last, None, last, k, float(score[i]), 0.0, None,
-                float(score[i]), "incomplete", "call back" if has_next[i] and status == "open" else None,
+                None if v < 0 else v,
+                SOURCES[source[i]],
+                OWNERS[owner[i]],
+                exp,
+                c,
+                closed_at,
+                "lost" if status == "lost" else None,
+                last,
+                None,
+                last,
+                k,
+                float(score[i]),
+                0.0,
+                None,
+                float(score[i]),
+                "incomplete",
+                "call back" if has_next[i] and status == "open" else None,
             )
 
     def change_rows():

@@ -42,8 +42,8 @@ def database(args) -> Path:
 
 def add_missing_indexes(path: Path) -> None:
     """Create the indexes the current models define that the file lacks (built by an older schema)."""
-    from pipecli import migrations
-    from pipecli.db import Store
+    from pipecli.store import migrations
+    from pipecli.store.db import Store
 
     store = Store.open(str(path))
     try:
@@ -124,8 +124,8 @@ def main() -> None:
     path = database(args)
     add_missing_indexes(path)
 
-    from pipecli import stale
-    from pipecli.db import Store
+    from pipecli.reports import clean as stale
+    from pipecli.store.db import Store
 
     store = Store.open(str(path))
 
@@ -137,28 +137,48 @@ def main() -> None:
 
     def command(*extra):
         with open(os.devnull, "w") as sink:
-            done = subprocess.run([sys.executable, "-m", "pipecli", "--db", str(path), "clean", *extra],
-                                  stdout=sink, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT)
+            done = subprocess.run(
+                [sys.executable, "-m", "pipecli", "--db", str(path), "clean", *extra],
+                stdout=sink,
+                stderr=subprocess.PIPE,
+                text=True,
+                env=env,
+                cwd=ROOT,
+            )
         if done.returncode not in (0, 1):
             raise SystemExit(f"pipecli clean failed: {done.stderr}")
 
     floor_s, floor_rows = best(lambda: floor(path), args.runs)
     core_s, report = best(core, args.runs)
     whole_s, _ = best(command, args.runs)
-    owner = sqlite3.connect(path).execute("SELECT owner FROM lead WHERE owner IS NOT NULL ORDER BY id LIMIT 1").fetchone()[0]
+    owner = (
+        sqlite3.connect(path)
+        .execute("SELECT owner FROM lead WHERE owner IS NOT NULL ORDER BY id LIMIT 1")
+        .fetchone()[0]
+    )
     owner_s, _ = best(lambda: command("--owner", owner), args.runs)
     json_s, _ = best(lambda: command("--format", "json"), 1)
     as_of_s, _ = best(lambda: command("--as-of", "2026-10-31"), 1)
     store.dispose()
-    leads, changes = (sqlite3.connect(path).execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0] for t in ("lead", "stage_change"))
+    leads, changes = (
+        sqlite3.connect(path).execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0] for t in ("lead", "stage_change")
+    )
     print(f"database: {path} ({leads:,} leads, {changes:,} stage changes); best of {args.runs}")
-    print(f"findings: {len(report.rows):,} rows (floor counted {floor_rows:,}) on {len(report.lead_ids):,} deals; {dict(report.counts)}")
+    print(
+        f"findings: {len(report.rows):,} rows (floor counted {floor_rows:,}) on {len(report.lead_ids):,} deals; {dict(report.counts)}"
+    )
     print(f"{'measure':44} {'seconds':>8} {'target':>18}")
     print(f"{'floor: hand-written SQL through sqlite3':44} {floor_s:8.3f}")
     ratio = core_s / floor_s
-    print(f"{'stale.find_stale in-process (after start-up)':44} {core_s:8.3f} {f'<= 3x floor ({ratio:.1f}x)':>18} {'ok' if ratio <= 3 else 'MISSED'}")
-    print(f"{'pipecli clean (whole subprocess, text)':44} {whole_s:8.3f} {'< 2 s':>18} {'ok' if whole_s < 2 else 'MISSED'}")
-    print(f"{'pipecli clean --owner ' + owner + ' (one seller)':44} {owner_s:8.3f} {'< 2 s':>18} {'ok' if owner_s < 2 else 'MISSED'}")
+    print(
+        f"{'stale.find_stale in-process (after start-up)':44} {core_s:8.3f} {f'<= 3x floor ({ratio:.1f}x)':>18} {'ok' if ratio <= 3 else 'MISSED'}"
+    )
+    print(
+        f"{'pipecli clean (whole subprocess, text)':44} {whole_s:8.3f} {'< 2 s':>18} {'ok' if whole_s < 2 else 'MISSED'}"
+    )
+    print(
+        f"{'pipecli clean --owner ' + owner + ' (one seller)':44} {owner_s:8.3f} {'< 2 s':>18} {'ok' if owner_s < 2 else 'MISSED'}"
+    )
     print(f"{'pipecli clean --format json (one run)':44} {json_s:8.3f}")
     print(f"{'pipecli clean --as-of 2026-10-31 (one run)':44} {as_of_s:8.3f} {'(history; slower)':>18}")
 

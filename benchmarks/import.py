@@ -34,17 +34,78 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 HEADER = ["name", "company", "email", "phone", "source", "owner", "amount", "stage", "created", "close_date", "notes"]
-FIRST = ["Anna", "Bruno", "Carla", "Dario", "Elena", "Fabio", "Giulia", "Hugo", "Irene", "Jonas", "Katrin", "Luca",
-         "Marta", "Nico", "Olga", "Paolo", "Quinn", "Rita", "Sven", "Tina", "Ugo", "Vera", "Walter", "Zoe"]
-LAST = ["Rossi", "Bianchi", "Müller", "Smith", "García", "Dubois", "Novak", "Jansen", "Kowalski", "O'Brien",
-        "Ferrari", "Silva", "Larsen", "Costa", "Weber", "Moreau"]
-COMPANIES = ["Acme", "Globex", "Initech", "Umbrella", "Stark Industries", "Wayne Enterprises", "Hooli",
-             "Vandelay Industries", "Soylent", "Tyrell", "Cyberdyne", "Wonka, Inc.", "Duff \"Beer\" Co"]
+FIRST = [
+    "Anna",
+    "Bruno",
+    "Carla",
+    "Dario",
+    "Elena",
+    "Fabio",
+    "Giulia",
+    "Hugo",
+    "Irene",
+    "Jonas",
+    "Katrin",
+    "Luca",
+    "Marta",
+    "Nico",
+    "Olga",
+    "Paolo",
+    "Quinn",
+    "Rita",
+    "Sven",
+    "Tina",
+    "Ugo",
+    "Vera",
+    "Walter",
+    "Zoe",
+]
+LAST = [
+    "Rossi",
+    "Bianchi",
+    "Müller",
+    "Smith",
+    "García",
+    "Dubois",
+    "Novak",
+    "Jansen",
+    "Kowalski",
+    "O'Brien",
+    "Ferrari",
+    "Silva",
+    "Larsen",
+    "Costa",
+    "Weber",
+    "Moreau",
+]
+COMPANIES = [
+    "Acme",
+    "Globex",
+    "Initech",
+    "Umbrella",
+    "Stark Industries",
+    "Wayne Enterprises",
+    "Hooli",
+    "Vandelay Industries",
+    "Soylent",
+    "Tyrell",
+    "Cyberdyne",
+    "Wonka, Inc.",
+    'Duff "Beer" Co',
+]
 SOURCES = ["referral", "web", "event", "cold call", "partner", "linkedin"]
 OWNERS = ["alice", "bob", "chiara", "dmitri"]
 STAGES = ["Prospecting", "Contact", "Qualification", "Meeting", "Proposal", "won", "lost"]
-NOTES = ["called, left a message", "asked for a quote: \"standard plan\", 3 seats", "", "met at the fair, likes the demo",
-         "budget ok; decision in Q3", "follow up next week\nafter the holidays", "sent brochure, \"no answer\" yet", ""]
+NOTES = [
+    "called, left a message",
+    'asked for a quote: "standard plan", 3 seats',
+    "",
+    "met at the fair, likes the demo",
+    "budget ok; decision in Q3",
+    "follow up next week\nafter the holidays",
+    'sent brochure, "no answer" yet',
+    "",
+]
 
 
 def generate(path: Path, rows: int) -> None:
@@ -61,11 +122,21 @@ def generate(path: Path, rows: int) -> None:
             if stage in ("won", "lost"):
                 close = f"{min(year + rnd.randint(0, 1), 2026)}-{rnd.randint(month, 12):02d}-{rnd.randint(day, 28):02d}"
             amount = f"{rnd.randint(1, 900) * 50}" if i % 3 else f"{rnd.randint(100, 99999)}.{rnd.randint(0, 99):02d}"
-            writer.writerow([
-                f"{first} {last}", rnd.choice(COMPANIES), f"{first.lower()}.{i}@example.com",
-                f"+39 {rnd.randint(300, 399)} {rnd.randint(1000000, 9999999)}", rnd.choice(SOURCES),
-                rnd.choice(OWNERS), amount, stage, f"{year}-{month:02d}-{day:02d}", close, rnd.choice(NOTES),
-            ])
+            writer.writerow(
+                [
+                    f"{first} {last}",
+                    rnd.choice(COMPANIES),
+                    f"{first.lower()}.{i}@example.com",
+                    f"+39 {rnd.randint(300, 399)} {rnd.randint(1000000, 9999999)}",
+                    rnd.choice(SOURCES),
+                    rnd.choice(OWNERS),
+                    amount,
+                    stage,
+                    f"{year}-{month:02d}-{day:02d}",
+                    close,
+                    rnd.choice(NOTES),
+                ]
+            )
     tmp.rename(path)
 
 
@@ -134,8 +205,11 @@ def run(label: str, argv: list[str], env: dict, stdin_path: Path | None = None) 
     peak = sampler.peak or largest
     cpu = usage.ru_utime + usage.ru_stime
     said = stderr.decode(errors="replace").strip().splitlines()[-1:]
-    print(f"  {label:<14} {seconds:7.2f} s wall  {cpu:7.2f} s cpu   peak {peak:6.1f} MB all processes "
-          f"({largest:5.1f} MB largest)   {' '.join(said)}", flush=True)
+    print(
+        f"  {label:<14} {seconds:7.2f} s wall  {cpu:7.2f} s cpu   peak {peak:6.1f} MB all processes "
+        f"({largest:5.1f} MB largest)   {' '.join(said)}",
+        flush=True,
+    )
     return seconds, peak, cpu
 
 
@@ -183,11 +257,15 @@ def main() -> None:
     print("\n(wall time is what the targets mean; cpu time is shown too, as it is steadier on a busy machine)")
     floor_, pipecli = results["floor"], results["pipecli"]
     ratio, cpu_ratio = pipecli[0] / floor_[0], pipecli[2] / floor_[2]
-    print(f"pipecli / floor        {ratio:5.2f}x wall  {cpu_ratio:5.2f}x cpu  (target <= 2.5x)  {'ok' if ratio <= 2.5 else 'MISSED'}")
+    print(
+        f"pipecli / floor        {ratio:5.2f}x wall  {cpu_ratio:5.2f}x cpu  (target <= 2.5x)  {'ok' if ratio <= 2.5 else 'MISSED'}"
+    )
     if "sqlite-utils" in results:
         other = results["sqlite-utils"]
         speedup, cpu_speedup = other[0] / pipecli[0], other[2] / pipecli[2]
-        print(f"sqlite-utils / pipecli {speedup:5.2f}x wall  {cpu_speedup:5.2f}x cpu  (target >= 3x)    {'ok' if speedup >= 3 else 'MISSED'}")
+        print(
+            f"sqlite-utils / pipecli {speedup:5.2f}x wall  {cpu_speedup:5.2f}x cpu  (target >= 3x)    {'ok' if speedup >= 3 else 'MISSED'}"
+        )
     print(f"pipecli peak memory    {pipecli[1]:5.1f} MB (target < 100 MB)  {'ok' if pipecli[1] < 100 else 'MISSED'}")
     piped = results["piped"]
     print(f"piped on stdin         {piped[0] / floor_[0]:5.2f}x the floor, {piped[1]:5.1f} MB")

@@ -37,8 +37,9 @@ def load(csv_path: Path, db: str) -> int:
     sys.path.insert(0, str(ROOT))
     from sqlalchemy import text
 
-    from pipecli import pipelines, scoring
-    from pipecli.db import Store
+    from pipecli import pipelines
+    from pipecli.scoring import score as scoring
+    from pipecli.store.db import Store
 
     with open(csv_path, newline="", encoding="utf-8") as handle:
         rows = list(csv.DictReader(handle))
@@ -54,8 +55,13 @@ def load(csv_path: Path, db: str) -> int:
                 status = "won" if row["Converted"].strip() == "1" else "lost"
                 leads.append(
                     {
-                        "id": lead_id, "p": pipeline["id"], "s": outcome[status], "st": status,
-                        "name": f"Lead {row['Lead Number']}", "ext": row["Prospect ID"], "at": LOADED_AT,
+                        "id": lead_id,
+                        "p": pipeline["id"],
+                        "s": outcome[status],
+                        "st": status,
+                        "name": f"Lead {row['Lead Number']}",
+                        "ext": row["Prospect ID"],
+                        "at": LOADED_AT,
                     }
                 )
                 changes.append({"l": lead_id, "s": outcome[status], "a": LOADED_AT})
@@ -100,11 +106,33 @@ def main() -> None:
             if args.loader:
                 said = f"{load(args.csv, db)} leads (benchmark loader)"
             else:
-                said = subprocess.run(
-                    [sys.executable, "-m", "pipecli", "--db", db, "import", str(args.csv), "--map", "Prospect ID=external_id",
-                     "--map", "Converted=stage", "--stage-map", "1=won,0=lost"],
-                    capture_output=True, text=True, cwd=ROOT, env=env, check=True,
-                ).stderr.strip().splitlines()[-1] + " (pipecli import)"
+                said = (
+                    subprocess.run(
+                        [
+                            sys.executable,
+                            "-m",
+                            "pipecli",
+                            "--db",
+                            db,
+                            "import",
+                            str(args.csv),
+                            "--map",
+                            "Prospect ID=external_id",
+                            "--map",
+                            "Converted=stage",
+                            "--stage-map",
+                            "1=won,0=lost",
+                        ],
+                        capture_output=True,
+                        text=True,
+                        cwd=ROOT,
+                        env=env,
+                        check=True,
+                    )
+                    .stderr.strip()
+                    .splitlines()[-1]
+                    + " (pipecli import)"
+                )
             print(f"loaded in {time.perf_counter() - start:.1f}s: {said}")
         cmd = [sys.executable, "-m", "pipecli", "--db", db, "score", "--learn", "--format", "json"]
         fields = args.fields

@@ -14,7 +14,6 @@ A report is one `@report(...)` function returning (core, floor, argv); see `clea
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import os
 import sqlite3
 import subprocess
@@ -47,38 +46,48 @@ def report(name: str):
 
 
 def _open_ids(db: sqlite3.Connection) -> list[int]:
-    return [r[0] for r in db.execute("SELECT id FROM stage WHERE pipeline_id = :p AND kind = 'open' ORDER BY position", {"p": 1})]
+    return [
+        r[0]
+        for r in db.execute("SELECT id FROM stage WHERE pipeline_id = :p AND kind = 'open' ORDER BY position", {"p": 1})
+    ]
 
 
 def _median(pairs):
-    from pipecli.metrics import percentile
+    from pipecli.reports.state import percentile
 
     return percentile(pairs, 0.5)
 
 
 @report("metrics")
 def metrics_report():
-    from pipecli import metrics
+    from pipecli.reports import metrics
 
     def floor(db):
         t = NOW_TS
         ids = ",".join(map(str, _open_ids(db)))
-        db.execute("SELECT source, COUNT(*) FROM lead WHERE pipeline_id = :p AND created_at <= :t GROUP BY source", {"p": 1, "t": t}).fetchall()
+        db.execute(
+            "SELECT source, COUNT(*) FROM lead WHERE pipeline_id = :p AND created_at <= :t GROUP BY source",
+            {"p": 1, "t": t},
+        ).fetchall()
         db.execute(
             "SELECT status, COUNT(*), SUM(value_minor), COUNT(value_minor), SUM(closed_at - created_at) FROM lead "
-            "WHERE pipeline_id = :p AND status IN ('won', 'lost') AND closed_at <= :t GROUP BY status", {"p": 1, "t": t}
+            "WHERE pipeline_id = :p AND status IN ('won', 'lost') AND closed_at <= :t GROUP BY status",
+            {"p": 1, "t": t},
         ).fetchall()
         cycle = db.execute(
             "SELECT (closed_at - created_at) / 3600, COUNT(*) FROM lead WHERE pipeline_id = :p AND status = 'won' "
-            "AND closed_at <= :t GROUP BY (closed_at - created_at) / 3600", {"p": 1, "t": t}
+            "AND closed_at <= :t GROUP BY (closed_at - created_at) / 3600",
+            {"p": 1, "t": t},
         ).fetchall()
         db.execute(
             "SELECT furthest_position, status, COUNT(*), SUM(value_minor) FROM lead WHERE pipeline_id = :p "
-            "AND created_at <= :t GROUP BY 1, 2", {"p": 1, "t": t}
+            "AND created_at <= :t GROUP BY 1, 2",
+            {"p": 1, "t": t},
         ).fetchall()
         db.execute(
             "SELECT stage_id, COUNT(*), SUM(value_minor), SUM(:t - created_at) FROM lead WHERE pipeline_id = :p "
-            "AND status = 'open' AND archived_at IS NULL GROUP BY stage_id", {"p": 1, "t": t}
+            "AND status = 'open' AND archived_at IS NULL GROUP BY stage_id",
+            {"p": 1, "t": t},
         ).fetchall()
         dur = db.execute(
             f"SELECT to_stage_id, (left_at - at) / 3600, COUNT(*) FROM stage_change WHERE to_stage_id IN ({ids}) "
@@ -93,17 +102,19 @@ def metrics_report():
 
 @report("funnel")
 def funnel_report():
-    from pipecli import metrics
+    from pipecli.reports import metrics
 
     def floor(db):
         t = NOW_TS
         db.execute(
             "SELECT furthest_position, status, COUNT(*), SUM(value_minor) FROM lead WHERE pipeline_id = :p "
-            "AND created_at <= :t GROUP BY 1, 2", {"p": 1, "t": t}
+            "AND created_at <= :t GROUP BY 1, 2",
+            {"p": 1, "t": t},
         ).fetchall()
         db.execute(
             "SELECT stage_id, COUNT(*), SUM(value_minor) FROM lead WHERE pipeline_id = :p AND status = 'open' "
-            "AND archived_at IS NULL GROUP BY stage_id", {"p": 1}
+            "AND archived_at IS NULL GROUP BY stage_id",
+            {"p": 1},
         ).fetchall()
 
     return (lambda conn: metrics.funnel(conn)), floor, ["funnel"]
@@ -115,7 +126,7 @@ def forecast_report():
 
     import numpy as np
 
-    from pipecli import forecast
+    from pipecli.reports import forecast
 
     runs = 10000
 
@@ -125,11 +136,14 @@ def forecast_report():
         # probabilities from history, remaining time per stage, then period/stage groups and the draws
         reach = db.execute(
             "SELECT furthest_position, status, COUNT(*) FROM lead WHERE pipeline_id = :p AND created_at <= :t "
-            "AND status IN ('won', 'lost') GROUP BY 1, 2", {"p": 1, "t": t}
+            "AND status IN ('won', 'lost') GROUP BY 1, 2",
+            {"p": 1, "t": t},
         ).fetchall()
         won = sum(n for _, s, n in reach if s == "won")
-        prob = {sid: won / max(1, won + sum(n for pos, s, n in reach if s == "lost" and pos >= i))
-                for i, sid in enumerate(ids, 1)}
+        prob = {
+            sid: won / max(1, won + sum(n for pos, s, n in reach if s == "lost" and pos >= i))
+            for i, sid in enumerate(ids, 1)
+        }
         dur = db.execute(
             f"SELECT to_stage_id, (left_at - at) / 3600, COUNT(*) FROM stage_change WHERE to_stage_id IN "
             f"({','.join(map(str, ids))}) AND left_at IS NOT NULL GROUP BY 1, 2"
@@ -138,23 +152,27 @@ def forecast_report():
         rem = {sid: int(sum(med[i:])) for i, sid in enumerate(ids)}
         day = _dt.date(2026, 11, 1)
         bounds = [_dt.date(2026, 12, 1), _dt.date(2027, 1, 1), _dt.date(2027, 2, 1)]
-        epochs = [int(_dt.datetime(b.year, b.month, b.day, tzinfo=_dt.timezone.utc).timestamp()) for b in bounds]
+        epochs = [int(_dt.datetime(b.year, b.month, b.day, tzinfo=_dt.UTC).timestamp()) for b in bounds]
         dcase = " ".join(f"WHEN expected_close < '{b.isoformat()}' THEN {i}" for i, b in enumerate(bounds))
         rcase = " ".join(f"WHEN {s} THEN {r}" for s, r in rem.items())
-        tcase = " ".join(f"WHEN stage_entered_at + CASE stage_id {rcase} END < {e} THEN {i}" for i, e in enumerate(epochs))
+        tcase = " ".join(
+            f"WHEN stage_entered_at + CASE stage_id {rcase} END < {e} THEN {i}" for i, e in enumerate(epochs)
+        )
         groups = db.execute(
             f"SELECT CASE WHEN expected_close IS NOT NULL THEN CASE {dcase} ELSE -1 END ELSE CASE {tcase} ELSE -1 END END AS k,"
             " stage_id, COUNT(*), SUM(COALESCE(value_minor, 0)), SUM(CAST(value_minor AS REAL) * value_minor) "
-            "FROM lead WHERE pipeline_id = :p AND status = 'open' AND archived_at IS NULL GROUP BY 1, 2", {"p": 1}
+            "FROM lead WHERE pipeline_id = :p AND status = 'open' AND archived_at IS NULL GROUP BY 1, 2",
+            {"p": 1},
         ).fetchall()
         db.execute(
             "SELECT SUM(value_minor) FROM lead WHERE pipeline_id = :p AND status = 'won' AND closed_at >= :s AND closed_at <= :t",
-            {"p": 1, "s": int(_dt.datetime(day.year, day.month, day.day, tzinfo=_dt.timezone.utc).timestamp()), "t": t},
+            {"p": 1, "s": int(_dt.datetime(day.year, day.month, day.day, tzinfo=_dt.UTC).timestamp()), "t": t},
         ).fetchone()
         # velocity inputs: closed summary and open count
         db.execute(
             "SELECT status, COUNT(*), SUM(value_minor), COUNT(value_minor), SUM(closed_at - created_at) FROM lead "
-            "WHERE pipeline_id = :p AND status IN ('won', 'lost') AND closed_at <= :t GROUP BY status", {"p": 1, "t": t}
+            "WHERE pipeline_id = :p AND status IN ('won', 'lost') AND closed_at <= :t GROUP BY status",
+            {"p": 1, "t": t},
         ).fetchall()
         rng = np.random.default_rng(1)
         revenue = np.zeros((runs, 3))
@@ -167,27 +185,32 @@ def forecast_report():
             revenue[:, k] += np.clip(w * mean + sd * rng.standard_normal(runs), 0, sv)
         np.percentile(revenue, [10, 50, 90], axis=0)
 
-    return (lambda conn: forecast.forecast(conn, target=1_000_000_00, runs=runs)), floor, ["forecast", "--target", "1000000"]
+    return (
+        (lambda conn: forecast.forecast(conn, target=1_000_000_00, runs=runs)),
+        floor,
+        ["forecast", "--target", "1000000"],
+    )
 
 
 @report("list")
 def list_report():
     """`list --sort score`: the floor is the same statement (the total decayed to now, as scoring.total_sql
     writes it) sent through sqlite3 directly."""
-    from pipecli import leads, scoring
+    from pipecli import listing
+    from pipecli.scoring import score as scoring
 
-    order = leads.SORTS["score"]
+    order = listing.SORTS["score"]
 
     def floor(db):
         score, params = scoring.total_sql("l")
-        columns = leads.LIST_COLUMNS.replace("l.score", f"{score} AS score")
+        columns = listing.LIST_COLUMNS.replace("l.score", f"{score} AS score")
         db.execute(
             f"SELECT {columns} FROM lead l JOIN stage s ON s.id = l.stage_id JOIN pipeline p ON p.id = l.pipeline_id "
             f"WHERE l.status = 'open' AND l.archived_at IS NULL ORDER BY {order} LIMIT 100",
             params,
         ).fetchall()
 
-    core = lambda conn: leads.list_leads(conn, leads.LeadFilter(status="open"), "score", 100)  # noqa: E731
+    core = lambda conn: listing.list_leads(conn, listing.LeadFilter(status="open"), "score", 100)  # noqa: E731
     return core, floor, ["list", "--status", "open", "--sort", "score", "--limit", "100"]
 
 
@@ -196,7 +219,7 @@ def clean_report():
     """The stale report against benchmarks/clean.py's floor: the same rules and rows by hand-written SQL."""
     import clean as clean_bench
 
-    from pipecli import stale
+    from pipecli.reports import clean as stale
 
     def floor(db):
         clean_bench.floor(Path(db.execute("PRAGMA database_list").fetchone()[2]))
@@ -223,15 +246,17 @@ def main() -> None:
     path = bigdb.ensure(bigdb.path_for(args.leads), args.leads)
 
     from pipecli import clock
-    from pipecli.db import Store
+    from pipecli.store.db import Store
 
     NOW_TS = clock.now_ts()
     store = Store.open(str(path))
     raw = sqlite3.connect(path)
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     wanted = args.only.split(",") if args.only else list(REPORTS)
-    print(f"database: {path} ({args.leads:,} leads, "
-          f"{raw.execute('SELECT COUNT(*) FROM stage_change').fetchone()[0]:,} stage changes); best of {args.repeat}")
+    print(
+        f"database: {path} ({args.leads:,} leads, "
+        f"{raw.execute('SELECT COUNT(*) FROM stage_change').fetchone()[0]:,} stage changes); best of {args.repeat}"
+    )
     print(f"{'report':<10} {'own work':>10} {'floor':>10} {'ratio':>7} {'command':>9}  targets (≤3× floor, <2 s)")
     for name in wanted:
         made = REPORTS[name]()
@@ -240,18 +265,22 @@ def main() -> None:
             continue
         core, floor, argv = made
 
-        def own():
+        def own(core=core):
             with store.read() as conn:
                 core(conn)
 
         own()  # warm the cache
         t_own = best(own, args.repeat)
-        t_floor = best(lambda: floor(raw), args.repeat)
+        t_floor = best(lambda floor=floor: floor(raw), args.repeat)
         cmd = [sys.executable, "-m", "pipecli", "--db", str(path), *argv]
-        t_cmd = best(lambda: subprocess.run(cmd, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, check=True), args.repeat)
+        t_cmd = best(
+            lambda cmd=cmd: subprocess.run(cmd, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, check=True), args.repeat
+        )
         ratio = t_own / t_floor if t_floor else float("inf")
         ok = "ok" if ratio <= 3 and t_cmd < 2 else "MISSED"
-        print(f"{name:<10} {t_own * 1000:>8.1f}ms {t_floor * 1000:>8.1f}ms {ratio:>6.2f}× {t_cmd:>8.2f}s  {ok}   ({' '.join(argv)})")
+        print(
+            f"{name:<10} {t_own * 1000:>8.1f}ms {t_floor * 1000:>8.1f}ms {ratio:>6.2f}× {t_cmd:>8.2f}s  {ok}   ({' '.join(argv)})"
+        )
     store.dispose()
 
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import os
 import random
-import subprocess
 import sys
 import tempfile
 import time
@@ -31,7 +30,7 @@ def build(db: str, n: int) -> None:
     from sqlalchemy import text
 
     from pipecli import pipelines
-    from pipecli.db import Store
+    from pipecli.store.db import Store
 
     rng = random.Random(1)
     store = Store.open(db)
@@ -43,7 +42,9 @@ def build(db: str, n: int) -> None:
             at = NOW - rng.randint(0, 365 * 86400)
             fit = rng.choice([0, 5, 15, 25, 30])
             eng = rng.random() * 80
-            rows.append({"i": i, "p": p["id"], "s": rng.choice(stage_ids), "n": f"Lead {i}", "at": at, "f": fit, "e": eng})
+            rows.append(
+                {"i": i, "p": p["id"], "s": rng.choice(stage_ids), "n": f"Lead {i}", "at": at, "f": fit, "e": eng}
+            )
         conn.execute(
             text(
                 "INSERT INTO lead (id, pipeline_id, stage_id, status, name, created_at, stage_entered_at, last_event_at,"
@@ -63,28 +64,37 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         db = str(Path(tmp) / "big.db")
         build(db, args.leads)
-        env = {**os.environ, "PYTHONPATH": str(ROOT), "PIPECLI_NOW": "2026-11-28T09:00:00+00:00", "PIPECLI_CONFIG": str(Path(tmp) / "none.toml")}
+        env = {
+            **os.environ,
+            "PYTHONPATH": str(ROOT),
+            "PIPECLI_NOW": "2026-11-28T09:00:00+00:00",
+            "PIPECLI_CONFIG": str(Path(tmp) / "none.toml"),
+        }
         base = [sys.executable, "-m", "pipecli", "--db", db]
         reference = timed(base + ["list", "--sort", "id", "--limit", "20"], env, args.runs)
         print(f"{args.leads} open leads; median of {args.runs} runs")
         print(f"  list --sort id --limit 20      {reference:6.3f}s  (reference)")
-        for cmd in (["list", "--sort", "score", "--limit", "20"], ["list", "--hot", "--limit", "20"], ["score", "--limit", "20"]):
+        for cmd in (
+            ["list", "--sort", "score", "--limit", "20"],
+            ["list", "--hot", "--limit", "20"],
+            ["score", "--limit", "20"],
+        ):
             t = timed(base + cmd, env, args.runs)
             print(f"  {' '.join(cmd):<30} {t:6.3f}s  ({t / reference:.2f}x)")
         os.environ.update(env)
-        from pipecli import leads
-        from pipecli.db import Store
+        from pipecli import listing
+        from pipecli.store.db import Store
 
         store = Store.open(db)
         with store.read() as conn:
             start = time.perf_counter()
-            top = leads.list_leads(conn, leads.LeadFilter(), "score", limit=20)
+            top = listing.list_leads(conn, listing.LeadFilter(), "score", limit=20)
             took_top = time.perf_counter() - start
             start = time.perf_counter()
-            rows = leads.list_leads(conn, leads.LeadFilter(), "score")
+            rows = listing.list_leads(conn, listing.LeadFilter(), "score")
             took = time.perf_counter() - start
         with store.write() as conn:
-            from pipecli import scoring
+            from pipecli.scoring import score as scoring
 
             start = time.perf_counter()
             count = scoring.recompute(conn)

@@ -38,9 +38,16 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         db = Path(tmp) / "bench.db"
-        env = {**os.environ, "PYTHONPATH": str(ROOT), "PIPECLI_DB": str(db), "PIPECLI_CONFIG": str(Path(tmp) / "c.toml")}
+        env = {
+            **os.environ,
+            "PYTHONPATH": str(ROOT),
+            "PIPECLI_DB": str(db),
+            "PIPECLI_CONFIG": str(Path(tmp) / "c.toml"),
+        }
         pipecli = [sys.executable, "-m", "pipecli"]
-        subprocess.run(pipecli + ["demo", "--leads", "100", "--into", str(db)], env=env, capture_output=True, check=True)
+        subprocess.run(
+            pipecli + ["demo", "--leads", "100", "--into", str(db)], env=env, capture_output=True, check=True
+        )
         floor = timed([sys.executable, "-c", "import typer, sqlmodel, pendulum"], env, args.runs)
         version = timed(pipecli + ["--version"], env, args.runs)
         listing = timed(pipecli + ["list"], env, args.runs)
@@ -51,8 +58,10 @@ def main() -> None:
         ("pipecli list (100 leads)", listing),
     ]:
         print(f"{name:<54}{value * 1000:>8.0f}ms{value / floor:>10.2f}")
-    print(f"target: list <= 1.20x floor ({'met' if listing <= 1.2 * floor else 'NOT met'}); "
-          f"--version under floor ({'met' if version < floor else 'NOT met'})")
+    print(
+        f"target: list <= 1.20x floor ({'met' if listing <= 1.2 * floor else 'NOT met'}); "
+        f"--version under floor ({'met' if version < floor else 'NOT met'})"
+    )
 
 
 if __name__ == "__main__":

@@ -1,14 +1,14 @@
 """Activities: the touches between a seller and a lead (calls, emails, demos...).
 
-They are what "gone silent" and the engagement score are measured from. Logging one keeps the lead's
-cached `last_activity_at` / `last_event_at` current.
+They are what "gone silent" and the engagement score are measured from. This module is a leaf: the kinds
+and reading a lead's activities. Logging one (which also updates the lead's cached columns and score) is a
+write to a lead, in `leads.log_activity`.
 """
 
 from __future__ import annotations
 
 from sqlalchemy import text
 
-from pipecli import clock
 from pipecli.errors import PipecliError
 
 # kind -> what it means; `pipecli log --help` and the README list these.
@@ -39,32 +39,6 @@ def check_kind(kind: str) -> str:
     if key not in KINDS:
         raise PipecliError(f"unknown activity kind {kind!r}; kinds: {', '.join(KINDS)}")
     return key
-
-
-def log_activity(conn, lead_id: int, kind: str, note: str | None = None, at: int | None = None) -> int:
-    """Record an activity on a lead at `at` (epoch seconds, default now); return the activity's id."""
-    from pipecli.leads import get_lead
-
-    kind = check_kind(kind)
-    get_lead(conn, lead_id)
-    at = clock.now_ts() if at is None else at
-    activity_id = conn.execute(
-        text("INSERT INTO activity (lead_id, kind, note, at) VALUES (:l, :k, :n, :a) RETURNING id"),
-        {"l": lead_id, "k": kind, "n": note, "a": at},
-    ).scalar_one()
-    conn.execute(
-        text(
-            "UPDATE lead SET "
-            " last_activity_at = CASE WHEN last_activity_at IS NULL OR last_activity_at < :a THEN :a ELSE last_activity_at END,"
-            " last_event_at = CASE WHEN last_event_at < :a THEN :a ELSE last_event_at END "
-            "WHERE id = :l"
-        ),
-        {"a": at, "l": lead_id},
-    )
-    from pipecli import scoring
-
-    scoring.refresh(conn, lead_id)
-    return activity_id
 
 
 def activities_of(conn, lead_id: int) -> list[dict]:

@@ -13,6 +13,8 @@ import re
 
 from pipecli.errors import PipecliError
 
+DAY = 86400  # seconds in a day: durations in days are seconds / DAY
+
 _frozen: _dt.datetime | None = None
 
 _RELATIVE = re.compile(
@@ -34,11 +36,11 @@ def freeze(moment: str | _dt.datetime | None) -> None:
 def now() -> _dt.datetime:
     """Return the current moment as an aware UTC datetime (frozen, from PIPECLI_NOW, or the real time)."""
     if _frozen is not None:
-        return _frozen.astimezone(_dt.timezone.utc)
+        return _frozen.astimezone(_dt.UTC)
     env = os.environ.get("PIPECLI_NOW")
     if env:
         return _parse_absolute(env, "PIPECLI_NOW")
-    return _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0)
+    return _dt.datetime.now(_dt.UTC).replace(microsecond=0)
 
 
 def now_ts() -> int:
@@ -77,7 +79,7 @@ def _shift(base: _dt.datetime, n: int, unit: str) -> _dt.datetime:
 
 def _plain(moment: _dt.datetime) -> _dt.datetime:
     """Return `moment` as a stdlib UTC datetime (pendulum's subclasses do not bind in every driver)."""
-    return _dt.datetime.fromtimestamp(moment.timestamp(), _dt.timezone.utc)
+    return _dt.datetime.fromtimestamp(moment.timestamp(), _dt.UTC)
 
 
 def parse_when(text: str, what: str = "--at") -> _dt.datetime:
@@ -90,14 +92,14 @@ def parse_when(text: str, what: str = "--at") -> _dt.datetime:
     if word in ("today", "yesterday", "tomorrow"):
         offset = {"today": 0, "yesterday": -1, "tomorrow": 1}[word]
         day = today() + _dt.timedelta(days=offset)
-        return _dt.datetime.fromtimestamp(day_start_ts(day), _dt.timezone.utc)
+        return _dt.datetime.fromtimestamp(day_start_ts(day), _dt.UTC)
     match = _RELATIVE.match(word)
     if match:
         if match.group("n") is not None:
             n, unit = -int(match.group("n")), match.group("unit")
         else:
             n, unit = int(match.group("n2")), match.group("unit2")
-        return _shift(current, n, unit).astimezone(_dt.timezone.utc)
+        return _shift(current, n, unit).astimezone(_dt.UTC)
     return _parse_absolute(text, what)
 
 
@@ -138,7 +140,7 @@ def day_start_ts(day: _dt.date) -> int:
 
 def from_ts(ts: int) -> _dt.datetime:
     """Return epoch seconds as an aware datetime in local time."""
-    return _dt.datetime.fromtimestamp(ts, _dt.timezone.utc).astimezone()
+    return _dt.datetime.fromtimestamp(ts, _dt.UTC).astimezone()
 
 
 def iso(ts: int | None) -> str | None:

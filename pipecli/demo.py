@@ -11,12 +11,48 @@ import random
 from sqlalchemy import text
 
 from pipecli import clock, leads
-from pipecli.activities import log_activity
+from pipecli.leads import log_activity
 
-FIRST = ["Anna", "Marco", "Giulia", "Luca", "Sofia", "Paolo", "Elena", "Davide", "Chiara", "Matteo",
-         "Laura", "Omar", "Hannah", "Jonas", "Priya", "Wei", "Lucía", "Tom", "Fatima", "Noah"]
-LAST = ["Rossi", "Bianchi", "Ferrari", "Müller", "Schmidt", "Garcia", "Kumar", "Chen", "Dubois",
-        "Novak", "Smith", "Jones", "Costa", "Silva", "Kowalski", "Nakamura"]
+FIRST = [
+    "Anna",
+    "Marco",
+    "Giulia",
+    "Luca",
+    "Sofia",
+    "Paolo",
+    "Elena",
+    "Davide",
+    "Chiara",
+    "Matteo",
+    "Laura",
+    "Omar",
+    "Hannah",
+    "Jonas",
+    "Priya",
+    "Wei",
+    "Lucía",
+    "Tom",
+    "Fatima",
+    "Noah",
+]
+LAST = [
+    "Rossi",
+    "Bianchi",
+    "Ferrari",
+    "Müller",
+    "Schmidt",
+    "Garcia",
+    "Kumar",
+    "Chen",
+    "Dubois",
+    "Novak",
+    "Smith",
+    "Jones",
+    "Costa",
+    "Silva",
+    "Kowalski",
+    "Nakamura",
+]
 COMPANIES = ["Srl", "GmbH", "SA", "Ltd", "BV", "Oy"]
 SOURCES = [("referral", 3), ("web", 4), ("event", 2), ("outbound", 3), ("partner", 1)]
 OWNERS = ["marco", "giulia", "tom"]
@@ -47,10 +83,14 @@ def build(conn, leads_count: int = 80, days: int = 270, seed: int = 7) -> int:
         source = rng.choices([s for s, _ in SOURCES], [w for _, w in SOURCES])[0]
         close_in = rng.randint(10, 120)
         lead_id = leads.add_lead(
-            conn, f"{first} {last}", company=company,
+            conn,
+            f"{first} {last}",
+            company=company,
             email=f"{first.lower()}.{last.lower()}{i}@example.com".replace("ü", "u").replace("í", "i"),
             phone=f"+39 02 {rng.randint(1000000, 9999999)}" if rng.random() < 0.8 else None,
-            value_minor=value if rng.random() < 0.9 else None, source=source, owner=rng.choice(OWNERS),
+            value_minor=value if rng.random() < 0.9 else None,
+            source=source,
+            owner=rng.choice(OWNERS),
             expected_close=clock.from_ts(created + close_in * day).date() if rng.random() < 0.85 else None,
             at=created,
         )
@@ -64,7 +104,9 @@ def build(conn, leads_count: int = 80, days: int = 270, seed: int = 7) -> int:
                 log_activity(conn, lead_id, rng.choice(TOUCHES), None, t - rng.randint(1, 2) * day)
             if rng.random() < 0.25:  # dropped out at this stage
                 if rng.random() < 0.6:
-                    leads.move_lead(conn, lead_id, "lost", t, rng.choice(["price", "no budget", "went silent", "competitor"]))
+                    leads.move_lead(
+                        conn, lead_id, "lost", t, rng.choice(["price", "no budget", "went silent", "competitor"])
+                    )
                 break
             leads.move_lead(conn, lead_id, stage_names[position], t)
         else:
@@ -90,8 +132,10 @@ def _this_week(conn, rng: random.Random, now: int) -> None:
     for stage, kinds in TRIGGERS.items():
         pipelines.configure_stage(conn, None, stage, triggers=kinds)
     recent = conn.execute(
-        text("SELECT l.id, s.name FROM lead l JOIN stage s ON s.id = l.stage_id "
-             "WHERE l.status = 'open' AND l.last_event_at > :since ORDER BY l.id"),
+        text(
+            "SELECT l.id, s.name FROM lead l JOIN stage s ON s.id = l.stage_id "
+            "WHERE l.status = 'open' AND l.last_event_at > :since ORDER BY l.id"
+        ),
         {"since": now - 45 * 86400},
     ).all()
     today = clock.today()

@@ -14,7 +14,10 @@ from dataclasses import dataclass
 from sqlalchemy import text
 
 from pipecli import clock, pipelines
+from pipecli.activities import activities_of, check_kind
 from pipecli.errors import NotFound, PipecliError
+from pipecli.scoring import score as scoring
+from pipecli.store.schema import lead_tables
 
 # Something before the first @, a dot after it, no spaces (the shape check `add-lead` and `import` share).
 EMAIL = re.compile(r"[^@\s]+@\S*\.\S*")
@@ -85,12 +88,21 @@ def add_lead(
             " :ext, :at, :closed, :at, :at, :furthest, 0, 0, 0, 'incomplete') RETURNING id"
         ),
         {
-            "p": p["id"], "s": target["id"], "st": target["kind"], "name": name,
-            "company": _clean_text(company), "email": check_email(email),
-            "phone": _clean_text(phone), "value": value_minor,
-            "source": _clean_text(source), "owner": _clean_text(owner),
-            "close": expected_close, "ext": _clean_text(external_id), "at": at,
-            "closed": at if closed else None, "furthest": target["position"] or 1,
+            "p": p["id"],
+            "s": target["id"],
+            "st": target["kind"],
+            "name": name,
+            "company": _clean_text(company),
+            "email": check_email(email),
+            "phone": _clean_text(phone),
+            "value": value_minor,
+            "source": _clean_text(source),
+            "owner": _clean_text(owner),
+            "close": expected_close,
+            "ext": _clean_text(external_id),
+            "at": at,
+            "closed": at if closed else None,
+            "furthest": target["position"] or 1,
         },
     ).scalar_one()
     conn.execute(
@@ -98,11 +110,7 @@ def add_lead(
         {"l": lead_id, "s": target["id"], "a": at},
     )
     if note:
-        from pipecli.activities import log_activity
-
         log_activity(conn, lead_id, "note", note, at)
-    from pipecli import scoring
-
     scoring.refresh(conn, lead_id)
     return lead_id
 
@@ -137,10 +145,7 @@ def move_lead(conn, lead_id: int, stage: str, at: int | None = None, reason: str
         {"a": at, "l": lead_id},
     )
     conn.execute(
-        text(
-            "INSERT INTO stage_change (lead_id, from_stage_id, to_stage_id, at, reason) "
-            "VALUES (:l, :f, :t, :a, :r)"
-        ),
+        text("INSERT INTO stage_change (lead_id, from_stage_id, to_stage_id, at, reason) VALUES (:l, :f, :t, :a, :r)"),
         {"l": lead_id, "f": lead["stage_id"], "t": target["id"], "a": at, "r": reason},
     )
     furthest = lead["furthest_position"]
@@ -154,8 +159,13 @@ def move_lead(conn, lead_id: int, stage: str, at: int | None = None, reason: str
             "WHERE id = :l"
         ),
         {
-            "s": target["id"], "st": target["kind"], "a": at, "closed": at if closing else None,
-            "reason": reason if target["kind"] == "lost" else None, "f": furthest, "l": lead_id,
+            "s": target["id"],
+            "st": target["kind"],
+            "a": at,
+            "closed": at if closing else None,
+            "reason": reason if target["kind"] == "lost" else None,
+            "f": furthest,
+            "l": lead_id,
         },
     )
     return Move(lead_id, current, target["name"], target["kind"], at)
@@ -183,19 +193,8 @@ def edit_lead(conn, lead_id: int, changes: dict) -> dict:
         raise PipecliError("--value must not be negative")
     sets = ", ".join(f"{k} = :{k}" for k in values)
     conn.execute(text(f"UPDATE lead SET {sets} WHERE id = :id"), {**values, "id": lead_id})
-    from pipecli import scoring
-
     scoring.refresh(conn, lead_id)
     return get_lead(conn, lead_id)
-
-
-def lead_tables() -> list[str]:
-    """Return every table that holds rows about one lead (a `lead_id` column), children first."""
-    from sqlmodel import SQLModel
-
-    from pipecli import models  # noqa: F401  (registers the tables)
-
-    return [t.name for t in reversed(SQLModel.metadata.sorted_tables) if "lead_id" in t.c]
 
 
 def delete_lead(conn, lead_id: int) -> dict:
@@ -229,12 +228,11 @@ def history_of(conn, lead_id: int, now: int | None = None) -> list[dict]:
 def show_lead(conn, lead_id: int) -> dict:
     """Return everything about one lead: its details, pipeline and stage names, stage history with
     durations, activities, extra fields and qualification answers."""
-    from pipecli import scoring
-    from pipecli.activities import activities_of
-
     lead = get_lead(conn, lead_id)
     score, score_params = scoring.total_sql("l")
-    lead["score"] = conn.execute(text(f"SELECT {score} FROM lead l WHERE l.id = :i"), {**score_params, "i": lead_id}).scalar()
+    lead["score"] = conn.execute(
+        text(f"SELECT {score} FROM lead l WHERE l.id = :i"), {**score_params, "i": lead_id}
+    ).scalar()
     names = conn.execute(
         text("SELECT p.name, s.name FROM pipeline p JOIN stage s ON s.pipeline_id = p.id WHERE s.id = :s"),
         {"s": lead["stage_id"]},
@@ -250,95 +248,28 @@ def show_lead(conn, lead_id: int) -> dict:
         "lead": {**lead, "pipeline": names[0], "stage": names[1]},
         "history": history_of(conn, lead_id),
         "activities": activities_of(conn, lead_id),
-        "extra": {k: v for k, v in extras},
+        "extra": dict(extras),
         "qualification": [dict(a) for a in answers],
     }
 
 
-# --- listing -----------------------------------------------------------------------------------
-
-SORTS = {
-    # name -> ORDER BY; each documented in `pipecli list --help`
-    "value": "l.value_minor DESC NULLS LAST, l.id",
-    "age": "l.created_at ASC, l.id",
-    "expected-close": "l.expected_close ASC NULLS LAST, l.id",
-    "last-activity": "l.last_event_at ASC, l.id",
-    "created": "l.created_at DESC, l.id DESC",
-    "name": "l.name ASC, l.id",
-    "score": "score DESC, l.id",  # the total decayed to now, selected as `score` (scoring.total_sql)
-    "id": "l.id",
-}
-
-
-@dataclass
-class LeadFilter:
-    """The filters shared by `list`, `export`, `clean` and the reports."""
-
-    pipeline: str | None = None
-    stage: str | None = None
-    owner: str | None = None
-    source: str | None = None
-    status: str | None = None
-    include_archived: bool = False
-    hot: bool = False  # only leads whose score now is at or above the hot threshold
-
-    def where(self, conn) -> tuple[str, dict]:
-        """Return a SQL condition over alias `l` and its parameters."""
-        clauses, params = ["1 = 1"], {}
-        if self.pipeline is not None or self.stage is not None:
-            p = pipelines.get_pipeline(conn, self.pipeline)
-            clauses.append("l.pipeline_id = :f_pipeline")
-            params["f_pipeline"] = p["id"]
-            if self.stage is not None:
-                clauses.append("l.stage_id = :f_stage")
-                params["f_stage"] = pipelines.find_stage(conn, p["id"], self.stage)["id"]
-        if self.owner is not None:
-            clauses.append("lower(l.owner) = lower(:f_owner)")
-            params["f_owner"] = self.owner
-        if self.source is not None:
-            clauses.append("lower(l.source) = lower(:f_source)")
-            params["f_source"] = self.source
-        if self.status is not None:
-            if self.status not in ("open", "won", "lost"):
-                raise PipecliError(f"--status must be open, won or lost, not {self.status!r}")
-            clauses.append("l.status = :f_status")
-            params["f_status"] = self.status
-        if not self.include_archived:
-            clauses.append("l.archived_at IS NULL")
-        if self.hot:
-            from pipecli import scoring
-
-            condition, hot_params = scoring.hot_sql("l")
-            clauses.append(condition)
-            params.update(hot_params)
-        return " AND ".join(clauses), params
-
-
-LIST_COLUMNS = (
-    "l.id, l.name, l.company, l.email, l.phone, p.name AS pipeline, s.name AS stage, l.status,"
-    " l.value_minor, l.source, l.owner, l.expected_close, l.created_at, l.stage_entered_at,"
-    " l.last_activity_at, l.last_event_at, l.closed_at, l.lost_reason, l.next_step, l.next_step_due,"
-    " l.external_id, l.score, l.win_probability"
-)
-
-
-def list_leads(conn, filters: LeadFilter, sort: str = "id", limit: int | None = None) -> list[dict]:
-    """Return the leads matching `filters`, in `sort` order (a key of SORTS), at most `limit` of them."""
-    if sort not in SORTS:
-        raise PipecliError(f"--sort must be one of {', '.join(SORTS)}, not {sort!r}")
-    from pipecli import scoring
-
-    where, params = filters.where(conn)
-    score, score_params = scoring.total_sql("l")
-    params.update(score_params)
-    columns = LIST_COLUMNS.replace("l.score", f"{score} AS score")
-    sql = (
-        f"SELECT {columns} FROM lead l JOIN stage s ON s.id = l.stage_id "
-        f"JOIN pipeline p ON p.id = l.pipeline_id WHERE {where} ORDER BY {SORTS[sort]}"
+def log_activity(conn, lead_id: int, kind: str, note: str | None = None, at: int | None = None) -> int:
+    """Record an activity on a lead at `at` (epoch seconds, default now); return the activity's id."""
+    kind = check_kind(kind)
+    get_lead(conn, lead_id)
+    at = clock.now_ts() if at is None else at
+    activity_id = conn.execute(
+        text("INSERT INTO activity (lead_id, kind, note, at) VALUES (:l, :k, :n, :a) RETURNING id"),
+        {"l": lead_id, "k": kind, "n": note, "a": at},
+    ).scalar_one()
+    conn.execute(
+        text(
+            "UPDATE lead SET "
+            " last_activity_at = CASE WHEN last_activity_at IS NULL OR last_activity_at < :a THEN :a ELSE last_activity_at END,"
+            " last_event_at = CASE WHEN last_event_at < :a THEN :a ELSE last_event_at END "
+            "WHERE id = :l"
+        ),
+        {"a": at, "l": lead_id},
     )
-    if limit is not None:
-        if limit < 0:
-            raise PipecliError("--limit must not be negative")
-        sql += " LIMIT :limit"
-        params["limit"] = limit
-    return [dict(r) for r in conn.execute(text(sql), params).mappings()]
+    scoring.refresh(conn, lead_id)
+    return activity_id

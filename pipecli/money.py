@@ -65,7 +65,7 @@ def _normalise(s: str, raw: str, decimal_comma: bool | None) -> str:
         decimal = "," if s.rfind(",") > s.rfind(".") else "."
     elif has_dot or has_comma:
         sep = "." if has_dot else ","
-        head, _, tail = s.rpartition(sep)
+        _head, _, tail = s.rpartition(sep)
         if s.count(sep) > 1:
             decimal = None  # repeated separators are thousands groups: 1.234.567
         elif decimal_comma is not None:
@@ -114,3 +114,8 @@ def fmt_short(minor: int | None, currency: str = "EUR") -> str:
         if abs(value) >= bound:
             return f"{prefix}{(value / bound).quantize(Decimal('0.1'))}{suffix}"
     return f"{prefix}{value.quantize(Decimal(1))}"
+
+
+def round_minor(value: Decimal) -> int:
+    """Return a Decimal amount of minor units rounded half-even to a whole minor unit."""
+    return int(value.quantize(Decimal(1), rounding=ROUND_HALF_EVEN))

@@ -42,12 +42,12 @@ def parse_next(spec: str) -> tuple[_dt.date, str]:
                 return clock.parse_date(" ".join(words[:n]), "--next"), " ".join(words[n:])
             except PipecliError:
                 continue
-    raise PipecliError(f"--next: {spec!r} must start with a date and say what to do: \"2026-12-02 send proposal\"")
+    raise PipecliError(f'--next: {spec!r} must start with a date and say what to do: "2026-12-02 send proposal"')
 
 
 def log_with_next(conn, lead_id: int, kind: str, note: str | None, at: int | None, next_spec: str | None) -> int:
     """Log an activity and, when `next_spec` is given, plan the follow-up it names; return the activity id."""
-    from pipecli.activities import log_activity
+    from pipecli.leads import log_activity
 
     activity_id = log_activity(conn, lead_id, kind, note, at)
     if next_spec is not None:
@@ -60,11 +60,13 @@ def ready_to_advance(conn, pipeline: str | None = None) -> list[dict]:
     """Return the open leads that showed a trigger activity of their stage since entering it, each with the
     latest trigger, when it happened and the suggested move."""
     from pipecli import pipelines
-    from pipecli.scoring import execute_in
+    from pipecli.store.sql import execute_in
 
-    pipeline_rows = [pipelines.get_pipeline(conn, pipeline)] if pipeline else [
-        dict(r) for r in conn.execute(text("SELECT * FROM pipeline ORDER BY id")).mappings()
-    ]
+    pipeline_rows = (
+        [pipelines.get_pipeline(conn, pipeline)]
+        if pipeline
+        else [dict(r) for r in conn.execute(text("SELECT * FROM pipeline ORDER BY id")).mappings()]
+    )
     out = []
     for p in pipeline_rows:
         open_stages = pipelines.stages(conn, p["id"], outcomes=False)
@@ -87,30 +89,32 @@ def ready_to_advance(conn, pipeline: str | None = None) -> list[dict]:
                 kinds=kinds,
                 s=stage["id"],
             ).mappings()
-            out += [
-                {**dict(r), "pipeline": p["name"], "stage": stage["name"], "suggested": suggested} for r in rows
-            ]
+            out += [{**dict(r), "pipeline": p["name"], "stage": stage["name"], "suggested": suggested} for r in rows]
     return out
 
 
-def today(conn, pipeline: str | None = None) -> dict:
+def todays_work(conn, pipeline: str | None = None) -> dict:
     """Return the morning view: {"follow_ups": [...], "hot_without_next_step": [...], "ready": [...]}."""
-    from pipecli import scoring
-    from pipecli.leads import LeadFilter
+    from pipecli.listing import LeadFilter
+    from pipecli.scoring import score as scoring
 
     score, score_params = scoring.total_sql("l")
     day = clock.today()
 
     def leads_where(condition: str, order: str, **filters) -> list:
         where, params = LeadFilter(pipeline=pipeline, status="open", **filters).where(conn)
-        return conn.execute(
-            text(
-                f"SELECT l.id, l.name, l.company, s.name AS stage, l.next_step, l.next_step_due, {score} AS score,"
-                f" l.last_event_at FROM lead l JOIN stage s ON s.id = l.stage_id WHERE {where} AND {condition} "
-                f"ORDER BY {order}"
-            ),
-            {**params, **score_params, "day": day},
-        ).mappings().all()
+        return (
+            conn.execute(
+                text(
+                    f"SELECT l.id, l.name, l.company, s.name AS stage, l.next_step, l.next_step_due, {score} AS score,"
+                    f" l.last_event_at FROM lead l JOIN stage s ON s.id = l.stage_id WHERE {where} AND {condition} "
+                    f"ORDER BY {order}"
+                ),
+                {**params, **score_params, "day": day},
+            )
+            .mappings()
+            .all()
+        )
 
     follow_ups = leads_where("l.next_step_due IS NOT NULL AND l.next_step_due <= :day", "l.next_step_due, l.id")
     hot = leads_where(

@@ -86,10 +86,20 @@ def create_default(conn) -> int:
     return pid
 
 
+def open_store(target: str, migrate: bool = True):
+    """Return the open `Store` for `target`; a database created by this call starts with the default
+    pipeline. Every command opens its database here: the store layer knows tables, not pipelines."""
+    from pipecli.store.db import Store
+
+    return Store.open(target, migrate=migrate, seed=create_default)
+
+
 def _find_pipeline(conn, name: str):
-    return conn.execute(
-        text("SELECT * FROM pipeline WHERE lower(name) = lower(:n)"), {"n": name.strip()}
-    ).mappings().first()
+    return (
+        conn.execute(text("SELECT * FROM pipeline WHERE lower(name) = lower(:n)"), {"n": name.strip()})
+        .mappings()
+        .first()
+    )
 
 
 def default_pipeline_id(conn) -> int:
@@ -103,9 +113,11 @@ def default_pipeline_id(conn) -> int:
 def get_pipeline(conn, name: str | None = None) -> dict:
     """Return the pipeline called `name` (case-insensitive), or the default one when `name` is None."""
     if name is None:
-        row = conn.execute(
-            text("SELECT * FROM pipeline WHERE id = :p"), {"p": default_pipeline_id(conn)}
-        ).mappings().first()
+        row = (
+            conn.execute(text("SELECT * FROM pipeline WHERE id = :p"), {"p": default_pipeline_id(conn)})
+            .mappings()
+            .first()
+        )
     else:
         row = _find_pipeline(conn, name)
     if row is None:
@@ -133,10 +145,14 @@ def stages(conn, pipeline_id: int, outcomes: bool = True) -> list[dict]:
 
 def find_stage(conn, pipeline_id: int, name: str) -> dict:
     """Return the stage of the pipeline called `name` (case-insensitive; `won`/`lost` are outcomes)."""
-    row = conn.execute(
-        text("SELECT * FROM stage WHERE pipeline_id = :p AND removed = false AND lower(name) = lower(:n)"),
-        {"p": pipeline_id, "n": name.strip()},
-    ).mappings().first()
+    row = (
+        conn.execute(
+            text("SELECT * FROM stage WHERE pipeline_id = :p AND removed = false AND lower(name) = lower(:n)"),
+            {"p": pipeline_id, "n": name.strip()},
+        )
+        .mappings()
+        .first()
+    )
     if row is None:
         pipeline = get_pipeline_by_id(conn, pipeline_id)["name"]
         valid = ", ".join(s["name"] for s in stages(conn, pipeline_id))
@@ -227,7 +243,9 @@ def configure_stage(
     if qualification:
         if s["kind"] != "open":
             raise PipecliError("the qualification stage must be an open stage")
-        conn.execute(text("UPDATE pipeline SET qualification_stage_id = :s WHERE id = :p"), {"s": s["id"], "p": p["id"]})
+        conn.execute(
+            text("UPDATE pipeline SET qualification_stage_id = :s WHERE id = :p"), {"s": s["id"], "p": p["id"]}
+        )
     if changes:
         sets = ", ".join(f"{k} = :{k}" for k in changes)
         conn.execute(text(f"UPDATE stage SET {sets} WHERE id = :id"), {**changes, "id": s["id"]})
@@ -267,8 +285,12 @@ def _place(ids: list[int], stage_id: int, position: int | None) -> list[int]:
 
 
 def add_stage(
-    conn, pipeline: str | None, name: str, position: int | None = None,
-    probability: float | None = None, stale_days: int | None = None,
+    conn,
+    pipeline: str | None,
+    name: str,
+    position: int | None = None,
+    probability: float | None = None,
+    stale_days: int | None = None,
 ) -> dict:
     """Add an open stage at `position` (1-based; default last); return the new stage."""
     p = get_pipeline(conn, pipeline)

@@ -36,7 +36,8 @@ def forget(conn, who: str) -> dict:
     """Delete every lead `who` names with all rows about them; return {leads, rows} (ids and counts).
 
     Run `compact` after the transaction commits so the bytes leave the file too."""
-    from pipecli.leads import delete_lead, lead_tables
+    from pipecli.leads import delete_lead
+    from pipecli.store.schema import lead_tables
 
     people = find_person(conn, who)
     ids = [p["id"] for p in people]
@@ -45,8 +46,7 @@ def forget(conn, who: str) -> dict:
     rows = {}
     for table in lead_tables():
         rows[table] = sum(
-            conn.execute(text(f"SELECT COUNT(*) FROM {table} WHERE lead_id = :l"), {"l": i}).scalar_one()
-            for i in ids
+            conn.execute(text(f"SELECT COUNT(*) FROM {table} WHERE lead_id = :l"), {"l": i}).scalar_one() for i in ids
         )
     for lead_id in ids:
         delete_lead(conn, lead_id)
@@ -66,7 +66,7 @@ def compact(store) -> dict:
             busy = db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
             wal = store.path.with_name(store.path.name + "-wal")
             return {"wal_bytes": wal.stat().st_size if wal.exists() else 0, "busy": bool(busy)}
-        from pipecli.leads import lead_tables
+        from pipecli.store.schema import lead_tables
 
         raw.driver_connection.autocommit = True  # VACUUM cannot run inside a transaction
         try:

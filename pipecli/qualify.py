@@ -39,7 +39,9 @@ def required() -> tuple[str, ...]:
     names = tuple(str(r).strip().lower() for r in raw)
     bad = [n for n in names if n not in CRITERIA]
     if bad:
-        raise PipecliError(f"config [qualification] required: unknown criteria {', '.join(bad)}; use {', '.join(CRITERIA)}")
+        raise PipecliError(
+            f"config [qualification] required: unknown criteria {', '.join(bad)}; use {', '.join(CRITERIA)}"
+        )
     return names
 
 
@@ -58,8 +60,12 @@ def _verdicts(conn, lead_id: int) -> dict[str, str]:
 
 
 def qualify(
-    conn, lead_id: int, answers: dict[str, str | None], at: int | None = None,
-    move: bool = False, close: bool = False,
+    conn,
+    lead_id: int,
+    answers: dict[str, str | None],
+    at: int | None = None,
+    move: bool = False,
+    close: bool = False,
 ) -> dict:
     """Record the given answers (criteria not given keep their answer) at `at`; set the lead's
     qualification; with `move`, move a qualified lead to its pipeline's qualification stage; with `close`,
@@ -115,17 +121,21 @@ def qualify(
 
 def pending(conn, pipeline: str | None = None) -> list[dict]:
     """Return the open leads whose qualification is incomplete, oldest first, with what is still missing."""
-    from pipecli.leads import LeadFilter
+    from pipecli.listing import LeadFilter
 
     where, params = LeadFilter(pipeline=pipeline, status="open").where(conn)
-    rows = conn.execute(
-        text(
-            "SELECT l.id, l.name, l.company, s.name AS stage, l.created_at FROM lead l "
-            f"JOIN stage s ON s.id = l.stage_id WHERE {where} AND l.qualification = 'incomplete' "
-            "ORDER BY l.created_at, l.id"
-        ),
-        params,
-    ).mappings().all()
+    rows = (
+        conn.execute(
+            text(
+                "SELECT l.id, l.name, l.company, s.name AS stage, l.created_at FROM lead l "
+                f"JOIN stage s ON s.id = l.stage_id WHERE {where} AND l.qualification = 'incomplete' "
+                "ORDER BY l.created_at, l.id"
+            ),
+            params,
+        )
+        .mappings()
+        .all()
+    )
     answers: dict[int, dict] = {}
     for lead_id, criterion, v in conn.execute(text("SELECT lead_id, criterion, verdict FROM qualification")):
         answers.setdefault(lead_id, {})[criterion] = v

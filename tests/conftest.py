@@ -71,9 +71,9 @@ class PgServer:
         saved = os.environ.get("PIPECLI_NOW")
         os.environ["PIPECLI_NOW"] = FROZEN_NOW
         try:
-            from pipecli.db import Store
+            from pipecli.pipelines import open_store
 
-            store = Store.open(self.url_of(self.template))
+            store = open_store(self.url_of(self.template))
             store.dispose()
         finally:
             if saved is None:
@@ -83,8 +83,10 @@ class PgServer:
 
     def url_of(self, name: str) -> str:
         """Return the postgresql:// URL of database `name` on this server."""
-        return self.url.set(database=name).render_as_string(hide_password=False).replace(
-            "postgresql+psycopg://", "postgresql://", 1
+        return (
+            self.url.set(database=name)
+            .render_as_string(hide_password=False)
+            .replace("postgresql+psycopg://", "postgresql://", 1)
         )
 
     def _create(self, name: str, template: str) -> None:
@@ -178,9 +180,9 @@ class Cli:
 
     def store(self):
         """Return an open Store on the same database, for asserting what is stored."""
-        from pipecli.db import Store
+        from pipecli.pipelines import open_store
 
-        return Store.open(self.db)
+        return open_store(self.db)
 
     def sql(self, query: str, **params):
         """Run one SQL query on the database and return all rows (tuples).
@@ -211,16 +213,15 @@ class Cli:
         """Return every row of every table of the schema, ordered by primary key: the whole database,
         for comparing two databases or a database before and after a command."""
         from sqlalchemy import select
-        from sqlmodel import SQLModel
 
-        from pipecli import models  # noqa: F401  (registers the tables)
+        from pipecli.store import schema
 
         store = self.store()
         try:
             with store.read() as conn:
                 return {
                     t.name: [tuple(r) for r in conn.execute(select(t).order_by(*t.primary_key.columns))]
-                    for t in SQLModel.metadata.sorted_tables
+                    for t in schema.tables()
                 }
         finally:
             store.dispose()

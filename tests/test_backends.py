@@ -17,16 +17,33 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_add_move_log_and_history(cli):
-    lead = int(cli("add-lead", "Anna Rossi", "--company", "Rossi Srl", "--email", "anna@rossi.it",
-                   "--value", "4500", "--owner", "Marco", "--expected-close", "2026-12-20",
-                   "--at", "2026-11-01 10:00").stdout)
+    lead = int(
+        cli(
+            "add-lead",
+            "Anna Rossi",
+            "--company",
+            "Rossi Srl",
+            "--email",
+            "anna@rossi.it",
+            "--value",
+            "4500",
+            "--owner",
+            "Marco",
+            "--expected-close",
+            "2026-12-20",
+            "--at",
+            "2026-11-01 10:00",
+        ).stdout
+    )
     cli("move", lead, "Contact", "--at", "2026-11-03 10:00")
     cli("log", lead, "call", "--note", "first call", "--at", "2026-11-04 09:00")
     cli("move", lead, "Meeting", "--at", "2026-11-10 10:00")
     cli("move", lead, "Contact", "--at", "2026-11-12 10:00")  # backwards
     cli("move", lead, "lost", "--reason", "price", "--at", "2026-11-20 10:00")
 
-    row = cli.sql("SELECT status, lost_reason, furthest_position, expected_close, value_minor FROM lead WHERE id = :l", l=lead)[0]
+    row = cli.sql(
+        "SELECT status, lost_reason, furthest_position, expected_close, value_minor FROM lead WHERE id = :l", l=lead
+    )[0]
     assert (row[0], row[1], row[2], str(row[3]), row[4]) == ("lost", "price", 4, "2026-12-20", 450000)
     assert cli.scalar("SELECT COUNT(*) FROM stage_change WHERE lead_id = :l", l=lead) == 5
     assert cli.scalar("SELECT COUNT(*) FROM stage_change WHERE lead_id = :l AND left_at IS NULL", l=lead) == 1
@@ -104,9 +121,14 @@ def test_pipelines_and_stages(cli):
 def test_errors_change_nothing(cli):
     lead = int(cli("add-lead", "Z", "--at", "2026-11-10").stdout)
     before = cli.sql("SELECT * FROM lead")
-    for args in (("move", lead, "Nowhere"), ("move", lead, "Contact", "--at", "2026-11-01"),
-                 ("add-lead", "Y", "--email", "not-an-email"), ("move", 999, "won"), ("log", lead, "dance"),
-                 ("list", "--sort", "sideways")):
+    for args in (
+        ("move", lead, "Nowhere"),
+        ("move", lead, "Contact", "--at", "2026-11-01"),
+        ("add-lead", "Y", "--email", "not-an-email"),
+        ("move", 999, "won"),
+        ("log", lead, "dance"),
+        ("list", "--sort", "sideways"),
+    ):
         result = cli(*args, ok=False)
         assert result.exit_code == 1, args
         assert result.stderr.startswith("pipecli: ") and result.stderr.count("\n") == 1
@@ -117,8 +139,9 @@ def test_subprocess_pipe_and_exit_codes(db_path):
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
 
     def run(*args):
-        return subprocess.run([sys.executable, "-m", "pipecli", "--db", db_path, *args],
-                              capture_output=True, text=True, env=env, cwd=ROOT)
+        return subprocess.run(
+            [sys.executable, "-m", "pipecli", "--db", db_path, *args], capture_output=True, text=True, env=env, cwd=ROOT
+        )
 
     added = run("add-lead", "Pipe Person", "--value", "12")
     assert added.returncode == 0 and added.stdout.strip().isdigit()

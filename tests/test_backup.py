@@ -10,7 +10,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from test_faults import _bad_files
 from test_migrate_to import _every_row
 
@@ -87,14 +86,19 @@ def test_backup_while_another_process_writes(db_path, tmp_path):
     run = [sys.executable, "-m", "pipecli", "--db", db_path]
     subprocess.run([*run, "add-lead", "Seed"], check=True, env=env, capture_output=True)
     writer = subprocess.Popen(
-        [sys.executable, "-c",
-         "import sys; from pipecli.db import Store; from pipecli import leads\n"
-         "s = Store.open(sys.argv[1])\n"
-         "for i in range(300):\n"
-         "    with s.write() as c:\n"
-         "        lid = leads.add_lead(c, f'w{i}')\n"
-         "        leads.move_lead(c, lid, 'Contact')\n", db_path],
-        env=env, cwd=ROOT,
+        [
+            sys.executable,
+            "-c",
+            "import sys; from pipecli.store.db import Store; from pipecli import leads\n"
+            "s = Store.open(sys.argv[1])\n"
+            "for i in range(300):\n"
+            "    with s.write() as c:\n"
+            "        lid = leads.add_lead(c, f'w{i}')\n"
+            "        leads.move_lead(c, lid, 'Contact')\n",
+            db_path,
+        ],
+        env=env,
+        cwd=ROOT,
     )
     try:
         copies = []

@@ -10,8 +10,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 ROOT = Path(__file__).resolve().parent.parent
 DAY = 86400
 
@@ -21,7 +19,7 @@ def epoch(text: str) -> int:
     import datetime as dt
 
     moment = dt.datetime.fromisoformat(text)
-    return int((moment if moment.tzinfo else moment.replace(tzinfo=dt.timezone.utc)).timestamp())
+    return int((moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)).timestamp())
 
 
 NOW = epoch("2026-11-28T09:00:00")  # conftest's frozen clock
@@ -72,7 +70,10 @@ def run(db, *args, env=None):
     """Run pipecli in a real subprocess with no terminal."""
     return subprocess.run(
         [sys.executable, "-m", "pipecli", "--db", db, *args],
-        capture_output=True, text=True, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})},
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})},
         stdin=subprocess.DEVNULL,
     )
 
@@ -121,7 +122,7 @@ def past_stays(cli, stage: str, days: list[float]) -> None:
 def iso(ts: int) -> str:
     import datetime as dt
 
-    return dt.datetime.fromtimestamp(ts, dt.timezone.utc).isoformat()
+    return dt.datetime.fromtimestamp(ts, dt.UTC).isoformat()
 
 
 def test_stuck_uses_the_percentile_with_history_and_the_fixed_limit_without(cli):
@@ -222,7 +223,10 @@ def test_archived_and_closed_leads_are_left_out(cli):
     cli("clean", "--archive", "--reason", "gone quiet", "--yes")
     assert report(cli) == []
     assert cli.scalar("SELECT archived_at FROM lead WHERE id = :i", i=lead) == NOW
-    assert cli.scalar("SELECT note FROM activity WHERE lead_id = :i AND kind = 'note'", i=lead) == "archived by clean: gone quiet"
+    assert (
+        cli.scalar("SELECT note FROM activity WHERE lead_id = :i AND kind = 'note'", i=lead)
+        == "archived by clean: gone quiet"
+    )
     assert "Quiet" not in cli("list").stdout
 
 
@@ -235,8 +239,13 @@ def test_a_snoozed_deal_is_left_out_until_the_date_passes(cli, monkeypatch):
     cli("snooze", lead, "--until", "2026-12-05", "--reason", "budget freeze")
 
     assert {r["lead_id"] for r in report(cli)} == {other}
-    assert cli.sql("SELECT snoozed_until, snooze_reason FROM lead WHERE id = :i", i=lead)[0] == ("2026-12-05", "budget freeze")
-    assert cli.scalar("SELECT note FROM activity WHERE lead_id = :i", i=lead) == "snoozed until 2026-12-05: budget freeze"
+    assert cli.sql("SELECT snoozed_until, snooze_reason FROM lead WHERE id = :i", i=lead)[0] == (
+        "2026-12-05",
+        "budget freeze",
+    )
+    assert (
+        cli.scalar("SELECT note FROM activity WHERE lead_id = :i", i=lead) == "snoozed until 2026-12-05: budget freeze"
+    )
 
     monkeypatch.setenv("PIPECLI_NOW", "2026-12-05T09:00:00+00:00")  # the day itself: back in
     assert lead in {r["lead_id"] for r in report(cli)}
@@ -320,7 +329,11 @@ def test_text_report_starts_with_a_summary_computed_from_the_rows(cli):
     total = 120050 + 30000
     assert lines[0] == f"2 stale deals worth €{total // 100:,}.{total % 100:02d} in Sales: 1 silent, 1 stuck, 1 overdue"
     assert f"#{a} Quiet" in text and f"#{b} Late" in text and "Fine" not in text
-    assert [line for line in lines if line and not line.startswith(" ")][1:] == ["silent (1)", "stuck (1)", "overdue (1)"]
+    assert [line for line in lines if line and not line.startswith(" ")][1:] == [
+        "silent (1)",
+        "stuck (1)",
+        "overdue (1)",
+    ]
 
 
 def test_nothing_stale_is_one_line(cli):
@@ -330,7 +343,7 @@ def test_nothing_stale_is_one_line(cli):
 
 def test_output_is_deterministic_and_ordered(cli):
     for i in range(6):
-        add(cli, f"Lead {i}", f"2026-10-0{1 + i % 3}", **{"--expected-close": "2026-11-0{}".format(1 + i % 2)})
+        add(cli, f"Lead {i}", f"2026-10-0{1 + i % 3}", **{"--expected-close": f"2026-11-0{1 + i % 2}"})
     first = cli("clean").stdout
     assert cli("clean").stdout == first
     rows = report(cli)
@@ -398,7 +411,9 @@ def test_close_lost_records_the_reason_in_history(cli):
     result = run(cli.db, "clean", "--close-lost", "--reason", "stale", "--yes")
     assert result.returncode == 0, result.stderr
     assert cli.sql("SELECT id, status, lost_reason, closed_at FROM lead ORDER BY id") == [
-        (a, "lost", "stale", NOW), (b, "lost", "stale", NOW), (fine, "open", None, None)
+        (a, "lost", "stale", NOW),
+        (b, "lost", "stale", NOW),
+        (fine, "open", None, None),
     ]
     moves = cli.sql(
         "SELECT c.lead_id, s.name, c.reason, c.at FROM stage_change c JOIN stage s ON s.id = c.to_stage_id "
@@ -448,4 +463,6 @@ def test_duplicates_as_of_a_past_day_read_who_was_open_then(cli):
 def test_snooze_and_archive_actions_write_notes_with_the_reason(cli):
     a = add(cli, "A", "2026-10-01")
     cli("clean", "--snooze", "3", "--reason", "fair", "--yes")
-    assert cli.sql("SELECT kind, note, at FROM activity WHERE lead_id = :i", i=a) == [("note", "snoozed until 2026-12-01: fair", NOW)]
+    assert cli.sql("SELECT kind, note, at FROM activity WHERE lead_id = :i", i=a) == [
+        ("note", "snoozed until 2026-12-01: fair", NOW)
+    ]

@@ -39,14 +39,26 @@ def write_csv(path: Path, rows: int, prefix: str) -> Path:
         out = csv.writer(handle)
         out.writerow(["name", "company", "email", "stage", "owner"])
         for i in range(rows):
-            out.writerow([f"{prefix}-{i}", f"Company {i % 97}", f"{prefix}{i}@example.com",
-                          ("Prospecting", "Contact", "Meeting")[i % 3], f"owner{i % 5}"])
+            out.writerow(
+                [
+                    f"{prefix}-{i}",
+                    f"Company {i % 97}",
+                    f"{prefix}{i}@example.com",
+                    ("Prospecting", "Contact", "Meeting")[i % 3],
+                    f"owner{i % 5}",
+                ]
+            )
     return path
 
 
 def driver(db: str, ops: list[list[str]]) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-c", DRIVER, db, json.dumps(ops)], cwd=ROOT,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-c", DRIVER, db, json.dumps(ops)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 @pytest.mark.sqlite_only
@@ -54,18 +66,28 @@ def test_writers_an_import_and_reports_at_once(cli, db_path, tmp_path):
     cli("add-lead", "Seed", "--value", "100")
     big = write_csv(tmp_path / "big.csv", IMPORTED, "imp")
     writer_ops = [
-        [op for i in range(LEADS_EACH) for op in (
-            ["add-lead", f"w{k}-{i}"], ["move", "$id", "Meeting"], ["log", "$id", "call", "--note", f"w{k}"])]
+        [
+            op
+            for i in range(LEADS_EACH)
+            for op in (["add-lead", f"w{k}-{i}"], ["move", "$id", "Meeting"], ["log", "$id", "call", "--note", f"w{k}"])
+        ]
         for k in range(WRITERS)
     ]
     report_ops = [["clean", "--format", "json"]] * REPORTS
     procs = [driver(db_path, ops) for ops in writer_ops]
     procs.append(driver(db_path, report_ops))
-    procs.append(subprocess.Popen([sys.executable, "-m", "pipecli", "--db", db_path, "import", str(big)], cwd=ROOT,
-                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+    procs.append(
+        subprocess.Popen(
+            [sys.executable, "-m", "pipecli", "--db", db_path, "import", str(big)],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+    )
     procs.append(driver(db_path, report_ops))
     finished = [p.communicate(timeout=240) for p in procs]
-    import_out, import_err = finished[WRITERS + 1]
+    _import_out, import_err = finished[WRITERS + 1]
     assert procs[WRITERS + 1].returncode == 0, import_err
     assert f"{IMPORTED} inserted" in import_err
     runs = [run for i, (out, err) in enumerate(finished) if i != WRITERS + 1 for run in json.loads(out)]
@@ -76,9 +98,11 @@ def test_writers_an_import_and_reports_at_once(cli, db_path, tmp_path):
 
     # every write landed
     assert cli.scalar("SELECT COUNT(*) FROM lead") == 1 + WRITERS * LEADS_EACH + IMPORTED
-    written = cli.sql("SELECT l.name, s.name, (SELECT COUNT(*) FROM stage_change c WHERE c.lead_id = l.id),"
-                      " (SELECT COUNT(*) FROM activity a WHERE a.lead_id = l.id) "
-                      "FROM lead l JOIN stage s ON s.id = l.stage_id WHERE l.name LIKE 'w%'")
+    written = cli.sql(
+        "SELECT l.name, s.name, (SELECT COUNT(*) FROM stage_change c WHERE c.lead_id = l.id),"
+        " (SELECT COUNT(*) FROM activity a WHERE a.lead_id = l.id) "
+        "FROM lead l JOIN stage s ON s.id = l.stage_id WHERE l.name LIKE 'w%'"
+    )
     assert sorted(r[0] for r in written) == sorted(f"w{k}-{i}" for k in range(WRITERS) for i in range(LEADS_EACH))
     assert {r[1:] for r in written} == {("Meeting", 2, 1)}
     assert cli.scalar("SELECT COUNT(*) FROM lead WHERE name LIKE 'imp-%'") == IMPORTED

@@ -16,7 +16,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from test_concurrency import write_csv
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -34,16 +33,22 @@ def test_sigkill_halfway_through_an_import(cli, db_path, tmp_path, via):
     cli("demo", "--leads", "12")
     watcher = None
     if via == "stdin":  # another process has the file open: the import keeps to the write-ahead log
-        watcher = subprocess.Popen([sys.executable, "-c", WATCHER, db_path], stdin=subprocess.PIPE,
-                                   stdout=subprocess.PIPE, text=True)
+        watcher = subprocess.Popen(
+            [sys.executable, "-c", WATCHER, db_path], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+        )
         assert watcher.stdout.readline() == "open\n"
     before = cli.every_row()
     indexes = cli.sql("SELECT name, sql FROM sqlite_master WHERE type = 'index' ORDER BY name")
     big = write_csv(tmp_path / "big.csv", ROWS, "crash")
     assert big.stat().st_size > (2 << 20)  # big enough for the bulk path (importer.BULK_BYTES)
     command = [sys.executable, "-m", "pipecli", "--db", db_path, "import", str(big) if via == "file" else "-"]
-    proc = subprocess.Popen(command, cwd=ROOT, stdin=open(big, "rb") if via == "stdin" else subprocess.DEVNULL,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        command,
+        cwd=ROOT,
+        stdin=open(big, "rb") if via == "stdin" else subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     db, wal, journal = Path(db_path), Path(db_path + "-wal"), Path(db_path + "-journal")
     start_size = db.stat().st_size
 

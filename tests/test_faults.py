@@ -15,7 +15,6 @@ from pathlib import Path
 import pytest
 
 
-
 def _mode(path) -> int:
     return stat.S_IMODE(os.stat(path).st_mode)
 
@@ -46,7 +45,9 @@ def _bad_files(tmp_path, good: Path) -> dict[str, tuple[Path, str]]:
 
 
 @pytest.mark.sqlite_only
-@pytest.mark.parametrize("command", [["list"], ["add-lead", "X"], ["board"], ["forget", "1", "--yes"], ["backup", "b.db"]])
+@pytest.mark.parametrize(
+    "command", [["list"], ["add-lead", "X"], ["board"], ["forget", "1", "--yes"], ["backup", "b.db"]]
+)
 def test_bad_database_files_get_a_clear_error(cli, db_path, tmp_path, command):
     from conftest import Cli
 
@@ -111,7 +112,12 @@ def test_read_only_database(cli, folder_writable):
         os.chmod(db, 0o444)
         os.chmod(folder, 0o777 if folder_writable else 0o755)
         before = db.read_bytes()
-        for args in (["add-lead", "X"], ["move", "1", "won"], ["forget", "1", "--yes"], ["restore", str(copy), "--yes"]):
+        for args in (
+            ["add-lead", "X"],
+            ["move", "1", "won"],
+            ["forget", "1", "--yes"],
+            ["restore", str(copy), "--yes"],
+        ):
             result = _as_other_user(args, str(db))
             assert result["code"] == 1, (args, result)
             assert result["stderr"].startswith("pipecli: ") and result["stderr"].count("\n") == 1, result

@@ -166,12 +166,19 @@ def test_velocity_cross_check(cli):
 def test_backtest(cli):
     build(cli)
     data = json.loads(
-        cli("forecast", "--backtest", "--from", "2026-06-01", "--to", "2026-08-01", "--runs", "2000",
-            "--format", "json").stdout
+        cli(
+            "forecast", "--backtest", "--from", "2026-06-01", "--to", "2026-08-01", "--runs", "2000", "--format", "json"
+        ).stdout
     )
     june, july = data["periods"]
     # June: nothing existed at its start, nothing closed in it
-    assert (june["period"], june["deals"], june["forecast"], june["actual"], june["inside"]) == ("2026-06", 0, 0, 0, True)
+    assert (june["period"], june["deals"], june["forecast"], june["actual"], june["inside"]) == (
+        "2026-06",
+        0,
+        0,
+        0,
+        True,
+    )
     # July: H1 and H2 open in Proposal (configured .7: no closed history yet) -> 2 × 100 × .7 = 140;
     # both won 07-01 -> actual 200
     assert (july["deals"], july["forecast"], july["actual"], july["error"]) == (2, 140, 200, -60)
@@ -197,7 +204,7 @@ def test_bad_options(cli):
 def test_grouped_simulation_for_large_pipelines(cli, monkeypatch):
     """Beyond EXACT_LIMIT deals the draws are per group (period × stage × probability): the weighted
     figures are the same, the ranges stay ordered, seeded and within what the deals can bring."""
-    from pipecli import forecast
+    from pipecli.reports import forecast
 
     build(cli)
     exact = run(cli, "--probabilities", "stage", "--runs", "2000")

@@ -5,26 +5,48 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from pipecli.leads import lead_tables
+
+from pipecli.store.schema import lead_tables
 
 SECRETS = ("Wilhelmina Quasthoff", "w.quasthoff@example.org", "+49 30 5550199", "allergic to peanuts")
 
 
 def _person(cli) -> int:
-    lead = int(cli("add-lead", SECRETS[0], "--email", SECRETS[1], "--phone", SECRETS[2], "--value", "900",
-                   "--note", SECRETS[3], "--at", "2026-11-01").stdout)
+    lead = int(
+        cli(
+            "add-lead",
+            SECRETS[0],
+            "--email",
+            SECRETS[1],
+            "--phone",
+            SECRETS[2],
+            "--value",
+            "900",
+            "--note",
+            SECRETS[3],
+            "--at",
+            "2026-11-01",
+        ).stdout
+    )
     cli("move", lead, "Contact", "--at", "2026-11-02")
     cli("log", lead, "call", "--note", f"{SECRETS[3]} (again)", "--at", "2026-11-03")
-    cli.execute("INSERT INTO lead_extra (lead_id, key, value) VALUES (:l, 'linkedin', :v)",
-                l=lead, v="linkedin.com/in/" + SECRETS[0].replace(" ", ""))
-    cli.execute("INSERT INTO qualification (lead_id, criterion, answer, verdict, at) VALUES (:l, 'budget', :a, 'yes', 1)",
-                l=lead, a=SECRETS[3])
+    cli.execute(
+        "INSERT INTO lead_extra (lead_id, key, value) VALUES (:l, 'linkedin', :v)",
+        l=lead,
+        v="linkedin.com/in/" + SECRETS[0].replace(" ", ""),
+    )
+    cli.execute(
+        "INSERT INTO qualification (lead_id, criterion, answer, verdict, at) VALUES (:l, 'budget', :a, 'yes', 1)",
+        l=lead,
+        a=SECRETS[3],
+    )
     return lead
 
 
 def _rows_about(cli, lead: int) -> int:
-    return sum(cli.scalar(f"SELECT COUNT(*) FROM {t} WHERE lead_id = :l", l=lead) for t in lead_tables()) + \
-        cli.scalar("SELECT COUNT(*) FROM lead WHERE id = :l", l=lead)
+    return sum(cli.scalar(f"SELECT COUNT(*) FROM {t} WHERE lead_id = :l", l=lead) for t in lead_tables()) + cli.scalar(
+        "SELECT COUNT(*) FROM lead WHERE id = :l", l=lead
+    )
 
 
 def test_forget_by_email_erases_every_row(cli):

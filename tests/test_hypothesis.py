@@ -16,25 +16,99 @@ EXAMPLES = int(os.environ.get("PIPECLI_FUZZ_EXAMPLES", "40"))
 FUZZ = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 COMMANDS = [
-    ["add-lead"], ["move"], ["edit"], ["log"], ["list"], ["show"], ["board"], ["delete"], ["forget"],
-    ["pipeline", "add"], ["pipeline", "stage"], ["pipeline", "add-stage"], ["pipeline", "remove-stage"],
-    ["pipeline", "rename"], ["pipeline", "default"], ["pipeline", "show"], ["db", "path"],
+    ["add-lead"],
+    ["move"],
+    ["edit"],
+    ["log"],
+    ["list"],
+    ["show"],
+    ["board"],
+    ["delete"],
+    ["forget"],
+    ["pipeline", "add"],
+    ["pipeline", "stage"],
+    ["pipeline", "add-stage"],
+    ["pipeline", "remove-stage"],
+    ["pipeline", "rename"],
+    ["pipeline", "default"],
+    ["pipeline", "show"],
+    ["db", "path"],
 ]
 OPTIONS = [
-    "--value", "--email", "--expected-close", "--at", "--stage", "--pipeline", "--note", "--reason",
-    "--sort", "--limit", "--status", "--owner", "--format", "--per-stage", "--probability", "--stale-days",
-    "--position", "--stages", "--rename", "--triggers", "--yes", "--company", "--phone", "--source", "--archived",
+    "--value",
+    "--email",
+    "--expected-close",
+    "--at",
+    "--stage",
+    "--pipeline",
+    "--note",
+    "--reason",
+    "--sort",
+    "--limit",
+    "--status",
+    "--owner",
+    "--format",
+    "--per-stage",
+    "--probability",
+    "--stale-days",
+    "--position",
+    "--stages",
+    "--rename",
+    "--triggers",
+    "--yes",
+    "--company",
+    "--phone",
+    "--source",
+    "--archived",
 ]
 ODD_VALUES = [
-    "", " ", "-", "--", "-1", "0", "1", "2", "99999999999999999999999", "1e309", "nan", "inf", "-0",
-    "won", "lost", "Contact", "Sales", "2026-02-30", "2026-13-01", "yesterday", "3 days ago", "9999-12-31",
-    "0001-01-01", "1,5", "4.500,00", "€12", "12 EUR", "1_000", "0x10", "json", "csv", "table", "value",
-    "a@b.co", "@", "x@y", "'; DROP TABLE lead; --", "\x1b[31m", "Zoë", "\u202e", "%s", "{0}",
+    "",
+    " ",
+    "-",
+    "--",
+    "-1",
+    "0",
+    "1",
+    "2",
+    "99999999999999999999999",
+    "1e309",
+    "nan",
+    "inf",
+    "-0",
+    "won",
+    "lost",
+    "Contact",
+    "Sales",
+    "2026-02-30",
+    "2026-13-01",
+    "yesterday",
+    "3 days ago",
+    "9999-12-31",
+    "0001-01-01",
+    "1,5",
+    "4.500,00",
+    "€12",
+    "12 EUR",
+    "1_000",
+    "0x10",
+    "json",
+    "csv",
+    "table",
+    "value",
+    "a@b.co",
+    "@",
+    "x@y",
+    "'; DROP TABLE lead; --",
+    "\x1b[31m",
+    "Zoë",
+    "\u202e",
+    "%s",
+    "{0}",
 ]
 argument = st.one_of(
     st.sampled_from(ODD_VALUES),
     st.sampled_from(OPTIONS),
-    st.integers(min_value=-10**20, max_value=10**20).map(str),
+    st.integers(min_value=-(10**20), max_value=10**20).map(str),
     st.floats(allow_nan=True, allow_infinity=True).map(str),
     st.text(max_size=30).filter(lambda s: "\x00" not in s),  # a real argv cannot hold NUL
 )
@@ -69,13 +143,23 @@ def test_random_arguments_never_crash(cli, command, args):
 
 X = None  # a slot filled with a random argument
 TEMPLATES = [
-    ["add-lead", X, "--value", X], ["add-lead", "N", "--expected-close", X, "--at", X], ["add-lead", "N", "--email", X],
-    ["move", "1", X, "--at", X], ["move", "1", "lost", "--reason", X], ["edit", "1", "--value", X, "--email", X],
-    ["edit", "1", "--expected-close", X, "--name", X], ["log", "1", X, "--at", X, "--note", X],
-    ["list", "--sort", X, "--limit", X, "--status", X], ["board", "--per-stage", X, "--pipeline", X],
+    ["add-lead", X, "--value", X],
+    ["add-lead", "N", "--expected-close", X, "--at", X],
+    ["add-lead", "N", "--email", X],
+    ["move", "1", X, "--at", X],
+    ["move", "1", "lost", "--reason", X],
+    ["edit", "1", "--value", X, "--email", X],
+    ["edit", "1", "--expected-close", X, "--name", X],
+    ["log", "1", X, "--at", X, "--note", X],
+    ["list", "--sort", X, "--limit", X, "--status", X],
+    ["board", "--per-stage", X, "--pipeline", X],
     ["pipeline", "stage", "Sales", X, "--probability", X, "--stale-days", X, "--position", X],
-    ["pipeline", "add", X, "--stages", X], ["pipeline", "add-stage", "Sales", X, "--position", X],
-    ["show", X, "--format", X], ["forget", X, "--yes"], ["delete", X, "--yes"], ["list", "--owner", X, "--format", X],
+    ["pipeline", "add", X, "--stages", X],
+    ["pipeline", "add-stage", "Sales", X, "--position", X],
+    ["show", X, "--format", X],
+    ["forget", X, "--yes"],
+    ["delete", X, "--yes"],
+    ["list", "--owner", X, "--format", X],
 ]
 
 
@@ -89,44 +173,103 @@ def test_random_values_in_well_formed_commands(cli, template, data):
 
 HEADER = ["name", "email", "value", "created", "stage", "notes"]
 ODD_CELLS = [
-    "", " ", '"', '""', "'", "'=1+1", "=cmd|' /C calc'!A0", "+1", "-1", "@SUM(A1)", "a,b", "a;b", "a\tb", "a|b",
-    "line\nbreak", "cr\rlf\r\n", "\ufeffbom", "NA", "null", "Select", "\x1b[31m", "Zoë 李", "'; DROP TABLE lead; --",
+    "",
+    " ",
+    '"',
+    '""',
+    "'",
+    "'=1+1",
+    "=cmd|' /C calc'!A0",
+    "+1",
+    "-1",
+    "@SUM(A1)",
+    "a,b",
+    "a;b",
+    "a\tb",
+    "a|b",
+    "line\nbreak",
+    "cr\rlf\r\n",
+    "\ufeffbom",
+    "NA",
+    "null",
+    "Select",
+    "\x1b[31m",
+    "Zoë 李",
+    "'; DROP TABLE lead; --",
 ]
 ODD_NUMBERS = [
-    "0", "-0", "-5", "1e309", "nan", "inf", "1,5", "1.5", "1.234,56", "1,234.56", "1 234,56", "€12", "12 EUR",
-    "$3", "99999999999999999999999999", "0.001", "12.", ".5", "1_000", "0x1F", "١٢٣", "--1",
+    "0",
+    "-0",
+    "-5",
+    "1e309",
+    "nan",
+    "inf",
+    "1,5",
+    "1.5",
+    "1.234,56",
+    "1,234.56",
+    "1 234,56",
+    "€12",
+    "12 EUR",
+    "$3",
+    "99999999999999999999999999",
+    "0.001",
+    "12.",
+    ".5",
+    "1_000",
+    "0x1F",
+    "١٢٣",
+    "--1",
 ]
 ODD_DATES = [
-    "2026-11-28", "2026-02-30", "2026-13-01", "31/12/2026", "12/31/2026", "05/06/2026", "99/99/99", "0000-00-00",
-    "2026-11-28T25:00", "2026-11-28T10:30:00+02:00", "1969-12-31", "9999-12-31", "yesterday", "28 Nov 2026",
-    "2026-W48", "1700000000",
+    "2026-11-28",
+    "2026-02-30",
+    "2026-13-01",
+    "31/12/2026",
+    "12/31/2026",
+    "05/06/2026",
+    "99/99/99",
+    "0000-00-00",
+    "2026-11-28T25:00",
+    "2026-11-28T10:30:00+02:00",
+    "1969-12-31",
+    "9999-12-31",
+    "yesterday",
+    "28 Nov 2026",
+    "2026-W48",
+    "1700000000",
 ]
 STAGES = ["", "Prospecting", "contact", "MEETING", "won", "lost", "Nowhere", "Closed Won"]
 HUGE = st.sampled_from(["x" * 100_000, "é" * 20_000 + ",;\t|" * 1000])
 cell = st.one_of(st.text(max_size=25), st.sampled_from(ODD_CELLS))
-row = st.fixed_dictionaries({
-    "name": st.one_of(cell, HUGE),
-    "email": st.one_of(st.emails(), cell),
-    "value": st.one_of(st.integers(min_value=0, max_value=10**12).map(str), st.sampled_from(ODD_NUMBERS), cell),
-    "created": st.one_of(st.sampled_from(ODD_DATES), cell),
-    "stage": st.one_of(st.sampled_from(STAGES), cell),
-    "notes": st.one_of(cell, HUGE),
-})
-DIALECT = st.fixed_dictionaries({
-    "delimiter": st.sampled_from([",", ";", "\t", "|"]),
-    "quoting": st.sampled_from([csv.QUOTE_MINIMAL, csv.QUOTE_ALL, csv.QUOTE_NONNUMERIC]),
-    "lineterminator": st.sampled_from(["\n", "\r\n"]),
-    "encoding": st.sampled_from(["utf-8", "utf-8-sig", "cp1252", "latin-1", "utf-16"]),
-    "columns": st.permutations(HEADER),
-})
+row = st.fixed_dictionaries(
+    {
+        "name": st.one_of(cell, HUGE),
+        "email": st.one_of(st.emails(), cell),
+        "value": st.one_of(st.integers(min_value=0, max_value=10**12).map(str), st.sampled_from(ODD_NUMBERS), cell),
+        "created": st.one_of(st.sampled_from(ODD_DATES), cell),
+        "stage": st.one_of(st.sampled_from(STAGES), cell),
+        "notes": st.one_of(cell, HUGE),
+    }
+)
+DIALECT = st.fixed_dictionaries(
+    {
+        "delimiter": st.sampled_from([",", ";", "\t", "|"]),
+        "quoting": st.sampled_from([csv.QUOTE_MINIMAL, csv.QUOTE_ALL, csv.QUOTE_NONNUMERIC]),
+        "lineterminator": st.sampled_from(["\n", "\r\n"]),
+        "encoding": st.sampled_from(["utf-8", "utf-8-sig", "cp1252", "latin-1", "utf-16"]),
+        "columns": st.permutations(HEADER),
+    }
+)
 
 
 def csv_file(rows: list[dict], dialect: dict) -> tuple[bytes, list[list[str]]]:
     """Return the file's bytes and its data rows as a reader of that encoding will see them (characters
     the encoding lacks become '?')."""
     out = io.StringIO()
-    writer = csv.writer(out, delimiter=dialect["delimiter"], quoting=dialect["quoting"],
-                        lineterminator=dialect["lineterminator"])
+    writer = csv.writer(
+        out, delimiter=dialect["delimiter"], quoting=dialect["quoting"], lineterminator=dialect["lineterminator"]
+    )
     writer.writerow(dialect["columns"])
     for r in rows:
         writer.writerow([r[c] for c in dialect["columns"]])
@@ -138,7 +281,7 @@ def csv_file(rows: list[dict], dialect: dict) -> tuple[bytes, list[list[str]]]:
 @FUZZ
 @given(rows=st.lists(row, max_size=8), dialect=DIALECT)
 def test_random_csv_rows_are_imported_exactly_or_rejected_with_a_reason(cli, tmp_path_factory, rows, dialect):
-    from pipecli.output import undefuse
+    from pipecli.formats import undefuse
 
     folder = tmp_path_factory.mktemp("csv")
     data, cells = csv_file(rows, dialect)
@@ -148,8 +291,17 @@ def test_random_csv_rows_are_imported_exactly_or_rejected_with_a_reason(cli, tmp
     before = cli.every_row()
     first_new = (cli.scalar("SELECT MAX(id) FROM lead") or 0) + 1
     delimiter = "tab" if dialect["delimiter"] == "\t" else dialect["delimiter"]
-    args = ["import", str(source), "--delimiter", delimiter, "--encoding", dialect["encoding"],
-            "--skip-invalid", "--rejects", str(rejects)]
+    args = [
+        "import",
+        str(source),
+        "--delimiter",
+        delimiter,
+        "--encoding",
+        dialect["encoding"],
+        "--skip-invalid",
+        "--rejects",
+        str(rejects),
+    ]
     result = cli(*args, ok=False)
     assert_clean_exit(result, args)
     if result.exit_code != 0:
@@ -179,10 +331,25 @@ def test_random_csv_rows_are_imported_exactly_or_rejected_with_a_reason(cli, tmp
 
 
 @FUZZ
-@given(data=st.one_of(st.binary(max_size=3000), st.text(max_size=500).map(str.encode)),
-       options=st.lists(st.sampled_from([["--dayfirst"], ["--monthfirst"], ["--decimal-comma"], ["--key", "email"],
-                                          ["--create-stages"], ["--null", "NA"], ["--encoding", "cp1252"],
-                                          ["--delimiter", ";"], ["--dry-run"]]), max_size=3))
+@given(
+    data=st.one_of(st.binary(max_size=3000), st.text(max_size=500).map(str.encode)),
+    options=st.lists(
+        st.sampled_from(
+            [
+                ["--dayfirst"],
+                ["--monthfirst"],
+                ["--decimal-comma"],
+                ["--key", "email"],
+                ["--create-stages"],
+                ["--null", "NA"],
+                ["--encoding", "cp1252"],
+                ["--delimiter", ";"],
+                ["--dry-run"],
+            ]
+        ),
+        max_size=3,
+    ),
+)
 def test_random_bytes_never_crash_the_importer(cli, tmp_path_factory, data, options):
     source = tmp_path_factory.mktemp("bytes") / "in.csv"
     source.write_bytes(b"name,email,value\n" + data if data[:1] != b"\x00" else data)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from pipecli import importer
+from pipecli.transfer import importer
 
 ROOT = Path(__file__).resolve().parent.parent
 LEADS_CSV = Path("/work/shared/data/x-education-leads/Leads.csv")
@@ -22,7 +22,7 @@ def ts(text: str) -> int:
     """Epoch seconds of an ISO date or time in UTC (the tests run with TZ=UTC)."""
     moment = dt.datetime.fromisoformat(text)
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=dt.timezone.utc)
+        moment = moment.replace(tzinfo=dt.UTC)
     return int(moment.timestamp())
 
 
@@ -42,7 +42,7 @@ def test_plain_file_maps_synonyms_and_keeps_extras(cli, tmp_path):
         "crm.csv",
         "Full Name,Organization,E-mail,Deal Value,Lead Source,Sales Agent,Country,Tags\n"
         "Anna Rossi,Rossi Srl,anna@rossi.it,4500,Referral,alice,Italy,NA\n"
-        "Bob Jones,Acme,bob@acme.com,\"$1,200.50\",web,bob,,Select\n",
+        'Bob Jones,Acme,bob@acme.com,"$1,200.50",web,bob,,Select\n',
     )
     result = cli("import", path)
     assert "2 inserted, 0 updated, 0 unchanged, 0 rejected" in result.stderr
@@ -53,16 +53,18 @@ def test_plain_file_maps_synonyms_and_keeps_extras(cli, tmp_path):
     ]
     assert cli.sql("SELECT source, owner FROM lead ORDER BY id") == [("Referral", "alice"), ("web", "bob")]
     # placeholders stay the text they are; empty cells are not stored
-    assert cli.sql("SELECT l.name, e.key, e.value FROM lead_extra e JOIN lead l ON l.id = e.lead_id ORDER BY l.id, e.key") == [
+    assert cli.sql(
+        "SELECT l.name, e.key, e.value FROM lead_extra e JOIN lead l ON l.id = e.lead_id ORDER BY l.id, e.key"
+    ) == [
         ("Anna Rossi", "Country", "Italy"),
         ("Anna Rossi", "Tags", "NA"),
         ("Bob Jones", "Tags", "Select"),
     ]
     # every lead starts in the first stage, created now, with one creation event
     now = ts("2026-11-28T09:00:00")
-    assert cli.sql("SELECT s.name, l.created_at, l.stage_entered_at, l.last_event_at FROM lead l JOIN stage s ON s.id = l.stage_id") == [
-        ("Prospecting", now, now, now), ("Prospecting", now, now, now)
-    ]
+    assert cli.sql(
+        "SELECT s.name, l.created_at, l.stage_entered_at, l.last_event_at FROM lead l JOIN stage s ON s.id = l.stage_id"
+    ) == [("Prospecting", now, now, now), ("Prospecting", now, now, now)]
     assert cli.scalar("SELECT COUNT(*) FROM stage_change WHERE from_stage_id IS NULL AND at = :a", a=now) == 2
 
 
@@ -76,7 +78,7 @@ def test_null_option_turns_placeholders_into_empty(cli, tmp_path):
 def test_bom_semicolons_decimal_commas_dayfirst_crlf_multiline(cli, tmp_path):
     content = (
         "\ufeffNome;Company;Email;Amount;Stage;Created;Notes\r\n"
-        "Anna Rossi;Rossi Srl;anna@rossi.it;4.500,00;Contact;28/11/2025;\"first call; went \"\"well\"\"\r\nsecond line\"\r\n"
+        'Anna Rossi;Rossi Srl;anna@rossi.it;4.500,00;Contact;28/11/2025;"first call; went ""well""\r\nsecond line"\r\n'
         "Luca Bianchi;Bianchi SpA;luca@b.it;€ 12.000;won;03/01/2017;\r\n"
     )
     path = write(tmp_path, "excel.csv", content)
@@ -130,7 +132,8 @@ def test_monthfirst_and_ambiguous_dates(cli, tmp_path):
     settled = write(tmp_path, "b.csv", "name,created\nCarla,05/06/2024\nDario,11/28/2024\n")
     cli("import", settled)  # 11/28 settles the file as month-first
     assert cli.sql("SELECT created_at FROM lead WHERE name IN ('Carla', 'Dario') ORDER BY id") == [
-        (ts("2024-05-06"),), (ts("2024-11-28"),)
+        (ts("2024-05-06"),),
+        (ts("2024-11-28"),),
     ]
 
 
@@ -159,7 +162,7 @@ BAD_MIDDLE = (
     "Anna,anna@x.com,100,2024-01-01\n"
     "Bob,not-an-email,200,2024-01-02\n"
     "Carla,carla@x.com,abc,2024-01-03\n"
-    "\"Dario\nDi Dario\",dario@x.com,300,2024-02-30\n"
+    '"Dario\nDi Dario",dario@x.com,300,2024-02-30\n'
     "Elena,elena@x.com,400,2024-01-05\n"
 )
 
@@ -193,7 +196,7 @@ def test_bad_rows_skipped_into_rejects_file(cli, tmp_path):
         "name,email,value,created,reason\n"
         "Bob,not-an-email,200,2024-01-02,\"line 3, column 'email', value 'not-an-email': not an email address\"\n"
         "Carla,carla@x.com,abc,2024-01-03,\"line 4, column 'value', value 'abc': cannot read 'abc' as an amount "
-        "(use 4500, 4500.50, 4,500.00 or 4.500,00)\"\n"
+        '(use 4500, 4500.50, 4,500.00 or 4.500,00)"\n'
         "\"Dario\nDi Dario\",dario@x.com,300,2024-02-30,\"line 5, column 'created', value '2024-02-30': not a valid date\"\n"
     )
 
@@ -211,7 +214,11 @@ def test_stdin_in_a_real_subprocess(tmp_path):
     csv_text = "name|company|amount\nAnna|Rossi Srl|4500\nBob|Acme|1200\n"
     done = subprocess.run(
         [sys.executable, "-m", "pipecli", "--db", db, "import", "-"],
-        input=csv_text.encode(), capture_output=True, cwd=ROOT, env=env, timeout=60,
+        input=csv_text.encode(),
+        capture_output=True,
+        cwd=ROOT,
+        env=env,
+        timeout=60,
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout == b""
@@ -219,14 +226,19 @@ def test_stdin_in_a_real_subprocess(tmp_path):
     assert b"\x1b[" not in done.stderr  # no progress bar for stdin
     listed = subprocess.run(
         [sys.executable, "-m", "pipecli", "--db", db, "list", "--format", "csv"],
-        capture_output=True, cwd=ROOT, env=env, timeout=60, text=True,
+        capture_output=True,
+        cwd=ROOT,
+        env=env,
+        timeout=60,
+        text=True,
     )
     assert [line.split(",")[1:3] for line in listed.stdout.splitlines()[1:]] == [["Anna", "Rossi Srl"], ["Bob", "Acme"]]
 
 
 def test_upsert_is_idempotent_and_records_changes(cli, tmp_path):
     first = write(
-        tmp_path, "v1.csv",
+        tmp_path,
+        "v1.csv",
         "email,name,amount,stage,Tier\nanna@x.com,Anna,100,Contact,gold\nbob@x.com,Bob,200,Prospecting,silver\n",
     )
     cli("import", first, "--key", "email")
@@ -236,18 +248,22 @@ def test_upsert_is_idempotent_and_records_changes(cli, tmp_path):
     assert cli.scalar("SELECT COUNT(*) FROM stage_change") == 2
 
     second = write(
-        tmp_path, "v2.csv",
+        tmp_path,
+        "v2.csv",
         "email,name,amount,stage,Tier\nanna@x.com,Anna,150,Meeting,platinum\nbob@x.com,Bob,200,Prospecting,silver\n"
         "carla@x.com,Carla,300,Contact,\n",
     )
     result = cli("import", second, "--key", "email")
     assert "1 inserted, 1 updated, 1 unchanged, 0 rejected" in result.stderr
-    anna = cli.sql("SELECT id, value_minor, stage_entered_at, furthest_position FROM lead WHERE email = 'anna@x.com'")[0]
+    anna = cli.sql("SELECT id, value_minor, stage_entered_at, furthest_position FROM lead WHERE email = 'anna@x.com'")[
+        0
+    ]
     now = ts("2026-11-28T09:00:00")
     assert anna[1:] == (15000, now, 4)  # Meeting is position 4 in the default pipeline
     assert cli.sql(
         "SELECT f.name, t.name, c.at FROM stage_change c LEFT JOIN stage f ON f.id = c.from_stage_id "
-        "JOIN stage t ON t.id = c.to_stage_id WHERE c.lead_id = :l ORDER BY c.id", l=anna[0]
+        "JOIN stage t ON t.id = c.to_stage_id WHERE c.lead_id = :l ORDER BY c.id",
+        l=anna[0],
     ) == [(None, "Contact", now), ("Contact", "Meeting", now)]
     assert cli.scalar("SELECT value FROM lead_extra WHERE lead_id = :l AND key = 'Tier'", l=anna[0]) == "platinum"
     assert cli("import", second, "--key", "email").stderr.count("nothing changed") == 1
@@ -255,7 +271,8 @@ def test_upsert_is_idempotent_and_records_changes(cli, tmp_path):
 
 def test_stage_map_and_create_stages(cli, tmp_path):
     path = write(
-        tmp_path, "stages.csv",
+        tmp_path,
+        "stages.csv",
         "name,deal_stage\nAnna,Engaging\nBob,Closed Won\nCarla,closed lost\nDario,Negotiation\nElena,MEETING\n",
     )
     refused = cli("import", path, "--stage-map", "Engaging=Contact", ok=False)
@@ -263,8 +280,11 @@ def test_stage_map_and_create_stages(cli, tmp_path):
     assert cli.scalar("SELECT COUNT(*) FROM lead") == 0
     cli("import", path, "--stage-map", "engaging=Contact,Closed Won=won", "--create-stages")
     assert cli.sql("SELECT l.name, s.name, l.status FROM lead l JOIN stage s ON s.id = l.stage_id ORDER BY l.id") == [
-        ("Anna", "Contact", "open"), ("Bob", "won", "won"), ("Carla", "lost", "lost"),
-        ("Dario", "Negotiation", "open"), ("Elena", "Meeting", "open"),
+        ("Anna", "Contact", "open"),
+        ("Bob", "won", "won"),
+        ("Carla", "lost", "lost"),
+        ("Dario", "Negotiation", "open"),
+        ("Elena", "Meeting", "open"),
     ]
     assert cli.scalar("SELECT position FROM stage WHERE name = 'Negotiation'") == 6
     assert cli.scalar("SELECT furthest_position FROM lead WHERE name = 'Dario'") == 6
@@ -274,15 +294,16 @@ def test_pipeline_option(cli, tmp_path):
     cli("pipeline", "add", "Partners", "--stages", "Intro,Pilot")
     path = write(tmp_path, "p.csv", "name,stage\nAnna,Pilot\n")
     cli("import", path, "--pipeline", "partners")
-    assert cli.sql("SELECT p.name, s.name FROM lead l JOIN pipeline p ON p.id = l.pipeline_id JOIN stage s ON s.id = l.stage_id") == [
-        ("Partners", "Pilot")
-    ]
+    assert cli.sql(
+        "SELECT p.name, s.name FROM lead l JOIN pipeline p ON p.id = l.pipeline_id JOIN stage s ON s.id = l.stage_id"
+    ) == [("Partners", "Pilot")]
 
 
 def test_pipeline_column_history_starts_in_each_pipelines_first_stage(cli, tmp_path):
     cli("pipeline", "add", "Partners", "--stages", "Intro,Pilot")
     path = write(
-        tmp_path, "p.csv",
+        tmp_path,
+        "p.csv",
         "name,pipeline,stage,created,close date,lost reason\n"
         "Anna,Partners,won,2024-01-01,2024-02-01,\n"
         "Bob,,lost,2024-01-05,2024-03-01,price\n"
@@ -298,19 +319,25 @@ def test_pipeline_column_history_starts_in_each_pipelines_first_stage(cli, tmp_p
     )
     feb1, mar1 = jan1 + 31 * day, jan1 + 60 * day  # 2024 is a leap year
     assert history == [
-        ("Anna", None, "Intro", jan1, feb1, None), ("Anna", "Intro", "won", feb1, None, None),
-        ("Bob", None, "Prospecting", jan1 + 4 * day, mar1, None), ("Bob", "Prospecting", "lost", mar1, None, "price"),
+        ("Anna", None, "Intro", jan1, feb1, None),
+        ("Anna", "Intro", "won", feb1, None, None),
+        ("Bob", None, "Prospecting", jan1 + 4 * day, mar1, None),
+        ("Bob", "Prospecting", "lost", mar1, None, "price"),
         ("Carla", None, "Pilot", jan1 + 6 * day, None, None),
         ("Dario", None, "lost", jan1 + 8 * day, None, "budget"),
     ]
     assert cli.sql("SELECT name, furthest_position, stage_entered_at FROM lead ORDER BY id") == [
-        ("Anna", 1, feb1), ("Bob", 1, mar1), ("Carla", 2, jan1 + 6 * day), ("Dario", 1, jan1 + 8 * day),
+        ("Anna", 1, feb1),
+        ("Bob", 1, mar1),
+        ("Carla", 2, jan1 + 6 * day),
+        ("Dario", 1, jan1 + 8 * day),
     ]
 
 
 def test_exact_history_dates(cli, tmp_path):
     path = write(
-        tmp_path, "hist.csv",
+        tmp_path,
+        "hist.csv",
         "name,stage,created,close date,lost reason,value\n"
         "Won Deal,won,2017-01-10,2017-03-01,,1000\n"
         "Lost Deal,lost,2017-02-01,2017-02-20,price,2000\n"
@@ -326,8 +353,17 @@ def test_exact_history_dates(cli, tmp_path):
         ("Won Deal", "won", ts("2017-01-10"), ts("2017-03-01"), ts("2017-03-01"), ts("2017-03-01"), 1, None, None),
         ("Lost Deal", "lost", ts("2017-02-01"), ts("2017-02-20"), ts("2017-02-20"), ts("2017-02-20"), 1, None, "price"),
         ("Same Day", "won", ts("2017-05-05"), ts("2017-05-05"), ts("2017-05-05"), ts("2017-05-05"), 1, None, None),
-        ("Open Deal", "open", ts("2017-04-01T08:30:00"), None, ts("2017-04-01T08:30:00"), ts("2017-04-01T08:30:00"), 5,
-         "2017-06-30", None),
+        (
+            "Open Deal",
+            "open",
+            ts("2017-04-01T08:30:00"),
+            None,
+            ts("2017-04-01T08:30:00"),
+            ts("2017-04-01T08:30:00"),
+            5,
+            "2017-06-30",
+            None,
+        ),
     ]
     history = cli.sql(
         "SELECT l.name, f.name, t.name, c.at, c.left_at, c.reason FROM stage_change c JOIN lead l ON l.id = c.lead_id "
@@ -349,11 +385,15 @@ def test_bulk_history_matches_add_lead_and_move(cli, tmp_path):
     cli("move", "1", "won", "--at", "2017-03-01")
     path = write(tmp_path, "one.csv", "name,value,stage,created,close date\nBy Import,1000,won,2017-01-10,2017-03-01\n")
     cli("import", path)
-    columns = ("status, stage_id, stage_entered_at, last_event_at, last_activity_at, furthest_position, closed_at, "
-               "created_at, value_minor, lost_reason, archived_at")
+    columns = (
+        "status, stage_id, stage_entered_at, last_event_at, last_activity_at, furthest_position, closed_at, "
+        "created_at, value_minor, lost_reason, archived_at"
+    )
     by_hand, by_import = cli.sql(f"SELECT {columns} FROM lead ORDER BY id")
     assert by_hand == by_import
-    changes = cli.sql("SELECT lead_id, from_stage_id, to_stage_id, at, left_at, reason FROM stage_change ORDER BY lead_id, id")
+    changes = cli.sql(
+        "SELECT lead_id, from_stage_id, to_stage_id, at, left_at, reason FROM stage_change ORDER BY lead_id, id"
+    )
     assert [c[1:] for c in changes if c[0] == 1] == [c[1:] for c in changes if c[0] == 2]
 
 
@@ -377,23 +417,46 @@ def test_wrong_field_count_and_unknown_map_column(cli, tmp_path):
 @pytest.mark.skipif(not LEADS_CSV.exists(), reason="the X Education file is not in /work/shared/data")
 def test_real_x_education_file(cli):
     result = cli(
-        "import", str(LEADS_CSV), "--map", "Prospect ID=external_id", "--map", "Converted=stage",
-        "--stage-map", "1=won,0=lost", "--key", "external_id",
+        "import",
+        str(LEADS_CSV),
+        "--map",
+        "Prospect ID=external_id",
+        "--map",
+        "Converted=stage",
+        "--stage-map",
+        "1=won,0=lost",
+        "--key",
+        "external_id",
     )
     assert "9237 inserted, 0 updated, 0 unchanged, 0 rejected" in result.stderr
-    assert cli.sql("SELECT status, COUNT(*) FROM lead GROUP BY status ORDER BY status") == [("lost", 5678), ("won", 3559)]
+    assert cli.sql("SELECT status, COUNT(*) FROM lead GROUP BY status ORDER BY status") == [
+        ("lost", 5678),
+        ("won", 3559),
+    ]
     # no name column: a lead is named by its external id
     assert cli.scalar("SELECT COUNT(*) FROM lead WHERE name = external_id") == 9237
     # 37 columns: Prospect ID, Converted and Lead Source (-> source) are fields, the other 34 are extras
     assert cli.scalar("SELECT COUNT(DISTINCT key) FROM lead_extra") == 34
     assert cli.scalar("SELECT COUNT(*) FROM lead WHERE source IS NOT NULL") == 9237 - 36  # 36 rows have no source
     first = "7927b2df-8bba-4d29-b9a2-b6e0beafe620"
-    extras = dict(cli.sql("SELECT e.key, e.value FROM lead_extra e JOIN lead l ON l.id = e.lead_id WHERE l.external_id = :x", x=first))
+    extras = dict(
+        cli.sql(
+            "SELECT e.key, e.value FROM lead_extra e JOIN lead l ON l.id = e.lead_id WHERE l.external_id = :x", x=first
+        )
+    )
     assert extras["Specialization"] == "Select" and extras["Lead Number"] == "660737"
     assert "Country" not in extras  # the cell is empty
     again = cli(
-        "import", str(LEADS_CSV), "--map", "Prospect ID=external_id", "--map", "Converted=stage",
-        "--stage-map", "1=won,0=lost", "--key", "external_id",
+        "import",
+        str(LEADS_CSV),
+        "--map",
+        "Prospect ID=external_id",
+        "--map",
+        "Converted=stage",
+        "--stage-map",
+        "1=won,0=lost",
+        "--key",
+        "external_id",
     )
     assert "nothing changed: 0 inserted, 0 updated, 9237 unchanged" in again.stderr
 
@@ -403,8 +466,11 @@ def test_big_import_rebuilds_indexes_and_a_failed_one_keeps_them(cli, tmp_path):
     cli("add-lead", "Existing")
     indexes = "SELECT name FROM sqlite_master WHERE type = 'index' ORDER BY name"
     before = cli.sql(indexes)
-    rows = "".join(f"Lead {i},lead{i}@x.com,{i % 900 + 1}00,{'won' if i % 3 == 0 else 'Contact'},2024-01-{i % 28 + 1:02d},"
-                   f"met at the fair; asked for a quote\n" for i in range(30000))
+    rows = "".join(
+        f"Lead {i},lead{i}@x.com,{i % 900 + 1}00,{'won' if i % 3 == 0 else 'Contact'},2024-01-{i % 28 + 1:02d},"
+        f"met at the fair; asked for a quote\n"
+        for i in range(30000)
+    )
     path = write(tmp_path, "big.csv", "name,email,value,stage,created,note\n" + rows)
     assert importer.is_bulk(Path(path).stat().st_size)  # through Store.bulk_write
     cli("import", path)
@@ -414,9 +480,14 @@ def test_big_import_rebuilds_indexes_and_a_failed_one_keeps_them(cli, tmp_path):
     assert cli.scalar("SELECT SUM(value_minor) FROM lead") == sum((i % 900 + 1) * 10000 for i in range(30000))
     assert cli.scalar("PRAGMA integrity_check") == "ok"
     assert cli.sql("PRAGMA foreign_key_check") == []  # written without row-by-row checks, every reference holds
-    assert cli.scalar("SELECT COUNT(*) FROM stage_change") == 1 + 30000 and cli.scalar("SELECT COUNT(*) FROM activity") == 30000
+    assert (
+        cli.scalar("SELECT COUNT(*) FROM stage_change") == 1 + 30000
+        and cli.scalar("SELECT COUNT(*) FROM activity") == 30000
+    )
     assert cli.scalar("PRAGMA journal_mode") == "wal"
-    bad = write(tmp_path, "bad-big.csv", "name,email,value,stage,created,note\n" + rows.replace("Lead 29999,", "Lead 29999,x,"))
+    bad = write(
+        tmp_path, "bad-big.csv", "name,email,value,stage,created,note\n" + rows.replace("Lead 29999,", "Lead 29999,x,")
+    )
     assert cli("import", bad, ok=False).exit_code == 1
     assert cli.sql(indexes) == before
     assert cli.scalar("SELECT COUNT(*) FROM lead") == 30001
@@ -435,14 +506,16 @@ def test_import_and_export_on_postgresql(pg_url, tmp_path):
 
     pg = Cli(pg_url)  # an empty database: pipecli creates the schema
     path = write(
-        tmp_path, "pg.csv",
+        tmp_path,
+        "pg.csv",
         "email,name,stage,created,close date,amount,Country\n"
         "anna@x.com,Anna,won,2017-01-10,2017-03-01,1000,Italy\nbob@x.com,Bob,Contact,2017-02-01,,200,\n",
     )
     pg("import", path, "--key", "email")
     assert "nothing changed" in pg("import", path, "--key", "email").stderr
     assert pg.sql("SELECT name, status, created_at, closed_at, expected_close FROM lead ORDER BY id") == [
-        ("Anna", "won", ts("2017-01-10"), ts("2017-03-01"), None), ("Bob", "open", ts("2017-02-01"), None, None)
+        ("Anna", "won", ts("2017-01-10"), ts("2017-03-01"), None),
+        ("Bob", "open", ts("2017-02-01"), None, None),
     ]
     assert pg.scalar("SELECT COUNT(*) FROM stage_change") == 3
     assert pg("add-lead", "After").stdout.strip() == "3"  # the id sequence moved past the imported leads
@@ -471,12 +544,7 @@ def test_imported_leads_are_scored_like_added_ones(cli, tmp_path):
         '[[scoring.rules]]\nfield = "value"\nat_least = 10000\npoints = 10\n'
     )
     file = tmp_path / "leads.csv"
-    file.write_text(
-        "name,source,amount,country\n"
-        "Anna,Referral,12000,Italy\n"
-        "Ben,web,500,Italy\n"
-        "Cleo,referral,,France\n"
-    )
+    file.write_text("name,source,amount,country\nAnna,Referral,12000,Italy\nBen,web,500,Italy\nCleo,referral,,France\n")
     cli("import", str(file))
     scores = dict(cli.sql("SELECT name, fit_score FROM lead"))
     assert scores == {"Anna": 15 + 5 + 10, "Ben": 5, "Cleo": 15}
@@ -494,11 +562,11 @@ def test_error_lines_count_line_breaks_inside_quoted_cells_and_blank_lines(cli, 
     and a bare CR inside quotes) and blank lines."""
     text = (
         "name,email,note\r\n"
-        "Anna,anna@x.com,\"two\r\nlines\"\r\n"
+        'Anna,anna@x.com,"two\r\nlines"\r\n'
         "\r\n"
-        "Bob,bob@x.com,\"three\nlines\rhere\"\r\n"
+        'Bob,bob@x.com,"three\nlines\rhere"\r\n'
         "Carla,not-an-email,plain\r\n"
-        "Dario,dario@x.com,\"a\r\n\r\nb\"\r\n"
+        'Dario,dario@x.com,"a\r\n\r\nb"\r\n'
         "Elena,also-bad,\r\n"
     )
     path = write(tmp_path, "lines.csv", text.encode())

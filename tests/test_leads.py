@@ -15,14 +15,32 @@ def ts(text):
 
 def test_add_lead_stores_every_detail(cli):
     result = cli(
-        "add-lead", "Anna Rossi", "--company", "Rossi Srl", "--email", "anna@rossi.it", "--phone", "+39 02 123",
-        "--value", "4500", "--source", "referral", "--owner", "marco", "--expected-close", "2026-12-20",
-        "--note", "met at the fair", "--at", AT_CREATE,
+        "add-lead",
+        "Anna Rossi",
+        "--company",
+        "Rossi Srl",
+        "--email",
+        "anna@rossi.it",
+        "--phone",
+        "+39 02 123",
+        "--value",
+        "4500",
+        "--source",
+        "referral",
+        "--owner",
+        "marco",
+        "--expected-close",
+        "2026-12-20",
+        "--note",
+        "met at the fair",
+        "--at",
+        AT_CREATE,
     )
     lead_id = int(result.stdout.strip())  # piped: only the id
     row = cli.sql(
         "SELECT name, company, email, phone, value_minor, source, owner, expected_close, status, created_at,"
-        " stage_entered_at FROM lead WHERE id = :i", i=lead_id,
+        " stage_entered_at FROM lead WHERE id = :i",
+        i=lead_id,
     )[0]
     assert row[:7] == ("Anna Rossi", "Rossi Srl", "anna@rossi.it", "+39 02 123", 450000, "referral", "marco")
     assert str(row[7]) == "2026-12-20"
@@ -37,7 +55,14 @@ def test_add_lead_stores_every_detail(cli):
 
 @pytest.mark.parametrize(
     "typed, minor",
-    [("4500", 450000), ("4,500.00", 450000), ("4.500,00", 450000), ("€ 4.500", 450000), ("$4,500", 450000), ("19.99", 1999)],
+    [
+        ("4500", 450000),
+        ("4,500.00", 450000),
+        ("4.500,00", 450000),
+        ("€ 4.500", 450000),
+        ("$4,500", 450000),
+        ("19.99", 1999),
+    ],
 )
 def test_amounts_are_exact(cli, typed, minor):
     lead_id = cli("add-lead", "X", "--value", typed).stdout.strip()
@@ -49,7 +74,8 @@ def test_add_lead_to_named_pipeline_and_stage(cli):
     lead_id = int(cli("add-lead", "Acme", "--pipeline", "retention", "--stage", "adoption").stdout)
     row = cli.sql(
         "SELECT p.name, s.name, l.furthest_position FROM lead l JOIN pipeline p ON p.id = l.pipeline_id"
-        " JOIN stage s ON s.id = l.stage_id WHERE l.id = :i", i=lead_id,
+        " JOIN stage s ON s.id = l.stage_id WHERE l.id = :i",
+        i=lead_id,
     )
     assert row == [("Retention", "Adoption", 2)]
 
@@ -82,11 +108,15 @@ def test_move_forward_backward_close_and_reopen(cli):
     row = cli.sql("SELECT status, closed_at, lost_reason, furthest_position FROM lead WHERE id = :i", i=int(lead_id))[0]
     assert row == ("lost", ts("2026-11-10T10:00Z"), "price", 4)
     cli("move", lead_id, "Proposal", "--at", "2026-11-20T10:00Z")  # reopened
-    row = cli.sql("SELECT status, closed_at, lost_reason, furthest_position, stage_entered_at FROM lead WHERE id = :i", i=int(lead_id))[0]
+    row = cli.sql(
+        "SELECT status, closed_at, lost_reason, furthest_position, stage_entered_at FROM lead WHERE id = :i",
+        i=int(lead_id),
+    )[0]
     assert row == ("open", None, None, 5, ts("2026-11-20T10:00Z"))
     history = cli.sql(
         "SELECT f.name, t.name, c.at, c.left_at, c.reason FROM stage_change c LEFT JOIN stage f ON f.id = c.from_stage_id"
-        " JOIN stage t ON t.id = c.to_stage_id WHERE c.lead_id = :i ORDER BY c.id", i=int(lead_id),
+        " JOIN stage t ON t.id = c.to_stage_id WHERE c.lead_id = :i ORDER BY c.id",
+        i=int(lead_id),
     )
     assert history == [
         (None, "Prospecting", ts("2026-11-01T10:00Z"), ts("2026-11-05T10:00Z"), None),
@@ -96,7 +126,10 @@ def test_move_forward_backward_close_and_reopen(cli):
         ("lost", "Proposal", ts("2026-11-20T10:00Z"), None, None),
     ]
     cli("move", lead_id, "won", "--at", "2026-11-25T10:00Z")
-    assert cli.sql("SELECT status, closed_at FROM lead WHERE id = :i", i=int(lead_id))[0] == ("won", ts("2026-11-25T10:00Z"))
+    assert cli.sql("SELECT status, closed_at FROM lead WHERE id = :i", i=int(lead_id))[0] == (
+        "won",
+        ts("2026-11-25T10:00Z"),
+    )
 
 
 def test_move_refusals_change_nothing(cli):

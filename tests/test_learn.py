@@ -21,8 +21,15 @@ def build(cli, won_gold=0.85, won_other=0.1, n_closed=300, n_open=20, closed_sam
                 created = 1780000000 + i * 3600
                 lead_id = leads.add_lead(conn, f"Lead {i}", source=rng.choice(["web", "event"]), at=created)
                 tier = "gold" if rng.random() < 0.4 else "basic"
-                for key, value in (("tier", tier), ("colour", rng.choice(["red", "blue", "Select"])), ("visits", str(rng.randint(0, 30)))):
-                    conn.execute(text("INSERT INTO lead_extra (lead_id, key, value) VALUES (:l, :k, :v)"), {"l": lead_id, "k": key, "v": value})
+                for key, value in (
+                    ("tier", tier),
+                    ("colour", rng.choice(["red", "blue", "Select"])),
+                    ("visits", str(rng.randint(0, 30))),
+                ):
+                    conn.execute(
+                        text("INSERT INTO lead_extra (lead_id, key, value) VALUES (:l, :k, :v)"),
+                        {"l": lead_id, "k": key, "v": value},
+                    )
                 if i < n_closed:
                     won = rng.random() < (won_gold if tier == "gold" else won_other)
                     at = 1790000000 if closed_same_time else created + 60
@@ -99,7 +106,7 @@ def test_refuses_with_too_few_closed_leads_of_one_outcome(cli):
 
 
 def test_auc_is_the_probability_a_won_lead_ranks_above_a_lost_one():
-    from pipecli.learn import auc
+    from pipecli.scoring.learn import auc
 
     assert auc([0.9, 0.8, 0.3, 0.1], [1, 1, 0, 0]) == 1.0
     assert auc([0.1, 0.2, 0.8, 0.9], [1, 1, 0, 0]) == 0.0
@@ -115,9 +122,11 @@ def test_imported_leads_get_the_scores_recompute_gives(cli, tmp_path):
     build(cli)
     learned(cli)
     rng = random.Random(3)
-    rows = [f"Imported {i},{rng.choice(['referral', 'event', 'web', ''])},{rng.choice(['', '500', '12000', '10000.50'])},"
-            f"{rng.choice(['', 'Acme'])},{rng.choice(['gold', 'basic', ''])},{rng.choice(['Contact', 'won', 'lost'])}"
-            for i in range(200)]
+    rows = [
+        f"Imported {i},{rng.choice(['referral', 'event', 'web', ''])},{rng.choice(['', '500', '12000', '10000.50'])},"
+        f"{rng.choice(['', 'Acme'])},{rng.choice(['gold', 'basic', ''])},{rng.choice(['Contact', 'won', 'lost'])}"
+        for i in range(200)
+    ]
     (tmp_path / "new.csv").write_text("name,source,amount,company,tier,stage\n" + "\n".join(rows) + "\n")
     cli("import", str(tmp_path / "new.csv"))
     query = "SELECT id, fit_score, score, win_probability FROM lead WHERE name LIKE 'Imported %' ORDER BY id"
@@ -128,6 +137,7 @@ def test_imported_leads_get_the_scores_recompute_gives(cli, tmp_path):
     cli("score", "--recompute")
     recomputed = cli.sql(query)
     assert [r[:3] for r in recomputed] == [r[:3] for r in imported]
+
     def rounded(rows):
         return [None if r[3] is None else round(r[3], 9) for r in rows]
 

@@ -86,7 +86,15 @@ def test_board_counts_values_and_fits_80_columns(cli, sample):
     assert by_stage["Contact"]["count"] == 1 and by_stage["Contact"]["value"] == 4500
     assert by_stage["Prospecting"]["count"] == 2 and by_stage["Prospecting"]["value"] == 801
     assert by_stage["won"]["count"] == 1 and by_stage["won"]["value"] == 3000
-    assert [s["stage"] for s in data["stages"]] == ["Prospecting", "Contact", "Qualification", "Meeting", "Proposal", "won", "lost"]
+    assert [s["stage"] for s in data["stages"]] == [
+        "Prospecting",
+        "Contact",
+        "Qualification",
+        "Meeting",
+        "Proposal",
+        "won",
+        "lost",
+    ]
     text = cli("board").stdout
     assert max(len(line) for line in text.splitlines()) <= 80
     assert "Proposal · 1 · €12,000.00" in text

@@ -26,6 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def build(cli) -> dict:
     """Create the history above; return the lead ids by letter."""
+
     def add(name, at, value, source, owner=None):
         args = ["add-lead", name, "--at", at, "--value", value, "--source", source]
         if owner:
@@ -42,10 +43,15 @@ def build(cli) -> dict:
         "G": add("G", "2026-11-10", "2500", "referral"),
     }
     moves = [
-        ("A", "Contact", "2026-10-03"), ("A", "Qualification", "2026-10-08"), ("A", "won", "2026-10-11"),
-        ("B", "Contact", "2026-10-05"), ("B", "won", "2026-10-21"),
+        ("A", "Contact", "2026-10-03"),
+        ("A", "Qualification", "2026-10-08"),
+        ("A", "won", "2026-10-11"),
+        ("B", "Contact", "2026-10-05"),
+        ("B", "won", "2026-10-21"),
         ("C", "lost", "2026-10-12"),
-        ("D", "Contact", "2026-10-11"), ("D", "Qualification", "2026-10-13"), ("D", "lost", "2026-10-20"),
+        ("D", "Contact", "2026-10-11"),
+        ("D", "Qualification", "2026-10-13"),
+        ("D", "lost", "2026-10-20"),
         ("E", "Contact", "2026-11-06"),
         ("G", "won", "2026-11-25"),
     ]
@@ -89,7 +95,13 @@ def test_stage_conversion_and_time_in_stage(cli):
     build(cli)
     stages = by_stage(metrics_json(cli))
     # won leads (A, B, G) count in every stage; others up to their furthest stage
-    assert [stages[s]["reached"] for s in ("Prospecting", "Contact", "Qualification", "Meeting", "Proposal")] == [7, 5, 4, 3, 3]
+    assert [stages[s]["reached"] for s in ("Prospecting", "Contact", "Qualification", "Meeting", "Proposal")] == [
+        7,
+        5,
+        4,
+        3,
+        3,
+    ]
     assert stages["Prospecting"]["conversion"] == pytest.approx(5 / 7)
     assert stages["Contact"]["conversion"] == pytest.approx(4 / 5)
     assert stages["Qualification"]["conversion"] == pytest.approx(3 / 4)
@@ -142,11 +154,23 @@ def test_as_of_reads_the_history(cli):
 def test_as_of_today_agrees_with_the_cached_columns(cli):
     build(cli)
     now, hist = metrics_json(cli), metrics_json(cli, "--as-of", "2026-11-28")
-    for key in ("new_leads", "won", "lost", "win_rate", "avg_won_deal", "cycle_median_days", "open_deals", "open_value"):
+    for key in (
+        "new_leads",
+        "won",
+        "lost",
+        "win_rate",
+        "avg_won_deal",
+        "cycle_median_days",
+        "open_deals",
+        "open_value",
+    ):
         assert now[key] == hist[key], key
     for a, b in zip(now["stages"], hist["stages"]):
         assert (a["reached"], a["open"], a["conversion"], a["time_median_days"]) == (
-            b["reached"], b["open"], b["conversion"], b["time_median_days"]
+            b["reached"],
+            b["open"],
+            b["conversion"],
+            b["time_median_days"],
         )
 
 
@@ -164,7 +188,12 @@ def test_funnel(cli):
     build(cli)
     rows = json.loads(cli("funnel", "--format", "json").stdout)
     assert [(r["stage"], r["reached"]) for r in rows] == [
-        ("Prospecting", 7), ("Contact", 5), ("Qualification", 4), ("Meeting", 3), ("Proposal", 3), ("won", 3),
+        ("Prospecting", 7),
+        ("Contact", 5),
+        ("Qualification", 4),
+        ("Meeting", 3),
+        ("Proposal", 3),
+        ("won", 3),
     ]
     assert rows[0]["conversion"] == pytest.approx(5 / 7)
     assert rows[-1]["open_value"] == 6500  # the won row carries the won value
@@ -175,7 +204,11 @@ def test_funnel(cli):
 def test_funnel_piped_is_plain_text(cli, db_path):
     build(cli)
     out = subprocess.run(
-        [sys.executable, "-m", "pipecli", "--db", db_path, "funnel"], cwd=ROOT, capture_output=True, text=True, check=True
+        [sys.executable, "-m", "pipecli", "--db", db_path, "funnel"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     lines = out.splitlines()
     assert lines[0].startswith("Funnel: Sales")
@@ -199,8 +232,11 @@ def test_funnel_on_a_terminal_draws_coloured_bars(cli, db_path):
     pid, fd = pty.fork()
     if pid == 0:  # the child: pipecli with its stdout on the terminal
         os.chdir(ROOT)
-        os.execvpe(sys.executable, [sys.executable, "-m", "pipecli", "--db", db_path, "funnel"],
-                   {**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": "120"})
+        os.execvpe(
+            sys.executable,
+            [sys.executable, "-m", "pipecli", "--db", db_path, "funnel"],
+            {**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": "120"},
+        )
     out = b""
     while True:
         try:

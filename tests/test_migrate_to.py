@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from conftest import Cli
 
 pytestmark = pytest.mark.sqlite_only  # the source is a SQLite file; the target comes from `pg_url`
@@ -23,7 +22,9 @@ def _history(cli):
     cli("add-lead", "Zoë «Quote» O'Brien", "--email", "zoe@example.com", "--pipeline", "Partners", "--value", "12.34")
     cli("delete", "3", "--yes")  # a gap in lead ids
     cli.execute("INSERT INTO lead_extra (lead_id, key, value) VALUES (1, 'industry', 'retail'), (2, 'size', '50')")
-    cli.execute("INSERT INTO qualification (lead_id, criterion, answer, verdict, at) VALUES (1, 'budget', '10k', 'yes', 5)")
+    cli.execute(
+        "INSERT INTO qualification (lead_id, criterion, answer, verdict, at) VALUES (1, 'budget', '10k', 'yes', 5)"
+    )
 
 
 def test_copies_every_row_with_ids_and_history(cli, db_path, pg_url):

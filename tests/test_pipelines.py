@@ -12,13 +12,19 @@ def test_add_list_and_show_pipelines(cli):
     cli("pipeline", "add", "Retention", "--stages", "Onboarding,Renewal")
     shown = stages(cli, "outbound")
     assert [(s["position"], s["stage"], s["kind"]) for s in shown] == [
-        (1, "New", "open"), (2, "Demo", "open"), (3, "Proposal", "open"), (None, "won", "won"), (None, "lost", "lost"),
+        (1, "New", "open"),
+        (2, "Demo", "open"),
+        (3, "Proposal", "open"),
+        (None, "won", "won"),
+        (None, "lost", "lost"),
     ]
     cli("add-lead", "A", "--pipeline", "Outbound", "--value", "100")
     cli("add-lead", "B", "--pipeline", "Outbound", "--value", "250.50")
     listed = json.loads(cli("pipeline", "list", "--format", "json").stdout)
     assert [(p["name"], p["default"], p["stages"], p["open_leads"], p["open_value"]) for p in listed] == [
-        ("Sales", True, 5, 0, None), ("Outbound", False, 3, 2, 350.5), ("Retention", False, 2, 0, None),
+        ("Sales", True, 5, 0, None),
+        ("Outbound", False, 3, 2, 350.5),
+        ("Retention", False, 2, 0, None),
     ]
     for bad, message in [
         (["pipeline", "add", "sales", "--stages", "X"], "already exists"),
@@ -31,9 +37,24 @@ def test_add_list_and_show_pipelines(cli):
 
 
 def test_stage_settings(cli):
-    cli("pipeline", "stage", "Sales", "meeting", "--probability", "0.4", "--stale-days", "7", "--triggers", "demo_request,quote_request")
-    meeting = [s for s in stages(cli) if s["stage"] == "Meeting"][0]
-    assert (meeting["probability"], meeting["stale_days"], meeting["triggers"]) == (0.4, 7, "demo_request,quote_request")
+    cli(
+        "pipeline",
+        "stage",
+        "Sales",
+        "meeting",
+        "--probability",
+        "0.4",
+        "--stale-days",
+        "7",
+        "--triggers",
+        "demo_request,quote_request",
+    )
+    meeting = next(s for s in stages(cli) if s["stage"] == "Meeting")
+    assert (meeting["probability"], meeting["stale_days"], meeting["triggers"]) == (
+        0.4,
+        7,
+        "demo_request,quote_request",
+    )
     for args, message in [
         (["--probability", "1.5"], "between 0 and 1"),
         (["--stale-days", "0"], "at least 1"),
@@ -41,7 +62,7 @@ def test_stage_settings(cli):
     ]:
         result = cli("pipeline", "stage", "Sales", "Meeting", *args, ok=False)
         assert result.exit_code == 1 and message in result.stderr
-    assert [s for s in stages(cli) if s["stage"] == "Meeting"][0]["probability"] == 0.4
+    assert next(s for s in stages(cli) if s["stage"] == "Meeting")["probability"] == 0.4
 
 
 def test_rename_and_reorder_stages_keep_history(cli):
@@ -49,7 +70,13 @@ def test_rename_and_reorder_stages_keep_history(cli):
     cli("move", lead, "Meeting", "--at", "2026-11-02")
     assert cli.scalar("SELECT furthest_position FROM lead") == 4
     cli("pipeline", "stage", "Sales", "Meeting", "--rename", "Discovery call", "--position", "2")
-    assert [s["stage"] for s in stages(cli)][:5] == ["Prospecting", "Discovery call", "Contact", "Qualification", "Proposal"]
+    assert [s["stage"] for s in stages(cli)][:5] == [
+        "Prospecting",
+        "Discovery call",
+        "Contact",
+        "Qualification",
+        "Proposal",
+    ]
     # furthest position follows the stage to its new place
     assert cli.scalar("SELECT furthest_position FROM lead") == 2
     shown = json.loads(cli("show", lead, "--format", "json").stdout)
@@ -61,7 +88,14 @@ def test_rename_and_reorder_stages_keep_history(cli):
 
 def test_add_and_remove_stages(cli):
     cli("pipeline", "add-stage", "Sales", "Negotiation", "--position", "5", "--probability", "0.8")
-    assert [s["stage"] for s in stages(cli)][:6] == ["Prospecting", "Contact", "Qualification", "Meeting", "Negotiation", "Proposal"]
+    assert [s["stage"] for s in stages(cli)][:6] == [
+        "Prospecting",
+        "Contact",
+        "Qualification",
+        "Meeting",
+        "Negotiation",
+        "Proposal",
+    ]
     lead = cli("add-lead", "Anna", "--stage", "Negotiation", "--at", "2026-11-01").stdout.strip()
     refused = cli("pipeline", "remove-stage", "Sales", "Negotiation", ok=False)
     assert refused.exit_code == 1 and "still holds 1 lead" in refused.stderr

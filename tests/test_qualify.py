@@ -9,7 +9,10 @@ def epoch(text):
 
 
 def answers(cli, lead_id):
-    return {r[0]: (r[1], r[2], r[3]) for r in cli.sql("SELECT criterion, answer, verdict, at FROM qualification WHERE lead_id = :l", l=lead_id)}
+    return {
+        r[0]: (r[1], r[2], r[3])
+        for r in cli.sql("SELECT criterion, answer, verdict, at FROM qualification WHERE lead_id = :l", l=lead_id)
+    }
 
 
 def status(cli, lead_id):
@@ -18,7 +21,18 @@ def status(cli, lead_id):
 
 def test_values_count_as_yes_and_firm_no_as_no(cli):
     cli("add-lead", "Anna")
-    cli("qualify", "1", "--budget", "20000", "--authority", "Maria (CFO)", "--need", "unknown", "--at", "2026-11-20T10:00Z")
+    cli(
+        "qualify",
+        "1",
+        "--budget",
+        "20000",
+        "--authority",
+        "Maria (CFO)",
+        "--need",
+        "unknown",
+        "--at",
+        "2026-11-20T10:00Z",
+    )
     got = answers(cli, 1)
     at = epoch("2026-11-20T10:00:00+00:00")
     assert got["budget"] == ("20000", "yes", at)
@@ -48,7 +62,21 @@ def test_required_criteria_come_from_config(cli, tmp_path):
 
 def test_move_puts_a_qualified_lead_in_the_qualification_stage(cli):
     cli("add-lead", "Anna", "--at", "2026-11-01T09:00Z")
-    cli("qualify", "1", "--budget", "yes", "--authority", "yes", "--need", "yes", "--timeline", "Q1", "--move", "--at", "2026-11-20T09:00Z")
+    cli(
+        "qualify",
+        "1",
+        "--budget",
+        "yes",
+        "--authority",
+        "yes",
+        "--need",
+        "yes",
+        "--timeline",
+        "Q1",
+        "--move",
+        "--at",
+        "2026-11-20T09:00Z",
+    )
     row = cli.sql("SELECT s.name, l.stage_entered_at FROM lead l JOIN stage s ON s.id = l.stage_id WHERE l.id = 1")[0]
     assert row == ("Qualification", epoch("2026-11-20T09:00:00+00:00"))
     # The stage is configurable per pipeline.
@@ -70,13 +98,17 @@ def test_close_closes_a_disqualified_lead_as_lost_with_the_reason(cli):
     cli("qualify", "1", "--budget", "no", "--need", "yes", "--close")
     row = cli.sql("SELECT status, lost_reason FROM lead WHERE id = 1")[0]
     assert tuple(row) == ("lost", "disqualified: no budget")
-    assert cli.scalar("SELECT reason FROM stage_change WHERE lead_id = 1 AND left_at IS NULL") == "disqualified: no budget"
+    assert (
+        cli.scalar("SELECT reason FROM stage_change WHERE lead_id = 1 AND left_at IS NULL") == "disqualified: no budget"
+    )
 
 
 def test_refused_move_changes_nothing(cli):
     cli("pipeline", "add", "Tiny", "--stages", "New,Talk")
     cli("add-lead", "Anna", "--pipeline", "Tiny")
-    result = cli("qualify", "1", "--budget", "y", "--authority", "y", "--need", "y", "--timeline", "y", "--move", ok=False)
+    result = cli(
+        "qualify", "1", "--budget", "y", "--authority", "y", "--need", "y", "--timeline", "y", "--move", ok=False
+    )
     assert result.exit_code == 1 and "no qualification stage" in result.stderr
     assert cli.scalar("SELECT COUNT(*) FROM qualification") == 0
     assert status(cli, 1) == "incomplete"

@@ -48,7 +48,10 @@ def extra(cli, lead_id, key, value):
         from sqlalchemy import text
 
         with store.write() as conn:
-            conn.execute(text("INSERT INTO lead_extra (lead_id, key, value) VALUES (:l, :k, :v)"), {"l": lead_id, "k": key, "v": value})
+            conn.execute(
+                text("INSERT INTO lead_extra (lead_id, key, value) VALUES (:l, :k, :v)"),
+                {"l": lead_id, "k": key, "v": value},
+            )
     finally:
         store.dispose()
 
@@ -167,7 +170,9 @@ def test_score_options_conflict(cli):
 def test_recompute_after_a_rule_change(cli, config, tmp_path):
     cli("add-lead", "Anna", "--source", "event")
     assert cli.scalar("SELECT fit_score FROM lead WHERE id = 1") == 0
-    (tmp_path / "config.toml").write_text('[[scoring.rules]]\nfield = "source"\nin = ["event", "partner"]\npoints = 9\n')
+    (tmp_path / "config.toml").write_text(
+        '[[scoring.rules]]\nfield = "source"\nin = ["event", "partner"]\npoints = 9\n'
+    )
     assert cli.scalar("SELECT fit_score FROM lead WHERE id = 1") == 0  # stored until recomputed
     cli("score", "--recompute")
     assert cli.scalar("SELECT fit_score FROM lead WHERE id = 1") == 9
@@ -181,7 +186,9 @@ def test_score_csv_through_a_pipe(cli, config):
     cli("add-lead", "Anna", "--source", "referral")
     proc = subprocess.run(
         [sys.executable, "-m", "pipecli", "--db", cli.db, "score", "--format", "csv"],
-        capture_output=True, text=True, cwd=Path(__file__).resolve().parent.parent,
+        capture_output=True,
+        text=True,
+        cwd=Path(__file__).resolve().parent.parent,
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.splitlines() == [

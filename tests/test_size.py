@@ -41,7 +41,11 @@ def test_figures_left_out_come_from_history(cli):
     assert data["reps"] == 2
     deals = math.ceil(Fraction(1000000) / avg)  # 4.6 -> 5
     leads = math.ceil(Fraction(deals) / Fraction(3, 5))  # 8.3 -> 9
-    assert (data["deals_needed"], data["leads_needed"], data["leads_per_rep"]) == (deals, leads, math.ceil(Fraction(leads, 2)))
+    assert (data["deals_needed"], data["leads_needed"], data["leads_per_rep"]) == (
+        deals,
+        leads,
+        math.ceil(Fraction(leads, 2)),
+    )
     # conversions 5/7, 4/5, 3/4, 1, 1 -> each stage must hold deals ÷ (its chance of reaching won)
     to_won = [Fraction(3, 7), Fraction(3, 5), Fraction(3, 4), Fraction(1), Fraction(1)]
     assert [s["leads_needed_in_stage"] for s in data["stages"]] == [math.ceil(deals / c) for c in to_won]

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from pipecli.migrations import LATEST
+from pipecli.store.migrations import LATEST
 
 FIXTURE_V1 = Path(__file__).parent / "fixtures" / "pipeline-v1.db"
 
@@ -62,7 +62,15 @@ def test_default_pipeline_exists_from_first_run(cli):
     import json
 
     stages = json.loads(result.stdout)
-    assert [s["stage"] for s in stages] == ["Prospecting", "Contact", "Qualification", "Meeting", "Proposal", "won", "lost"]
+    assert [s["stage"] for s in stages] == [
+        "Prospecting",
+        "Contact",
+        "Qualification",
+        "Meeting",
+        "Proposal",
+        "won",
+        "lost",
+    ]
     assert [s["kind"] for s in stages][-2:] == ["won", "lost"]
 
 
@@ -205,7 +213,10 @@ def test_help_and_version_do_not_import_sqlalchemy_or_pendulum():
     import subprocess
 
     out = subprocess.run(
-        [sys.executable, "-c", probe], capture_output=True, text=True, cwd=Path(__file__).parent.parent,
+        [sys.executable, "-c", probe],
+        capture_output=True,
+        text=True,
+        cwd=Path(__file__).parent.parent,
         env={**os.environ, "PYTHONPATH": str(Path(__file__).parent.parent)},
     )
     assert "HEAVY []" in out.stdout, out.stdout + out.stderr

@@ -11,7 +11,9 @@ ROOT = Path(__file__).parent.parent
 
 def run(args, db, env_extra=None, input=None):
     env = {**os.environ, "PYTHONPATH": str(ROOT), "PIPECLI_DB": str(db), **(env_extra or {})}
-    return subprocess.run([sys.executable, "-m", "pipecli", *args], capture_output=True, text=True, env=env, input=input, cwd=ROOT)
+    return subprocess.run(
+        [sys.executable, "-m", "pipecli", *args], capture_output=True, text=True, env=env, input=input, cwd=ROOT
+    )
 
 
 def test_shell_captures_the_new_id(tmp_path):
@@ -20,8 +22,13 @@ def test_shell_captures_the_new_id(tmp_path):
         f'id=$("{sys.executable}" -m pipecli add-lead "Anna Rossi" --value 4500) && '
         f'"{sys.executable}" -m pipecli move "$id" Contact && echo "id=$id"'
     )
-    out = subprocess.run(["bash", "-c", script], capture_output=True, text=True,
-                         env={**os.environ, "PYTHONPATH": str(ROOT), "PIPECLI_DB": str(db)}, cwd=ROOT)
+    out = subprocess.run(
+        ["bash", "-c", script],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT), "PIPECLI_DB": str(db)},
+        cwd=ROOT,
+    )
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "id=1"
     assert "Prospecting -> Contact" in out.stderr  # messages go to stderr
@@ -66,8 +73,9 @@ def test_control_characters_are_neutralised_in_tables(tmp_path):
 
 
 def test_every_command_has_help_text():
-    from pipecli.cli import app
     from typer.main import get_command
+
+    from pipecli.cli import app
 
     root = get_command(app)
 
@@ -81,10 +89,14 @@ def test_every_command_has_help_text():
 
 def test_example_session_script_runs(tmp_path):
     env = {
-        **os.environ, "PYTHONPATH": str(ROOT), "PIPECLI_DB": str(tmp_path / "s.db"),
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "PIPECLI_DB": str(tmp_path / "s.db"),
         "PIPECLI": f"{sys.executable} -m pipecli",
     }
-    out = subprocess.run(["bash", str(ROOT / "examples" / "session.sh")], capture_output=True, text=True, env=env, cwd=ROOT)
+    out = subprocess.run(
+        ["bash", str(ROOT / "examples" / "session.sh")], capture_output=True, text=True, env=env, cwd=ROOT
+    )
     assert out.returncode == 0, out.stderr
     assert "2 leads" in out.stdout
     assert "Meeting · 1 · €4,500.00" in out.stdout

@@ -11,9 +11,15 @@ ROOT = Path(__file__).resolve().parent.parent
 def test_log_next_and_follow_up_set_the_next_step(cli):
     cli("add-lead", "Anna")
     cli("log", "1", "call", "--next", "2026-12-02 send proposal")
-    assert tuple(cli.sql("SELECT next_step, next_step_due FROM lead WHERE id = 1")[0]) == ("send proposal", "2026-12-02")
+    assert tuple(cli.sql("SELECT next_step, next_step_due FROM lead WHERE id = 1")[0]) == (
+        "send proposal",
+        "2026-12-02",
+    )
     cli("follow-up", "1", "tomorrow", "call back about the price")
-    assert tuple(cli.sql("SELECT next_step, next_step_due FROM lead WHERE id = 1")[0]) == ("call back about the price", "2026-11-29")
+    assert tuple(cli.sql("SELECT next_step, next_step_due FROM lead WHERE id = 1")[0]) == (
+        "call back about the price",
+        "2026-11-29",
+    )
 
 
 def test_bad_next_changes_nothing(cli):
@@ -67,7 +73,9 @@ def test_today_csv_through_a_pipe(cli):
     cli("follow-up", "1", "2026-11-27", "call")
     proc = subprocess.run(
         [sys.executable, "-m", "pipecli", "--db", cli.db, "today", "--format", "csv"],
-        capture_output=True, text=True, cwd=ROOT,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
     )
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.splitlines()

@@ -1,4 +1,4 @@
-"""A big import from a file reads and checks its rows in a second process (`pipecli.worker`) while the
+"""A big import from a file reads and checks its rows in a second process (`pipecli.transfer.helper`) while the
 first writes them. Whatever the file holds, the database ends up exactly as the one-process import
 (the same file piped on stdin) leaves it, and errors are reported the same way."""
 
@@ -8,7 +8,8 @@ import random
 
 import pytest
 
-from pipecli import importer, worker
+from pipecli.transfer import helper as worker
+from pipecli.transfer import importer
 
 pytestmark = pytest.mark.sqlite_only  # the helper process serves SQLite's bulk path only
 
@@ -27,7 +28,9 @@ def big_csv(rows: int = ROWS, bad_at: tuple[int, ...] = ()) -> str:
     for i in range(rows):
         stage = rnd.choice(["Prospecting", "Contact", "Meeting", "won", "lost"])
         created = f"2024-{rnd.randint(1, 12):02d}-{rnd.randint(1, 28):02d}"
-        close = f"2025-{rnd.randint(1, 12):02d}-{rnd.randint(1, 28):02d}" if stage in ("won", "lost") or i % 5 == 0 else ""
+        close = (
+            f"2025-{rnd.randint(1, 12):02d}-{rnd.randint(1, 28):02d}" if stage in ("won", "lost") or i % 5 == 0 else ""
+        )
         email = "not-an-email" if i in bad_at else f"lead{i}@example.com"
         amount = rnd.choice(["", "4500", "12000.5", "99.99", "15000"])
         note = rnd.choice(["", '"called, no answer"', '"quote: ""gold"", 3 seats"', '"two\nlines"'])
@@ -129,7 +132,9 @@ def test_bad_rows_in_a_big_file_are_rejected_as_by_one_process(cli, tmp_path, sp
     result = cli("import", str(path), "--skip-invalid", "--rejects", str(rejects))
     assert len(spy) == 1
     assert f"{ROWS - 3} inserted, 0 updated, 0 unchanged, 3 rejected" in result.stderr
-    assert cli.every_row() == one_process_copy(cli, tmp_path, content, "--skip-invalid", "--rejects", str(serial_rejects))
+    assert cli.every_row() == one_process_copy(
+        cli, tmp_path, content, "--skip-invalid", "--rejects", str(serial_rejects)
+    )
     assert rejects.read_text() == serial_rejects.read_text()
     assert rejects.read_text().count("not an email address") == 3
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from typer.core import TyperGroup
@@ -50,12 +50,14 @@ class PipecliGroup(TyperGroup):
             from sqlalchemy.exc import DBAPIError
 
             if isinstance(exc, DBAPIError):
-                from pipecli.db import translate_error
+                from pipecli.store.db import translate_error
 
                 typer.echo(f"pipecli: {translate_error(exc, common.db_option() or 'database')}", err=True)
                 raise typer.Exit(1) from None
             first = str(exc).splitlines()[0] if str(exc) else ""
-            typer.echo(f"pipecli: internal error: {type(exc).__name__}: {first} (set PIPECLI_DEBUG=1 for details)", err=True)
+            typer.echo(
+                f"pipecli: internal error: {type(exc).__name__}: {first} (set PIPECLI_DEBUG=1 for details)", err=True
+            )
             raise typer.Exit(EXIT_INTERNAL) from None
         finally:
             common.close_store()
@@ -83,8 +85,12 @@ def _version(value: bool) -> None:
 @app.callback()
 def _root(
     db: Annotated[
-        Optional[str],
-        typer.Option("--db", help="Database file or postgresql:// URL (else $PIPECLI_DB, config `db`, the default file).", metavar="PATH|URL"),
+        str | None,
+        typer.Option(
+            "--db",
+            help="Database file or postgresql:// URL (else $PIPECLI_DB, config `db`, the default file).",
+            metavar="PATH|URL",
+        ),
     ] = None,
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit.")
@@ -95,7 +101,7 @@ def _root(
     common.set_db(db)
 
 
-from pipecli.cli import admin, clean, leads, pipeline, reports, selling, transfer, trust  # noqa: E402  (modules register commands on `app`)
+from pipecli.cli import admin, clean, leads, pipeline, reports, selling, transfer, trust  # noqa: E402  (they register on `app`)
 
 for _module in (leads, pipeline, admin, selling, transfer, reports, clean, trust):
     _module.register(app)

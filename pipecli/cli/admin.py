@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -25,11 +25,16 @@ def db_migrate_to(
 ) -> None:
     """Copy this pipeline with its whole history into an empty PostgreSQL database, ids included, and
     check every table's row count: pipecli db migrate-to postgresql://me@dbhost/sales"""
-    from pipecli import output, transfer_db
-    from pipecli.output import Column
+    from pipecli.cli import output
+    from pipecli.formats import Column
+    from pipecli.store import copy as dbcopy
 
-    counts = transfer_db.migrate_to(store(), url)
-    columns = [Column("table"), Column("source_rows", "source rows", kind="int"), Column("copied_rows", "copied rows", kind="int")]
+    counts = dbcopy.migrate_to(store(), url)
+    columns = [
+        Column("table"),
+        Column("source_rows", "source rows", kind="int"),
+        Column("copied_rows", "copied rows", kind="int"),
+    ]
     output.render(counts, columns, fmt)
     output.message(f"copied; use it with: export PIPECLI_DB={url}")
 
@@ -56,17 +61,20 @@ def config_show() -> None:
 
 def demo(
     leads_count: Annotated[int, typer.Option("--leads", help="How many leads to invent.")] = 80,
-    db: Annotated[Optional[str], typer.Option("--into", help="Database file to build (default: demo.db in the data folder).")] = None,
+    db: Annotated[
+        str | None, typer.Option("--into", help="Database file to build (default: demo.db in the data folder).")
+    ] = None,
 ) -> None:
     """Build a demo pipeline with nine months of history, print its board, and say how to explore it."""
     from pathlib import Path
 
     import platformdirs
 
-    from pipecli import board, demo as demo_core
+    from pipecli import board
+    from pipecli import demo as demo_core
     from pipecli.cli import common
     from pipecli.cli.leads import render_board
-    from pipecli.output import message
+    from pipecli.cli.output import message
 
     target = db or db_option() or str(Path(platformdirs.user_data_dir("pipecli")) / "demo.db")
     common.set_db(target)

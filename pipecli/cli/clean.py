@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -14,7 +14,7 @@ FORMATS = ("text", "table", "csv", "json", "markdown")
 
 def clean_columns():
     """Return the columns of a `clean` row."""
-    from pipecli.output import Column
+    from pipecli.formats import Column
 
     return [
         Column("lead_id", "id", kind="int"),
@@ -32,19 +32,39 @@ def clean_columns():
 
 def clean(
     pipeline: PipelineOpt = None,
-    owner: Annotated[Optional[str], typer.Option(help="Only this seller's deals.")] = None,
-    as_of: Annotated[Optional[str], typer.Option("--as-of", metavar="DATE", help="Judge the pipeline as it stood at the end of DATE (reads history).")] = None,
-    fmt: Annotated[
-        Optional[str],
-        typer.Option("--format", "-f", callback=choice(*FORMATS), metavar="|".join(FORMATS),
-                     help="Output format (default: table on a terminal, text otherwise)."),
+    owner: Annotated[str | None, typer.Option(help="Only this seller's deals.")] = None,
+    as_of: Annotated[
+        str | None,
+        typer.Option(
+            "--as-of", metavar="DATE", help="Judge the pipeline as it stood at the end of DATE (reads history)."
+        ),
     ] = None,
-    check: Annotated[bool, typer.Option("--check", help="Exit 1 when anything is found, 0 when the pipeline is clean.")] = False,
+    fmt: Annotated[
+        str | None,
+        typer.Option(
+            "--format",
+            "-f",
+            callback=choice(*FORMATS),
+            metavar="|".join(FORMATS),
+            help="Output format (default: table on a terminal, text otherwise).",
+        ),
+    ] = None,
+    check: Annotated[
+        bool, typer.Option("--check", help="Exit 1 when anything is found, 0 when the pipeline is clean.")
+    ] = False,
     close_lost: Annotated[bool, typer.Option("--close-lost", help="Close the deals found as lost.")] = False,
-    snooze_days: Annotated[Optional[int], typer.Option("--snooze", metavar="DAYS", help="Snooze the deals found for DAYS days.")] = None,
-    archive: Annotated[bool, typer.Option("--archive", help="Archive the deals found (hidden from list and reports).")] = False,
-    reason: Annotated[str, typer.Option(help="Why, recorded in each deal's history (the lost reason with --close-lost).")] = "stale",
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what --close-lost/--snooze/--archive would do; change nothing.")] = False,
+    snooze_days: Annotated[
+        int | None, typer.Option("--snooze", metavar="DAYS", help="Snooze the deals found for DAYS days.")
+    ] = None,
+    archive: Annotated[
+        bool, typer.Option("--archive", help="Archive the deals found (hidden from list and reports).")
+    ] = False,
+    reason: Annotated[
+        str, typer.Option(help="Why, recorded in each deal's history (the lost reason with --close-lost).")
+    ] = "stale",
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Show what --close-lost/--snooze/--archive would do; change nothing.")
+    ] = False,
     yes: YesOpt = False,
 ) -> None:
     """Report stale deals: silent, stuck, overdue, incomplete, duplicate; optionally act on them.
@@ -66,11 +86,14 @@ def clean(
       1  --check found something; or an error (the message on stderr says what)
       2  usage error, or an action without --yes when not on a terminal (nothing changed)
     """
-    from pipecli import stale
     from pipecli.cli.common import confirm
-    from pipecli.output import message, stdout_is_tty
+    from pipecli.cli.output import message, stdout_is_tty
+    from pipecli.reports import clean as stale
+    from pipecli.reports import clean_actions
 
-    actions = [a for a, on in (("close-lost", close_lost), ("snooze", snooze_days is not None), ("archive", archive)) if on]
+    actions = [
+        a for a, on in (("close-lost", close_lost), ("snooze", snooze_days is not None), ("archive", archive)) if on
+    ]
     if len(actions) > 1:
         raise UsageError("give only one of --close-lost, --snooze, --archive")
     if actions and as_of is not None:
@@ -90,7 +113,7 @@ def clean(
         deals = f"{n} deal{'s' * (n != 1)}"
         verb, past, rest = {
             "close-lost": ("Close", "closed", " as lost"),
-            "snooze": ("Snooze", "snoozed", f" until {stale.snooze_end(snooze_days or 0).isoformat()}"),
+            "snooze": ("Snooze", "snoozed", f" until {clean_actions.snooze_end(snooze_days or 0).isoformat()}"),
             "archive": ("Archive", "archived", ""),
         }[action]
         if dry_run:
@@ -98,7 +121,7 @@ def clean(
         else:
             confirm(f"{verb} {deals}{rest} (reason: {reason})?", yes)
             with store().write() as conn:
-                done = stale.apply(conn, report.lead_ids, action, reason, snooze_days)
+                done = clean_actions.apply(conn, report.lead_ids, action, reason, snooze_days)
             message(f"{past} {len(done)} of {deals}{rest} (reason: {reason})")
     if check and report.rows:
         from pipecli.errors import EXIT_FOUND
@@ -124,7 +147,8 @@ def summary(report, owner: str | None = None, historic: bool = False) -> str:
 
 def render_report(report, fmt: str, owner: str | None, historic: bool) -> None:
     """Print the report in `fmt`: text (summary, then findings grouped by rule), markdown, or a listing."""
-    from pipecli import money, output
+    from pipecli import formats, money
+    from pipecli.cli import output
     from pipecli.config import currency
 
     head = summary(report, owner, historic)
@@ -155,23 +179,25 @@ def render_report(report, fmt: str, owner: str | None, historic: bool) -> None:
             facts += f" · {r['owner']}"
         lines.append(facts)
         lines.append(f"      {r['why']}")
-    typer.echo(output.neutralise_lines("\n".join(lines)))
+    typer.echo(formats.neutralise_lines("\n".join(lines)))
 
 
 def snooze(
     lead_id: Annotated[int, typer.Argument(metavar="ID")],
-    until: Annotated[Optional[str], typer.Option("--until", metavar="DATE", help="Leave the deal out of `clean` until this date.")] = None,
-    reason: Annotated[Optional[str], typer.Option(help="Why the deal is stalled (recorded in its history).")] = None,
+    until: Annotated[
+        str | None, typer.Option("--until", metavar="DATE", help="Leave the deal out of `clean` until this date.")
+    ] = None,
+    reason: Annotated[str | None, typer.Option(help="Why the deal is stalled (recorded in its history).")] = None,
     clear: Annotated[bool, typer.Option("--clear", help="End the snooze now.")] = False,
 ) -> None:
     """Snooze a deal stalled for a known reason: `pipecli snooze 12 --until 2027-01-10 --reason "budget freeze"`."""
-    from pipecli import stale
-    from pipecli.output import message
+    from pipecli.cli.output import message
+    from pipecli.reports import clean_actions
 
     if clear == (until is not None):
         raise UsageError("give either --until DATE (with --reason) or --clear")
     with store().write() as conn:
-        lead = stale.snooze(conn, lead_id, date(until, "--until"), reason)
+        lead = clean_actions.snooze(conn, lead_id, date(until, "--until"), reason)
     if clear:
         message(f"lead {lead_id}: snooze cleared")
     else:

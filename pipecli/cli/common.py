@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import sys
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
 from pipecli.errors import PipecliError, UsageError
 
 _state: dict = {"db": None, "store": None}
-
 
 
 def choice(*allowed: str):
@@ -26,13 +25,17 @@ def choice(*allowed: str):
 
 FormatOpt = Annotated[
     str,
-    typer.Option("--format", "-f", callback=choice("table", "csv", "json"), metavar="table|csv|json", help="Output format."),
+    typer.Option(
+        "--format", "-f", callback=choice("table", "csv", "json"), metavar="table|csv|json", help="Output format."
+    ),
 ]
 AtOpt = Annotated[
-    Optional[str],
+    str | None,
     typer.Option("--at", help="When it happened: 2026-11-28, '2026-11-28 14:30', yesterday, '3 days ago'."),
 ]
-PipelineOpt = Annotated[Optional[str], typer.Option("--pipeline", "-p", help="Pipeline name (default: the default pipeline).")]
+PipelineOpt = Annotated[
+    str | None, typer.Option("--pipeline", "-p", help="Pipeline name (default: the default pipeline).")
+]
 YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Do it without asking (needed when not on a terminal).")]
 
 
@@ -44,7 +47,7 @@ def set_db(db: str | None) -> None:
 
 def db_target() -> str:
     """Return the database this invocation uses (resolved from --db, $PIPECLI_DB, config, default)."""
-    from pipecli.db import resolve_target
+    from pipecli.store.db import resolve_target
 
     return resolve_target(_state["db"])
 
@@ -57,9 +60,9 @@ def db_option() -> str | None:
 def store():
     """Return the Store for this invocation, opened (and migrated) on first use."""
     if _state["store"] is None:
-        from pipecli.db import Store
+        from pipecli.pipelines import open_store
 
-        _state["store"] = Store.open(db_target())
+        _state["store"] = open_store(db_target())
     return _state["store"]
 
 

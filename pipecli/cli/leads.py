@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
 from pipecli.cli.common import AtOpt, FormatOpt, PipelineOpt, YesOpt, amount, confirm, date, store, ts
 
 
-
 def list_columns():
     """Return the columns of `pipecli list` (shared with commands that print leads)."""
-    from pipecli.output import Column
+    from pipecli.formats import Column
 
     return [
         Column("id", kind="int"),
@@ -37,28 +36,39 @@ def list_columns():
 
 def add_lead(
     name: Annotated[str, typer.Argument(help="The person's name.")],
-    company: Annotated[Optional[str], typer.Option(help="Company or account.")] = None,
-    email: Annotated[Optional[str], typer.Option(help="Email address.")] = None,
-    phone: Annotated[Optional[str], typer.Option(help="Phone number.")] = None,
-    value: Annotated[Optional[str], typer.Option(help="Deal value: 4500, 4,500.00, 4.500,00.")] = None,
-    source: Annotated[Optional[str], typer.Option(help="Lead source: referral, web, event...")] = None,
-    owner: Annotated[Optional[str], typer.Option(help="The seller who owns the lead.")] = None,
-    expected_close: Annotated[Optional[str], typer.Option(help="Expected close date: 2026-12-20.")] = None,
-    external_id: Annotated[Optional[str], typer.Option(help="The lead's id in another system.")] = None,
+    company: Annotated[str | None, typer.Option(help="Company or account.")] = None,
+    email: Annotated[str | None, typer.Option(help="Email address.")] = None,
+    phone: Annotated[str | None, typer.Option(help="Phone number.")] = None,
+    value: Annotated[str | None, typer.Option(help="Deal value: 4500, 4,500.00, 4.500,00.")] = None,
+    source: Annotated[str | None, typer.Option(help="Lead source: referral, web, event...")] = None,
+    owner: Annotated[str | None, typer.Option(help="The seller who owns the lead.")] = None,
+    expected_close: Annotated[str | None, typer.Option(help="Expected close date: 2026-12-20.")] = None,
+    external_id: Annotated[str | None, typer.Option(help="The lead's id in another system.")] = None,
     pipeline: PipelineOpt = None,
-    stage: Annotated[Optional[str], typer.Option(help="Starting stage (default: the first).")] = None,
-    note: Annotated[Optional[str], typer.Option(help="A first note, logged as an activity.")] = None,
+    stage: Annotated[str | None, typer.Option(help="Starting stage (default: the first).")] = None,
+    note: Annotated[str | None, typer.Option(help="A first note, logged as an activity.")] = None,
     at: AtOpt = None,
 ) -> None:
     """Add a lead; print its id (only the id when piped: id=$(pipecli add-lead "Anna Rossi"))."""
     from pipecli import leads
-    from pipecli.output import message, stdout_is_tty
+    from pipecli.cli.output import message, stdout_is_tty
 
     with store().write() as conn:
         lead_id = leads.add_lead(
-            conn, name, company=company, email=email, phone=phone, value_minor=amount(value),
-            source=source, owner=owner, expected_close=date(expected_close, "--expected-close"),
-            external_id=external_id, pipeline=pipeline, stage=stage, note=note, at=ts(at),
+            conn,
+            name,
+            company=company,
+            email=email,
+            phone=phone,
+            value_minor=amount(value),
+            source=source,
+            owner=owner,
+            expected_close=date(expected_close, "--expected-close"),
+            external_id=external_id,
+            pipeline=pipeline,
+            stage=stage,
+            note=note,
+            at=ts(at),
         )
     typer.echo(lead_id)
     if stdout_is_tty():
@@ -68,12 +78,12 @@ def add_lead(
 def move(
     lead_id: Annotated[int, typer.Argument(metavar="ID")],
     stage: Annotated[str, typer.Argument(help="An open stage, or won / lost.")],
-    reason: Annotated[Optional[str], typer.Option(help="Why (recorded in history; the lost reason).")] = None,
+    reason: Annotated[str | None, typer.Option(help="Why (recorded in history; the lost reason).")] = None,
     at: AtOpt = None,
 ) -> None:
     """Move a lead to a stage, or close it: `pipecli move 12 won`, `pipecli move 12 lost --reason price`."""
     from pipecli import clock, leads
-    from pipecli.output import message
+    from pipecli.cli.output import message
 
     with store().write() as conn:
         moved = leads.move_lead(conn, lead_id, stage, ts(at), reason)
@@ -82,25 +92,30 @@ def move(
 
 def edit(
     lead_id: Annotated[int, typer.Argument(metavar="ID")],
-    name: Annotated[Optional[str], typer.Option()] = None,
-    company: Annotated[Optional[str], typer.Option()] = None,
-    email: Annotated[Optional[str], typer.Option()] = None,
-    phone: Annotated[Optional[str], typer.Option()] = None,
-    value: Annotated[Optional[str], typer.Option(help="New value; '' clears it.")] = None,
-    source: Annotated[Optional[str], typer.Option()] = None,
-    owner: Annotated[Optional[str], typer.Option()] = None,
-    expected_close: Annotated[Optional[str], typer.Option(help="New date; '' clears it.")] = None,
-    external_id: Annotated[Optional[str], typer.Option()] = None,
+    name: Annotated[str | None, typer.Option()] = None,
+    company: Annotated[str | None, typer.Option()] = None,
+    email: Annotated[str | None, typer.Option()] = None,
+    phone: Annotated[str | None, typer.Option()] = None,
+    value: Annotated[str | None, typer.Option(help="New value; '' clears it.")] = None,
+    source: Annotated[str | None, typer.Option()] = None,
+    owner: Annotated[str | None, typer.Option()] = None,
+    expected_close: Annotated[str | None, typer.Option(help="New date; '' clears it.")] = None,
+    external_id: Annotated[str | None, typer.Option()] = None,
 ) -> None:
     """Change a lead's details; an empty string clears a detail (--company '')."""
     from pipecli import leads
-    from pipecli.output import message
+    from pipecli.cli.output import message
 
     changes = {
         k: v
         for k, v in {
-            "name": name, "company": company, "email": email, "phone": phone, "source": source,
-            "owner": owner, "external_id": external_id,
+            "name": name,
+            "company": company,
+            "email": email,
+            "phone": phone,
+            "source": source,
+            "owner": owner,
+            "external_id": external_id,
         }.items()
         if v is not None
     }
@@ -115,8 +130,9 @@ def edit(
 
 def show(lead_id: Annotated[int, typer.Argument(metavar="ID")], fmt: FormatOpt = "table") -> None:
     """Show a lead: details, stage history with time in each stage, activities, extra fields."""
-    from pipecli import leads, output
-    from pipecli.output import Column
+    from pipecli import formats, leads
+    from pipecli.cli import output
+    from pipecli.formats import Column
 
     with store().read() as conn:
         info = leads.show_lead(conn, lead_id)
@@ -139,18 +155,18 @@ def show(lead_id: Annotated[int, typer.Argument(metavar="ID")], fmt: FormatOpt =
     activity_columns = [Column("at", kind="ts"), Column("kind"), Column("note")]
     if fmt == "json":
         currency = output._currency()
-        out = {c.name: output.json_value(lead.get(c.key), c.kind, currency) for c in detail_columns}
+        out = {c.name: formats.json_value(lead.get(c.key), c.kind, currency) for c in detail_columns}
         out["history"] = [
-            {c.name: output.json_value(h.get(c.key), c.kind, currency) for c in history_columns}
+            {c.name: formats.json_value(h.get(c.key), c.kind, currency) for c in history_columns}
             for h in info["history"]
         ]
         out["activities"] = [
-            {c.name: output.json_value(a.get(c.key), c.kind, currency) for c in activity_columns}
+            {c.name: formats.json_value(a.get(c.key), c.kind, currency) for c in activity_columns}
             for a in info["activities"]
         ]
         out["extra"] = info["extra"]
         out["qualification_answers"] = [
-            {**a, "at": output.json_value(a["at"], "ts", currency)} for a in info["qualification"]
+            {**a, "at": formats.json_value(a["at"], "ts", currency)} for a in info["qualification"]
         ]
         output.write_json(out)
         return
@@ -159,10 +175,12 @@ def show(lead_id: Annotated[int, typer.Argument(metavar="ID")], fmt: FormatOpt =
         return
     output.render_record(lead, detail_columns, "table", title=f"Lead {lead_id}")
     for key, value in info["extra"].items():
-        typer.echo(f"  {output.neutralise(key)}: {output.neutralise(value or '')}")
+        typer.echo(f"  {formats.neutralise(key)}: {formats.neutralise(value or '')}")
     if info["qualification"]:
         typer.echo("\nQualification")
-        output.render(info["qualification"], [Column("criterion"), Column("answer"), Column("verdict"), Column("at", kind="ts")])
+        output.render(
+            info["qualification"], [Column("criterion"), Column("answer"), Column("verdict"), Column("at", kind="ts")]
+        )
     typer.echo("\nHistory")
     output.render(info["history"], history_columns)
     typer.echo("\nActivities")
@@ -172,7 +190,7 @@ def show(lead_id: Annotated[int, typer.Argument(metavar="ID")], fmt: FormatOpt =
 def delete(lead_id: Annotated[int, typer.Argument(metavar="ID")], yes: YesOpt = False) -> None:
     """Delete a lead with its history and activities (asks first; --yes when not on a terminal)."""
     from pipecli import leads
-    from pipecli.output import message
+    from pipecli.cli.output import message
 
     with store().read() as conn:
         lead = leads.get_lead(conn, lead_id)
@@ -184,14 +202,19 @@ def delete(lead_id: Annotated[int, typer.Argument(metavar="ID")], yes: YesOpt = 
 
 def log(
     lead_id: Annotated[int, typer.Argument(metavar="ID")],
-    kind: Annotated[str, typer.Argument(help="call, email, email_opened, reply, meeting, demo_request, demo, quote_request, quote, trial_start, trial_end, visit, webinar, social, sms, contract_sent, note.")],
-    note: Annotated[Optional[str], typer.Option(help="What happened.")] = None,
+    kind: Annotated[
+        str,
+        typer.Argument(
+            help="call, email, email_opened, reply, meeting, demo_request, demo, quote_request, quote, trial_start, trial_end, visit, webinar, social, sms, contract_sent, note."
+        ),
+    ],
+    note: Annotated[str | None, typer.Option(help="What happened.")] = None,
     at: AtOpt = None,
-    next_: Annotated[Optional[str], typer.Option("--next", help='Plan the follow-up: "2026-12-02 send proposal".')] = None,
+    next_: Annotated[str | None, typer.Option("--next", help='Plan the follow-up: "2026-12-02 send proposal".')] = None,
 ) -> None:
     """Log an activity on a lead; print the activity's id: pipecli log 12 call --next "2026-12-02 send proposal"."""
     from pipecli import nextsteps
-    from pipecli.output import stdout_is_tty
+    from pipecli.cli.output import stdout_is_tty
 
     with store().write() as conn:
         activity_id = nextsteps.log_with_next(conn, lead_id, kind, note, ts(at), next_)
@@ -200,22 +223,30 @@ def log(
 
 def list_(
     pipeline: PipelineOpt = None,
-    stage: Annotated[Optional[str], typer.Option(help="Only leads in this stage (won/lost too).")] = None,
-    owner: Annotated[Optional[str], typer.Option()] = None,
-    source: Annotated[Optional[str], typer.Option()] = None,
-    status: Annotated[Optional[str], typer.Option(help="open, won or lost.")] = None,
-    sort: Annotated[str, typer.Option(help="value (largest first), age (oldest first), expected-close, last-activity (longest silent first), created, name, score (highest now, engagement decayed), id.")] = "id",
-    limit: Annotated[Optional[int], typer.Option(help="At most this many leads.")] = None,
+    stage: Annotated[str | None, typer.Option(help="Only leads in this stage (won/lost too).")] = None,
+    owner: Annotated[str | None, typer.Option()] = None,
+    source: Annotated[str | None, typer.Option()] = None,
+    status: Annotated[str | None, typer.Option(help="open, won or lost.")] = None,
+    sort: Annotated[
+        str,
+        typer.Option(
+            help="value (largest first), age (oldest first), expected-close, last-activity (longest silent first), created, name, score (highest now, engagement decayed), id."
+        ),
+    ] = "id",
+    limit: Annotated[int | None, typer.Option(help="At most this many leads.")] = None,
     archived: Annotated[bool, typer.Option("--archived", help="Include archived leads.")] = False,
-    hot: Annotated[bool, typer.Option("--hot", help="Only hot leads (score at or above [scoring] hot_threshold).")] = False,
+    hot: Annotated[
+        bool, typer.Option("--hot", help="Only hot leads (score at or above [scoring] hot_threshold).")
+    ] = False,
     fmt: FormatOpt = "table",
 ) -> None:
     """List leads, filtered and sorted: pipecli list --status open --sort value --limit 10."""
-    from pipecli import leads, output
+    from pipecli import listing
+    from pipecli.cli import output
 
-    filters = leads.LeadFilter(pipeline, stage, owner, source, status, include_archived=archived, hot=hot)
+    filters = listing.LeadFilter(pipeline, stage, owner, source, status, include_archived=archived, hot=hot)
     with store().read() as conn:
-        rows = leads.list_leads(conn, filters, sort, limit)
+        rows = listing.list_leads(conn, filters, sort, limit)
     output.render(rows, list_columns(), fmt, empty="no leads match")
 
 
@@ -225,7 +256,7 @@ def board_(
     fmt: FormatOpt = "table",
 ) -> None:
     """The pipeline at a glance: each stage with its count, value and most valuable leads."""
-    from pipecli import board, output
+    from pipecli import board
 
     with store().read() as conn:
         data = board.board(conn, pipeline, per_stage)
@@ -234,8 +265,9 @@ def board_(
 
 def render_board(data: dict, fmt: str) -> None:
     """Print a board: blocks per stage (table), one row per stage (csv) or the whole structure (json)."""
-    from pipecli import output
-    from pipecli.output import Column
+    from pipecli import formats
+    from pipecli.cli import output
+    from pipecli.formats import Column
 
     if fmt == "json":
         currency = output._currency()
@@ -244,11 +276,17 @@ def render_board(data: dict, fmt: str) -> None:
                 "pipeline": data["pipeline"],
                 "stages": [
                     {
-                        "stage": s["stage"], "kind": s["kind"], "count": s["count"],
-                        "value": output.json_value(s["value_minor"], "money", currency),
+                        "stage": s["stage"],
+                        "kind": s["kind"],
+                        "count": s["count"],
+                        "value": formats.json_value(s["value_minor"], "money", currency),
                         "leads": [
-                            {"id": lead["id"], "name": lead["name"], "company": lead["company"],
-                             "value": output.json_value(lead["value_minor"], "money", currency)}
+                            {
+                                "id": lead["id"],
+                                "name": lead["name"],
+                                "company": lead["company"],
+                                "value": formats.json_value(lead["value_minor"], "money", currency),
+                            }
                             for lead in s["leads"]
                         ],
                     }
@@ -257,7 +295,12 @@ def render_board(data: dict, fmt: str) -> None:
             }
         )
         return
-    columns = [Column("stage"), Column("kind"), Column("count", kind="int"), Column("value", kind="money", source="value_minor")]
+    columns = [
+        Column("stage"),
+        Column("kind"),
+        Column("count", kind="int"),
+        Column("value", kind="money", source="value_minor"),
+    ]
     if fmt == "csv":
         output.render(data["stages"], columns, "csv")
         return
@@ -277,7 +320,7 @@ def render_board(data: dict, fmt: str) -> None:
         for lead in s["leads"]:
             who = lead["name"] + (f" ({lead['company']})" if lead["company"] else "")
             price = money.fmt_short(lead["value_minor"], currency)
-            label = output.neutralise(f"#{lead['id']} {who}")
+            label = formats.neutralise(f"#{lead['id']} {who}")
             if len(label) > 68:
                 label = label[:67] + "…"
             lines.append(f"   {label:<68} {price:>7}")

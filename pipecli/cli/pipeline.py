@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -12,7 +12,7 @@ pipeline_app = typer.Typer(help="Pipelines and their stages.", no_args_is_help=T
 
 
 def _stage_columns():
-    from pipecli.output import Column
+    from pipecli.formats import Column
 
     return [
         Column("position", "#", kind="int"),
@@ -27,7 +27,8 @@ def _stage_columns():
 
 
 def _show_stages(name: str | None, fmt: str = "table") -> None:
-    from pipecli import output, pipelines
+    from pipecli import pipelines
+    from pipecli.cli import output
 
     with store().read() as conn:
         rows = pipelines.show_pipeline(conn, name)
@@ -51,23 +52,30 @@ def add(
 @pipeline_app.command("list")
 def list_(fmt: FormatOpt = "table") -> None:
     """List pipelines with their stage and open-lead counts."""
-    from pipecli import output, pipelines
-    from pipecli.output import Column
+    from pipecli import pipelines
+    from pipecli.cli import output
+    from pipecli.formats import Column
 
     with store().read() as conn:
         rows = pipelines.list_pipelines(conn)
     output.render(
         rows,
         [
-            Column("name"), Column("default", kind="bool"), Column("stages", kind="int"),
-            Column("open_leads", "open leads", kind="int"), Column("open_value", "open value", kind="money"),
+            Column("name"),
+            Column("default", kind="bool"),
+            Column("stages", kind="int"),
+            Column("open_leads", "open leads", kind="int"),
+            Column("open_value", "open value", kind="money"),
         ],
         fmt,
     )
 
 
 @pipeline_app.command("show")
-def show(name: Annotated[Optional[str], typer.Argument(help="Pipeline (default: the default one).")] = None, fmt: FormatOpt = "table") -> None:
+def show(
+    name: Annotated[str | None, typer.Argument(help="Pipeline (default: the default one).")] = None,
+    fmt: FormatOpt = "table",
+) -> None:
     """Show a pipeline's stages: order, win probability, stale-after days, triggers, leads."""
     _show_stages(name, fmt)
 
@@ -76,18 +84,24 @@ def show(name: Annotated[Optional[str], typer.Argument(help="Pipeline (default: 
 def stage(
     name: Annotated[str, typer.Argument(help="Pipeline.")],
     stage_name: Annotated[str, typer.Argument(metavar="STAGE")],
-    probability: Annotated[Optional[float], typer.Option(help="Win probability of deals in this stage, 0..1.")] = None,
-    stale_days: Annotated[Optional[int], typer.Option(help="Days of silence after which a lead here is stale.")] = None,
-    triggers: Annotated[Optional[str], typer.Option(help="Activity kinds that signal readiness to advance: demo_request,quote_request.")] = None,
-    rename: Annotated[Optional[str], typer.Option(help="New name for the stage.")] = None,
-    position: Annotated[Optional[int], typer.Option(help="Move the stage to this position (1 = first).")] = None,
-    qualification: Annotated[bool, typer.Option("--qualification", help="Make this the stage `qualify --move` moves to.")] = False,
+    probability: Annotated[float | None, typer.Option(help="Win probability of deals in this stage, 0..1.")] = None,
+    stale_days: Annotated[int | None, typer.Option(help="Days of silence after which a lead here is stale.")] = None,
+    triggers: Annotated[
+        str | None, typer.Option(help="Activity kinds that signal readiness to advance: demo_request,quote_request.")
+    ] = None,
+    rename: Annotated[str | None, typer.Option(help="New name for the stage.")] = None,
+    position: Annotated[int | None, typer.Option(help="Move the stage to this position (1 = first).")] = None,
+    qualification: Annotated[
+        bool, typer.Option("--qualification", help="Make this the stage `qualify --move` moves to.")
+    ] = False,
 ) -> None:
     """Configure a stage: pipecli pipeline stage Sales Meeting --probability 0.4 --stale-days 14."""
     from pipecli import pipelines
 
     with store().write() as conn:
-        updated = pipelines.configure_stage(conn, name, stage_name, probability, stale_days, triggers, rename, qualification)
+        updated = pipelines.configure_stage(
+            conn, name, stage_name, probability, stale_days, triggers, rename, qualification
+        )
         if position is not None:
             pipelines.move_stage(conn, name, updated["name"], position)
     _show_stages(name)
@@ -97,9 +111,9 @@ def stage(
 def add_stage(
     name: Annotated[str, typer.Argument(help="Pipeline.")],
     stage_name: Annotated[str, typer.Argument(metavar="STAGE")],
-    position: Annotated[Optional[int], typer.Option(help="Where (1 = first; default last).")] = None,
-    probability: Annotated[Optional[float], typer.Option()] = None,
-    stale_days: Annotated[Optional[int], typer.Option()] = None,
+    position: Annotated[int | None, typer.Option(help="Where (1 = first; default last).")] = None,
+    probability: Annotated[float | None, typer.Option()] = None,
+    stale_days: Annotated[int | None, typer.Option()] = None,
 ) -> None:
     """Add an open stage to a pipeline."""
     from pipecli import pipelines
@@ -136,7 +150,7 @@ def rename(old: str, new: str) -> None:
 def default(name: str) -> None:
     """Make a pipeline the default one (used when a command names none)."""
     from pipecli import pipelines
-    from pipecli.output import message
+    from pipecli.cli.output import message
 
     with store().write() as conn:
         p = pipelines.set_default(conn, name)
@@ -147,7 +161,7 @@ def default(name: str) -> None:
 def delete(name: str, yes: YesOpt = False) -> None:
     """Delete an empty pipeline (refused while it holds leads)."""
     from pipecli import pipelines
-    from pipecli.output import message
+    from pipecli.cli.output import message
 
     confirm(f"Delete pipeline {name}?", yes)
     with store().write() as conn:

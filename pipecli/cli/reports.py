@@ -2,21 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
 from pipecli.cli.common import FormatOpt, PipelineOpt, amount, choice, date, store
 
 AsOfOpt = Annotated[
-    Optional[str],
+    str | None,
     typer.Option("--as-of", help="Figures as the pipeline stood at the end of this day (read from the history)."),
 ]
-SinceOpt = Annotated[Optional[str], typer.Option("--since", help="Only leads created / closed since this date.")]
+SinceOpt = Annotated[str | None, typer.Option("--since", help="Only leads created / closed since this date.")]
 
 
 def _summary_columns():
-    from pipecli.output import Column
+    from pipecli.formats import Column
 
     return [
         Column("pipeline"),
@@ -39,7 +39,7 @@ def _summary_columns():
 
 
 def _stage_columns(times: bool = True):
-    from pipecli.output import Column
+    from pipecli.formats import Column
 
     cols = [
         Column("position", "#", kind="int"),
@@ -60,16 +60,17 @@ def _stage_columns(times: bool = True):
 
 
 def _source_columns():
-    from pipecli.output import Column
+    from pipecli.formats import Column
 
     return [Column("source"), Column("new_leads", "new leads", kind="int")]
 
 
 def _records(rows: list[dict], columns) -> list[dict]:
-    from pipecli import output
+    from pipecli import formats
+    from pipecli.cli import output
 
     currency = output._currency()
-    return [{c.name: output.json_value(r.get(c.key), c.kind, currency) for c in columns} for r in rows]
+    return [{c.name: formats.json_value(r.get(c.key), c.kind, currency) for c in columns} for r in rows]
 
 
 def _long_csv(parts: list[tuple[str, list[dict], list]]) -> None:
@@ -77,7 +78,8 @@ def _long_csv(parts: list[tuple[str, list[dict], list]]) -> None:
     import csv
     import sys
 
-    from pipecli import output
+    from pipecli import formats
+    from pipecli.cli import output
 
     currency = output._currency()
     writer = csv.writer(sys.stdout, lineterminator="\n")
@@ -85,11 +87,11 @@ def _long_csv(parts: list[tuple[str, list[dict], list]]) -> None:
     for section, rows, columns in parts:
         label = columns[0] if section != "summary" else None
         for r in rows:
-            item = "" if label is None else output.csv_value(r.get(label.key), label.kind, currency)
+            item = "" if label is None else formats.csv_value(r.get(label.key), label.kind, currency)
             for c in columns:
                 if c is label:
                     continue
-                writer.writerow([section, item, c.name, output.csv_value(r.get(c.key), c.kind, currency)])
+                writer.writerow([section, item, c.name, formats.csv_value(r.get(c.key), c.kind, currency)])
 
 
 def metrics_(
@@ -103,7 +105,8 @@ def metrics_(
 
     pipecli metrics --since 2026-01-01;  pipecli metrics --as-of 2026-06-30 --format json | jq .win_rate
     """
-    from pipecli import metrics, output
+    from pipecli.cli import output
+    from pipecli.reports import metrics
 
     with store().read() as conn:
         data = metrics.metrics(conn, pipeline, date(since, "--since"), date(as_of, "--as-of"))
@@ -115,8 +118,13 @@ def metrics_(
         out["stages"] = _records(data["stages"], _stage_columns())
         output.write_json(out)
     elif fmt == "csv":
-        _long_csv([("summary", [data], summary), ("stage", data["stages"], stage_cols),
-                   ("source", data["sources"], _source_columns())])
+        _long_csv(
+            [
+                ("summary", [data], summary),
+                ("stage", data["stages"], stage_cols),
+                ("source", data["sources"], _source_columns()),
+            ]
+        )
     else:
         output.render_record(data, summary, "table", title=f"Metrics: {data['pipeline']}")
         typer.echo("")
@@ -125,10 +133,13 @@ def metrics_(
         output.render(data["sources"], _source_columns(), "table", title="New leads by source")
 
 
-def funnel_(pipeline: PipelineOpt = None, as_of: AsOfOpt = None, since: SinceOpt = None, fmt: FormatOpt = "table") -> None:
+def funnel_(
+    pipeline: PipelineOpt = None, as_of: AsOfOpt = None, since: SinceOpt = None, fmt: FormatOpt = "table"
+) -> None:
     """The funnel: each stage as a bar of the leads that reached it, with its open deals, their value and
     the conversion to the next stage. Won leads count as having reached every stage."""
-    from pipecli import metrics, output
+    from pipecli.cli import output
+    from pipecli.reports import metrics
 
     with store().read() as conn:
         data = metrics.funnel(conn, pipeline, date(as_of, "--as-of"), date(since, "--since"))
@@ -145,7 +156,8 @@ def funnel_(pipeline: PipelineOpt = None, as_of: AsOfOpt = None, since: SinceOpt
 def _funnel_lines(data: dict, bar_width: int = 40, short: bool = False) -> list[tuple[str, int, str]]:
     """Return (label, bar length, figures) per stage, bars scaled to `bar_width` characters (compact
     amounts with `short`)."""
-    from pipecli import money, output
+    from pipecli import formats, money
+    from pipecli.cli import output
 
     currency = output._currency()
     fmt = money.fmt_short if short else money.fmt
@@ -161,7 +173,7 @@ def _funnel_lines(data: dict, bar_width: int = 40, short: bool = False) -> list[
             figures += f"  won  {fmt(s['open_value_minor'], currency):>{15 if short else 23}}"
         if s["conversion"] is not None:
             figures += f"  -> {s['conversion'] * 100:5.1f}% to {s['next_stage']}"
-        lines.append((output.neutralise(s["stage"]).ljust(width), bar, figures))
+        lines.append((formats.neutralise(s["stage"]).ljust(width), bar, figures))
     return lines
 
 
@@ -175,7 +187,8 @@ def _funnel_text(data: dict) -> str:
 def _funnel_rich(data: dict) -> None:
     from rich.text import Text
 
-    from pipecli import clock, output
+    from pipecli import clock
+    from pipecli.cli import output
 
     out = output.console()
     out.print(Text(f"Funnel: {data['pipeline']} as of {clock.show(data['as_of'])}", style="bold"))
@@ -190,7 +203,7 @@ def _funnel_rich(data: dict) -> None:
 
 
 def _period_columns():
-    from pipecli.output import Column
+    from pipecli.formats import Column
 
     return [
         Column("period"),
@@ -209,7 +222,7 @@ def _period_columns():
 
 
 def _backtest_columns():
-    from pipecli.output import Column
+    from pipecli.formats import Column
 
     return [
         Column("period"),
@@ -227,27 +240,43 @@ def _backtest_columns():
 
 
 def _probability_columns():
-    from pipecli.output import Column
+    from pipecli.formats import Column
 
-    return [Column("stage"), Column("probability", kind="pct"), Column("source"), Column("closed_deals", "closed deals", kind="int", source="informed_by")]
+    return [
+        Column("stage"),
+        Column("probability", kind="pct"),
+        Column("source"),
+        Column("closed_deals", "closed deals", kind="int", source="informed_by"),
+    ]
 
 
 def forecast_(
     pipeline: PipelineOpt = None,
-    period: Annotated[str, typer.Option(callback=choice("month", "quarter", "week"), metavar="month|quarter|week")] = "month",
+    period: Annotated[
+        str, typer.Option(callback=choice("month", "quarter", "week"), metavar="month|quarter|week")
+    ] = "month",
     periods: Annotated[int, typer.Option(help="How many periods, starting with the current one.")] = 3,
     as_of: AsOfOpt = None,
-    target: Annotated[Optional[str], typer.Option(help="Revenue target per period: the chance of reaching it.")] = None,
+    target: Annotated[str | None, typer.Option(help="Revenue target per period: the chance of reaching it.")] = None,
     probabilities: Annotated[
         str,
-        typer.Option(callback=choice("auto", "stage", "history", "learned"), metavar="auto|stage|history|learned",
-                     help="Win probabilities: configured per stage, learned from history, or per lead from `score --learn` (auto: learned when present, else history)."),
+        typer.Option(
+            callback=choice("auto", "stage", "history", "learned"),
+            metavar="auto|stage|history|learned",
+            help="Win probabilities: configured per stage, learned from history, or per lead from `score --learn` (auto: learned when present, else history).",
+        ),
     ] = "auto",
-    runs: Annotated[Optional[int], typer.Option(help="Monte Carlo runs (default 10000, config [forecast] runs).")] = None,
-    seed: Annotated[Optional[int], typer.Option(help="Random seed (same seed, same output).")] = None,
-    backtest: Annotated[bool, typer.Option("--backtest", help="Replay past periods: forecast at each start vs what closed.")] = False,
-    from_: Annotated[Optional[str], typer.Option("--from", help="Backtest from this period (default six periods back).")] = None,
-    to: Annotated[Optional[str], typer.Option("--to", help="Backtest up to this period, excluded (default the current one).")] = None,
+    runs: Annotated[int | None, typer.Option(help="Monte Carlo runs (default 10000, config [forecast] runs).")] = None,
+    seed: Annotated[int | None, typer.Option(help="Random seed (same seed, same output).")] = None,
+    backtest: Annotated[
+        bool, typer.Option("--backtest", help="Replay past periods: forecast at each start vs what closed.")
+    ] = False,
+    from_: Annotated[
+        str | None, typer.Option("--from", help="Backtest from this period (default six periods back).")
+    ] = None,
+    to: Annotated[
+        str | None, typer.Option("--to", help="Backtest up to this period, excluded (default the current one).")
+    ] = None,
     fmt: FormatOpt = "table",
 ) -> None:
     """Revenue forecast per coming period: deals expected to close, their value, the weighted value, P10/P50/P90
@@ -255,38 +284,60 @@ def forecast_(
 
     pipecli forecast --period quarter --target 50000;  pipecli forecast --backtest --format json
     """
-    from pipecli import forecast, output
+    from pipecli import formats
+    from pipecli.cli import output
+    from pipecli.reports import forecast
 
     if backtest:
         with store().read() as conn:
             data = forecast.backtest(conn, pipeline, period, date(from_, "--from"), date(to, "--to"), runs, seed)
         if fmt == "json":
-            out = {k: data[k] for k in ("pipeline", "period", "runs", "seed", "probabilities", "wape", "bias", "coverage")}
+            out = {
+                k: data[k] for k in ("pipeline", "period", "runs", "seed", "probabilities", "wape", "bias", "coverage")
+            }
             out["periods"] = _records(data["periods"], _backtest_columns())
             output.write_json(out)
             return
         output.render(data["periods"], _backtest_columns(), fmt, title=f"Backtest: {data['pipeline']} by {period}")
         if fmt == "table":
             pct = lambda v: "n/a" if v is None else f"{v * 100:.1f}%"  # noqa: E731
-            typer.echo(f"\nWAPE {pct(data['wape'])}, bias {pct(data['bias'])}, actual inside P10-P90 in {pct(data['coverage'])} of periods")
+            typer.echo(
+                f"\nWAPE {pct(data['wape'])}, bias {pct(data['bias'])}, actual inside P10-P90 in {pct(data['coverage'])} of periods"
+            )
         return
     with store().read() as conn:
         data = forecast.forecast(
-            conn, pipeline, period, periods, date(as_of, "--as-of"), amount(target, "--target"),
-            probabilities, runs, seed,
+            conn,
+            pipeline,
+            period,
+            periods,
+            date(as_of, "--as-of"),
+            amount(target, "--target"),
+            probabilities,
+            runs,
+            seed,
         )
     if fmt == "json":
         from pipecli import clock
 
         currency = output._currency()
         out = {
-            "pipeline": data["pipeline"], "as_of": clock.iso(data["as_of"]), "from_history": data["from_history"],
-            "period": period, "probabilities": data["probabilities"], "runs": data["runs"], "seed": data["seed"],
-            "simulation": data["method"], "target": output.json_value(data["target_minor"], "money", currency),
-            "velocity_per_day": output.json_value(data["velocity_minor_per_day"], "money", currency),
+            "pipeline": data["pipeline"],
+            "as_of": clock.iso(data["as_of"]),
+            "from_history": data["from_history"],
+            "period": period,
+            "probabilities": data["probabilities"],
+            "runs": data["runs"],
+            "seed": data["seed"],
+            "simulation": data["method"],
+            "target": formats.json_value(data["target_minor"], "money", currency),
+            "velocity_per_day": formats.json_value(data["velocity_minor_per_day"], "money", currency),
             "stages": _records(data["stages"], _probability_columns()),
             "periods": _records(data["periods"], _period_columns()),
-            "later": {"deals": data["later_deals"], "value": output.json_value(data["later_value_minor"], "money", currency)},
+            "later": {
+                "deals": data["later_deals"],
+                "value": formats.json_value(data["later_value_minor"], "money", currency),
+            },
         }
         output.write_json(out)
         return
@@ -304,11 +355,13 @@ def forecast_(
     typer.echo("")
     output.render(data["periods"], _period_columns(), "table")
     if data["later_deals"]:
-        typer.echo(f"\nlater: {data['later_deals']} deals, {money.fmt(data['later_value_minor'], currency)} beyond the last period")
+        typer.echo(
+            f"\nlater: {data['later_deals']} deals, {money.fmt(data['later_value_minor'], currency)} beyond the last period"
+        )
 
 
 def _size_columns():
-    from pipecli.output import Column
+    from pipecli.formats import Column
 
     return [
         Column("pipeline"),
@@ -325,17 +378,21 @@ def _size_columns():
         Column("leads_per_rep", "leads per seller", kind="int"),
         Column("open_value", "open pipeline", kind="money", source="open_value_minor"),
         Column("coverage", "coverage (open ÷ target)", kind="float"),
-        Column("pipeline_needed", "pipeline needed (target ÷ close rate)", kind="money", source="pipeline_needed_minor"),
+        Column(
+            "pipeline_needed", "pipeline needed (target ÷ close rate)", kind="money", source="pipeline_needed_minor"
+        ),
         Column("pipeline_covered", "covered", kind="bool"),
     ]
 
 
 def size_(
     target: Annotated[str, typer.Option(help="Revenue target for the period: 100000.")],
-    avg_deal: Annotated[Optional[str], typer.Option(help="Average deal size (default: the average won deal).")] = None,
-    close_rate: Annotated[Optional[str], typer.Option(help="Close rate, 0.8 or 80% (default: won ÷ closed).")] = None,
-    reps: Annotated[Optional[int], typer.Option(help="Sellers (default: distinct lead owners).")] = None,
-    period: Annotated[str, typer.Option(callback=choice("month", "quarter", "week"), metavar="month|quarter|week")] = "month",
+    avg_deal: Annotated[str | None, typer.Option(help="Average deal size (default: the average won deal).")] = None,
+    close_rate: Annotated[str | None, typer.Option(help="Close rate, 0.8 or 80% (default: won ÷ closed).")] = None,
+    reps: Annotated[int | None, typer.Option(help="Sellers (default: distinct lead owners).")] = None,
+    period: Annotated[
+        str, typer.Option(callback=choice("month", "quarter", "week"), metavar="month|quarter|week")
+    ] = "month",
     pipeline: PipelineOpt = None,
     fmt: FormatOpt = "table",
 ) -> None:
@@ -344,16 +401,27 @@ def size_(
 
     pipecli size --target 100000 --avg-deal 500 --close-rate 0.8 --reps 10   # 200 deals, 250 leads, 25 each
     """
-    from pipecli import output, sizing
-    from pipecli.output import Column
+    from pipecli.cli import output
+    from pipecli.formats import Column
+    from pipecli.reports import sizing
 
     with store().read() as conn:
         data = sizing.size(
-            conn, amount(target, "--target"), amount(avg_deal, "--avg-deal"), sizing.parse_rate(close_rate), reps,
-            period, pipeline,
+            conn,
+            amount(target, "--target"),
+            amount(avg_deal, "--avg-deal"),
+            sizing.parse_rate(close_rate),
+            reps,
+            period,
+            pipeline,
         )
-    stage_cols = [Column("position", "#", kind="int"), Column("stage"), Column("to_won", "to won", kind="pct"),
-                  Column("leads_needed_in_stage", "leads needed in stage", kind="int", source="needed"), Column("open", "open now", kind="int")]
+    stage_cols = [
+        Column("position", "#", kind="int"),
+        Column("stage"),
+        Column("to_won", "to won", kind="pct"),
+        Column("leads_needed_in_stage", "leads needed in stage", kind="int", source="needed"),
+        Column("open", "open now", kind="int"),
+    ]
     if fmt == "json":
         out = _records([data], _size_columns())[0]
         out["stages"] = _records(data["stages"], stage_cols)
@@ -361,7 +429,9 @@ def size_(
     elif fmt == "csv":
         output.render([data], _size_columns(), "csv")
     else:
-        output.render_record(data, _size_columns(), "table", title=f"Sizing per {period} (whole deals and leads, rounded up)")
+        output.render_record(
+            data, _size_columns(), "table", title=f"Sizing per {period} (whole deals and leads, rounded up)"
+        )
         typer.echo("")
         output.render(data["stages"], stage_cols, "table")
 

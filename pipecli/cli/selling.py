@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -10,14 +10,20 @@ from pipecli.cli.common import AtOpt, FormatOpt, PipelineOpt, date, store, ts
 
 
 def qualify(
-    lead_id: Annotated[Optional[int], typer.Argument(metavar="[ID]", help="The lead (omit with --pending).")] = None,
-    budget: Annotated[Optional[str], typer.Option(help="yes, no, unknown, or a value (an amount: 20000).")] = None,
-    authority: Annotated[Optional[str], typer.Option(help="yes, no, unknown, or who decides (a name).")] = None,
-    need: Annotated[Optional[str], typer.Option(help="yes, no, unknown, or the need in words.")] = None,
-    timeline: Annotated[Optional[str], typer.Option(help="yes, no, unknown, or when (a date).")] = None,
-    move: Annotated[bool, typer.Option("--move", help="Move a qualified lead to its pipeline's qualification stage.")] = False,
-    close: Annotated[bool, typer.Option("--close", help="Close a disqualified lead as lost (reason: disqualified: no budget).")] = False,
-    pending: Annotated[bool, typer.Option("--pending", help="List open leads whose qualification is incomplete, oldest first.")] = False,
+    lead_id: Annotated[int | None, typer.Argument(metavar="[ID]", help="The lead (omit with --pending).")] = None,
+    budget: Annotated[str | None, typer.Option(help="yes, no, unknown, or a value (an amount: 20000).")] = None,
+    authority: Annotated[str | None, typer.Option(help="yes, no, unknown, or who decides (a name).")] = None,
+    need: Annotated[str | None, typer.Option(help="yes, no, unknown, or the need in words.")] = None,
+    timeline: Annotated[str | None, typer.Option(help="yes, no, unknown, or when (a date).")] = None,
+    move: Annotated[
+        bool, typer.Option("--move", help="Move a qualified lead to its pipeline's qualification stage.")
+    ] = False,
+    close: Annotated[
+        bool, typer.Option("--close", help="Close a disqualified lead as lost (reason: disqualified: no budget).")
+    ] = False,
+    pending: Annotated[
+        bool, typer.Option("--pending", help="List open leads whose qualification is incomplete, oldest first.")
+    ] = False,
     pipeline: PipelineOpt = None,
     at: AtOpt = None,
     fmt: FormatOpt = "table",
@@ -27,17 +33,27 @@ def qualify(
     An answer is yes, no (also none, 0, nobody, never), unknown, or a value, which counts as yes. A lead is
     qualified when the required criteria (config [qualification] required; default all four) are yes,
     disqualified when one is no, incomplete otherwise."""
-    from pipecli import output, qualify as core
-    from pipecli.output import Column, message
+    from pipecli import qualify as core
+    from pipecli.cli import output
+    from pipecli.cli.output import message
+    from pipecli.formats import Column
 
     if pending:
         with store().read() as conn:
             rows = core.pending(conn, pipeline)
         output.render(
             rows,
-            [Column("id", kind="int"), Column("name"), Column("company"), Column("stage"),
-             Column("created_at", "created", kind="ts"), Column("answered", kind="int"), Column("missing")],
-            fmt, empty="no open lead awaits qualification",
+            [
+                Column("id", kind="int"),
+                Column("name"),
+                Column("company"),
+                Column("stage"),
+                Column("created_at", "created", kind="ts"),
+                Column("answered", kind="int"),
+                Column("missing"),
+            ],
+            fmt,
+            empty="no open lead awaits qualification",
         )
         return
     if lead_id is None:
@@ -47,8 +63,10 @@ def qualify(
     answers = {"budget": budget, "authority": authority, "need": need, "timeline": timeline}
     with store().write() as conn:
         result = core.qualify(conn, lead_id, answers, ts(at), move=move, close=close)
-    rows = [{"criterion": c, "verdict": result["verdicts"].get(c, "unknown"), "required": c in result["required"]}
-            for c in core.CRITERIA]
+    rows = [
+        {"criterion": c, "verdict": result["verdicts"].get(c, "unknown"), "required": c in result["required"]}
+        for c in core.CRITERIA
+    ]
     if fmt == "json":
         output.write_json({**result, "required": list(result["required"])})
         return
@@ -57,31 +75,55 @@ def qualify(
 
 
 def _score_columns():
-    from pipecli.output import Column
+    from pipecli.formats import Column
 
     return [
-        Column("id", kind="int"), Column("name"), Column("company"), Column("stage"),
-        Column("fit", kind="float"), Column("engagement", kind="float"), Column("total", kind="float"),
-        Column("hot", kind="bool"), Column("win_probability", "win prob.", kind="pct"),
+        Column("id", kind="int"),
+        Column("name"),
+        Column("company"),
+        Column("stage"),
+        Column("fit", kind="float"),
+        Column("engagement", kind="float"),
+        Column("total", kind="float"),
+        Column("hot", kind="bool"),
+        Column("win_probability", "win prob.", kind="pct"),
     ]
 
 
 def score(
-    lead_id: Annotated[Optional[int], typer.Argument(metavar="[ID]", help="One lead (with --explain).")] = None,
-    explain: Annotated[bool, typer.Option("--explain", help="Show each rule's and each activity's contribution.")] = False,
-    rules: Annotated[bool, typer.Option("--rules", help="Show the fit rules, activity points, half-life and hot threshold in force.")] = False,
-    recompute: Annotated[bool, typer.Option("--recompute", help="Recompute every lead's stored score (after changing rules or importing).")] = False,
-    learn: Annotated[bool, typer.Option("--learn", help="Learn P(won) from closed leads and report its held-out AUC.")] = False,
-    fields: Annotated[Optional[str], typer.Option(help="With --learn: the fields to learn from, a,b,c (default: source, owner, value and all extra fields).")] = None,
+    lead_id: Annotated[int | None, typer.Argument(metavar="[ID]", help="One lead (with --explain).")] = None,
+    explain: Annotated[
+        bool, typer.Option("--explain", help="Show each rule's and each activity's contribution.")
+    ] = False,
+    rules: Annotated[
+        bool, typer.Option("--rules", help="Show the fit rules, activity points, half-life and hot threshold in force.")
+    ] = False,
+    recompute: Annotated[
+        bool,
+        typer.Option("--recompute", help="Recompute every lead's stored score (after changing rules or importing)."),
+    ] = False,
+    learn: Annotated[
+        bool, typer.Option("--learn", help="Learn P(won) from closed leads and report its held-out AUC.")
+    ] = False,
+    fields: Annotated[
+        str | None,
+        typer.Option(
+            help="With --learn: the fields to learn from, a,b,c (default: source, owner, value and all extra fields)."
+        ),
+    ] = None,
     hot: Annotated[bool, typer.Option("--hot", help="Only hot leads.")] = False,
-    limit: Annotated[Optional[int], typer.Option(help="At most this many leads.")] = None,
+    limit: Annotated[int | None, typer.Option(help="At most this many leads.")] = None,
     pipeline: PipelineOpt = None,
     fmt: FormatOpt = "table",
 ) -> None:
     """Rank open leads by score (fit + decayed engagement): pipecli score --limit 20; pipecli score 12 --explain."""
-    from pipecli import output, scoring
+    from pipecli import listing
+    from pipecli.cli import output
+    from pipecli.cli.output import message
     from pipecli.errors import UsageError
-    from pipecli.output import Column, message
+    from pipecli.formats import Column
+    from pipecli.scoring import rules as scoring_rules
+    from pipecli.scoring import score as scoring
 
     if sum([explain, rules, recompute, learn]) > 1:
         raise UsageError("use one of --explain, --rules, --recompute, --learn at a time")
@@ -97,16 +139,29 @@ def score(
         _render_explain(info, fmt)
         return
     if rules:
-        info = scoring.rules_in_force()
+        info = scoring_rules.rules_in_force()
         if fmt == "json":
             output.write_json(info)
             return
-        output.render(info["rules"], [Column("rule"), Column("points", kind="float")], fmt, title="Fit rules" if fmt == "table" else None)
+        output.render(
+            info["rules"],
+            [Column("rule"), Column("points", kind="float")],
+            fmt,
+            title="Fit rules" if fmt == "table" else None,
+        )
         if fmt == "table":
             typer.echo("")
-            output.render(info["points"], [Column("kind", "activity"), Column("points", kind="float")], title="Activity points")
-            typer.echo(f"\nengagement half-life: {info['half_life_days']:g} days; hot at {info['hot_threshold']:g} or more"
-                       + ("" if info["custom_rules"] else " (default rules; set [[scoring.rules]] in the config to change them)"))
+            output.render(
+                info["points"], [Column("kind", "activity"), Column("points", kind="float")], title="Activity points"
+            )
+            typer.echo(
+                f"\nengagement half-life: {info['half_life_days']:g} days; hot at {info['hot_threshold']:g} or more"
+                + (
+                    ""
+                    if info["custom_rules"]
+                    else " (default rules; set [[scoring.rules]] in the config to change them)"
+                )
+            )
         return
     if recompute:
         with store().write() as conn:
@@ -114,26 +169,33 @@ def score(
         message(f"recomputed the scores of {count} leads")
         return
     if learn:
-        from pipecli import learn as learner
-
         names = [f.strip() for f in fields.split(",") if f.strip()] if fields else None
         with store().write() as conn:
-            report = learner.learn(conn, names)
+            report = scoring.learn_and_rescore(conn, names)
         _render_learn(report, fmt)
         return
     with store().read() as conn:
-        rows = scoring.ranked(conn, pipeline, limit, hot_only=hot)
+        rows = listing.ranked(conn, pipeline, limit, hot_only=hot)
     output.render(rows, _score_columns(), fmt, empty="no open leads")
 
 
 def _render_explain(info: dict, fmt: str) -> None:
-    from pipecli import output
-    from pipecli.output import Column
+    from pipecli import formats
+    from pipecli.cli import output
+    from pipecli.formats import Column
 
-    rule_columns = [Column("rule"), Column("value"), Column("points", kind="float"), Column("contribution", kind="float")]
+    rule_columns = [
+        Column("rule"),
+        Column("value"),
+        Column("points", kind="float"),
+        Column("contribution", kind="float"),
+    ]
     activity_columns = [
-        Column("at", kind="ts"), Column("kind"), Column("points", kind="float"),
-        Column("age_days", "age (days)", kind="float"), Column("contribution", kind="float"),
+        Column("at", kind="ts"),
+        Column("kind"),
+        Column("points", kind="float"),
+        Column("age_days", "age (days)", kind="float"),
+        Column("contribution", kind="float"),
     ]
     if fmt == "json":
         currency = output._currency()
@@ -141,7 +203,10 @@ def _render_explain(info: dict, fmt: str) -> None:
             {
                 **{k: v for k, v in info.items() if k not in ("rules", "activities")},  # win_factors included
                 "rules": info["rules"],
-                "activities": [{c.name: output.json_value(a[c.key], c.kind, currency) for c in activity_columns} for a in info["activities"]],
+                "activities": [
+                    {c.name: formats.json_value(a[c.key], c.kind, currency) for c in activity_columns}
+                    for a in info["activities"]
+                ],
             }
         )
         return
@@ -149,10 +214,13 @@ def _render_explain(info: dict, fmt: str) -> None:
         from pipecli import clock
 
         rows = [{"part": "rule", "what": r["rule"], "contribution": r["contribution"]} for r in info["rules"]]
-        rows += [{"part": "activity", "what": f"{a['kind']} {clock.iso(a['at'])}", "contribution": a["contribution"]} for a in info["activities"]]
+        rows += [
+            {"part": "activity", "what": f"{a['kind']} {clock.iso(a['at'])}", "contribution": a["contribution"]}
+            for a in info["activities"]
+        ]
         output.render(rows, [Column("part"), Column("what"), Column("contribution", kind="float")], "csv")
         return
-    typer.echo(f"Lead {info['lead_id']}: {output.neutralise(info['name'])}")
+    typer.echo(f"Lead {info['lead_id']}: {formats.neutralise(info['name'])}")
     output.render(info["rules"], rule_columns, title="Fit")
     typer.echo("")
     engagement_title = f"Engagement (half-life {info['half_life_days']:g} days)"
@@ -175,8 +243,9 @@ def _render_explain(info: dict, fmt: str) -> None:
 
 
 def _render_learn(report: dict, fmt: str) -> None:
-    from pipecli import output
-    from pipecli.output import Column, message
+    from pipecli.cli import output
+    from pipecli.cli.output import message
+    from pipecli.formats import Column
 
     if fmt == "json":
         output.write_json(report)
@@ -194,13 +263,18 @@ def _render_learn(report: dict, fmt: str) -> None:
     if report["skipped"]:
         typer.echo(f"fields skipped (constant or identifiers): {', '.join(report['skipped'])}")
     typer.echo("")
-    output.render(report["top_factors"], [Column("field"), Column("value"), Column("weight", kind="float")], title="Strongest factors")
+    output.render(
+        report["top_factors"],
+        [Column("field"), Column("value"), Column("weight", kind="float")],
+        title="Strongest factors",
+    )
     message(f"win probability written for {report['open_leads']} open leads")
 
 
 def next_(pipeline: PipelineOpt = None, fmt: FormatOpt = "table") -> None:
     """Leads ready to advance: they showed one of their stage's triggers (pipeline stage P S --triggers ...) since entering it."""
-    from pipecli import nextsteps, output
+    from pipecli import nextsteps
+    from pipecli.cli import output
 
     with store().read() as conn:
         rows = nextsteps.ready_to_advance(conn, pipeline)
@@ -208,11 +282,16 @@ def next_(pipeline: PipelineOpt = None, fmt: FormatOpt = "table") -> None:
 
 
 def _ready_columns():
-    from pipecli.output import Column
+    from pipecli.formats import Column
 
     return [
-        Column("id", kind="int"), Column("name"), Column("company"), Column("stage"), Column("trigger"),
-        Column("trigger_at", "when", kind="ts"), Column("suggested", "suggested move"),
+        Column("id", kind="int"),
+        Column("name"),
+        Column("company"),
+        Column("stage"),
+        Column("trigger"),
+        Column("trigger_at", "when", kind="ts"),
+        Column("suggested", "suggested move"),
     ]
 
 
@@ -223,7 +302,7 @@ def follow_up(
 ) -> None:
     """Plan a lead's next step: pipecli follow-up 12 2026-12-02 "send proposal"."""
     from pipecli import nextsteps
-    from pipecli.output import message
+    from pipecli.cli.output import message
 
     with store().write() as conn:
         plan = nextsteps.set_follow_up(conn, lead_id, date(due, "DATE"), step)
@@ -232,28 +311,45 @@ def follow_up(
 
 def today(pipeline: PipelineOpt = None, fmt: FormatOpt = "table") -> None:
     """The morning view: follow-ups due today or overdue, hot leads with no next step, leads ready to advance."""
-    from pipecli import nextsteps, output
-    from pipecli.output import Column
+    from pipecli import formats, nextsteps
+    from pipecli.cli import output
+    from pipecli.formats import Column
 
     with store().read() as conn:
-        data = nextsteps.today(conn, pipeline)
+        data = nextsteps.todays_work(conn, pipeline)
     sections = {
-        "follow_ups": ("Follow-ups due", [
-            Column("id", kind="int"), Column("name"), Column("company"), Column("stage"),
-            Column("next_step", "next step"), Column("next_step_due", "due", kind="date"),
-            Column("days_overdue", "days overdue", kind="int"),
-        ]),
-        "hot_without_next_step": ("Hot leads with no next step", [
-            Column("id", kind="int"), Column("name"), Column("company"), Column("stage"),
-            Column("score", kind="float"), Column("last_event_at", "last touched", kind="ts"),
-        ]),
+        "follow_ups": (
+            "Follow-ups due",
+            [
+                Column("id", kind="int"),
+                Column("name"),
+                Column("company"),
+                Column("stage"),
+                Column("next_step", "next step"),
+                Column("next_step_due", "due", kind="date"),
+                Column("days_overdue", "days overdue", kind="int"),
+            ],
+        ),
+        "hot_without_next_step": (
+            "Hot leads with no next step",
+            [
+                Column("id", kind="int"),
+                Column("name"),
+                Column("company"),
+                Column("stage"),
+                Column("score", kind="float"),
+                Column("last_event_at", "last touched", kind="ts"),
+            ],
+        ),
         "ready": ("Ready to advance", _ready_columns()),
     }
     if fmt == "json":
         currency = output._currency()
         output.write_json(
-            {key: [{c.name: output.json_value(r.get(c.key), c.kind, currency) for c in cols} for r in data[key]]
-             for key, (_, cols) in sections.items()}
+            {
+                key: [{c.name: formats.json_value(r.get(c.key), c.kind, currency) for c in cols} for r in data[key]]
+                for key, (_, cols) in sections.items()
+            }
         )
         return
     for i, (key, (title, cols)) in enumerate(sections.items()):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -25,20 +25,72 @@ def _pairs(values: list[str], what: str) -> dict[str, str]:
 
 def import_(
     file: Annotated[str, typer.Argument(metavar="FILE|-", help="A CSV file, or - for standard input.")],
-    map_: Annotated[list[str], typer.Option("--map", metavar="COLUMN=FIELD", help="Map a column to a field: 'Deal Value=value' (repeatable). Fields: name company email phone value stage pipeline owner source created close_date expected_close external_id lost_reason note, or extra / ignore.")] = [],
-    stage_map: Annotated[list[str], typer.Option("--stage-map", metavar="VALUE=STAGE,...", help="Translate stage values: 'Engaging=Contact,Closed Won=won' (repeatable, case-insensitive).")] = [],
-    create_stages: Annotated[bool, typer.Option("--create-stages", help="Add unknown stages to the pipeline instead of rejecting their rows.")] = False,
+    map_: Annotated[
+        list[str],
+        typer.Option(
+            "--map",
+            metavar="COLUMN=FIELD",
+            help="Map a column to a field: 'Deal Value=value' (repeatable). Fields: name company email phone value stage pipeline owner source created close_date expected_close external_id lost_reason note, or extra / ignore.",
+        ),
+    ] = [],
+    stage_map: Annotated[
+        list[str],
+        typer.Option(
+            "--stage-map",
+            metavar="VALUE=STAGE,...",
+            help="Translate stage values: 'Engaging=Contact,Closed Won=won' (repeatable, case-insensitive).",
+        ),
+    ] = [],
+    create_stages: Annotated[
+        bool,
+        typer.Option("--create-stages", help="Add unknown stages to the pipeline instead of rejecting their rows."),
+    ] = False,
     pipeline: PipelineOpt = None,
-    key: Annotated[Optional[str], typer.Option("--key", help="Upsert on this field: email, external_id, or a column mapped to name/company/phone.")] = None,
-    delimiter: Annotated[Optional[str], typer.Option("--delimiter", help="Field separator (default: detected among , ; tab |). 'tab' for a tab.")] = None,
-    encoding: Annotated[Optional[str], typer.Option("--encoding", help="Text encoding (default UTF-8, with or without BOM): cp1252, latin-1, cp850...")] = None,
-    decimal_comma: Annotated[Optional[bool], typer.Option("--decimal-comma/--decimal-point", help="Which separator is decimal in amounts, when the shape leaves it ambiguous.")] = None,
+    key: Annotated[
+        str | None,
+        typer.Option(
+            "--key", help="Upsert on this field: email, external_id, or a column mapped to name/company/phone."
+        ),
+    ] = None,
+    delimiter: Annotated[
+        str | None,
+        typer.Option("--delimiter", help="Field separator (default: detected among , ; tab |). 'tab' for a tab."),
+    ] = None,
+    encoding: Annotated[
+        str | None,
+        typer.Option(
+            "--encoding", help="Text encoding (default UTF-8, with or without BOM): cp1252, latin-1, cp850..."
+        ),
+    ] = None,
+    decimal_comma: Annotated[
+        bool | None,
+        typer.Option(
+            "--decimal-comma/--decimal-point",
+            help="Which separator is decimal in amounts, when the shape leaves it ambiguous.",
+        ),
+    ] = None,
     dayfirst: Annotated[bool, typer.Option("--dayfirst", help="Read 05/06/2026 as 5 June.")] = False,
     monthfirst: Annotated[bool, typer.Option("--monthfirst", help="Read 05/06/2026 as May 6.")] = False,
-    null: Annotated[list[str], typer.Option("--null", metavar="VALUE", help="Treat cells equal to VALUE as empty (repeatable): --null NA --null Select.")] = [],
-    skip_invalid: Annotated[bool, typer.Option("--skip-invalid", help="Import the valid rows and write the others to --rejects.")] = False,
-    rejects: Annotated[Optional[str], typer.Option("--rejects", metavar="FILE", help="Where --skip-invalid writes rejected rows, unchanged, with a reason column.")] = None,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the column mapping and the counts; write nothing.")] = False,
+    null: Annotated[
+        list[str],
+        typer.Option(
+            "--null", metavar="VALUE", help="Treat cells equal to VALUE as empty (repeatable): --null NA --null Select."
+        ),
+    ] = [],
+    skip_invalid: Annotated[
+        bool, typer.Option("--skip-invalid", help="Import the valid rows and write the others to --rejects.")
+    ] = False,
+    rejects: Annotated[
+        str | None,
+        typer.Option(
+            "--rejects",
+            metavar="FILE",
+            help="Where --skip-invalid writes rejected rows, unchanged, with a reason column.",
+        ),
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Print the column mapping and the counts; write nothing.")
+    ] = False,
 ) -> None:
     """Import leads from CSV: a file, or - for stdin.
 
@@ -54,7 +106,9 @@ def import_(
     import contextlib
     import os
 
-    from pipecli import config, importer, output
+    from pipecli import config, formats
+    from pipecli.cli import output
+    from pipecli.transfer import importer
 
     if dayfirst and monthfirst:
         raise UsageError("pass only one of --dayfirst and --monthfirst")
@@ -65,15 +119,25 @@ def import_(
         if len(delimiter) != 1:
             raise UsageError("--delimiter must be one character (or 'tab')")
     options = importer.ImportOptions(
-        delimiter=delimiter, encoding=encoding, mapping=_pairs(map_, "--map"),
-        decimal_comma=decimal_comma, dayfirst=True if dayfirst else (False if monthfirst else None),
-        nulls=tuple(null), stage_map={k.lower(): v for k, v in _pairs(stage_map, "--stage-map").items()},
-        create_stages=create_stages, pipeline=pipeline, key=key, skip_invalid=skip_invalid,
-        dry_run=dry_run, currency=config.currency(),
+        delimiter=delimiter,
+        encoding=encoding,
+        mapping=_pairs(map_, "--map"),
+        decimal_comma=decimal_comma,
+        dayfirst=True if dayfirst else (False if monthfirst else None),
+        nulls=tuple(null),
+        stage_map={k.lower(): v for k, v in _pairs(stage_map, "--stage-map").items()},
+        create_stages=create_stages,
+        pipeline=pipeline,
+        key=key,
+        skip_invalid=skip_invalid,
+        dry_run=dry_run,
+        currency=config.currency(),
     )
     for column, field in options.mapping.items():
         if field not in importer.FIELDS + ("extra", "ignore"):
-            raise UsageError(f"--map {column}={field}: unknown field; fields: {', '.join(importer.FIELDS)}, extra, ignore")
+            raise UsageError(
+                f"--map {column}={field}: unknown field; fields: {', '.join(importer.FIELDS)}, extra, ignore"
+            )
 
     def report(error) -> None:
         output.message(f"pipecli: {label}: {error}")
@@ -107,19 +171,26 @@ def import_(
         try:
             with transaction as conn:
                 result = importer.import_csv(
-                    conn, stream, options, label=label, on_error=report, rejects=reject_file, on_progress=progress,
-                    size=size, head=head,
+                    conn,
+                    stream,
+                    options,
+                    label=label,
+                    on_error=report,
+                    rejects=reject_file,
+                    on_progress=progress,
+                    size=size,
+                    head=head,
                 )
         except importer.ImportFailed as exc:
             _summary(exc.result, label, failed=True)
             raise
     if dry_run:
-        output.render(result.columns, [output.Column("column"), output.Column("field")], "table")
+        output.render(result.columns, [formats.Column("column"), formats.Column("field")], "table")
     _summary(result, label)
 
 
 def _summary(result, label: str, failed: bool = False) -> None:
-    from pipecli.output import message
+    from pipecli.cli.output import message
 
     if result.extras and not failed:
         message(f"kept as extra fields: {', '.join(result.extras)}")
@@ -141,15 +212,30 @@ def _summary(result, label: str, failed: bool = False) -> None:
 
 
 def export(
-    fmt: Annotated[str, typer.Option("--format", "-f", callback=choice("csv", "json", "jsonl"), metavar="csv|json|jsonl", help="Output format.")] = "csv",
-    what: Annotated[str, typer.Option("--what", callback=choice("leads", "history", "activities"), metavar="leads|history|activities", help="What to export.")] = "leads",
+    fmt: Annotated[
+        str,
+        typer.Option(
+            "--format", "-f", callback=choice("csv", "json", "jsonl"), metavar="csv|json|jsonl", help="Output format."
+        ),
+    ] = "csv",
+    what: Annotated[
+        str,
+        typer.Option(
+            "--what",
+            callback=choice("leads", "history", "activities"),
+            metavar="leads|history|activities",
+            help="What to export.",
+        ),
+    ] = "leads",
     pipeline: PipelineOpt = None,
-    stage: Annotated[Optional[str], typer.Option(help="Only leads in this stage (won/lost too).")] = None,
-    owner: Annotated[Optional[str], typer.Option()] = None,
-    source: Annotated[Optional[str], typer.Option()] = None,
-    status: Annotated[Optional[str], typer.Option(help="open, won or lost.")] = None,
+    stage: Annotated[str | None, typer.Option(help="Only leads in this stage (won/lost too).")] = None,
+    owner: Annotated[str | None, typer.Option()] = None,
+    source: Annotated[str | None, typer.Option()] = None,
+    status: Annotated[str | None, typer.Option(help="open, won or lost.")] = None,
     archived: Annotated[bool, typer.Option("--archived", help="Include archived leads.")] = False,
-    raw: Annotated[bool, typer.Option("--raw", help="CSV cells exactly as stored: do not defuse cells starting with = + - @.")] = False,
+    raw: Annotated[
+        bool, typer.Option("--raw", help="CSV cells exactly as stored: do not defuse cells starting with = + - @.")
+    ] = False,
 ) -> None:
     """Export leads (with extra fields), their stage history or activities to stdout.
 
@@ -163,12 +249,13 @@ def export(
 
       pipecli export --raw | pipecli --db other.db import -
     """
-    from pipecli import exporter, leads, output
+    from pipecli import config, formats, listing
+    from pipecli.transfer import exporter
 
-    filters = leads.LeadFilter(pipeline, stage, owner, source, status, include_archived=archived)
+    filters = listing.LeadFilter(pipeline, stage, owner, source, status, include_archived=archived)
     with store().read() as conn:
         columns, rows = exporter.export(conn, what, filters)
-        output.write_stream(rows, columns, fmt, raw=raw)
+        formats.write_stream(rows, columns, fmt, sys.stdout, config.currency(), raw=raw)
 
 
 def register(app: typer.Typer) -> None:

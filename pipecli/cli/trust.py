@@ -17,8 +17,8 @@ def backup(
     pipecli backup ~/backups/pipeline-$(date +%F).db"""
     from pathlib import Path
 
-    from pipecli import backup as core
-    from pipecli.output import message
+    from pipecli.cli.output import message
+    from pipecli.store import backup as core
 
     if Path(file).expanduser().exists():
         confirm(f"Replace the existing file {file}?", yes)
@@ -31,10 +31,10 @@ def restore(
     yes: YesOpt = False,
 ) -> None:
     """Replace the database with a backup (asks first; --yes when not on a terminal)."""
-    from pipecli import backup as core
-    from pipecli.db import is_url
+    from pipecli.cli.output import message
     from pipecli.errors import PipecliError
-    from pipecli.output import message
+    from pipecli.store import backup as core
+    from pipecli.store.db import is_url
 
     target = db_target()
     if is_url(target):
@@ -52,8 +52,9 @@ def forget(
 ) -> None:
     """Erase a person for good: their lead(s), history, activities, notes, extra fields and answers,
     then compact the database so the bytes are gone (right to erasure). Backups keep their copy."""
-    from pipecli import output, privacy
-    from pipecli.output import Column
+    from pipecli import privacy
+    from pipecli.cli import output
+    from pipecli.formats import Column
 
     with store().read() as conn:
         people = privacy.find_person(conn, who)
@@ -65,7 +66,9 @@ def forget(
     rows = [{"table": table, "rows": count} for table, count in gone["rows"].items()]
     output.render(rows, [Column("table"), Column("rows", "rows erased", kind="int")], fmt)
     if compacted["busy"]:
-        output.message("another process kept the write-ahead log busy: the erased bytes leave it at its next checkpoint")
+        output.message(
+            "another process kept the write-ahead log busy: the erased bytes leave it at its next checkpoint"
+        )
     output.message(f"forgot {len(gone['leads'])} lead(s) and compacted the database")
 
 

@@ -17,6 +17,9 @@ import datetime as _dt
 from sqlalchemy import BigInteger, Index, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
+SCHEMA_VERSION_KEY = "schema_version"
+BULK_WRITE_MARK = "bulk_write_journal"  # meta key: a bulk write switched the journal (Store.bulk_write)
+
 
 class Meta(SQLModel, table=True):
     """Key/value facts about the database itself: `schema_version`, `default_pipeline`, learned models."""
@@ -63,14 +66,27 @@ class Lead(SQLModel, table=True):
         Index("ix_lead_cohort", "pipeline_id", "furthest_position", "status", "created_at", "value_minor"),
         Index("ix_lead_source_created", "pipeline_id", "source", "created_at"),
         Index(
-            "ix_lead_outcome", "pipeline_id", "status", "closed_at", "created_at", "value_minor",
+            "ix_lead_outcome",
+            "pipeline_id",
+            "status",
+            "closed_at",
+            "created_at",
+            "value_minor",
             **_where("closed_at IS NOT NULL"),
         ),
         # ix_lead_open also serves the per-stage counts (it leads with the columns of v1's ix_lead_board and holds
         # value_minor); v1's ix_lead_board and ix_lead_closed were dropped, as every write paid for them.
         Index(
-            "ix_lead_open", "pipeline_id", "status", "stage_id", "archived_at", "value_minor", "created_at",
-            "expected_close", "stage_entered_at", "win_probability",
+            "ix_lead_open",
+            "pipeline_id",
+            "status",
+            "stage_id",
+            "archived_at",
+            "value_minor",
+            "created_at",
+            "expected_close",
+            "stage_entered_at",
+            "win_probability",
         ),
         # `clean` finds duplicate open leads from these alone (the expressions must match its queries); they
         # are also the planner's way to the open leads (`list --status open`, `today`, `score`).
@@ -120,7 +136,11 @@ class StageChange(SQLModel, table=True):
         Index("ix_stage_change_lead", "lead_id", "at"),
         # Time in stage by the hour, per stage, read from the index alone (metrics, forecast, clean).
         Index(
-            "ix_stage_change_duration", "to_stage_id", text("((left_at - at) / 3600)"), "left_at", "at",
+            "ix_stage_change_duration",
+            "to_stage_id",
+            text("((left_at - at) / 3600)"),
+            "left_at",
+            "at",
             **_where("left_at IS NOT NULL"),
         ),
         Index("ix_stage_change_left", "to_stage_id", "left_at", "at"),  # recent stays per stage (clean)
@@ -164,3 +184,14 @@ class Qualification(SQLModel, table=True):
     answer: str | None = None
     verdict: str = "unknown"
     at: int = Field(sa_type=BigInteger)
+
+
+def tables() -> list:
+    """Return the schema's tables (SQLAlchemy Table objects), parents before children: the one list of
+    what a pipecli database holds (copies, counts, the tests' whole-database comparisons)."""
+    return list(SQLModel.metadata.sorted_tables)
+
+
+def lead_tables() -> list[str]:
+    """Return every table that holds rows about one lead (a `lead_id` column), children first."""
+    return [t.name for t in reversed(tables()) if "lead_id" in t.c]

@@ -8,8 +8,8 @@ version newer than `LATEST` was written by a newer pipecli: it is refused before
 from __future__ import annotations
 
 from pipecli import clock
-from pipecli.db import BULK_WRITE_MARK
 from pipecli.errors import PipecliError
+from pipecli.store.schema import BULK_WRITE_MARK
 
 LATEST = 3
 APPLICATION_ID = 0x70697065  # "pipe": marks a SQLite file as pipecli's (PRAGMA application_id)
@@ -45,8 +45,6 @@ def add_missing_columns(conn, table_name: str, defaults: dict[str, str]) -> None
     from sqlalchemy import inspect
     from sqlmodel import SQLModel
 
-    from pipecli import models  # noqa: F401  (registers the tables)
-
     table = SQLModel.metadata.tables[table_name]
     present = {c["name"] for c in inspect(conn).get_columns(table_name)}
     for column in table.columns:
@@ -62,8 +60,6 @@ def _create_missing(conn) -> None:
     """Create every table and index of the models that the database lacks."""
     from sqlalchemy.schema import CreateIndex
     from sqlmodel import SQLModel
-
-    from pipecli import models  # noqa: F401
 
     SQLModel.metadata.create_all(conn, checkfirst=True)
     for table in SQLModel.metadata.sorted_tables:
@@ -93,8 +89,16 @@ def m002_followups_scores_extras(conn) -> None:
 # v3: indexes no command's plan used (checked with EXPLAIN QUERY PLAN, without ANALYZE statistics), each a
 # sort of the whole table in a bulk import and an insert in every write.
 UNUSED_INDEXES = (
-    "ix_lead_score", "ix_lead_cycle", "ix_lead_source", "ix_lead_owner", "ix_lead_created", "ix_lead_status_close",
-    "ix_lead_status_event", "ix_stage_change_to", "ix_stage_change_at", "ix_activity_at",
+    "ix_lead_score",
+    "ix_lead_cycle",
+    "ix_lead_source",
+    "ix_lead_owner",
+    "ix_lead_created",
+    "ix_lead_status_close",
+    "ix_lead_status_event",
+    "ix_stage_change_to",
+    "ix_stage_change_at",
+    "ix_activity_at",
 )
 # v3: indexes made partial or narrower (models.Lead); dropped and built again from the models.
 NARROWED_INDEXES = ("ix_lead_email", "ix_lead_external", "ix_lead_outcome", "ix_lead_dup_email", "ix_lead_dup_name")
@@ -110,23 +114,22 @@ def m003_fewer_narrower_indexes(conn) -> None:
 STEPS = {2: m002_followups_scores_extras, 3: m003_fewer_narrower_indexes}
 
 
-def _create_fresh(conn) -> None:
+def _create_fresh(conn, seed) -> None:
     from sqlalchemy import text
     from sqlmodel import SQLModel
-
-    from pipecli import models  # noqa: F401
-    from pipecli import pipelines
 
     SQLModel.metadata.create_all(conn)
     conn.execute(
         text("INSERT INTO meta (key, value) VALUES ('schema_version', :v), ('created_at', :c)"),
         {"v": str(LATEST), "c": str(clock.now_ts())},
     )
-    pipelines.create_default(conn)
+    if seed is not None:
+        seed(conn)
 
 
-def ensure_current(store) -> int:
-    """Bring `store`'s schema to LATEST (creating it when empty); return the version found on opening."""
+def ensure_current(store, seed=None) -> int:
+    """Bring `store`'s schema to LATEST (creating it when empty, then calling `seed(conn)` in the same
+    transaction to add the data a new database starts with); return the version found on opening."""
     from sqlalchemy import text
 
     with store.read() as conn:
@@ -134,8 +137,11 @@ def ensure_current(store) -> int:
             found = read_version(conn)
         except PipecliError as exc:
             raise PipecliError(f"{store.target}: {exc}; nothing was changed") from None
-        cut_short = found is not None and store.is_sqlite and conn.execute(
-            text("SELECT 1 FROM meta WHERE key = :k"), {"k": BULK_WRITE_MARK}).first() is not None
+        cut_short = (
+            found is not None
+            and store.is_sqlite
+            and conn.execute(text("SELECT 1 FROM meta WHERE key = :k"), {"k": BULK_WRITE_MARK}).first() is not None
+        )
     if cut_short:
         store.end_bulk_journal()
     if found is not None and found > LATEST:
@@ -157,11 +163,9 @@ def ensure_current(store) -> int:
             conn.execute(text("SELECT pg_advisory_xact_lock(7071)"))  # one migrator at a time
         current = read_version(conn)  # another process may have migrated meanwhile
         if current is None:
-            _create_fresh(conn)
+            _create_fresh(conn, seed)
         else:
             for version in range(current + 1, LATEST + 1):
                 STEPS[version](conn)
-                conn.execute(
-                    text("UPDATE meta SET value = :v WHERE key = 'schema_version'"), {"v": str(version)}
-                )
+                conn.execute(text("UPDATE meta SET value = :v WHERE key = 'schema_version'"), {"v": str(version)})
     return found if found is not None else 0

@@ -24,8 +24,7 @@ pipeline as it stood at the end of that day: each lead's stage and last event ar
 (`stage_change`, `activity`) instead of the cache; value, dates and contact details are the current ones
 (they have no history).
 
-Acting on findings (`apply`) closes them as lost through `leads.move_lead`, snoozes or archives them, and
-records every change in history with the reason, inside the caller's transaction.
+Acting on findings is `reports.clean_actions`.
 """
 
 from __future__ import annotations
@@ -37,10 +36,10 @@ from functools import cached_property
 from sqlalchemy import text
 
 from pipecli import clock, config, pipelines
-from pipecli.db import fetch_rows
+from pipecli.clock import DAY
 from pipecli.errors import PipecliError
+from pipecli.store.sql import fetch_rows
 
-DAY = 86400
 RULES = ("silent", "stuck", "overdue", "incomplete", "duplicate")
 DEFAULTS = {
     "stale_days": 14,  # top-level config key: the silence limit of stages that set none
@@ -48,7 +47,6 @@ DEFAULTS = {
     "min_history": 10,  # [clean] min_history: fewer past stays than this use the fixed limit
     "sample": 2000,  # [clean] sample: how many of the most recent completed stays inform the percentile
 }
-ACTIONS = ("close-lost", "snooze", "archive")
 
 
 @dataclass
@@ -61,7 +59,7 @@ class Settings:
     sample: int = DEFAULTS["sample"]
 
     @classmethod
-    def from_config(cls) -> "Settings":
+    def from_config(cls) -> Settings:
         """Return the settings in force: config values over the documented defaults, checked."""
         section = config.section("clean")
         s = cls(
@@ -109,7 +107,7 @@ class Report:
     @cached_property
     def counts(self) -> dict[str, int]:
         """Return how many rows each rule found, in rule order, rules with none left out."""
-        counts = {rule: 0 for rule in RULES}
+        counts = dict.fromkeys(RULES, 0)
         for r in self.rows:
             counts[r["rule"]] += 1
         return {k: v for k, v in counts.items() if v}
@@ -194,8 +192,15 @@ class _Scope:
 
 def _row(r, rule: str, why: str, since: int, threshold: str | None, basis: str | None = None) -> dict:
     return {
-        "lead_id": r.lead_id, "name": r.name, "rule": rule, "why": why, "since": since,
-        "threshold": threshold, "basis": basis, "value_minor": r.value_minor, "owner": r.owner,
+        "lead_id": r.lead_id,
+        "name": r.name,
+        "rule": rule,
+        "why": why,
+        "since": since,
+        "threshold": threshold,
+        "basis": basis,
+        "value_minor": r.value_minor,
+        "owner": r.owner,
         "stage": r.stage,
     }
 
@@ -255,6 +260,7 @@ FIELDS = ("lead_id", "name", "rule", "why", "since", "threshold", "basis", "valu
 
 def _duration_sql(seconds: str) -> str:
     """Return SQL that writes `seconds` as `clock.human_duration` does (`3d 4h`, `5h 10m`, `45m`)."""
+
     def part(divisor: int, unit: str, modulo: int | None = None) -> str:
         value = f"(({seconds}) / {divisor})" if modulo is None else f"((({seconds}) % {modulo}) / {divisor})"
         return f"(CAST({value} AS TEXT) || '{unit}')"
@@ -281,7 +287,7 @@ def _rules(conn, scope: _Scope, limits: dict[int, int], own: set[int], threshold
         params.update(more)
         return sql
 
-    silent_limit = {sid: limit for sid, limit in limits.items()}
+    silent_limit = dict(limits.items())
     stuck_limit = {sid: t[0] for sid, t in thresholds.items()}
     missing = " || ".join(f"CASE WHEN {cond} THEN ', {what}' ELSE '' END" for what, cond in _MISSING)
     inner = scope.sql(
@@ -372,73 +378,3 @@ def _duplicates(conn, scope: _Scope) -> list[dict]:
             why = "; ".join(parts)
         out.append(_row(r, "duplicate", why, r.created_at, None))
     return out
-
-
-# --- acting ------------------------------------------------------------------------------------
-
-
-def snooze(conn, lead_id: int, until: _dt.date | None, reason: str | None, at: int | None = None) -> dict:
-    """Snooze a lead until `until` (left out of `clean` until that day) with a reason, or clear its
-    snooze (`until` None); record it as a note in the lead's activities. Return the lead."""
-    from pipecli.activities import log_activity
-    from pipecli.leads import get_lead
-
-    lead = get_lead(conn, lead_id)
-    if until is None:
-        if lead["snoozed_until"] is None:
-            raise PipecliError(f"lead {lead_id} is not snoozed")
-        note = "snooze cleared" + (f": {reason}" if reason else "")
-        reason = None
-    else:
-        reason = (reason or "").strip()
-        if not reason:
-            raise PipecliError("--reason is required: say why the deal is stalled")
-        until = _dt.date(until.year, until.month, until.day)
-        if until <= clock.today():
-            raise PipecliError(f"--until {until.isoformat()} is not in the future")
-        note = f"snoozed until {until.isoformat()}: {reason}"
-    conn.execute(
-        text("UPDATE lead SET snoozed_until = :u, snooze_reason = :r WHERE id = :l"),
-        {"u": until, "r": reason, "l": lead_id},
-    )
-    log_activity(conn, lead_id, "note", note, at)
-    return get_lead(conn, lead_id)
-
-
-def snooze_end(days: int) -> _dt.date:
-    """Return the day a snooze of `days` days from today ends."""
-    today = clock.today()
-    return _dt.date(today.year, today.month, today.day) + _dt.timedelta(days=days)
-
-
-def apply(conn, lead_ids: list[int], action: str, reason: str, days: int | None = None) -> list[int]:
-    """Act on the leads found by `clean` (each once, in id order): `close-lost` moves them to lost with
-    `reason`; `snooze` snoozes them for `days`; `archive` archives them, recording a note with the reason.
-    Leads no longer open (changed since they were shown) are skipped. Return the ids changed."""
-    from pipecli.activities import log_activity
-    from pipecli.leads import move_lead
-
-    if action not in ACTIONS:
-        raise PipecliError(f"unknown action {action!r}")
-    reason = (reason or "").strip()
-    if not reason:
-        raise PipecliError("--reason must not be empty: it is recorded in history")
-    now = clock.now_ts()
-    done = []
-    for lead_id in sorted(set(lead_ids)):
-        state = conn.execute(
-            text("SELECT status, archived_at FROM lead WHERE id = :l"), {"l": lead_id}
-        ).first()
-        if state is None or state.status != "open" or state.archived_at is not None:
-            continue
-        if action == "close-lost":
-            move_lead(conn, lead_id, "lost", now, reason)
-        elif action == "snooze":
-            if days is None or days < 1:
-                raise PipecliError("--snooze DAYS must be at least 1")
-            snooze(conn, lead_id, snooze_end(days), reason, now)
-        else:
-            log_activity(conn, lead_id, "note", f"archived by clean: {reason}", now)
-            conn.execute(text("UPDATE lead SET archived_at = :a WHERE id = :l"), {"a": now, "l": lead_id})
-        done.append(lead_id)
-    return done

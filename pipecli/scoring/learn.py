@@ -25,6 +25,7 @@ from sqlalchemy import text
 
 from pipecli import clock
 from pipecli.errors import PipecliError
+from pipecli.scoring.fields import LEAD_FIELDS, as_number, field_values, lookup
 
 META_KEY = "win_model"
 MIN_PER_OUTCOME = 10  # refuse to learn from fewer won (or lost) leads than this
@@ -49,8 +50,6 @@ def bucket(encoder: dict, value) -> str:
     if value is None or str(value).strip().lower() in MISSING:
         return "(missing)"
     if encoder["kind"] == "number":
-        from pipecli.scoring import as_number
-
         number = as_number(value)
         if number is None:
             return "(missing)"
@@ -61,8 +60,6 @@ def bucket(encoder: dict, value) -> str:
 
 def contributions(model: dict, values: dict) -> list[dict]:
     """Return, per model field, the bucket a lead's value falls in and that bucket's weight (log-odds)."""
-    from pipecli.scoring import lookup
-
     out = []
     for field in model["fields"]:
         name = bucket(model["encoders"][field], lookup(values, field))
@@ -79,8 +76,6 @@ def predict(model: dict, values: dict) -> float:
 def _encoder(values: list) -> dict | None:
     """Return the encoder of one field from its training values, or None when it cannot help
     (constant, or an identifier with a different value on nearly every lead)."""
-    from pipecli.scoring import as_number
-
     present = [str(v).strip() for v in values if v is not None and str(v).strip().lower() not in MISSING]
     if not present:
         return None
@@ -106,8 +101,6 @@ def _encoder(values: list) -> dict | None:
 def _fit(rows: list[dict], outcomes: list[int], fields: list[str]) -> dict:
     """Return a model (encoders, weights, intercept) fitted on `rows` with numpy."""
     import numpy as np
-
-    from pipecli.scoring import lookup
 
     encoders, used = {}, []
     for field in fields:
@@ -172,9 +165,7 @@ def _available_fields(conn) -> list[str]:
 
 def learn(conn, fields: list[str] | None = None) -> dict:
     """Fit P(won) on the closed leads over `fields` (default: source, owner, value and every extra field),
-    report its held-out AUC, store it and write every open lead's `win_probability`; return the report."""
-    from pipecli.scoring import LEAD_FIELDS, field_values, recompute
-
+    report its held-out AUC and store it; return the report (`score.learn_and_rescore` applies it)."""
     available = _available_fields(conn)
     if fields:
         known = {f.lower() for f in available} | set(LEAD_FIELDS)
@@ -182,7 +173,7 @@ def learn(conn, fields: list[str] | None = None) -> dict:
         if unknown:
             raise PipecliError(
                 f"unknown field(s) {', '.join(unknown)}; lead fields: {', '.join(LEAD_FIELDS)}"
-                + (f"; extra fields: {', '.join(available[len(DEFAULT_LEAD_FIELDS):])}" if len(available) > 3 else "")
+                + (f"; extra fields: {', '.join(available[len(DEFAULT_LEAD_FIELDS) :])}" if len(available) > 3 else "")
             )
     chosen = list(fields) if fields else available
     closed = conn.execute(
@@ -210,8 +201,14 @@ def learn(conn, fields: list[str] | None = None) -> dict:
     model = _fit(rows, outcomes, chosen)
     model.update(
         {
-            "method": "logistic regression", "auc": held_auc, "split": split, "held_out": len(test),
-            "trained_on": len(train), "learned_from": len(rows), "won": won, "lost": lost,
+            "method": "logistic regression",
+            "auc": held_auc,
+            "split": split,
+            "held_out": len(test),
+            "trained_on": len(train),
+            "learned_from": len(rows),
+            "won": won,
+            "lost": lost,
             "learned_at": clock.now_ts(),
         }
     )
@@ -220,15 +217,14 @@ def learn(conn, fields: list[str] | None = None) -> dict:
         text("INSERT INTO meta (key, value) VALUES (:k, :v) ON CONFLICT (key) DO UPDATE SET value = excluded.value"),
         {"k": META_KEY, "v": stored},
     )
-    open_ids = [i for (i,) in conn.execute(text("SELECT id FROM lead WHERE status = 'open'"))]
-    recompute(conn, open_ids)
     skipped = [f for f in chosen if f not in model["fields"]]
     factors = sorted(
         ((f, b, w) for f in model["fields"] for b, w in model["weights"][f].items()), key=lambda t: -abs(t[2])
     )[:8]
     return {
         **{k: model[k] for k in ("method", "auc", "split", "held_out", "trained_on", "learned_from", "won", "lost")},
-        "fields": model["fields"], "skipped": skipped, "open_leads": len(open_ids),
+        "fields": model["fields"],
+        "skipped": skipped,
         "top_factors": [{"field": f, "value": b, "weight": w} for f, b, w in factors],
     }
 

@@ -18,23 +18,16 @@ old snapshot. The file goes back to WAL after the write, or, after a crash, when
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 from pipecli import config
 from pipecli.errors import PipecliError
+from pipecli.store.files import create_private_file, describe_file
+from pipecli.store.schema import BULK_WRITE_MARK
 
 BUSY_TIMEOUT_SECONDS = 30
-BULK_WRITE_MARK = "bulk_write_journal"  # meta key: a bulk write switched the journal (Store.bulk_write)
-SQLITE_MAGIC = b"SQLite format 3\x00"
-_MAGICS = {
-    b"PK\x03\x04": "a ZIP archive (an .xlsx or .docx file?)",
-    b"%PDF": "a PDF document",
-    b"\xd0\xcf\x11\xe0": "an old Microsoft Office file (.xls?)",
-    b"\x1f\x8b": "a gzip file",
-    b"\x89PNG": "a PNG image",
-}
 
 
 def is_url(target: str) -> bool:
@@ -51,41 +44,6 @@ def resolve_target(cli_db: str | None = None) -> str:
     import platformdirs
 
     return str(Path(platformdirs.user_data_dir("pipecli")) / "pipeline.db")
-
-
-def sniff_magic(head: bytes) -> str | None:
-    """Return what a file starting with `head` is when its magic bytes say so (a SQLite database, a ZIP
-    archive, a PDF...), else None."""
-    if head.startswith(SQLITE_MAGIC):
-        return "a SQLite database"
-    for magic, what in _MAGICS.items():
-        if head.startswith(magic):
-            return what
-    return None
-
-
-def describe_file(path: Path) -> str | None:
-    """Return what a non-SQLite file looks like (for error messages), or None if it is SQLite or empty."""
-    with open(path, "rb") as handle:
-        head = handle.read(16)
-    if not head or head == SQLITE_MAGIC:
-        return None
-    what = sniff_magic(head)
-    if what:
-        return what
-    try:
-        head.decode("utf-8")
-        return "a text file"
-    except UnicodeDecodeError:
-        return "a binary file of unknown type"
-
-
-def create_private_file(path: Path) -> None:
-    """Create `path` (and its folders) readable and writable by the owner only, if it does not exist."""
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd = os.open(path, os.O_CREAT | os.O_WRONLY, 0o600)
-    os.close(fd)
-    os.chmod(path, 0o600)
 
 
 def redact(target: str) -> str:
@@ -111,17 +69,6 @@ def translate_error(exc: Exception, target: str) -> PipecliError:
     if "unable to open" in low:
         return PipecliError(f"cannot open database {target}: {text}")
     return PipecliError(f"database error on {target}: {text}")
-
-
-def fetch_rows(conn, sql: str, params: dict) -> list[tuple]:
-    """Return all rows of `sql` (named `:params`) as plain tuples. On SQLite it goes straight to the
-    driver's cursor, skipping SQLAlchemy's per-row result processing: for reports of hundreds of
-    thousands of rows that processing costs more than the query."""
-    if conn.dialect.name == "sqlite":
-        return conn.connection.driver_connection.execute(sql, params).fetchall()
-    from sqlalchemy import text
-
-    return [tuple(r) for r in conn.execute(text(sql), params)]
 
 
 def _numeric_loader():
@@ -155,7 +102,7 @@ class Store:
             url = self.target
             for prefix in ("postgresql://", "postgres://"):
                 if url.startswith(prefix):
-                    url = "postgresql+psycopg://" + url[len(prefix):]
+                    url = "postgresql+psycopg://" + url[len(prefix) :]
             try:
                 # one invocation reuses its connection (the schema check, then the command): a new
                 # PostgreSQL connection costs more than a SQLite file open
@@ -197,8 +144,9 @@ class Store:
         return engine
 
     @classmethod
-    def open(cls, target: str, migrate: bool = True) -> "Store":
-        """Return a Store for `target`, creating a new SQLite file (mode 0600) and the schema if needed."""
+    def open(cls, target: str, migrate: bool = True, seed=None) -> Store:
+        """Return a Store for `target`, creating a new SQLite file (mode 0600) and the schema if needed;
+        `seed(conn)` fills a newly created schema (the domain's starting data, see `pipelines.open_store`)."""
         if not is_url(target):
             path = Path(target)
             if path.is_dir():
@@ -216,9 +164,9 @@ class Store:
                     raise PipecliError(f"cannot create database {path}: {exc.strerror}") from None
         store = cls(target)
         if migrate:
-            from pipecli import migrations
+            from pipecli.store import migrations
 
-            migrations.ensure_current(store)
+            migrations.ensure_current(store, seed)
         return store
 
     @contextmanager

@@ -31,10 +31,13 @@ from decimal import Decimal
 
 from sqlalchemy import text
 
-from pipecli import clock, config, metrics, pipelines
+from pipecli import clock, config, pipelines
+from pipecli.clock import DAY
 from pipecli.errors import PipecliError
+from pipecli.money import round_minor
+from pipecli.reports import state
+from pipecli.reports.periods import PERIODS, label, next_start, period_start
 
-PERIODS = ("month", "quarter", "week")
 MODES = ("auto", "stage", "history", "learned")
 EXACT_LIMIT = 20000
 DEFAULTS = {"min_history": 20, "runs": 10000, "seed": 1}
@@ -43,34 +46,6 @@ DEFAULTS = {"min_history": 20, "runs": 10000, "seed": 1}
 def settings() -> dict:
     """Return the `[forecast]` config section over the documented DEFAULTS."""
     return {**DEFAULTS, **config.section("forecast")}
-
-
-def period_start(day: _dt.date, period: str) -> _dt.date:
-    """Return the first day of the period (month, quarter, ISO week) that holds `day`."""
-    if period == "week":
-        return day - _dt.timedelta(days=day.weekday())
-    if period == "quarter":
-        return day.replace(month=(day.month - 1) // 3 * 3 + 1, day=1)
-    return day.replace(day=1)
-
-
-def next_start(start: _dt.date, period: str, step: int = 1) -> _dt.date:
-    """Return the first day of the period `step` periods after (negative: before) the one starting on `start`."""
-    if period == "week":
-        return start + _dt.timedelta(days=7 * step)
-    months = (3 if period == "quarter" else 1) * step
-    total = start.year * 12 + start.month - 1 + months
-    return _dt.date(total // 12, total % 12 + 1, 1)
-
-
-def label(start: _dt.date, period: str) -> str:
-    """Return a period's name: 2026-11, 2026-Q4, 2026-W48."""
-    if period == "week":
-        year, week, _ = start.isocalendar()
-        return f"{year}-W{week:02d}"
-    if period == "quarter":
-        return f"{start.year}-Q{(start.month - 1) // 3 + 1}"
-    return f"{start.year}-{start.month:02d}"
 
 
 def _check(period: str, mode: str, periods: int, runs: int) -> None:
@@ -86,34 +61,41 @@ def _check(period: str, mode: str, periods: int, runs: int) -> None:
 
 def stage_probabilities(conn, pid: int, st: tuple[str, dict], t: int, mode: str, min_history: int) -> list[dict]:
     """Return per open stage its probability and where it came from (`configured` or `history`), from the
-    lead state `st` (see `metrics.state`)."""
+    lead state `st` (see `state.state`)."""
     open_stages = pipelines.stages(conn, pid, outcomes=False)
     out = []
     if mode == "stage":
         for s in open_stages:
-            out.append({"stage_id": s["id"], "stage": s["name"], "probability": s["probability"] or 0.0,
-                        "source": "configured", "informed_by": None})
+            out.append(
+                {
+                    "stage_id": s["id"],
+                    "stage": s["name"],
+                    "probability": s["probability"] or 0.0,
+                    "source": "configured",
+                    "informed_by": None,
+                }
+            )
         return out
-    reach = metrics.stage_reach(conn, st, None, t)
+    reach = state.stage_reach(conn, st, None, t)
     closed = {k: v for k, v in reach.items() if k[1] in ("won", "lost")}
     won = sum(n for (_, status), (n, _) in closed.items() if status == "won")
-    for s, reached in zip(open_stages, metrics.reached_counts(open_stages, closed)):
+    for s, reached in zip(open_stages, state.reached_counts(open_stages, closed)):
         if reached >= min_history:
             prob, source = won / reached, "history"
         else:
             prob, source = s["probability"] or 0.0, "configured"
-        out.append({"stage_id": s["id"], "stage": s["name"], "probability": prob, "source": source,
-                    "informed_by": reached})
+        out.append(
+            {"stage_id": s["id"], "stage": s["name"], "probability": prob, "source": source, "informed_by": reached}
+        )
     return out
 
 
 def remaining_seconds(conn, open_stages: list[dict], as_of_ts: int | None) -> dict:
     """Return {stage_id: typical seconds from entering the stage to closing}: the sum of the median time
     spent in it and in every later open stage (completed stays up to `as_of_ts`)."""
-    durations = metrics.stage_durations(conn, [s["id"] for s in open_stages], None, as_of_ts)
+    durations = state.stage_durations(conn, [s["id"] for s in open_stages], None, as_of_ts)
     medians = [
-        metrics.percentile([(h * metrics.BUCKET, n) for h, n in durations.get(s["id"], [])], 0.5) or 0
-        for s in open_stages
+        state.percentile([(h * state.BUCKET, n) for h, n in durations.get(s["id"], [])], 0.5) or 0 for s in open_stages
     ]
     return {s["id"]: int(sum(medians[i:])) for i, s in enumerate(open_stages)}
 
@@ -126,12 +108,21 @@ def _case(column: str, mapping: dict, default: str = "0") -> str:
 
 
 def project(
-    conn, pipeline: dict, t: int, history: bool, period: str, starts: list[_dt.date], mode: str,
-    runs: int, seed: int, target: int | None, min_history: int,
+    conn,
+    pipeline: dict,
+    t: int,
+    history: bool,
+    period: str,
+    starts: list[_dt.date],
+    mode: str,
+    runs: int,
+    seed: int,
+    target: int | None,
+    min_history: int,
 ) -> dict:
     """Return the forecast for the periods [starts[i], starts[i+1]) from the pipeline as it stood at `t`
     (from the history when `history`, else the cached lead columns)."""
-    with metrics.state(conn, pipeline["id"], t if history else None) as st:
+    with state.state(conn, pipeline["id"], t if history else None) as st:
         return _project(conn, pipeline, t, history, period, starts, mode, runs, seed, target, min_history, st)
 
 
@@ -142,10 +133,15 @@ def _project(conn, pipeline, t, history, period, starts, mode, runs, seed, targe
     as_of_ts = t if history else None
     rel, params = st
     if mode == "auto":
-        has_learned = not history and conn.execute(
-            text("SELECT 1 FROM lead WHERE pipeline_id = :p AND status = 'open' AND win_probability IS NOT NULL LIMIT 1"),
-            {"p": pid},
-        ).first()
+        has_learned = (
+            not history
+            and conn.execute(
+                text(
+                    "SELECT 1 FROM lead WHERE pipeline_id = :p AND status = 'open' AND win_probability IS NOT NULL LIMIT 1"
+                ),
+                {"p": pid},
+            ).first()
+        )
         mode = "learned" if has_learned else "history"
     if mode == "learned" and history:
         mode = "history"  # learned probabilities are today's, so a past pipeline cannot use them
@@ -154,7 +150,9 @@ def _project(conn, pipeline, t, history, period, starts, mode, runs, seed, targe
     remaining = remaining_seconds(conn, open_stages, as_of_ts)
     bounds = starts[1:]
     date_case = " ".join(f"WHEN l.expected_close < :d{i} THEN {i}" for i in range(len(bounds)))
-    ts_case = " ".join(f"WHEN l.stage_entered_at + {_case('l.stage_id', remaining)} < :e{i} THEN {i}" for i in range(len(bounds)))
+    ts_case = " ".join(
+        f"WHEN l.stage_entered_at + {_case('l.stage_id', remaining)} < :e{i} THEN {i}" for i in range(len(bounds))
+    )
     stage_p = _case("l.stage_id", {p["stage_id"]: p["probability"] for p in probs}, "0.0")
     prob_sql = f"COALESCE(l.win_probability, {stage_p})" if mode == "learned" else stage_p
     bucket_sql = "CAST(l.win_probability * 100 AS INTEGER)" if mode == "learned" else "-1"
@@ -196,7 +194,9 @@ def _project(conn, pipeline, t, history, period, starts, mode, runs, seed, targe
     revenue = np.zeros((runs, nper))
     if total_deals and total_deals <= EXACT_LIMIT:
         method = "every deal"
-        rows = conn.execute(text(f"SELECT q.k, q.v, q.p FROM ({inner}) q WHERE q.k >= 0 ORDER BY q.k, q.v, q.p"), params).all()
+        rows = conn.execute(
+            text(f"SELECT q.k, q.v, q.p FROM ({inner}) q WHERE q.k >= 0 ORDER BY q.k, q.v, q.p"), params
+        ).all()
         arr = np.array(rows, dtype=float).reshape(-1, 3)
         for k in range(nper):
             sel = arr[arr[:, 0] == k]
@@ -209,7 +209,7 @@ def _project(conn, pipeline, t, history, period, starts, mode, runs, seed, targe
                 revenue[lo:hi, k] = (rng.random((hi - lo, len(sel))) < ps) @ vals
     elif total_deals:
         method = "groups"
-        for k, sid, pb, n, sv, svv, svp, sp in groups:
+        for k, _sid, _pb, n, sv, svv, _svp, sp in groups:
             if k < 0:
                 continue
             p = min(max(float(sp) / n, 0.0), 1.0)
@@ -220,19 +220,24 @@ def _project(conn, pipeline, t, history, period, starts, mode, runs, seed, targe
             revenue[:, k] += np.clip(won * mean + spread * rng.standard_normal(runs), 0, float(sv or 0))
     else:
         method = "no deals"
-    won_so_far = conn.execute(
-        text(f"SELECT SUM(l.value_minor) FROM {rel} l WHERE l.status = 'won' AND l.closed_at >= :s AND l.closed_at <= :t"),
-        {**params, "s": clock.day_start_ts(starts[0]), "t": t},
-    ).scalar() or 0
-    closed = metrics.closed_summary(conn, rel, {**params, "t": t}, False)
+    won_so_far = (
+        conn.execute(
+            text(
+                f"SELECT SUM(l.value_minor) FROM {rel} l WHERE l.status = 'won' AND l.closed_at >= :s AND l.closed_at <= :t"
+            ),
+            {**params, "s": clock.day_start_ts(starts[0]), "t": t},
+        ).scalar()
+        or 0
+    )
+    closed = state.closed_summary(conn, rel, {**params, "t": t}, False)
     open_deals = sum(g[3] for g in groups)
-    velocity = metrics.velocity_per_day(open_deals, closed, exact=True)
+    velocity = state.velocity_per_day(open_deals, closed, exact=True)
     out_periods = []
     for k in range(nper):
         begin = max(clock.day_start_ts(starts[k]), t)
-        days_left = max(clock.day_start_ts(starts[k + 1]) - begin, 0) / metrics.DAY
+        days_left = max(clock.day_start_ts(starts[k + 1]) - begin, 0) / DAY
         already = won_so_far if k == 0 else 0
-        p10, p50, p90 = (int(round(x)) for x in np.percentile(revenue[:, k], [10, 50, 90]))
+        p10, p50, p90 = (round(x) for x in np.percentile(revenue[:, k], [10, 50, 90]))
         out_periods.append(
             {
                 "period": label(starts[k], period),
@@ -240,7 +245,7 @@ def _project(conn, pipeline, t, history, period, starts, mode, runs, seed, targe
                 "end": starts[k + 1] - _dt.timedelta(days=1),
                 "deals": deals[k],
                 "value_minor": value[k],
-                "weighted_minor": metrics.round_minor(weighted[k]),
+                "weighted_minor": round_minor(weighted[k]),
                 "p10_minor": p10,
                 "p50_minor": p50,
                 "p90_minor": p90,
@@ -248,9 +253,7 @@ def _project(conn, pipeline, t, history, period, starts, mode, runs, seed, targe
                 "target_probability": (
                     float(np.mean(already + revenue[:, k] >= target)) if target is not None else None
                 ),
-                "velocity_minor": (
-                    metrics.round_minor(velocity * Decimal(repr(days_left))) if velocity is not None else None
-                ),
+                "velocity_minor": (round_minor(velocity * Decimal(repr(days_left))) if velocity is not None else None),
             }
         )
     return {
@@ -260,14 +263,21 @@ def _project(conn, pipeline, t, history, period, starts, mode, runs, seed, targe
         "periods": out_periods,
         "later_deals": later[0],
         "later_value_minor": later[1],
-        "velocity_minor_per_day": metrics.round_minor(velocity) if velocity is not None else None,
+        "velocity_minor_per_day": round_minor(velocity) if velocity is not None else None,
         "remaining_seconds": remaining,
     }
 
 
 def forecast(
-    conn, pipeline: str | None = None, period: str = "month", periods: int = 3, as_of=None,
-    target: int | None = None, probabilities: str = "auto", runs: int | None = None, seed: int | None = None,
+    conn,
+    pipeline: str | None = None,
+    period: str = "month",
+    periods: int = 3,
+    as_of=None,
+    target: int | None = None,
+    probabilities: str = "auto",
+    runs: int | None = None,
+    seed: int | None = None,
 ) -> dict:
     """Return the forecast for the coming `periods` periods (the first one is the period holding now or
     the `--as-of` day), as described in the module docstring."""
@@ -283,13 +293,26 @@ def forecast(
     for _ in range(periods):
         starts.append(next_start(starts[-1], period))
     result = project(conn, p, t, history, period, starts, probabilities, runs, seed, target, int(cfg["min_history"]))
-    return {"pipeline": p["name"], "as_of": t, "from_history": history, "period": period, "runs": runs,
-            "seed": seed, "target_minor": target, **result}
+    return {
+        "pipeline": p["name"],
+        "as_of": t,
+        "from_history": history,
+        "period": period,
+        "runs": runs,
+        "seed": seed,
+        "target_minor": target,
+        **result,
+    }
 
 
 def backtest(
-    conn, pipeline: str | None = None, period: str = "month", start=None, end=None,
-    runs: int | None = None, seed: int | None = None,
+    conn,
+    pipeline: str | None = None,
+    period: str = "month",
+    start=None,
+    end=None,
+    runs: int | None = None,
+    seed: int | None = None,
 ) -> dict:
     """Return the backtest: per past period from `start` (default six periods back) up to `end` (default the
     current period's start), the forecast made at its start from history, the actual won value, the error,
@@ -311,19 +334,29 @@ def backtest(
         t = clock.day_start_ts(s) - 1
         res = project(conn, p, t, True, period, [s, e], "history", runs, seed, None, int(cfg["min_history"]))
         f = res["periods"][0]
-        actual = conn.execute(
-            text(
-                "SELECT SUM(l.value_minor) FROM stage_change c JOIN lead l ON l.id = c.lead_id "
-                "WHERE c.to_stage_id = :w AND c.at >= :s AND c.at < :e"
-            ),
-            {"w": won_id, "s": clock.day_start_ts(s), "e": clock.day_start_ts(e)},
-        ).scalar() or 0
+        actual = (
+            conn.execute(
+                text(
+                    "SELECT SUM(l.value_minor) FROM stage_change c JOIN lead l ON l.id = c.lead_id "
+                    "WHERE c.to_stage_id = :w AND c.at >= :s AND c.at < :e"
+                ),
+                {"w": won_id, "s": clock.day_start_ts(s), "e": clock.day_start_ts(e)},
+            ).scalar()
+            or 0
+        )
         error = f["weighted_minor"] - actual
         rows.append(
             {
-                "period": label(s, period), "start": s, "end": e - _dt.timedelta(days=1), "deals": f["deals"],
-                "forecast_minor": f["weighted_minor"], "p10_minor": f["p10_minor"], "p50_minor": f["p50_minor"],
-                "p90_minor": f["p90_minor"], "actual_minor": actual, "error_minor": error,
+                "period": label(s, period),
+                "start": s,
+                "end": e - _dt.timedelta(days=1),
+                "deals": f["deals"],
+                "forecast_minor": f["weighted_minor"],
+                "p10_minor": f["p10_minor"],
+                "p50_minor": f["p50_minor"],
+                "p90_minor": f["p90_minor"],
+                "actual_minor": actual,
+                "error_minor": error,
                 "abs_pct_error": abs(error) / actual if actual else None,
                 "inside": f["p10_minor"] <= actual <= f["p90_minor"],
             }
@@ -331,7 +364,11 @@ def backtest(
         s = e
     total_actual = sum(r["actual_minor"] for r in rows)
     return {
-        "pipeline": p["name"], "period": period, "runs": runs, "seed": seed, "probabilities": "history",
+        "pipeline": p["name"],
+        "period": period,
+        "runs": runs,
+        "seed": seed,
+        "probabilities": "history",
         "periods": rows,
         "wape": sum(abs(r["error_minor"]) for r in rows) / total_actual if total_actual else None,
         "bias": sum(r["error_minor"] for r in rows) / total_actual if total_actual else None,

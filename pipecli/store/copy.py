@@ -10,17 +10,9 @@ row count of every table is compared with the source's before the transaction co
 from __future__ import annotations
 
 from pipecli.errors import PipecliError
+from pipecli.store import schema
 
 BATCH = 5000
-
-
-def schema_tables():
-    """Return the schema's tables (SQLAlchemy Table objects), parents before children."""
-    from sqlmodel import SQLModel
-
-    from pipecli import models  # noqa: F401  (registers the tables)
-
-    return list(SQLModel.metadata.sorted_tables)
 
 
 def table_names(conn) -> list[str]:
@@ -34,14 +26,14 @@ def count_rows(conn) -> dict[str, int]:
     """Return {table: row count} for every table of the schema."""
     from sqlalchemy import func, select
 
-    return {t.name: conn.execute(select(func.count()).select_from(t)).scalar_one() for t in schema_tables()}
+    return {t.name: conn.execute(select(func.count()).select_from(t)).scalar_one() for t in schema.tables()}
 
 
 def _reset_sequences(conn) -> None:
     """Move every PostgreSQL id sequence past the largest copied id, so new rows get fresh ids."""
     from sqlalchemy import text
 
-    for table in schema_tables():
+    for table in schema.tables():
         if "id" not in table.c or not table.c.id.primary_key:
             continue
         conn.execute(
@@ -66,7 +58,7 @@ def copy_database(source, target) -> list[dict]:
             f"the target database is not empty (it holds {len(present)} table(s): {', '.join(present[:5])}); "
             "migrate-to copies only into an empty database: create a new one (createdb NAME)"
         )
-    known = {t.name for t in schema_tables()}
+    known = {t.name for t in schema.tables()}
     unknown = sorted(set(table_names(source)) - known)
     if unknown:
         raise PipecliError(f"the source holds tables pipecli does not know ({', '.join(unknown)}); nothing was copied")
@@ -74,9 +66,9 @@ def copy_database(source, target) -> list[dict]:
         from sqlalchemy import text
 
         target.execute(text("SELECT pg_advisory_xact_lock(7071)"))  # no pipecli creates a schema meanwhile
-    schema_tables()[0].metadata.create_all(target)
+    schema.tables()[0].metadata.create_all(target)
     expected = count_rows(source)
-    for table in schema_tables():
+    for table in schema.tables():
         result = source.execution_options(yield_per=BATCH).execute(select(table).order_by(*table.primary_key.columns))
         for rows in result.partitions(BATCH):
             target.execute(table.insert(), [dict(r._mapping) for r in rows])
@@ -93,7 +85,7 @@ def copy_database(source, target) -> list[dict]:
 def migrate_to(source_store, target_url: str) -> list[dict]:
     """Copy the pipeline of `source_store` into the empty database at `target_url`; return the per-table
     counts (see `copy_database`). The target is written in one transaction: all or nothing."""
-    from pipecli.db import Store, is_url
+    from pipecli.store.db import Store, is_url
 
     if not is_url(target_url):
         raise PipecliError(

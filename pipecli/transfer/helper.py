@@ -16,8 +16,8 @@ import os
 import pickle
 import signal
 import traceback
+from collections.abc import Callable, Iterator
 from multiprocessing.connection import Connection
-from typing import Callable, Iterator
 
 _END, _FAILED = "\0end", "\0failed"
 
@@ -48,7 +48,7 @@ class Worker:
                 signal.signal(signal.SIGINT, signal.SIG_DFL)  # Ctrl-C stops the parent, which ends the child
                 produce(lambda message: out.send_bytes(pickle.dumps(message, pickle.HIGHEST_PROTOCOL)))
                 out.send_bytes(pickle.dumps(_END))
-            except BaseException:  # noqa: BLE001  (reported to the parent, whatever it was)
+            except BaseException:
                 status = 1
                 try:
                     out.send_bytes(pickle.dumps((_FAILED, traceback.format_exc())))

@@ -30,7 +30,8 @@ def _lead_count(conn: sqlite3.Connection) -> int:
 def backup(store, destination: str, overwrite: bool = False) -> dict:
     """Write a consistent copy of `store`'s SQLite database to `destination` (mode 0600); return
     {path, bytes, leads}. Refuses an existing destination unless `overwrite`."""
-    from pipecli.db import BUSY_TIMEOUT_SECONDS, create_private_file, translate_error
+    from pipecli.store.db import BUSY_TIMEOUT_SECONDS, translate_error
+    from pipecli.store.files import create_private_file
 
     source = _require_sqlite(store, "backup")
     dest = Path(destination).expanduser().absolute()
@@ -68,8 +69,8 @@ def backup(store, destination: str, overwrite: bool = False) -> dict:
 def inspect_backup(path: str) -> dict:
     """Return {path, schema_version, leads} of a backup file, or raise PipecliError when it is not a
     healthy pipecli database this pipecli can read."""
-    from pipecli import migrations
-    from pipecli.db import describe_file
+    from pipecli.store import migrations
+    from pipecli.store.files import describe_file
 
     file = Path(path).expanduser().absolute()
     if not file.is_file():
@@ -103,7 +104,8 @@ def inspect_backup(path: str) -> dict:
 def restore(target: str, path: str) -> dict:
     """Replace the SQLite database at `target` with the backup at `path` (checked with `inspect_backup`);
     return {path, leads}. The live file keeps its name and mode; the copy is one transaction."""
-    from pipecli.db import BUSY_TIMEOUT_SECONDS, Store, create_private_file, describe_file, translate_error
+    from pipecli.store.db import BUSY_TIMEOUT_SECONDS, Store, translate_error
+    from pipecli.store.files import create_private_file, describe_file
 
     info = inspect_backup(path)
     live = Path(target)

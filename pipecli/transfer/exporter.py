@@ -11,13 +11,13 @@ the same leads, values, stages, dates and extras.
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 from sqlalchemy import bindparam, text
 
-from pipecli.importer import EXTRA_PREFIX
-from pipecli.leads import LeadFilter
-from pipecli.output import Column
+from pipecli.formats import Column
+from pipecli.listing import LeadFilter
+from pipecli.transfer.importer import EXTRA_PREFIX
 
 CHUNK = 2000
 WHATS = ("leads", "history", "activities")
@@ -72,7 +72,7 @@ def _stream(conn, sql: str, params: dict) -> Iterator[list[dict]]:
 def extra_header(key: str) -> str:
     """Return the column header for an extra field: its key, or `extra:KEY` when the importer would
     otherwise read the key as one of its fields."""
-    from pipecli.importer import SYNONYMS, norm_header
+    from pipecli.transfer.importer import SYNONYMS, norm_header
 
     names = {n for synonyms in SYNONYMS.values() for n in synonyms} | {norm_header(c.name) for c in LEAD_COLUMNS}
     return EXTRA_PREFIX + key if norm_header(key) in names or key.startswith(EXTRA_PREFIX) else key
@@ -84,7 +84,9 @@ def export_leads(conn, filters: LeadFilter) -> tuple[list[Column], Iterator[dict
     keys = [
         r[0]
         for r in conn.execute(
-            text(f"SELECT DISTINCT e.key FROM lead_extra e JOIN lead l ON l.id = e.lead_id WHERE {where} ORDER BY e.key"),
+            text(
+                f"SELECT DISTINCT e.key FROM lead_extra e JOIN lead l ON l.id = e.lead_id WHERE {where} ORDER BY e.key"
+            ),
             params,
         )
     ]

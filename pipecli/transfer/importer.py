@@ -9,7 +9,7 @@ caller's connection) inside the caller's one write transaction, so memory stays 
 file is and the import lands whole or not at all.
 
 A big import into SQLite drops the secondary indexes and builds them again at the end (`_Writer`), and
-reads and checks its rows in a second process (`pipecli.worker`) while this one writes: the helper runs
+reads and checks its rows in a second process (`pipecli.transfer.helper`) while this one writes: the helper runs
 `_read_ahead` over the same batches and sends each one it accepted as `prepare`d, packed columns; the
 others it sends as read, and they go through `batch` here, exactly as in a one-process import.
 
@@ -32,18 +32,21 @@ import datetime as _dt
 import io
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from itertools import islice, repeat
 from operator import itemgetter
-from typing import BinaryIO, Callable, NamedTuple, TextIO
+from typing import BinaryIO, NamedTuple, TextIO
 
 from sqlalchemy import bindparam, text
 
-from pipecli import clock, money, pipelines, scoring, worker
-from pipecli.db import sniff_magic
+from pipecli import clock, money, pipelines
 from pipecli.errors import PipecliError, UsageError
+from pipecli.formats import undefuse
 from pipecli.leads import EMAIL
-from pipecli.output import undefuse
+from pipecli.scoring import score as scoring
+from pipecli.store.files import sniff_magic
+from pipecli.transfer import helper as worker
 
 BATCH = 5000
 # rows per message from the helper process: with two processes' batches in flight, smaller batches keep
@@ -88,23 +91,64 @@ KEY_COLUMNS = {"email": "email", "external_id": "external_id", "name": "name", "
 OUTCOME_WORDS = {"won": "won", "closedwon": "won", "win": "won", "lost": "lost", "closedlost": "lost"}
 # Lead columns an update compares, by field.
 _UPDATABLE = {
-    "name": "name", "company": "company", "email": "email", "phone": "phone", "value": "value_minor",
-    "source": "source", "owner": "owner", "external_id": "external_id",
+    "name": "name",
+    "company": "company",
+    "email": "email",
+    "phone": "phone",
+    "value": "value_minor",
+    "source": "source",
+    "owner": "owner",
+    "external_id": "external_id",
 }
 # The columns an import binds for a new lead, and the rest. "?": a text column storing "" as NULL; "#": a
 # nullable number or date, which the helper process sends as text ("" for None) on SQLite.
 _LEAD_COLUMNS = (
-    "id", "pipeline_id", "stage_id", "status", "name", "?company", "?email", "?phone", "#value_minor", "?source",
-    "?owner", "#expected_close", "?external_id", "created_at", "#closed_at", "?lost_reason", "stage_entered_at",
-    "#last_activity_at", "furthest_position", "fit_score", "#win_probability",
+    "id",
+    "pipeline_id",
+    "stage_id",
+    "status",
+    "name",
+    "?company",
+    "?email",
+    "?phone",
+    "#value_minor",
+    "?source",
+    "?owner",
+    "#expected_close",
+    "?external_id",
+    "created_at",
+    "#closed_at",
+    "?lost_reason",
+    "stage_entered_at",
+    "#last_activity_at",
+    "furthest_position",
+    "fit_score",
+    "#win_probability",
 )
 _LEAD_MORE = {  # as add_lead (a note earns no engagement)
-    "last_event_at": "{stage_entered_at}", "score": "{fit_score}", "engagement": "0", "qualification": "'incomplete'",
+    "last_event_at": "{stage_entered_at}",
+    "score": "{fit_score}",
+    "engagement": "0",
+    "qualification": "'incomplete'",
 }
 # the columns `_write` takes, in the order of a `_Lead`'s parts
 _WRITE_COLUMNS = (
-    "pipeline", "stage", "created", "closed", "expected", "name", "company", "email", "phone", "value", "source",
-    "owner", "external_id", "lost_reason", "note", "extras",
+    "pipeline",
+    "stage",
+    "created",
+    "closed",
+    "expected",
+    "name",
+    "company",
+    "email",
+    "phone",
+    "value",
+    "source",
+    "owner",
+    "external_id",
+    "lost_reason",
+    "note",
+    "extras",
 )
 _CHANGE_COLUMNS = ("lead_id", "from_stage_id", "to_stage_id", "at", "left_at", "reason")
 
@@ -202,7 +246,7 @@ class _Source(io.RawIOBase):
     def readinto(self, buffer) -> int:
         if self.offset < len(self.head):
             n = min(len(buffer), len(self.head) - self.offset)
-            buffer[:n] = self.head[self.offset:self.offset + n]
+            buffer[:n] = self.head[self.offset : self.offset + n]
             self.offset += n
         else:
             data = self.rest.read(len(buffer))
@@ -350,7 +394,7 @@ class _DateColumn:
             hh, mm, ss, off = m.group(4), m.group(5), m.group(6), m.group(7)
             if off:
                 if off == "Z":
-                    tz = _dt.timezone.utc
+                    tz = _dt.UTC
                 else:
                     sign = -1 if off[0] == "-" else 1
                     digits = off[1:].replace(":", "")
@@ -547,12 +591,15 @@ class _Importer:
         self.blank = dict.fromkeys(FIELDS, "")
         positions = [self.index[f] for f in self.present]
         single = positions[0] if len(positions) == 1 else None
-        self.getter = (lambda cells: (cells[single],)) if single is not None else (
-            itemgetter(*positions) if positions else (lambda cells: ()))
+        self.getter = (
+            (lambda cells: (cells[single],))
+            if single is not None
+            else (itemgetter(*positions) if positions else (lambda cells: ()))
+        )
         self.width = len(header)
         self.currency, self.decimal_comma = options.currency, options.decimal_comma
         self.extra_columns = [
-            (i, undefuse(h[len(EXTRA_PREFIX):] if h.startswith(EXTRA_PREFIX) else h))
+            (i, undefuse(h[len(EXTRA_PREFIX) :] if h.startswith(EXTRA_PREFIX) else h))
             for i, (h, f) in enumerate(self.columns)
             if f == "extra"
         ]
@@ -579,7 +626,10 @@ class _Importer:
         # the column-wise path (`checked_columns`) covers new leads in the default pipeline, amounts in a
         # two-decimal currency, no placeholders
         self.fast = (
-            not self.key and not self.nulls and "pipeline" not in self.index and options.decimal_comma is not True
+            not self.key
+            and not self.nulls
+            and "pipeline" not in self.index
+            and options.decimal_comma is not True
             and money.exponent(self.currency) == 2
         )
 
@@ -589,8 +639,9 @@ class _Importer:
         unknown = set(explicit) - {norm_header(h) for h in header}
         if unknown:
             missing = [k for k in self.options.mapping if norm_header(k) in unknown]
-            raise UsageError(f"--map: no column named {', '.join(map(repr, missing))} in {self.label} "
-                             f"(columns: {', '.join(header)})")
+            raise UsageError(
+                f"--map: no column named {', '.join(map(repr, missing))} in {self.label} (columns: {', '.join(header)})"
+            )
         columns, taken = [], {}
         for h in header:
             n = norm_header(h)
@@ -624,9 +675,9 @@ class _Importer:
         """Return the row as a _Lead, or its problems."""
         original = cells
         if len(cells) != self.width:
-            if len(cells) < self.width or any(c.strip() for c in cells[self.width:]):
+            if len(cells) < self.width or any(c.strip() for c in cells[self.width :]):
                 return [RowError(line, "", "", f"has {len(cells)} fields, the header has {self.width}")]
-            cells = cells[:self.width]
+            cells = cells[: self.width]
         if self.nulls:
             cells = ["" if c in self.nulls else c for c in cells]
         joined = "\0".join(cells)
@@ -652,7 +703,9 @@ class _Importer:
         if not got["name"]:
             got["name"] = got["external_id"] or got["company"] or got["email"]
             if not got["name"]:
-                errors.append(RowError(line, self.column("name"), "", "a lead needs a name (or an external id, company or email)"))
+                errors.append(
+                    RowError(line, self.column("name"), "", "a lead needs a name (or an external id, company or email)")
+                )
         created = closed = close_moment = expected = None
         for f, parser in self.date_items:
             raw = got[f]
@@ -813,10 +866,21 @@ class _Importer:
                     extras[i] = (extras[i] or []) + [(lost_header, r)]
                     reasons[i] = ""
         return {
-            "pipeline": [pipeline] * n, "stage": stages, "created": created, "closed": closed,
-            "expected": expected, "name": names, "company": column("company"), "email": emails,
-            "phone": column("phone"), "value": values, "source": column("source"), "owner": column("owner"),
-            "external_id": column("external_id"), "lost_reason": reasons, "note": column("note"),
+            "pipeline": [pipeline] * n,
+            "stage": stages,
+            "created": created,
+            "closed": closed,
+            "expected": expected,
+            "name": names,
+            "company": column("company"),
+            "email": emails,
+            "phone": column("phone"),
+            "value": values,
+            "source": column("source"),
+            "owner": column("owner"),
+            "external_id": column("external_id"),
+            "lost_reason": reasons,
+            "note": column("note"),
             "extras": extras,
         }
 
@@ -859,8 +923,17 @@ class _Importer:
             if not found:
                 inserts.append(lead)
             elif len(found) > 1:
-                self.reject([RowError(lead.line, self.options.key, lead.fields[self.key],
-                                      f"matches {len(found)} leads; the key must be unique")], lead.cells)
+                self.reject(
+                    [
+                        RowError(
+                            lead.line,
+                            self.options.key,
+                            lead.fields[self.key],
+                            f"matches {len(found)} leads; the key must be unique",
+                        )
+                    ],
+                    lead.cells,
+                )
             else:
                 try:
                     changed = self._update(found[0], lead)
@@ -881,16 +954,32 @@ class _Importer:
         found: dict = {}
         query = text(f"SELECT * FROM lead WHERE {column} IN :keys").bindparams(bindparam("keys", expanding=True))
         for start in range(0, len(keys), 500):
-            for row in self.conn.execute(query, {"keys": keys[start:start + 500]}).mappings():
+            for row in self.conn.execute(query, {"keys": keys[start : start + 500]}).mappings():
                 found.setdefault(row[column], []).append(dict(row))
         return found
 
     def _insert(self, batch: list[_Lead]) -> None:
         rows = [
-            (lead.pipeline, lead.stage, lead.created, lead.closed, lead.expected_close, f["name"], f["company"],
-             f["email"], f["phone"], f["value"], f["source"], f["owner"], f["external_id"], f["lost_reason"],
-             f["note"], lead.extras)
-            for lead in batch for f in (lead.fields,)
+            (
+                lead.pipeline,
+                lead.stage,
+                lead.created,
+                lead.closed,
+                lead.expected_close,
+                f["name"],
+                f["company"],
+                f["email"],
+                f["phone"],
+                f["value"],
+                f["source"],
+                f["owner"],
+                f["external_id"],
+                f["lost_reason"],
+                f["note"],
+                lead.extras,
+            )
+            for lead in batch
+            for f in (lead.fields,)
         ]
         self._write(dict(zip(_WRITE_COLUMNS, map(list, zip(*rows)))))
 
@@ -938,10 +1027,26 @@ class _Importer:
         return {
             "n": len(created),
             "lead": [
-                pipeline_ids, [s["id"] for s in stages], kinds, cols["name"], cols["company"],
-                cols["email"], cols["phone"], cols["value"], cols["source"], cols["owner"], expected,
-                cols["external_id"], created, closed, cols["lost_reason"], entered,
-                [o if n else None for o, n in zip(created, notes)], furthest, fits, probabilities,
+                pipeline_ids,
+                [s["id"] for s in stages],
+                kinds,
+                cols["name"],
+                cols["company"],
+                cols["email"],
+                cols["phone"],
+                cols["value"],
+                cols["source"],
+                cols["owner"],
+                expected,
+                cols["external_id"],
+                created,
+                closed,
+                cols["lost_reason"],
+                entered,
+                [o if n else None for o, n in zip(created, notes)],
+                furthest,
+                fits,
+                probabilities,
             ],
             "notes": [noted, [notes[i] for i in noted], [created[i] for i in noted]],
             "extras": [list(c) for c in zip(*extras)] if extras else [[], [], []],
@@ -954,10 +1059,15 @@ class _Importer:
         self.writer.insert("lead", _LEAD_COLUMNS, list(zip(ids, *prepared["lead"])), _LEAD_MORE)
         self._write_history(ids, prepared["firsts"])
         offsets, texts, at = prepared["notes"]
-        self.writer.insert("activity", ("lead_id", "kind", "note", "at"),
-                           list(zip([ids[i] for i in offsets], repeat("note"), texts, at)))
+        self.writer.insert(
+            "activity",
+            ("lead_id", "kind", "note", "at"),
+            list(zip([ids[i] for i in offsets], repeat("note"), texts, at)),
+        )
         offsets, keys, values = prepared["extras"]
-        self.writer.insert("lead_extra", ("lead_id", "key", "value"), list(zip([ids[i] for i in offsets], keys, values)))
+        self.writer.insert(
+            "lead_extra", ("lead_id", "key", "value"), list(zip([ids[i] for i in offsets], keys, values))
+        )
 
     def _scores(self, cols: dict[str, list], kinds: list[str]) -> tuple[list, list]:
         """Return (fits, win probabilities) of new leads given as `_write` columns with their statuses
@@ -983,16 +1093,19 @@ class _Importer:
         else:
             batch, params = "l.id = ANY(:ids)", {"ids": ids}
         later = "l.status <> 'open' AND l.closed_at <> l.created_at"
-        self.conn.execute(text(
-            f"INSERT INTO stage_change ({', '.join(_CHANGE_COLUMNS)}) "
-            "SELECT id, from_stage_id, to_stage_id, at, left_at, reason FROM ("
-            f" SELECT l.id, 0 AS seq, CAST(NULL AS INTEGER) AS from_stage_id, CASE WHEN {later} THEN {first} ELSE l.stage_id END AS to_stage_id,"
-            f" l.created_at AS at, CASE WHEN {later} THEN l.closed_at END AS left_at,"
-            f" CASE WHEN {later} THEN NULL ELSE l.lost_reason END AS reason FROM lead l WHERE {batch}"
-            f" UNION ALL SELECT l.id, 1, {first}, l.stage_id, l.closed_at, NULL, l.lost_reason FROM lead l"
-            f" WHERE {batch} AND {later}"
-            ") changes ORDER BY id, seq"
-        ), params)
+        self.conn.execute(
+            text(
+                f"INSERT INTO stage_change ({', '.join(_CHANGE_COLUMNS)}) "
+                "SELECT id, from_stage_id, to_stage_id, at, left_at, reason FROM ("
+                f" SELECT l.id, 0 AS seq, CAST(NULL AS INTEGER) AS from_stage_id, CASE WHEN {later} THEN {first} ELSE l.stage_id END AS to_stage_id,"
+                f" l.created_at AS at, CASE WHEN {later} THEN l.closed_at END AS left_at,"
+                f" CASE WHEN {later} THEN NULL ELSE l.lost_reason END AS reason FROM lead l WHERE {batch}"
+                f" UNION ALL SELECT l.id, 1, {first}, l.stage_id, l.closed_at, NULL, l.lost_reason FROM lead l"
+                f" WHERE {batch} AND {later}"
+                ") changes ORDER BY id, seq"
+            ),
+            params,
+        )
 
     def _update(self, current: dict, lead: _Lead) -> bool:
         """Bring an existing lead in line with its row; return True when anything changed."""
@@ -1004,8 +1117,13 @@ class _Importer:
         if "stage" in self.index and lead.stage["id"] != current["stage_id"]:
             if not self.options.dry_run:
                 at = lead.closed if lead.stage["kind"] != "open" and "close_date" in self.index else self.now
-                leads.move_lead(self.conn, lead_id, lead.stage["name"], max(at, current["stage_entered_at"]),
-                                lead.fields["lost_reason"] or None)
+                leads.move_lead(
+                    self.conn,
+                    lead_id,
+                    lead.stage["name"],
+                    max(at, current["stage_entered_at"]),
+                    lead.fields["lost_reason"] or None,
+                )
             changed = True
         sets = {}
         for f, column in _UPDATABLE.items():
@@ -1015,7 +1133,9 @@ class _Importer:
                     sets[column] = new
         if "expected_close" in self.index or ("close_date" in self.index and lead.stage["kind"] == "open"):
             old = current["expected_close"]
-            if (None if old is None else str(old)) != (None if lead.expected_close is None else str(lead.expected_close)):
+            if (None if old is None else str(old)) != (
+                None if lead.expected_close is None else str(lead.expected_close)
+            ):
                 sets["expected_close"] = lead.expected_close
         if sets:
             changed = True
@@ -1029,7 +1149,9 @@ class _Importer:
         return changed
 
     def _update_extras(self, lead_id: int, lead: _Lead) -> bool:
-        old = dict(self.conn.execute(text("SELECT key, value FROM lead_extra WHERE lead_id = :l"), {"l": lead_id}).all())
+        old = dict(
+            self.conn.execute(text("SELECT key, value FROM lead_extra WHERE lead_id = :l"), {"l": lead_id}).all()
+        )
         new = dict(lead.extras)
         managed = {h for _, h in self.extra_columns}
         if "lost_reason" in self.index:
@@ -1039,8 +1161,10 @@ class _Importer:
         if not self.options.dry_run:
             if upserts:
                 self.conn.execute(
-                    text("INSERT INTO lead_extra (lead_id, key, value) VALUES (:l, :k, :v) "
-                         "ON CONFLICT (lead_id, key) DO UPDATE SET value = excluded.value"),
+                    text(
+                        "INSERT INTO lead_extra (lead_id, key, value) VALUES (:l, :k, :v) "
+                        "ON CONFLICT (lead_id, key) DO UPDATE SET value = excluded.value"
+                    ),
                     upserts,
                 )
             if deletes:
@@ -1069,7 +1193,7 @@ def _read(reader, source: _Source, batch: int):
         yield "rows", chunk, first_line, source.count
 
 
-def _read_ahead(importer: "_Importer", messages, send) -> None:
+def _read_ahead(importer: _Importer, messages, send) -> None:
     """The helper process's part of a big import (see `worker`): pass `_read`'s messages on, a batch the
     column-wise check accepts as ("packed", its prepared leads, row count, bytes read) instead."""
     for kind, a, b, count in messages:
@@ -1083,7 +1207,7 @@ def _read_ahead(importer: "_Importer", messages, send) -> None:
         send((kind, a, b, count))
 
 
-def _consume(importer: "_Importer", messages, label: str, encoding: str, on_progress, until=None) -> tuple[int, bool]:
+def _consume(importer: _Importer, messages, label: str, encoding: str, on_progress, until=None) -> tuple[int, bool]:
     """Import what `_read` (or `_read_ahead`) sends, stopping early when `until()` turns true; return
     (the bytes read, whether it stopped early)."""
     count = 0
@@ -1110,19 +1234,30 @@ def _consume(importer: "_Importer", messages, label: str, encoding: str, on_prog
 
 
 # Which of `prepare`'s lead columns hold only strings (the others: numbers, ISO dates, None).
-_LEAD_TEXT = tuple(c.lstrip("?#") in ("status", "name", "company", "email", "phone", "source", "owner", "external_id",
-                                     "lost_reason") for c in _LEAD_COLUMNS[1:])
+_LEAD_TEXT = tuple(
+    c.lstrip("?#") in ("status", "name", "company", "email", "phone", "source", "owner", "external_id", "lost_reason")
+    for c in _LEAD_COLUMNS[1:]
+)
 
 
 def _pack(prepared: dict) -> dict | None:
     """Return `prepare`'s output as texts to send to the other process (`worker.pack_column`); None when a
     text holds NUL. Numbers go as digits, which SQLite's column affinity stores as numbers again."""
+
     def column(values: list, is_text: bool):
         return worker.pack_column(values, is_text) if values else None
 
     lead = [column(values, is_text) for values, is_text in zip(prepared["lead"], _LEAD_TEXT)]
-    notes = [column(prepared["notes"][0], False), column(prepared["notes"][1], True), column(prepared["notes"][2], False)]
-    extras = [column(prepared["extras"][0], False), column(prepared["extras"][1], True), column(prepared["extras"][2], True)]
+    notes = [
+        column(prepared["notes"][0], False),
+        column(prepared["notes"][1], True),
+        column(prepared["notes"][2], False),
+    ]
+    extras = [
+        column(prepared["extras"][0], False),
+        column(prepared["extras"][1], True),
+        column(prepared["extras"][2], True),
+    ]
     if None in lead or (prepared["notes"][0] and None in notes) or (prepared["extras"][0] and None in extras):
         return None
     return {"n": prepared["n"], "lead": lead, "notes": notes, "extras": extras, "firsts": prepared["firsts"]}
@@ -1130,6 +1265,7 @@ def _pack(prepared: dict) -> dict | None:
 
 def _unpack(packed: dict) -> dict:
     """Return `_pack`'s output as `store` takes it."""
+
     def column(text: str | None) -> list:
         return [] if text is None else worker.unpack_column(text)
 
@@ -1218,7 +1354,10 @@ def import_csv(
     importer = _Importer(conn, options, header, label, on_error, None)
     sample = _sample(head_text, delimiter, complete, 2000)[1:]
     importer.date_order.learn(
-        {p.header: [r[importer.index[f]] for r in sample if len(r) > importer.index[f]] for f, p in importer.dates.items()}
+        {
+            p.header: [r[importer.index[f]] for r in sample if len(r) > importer.index[f]]
+            for f, p in importer.dates.items()
+        }
     )
     result = ImportResult(
         columns=[{"column": h, "field": {"ignore": "ignored"}.get(f, f)} for h, f in importer.columns],
@@ -1239,7 +1378,9 @@ def import_csv(
         # Kept during a bulk load: the index the upsert looks keys up in, and indexes whose new entries
         # all share one key (a column the file lacks) and so only append.
         keep = {{"email": "ix_lead_email", "external_id": "ix_lead_external"}.get(importer.key, "")}
-        keep |= {ix for f, ix in (("email", "ix_lead_email"), ("external_id", "ix_lead_external")) if f not in importer.index}
+        keep |= {
+            ix for f, ix in (("email", "ix_lead_email"), ("external_id", "ix_lead_external")) if f not in importer.index
+        }
         importer.writer = _Writer(conn, expected, keep)
     if rejects is not None:
         ending = "\r\n" if "\r\n" in head_text[:65536] else "\n"

@@ -16,8 +16,10 @@ from decimal import ROUND_CEILING, Decimal, InvalidOperation
 
 from sqlalchemy import text
 
-from pipecli import metrics, pipelines
+from pipecli import pipelines
 from pipecli.errors import PipecliError
+from pipecli.money import round_minor
+from pipecli.reports import metrics, state
 
 
 def parse_rate(value: str | None) -> Decimal | None:
@@ -40,8 +42,13 @@ def ceil(value: Decimal) -> int:
 
 
 def size(
-    conn, target: int, avg_deal: int | None = None, close_rate: Decimal | None = None, reps: int | None = None,
-    period: str = "month", pipeline: str | None = None,
+    conn,
+    target: int,
+    avg_deal: int | None = None,
+    close_rate: Decimal | None = None,
+    reps: int | None = None,
+    period: str = "month",
+    pipeline: str | None = None,
 ) -> dict:
     """Return what `target` (minor units, per `period`) needs; see the module docstring."""
     if target <= 0:
@@ -52,8 +59,8 @@ def size(
         raise PipecliError("--reps must be at least 1")
     p = pipelines.get_pipeline(conn, pipeline)
     fun = metrics.funnel(conn, p["name"])
-    rel, params = metrics.lead_state(p["id"], None)
-    closed = metrics.closed_summary(conn, rel, {**params, "t": fun["as_of"]}, False)
+    rel, params = state.lead_state(p["id"], None)
+    closed = state.closed_summary(conn, rel, {**params, "t": fun["as_of"]}, False)
     won_n, won_sum, won_valued, _ = closed["won"]
     sources = {}
     if avg_deal is None:
@@ -85,17 +92,22 @@ def size(
         conv = s["conversion"]
         chain = chain * conv if (chain is not None and conv) else None
         stages.append(
-            {"position": s["position"], "stage": s["stage"], "to_won": chain,
-             "needed": math.ceil(deals / chain - 1e-9) if chain else None, "open": s["open"]}
+            {
+                "position": s["position"],
+                "stage": s["stage"],
+                "to_won": chain,
+                "needed": math.ceil(deals / chain - 1e-9) if chain else None,
+                "open": s["open"],
+            }
         )
     stages.reverse()
     open_value = sum(s["open_value_minor"] for s in fun["stages"] if s["position"] is not None)
-    needed_pipeline = metrics.round_minor(Decimal(target) / close_rate)
+    needed_pipeline = round_minor(Decimal(target) / close_rate)
     return {
         "pipeline": p["name"],
         "period": period,
         "target_minor": target,
-        "avg_deal_minor": metrics.round_minor(avg),
+        "avg_deal_minor": round_minor(avg),
         "avg_deal_source": sources["avg_deal"],
         "close_rate": float(close_rate),
         "close_rate_source": sources["close_rate"],

@@ -1,0 +1,160 @@
+"""How values are written, whatever writes them: one `Column` description, a value's form in a table cell,
+a CSV cell or JSON, CSV/JSON streaming, escaping control characters and defusing spreadsheet formulas.
+
+Pure functions of their arguments (the currency is passed in): the core's exporter and the command
+line's output layer both write through here, so a value reads the same in every output.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as _dt
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from pipecli import clock, money
+
+
+@dataclass(frozen=True)
+class Column:
+    """One output column: `name` is the JSON/CSV key, `source` the record key it reads (default `name`).
+
+    kind: text | int | float | pct | money | ts (epoch seconds) | date | duration (seconds) | bool."""
+
+    name: str
+    header: str | None = None
+    kind: str = "text"
+    source: str | None = None
+
+    @property
+    def key(self) -> str:
+        return self.source or self.name
+
+    @property
+    def title(self) -> str:
+        return self.header or self.name.replace("_", " ")
+
+
+def neutralise(text: str) -> str:
+    """Return `text` with terminal control characters escaped (`\\x1b`), safe to print in a table."""
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() or ch == " " else ch.encode("unicode_escape").decode("ascii") for ch in text)
+
+
+def neutralise_lines(text: str) -> str:
+    """Return multi-line `text` with control characters other than the line breaks escaped, checking
+    the whole text at once (fast for long reports where nothing needs escaping)."""
+    if text.replace("\n", "").isprintable():
+        return text
+    return "\n".join(neutralise(line) for line in text.split("\n"))
+
+
+def json_value(value: Any, kind: str, currency: str) -> Any:
+    """Return a value as it goes into JSON for a column of `kind`."""
+    if value is None:
+        return None
+    if kind == "money":
+        amount = money.to_decimal(value, currency)
+        return int(amount) if amount == amount.to_integral_value() else float(amount)
+    if kind == "ts":
+        return clock.iso(value)
+    if isinstance(value, (_dt.date, _dt.datetime)):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return float(value)
+    if kind == "bool":
+        return bool(value)
+    return value
+
+
+def csv_value(value: Any, kind: str, currency: str) -> str:
+    """Return a value as it goes into a CSV cell for a column of `kind`."""
+    if value is None:
+        return ""
+    if kind == "money":
+        return str(money.to_decimal(value, currency))
+    if kind == "ts":
+        return clock.iso(value)
+    if kind == "bool":
+        return "true" if value else "false"
+    if isinstance(value, (_dt.date, _dt.datetime)):
+        return value.isoformat()
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    return str(value)
+
+
+def table_value(value: Any, kind: str, currency: str) -> str:
+    """Return a value as people read it in a table cell."""
+    if value is None or value == "":
+        return ""
+    if kind == "money":
+        return money.fmt(value, currency)
+    if kind == "ts":
+        return clock.show(value)
+    if kind == "duration":
+        return clock.human_duration(value)
+    if kind == "pct":
+        return f"{value * 100:.1f}%"
+    if kind == "float":
+        return f"{value:.2f}"
+    if kind == "bool":
+        return "yes" if value else ""
+    if isinstance(value, (_dt.date, _dt.datetime)):
+        return value.isoformat()
+    return neutralise(str(value))
+
+
+def _numeric(kind: str) -> bool:
+    return kind in ("int", "float", "pct", "money", "duration")
+
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def defuse(cell: str) -> str:
+    """Return a CSV cell a spreadsheet will not run as a formula: one starting with = + - @ (or tab,
+    carriage return) gets a leading apostrophe, which spreadsheets hide and `pipecli import` removes."""
+    return "'" + cell if cell[:1] in FORMULA_STARTS and cell else cell
+
+
+def undefuse(cell: str) -> str:
+    """Return a cell as it was before `defuse`."""
+    return cell[1:] if cell[:1] == "'" and cell[1:2] in FORMULA_STARTS and len(cell) > 1 else cell
+
+
+def write_stream(
+    rows: Iterable[dict], columns: list[Column], fmt: str, stream, currency: str, *, raw: bool = False
+) -> int:
+    """Write records one at a time as csv, json (an array) or jsonl (an object per line); return how many.
+
+    CSV cells that a spreadsheet would run as formulas are defused (see `defuse`) unless `raw`."""
+    count = 0
+    if fmt == "csv":
+        writer = csv.writer(stream, lineterminator="\n")
+        clean = (lambda cell: cell) if raw else defuse
+        writer.writerow([clean(c.name) for c in columns])
+        for r in rows:
+            writer.writerow([clean(csv_value(r.get(c.key), c.kind, currency)) for c in columns])
+            count += 1
+        return count
+    lines = fmt == "jsonl"
+    stream.write("" if lines else "[")
+    for r in rows:
+        item = json.dumps({c.name: json_value(r.get(c.key), c.kind, currency) for c in columns}, ensure_ascii=False)
+        stream.write(f"{item}\n" if lines else f"{',' if count else ''}\n  {item}")
+        count += 1
+    stream.write("" if lines else ("\n]\n" if count else "]\n"))
+    return count
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, (_dt.date, _dt.datetime)):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return float(value)
+    raise TypeError(f"cannot write {type(value).__name__} as JSON")

@@ -1,0 +1,112 @@
+"""Listing leads: the filters every listing shares (`LeadFilter`), the sort orders of `list`, and the
+ranking by score now. Every read of "which leads, in which order" is built here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import text
+
+from pipecli import pipelines
+from pipecli.errors import PipecliError
+from pipecli.scoring import score as scoring
+from pipecli.scoring.rules import hot_threshold
+
+SORTS = {
+    # name -> ORDER BY; each documented in `pipecli list --help`
+    "value": "l.value_minor DESC NULLS LAST, l.id",
+    "age": "l.created_at ASC, l.id",
+    "expected-close": "l.expected_close ASC NULLS LAST, l.id",
+    "last-activity": "l.last_event_at ASC, l.id",
+    "created": "l.created_at DESC, l.id DESC",
+    "name": "l.name ASC, l.id",
+    "score": "score DESC, l.id",  # the total decayed to now, selected as `score` (scoring.total_sql)
+    "id": "l.id",
+}
+
+
+@dataclass
+class LeadFilter:
+    """The filters shared by `list`, `export`, `clean` and the reports."""
+
+    pipeline: str | None = None
+    stage: str | None = None
+    owner: str | None = None
+    source: str | None = None
+    status: str | None = None
+    include_archived: bool = False
+    hot: bool = False  # only leads whose score now is at or above the hot threshold
+
+    def where(self, conn) -> tuple[str, dict]:
+        """Return a SQL condition over alias `l` and its parameters."""
+        clauses, params = ["1 = 1"], {}
+        if self.pipeline is not None or self.stage is not None:
+            p = pipelines.get_pipeline(conn, self.pipeline)
+            clauses.append("l.pipeline_id = :f_pipeline")
+            params["f_pipeline"] = p["id"]
+            if self.stage is not None:
+                clauses.append("l.stage_id = :f_stage")
+                params["f_stage"] = pipelines.find_stage(conn, p["id"], self.stage)["id"]
+        if self.owner is not None:
+            clauses.append("lower(l.owner) = lower(:f_owner)")
+            params["f_owner"] = self.owner
+        if self.source is not None:
+            clauses.append("lower(l.source) = lower(:f_source)")
+            params["f_source"] = self.source
+        if self.status is not None:
+            if self.status not in ("open", "won", "lost"):
+                raise PipecliError(f"--status must be open, won or lost, not {self.status!r}")
+            clauses.append("l.status = :f_status")
+            params["f_status"] = self.status
+        if not self.include_archived:
+            clauses.append("l.archived_at IS NULL")
+        if self.hot:
+            condition, hot_params = scoring.hot_sql("l")
+            clauses.append(condition)
+            params.update(hot_params)
+        return " AND ".join(clauses), params
+
+
+LIST_COLUMNS = (
+    "l.id, l.name, l.company, l.email, l.phone, p.name AS pipeline, s.name AS stage, l.status,"
+    " l.value_minor, l.source, l.owner, l.expected_close, l.created_at, l.stage_entered_at,"
+    " l.last_activity_at, l.last_event_at, l.closed_at, l.lost_reason, l.next_step, l.next_step_due,"
+    " l.external_id, l.score, l.win_probability"
+)
+
+
+def list_leads(conn, filters: LeadFilter, sort: str = "id", limit: int | None = None) -> list[dict]:
+    """Return the leads matching `filters`, in `sort` order (a key of SORTS), at most `limit` of them."""
+    if sort not in SORTS:
+        raise PipecliError(f"--sort must be one of {', '.join(SORTS)}, not {sort!r}")
+    where, params = filters.where(conn)
+    score, score_params = scoring.total_sql("l")
+    params.update(score_params)
+    columns = LIST_COLUMNS.replace("l.score", f"{score} AS score")
+    sql = (
+        f"SELECT {columns} FROM lead l JOIN stage s ON s.id = l.stage_id "
+        f"JOIN pipeline p ON p.id = l.pipeline_id WHERE {where} ORDER BY {SORTS[sort]}"
+    )
+    if limit is not None:
+        if limit < 0:
+            raise PipecliError("--limit must not be negative")
+        sql += " LIMIT :limit"
+        params["limit"] = limit
+    return [dict(r) for r in conn.execute(text(sql), params).mappings()]
+
+
+def ranked(conn, pipeline: str | None = None, limit: int | None = None, hot_only: bool = False) -> list[dict]:
+    """Return open leads ranked by total score now, with fit, engagement now, total, hot and win probability."""
+    where, params = LeadFilter(pipeline=pipeline, status="open", hot=hot_only).where(conn)
+    expr, score_params = scoring.total_sql("l")
+    if limit is not None and limit < 0:
+        raise PipecliError("--limit must not be negative")
+    sql = (
+        f"SELECT l.id, l.name, l.company, s.name AS stage, l.fit_score AS fit, {expr} AS total,"
+        f" l.win_probability, l.next_step FROM lead l JOIN stage s ON s.id = l.stage_id WHERE {where}"
+        " ORDER BY total DESC, l.id" + (" LIMIT :limit" if limit is not None else "")
+    )
+    rows = conn.execute(text(sql), {**params, **score_params, "limit": limit}).mappings()
+    threshold = hot_threshold()
+    return [{**dict(r), "engagement": r["total"] - r["fit"], "hot": r["total"] >= threshold} for r in rows]

@@ -1,0 +1,186 @@
+"""The lead state every report reads, and the aggregates the reports share.
+
+`lead_state` is one relation of a pipeline's leads: for the current figures it is the lead table itself with
+its cached columns (`status`, `stage_id`, `stage_entered_at`, `furthest_position`, `closed_at`), read through
+covering indexes; for a past moment it is derived from the history: each lead's `stage_change` row that was
+current then (`at <= T < left_at`), and the furthest open stage among its rows up to then. The same
+aggregates run over either, so the two paths agree by construction.
+"""
+
+from __future__ import annotations
+
+import math
+from contextlib import contextmanager
+from decimal import Decimal
+
+from sqlalchemy import text
+
+from pipecli.clock import DAY
+from pipecli.money import round_minor
+
+BUCKET = 3600  # durations are aggregated by the hour
+
+
+def lead_state(pipeline_id: int, as_of: int | None) -> tuple[str, dict]:
+    """Return an SQL relation (to use as `FROM <relation> l`) of the pipeline's leads with columns id,
+    status, stage_id, created_at, closed_at, stage_entered_at, furthest_position, value_minor, source,
+    owner, expected_close, win_probability, archived_at, and its parameters.
+
+    With `as_of` None it is the lead table (cached columns); otherwise the state at `as_of` derived from
+    `stage_change` (leads created later are absent)."""
+    if as_of is None:
+        return (
+            "(SELECT id, status, stage_id, created_at, closed_at, stage_entered_at, furthest_position,"
+            " value_minor, source, owner, expected_close, win_probability, archived_at"
+            " FROM lead WHERE pipeline_id = :pid)"
+        ), {"pid": pipeline_id}
+    return (
+        "(SELECT x.id, s.kind AS status, c.to_stage_id AS stage_id, x.created_at,"
+        " CASE WHEN s.kind <> 'open' THEN c.at END AS closed_at, c.at AS stage_entered_at,"
+        " CASE WHEN x.stage_entered_at <= :asof THEN x.furthest_position ELSE"  # no move since: cache holds
+        " COALESCE((SELECT MAX(s2.position) FROM stage_change c2 JOIN stage s2 ON s2.id = c2.to_stage_id"
+        "   WHERE c2.lead_id = x.id AND c2.at <= :asof), 1) END AS furthest_position,"
+        " x.value_minor, x.source, x.owner, x.expected_close, x.win_probability,"
+        " CASE WHEN x.archived_at <= :asof THEN x.archived_at END AS archived_at"
+        " FROM stage_change c JOIN lead x ON x.id = c.lead_id JOIN stage s ON s.id = c.to_stage_id"
+        " WHERE x.pipeline_id = :pid AND c.at <= :asof AND (c.left_at IS NULL OR c.left_at > :asof))"
+    ), {"pid": pipeline_id, "asof": as_of}
+
+
+@contextmanager
+def state(conn, pipeline_id: int, as_of: int | None):
+    """Yield (relation, params) of `lead_state`; for a past moment the state is derived from the history
+    once into a temporary table, which every aggregate of the report then reads (dropped afterwards)."""
+    rel, params = lead_state(pipeline_id, as_of)
+    if as_of is None:
+        yield rel, params
+        return
+    name = "pipecli_state_as_of"
+    conn.execute(text(f"DROP TABLE IF EXISTS {name}"))
+    conn.execute(text(f"CREATE TEMPORARY TABLE {name} AS SELECT * FROM {rel} l"), params)
+    try:
+        yield name, {}
+    finally:
+        conn.execute(text(f"DROP TABLE {name}"))
+
+
+def percentile(buckets: list[tuple[int, int]], q: float) -> float | None:
+    """Return the `q` quantile (0..1, linear interpolation) of values given as (value, count) pairs, or
+    None when there are none."""
+    pairs = sorted((v, n) for v, n in buckets if n)
+    total = sum(n for _, n in pairs)
+    if not total:
+        return None
+    pos = (total - 1) * q
+    lo, hi = math.floor(pos), math.ceil(pos)
+
+    def at(k: int) -> int:
+        seen = 0
+        for value, count in pairs:
+            seen += count
+            if k < seen:
+                return value
+        return pairs[-1][0]
+
+    a, b = at(lo), at(hi)
+    return a + (b - a) * (pos - lo)
+
+
+def stage_reach(conn, st: tuple[str, dict], start: int | None, t: int) -> dict:
+    """Return, for leads of the state `st` (see `state`) created in [start, t], counts by furthest
+    position and status: {(position, status): (count, value_minor)}."""
+    rel, params = st
+    where = "l.created_at <= :t" + (" AND l.created_at >= :start" if start is not None else "")
+    rows = conn.execute(
+        text(
+            f"SELECT l.furthest_position, l.status, COUNT(*), SUM(l.value_minor) FROM {rel} l "
+            f"WHERE {where} GROUP BY l.furthest_position, l.status"
+        ),
+        {**params, "t": t, "start": start},
+    ).all()
+    return {(r[0], r[1]): (r[2], r[3] or 0) for r in rows}
+
+
+def open_by_stage(conn, st: tuple[str, dict], t: int) -> dict:
+    """Return {stage_id: (open deals, open value, summed age in seconds)} for the deals open at `t`."""
+    rel, params = st
+    rows = conn.execute(
+        text(
+            f"SELECT l.stage_id, COUNT(*), SUM(l.value_minor), SUM(:t - l.created_at) FROM {rel} l "
+            "WHERE l.status = 'open' AND l.archived_at IS NULL GROUP BY l.stage_id"
+        ),
+        {**params, "t": t},
+    ).all()
+    return {r[0]: (r[1], r[2] or 0, r[3] or 0) for r in rows}
+
+
+def stage_durations(conn, stage_ids: list[int], start: int | None, t: int | None) -> dict:
+    """Return {stage_id: [(hours, count), ...]}: completed stays in each stage (left by `t`, entered
+    since `start`), by whole hours. Without bounds it reads the duration index alone."""
+    if not stage_ids:
+        return {}
+    ids = ", ".join(str(int(i)) for i in stage_ids)
+    where = f"c.to_stage_id IN ({ids}) AND c.left_at IS NOT NULL"
+    if t is not None:
+        where += " AND c.left_at <= :t"
+    if start is not None:
+        where += " AND c.at >= :start"
+    rows = conn.execute(
+        text(
+            "SELECT c.to_stage_id, ((c.left_at - c.at) / 3600) AS h, COUNT(*) FROM stage_change c "
+            f"WHERE {where} GROUP BY c.to_stage_id, ((c.left_at - c.at) / 3600)"
+        ),
+        {"t": t, "start": start},
+    ).all()
+    out: dict[int, list] = {}
+    for sid, hours, count in rows:
+        out.setdefault(sid, []).append((int(hours), count))
+    return out
+
+
+def reached_counts(open_stages: list[dict], reach: dict) -> list[int]:
+    """Return, per open stage (by position), how many leads reached it: those whose furthest position is
+    at least its position, plus every won lead."""
+    won_total = sum(n for (_, status), (n, _) in reach.items() if status == "won")
+    out = []
+    for s in open_stages:
+        passed = sum(
+            n for (pos, status), (n, _) in reach.items() if status != "won" and pos is not None and pos >= s["position"]
+        )
+        out.append(passed + won_total)
+    return out
+
+
+def closed_summary(conn, rel: str, params: dict, since: bool) -> dict:
+    """Return {'won': (count, value sum, valued count, summed cycle seconds), 'lost': (...)} for the leads
+    of relation `rel` closed by :t (and since :start when `since`)."""
+    out = {"won": (0, 0, 0, 0), "lost": (0, 0, 0, 0)}
+    lower = " AND l.closed_at >= :start" if since else ""
+    for r in conn.execute(
+        text(
+            "SELECT l.status, COUNT(*), SUM(l.value_minor), COUNT(l.value_minor), SUM(l.closed_at - l.created_at) "
+            f"FROM {rel} l WHERE l.status IN ('won', 'lost') AND l.closed_at <= :t{lower} GROUP BY l.status"
+        ),
+        params,
+    ):
+        out[r[0]] = (r[1], r[2] or 0, r[3], r[4] or 0)
+    return out
+
+
+def velocity_per_day(open_deals: int, closed: dict, exact: bool = False) -> int | Decimal | None:
+    """Return pipeline velocity in minor units per day: open deals × win rate × average won deal ÷ mean
+    sales-cycle days, rounded half-even to the minor unit (the exact Decimal with `exact`); None when
+    nothing was won."""
+    won_n, won_sum, won_valued, won_cycle = closed["won"]
+    lost_n = closed["lost"][0]
+    if not (won_n and won_valued and won_cycle):
+        return None
+    cycle_days = Decimal(won_cycle) / Decimal(won_n) / DAY
+    value = (
+        Decimal(open_deals)
+        * Decimal(won_n)
+        / Decimal(won_n + lost_n)
+        * (Decimal(won_sum) / Decimal(won_valued))
+        / cycle_days
+    )
+    return value if exact else round_minor(value)

@@ -1,0 +1,180 @@
+"""The scoring settings in force: fit rules, points per activity kind, the half-life and the hot threshold.
+
+Config (`[scoring]`, every key optional):
+
+    hot_threshold = 50
+    half_life_days = 14
+    [scoring.points]          # merged over DEFAULT_POINTS
+    reply = 12
+    [[scoring.rules]]         # when given, these replace DEFAULT_RULES
+    field = "source"
+    equals = "referral"
+    points = 15
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pipecli import config
+from pipecli.errors import PipecliError
+from pipecli.scoring.fields import as_number, lookup
+
+DEFAULT_HOT_THRESHOLD = 50.0
+
+
+DEFAULT_HALF_LIFE_DAYS = 14.0
+
+
+# Points per activity kind: what the lead does counts more than what the seller does, and a request to
+# buy (demo, quote, a finished trial) most of all.
+DEFAULT_POINTS = {
+    "demo_request": 30,
+    "quote_request": 30,
+    "trial_end": 25,
+    "contract_sent": 20,
+    "reply": 15,
+    "meeting": 15,
+    "trial_start": 15,
+    "demo": 10,
+    "quote": 10,
+    "webinar": 8,
+    "call": 5,
+    "visit": 3,
+    "email_opened": 2,
+    "social": 2,
+    "sms": 2,
+    "email": 1,
+    "note": 0,
+}
+
+
+DEFAULT_RULES = [
+    {"field": "source", "equals": "referral", "points": 15},
+    {"field": "source", "in": ["partner", "event", "webinar"], "points": 8},
+    {"field": "value", "at_least": 10000, "points": 10},
+    {"field": "company", "present": True, "points": 5},
+]
+
+
+@dataclass(frozen=True)
+class Rule:
+    field: str
+    op: str  # equals | in | at_least | present
+    target: object
+    points: float
+
+    @property
+    def label(self) -> str:
+        if self.op == "equals":
+            return f"{self.field} is {self.target}"
+        if self.op == "in":
+            return f"{self.field} in {', '.join(self.target)}"
+        if self.op == "at_least":
+            return f"{self.field} >= {self.target:g}"
+        return f"{self.field} is set"
+
+    def matches(self, value) -> bool:
+        """Return True when a field's value (text, number or None) satisfies the rule."""
+        if self.op == "present":
+            return value is not None and str(value).strip() != ""
+        if value is None:
+            return False
+        if self.op == "at_least":
+            number = as_number(value)
+            return number is not None and number >= self.target
+        word = str(value).strip().lower()
+        if self.op == "equals":
+            return word == self.target.lower()
+        return word in {t.lower() for t in self.target}
+
+
+def _settings() -> dict:
+    return config.section("scoring")
+
+
+def _float_setting(key: str, default: float, positive: bool = True) -> float:
+    raw = _settings().get(key, default)
+    try:
+        number = float(raw)
+    except (TypeError, ValueError):
+        raise PipecliError(f"config [scoring] {key} must be a number, not {raw!r}") from None
+    if positive and number <= 0:
+        raise PipecliError(f"config [scoring] {key} must be above 0")
+    return number
+
+
+def hot_threshold() -> float:
+    """Return the total at or above which a lead is hot (config `[scoring] hot_threshold`)."""
+    return _float_setting("hot_threshold", DEFAULT_HOT_THRESHOLD, positive=False)
+
+
+def half_life_seconds() -> float:
+    """Return the engagement half-life in seconds (config `[scoring] half_life_days`)."""
+    return _float_setting("half_life_days", DEFAULT_HALF_LIFE_DAYS) * 86400
+
+
+def points() -> dict[str, float]:
+    """Return the points per activity kind in force: DEFAULT_POINTS with config `[scoring.points]` over them."""
+    from pipecli.activities import check_kind
+
+    merged = dict(DEFAULT_POINTS)
+    for kind, value in _settings().get("points", {}).items():
+        number = as_number(value)
+        if number is None:
+            raise PipecliError(f"config [scoring.points] {kind} must be a number, not {value!r}")
+        merged[check_kind(kind)] = number
+    return merged
+
+
+def rules() -> list[Rule]:
+    """Return the fit rules in force: config `[[scoring.rules]]` when given, else DEFAULT_RULES."""
+    raw = _settings().get("rules", DEFAULT_RULES)
+    if not isinstance(raw, list):
+        raise PipecliError("config [scoring] rules must be an array of tables ([[scoring.rules]])")
+    return [_rule(r, i) for i, r in enumerate(raw, start=1)]
+
+
+def _rule(raw, number: int) -> Rule:
+    where = f"config [[scoring.rules]] #{number}"
+    if not isinstance(raw, dict) or not str(raw.get("field", "")).strip():
+        raise PipecliError(f"{where} needs a `field`")
+    ops = [op for op in ("equals", "in", "at_least", "present") if op in raw]
+    if len(ops) != 1:
+        raise PipecliError(f"{where} needs exactly one of equals, in, at_least, present")
+    op = ops[0]
+    target = raw[op]
+    if op == "in":
+        if not isinstance(target, list) or not target:
+            raise PipecliError(f"{where}: `in` must be a non-empty list")
+        target = tuple(str(t).strip() for t in target)
+    elif op == "at_least":
+        target = as_number(target)
+        if target is None:
+            raise PipecliError(f"{where}: `at_least` must be a number")
+    elif op == "equals":
+        target = str(target).strip()
+    pts = as_number(raw.get("points"))
+    if pts is None:
+        raise PipecliError(f"{where} needs a number of `points`")
+    return Rule(str(raw["field"]).strip(), op, target, pts)
+
+
+def fit_of(values: dict, rule_list: list[Rule]) -> list[tuple[Rule, object, float]]:
+    """Return each rule with the lead's value for its field and the points it earns (0 when unmatched)."""
+    out = []
+    for rule in rule_list:
+        value = lookup(values, rule.field)
+        out.append((rule, value, rule.points if rule.matches(value) else 0.0))
+    return out
+
+
+def rules_in_force() -> dict:
+    """Return the fit rules, activity points, half-life and hot threshold in force (for `score --rules`)."""
+    return {
+        "rules": [{"rule": r.label, "field": r.field, "points": r.points} for r in rules()],
+        "points": [{"kind": k, "points": v} for k, v in sorted(points().items(), key=lambda kv: -kv[1])],
+        "half_life_days": half_life_seconds() / 86400,
+        "hot_threshold": hot_threshold(),
+        "custom_rules": "rules" in _settings(),
+    }
