@@ -11,8 +11,7 @@ Exit codes: 0 success; 1 an error the message explains (unknown lead, bad value,
 from __future__ import annotations
 
 import os
-import sys
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from typer.core import TyperGroup
@@ -21,28 +20,38 @@ from typer.exceptions import TyperException
 from pipecli import __version__
 from pipecli.errors import PipecliError
 
+if TYPE_CHECKING:
+    from pipecli.cli.context import Context
+
 EXIT_INTERNAL = 70
 
 
 class PipecliGroup(TyperGroup):
-    """Turns every PipecliError and database failure into one line on stderr and an exit code."""
+    """Runs each command inside its invocation's context (`cli.context`) and turns every PipecliError and
+    database failure into one line on stderr and an exit code."""
 
-    def invoke(self, ctx: typer.Context):
-        from pipecli.cli import common
+    def invoke(self, ctx: Any) -> Any:  # click's Context, which typer keeps private
+        from pipecli.cli.context import Context, using
 
+        if not isinstance(ctx.obj, Context):  # a test may hand one in: runner.invoke(app, args, obj=Context(...))
+            ctx.obj = Context()
+        with using(ctx.obj) as context:
+            return self._invoke_reporting(ctx, context)
+
+    def _invoke_reporting(self, ctx: Any, context: Context) -> Any:
         try:
             return super().invoke(ctx)
         except PipecliError as exc:
-            typer.echo(f"pipecli: {exc}", err=True)
+            _error(str(exc))
             raise typer.Exit(exc.exit_code) from None
         except (typer.Exit, typer.Abort, TyperException):  # typer's own flow: usage errors, --help
             raise
         except BrokenPipeError:
             # The reader (`| head`) went away: not an error of ours.
-            sys.stderr.close()
+            context.stderr.close()
             raise typer.Exit(0) from None
         except KeyboardInterrupt:
-            typer.echo("pipecli: interrupted; nothing was changed by the unfinished command", err=True)
+            _error("interrupted; nothing was changed by the unfinished command")
             raise typer.Exit(130) from None
         except Exception as exc:
             if os.environ.get("PIPECLI_DEBUG"):
@@ -52,15 +61,17 @@ class PipecliGroup(TyperGroup):
             if isinstance(exc, DBAPIError):
                 from pipecli.store.db import translate_error
 
-                typer.echo(f"pipecli: {translate_error(exc, common.db_option() or 'database')}", err=True)
+                _error(str(translate_error(exc, context.db or "database")))
                 raise typer.Exit(1) from None
             first = str(exc).splitlines()[0] if str(exc) else ""
-            typer.echo(
-                f"pipecli: internal error: {type(exc).__name__}: {first} (set PIPECLI_DEBUG=1 for details)", err=True
-            )
+            _error(f"internal error: {type(exc).__name__}: {first} (set PIPECLI_DEBUG=1 for details)")
             raise typer.Exit(EXIT_INTERNAL) from None
-        finally:
-            common.close_store()
+
+
+def _error(text: str) -> None:
+    from pipecli.cli import output
+
+    output.error(text)
 
 
 app = typer.Typer(
@@ -78,7 +89,9 @@ app = typer.Typer(
 
 def _version(value: bool) -> None:
     if value:
-        typer.echo(f"pipecli {__version__}")
+        from pipecli.cli import output
+
+        output.line(f"pipecli {__version__}")
         raise typer.Exit()
 
 
@@ -96,9 +109,10 @@ def _root(
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit.")
     ] = False,
 ) -> None:
-    from pipecli.cli import common
+    if db is not None:  # else the context's own (None unless a test handed in a context with one)
+        from pipecli.cli import common
 
-    common.set_db(db)
+        common.set_db(db)
 
 
 from pipecli.cli import admin, clean, leads, pipeline, reports, selling, transfer, trust  # noqa: E402  (they register on `app`)

@@ -15,7 +15,9 @@ config_app = typer.Typer(help="The config file.", no_args_is_help=True)
 @db_app.command("path")
 def db_path() -> None:
     """Print the database in use (--db, $PIPECLI_DB, config `db`, or the default file)."""
-    typer.echo(db_target())
+    from pipecli.cli import output
+
+    output.line(db_target())
 
 
 @db_app.command("migrate-to")
@@ -25,17 +27,11 @@ def db_migrate_to(
 ) -> None:
     """Copy this pipeline with its whole history into an empty PostgreSQL database, ids included, and
     check every table's row count: pipecli db migrate-to postgresql://me@dbhost/sales"""
-    from pipecli.cli import output
-    from pipecli.formats import Column
+    from pipecli.cli import output, views
     from pipecli.store import copy as dbcopy
 
     counts = dbcopy.migrate_to(store(), url)
-    columns = [
-        Column("table"),
-        Column("source_rows", "source rows", kind="int"),
-        Column("copied_rows", "copied rows", kind="int"),
-    ]
-    output.render(counts, columns, fmt)
+    views.copied(counts, fmt)
     output.message(f"copied; use it with: export PIPECLI_DB={url}")
 
 
@@ -43,20 +39,20 @@ def db_migrate_to(
 def config_path() -> None:
     """Print the config file's path ($PIPECLI_CONFIG or the platform's config folder)."""
     from pipecli import config
+    from pipecli.cli import output
 
-    typer.echo(str(config.path()))
+    output.line(str(config.path()))
 
 
 @config_app.command("show")
 def config_show() -> None:
     """Print the config in force (the file's settings; defaults are documented in the README)."""
-    import json
-
     from pipecli import config
+    from pipecli.cli import output, views
 
-    shown = {"config_file": str(config.path()), "db": db_target(), "currency": config.currency()}
+    shown = {"config_file": str(config.path()), "db": db_target(), "currency": output.currency()}
     shown.update({k: v for k, v in config.load().items() if k not in shown})
-    typer.echo(json.dumps(shown, indent=2, ensure_ascii=False, default=str))
+    views.config_json(shown)
 
 
 def demo(
@@ -72,8 +68,7 @@ def demo(
 
     from pipecli import board
     from pipecli import demo as demo_core
-    from pipecli.cli import common
-    from pipecli.cli.leads import render_board
+    from pipecli.cli import common, views
     from pipecli.cli.output import message
 
     target = db or db_option() or str(Path(platformdirs.user_data_dir("pipecli")) / "demo.db")
@@ -83,7 +78,7 @@ def demo(
             demo_core.build(conn, leads_count)
     with store().read() as conn:
         data = board.board(conn)
-    render_board(data, "table")
+    views.board(data, "table")
     message(f"\ndemo database: {target}\nexplore it: export PIPECLI_DB={target}; pipecli list --sort value")
 
 

@@ -1,15 +1,18 @@
-"""What every command shares: the open store, the `--format` option, confirmations, value parsing."""
+"""What every command shares: the `--format`, `--at`, `--pipeline` and `--yes` options, the invocation's store,
+confirmations and the parsing of option values (times, dates, amounts).
+
+The store and the terminal belong to the invocation's context (`cli.context`); the functions here are
+the short names commands use for them.
+"""
 
 from __future__ import annotations
 
-import sys
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
+from pipecli.cli.context import current
 from pipecli.errors import PipecliError, UsageError
-
-_state: dict = {"db": None, "store": None}
 
 
 def choice(*allowed: str):
@@ -40,37 +43,28 @@ YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Do it without asking 
 
 
 def set_db(db: str | None) -> None:
-    """Remember the global `--db` option for this invocation."""
-    _state["db"] = db
-    _state["store"] = None
+    """Use database `db` (the global `--db` option) for the rest of this invocation."""
+    current().set_db(db)
 
 
 def db_target() -> str:
     """Return the database this invocation uses (resolved from --db, $PIPECLI_DB, config, default)."""
-    from pipecli.store.db import resolve_target
-
-    return resolve_target(_state["db"])
+    return current().target
 
 
 def db_option() -> str | None:
     """Return the global --db option as given (None when not given)."""
-    return _state["db"]
+    return current().db
 
 
-def store():
+def store() -> Any:
     """Return the Store for this invocation, opened (and migrated) on first use."""
-    if _state["store"] is None:
-        from pipecli.pipelines import open_store
-
-        _state["store"] = open_store(db_target())
-    return _state["store"]
+    return current().store()
 
 
 def close_store() -> None:
     """Dispose of the invocation's store, if one was opened."""
-    if _state["store"] is not None:
-        _state["store"].dispose()
-        _state["store"] = None
+    current().close()
 
 
 def ts(value: str | None, what: str = "--at") -> int | None:
@@ -92,13 +86,13 @@ def date(value: str | None, what: str):
 
 
 def amount(value: str | None, what: str = "--value") -> int | None:
-    """Return a money option as minor units (None when not given or empty)."""
+    """Return a money option as minor units of the invocation's currency (None when not given or empty)."""
     if value is None or not value.strip():
         return None
-    from pipecli import config, money
+    from pipecli import money
 
     try:
-        return money.parse_amount(value, config.currency())
+        return money.parse_amount(value, current().currency)
     except PipecliError as exc:
         raise PipecliError(f"{what}: {exc}") from None
 
@@ -109,7 +103,9 @@ def confirm(question: str, yes: bool) -> None:
     Without a terminal to ask on, the refusal exits 2 and says to pass --yes."""
     if yes:
         return
-    if not sys.stdin.isatty() or not sys.stderr.isatty():
+    if not current().can_prompt:
         raise UsageError(f"{question.rstrip('?')}: not on a terminal, so pass --yes to confirm")
-    if not typer.confirm(question, default=False, err=True):
+    from pipecli.cli import output
+
+    if not output.ask(question):
         raise PipecliError("cancelled; nothing was changed")

@@ -1,21 +1,24 @@
-"""The one output layer: records in, table / CSV / JSON out.
+"""The one output layer: the only code that writes to stdout and stderr.
 
-Data goes to stdout, messages to stderr. On a terminal a table is a rich table (colour unless
-`NO_COLOR`); piped, it is plain aligned text with no colour and no truncation. JSON is an array of
-objects with snake_case keys, ISO 8601 times and money as numbers in major units; CSV has a header row.
-Terminal control characters in values are shown escaped (`\\x1b`) in tables so a hostile name cannot
-drive the terminal; CSV and JSON carry values unchanged.
+Data goes to stdout, messages and errors to stderr, and what is a terminal, whether colour is on, how
+wide the screen is and which currency amounts are in all come from the invocation's context
+(`cli.context`). On a terminal a table is a rich table (colour unless `NO_COLOR`); piped, it is plain
+aligned text with no colour and no truncation. JSON is an array of objects with snake_case keys, ISO 8601
+times and money as numbers in major units; CSV has a header row. Terminal control characters in values
+are shown escaped (`\\x1b`) in tables and messages so a hostile name cannot drive the terminal; CSV and
+JSON carry values unchanged.
+
+Views (`cli.views`) compose these into a command's screens; commands call views, never `print`.
 """
 
 from __future__ import annotations
 
 import csv
 import json
-import os
-import sys
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Iterable, Mapping, Sequence
+from typing import IO, Any
 
+from pipecli.cli.context import current
 from pipecli.formats import (
     Column,
     _json_default,
@@ -27,62 +30,87 @@ from pipecli.formats import (
     table_value,
 )
 
+__all__ = ["json_value"]  # re-exported: commands of other modules read it from here
+
 
 def stdout_is_tty() -> bool:
-    """Return True when stdout is an interactive terminal."""
-    try:
-        return sys.stdout.isatty()
-    except (AttributeError, ValueError):
-        return False
+    """Return True when stdout is an interactive terminal (the invocation's context decides)."""
+    return current().stdout_tty
 
 
 def stderr_is_tty() -> bool:
-    """Return True when stderr is an interactive terminal."""
-    try:
-        return sys.stderr.isatty()
-    except (AttributeError, ValueError):
-        return False
+    """Return True when stderr is an interactive terminal (the invocation's context decides)."""
+    return current().stderr_tty
+
+
+def currency() -> str:
+    """Return the currency amounts are shown in: the invocation's."""
+    return current().currency
+
+
+def _currency() -> str:
+    """Return `currency()`; the name commands used before the context existed."""
+    return currency()
+
+
+def money(minor: int | None, short: bool = False) -> str:
+    """Return an amount in minor units for people, in the invocation's currency: `€4,500.00` (`€4.5k` short)."""
+    from pipecli import money as amounts
+
+    return (amounts.fmt_short if short else amounts.fmt)(minor, currency())
+
+
+def record(row: Mapping[str, Any], columns: Sequence[Column]) -> dict[str, Any]:
+    """Return one row as a JSON object: each column's `name` with its value in JSON form."""
+    code = currency()
+    return {c.name: json_value(row.get(c.key), c.kind, code) for c in columns}
+
+
+def records(rows: Iterable[Mapping[str, Any]], columns: Sequence[Column]) -> list[dict[str, Any]]:
+    """Return rows as JSON objects (see `record`)."""
+    code = currency()
+    return [{c.name: json_value(r.get(c.key), c.kind, code) for c in columns} for r in rows]
 
 
 def render(
-    rows: Iterable[dict],
-    columns: list[Column],
+    rows: Iterable[Mapping[str, Any]],
+    columns: Sequence[Column],
     fmt: str = "table",
     *,
     title: str | None = None,
     currency: str | None = None,
-    stream=None,
+    stream: IO[str] | None = None,
     empty: str | None = None,
 ) -> None:
     """Write `rows` to `stream` (stdout) as a table, CSV, JSON or a Markdown table. `empty` is said on stderr when there
     are no rows and the format is a table."""
-    stream = stream or sys.stdout
-    currency = currency or _currency()
+    ctx = current()
+    out = stream or ctx.stdout
+    code = currency or ctx.currency
     rows = list(rows)
     if fmt == "json":
-        data = [{c.name: json_value(r.get(c.key), c.kind, currency) for c in columns} for r in rows]
-        stream.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
+        data = [{c.name: json_value(r.get(c.key), c.kind, code) for c in columns} for r in rows]
+        out.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
         return
     if fmt == "csv":
-        writer = csv.writer(stream, lineterminator="\n")
+        writer = csv.writer(out, lineterminator="\n")
         writer.writerow([c.name for c in columns])
         for r in rows:
-            writer.writerow([csv_value(r.get(c.key), c.kind, currency) for c in columns])
+            writer.writerow([csv_value(r.get(c.key), c.kind, code) for c in columns])
         return
     if not rows and empty:
         message(empty)
         return
-    cells = [[table_value(r.get(c.key), c.kind, currency) for c in columns] for r in rows]
+    cells = [[table_value(r.get(c.key), c.kind, code) for c in columns] for r in rows]
     if fmt == "markdown":
-        _markdown_table(cells, columns, title, stream)
-        return
-    if stream is sys.stdout and stdout_is_tty():
+        _markdown_table(cells, columns, title, out)
+    elif out is ctx.stdout and ctx.stdout_tty:
         _rich_table(cells, columns, title)
     else:
-        _plain_table(cells, columns, title, stream)
+        _plain_table(cells, columns, title, out)
 
 
-def _plain_table(cells: list[list[str]], columns: list[Column], title: str | None, stream) -> None:
+def _plain_table(cells: list[list[str]], columns: Sequence[Column], title: str | None, stream: IO[str]) -> None:
     headers = [c.title for c in columns]
     widths = [max([len(h)] + [len(row[i]) for row in cells]) for i, h in enumerate(headers)]
     if title:
@@ -97,7 +125,7 @@ def _plain_table(cells: list[list[str]], columns: list[Column], title: str | Non
         stream.write(line(row) + "\n")
 
 
-def _markdown_table(cells: list[list[str]], columns: list[Column], title: str | None, stream) -> None:
+def _markdown_table(cells: list[list[str]], columns: Sequence[Column], title: str | None, stream: IO[str]) -> None:
     def line(values: list[str]) -> str:
         return "| " + " | ".join(v.replace("|", "\\|") for v in values) + " |"
 
@@ -109,15 +137,22 @@ def _markdown_table(cells: list[list[str]], columns: list[Column], title: str | 
         stream.write(line(row) + "\n")
 
 
-def console(stderr: bool = False):
-    """Return a rich Console for stdout (or stderr), coloured only when allowed."""
+def console(stderr: bool = False) -> Any:
+    """Return a rich Console on stdout (or stderr): a terminal, its width and its colour as the context says."""
     from rich.console import Console
 
-    tty = stderr_is_tty() if stderr else stdout_is_tty()
-    return Console(stderr=stderr, no_color=bool(os.environ.get("NO_COLOR")) or not tty, highlight=False)
+    ctx = current()
+    tty = ctx.stderr_tty if stderr else ctx.stdout_tty
+    return Console(
+        file=ctx.stderr if stderr else ctx.stdout,
+        force_terminal=tty,
+        no_color=not ctx.colour(stderr),
+        width=ctx.width if tty else None,
+        highlight=False,
+    )
 
 
-def _rich_table(cells: list[list[str]], columns: list[Column], title: str | None) -> None:
+def _rich_table(cells: list[list[str]], columns: Sequence[Column], title: str | None) -> None:
     from rich.table import Table
     from rich.text import Text
 
@@ -129,33 +164,51 @@ def _rich_table(cells: list[list[str]], columns: list[Column], title: str | None
     console().print(table)
 
 
-def render_record(record: dict, columns: list[Column], fmt: str, *, title: str | None = None) -> None:
+def render_record(record: Mapping[str, Any], columns: Sequence[Column], fmt: str, *, title: str | None = None) -> None:
     """Write one record: as a `field: value` block in table format, else as a one-element CSV/JSON."""
     if fmt != "table":
         render([record], columns, fmt)
         return
-    currency = _currency()
-    pairs = [(c.title, table_value(record.get(c.key), c.kind, currency)) for c in columns]
+    code = currency()
+    pairs = [(c.title, table_value(record.get(c.key), c.kind, code)) for c in columns]
     width = max(len(k) for k, _ in pairs)
-    out = sys.stdout
-    if title:
-        out.write(neutralise(title) + "\n")
-    for key, value in pairs:
-        if value:
-            out.write(f"{key.rjust(width)}: {value}\n")
+    lines = [neutralise(title)] if title else []
+    lines += [f"{key.rjust(width)}: {value}" for key, value in pairs if value]
+    write("".join(f"{line}\n" for line in lines))
 
 
 def write_json(data: Any) -> None:
     """Write any JSON-ready structure to stdout."""
-    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=_json_default) + "\n")
+    write(json.dumps(data, ensure_ascii=False, indent=2, default=_json_default) + "\n")
+
+
+def write(text: str) -> None:
+    """Write text to stdout as it is (the caller escaped what came from the data)."""
+    current().stdout.write(text)
+
+
+def line(text: str = "") -> None:
+    """Write one line of text to stdout (the caller escaped what came from the data)."""
+    current().stdout.write(text + "\n")
 
 
 def message(text: str) -> None:
-    """Write a message for people to stderr."""
-    sys.stderr.write(neutralise_lines(text) + "\n")
+    """Write a message for people to stderr, after the data written so far (control characters escaped)."""
+    ctx = current()
+    try:
+        ctx.stdout.flush()  # so a message follows the data it is about, also when both streams go to one file
+    except (BrokenPipeError, ValueError):  # the reader left, or stdout is closed: the message still goes out
+        pass
+    ctx.stderr.write(neutralise_lines(text) + "\n")
 
 
-def _currency() -> str:
-    from pipecli import config
+def error(text: str) -> None:
+    """Write a command's failure to stderr: one line `pipecli: ...` (control characters escaped)."""
+    message(f"pipecli: {text}")
 
-    return config.currency()
+
+def ask(question: str) -> bool:
+    """Ask a yes/no question on the terminal (stderr, answered on stdin); return the answer (default no)."""
+    import typer
+
+    return typer.confirm(question, default=False, err=True)

@@ -11,28 +11,13 @@ from pipecli.cli.common import FormatOpt, YesOpt, confirm, store
 pipeline_app = typer.Typer(help="Pipelines and their stages.", no_args_is_help=True)
 
 
-def _stage_columns():
-    from pipecli.formats import Column
-
-    return [
-        Column("position", "#", kind="int"),
-        Column("stage"),
-        Column("kind"),
-        Column("probability", kind="pct"),
-        Column("stale_days", "stale after (days)", kind="int"),
-        Column("triggers"),
-        Column("qualification_stage", "qualification", kind="bool"),
-        Column("leads", kind="int"),
-    ]
-
-
 def _show_stages(name: str | None, fmt: str = "table") -> None:
     from pipecli import pipelines
-    from pipecli.cli import output
+    from pipecli.cli import views
 
     with store().read() as conn:
         rows = pipelines.show_pipeline(conn, name)
-    output.render(rows, _stage_columns(), fmt, title=f"Pipeline {rows[0]['pipeline']}")
+    views.pipeline_stages(rows, fmt)
 
 
 @pipeline_app.command("add")
@@ -53,22 +38,11 @@ def add(
 def list_(fmt: FormatOpt = "table") -> None:
     """List pipelines with their stage and open-lead counts."""
     from pipecli import pipelines
-    from pipecli.cli import output
-    from pipecli.formats import Column
+    from pipecli.cli import views
 
     with store().read() as conn:
         rows = pipelines.list_pipelines(conn)
-    output.render(
-        rows,
-        [
-            Column("name"),
-            Column("default", kind="bool"),
-            Column("stages", kind="int"),
-            Column("open_leads", "open leads", kind="int"),
-            Column("open_value", "open value", kind="money"),
-        ],
-        fmt,
-    )
+    views.pipelines(rows, fmt)
 
 
 @pipeline_app.command("show")

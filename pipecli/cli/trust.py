@@ -53,8 +53,7 @@ def forget(
     """Erase a person for good: their lead(s), history, activities, notes, extra fields and answers,
     then compact the database so the bytes are gone (right to erasure). Backups keep their copy."""
     from pipecli import privacy
-    from pipecli.cli import output
-    from pipecli.formats import Column
+    from pipecli.cli import output, views
 
     with store().read() as conn:
         people = privacy.find_person(conn, who)
@@ -63,8 +62,7 @@ def forget(
     with store().write() as conn:
         gone = privacy.forget(conn, who)
     compacted = privacy.compact(store())
-    rows = [{"table": table, "rows": count} for table, count in gone["rows"].items()]
-    output.render(rows, [Column("table"), Column("rows", "rows erased", kind="int")], fmt)
+    views.forgotten(gone, fmt)
     if compacted["busy"]:
         output.message(
             "another process kept the write-ahead log busy: the erased bytes leave it at its next checkpoint"

@@ -1,12 +1,498 @@
 """Composite renderings and every command's JSON shape, defined once.
 
-A command hands its typed result to a view here; the view writes it through `cli.output` as a table,
-CSV or JSON. The golden test (`tests/test_json_shapes.py`) pins every command's JSON keys.
+A command parses its options, calls one core function and hands the result to one view here; the view
+writes it through `cli.output` as a table (or text), CSV or JSON. A JSON shape is built from the same
+column lists as the table, in one `*_json` function per composite result, so a key means the same on every
+command and a script's keys change only here; the golden test (`tests/test_json_shapes.py`) pins them all.
+Views learn about the terminal only from `cli.output` (and so from the invocation's context), so the
+board app and tests can reuse them as they are.
+
+Command modules import this module inside their functions: it is not on the `pipecli --help` path.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from pipecli.cli import output
+from pipecli.formats import Column, neutralise
+
+Row = Mapping[str, Any]
+Columns = tuple[Column, ...]
+
 # --- leads, board, pipelines, selling, transfer, admin and trust commands --------------------------------
+
+LEAD_COLUMNS: Columns = (
+    Column("id", kind="int"),
+    Column("name"),
+    Column("company"),
+    Column("stage"),
+    Column("status"),
+    Column("value", kind="money", source="value_minor"),
+    Column("owner"),
+    Column("source"),
+    Column("expected_close", "expected close", kind="date"),
+    Column("last_event_at", "last touched", kind="ts"),
+    Column("email"),
+    Column("phone"),
+    Column("pipeline"),
+    Column("created_at", "created", kind="ts"),
+    Column("next_step", "next step"),
+    Column("next_step_due", "due", kind="date"),
+    Column("score", kind="float"),
+)
+LEAD_DETAIL_COLUMNS: Columns = LEAD_COLUMNS + (
+    Column("lost_reason", "lost reason"),
+    Column("external_id", "external id"),
+    Column("closed_at", "closed", kind="ts"),
+    Column("qualification"),
+    Column("win_probability", "win probability", kind="pct"),
+    Column("snoozed_until", "snoozed until", kind="date"),
+)
+HISTORY_COLUMNS: Columns = (
+    Column("at", kind="ts"),
+    Column("from_stage", "from"),
+    Column("to_stage", "to"),
+    Column("seconds_in_stage", "time in stage", kind="duration"),
+    Column("reason"),
+)
+ACTIVITY_COLUMNS: Columns = (Column("at", kind="ts"), Column("kind"), Column("note"))
+ANSWER_COLUMNS: Columns = (Column("criterion"), Column("answer"), Column("verdict"), Column("at", kind="ts"))
+
+
+def added(lead_id: int, name: str) -> None:
+    """Say a lead was added: its id alone on stdout (`id=$(pipecli add-lead ...)`), and a sentence on a terminal."""
+    output.line(str(lead_id))
+    if output.stdout_is_tty():
+        output.message(f"added lead {lead_id}: {name}")
+
+
+def moved(move: Any) -> None:
+    """Say where a lead moved (a `leads.Move`), and when."""
+    from pipecli import clock
+
+    output.message(f"lead {move.lead_id}: {move.from_stage} -> {move.to_stage} at {clock.show(move.at)}")
+
+
+def logged(activity_id: int, lead_id: int, kind: str) -> None:
+    """Say an activity was logged: its id alone when piped, a sentence on a terminal."""
+    on_terminal = output.stdout_is_tty()
+    output.line(f"logged {kind} on lead {lead_id} (activity {activity_id})" if on_terminal else str(activity_id))
+
+
+def leads(rows: Sequence[Row], fmt: str) -> None:
+    """Write leads as `pipecli list` shows them."""
+    output.render(rows, LEAD_COLUMNS, fmt, empty="no leads match")
+
+
+def lead_json(info: Mapping[str, Any]) -> dict[str, Any]:
+    """Return `show`'s JSON: the lead's details, then its history, activities, extra fields and answers."""
+    return {
+        **output.record(info["lead"], LEAD_DETAIL_COLUMNS),
+        "history": output.records(info["history"], HISTORY_COLUMNS),
+        "activities": output.records(info["activities"], ACTIVITY_COLUMNS),
+        "extra": dict(info["extra"]),
+        "qualification_answers": output.records(info["qualification"], ANSWER_COLUMNS),
+    }
+
+
+def lead(info: Mapping[str, Any], fmt: str) -> None:
+    """Write `show` (a `leads.show_lead` result): details, extra fields, answers, stage history, activities."""
+    if fmt == "json":
+        output.write_json(lead_json(info))
+        return
+    if fmt == "csv":
+        output.render([info["lead"]], LEAD_DETAIL_COLUMNS, "csv")
+        return
+    output.render_record(info["lead"], LEAD_DETAIL_COLUMNS, "table", title=f"Lead {info['lead']['id']}")
+    for key, value in info["extra"].items():
+        output.line(f"  {neutralise(key)}: {neutralise(value or '')}")
+    if info["qualification"]:
+        output.line("\nQualification")
+        output.render(info["qualification"], ANSWER_COLUMNS)
+    output.line("\nHistory")
+    output.render(info["history"], HISTORY_COLUMNS)
+    output.line("\nActivities")
+    output.render(info["activities"], ACTIVITY_COLUMNS, empty="  (none)")
+
+
+BOARD_STAGE_COLUMNS: Columns = (
+    Column("stage"),
+    Column("kind"),
+    Column("count", kind="int"),
+    Column("value", kind="money", source="value_minor"),
+)
+BOARD_LEAD_COLUMNS: Columns = (
+    Column("id", kind="int"),
+    Column("name"),
+    Column("company"),
+    Column("value", kind="money", source="value_minor"),
+)
+
+
+def board_json(data: Mapping[str, Any]) -> dict[str, Any]:
+    """Return the board's JSON: the pipeline, and each stage with its count, value and top leads."""
+    return {
+        "pipeline": data["pipeline"],
+        "stages": [
+            {**output.record(s, BOARD_STAGE_COLUMNS), "leads": output.records(s["leads"], BOARD_LEAD_COLUMNS)}
+            for s in data["stages"]
+        ],
+    }
+
+
+def board_lines(data: Mapping[str, Any]) -> list[str]:
+    """Return the board as lines of text: a headline, a block per open stage with its top leads, the outcomes."""
+    open_stages = [s for s in data["stages"] if s["kind"] == "open"]
+    total = sum(s["value_minor"] for s in open_stages)
+    lines = [f"{data['pipeline']}: {sum(s['count'] for s in open_stages)} open leads, {output.money(total)}"]
+    for s in data["stages"]:
+        head = f"{s['stage']} · {s['count']} · {output.money(s['value_minor'])}"
+        if s["kind"] != "open":
+            lines.append(f"[{head}]")
+            continue
+        lines += ["", f"== {head}"]
+        for card in s["leads"]:
+            who = card["name"] + (f" ({card['company']})" if card["company"] else "")
+            label = neutralise(f"#{card['id']} {who}")
+            if len(label) > 68:
+                label = label[:67] + "…"
+            lines.append(f"   {label:<68} {output.money(card['value_minor'], short=True):>7}")
+        hidden = s["count"] - len(s["leads"])
+        if hidden > 0:
+            lines.append(f"   … and {hidden} more")
+    return lines
+
+
+def board(data: Mapping[str, Any], fmt: str) -> None:
+    """Write a board (a `board.board` result): blocks per stage (table), a row per stage (csv), or JSON."""
+    if fmt == "json":
+        output.write_json(board_json(data))
+    elif fmt == "csv":
+        output.render(data["stages"], BOARD_STAGE_COLUMNS, "csv")
+    else:
+        output.line("\n".join(board_lines(data)))
+
+
+STAGE_COLUMNS: Columns = (
+    Column("position", "#", kind="int"),
+    Column("stage"),
+    Column("kind"),
+    Column("probability", kind="pct"),
+    Column("stale_days", "stale after (days)", kind="int"),
+    Column("triggers"),
+    Column("qualification_stage", "qualification", kind="bool"),
+    Column("leads", kind="int"),
+)
+PIPELINE_COLUMNS: Columns = (
+    Column("name"),
+    Column("default", kind="bool"),
+    Column("stages", kind="int"),
+    Column("open_leads", "open leads", kind="int"),
+    Column("open_value", "open value", kind="money"),
+)
+
+
+def pipeline_stages(rows: Sequence[Row], fmt: str = "table") -> None:
+    """Write a pipeline's stages: order, win probability, stale-after days, triggers and leads."""
+    output.render(rows, STAGE_COLUMNS, fmt, title=f"Pipeline {rows[0]['pipeline']}")
+
+
+def pipelines(rows: Sequence[Row], fmt: str) -> None:
+    """Write the pipelines with their stage and open-lead counts and open value."""
+    output.render(rows, PIPELINE_COLUMNS, fmt)
+
+
+VERDICT_COLUMNS: Columns = (Column("criterion"), Column("verdict"), Column("required", kind="bool"))
+PENDING_COLUMNS: Columns = (
+    Column("id", kind="int"),
+    Column("name"),
+    Column("company"),
+    Column("stage"),
+    Column("created_at", "created", kind="ts"),
+    Column("answered", kind="int"),
+    Column("missing"),
+)
+
+
+def qualification_json(result: Mapping[str, Any]) -> dict[str, Any]:
+    """Return `qualify`'s JSON: the lead, its status, the criteria required, the verdicts given, what was done."""
+    return {
+        "lead_id": result["lead_id"],
+        "status": result["status"],
+        "required": list(result["required"]),
+        "verdicts": dict(result["verdicts"]),
+        "done": result["done"],
+    }
+
+
+def qualification(result: Mapping[str, Any], criteria: Sequence[str], fmt: str) -> None:
+    """Write a `qualify.qualify` result: each of `criteria` with its verdict and whether it is required, then
+    the lead's status on stderr."""
+    if fmt == "json":
+        output.write_json(qualification_json(result))
+        return
+    rows = [
+        {"criterion": c, "verdict": result["verdicts"].get(c, "unknown"), "required": c in result["required"]}
+        for c in criteria
+    ]
+    output.render(rows, VERDICT_COLUMNS, fmt)
+    done = f"; {result['done']}" if result["done"] else ""
+    output.message(f"lead {result['lead_id']} is {result['status']}{done}")
+
+
+def pending(rows: Sequence[Row], fmt: str) -> None:
+    """Write the open leads awaiting qualification, with how many answers they have and what is missing."""
+    output.render(rows, PENDING_COLUMNS, fmt, empty="no open lead awaits qualification")
+
+
+SCORE_COLUMNS: Columns = (
+    Column("id", kind="int"),
+    Column("name"),
+    Column("company"),
+    Column("stage"),
+    Column("fit", kind="float"),
+    Column("engagement", kind="float"),
+    Column("total", kind="float"),
+    Column("hot", kind="bool"),
+    Column("win_probability", "win prob.", kind="pct"),
+)
+EXPLAIN_COLUMNS: Columns = (
+    Column("lead_id", kind="int"),
+    Column("name"),
+    Column("fit", kind="float"),
+    Column("engagement", kind="float"),
+    Column("total", kind="float"),
+    Column("hot_threshold", kind="float"),
+    Column("hot", kind="bool"),
+    Column("half_life_days", kind="float"),
+    Column("win_probability", kind="float"),
+)
+RULE_PART_COLUMNS: Columns = (
+    Column("rule"),
+    Column("value"),
+    Column("points", kind="float"),
+    Column("contribution", kind="float"),
+)
+ACTIVITY_PART_COLUMNS: Columns = (
+    Column("at", kind="ts"),
+    Column("kind"),
+    Column("points", kind="float"),
+    Column("age_days", "age (days)", kind="float"),
+    Column("contribution", kind="float"),
+)
+WIN_FACTOR_COLUMNS: Columns = (
+    Column("field"),
+    Column("bucket", "value"),
+    Column("weight", "weight (log-odds)", kind="float"),
+)
+FIT_RULE_COLUMNS: Columns = (Column("rule"), Column("field"), Column("points", kind="float"))
+POINTS_COLUMNS: Columns = (Column("kind", "activity"), Column("points", kind="float"))
+FACTOR_COLUMNS: Columns = (Column("field"), Column("value"), Column("weight", kind="float"))
+
+
+def scores(rows: Sequence[Row], fmt: str) -> None:
+    """Write open leads ranked by score: fit, engagement, total, hot, learned win probability."""
+    output.render(rows, SCORE_COLUMNS, fmt, empty="no open leads")
+
+
+def explanation_json(info: Mapping[str, Any]) -> dict[str, Any]:
+    """Return `score --explain`'s JSON: the totals, then the learned factors and each rule's and activity's part."""
+    return {
+        **output.record(info, EXPLAIN_COLUMNS),
+        "win_factors": output.records(info["win_factors"], WIN_FACTOR_COLUMNS),
+        "rules": output.records(info["rules"], RULE_PART_COLUMNS),
+        "activities": output.records(info["activities"], ACTIVITY_PART_COLUMNS),
+    }
+
+
+def explanation(info: Mapping[str, Any], fmt: str) -> None:
+    """Write how a lead's score is made (a `score.explain` result): the fit rules, the decayed activities,
+    the sum, and the learned win probability's strongest factors."""
+    if fmt == "json":
+        output.write_json(explanation_json(info))
+        return
+    if fmt == "csv":
+        from pipecli import clock
+
+        rows = [{"part": "rule", "what": r["rule"], "contribution": r["contribution"]} for r in info["rules"]]
+        rows += [
+            {"part": "activity", "what": f"{a['kind']} {clock.iso(a['at'])}", "contribution": a["contribution"]}
+            for a in info["activities"]
+        ]
+        output.render(rows, (Column("part"), Column("what"), Column("contribution", kind="float")), "csv")
+        return
+    output.line(f"Lead {info['lead_id']}: {neutralise(info['name'])}")
+    output.render(info["rules"], RULE_PART_COLUMNS, title="Fit")
+    output.line()
+    engagement = f"Engagement (half-life {info['half_life_days']:g} days)"
+    if info["activities"]:
+        output.render(info["activities"], ACTIVITY_PART_COLUMNS, title=engagement)
+    else:
+        output.line(f"{engagement}: no activities")
+    hot = "hot" if info["hot"] else "not hot"
+    total = f"\nfit {info['fit']:.2f} + engagement {info['engagement']:.2f} = {info['total']:.2f}"
+    total += f" ({hot}; threshold {info['hot_threshold']:g})"
+    if info["win_probability"] is not None:
+        total += f"; learned win probability {info['win_probability'] * 100:.1f}%"
+    output.line(total)
+    if info["win_factors"]:
+        output.line()
+        title = "Learned win probability: strongest factors for this lead"
+        output.render(info["win_factors"][:8], WIN_FACTOR_COLUMNS, title=title)
+
+
+def rules_json(info: Mapping[str, Any]) -> dict[str, Any]:
+    """Return `score --rules`'s JSON: fit rules, activity points, half-life, hot threshold, whether customised."""
+    return {
+        "rules": output.records(info["rules"], FIT_RULE_COLUMNS),
+        "points": output.records(info["points"], POINTS_COLUMNS),
+        "half_life_days": info["half_life_days"],
+        "hot_threshold": info["hot_threshold"],
+        "custom_rules": info["custom_rules"],
+    }
+
+
+def rules(info: Mapping[str, Any], fmt: str) -> None:
+    """Write the scoring in force (a `rules.rules_in_force` result): fit rules and activity points, then the
+    half-life and hot threshold."""
+    if fmt == "json":
+        output.write_json(rules_json(info))
+        return
+    fit = (Column("rule"), Column("points", kind="float"))
+    if fmt == "csv":
+        output.render(info["rules"], fit, "csv")
+        return
+    output.render(info["rules"], fit, title="Fit rules")
+    output.line()
+    output.render(info["points"], POINTS_COLUMNS, title="Activity points")
+    default = "" if info["custom_rules"] else " (default rules; set [[scoring.rules]] in the config to change them)"
+    half_life = f"engagement half-life: {info['half_life_days']:g} days"
+    output.line(f"\n{half_life}; hot at {info['hot_threshold']:g} or more{default}")
+
+
+def learned_json(report: Mapping[str, Any]) -> dict[str, Any]:
+    """Return `score --learn`'s JSON: the method, held-out AUC and split, counts, fields and strongest factors."""
+    facts = ("method", "auc", "split", "held_out", "trained_on", "learned_from", "won", "lost")
+    return {
+        **{key: report[key] for key in facts},
+        "fields": list(report["fields"]),
+        "skipped": list(report["skipped"]),
+        "top_factors": output.records(report["top_factors"], FACTOR_COLUMNS),
+        "open_leads": report["open_leads"],
+    }
+
+
+def learned(report: Mapping[str, Any], fmt: str) -> None:
+    """Write what `score --learn` learned: how well it predicts held-out leads, and its strongest factors."""
+    if fmt == "json":
+        output.write_json(learned_json(report))
+        return
+    if fmt == "csv":
+        output.render(report["top_factors"], FACTOR_COLUMNS, "csv")
+        return
+    auc = "n/a (the held-out leads have one outcome only)" if report["auc"] is None else f"{report['auc']:.3f}"
+    split = "the newest" if report["split"] == "newest" else "a seeded random"
+    closed = f"{report['learned_from']} closed leads ({report['won']} won, {report['lost']} lost)"
+    output.line(
+        f"{report['method']}: learned from {closed}\n"
+        f"held-out AUC {auc}: fitted on {report['trained_on']}, tested on {split} {report['held_out']}\n"
+        f"fields used: {neutralise(', '.join(report['fields']))}"
+    )
+    if report["skipped"]:
+        output.line(f"fields skipped (constant or identifiers): {neutralise(', '.join(report['skipped']))}")
+    output.line()
+    output.render(report["top_factors"], FACTOR_COLUMNS, title="Strongest factors")
+    output.message(f"win probability written for {report['open_leads']} open leads")
+
+
+READY_COLUMNS: Columns = (
+    Column("id", kind="int"),
+    Column("name"),
+    Column("company"),
+    Column("stage"),
+    Column("trigger"),
+    Column("trigger_at", "when", kind="ts"),
+    Column("suggested", "suggested move"),
+)
+FOLLOW_UP_COLUMNS: Columns = (
+    Column("id", kind="int"),
+    Column("name"),
+    Column("company"),
+    Column("stage"),
+    Column("next_step", "next step"),
+    Column("next_step_due", "due", kind="date"),
+    Column("days_overdue", "days overdue", kind="int"),
+)
+HOT_COLUMNS: Columns = (
+    Column("id", kind="int"),
+    Column("name"),
+    Column("company"),
+    Column("stage"),
+    Column("score", kind="float"),
+    Column("last_event_at", "last touched", kind="ts"),
+)
+TODAY_SECTIONS: dict[str, tuple[str, Columns]] = {
+    "follow_ups": ("Follow-ups due", FOLLOW_UP_COLUMNS),
+    "hot_without_next_step": ("Hot leads with no next step", HOT_COLUMNS),
+    "ready": ("Ready to advance", READY_COLUMNS),
+}
+
+
+def ready(rows: Sequence[Row], fmt: str) -> None:
+    """Write the leads ready to advance: the trigger each showed, when, and the suggested move."""
+    output.render(rows, READY_COLUMNS, fmt, empty="no lead showed a trigger since entering its stage")
+
+
+def today_json(data: Mapping[str, Any]) -> dict[str, Any]:
+    """Return `today`'s JSON: one list per section (follow-ups due, hot leads with no next step, ready)."""
+    return {key: output.records(data[key], columns) for key, (_, columns) in TODAY_SECTIONS.items()}
+
+
+def today(data: Mapping[str, Any], fmt: str) -> None:
+    """Write the morning view (a `nextsteps.todays_work` result): a titled table per section, or `none`;
+    in CSV each section under a `# name` line."""
+    if fmt == "json":
+        output.write_json(today_json(data))
+        return
+    for i, (key, (title, columns)) in enumerate(TODAY_SECTIONS.items()):
+        if fmt == "csv":
+            output.line(f"# {key}")
+            output.render(data[key], columns, "csv")
+            continue
+        if i:
+            output.line()
+        if data[key]:
+            output.render(data[key], columns, title=f"{title} ({len(data[key])})")
+        else:
+            output.line(f"{title}: none")
+
+
+COPIED_COLUMNS: Columns = (
+    Column("table"),
+    Column("source_rows", "source rows", kind="int"),
+    Column("copied_rows", "copied rows", kind="int"),
+)
+ERASED_COLUMNS: Columns = (Column("table"), Column("rows", "rows erased", kind="int"))
+
+
+def copied(counts: Sequence[Row], fmt: str) -> None:
+    """Write `db migrate-to`'s check: each table's rows in the source and in the copy."""
+    output.render(counts, COPIED_COLUMNS, fmt)
+
+
+def forgotten(gone: Mapping[str, Any], fmt: str) -> None:
+    """Write what `forget` erased (a `privacy.forget` result): the rows per table."""
+    rows = [{"table": table, "rows": count} for table, count in gone["rows"].items()]
+    output.render(rows, ERASED_COLUMNS, fmt)
+
+
+def config_json(shown: Mapping[str, Any]) -> None:
+    """Write the config in force as JSON (`config show`); values JSON has no type for are written as text."""
+    import json
+
+    output.line(json.dumps(dict(shown), indent=2, ensure_ascii=False, default=str))
 
 
 # --- reports: metrics, funnel, forecast, size, clean ------------------------------------------------------

@@ -1,0 +1,175 @@
+"""One object per invocation: the database it works on and every decision about the terminal.
+
+`Context` holds what a command needs from its surroundings: the `--db` option and the store opened from
+it (lazily, on first use, through `pipelines.open_store`), the three streams, whether each is a terminal,
+whether we may prompt, whether colour is on, the terminal's width, the database's currency and the
+locale. Each of these is decided here and nowhere else: the output layer (`cli.output`) asks the context
+whether stdout is a terminal, and a confirmation asks it whether it can prompt.
+
+Anything left unset is read from the process when asked (the streams are `sys.stdout`... at the moment
+of writing, so typer's CliRunner, which swaps them, is honoured), so `Context()` is the real thing. A
+test sets what it needs instead of opening a pseudo-terminal:
+
+    runner.invoke(app, ["list"], obj=Context(stdout_tty=True, width=100))
+
+`PipecliGroup.invoke` installs the invocation's context (the one handed in as `obj`, else a new one)
+for the length of the command and closes its store afterwards; `current()` returns it. Code that runs
+outside a command (a test rendering a view) installs one with `using()`.
+
+This module stays light: `pipecli --help` imports it, and it imports neither the store nor rich.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import os
+import shutil
+import sys
+from collections.abc import Iterator
+from typing import IO, Any
+
+_active: contextvars.ContextVar[Context | None] = contextvars.ContextVar("pipecli_context", default=None)
+
+
+def _isatty(stream: IO[Any]) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):  # a closed stream, or an object without isatty
+        return False
+
+
+class Context:
+    """The invocation's database and terminal. Every argument left None is found out when first needed."""
+
+    def __init__(
+        self,
+        *,
+        db: str | None = None,
+        stdin: IO[str] | None = None,
+        stdout: IO[str] | None = None,
+        stderr: IO[str] | None = None,
+        stdin_tty: bool | None = None,
+        stdout_tty: bool | None = None,
+        stderr_tty: bool | None = None,
+        colour: bool | None = None,
+        width: int | None = None,
+        currency: str | None = None,
+        locale: str | None = None,
+    ) -> None:
+        self.db = db
+        self._stdin, self._stdout, self._stderr = stdin, stdout, stderr
+        self._ttys = {"stdin": stdin_tty, "stdout": stdout_tty, "stderr": stderr_tty}
+        self._colour = colour
+        self._width = width
+        self._currency = currency
+        self.locale = locale  # a slot: which locale shows amounts and dates (None: the program's fixed form)
+        self._store: Any = None
+
+    # --- the database --------------------------------------------------------------------------------
+
+    def set_db(self, db: str | None) -> None:
+        """Use the database `db` (a path or URL; None: $PIPECLI_DB, config, the default file) from now on."""
+        self.close()
+        self.db = db
+
+    @property
+    def target(self) -> str:
+        """The database this invocation uses: --db, else $PIPECLI_DB, else config `db`, else the default file."""
+        from pipecli.store.db import resolve_target
+
+        return resolve_target(self.db)
+
+    def store(self) -> Any:
+        """Return the invocation's Store, opened (created and migrated when needed) on first use."""
+        if self._store is None:
+            from pipecli.pipelines import open_store
+
+            self._store = open_store(self.target)
+        return self._store
+
+    def close(self) -> None:
+        """Dispose of the store, if one was opened; the next `store()` opens it again."""
+        if self._store is not None:
+            self._store.dispose()
+            self._store = None
+
+    # --- the streams and the terminal ----------------------------------------------------------------
+
+    @property
+    def stdin(self) -> IO[str]:
+        return self._stdin or sys.stdin
+
+    @property
+    def stdout(self) -> IO[str]:
+        return self._stdout or sys.stdout
+
+    @property
+    def stderr(self) -> IO[str]:
+        return self._stderr or sys.stderr
+
+    def _tty(self, name: str, stream: IO[str]) -> bool:
+        told = self._ttys[name]
+        return _isatty(stream) if told is None else told
+
+    @property
+    def stdin_tty(self) -> bool:
+        """True when standard input is a terminal (someone can answer)."""
+        return self._tty("stdin", self.stdin)
+
+    @property
+    def stdout_tty(self) -> bool:
+        """True when stdout is a terminal: tables are drawn for people, ids come with a sentence."""
+        return self._tty("stdout", self.stdout)
+
+    @property
+    def stderr_tty(self) -> bool:
+        """True when stderr is a terminal (progress bars, prompts)."""
+        return self._tty("stderr", self.stderr)
+
+    @property
+    def can_prompt(self) -> bool:
+        """True when a question can be asked: it is written to stderr and answered on stdin, both terminals."""
+        return self.stdin_tty and self.stderr_tty
+
+    def colour(self, stderr: bool = False) -> bool:
+        """Return whether to colour stdout (or stderr): only on a terminal, and never under NO_COLOR."""
+        if self._colour is not None:
+            return self._colour
+        return not os.environ.get("NO_COLOR") and (self.stderr_tty if stderr else self.stdout_tty)
+
+    @property
+    def width(self) -> int:
+        """The terminal's width in columns: $COLUMNS, else the terminal's size, else 80."""
+        if self._width is not None:
+            return self._width
+        return shutil.get_terminal_size((80, 24)).columns
+
+    # --- what values look like -----------------------------------------------------------------------
+
+    @property
+    def currency(self) -> str:
+        """The database's currency code (config `currency` today), read once per invocation."""
+        if self._currency is None:
+            from pipecli import config
+
+            self._currency = config.currency()
+        return self._currency
+
+
+def current() -> Context:
+    """Return the context of the running command; outside one, a new context read from the process."""
+    return _active.get() or Context()
+
+
+@contextlib.contextmanager
+def using(ctx: Context) -> Iterator[Context]:
+    """Install `ctx` as the current context for the block, then close its store and put back the previous one."""
+    token = _active.set(ctx)
+    try:
+        yield ctx
+    finally:
+        try:
+            ctx.close()
+        finally:
+            _active.reset(token)
