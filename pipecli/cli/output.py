@@ -13,24 +13,24 @@ Views (`cli.views`) compose these into a command's screens; commands call views,
 
 from __future__ import annotations
 
-import csv
-import json
 from collections.abc import Iterable, Mapping, Sequence
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from pipecli.cli.context import current
-from pipecli.formats import (
-    Column,
-    _json_default,
-    _numeric,
-    csv_value,
-    json_value,
-    neutralise,
-    neutralise_lines,
-    table_value,
-)
 
-__all__ = ["json_value"]  # re-exported: commands of other modules read it from here
+if TYPE_CHECKING:
+    from pipecli.formats import Column
+
+# `pipecli.formats` (with the clock and money modules), csv and json are imported by the functions that
+# use them, not here: `pipecli --version` writes through this module and stays as light as typer.
+
+
+def json_value(value: Any, kind: str, currency: str) -> Any:
+    """Return a value as it goes into JSON for a column of `kind`: `formats.json_value`, under the name the
+    commands import from here."""
+    from pipecli import formats
+
+    return formats.json_value(value, kind, currency)
 
 
 def stdout_is_tty() -> bool:
@@ -62,12 +62,16 @@ def money(minor: int | None, short: bool = False) -> str:
 
 def record(row: Mapping[str, Any], columns: Sequence[Column]) -> dict[str, Any]:
     """Return one row as a JSON object: each column's `name` with its value in JSON form."""
+    from pipecli.formats import json_value
+
     code = currency()
     return {c.name: json_value(row.get(c.key), c.kind, code) for c in columns}
 
 
 def records(rows: Iterable[Mapping[str, Any]], columns: Sequence[Column]) -> list[dict[str, Any]]:
     """Return rows as JSON objects (see `record`)."""
+    from pipecli.formats import json_value
+
     code = currency()
     return [{c.name: json_value(r.get(c.key), c.kind, code) for c in columns} for r in rows]
 
@@ -84,6 +88,11 @@ def render(
 ) -> None:
     """Write `rows` to `stream` (stdout) as a table, CSV, JSON or a Markdown table. `empty` is said on stderr when there
     are no rows and the format is a table."""
+    import csv
+    import json
+
+    from pipecli.formats import csv_value, json_value, table_value
+
     ctx = current()
     out = stream or ctx.stdout
     code = currency or ctx.currency
@@ -111,6 +120,8 @@ def render(
 
 
 def _plain_table(cells: list[list[str]], columns: Sequence[Column], title: str | None, stream: IO[str]) -> None:
+    from pipecli.formats import _numeric, neutralise
+
     headers = [c.title for c in columns]
     widths = [max([len(h)] + [len(row[i]) for row in cells]) for i, h in enumerate(headers)]
     if title:
@@ -126,6 +137,8 @@ def _plain_table(cells: list[list[str]], columns: Sequence[Column], title: str |
 
 
 def _markdown_table(cells: list[list[str]], columns: Sequence[Column], title: str | None, stream: IO[str]) -> None:
+    from pipecli.formats import _numeric, neutralise
+
     def line(values: list[str]) -> str:
         return "| " + " | ".join(v.replace("|", "\\|") for v in values) + " |"
 
@@ -156,6 +169,8 @@ def _rich_table(cells: list[list[str]], columns: Sequence[Column], title: str | 
     from rich.table import Table
     from rich.text import Text
 
+    from pipecli.formats import _numeric, neutralise
+
     table = Table(title=Text(neutralise(title)) if title else None, title_justify="left", header_style="bold cyan")
     for c in columns:
         table.add_column(c.title, justify="right" if _numeric(c.kind) else "left", overflow="fold")
@@ -169,6 +184,8 @@ def render_record(record: Mapping[str, Any], columns: Sequence[Column], fmt: str
     if fmt != "table":
         render([record], columns, fmt)
         return
+    from pipecli.formats import neutralise, table_value
+
     code = currency()
     pairs = [(c.title, table_value(record.get(c.key), c.kind, code)) for c in columns]
     width = max(len(k) for k, _ in pairs)
@@ -179,6 +196,10 @@ def render_record(record: Mapping[str, Any], columns: Sequence[Column], fmt: str
 
 def write_json(data: Any) -> None:
     """Write any JSON-ready structure to stdout."""
+    import json
+
+    from pipecli.formats import _json_default
+
     write(json.dumps(data, ensure_ascii=False, indent=2, default=_json_default) + "\n")
 
 
@@ -194,6 +215,8 @@ def line(text: str = "") -> None:
 
 def message(text: str) -> None:
     """Write a message for people to stderr, after the data written so far (control characters escaped)."""
+    from pipecli.formats import neutralise_lines
+
     ctx = current()
     try:
         ctx.stdout.flush()  # so a message follows the data it is about, also when both streams go to one file
