@@ -1,7 +1,9 @@
-"""The command-line layer: parses options, calls one core function, hands the result to `output`.
+"""The command-line layer: each command parses its options, calls one core function and hands the result
+to one view (`cli.views`), which writes it through the one output layer (`cli.output`). The invocation's
+`cli.context.Context` holds the store and every decision about the terminal.
 
-Command modules import the core inside their functions so that `pipecli --help` and `--version`
-never import SQLAlchemy or pendulum.
+Command modules import the core and the views inside their functions so that `pipecli --help` and
+`--version` never import SQLAlchemy, pendulum or rich.
 
 Exit codes: 0 success; 1 an error the message explains (unknown lead, bad value, refused change), or
 `clean --check` found something; 2 a usage error, or a confirmation that could not be asked (pass

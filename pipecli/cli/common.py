@@ -7,12 +7,15 @@ the short names commands use for them.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from pipecli.cli.context import current
 from pipecli.errors import PipecliError, UsageError
+
+if TYPE_CHECKING:
+    from pipecli.store.db import Store
 
 
 def choice(*allowed: str):
@@ -57,7 +60,7 @@ def db_option() -> str | None:
     return current().db
 
 
-def store() -> Any:
+def store() -> Store:
     """Return the Store for this invocation, opened (and migrated) on first use."""
     return current().store()
 

@@ -27,12 +27,15 @@ import os
 import shutil
 import sys
 from collections.abc import Iterator
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pipecli.store.db import Store
 
 _active: contextvars.ContextVar[Context | None] = contextvars.ContextVar("pipecli_context", default=None)
 
 
-def _isatty(stream: IO[Any]) -> bool:
+def _isatty(stream: IO[str]) -> bool:
     try:
         return stream.isatty()
     except (AttributeError, ValueError):  # a closed stream, or an object without isatty
@@ -64,7 +67,7 @@ class Context:
         self._width = width
         self._currency = currency
         self.locale = locale  # a slot: which locale shows amounts and dates (None: the program's fixed form)
-        self._store: Any = None
+        self._store: Store | None = None
 
     # --- the database --------------------------------------------------------------------------------
 
@@ -80,7 +83,7 @@ class Context:
 
         return resolve_target(self.db)
 
-    def store(self) -> Any:
+    def store(self) -> Store:
         """Return the invocation's Store, opened (created and migrated when needed) on first use."""
         if self._store is None:
             from pipecli.pipelines import open_store

@@ -13,10 +13,13 @@ Command modules import this module inside their functions: it is not on the `pip
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pipecli.cli import output
 from pipecli.formats import Column, neutralise
+
+if TYPE_CHECKING:
+    from pipecli.leads import Move
 
 Row = Mapping[str, Any]
 Columns = tuple[Column, ...]
@@ -68,8 +71,8 @@ def added(lead_id: int, name: str) -> None:
         output.message(f"added lead {lead_id}: {name}")
 
 
-def moved(move: Any) -> None:
-    """Say where a lead moved (a `leads.Move`), and when."""
+def moved(move: Move) -> None:
+    """Say where a lead moved, and when."""
     from pipecli import clock
 
     output.message(f"lead {move.lead_id}: {move.from_stage} -> {move.to_stage} at {clock.show(move.at)}")
