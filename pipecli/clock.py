@@ -54,6 +54,7 @@ def today() -> _dt.date:
 
 
 def _parse_absolute(text: str, what: str) -> _dt.datetime:
+    # pendulum (slow to import) only when free text is read as a time
     import pendulum
 
     try:
@@ -71,6 +72,7 @@ def _parse_absolute(text: str, what: str) -> _dt.datetime:
 
 
 def _shift(base: _dt.datetime, n: int, unit: str) -> _dt.datetime:
+    # pendulum (slow to import) only when free text is read as a time
     import pendulum
 
     moment = pendulum.instance(base).add(**{unit + "s": n})

@@ -26,6 +26,7 @@ def path() -> Path:
     env = os.environ.get("PIPECLI_CONFIG")
     if env:
         return Path(env).expanduser()
+    # platformdirs only when PIPECLI_CONFIG names no file
     import platformdirs
 
     return Path(platformdirs.user_config_dir("pipecli")) / "config.toml"

@@ -10,8 +10,10 @@ import random
 
 from sqlalchemy import text
 
-from pipecli import clock, leads
+from pipecli import clock, leads, pipelines
+from pipecli.errors import PipecliError
 from pipecli.leads import log_activity
+from pipecli.nextsteps import set_follow_up
 
 FIRST = [
     "Anna",
@@ -67,8 +69,6 @@ def has_leads(conn) -> bool:
 def build(conn, leads_count: int = 80, days: int = 270, seed: int = 7) -> int:
     """Fill an empty database's default pipeline with `leads_count` leads and their history over the
     last `days` days; return how many leads were added. Refuses a database that already has leads."""
-    from pipecli.errors import PipecliError
-
     if has_leads(conn):
         raise PipecliError("this database already has leads; the demo builds only into an empty one (use --db)")
     rng = random.Random(seed)
@@ -126,9 +126,6 @@ NEXT_STEPS = ["call back", "send proposal", "book a demo", "follow up on quote",
 def _this_week(conn, rng: random.Random, now: int) -> None:
     """Give the recent open deals what a seller's week holds, so `today` and `next` have something to
     show: stage triggers, fresh replies and requests, and follow-ups due around today."""
-    from pipecli import pipelines
-    from pipecli.nextsteps import set_follow_up
-
     for stage, kinds in TRIGGERS.items():
         pipelines.configure_stage(conn, None, stage, triggers=kinds)
     recent = conn.execute(

@@ -19,6 +19,7 @@ from pipecli.errors import PipecliError
 
 def set_follow_up(conn, lead_id: int, due: _dt.date, step: str) -> dict:
     """Set a lead's next step and its due date; return them."""
+    # local by history only (no cycle, no start-up cost): may move to the top
     from pipecli.leads import get_lead
 
     get_lead(conn, lead_id)
@@ -47,6 +48,7 @@ def parse_next(spec: str) -> tuple[_dt.date, str]:
 
 def log_with_next(conn, lead_id: int, kind: str, note: str | None, at: int | None, next_spec: str | None) -> int:
     """Log an activity and, when `next_spec` is given, plan the follow-up it names; return the activity id."""
+    # local by history only (no cycle, no start-up cost): may move to the top
     from pipecli.leads import log_activity
 
     activity_id = log_activity(conn, lead_id, kind, note, at)
@@ -59,6 +61,7 @@ def log_with_next(conn, lead_id: int, kind: str, note: str | None, at: int | Non
 def ready_to_advance(conn, pipeline: str | None = None) -> list[dict]:
     """Return the open leads that showed a trigger activity of their stage since entering it, each with the
     latest trigger, when it happened and the suggested move."""
+    # local by history only (no cycle, no start-up cost): may move to the top
     from pipecli import pipelines
     from pipecli.store.sql import execute_in
 
@@ -95,6 +98,7 @@ def ready_to_advance(conn, pipeline: str | None = None) -> list[dict]:
 
 def todays_work(conn, pipeline: str | None = None) -> dict:
     """Return the morning view: {"follow_ups": [...], "hot_without_next_step": [...], "ready": [...]}."""
+    # local by history only (no cycle, no start-up cost): may move to the top
     from pipecli.listing import LeadFilter
     from pipecli.scoring import score as scoring
 

@@ -89,6 +89,7 @@ def create_default(conn) -> int:
 def open_store(target: str, migrate: bool = True):
     """Return the open `Store` for `target`; a database created by this call starts with the default
     pipeline. Every command opens its database here: the store layer knows tables, not pipelines."""
+    # local by history only (no cycle, no start-up cost): may move to the top
     from pipecli.store.db import Store
 
     return Store.open(target, migrate=migrate, seed=create_default)
@@ -223,6 +224,7 @@ def configure_stage(
             raise PipecliError("--stale-days must be at least 1")
         changes["stale_days"] = stale_days
     if triggers is not None:
+        # local by history only (no cycle, no start-up cost): may move to the top
         from pipecli.activities import check_kind
 
         kinds = [check_kind(k) for k in triggers.split(",") if k.strip()]

@@ -36,6 +36,7 @@ def forget(conn, who: str) -> dict:
     """Delete every lead `who` names with all rows about them; return {leads, rows} (ids and counts).
 
     Run `compact` after the transaction commits so the bytes leave the file too."""
+    # local by history only (no cycle, no start-up cost): may move to the top
     from pipecli.leads import delete_lead
     from pipecli.store.schema import lead_tables
 
@@ -66,6 +67,7 @@ def compact(store) -> dict:
             busy = db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
             wal = store.path.with_name(store.path.name + "-wal")
             return {"wal_bytes": wal.stat().st_size if wal.exists() else 0, "busy": bool(busy)}
+        # local by history only (no cycle, no start-up cost): may move to the top
         from pipecli.store.schema import lead_tables
 
         raw.driver_connection.autocommit = True  # VACUUM cannot run inside a transaction

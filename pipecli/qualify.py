@@ -70,6 +70,7 @@ def qualify(
     """Record the given answers (criteria not given keep their answer) at `at`; set the lead's
     qualification; with `move`, move a qualified lead to its pipeline's qualification stage; with `close`,
     close a disqualified lead as lost. Return the answers, the status and what was done."""
+    # local by history only (no cycle, no start-up cost): may move to the top
     from pipecli import leads, pipelines
 
     lead = leads.get_lead(conn, lead_id)
@@ -121,6 +122,7 @@ def qualify(
 
 def pending(conn, pipeline: str | None = None) -> list[dict]:
     """Return the open leads whose qualification is incomplete, oldest first, with what is still missing."""
+    # local by history only (no cycle, no start-up cost): may move to the top
     from pipecli.listing import LeadFilter
 
     where, params = LeadFilter(pipeline=pipeline, status="open").where(conn)

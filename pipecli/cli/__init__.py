@@ -33,6 +33,7 @@ class PipecliGroup(TyperGroup):
     database failure into one line on stderr and an exit code."""
 
     def invoke(self, ctx: Any) -> Any:  # click's Context, which typer keeps private
+        # cli.context and cli.output are this package's submodules: imported once the package is loaded
         from pipecli.cli.context import Context, using
 
         if not isinstance(ctx.obj, Context):  # a test may hand one in: runner.invoke(app, args, obj=Context(...))
@@ -58,9 +59,11 @@ class PipecliGroup(TyperGroup):
         except Exception as exc:
             if os.environ.get("PIPECLI_DEBUG"):
                 raise
+            # SQLAlchemy's error type only on a failure: --help and --version never load SQLAlchemy
             from sqlalchemy.exc import DBAPIError
 
             if isinstance(exc, DBAPIError):
+                # the store only to word a database failure
                 from pipecli.store.db import translate_error
 
                 _error(str(translate_error(exc, context.db or "database")))
@@ -71,6 +74,7 @@ class PipecliGroup(TyperGroup):
 
 
 def _error(text: str) -> None:
+    # a submodule of this package: imported once the package is loaded
     from pipecli.cli import output
 
     output.error(text)
@@ -91,6 +95,7 @@ app = typer.Typer(
 
 def _version(value: bool) -> None:
     if value:
+        # a submodule of this package: imported once the package is loaded
         from pipecli.cli import output
 
         output.line(f"pipecli {__version__}")
@@ -112,6 +117,7 @@ def _root(
     ] = False,
 ) -> None:
     if db is not None:  # else the context's own (None unless a test handed in a context with one)
+        # a submodule of this package: imported once the package is loaded
         from pipecli.cli import common
 
         common.set_db(db)

@@ -15,6 +15,7 @@ config_app = typer.Typer(help="The config file.", no_args_is_help=True)
 @db_app.command("path")
 def db_path() -> None:
     """Print the database in use (--db, $PIPECLI_DB, config `db`, or the default file)."""
+    # imported when the command runs, so --help and --version stay light
     from pipecli.cli import output
 
     output.line(db_target())
@@ -27,6 +28,7 @@ def db_migrate_to(
 ) -> None:
     """Copy this pipeline with its whole history into an empty PostgreSQL database, ids included, and
     check every table's row count: pipecli db migrate-to postgresql://me@dbhost/sales"""
+    # imported when the command runs, so --help and --version stay light
     from pipecli.cli import output, views
     from pipecli.store import copy as dbcopy
 
@@ -38,6 +40,7 @@ def db_migrate_to(
 @config_app.command("path")
 def config_path() -> None:
     """Print the config file's path ($PIPECLI_CONFIG or the platform's config folder)."""
+    # imported when the command runs, so --help and --version stay light
     from pipecli import config
     from pipecli.cli import output
 
@@ -47,6 +50,7 @@ def config_path() -> None:
 @config_app.command("show")
 def config_show() -> None:
     """Print the config in force (the file's settings; defaults are documented in the README)."""
+    # imported when the command runs, so --help and --version stay light
     from pipecli import config
     from pipecli.cli import output, views
 
@@ -62,6 +66,7 @@ def demo(
     ] = None,
 ) -> None:
     """Build a demo pipeline with nine months of history, print its board, and say how to explore it."""
+    # imported when the command runs, so --help and --version stay light
     from pathlib import Path
 
     import platformdirs

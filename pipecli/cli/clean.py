@@ -14,6 +14,7 @@ FORMATS = ("text", "table", "csv", "json", "markdown")
 
 def clean_columns():
     """Return the columns of a `clean` row."""
+    # imported when the command runs, so --help and --version stay light
     from pipecli.formats import Column
 
     return [
@@ -86,6 +87,7 @@ def clean(
       1  --check found something; or an error (the message on stderr says what)
       2  usage error, or an action without --yes when not on a terminal (nothing changed)
     """
+    # imported when the command runs, so --help and --version stay light
     from pipecli.cli.common import confirm
     from pipecli.cli.output import message, stdout_is_tty
     from pipecli.reports import clean as stale
@@ -124,6 +126,7 @@ def clean(
                 done = clean_actions.apply(conn, report.lead_ids, action, reason, snooze_days)
             message(f"{past} {len(done)} of {deals}{rest} (reason: {reason})")
     if check and report.rows:
+        # imported when the command runs, so --help and --version stay light
         from pipecli.errors import EXIT_FOUND
 
         raise typer.Exit(EXIT_FOUND)
@@ -131,6 +134,7 @@ def clean(
 
 def summary(report, owner: str | None = None, historic: bool = False) -> str:
     """Return the report's one-line summary: "3 stale deals worth €4,500.00 in Sales: 2 silent, 1 stuck"."""
+    # imported when the command runs, so --help and --version stay light
     from pipecli import money
     from pipecli.config import currency
 
@@ -147,6 +151,7 @@ def summary(report, owner: str | None = None, historic: bool = False) -> str:
 
 def render_report(report, fmt: str, owner: str | None, historic: bool) -> None:
     """Print the report in `fmt`: text (summary, then findings grouped by rule), markdown, or a listing."""
+    # imported when the command runs, so --help and --version stay light
     from pipecli import formats, money
     from pipecli.cli import output
     from pipecli.config import currency
@@ -191,6 +196,7 @@ def snooze(
     clear: Annotated[bool, typer.Option("--clear", help="End the snooze now.")] = False,
 ) -> None:
     """Snooze a deal stalled for a known reason: `pipecli snooze 12 --until 2027-01-10 --reason "budget freeze"`."""
+    # imported when the command runs, so --help and --version stay light
     from pipecli.cli.output import message
     from pipecli.reports import clean_actions
 

@@ -74,6 +74,7 @@ def ts(value: str | None, what: str = "--at") -> int | None:
     """Return an `--at`-style option as epoch seconds (None when not given)."""
     if value is None:
         return None
+    # imported when the command runs, so --help and --version stay light
     from pipecli import clock
 
     return clock.parse_ts(value, what)
@@ -83,6 +84,7 @@ def date(value: str | None, what: str):
     """Return a date option as a date (None when not given or empty)."""
     if value is None or not value.strip():
         return None
+    # imported when the command runs, so --help and --version stay light
     from pipecli import clock
 
     return clock.parse_date(value, what)
@@ -92,6 +94,7 @@ def amount(value: str | None, what: str = "--value") -> int | None:
     """Return a money option as minor units of the invocation's currency (None when not given or empty)."""
     if value is None or not value.strip():
         return None
+    # imported when the command runs, so --help and --version stay light
     from pipecli import money
 
     try:
@@ -108,6 +111,7 @@ def confirm(question: str, yes: bool) -> None:
         return
     if not current().can_prompt:
         raise UsageError(f"{question.rstrip('?')}: not on a terminal, so pass --yes to confirm")
+    # imported when the command runs, so --help and --version stay light
     from pipecli.cli import output
 
     if not output.ask(question):

@@ -79,6 +79,7 @@ class Context:
     @property
     def target(self) -> str:
         """The database this invocation uses: --db, else $PIPECLI_DB, else config `db`, else the default file."""
+        # --help imports this module: the store only when a command asks for the database
         from pipecli.store.db import resolve_target
 
         return resolve_target(self.db)
@@ -86,6 +87,7 @@ class Context:
     def store(self) -> Store:
         """Return the invocation's Store, opened (created and migrated when needed) on first use."""
         if self._store is None:
+            # --help imports this module: the store only when a command asks for the database
             from pipecli.pipelines import open_store
 
             self._store = open_store(self.target)
@@ -154,6 +156,7 @@ class Context:
     def currency(self) -> str:
         """The database's currency code (config `currency` today), read once per invocation."""
         if self._currency is None:
+            # --help imports this module: the config file is read only when a command needs it
             from pipecli import config
 
             self._currency = config.currency()

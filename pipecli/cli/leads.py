@@ -25,6 +25,7 @@ def add_lead(
     at: AtOpt = None,
 ) -> None:
     """Add a lead; print its id (only the id when piped: id=$(pipecli add-lead "Anna Rossi"))."""
+    # imported when the command runs, so --help and --version stay light
     from pipecli import leads
     from pipecli.cli import views
 
@@ -55,6 +56,7 @@ def move(
     at: AtOpt = None,
 ) -> None:
     """Move a lead to a stage, or close it: `pipecli move 12 won`, `pipecli move 12 lost --reason price`."""
+    # imported when the command runs, so --help and --version stay light
     from pipecli import leads
     from pipecli.cli import views
 
@@ -76,6 +78,7 @@ def edit(
     external_id: Annotated[str | None, typer.Option()] = None,
 ) -> None:
     """Change a lead's details; an empty string clears a detail (--company '')."""
+    # imported when the command runs, so --help and --version stay light
     from pipecli import leads
     from pipecli.cli.output import message
 
@@ -103,6 +106,7 @@ def edit(
 
 def show(lead_id: Annotated[int, typer.Argument(metavar="ID")], fmt: FormatOpt = "table") -> None:
     """Show a lead: details, stage history with time in each stage, activities, extra fields."""
+    # imported when the command runs, so --help and --version stay light
     from pipecli import leads
     from pipecli.cli import views
 
@@ -113,6 +117,7 @@ def show(lead_id: Annotated[int, typer.Argument(metavar="ID")], fmt: FormatOpt =
 
 def delete(lead_id: Annotated[int, typer.Argument(metavar="ID")], yes: YesOpt = False) -> None:
     """Delete a lead with its history and activities (asks first; --yes when not on a terminal)."""
+    # imported when the command runs, so --help and --version stay light
     from pipecli import leads
     from pipecli.cli.output import message
 
@@ -137,6 +142,7 @@ def log(
     next_: Annotated[str | None, typer.Option("--next", help='Plan the follow-up: "2026-12-02 send proposal".')] = None,
 ) -> None:
     """Log an activity on a lead; print the activity's id: pipecli log 12 call --next "2026-12-02 send proposal"."""
+    # imported when the command runs, so --help and --version stay light
     from pipecli import nextsteps
     from pipecli.cli import views
 
@@ -165,6 +171,7 @@ def list_(
     fmt: FormatOpt = "table",
 ) -> None:
     """List leads, filtered and sorted: pipecli list --status open --sort value --limit 10."""
+    # imported when the command runs, so --help and --version stay light
     from pipecli import listing
     from pipecli.cli import views
 
@@ -180,6 +187,7 @@ def board_(
     fmt: FormatOpt = "table",
 ) -> None:
     """The pipeline at a glance: each stage with its count, value and most valuable leads."""
+    # imported when the command runs, so --help and --version stay light
     from pipecli import board
     from pipecli.cli import views
 

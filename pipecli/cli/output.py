@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 def json_value(value: Any, kind: str, currency: str) -> Any:
     """Return a value as it goes into JSON for a column of `kind`: `formats.json_value`, under the name the
     commands import from here."""
+    # on use: --version and every message go through this module
     from pipecli import formats
 
     return formats.json_value(value, kind, currency)
@@ -55,6 +56,7 @@ def _currency() -> str:
 
 def money(minor: int | None, short: bool = False) -> str:
     """Return an amount in minor units for people, in the invocation's currency: `€4,500.00` (`€4.5k` short)."""
+    # on use: --version and every message go through this module
     from pipecli import money as amounts
 
     return (amounts.fmt_short if short else amounts.fmt)(minor, currency())
@@ -62,6 +64,7 @@ def money(minor: int | None, short: bool = False) -> str:
 
 def record(row: Mapping[str, Any], columns: Sequence[Column]) -> dict[str, Any]:
     """Return one row as a JSON object: each column's `name` with its value in JSON form."""
+    # on use: --version and every message go through this module
     from pipecli.formats import json_value
 
     code = currency()
@@ -70,6 +73,7 @@ def record(row: Mapping[str, Any], columns: Sequence[Column]) -> dict[str, Any]:
 
 def records(rows: Iterable[Mapping[str, Any]], columns: Sequence[Column]) -> list[dict[str, Any]]:
     """Return rows as JSON objects (see `record`)."""
+    # on use: --version and every message go through this module
     from pipecli.formats import json_value
 
     code = currency()
@@ -88,6 +92,7 @@ def render(
 ) -> None:
     """Write `rows` to `stream` (stdout) as a table, CSV, JSON or a Markdown table. `empty` is said on stderr when there
     are no rows and the format is a table."""
+    # on use: --version and every message go through this module
     import csv
     import json
 
@@ -120,6 +125,7 @@ def render(
 
 
 def _plain_table(cells: list[list[str]], columns: Sequence[Column], title: str | None, stream: IO[str]) -> None:
+    # on use: --version and every message go through this module
     from pipecli.formats import _numeric, neutralise
 
     headers = [c.title for c in columns]
@@ -137,6 +143,7 @@ def _plain_table(cells: list[list[str]], columns: Sequence[Column], title: str |
 
 
 def _markdown_table(cells: list[list[str]], columns: Sequence[Column], title: str | None, stream: IO[str]) -> None:
+    # on use: --version and every message go through this module
     from pipecli.formats import _numeric, neutralise
 
     def line(values: list[str]) -> str:
@@ -152,6 +159,7 @@ def _markdown_table(cells: list[list[str]], columns: Sequence[Column], title: st
 
 def console(stderr: bool = False) -> Any:
     """Return a rich Console on stdout (or stderr): a terminal, its width and its colour as the context says."""
+    # rich only when a table is drawn for a terminal
     from rich.console import Console
 
     ctx = current()
@@ -166,6 +174,7 @@ def console(stderr: bool = False) -> Any:
 
 
 def _rich_table(cells: list[list[str]], columns: Sequence[Column], title: str | None) -> None:
+    # rich only when a table is drawn for a terminal
     from rich.table import Table
     from rich.text import Text
 
@@ -184,6 +193,7 @@ def render_record(record: Mapping[str, Any], columns: Sequence[Column], fmt: str
     if fmt != "table":
         render([record], columns, fmt)
         return
+    # on use: --version and every message go through this module
     from pipecli.formats import neutralise, table_value
 
     code = currency()
@@ -196,6 +206,7 @@ def render_record(record: Mapping[str, Any], columns: Sequence[Column], fmt: str
 
 def write_json(data: Any) -> None:
     """Write any JSON-ready structure to stdout."""
+    # on use: --version and every message go through this module
     import json
 
     from pipecli.formats import _json_default
@@ -215,6 +226,7 @@ def line(text: str = "") -> None:
 
 def message(text: str) -> None:
     """Write a message for people to stderr, after the data written so far (control characters escaped)."""
+    # on use: --version and every message go through this module
     from pipecli.formats import neutralise_lines
 
     ctx = current()
@@ -232,6 +244,7 @@ def error(text: str) -> None:
 
 def ask(question: str) -> bool:
     """Ask a yes/no question on the terminal (stderr, answered on stdin); return the answer (default no)."""
+    # on use: --version and every message go through this module
     import typer
 
     return typer.confirm(question, default=False, err=True)

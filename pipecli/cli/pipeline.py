@@ -12,6 +12,7 @@ pipeline_app = typer.Typer(help="Pipelines and their stages.", no_args_is_help=T
 
 
 def _show_stages(name: str | None, fmt: str = "table") -> None:
+    # imported when the command runs, so --help and --version stay light
     from pipecli import pipelines
     from pipecli.cli import views
 
@@ -26,6 +27,7 @@ def add(
     stages: Annotated[str, typer.Option(help='Open stages in order: "New,Demo,Proposal".')],
 ) -> None:
     """Add a pipeline with its open stages (won and lost are added for you)."""
+    # imported when the command runs, so --help and --version stay light
     from pipecli import pipelines
 
     names = [s.strip() for s in stages.split(",") if s.strip()]
@@ -37,6 +39,7 @@ def add(
 @pipeline_app.command("list")
 def list_(fmt: FormatOpt = "table") -> None:
     """List pipelines with their stage and open-lead counts."""
+    # imported when the command runs, so --help and --version stay light
     from pipecli import pipelines
     from pipecli.cli import views
 
@@ -70,6 +73,7 @@ def stage(
     ] = False,
 ) -> None:
     """Configure a stage: pipecli pipeline stage Sales Meeting --probability 0.4 --stale-days 14."""
+    # imported when the command runs, so --help and --version stay light
     from pipecli import pipelines
 
     with store().write() as conn:
@@ -90,6 +94,7 @@ def add_stage(
     stale_days: Annotated[int | None, typer.Option()] = None,
 ) -> None:
     """Add an open stage to a pipeline."""
+    # imported when the command runs, so --help and --version stay light
     from pipecli import pipelines
 
     with store().write() as conn:
@@ -103,6 +108,7 @@ def remove_stage(
     stage_name: Annotated[str, typer.Argument(metavar="STAGE")],
 ) -> None:
     """Remove an open stage (refused while leads are in it; its history is kept)."""
+    # imported when the command runs, so --help and --version stay light
     from pipecli import pipelines
 
     with store().write() as conn:
@@ -113,6 +119,7 @@ def remove_stage(
 @pipeline_app.command("rename")
 def rename(old: str, new: str) -> None:
     """Rename a pipeline."""
+    # imported when the command runs, so --help and --version stay light
     from pipecli import pipelines
 
     with store().write() as conn:
@@ -123,6 +130,7 @@ def rename(old: str, new: str) -> None:
 @pipeline_app.command("default")
 def default(name: str) -> None:
     """Make a pipeline the default one (used when a command names none)."""
+    # imported when the command runs, so --help and --version stay light
     from pipecli import pipelines
     from pipecli.cli.output import message
 
@@ -134,6 +142,7 @@ def default(name: str) -> None:
 @pipeline_app.command("delete")
 def delete(name: str, yes: YesOpt = False) -> None:
     """Delete an empty pipeline (refused while it holds leads)."""
+    # imported when the command runs, so --help and --version stay light
     from pipecli import pipelines
     from pipecli.cli.output import message
 

@@ -16,6 +16,7 @@ SinceOpt = Annotated[str | None, typer.Option("--since", help="Only leads create
 
 
 def _summary_columns():
+    # imported when the command runs, so --help and --version stay light
     from pipecli.formats import Column
 
     return [
@@ -39,6 +40,7 @@ def _summary_columns():
 
 
 def _stage_columns(times: bool = True):
+    # imported when the command runs, so --help and --version stay light
     from pipecli.formats import Column
 
     cols = [
@@ -60,12 +62,14 @@ def _stage_columns(times: bool = True):
 
 
 def _source_columns():
+    # imported when the command runs, so --help and --version stay light
     from pipecli.formats import Column
 
     return [Column("source"), Column("new_leads", "new leads", kind="int")]
 
 
 def _records(rows: list[dict], columns) -> list[dict]:
+    # imported when the command runs, so --help and --version stay light
     from pipecli import formats
     from pipecli.cli import output
 
@@ -75,6 +79,7 @@ def _records(rows: list[dict], columns) -> list[dict]:
 
 def _long_csv(parts: list[tuple[str, list[dict], list]]) -> None:
     """Write several record lists as one CSV: section, row label, figure, value."""
+    # imported when the command runs, so --help and --version stay light
     import csv
     import sys
 
@@ -105,6 +110,7 @@ def metrics_(
 
     pipecli metrics --since 2026-01-01;  pipecli metrics --as-of 2026-06-30 --format json | jq .win_rate
     """
+    # imported when the command runs, so --help and --version stay light
     from pipecli.cli import output
     from pipecli.reports import metrics
 
@@ -138,6 +144,7 @@ def funnel_(
 ) -> None:
     """The funnel: each stage as a bar of the leads that reached it, with its open deals, their value and
     the conversion to the next stage. Won leads count as having reached every stage."""
+    # imported when the command runs, so --help and --version stay light
     from pipecli.cli import output
     from pipecli.reports import metrics
 
@@ -156,6 +163,7 @@ def funnel_(
 def _funnel_lines(data: dict, bar_width: int = 40, short: bool = False) -> list[tuple[str, int, str]]:
     """Return (label, bar length, figures) per stage, bars scaled to `bar_width` characters (compact
     amounts with `short`)."""
+    # imported when the command runs, so --help and --version stay light
     from pipecli import formats, money
     from pipecli.cli import output
 
@@ -178,6 +186,7 @@ def _funnel_lines(data: dict, bar_width: int = 40, short: bool = False) -> list[
 
 
 def _funnel_text(data: dict) -> str:
+    # imported when the command runs, so --help and --version stay light
     from pipecli import clock
 
     head = f"Funnel: {data['pipeline']} as of {clock.show(data['as_of'])}\n"
@@ -185,6 +194,7 @@ def _funnel_text(data: dict) -> str:
 
 
 def _funnel_rich(data: dict) -> None:
+    # imported when the command runs, so --help and --version stay light
     from rich.text import Text
 
     from pipecli import clock
@@ -203,6 +213,7 @@ def _funnel_rich(data: dict) -> None:
 
 
 def _period_columns():
+    # imported when the command runs, so --help and --version stay light
     from pipecli.formats import Column
 
     return [
@@ -222,6 +233,7 @@ def _period_columns():
 
 
 def _backtest_columns():
+    # imported when the command runs, so --help and --version stay light
     from pipecli.formats import Column
 
     return [
@@ -240,6 +252,7 @@ def _backtest_columns():
 
 
 def _probability_columns():
+    # imported when the command runs, so --help and --version stay light
     from pipecli.formats import Column
 
     return [
@@ -284,6 +297,7 @@ def forecast_(
 
     pipecli forecast --period quarter --target 50000;  pipecli forecast --backtest --format json
     """
+    # imported when the command runs, so --help and --version stay light
     from pipecli import formats
     from pipecli.cli import output
     from pipecli.reports import forecast
@@ -318,6 +332,7 @@ def forecast_(
             seed,
         )
     if fmt == "json":
+        # imported when the command runs, so --help and --version stay light
         from pipecli import clock
 
         currency = output._currency()
@@ -344,6 +359,7 @@ def forecast_(
     if fmt == "csv":
         output.render(data["periods"], _period_columns(), "csv")
         return
+    # imported when the command runs, so --help and --version stay light
     from pipecli import clock, money
 
     currency = output._currency()
@@ -361,6 +377,7 @@ def forecast_(
 
 
 def _size_columns():
+    # imported when the command runs, so --help and --version stay light
     from pipecli.formats import Column
 
     return [
@@ -401,6 +418,7 @@ def size_(
 
     pipecli size --target 100000 --avg-deal 500 --close-rate 0.8 --reps 10   # 200 deals, 250 leads, 25 each
     """
+    # imported when the command runs, so --help and --version stay light
     from pipecli.cli import output
     from pipecli.formats import Column
     from pipecli.reports import sizing

@@ -33,6 +33,7 @@ def qualify(
     An answer is yes, no (also none, 0, nobody, never), unknown, or a value, which counts as yes. A lead is
     qualified when the required criteria (config [qualification] required; default all four) are yes,
     disqualified when one is no, incomplete otherwise."""
+    # imported when the command runs, so --help and --version stay light
     from pipecli import qualify as core
     from pipecli.cli import views
 
@@ -42,6 +43,7 @@ def qualify(
         views.pending(rows, fmt)
         return
     if lead_id is None:
+        # imported when the command runs, so --help and --version stay light
         from pipecli.errors import UsageError
 
         raise UsageError("give a lead ID (or --pending to list leads awaiting qualification)")
@@ -78,6 +80,7 @@ def score(
     fmt: FormatOpt = "table",
 ) -> None:
     """Rank open leads by score (fit + decayed engagement): pipecli score --limit 20; pipecli score 12 --explain."""
+    # imported when the command runs, so --help and --version stay light
     from pipecli import listing
     from pipecli.cli import views
     from pipecli.cli.output import message
@@ -116,6 +119,7 @@ def score(
 
 def next_(pipeline: PipelineOpt = None, fmt: FormatOpt = "table") -> None:
     """Leads ready to advance: they showed one of their stage's triggers (pipeline stage P S --triggers ...) since entering it."""
+    # imported when the command runs, so --help and --version stay light
     from pipecli import nextsteps
     from pipecli.cli import views
 
@@ -130,6 +134,7 @@ def follow_up(
     step: Annotated[str, typer.Argument(metavar="TEXT", help="What to do.")],
 ) -> None:
     """Plan a lead's next step: pipecli follow-up 12 2026-12-02 "send proposal"."""
+    # imported when the command runs, so --help and --version stay light
     from pipecli import nextsteps
     from pipecli.cli.output import message
 
@@ -140,6 +145,7 @@ def follow_up(
 
 def today(pipeline: PipelineOpt = None, fmt: FormatOpt = "table") -> None:
     """The morning view: follow-ups due today or overdue, hot leads with no next step, leads ready to advance."""
+    # imported when the command runs, so --help and --version stay light
     from pipecli import nextsteps
     from pipecli.cli import views
 

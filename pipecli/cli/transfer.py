@@ -103,6 +103,7 @@ def import_(
 
       pipecli import leads.csv --key email --skip-invalid --rejects bad.csv
     """
+    # imported when the command runs, so --help and --version stay light
     import contextlib
     import os
 
@@ -159,6 +160,7 @@ def import_(
             reject_file = stack.enter_context(open(rejects, "w", encoding=encoding or "utf-8", newline=""))
         progress = None
         if size and output.stderr_is_tty():
+            # rich only when a table is drawn for a terminal
             from rich.progress import Progress
 
             bar = stack.enter_context(Progress(console=output.console(stderr=True), transient=True))
@@ -190,6 +192,7 @@ def import_(
 
 
 def _summary(result, label: str, failed: bool = False) -> None:
+    # imported when the command runs, so --help and --version stay light
     from pipecli.cli.output import message
 
     if result.extras and not failed:
@@ -249,6 +252,7 @@ def export(
 
       pipecli export --raw | pipecli --db other.db import -
     """
+    # imported when the command runs, so --help and --version stay light
     from pipecli import config, formats, listing
     from pipecli.transfer import exporter
 

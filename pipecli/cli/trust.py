@@ -15,6 +15,7 @@ def backup(
 ) -> None:
     """Write a consistent copy of the database to FILE (readable by you only), even while others write:
     pipecli backup ~/backups/pipeline-$(date +%F).db"""
+    # imported when the command runs, so --help and --version stay light
     from pathlib import Path
 
     from pipecli.cli.output import message
@@ -22,7 +23,7 @@ def backup(
 
     if Path(file).expanduser().exists():
         confirm(f"Replace the existing file {file}?", yes)
-    made = core.backup(store(), file, overwrite=True)
+    made = core.backup(store(), file)
     message(f"backed up {made['leads']} leads to {made['path']} ({made['bytes']} bytes)")
 
 
@@ -31,6 +32,7 @@ def restore(
     yes: YesOpt = False,
 ) -> None:
     """Replace the database with a backup (asks first; --yes when not on a terminal)."""
+    # imported when the command runs, so --help and --version stay light
     from pipecli.cli.output import message
     from pipecli.errors import PipecliError
     from pipecli.store import backup as core
@@ -52,6 +54,7 @@ def forget(
 ) -> None:
     """Erase a person for good: their lead(s), history, activities, notes, extra fields and answers,
     then compact the database so the bytes are gone (right to erasure). Backups keep their copy."""
+    # imported when the command runs, so --help and --version stay light
     from pipecli import privacy
     from pipecli.cli import output, views
 

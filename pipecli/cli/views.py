@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from pipecli import clock
 from pipecli.cli import output
 from pipecli.formats import Column, neutralise
 
@@ -73,8 +74,6 @@ def added(lead_id: int, name: str) -> None:
 
 def moved(move: Move) -> None:
     """Say where a lead moved, and when."""
-    from pipecli import clock
-
     output.message(f"lead {move.lead_id}: {move.from_stage} -> {move.to_stage} at {clock.show(move.at)}")
 
 
@@ -317,8 +316,6 @@ def explanation(info: Mapping[str, Any], fmt: str) -> None:
         output.write_json(explanation_json(info))
         return
     if fmt == "csv":
-        from pipecli import clock
-
         rows = [{"part": "rule", "what": r["rule"], "contribution": r["contribution"]} for r in info["rules"]]
         rows += [
             {"part": "activity", "what": f"{a['kind']} {clock.iso(a['at'])}", "contribution": a["contribution"]}

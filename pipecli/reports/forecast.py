@@ -127,6 +127,7 @@ def project(
 
 
 def _project(conn, pipeline, t, history, period, starts, mode, runs, seed, target, min_history, st) -> dict:
+    # local by history only (no cycle, no start-up cost): may move to the top
     import numpy as np
 
     pid = pipeline["id"]

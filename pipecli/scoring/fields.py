@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from pipecli import config
+from pipecli import config, money
 from pipecli.store.sql import execute_in
 
 # Lead columns a rule may name (`value` is the deal value in major units); any other name is an extra field.
@@ -53,8 +53,6 @@ def field_values(conn, lead_ids: list[int] | None, fields: set[str]) -> dict[int
 
 
 def _major(minor: int) -> float:
-    from pipecli import money
-
     return float(money.to_decimal(minor, config.currency()))
 
 

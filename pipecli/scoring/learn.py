@@ -100,6 +100,7 @@ def _encoder(values: list) -> dict | None:
 
 def _fit(rows: list[dict], outcomes: list[int], fields: list[str]) -> dict:
     """Return a model (encoders, weights, intercept) fitted on `rows` with numpy."""
+    # numpy (slow to import) only when a model is fitted: every command loads this module
     import numpy as np
 
     encoders, used = {}, []

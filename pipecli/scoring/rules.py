@@ -17,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from pipecli import config
+from pipecli.activities import check_kind
 from pipecli.errors import PipecliError
 from pipecli.scoring.fields import as_number, lookup
 
@@ -116,8 +117,6 @@ def half_life_seconds() -> float:
 
 def points() -> dict[str, float]:
     """Return the points per activity kind in force: DEFAULT_POINTS with config `[scoring.points]` over them."""
-    from pipecli.activities import check_kind
-
     merged = dict(DEFAULT_POINTS)
     for kind, value in _settings().get("points", {}).items():
         number = as_number(value)

@@ -13,32 +13,32 @@ from __future__ import annotations
 import os
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 from pipecli.errors import PipecliError
+from pipecli.store import migrations
+from pipecli.store.db import BUSY_TIMEOUT_SECONDS, Store, translate_error
+from pipecli.store.files import create_private_file, describe_file
 
 
-def _require_sqlite(store, what: str) -> Path:
-    if not store.is_sqlite:
+def _require_sqlite(store: Store, what: str) -> Path:
+    if store.path is None:
         raise PipecliError(f"{what} works on SQLite files; for PostgreSQL use pg_dump / pg_restore")
     return store.path
 
 
 def _lead_count(conn: sqlite3.Connection) -> int:
-    return conn.execute("SELECT COUNT(*) FROM lead").fetchone()[0]
+    count: int = conn.execute("SELECT COUNT(*) FROM lead").fetchone()[0]
+    return count
 
 
-def backup(store, destination: str, overwrite: bool = False) -> dict:
-    """Write a consistent copy of `store`'s SQLite database to `destination` (mode 0600); return
-    {path, bytes, leads}. Refuses an existing destination unless `overwrite`."""
-    from pipecli.store.db import BUSY_TIMEOUT_SECONDS, translate_error
-    from pipecli.store.files import create_private_file
-
+def backup(store: Store, destination: str) -> dict[str, Any]:
+    """Write a consistent copy of `store`'s SQLite database to `destination` (mode 0600), replacing an
+    existing file (the command asks first); return {path, bytes, leads}."""
     source = _require_sqlite(store, "backup")
     dest = Path(destination).expanduser().absolute()
     if dest.is_dir():
         raise PipecliError(f"{dest} is a folder; give a file name for the backup")
-    if dest.exists() and not overwrite:
-        raise PipecliError(f"{dest} exists; pass --yes to replace it")
     if dest == source:
         raise PipecliError("the backup file must not be the database itself")
     temp = dest.with_name(f".{dest.name}.{os.getpid()}.partial")
@@ -66,12 +66,9 @@ def backup(store, destination: str, overwrite: bool = False) -> dict:
     return {"path": str(dest), "bytes": dest.stat().st_size, "leads": leads}
 
 
-def inspect_backup(path: str) -> dict:
+def inspect_backup(path: str) -> dict[str, Any]:
     """Return {path, schema_version, leads} of a backup file, or raise PipecliError when it is not a
     healthy pipecli database this pipecli can read."""
-    from pipecli.store import migrations
-    from pipecli.store.files import describe_file
-
     file = Path(path).expanduser().absolute()
     if not file.is_file():
         raise PipecliError(f"{file} does not exist or is not a file")
@@ -101,12 +98,9 @@ def inspect_backup(path: str) -> dict:
     return {"path": str(file), "schema_version": version, "leads": leads}
 
 
-def restore(target: str, path: str) -> dict:
+def restore(target: str, path: str) -> dict[str, Any]:
     """Replace the SQLite database at `target` with the backup at `path` (checked with `inspect_backup`);
     return {path, leads}. The live file keeps its name and mode; the copy is one transaction."""
-    from pipecli.store.db import BUSY_TIMEOUT_SECONDS, Store, translate_error
-    from pipecli.store.files import create_private_file, describe_file
-
     info = inspect_backup(path)
     live = Path(target)
     if live.exists() and live.samefile(info["path"]):

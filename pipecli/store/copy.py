@@ -9,30 +9,30 @@ row count of every table is compared with the source's before the transaction co
 
 from __future__ import annotations
 
+from typing import Any
+
+from sqlalchemy import func, inspect, select, text
+from sqlalchemy.engine import Connection
+
 from pipecli.errors import PipecliError
 from pipecli.store import schema
+from pipecli.store.db import Store, is_url
 
 BATCH = 5000
 
 
-def table_names(conn) -> list[str]:
+def table_names(conn: Connection) -> list[str]:
     """Return the names of the tables in the connected database (its default schema)."""
-    from sqlalchemy import inspect
-
     return sorted(inspect(conn).get_table_names())
 
 
-def count_rows(conn) -> dict[str, int]:
+def count_rows(conn: Connection) -> dict[str, int]:
     """Return {table: row count} for every table of the schema."""
-    from sqlalchemy import func, select
-
     return {t.name: conn.execute(select(func.count()).select_from(t)).scalar_one() for t in schema.tables()}
 
 
-def _reset_sequences(conn) -> None:
+def _reset_sequences(conn: Connection) -> None:
     """Move every PostgreSQL id sequence past the largest copied id, so new rows get fresh ids."""
-    from sqlalchemy import text
-
     for table in schema.tables():
         if "id" not in table.c or not table.c.id.primary_key:
             continue
@@ -44,14 +44,12 @@ def _reset_sequences(conn) -> None:
         )
 
 
-def copy_database(source, target) -> list[dict]:
+def copy_database(source: Connection, target: Connection) -> list[dict[str, Any]]:
     """Copy every row of every table from connection `source` into the empty database of connection
     `target` (both inside a transaction); return one record per table: rows in the source, rows copied.
 
     Raises PipecliError, before anything is written, when the target holds any table or the source
     holds tables this pipecli does not know; and when a count differs after the copy."""
-    from sqlalchemy import select
-
     present = table_names(target)
     if present:
         raise PipecliError(
@@ -63,8 +61,6 @@ def copy_database(source, target) -> list[dict]:
     if unknown:
         raise PipecliError(f"the source holds tables pipecli does not know ({', '.join(unknown)}); nothing was copied")
     if target.dialect.name == "postgresql":
-        from sqlalchemy import text
-
         target.execute(text("SELECT pg_advisory_xact_lock(7071)"))  # no pipecli creates a schema meanwhile
     schema.tables()[0].metadata.create_all(target)
     expected = count_rows(source)
@@ -75,18 +71,18 @@ def copy_database(source, target) -> list[dict]:
     if target.dialect.name == "postgresql":
         _reset_sequences(target)
     copied = count_rows(target)
-    report = [{"table": name, "source_rows": expected[name], "copied_rows": copied[name]} for name in expected]
+    report: list[dict[str, Any]] = [
+        {"table": name, "source_rows": expected[name], "copied_rows": copied[name]} for name in expected
+    ]
     wrong = [r["table"] for r in report if r["source_rows"] != r["copied_rows"]]
     if wrong:
         raise PipecliError(f"row counts differ after the copy in {', '.join(wrong)}; nothing was copied")
     return report
 
 
-def migrate_to(source_store, target_url: str) -> list[dict]:
+def migrate_to(source_store: Store, target_url: str) -> list[dict[str, Any]]:
     """Copy the pipeline of `source_store` into the empty database at `target_url`; return the per-table
     counts (see `copy_database`). The target is written in one transaction: all or nothing."""
-    from pipecli.store.db import Store, is_url
-
     if not is_url(target_url):
         raise PipecliError(
             f"migrate-to needs a database URL (postgresql://user@host/db), not {target_url!r}; "

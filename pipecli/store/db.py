@@ -18,12 +18,21 @@ old snapshot. The file goes back to WAL after the write, or, after a crash, when
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
-from contextlib import contextmanager
+import re
+import sqlite3
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.pool import NullPool
 
 from pipecli import config
 from pipecli.errors import PipecliError
+from pipecli.store import migrations
 from pipecli.store.files import create_private_file, describe_file
 from pipecli.store.schema import BULK_WRITE_MARK
 
@@ -41,6 +50,7 @@ def resolve_target(cli_db: str | None = None) -> str:
         if candidate:
             candidate = str(candidate)
             return candidate if is_url(candidate) else str(Path(candidate).expanduser().absolute())
+    # platformdirs only when nothing names the database
     import platformdirs
 
     return str(Path(platformdirs.user_data_dir("pipecli")) / "pipeline.db")
@@ -48,8 +58,6 @@ def resolve_target(cli_db: str | None = None) -> str:
 
 def redact(target: str) -> str:
     """Return `target` fit for messages: a URL's password is replaced by ***."""
-    import re
-
     return re.sub(r"(://[^:/@]*):[^@/]*@", r"\1:***@", target) if is_url(target) else target
 
 
@@ -71,13 +79,14 @@ def translate_error(exc: Exception, target: str) -> PipecliError:
     return PipecliError(f"database error on {target}: {text}")
 
 
-def _numeric_loader():
+def _numeric_loader() -> type[Any]:
     """Return a psycopg loader that reads NUMERIC as SQLite gives such values: an int when integral
     (PostgreSQL's SUM of integer columns, such as money in minor units), else a float (AVG)."""
+    # psycopg is the optional `postgres` extra: only a PostgreSQL connection needs it
     from psycopg.adapt import Loader
 
     class NumericLoader(Loader):
-        def load(self, data):
+        def load(self, data: Any) -> int | float:
             text = bytes(data).decode("ascii")
             return int(text) if text.lstrip("-").isdigit() else float(text)
 
@@ -94,10 +103,7 @@ class Store:
         self.path: Path | None = Path(target) if self.is_sqlite else None
         self.engine = self._make_engine()
 
-    def _make_engine(self):
-        from sqlalchemy import create_engine, event
-        from sqlalchemy.pool import NullPool
-
+    def _make_engine(self) -> Engine:
         if not self.is_sqlite:
             url = self.target
             for prefix in ("postgresql://", "postgres://"):
@@ -111,7 +117,7 @@ class Store:
                 raise PipecliError(f"cannot use database URL {redact(self.target)}: {exc}") from None
 
             @event.listens_for(engine, "connect")
-            def _on_pg_connect(dbapi_conn, _record):
+            def _on_pg_connect(dbapi_conn: Any, _record: Any) -> None:
                 dbapi_conn.adapters.register_loader("numeric", _numeric_loader())
 
             return engine
@@ -123,7 +129,7 @@ class Store:
         )
 
         @event.listens_for(engine, "connect")
-        def _on_connect(dbapi_conn, _record):
+        def _on_connect(dbapi_conn: Any, _record: Any) -> None:
             # Take transaction control from the driver, so BEGIN IMMEDIATE below is what really runs.
             dbapi_conn.isolation_level = None
             cur = dbapi_conn.cursor()
@@ -134,7 +140,7 @@ class Store:
             cur.close()
 
         @event.listens_for(engine, "begin")
-        def _on_begin(conn):
+        def _on_begin(conn: Connection) -> None:
             options = conn.get_execution_options()
             if options.get("pipecli_bulk"):
                 # before BEGIN: SQLite ignores this pragma inside a transaction (the connection is not reused)
@@ -144,7 +150,7 @@ class Store:
         return engine
 
     @classmethod
-    def open(cls, target: str, migrate: bool = True, seed=None) -> Store:
+    def open(cls, target: str, migrate: bool = True, seed: Callable[[Connection], None] | None = None) -> Store:
         """Return a Store for `target`, creating a new SQLite file (mode 0600) and the schema if needed;
         `seed(conn)` fills a newly created schema (the domain's starting data, see `pipelines.open_store`)."""
         if not is_url(target):
@@ -164,15 +170,11 @@ class Store:
                     raise PipecliError(f"cannot create database {path}: {exc.strerror}") from None
         store = cls(target)
         if migrate:
-            from pipecli.store import migrations
-
             migrations.ensure_current(store, seed)
         return store
 
     @contextmanager
-    def _transaction(self, write: bool, bulk: bool = False) -> Iterator:
-        from sqlalchemy.exc import DBAPIError
-
+    def _transaction(self, write: bool, bulk: bool = False) -> Iterator[Connection]:
         try:
             with self.engine.connect() as conn:
                 if self.is_sqlite:
@@ -182,19 +184,17 @@ class Store:
         except DBAPIError as exc:
             raise translate_error(exc, self.target) from None
 
-    def write(self):
+    def write(self) -> AbstractContextManager[Connection]:
         """Return a context manager giving a connection in one write transaction (all or nothing)."""
         return self._transaction(write=True)
 
     @contextmanager
-    def bulk_write(self) -> Iterator:
+    def bulk_write(self) -> Iterator[Connection]:
         """Return a context manager like `write`, for one very big write: on SQLite, through a rollback
         journal when no other connection has the file open (see the module docstring), else as `write`.
 
         On SQLite the transaction does not check foreign keys row by row (a third of a million-row
         import's inserts): the caller writes only references it has resolved from the database itself."""
-        from sqlalchemy import text
-
         switched = self.is_sqlite and self.set_journal_mode("delete", wait=False) == "delete"
         if switched:
             # committed on its own: when the process dies mid-write, the next command finds it and puts
@@ -212,8 +212,6 @@ class Store:
     def end_bulk_journal(self, wait: bool = False) -> None:
         """Put a file a bulk write switched to a rollback journal back in WAL mode, and drop its mark;
         leave both when another connection has the file open (the next command tries again)."""
-        from sqlalchemy import text
-
         if self.set_journal_mode("wal", wait=wait) != "wal":
             return
         try:
@@ -225,20 +223,19 @@ class Store:
     def set_journal_mode(self, mode: str, wait: bool) -> str | None:
         """Switch a SQLite file's journal mode outside any transaction; return the mode it is in after,
         or None when the file was busy (without `wait`, another connection having it open is enough)."""
-        import sqlite3
-
         try:
             conn = sqlite3.connect(self.target, isolation_level=None, timeout=BUSY_TIMEOUT_SECONDS if wait else 0)
         except sqlite3.Error:
             return None
         try:
-            return conn.execute(f"PRAGMA journal_mode = {mode}").fetchone()[0]
+            found: str = conn.execute(f"PRAGMA journal_mode = {mode}").fetchone()[0]
+            return found
         except sqlite3.Error:
             return None
         finally:
             conn.close()
 
-    def read(self):
+    def read(self) -> AbstractContextManager[Connection]:
         """Return a context manager giving a connection in one read transaction (a consistent snapshot)."""
         return self._transaction(write=False)
 

@@ -7,24 +7,34 @@ version newer than `LATEST` was written by a newer pipecli: it is refused before
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy.engine import Connection
+
 from pipecli import clock
 from pipecli.errors import PipecliError
 from pipecli.store.schema import BULK_WRITE_MARK
+
+if TYPE_CHECKING:
+    from pipecli.store.db import Store
 
 LATEST = 3
 APPLICATION_ID = 0x70697065  # "pipe": marks a SQLite file as pipecli's (PRAGMA application_id)
 
 
-def _tables(conn) -> set[str]:
+def _tables(conn: Connection) -> set[str]:
+    # local like every SQLAlchemy import of the steps (schema, imported above, has loaded it)
     from sqlalchemy import inspect
 
     return set(inspect(conn).get_table_names())
 
 
-def read_version(conn) -> int | None:
+def read_version(conn: Connection) -> int | None:
     """Return the schema version stamped in the database, or None for an empty database.
 
     Raises PipecliError when the database holds tables but is not a pipecli database."""
+    # local like every SQLAlchemy import of the steps (schema, imported above, has loaded it)
     from sqlalchemy import text
 
     tables = _tables(conn)
@@ -38,10 +48,11 @@ def read_version(conn) -> int | None:
     return int(row[0])
 
 
-def add_missing_columns(conn, table_name: str, defaults: dict[str, str]) -> None:
+def add_missing_columns(conn: Connection, table_name: str, defaults: dict[str, str]) -> None:
     """Add to `table_name` every column the model has and the database lacks (DDL from the model's types).
 
     `defaults` gives the SQL default for NOT NULL columns, which existing rows need."""
+    # local like every SQLAlchemy import of the steps (schema, imported above, has loaded it)
     from sqlalchemy import inspect
     from sqlmodel import SQLModel
 
@@ -56,8 +67,9 @@ def add_missing_columns(conn, table_name: str, defaults: dict[str, str]) -> None
         conn.exec_driver_sql(ddl)
 
 
-def _create_missing(conn) -> None:
+def _create_missing(conn: Connection) -> None:
     """Create every table and index of the models that the database lacks."""
+    # local like every SQLAlchemy import of the steps (schema, imported above, has loaded it)
     from sqlalchemy.schema import CreateIndex
     from sqlmodel import SQLModel
 
@@ -72,7 +84,7 @@ def _create_missing(conn) -> None:
 REDUNDANT_INDEXES = ("ix_lead_board", "ix_lead_closed")
 
 
-def m002_followups_scores_extras(conn) -> None:
+def m002_followups_scores_extras(conn: Connection) -> None:
     """v1 -> v2: next steps, snoozes, archiving, scores, qualification, extra fields, stage triggers."""
     add_missing_columns(conn, "pipeline", {})
     add_missing_columns(conn, "stage", {"removed": "false"})
@@ -104,7 +116,7 @@ UNUSED_INDEXES = (
 NARROWED_INDEXES = ("ix_lead_email", "ix_lead_external", "ix_lead_outcome", "ix_lead_dup_email", "ix_lead_dup_name")
 
 
-def m003_fewer_narrower_indexes(conn) -> None:
+def m003_fewer_narrower_indexes(conn: Connection) -> None:
     """v2 -> v3: drop the indexes nothing uses, and rebuild the ones made partial."""
     for name in UNUSED_INDEXES + NARROWED_INDEXES:
         conn.exec_driver_sql(f"DROP INDEX IF EXISTS {name}")
@@ -114,7 +126,8 @@ def m003_fewer_narrower_indexes(conn) -> None:
 STEPS = {2: m002_followups_scores_extras, 3: m003_fewer_narrower_indexes}
 
 
-def _create_fresh(conn, seed) -> None:
+def _create_fresh(conn: Connection, seed: Callable[[Connection], None] | None) -> None:
+    # local like every SQLAlchemy import of the steps (schema, imported above, has loaded it)
     from sqlalchemy import text
     from sqlmodel import SQLModel
 
@@ -127,9 +140,10 @@ def _create_fresh(conn, seed) -> None:
         seed(conn)
 
 
-def ensure_current(store, seed=None) -> int:
+def ensure_current(store: Store, seed: Callable[[Connection], None] | None = None) -> int:
     """Bring `store`'s schema to LATEST (creating it when empty, then calling `seed(conn)` in the same
     transaction to add the data a new database starts with); return the version found on opening."""
+    # local like every SQLAlchemy import of the steps (schema, imported above, has loaded it)
     from sqlalchemy import text
 
     with store.read() as conn:
@@ -152,7 +166,7 @@ def ensure_current(store, seed=None) -> int:
     if found == LATEST:
         return found
     if store.is_sqlite:
-        raw = store.engine.raw_connection()  # outside any transaction: WAL cannot be set inside one
+        raw: Any = store.engine.raw_connection()  # outside any transaction: WAL cannot be set inside one
         try:
             raw.driver_connection.execute("PRAGMA journal_mode = WAL")
             raw.driver_connection.execute(f"PRAGMA application_id = {APPLICATION_ID}")

@@ -13,8 +13,9 @@ Times are integer epoch seconds (UTC); calendar dates are DATE; money is integer
 from __future__ import annotations
 
 import datetime as _dt
+from typing import Any
 
-from sqlalchemy import BigInteger, Index, UniqueConstraint, text
+from sqlalchemy import BigInteger, Index, Table, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 SCHEMA_VERSION_KEY = "schema_version"
@@ -49,7 +50,7 @@ class Stage(SQLModel, table=True):
     removed: bool = False  # kept so history that passed through it stays readable
 
 
-def _where(condition: str) -> dict:
+def _where(condition: str) -> dict[str, Any]:
     """Return the Index arguments making an index partial: only rows meeting `condition`, on both backends."""
     return {"sqlite_where": text(condition), "postgresql_where": text(condition)}
 
@@ -186,7 +187,7 @@ class Qualification(SQLModel, table=True):
     at: int = Field(sa_type=BigInteger)
 
 
-def tables() -> list:
+def tables() -> list[Table]:
     """Return the schema's tables (SQLAlchemy Table objects), parents before children: the one list of
     what a pipecli database holds (copies, counts, the tests' whole-database comparisons)."""
     return list(SQLModel.metadata.sorted_tables)

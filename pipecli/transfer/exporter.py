@@ -72,6 +72,7 @@ def _stream(conn, sql: str, params: dict) -> Iterator[list[dict]]:
 def extra_header(key: str) -> str:
     """Return the column header for an extra field: its key, or `extra:KEY` when the importer would
     otherwise read the key as one of its fields."""
+    # the importer (the biggest module) only when an export has extra fields
     from pipecli.transfer.importer import SYNONYMS, norm_header
 
     names = {n for synonyms in SYNONYMS.values() for n in synonyms} | {norm_header(c.name) for c in LEAD_COLUMNS}

@@ -1109,6 +1109,7 @@ class _Importer:
 
     def _update(self, current: dict, lead: _Lead) -> bool:
         """Bring an existing lead in line with its row; return True when anything changed."""
+        # local by history only (no cycle, no start-up cost): may move to the top
         from pipecli import leads
 
         lead_id, changed = current["id"], False
