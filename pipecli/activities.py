@@ -7,6 +7,11 @@ write to a lead, in `leads.log_activity`.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
+
 from sqlalchemy import text
 
 from pipecli.errors import PipecliError
@@ -41,7 +46,7 @@ def check_kind(kind: str) -> str:
     return key
 
 
-def activities_of(conn, lead_id: int) -> list[dict]:
+def activities_of(conn: Connection, lead_id: int) -> list[dict[str, Any]]:
     """Return a lead's activities, oldest first."""
     rows = conn.execute(
         text("SELECT id, kind, note, at FROM activity WHERE lead_id = :l ORDER BY at, id"), {"l": lead_id}

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from sqlalchemy import text
 
 from pipecli import pipelines
 
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
 
-def board(conn, pipeline: str | None = None, per_stage: int = 5) -> dict:
+
+def board(conn: Connection, pipeline: str | None = None, per_stage: int = 5) -> dict[str, Any]:
     """Return the pipeline's open stages, each with its open-lead count, total value (minor units) and
     its `per_stage` most valuable leads, plus the won and lost totals."""
     p = pipelines.get_pipeline(conn, pipeline)
@@ -22,7 +27,7 @@ def board(conn, pipeline: str | None = None, per_stage: int = 5) -> dict:
             params,
         )
     }
-    top: dict[int, list[dict]] = {}
+    top: dict[int, list[dict[str, Any]]] = {}
     rows = conn.execute(
         text(
             "SELECT * FROM (SELECT id, name, company, value_minor, owner, stage_id, expected_close,"

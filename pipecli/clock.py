@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as _dt
 import os
 import re
+from typing import overload
 
 from pipecli.errors import PipecliError
 
@@ -64,11 +65,11 @@ def _parse_absolute(text: str, what: str) -> _dt.datetime:
             f"{what}: cannot read {text!r} as a date or time "
             "(use 2026-11-28, 2026-11-28T14:30, today, yesterday, '3 days ago')"
         ) from None
-    if isinstance(parsed, pendulum.Duration) or not hasattr(parsed, "year"):
+    if isinstance(parsed, pendulum.Duration | pendulum.Time):  # a length, or a time of day without a date
         raise PipecliError(f"{what}: {text!r} is not a date or time")
-    if not isinstance(parsed, _dt.datetime):
-        parsed = pendulum.datetime(parsed.year, parsed.month, parsed.day, tz=pendulum.local_timezone())
-    return _plain(parsed)
+    if isinstance(parsed, pendulum.DateTime):
+        return _plain(parsed)
+    return _plain(pendulum.datetime(parsed.year, parsed.month, parsed.day, tz=pendulum.local_timezone()))
 
 
 def _shift(base: _dt.datetime, n: int, unit: str) -> _dt.datetime:
@@ -122,7 +123,7 @@ def parse_date(text: str, what: str = "date") -> _dt.date:
     return _dt.date(local.year, local.month, local.day)
 
 
-def as_date(value) -> _dt.date:
+def as_date(value: object) -> _dt.date:
     """Return a DATE column's value as a plain date: drivers give a date (PostgreSQL) or ISO text (SQLite),
     and no driver binds a date subclass such as pendulum's."""
     if isinstance(value, _dt.date):
@@ -145,6 +146,10 @@ def from_ts(ts: int) -> _dt.datetime:
     return _dt.datetime.fromtimestamp(ts, _dt.UTC).astimezone()
 
 
+@overload
+def iso(ts: int) -> str: ...
+@overload
+def iso(ts: None) -> None: ...
 def iso(ts: int | None) -> str | None:
     """Return epoch seconds as an ISO 8601 string with the local UTC offset (for JSON and CSV)."""
     return None if ts is None else from_ts(ts).isoformat()
@@ -158,7 +163,7 @@ def show(ts: int | None) -> str:
 def human_duration(seconds: int | float) -> str:
     """Return a compact duration: `3d 4h`, `5h 10m`, `45m`."""
     seconds = int(seconds)
-    days, rest = divmod(seconds, 86400)
+    days, rest = divmod(seconds, DAY)
     hours, rest = divmod(rest, 3600)
     minutes = rest // 60
     if days:

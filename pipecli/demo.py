@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import random
+from typing import TYPE_CHECKING
 
 from sqlalchemy import text
 
@@ -14,6 +15,9 @@ from pipecli import clock, leads, pipelines
 from pipecli.errors import PipecliError
 from pipecli.leads import log_activity
 from pipecli.nextsteps import set_follow_up
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
 
 FIRST = [
     "Anna",
@@ -61,19 +65,19 @@ OWNERS = ["marco", "giulia", "tom"]
 TOUCHES = ["call", "email", "email_opened", "reply", "meeting", "demo", "quote"]
 
 
-def has_leads(conn) -> bool:
+def has_leads(conn: Connection) -> bool:
     """Return True when the database holds at least one lead."""
     return conn.execute(text("SELECT 1 FROM lead LIMIT 1")).first() is not None
 
 
-def build(conn, leads_count: int = 80, days: int = 270, seed: int = 7) -> int:
+def build(conn: Connection, leads_count: int = 80, days: int = 270, seed: int = 7) -> int:
     """Fill an empty database's default pipeline with `leads_count` leads and their history over the
     last `days` days; return how many leads were added. Refuses a database that already has leads."""
     if has_leads(conn):
         raise PipecliError("this database already has leads; the demo builds only into an empty one (use --db)")
     rng = random.Random(seed)
     now = clock.now_ts()
-    day = 86400
+    day = clock.DAY
     stage_names = ["Prospecting", "Contact", "Qualification", "Meeting", "Proposal"]
     for i in range(leads_count):
         created = now - rng.randint(3, days) * day + rng.randint(8, 17) * 3600
@@ -123,7 +127,7 @@ TRIGGERS = {"Contact": "reply", "Qualification": "demo_request", "Meeting": "quo
 NEXT_STEPS = ["call back", "send proposal", "book a demo", "follow up on quote", "check budget"]
 
 
-def _this_week(conn, rng: random.Random, now: int) -> None:
+def _this_week(conn: Connection, rng: random.Random, now: int) -> None:
     """Give the recent open deals what a seller's week holds, so `today` and `next` have something to
     show: stage triggers, fresh replies and requests, and follow-ups due around today."""
     for stage, kinds in TRIGGERS.items():
@@ -133,7 +137,7 @@ def _this_week(conn, rng: random.Random, now: int) -> None:
             "SELECT l.id, s.name FROM lead l JOIN stage s ON s.id = l.stage_id "
             "WHERE l.status = 'open' AND l.last_event_at > :since ORDER BY l.id"
         ),
-        {"since": now - 45 * 86400},
+        {"since": now - 45 * clock.DAY},
     ).all()
     today = clock.today()
     for lead_id, stage in recent:

@@ -1,7 +1,6 @@
 """The one error type the core raises; the CLI turns it into a one-line message and an exit code."""
 
 # Exit codes, documented in `pipecli --help` and the README.
-EXIT_OK = 0
 EXIT_ERROR = 1  # bad input, unknown lead/stage/pipeline, a refused operation
 EXIT_USAGE = 2  # wrong options, or a confirmation that cannot be asked (no terminal, no --yes)
 EXIT_FOUND = 1  # `clean --check` found something

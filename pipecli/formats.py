@@ -10,10 +10,10 @@ from __future__ import annotations
 import csv
 import datetime as _dt
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import IO, Any
 
 from pipecli import clock, money
 
@@ -78,7 +78,8 @@ def csv_value(value: Any, kind: str, currency: str) -> str:
     if kind == "money":
         return str(money.to_decimal(value, currency))
     if kind == "ts":
-        return clock.iso(value)
+        stamp: str = clock.iso(value)
+        return stamp
     if kind == "bool":
         return "true" if value else "false"
     if isinstance(value, (_dt.date, _dt.datetime)):
@@ -128,7 +129,13 @@ def undefuse(cell: str) -> str:
 
 
 def write_stream(
-    rows: Iterable[dict], columns: list[Column], fmt: str, stream, currency: str, *, raw: bool = False
+    rows: Iterable[Mapping[str, Any]],
+    columns: list[Column],
+    fmt: str,
+    stream: IO[str],
+    currency: str,
+    *,
+    raw: bool = False,
 ) -> int:
     """Write records one at a time as csv, json (an array) or jsonl (an object per line); return how many.
 
@@ -136,7 +143,7 @@ def write_stream(
     count = 0
     if fmt == "csv":
         writer = csv.writer(stream, lineterminator="\n")
-        clean = (lambda cell: cell) if raw else defuse
+        clean: Callable[[str], str] = (lambda cell: cell) if raw else defuse
         writer.writerow([clean(c.name) for c in columns])
         for r in rows:
             writer.writerow([clean(csv_value(r.get(c.key), c.kind, currency)) for c in columns])

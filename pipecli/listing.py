@@ -5,6 +5,7 @@ ranking by score now. Every read of "which leads, in which order" is built here.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import text
 
@@ -12,6 +13,9 @@ from pipecli import pipelines
 from pipecli.errors import PipecliError
 from pipecli.scoring import score as scoring
 from pipecli.scoring.rules import hot_threshold
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
 
 SORTS = {
     # name -> ORDER BY; each documented in `pipecli list --help`
@@ -38,7 +42,7 @@ class LeadFilter:
     include_archived: bool = False
     hot: bool = False  # only leads whose score now is at or above the hot threshold
 
-    def where(self, conn) -> tuple[str, dict]:
+    def where(self, conn: Connection) -> tuple[str, dict[str, Any]]:
         """Return a SQL condition over alias `l` and its parameters."""
         clauses, params = ["1 = 1"], {}
         if self.pipeline is not None or self.stage is not None:
@@ -76,7 +80,9 @@ LIST_COLUMNS = (
 )
 
 
-def list_leads(conn, filters: LeadFilter, sort: str = "id", limit: int | None = None) -> list[dict]:
+def list_leads(
+    conn: Connection, filters: LeadFilter, sort: str = "id", limit: int | None = None
+) -> list[dict[str, Any]]:
     """Return the leads matching `filters`, in `sort` order (a key of SORTS), at most `limit` of them."""
     if sort not in SORTS:
         raise PipecliError(f"--sort must be one of {', '.join(SORTS)}, not {sort!r}")
@@ -96,7 +102,9 @@ def list_leads(conn, filters: LeadFilter, sort: str = "id", limit: int | None = 
     return [dict(r) for r in conn.execute(text(sql), params).mappings()]
 
 
-def ranked(conn, pipeline: str | None = None, limit: int | None = None, hot_only: bool = False) -> list[dict]:
+def ranked(
+    conn: Connection, pipeline: str | None = None, limit: int | None = None, hot_only: bool = False
+) -> list[dict[str, Any]]:
     """Return open leads ranked by total score now, with fit, engagement now, total, hot and win probability."""
     where, params = LeadFilter(pipeline=pipeline, status="open", hot=hot_only).where(conn)
     expr, score_params = scoring.total_sql("l")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+from typing import overload
 
 from pipecli.errors import PipecliError
 
@@ -31,9 +32,10 @@ def parse_amount(text: str, currency: str = "EUR", decimal_comma: bool | None = 
     if plain:
         # The common shapes (4500, 4500.5, 4500.50) without Decimal: bulk imports parse millions of these.
         places = exponent(currency)
+        scale: int = 10**places
         whole, frac = plain.group(1, 2)
         if frac is None or len(frac) <= min(places, 2):
-            minor = int(whole) * 10**places + (int(frac.ljust(places, "0")) if frac else 0)
+            minor = int(whole) * scale + (int(frac.ljust(places, "0")) if frac else 0)
             if minor > 10**15:
                 raise PipecliError(f"amount {raw!r} is too large")
             return minor
@@ -50,12 +52,12 @@ def parse_amount(text: str, currency: str = "EUR", decimal_comma: bool | None = 
     except InvalidOperation:
         raise PipecliError(f"cannot read {raw!r} as an amount") from None
     places = exponent(currency)
-    minor = (value * (Decimal(10) ** places)).quantize(Decimal(1), rounding=ROUND_HALF_EVEN)
-    if minor != value * (Decimal(10) ** places):
+    scaled = (value * (Decimal(10) ** places)).quantize(Decimal(1), rounding=ROUND_HALF_EVEN)
+    if scaled != value * (Decimal(10) ** places):
         raise PipecliError(f"amount {raw!r} has more decimals than {currency} allows ({places})")
-    if minor > 10**15:
+    if scaled > 10**15:
         raise PipecliError(f"amount {raw!r} is too large")
-    return -int(minor) if negative else int(minor)
+    return -int(scaled) if negative else int(scaled)
 
 
 def _normalise(s: str, raw: str, decimal_comma: bool | None) -> str:
@@ -85,6 +87,10 @@ def _normalise(s: str, raw: str, decimal_comma: bool | None) -> str:
     return body.replace(decimal, ".")
 
 
+@overload
+def to_decimal(minor: int, currency: str = "EUR") -> Decimal: ...
+@overload
+def to_decimal(minor: None, currency: str = "EUR") -> None: ...
 def to_decimal(minor: int | None, currency: str = "EUR") -> Decimal | None:
     """Return minor units as an exact Decimal in major units (450000 -> Decimal('4500.00'))."""
     if minor is None:

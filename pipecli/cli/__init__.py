@@ -68,6 +68,9 @@ class PipecliGroup(TyperGroup):
 
                 _error(str(translate_error(exc, context.db or "database")))
                 raise typer.Exit(1) from None
+            if isinstance(exc, OverflowError) and "SQLite INTEGER" in str(exc):  # an id like 99999999999999999999
+                _error(f"a number is too large: {exc}")
+                raise typer.Exit(1) from None
             first = str(exc).splitlines()[0] if str(exc) else ""
             _error(f"internal error: {type(exc).__name__}: {first} (set PIPECLI_DEBUG=1 for details)")
             raise typer.Exit(EXIT_INTERNAL) from None

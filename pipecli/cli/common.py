@@ -65,11 +65,6 @@ def store() -> Store:
     return current().store()
 
 
-def close_store() -> None:
-    """Dispose of the invocation's store, if one was opened."""
-    current().close()
-
-
 def ts(value: str | None, what: str = "--at") -> int | None:
     """Return an `--at`-style option as epoch seconds (None when not given)."""
     if value is None:

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
+
 import math
 
 from pipecli import config, money
@@ -12,7 +17,7 @@ from pipecli.store.sql import execute_in
 LEAD_FIELDS = ("name", "company", "email", "phone", "value", "source", "owner", "external_id")
 
 
-def as_number(value) -> float | None:
+def as_number(value: object) -> float | None:
     """Return `value` as a float when it reads as a number ("1,200" and "15.5" do), else None."""
     if isinstance(value, (int, float)):
         return float(value)
@@ -23,11 +28,11 @@ def as_number(value) -> float | None:
     return number if math.isfinite(number) else None
 
 
-def field_values(conn, lead_ids: list[int] | None, fields: set[str]) -> dict[int, dict]:
+def field_values(conn: Connection, lead_ids: list[int] | None, fields: set[str]) -> dict[int, dict[str, Any]]:
     """Return {lead_id: {field: value}} with every lead column rules may name plus the wanted extra
     fields (keys lower-cased), for the given leads (all when None)."""
     only = {} if lead_ids is None else {"ids": list(lead_ids)}
-    out: dict[int, dict] = {}
+    out: dict[int, dict[str, Any]] = {}
     for r in execute_in(
         conn,
         "SELECT l.id, l.status, l.name, l.company, l.email, l.phone, l.value_minor, l.source, l.owner, l.external_id"
@@ -56,7 +61,7 @@ def _major(minor: int) -> float:
     return float(money.to_decimal(minor, config.currency()))
 
 
-def lookup(values: dict, field: str):
+def lookup(values: dict[str, Any], field: str) -> Any:
     """Return a field's value from `field_values` output: a lead column, else an extra field by name."""
     if field in LEAD_FIELDS:
         return values.get(field)

@@ -20,12 +20,16 @@ import bisect
 import json
 import math
 import random
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import text
 
 from pipecli import clock
 from pipecli.errors import PipecliError
 from pipecli.scoring.fields import LEAD_FIELDS, as_number, field_values, lookup
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
 
 META_KEY = "win_model"
 MIN_PER_OUTCOME = 10  # refuse to learn from fewer won (or lost) leads than this
@@ -39,13 +43,13 @@ BINS = 10
 PENALTY = 1.0  # L2 penalty on the weights (not the intercept)
 
 
-def load_model(conn) -> dict | None:
+def load_model(conn: Connection) -> dict[str, Any] | None:
     """Return the stored model, or None when `score --learn` has not been run."""
     raw = conn.execute(text("SELECT value FROM meta WHERE key = :k"), {"k": META_KEY}).scalar()
     return json.loads(raw) if raw else None
 
 
-def bucket(encoder: dict, value) -> str:
+def bucket(encoder: dict[str, Any], value: object) -> str:
     """Return the bucket a field's value falls in under `encoder`."""
     if value is None or str(value).strip().lower() in MISSING:
         return "(missing)"
@@ -58,7 +62,7 @@ def bucket(encoder: dict, value) -> str:
     return word if word in encoder["values"] else "(other)"
 
 
-def contributions(model: dict, values: dict) -> list[dict]:
+def contributions(model: dict[str, Any], values: dict[str, Any]) -> list[dict[str, Any]]:
     """Return, per model field, the bucket a lead's value falls in and that bucket's weight (log-odds)."""
     out = []
     for field in model["fields"]:
@@ -67,13 +71,13 @@ def contributions(model: dict, values: dict) -> list[dict]:
     return out
 
 
-def predict(model: dict, values: dict) -> float:
+def predict(model: dict[str, Any], values: dict[str, Any]) -> float:
     """Return P(won) for a lead's field values ({field: value}, as scoring's field reader gives them)."""
     logit = model["intercept"] + sum(c["weight"] for c in contributions(model, values))
     return 1.0 / (1.0 + math.exp(-max(min(logit, 40.0), -40.0)))
 
 
-def _encoder(values: list) -> dict | None:
+def _encoder(values: list[Any]) -> dict[str, Any] | None:
     """Return the encoder of one field from its training values, or None when it cannot help
     (constant, or an identifier with a different value on nearly every lead)."""
     present = [str(v).strip() for v in values if v is not None and str(v).strip().lower() not in MISSING]
@@ -98,7 +102,7 @@ def _encoder(values: list) -> dict | None:
     return {"kind": "text", "values": sorted(frequent)}
 
 
-def _fit(rows: list[dict], outcomes: list[int], fields: list[str]) -> dict:
+def _fit(rows: list[dict[str, Any]], outcomes: list[int], fields: list[str]) -> dict[str, Any]:
     """Return a model (encoders, weights, intercept) fitted on `rows` with numpy."""
     # numpy (slow to import) only when a model is fitted: every command loads this module
     import numpy as np
@@ -159,12 +163,12 @@ def auc(scores: list[float], outcomes: list[int]) -> float | None:
     return (rank_sum - pos * (pos + 1) / 2) / (pos * neg)
 
 
-def _available_fields(conn) -> list[str]:
+def _available_fields(conn: Connection) -> list[str]:
     keys = [k for (k,) in conn.execute(text("SELECT DISTINCT key FROM lead_extra ORDER BY key"))]
     return list(DEFAULT_LEAD_FIELDS) + keys
 
 
-def learn(conn, fields: list[str] | None = None) -> dict:
+def learn(conn: Connection, fields: list[str] | None = None) -> dict[str, Any]:
     """Fit P(won) on the closed leads over `fields` (default: source, owner, value and every extra field),
     report its held-out AUC and store it; return the report (`score.learn_and_rescore` applies it)."""
     available = _available_fields(conn)
@@ -228,11 +232,3 @@ def learn(conn, fields: list[str] | None = None) -> dict:
         "skipped": skipped,
         "top_factors": [{"field": f, "value": b, "weight": w} for f, b, w in factors],
     }
-
-
-def model_summary(conn) -> dict | None:
-    """Return what the stored model is (method, fields, AUC, sizes, when learned), or None."""
-    model = load_model(conn)
-    if model is None:
-        return None
-    return {k: model.get(k) for k in ("method", "fields", "auc", "split", "held_out", "learned_from", "learned_at")}

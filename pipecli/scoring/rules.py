@@ -15,9 +15,11 @@ Config (`[scoring]`, every key optional):
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from pipecli import config
 from pipecli.activities import check_kind
+from pipecli.clock import DAY
 from pipecli.errors import PipecliError
 from pipecli.scoring.fields import as_number, lookup
 
@@ -62,7 +64,7 @@ DEFAULT_RULES = [
 class Rule:
     field: str
     op: str  # equals | in | at_least | present
-    target: object
+    target: Any  # str (equals), tuple[str, ...] (in), float (at_least), None (present)
     points: float
 
     @property
@@ -75,7 +77,7 @@ class Rule:
             return f"{self.field} >= {self.target:g}"
         return f"{self.field} is set"
 
-    def matches(self, value) -> bool:
+    def matches(self, value: object) -> bool:
         """Return True when a field's value (text, number or None) satisfies the rule."""
         if self.op == "present":
             return value is not None and str(value).strip() != ""
@@ -86,11 +88,11 @@ class Rule:
             return number is not None and number >= self.target
         word = str(value).strip().lower()
         if self.op == "equals":
-            return word == self.target.lower()
+            return bool(word == self.target.lower())
         return word in {t.lower() for t in self.target}
 
 
-def _settings() -> dict:
+def _settings() -> dict[str, Any]:
     return config.section("scoring")
 
 
@@ -112,12 +114,12 @@ def hot_threshold() -> float:
 
 def half_life_seconds() -> float:
     """Return the engagement half-life in seconds (config `[scoring] half_life_days`)."""
-    return _float_setting("half_life_days", DEFAULT_HALF_LIFE_DAYS) * 86400
+    return _float_setting("half_life_days", DEFAULT_HALF_LIFE_DAYS) * DAY
 
 
 def points() -> dict[str, float]:
     """Return the points per activity kind in force: DEFAULT_POINTS with config `[scoring.points]` over them."""
-    merged = dict(DEFAULT_POINTS)
+    merged: dict[str, float] = dict(DEFAULT_POINTS)
     for kind, value in _settings().get("points", {}).items():
         number = as_number(value)
         if number is None:
@@ -134,7 +136,7 @@ def rules() -> list[Rule]:
     return [_rule(r, i) for i, r in enumerate(raw, start=1)]
 
 
-def _rule(raw, number: int) -> Rule:
+def _rule(raw: object, number: int) -> Rule:
     where = f"config [[scoring.rules]] #{number}"
     if not isinstance(raw, dict) or not str(raw.get("field", "")).strip():
         raise PipecliError(f"{where} needs a `field`")
@@ -142,7 +144,7 @@ def _rule(raw, number: int) -> Rule:
     if len(ops) != 1:
         raise PipecliError(f"{where} needs exactly one of equals, in, at_least, present")
     op = ops[0]
-    target = raw[op]
+    target: Any = raw[op]
     if op == "in":
         if not isinstance(target, list) or not target:
             raise PipecliError(f"{where}: `in` must be a non-empty list")
@@ -159,21 +161,21 @@ def _rule(raw, number: int) -> Rule:
     return Rule(str(raw["field"]).strip(), op, target, pts)
 
 
-def fit_of(values: dict, rule_list: list[Rule]) -> list[tuple[Rule, object, float]]:
+def fit_of(values: dict[str, Any], rule_list: list[Rule]) -> list[tuple[Rule, object, float]]:
     """Return each rule with the lead's value for its field and the points it earns (0 when unmatched)."""
-    out = []
+    out: list[tuple[Rule, object, float]] = []
     for rule in rule_list:
         value = lookup(values, rule.field)
         out.append((rule, value, rule.points if rule.matches(value) else 0.0))
     return out
 
 
-def rules_in_force() -> dict:
+def rules_in_force() -> dict[str, Any]:
     """Return the fit rules, activity points, half-life and hot threshold in force (for `score --rules`)."""
     return {
         "rules": [{"rule": r.label, "field": r.field, "points": r.points} for r in rules()],
         "points": [{"kind": k, "points": v} for k, v in sorted(points().items(), key=lambda kv: -kv[1])],
-        "half_life_days": half_life_seconds() / 86400,
+        "half_life_days": half_life_seconds() / DAY,
         "hot_threshold": hot_threshold(),
         "custom_rules": "rules" in _settings(),
     }

@@ -17,6 +17,8 @@ The settings (rules, points, half-life, hot threshold) are read in `scoring.rule
 from __future__ import annotations
 
 import operator
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import text
 
@@ -27,8 +29,11 @@ from pipecli.scoring.fields import LEAD_FIELDS, field_values
 from pipecli.scoring.rules import fit_of, half_life_seconds, hot_threshold, points, rules
 from pipecli.store.sql import execute_in
 
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
 
-def engagement_of(activities: list[tuple[str, int]], pts: dict, half_life: float) -> tuple[float, int | None]:
+
+def engagement_of(activities: list[tuple[str, int]], pts: dict[str, Any], half_life: float) -> tuple[float, int | None]:
     """Return (engagement as of the latest activity, that activity's time) for (kind, at) pairs."""
     if not activities:
         return 0.0, None
@@ -37,7 +42,11 @@ def engagement_of(activities: list[tuple[str, int]], pts: dict, half_life: float
     return total, latest
 
 
-def batch_scorer(conn):
+# (columns, extras, statuses) -> (fits, win probabilities): see `batch_scorer`
+BatchScorer = Callable[[dict[str, list[Any]], list[Any], list[str]], tuple[list[float], list[float | None]]]
+
+
+def batch_scorer(conn: Connection) -> BatchScorer | None:
     """Return a function scoring a batch of new leads column by column, for bulk writers that insert
     leads without `add_lead`; None when no rule and no learned model could give a lead anything.
 
@@ -48,28 +57,30 @@ def batch_scorer(conn):
     if not rule_list and model is None:
         return None
 
-    def extra_column(name: str, extras: list) -> list:
+    def extra_column(name: str, extras: list[Any]) -> list[Any]:
         key = name.lower()
         return [next((v for k, v in pairs if k.lower() == key), None) if pairs else None for pairs in extras]
 
-    def score(columns: dict[str, list], extras: list, statuses: list[str]) -> tuple[list[float], list]:
+    def score(
+        columns: dict[str, list[Any]], extras: list[Any], statuses: list[str]
+    ) -> tuple[list[float], list[float | None]]:
         fits = [0.0] * len(statuses)
         for rule in rule_list:
             values = columns[rule.field] if rule.field in LEAD_FIELDS else extra_column(rule.field, extras)
-            memo: dict = {}  # a batch repeats its sources, companies and amounts
+            memo: dict[Any, float] = {}  # a batch repeats its sources, companies and amounts
             points = [
                 memo[v] if v in memo else memo.setdefault(v, rule.points if rule.matches(v) else 0.0) for v in values
             ]
             fits = list(map(operator.add, fits, points))
-        probabilities: list = [None] * len(statuses)
+        probabilities: list[float | None] = [None] * len(statuses)
         if model is not None:
             for i, status in enumerate(statuses):
                 if status == "open":
-                    values = {f: columns[f][i] or None for f in LEAD_FIELDS}
-                    values["value"], values["status"] = columns["value"][i], status
+                    lead: dict[str, Any] = {f: columns[f][i] or None for f in LEAD_FIELDS}
+                    lead["value"], lead["status"] = columns["value"][i], status
                     for k, v in extras[i] or ():
-                        values.setdefault(k.lower(), v)
-                    probabilities[i] = learn.predict(model, values)
+                        lead.setdefault(k.lower(), v)
+                    probabilities[i] = learn.predict(model, lead)
         return fits, probabilities
 
     return score
@@ -78,13 +89,13 @@ def batch_scorer(conn):
 CHUNK = 5000  # leads per query when recomputing a list of leads (SQLite caps bound parameters)
 
 
-def refresh(conn, lead_id: int) -> None:
+def refresh(conn: Connection, lead_id: int) -> None:
     """Recompute and store one lead's fit, engagement and score (and win probability when a model exists);
     called by every write that changes the lead's fields or activities."""
     recompute(conn, [lead_id])
 
 
-def recompute(conn, lead_ids: list[int] | None = None) -> int:
+def recompute(conn: Connection, lead_ids: list[int] | None = None) -> int:
     """Recompute fit, engagement and score of the given leads (all when None); return how many.
 
     Run after changing rules in the config or after a bulk import wrote leads and extra fields."""
@@ -96,7 +107,7 @@ def recompute(conn, lead_ids: list[int] | None = None) -> int:
     wanted = {r.field for r in rule_list} | set(model["fields"] if model else ())
     values = field_values(conn, lead_ids, wanted)
     only = {} if lead_ids is None else {"ids": list(lead_ids)}
-    acts: dict[int, list] = {}
+    acts: dict[int, list[tuple[str, int]]] = {}
     for lead_id, kind, at in execute_in(
         conn, "SELECT lead_id, kind, at FROM activity" + (" WHERE lead_id IN :ids" if only else ""), **only
     ):
@@ -127,7 +138,7 @@ def recompute(conn, lead_ids: list[int] | None = None) -> int:
     return len(rows)
 
 
-def total_sql(alias: str = "l") -> tuple[str, dict]:
+def total_sql(alias: str = "l") -> tuple[str, dict[str, Any]]:
     """Return a SQL expression of the lead's total score decayed to now, and its parameters."""
     expr = (
         f"({alias}.fit_score + CASE WHEN {alias}.engagement_at IS NULL THEN 0 ELSE {alias}.engagement * "
@@ -137,13 +148,13 @@ def total_sql(alias: str = "l") -> tuple[str, dict]:
     return expr, {"sc_now": clock.now_ts(), "sc_half_life": half_life_seconds()}
 
 
-def hot_sql(alias: str = "l") -> tuple[str, dict]:
+def hot_sql(alias: str = "l") -> tuple[str, dict[str, Any]]:
     """Return a SQL condition true for hot leads, and its parameters."""
     expr, params = total_sql(alias)
     return f"{expr} >= :sc_hot", {**params, "sc_hot": hot_threshold()}
 
 
-def explain(conn, lead_id: int) -> dict:
+def explain(conn: Connection, lead_id: int) -> dict[str, Any]:
     """Return how a lead's score is made now: each rule's and each activity's contribution and the totals."""
     lead = conn.execute(text("SELECT name, win_probability FROM lead WHERE id = :i"), {"i": lead_id}).mappings().first()
     if lead is None:
@@ -154,7 +165,7 @@ def explain(conn, lead_id: int) -> dict:
         lead_id
     ]
     now = clock.now_ts()
-    rule_rows = [
+    rule_rows: list[dict[str, Any]] = [
         {"rule": rule.label, "value": _shown(value), "points": rule.points, "contribution": got}
         for rule, value, got in fit_of(values, rule_list)
     ]
@@ -162,7 +173,7 @@ def explain(conn, lead_id: int) -> dict:
         text("SELECT kind, at, note FROM activity WHERE lead_id = :l ORDER BY at, id"), {"l": lead_id}
     ).all()
     latest = max((a.at for a in acts), default=now)
-    activity_rows = []
+    activity_rows: list[dict[str, Any]] = []
     for a in acts:
         # Decay to the latest activity, then from it to now (never negative), exactly as total_sql reads it.
         factor = 0.5 ** ((latest - a.at) / half_life) * 0.5 ** (max(now - latest, 0) / half_life)
@@ -171,7 +182,7 @@ def explain(conn, lead_id: int) -> dict:
                 "at": a.at,
                 "kind": a.kind,
                 "points": pts.get(a.kind, 0),
-                "age_days": (now - a.at) / 86400,
+                "age_days": (now - a.at) / clock.DAY,
                 "contribution": pts.get(a.kind, 0) * factor,
             }
         )
@@ -188,19 +199,19 @@ def explain(conn, lead_id: int) -> dict:
         "total": fit + engagement,
         "hot_threshold": threshold,
         "hot": fit + engagement >= threshold,
-        "half_life_days": half_life / 86400,
+        "half_life_days": half_life / clock.DAY,
         "win_probability": lead["win_probability"],
         "win_factors": sorted(learn.contributions(model, values), key=lambda c: -abs(c["weight"])) if model else [],
     }
 
 
-def _shown(value) -> str | None:
+def _shown(value: object) -> str | None:
     if isinstance(value, float):
         return f"{value:g}"
     return None if value is None else str(value)
 
 
-def learn_and_rescore(conn, fields: list[str] | None = None) -> dict:
+def learn_and_rescore(conn: Connection, fields: list[str] | None = None) -> dict[str, Any]:
     """Fit and store the win model (`learn.learn`), then write every open lead's `win_probability`;
     return learn's report with `open_leads`, how many leads were rescored."""
     report = learn.learn(conn, fields)

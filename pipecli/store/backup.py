@@ -15,6 +15,10 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import create_engine
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.pool import StaticPool
+
 from pipecli.errors import PipecliError
 from pipecli.store import migrations
 from pipecli.store.db import BUSY_TIMEOUT_SECONDS, Store, translate_error
@@ -81,21 +85,31 @@ def inspect_backup(path: str) -> dict[str, Any]:
             check = conn.execute("PRAGMA quick_check").fetchone()[0]
             if check != "ok":
                 raise PipecliError(f"{file} is damaged ({check}); it cannot be restored")
-            tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-            if not {"meta", "lead"} <= tables:
-                raise PipecliError(f"{file} is not a pipecli database (it holds other tables)")
-            row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-            if row is None:
-                raise PipecliError(f"{file} is not a pipecli database (no schema version)")
-            version = int(row[0])
+            version = _schema_version(conn, file)
             leads = _lead_count(conn)
         finally:
             conn.close()
     except sqlite3.Error as exc:
         raise PipecliError(f"{file} is not a readable pipecli database ({exc})") from None
+    except DBAPIError as exc:
+        raise PipecliError(f"{file} is not a readable pipecli database ({exc.orig})") from None
     if version > migrations.LATEST:
         raise PipecliError(f"{file} was written by a newer pipecli (schema {version}); upgrade pipecli first")
     return {"path": str(file), "schema_version": version, "leads": leads}
+
+
+def _schema_version(conn: sqlite3.Connection, file: Path) -> int:
+    """Return the schema version of the open SQLite file `file`, read by `migrations.read_version` (the one
+    answer to "is this a pipecli database?"); raise PipecliError naming the file when it is not one."""
+    engine = create_engine("sqlite://", creator=lambda: conn, poolclass=StaticPool)
+    try:
+        with engine.connect() as sa_conn:
+            version = migrations.read_version(sa_conn)
+    except PipecliError as exc:
+        raise PipecliError(str(exc).replace("this database", str(file), 1)) from None
+    if version is None:  # no tables at all
+        raise PipecliError(f"{file} is not a pipecli database (it holds other tables)")
+    return version
 
 
 def restore(target: str, path: str) -> dict[str, Any]:

@@ -23,7 +23,7 @@ def fetch_rows(conn: Connection, sql: str, params: Mapping[str, Any]) -> list[tu
     return [tuple(r) for r in conn.execute(text(sql), params)]
 
 
-def execute_in(conn: Connection, sql: str, **params: Any) -> CursorResult[Any]:
+def execute_in(conn: Connection, sql: str, **params: Any) -> CursorResult[*tuple[Any, ...]]:
     """Execute `sql` and return its result; parameters given as lists fill `IN :name` (one bound value per
     item)."""
     lists = [k for k, v in params.items() if isinstance(v, list)]
