@@ -31,16 +31,16 @@ def backup(store, destination: str, overwrite: bool = False) -> dict:
     """Write a consistent copy of `store`'s SQLite database to `destination` (mode 0600); return
     {path, bytes, leads}. Refuses an existing destination unless `overwrite`."""
     from pipecli.store.db import BUSY_TIMEOUT_SECONDS, translate_error
-    from pipecli.store.files import create_private_file
+    from pipecli.store.files import create_private_file, refuse_if_protected, remove_stale_partials, sqlite_files
 
     source = _require_sqlite(store, "backup")
     dest = Path(destination).expanduser().absolute()
+    refuse_if_protected(dest, sqlite_files(source), "the backup file")
     if dest.is_dir():
         raise PipecliError(f"{dest} is a folder; give a file name for the backup")
     if dest.exists() and not overwrite:
         raise PipecliError(f"{dest} exists; pass --yes to replace it")
-    if dest == source:
-        raise PipecliError("the backup file must not be the database itself")
+    remove_stale_partials(dest)
     temp = dest.with_name(f".{dest.name}.{os.getpid()}.partial")
     try:
         temp.unlink(missing_ok=True)
@@ -105,12 +105,15 @@ def restore(target: str, path: str) -> dict:
     """Replace the SQLite database at `target` with the backup at `path` (checked with `inspect_backup`);
     return {path, leads}. The live file keeps its name and mode; the copy is one transaction."""
     from pipecli.store.db import BUSY_TIMEOUT_SECONDS, Store, translate_error
-    from pipecli.store.files import create_private_file, describe_file
+    from pipecli.store.files import create_private_file, describe_file, same_file, sqlite_files
 
     info = inspect_backup(path)
     live = Path(target)
-    if live.exists() and live.samefile(info["path"]):
+    if same_file(live, info["path"]):
         raise PipecliError("the backup is the database in use; nothing to restore")
+    for other, what in sqlite_files(live)[1:]:
+        if same_file(info["path"], other):
+            raise PipecliError(f"the backup {info['path']} is {what}; give a backup file")
     if live.exists():
         looks = describe_file(live)
         if looks:
