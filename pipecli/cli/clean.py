@@ -151,13 +151,14 @@ def render_report(report, fmt: str, owner: str | None, historic: bool) -> None:
     from pipecli.cli import output
     from pipecli.config import currency
 
-    head = summary(report, owner, historic)
+    text = formats.neutralise
+    head = text(summary(report, owner, historic))
     if fmt in ("csv", "json"):
         output.render(report.rows, clean_columns(), fmt)
         return
     if fmt in ("table", "markdown"):
         if not report.rows:
-            typer.echo(head)
+            output.line(head)
             return
         output.render(report.rows, clean_columns(), fmt, title=head)
         return
@@ -169,17 +170,17 @@ def render_report(report, fmt: str, owner: str | None, historic: bool) -> None:
         if r["rule"] != rule:
             rule = r["rule"]
             lines += ["", f"{rule} ({report.counts[rule]})"]
-        facts = f"  #{r['lead_id']} {r['name']} · {r['stage']}"
+        facts = f"  #{r['lead_id']} {text(r['name'])} · {text(r['stage'])}"
         value = r["value_minor"]
         if value is not None:
             if value not in prices:
                 prices[value] = money.fmt(value, code)
             facts += f" · {prices[value]}"
         if r["owner"]:
-            facts += f" · {r['owner']}"
+            facts += f" · {text(r['owner'])}"
         lines.append(facts)
-        lines.append(f"      {r['why']}")
-    typer.echo(formats.neutralise_lines("\n".join(lines)))
+        lines.append(f"      {text(r['why'])}")
+    output.line("\n".join(lines))  # each value escaped on its own: a line break in a name forges no line
 
 
 def snooze(
