@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from pipecli.cli.common import FormatOpt, PipelineOpt, amount, choice, date, store
+from pipecli.cli.common import FormatOpt, PipelineOpt, amount, bounded, choice, date, store
 
 AsOfOpt = Annotated[
     str | None,
@@ -287,8 +287,12 @@ def forecast_(
     """
     from pipecli import formats
     from pipecli.cli import output
+    from pipecli.errors import PipecliError
     from pipecli.reports import forecast
 
+    seed = bounded(seed, "--seed", 0)
+    if periods > 1000:  # the calendar ends before a million weeks do; fewer than 1 is the core's refusal
+        raise PipecliError("--periods must be at most 1000")
     if backtest:
         with store().read() as conn:
             data = forecast.backtest(conn, pipeline, period, date(from_, "--from"), date(to, "--to"), runs, seed)
@@ -414,7 +418,7 @@ def size_(
     with store().read() as conn:
         data = sizing.size(
             conn,
-            amount(target, "--target"),
+            amount(target, "--target", required=True),
             amount(avg_deal, "--avg-deal"),
             sizing.parse_rate(close_rate),
             reps,
