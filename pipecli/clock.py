@@ -68,8 +68,6 @@ def _parse_absolute(text: str, what: str) -> _dt.datetime:
 
     try:
         parsed = pendulum.parse(text.strip(), tz=pendulum.local_timezone(), strict=False)
-        if isinstance(parsed, _dt.datetime):
-            parsed.utcoffset()  # an offset such as +25:00 is refused here, not when the time is used
     except Exception:
         raise PipecliError(
             f"{what}: cannot read {text!r} as a date or time "
@@ -81,8 +79,9 @@ def _parse_absolute(text: str, what: str) -> _dt.datetime:
         if not isinstance(parsed, _dt.datetime):
             parsed = pendulum.datetime(parsed.year, parsed.month, parsed.day, tz=pendulum.local_timezone())
         return _plain(parsed)
-    except (ValueError, OverflowError, OSError):  # beyond what a timestamp can say
-        raise PipecliError(f"{what}: {text!r} is too far away") from None
+    except (ValueError, OverflowError, OSError) as exc:  # pendulum reads +25:00 and fails when it is used
+        why = "its UTC offset is out of range" if "offset" in str(exc) else "it is too far away"
+        raise PipecliError(f"{what}: cannot use {text!r}: {why}") from None
 
 
 def _shift(base: _dt.datetime, n: int, unit: str) -> _dt.datetime:

@@ -22,7 +22,7 @@ CASES = [
     (["add-lead", "X", "--expected-close", "9999-12-31"], 1, "too far away"),
     (["metrics", "--as-of", "9999-12-31"], 1, "too far away"),
     (["metrics", "--since", "0001-01-01"], 1, "too far away"),
-    (["add-lead", "X", "--at", "2026-01-01T00:00+25:00"], 1, "cannot read"),
+    (["add-lead", "X", "--at", "2026-01-01T00:00+25:00"], 1, "UTC offset"),
     (["forecast", "--seed", "-1"], 2, "--seed"),
     (["forecast", "--periods", "99999999"], 1, "--periods"),
     (["size", "--target", " "], 2, "--target"),
