@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from pipecli.cli.common import PipelineOpt, YesOpt, choice, date, store
+from pipecli.cli.common import PipelineOpt, RawOpt, YesOpt, choice, date, store
 from pipecli.errors import UsageError
 
 FORMATS = ("text", "table", "csv", "json", "markdown")
@@ -66,6 +66,7 @@ def clean(
         bool, typer.Option("--dry-run", help="Show what --close-lost/--snooze/--archive would do; change nothing.")
     ] = False,
     yes: YesOpt = False,
+    raw: RawOpt = False,
 ) -> None:
     """Report stale deals: silent, stuck, overdue, incomplete, duplicate; optionally act on them.
 

@@ -42,6 +42,21 @@ AtOpt = Annotated[
 PipelineOpt = Annotated[
     str | None, typer.Option("--pipeline", "-p", help="Pipeline name (default: the default pipeline).")
 ]
+
+
+def _set_defuse(value: bool) -> bool:
+    current().defuse_csv = not value
+    return value
+
+
+RawOpt = Annotated[
+    bool,
+    typer.Option(
+        "--raw",
+        callback=_set_defuse,
+        help="CSV cells exactly as stored: do not defuse text cells starting with = + - @ (as `export --raw`).",
+    ),
+]
 YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Do it without asking (needed when not on a terminal).")]
 
 

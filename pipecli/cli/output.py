@@ -102,10 +102,14 @@ def render(
         out.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
         return
     if fmt == "csv":
+        from pipecli.formats import defuse
+
         writer = csv.writer(out, lineterminator="\n")
         writer.writerow([c.name for c in columns])
+        texts = [ctx.defuse_csv and c.kind == "text" for c in columns]  # numbers such as -5 are no formulas
         for r in rows:
-            writer.writerow([csv_value(r.get(c.key), c.kind, code) for c in columns])
+            values = [csv_value(r.get(c.key), c.kind, code) for c in columns]
+            writer.writerow([defuse(v) if text else v for v, text in zip(values, texts)])
         return
     if not rows and empty:
         message(empty)
