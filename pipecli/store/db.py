@@ -50,7 +50,11 @@ def redact(target: str) -> str:
     """Return `target` fit for messages: a URL's password is replaced by ***."""
     import re
 
-    return re.sub(r"(://[^:/@]*):[^@/]*@", r"\1:***@", target) if is_url(target) else target
+    if not is_url(target):
+        return target
+    # up to the last @: a password may hold / or @ itself; a `?password=` parameter is a password too
+    hidden = re.sub(r"(://[^:/@]*):.*@", r"\1:***@", target)
+    return re.sub(r"(?i)([?&]password=)[^&]*", r"\1***", hidden)
 
 
 def translate_error(exc: Exception, target: str) -> PipecliError:
