@@ -54,6 +54,16 @@ def today() -> _dt.date:
     return now().astimezone().date()
 
 
+EARLIEST, LATEST = _dt.date(1900, 1, 1), _dt.date(2999, 12, 31)  # the dates a pipeline's events may have
+
+
+def _in_range(day: _dt.date, text: str, what: str) -> None:
+    """Raise PipecliError when `day` is outside EARLIEST..LATEST: a date thousands of years away is a typo,
+    and the reports' calendar arithmetic (the next day, the period after) would leave Python's range."""
+    if not EARLIEST <= day <= LATEST:
+        raise PipecliError(f"{what}: {text!r} is too far away (use a date from {EARLIEST} to {LATEST})")
+
+
 def _parse_absolute(text: str, what: str) -> _dt.datetime:
     # pendulum (slow to import) only when free text is read as a time
     import pendulum
@@ -67,9 +77,13 @@ def _parse_absolute(text: str, what: str) -> _dt.datetime:
         ) from None
     if isinstance(parsed, pendulum.Duration | pendulum.Time):  # a length, or a time of day without a date
         raise PipecliError(f"{what}: {text!r} is not a date or time")
-    if isinstance(parsed, pendulum.DateTime):
+    try:
+        if not isinstance(parsed, _dt.datetime):
+            parsed = pendulum.datetime(parsed.year, parsed.month, parsed.day, tz=pendulum.local_timezone())
         return _plain(parsed)
-    return _plain(pendulum.datetime(parsed.year, parsed.month, parsed.day, tz=pendulum.local_timezone()))
+    except (ValueError, OverflowError, OSError) as exc:  # pendulum reads +25:00 and fails when it is used
+        why = "its UTC offset is out of range" if "offset" in str(exc) else "it is too far away"
+        raise PipecliError(f"{what}: cannot use {text!r}: {why}") from None
 
 
 def _shift(base: _dt.datetime, n: int, unit: str) -> _dt.datetime:
@@ -102,8 +116,14 @@ def parse_when(text: str, what: str = "--at") -> _dt.datetime:
             n, unit = -int(match.group("n")), match.group("unit")
         else:
             n, unit = int(match.group("n2")), match.group("unit2")
-        return _shift(current, n, unit).astimezone(_dt.UTC)
-    return _parse_absolute(text, what)
+        try:
+            moment = _shift(current, n, unit).astimezone(_dt.UTC)
+        except (ValueError, OverflowError):
+            raise PipecliError(f"{what}: {text!r} is too far away") from None
+    else:
+        moment = _parse_absolute(text, what)
+    _in_range(moment.date(), text, what)
+    return moment
 
 
 def parse_ts(text: str, what: str = "--at") -> int:
@@ -116,9 +136,11 @@ def parse_date(text: str, what: str = "date") -> _dt.date:
     stripped = text.strip()
     if re.fullmatch(r"\d{4}-\d{2}-\d{2}", stripped):
         try:
-            return _dt.date.fromisoformat(stripped)
+            day = _dt.date.fromisoformat(stripped)
         except ValueError:
             raise PipecliError(f"{what}: {text!r} is not a valid date (use YYYY-MM-DD)") from None
+        _in_range(day, text, what)
+        return day
     local = parse_when(stripped, what).astimezone()
     return _dt.date(local.year, local.month, local.day)
 

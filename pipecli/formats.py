@@ -38,19 +38,36 @@ class Column:
         return self.header or self.name.replace("_", " ")
 
 
-def neutralise(text: str) -> str:
-    """Return `text` with terminal control characters escaped (`\\x1b`), safe to print in a table."""
-    if text.isprintable():
+def neutralise(text: str, keep_newlines: bool = False) -> str:
+    """Return `text` safe to print on a terminal: every character that is not printable is shown as its
+    escape (`\\x1b`, `\\x9b`, `\\u202e`); with `keep_newlines`, line breaks stay (for a whole report).
+
+    The one escaping function of every human-readable output (tables, text reports, prompts, messages,
+    errors): it exists so a name written by anyone (another client, another tool on the SQLite file) cannot
+    drive the terminal or forge lines. Escaped: the C0 controls incl. ESC, tab and newline, DEL, the C1
+    controls incl. CSI `\\x9b`, the bidi embeddings, overrides and isolates (U+202A-202E, U+2066-2069) and
+    every other format, separator or unassigned character `str.isprintable` refuses. Checks the whole text
+    at once first, so text with nothing to escape costs one scan."""
+    if text.isprintable() or (keep_newlines and text.replace("\n", "").isprintable()):
         return text
+    if keep_newlines:
+        return "\n".join(neutralise(line) for line in text.split("\n"))
     return "".join(ch if ch.isprintable() or ch == " " else ch.encode("unicode_escape").decode("ascii") for ch in text)
 
 
 def neutralise_lines(text: str) -> str:
-    """Return multi-line `text` with control characters other than the line breaks escaped, checking
-    the whole text at once (fast for long reports where nothing needs escaping)."""
-    if text.replace("\n", "").isprintable():
-        return text
-    return "\n".join(neutralise(line) for line in text.split("\n"))
+    """Return multi-line `text` with control characters other than the line breaks escaped:
+    `neutralise(text, keep_newlines=True)`."""
+    return neutralise(text, keep_newlines=True)
+
+
+MAX_CELL = 200  # characters of one table cell people read; CSV and JSON carry the whole value
+
+
+def truncate_cell(cell: str, limit: int = MAX_CELL) -> str:
+    """Return a table cell cut to `limit` characters, ending in `…` when cut: one 100 KB company name
+    must not make a listing 30 MB (human output only)."""
+    return cell if len(cell) <= limit else cell[: limit - 1] + "…"
 
 
 def json_value(value: Any, kind: str, currency: str) -> Any:

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from pipecli.cli.common import PipelineOpt, YesOpt, choice, date, store
+from pipecli.cli.common import PipelineOpt, RawOpt, YesOpt, choice, date, store
 from pipecli.errors import UsageError
 
 FORMATS = ("text", "table", "csv", "json", "markdown")
@@ -67,6 +67,7 @@ def clean(
         bool, typer.Option("--dry-run", help="Show what --close-lost/--snooze/--archive would do; change nothing.")
     ] = False,
     yes: YesOpt = False,
+    raw: RawOpt = False,
 ) -> None:
     """Report stale deals: silent, stuck, overdue, incomplete, duplicate; optionally act on them.
 
@@ -156,13 +157,14 @@ def render_report(report, fmt: str, owner: str | None, historic: bool) -> None:
     from pipecli.cli import output
     from pipecli.config import currency
 
-    head = summary(report, owner, historic)
+    text = formats.neutralise
+    head = text(summary(report, owner, historic))
     if fmt in ("csv", "json"):
         output.render(report.rows, clean_columns(), fmt)
         return
     if fmt in ("table", "markdown"):
         if not report.rows:
-            typer.echo(head)
+            output.line(head)
             return
         output.render(report.rows, clean_columns(), fmt, title=head)
         return
@@ -174,17 +176,17 @@ def render_report(report, fmt: str, owner: str | None, historic: bool) -> None:
         if r["rule"] != rule:
             rule = r["rule"]
             lines += ["", f"{rule} ({report.counts[rule]})"]
-        facts = f"  #{r['lead_id']} {r['name']} · {r['stage']}"
+        facts = f"  #{r['lead_id']} {text(r['name'])} · {text(r['stage'])}"
         value = r["value_minor"]
         if value is not None:
             if value not in prices:
                 prices[value] = money.fmt(value, code)
             facts += f" · {prices[value]}"
         if r["owner"]:
-            facts += f" · {r['owner']}"
+            facts += f" · {text(r['owner'])}"
         lines.append(facts)
-        lines.append(f"      {r['why']}")
-    typer.echo(formats.neutralise_lines("\n".join(lines)))
+        lines.append(f"      {text(r['why'])}")
+    output.line("\n".join(lines))  # each value escaped on its own: a line break in a name forges no line
 
 
 def snooze(

@@ -42,6 +42,21 @@ AtOpt = Annotated[
 PipelineOpt = Annotated[
     str | None, typer.Option("--pipeline", "-p", help="Pipeline name (default: the default pipeline).")
 ]
+
+
+def _set_defuse(value: bool) -> bool:
+    current().defuse_csv = not value
+    return value
+
+
+RawOpt = Annotated[
+    bool,
+    typer.Option(
+        "--raw",
+        callback=_set_defuse,
+        help="CSV cells exactly as stored: do not defuse text cells starting with = + - @ (as `export --raw`).",
+    ),
+]
 YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Do it without asking (needed when not on a terminal).")]
 
 
@@ -85,9 +100,12 @@ def date(value: str | None, what: str):
     return clock.parse_date(value, what)
 
 
-def amount(value: str | None, what: str = "--value") -> int | None:
-    """Return a money option as minor units of the invocation's currency (None when not given or empty)."""
+def amount(value: str | None, what: str = "--value", required: bool = False) -> int | None:
+    """Return a money option as minor units of the invocation's currency (None when not given or empty;
+    a usage error when empty and `required`, as a blank required amount is no amount)."""
     if value is None or not value.strip():
+        if required:
+            raise UsageError(f"{what} needs an amount, such as 100000")
         return None
     # imported when the command runs, so --help and --version stay light
     from pipecli import money
@@ -96,6 +114,14 @@ def amount(value: str | None, what: str = "--value") -> int | None:
         return money.parse_amount(value, current().currency)
     except PipecliError as exc:
         raise PipecliError(f"{what}: {exc}") from None
+
+
+def bounded(value: int | None, what: str, low: int, high: int = 2**63 - 1) -> int | None:
+    """Return an integer option unchanged when it lies in `low`..`high` (or was not given); otherwise a
+    one-line usage error, before the value reaches a simulation or the calendar that cannot take it."""
+    if value is not None and not low <= value <= high:
+        raise UsageError(f"{what} must be from {low} to {high}, not {value}")
+    return value
 
 
 def confirm(question: str, yes: bool) -> None:

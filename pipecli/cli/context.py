@@ -68,6 +68,7 @@ class Context:
         self._currency = currency
         self.locale = locale  # a slot: which locale shows amounts and dates (None: the program's fixed form)
         self._store: Store | None = None
+        self.defuse_csv = False  # set by a command's --raw option (`common.RawOpt`): defuse its CSV unless --raw
 
     # --- the database --------------------------------------------------------------------------------
 

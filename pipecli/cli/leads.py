@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from pipecli.cli.common import AtOpt, FormatOpt, PipelineOpt, YesOpt, amount, confirm, date, store, ts
+from pipecli.cli.common import AtOpt, FormatOpt, PipelineOpt, RawOpt, YesOpt, amount, confirm, date, store, ts
 
 
 def add_lead(
@@ -104,7 +104,7 @@ def edit(
     message(f"lead {lead_id} updated: {', '.join(sorted(changes))}")
 
 
-def show(lead_id: Annotated[int, typer.Argument(metavar="ID")], fmt: FormatOpt = "table") -> None:
+def show(lead_id: Annotated[int, typer.Argument(metavar="ID")], fmt: FormatOpt = "table", raw: RawOpt = False) -> None:
     """Show a lead: details, stage history with time in each stage, activities, extra fields."""
     # imported when the command runs, so --help and --version stay light
     from pipecli import leads
@@ -169,6 +169,7 @@ def list_(
         bool, typer.Option("--hot", help="Only hot leads (score at or above [scoring] hot_threshold).")
     ] = False,
     fmt: FormatOpt = "table",
+    raw: RawOpt = False,
 ) -> None:
     """List leads, filtered and sorted: pipecli list --status open --sort value --limit 10."""
     # imported when the command runs, so --help and --version stay light

@@ -96,7 +96,7 @@ def render(
     import csv
     import json
 
-    from pipecli.formats import csv_value, json_value, table_value
+    from pipecli.formats import csv_value, json_value, table_value, truncate_cell
 
     ctx = current()
     out = stream or ctx.stdout
@@ -107,15 +107,20 @@ def render(
         out.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
         return
     if fmt == "csv":
+        # on use: --version and every message go through this module
+        from pipecli.formats import defuse
+
         writer = csv.writer(out, lineterminator="\n")
         writer.writerow([c.name for c in columns])
+        texts = [ctx.defuse_csv and c.kind == "text" for c in columns]  # numbers such as -5 are no formulas
         for r in rows:
-            writer.writerow([csv_value(r.get(c.key), c.kind, code) for c in columns])
+            values = [csv_value(r.get(c.key), c.kind, code) for c in columns]
+            writer.writerow([defuse(v) if text else v for v, text in zip(values, texts)])
         return
     if not rows and empty:
         message(empty)
         return
-    cells = [[table_value(r.get(c.key), c.kind, code) for c in columns] for r in rows]
+    cells = [[truncate_cell(table_value(r.get(c.key), c.kind, code)) for c in columns] for r in rows]
     if fmt == "markdown":
         _markdown_table(cells, columns, title, out)
     elif out is ctx.stdout and ctx.stdout_tty:
@@ -194,10 +199,10 @@ def render_record(record: Mapping[str, Any], columns: Sequence[Column], fmt: str
         render([record], columns, fmt)
         return
     # on use: --version and every message go through this module
-    from pipecli.formats import neutralise, table_value
+    from pipecli.formats import neutralise, table_value, truncate_cell
 
     code = currency()
-    pairs = [(c.title, table_value(record.get(c.key), c.kind, code)) for c in columns]
+    pairs = [(c.title, truncate_cell(table_value(record.get(c.key), c.kind, code))) for c in columns]
     width = max(len(k) for k, _ in pairs)
     lines = [neutralise(title)] if title else []
     lines += [f"{key.rjust(width)}: {value}" for key, value in pairs if value]
@@ -205,46 +210,58 @@ def render_record(record: Mapping[str, Any], columns: Sequence[Column], fmt: str
 
 
 def write_json(data: Any) -> None:
-    """Write any JSON-ready structure to stdout."""
+    """Write any JSON-ready structure to stdout (values unchanged: JSON escapes what it must)."""
     # on use: --version and every message go through this module
     import json
 
     from pipecli.formats import _json_default
 
-    write(json.dumps(data, ensure_ascii=False, indent=2, default=_json_default) + "\n")
+    current().stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=_json_default) + "\n")
 
 
 def write(text: str) -> None:
-    """Write text to stdout as it is (the caller escaped what came from the data)."""
-    current().stdout.write(text)
+    """Write text for people to stdout, control characters other than line breaks escaped (`neutralise`),
+    whatever the caller escaped already: a value from the data may hold its own line breaks, so callers
+    composing lines escape each value too."""
+    # on use: --version and every message go through this module
+    from pipecli.formats import neutralise
+
+    current().stdout.write(neutralise(text, keep_newlines=True))
 
 
 def line(text: str = "") -> None:
-    """Write one line of text to stdout (the caller escaped what came from the data)."""
-    current().stdout.write(text + "\n")
+    """Write one line of text for people to stdout (escaped as `write` does)."""
+    write(text + "\n")
 
 
 def message(text: str) -> None:
     """Write a message for people to stderr, after the data written so far (control characters escaped)."""
     # on use: --version and every message go through this module
-    from pipecli.formats import neutralise_lines
+    from pipecli.formats import neutralise
 
     ctx = current()
     try:
         ctx.stdout.flush()  # so a message follows the data it is about, also when both streams go to one file
     except (BrokenPipeError, ValueError):  # the reader left, or stdout is closed: the message still goes out
         pass
-    ctx.stderr.write(neutralise_lines(text) + "\n")
+    ctx.stderr.write(neutralise(text, keep_newlines=True) + "\n")
 
 
 def error(text: str) -> None:
-    """Write a command's failure to stderr: one line `pipecli: ...` (control characters escaped)."""
-    message(f"pipecli: {text}")
+    """Write a command's failure to stderr: one line `pipecli: ...`, every control character escaped, line
+    breaks too (a lead name holding a newline cannot forge a second line)."""
+    # on use: --version and every message go through this module
+    from pipecli.formats import neutralise
+
+    message(f"pipecli: {neutralise(text)}")
 
 
 def ask(question: str) -> bool:
-    """Ask a yes/no question on the terminal (stderr, answered on stdin); return the answer (default no)."""
+    """Ask a yes/no question on the terminal (stderr, answered on stdin); return the answer (default no).
+    The question is escaped: it names leads."""
     # on use: --version and every message go through this module
     import typer
 
-    return typer.confirm(question, default=False, err=True)
+    from pipecli.formats import neutralise
+
+    return typer.confirm(neutralise(question), default=False, err=True)

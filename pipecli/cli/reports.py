@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from pipecli.cli.common import FormatOpt, PipelineOpt, amount, choice, date, store
+from pipecli.cli.common import FormatOpt, PipelineOpt, amount, bounded, choice, date, store
 
 AsOfOpt = Annotated[
     str | None,
@@ -133,9 +133,9 @@ def metrics_(
         )
     else:
         output.render_record(data, summary, "table", title=f"Metrics: {data['pipeline']}")
-        typer.echo("")
+        output.line()
         output.render(data["stages"], _stage_columns(), "table", title="Stages")
-        typer.echo("")
+        output.line()
         output.render(data["sources"], _source_columns(), "table", title="New leads by source")
 
 
@@ -157,7 +157,7 @@ def funnel_(
     if output.stdout_is_tty():
         _funnel_rich(data)
     else:
-        typer.echo(_funnel_text(data), nl=False)
+        output.write(_funnel_text(data))
 
 
 def _funnel_lines(data: dict, bar_width: int = 40, short: bool = False) -> list[tuple[str, int, str]]:
@@ -180,7 +180,7 @@ def _funnel_lines(data: dict, bar_width: int = 40, short: bool = False) -> list[
         else:
             figures += f"  won  {fmt(s['open_value_minor'], currency):>{15 if short else 23}}"
         if s["conversion"] is not None:
-            figures += f"  -> {s['conversion'] * 100:5.1f}% to {s['next_stage']}"
+            figures += f"  -> {s['conversion'] * 100:5.1f}% to {formats.neutralise(s['next_stage'])}"
         lines.append((formats.neutralise(s["stage"]).ljust(width), bar, figures))
     return lines
 
@@ -188,8 +188,9 @@ def _funnel_lines(data: dict, bar_width: int = 40, short: bool = False) -> list[
 def _funnel_text(data: dict) -> str:
     # imported when the command runs, so --help and --version stay light
     from pipecli import clock
+    from pipecli.formats import neutralise
 
-    head = f"Funnel: {data['pipeline']} as of {clock.show(data['as_of'])}\n"
+    head = f"Funnel: {neutralise(data['pipeline'])} as of {clock.show(data['as_of'])}\n"
     return head + "".join(f"{label}  {'#' * bar:<40}  {figures}\n" for label, bar, figures in _funnel_lines(data))
 
 
@@ -197,11 +198,11 @@ def _funnel_rich(data: dict) -> None:
     # imported when the command runs, so --help and --version stay light
     from rich.text import Text
 
-    from pipecli import clock
+    from pipecli import clock, formats
     from pipecli.cli import output
 
     out = output.console()
-    out.print(Text(f"Funnel: {data['pipeline']} as of {clock.show(data['as_of'])}", style="bold"))
+    out.print(Text(f"Funnel: {formats.neutralise(data['pipeline'])} as of {clock.show(data['as_of'])}", style="bold"))
     lines = _funnel_lines(data, short=True)
     room = out.width - max(len(label) + len(figures) for label, _, figures in lines) - 4
     width = max(10, min(40, room))
@@ -300,8 +301,12 @@ def forecast_(
     # imported when the command runs, so --help and --version stay light
     from pipecli import formats
     from pipecli.cli import output
+    from pipecli.errors import PipecliError
     from pipecli.reports import forecast
 
+    seed = bounded(seed, "--seed", 0)
+    if periods > 1000:  # the calendar ends before a million weeks do; fewer than 1 is the core's refusal
+        raise PipecliError("--periods must be at most 1000")
     if backtest:
         with store().read() as conn:
             data = forecast.backtest(conn, pipeline, period, date(from_, "--from"), date(to, "--to"), runs, seed)
@@ -312,10 +317,15 @@ def forecast_(
             out["periods"] = _records(data["periods"], _backtest_columns())
             output.write_json(out)
             return
-        output.render(data["periods"], _backtest_columns(), fmt, title=f"Backtest: {data['pipeline']} by {period}")
+        output.render(
+            data["periods"],
+            _backtest_columns(),
+            fmt,
+            title=f"Backtest: {formats.neutralise(data['pipeline'])} by {period}",
+        )
         if fmt == "table":
             pct = lambda v: "n/a" if v is None else f"{v * 100:.1f}%"  # noqa: E731
-            typer.echo(
+            output.line(
                 f"\nWAPE {pct(data['wape'])}, bias {pct(data['bias'])}, actual inside P10-P90 in {pct(data['coverage'])} of periods"
             )
         return
@@ -363,15 +373,15 @@ def forecast_(
     from pipecli import clock, money
 
     currency = output._currency()
-    typer.echo(
-        f"Forecast: {data['pipeline']} as of {clock.show(data['as_of'])}; probabilities: {data['probabilities']}; "
+    output.line(
+        f"Forecast: {formats.neutralise(data['pipeline'])} as of {clock.show(data['as_of'])}; probabilities: {data['probabilities']}; "
         f"{data['runs']} runs, seed {data['seed']} ({data['method']})"
     )
     output.render(data["stages"], _probability_columns(), "table")
-    typer.echo("")
+    output.line()
     output.render(data["periods"], _period_columns(), "table")
     if data["later_deals"]:
-        typer.echo(
+        output.line(
             f"\nlater: {data['later_deals']} deals, {money.fmt(data['later_value_minor'], currency)} beyond the last period"
         )
 
@@ -426,7 +436,7 @@ def size_(
     with store().read() as conn:
         data = sizing.size(
             conn,
-            amount(target, "--target"),
+            amount(target, "--target", required=True),
             amount(avg_deal, "--avg-deal"),
             sizing.parse_rate(close_rate),
             reps,
@@ -450,7 +460,7 @@ def size_(
         output.render_record(
             data, _size_columns(), "table", title=f"Sizing per {period} (whole deals and leads, rounded up)"
         )
-        typer.echo("")
+        output.line()
         output.render(data["stages"], stage_cols, "table")
 
 

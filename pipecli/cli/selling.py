@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from pipecli.cli.common import AtOpt, FormatOpt, PipelineOpt, date, store, ts
+from pipecli.cli.common import AtOpt, FormatOpt, PipelineOpt, RawOpt, date, store, ts
 
 
 def qualify(
@@ -78,6 +78,7 @@ def score(
     limit: Annotated[int | None, typer.Option(help="At most this many leads.")] = None,
     pipeline: PipelineOpt = None,
     fmt: FormatOpt = "table",
+    raw: RawOpt = False,
 ) -> None:
     """Rank open leads by score (fit + decayed engagement): pipecli score --limit 20; pipecli score 12 --explain."""
     # imported when the command runs, so --help and --version stay light

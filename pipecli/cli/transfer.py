@@ -91,6 +91,7 @@ def import_(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Print the column mapping and the counts; write nothing.")
     ] = False,
+    force: Annotated[bool, typer.Option("--force", help="Replace an existing --rejects file.")] = False,
 ) -> None:
     """Import leads from CSV: a file, or - for stdin.
 
@@ -155,9 +156,10 @@ def import_(
             except OSError as exc:
                 raise UsageError(f"cannot read {file}: {exc.strerror}") from None
             size = os.fstat(stream.fileno()).st_size
-        reject_file = None
+        reject_file = reject_out = None
         if rejects and not dry_run:
-            reject_file = stack.enter_context(open(rejects, "w", encoding=encoding or "utf-8", newline=""))
+            reject_out = stack.enter_context(_rejects_output(rejects, file, force, encoding))
+            reject_file = reject_out.stream
         progress = None
         if size and output.stderr_is_tty():
             # rich only when a table is drawn for a terminal
@@ -186,9 +188,26 @@ def import_(
         except importer.ImportFailed as exc:
             _summary(exc.result, label, failed=True)
             raise
+        if reject_out is not None:
+            reject_out.keep = result.rejected > 0  # no rejected row: no file
     if dry_run:
         output.render(result.columns, [formats.Column("column"), formats.Column("field")], "table")
     _summary(result, label)
+
+
+def _rejects_output(rejects: str, file: str, force: bool, encoding: str | None):
+    """Return the `--rejects` file as a `files.PrivateOutput`: never the database or the input itself."""
+    from pipecli.cli.common import db_target
+    from pipecli.store import files
+    from pipecli.store.db import is_url
+
+    target = db_target()
+    protected = [] if is_url(target) else files.sqlite_files(target)
+    if file != "-":
+        protected.append((file, "the file being imported"))
+    return files.PrivateOutput(
+        rejects, what="the --rejects file", force=force, protected=protected, encoding=encoding or "utf-8"
+    )
 
 
 def _summary(result, label: str, failed: bool = False) -> None:

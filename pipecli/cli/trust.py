@@ -23,7 +23,7 @@ def backup(
 
     if Path(file).expanduser().exists():
         confirm(f"Replace the existing file {file}?", yes)
-    made = core.backup(store(), file)
+    made = core.backup(store(), file, overwrite=True)
     message(f"backed up {made['leads']} leads to {made['path']} ({made['bytes']} bytes)")
 
 

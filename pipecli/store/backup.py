@@ -22,7 +22,14 @@ from sqlalchemy.pool import StaticPool
 from pipecli.errors import PipecliError
 from pipecli.store import migrations
 from pipecli.store.db import BUSY_TIMEOUT_SECONDS, Store, translate_error
-from pipecli.store.files import create_private_file, describe_file
+from pipecli.store.files import (
+    create_private_file,
+    describe_file,
+    refuse_if_protected,
+    remove_stale_partials,
+    same_file,
+    sqlite_files,
+)
 
 
 def _require_sqlite(store: Store, what: str) -> Path:
@@ -36,15 +43,17 @@ def _lead_count(conn: sqlite3.Connection) -> int:
     return count
 
 
-def backup(store: Store, destination: str) -> dict[str, Any]:
-    """Write a consistent copy of `store`'s SQLite database to `destination` (mode 0600), replacing an
-    existing file (the command asks first); return {path, bytes, leads}."""
+def backup(store: Store, destination: str, overwrite: bool = False) -> dict[str, Any]:
+    """Write a consistent copy of `store`'s SQLite database to `destination` (mode 0600); return
+    {path, bytes, leads}. Refuses an existing destination unless `overwrite`."""
     source = _require_sqlite(store, "backup")
     dest = Path(destination).expanduser().absolute()
+    refuse_if_protected(dest, sqlite_files(source), "the backup file")
     if dest.is_dir():
         raise PipecliError(f"{dest} is a folder; give a file name for the backup")
-    if dest == source:
-        raise PipecliError("the backup file must not be the database itself")
+    if dest.exists() and not overwrite:
+        raise PipecliError(f"{dest} exists; pass --yes to replace it")
+    remove_stale_partials(dest)
     temp = dest.with_name(f".{dest.name}.{os.getpid()}.partial")
     try:
         temp.unlink(missing_ok=True)
@@ -117,8 +126,11 @@ def restore(target: str, path: str) -> dict[str, Any]:
     return {path, leads}. The live file keeps its name and mode; the copy is one transaction."""
     info = inspect_backup(path)
     live = Path(target)
-    if live.exists() and live.samefile(info["path"]):
+    if same_file(live, info["path"]):
         raise PipecliError("the backup is the database in use; nothing to restore")
+    for other, what in sqlite_files(live)[1:]:
+        if same_file(info["path"], other):
+            raise PipecliError(f"the backup {info['path']} is {what}; give a backup file")
     if live.exists():
         looks = describe_file(live)
         if looks:

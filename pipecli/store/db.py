@@ -58,7 +58,11 @@ def resolve_target(cli_db: str | None = None) -> str:
 
 def redact(target: str) -> str:
     """Return `target` fit for messages: a URL's password is replaced by ***."""
-    return re.sub(r"(://[^:/@]*):[^@/]*@", r"\1:***@", target) if is_url(target) else target
+    if not is_url(target):
+        return target
+    # up to the last @: a password may hold / or @ itself; a `?password=` parameter is a password too
+    hidden = re.sub(r"(://[^:/@]*):.*@", r"\1:***@", target)
+    return re.sub(r"(?i)([?&]password=)[^&]*", r"\1***", hidden)
 
 
 def translate_error(exc: Exception, target: str) -> PipecliError:
@@ -157,6 +161,8 @@ class Store:
             path = Path(target)
             if path.is_dir():
                 raise PipecliError(f"database path {path} is a folder, not a file")
+            if path.exists() and not path.is_file():  # /dev/null, a FIFO (which would hang), a socket
+                raise PipecliError(f"database path {path} is not a regular file")
             if path.exists():
                 if not os.access(path, os.R_OK):
                     raise PipecliError(f"database {path} cannot be read (permission denied)")
@@ -183,6 +189,10 @@ class Store:
                     yield conn
         except DBAPIError as exc:
             raise translate_error(exc, self.target) from None
+        except OverflowError:  # the driver refuses an id or a limit the user typed: no column holds it
+            raise PipecliError(f"a number is too large for the database (the largest is {2**63 - 1})") from None
+        except UnicodeEncodeError as exc:  # an argument that was not valid UTF-8 (kept as surrogates)
+            raise PipecliError(f"a value is not valid UTF-8 text ({exc.object[exc.start : exc.end]!r})") from None
 
     def write(self) -> AbstractContextManager[Connection]:
         """Return a context manager giving a connection in one write transaction (all or nothing)."""
