@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from pipecli.cli.common import FormatOpt, PipelineOpt, amount, choice, date, store
+from pipecli.errors import UsageError
 
 AsOfOpt = Annotated[
     str | None,
@@ -255,17 +256,19 @@ def forecast_(
     period: Annotated[
         str, typer.Option(callback=choice("month", "quarter", "week"), metavar="month|quarter|week")
     ] = "month",
-    periods: Annotated[int, typer.Option(help="How many periods, starting with the current one.")] = 3,
+    periods: Annotated[
+        int | None, typer.Option(help="How many periods, starting with the current one (default 3).")
+    ] = None,
     as_of: AsOfOpt = None,
     target: Annotated[str | None, typer.Option(help="Revenue target per period: the chance of reaching it.")] = None,
     probabilities: Annotated[
-        str,
+        str | None,
         typer.Option(
             callback=choice("auto", "stage", "history", "learned"),
             metavar="auto|stage|history|learned",
-            help="Win probabilities: configured per stage, learned from history, or per lead from `score --learn` (auto: learned when present, else history).",
+            help="Win probabilities: configured per stage, learned from history, or per lead from `score --learn` (auto, the default: learned when present, else history).",
         ),
-    ] = "auto",
+    ] = None,
     runs: Annotated[int | None, typer.Option(help="Monte Carlo runs (default 10000, config [forecast] runs).")] = None,
     seed: Annotated[int | None, typer.Option(help="Random seed (same seed, same output).")] = None,
     backtest: Annotated[
@@ -288,6 +291,12 @@ def forecast_(
     from pipecli.cli import output
     from pipecli.reports import forecast
 
+    forecast_only = {"--as-of": as_of, "--target": target, "--periods": periods, "--probabilities": probabilities}
+    backtest_only = {"--from": from_, "--to": to}
+    wrong = [k for k, v in (forecast_only if backtest else backtest_only).items() if v is not None]
+    if wrong:
+        mode = "the backtest (it replays past periods from history)" if backtest else "a forecast without --backtest"
+        raise UsageError(f"{', '.join(wrong)} does not apply to {mode}: drop it")
     if backtest:
         with store().read() as conn:
             data = forecast.backtest(conn, pipeline, period, date(from_, "--from"), date(to, "--to"), runs, seed)
@@ -310,10 +319,10 @@ def forecast_(
             conn,
             pipeline,
             period,
-            periods,
+            3 if periods is None else periods,
             date(as_of, "--as-of"),
             amount(target, "--target"),
-            probabilities,
+            probabilities or "auto",
             runs,
             seed,
         )
@@ -386,13 +395,10 @@ def _size_columns():
 
 
 def size_(
-    target: Annotated[str, typer.Option(help="Revenue target for the period: 100000.")],
+    target: Annotated[str, typer.Option(help="Revenue target: 100000.")],
     avg_deal: Annotated[str | None, typer.Option(help="Average deal size (default: the average won deal).")] = None,
     close_rate: Annotated[str | None, typer.Option(help="Close rate, 0.8 or 80% (default: won ÷ closed).")] = None,
     reps: Annotated[int | None, typer.Option(help="Sellers (default: distinct lead owners).")] = None,
-    period: Annotated[
-        str, typer.Option(callback=choice("month", "quarter", "week"), metavar="month|quarter|week")
-    ] = "month",
     pipeline: PipelineOpt = None,
     fmt: FormatOpt = "table",
 ) -> None:
@@ -412,7 +418,6 @@ def size_(
             amount(avg_deal, "--avg-deal"),
             sizing.parse_rate(close_rate),
             reps,
-            period,
             pipeline,
         )
     stage_cols = [
@@ -429,9 +434,7 @@ def size_(
     elif fmt == "csv":
         output.render([data], _size_columns(), "csv")
     else:
-        output.render_record(
-            data, _size_columns(), "table", title=f"Sizing per {period} (whole deals and leads, rounded up)"
-        )
+        output.render_record(data, _size_columns(), "table", title="Sizing (whole deals and leads, rounded up)")
         typer.echo("")
         output.render(data["stages"], stage_cols, "table")
 
