@@ -1,7 +1,9 @@
 """The user's settings: a TOML file in the platform's config folder (or `PIPECLI_CONFIG`).
 
-Every key is optional; each module that reads a section keeps its own documented defaults next to the
-code that uses them, so `load()` only reads the file. Example:
+Every key is optional. Each module that reads a section declares it once as a frozen dataclass whose
+fields are the keys, with their documented defaults and limits (`setting(...)`), and reads it with
+`section(name, Spec)`: the one reader, which refuses an unknown key or a bad value (type, bounds,
+choices) with one line naming the file, the section and the key. Example:
 
     db = "~/sales/pipeline.db"
     currency = "EUR"
@@ -13,12 +15,23 @@ code that uses them, so `load()` only reads the file. Example:
 
 from __future__ import annotations
 
+import dataclasses
 import os
+import types
+import typing
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any, TypeVar
 
 from pipecli.errors import PipecliError
 
-_cache: dict[str, tuple[float, dict]] = {}
+_cache: dict[str, tuple[float, dict[str, Any]]] = {}
+
+Spec = TypeVar("Spec")
+
+
+class ConfigError(PipecliError):
+    """A config file that cannot be read, or a key in it that is unknown or has a bad value (exit 1)."""
 
 
 def path() -> Path:
@@ -32,8 +45,9 @@ def path() -> Path:
     return Path(platformdirs.user_config_dir("pipecli")) / "config.toml"
 
 
-def load() -> dict:
-    """Return the config file's contents as a dict (empty when there is no file)."""
+def load() -> dict[str, Any]:
+    """Return the config file's contents as a dict (empty when there is no file), unchecked: for
+    `config show`; every reader of a setting goes through `section`."""
     file = path()
     try:
         stamp = file.stat().st_mtime
@@ -47,24 +61,127 @@ def load() -> dict:
     try:
         data = tomllib.loads(file.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise PipecliError(f"config file {file} cannot be read: {exc}") from None
+        raise ConfigError(f"config file {file} cannot be read: {exc}") from None
     _cache[key] = (stamp, data)
     return data
 
 
-def section(name: str) -> dict:
-    """Return one `[name]` table of the config (empty when absent)."""
-    value = load().get(name, {})
-    if not isinstance(value, dict):
-        raise PipecliError(f"config file {path()}: [{name}] must be a table")
-    return value
+def setting(
+    default: Any,
+    *,
+    low: float | None = None,
+    high: float | None = None,
+    above: float | None = None,
+    choices: Sequence[str] | None = None,
+) -> Any:
+    """Return a dataclass field for one key of a section spec: its default, and the limits a value must
+    keep (`low`/`high` inclusive, `above` exclusive, `choices` for text or each item of a list)."""
+    meta = {"low": low, "high": high, "above": above, "choices": tuple(choices) if choices else None}
+    if isinstance(default, (list, dict)):
+        return dataclasses.field(default_factory=lambda: type(default)(default), metadata=meta)
+    return dataclasses.field(default=default, metadata=meta)
 
 
-def value(key: str, default):
-    """Return a top-level config value, or `default` when the file does not set it."""
-    return load().get(key, default)
+def section(name: str | None, spec: type[Spec]) -> Spec:
+    """Return the `[name]` table of the config (the top-level keys when `name` is None) as a `spec`
+    instance: absent keys take the field defaults; an unknown key, a value of the wrong type or one
+    out of bounds or choices raises ConfigError naming the file, the section and the key."""
+    data = load()
+    raw: Any = data if name is None else data.get(name, {})
+    where = "" if name is None else f"[{name}] "
+    if not isinstance(raw, dict):
+        raise ConfigError(f"config file {path()}: [{name}] must be a table")
+    fields = {f.name: f for f in dataclasses.fields(spec)}  # type: ignore[arg-type]
+    hints = typing.get_type_hints(spec)
+    values: dict[str, Any] = {}
+    for key, value in raw.items():
+        if name is None and isinstance(value, dict | list) and key not in fields:
+            continue  # a section (or an array of tables), read by its own spec
+        if key not in fields:
+            known = ", ".join(fields) or "none"
+            raise ConfigError(f"config file {path()}: {where}{key} is not a setting (known: {known})")
+        problem = _problem(value, hints[key], fields[key].metadata)
+        if problem:
+            raise ConfigError(f"config file {path()}: {where}{key} must be {problem}, not {value!r}")
+        values[key] = float(value) if hints[key] is float else value
+    return spec(**values)
+
+
+def _problem(value: Any, hint: Any, meta: typing.Mapping[str, Any]) -> str | None:
+    """Return what `value` must be when it does not fit the type `hint` and the limits in `meta`, else None."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        options = [a for a in args if a is not type(None)]
+        return _problem(value, options[0], meta) if value is not None else None
+    if hint is Any:
+        return None
+    if hint is bool:
+        return None if isinstance(value, bool) else "true or false"
+    if hint in (int, float):
+        number_ok = isinstance(value, int) or (hint is float and isinstance(value, float))
+        if isinstance(value, bool) or not number_ok:
+            return "a whole number" if hint is int else "a number"
+        return _bounds(value, meta)
+    if hint is str:
+        if not isinstance(value, str):
+            return "text"
+        choices = meta.get("choices")
+        if choices and value not in choices:
+            return f"one of {', '.join(choices)}"
+        return None
+    if origin is list:
+        if not isinstance(value, list) or not value:
+            return "a non-empty list"
+        for item in value:
+            problem = _problem(item, args[0], meta)
+            if problem:
+                return f"a list whose items are each {problem}"
+        return None
+    if origin is dict:
+        if not isinstance(value, dict):
+            return "a table"
+        for item in value.values():
+            problem = _problem(item, args[1], {})
+            if problem:
+                return f"a table whose values are each {problem}"
+        return None
+    raise TypeError(f"config spec type {hint!r} is not supported")
+
+
+def _bounds(value: float, meta: typing.Mapping[str, Any]) -> str | None:
+    low, high, above = meta.get("low"), meta.get("high"), meta.get("above")
+    if low is not None and high is not None and not low <= value <= high:
+        return f"between {low:g} and {high:g}"
+    if low is not None and value < low:
+        return f"a number of at least {low:g}"
+    if high is not None and value > high:
+        return f"a number of at most {high:g}"
+    if above is not None and value <= above:
+        return f"a number above {above:g}"
+    return None
+
+
+@dataclasses.dataclass(frozen=True)
+class TopLevel:
+    """The top-level keys: the database, the currency and the default silence limit of `clean`."""
+
+    db: str | None = setting(None)
+    currency: str = setting("EUR")
+    stale_days: int = setting(14, low=1)  # the silence limit of stages that set none
+
+
+def top() -> TopLevel:
+    """Return the top-level settings, checked."""
+    return section(None, TopLevel)
+
+
+def value(key: str, default: Any) -> Any:
+    """Return a top-level setting (checked, see `TopLevel`), or `default` when the file does not set it."""
+    if key not in load():
+        return default
+    return getattr(top(), key)
 
 
 def currency() -> str:
     """Return the database's currency code (config `currency`, default EUR)."""
-    return str(value("currency", "EUR")).upper()
+    return top().currency.upper()

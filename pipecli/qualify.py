@@ -10,10 +10,12 @@ config (`[qualification] required = ["budget", "need"]`; default all four).
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 from sqlalchemy import text
 
 from pipecli import clock, config
+from pipecli.config import setting
 from pipecli.errors import PipecliError
 
 CRITERIA = ("budget", "authority", "need", "timeline")
@@ -31,18 +33,16 @@ def verdict(answer: str | None) -> str:
     return "yes"
 
 
+@dataclass(frozen=True)
+class QualificationSection:
+    """The `[qualification]` config section: the criteria a qualified lead must meet."""
+
+    required: list[str] = setting(list(CRITERIA), choices=CRITERIA)  # noqa: RUF009 (setting returns a field)
+
+
 def required() -> tuple[str, ...]:
     """Return the criteria a qualified lead must meet (config `[qualification] required`)."""
-    raw = config.section("qualification").get("required", list(CRITERIA))
-    if not isinstance(raw, list) or not raw:
-        raise PipecliError("config [qualification] required must be a non-empty list of criteria")
-    names = tuple(str(r).strip().lower() for r in raw)
-    bad = [n for n in names if n not in CRITERIA]
-    if bad:
-        raise PipecliError(
-            f"config [qualification] required: unknown criteria {', '.join(bad)}; use {', '.join(CRITERIA)}"
-        )
-    return names
+    return tuple(config.section("qualification", QualificationSection).required)
 
 
 def status_of(verdicts: dict[str, str], needed: tuple[str, ...]) -> str:

@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from pipecli.cli.common import FormatOpt, PipelineOpt, amount, bounded, choice, date, store
+from pipecli.errors import UsageError
 
 AsOfOpt = Annotated[
     str | None,
@@ -269,17 +270,19 @@ def forecast_(
     period: Annotated[
         str, typer.Option(callback=choice("month", "quarter", "week"), metavar="month|quarter|week")
     ] = "month",
-    periods: Annotated[int, typer.Option(help="How many periods, starting with the current one.")] = 3,
+    periods: Annotated[
+        int | None, typer.Option(help="How many periods, starting with the current one (default 3).")
+    ] = None,
     as_of: AsOfOpt = None,
     target: Annotated[str | None, typer.Option(help="Revenue target per period: the chance of reaching it.")] = None,
     probabilities: Annotated[
-        str,
+        str | None,
         typer.Option(
             callback=choice("auto", "stage", "history", "learned"),
             metavar="auto|stage|history|learned",
-            help="Win probabilities: configured per stage, learned from history, or per lead from `score --learn` (auto: learned when present, else history).",
+            help="Win probabilities: configured per stage, learned from history, or per lead from `score --learn` (auto, the default: learned when present, else history).",
         ),
-    ] = "auto",
+    ] = None,
     runs: Annotated[int | None, typer.Option(help="Monte Carlo runs (default 10000, config [forecast] runs).")] = None,
     seed: Annotated[int | None, typer.Option(help="Random seed (same seed, same output).")] = None,
     backtest: Annotated[
@@ -305,8 +308,14 @@ def forecast_(
     from pipecli.reports import forecast
 
     seed = bounded(seed, "--seed", 0)
-    if periods > 1000:  # the calendar ends before a million weeks do; fewer than 1 is the core's refusal
+    if periods is not None and periods > 1000:  # the calendar ends before a million weeks do; fewer than 1 is the core's refusal
         raise PipecliError("--periods must be at most 1000")
+    forecast_only = {"--as-of": as_of, "--target": target, "--periods": periods, "--probabilities": probabilities}
+    backtest_only = {"--from": from_, "--to": to}
+    wrong = [k for k, v in (forecast_only if backtest else backtest_only).items() if v is not None]
+    if wrong:
+        mode = "the backtest (it replays past periods from history)" if backtest else "a forecast without --backtest"
+        raise UsageError(f"{', '.join(wrong)} does not apply to {mode}: drop it")
     if backtest:
         with store().read() as conn:
             data = forecast.backtest(conn, pipeline, period, date(from_, "--from"), date(to, "--to"), runs, seed)
@@ -334,10 +343,10 @@ def forecast_(
             conn,
             pipeline,
             period,
-            periods,
+            3 if periods is None else periods,
             date(as_of, "--as-of"),
             amount(target, "--target"),
-            probabilities,
+            probabilities or "auto",
             runs,
             seed,
         )
@@ -413,13 +422,10 @@ def _size_columns():
 
 
 def size_(
-    target: Annotated[str, typer.Option(help="Revenue target for the period: 100000.")],
+    target: Annotated[str, typer.Option(help="Revenue target: 100000.")],
     avg_deal: Annotated[str | None, typer.Option(help="Average deal size (default: the average won deal).")] = None,
     close_rate: Annotated[str | None, typer.Option(help="Close rate, 0.8 or 80% (default: won ÷ closed).")] = None,
     reps: Annotated[int | None, typer.Option(help="Sellers (default: distinct lead owners).")] = None,
-    period: Annotated[
-        str, typer.Option(callback=choice("month", "quarter", "week"), metavar="month|quarter|week")
-    ] = "month",
     pipeline: PipelineOpt = None,
     fmt: FormatOpt = "table",
 ) -> None:
@@ -440,7 +446,6 @@ def size_(
             amount(avg_deal, "--avg-deal"),
             sizing.parse_rate(close_rate),
             reps,
-            period,
             pipeline,
         )
     stage_cols = [
@@ -457,9 +462,7 @@ def size_(
     elif fmt == "csv":
         output.render([data], _size_columns(), "csv")
     else:
-        output.render_record(
-            data, _size_columns(), "table", title=f"Sizing per {period} (whole deals and leads, rounded up)"
-        )
+        output.render_record(data, _size_columns(), "table", title="Sizing (whole deals and leads, rounded up)")
         output.line()
         output.render(data["stages"], stage_cols, "table")
 

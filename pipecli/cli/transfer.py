@@ -197,6 +197,7 @@ def import_(
 
 def _rejects_output(rejects: str, file: str, force: bool, encoding: str | None):
     """Return the `--rejects` file as a `files.PrivateOutput`: never the database or the input itself."""
+    # imported when the command runs, so --help and --version stay light
     from pipecli.cli.common import db_target
     from pipecli.store import files
     from pipecli.store.db import is_url

@@ -37,48 +37,36 @@ from sqlalchemy import text
 
 from pipecli import clock, config, pipelines
 from pipecli.clock import DAY
-from pipecli.errors import PipecliError
+from pipecli.config import setting
 from pipecli.store.sql import fetch_rows
 
 RULES = ("silent", "stuck", "overdue", "incomplete", "duplicate")
-DEFAULTS = {
-    "stale_days": 14,  # top-level config key: the silence limit of stages that set none
-    "percentile": 90,  # [clean] percentile: a stay longer than this share of past stays is "stuck"
-    "min_history": 10,  # [clean] min_history: fewer past stays than this use the fixed limit
-    "sample": 2000,  # [clean] sample: how many of the most recent completed stays inform the percentile
-}
 
 
-@dataclass
+@dataclass(frozen=True)
+class CleanSection:
+    """The `[clean]` config section."""
+
+    percentile: float = setting(90.0, low=1, high=100)  # a stay longer than this share of past stays is "stuck"
+    min_history: int = setting(10, low=1)  # fewer past stays than this use the fixed limit
+    sample: int = setting(2000, low=1)  # how many of the most recent completed stays inform the percentile
+
+
+@dataclass(frozen=True)
 class Settings:
-    """The thresholds `clean` judges by (see DEFAULTS)."""
+    """The thresholds `clean` judges by: top-level `stale_days` (the silence limit of stages that set
+    none) and the `[clean]` section (see `CleanSection`)."""
 
-    stale_days: int = DEFAULTS["stale_days"]
-    percentile: float = DEFAULTS["percentile"]
-    min_history: int = DEFAULTS["min_history"]
-    sample: int = DEFAULTS["sample"]
+    stale_days: int = config.TopLevel.stale_days
+    percentile: float = CleanSection.percentile
+    min_history: int = CleanSection.min_history
+    sample: int = CleanSection.sample
 
     @classmethod
     def from_config(cls) -> Settings:
         """Return the settings in force: config values over the documented defaults, checked."""
-        section = config.section("clean")
-        s = cls(
-            stale_days=config.value("stale_days", DEFAULTS["stale_days"]),
-            percentile=section.get("percentile", DEFAULTS["percentile"]),
-            min_history=section.get("min_history", DEFAULTS["min_history"]),
-            sample=section.get("sample", DEFAULTS["sample"]),
-        )
-        checks = (
-            ("stale_days", s.stale_days, 1, None),
-            ("[clean] percentile", s.percentile, 1, 100),
-            ("[clean] min_history", s.min_history, 1, None),
-            ("[clean] sample", s.sample, 1, None),
-        )
-        for name, v, low, high in checks:
-            if isinstance(v, bool) or not isinstance(v, (int, float)) or v < low or (high is not None and v > high):
-                bound = f"between {low} and {high}" if high else f"a number of at least {low}"
-                raise PipecliError(f"config file {config.path()}: {name} must be {bound}, not {v!r}")
-        return s
+        section = config.section("clean", CleanSection)
+        return cls(config.top().stale_days, section.percentile, section.min_history, section.sample)
 
 
 @dataclass

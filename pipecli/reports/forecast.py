@@ -27,12 +27,14 @@ such forecasts could be trusted in the past (the backtest).
 from __future__ import annotations
 
 import datetime as _dt
+from dataclasses import dataclass
 from decimal import Decimal
 
 from sqlalchemy import text
 
 from pipecli import clock, config, pipelines
 from pipecli.clock import DAY
+from pipecli.config import setting
 from pipecli.errors import PipecliError
 from pipecli.money import round_minor
 from pipecli.reports import state
@@ -40,12 +42,20 @@ from pipecli.reports.periods import PERIODS, label, next_start, period_start
 
 MODES = ("auto", "stage", "history", "learned")
 EXACT_LIMIT = 20000
-DEFAULTS = {"min_history": 20, "runs": 10000, "seed": 1}
 
 
-def settings() -> dict:
-    """Return the `[forecast]` config section over the documented DEFAULTS."""
-    return {**DEFAULTS, **config.section("forecast")}
+@dataclass(frozen=True)
+class Settings:
+    """The `[forecast]` config section."""
+
+    min_history: int = setting(20, low=1)  # closed deals a stage needs before its history probability is used
+    runs: int = setting(10000, low=1)  # Monte Carlo runs
+    seed: int = setting(1, low=0)  # the random seed: same seed, same figures
+
+
+def settings() -> Settings:
+    """Return the `[forecast]` settings in force, checked."""
+    return config.section("forecast", Settings)
 
 
 def _check(period: str, mode: str, periods: int, runs: int) -> None:
@@ -283,8 +293,8 @@ def forecast(
     """Return the forecast for the coming `periods` periods (the first one is the period holding now or
     the `--as-of` day), as described in the module docstring."""
     cfg = settings()
-    runs = int(cfg["runs"] if runs is None else runs)
-    seed = int(cfg["seed"] if seed is None else seed)
+    runs = cfg.runs if runs is None else runs
+    seed = cfg.seed if seed is None else seed
     _check(period, probabilities, periods, runs)
     p = pipelines.get_pipeline(conn, pipeline)
     history = as_of is not None
@@ -293,7 +303,7 @@ def forecast(
     starts = [period_start(day, period)]
     for _ in range(periods):
         starts.append(next_start(starts[-1], period))
-    result = project(conn, p, t, history, period, starts, probabilities, runs, seed, target, int(cfg["min_history"]))
+    result = project(conn, p, t, history, period, starts, probabilities, runs, seed, target, cfg.min_history)
     return {
         "pipeline": p["name"],
         "as_of": t,
@@ -319,8 +329,8 @@ def backtest(
     current period's start), the forecast made at its start from history, the actual won value, the error,
     and overall WAPE, bias and P10–P90 coverage."""
     cfg = settings()
-    runs = int(cfg["runs"] if runs is None else runs)
-    seed = int(cfg["seed"] if seed is None else seed)
+    runs = cfg.runs if runs is None else runs
+    seed = cfg.seed if seed is None else seed
     _check(period, "history", 1, runs)
     p = pipelines.get_pipeline(conn, pipeline)
     stop = period_start(end if end is not None else clock.today(), period)
@@ -333,7 +343,7 @@ def backtest(
     while s < stop:
         e = next_start(s, period)
         t = clock.day_start_ts(s) - 1
-        res = project(conn, p, t, True, period, [s, e], "history", runs, seed, None, int(cfg["min_history"]))
+        res = project(conn, p, t, True, period, [s, e], "history", runs, seed, None, cfg.min_history)
         f = res["periods"][0]
         actual = (
             conn.execute(

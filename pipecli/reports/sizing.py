@@ -47,10 +47,9 @@ def size(
     avg_deal: int | None = None,
     close_rate: Decimal | None = None,
     reps: int | None = None,
-    period: str = "month",
     pipeline: str | None = None,
 ) -> dict:
-    """Return what `target` (minor units, per `period`) needs; see the module docstring."""
+    """Return what `target` (minor units) needs; see the module docstring."""
     if target <= 0:
         raise PipecliError("--target must be above zero")
     if avg_deal is not None and avg_deal <= 0:
@@ -105,7 +104,7 @@ def size(
     needed_pipeline = round_minor(Decimal(target) / close_rate)
     return {
         "pipeline": p["name"],
-        "period": period,
+        "period": None,  # sizing has no period: the JSON key stays for scripts, always null
         "target_minor": target,
         "avg_deal_minor": round_minor(avg),
         "avg_deal_source": sources["avg_deal"],

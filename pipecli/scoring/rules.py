@@ -20,6 +20,7 @@ from typing import Any
 from pipecli import config
 from pipecli.activities import check_kind
 from pipecli.clock import DAY
+from pipecli.config import setting
 from pipecli.errors import PipecliError
 from pipecli.scoring.fields import as_number, lookup
 
@@ -92,48 +93,42 @@ class Rule:
         return word in {t.lower() for t in self.target}
 
 
-def _settings() -> dict[str, Any]:
-    return config.section("scoring")
+@dataclass(frozen=True)
+class ScoringSection:
+    """The `[scoring]` config section (see the module docstring)."""
+
+    hot_threshold: float = setting(DEFAULT_HOT_THRESHOLD)
+    half_life_days: float = setting(DEFAULT_HALF_LIFE_DAYS, above=0)
+    points: dict[str, float] = setting({})  # merged over DEFAULT_POINTS  # noqa: RUF009
+    rules: list[dict[str, Any]] | None = setting(None)  # when given, these replace DEFAULT_RULES  # noqa: RUF009
 
 
-def _float_setting(key: str, default: float, positive: bool = True) -> float:
-    raw = _settings().get(key, default)
-    try:
-        number = float(raw)
-    except (TypeError, ValueError):
-        raise PipecliError(f"config [scoring] {key} must be a number, not {raw!r}") from None
-    if positive and number <= 0:
-        raise PipecliError(f"config [scoring] {key} must be above 0")
-    return number
+def _settings() -> ScoringSection:
+    return config.section("scoring", ScoringSection)
 
 
 def hot_threshold() -> float:
     """Return the total at or above which a lead is hot (config `[scoring] hot_threshold`)."""
-    return _float_setting("hot_threshold", DEFAULT_HOT_THRESHOLD, positive=False)
+    return _settings().hot_threshold
 
 
 def half_life_seconds() -> float:
     """Return the engagement half-life in seconds (config `[scoring] half_life_days`)."""
-    return _float_setting("half_life_days", DEFAULT_HALF_LIFE_DAYS) * DAY
+    return _settings().half_life_days * DAY
 
 
 def points() -> dict[str, float]:
     """Return the points per activity kind in force: DEFAULT_POINTS with config `[scoring.points]` over them."""
     merged: dict[str, float] = dict(DEFAULT_POINTS)
-    for kind, value in _settings().get("points", {}).items():
-        number = as_number(value)
-        if number is None:
-            raise PipecliError(f"config [scoring.points] {kind} must be a number, not {value!r}")
+    for kind, number in _settings().points.items():
         merged[check_kind(kind)] = number
     return merged
 
 
 def rules() -> list[Rule]:
     """Return the fit rules in force: config `[[scoring.rules]]` when given, else DEFAULT_RULES."""
-    raw = _settings().get("rules", DEFAULT_RULES)
-    if not isinstance(raw, list):
-        raise PipecliError("config [scoring] rules must be an array of tables ([[scoring.rules]])")
-    return [_rule(r, i) for i, r in enumerate(raw, start=1)]
+    raw = _settings().rules
+    return [_rule(r, i) for i, r in enumerate(DEFAULT_RULES if raw is None else raw, start=1)]
 
 
 def _rule(raw: object, number: int) -> Rule:
@@ -177,5 +172,5 @@ def rules_in_force() -> dict[str, Any]:
         "points": [{"kind": k, "points": v} for k, v in sorted(points().items(), key=lambda kv: -kv[1])],
         "half_life_days": half_life_seconds() / DAY,
         "hot_threshold": hot_threshold(),
-        "custom_rules": "rules" in _settings(),
+        "custom_rules": _settings().rules is not None,
     }

@@ -1,0 +1,58 @@
+"""Report options either work or are refused: a forecast option given to the backtest (or the reverse) is a
+usage error (exit 2, one line), and `size` has no `--period` (it never changed a figure)."""
+
+import pytest
+
+
+@pytest.mark.parametrize(
+    ("args", "named"),
+    [
+        (["--from", "2026-01-01"], "--from"),
+        (["--to", "2026-06-01"], "--to"),
+        (["--backtest", "--as-of", "2026-10-01"], "--as-of"),
+        (["--backtest", "--target", "1000"], "--target"),
+        (["--backtest", "--periods", "2"], "--periods"),
+        (["--backtest", "--probabilities", "stage"], "--probabilities"),
+        (["--backtest", "--periods", "2", "--target", "5"], "--target, --periods"),
+    ],
+)
+def test_forecast_options_of_the_other_mode_are_refused(cli, args, named):
+    result = cli("forecast", *args, ok=False)
+    assert result.exit_code == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and named in lines[0] and "does not apply" in lines[0]
+    assert result.stdout == ""
+
+
+def test_options_of_each_mode_still_work(cli):
+    cli("add-lead", "Anna", "--value", "100")
+    assert (
+        cli("forecast", "--periods", "2", "--probabilities", "stage", "--target", "50", "--runs", "10").exit_code == 0
+    )
+    assert cli("forecast", "--backtest", "--from", "2026-01-01", "--to", "2026-03-01", "--runs", "10").exit_code == 0
+
+
+def test_size_has_no_period(cli):
+    result = cli(
+        "size",
+        "--target",
+        "1000",
+        "--avg-deal",
+        "100",
+        "--close-rate",
+        "1",
+        "--reps",
+        "1",
+        "--period",
+        "week",
+        ok=False,
+    )
+    assert result.exit_code == 2
+    import json
+
+    data = json.loads(
+        cli(
+            "size", "--target", "1000", "--avg-deal", "100", "--close-rate", "1", "--reps", "1", "--format", "json"
+        ).stdout
+    )
+    assert data["period"] is None and data["deals_needed"] == 10
