@@ -21,11 +21,15 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pipecli import config
 from pipecli.errors import PipecliError
 from pipecli.store.files import create_private_file, describe_file
 from pipecli.store.schema import BULK_WRITE_MARK
+
+if TYPE_CHECKING:
+    from pipecli.store.journal import Journal
 
 BUSY_TIMEOUT_SECONDS = 30
 
@@ -93,6 +97,20 @@ class Store:
         self.is_sqlite = not is_url(target)
         self.path: Path | None = Path(target) if self.is_sqlite else None
         self.engine = self._make_engine()
+        self._journal: Journal | None = None
+
+    @property
+    def journal(self) -> Journal:
+        """The journal of this invocation's changes (who, which command), attached to every write."""
+        if self._journal is None:
+            from pipecli.store.journal import Journal
+
+            self._journal = Journal()
+        return self._journal
+
+    @journal.setter
+    def journal(self, journal: Journal) -> None:
+        self._journal = journal
 
     def _make_engine(self):
         from sqlalchemy import create_engine, event
@@ -177,8 +195,24 @@ class Store:
             with self.engine.connect() as conn:
                 if self.is_sqlite:
                     conn = conn.execution_options(pipecli_write=write, pipecli_bulk=bulk)
-                with conn.begin():
-                    yield conn
+                journal = self.journal if write else None
+                if journal is not None:
+                    from pipecli.store.journal import KEY
+
+                    conn.info[KEY] = journal
+                try:
+                    with conn.begin():
+                        yield conn
+                except BaseException:
+                    if journal is not None:
+                        journal.rolled_back()
+                    raise
+                else:
+                    if journal is not None:
+                        journal.committed()
+                finally:
+                    if journal is not None:
+                        conn.info.pop(KEY, None)
         except DBAPIError as exc:
             raise translate_error(exc, self.target) from None
 
