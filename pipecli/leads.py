@@ -20,6 +20,7 @@ from sqlalchemy import text
 from pipecli import clock, pipelines
 from pipecli.activities import activities_of, check_kind
 from pipecli.errors import NotFound, PipecliError
+from pipecli.history import lead_history
 from pipecli.scoring import score as scoring
 from pipecli.store import journal
 from pipecli.store.schema import SNAPSHOT_COLUMNS, lead_tables
@@ -307,6 +308,7 @@ def show_lead(conn, lead_id: int) -> dict:
     return {
         "lead": {**lead, "pipeline": names[0], "stage": names[1]},
         "history": history_of(conn, lead_id),
+        "recent_changes": lead_history(conn, lead_id, limit=5),
         "activities": activities_of(conn, lead_id),
         "extra": dict(extras),
         "qualification": [dict(a) for a in answers],

@@ -19,7 +19,9 @@ from pipecli.cli import output
 from pipecli.formats import Column, neutralise
 
 if TYPE_CHECKING:
+    from pipecli.history import Change
     from pipecli.leads import Move
+    from pipecli.undo import Entry, Undone
 
 Row = Mapping[str, Any]
 Columns = tuple[Column, ...]
@@ -97,6 +99,7 @@ def lead_json(info: Mapping[str, Any]) -> dict[str, Any]:
         "activities": output.records(info["activities"], ACTIVITY_COLUMNS),
         "extra": dict(info["extra"]),
         "qualification_answers": output.records(info["qualification"], ANSWER_COLUMNS),
+        "recent_changes": output.records(change_rows(info["recent_changes"]), CHANGE_JSON_COLUMNS),
     }
 
 
@@ -118,6 +121,9 @@ def lead(info: Mapping[str, Any], fmt: str) -> None:
     output.render(info["history"], HISTORY_COLUMNS)
     output.line("\nActivities")
     output.render(info["activities"], ACTIVITY_COLUMNS, empty="  (none)")
+    if info["recent_changes"]:
+        output.line(f"\nRecent changes (all: pipecli history {info['lead']['id']})")
+        output.render(change_rows(info["recent_changes"]), CHANGE_COLUMNS[:5])
 
 
 BOARD_STAGE_COLUMNS: Columns = (
@@ -499,3 +505,88 @@ def config_json(shown: Mapping[str, Any]) -> None:
 
 
 # --- reports: metrics, funnel, forecast, size, clean ------------------------------------------------------
+
+
+# --- history and undo ------------------------------------------------------------------------------------
+
+CHANGE_COLUMNS: Columns = (
+    Column("at", kind="ts"),
+    Column("who"),
+    Column("field"),
+    Column("from"),
+    Column("to"),
+    Column("command"),
+)
+CHANGE_JSON_COLUMNS: Columns = CHANGE_COLUMNS + (Column("command_id", kind="int"),)
+ENTRY_COLUMNS: Columns = (
+    Column("id", kind="int"),
+    Column("at", kind="ts"),
+    Column("who"),
+    Column("command"),
+    Column("changes", kind="int"),
+    Column("leads", kind="int"),
+    Column("state"),
+)
+
+
+def _shown_value(field: str, value: str | None) -> str | None:
+    """Return an event's value for people: amounts in the currency, the rest as recorded."""
+    if value is None or field != "value":
+        return value
+    return output.money(int(value))
+
+
+def change_rows(changes: Sequence[Change]) -> list[dict[str, Any]]:
+    """Return a lead's changes as rows of CHANGE_JSON_COLUMNS."""
+    return [
+        {
+            "at": c.at,
+            "who": c.actor,
+            "field": c.field,
+            "from": _shown_value(c.field, c.old),
+            "to": _shown_value(c.field, c.new),
+            "command": c.command,
+            "command_id": c.journal_id,
+        }
+        for c in changes
+    ]
+
+
+def changes_of_lead(changes: Sequence[Change], fmt: str) -> None:
+    """Write `history ID`: one row per change."""
+    columns = CHANGE_JSON_COLUMNS if fmt != "table" else CHANGE_COLUMNS
+    output.render(change_rows(changes), columns, fmt, empty="no recorded changes")
+
+
+def _state(entry: Entry) -> str:
+    if entry.reverted_by is not None:
+        return f"undone by {entry.reverted_by}"
+    if entry.undoes is not None:
+        return f"undoes {entry.undoes}"
+    return ""
+
+
+def journal_entries(entries: Sequence[Entry], fmt: str) -> None:
+    """Write `undo --list`: recent commands that changed data, newest first."""
+    rows = [
+        {
+            "id": e.id,
+            "at": e.at,
+            "who": e.actor,
+            "command": e.command,
+            "changes": e.changes,
+            "leads": e.leads,
+            "state": _state(e),
+        }
+        for e in entries
+    ]
+    output.render(rows, ENTRY_COLUMNS, fmt, empty="no command has changed anything yet")
+
+
+def undone(done: Undone) -> None:
+    """Say what an undo reverted."""
+    what = "redid" if done.redo else "undid"
+    output.message(
+        f"{what} command {done.reverted.id} ({done.reverted.command}): {done.changes} change(s) reverted; "
+        f"`pipecli undo` again to {'undo it again' if done.redo else 'redo it'}"
+    )
