@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from pipecli.cli.common import FormatOpt, YesOpt, confirm, store
+from pipecli.cli.common import FormatOpt, YesOpt, choice, confirm, store
 
 
 def history(
@@ -49,7 +49,37 @@ def undo(
     views.undone(done)
 
 
+def changes(
+    since: Annotated[str, typer.Option(help="Start of the window: 7d, 2w, 1m, or a date.")] = "7d",
+    until: Annotated[str | None, typer.Option(help="End of the window (default now).")] = None,
+    pipeline: Annotated[str | None, typer.Option("--pipeline", "-p", help="Only this pipeline (default all).")] = None,
+    owner: Annotated[str | None, typer.Option(help="Only this owner's deals.")] = None,
+    fmt: Annotated[
+        str,
+        typer.Option(
+            "--format",
+            "-f",
+            callback=choice("table", "csv", "json", "markdown"),
+            metavar="table|csv|json|markdown",
+            help="Output format (markdown for a review mail).",
+        ),
+    ] = "table",
+) -> None:
+    """What changed: the open-value waterfall (balanced to the cent), close dates pushed and pulled in,
+    stage moves and every deal that changed: pipecli changes --since 7d --format markdown."""
+    from pipecli import clock
+    from pipecli.cli import views
+    from pipecli.reports import changes as report
+
+    end = clock.now_ts() if until is None else clock.parse_ts(until, "--until")
+    start = report.window_start(since, end)
+    with store().read() as conn:
+        result = report.changes(conn, start, end, pipeline, owner)
+    views.changes(result, fmt)
+
+
 def register(app: typer.Typer) -> None:
     """Add this module's commands to `app`."""
     app.command()(history)
     app.command()(undo)
+    app.command()(changes)
