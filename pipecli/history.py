@@ -174,3 +174,39 @@ def verify(conn) -> list[str]:
             if current.get(key) != events.get(key):
                 problems.append(f"{table} {key[1]}: stored {current.get(key)}, its events say {events.get(key)}")
     return problems
+
+
+# The lead columns a past moment's reports read that change by events other than moves.
+AS_OF_FIELDS = ("value_minor", "owner", "source", "expected_close", "archived_at")
+
+
+def fields_as_of_sql(param: str = "asof") -> str:
+    """Return an SQL relation (lead_id, has_<f>, <f> for each of AS_OF_FIELDS) of the leads whose
+    field `f` changed after the moment `:param`, with the value it had then (the earliest later change's
+    old value, as text). A report joins it to override the cached columns; leads without a row had the
+    values they have now. It reads only the events after the moment (`ix_event_at`)."""
+    fields = ", ".join(f"'{f}'" for f in AS_OF_FIELDS)
+    pivot = ", ".join(
+        f"MAX(CASE WHEN field = '{f}' THEN 1 END) AS has_{f}, MAX(CASE WHEN field = '{f}' THEN old END) AS {f}"
+        for f in AS_OF_FIELDS
+    )
+    return (
+        f"(SELECT lead_id, {pivot} FROM ("
+        "SELECT lead_id, field, old, ROW_NUMBER() OVER (PARTITION BY lead_id, field ORDER BY at, id) AS rn "
+        f"FROM event WHERE at > :{param} AND field IN ({fields}) AND lead_id IS NOT NULL) first_after "
+        "WHERE rn = 1 GROUP BY lead_id)"
+    )
+
+
+def check_as_of(conn, moment: int) -> None:
+    """Raise when `--as-of` names a moment in the future or before anything the database knows."""
+    from pipecli import clock
+    from pipecli.errors import PipecliError
+
+    if moment > clock.end_of_day_ts(clock.today()):
+        raise PipecliError(f"--as-of {clock.show(moment)} is in the future")
+    first = conn.execute(
+        text("SELECT MIN(t) FROM (SELECT MIN(at) AS t FROM event UNION ALL SELECT MIN(created_at) FROM lead) x")
+    ).scalar()
+    if first is not None and moment < first:
+        raise PipecliError(f"--as-of {clock.show(moment)} is before the database's first record ({clock.show(first)})")
