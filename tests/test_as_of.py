@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-REPORTS = (["metrics"], ["funnel"], ["forecast", "--runs", "200"])
+REPORTS = (["metrics"], ["funnel"], ["forecast", "--runs", "200"], ["board"])
 MOMENT_KEYS = {"as_of", "from_history", "generated_at"}
 
 
@@ -52,7 +52,7 @@ def test_reports_as_of_a_day_equal_what_they_said_that_day(cli, monkeypatch):
 def test_as_of_outside_what_the_database_knows_is_refused(cli, monkeypatch, moment):
     monkeypatch.setenv("PIPECLI_NOW", "2026-10-05 10:00")
     cli("add-lead", "A", "--value", "1")
-    for report in ("metrics", "funnel", "forecast"):
+    for report in ("metrics", "funnel", "forecast", "board"):
         result = cli(report, "--as-of", moment, ok=False)
         assert result.exit_code == 1, result.stderr
         assert "future" in result.stderr or "before the database's first record" in result.stderr

@@ -196,6 +196,9 @@ def list_(
 def board_(
     pipeline: PipelineOpt = None,
     per_stage: Annotated[int, typer.Option(help="Leads shown per stage.")] = 5,
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="The board as it stood at the end of this day (from the history).")
+    ] = None,
     fmt: FormatOpt = "table",
 ) -> None:
     """The pipeline at a glance: each stage with its count, value and most valuable leads."""
@@ -203,7 +206,7 @@ def board_(
     from pipecli.cli import views
 
     with store().read() as conn:
-        data = board.board(conn, pipeline, per_stage)
+        data = board.board(conn, pipeline, per_stage, date(as_of, "--as-of"))
     views.board(data, fmt)
 
 
