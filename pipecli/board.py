@@ -2,20 +2,26 @@
 
 from __future__ import annotations
 
+import datetime as _dt
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import text
 
-from pipecli import pipelines
+from pipecli import clock, pipelines
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
 
 
-def board(conn: Connection, pipeline: str | None = None, per_stage: int = 5) -> dict[str, Any]:
+def board(
+    conn: Connection, pipeline: str | None = None, per_stage: int = 5, as_of: _dt.date | None = None
+) -> dict[str, Any]:
     """Return the pipeline's open stages, each with its open-lead count, total value (minor units) and
-    its `per_stage` most valuable leads, plus the won and lost totals."""
+    its `per_stage` most valuable leads, plus the won and lost totals; with `as_of`, as the pipeline
+    stood at the end of that day (stages, values, owners and close dates from the history)."""
     p = pipelines.get_pipeline(conn, pipeline)
+    if as_of is not None:
+        return _board_as_of(conn, p, per_stage, clock.end_of_day_ts(as_of))
     params = {"p": p["id"], "n": per_stage}
     totals = {
         r[0]: (r[1], r[2])
@@ -39,6 +45,40 @@ def board(conn: Connection, pipeline: str | None = None, per_stage: int = 5) -> 
     ).mappings()
     for r in rows:
         top.setdefault(r["stage_id"], []).append(dict(r))
+    return _blocks(conn, p, totals, top)
+
+
+def _board_as_of(conn, p: dict, per_stage: int, moment: int) -> dict:
+    from pipecli.history import check_as_of
+    from pipecli.reports.state import state  # the as-of relation: only a board of the past needs it
+
+    check_as_of(conn, moment)
+    with state(conn, p["id"], moment) as (rel, params):
+        totals = {
+            r[0]: (r[1], r[2])
+            for r in conn.execute(
+                text(
+                    f"SELECT l.stage_id, COUNT(*), SUM(l.value_minor) FROM {rel} l WHERE l.archived_at IS NULL GROUP BY l.stage_id"
+                ),
+                params,
+            )
+        }
+        rows = conn.execute(
+            text(
+                "SELECT * FROM (SELECT l.id, d.name, d.company, l.value_minor, l.owner, l.stage_id, l.expected_close,"
+                " ROW_NUMBER() OVER (PARTITION BY l.stage_id ORDER BY l.value_minor DESC NULLS LAST, l.id) AS rn"
+                f" FROM {rel} l JOIN lead d ON d.id = l.id WHERE l.status = 'open' AND l.archived_at IS NULL) ranked "
+                "WHERE rn <= :n ORDER BY stage_id, rn"
+            ),
+            {**params, "n": per_stage},
+        ).mappings()
+        top: dict[int, list[dict]] = {}
+        for r in rows:
+            top.setdefault(r["stage_id"], []).append(dict(r))
+    return _blocks(conn, p, totals, top)
+
+
+def _blocks(conn, p: dict, totals: dict, top: dict) -> dict:
     stages = []
     for s in pipelines.stages(conn, p["id"]):
         count, value = totals.get(s["id"], (0, None))

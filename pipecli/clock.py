@@ -78,9 +78,9 @@ def _parse_absolute(text: str, what: str) -> _dt.datetime:
     if isinstance(parsed, pendulum.Duration | pendulum.Time):  # a length, or a time of day without a date
         raise PipecliError(f"{what}: {text!r} is not a date or time")
     try:
-        if not isinstance(parsed, _dt.datetime):
-            parsed = pendulum.datetime(parsed.year, parsed.month, parsed.day, tz=pendulum.local_timezone())
-        return _plain(parsed)
+        if isinstance(parsed, pendulum.DateTime):
+            return _plain(parsed)
+        return _plain(pendulum.datetime(parsed.year, parsed.month, parsed.day, tz=pendulum.local_timezone()))
     except (ValueError, OverflowError, OSError) as exc:  # pendulum reads +25:00 and fails when it is used
         why = "its UTC offset is out of range" if "offset" in str(exc) else "it is too far away"
         raise PipecliError(f"{what}: cannot use {text!r}: {why}") from None

@@ -3,6 +3,10 @@
 Every stage change writes one `stage_change` row (history is the truth) and updates the lead's cached
 current state in the same transaction. A move's time may be backdated (`--at`) but not to before the
 lead entered its current stage, so history stays a straight line.
+
+Every write here also leaves its events in the journal (`store.journal`): a creation event holding the
+new lead's values, one event per field a change sets (`set_fields`, which every writer of a lead's
+columns goes through), and the rows of its history, activities and extras as they are inserted or deleted.
 """
 
 from __future__ import annotations
@@ -16,8 +20,10 @@ from sqlalchemy import text
 from pipecli import clock, pipelines
 from pipecli.activities import activities_of, check_kind
 from pipecli.errors import NotFound, PipecliError
+from pipecli.history import lead_history
 from pipecli.scoring import score as scoring
-from pipecli.store.schema import lead_tables
+from pipecli.store import journal
+from pipecli.store.schema import SNAPSHOT_COLUMNS, lead_tables
 
 # Something before the first @, a dot after it, no spaces (the shape check `add-lead` and `import` share).
 EMAIL = re.compile(r"[^@\s]+@\S*\.\S*")
@@ -41,12 +47,37 @@ def check_email(email: str | None) -> str | None:
     return email
 
 
-def get_lead(conn, lead_id: int) -> dict:
-    """Return the lead's row as a dict, or raise NotFound."""
-    row = conn.execute(text("SELECT * FROM lead WHERE id = :i"), {"i": lead_id}).mappings().first()
+def get_lead(conn, lead_id: int, for_update: bool = False) -> dict:
+    """Return the lead's row as a dict, or raise NotFound. `for_update` locks the row on PostgreSQL until
+    the transaction ends, so two concurrent moves of one lead cannot both extend the same stay."""
+    lock = " FOR UPDATE" if for_update and conn.dialect.name == "postgresql" else ""
+    row = conn.execute(text(f"SELECT * FROM lead WHERE id = :i{lock}"), {"i": lead_id}).mappings().first()
     if row is None:
         raise NotFound(f"no lead with id {lead_id} (see `pipecli list`)")
     return dict(row)
+
+
+def snapshot(lead: dict) -> dict:
+    """Return the values a lead's creation event holds (its row without the derived scores)."""
+    return {name: lead.get(name) for name in SNAPSHOT_COLUMNS}
+
+
+def _same(a, b) -> bool:
+    return journal.encode(a) == journal.encode(b)
+
+
+def set_fields(conn, lead: dict, values: dict, at: int | None = None) -> dict:
+    """Write `values` (column -> new value) to the lead `lead` (its current row), recording one event per
+    column that really changes, at `at` (default now); return the lead's row as it is after.
+
+    The one way a lead's columns change after its creation, so its events always match its cached columns."""
+    changed = {k: v for k, v in values.items() if not _same(lead.get(k), v)}
+    if changed:
+        sets = ", ".join(f"{k} = :{k}" for k in changed)
+        conn.execute(text(f"UPDATE lead SET {sets} WHERE id = :id__"), {**changed, "id__": lead["id"]})
+        for key, new in changed.items():
+            journal.record(conn, lead["id"], key, lead.get(key), new, at)
+    return {**lead, **changed}
 
 
 def add_lead(
@@ -79,36 +110,42 @@ def add_lead(
         target = pipelines.find_stage(conn, p["id"], stage)
     at = clock.now_ts() if at is None else at
     closed = target["kind"] != "open"
-    lead_id = conn.execute(
-        text(
-            "INSERT INTO lead (pipeline_id, stage_id, status, name, company, email, phone, value_minor,"
-            " source, owner, expected_close, external_id, created_at, closed_at, stage_entered_at,"
-            " last_event_at, furthest_position, fit_score, engagement, score, qualification) "
-            "VALUES (:p, :s, :st, :name, :company, :email, :phone, :value, :source, :owner, :close,"
-            " :ext, :at, :closed, :at, :at, :furthest, 0, 0, 0, 'incomplete') RETURNING id"
-        ),
-        {
-            "p": p["id"],
-            "s": target["id"],
-            "st": target["kind"],
-            "name": name,
-            "company": _clean_text(company),
-            "email": check_email(email),
-            "phone": _clean_text(phone),
-            "value": value_minor,
-            "source": _clean_text(source),
-            "owner": _clean_text(owner),
-            "close": expected_close,
-            "ext": _clean_text(external_id),
-            "at": at,
-            "closed": at if closed else None,
-            "furthest": target["position"] or 1,
-        },
-    ).scalar_one()
-    conn.execute(
-        text("INSERT INTO stage_change (lead_id, from_stage_id, to_stage_id, at) VALUES (:l, NULL, :s, :a)"),
-        {"l": lead_id, "s": target["id"], "a": at},
+    row = (
+        conn.execute(
+            text(
+                "INSERT INTO lead (pipeline_id, stage_id, status, name, company, email, phone, value_minor,"
+                " source, owner, expected_close, external_id, created_at, closed_at, stage_entered_at,"
+                " last_event_at, furthest_position, fit_score, engagement, score, qualification) "
+                "VALUES (:p, :s, :st, :name, :company, :email, :phone, :value, :source, :owner, :close,"
+                " :ext, :at, :closed, :at, :at, :furthest, 0, 0, 0, 'incomplete') RETURNING *"
+            ),
+            {
+                "p": p["id"],
+                "s": target["id"],
+                "st": target["kind"],
+                "name": name,
+                "company": _clean_text(company),
+                "email": check_email(email),
+                "phone": _clean_text(phone),
+                "value": value_minor,
+                "source": _clean_text(source),
+                "owner": _clean_text(owner),
+                "close": expected_close,
+                "ext": _clean_text(external_id),
+                "at": at,
+                "closed": at if closed else None,
+                "furthest": target["position"] or 1,
+            },
+        )
+        .mappings()
+        .one()
     )
+    lead_id = row["id"]
+    journal.record_row(conn, "lead", None, snapshot(dict(row)), lead_id, at)
+    journal.insert_row(
+        conn, "stage_change", {"lead_id": lead_id, "from_stage_id": None, "to_stage_id": target["id"], "at": at},
+        lead_id, at,
+    )  # fmt: skip
     if note:
         log_activity(conn, lead_id, "note", note, at)
     scoring.refresh(conn, lead_id)
@@ -124,12 +161,16 @@ class Move:
     at: int
 
 
-def move_lead(conn, lead_id: int, stage: str, at: int | None = None, reason: str | None = None) -> Move:
-    """Move a lead to `stage` (an open stage, `won` or `lost`) at `at`; return what changed.
+def move_lead(
+    conn, lead_id: int, stage: str, at: int | None = None, reason: str | None = None, pipeline: str | None = None
+) -> Move:
+    """Move a lead to `stage` (an open stage, `won` or `lost`; of `pipeline` when given, which may be another
+    pipeline than the lead's) at `at`; return what changed.
 
     Backwards moves and reopening a closed lead are allowed and recorded like any other move."""
-    lead = get_lead(conn, lead_id)
-    target = pipelines.find_stage(conn, lead["pipeline_id"], stage)
+    lead = get_lead(conn, lead_id, for_update=True)
+    target_pipeline = lead["pipeline_id"] if pipeline is None else pipelines.get_pipeline(conn, pipeline)["id"]
+    target = pipelines.find_stage(conn, target_pipeline, stage)
     current = conn.execute(text("SELECT name FROM stage WHERE id = :s"), {"s": lead["stage_id"]}).scalar_one()
     if target["id"] == lead["stage_id"]:
         raise PipecliError(f"lead {lead_id} is already in {current}")
@@ -140,41 +181,57 @@ def move_lead(conn, lead_id: int, stage: str, at: int | None = None, reason: str
             f"({clock.show(lead['stage_entered_at'])}); record moves in the order they happened"
         )
     closing = target["kind"] != "open"
-    conn.execute(
-        text("UPDATE stage_change SET left_at = :a WHERE lead_id = :l AND left_at IS NULL"),
-        {"a": at, "l": lead_id},
+    open_stays = conn.execute(
+        text("SELECT id FROM stage_change WHERE lead_id = :l AND left_at IS NULL"), {"l": lead_id}
+    ).scalars()
+    for stay in list(open_stays):
+        journal.update_rows(conn, "stage_change", {"id": stay}, {"left_at": at}, lead_id, at)
+    journal.insert_row(
+        conn,
+        "stage_change",
+        {
+            "lead_id": lead_id,
+            "from_stage_id": lead["stage_id"],
+            "to_stage_id": target["id"],
+            "at": at,
+            "reason": reason,
+        },
+        lead_id,
+        at,
     )
-    conn.execute(
-        text("INSERT INTO stage_change (lead_id, from_stage_id, to_stage_id, at, reason) VALUES (:l, :f, :t, :a, :r)"),
-        {"l": lead_id, "f": lead["stage_id"], "t": target["id"], "a": at, "r": reason},
-    )
-    furthest = lead["furthest_position"]
+    furthest = lead["furthest_position"] if target_pipeline == lead["pipeline_id"] else 1
     if target["position"] is not None:
         furthest = max(furthest, target["position"])
-    conn.execute(
-        text(
-            "UPDATE lead SET stage_id = :s, status = :st, stage_entered_at = :a, closed_at = :closed,"
-            " lost_reason = :reason, furthest_position = :f, archived_at = NULL,"
-            " last_event_at = CASE WHEN last_event_at < :a THEN :a ELSE last_event_at END "
-            "WHERE id = :l"
-        ),
+    set_fields(
+        conn,
+        lead,
         {
-            "s": target["id"],
-            "st": target["kind"],
-            "a": at,
-            "closed": at if closing else None,
-            "reason": reason if target["kind"] == "lost" else None,
-            "f": furthest,
-            "l": lead_id,
+            "pipeline_id": target_pipeline,
+            "stage_id": target["id"],
+            "status": target["kind"],
+            "stage_entered_at": at,
+            "closed_at": at if closing else None,
+            "lost_reason": reason if target["kind"] == "lost" else None,
+            "furthest_position": furthest,
+            "archived_at": None,
+            "last_event_at": max(lead["last_event_at"], at),
         },
+        at,
     )
     return Move(lead_id, current, target["name"], target["kind"], at)
 
 
-def edit_lead(conn, lead_id: int, changes: dict) -> dict:
-    """Change any of a lead's details (keys of EDITABLE; None clears a field); return the updated lead."""
-    get_lead(conn, lead_id)
-    unknown = set(changes) - set(EDITABLE)
+def edit_lead(conn, lead_id: int, changes: dict, at: int | None = None) -> dict:
+    """Change any of a lead's details (keys of EDITABLE; None clears a field) as of `at` (default now; not
+    before the lead was created); return the updated lead. `lost_reason` may be edited on a lost lead."""
+    lead = get_lead(conn, lead_id, for_update=True)
+    if at is not None and at < lead["created_at"]:
+        raise PipecliError(
+            f"--at {clock.show(at)} is before lead {lead_id} was created ({clock.show(lead['created_at'])})"
+        )
+    if "lost_reason" in changes and lead["status"] != "lost":
+        raise PipecliError(f"lead {lead_id} is not lost: only a lost lead has a lost reason")
+    unknown = set(changes) - set(EDITABLE) - {"lost_reason"}
     if unknown:
         raise PipecliError(f"cannot edit {', '.join(sorted(unknown))}")
     if not changes:
@@ -186,24 +243,28 @@ def edit_lead(conn, lead_id: int, changes: dict) -> dict:
             raise PipecliError("a lead needs a name")
     if "email" in values:
         values["email"] = check_email(values["email"])
-    for key in ("company", "phone", "source", "owner", "external_id"):
+    for key in ("company", "phone", "source", "owner", "external_id", "lost_reason"):
         if key in values:
             values[key] = _clean_text(values[key])
     if values.get("value_minor") is not None and values["value_minor"] < 0:
         raise PipecliError("--value must not be negative")
-    sets = ", ".join(f"{k} = :{k}" for k in values)
-    conn.execute(text(f"UPDATE lead SET {sets} WHERE id = :id"), {**values, "id": lead_id})
+    set_fields(conn, lead, values, at)
     scoring.refresh(conn, lead_id)
     return get_lead(conn, lead_id)
 
 
 def delete_lead(conn, lead_id: int) -> dict:
     """Delete a lead with its history, activities and extra fields; return the deleted row."""
-    lead = get_lead(conn, lead_id)
-    for table in lead_tables():
-        conn.execute(text(f"DELETE FROM {table} WHERE lead_id = :l"), {"l": lead_id})
-    conn.execute(text("DELETE FROM lead WHERE id = :l"), {"l": lead_id})
+    lead = get_lead(conn, lead_id, for_update=True)
+    remove_rows(conn, lead_id)
     return lead
+
+
+def remove_rows(conn, lead_id: int) -> None:
+    """Delete a lead and every row that belongs to it, each recorded whole (so `undo` can put it back)."""
+    for table in lead_tables():
+        journal.delete_rows(conn, table, {"lead_id": lead_id}, lead_id)
+    journal.delete_rows(conn, "lead", {"id": lead_id}, lead_id)
 
 
 def history_of(conn, lead_id: int, now: int | None = None) -> list[dict]:
@@ -247,6 +308,7 @@ def show_lead(conn, lead_id: int) -> dict:
     return {
         "lead": {**lead, "pipeline": names[0], "stage": names[1]},
         "history": history_of(conn, lead_id),
+        "recent_changes": lead_history(conn, lead_id, limit=5),
         "activities": activities_of(conn, lead_id),
         "extra": dict(extras),
         "qualification": [dict(a) for a in answers],
@@ -256,20 +318,20 @@ def show_lead(conn, lead_id: int) -> dict:
 def log_activity(conn, lead_id: int, kind: str, note: str | None = None, at: int | None = None) -> int:
     """Record an activity on a lead at `at` (epoch seconds, default now); return the activity's id."""
     kind = check_kind(kind)
-    get_lead(conn, lead_id)
+    lead = get_lead(conn, lead_id)
     at = clock.now_ts() if at is None else at
-    activity_id = conn.execute(
-        text("INSERT INTO activity (lead_id, kind, note, at) VALUES (:l, :k, :n, :a) RETURNING id"),
-        {"l": lead_id, "k": kind, "n": note, "a": at},
-    ).scalar_one()
-    conn.execute(
-        text(
-            "UPDATE lead SET "
-            " last_activity_at = CASE WHEN last_activity_at IS NULL OR last_activity_at < :a THEN :a ELSE last_activity_at END,"
-            " last_event_at = CASE WHEN last_event_at < :a THEN :a ELSE last_event_at END "
-            "WHERE id = :l"
-        ),
-        {"a": at, "l": lead_id},
+    activity_id = journal.insert_row(
+        conn, "activity", {"lead_id": lead_id, "kind": kind, "note": note, "at": at}, lead_id, at
+    )["id"]
+    last = lead["last_activity_at"]
+    set_fields(
+        conn,
+        lead,
+        {
+            "last_activity_at": at if last is None or last < at else last,
+            "last_event_at": max(lead["last_event_at"], at),
+        },
+        at,
     )
     scoring.refresh(conn, lead_id)
     return activity_id

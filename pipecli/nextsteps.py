@@ -19,17 +19,14 @@ from pipecli.errors import PipecliError
 
 def set_follow_up(conn, lead_id: int, due: _dt.date, step: str) -> dict:
     """Set a lead's next step and its due date; return them."""
-    # local by history only (no cycle, no start-up cost): may move to the top
-    from pipecli.leads import get_lead
+    from pipecli.leads import get_lead, set_fields  # leads imports this module (stage triggers)
 
-    get_lead(conn, lead_id)
+    lead = get_lead(conn, lead_id)
     due = clock.as_date(due)
     step = (step or "").strip()
     if not step:
         raise PipecliError("a follow-up needs a text: what is to be done")
-    conn.execute(
-        text("UPDATE lead SET next_step = :s, next_step_due = :d WHERE id = :l"), {"s": step, "d": due, "l": lead_id}
-    )
+    set_fields(conn, lead, {"next_step": step, "next_step_due": due})
     return {"lead_id": lead_id, "next_step": step, "next_step_due": due}
 
 

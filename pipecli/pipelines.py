@@ -2,14 +2,72 @@
 
 Every function takes an open connection (inside the caller's transaction) and returns plain dicts.
 Stage names are matched case-insensitively; `won` and `lost` name a pipeline's outcomes.
+
+Every change of the setup is journaled (`_recorded`): the pipeline, stage and default-pipeline rows it
+changed are recorded whole, before and after, so `undo` can put the setup back.
 """
 
 from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from sqlalchemy import text
 
 from pipecli import clock
 from pipecli.errors import NotFound, PipecliError
+from pipecli.store import journal
+
+F = TypeVar("F", bound=Callable[..., Any])
+_RECORDING = "pipecli_recording_setup"
+
+
+def _setup_rows(conn) -> dict[tuple[str, Any], dict]:
+    rows: dict[tuple[str, Any], dict] = {}
+    for table, sql in (
+        ("pipeline", "SELECT * FROM pipeline"),
+        ("stage", "SELECT * FROM stage"),
+        ("meta", "SELECT * FROM meta WHERE key = 'default_pipeline'"),
+    ):
+        for r in conn.execute(text(sql)).mappings():
+            rows[(table, r["key"] if table == "meta" else r["id"])] = dict(r)
+    return rows
+
+
+# Deletions children first, then updates, then insertions parents first: undo inverts them in reverse.
+_ORDER = {("delete", "stage"): 0, ("delete", "pipeline"): 1, ("delete", "meta"): 2}
+
+
+def _recorded(fn: F) -> F:
+    """Journal the setup rows `fn` changes (once, however the setup functions call each other)."""
+
+    @functools.wraps(fn)
+    def wrapper(conn, *args, **kwargs):
+        if conn.info.get(_RECORDING):
+            return fn(conn, *args, **kwargs)
+        conn.info[_RECORDING] = True
+        try:
+            before = _setup_rows(conn)
+            result = fn(conn, *args, **kwargs)
+            after = _setup_rows(conn)
+        finally:
+            conn.info.pop(_RECORDING, None)
+        changes = []
+        for key in before.keys() | after.keys():
+            old, new = before.get(key), after.get(key)
+            if old != new:
+                kind = "delete" if new is None else "insert" if old is None else "update"
+                rank = _ORDER.get(
+                    (kind, key[0]), 3 if kind == "update" else 4 + ["pipeline", "stage", "meta"].index(key[0])
+                )
+                changes.append((rank, str(key[1]), key[0], old, new))
+        for _, _, table, old, new in sorted(changes, key=lambda c: (c[0], c[1].zfill(20))):
+            journal.record_row(conn, table, old, new, None, None)
+        return result
+
+    return wrapper  # type: ignore[return-value]
+
 
 DEFAULT_NAME = "Sales"
 # name, configured win probability, days of silence before a lead in it counts as stale
@@ -32,9 +90,14 @@ def _check_name(name: str, what: str) -> str:
     return name
 
 
+@_recorded
 def create_pipeline(conn, name: str, stages: list[tuple[str, float | None, int | None]]) -> int:
     """Create a pipeline with the given open stages (name, probability, stale days) plus won and lost;
     return its id."""
+    return _create_pipeline(conn, name, stages)
+
+
+def _create_pipeline(conn, name: str, stages: list[tuple[str, float | None, int | None]]) -> int:
     name = _check_name(name, "pipeline")
     if _find_pipeline(conn, name) is not None:
         raise PipecliError(f"a pipeline named {name!r} already exists")
@@ -81,7 +144,7 @@ def create_pipeline(conn, name: str, stages: list[tuple[str, float | None, int |
 
 def create_default(conn) -> int:
     """Create the default pipeline (Sales: Prospecting, Contact, Qualification, Meeting, Proposal)."""
-    pid = create_pipeline(conn, DEFAULT_NAME, DEFAULT_STAGES)
+    pid = _create_pipeline(conn, DEFAULT_NAME, DEFAULT_STAGES)  # a new database's start: not a change to undo
     conn.execute(text("INSERT INTO meta (key, value) VALUES ('default_pipeline', :p)"), {"p": str(pid)})
     return pid
 
@@ -201,6 +264,7 @@ def show_pipeline(conn, name: str | None) -> list[dict]:
     ]
 
 
+@_recorded
 def configure_stage(
     conn,
     pipeline: str | None,
@@ -261,15 +325,19 @@ def _renumber(conn, pipeline_id: int, ordered_ids: list[int]) -> None:
         text("UPDATE stage SET position = :pos WHERE id = :id"),
         [{"pos": i, "id": sid} for i, sid in enumerate(ordered_ids, start=1)],
     )
-    conn.execute(
+    furthest = (
+        "COALESCE((SELECT MAX(s.position) FROM stage_change c JOIN stage s ON s.id = c.to_stage_id"
+        " WHERE c.lead_id = lead.id AND s.kind = 'open' AND s.position IS NOT NULL), 1)"
+    )
+    changed = conn.execute(
         text(
-            "UPDATE lead SET furthest_position = COALESCE(("
-            " SELECT MAX(s.position) FROM stage_change c JOIN stage s ON s.id = c.to_stage_id"
-            " WHERE c.lead_id = lead.id AND s.kind = 'open' AND s.position IS NOT NULL), 1) "
-            "WHERE pipeline_id = :p"
+            f"SELECT id, furthest_position, {furthest} FROM lead WHERE pipeline_id = :p AND furthest_position <> {furthest}"
         ),
         {"p": pipeline_id},
-    )
+    ).all()
+    for lead_id, old, new in changed:
+        conn.execute(text("UPDATE lead SET furthest_position = :f WHERE id = :l"), {"f": new, "l": lead_id})
+        journal.record(conn, lead_id, "furthest_position", old, new)
 
 
 def _open_ids(conn, pipeline_id: int) -> list[int]:
@@ -286,6 +354,7 @@ def _place(ids: list[int], stage_id: int, position: int | None) -> list[int]:
     return rest
 
 
+@_recorded
 def add_stage(
     conn,
     pipeline: str | None,
@@ -320,6 +389,7 @@ def add_stage(
     return configure_stage(conn, p["name"], name, probability=probability, stale_days=stale_days)
 
 
+@_recorded
 def move_stage(conn, pipeline: str | None, stage: str, position: int) -> list[dict]:
     """Move an open stage to `position` (1-based); return the pipeline's stages in their new order."""
     p = get_pipeline(conn, pipeline)
@@ -330,6 +400,7 @@ def move_stage(conn, pipeline: str | None, stage: str, position: int) -> list[di
     return stages(conn, p["id"])
 
 
+@_recorded
 def remove_stage(conn, pipeline: str | None, stage: str) -> None:
     """Remove an open stage; refused while any lead is in it. History that passed through it is kept."""
     p = get_pipeline(conn, pipeline)
@@ -357,6 +428,7 @@ def remove_stage(conn, pipeline: str | None, stage: str) -> None:
     _renumber(conn, p["id"], ids)
 
 
+@_recorded
 def rename_pipeline(conn, old: str, new: str) -> dict:
     """Rename a pipeline; return it."""
     p = get_pipeline(conn, old)
@@ -368,6 +440,7 @@ def rename_pipeline(conn, old: str, new: str) -> dict:
     return get_pipeline_by_id(conn, p["id"])
 
 
+@_recorded
 def set_default(conn, name: str) -> dict:
     """Make `name` the default pipeline (used when a command names none); return it."""
     p = get_pipeline(conn, name)
@@ -375,6 +448,7 @@ def set_default(conn, name: str) -> dict:
     return p
 
 
+@_recorded
 def delete_pipeline(conn, name: str) -> None:
     """Delete an empty pipeline; refused while it holds leads or is the default."""
     p = get_pipeline(conn, name)

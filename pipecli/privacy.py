@@ -2,7 +2,9 @@
 
 `find_person` names the leads that are that person (an id, or every lead with that email address, in any
 letter case); `forget` deletes them with every row about them (history, activities and notes, extra
-fields, qualification answers: every table with a `lead_id`) in one transaction. Deleted rows can linger
+fields, qualification answers: every table with a `lead_id`) in one transaction, with their events; the
+journal entries that touched them lose their command line (it may hold the name) and those left with no
+event go. Nothing of the erasure is journaled: an erasure cannot be undone. Deleted rows can linger
 in a database's free pages and in SQLite's write-ahead log, so `compact` then rewrites the file: WAL
 checkpoint, VACUUM, and a checkpoint that truncates the WAL to zero bytes. On PostgreSQL the tables are
 rewritten with VACUUM FULL; the server's own WAL archive and older backups are outside pipecli's reach.
@@ -36,9 +38,8 @@ def forget(conn, who: str) -> dict:
     """Delete every lead `who` names with all rows about them; return {leads, rows} (ids and counts).
 
     Run `compact` after the transaction commits so the bytes leave the file too."""
-    # local by history only (no cycle, no start-up cost): may move to the top
-    from pipecli.leads import delete_lead
     from pipecli.store.schema import lead_tables
+    from pipecli.store.sql import execute_in
 
     people = find_person(conn, who)
     ids = [p["id"] for p in people]
@@ -50,7 +51,19 @@ def forget(conn, who: str) -> dict:
             conn.execute(text(f"SELECT COUNT(*) FROM {table} WHERE lead_id = :l"), {"l": i}).scalar_one() for i in ids
         )
     for lead_id in ids:
-        delete_lead(conn, lead_id)
+        for table in lead_tables():
+            conn.execute(text(f"DELETE FROM {table} WHERE lead_id = :l"), {"l": lead_id})
+        conn.execute(text("DELETE FROM lead WHERE id = :l"), {"l": lead_id})
+    entries = execute_in(conn, "SELECT DISTINCT journal_id FROM event WHERE lead_id IN :ids", ids=ids)
+    entry_ids = [r[0] for r in entries]
+    rows["event"] = execute_in(conn, "DELETE FROM event WHERE lead_id IN :ids", ids=ids).rowcount
+    if entry_ids:
+        execute_in(conn, "UPDATE journal SET command = '(erased)' WHERE id IN :ids", ids=entry_ids)
+        execute_in(
+            conn,
+            "DELETE FROM journal WHERE id IN :ids AND NOT EXISTS (SELECT 1 FROM event e WHERE e.journal_id = journal.id)",
+            ids=entry_ids,
+        )
     rows["lead"] = len(ids)
     return {"leads": people, "rows": rows}
 
@@ -72,7 +85,7 @@ def compact(store) -> dict:
 
         raw.driver_connection.autocommit = True  # VACUUM cannot run inside a transaction
         try:
-            for table in ["lead", *lead_tables()]:
+            for table in ["lead", "event", "journal", *lead_tables()]:
                 raw.driver_connection.execute(f"VACUUM (FULL) {table}")
         finally:
             raw.driver_connection.autocommit = False

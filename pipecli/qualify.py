@@ -78,19 +78,22 @@ def qualify(
     if not given and not (move or close):
         raise PipecliError("give at least one answer: --budget, --authority, --need or --timeline")
     at = clock.now_ts() if at is None else at
+    from pipecli.store import journal
+
     for criterion, answer in given.items():
-        conn.execute(
-            text(
-                "INSERT INTO qualification (lead_id, criterion, answer, verdict, at) VALUES (:l, :c, :a, :v, :t) "
-                "ON CONFLICT (lead_id, criterion) DO UPDATE SET answer = excluded.answer,"
-                " verdict = excluded.verdict, at = excluded.at"
-            ),
-            {"l": lead_id, "c": criterion, "a": answer.strip(), "v": verdict(answer), "t": at},
-        )
+        values = {"answer": answer.strip(), "verdict": verdict(answer), "at": at}
+        keys = {"lead_id": lead_id, "criterion": criterion}
+        if not journal.update_rows(conn, "qualification", keys, values, lead_id, at):
+            exists = conn.execute(
+                text("SELECT 1 FROM qualification WHERE lead_id = :l AND criterion = :c"),
+                {"l": lead_id, "c": criterion},
+            ).first()
+            if exists is None:
+                journal.insert_row(conn, "qualification", {**keys, **values}, lead_id, at)
     needed = required()
     verdicts = _verdicts(conn, lead_id)
     status = status_of(verdicts, needed)
-    conn.execute(text("UPDATE lead SET qualification = :q WHERE id = :l"), {"q": status, "l": lead_id})
+    lead = leads.set_fields(conn, lead, {"qualification": status}, at)
     done = None
     if (move and status == "qualified") or (close and status == "disqualified"):
         if lead["status"] != "open":

@@ -236,3 +236,16 @@ class Cli:
 def cli(db_path):
     """Return a Cli bound to the test's database."""
     return Cli(db_path)
+
+
+@pytest.fixture
+def fresh_cli(tmp_path, monkeypatch):
+    """Return a factory of (Cli on a new SQLite file, monkeypatch): one database per hypothesis example."""
+    import itertools
+
+    numbers = itertools.count()
+
+    def make():
+        return Cli(str(tmp_path / f"example-{next(numbers)}.db")), monkeypatch
+
+    return make

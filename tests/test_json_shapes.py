@@ -73,6 +73,7 @@ LIST_KEYS = (
     "next_step_due",
     "score",
 )
+CHANGE = keys("at", "who", "field", "from", "to", "command", "command_id")
 READY = keys("id", "name", "company", "stage", "trigger", "trigger_at", "suggested")
 STAGE_ROW = keys("position", "stage", "kind", "probability", "stale_days", "triggers", "qualification_stage", "leads")
 FUNNEL_STAGE = keys("position", "stage", "reached", "open", "open_value", "next_stage", "conversion")
@@ -117,7 +118,10 @@ SHAPES: dict[str, object] = {
         activities=[keys("at", "kind", "note")],
         extra=Keys,
         qualification_answers=[keys("criterion", "answer", "verdict", "at")],
+        recent_changes=[CHANGE],
     ),
+    "history {lead}": [CHANGE],
+    "undo --list": [keys("id", "at", "who", "command", "changes", "leads", "state")],
     "today": keys(
         follow_ups=[keys("id", "name", "company", "stage", "next_step", "next_step_due", "days_overdue")],
         hot_without_next_step=[keys("id", "name", "company", "stage", "score", "last_event_at")],

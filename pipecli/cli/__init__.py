@@ -32,12 +32,17 @@ class PipecliGroup(TyperGroup):
     """Runs each command inside its invocation's context (`cli.context`) and turns every PipecliError and
     database failure into one line on stderr and an exit code."""
 
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        ctx.meta["pipecli_argv"] = list(args)  # the journal records the command line as typed
+        return super().parse_args(ctx, args)
+
     def invoke(self, ctx: Any) -> Any:  # click's Context, which typer keeps private
         # cli.context and cli.output are this package's submodules: imported once the package is loaded
         from pipecli.cli.context import Context, using
 
         if not isinstance(ctx.obj, Context):  # a test may hand one in: runner.invoke(app, args, obj=Context(...))
             ctx.obj = Context()
+        ctx.obj.argv = ctx.meta.get("pipecli_argv", [])
         with using(ctx.obj) as context:
             return self._invoke_reporting(ctx, context)
 
@@ -115,10 +120,26 @@ def _root(
             metavar="PATH|URL",
         ),
     ] = None,
+    as_: Annotated[
+        str | None,
+        typer.Option(
+            "--as",
+            help="Who makes the changes, as history records them (else $PIPECLI_USER, config `user`, your login).",
+            metavar="NAME",
+        ),
+    ] = None,
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit.")
     ] = False,
 ) -> None:
+    if as_ is not None:
+        from pipecli.cli.context import current
+
+        if not as_.strip():
+            from pipecli.errors import UsageError
+
+            raise UsageError("--as needs a name")
+        current().actor = as_
     if db is not None:  # else the context's own (None unless a test handed in a context with one)
         # a submodule of this package: imported once the package is loaded
         from pipecli.cli import common
@@ -126,9 +147,9 @@ def _root(
         common.set_db(db)
 
 
-from pipecli.cli import admin, clean, leads, pipeline, reports, selling, transfer, trust  # noqa: E402  (they register on `app`)
+from pipecli.cli import admin, clean, history, leads, pipeline, reports, selling, transfer, trust  # noqa: E402  (they register on `app`)
 
-for _module in (leads, pipeline, admin, selling, transfer, reports, clean, trust):
+for _module in (leads, pipeline, admin, selling, transfer, reports, clean, history, trust):
     _module.register(app)
 
 

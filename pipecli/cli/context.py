@@ -69,6 +69,8 @@ class Context:
         self.locale = locale  # a slot: which locale shows amounts and dates (None: the program's fixed form)
         self._store: Store | None = None
         self.defuse_csv = False  # set by a command's --raw option (`common.RawOpt`): defuse its CSV unless --raw
+        self.actor: str | None = None  # --as NAME: who the journal says made the changes
+        self.argv: list[str] = []  # the command line, as the journal records it
 
     # --- the database --------------------------------------------------------------------------------
 
@@ -92,7 +94,18 @@ class Context:
             from pipecli.pipelines import open_store
 
             self._store = open_store(self.target)
+            self._store.journal = self.journal()
         return self._store
+
+    def journal(self):
+        """Return a journal for this invocation's changes: its actor (`--as`, else as `resolve_actor`
+        says) and its command line."""
+        import shlex
+
+        from pipecli.store.journal import Invocation, Journal
+
+        command = " ".join(shlex.quote(a) for a in ["pipecli", *self.argv])
+        return Journal(Invocation.current(command, self.actor))
 
     def close(self) -> None:
         """Dispose of the store, if one was opened; the next `store()` opens it again."""

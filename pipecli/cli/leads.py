@@ -54,14 +54,18 @@ def move(
     stage: Annotated[str, typer.Argument(help="An open stage, or won / lost.")],
     reason: Annotated[str | None, typer.Option(help="Why (recorded in history; the lost reason).")] = None,
     at: AtOpt = None,
+    pipeline: Annotated[
+        str | None, typer.Option("--pipeline", "-p", help="Move it into this pipeline's stage (another pipeline).")
+    ] = None,
 ) -> None:
-    """Move a lead to a stage, or close it: `pipecli move 12 won`, `pipecli move 12 lost --reason price`."""
+    """Move a lead to a stage, or close it: `pipecli move 12 won`, `pipecli move 12 lost --reason price`,
+    `pipecli move 12 Onboarding --pipeline "Post-sale"`."""
     # imported when the command runs, so --help and --version stay light
     from pipecli import leads
     from pipecli.cli import views
 
     with store().write() as conn:
-        moved = leads.move_lead(conn, lead_id, stage, ts(at), reason)
+        moved = leads.move_lead(conn, lead_id, stage, ts(at), reason, pipeline)
     views.moved(moved)
 
 
@@ -76,8 +80,10 @@ def edit(
     owner: Annotated[str | None, typer.Option()] = None,
     expected_close: Annotated[str | None, typer.Option(help="New date; '' clears it.")] = None,
     external_id: Annotated[str | None, typer.Option()] = None,
+    lost_reason: Annotated[str | None, typer.Option(help="A lost lead's reason.")] = None,
+    at: AtOpt = None,
 ) -> None:
-    """Change a lead's details; an empty string clears a detail (--company '')."""
+    """Change a lead's details; an empty string clears a detail (--company ''). --at backdates the change."""
     # imported when the command runs, so --help and --version stay light
     from pipecli import leads
     from pipecli.cli.output import message
@@ -92,6 +98,7 @@ def edit(
             "source": source,
             "owner": owner,
             "external_id": external_id,
+            "lost_reason": lost_reason,
         }.items()
         if v is not None
     }
@@ -100,7 +107,7 @@ def edit(
     if expected_close is not None:
         changes["expected_close"] = date(expected_close, "--expected-close")
     with store().write() as conn:
-        leads.edit_lead(conn, lead_id, changes)
+        leads.edit_lead(conn, lead_id, changes, ts(at))
     message(f"lead {lead_id} updated: {', '.join(sorted(changes))}")
 
 
@@ -168,6 +175,9 @@ def list_(
     hot: Annotated[
         bool, typer.Option("--hot", help="Only hot leads (score at or above [scoring] hot_threshold).")
     ] = False,
+    mine: Annotated[
+        bool, typer.Option("--mine", help="Only leads you own (--as, $PIPECLI_USER, config `user`, login).")
+    ] = False,
     fmt: FormatOpt = "table",
     raw: RawOpt = False,
 ) -> None:
@@ -175,6 +185,15 @@ def list_(
     # imported when the command runs, so --help and --version stay light
     from pipecli import listing
     from pipecli.cli import views
+
+    if mine:
+        from pipecli.cli.context import current
+        from pipecli.errors import UsageError
+        from pipecli.store.journal import resolve_actor
+
+        if owner is not None:
+            raise UsageError("--mine and --owner both name the owner: give one")
+        owner = resolve_actor(current().actor)[0]
 
     filters = listing.LeadFilter(pipeline, stage, owner, source, status, include_archived=archived, hot=hot)
     with store().read() as conn:
@@ -185,6 +204,9 @@ def list_(
 def board_(
     pipeline: PipelineOpt = None,
     per_stage: Annotated[int, typer.Option(help="Leads shown per stage.")] = 5,
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="The board as it stood at the end of this day (from the history).")
+    ] = None,
     fmt: FormatOpt = "table",
 ) -> None:
     """The pipeline at a glance: each stage with its count, value and most valuable leads."""
@@ -193,7 +215,7 @@ def board_(
     from pipecli.cli import views
 
     with store().read() as conn:
-        data = board.board(conn, pipeline, per_stage)
+        data = board.board(conn, pipeline, per_stage, date(as_of, "--as-of"))
     views.board(data, fmt)
 
 

@@ -308,7 +308,9 @@ def forecast_(
     from pipecli.reports import forecast
 
     seed = bounded(seed, "--seed", 0)
-    if periods is not None and periods > 1000:  # the calendar ends before a million weeks do; fewer than 1 is the core's refusal
+    if (
+        periods is not None and periods > 1000
+    ):  # the calendar ends before a million weeks do; fewer than 1 is the core's refusal
         raise PipecliError("--periods must be at most 1000")
     forecast_only = {"--as-of": as_of, "--target": target, "--periods": periods, "--probabilities": probabilities}
     backtest_only = {"--from": from_, "--to": to}

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from pipecli.cli.common import PipelineOpt, choice, store
-from pipecli.errors import UsageError
+from pipecli.errors import PipecliError, UsageError
 
 
 def _pairs(values: list[str], what: str) -> dict[str, str]:
@@ -21,6 +21,31 @@ def _pairs(values: list[str], what: str) -> dict[str, str]:
                 raise UsageError(f"{what} expects COLUMN=FIELD pairs like 'Deal Value=value', not {part!r}")
             out[left.strip()] = right.strip()
     return out
+
+
+def _import_history(file: str, pipeline: str | None, key: str | None, encoding: str | None) -> None:
+    """Import stage history from `file` (or stdin) in one transaction and say what was done."""
+    # imported when the command runs, so --help and --version stay light
+    import io
+
+    from pipecli.cli.output import message
+    from pipecli.transfer.stage_history import import_history
+
+    try:
+        if file == "-":
+            text = io.TextIOWrapper(sys.stdin.buffer, encoding=encoding or "utf-8-sig", newline="")
+        else:
+            text = open(file, encoding=encoding or "utf-8-sig", newline="")
+    except (OSError, LookupError) as exc:
+        raise UsageError(f"cannot read {file}: {getattr(exc, 'strerror', None) or exc}") from None
+    try:
+        with text, store().write() as conn:
+            done = import_history(conn, text, pipeline, key)
+    except UnicodeDecodeError:
+        raise PipecliError(f"{file} is not {encoding or 'UTF-8'} text (pass --encoding)") from None
+    message(
+        f"history: {done.created} deals created, {done.rebuilt} given their path, {done.stage_changes} stage changes"
+    )
 
 
 def import_(
@@ -92,6 +117,14 @@ def import_(
         bool, typer.Option("--dry-run", help="Print the column mapping and the counts; write nothing.")
     ] = False,
     force: Annotated[bool, typer.Option("--force", help="Replace an existing --rejects file.")] = False,
+    history: Annotated[
+        bool,
+        typer.Option(
+            "--history",
+            help="FILE is stage history, one row per stage a deal entered (deal, stage, at; as `export --what "
+            "history` writes): deals are created along their real path, or with --key external_id given it.",
+        ),
+    ] = False,
 ) -> None:
     """Import leads from CSV: a file, or - for stdin.
 
@@ -103,7 +136,12 @@ def import_(
       other-crm export | pipecli import - --map "Deal Value=value" --stage-map "Engaging=Contact,Closed Won=won"
 
       pipecli import leads.csv --key email --skip-invalid --rejects bad.csv
+
+      pipecli import stages.csv --history --key external_id
     """
+    if history:
+        _import_history(file, pipeline, key, encoding)
+        return
     # imported when the command runs, so --help and --version stay light
     import contextlib
     import os

@@ -20,7 +20,10 @@ from pipecli.cli import output
 from pipecli.formats import Column, neutralise
 
 if TYPE_CHECKING:
+    from pipecli.history import Change
     from pipecli.leads import Move
+    from pipecli.reports.changes import ChangesReport
+    from pipecli.undo import Entry, Undone
 
 Row = Mapping[str, Any]
 Columns = tuple[Column, ...]
@@ -96,6 +99,7 @@ def lead_json(info: Mapping[str, Any]) -> dict[str, Any]:
         "activities": output.records(info["activities"], ACTIVITY_COLUMNS),
         "extra": dict(info["extra"]),
         "qualification_answers": output.records(info["qualification"], ANSWER_COLUMNS),
+        "recent_changes": output.records(change_rows(info["recent_changes"]), CHANGE_JSON_COLUMNS),
     }
 
 
@@ -117,6 +121,9 @@ def lead(info: Mapping[str, Any], fmt: str) -> None:
     output.render(info["history"], HISTORY_COLUMNS)
     output.line("\nActivities")
     output.render(info["activities"], ACTIVITY_COLUMNS, empty="  (none)")
+    if info["recent_changes"]:
+        output.line(f"\nRecent changes (all: pipecli history {info['lead']['id']})")
+        output.render(change_rows(info["recent_changes"]), CHANGE_COLUMNS[:5])
 
 
 BOARD_STAGE_COLUMNS: Columns = (
@@ -496,3 +503,178 @@ def config_json(shown: Mapping[str, Any]) -> None:
 
 
 # --- reports: metrics, funnel, forecast, size, clean ------------------------------------------------------
+
+
+# --- history and undo ------------------------------------------------------------------------------------
+
+CHANGE_COLUMNS: Columns = (
+    Column("at", kind="ts"),
+    Column("who"),
+    Column("field"),
+    Column("from"),
+    Column("to"),
+    Column("command"),
+)
+CHANGE_JSON_COLUMNS: Columns = CHANGE_COLUMNS + (Column("command_id", kind="int"),)
+ENTRY_COLUMNS: Columns = (
+    Column("id", kind="int"),
+    Column("at", kind="ts"),
+    Column("who"),
+    Column("command"),
+    Column("changes", kind="int"),
+    Column("leads", kind="int"),
+    Column("state"),
+)
+
+
+def _shown_value(field: str, value: str | None) -> str | None:
+    """Return an event's value for people: amounts in the currency, the rest as recorded."""
+    if value is None or field != "value":
+        return value
+    return output.money(int(value))
+
+
+def change_rows(changes: Sequence[Change]) -> list[dict[str, Any]]:
+    """Return a lead's changes as rows of CHANGE_JSON_COLUMNS."""
+    return [
+        {
+            "at": c.at,
+            "who": c.actor,
+            "field": c.field,
+            "from": _shown_value(c.field, c.old),
+            "to": _shown_value(c.field, c.new),
+            "command": c.command,
+            "command_id": c.journal_id,
+        }
+        for c in changes
+    ]
+
+
+def changes_of_lead(changes: Sequence[Change], fmt: str) -> None:
+    """Write `history ID`: one row per change."""
+    columns = CHANGE_JSON_COLUMNS if fmt != "table" else CHANGE_COLUMNS
+    output.render(change_rows(changes), columns, fmt, empty="no recorded changes")
+
+
+def _state(entry: Entry) -> str:
+    if entry.reverted_by is not None:
+        return f"undone by {entry.reverted_by}"
+    if entry.undoes is not None:
+        return f"undoes {entry.undoes}"
+    return ""
+
+
+def journal_entries(entries: Sequence[Entry], fmt: str) -> None:
+    """Write `undo --list`: recent commands that changed data, newest first."""
+    rows = [
+        {
+            "id": e.id,
+            "at": e.at,
+            "who": e.actor,
+            "command": e.command,
+            "changes": e.changes,
+            "leads": e.leads,
+            "state": _state(e),
+        }
+        for e in entries
+    ]
+    output.render(rows, ENTRY_COLUMNS, fmt, empty="no command has changed anything yet")
+
+
+def undone(done: Undone) -> None:
+    """Say what an undo reverted."""
+    what = "redid" if done.redo else "undid"
+    output.message(
+        f"{what} command {done.reverted.id} ({done.reverted.command}): {done.changes} change(s) reverted; "
+        f"`pipecli undo` again to {'undo it again' if done.redo else 'redo it'}"
+    )
+
+
+# --- changes ---------------------------------------------------------------------------------------------
+
+WATERFALL_COLUMNS: Columns = (Column("step"), Column("value", kind="money"), Column("deals", kind="int"))
+DEAL_CHANGE_COLUMNS: Columns = (
+    Column("lead_id", "id", kind="int"),
+    Column("name"),
+    Column("stage"),
+    Column("value_start", "value before", kind="money"),
+    Column("value_end", "value now", kind="money"),
+    Column("summary"),
+)
+DEAL_CHANGE_JSON_COLUMNS: Columns = DEAL_CHANGE_COLUMNS + (
+    Column("pushed", kind="int"),
+    Column("pushed_ever", kind="int"),
+    Column("pulled", kind="int"),
+    Column("forward", kind="int"),
+    Column("backward", kind="int"),
+    Column("outcome"),
+)
+_SIGN = {"value decreased": -1, "won": -1, "lost": -1, "moved out": -1, "deleted": -1}
+
+
+def waterfall_rows(report: ChangesReport) -> list[dict[str, Any]]:
+    """Return the waterfall: open value at the start, each flow that moved something, open value at the end."""
+    rows: list[dict[str, Any]] = [{"step": "open at start", "value": report.open_start, "deals": None}]
+    for flow, amount in report.flows.items():
+        if amount or report.counts[flow]:
+            rows.append(
+                {"step": f"{'-' if _SIGN.get(flow) else '+'} {flow}", "value": amount, "deals": report.counts[flow]}
+            )
+    rows.append({"step": "open at end", "value": report.open_end, "deals": None})
+    return rows
+
+
+def changes_json(report: ChangesReport) -> dict[str, Any]:
+    """Return `changes`'s JSON: the window, the waterfall, close-date and stage movement, the deals."""
+    from pipecli import clock
+
+    return {
+        "since": clock.iso(report.since),
+        "until": clock.iso(report.until),
+        "pipeline": report.pipeline,
+        "owner": report.owner,
+        "open_start": output.json_value(report.open_start, "money", output.currency()),
+        "flows": [
+            {"flow": f, "value": output.json_value(v, "money", output.currency()), "deals": report.counts[f]}
+            for f, v in report.flows.items()
+        ],
+        "open_end": output.json_value(report.open_end, "money", output.currency()),
+        "close_dates": {
+            "pushed": report.pushed,
+            "pulled_in": report.pulled,
+            "overdue": report.overdue,
+            "overdue_value": output.json_value(report.overdue_value, "money", output.currency()),
+        },
+        "stages": {"forward": report.forward, "backward": report.backward},
+        "deals": output.records([vars(d) for d in report.deals], DEAL_CHANGE_JSON_COLUMNS),
+    }
+
+
+def changes(report: ChangesReport, fmt: str) -> None:
+    """Write `changes`: the waterfall, then close dates and stage moves, then the deals that changed."""
+    from pipecli import clock
+
+    if fmt == "json":
+        output.write_json(changes_json(report))
+        return
+    if fmt == "csv":
+        output.render(waterfall_rows(report), WATERFALL_COLUMNS, "csv")
+        return
+    scope = " · ".join(x for x in (report.pipeline, report.owner) if x) or "all pipelines"
+    title = f"What changed {clock.show(report.since)} → {clock.show(report.until)} ({scope})"
+    heading = (lambda t: output.line(f"\n## {t}\n")) if fmt == "markdown" else (lambda t: output.line(f"\n{t}"))
+    if fmt == "markdown":
+        output.line(f"# {title}")
+    else:
+        output.line(title)
+    if report.history_since and report.since < report.history_since:
+        output.message(f"history began {clock.show(report.history_since)}: earlier values are those found then")
+    heading("Open pipeline value")
+    output.render(waterfall_rows(report), WATERFALL_COLUMNS, fmt)
+    heading("Close dates and stages")
+    output.line(
+        f"pushed out {report.pushed}×, pulled in {report.pulled}×, now overdue {report.overdue} "
+        f"({output.money(report.overdue_value)}); stage moves forward {report.forward}, back {report.backward}"
+    )
+    heading(f"Deals that changed ({len(report.deals)})")
+    output.render([vars(d) for d in report.deals], DEAL_CHANGE_COLUMNS, fmt, empty="none")

@@ -10,7 +10,7 @@ from sqlalchemy import text
 
 from pipecli import clock
 from pipecli.errors import PipecliError
-from pipecli.leads import get_lead, log_activity, move_lead
+from pipecli.leads import get_lead, log_activity, move_lead, set_fields
 
 ACTIONS = ("close-lost", "snooze", "archive")
 
@@ -32,10 +32,7 @@ def snooze(conn, lead_id: int, until: _dt.date | None, reason: str | None, at: i
         if until <= clock.today():
             raise PipecliError(f"--until {until.isoformat()} is not in the future")
         note = f"snoozed until {until.isoformat()}: {reason}"
-    conn.execute(
-        text("UPDATE lead SET snoozed_until = :u, snooze_reason = :r WHERE id = :l"),
-        {"u": until, "r": reason, "l": lead_id},
-    )
+    set_fields(conn, lead, {"snoozed_until": until, "snooze_reason": reason}, at)
     log_activity(conn, lead_id, "note", note, at)
     return get_lead(conn, lead_id)
 
@@ -69,6 +66,6 @@ def apply(conn, lead_ids: list[int], action: str, reason: str, days: int | None 
             snooze(conn, lead_id, snooze_end(days), reason, now)
         else:
             log_activity(conn, lead_id, "note", f"archived by clean: {reason}", now)
-            conn.execute(text("UPDATE lead SET archived_at = :a WHERE id = :l"), {"a": now, "l": lead_id})
+            set_fields(conn, get_lead(conn, lead_id), {"archived_at": now}, now)
         done.append(lead_id)
     return done

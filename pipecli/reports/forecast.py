@@ -36,6 +36,7 @@ from pipecli import clock, config, pipelines
 from pipecli.clock import DAY
 from pipecli.config import setting
 from pipecli.errors import PipecliError
+from pipecli.history import check_as_of
 from pipecli.money import round_minor
 from pipecli.reports import state
 from pipecli.reports.periods import PERIODS, label, next_start, period_start
@@ -299,6 +300,8 @@ def forecast(
     p = pipelines.get_pipeline(conn, pipeline)
     history = as_of is not None
     t = clock.end_of_day_ts(as_of) if history else clock.now_ts()
+    if history:
+        check_as_of(conn, t)
     day = clock.from_ts(t).date()
     starts = [period_start(day, period)]
     for _ in range(periods):

@@ -34,6 +34,7 @@ from sqlalchemy import text
 
 from pipecli import clock, pipelines
 from pipecli.clock import DAY
+from pipecli.history import check_as_of
 from pipecli.money import round_minor
 from pipecli.reports.state import (
     BUCKET,
@@ -55,6 +56,8 @@ def _days(seconds: float | None) -> float | None:
 def _window(conn, pipeline: str | None, since, as_of) -> dict:
     p = pipelines.get_pipeline(conn, pipeline)
     t = clock.end_of_day_ts(as_of) if as_of is not None else clock.now_ts()
+    if as_of is not None:
+        check_as_of(conn, t)
     start = clock.day_start_ts(since) if since is not None else None
     return {"pipeline": p, "t": t, "start": start, "history": as_of is not None}
 

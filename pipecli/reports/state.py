@@ -16,18 +16,20 @@ from decimal import Decimal
 from sqlalchemy import text
 
 from pipecli.clock import DAY
+from pipecli.history import fields_as_of_sql
 from pipecli.money import round_minor
 
 BUCKET = 3600  # durations are aggregated by the hour
 
 
-def lead_state(pipeline_id: int, as_of: int | None) -> tuple[str, dict]:
+def lead_state(pipeline_id: int, as_of: int | None, dialect: str = "sqlite") -> tuple[str, dict]:
     """Return an SQL relation (to use as `FROM <relation> l`) of the pipeline's leads with columns id,
-    status, stage_id, created_at, closed_at, stage_entered_at, furthest_position, value_minor, source,
-    owner, expected_close, win_probability, archived_at, and its parameters.
+        status, stage_id, created_at, closed_at, stage_entered_at, furthest_position, value_minor, source,
+        owner, expected_close, win_probability, archived_at, and its parameters.
 
-    With `as_of` None it is the lead table (cached columns); otherwise the state at `as_of` derived from
-    `stage_change` (leads created later are absent)."""
+        With `as_of` None it is the lead table (cached columns); otherwise the state at `as_of` derived from
+        `stage_change` and the events (value, owner, source, expected close and archiving as they were then;
+    leads created later are absent)."""
     if as_of is None:
         return (
             "(SELECT id, status, stage_id, created_at, closed_at, stage_entered_at, furthest_position,"
@@ -40,18 +42,28 @@ def lead_state(pipeline_id: int, as_of: int | None) -> tuple[str, dict]:
         " CASE WHEN x.stage_entered_at <= :asof THEN x.furthest_position ELSE"  # no move since: cache holds
         " COALESCE((SELECT MAX(s2.position) FROM stage_change c2 JOIN stage s2 ON s2.id = c2.to_stage_id"
         "   WHERE c2.lead_id = x.id AND c2.at <= :asof), 1) END AS furthest_position,"
-        " x.value_minor, x.source, x.owner, x.expected_close, x.win_probability,"
-        " CASE WHEN x.archived_at <= :asof THEN x.archived_at END AS archived_at"
+        f" {_as_of('value_minor', 'BIGINT')}, {_as_of('source')}, {_as_of('owner')},"
+        f" {_as_of('expected_close', 'DATE' if dialect == 'postgresql' else None)}, x.win_probability,"
+        " CASE WHEN v.has_archived_at = 1 THEN CAST(v.archived_at AS BIGINT)"
+        "  WHEN x.archived_at <= :asof THEN x.archived_at END AS archived_at"
         " FROM stage_change c JOIN lead x ON x.id = c.lead_id JOIN stage s ON s.id = c.to_stage_id"
-        " WHERE x.pipeline_id = :pid AND c.at <= :asof AND (c.left_at IS NULL OR c.left_at > :asof))"
+        f" LEFT JOIN {fields_as_of_sql()} v ON v.lead_id = x.id"
+        # the stay's stage says which pipeline the lead was in then
+        " WHERE s.pipeline_id = :pid AND c.at <= :asof AND (c.left_at IS NULL OR c.left_at > :asof))"
     ), {"pid": pipeline_id, "asof": as_of}
+
+
+def _as_of(column: str, cast: str | None = None) -> str:
+    """Return the SQL of a lead column at the moment `:asof`: from the events when it changed since."""
+    then = f"CAST(v.{column} AS {cast})" if cast else f"v.{column}"
+    return f"CASE WHEN v.has_{column} = 1 THEN {then} ELSE x.{column} END AS {column}"
 
 
 @contextmanager
 def state(conn, pipeline_id: int, as_of: int | None):
     """Yield (relation, params) of `lead_state`; for a past moment the state is derived from the history
     once into a temporary table, which every aggregate of the report then reads (dropped afterwards)."""
-    rel, params = lead_state(pipeline_id, as_of)
+    rel, params = lead_state(pipeline_id, as_of, conn.dialect.name)
     if as_of is None:
         yield rel, params
         return

@@ -23,7 +23,7 @@ import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import Connection
@@ -35,6 +35,9 @@ from pipecli.errors import PipecliError
 from pipecli.store import migrations
 from pipecli.store.files import create_private_file, describe_file
 from pipecli.store.schema import BULK_WRITE_MARK
+
+if TYPE_CHECKING:
+    from pipecli.store.journal import Journal
 
 BUSY_TIMEOUT_SECONDS = 30
 
@@ -106,6 +109,20 @@ class Store:
         self.is_sqlite = not is_url(target)
         self.path: Path | None = Path(target) if self.is_sqlite else None
         self.engine = self._make_engine()
+        self._journal: Journal | None = None
+
+    @property
+    def journal(self) -> Journal:
+        """The journal of this invocation's changes (who, which command), attached to every write."""
+        if self._journal is None:
+            from pipecli.store.journal import Journal
+
+            self._journal = Journal()
+        return self._journal
+
+    @journal.setter
+    def journal(self, journal: Journal) -> None:
+        self._journal = journal
 
     def _make_engine(self) -> Engine:
         if not self.is_sqlite:
@@ -185,8 +202,24 @@ class Store:
             with self.engine.connect() as conn:
                 if self.is_sqlite:
                     conn = conn.execution_options(pipecli_write=write, pipecli_bulk=bulk)
-                with conn.begin():
-                    yield conn
+                journal = self.journal if write else None
+                if journal is not None:
+                    from pipecli.store.journal import KEY
+
+                    conn.info[KEY] = journal
+                try:
+                    with conn.begin():
+                        yield conn
+                except BaseException:
+                    if journal is not None:
+                        journal.rolled_back()
+                    raise
+                else:
+                    if journal is not None:
+                        journal.committed()
+                finally:
+                    if journal is not None:
+                        conn.info.pop(KEY, None)
         except DBAPIError as exc:
             raise translate_error(exc, self.target) from None
         except OverflowError:  # the driver refuses an id or a limit the user typed: no column holds it

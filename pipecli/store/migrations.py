@@ -14,12 +14,12 @@ from sqlalchemy.engine import Connection
 
 from pipecli import clock
 from pipecli.errors import PipecliError
-from pipecli.store.schema import BULK_WRITE_MARK
+from pipecli.store.schema import BULK_WRITE_MARK, snapshot_sql
 
 if TYPE_CHECKING:
     from pipecli.store.db import Store
 
-LATEST = 3
+LATEST = 4
 APPLICATION_ID = 0x70697065  # "pipe": marks a SQLite file as pipecli's (PRAGMA application_id)
 
 
@@ -123,7 +123,30 @@ def m003_fewer_narrower_indexes(conn: Connection) -> None:
     _create_missing(conn)
 
 
-STEPS = {2: m002_followups_scores_extras, 3: m003_fewer_narrower_indexes}
+def m004_history(conn: Connection) -> None:
+    """v3 -> v4: the journal and its events. Every existing lead gets a creation event holding its current
+    values, marked as known only since this migration (meta `history_since`): what happened before it was
+    never observed, and `--as-of` before that moment says it reads values from before history began."""
+    from sqlalchemy import text
+
+    _create_missing(conn)
+    now = clock.now_ts()
+    journal_id = conn.execute(
+        text("INSERT INTO journal (at, actor, command) VALUES (:a, 'pipecli', 'migration to schema 4') RETURNING id"),
+        {"a": now},
+    ).scalar_one()
+    conn.execute(
+        text(
+            f"INSERT INTO event (journal_id, lead_id, at, field, old, new) SELECT :j, id, :a, 'row:lead', NULL, "
+            f"CAST({snapshot_sql(conn.dialect.name)} AS TEXT) FROM lead"
+        ),
+        {"j": journal_id, "a": now},
+    )
+    conn.execute(text("DELETE FROM meta WHERE key = 'history_since'"))
+    conn.execute(text("INSERT INTO meta (key, value) VALUES ('history_since', :a)"), {"a": str(now)})
+
+
+STEPS = {2: m002_followups_scores_extras, 3: m003_fewer_narrower_indexes, 4: m004_history}
 
 
 def _create_fresh(conn: Connection, seed: Callable[[Connection], None] | None) -> None:
@@ -136,6 +159,7 @@ def _create_fresh(conn: Connection, seed: Callable[[Connection], None] | None) -
         text("INSERT INTO meta (key, value) VALUES ('schema_version', :v), ('created_at', :c)"),
         {"v": str(LATEST), "c": str(clock.now_ts())},
     )
+    conn.execute(text("INSERT INTO meta (key, value) VALUES ('history_since', '0')"))
     if seed is not None:
         seed(conn)
 

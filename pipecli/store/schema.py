@@ -7,6 +7,12 @@ What every report needs about a lead *now* is cached on the lead by the writes t
 (`status`, `stage_entered_at`, `last_activity_at`, `last_event_at`, `furthest_position`), so reports are
 aggregates over one indexed table; `--as-of` reports read the history instead.
 
+Since schema 4 every change is also an event: `journal` has one row per command invocation that changed
+data (when, who, the command line) and `event` one row per change it made — a lead's field from its old
+to its new value, or a whole row of another table inserted, updated or deleted (as JSON). Events are the
+truth the cached columns are checked against (`history.verify`), what `history`, `changes` and the
+`--as-of` reports read, and what `undo` inverts.
+
 Times are integer epoch seconds (UTC); calendar dates are DATE; money is integer minor units.
 """
 
@@ -187,6 +193,60 @@ class Qualification(SQLModel, table=True):
     at: int = Field(sa_type=BigInteger)
 
 
+class Journal(SQLModel, table=True):
+    """One command invocation that changed data: when, who (and, on PostgreSQL, the connection's role),
+    the command line; `undoes` names the entry an `undo` reverted, `reverted_by` the undo that reverted this."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: int = Field(sa_type=BigInteger)
+    actor: str
+    db_role: str | None = None
+    command: str
+    undoes: int | None = Field(default=None, sa_type=BigInteger)
+    reverted_by: int | None = Field(default=None, sa_type=BigInteger)
+
+
+class Event(SQLModel, table=True):
+    """One change made by one journal entry. `field` is a lead column (`old`/`new` its values as text) or
+    `row:<table>` (`old`/`new` the row as JSON: NULL old for an insert, NULL new for a delete). `at` is when
+    the change took effect (`--at` backdates it); `lead_id` has no foreign key, so a deleted lead's events stay."""
+
+    __table_args__ = (
+        Index("ix_event_lead", "lead_id", "at"),
+        Index("ix_event_journal", "journal_id"),
+        Index("ix_event_at", "at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    journal_id: int = Field(foreign_key="journal.id", ondelete="CASCADE", sa_type=BigInteger)
+    lead_id: int | None = Field(default=None, sa_type=BigInteger)
+    at: int = Field(sa_type=BigInteger)
+    field: str
+    old: str | None = None
+    new: str | None = None
+
+
+# The lead columns a creation event carries (what `leads.snapshot` writes), in one order for both backends.
+SNAPSHOT_COLUMNS = (
+    "id", "pipeline_id", "stage_id", "status", "name", "company", "email", "phone", "value_minor", "source",
+    "owner", "expected_close", "external_id", "created_at", "closed_at", "lost_reason", "stage_entered_at",
+    "last_activity_at", "last_event_at", "furthest_position", "next_step", "next_step_due", "snoozed_until",
+    "snooze_reason", "archived_at", "qualification",
+)  # fmt: skip
+
+
+def snapshot_sql(dialect: str, alias: str = "lead") -> str:
+    """Return the SQL expression of a lead row as the JSON object a creation event holds (dates as text)."""
+    func = "json_object" if dialect == "sqlite" else "json_build_object"
+    parts = []
+    for name in SNAPSHOT_COLUMNS:
+        column = f"{alias}.{name}"
+        if dialect != "sqlite" and name in ("expected_close", "next_step_due", "snoozed_until"):
+            column = f"to_char({column}, 'YYYY-MM-DD')"
+        parts.append(f"'{name}', {column}")
+    return f"{func}({', '.join(parts)})"
+
+
 def tables() -> list[Table]:
     """Return the schema's tables (SQLAlchemy Table objects), parents before children: the one list of
     what a pipecli database holds (copies, counts, the tests' whole-database comparisons)."""
@@ -194,5 +254,6 @@ def tables() -> list[Table]:
 
 
 def lead_tables() -> list[str]:
-    """Return every table that holds rows about one lead (a `lead_id` column), children first."""
-    return [t.name for t in reversed(tables()) if "lead_id" in t.c]
+    """Return every table whose rows belong to one lead (a `lead_id` foreign key), children first; the
+    events are not among them: they outlive a deleted lead (only `forget` erases them)."""
+    return [t.name for t in reversed(tables()) if "lead_id" in t.c and t.c.lead_id.foreign_keys]

@@ -1,0 +1,85 @@
+"""History commands: history (a lead's changes), undo (revert a command, or list recent ones)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from pipecli.cli.common import FormatOpt, YesOpt, choice, confirm, store
+
+
+def history(
+    lead_id: Annotated[int, typer.Argument(metavar="ID")],
+    limit: Annotated[int | None, typer.Option(min=1, help="Only the latest N changes.")] = None,
+    fmt: FormatOpt = "table",
+) -> None:
+    """A lead's changes, oldest first: when, who, what changed from what to what, and the command."""
+    from pipecli import history as lead_history
+    from pipecli.cli import views
+
+    with store().read() as conn:
+        changes = lead_history.lead_history(conn, lead_id, limit)
+    views.changes_of_lead(changes, fmt)
+
+
+def undo(
+    entry_id: Annotated[int | None, typer.Argument(metavar="[ID]", help="The command to undo (see --list).")] = None,
+    list_: Annotated[bool, typer.Option("--list", help="Show recent commands that changed data.")] = False,
+    limit: Annotated[int, typer.Option(min=1, help="With --list: how many.")] = 20,
+    yes: YesOpt = False,
+    fmt: FormatOpt = "table",
+) -> None:
+    """Undo the last command that changed data (again: redo it), or command ID when nothing later depends on it.
+
+    pipecli undo --list; pipecli undo; pipecli undo 42 --yes"""
+    from pipecli import undo as undoing
+    from pipecli.cli import views
+
+    if list_:
+        with store().read() as conn:
+            entries = undoing.recent(conn, limit)
+        views.journal_entries(entries, fmt)
+        return
+    with store().read() as conn:
+        entry = undoing.choose(conn, entry_id)
+    confirm(f"Undo command {entry.id} ({entry.command}), {entry.changes} change(s)?", yes)
+    with store().write() as conn:
+        done = undoing.undo(conn, entry.id)
+    views.undone(done)
+
+
+def changes(
+    since: Annotated[str, typer.Option(help="Start of the window: 7d, 2w, 1m, or a date.")] = "7d",
+    until: Annotated[str | None, typer.Option(help="End of the window (default now).")] = None,
+    pipeline: Annotated[str | None, typer.Option("--pipeline", "-p", help="Only this pipeline (default all).")] = None,
+    owner: Annotated[str | None, typer.Option(help="Only this owner's deals.")] = None,
+    fmt: Annotated[
+        str,
+        typer.Option(
+            "--format",
+            "-f",
+            callback=choice("table", "csv", "json", "markdown"),
+            metavar="table|csv|json|markdown",
+            help="Output format (markdown for a review mail).",
+        ),
+    ] = "table",
+) -> None:
+    """What changed: the open-value waterfall (balanced to the cent), close dates pushed and pulled in,
+    stage moves and every deal that changed: pipecli changes --since 7d --format markdown."""
+    from pipecli import clock
+    from pipecli.cli import views
+    from pipecli.reports import changes as report
+
+    end = clock.now_ts() if until is None else clock.parse_ts(until, "--until")
+    start = report.window_start(since, end)
+    with store().read() as conn:
+        result = report.changes(conn, start, end, pipeline, owner)
+    views.changes(result, fmt)
+
+
+def register(app: typer.Typer) -> None:
+    """Add this module's commands to `app`."""
+    app.command()(history)
+    app.command()(undo)
+    app.command()(changes)

@@ -1,0 +1,212 @@
+"""A lead's history as people read it, and the check that the events are the truth.
+
+The journal's events (`store.journal`) record every change at the level of columns and rows.
+`lead_history` turns them into the lines `pipecli history ID` shows: created, stage from → to, a field's
+old and new value, an activity, a qualification answer, deleted; the columns a change keeps in step
+(time in stage, last event, furthest position) are recorded but not shown. `verify` replays the events
+and compares the result with the cached columns and rows, so a test can prove they agree.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from sqlalchemy import text
+
+from pipecli.errors import NotFound
+from pipecli.store import journal
+from pipecli.store.schema import SNAPSHOT_COLUMNS, lead_tables
+
+# Columns kept in step by a move or an activity: recorded, replayed, not shown as changes of their own.
+DERIVED = (
+    "stage_id",
+    "status",
+    "stage_entered_at",
+    "last_event_at",
+    "last_activity_at",
+    "furthest_position",
+    "closed_at",
+)
+SHOWN_AS = {"value_minor": "value", "pipeline_id": "pipeline", "archived_at": "archived"}
+
+
+@dataclass(frozen=True)
+class Change:
+    """One line of a lead's history: when it took effect, who made it with which command, what changed."""
+
+    at: int
+    actor: str
+    command: str
+    journal_id: int
+    field: str
+    old: str | None
+    new: str | None
+
+
+def history_since(conn) -> int:
+    """Return the moment the database's history begins (0 when it was created with history)."""
+    row = conn.execute(text("SELECT value FROM meta WHERE key = 'history_since'")).first()
+    return int(row[0]) if row else 0
+
+
+def _names(conn, table: str) -> dict[int, str]:
+    return {r[0]: r[1] for r in conn.execute(text(f"SELECT id, name FROM {table}"))}
+
+
+def _describe(field: str, old: str | None, new: str | None, stages: dict, pipelines: dict) -> tuple | None:
+    """Return (field, old, new) as shown for one event, or None for an event not shown."""
+    if field.startswith("row:"):
+        table = field[4:]
+        before = json.loads(old) if old else None
+        after = json.loads(new) if new else None
+        if table == "lead":
+            return ("created", None, None) if before is None else ("deleted", None, None) if after is None else None
+        if table == "stage_change":
+            if before is None and after is not None:
+                source = after.get("from_stage_id")
+                reason = f" ({after['reason']})" if after.get("reason") else ""
+                return ("stage", stages.get(source) if source else None, f"{stages.get(after['to_stage_id'])}{reason}")
+            if after is None and before is not None:  # a move taken back by undo
+                source = before.get("from_stage_id")
+                return ("stage undone", stages.get(before["to_stage_id"]), stages.get(source) if source else None)
+            return None
+        if table == "activity":
+            row = after or before or {}
+            label = row.get("kind", "") + (f": {row['note']}" if row.get("note") else "")
+            return ("activity", None, label) if after is not None else ("activity removed", label, None)
+        if table == "qualification":
+            return (f"answer {(after or before or {}).get('criterion')}", (before or {}).get("answer"),
+                    (after or {}).get("answer"))  # fmt: skip
+        if table == "lead_extra":
+            key = (after or before or {}).get("key")
+            return (f"extra {key}", (before or {}).get("value"), (after or {}).get("value"))
+        return None
+    if field in DERIVED:
+        return None
+    if field == "pipeline_id":
+        return ("pipeline", pipelines.get(int(old)) if old else None, pipelines.get(int(new)) if new else None)
+    if field == "archived_at":
+        return ("archived", "yes" if old else "no", "yes" if new else "no")
+    return (SHOWN_AS.get(field, field), old, new)
+
+
+def lead_history(conn, lead_id: int, limit: int | None = None) -> list[Change]:
+    """Return the changes of lead `lead_id` (a deleted one too), oldest first; with `limit`, the latest
+    `limit` of them. Raises NotFound when the lead never existed."""
+    rows = conn.execute(
+        text(
+            "SELECT e.at, j.actor, j.command, e.journal_id, e.field, e.old, e.new FROM event e "
+            "JOIN journal j ON j.id = e.journal_id WHERE e.lead_id = :l ORDER BY e.at, e.id"
+        ),
+        {"l": lead_id},
+    ).all()
+    if not rows:
+        exists = conn.execute(text("SELECT 1 FROM lead WHERE id = :l"), {"l": lead_id}).first()
+        if exists is None:
+            raise NotFound(f"no lead with id {lead_id} has any history (see `pipecli list`)")
+        return []
+    stages, pipelines = _names(conn, "stage"), _names(conn, "pipeline")
+    changes = []
+    for at, actor, command, journal_id, field, old, new in rows:
+        shown = _describe(field, old, new, stages, pipelines)
+        if shown is not None:
+            changes.append(Change(at, actor, command, journal_id, *shown))
+    return changes[-limit:] if limit else changes
+
+
+def _normal(table: str, row: dict) -> dict:
+    """Return a row's values in the form events store them, for comparison."""
+    return json.loads(journal.row_json({k: journal.decode(table, k, v) for k, v in row.items()}))
+
+
+def verify(conn) -> list[str]:
+    """Replay every event and return how the result differs from the stored leads and their rows (an
+    empty list when the events reproduce every cached column). Rows a migration found already there have
+    no events of their own; only the lead columns of such leads are checked."""
+    replayed: dict[int, dict] = {}
+    rows: dict[tuple[str, str], dict] = {}
+    migrated: set[int] = set()
+    migration = {r[0] for r in conn.execute(text("SELECT id FROM journal WHERE command LIKE 'migration to schema%'"))}
+    for lead_id, journal_id, field, old, new in conn.execute(
+        text("SELECT lead_id, journal_id, field, old, new FROM event WHERE lead_id IS NOT NULL ORDER BY id")
+    ):
+        if field == "row:lead":
+            if new is None:
+                replayed.pop(lead_id, None)
+            else:
+                values = json.loads(new)
+                replayed[lead_id] = {k: values.get(k) for k in SNAPSHOT_COLUMNS}
+                if journal_id in migration:
+                    migrated.add(lead_id)
+        elif field.startswith("row:"):
+            table = field[4:]
+            before, after = (json.loads(old) if old else None), (json.loads(new) if new else None)
+            key = (table, json.dumps([(after or before or {}).get(k) for k in journal.primary_key(table)]))
+            if after is None:
+                rows.pop(key, None)
+            else:
+                rows[key] = after
+        elif lead_id in replayed:
+            replayed[lead_id][field] = journal.decode("lead", field, new) if field in SNAPSHOT_COLUMNS else new
+    problems = []
+    stored = {r["id"]: dict(r) for r in conn.execute(text("SELECT * FROM lead")).mappings()}
+    for lead_id, lead in stored.items():
+        if lead_id not in replayed:
+            problems.append(f"lead {lead_id}: no creation event")
+            continue
+        want = _normal("lead", {k: lead[k] for k in SNAPSHOT_COLUMNS})
+        got = _normal("lead", replayed[lead_id])
+        for key in SNAPSHOT_COLUMNS:
+            if want[key] != got[key]:
+                problems.append(f"lead {lead_id}: {key} is {want[key]!r}, its events say {got[key]!r}")
+    for lead_id in replayed.keys() - stored.keys():
+        problems.append(f"lead {lead_id}: its events say it exists")
+    for table in lead_tables():
+        pk = journal.primary_key(table)
+        current = {}
+        for r in conn.execute(text(f"SELECT * FROM {table}")).mappings():
+            if r["lead_id"] in migrated:
+                continue
+            current[(table, json.dumps([_normal(table, dict(r))[k] for k in pk]))] = _normal(table, dict(r))
+        events = {k: _normal(table, v) for k, v in rows.items() if k[0] == table and v.get("lead_id") not in migrated}
+        for key in current.keys() | events.keys():
+            if current.get(key) != events.get(key):
+                problems.append(f"{table} {key[1]}: stored {current.get(key)}, its events say {events.get(key)}")
+    return problems
+
+
+# The lead columns a past moment's reports read that change by events other than moves.
+AS_OF_FIELDS = ("value_minor", "owner", "source", "expected_close", "archived_at")
+
+
+def fields_as_of_sql(param: str = "asof") -> str:
+    """Return an SQL relation (lead_id, has_<f>, <f> for each of AS_OF_FIELDS) of the leads whose
+    field `f` changed after the moment `:param`, with the value it had then (the earliest later change's
+    old value, as text). A report joins it to override the cached columns; leads without a row had the
+    values they have now. It reads only the events after the moment (`ix_event_at`)."""
+    fields = ", ".join(f"'{f}'" for f in AS_OF_FIELDS)
+    pivot = ", ".join(
+        f"MAX(CASE WHEN field = '{f}' THEN 1 END) AS has_{f}, MAX(CASE WHEN field = '{f}' THEN old END) AS {f}"
+        for f in AS_OF_FIELDS
+    )
+    return (
+        f"(SELECT lead_id, {pivot} FROM ("
+        "SELECT lead_id, field, old, ROW_NUMBER() OVER (PARTITION BY lead_id, field ORDER BY at, id) AS rn "
+        f"FROM event WHERE at > :{param} AND field IN ({fields}) AND lead_id IS NOT NULL) first_after "
+        "WHERE rn = 1 GROUP BY lead_id)"
+    )
+
+
+def check_as_of(conn, moment: int) -> None:
+    """Raise when `--as-of` names a moment in the future or before anything the database knows."""
+    from pipecli import clock
+    from pipecli.errors import PipecliError
+
+    if moment > clock.end_of_day_ts(clock.today()):
+        raise PipecliError(f"--as-of {clock.show(moment)} is in the future")
+    first = conn.execute(
+        text("SELECT MIN(t) FROM (SELECT MIN(at) AS t FROM event UNION ALL SELECT MIN(created_at) FROM lead) x")
+    ).scalar()
+    if first is not None and moment < first:
+        raise PipecliError(f"--as-of {clock.show(moment)} is before the database's first record ({clock.show(first)})")
