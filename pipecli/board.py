@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import text
 
 from pipecli import clock, pipelines
+from pipecli.history import check_as_of
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
@@ -49,7 +50,6 @@ def board(
 
 
 def _board_as_of(conn, p: dict, per_stage: int, moment: int) -> dict:
-    from pipecli.history import check_as_of
     from pipecli.reports.state import state  # the as-of relation: only a board of the past needs it
 
     check_as_of(conn, moment)

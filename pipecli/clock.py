@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as _dt
 import os
 import re
-from typing import overload
+from typing import NamedTuple, overload
 
 from pipecli.errors import PipecliError
 
@@ -67,20 +67,21 @@ def _in_range(day: _dt.date, text: str, what: str) -> None:
 def _parse_absolute(text: str, what: str) -> _dt.datetime:
     # pendulum (slow to import) only when free text is read as a time
     import pendulum
+    from pendulum.tz import get_local_timezone  # `pendulum.local_timezone` also names a module
 
     try:
-        parsed = pendulum.parse(text.strip(), tz=pendulum.local_timezone(), strict=False)
+        parsed: object = pendulum.parse(text.strip(), tz=get_local_timezone(), strict=False)
     except Exception:
         raise PipecliError(
             f"{what}: cannot read {text!r} as a date or time "
             "(use 2026-11-28, 2026-11-28T14:30, today, yesterday, '3 days ago')"
         ) from None
-    if isinstance(parsed, pendulum.Duration | pendulum.Time):  # a length, or a time of day without a date
+    if not isinstance(parsed, _dt.date):  # a duration or a time of day
         raise PipecliError(f"{what}: {text!r} is not a date or time")
     try:
-        if isinstance(parsed, pendulum.DateTime):
+        if isinstance(parsed, _dt.datetime):
             return _plain(parsed)
-        return _plain(pendulum.datetime(parsed.year, parsed.month, parsed.day, tz=pendulum.local_timezone()))
+        return _plain(pendulum.datetime(parsed.year, parsed.month, parsed.day, tz=get_local_timezone()))
     except (ValueError, OverflowError, OSError) as exc:  # pendulum reads +25:00 and fails when it is used
         why = "its UTC offset is out of range" if "offset" in str(exc) else "it is too far away"
         raise PipecliError(f"{what}: cannot use {text!r}: {why}") from None
@@ -193,3 +194,119 @@ def human_duration(seconds: int | float) -> str:
     if hours:
         return f"{hours}h {minutes}m" if minutes else f"{hours}h"
     return f"{minutes}m"
+
+
+# --- dates in data files (CSV columns) -----------------------------------------------------------------
+# A file's dates are read by a grammar of their own, not `parse_when`'s: no words, no relative times, no
+# local-time guessing per cell, and day-first vs month-first decided once for the whole file (`DayOrder`).
+
+_ISO = re.compile(
+    r"(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})(?:[T ](\d{1,2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?)?\s*(Z|[+-]\d{2}:?\d{2})?"
+)
+_DMY = re.compile(r"(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})(?:[T ]+(\d{1,2}):(\d{2})(?::(\d{2}))?)?")
+_CACHE_LIMIT = 50000  # distinct cells a column remembers: dates repeat, a million rows hold few of them
+
+
+class BadDate(PipecliError):
+    """A cell that is not a date, or not one that reads only one way: the reason, for the row's error."""
+
+
+class Moment(NamedTuple):
+    """A date cell read: the datetime (aware when the text gives an offset, naive local time otherwise),
+    its epoch seconds, and its calendar date."""
+
+    moment: _dt.datetime
+    ts: int
+    date: _dt.date
+
+
+def is_iso_date(text: str) -> bool:
+    """Return True when `text` is an ISO date or datetime, which reads the same whatever the day order."""
+    return _ISO.fullmatch(text) is not None
+
+
+class DayOrder:
+    """A file's order of dd/mm/yyyy vs mm/dd/yyyy dates, shared by its date columns: the flag (`dayfirst`
+    True or False), else the first value that settles it (a part above 12), in a sample or later."""
+
+    def __init__(self, dayfirst: bool | None) -> None:
+        self.dayfirst = dayfirst
+
+    def learn(self, columns: dict[str, list[str]]) -> None:
+        """Settle the order from sample values (header -> cells); raise when slash dates are there and
+        none settles it."""
+        if self.dayfirst is not None:
+            return
+        ambiguous = None
+        for header, values in columns.items():
+            for value in values:
+                m = _DMY.fullmatch(value.strip())
+                if not m:
+                    continue
+                a, b = int(m.group(1)), int(m.group(2))
+                if a > 12 >= b or b > 12 >= a:
+                    self.dayfirst = a > 12
+                    return
+                if a != b:
+                    ambiguous = ambiguous or (header, value)
+        if ambiguous:
+            raise PipecliError(
+                f"column {ambiguous[0]!r} has dates like {ambiguous[1]!r} that read either day-first or "
+                "month-first; pass --dayfirst or --monthfirst"
+            )
+
+
+class DateColumn:
+    """Reads one column's dates: ISO (with or without time and offset), or day-first / month-first in
+    the file's `DayOrder`; remembers the cells it read (`cache`), which repeat in a big file."""
+
+    def __init__(self, header: str, order: DayOrder) -> None:
+        self.header, self.order = header, order
+        self.cache: dict[str, Moment] = {}
+
+    def parse(self, raw: str) -> Moment:
+        """Return the `Moment` of `raw` (a date alone means midnight), or raise BadDate saying why not;
+        a first unambiguous slash date settles the file's day order."""
+        hit = self.cache.get(raw)
+        if hit is not None:
+            return hit
+        result = self._parse(raw.strip())
+        if len(self.cache) > _CACHE_LIMIT:
+            self.cache.clear()
+        self.cache[raw] = result
+        return result
+
+    def _parse(self, value: str) -> Moment:
+        m = _ISO.fullmatch(value)
+        tz = None
+        if m:
+            y, mo, d = int(m.group(1)), int(m.group(2)), int(m.group(3))
+            hh, mm, ss, off = m.group(4), m.group(5), m.group(6), m.group(7)
+            if off:
+                if off == "Z":
+                    tz = _dt.UTC
+                else:
+                    sign = -1 if off[0] == "-" else 1
+                    digits = off[1:].replace(":", "")
+                    tz = _dt.timezone(sign * _dt.timedelta(hours=int(digits[:2]), minutes=int(digits[2:])))
+        else:
+            m = _DMY.fullmatch(value)
+            if not m:
+                raise BadDate("not a date (use 2026-11-28, 28/11/2026 or 11/28/2026)")
+            a, b, y = int(m.group(1)), int(m.group(2)), int(m.group(3))
+            hh, mm, ss = m.group(4), m.group(5), m.group(6)
+            order = self.order
+            if order.dayfirst is None:
+                if a > 12 >= b or b > 12 >= a:
+                    order.dayfirst = a > 12
+                elif a != b:
+                    raise BadDate("ambiguous date (day-first or month-first?); pass --dayfirst or --monthfirst")
+            d, mo = (a, b) if order.dayfirst or order.dayfirst is None else (b, a)
+        try:
+            moment = _dt.datetime(y, mo, d, int(hh or 0), int(mm or 0), int(ss or 0), tzinfo=tz)
+        except ValueError:
+            read = {True: " (read day-first)", False: " (read month-first)"}
+            raise BadDate(
+                f"not a valid date{'' if self.order.dayfirst is None else read[self.order.dayfirst]}"
+            ) from None
+        return Moment(moment, int(moment.timestamp()), moment.date())

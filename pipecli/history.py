@@ -14,7 +14,8 @@ from dataclasses import dataclass
 
 from sqlalchemy import text
 
-from pipecli.errors import NotFound
+from pipecli import clock
+from pipecli.errors import NotFound, PipecliError
 from pipecli.store import journal
 from pipecli.store.schema import SNAPSHOT_COLUMNS, lead_tables
 
@@ -200,8 +201,6 @@ def fields_as_of_sql(param: str = "asof") -> str:
 
 def check_as_of(conn, moment: int) -> None:
     """Raise when `--as-of` names a moment in the future or before anything the database knows."""
-    from pipecli import clock
-    from pipecli.errors import PipecliError
 
     if moment > clock.end_of_day_ts(clock.today()):
         raise PipecliError(f"--as-of {clock.show(moment)} is in the future")

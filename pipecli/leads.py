@@ -335,3 +335,39 @@ def log_activity(conn, lead_id: int, kind: str, note: str | None = None, at: int
     )
     scoring.refresh(conn, lead_id)
     return activity_id
+
+
+# --- what a new lead is written as: one definition for `add_lead` and the import's bulk writer ----------
+
+# A new lead's derived columns, as SQL over the columns it is inserted with (`{column}`): its last event is
+# its entry into its stage, its score its fit, no engagement yet, its qualification not begun.
+NEW_LEAD_DERIVED = {
+    "last_event_at": "{stage_entered_at}",
+    "score": "{fit_score}",
+    "engagement": "0",
+    "qualification": "'incomplete'",
+}
+STAGE_CHANGE_COLUMNS = ("lead_id", "from_stage_id", "to_stage_id", "at", "left_at", "reason")
+
+
+def opening_changes_sql(leads: str, first_stage: str = "CAST(NULL AS INTEGER)") -> str:
+    """Return the INSERT of the stage_change rows that begin the history of the new leads matching
+    `leads` (a condition on `l`, their lead rows), in lead order.
+
+    A lead created in its stage (open, or closed when created, as `add_lead` makes them) gets one row into
+    it, with its lost reason. A lead closed later than it was created (an imported won or lost deal) was
+    created in `first_stage` (SQL: its pipeline's first open stage) and moved to its outcome at closed_at,
+    as `move_lead` would have recorded it: two rows. It exists so that every way of creating leads writes
+    their history the same way, one at a time or a million in one statement."""
+    later = "l.status <> 'open' AND l.closed_at <> l.created_at"
+    return (
+        f"INSERT INTO stage_change ({', '.join(STAGE_CHANGE_COLUMNS)}) "
+        "SELECT id, from_stage_id, to_stage_id, at, left_at, reason FROM ("
+        f" SELECT l.id, 0 AS seq, CAST(NULL AS INTEGER) AS from_stage_id,"
+        f" CASE WHEN {later} THEN {first_stage} ELSE l.stage_id END AS to_stage_id,"
+        f" l.created_at AS at, CASE WHEN {later} THEN l.closed_at END AS left_at,"
+        f" CASE WHEN {later} THEN NULL ELSE l.lost_reason END AS reason FROM lead l WHERE {leads}"
+        f" UNION ALL SELECT l.id, 1, {first_stage}, l.stage_id, l.closed_at, NULL, l.lost_reason FROM lead l"
+        f" WHERE {leads} AND {later}"
+        ") changes ORDER BY id, seq"
+    )

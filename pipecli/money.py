@@ -14,6 +14,7 @@ _EXPONENTS = {"JPY": 0, "KRW": 0, "ISK": 0, "CLP": 0, "VND": 0, "HUF": 2, "BHD":
 _SYMBOLS = {"EUR": "€", "USD": "$", "GBP": "£", "JPY": "¥", "CHF": "CHF ", "INR": "₹"}
 _PLAIN = re.compile(r"([0-9]+)(?:\.([0-9]+))?")
 _STRIP = re.compile(r"[\s€$£¥₹]|[A-Z]{3}|\u00a0")
+_LARGEST = 10**15  # the largest amount, in minor units
 
 
 def exponent(currency: str) -> int:
@@ -32,13 +33,12 @@ def parse_amount(text: str, currency: str = "EUR", decimal_comma: bool | None = 
     if plain:
         # The common shapes (4500, 4500.5, 4500.50) without Decimal: bulk imports parse millions of these.
         places = exponent(currency)
-        scale: int = 10**places
         whole, frac = plain.group(1, 2)
         if frac is None or len(frac) <= min(places, 2):
-            minor = int(whole) * scale + (int(frac.ljust(places, "0")) if frac else 0)
-            if minor > 10**15:
+            fast: int = int(whole) * 10**places + (int(frac.ljust(places, "0")) if frac else 0)
+            if fast > _LARGEST:
                 raise PipecliError(f"amount {raw!r} is too large")
-            return minor
+            return fast
     cleaned = _STRIP.sub("", raw.upper() if raw[:1].isalpha() else raw)
     negative = cleaned.startswith("-")
     if negative:
@@ -52,12 +52,12 @@ def parse_amount(text: str, currency: str = "EUR", decimal_comma: bool | None = 
     except InvalidOperation:
         raise PipecliError(f"cannot read {raw!r} as an amount") from None
     places = exponent(currency)
-    scaled = (value * (Decimal(10) ** places)).quantize(Decimal(1), rounding=ROUND_HALF_EVEN)
-    if scaled != value * (Decimal(10) ** places):
+    minor = (value * (Decimal(10) ** places)).quantize(Decimal(1), rounding=ROUND_HALF_EVEN)
+    if minor != value * (Decimal(10) ** places):
         raise PipecliError(f"amount {raw!r} has more decimals than {currency} allows ({places})")
-    if scaled > 10**15:
+    if minor > _LARGEST:
         raise PipecliError(f"amount {raw!r} is too large")
-    return -int(scaled) if negative else int(scaled)
+    return -int(minor) if negative else int(minor)
 
 
 def _normalise(s: str, raw: str, decimal_comma: bool | None) -> str:
@@ -95,6 +95,10 @@ def to_decimal(minor: int | None, currency: str = "EUR") -> Decimal | None:
     """Return minor units as an exact Decimal in major units (450000 -> Decimal('4500.00'))."""
     if minor is None:
         return None
+    return _major(minor, currency)
+
+
+def _major(minor: int, currency: str) -> Decimal:
     places = exponent(currency)
     return Decimal(minor).scaleb(-places).quantize(Decimal(1).scaleb(-places))
 
@@ -103,7 +107,7 @@ def fmt(minor: int | None, currency: str = "EUR", symbol: bool = True) -> str:
     """Return minor units formatted for people: `€4,500.00`; empty for None."""
     if minor is None:
         return ""
-    value = to_decimal(minor, currency)
+    value = _major(minor, currency)
     sign = "-" if value < 0 else ""
     body = f"{abs(value):,}"
     prefix = _SYMBOLS.get(currency.upper(), currency.upper() + " ") if symbol else ""
@@ -114,7 +118,7 @@ def fmt_short(minor: int | None, currency: str = "EUR") -> str:
     """Return a compact amount for narrow columns: `€4.5k`, `€1.2M`, `€300`."""
     if minor is None:
         return ""
-    value = to_decimal(minor, currency)
+    value = _major(minor, currency)
     prefix = _SYMBOLS.get(currency.upper(), currency.upper() + " ")
     for bound, suffix in ((Decimal(10) ** 6, "M"), (Decimal(10) ** 3, "k")):
         if abs(value) >= bound:
@@ -125,3 +129,35 @@ def fmt_short(minor: int | None, currency: str = "EUR") -> str:
 def round_minor(value: Decimal) -> int:
     """Return a Decimal amount of minor units rounded half-even to a whole minor unit."""
     return int(value.quantize(Decimal(1), rounding=ROUND_HALF_EVEN))
+
+
+# A whole column of the fast shape (at most 13 digits, at most `places` decimals) or empty cells, joined by
+# newlines, by the number of decimals allowed: one match checks a batch of a bulk import.
+_PLAIN_COLUMNS: dict[int, re.Pattern[str]] = {}
+
+
+def parse_plain_column(cells: list[str], currency: str = "EUR") -> list[int | None] | None:
+    """Return a column of stripped cells as minor units (None for an empty cell) when every cell has
+    `parse_amount`'s fast shape (`4500`, `4500.5`, `4500.50`: digits, at most as many decimals as the
+    currency has and at most 2); else None, and each cell goes through `parse_amount`, which reads it,
+    refuses it or says why. It exists for the bulk import: one regex match and integer arithmetic for
+    thousands of cells instead of a call each, with the same results as `parse_amount`."""
+    places = exponent(currency)
+    decimals = min(places, 2)
+    pattern = _PLAIN_COLUMNS.get(decimals)
+    if pattern is None:
+        cell = r"[0-9]{1,13}" + (rf"(?:\.[0-9]{{1,{decimals}}})?" if decimals else "")
+        pattern = _PLAIN_COLUMNS[decimals] = re.compile(f"(?:{cell})?(?:\n(?:{cell})?)*")
+    joined = "\n".join(cells)
+    if joined.count("\n") != len(cells) - 1 or not pattern.fullmatch(joined):
+        return None  # a cell holds a line break (then the count is off) or another shape
+    unit: int = 10**places
+    minors = [(int(c) * unit if "." not in c else _plain_minor(c, places, unit)) if c else None for c in cells]
+    if places > 2 and any(m is not None and m > _LARGEST for m in minors):
+        return None  # only more than two places can take 13 digits past the largest amount
+    return minors
+
+
+def _plain_minor(cell: str, places: int, unit: int) -> int:
+    whole, frac = cell.split(".")
+    return int(whole) * unit + int(frac.ljust(places, "0"))

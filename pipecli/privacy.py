@@ -15,6 +15,8 @@ from __future__ import annotations
 from sqlalchemy import text
 
 from pipecli.errors import NotFound, PipecliError
+from pipecli.store.schema import lead_tables
+from pipecli.store.sql import execute_in
 
 
 def find_person(conn, who: str) -> list[dict]:
@@ -38,8 +40,6 @@ def forget(conn, who: str) -> dict:
     """Delete every lead `who` names with all rows about them; return {leads, rows} (ids and counts).
 
     Run `compact` after the transaction commits so the bytes leave the file too."""
-    from pipecli.store.schema import lead_tables
-    from pipecli.store.sql import execute_in
 
     people = find_person(conn, who)
     ids = [p["id"] for p in people]

@@ -17,6 +17,7 @@ from sqlalchemy import text
 from pipecli import clock, config
 from pipecli.config import setting
 from pipecli.errors import PipecliError
+from pipecli.store import journal
 
 CRITERIA = ("budget", "authority", "need", "timeline")
 NO_WORDS = {"no", "n", "none", "nobody", "never", "nothing", "false", "no budget", "not interested", "nope"}
@@ -78,7 +79,6 @@ def qualify(
     if not given and not (move or close):
         raise PipecliError("give at least one answer: --budget, --authority, --need or --timeline")
     at = clock.now_ts() if at is None else at
-    from pipecli.store import journal
 
     for criterion, answer in given.items():
         values = {"answer": answer.strip(), "verdict": verdict(answer), "at": at}

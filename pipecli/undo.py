@@ -2,7 +2,8 @@
 
 Each journal entry's events say what its command changed (`store.journal`). Undoing an entry applies
 their inverses newest first — a field set back to its old value, an inserted row deleted, a deleted row
-put back with its own id — as a new journal entry that `undoes` it; the entry is marked `reverted_by`
+put back with its own id — as a new journal entry that `undoes` it, its events dated now (what was
+observed before the undo stays observed: `changes` over an earlier window still says what it said); the entry is marked `reverted_by`
 that undo. Because the undo is an entry like any other, undoing it redoes the command.
 
 An entry can be undone only when nothing later still depends on what it changed: a later entry that
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 from sqlalchemy import text
 
 from pipecli.errors import NotFound, PipecliError
+from pipecli.scoring import score as scoring
 from pipecli.store import journal
 
 
@@ -155,17 +157,16 @@ def choose(conn, entry_id: int | None = None) -> Entry:
 def undo(conn, entry_id: int | None = None) -> Undone:
     """Revert the latest standing journal entry (or `entry_id`) in this transaction; return what was done."""
     from pipecli.leads import remove_rows  # leads imports the scoring that this refreshes
-    from pipecli.scoring import score as scoring
 
     entry = choose(conn, entry_id)
     own = journal.journal_of(conn)
     own.undoes = entry.id
     events = conn.execute(
-        text("SELECT lead_id, at, field, old, new FROM event WHERE journal_id = :j ORDER BY id DESC"),
+        text("SELECT lead_id, field, old, new FROM event WHERE journal_id = :j ORDER BY id DESC"),
         {"j": entry.id},
     ).all()
     touched: set[int] = set()
-    for lead_id, at, field, old, new in events:
+    for lead_id, field, old, new in events:
         if field.startswith("row:"):
             table = field[4:]
             before, after = (json.loads(old) if old else None), (json.loads(new) if new else None)
@@ -175,18 +176,18 @@ def undo(conn, entry_id: int | None = None) -> Undone:
                 if table == "lead":
                     remove_rows(conn, keys["id"])
                 else:
-                    journal.delete_rows(conn, table, keys, lead_id, at)
+                    journal.delete_rows(conn, table, keys, lead_id)
             elif after is None:  # deleted: put it back
                 journal.restore_row(conn, table, before)
             else:  # updated: set it back
                 keys = {k: journal.decode(table, k, before[k]) for k in pk}
                 sets = {k: journal.decode(table, k, v) for k, v in before.items() if k not in pk}
-                journal.update_rows(conn, table, keys, sets, lead_id, at)
+                journal.update_rows(conn, table, keys, sets, lead_id)
         else:
             value = journal.decode("lead", field, old)
             current = _current(conn, lead_id, field)
             conn.execute(text(f"UPDATE lead SET {field} = :v WHERE id = :l"), {"v": value, "l": lead_id})
-            journal.record(conn, lead_id, field, current, value, at)
+            journal.record(conn, lead_id, field, current, value)
         if lead_id is not None:
             touched.add(lead_id)
     undo_id = own.entry_id(conn)

@@ -20,7 +20,7 @@ from typer.core import TyperGroup
 from typer.exceptions import TyperException
 
 from pipecli import __version__
-from pipecli.errors import PipecliError
+from pipecli.errors import PipecliError, UsageError
 
 if TYPE_CHECKING:
     from pipecli.cli.context import Context
@@ -133,11 +133,10 @@ def _root(
     ] = False,
 ) -> None:
     if as_ is not None:
+        # imported when the command runs, so --help and --version stay light
         from pipecli.cli.context import current
 
         if not as_.strip():
-            from pipecli.errors import UsageError
-
             raise UsageError("--as needs a name")
         current().actor = as_
     if db is not None:  # else the context's own (None unless a test handed in a context with one)

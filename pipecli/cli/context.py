@@ -102,6 +102,7 @@ class Context:
         says) and its command line."""
         import shlex
 
+        # the journal (and its config read) only when a command opens the store
         from pipecli.store.journal import Invocation, Journal
 
         command = " ".join(shlex.quote(a) for a in ["pipecli", *self.argv])

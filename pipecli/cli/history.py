@@ -15,6 +15,7 @@ def history(
     fmt: FormatOpt = "table",
 ) -> None:
     """A lead's changes, oldest first: when, who, what changed from what to what, and the command."""
+    # imported when the command runs, so --help and --version stay light
     from pipecli import history as lead_history
     from pipecli.cli import views
 
@@ -33,6 +34,7 @@ def undo(
     """Undo the last command that changed data (again: redo it), or command ID when nothing later depends on it.
 
     pipecli undo --list; pipecli undo; pipecli undo 42 --yes"""
+    # imported when the command runs, so --help and --version stay light
     from pipecli import undo as undoing
     from pipecli.cli import views
 
@@ -67,6 +69,7 @@ def changes(
 ) -> None:
     """What changed: the open-value waterfall (balanced to the cent), close dates pushed and pulled in,
     stage moves and every deal that changed: pipecli changes --since 7d --format markdown."""
+    # imported when the command runs, so --help and --version stay light
     from pipecli import clock
     from pipecli.cli import views
     from pipecli.reports import changes as report

@@ -187,6 +187,7 @@ def list_(
     from pipecli.cli import views
 
     if mine:
+        # imported when the command runs, so --help and --version stay light
         from pipecli.cli.context import current
         from pipecli.errors import UsageError
         from pipecli.store.journal import resolve_actor

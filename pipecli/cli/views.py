@@ -626,7 +626,6 @@ def waterfall_rows(report: ChangesReport) -> list[dict[str, Any]]:
 
 def changes_json(report: ChangesReport) -> dict[str, Any]:
     """Return `changes`'s JSON: the window, the waterfall, close-date and stage movement, the deals."""
-    from pipecli import clock
 
     return {
         "since": clock.iso(report.since),
@@ -652,7 +651,6 @@ def changes_json(report: ChangesReport) -> dict[str, Any]:
 
 def changes(report: ChangesReport, fmt: str) -> None:
     """Write `changes`: the waterfall, then close dates and stage moves, then the deals that changed."""
-    from pipecli import clock
 
     if fmt == "json":
         output.write_json(changes_json(report))

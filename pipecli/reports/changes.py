@@ -25,6 +25,7 @@ from sqlalchemy import text
 
 from pipecli import clock, pipelines
 from pipecli.errors import PipecliError
+from pipecli.history import history_since
 from pipecli.store import journal
 
 TRACKED = ("status", "value_minor", "pipeline_id", "owner", "expected_close", "stage_id")
@@ -148,7 +149,6 @@ def changes(
 ) -> ChangesReport:
     """Return what changed between `since` and `until` (default now) in `pipeline` (default all) for
     `owner` (default everyone)."""
-    from pipecli.history import history_since
 
     until = clock.now_ts() if until is None else until
     if since > until:

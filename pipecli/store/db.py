@@ -23,7 +23,7 @@ import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import Connection
@@ -34,10 +34,8 @@ from pipecli import config
 from pipecli.errors import PipecliError
 from pipecli.store import migrations
 from pipecli.store.files import create_private_file, describe_file
+from pipecli.store.journal import KEY, Journal
 from pipecli.store.schema import BULK_WRITE_MARK
-
-if TYPE_CHECKING:
-    from pipecli.store.journal import Journal
 
 BUSY_TIMEOUT_SECONDS = 30
 
@@ -115,8 +113,6 @@ class Store:
     def journal(self) -> Journal:
         """The journal of this invocation's changes (who, which command), attached to every write."""
         if self._journal is None:
-            from pipecli.store.journal import Journal
-
             self._journal = Journal()
         return self._journal
 
@@ -204,8 +200,6 @@ class Store:
                     conn = conn.execution_options(pipecli_write=write, pipecli_bulk=bulk)
                 journal = self.journal if write else None
                 if journal is not None:
-                    from pipecli.store.journal import KEY
-
                     conn.info[KEY] = journal
                 try:
                     with conn.begin():

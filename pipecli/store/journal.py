@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import text
+from sqlmodel import SQLModel
 
 from pipecli import clock
 from pipecli.errors import PipecliError
@@ -133,7 +134,6 @@ def encode(value: Any) -> str | None:
 
 
 def _column(table: str, column: str):
-    from sqlmodel import SQLModel
 
     return SQLModel.metadata.tables[table].c[column]
 
@@ -197,7 +197,6 @@ def record_row(conn, table: str, old: dict | None, new: dict | None, lead_id: in
 
 def primary_key(table: str) -> list[str]:
     """Return the names of `table`'s primary-key columns."""
-    from sqlmodel import SQLModel
 
     return [c.name for c in SQLModel.metadata.tables[table].primary_key.columns]
 

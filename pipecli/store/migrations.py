@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from pipecli import clock
@@ -127,7 +128,6 @@ def m004_history(conn: Connection) -> None:
     """v3 -> v4: the journal and its events. Every existing lead gets a creation event holding its current
     values, marked as known only since this migration (meta `history_since`): what happened before it was
     never observed, and `--as-of` before that moment says it reads values from before history began."""
-    from sqlalchemy import text
 
     _create_missing(conn)
     now = clock.now_ts()

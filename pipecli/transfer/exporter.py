@@ -12,15 +12,15 @@ the same leads, values, stages, dates and extras.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
-from sqlalchemy import bindparam, text
+from sqlalchemy import Connection, bindparam, text
 
 from pipecli.formats import Column
 from pipecli.listing import LeadFilter
-from pipecli.transfer.importer import EXTRA_PREFIX
+from pipecli.transfer.columns import EXTRA_PREFIX, SYNONYMS, norm_header
 
 CHUNK = 2000
-WHATS = ("leads", "history", "activities")
 
 LEAD_COLUMNS = [
     Column("id", kind="int"),
@@ -60,7 +60,7 @@ ACTIVITY_COLUMNS = [
 ]
 
 
-def _stream(conn, sql: str, params: dict) -> Iterator[list[dict]]:
+def _stream(conn: Connection, sql: str, params: dict[str, Any]) -> Iterator[list[dict[str, Any]]]:
     result = conn.execution_options(stream_results=True).execute(text(sql), params).mappings()
     while True:
         chunk = result.fetchmany(CHUNK)
@@ -72,14 +72,11 @@ def _stream(conn, sql: str, params: dict) -> Iterator[list[dict]]:
 def extra_header(key: str) -> str:
     """Return the column header for an extra field: its key, or `extra:KEY` when the importer would
     otherwise read the key as one of its fields."""
-    # the importer (the biggest module) only when an export has extra fields
-    from pipecli.transfer.importer import SYNONYMS, norm_header
-
     names = {n for synonyms in SYNONYMS.values() for n in synonyms} | {norm_header(c.name) for c in LEAD_COLUMNS}
     return EXTRA_PREFIX + key if norm_header(key) in names or key.startswith(EXTRA_PREFIX) else key
 
 
-def export_leads(conn, filters: LeadFilter) -> tuple[list[Column], Iterator[dict]]:
+def export_leads(conn: Connection, filters: LeadFilter) -> tuple[list[Column], Iterator[dict[str, Any]]]:
     """Return the columns and the rows of the leads matching `filters`, by id, extras included."""
     where, params = filters.where(conn)
     keys = [
@@ -102,7 +99,7 @@ def export_leads(conn, filters: LeadFilter) -> tuple[list[Column], Iterator[dict
         bindparam("ids", expanding=True)
     )
 
-    def rows() -> Iterator[dict]:
+    def rows() -> Iterator[dict[str, Any]]:
         for chunk in _stream(conn, sql, params):
             if keys:
                 by_id = {r["id"]: r for r in chunk}
@@ -113,7 +110,7 @@ def export_leads(conn, filters: LeadFilter) -> tuple[list[Column], Iterator[dict
     return columns, rows()
 
 
-def export_history(conn, filters: LeadFilter) -> tuple[list[Column], Iterator[dict]]:
+def export_history(conn: Connection, filters: LeadFilter) -> tuple[list[Column], Iterator[dict[str, Any]]]:
     """Return the columns and the stage changes of the leads matching `filters`, by lead and time."""
     where, params = filters.where(conn)
     sql = (
@@ -126,7 +123,7 @@ def export_history(conn, filters: LeadFilter) -> tuple[list[Column], Iterator[di
     return HISTORY_COLUMNS, (r for chunk in _stream(conn, sql, params) for r in chunk)
 
 
-def export_activities(conn, filters: LeadFilter) -> tuple[list[Column], Iterator[dict]]:
+def export_activities(conn: Connection, filters: LeadFilter) -> tuple[list[Column], Iterator[dict[str, Any]]]:
     """Return the columns and the activities of the leads matching `filters`, by lead and time."""
     where, params = filters.where(conn)
     sql = (
@@ -136,6 +133,6 @@ def export_activities(conn, filters: LeadFilter) -> tuple[list[Column], Iterator
     return ACTIVITY_COLUMNS, (r for chunk in _stream(conn, sql, params) for r in chunk)
 
 
-def export(conn, what: str, filters: LeadFilter) -> tuple[list[Column], Iterator[dict]]:
+def export(conn: Connection, what: str, filters: LeadFilter) -> tuple[list[Column], Iterator[dict[str, Any]]]:
     """Return the columns and rows of `what` (leads, history or activities) for the leads matching `filters`."""
     return {"leads": export_leads, "history": export_history, "activities": export_activities}[what](conn, filters)

@@ -18,6 +18,7 @@ import signal
 import traceback
 from collections.abc import Callable, Iterator
 from multiprocessing.connection import Connection
+from typing import Any
 
 _END, _FAILED = "\0end", "\0failed"
 
@@ -59,7 +60,7 @@ class Worker:
         os.close(write_fd)
         self.conn = Connection(read_fd, writable=False)
 
-    def __iter__(self) -> Iterator:
+    def __iter__(self) -> Iterator[Any]:
         while True:
             message = pickle.loads(self.conn.recv_bytes())
             if message == _END:
@@ -78,7 +79,7 @@ class Worker:
         os.waitpid(self.pid, 0)
 
 
-def pack_column(values: list, text: bool) -> str | None:
+def pack_column(values: list[Any], text: bool) -> str | None:
     """Return a column as one text (None stored as ""), or None when a text value holds NUL and could
     not be split back; `text` says the values are all strings already."""
     if text:

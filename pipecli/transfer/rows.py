@@ -1,0 +1,150 @@
+"""Row-wise reading: one row's cells to a `Lead` ready to write, or every problem it has, each with its line.
+
+This is the exact path: every row the column-wise fast path (`fastpath`) does not take goes through here,
+and a problem is reported with the line, column, value and reason. A name falls back to the external id,
+the company or the email; a won or lost row without dates is closed when created (or now); an open row's
+close date is its expected close; a lost reason on a row that is not lost is kept as an extra field.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from typing import Any, NamedTuple
+
+from pipecli import clock, money
+from pipecli.errors import PipecliError
+from pipecli.formats import undefuse
+from pipecli.leads import EMAIL
+from pipecli.transfer.columns import FIELDS, Columns
+from pipecli.transfer.model import BadCell, ImportOptions, Record, RowError
+from pipecli.transfer.stages import Stages
+
+
+class Lead(NamedTuple):
+    """A valid row, as the import writes it (a new lead) or compares it (an upsert)."""
+
+    line: int
+    cells: list[str]  # as read, for the rejects file
+    fields: dict[str, Any]  # every field -> its stripped text ("" when empty); value as minor units or None
+    pipeline: Record
+    stage: Record
+    created: int
+    closed: int | None
+    expected_close: _dt.date | None
+    extras: list[tuple[str, str]]
+
+
+class RowReader:
+    """Reads rows one by one against a file's columns, date columns and stages (`parse`)."""
+
+    def __init__(
+        self,
+        columns: Columns,
+        dates: dict[str, clock.DateColumn],
+        stages: Stages,
+        options: ImportOptions,
+        now: int,
+    ):
+        self.columns, self.stages, self.now = columns, stages, now
+        self.date_items = list(dates.items())
+        self.currency, self.decimal_comma = options.currency, options.decimal_comma
+        self.nulls = set(options.nulls)
+        self.blank = dict.fromkeys(FIELDS, "")
+
+    def parse(self, line: int, cells: list[str]) -> Lead | list[RowError]:
+        """Return the row beginning on `line` as a Lead, or its problems."""
+        columns = self.columns
+        column, width = columns.column, columns.width
+        original = cells
+        if len(cells) != width:
+            if len(cells) < width or any(c.strip() for c in cells[width:]):
+                return [RowError(line, "", "", f"has {len(cells)} fields, the header has {width}")]
+            cells = cells[:width]
+        if self.nulls:
+            cells = ["" if c in self.nulls else c for c in cells]
+        joined = "\0".join(cells)
+        if joined[:1] == "'" or "\0'" in joined:
+            cells = [undefuse(c) for c in cells]
+        # every field, "" when empty or not in the file
+        got: dict[str, Any] = self.blank.copy()
+        got.update(zip(columns.present, map(str.strip, columns.getter(cells))))
+        errors: list[RowError] = []
+        value = got["value"]
+        if not value:
+            got["value"] = None
+        else:
+            try:
+                got["value"] = money.parse_amount(value, self.currency, self.decimal_comma)
+                if got["value"] < 0:
+                    raise PipecliError("a value must not be negative")
+            except PipecliError as exc:
+                errors.append(RowError(line, column("value"), value, str(exc)))
+        email = got["email"]
+        if email and not EMAIL.fullmatch(email):
+            errors.append(RowError(line, column("email"), email, "not an email address"))
+        if not got["name"]:
+            got["name"] = got["external_id"] or got["company"] or got["email"]
+            if not got["name"]:
+                errors.append(
+                    RowError(line, column("name"), "", "a lead needs a name (or an external id, company or email)")
+                )
+        created: int | None = None
+        close_moment: clock.Moment | None = None
+        expected: _dt.date | None = None
+        for f, parser in self.date_items:
+            raw = got[f]
+            if not raw:
+                continue
+            try:
+                moment = parser.parse(raw)
+            except clock.BadDate as exc:
+                errors.append(RowError(line, parser.header, raw, str(exc)))
+                continue
+            if f == "created":
+                created = moment.ts
+            elif f == "close_date":
+                close_moment = moment
+            else:
+                expected = moment.date
+        pipeline: Record | None = self.stages.default
+        if got["pipeline"]:
+            try:
+                pipeline = self.stages.pipeline(got["pipeline"])
+            except BadCell as exc:
+                errors.append(RowError(line, column("pipeline"), got["pipeline"], str(exc)))
+                pipeline = None
+        stage = None
+        if pipeline is not None:
+            raw_stage = got["stage"]
+            stage = self.stages.cache.get((pipeline["id"], raw_stage))
+            if stage is None:
+                try:
+                    stage = self.stages.resolve(pipeline, raw_stage)
+                except BadCell as exc:
+                    errors.append(RowError(line, column("stage"), raw_stage, str(exc)))
+        key = columns.key
+        if key and not got[key]:
+            errors.append(RowError(line, column(key) or key, "", "the --key column is empty"))
+        if errors or pipeline is None or stage is None:
+            return errors
+        closed: int | None = None
+        if stage["kind"] != "open":
+            closed = close_moment.ts if close_moment is not None else None
+            if created is None:
+                created = closed if closed is not None else self.now
+            if closed is None:
+                closed = created
+            if closed < created:
+                return [RowError(line, column("close_date"), got["close_date"], "closed before it was created")]
+        else:
+            if created is None:
+                created = self.now
+            if expected is None and close_moment is not None:
+                expected = close_moment.date
+        extras = (
+            [(h, v) for i, h in columns.extra_columns if (v := cells[i]) and v.strip()] if columns.extra_columns else []
+        )
+        if got["lost_reason"] and stage["kind"] != "lost":
+            extras.append((column("lost_reason"), got["lost_reason"]))
+            got["lost_reason"] = ""
+        return Lead(line, original, got, pipeline, stage, created, closed, expected, extras)

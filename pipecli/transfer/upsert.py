@@ -1,0 +1,116 @@
+"""Upserts: with `--key`, a row whose key matches an existing lead updates it instead of adding one.
+
+An update changes only what differs (fields the file has, extras it manages), records a new stage as a
+move in history (`leads.move_lead`, at the row's close date for an outcome, else now, never before the lead
+entered its current stage) and scores the lead again; a file imported twice changes nothing the second
+time. On a dry run nothing is written and the counts are the same.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Connection, bindparam, text
+
+from pipecli import leads
+from pipecli.errors import PipecliError
+from pipecli.scoring import score as scoring
+from pipecli.transfer.columns import KEY_COLUMNS, Columns
+from pipecli.transfer.rows import Lead
+
+# Lead columns an update compares, by field.
+_UPDATABLE = {
+    "name": "name",
+    "company": "company",
+    "email": "email",
+    "phone": "phone",
+    "value": "value_minor",
+    "source": "source",
+    "owner": "owner",
+    "external_id": "external_id",
+}
+_LOOKUP_CHUNK = 500  # keys per IN list
+
+
+class Upserter:
+    """Finds the leads a batch's keys match (`existing`) and brings one in line with its row (`update`)."""
+
+    def __init__(self, conn: Connection, columns: Columns, now: int, dry_run: bool):
+        self.conn, self.columns, self.now, self.dry_run = conn, columns, now, dry_run
+        if columns.key is None:
+            raise ValueError("an upsert needs a key")
+        self.key: str = columns.key
+
+    def existing(self, batch: list[Lead]) -> dict[Any, list[dict[str, Any]]]:
+        """Return key -> the lead rows holding it, for the keys of `batch`."""
+        column = KEY_COLUMNS[self.key]
+        keys = list({lead.fields[self.key] for lead in batch})
+        found: dict[Any, list[dict[str, Any]]] = {}
+        query = text(f"SELECT * FROM lead WHERE {column} IN :keys").bindparams(bindparam("keys", expanding=True))
+        for start in range(0, len(keys), _LOOKUP_CHUNK):
+            for row in self.conn.execute(query, {"keys": keys[start : start + _LOOKUP_CHUNK]}).mappings():
+                found.setdefault(row[column], []).append(dict(row))
+        return found
+
+    def update(self, current: dict[str, Any], lead: Lead) -> bool:
+        """Bring an existing lead in line with its row; return True when anything changed (or, dry, would)."""
+        index = self.columns.index
+        lead_id, changed = current["id"], False
+        if lead.pipeline["id"] != current["pipeline_id"]:
+            raise PipecliError(f"lead {lead_id} is in another pipeline; move it there first")
+        if "stage" in index and lead.stage["id"] != current["stage_id"]:
+            if not self.dry_run:
+                at = lead.closed if lead.stage["kind"] != "open" and "close_date" in index else self.now
+                leads.move_lead(
+                    self.conn,
+                    lead_id,
+                    lead.stage["name"],
+                    max(at or 0, current["stage_entered_at"]),
+                    lead.fields["lost_reason"] or None,
+                )
+            changed = True
+        sets = {}
+        for f, column in _UPDATABLE.items():
+            if f in index or f == "name":
+                new = lead.fields[f] if f == "value" else lead.fields[f] or None
+                if new != current[column]:
+                    sets[column] = new
+        if "expected_close" in index or ("close_date" in index and lead.stage["kind"] == "open"):
+            old = current["expected_close"]
+            if (None if old is None else str(old)) != (
+                None if lead.expected_close is None else str(lead.expected_close)
+            ):
+                sets["expected_close"] = lead.expected_close
+        if sets:
+            changed = True
+            if not self.dry_run:
+                assigns = ", ".join(f"{c} = :{c}" for c in sets)
+                self.conn.execute(text(f"UPDATE lead SET {assigns} WHERE id = :id"), {**sets, "id": lead_id})
+        if self.columns.has_extras:
+            changed = self._update_extras(lead_id, lead) or changed
+        if changed and not self.dry_run:
+            scoring.refresh(self.conn, lead_id)
+        return changed
+
+    def _update_extras(self, lead_id: int, lead: Lead) -> bool:
+        old: dict[str, str] = dict(
+            self.conn.execute(text("SELECT key, value FROM lead_extra WHERE lead_id = :l"), {"l": lead_id}).all()
+        )
+        new = dict(lead.extras)
+        managed = {h for _, h in self.columns.extra_columns}
+        if "lost_reason" in self.columns.index:
+            managed.add(self.columns.column("lost_reason"))
+        upserts = [{"l": lead_id, "k": k, "v": v} for k, v in new.items() if old.get(k) != v]
+        deletes = [{"l": lead_id, "k": k} for k in old if k in managed and k not in new]
+        if not self.dry_run:
+            if upserts:
+                self.conn.execute(
+                    text(
+                        "INSERT INTO lead_extra (lead_id, key, value) VALUES (:l, :k, :v) "
+                        "ON CONFLICT (lead_id, key) DO UPDATE SET value = excluded.value"
+                    ),
+                    upserts,
+                )
+            if deletes:
+                self.conn.execute(text("DELETE FROM lead_extra WHERE lead_id = :l AND key = :k"), deletes)
+        return bool(upserts or deletes)
