@@ -167,6 +167,23 @@ def row_json(row: dict) -> str:
 
 def record(conn, lead_id: int | None, field: str, old: Any, new: Any, at: int | None = None) -> None:
     """Record that `field` of lead `lead_id` went from `old` to `new` at `at` (default now)."""
+    _insert_event(conn, lead_id, field, encode(old), encode(new), at)
+
+
+def record_row(conn, table: str, old: dict | None, new: dict | None, lead_id: int | None, at: int | None) -> None:
+    """Record a row of `table` inserted (old None), updated, or deleted (new None)."""
+    _insert_event(
+        conn,
+        lead_id,
+        f"row:{table}",
+        None if old is None else row_json(old),
+        None if new is None else row_json(new),
+        at,
+    )
+
+
+def _insert_event(conn, lead_id: int | None, field: str, old: str | None, new: str | None, at: int | None) -> None:
+    """Write one event of this invocation's journal entry (created on the first one)."""
     conn.execute(
         text("INSERT INTO event (journal_id, lead_id, at, field, old, new) VALUES (:j, :l, :a, :f, :o, :n)"),
         {
@@ -174,23 +191,8 @@ def record(conn, lead_id: int | None, field: str, old: Any, new: Any, at: int | 
             "l": lead_id,
             "a": clock.now_ts() if at is None else at,
             "f": field,
-            "o": encode(old),
-            "n": encode(new),
-        },
-    )
-
-
-def record_row(conn, table: str, old: dict | None, new: dict | None, lead_id: int | None, at: int | None) -> None:
-    """Record a row of `table` inserted (old None), updated, or deleted (new None)."""
-    conn.execute(
-        text("INSERT INTO event (journal_id, lead_id, at, field, old, new) VALUES (:j, :l, :a, :f, :o, :n)"),
-        {
-            "j": journal_of(conn).entry_id(conn),
-            "l": lead_id,
-            "a": clock.now_ts() if at is None else at,
-            "f": f"row:{table}",
-            "o": None if old is None else row_json(old),
-            "n": None if new is None else row_json(new),
+            "o": old,
+            "n": new,
         },
     )
 
