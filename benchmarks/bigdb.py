@@ -27,6 +27,16 @@ NOW = "2026-11-28T09:00:00+00:00"
 DEFAULT_PATH = Path(os.environ.get("PIPECLI_BENCH_DB", "/tmp/pipecli-bench/big-v3-1000000.db"))
 
 
+def best(fn, repeat: int) -> float:
+    """Return the shortest of `repeat` timings of `fn()` in seconds (a warm cache's figure)."""
+    times = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - started)
+    return min(times)
+
+
 def path_for(leads: int) -> Path:
     """Return where the benchmark database of `leads` leads is cached."""
     return DEFAULT_PATH.with_name(f"big-v3-{leads}.db")

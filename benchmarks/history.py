@@ -31,6 +31,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import bigdb  # noqa: E402
+from bigdb import best  # noqa: E402
 
 os.environ.setdefault("PIPECLI_NOW", bigdb.NOW)
 os.environ.setdefault("TZ", "UTC")
@@ -79,15 +80,6 @@ def extend(path: Path, now: int) -> int:
     (events,) = db.execute("SELECT COUNT(*) FROM event").fetchone()
     db.close()
     return events
-
-
-def best(fn, repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def command(db: Path, *args: str) -> list[str]:

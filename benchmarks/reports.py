@@ -26,6 +26,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import bigdb  # noqa: E402
+from bigdb import best  # noqa: E402
 
 os.environ.setdefault("PIPECLI_NOW", bigdb.NOW)
 os.environ.setdefault("TZ", "UTC")
@@ -225,15 +226,6 @@ def clean_report():
         clean_bench.floor(Path(db.execute("PRAGMA database_list").fetchone()[2]))
 
     return (lambda conn: stale.find_stale(conn)), floor, ["clean"]
-
-
-def best(fn, repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        started = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - started)
-    return min(times)
 
 
 def main() -> None:
