@@ -83,7 +83,7 @@ def test_simulation_is_seeded_and_ordered(cli):
     assert first == again
     for p in json.loads(first)["periods"]:
         assert p["p10"] <= p["p50"] <= p["p90"]
-        assert 0 <= p["p10"] and p["p90"] <= p["value"]
+        assert 0 <= p["p10"]  # new business can bring more than the open deals' value
     table = cli("forecast", "--seed", "7", "--runs", "3000").stdout
     assert table == cli("forecast", "--seed", "7", "--runs", "3000").stdout
     assert "probabilities: history" in table and "3000 runs, seed 7" in table
@@ -91,12 +91,14 @@ def test_simulation_is_seeded_and_ordered(cli):
 
 def test_target_probability(cli):
     build(cli)
-    # November: already won €400; Y (€3000, p .5) and W (€500, p .2) may close.
-    # Reaching €3400 needs Y: p = .5; reaching €3500 needs Y and W: p = .1.
+    # November: already won €400; Y (€3000, p .5) and W (€500, p .2) may close, each mostly in its first
+    # month of age as the history's wins did, plus a little new business (a new deal won this month).
+    # V (no date) is timed by the hazard too: history's wins closed in their first month, so mostly November.
+    # Reaching €3400 needs Y: about .5; €3500 needs Y and W or V: .5 × (1 − .8 × .65) = .24, plus a little.
     p = periods(run(cli, "--probabilities", "stage", "--target", "3400", "--runs", "20000"))["2026-11"]
-    assert p["target_probability"] == pytest.approx(0.5, abs=0.02)
+    assert 0.45 <= p["target_probability"] <= 0.6
     p = periods(run(cli, "--probabilities", "stage", "--target", "3500", "--runs", "20000"))["2026-11"]
-    assert p["target_probability"] == pytest.approx(0.1, abs=0.02)
+    assert 0.2 <= p["target_probability"] <= 0.3
     p = periods(run(cli, "--probabilities", "stage", "--target", "400", "--runs", "500"))["2026-11"]
     assert p["target_probability"] == 1
 
@@ -202,8 +204,8 @@ def test_bad_options(cli):
 
 
 def test_grouped_simulation_for_large_pipelines(cli, monkeypatch):
-    """Beyond EXACT_LIMIT deals the draws are per group (period × stage × probability): the weighted
-    figures are the same, the ranges stay ordered, seeded and within what the deals can bring."""
+    """Beyond EXACT_LIMIT deals the draws are per group of alike deals (normal law of their sum): the
+    weighted and expected figures are the same, the ranges stay ordered and seeded."""
     from pipecli.reports import forecast
 
     build(cli)
@@ -214,7 +216,5 @@ def test_grouped_simulation_for_large_pipelines(cli, monkeypatch):
     assert grouped["simulation"] == "groups" and exact["simulation"] == "every deal"
     for e, g in zip(exact["periods"], grouped["periods"]):
         assert (e["deals"], e["value"], e["weighted"]) == (g["deals"], g["value"], g["weighted"])
-        assert 0 <= g["p10"] <= g["p50"] <= g["p90"] <= g["value"]
-    # one deal per stage group: the group draw is that deal's own win or loss
-    dec = periods(grouped)["2026-12"]
-    assert dec["p10"] in (0, 800, 1000, 1800) and dec["p90"] in (0, 800, 1000, 1800)
+        assert (e["expected"], e["from_open"], e["from_new"]) == (g["expected"], g["from_open"], g["from_new"])
+        assert 0 <= g["p10"] <= g["p50"] <= g["p90"]

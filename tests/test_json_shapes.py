@@ -203,8 +203,13 @@ SHAPES: dict[str, object] = {
                 "won",
                 "target_probability",
                 "velocity",
+                "expected",
+                "from_open",
+                "from_new",
+                "arrivals",
             )
         ],
+        new_business=keys("win_rate", "seasonal", "history_periods", "won_deals"),
         later=keys("deals", "value"),
     ),
     "forecast --backtest --runs 500": keys(

@@ -231,6 +231,10 @@ def _period_columns():
         Column("won", "won so far", kind="money", source="won_minor"),
         Column("target_probability", "P(target)", kind="pct"),
         Column("velocity", "velocity check", kind="money", source="velocity_minor"),
+        Column("expected", "model mean", kind="money", source="expected_minor"),
+        Column("from_open", "from open deals", kind="money", source="from_open_minor"),
+        Column("from_new", "from deals not yet created", kind="money", source="from_new_minor"),
+        Column("arrivals", "new deals expected", kind="float"),
     ]
 
 
@@ -370,6 +374,7 @@ def forecast_(
             "velocity_per_day": formats.json_value(data["velocity_minor_per_day"], "money", currency),
             "stages": _records(data["stages"], _probability_columns()),
             "periods": _records(data["periods"], _period_columns()),
+            "new_business": data["new_business"],
             "later": {
                 "deals": data["later_deals"],
                 "value": formats.json_value(data["later_value_minor"], "money", currency),

@@ -38,7 +38,7 @@ from pipecli.config import setting
 from pipecli.errors import PipecliError
 from pipecli.history import check_as_of
 from pipecli.money import round_minor
-from pipecli.reports import state
+from pipecli.reports import arrivals, simulate, state, timing
 from pipecli.reports.periods import PERIODS, label, next_start, period_start
 
 MODES = ("auto", "stage", "history", "learned")
@@ -171,10 +171,11 @@ def _project(conn, pipeline, t, history, period, starts, mode, runs, seed, targe
     inner = (
         f"SELECT CASE WHEN l.expected_close IS NOT NULL THEN CASE {date_case} ELSE -1 END"
         f" ELSE CASE {ts_case} ELSE -1 END END AS k, l.stage_id AS stage_id,"
-        f" COALESCE(l.value_minor, 0) AS v, {prob_sql} AS p, {bucket_sql} AS pb"
+        f" COALESCE(l.value_minor, 0) AS v, {prob_sql} AS p, {bucket_sql} AS pb,"
+        " (:t - l.stage_entered_at) / :plen AS a, l.expected_close AS ec"
         f" FROM {rel} l WHERE l.status = 'open' AND l.archived_at IS NULL"
     )
-    params = {**params}
+    params = {**params, "t": t, "plen": timing.PERIOD_SECONDS[period]}
     for i, b in enumerate(bounds):
         params[f"d{i}"] = b
         params[f"e{i}"] = clock.day_start_ts(b)
@@ -201,37 +202,19 @@ def _project(conn, pipeline, t, history, period, starts, mode, runs, seed, targe
         value[k] += sv
         exact = Decimal(sv) * Decimal(repr(stage_prob.get(sid, 0.0)))
         weighted[k] += exact if (pb is None or pb < 0) else Decimal(repr(float(svp or 0)))
-    total_deals = sum(deals)
     rng = np.random.default_rng(seed)
-    revenue = np.zeros((runs, nper))
-    if total_deals and total_deals <= EXACT_LIMIT:
-        method = "every deal"
-        rows = conn.execute(
-            text(f"SELECT q.k, q.v, q.p FROM ({inner}) q WHERE q.k >= 0 ORDER BY q.k, q.v, q.p"), params
-        ).all()
-        arr = np.array(rows, dtype=float).reshape(-1, 3)
-        for k in range(nper):
-            sel = arr[arr[:, 0] == k]
-            if not len(sel):
-                continue
-            vals, ps = sel[:, 1], sel[:, 2]
-            chunk = max(1, 2_000_000 // len(sel))
-            for lo in range(0, runs, chunk):
-                hi = min(runs, lo + chunk)
-                revenue[lo:hi, k] = (rng.random((hi - lo, len(sel))) < ps) @ vals
-    elif total_deals:
-        method = "groups"
-        for k, _sid, _pb, n, sv, svv, _svp, sp in groups:
-            if k < 0:
-                continue
-            p = min(max(float(sp) / n, 0.0), 1.0)
-            won = rng.binomial(n, p, runs)
-            mean = float(sv or 0) / n
-            var = max(float(svv or 0) / n - mean * mean, 0.0)
-            spread = np.sqrt(won * var * (n - won) / (n - 1)) if n > 1 else np.zeros(runs)
-            revenue[:, k] += np.clip(won * mean + spread * rng.standard_normal(runs), 0, float(sv or 0))
+    model = open_deal_model(conn, rel, inner, params, t, period, starts, open_stages, probs, mode, min_history)
+    if model["deals"] <= EXACT_LIMIT:
+        method = "every deal" if model["deals"] else "no deals"
+        from_open = simulate.every_deal(model["matrix"], model["values"], runs, rng)
     else:
-        method = "no deals"
+        method = "groups"
+        from_open = simulate.normal_sum(model["matrix"], model["values"], model["squares"], model["counts"], runs, rng)
+    nb = arrivals.estimate(conn, rel, params, t, period, starts, timing.PERIOD_SECONDS[period])
+    from_new = arrivals.simulate(nb, runs, rng)
+    revenue = from_open + from_new
+    expected_open = model["expected"]
+    expected_new = nb.expected_minor()
     won_so_far = (
         conn.execute(
             text(
@@ -262,6 +245,10 @@ def _project(conn, pipeline, t, history, period, starts, mode, runs, seed, targe
                 "p50_minor": p50,
                 "p90_minor": p90,
                 "won_minor": already,
+                "expected_minor": round(expected_open[k] + expected_new[k]),
+                "from_open_minor": round(expected_open[k]),
+                "from_new_minor": round(expected_new[k]),
+                "arrivals": nb.rates[k],
                 "target_probability": (
                     float(np.mean(already + revenue[:, k] >= target)) if target is not None else None
                 ),
@@ -277,6 +264,100 @@ def _project(conn, pipeline, t, history, period, starts, mode, runs, seed, targe
         "later_value_minor": later[1],
         "velocity_minor_per_day": round_minor(velocity) if velocity is not None else None,
         "remaining_seconds": remaining,
+        "new_business": {
+            "win_rate": nb.win_rate,
+            "seasonal": nb.seasonal,
+            "history_periods": nb.history_periods,
+            "won_deals": len(nb.values),
+        },
+    }
+
+
+def _day(value) -> _dt.date:
+    return value if isinstance(value, _dt.date) else _dt.date.fromisoformat(str(value)[:10])
+
+
+def open_deal_model(conn, rel, inner, params, t, period, starts, open_stages, probs, mode, min_cell) -> dict:
+    """Return the open deals' rows of P(won in coming period i) (see `timing`), one per deal up to
+    EXACT_LIMIT deals, else one per group of alike deals, with their counts, value sums and squares, and
+    the expected revenue per period. `inner` is the open-deal query of `_project` (classic period k,
+    stage, value, mode probability, age bucket, expected close)."""
+    # local by history only (no cycle, no start-up cost): numpy is only needed by the forecast
+    import numpy as np
+
+    horizon = len(starts) - 1
+    rel_params = dict(params)
+    ids = [int(s["id"]) for s in open_stages]
+    stage_rows: dict = {sid: [] for sid in ids}
+    if ids:
+        for sid, b, status, n in conn.execute(
+            text(
+                f"SELECT c.to_stage_id, (COALESCE(l.closed_at, :t) - c.at) / :plen AS b, l.status, COUNT(*) "
+                f"FROM stage_change c JOIN {rel} l ON l.id = c.lead_id "
+                f"WHERE c.at <= :t AND c.to_stage_id IN ({', '.join(map(str, ids))}) "
+                "GROUP BY c.to_stage_id, (COALESCE(l.closed_at, :t) - c.at) / :plen, l.status"
+            ),
+            rel_params,
+        ):
+            stage_rows[sid].append((b, status, n))
+    haz = timing.pooled(stage_rows, min_cell)
+    slips = timing.slip_shares(
+        [
+            (_day(ec), clock.from_ts(closed).date())
+            for ec, closed in conn.execute(
+                text(
+                    f"SELECT l.expected_close, l.closed_at FROM {rel} l WHERE l.status = 'won' "
+                    "AND l.expected_close IS NOT NULL AND l.closed_at <= :t"
+                ),
+                rel_params,
+            )
+        ],
+        period,
+    )
+    now = timing.period_index(starts[0], period)
+    sel = "q.k, q.stage_id, q.a, q.ec, q.p"
+    count = conn.execute(text(f"SELECT COUNT(*) FROM ({inner}) q"), params).scalar() or 0
+    if count <= EXACT_LIMIT:
+        sql = f"SELECT {sel}, 1, q.v, CAST(q.v AS DOUBLE PRECISION) * q.v FROM ({inner}) q ORDER BY q.k, q.stage_id, q.a, q.v"
+    else:
+        sql = (
+            f"SELECT {sel}, COUNT(*), SUM(q.v), SUM(CAST(q.v AS DOUBLE PRECISION) * q.v) FROM ({inner}) q "
+            f"GROUP BY {sel} ORDER BY {sel}"
+        )
+    cache: dict = {}
+    rows, counts, sums, squares = [], [], [], []
+    for k, sid, a, ec, p, n, sv, svv in conn.execute(text(sql), params):
+        key = (k, sid, a, ec, p)
+        vec = cache.get(key)
+        if vec is None:
+            hw, hl = haz.get(sid, haz[None])
+            vec, total = timing.win_by_offset(hw, hl, max(int(a or 0), 0), horizon)
+            if ec is not None:
+                spread = timing.spread_by_slip(slips or {0: 1.0}, timing.period_index(_day(ec), period) - now, horizon)
+                if spread is not None:
+                    vec = spread * total
+            if total <= 0:  # nothing closed in history: the classic period at the mode's probability
+                vec = np.zeros(horizon)
+                if 0 <= k < horizon:
+                    vec[k] = float(p or 0)
+            elif mode in ("stage", "learned"):
+                vec = vec / total * float(p or 0)
+            vec = np.clip(vec, 0, 1)
+            cache[key] = vec
+        rows.append(vec)
+        counts.append(n)
+        sums.append(float(sv or 0))
+        squares.append(float(svv or 0))
+    matrix = np.array(rows).reshape(-1, horizon)
+    sums_a = np.array(sums)
+    return {
+        "deals": int(count),
+        "matrix": matrix,
+        "values": sums_a,
+        "squares": np.array(squares),
+        "counts": np.array(counts, dtype=float),
+        "expected": list((matrix * sums_a[:, None]).sum(axis=0)) if len(rows) else [0.0] * horizon,
+        "slips": slips,
     }
 
 
