@@ -289,18 +289,28 @@ def open_deal_model(conn, rel, inner, params, t, period, starts, open_stages, pr
     rel_params = dict(params)
     ids = [int(s["id"]) for s in open_stages]
     stage_rows: dict = {sid: [] for sid in ids}
+    stay_sql = "(CASE WHEN c.left_at IS NULL OR c.left_at > :t THEN :t ELSE c.left_at END - c.at) / :plen"
     if ids:
-        for sid, b, status, n in conn.execute(
+        for sid, stay, b, status, n in conn.execute(
             text(
-                f"SELECT c.to_stage_id, (COALESCE(l.closed_at, :t) - c.at) / :plen AS b, l.status, COUNT(*) "
-                f"FROM stage_change c JOIN {rel} l ON l.id = c.lead_id "
+                f"SELECT c.to_stage_id, {stay_sql}, (COALESCE(l.closed_at, :t) - c.at) / :plen AS b, l.status,"
+                f" COUNT(*) FROM stage_change c JOIN {rel} l ON l.id = c.lead_id "
                 f"WHERE c.at <= :t AND c.to_stage_id IN ({', '.join(map(str, ids))}) "
-                "GROUP BY c.to_stage_id, (COALESCE(l.closed_at, :t) - c.at) / :plen, l.status"
+                f"GROUP BY c.to_stage_id, {stay_sql}, (COALESCE(l.closed_at, :t) - c.at) / :plen, l.status"
             ),
             rel_params,
         ):
-            stage_rows[sid].append((b, status, n))
-    haz = timing.pooled(stage_rows, min_cell)
+            stage_rows[sid].append((stay, b, status, n))
+    by_age: dict = {}
+
+    def hazard(sid: int, age: int):
+        # the deals that were still in this stage at this age: those who had moved on were further along
+        if age not in by_age:
+            rows = {k: [(b, st, n) for stay, b, st, n in v if stay >= age] for k, v in stage_rows.items()}
+            by_age[age] = timing.pooled(rows, min_cell)
+        table = by_age[age]
+        return table.get(sid, table[None])
+
     slips = timing.slip_shares(
         [
             (_day(ec), clock.from_ts(closed).date())
@@ -330,8 +340,9 @@ def open_deal_model(conn, rel, inner, params, t, period, starts, open_stages, pr
         key = (k, sid, a, ec, p)
         vec = cache.get(key)
         if vec is None:
-            hw, hl = haz.get(sid, haz[None])
-            vec, total = timing.win_by_offset(hw, hl, max(int(a or 0), 0), horizon)
+            age = min(max(int(a or 0), 0), timing.MAX_BUCKETS - 1)
+            hw, hl = hazard(sid, age)
+            vec, total = timing.win_by_offset(hw, hl, age, horizon)
             if ec is not None:
                 spread = timing.spread_by_slip(slips or {0: 1.0}, timing.period_index(_day(ec), period) - now, horizon)
                 if spread is not None:

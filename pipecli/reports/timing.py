@@ -8,7 +8,10 @@ close, conditioned on the deal's age in its stage, and the slip of typed expecte
   *finished* bucket j (censored in a later bucket): a deal still open in its j-th bucket survived the
   earlier ones and is not counted in the one it has not finished. h_won[j] = wins in j ÷ at risk,
   h_lost[j] = losses in j ÷ at risk (Kaplan–Meier's product-limit estimate with two outcomes).
-- Aging and fallback: a stage's own hazard at bucket j is used when at least `min_cell` rows are at risk
+- Aging: a deal of age a in its stage is compared with the history's stays in that stage that lasted at
+  least a (deals that had moved on by then were further along, and win more often): its hazards are
+  estimated from those rows only.
+- Fallback: a stage's own hazard at bucket j is used when at least `min_cell` rows are at risk
   there; else the hazard pooled over the pipeline's open stages at j; else (few deals that old anywhere)
   the pooled hazard over every bucket from j on. Buckets from MAX_BUCKETS on are pooled into the last.
 - A deal of age a: P(won in coming bucket i) = S(a..a+i-1) × h_won[a+i], where S multiplies (1 − h_won −
