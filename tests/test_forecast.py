@@ -227,6 +227,13 @@ def test_bad_options(cli):
     result = cli("forecast", "--periods", "0", ok=False)
     assert result.exit_code == 1 and result.stderr.strip() == "pipecli: --periods must be at least 1"
     assert cli("forecast", "--period", "year", ok=False).exit_code != 0
+    for args, message in (
+        (("--periods", "37"), "--periods must be at most 36"),
+        (("--runs", "0"), "--runs must be at least 1"),
+        (("--target", "0"), "--target must be more than 0"),
+    ):
+        result = cli("forecast", *args, ok=False)
+        assert result.exit_code == 1 and message in result.stderr and len(result.stderr.strip().splitlines()) == 1
     assert cli("forecast", "--backtest", "--from", "2026-09-01", "--to", "2026-08-01", ok=False).exit_code == 1
     assert cli.scalar("SELECT COUNT(*) FROM stage_change") == before
 
@@ -246,3 +253,12 @@ def test_grouped_simulation_for_large_pipelines(cli, monkeypatch):
         assert (e["deals"], e["value"], e["weighted"]) == (g["deals"], g["value"], g["weighted"])
         assert (e["expected"], e["from_open"], e["from_new"]) == (g["expected"], g["from_open"], g["from_new"])
         assert 0 <= g["p10"] <= g["p50"] <= g["p90"]
+
+
+def test_backtest_refuses_a_pipeline_with_no_closed_deals(cli):
+    for m in range(1, 6):
+        cli("add-lead", f"Open{m}", "--at", f"2026-{m:02d}-05", "--value", "10")
+    before = cli.scalar("SELECT COUNT(*) FROM event")
+    result = cli("forecast", "--backtest", "--from", "2026-04-01", "--to", "2026-05-31", ok=False)
+    assert result.exit_code == 1 and "has no deal closed before 2026-04" in result.stderr
+    assert cli.scalar("SELECT COUNT(*) FROM event") == before

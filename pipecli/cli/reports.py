@@ -324,14 +324,9 @@ def forecast_(
     # imported when the command runs, so --help and --version stay light
     from pipecli import formats
     from pipecli.cli import output
-    from pipecli.errors import PipecliError
     from pipecli.reports import forecast
 
     seed = bounded(seed, "--seed", 0)
-    if (
-        periods is not None and periods > 1000
-    ):  # the calendar ends before a million weeks do; fewer than 1 is the core's refusal
-        raise PipecliError("--periods must be at most 1000")
     forecast_only = {"--as-of": as_of, "--target": target, "--periods": periods}
     backtest_only = {"--from": from_, "--to": to}
     wrong = [k for k, v in (forecast_only if backtest else backtest_only).items() if v is not None]

@@ -77,6 +77,14 @@ def backtest(
             f"too little history: {history} whole {period}(s) before {label(first, period)}; the backtest needs"
             f" at least {MIN_HISTORY} (start later with --from)"
         )
+    closed = conn.execute(
+        text("SELECT COUNT(*) FROM lead l WHERE l.pipeline_id = :p AND l.closed_at < :s"),
+        {"p": p["id"], "s": clock.day_start_ts(first)},
+    ).scalar()
+    if not closed:
+        raise PipecliError(
+            f"pipeline {p['name']!r} has no deal closed before {label(first, period)}: nothing to learn from"
+        )
     won_id = pipelines.find_stage(conn, p["id"], "won")["id"]
 
     def actual(s: _dt.date) -> int:

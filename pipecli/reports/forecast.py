@@ -43,6 +43,7 @@ from pipecli.reports.periods import PERIODS, label, next_start, period_start
 
 MODES = ("auto", "stage", "history", "learned")
 EXACT_LIMIT = 20000
+MAX_PERIODS = 36
 
 
 @dataclass(frozen=True)
@@ -66,6 +67,8 @@ def _check(period: str, mode: str, periods: int, runs: int) -> None:
         raise PipecliError(f"--probabilities must be one of {', '.join(MODES)}, not {mode!r}")
     if periods < 1:
         raise PipecliError("--periods must be at least 1")
+    if periods > MAX_PERIODS:
+        raise PipecliError(f"--periods must be at most {MAX_PERIODS}: history says little about timing that far ahead")
     if runs < 1:
         raise PipecliError("--runs must be at least 1")
 
@@ -389,6 +392,8 @@ def forecast(
     runs = cfg.runs if runs is None else runs
     seed = cfg.seed if seed is None else seed
     _check(period, probabilities, periods, runs)
+    if target is not None and target <= 0:
+        raise PipecliError("--target must be more than 0")
     p = pipelines.get_pipeline(conn, pipeline)
     history = as_of is not None
     t = clock.end_of_day_ts(as_of) if history else clock.now_ts()
