@@ -10,12 +10,13 @@ from __future__ import annotations
 import csv
 import datetime as _dt
 import json
+import os
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import IO, Any
 
-from pipecli import clock, money
+from pipecli import clock, config, money
 
 
 @dataclass(frozen=True)
@@ -106,12 +107,31 @@ def csv_value(value: Any, kind: str, currency: str) -> str:
     return str(value)
 
 
+_locale_memo: list[Any] = [None, None]
+
+
+def locale() -> str | None:
+    """Return the locale people's output is written in (`config.locale`), read once per settings file
+    and environment: a table asks for it once per money cell."""
+    key = (id(config.load()), *(os.environ.get(v) for v in ("LC_ALL", "LC_MONETARY", "LANG")))
+    if _locale_memo[0] != key:
+        _locale_memo[:] = [key, config.locale()]
+    found: str | None = _locale_memo[1]
+    return found
+
+
+def money_text(minor: int | None, currency: str) -> str:
+    """Return an amount as people read it: in the locale's form (`4.500,50 €` in it_IT), see `money.fmt`.
+    JSON and CSV never go through here: they stay machine-readable whatever the locale."""
+    return money.fmt(minor, currency, locale=locale())
+
+
 def table_value(value: Any, kind: str, currency: str) -> str:
     """Return a value as people read it in a table cell."""
     if value is None or value == "":
         return ""
     if kind == "money":
-        return money.fmt(value, currency)
+        return money_text(value, currency)
     if kind == "ts":
         return clock.show(value)
     if kind == "duration":

@@ -136,7 +136,7 @@ def clean(
 def summary(report, owner: str | None = None, historic: bool = False) -> str:
     """Return the report's one-line summary: "3 stale deals worth €4,500.00 in Sales: 2 silent, 1 stuck"."""
     # imported when the command runs, so --help and --version stay light
-    from pipecli import money
+    from pipecli import formats
     from pipecli.config import currency
 
     where = report.pipeline + (f" (owner {owner})" if owner else "")
@@ -147,13 +147,13 @@ def summary(report, owner: str | None = None, historic: bool = False) -> str:
     parts = ", ".join(
         f"{count} {rule}{'s' if rule == 'duplicate' and count != 1 else ''}" for rule, count in report.counts.items()
     )
-    return f"{n} stale deal{'s' * (n != 1)} worth {money.fmt(report.value_minor, currency())} in {where}{when}: {parts}"
+    return f"{n} stale deal{'s' * (n != 1)} worth {formats.money_text(report.value_minor, currency())} in {where}{when}: {parts}"
 
 
 def render_report(report, fmt: str, owner: str | None, historic: bool) -> None:
     """Print the report in `fmt`: text (summary, then findings grouped by rule), markdown, or a listing."""
     # imported when the command runs, so --help and --version stay light
-    from pipecli import formats, money
+    from pipecli import formats
     from pipecli.cli import output
     from pipecli.config import currency
 
@@ -180,7 +180,7 @@ def render_report(report, fmt: str, owner: str | None, historic: bool) -> None:
         value = r["value_minor"]
         if value is not None:
             if value not in prices:
-                prices[value] = money.fmt(value, code)
+                prices[value] = formats.money_text(value, code)
             facts += f" · {prices[value]}"
         if r["owner"]:
             facts += f" · {text(r['owner'])}"

@@ -81,13 +81,18 @@ def store() -> Store:
 
 
 def ts(value: str | None, what: str = "--at") -> int | None:
-    """Return an `--at`-style option as epoch seconds (None when not given)."""
+    """Return an `--at` option, the time an event happened, as epoch seconds (None when not given): never
+    in the future (beyond `clock.SKEW`); given in words (`yesterday 15:00`), the moment is said on stderr."""
     if value is None:
         return None
     # imported when the command runs, so --help and --version stay light
     from pipecli import clock
+    from pipecli.cli.output import message
 
-    return clock.parse_ts(value, what)
+    moment = clock.parse_ts(value, what, event=True)
+    if clock.in_words(value):
+        message(f"{what} {value.strip()}: recorded at {clock.show(moment)}")
+    return moment
 
 
 def date(value: str | None, what: str):
@@ -108,10 +113,10 @@ def amount(value: str | None, what: str = "--value", required: bool = False) -> 
             raise UsageError(f"{what} needs an amount, such as 100000")
         return None
     # imported when the command runs, so --help and --version stay light
-    from pipecli import money
+    from pipecli import formats, money
 
     try:
-        return money.parse_amount(value, current().currency)
+        return money.parse_typed(value, current().currency, money.decimal_mark(formats.locale()))
     except PipecliError as exc:
         raise PipecliError(f"{what}: {exc}") from None
 

@@ -115,7 +115,7 @@ class _Import:
         self.now = clock.now_ts()
         self.columns = columns = Columns(file.raw_header, options.mapping, options.key, label)
         self.stages = Stages(conn, options)
-        self.order = clock.DayOrder(options.dayfirst)
+        self.order = clock.day_order(options.dayfirst, for_file=True)
         dates = {f: clock.DateColumn(columns.column(f), self.order) for f in DATE_FIELDS if f in columns.index}
         self.order.learn(columns.dates(file.sample()))
         self.rows = RowReader(columns, dates, self.stages, options, self.now)
