@@ -23,7 +23,8 @@ from pipecli import clock, config, money
 class Column:
     """One output column: `name` is the JSON/CSV key, `source` the record key it reads (default `name`).
 
-    kind: text | int | float | pct | money | ts (epoch seconds) | date | duration (seconds) | bool."""
+    kind: text | int | float | pct | money | ts (epoch seconds) | date | duration (seconds) | bool (a mark:
+    `yes` or nothing) | verdict (a yes/no answer, `yes` or `no` in tables; true/false in CSV and JSON)."""
 
     name: str
     header: str | None = None
@@ -84,7 +85,7 @@ def json_value(value: Any, kind: str, currency: str) -> Any:
         return value.isoformat()
     if isinstance(value, Decimal):
         return float(value)
-    if kind == "bool":
+    if kind in ("bool", "verdict"):
         return bool(value)
     return value
 
@@ -98,7 +99,7 @@ def csv_value(value: Any, kind: str, currency: str) -> str:
     if kind == "ts":
         stamp: str = clock.iso(value)
         return stamp
-    if kind == "bool":
+    if kind in ("bool", "verdict"):
         return "true" if value else "false"
     if isinstance(value, (_dt.date, _dt.datetime)):
         return value.isoformat()
@@ -142,6 +143,8 @@ def table_value(value: Any, kind: str, currency: str) -> str:
         return f"{value:.2f}"
     if kind == "bool":
         return "yes" if value else ""
+    if kind == "verdict":
+        return "yes" if value else "no"
     if isinstance(value, (_dt.date, _dt.datetime)):
         return value.isoformat()
     return neutralise(str(value))

@@ -259,3 +259,81 @@ def test_the_readme_tour_runs_as_written_in_a_fresh_folder(tmp_path, backend, mo
     assert "FAILED" not in done.stderr and "internal error" not in done.stderr
     assert "recorded at" in done.stderr  # the --at given in words says what it recorded
     assert "Anna Rossi" in done.stdout
+
+
+# --- the small ones -------------------------------------------------------------------------------------
+
+
+def test_a_new_pipelines_stages_get_the_default_probability_ramp(cli):
+    from pipecli.pipelines import default_probability
+
+    cli("pipeline", "add", "Outbound", "--stages", "New,Demo,Proposal")
+    rows = cli.sql(
+        "SELECT s.name, s.probability FROM stage s JOIN pipeline p ON p.id = s.pipeline_id "
+        "WHERE p.name = 'Outbound' AND s.kind = 'open' ORDER BY s.position"
+    )
+    assert rows == [("New", 0.25), ("Demo", 0.5), ("Proposal", 0.75)]  # position / (3 + 1)
+    assert [default_probability(i, 4) for i in range(1, 5)] == [0.2, 0.4, 0.6, 0.8]
+
+
+def test_the_forecast_warns_when_every_probability_is_0(cli):
+    cli("pipeline", "add", "Outbound", "--stages", "New,Demo")
+    cli("add-lead", "X", "--pipeline", "Outbound", "--value", "1000", "--expected-close", "2026-12-15")
+    fine = cli("forecast", "--pipeline", "Outbound", "--probabilities", "stage", "--runs", "100")
+    assert "warning" not in fine.stderr
+    for stage in ("New", "Demo"):
+        cli("pipeline", "stage", "Outbound", stage, "--probability", "0")
+    zero = cli("forecast", "--pipeline", "Outbound", "--probabilities", "stage", "--runs", "100")
+    assert "every stage's win probability is 0" in zero.stderr
+
+
+def test_demo_into_a_database_with_other_data_refuses(cli):
+    cli("add-lead", "A real customer", "--email", "anna@rossi.it")
+    before = cli.every_row()
+    result = cli("demo", "--into", cli.db, "--leads", "5", ok=False)
+    assert result.exit_code == 1 and "not the demo's" in result.stderr and result.stderr.count("\n") == 1
+    assert cli.every_row() == before
+
+
+def test_choices_take_any_case(cli):
+    lead_id = lead(cli)
+    assert json.loads(cli("list", "--status", "Open", "--format", "JSON").stdout)[0]["id"] == lead_id
+    assert cli("list", "--sort", "Value").exit_code == 0
+    assert cli("clean", "--rules", "Stale,HYGIENE", "--format", "Json").exit_code == 0
+
+
+def test_importing_the_same_file_twice_without_a_key_needs_allow_duplicates(cli, tmp_path):
+    csv = tmp_path / "leads.csv"
+    csv.write_text("name,email\nAnna,anna@rossi.it\nBruno,bruno@neri.it\n", encoding="utf-8")
+    cli("import", str(csv))
+    before = cli.every_row()
+    again = cli("import", str(csv), ok=False)
+    assert again.exit_code == 1 and again.stderr.count("\n") == 1
+    assert "would duplicate 2 leads" in again.stderr and "--allow-duplicates" in again.stderr
+    assert cli.every_row() == before
+    copy = tmp_path / "copy.csv"
+    copy.write_bytes(csv.read_bytes())  # the same bytes under another name: the same file
+    assert cli("import", str(copy), ok=False).exit_code == 1
+    cli("import", str(csv), "--key", "email")  # updates: nothing duplicated
+    assert cli.scalar("SELECT COUNT(*) FROM lead") == 2
+    cli("import", str(csv), "--allow-duplicates")
+    assert cli.scalar("SELECT COUNT(*) FROM lead") == 4
+
+
+def test_move_to_lost_on_a_terminal_asks_for_the_reason(cli):
+    from pipecli.cli import app
+    from pipecli.cli.context import Context
+
+    lead_id = lead(cli)
+    result = cli.runner.invoke(
+        app,
+        ["--db", cli.db, "move", str(lead_id), "lost"],
+        input="went with a competitor\n",
+        obj=Context(stdin_tty=True, stderr_tty=True),
+    )
+    assert result.exit_code == 0, result.stderr
+    assert "Why was lead" in result.stderr
+    assert cli.scalar("SELECT lost_reason FROM lead WHERE id = :i", i=lead_id) == "went with a competitor"
+    piped = lead(cli)
+    cli("move", piped, "lost")  # no terminal: no question, no reason
+    assert cli.scalar("SELECT lost_reason FROM lead WHERE id = :i", i=piped) is None

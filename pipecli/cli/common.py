@@ -19,12 +19,17 @@ if TYPE_CHECKING:
 
 
 def choice(*allowed: str):
-    """Return an option callback that accepts only `allowed` values (a usage error, exit 2, otherwise)."""
+    """Return an option callback that accepts only `allowed` values, in any case (`--format JSON`), and
+    gives the value as listed (a usage error, exit 2, otherwise)."""
 
     def check(value):
-        if value is not None and value not in allowed:
-            raise typer.BadParameter(f"{value!r} is not one of {', '.join(allowed)}")
-        return value
+        if value is None:
+            return value
+        folded = value.strip().lower()
+        for option in allowed:
+            if option.lower() == folded:
+                return option
+        raise typer.BadParameter(f"{value!r} is not one of {', '.join(allowed)}")
 
     return check
 

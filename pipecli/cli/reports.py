@@ -352,6 +352,11 @@ def forecast_(
             runs,
             seed,
         )
+    if data["stages"] and not any(s["probability"] for s in data["stages"]):
+        output.message(
+            "warning: every stage's win probability is 0, so the forecast is 0; set them with "
+            "`pipecli pipeline stage PIPELINE STAGE --probability 0.4`"
+        )
     if fmt == "json":
         # imported when the command runs, so --help and --version stay light
         from pipecli import clock
@@ -419,7 +424,7 @@ def _size_columns():
         Column(
             "pipeline_needed", "pipeline needed (target ÷ close rate)", kind="money", source="pipeline_needed_minor"
         ),
-        Column("pipeline_covered", "covered", kind="bool"),
+        Column("pipeline_covered", "covered", kind="verdict"),
     ]
 
 
