@@ -108,17 +108,39 @@ def csv_value(value: Any, kind: str, currency: str) -> str:
     return str(value)
 
 
-_locale_memo: list[Any] = [None, None]
+_locale_memo: list[Any] = [None, None, None]
+
+
+def _settings() -> list[Any]:
+    """Return [key, locale, date display pattern], read once per settings file and environment: a table
+    asks once per cell."""
+    key = (id(config.load()), *(os.environ.get(v) for v in ("LC_ALL", "LC_MONETARY", "LANG")))
+    if _locale_memo[0] != key:
+        name = config.locale()
+        order = config.date_order() if name is not None else None
+        pattern = {"dmy": "%d/%m/%Y", "mdy": "%m/%d/%Y"}.get(order or "")
+        _locale_memo[:] = [key, name, pattern]
+    return _locale_memo
 
 
 def locale() -> str | None:
-    """Return the locale people's output is written in (`config.locale`), read once per settings file
-    and environment: a table asks for it once per money cell."""
-    key = (id(config.load()), *(os.environ.get(v) for v in ("LC_ALL", "LC_MONETARY", "LANG")))
-    if _locale_memo[0] != key:
-        _locale_memo[:] = [key, config.locale()]
-    found: str | None = _locale_memo[1]
+    """Return the locale people's output is written in (`config.locale`)."""
+    found: str | None = _settings()[1]
     return found
+
+
+def date_text(day: _dt.date) -> str:
+    """Return a date as people read it: in the locale's order (`28/11/2026` in it_IT, `11/28/2026` in
+    en_US), ISO when no locale is set. JSON and CSV keep ISO dates."""
+    pattern: str | None = _settings()[2]
+    return day.isoformat() if pattern is None else day.strftime(pattern)
+
+
+def time_text(ts: int) -> str:
+    """Return epoch seconds as people read them in a table: `2026-11-28 14:30`, the date part in the
+    locale's order (`28/11/2026 14:30`)."""
+    pattern: str | None = _settings()[2]
+    return clock.show(ts) if pattern is None else clock.from_ts(ts).strftime(f"{pattern} %H:%M")
 
 
 def money_text(minor: int | None, currency: str) -> str:
@@ -134,7 +156,7 @@ def table_value(value: Any, kind: str, currency: str) -> str:
     if kind == "money":
         return money_text(value, currency)
     if kind == "ts":
-        return clock.show(value)
+        return time_text(value)
     if kind == "duration":
         return clock.human_duration(value)
     if kind == "pct":
@@ -145,8 +167,15 @@ def table_value(value: Any, kind: str, currency: str) -> str:
         return "yes" if value else ""
     if kind == "verdict":
         return "yes" if value else "no"
-    if isinstance(value, (_dt.date, _dt.datetime)):
+    if kind == "date" and isinstance(value, str | _dt.date) and not isinstance(value, _dt.datetime):
+        try:
+            return date_text(clock.as_date(value))  # SQLite gives ISO text, PostgreSQL a date
+        except ValueError:
+            return neutralise(str(value))
+    if isinstance(value, _dt.datetime):
         return value.isoformat()
+    if isinstance(value, _dt.date):
+        return date_text(value)
     return neutralise(str(value))
 
 

@@ -337,3 +337,20 @@ def test_move_to_lost_on_a_terminal_asks_for_the_reason(cli):
     piped = lead(cli)
     cli("move", piped, "lost")  # no terminal: no question, no reason
     assert cli.scalar("SELECT lost_reason FROM lead WHERE id = :i", i=piped) is None
+
+
+@pytest.mark.parametrize(
+    "locale, close, created",
+    [
+        ("it_IT", "20/12/2026", "28/11/2026 09:00"),
+        ("en_US", "12/20/2026", "11/28/2026 09:00"),
+        (None, "2026-12-20", "2026-11-28 09:00"),
+    ],
+)
+def test_the_locale_writes_dates_for_people_and_csv_keeps_iso(cli, tmp_path, locale, close, created):
+    if locale:
+        config(tmp_path, f'locale = "{locale}"\n')
+    cli("add-lead", "X", "--expected-close", "2026-12-20")
+    table = cli("list").stdout
+    assert close in table and created in table
+    assert "2026-12-20" in cli("list", "--format", "csv").stdout
