@@ -44,15 +44,10 @@ def parse_next(spec: str) -> tuple[_dt.date, str]:
 
 
 def log_with_next(conn, lead_id: int, kind: str, note: str | None, at: int | None, next_spec: str | None) -> int:
-    """Log an activity and, when `next_spec` is given, plan the follow-up it names; return the activity id.
-    An activity dated before the lead was created is refused, as `move` and `edit` refuse such a time."""
+    """Log an activity and, when `next_spec` is given, plan the follow-up it names; return the activity id."""
     # local by history only (no cycle, no start-up cost): may move to the top
-    from pipecli.leads import get_lead, log_activity
+    from pipecli.leads import log_activity
 
-    if at is not None:
-        created = get_lead(conn, lead_id)["created_at"]
-        if at < created:
-            raise PipecliError(f"--at {clock.show(at)} is before lead {lead_id} was created ({clock.show(created)})")
     activity_id = log_activity(conn, lead_id, kind, note, at)
     if next_spec is not None:
         due, step = parse_next(next_spec)
