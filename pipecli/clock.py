@@ -12,7 +12,6 @@ import os
 import re
 from typing import NamedTuple, overload
 
-from pipecli import config
 from pipecli.errors import PipecliError
 
 DAY = 86400  # seconds in a day: durations in days are seconds / DAY
@@ -111,16 +110,21 @@ _UNITS = {
     "month": "month", "months": "month", "mo": "month",
     "year": "year", "years": "year", "y": "year", "yr": "year", "yrs": "year",
 }  # fmt: skip
-_RELATIVE = re.compile(r"(?:(?P<ago>\d+)\s*(?P<u1>[a-z]+)\s+ago|in\s+(?P<in>\d+)\s*(?P<u2>[a-z]+))")
-_TIME = re.compile(r"(?:\s+(?:at\s+)?|\s*@\s*)(?P<h>\d{1,2})(?::(?P<m>\d{2}))?\s*(?P<ampm>am|pm)?$")
-_SLASH = re.compile(r"(\d{1,2})[/.](\d{1,2})(?:[/.](\d{4}|\d{2}))?")
-_NAMED = re.compile(r"(?:(\d{1,2})\s+([a-z]+)\.?|([a-z]+)\.?\s+(\d{1,2})(?:st|nd|rd|th)?),?(?:\s+(\d{4}))?")
+# Patterns as text, compiled on first use by `re`'s own cache: importing the clock stays cheap for commands
+# that read no typed date.
+_RELATIVE = r"(?:(?P<ago>\d+)\s*(?P<u1>[a-z]+)\s+ago|in\s+(?P<in>\d+)\s*(?P<u2>[a-z]+))"
+_TIME = r"(?:\s+(?:at\s+)?|\s*@\s*)(?P<h>\d{1,2})(?::(?P<m>\d{2}))?\s*(?P<ampm>am|pm)?$"
+_SLASH = r"(\d{1,2})[/.](\d{1,2})(?:[/.](\d{4}|\d{2}))?"
+_NAMED = r"(?:(\d{1,2})\s+([a-z]+)\.?|([a-z]+)\.?\s+(\d{1,2})(?:st|nd|rd|th)?),?(?:\s+(\d{4}))?"
 _ENDS = {"eod": "day", "eow": "week", "eom": "month", "eoq": "quarter", "eoy": "year"}
 
 
 def date_order() -> str | None:
     """Return how `05/06` is read: config `date_order` (dmy, mdy, ymd), else the one the locale writes
     (`config.locale`), else None (then an ambiguous date is refused)."""
+    # the settings file is read only when a typed date needs its order: --version and --help stay light
+    from pipecli import config
+
     return config.date_order()
 
 
@@ -130,6 +134,9 @@ def day_order(flag: bool | None = None, *, for_file: bool = False) -> DayOrder:
     explicit `date_order` settles it, not the locale's."""
     if flag is not None:
         return DayOrder(flag)
+    # the settings file is read only when a typed date needs its order: --version and --help stay light
+    from pipecli import config
+
     order = config.top().date_order if for_file else date_order()
     return DayOrder(None if order is None else order == "dmy")
 
@@ -266,10 +273,10 @@ def _day_words(word: str, text: str, what: str, event: bool) -> _dt.date | None:
         if len(parts) == 2 and parts[1] in ("week", "month", "year"):
             step = 1 if parts[0] == "next" else (-1 if parts[0] == "last" else 0)
             return _shift(_midnight(today_, text, what), step, parts[1], text, what).astimezone().date()
-    m = _SLASH.fullmatch(word)
+    m = re.fullmatch(_SLASH, word)
     if m:
         return _slash_date(m, text, what, event)
-    m = _NAMED.fullmatch(word)
+    m = re.fullmatch(_NAMED, word)
     if m:
         day_text, month_word = (m.group(1), m.group(2)) if m.group(1) else (m.group(4), m.group(3))
         month = _month(month_word)
@@ -320,7 +327,7 @@ def _words(word: str, text: str, what: str, event: bool, current: _dt.datetime) 
     `_parse_absolute`."""
     if word == "now":
         return current
-    m = _RELATIVE.fullmatch(word)
+    m = re.fullmatch(_RELATIVE, word)
     if m:
         count, unit_word = (m.group("ago"), m.group("u1")) if m.group("ago") else (m.group("in"), m.group("u2"))
         unit = _UNITS.get(unit_word)
@@ -331,7 +338,7 @@ def _words(word: str, text: str, what: str, event: bool, current: _dt.datetime) 
             raise PipecliError(f"{what}: {text!r} is too far away (use a date from {EARLIEST} to {LATEST})")
         return _shift(current, -n if m.group("ago") else n, unit, text, what)
     clock_time = None
-    t = _TIME.search(word)
+    t = re.search(_TIME, word)
     if t and (t.group("m") or t.group("ampm")) and t.start() > 0:
         hour, minute = int(t.group("h")), int(t.group("m") or 0)
         if t.group("ampm"):

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import IO, Any
 
-from pipecli import clock, config, money
+from pipecli import clock, money
 
 
 @dataclass(frozen=True)
@@ -114,6 +114,9 @@ _locale_memo: list[Any] = [None, None, None]
 def _settings() -> list[Any]:
     """Return [key, locale, date display pattern], read once per settings file and environment: a table
     asks once per cell."""
+    # the settings file is read only when people's output is written: --version and --help stay light
+    from pipecli import config
+
     key = (id(config.load()), *(os.environ.get(v) for v in ("LC_ALL", "LC_MONETARY", "LANG")))
     if _locale_memo[0] != key:
         name = config.locale()

@@ -28,7 +28,7 @@ _EXPONENTS = {
 _SYMBOLS = {"EUR": "€", "USD": "$", "GBP": "£", "JPY": "¥", "CHF": "CHF ", "INR": "₹"}
 # What an amount typed with a symbol says about its currency (`$ 7,250.50` is not euros).
 _SYMBOL_CURRENCIES = {"€": "EUR", "$": "USD", "£": "GBP", "¥": "JPY", "₹": "INR"}
-_SUFFIX = re.compile(r"(?i)([0-9][0-9.,]*)\s*([km]|mln|mio)")
+_SUFFIX = r"(?i)([0-9][0-9.,]*)\s*([km]|mln|mio)"  # compiled on first use (re's cache): import stays cheap
 _MULTIPLIERS = {"k": 3, "m": 6, "mln": 6, "mio": 6}
 _PLAIN = re.compile(r"([0-9]+)(?:\.([0-9]+))?")
 _STRIP = re.compile(r"[\s€$£¥₹]|[A-Z]{3}|\u00a0")
@@ -117,7 +117,7 @@ def parse_typed(text: str, currency: str = "EUR", decimal_mark: str | None = Non
             f"or give it without a currency"
         )
     bare = re.sub(r"[€$£¥₹]|\b[A-Z]{3}\b", "", raw).strip()
-    suffixed = _SUFFIX.fullmatch(bare)
+    suffixed = re.fullmatch(_SUFFIX, bare)
     if suffixed:
         number, suffix = suffixed.groups()
         if "," in number and "." in number:
