@@ -65,10 +65,10 @@ def test_a_few_minutes_of_clock_skew_are_accepted(cli):
 def test_an_event_given_in_words_says_the_moment_it_recorded(cli):
     lead_id = lead(cli)
     result = cli("log", lead_id, "call", "--at", "yesterday 15:30")
-    assert "recorded at 2026-11-27 15:30" in result.stderr
+    assert "read as Fri 2026-11-27 15:30" in result.stderr
     assert cli.scalar("SELECT MAX(at) FROM activity WHERE kind = 'call'") == epoch(2026, 11, 27, 15, 30)
     iso = cli("log", lead_id, "email", "--at", "2026-11-26 10:00")
-    assert "recorded at" not in iso.stderr  # an ISO time is what it says
+    assert "read as" not in iso.stderr  # an ISO time is what it says
 
 
 def test_weekdays_look_back_for_events(cli):
@@ -257,7 +257,7 @@ def test_the_readme_tour_runs_as_written_in_a_fresh_folder(tmp_path, backend, mo
     done = subprocess.run(["bash", "-c", script], cwd=folder, env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert "FAILED" not in done.stderr and "internal error" not in done.stderr
-    assert "recorded at" in done.stderr  # the --at given in words says what it recorded
+    assert "read as" in done.stderr  # the --at given in words says what it recorded
     assert "Anna Rossi" in done.stdout
 
 

@@ -87,7 +87,8 @@ def store() -> Store:
 
 def ts(value: str | None, what: str = "--at") -> int | None:
     """Return an `--at` option, the time an event happened, as epoch seconds (None when not given): never
-    in the future (beyond `clock.SKEW`); given in words (`yesterday 15:00`), the moment is said on stderr."""
+    in the future (beyond `clock.SKEW`); given in words (`yesterday 15:00`), the moment it is read as is said
+    on stderr (before the command runs, so also when the command then refuses it)."""
     if value is None:
         return None
     # imported when the command runs, so --help and --version stay light
@@ -96,7 +97,7 @@ def ts(value: str | None, what: str = "--at") -> int | None:
 
     moment = clock.parse_ts(value, what, event=True)
     if clock.in_words(value):
-        message(f"{what} {value.strip()}: recorded at {clock.show(moment)}")
+        message(f"{what} {value.strip()}: read as {clock.from_ts(moment).strftime('%a')} {clock.show(moment)}")
     return moment
 
 
