@@ -504,3 +504,22 @@ def test_end_to_end_in_tmux_moves_a_deal(cli, deals, tmp_path):
         tmux("kill-session", "-t", session)
     shown = cli("show", "1", "--format", "json").stdout
     assert '"stage": "Contact"' in shown
+
+
+@pytest.mark.sqlite_only
+def test_a_big_pipelines_stale_marks_come_from_a_separate_process_with_the_same_answer(cli):
+    from pipecli.errors import PipecliError
+    from pipecli.ui import cards
+
+    cli("add-lead", "Quiet One", "--at", "2026-10-01")
+    cli("add-lead", "Fresh One")
+    store = cli.store()
+    try:
+        with store.read() as conn:
+            here = cards.stale_ids(conn, "Sales")
+    finally:
+        store.dispose()
+    assert here == {1}
+    assert cards.stale_ids_in(cli.db, "Sales") == here
+    with pytest.raises(PipecliError, match="unknown pipeline 'Nope'"):
+        cards.stale_ids_in(cli.db, "Nope")

@@ -36,6 +36,9 @@ from pipecli.ui.screens import Form, Page
 POLL = 2.0  # seconds between looks at the change counter
 MIN_COLUMN = 26  # the narrowest a column gets: 3 columns on 80, all stages from 200
 HEADER_LINES = 2  # a column's header: its name, its count and value
+# From this many open deals `clean`'s judgement runs in its own process: it is seconds of Python over the
+# rows, which in a thread would hold the interpreter (and so the keys) for as long.
+BIG_PIPELINE = 5000
 
 
 @dataclass
@@ -252,10 +255,15 @@ class BoardApp(App[None]):
 
     @work(thread=True, exclusive=True, group="stale")
     def refresh_stale(self) -> None:
-        """Ask `clean` which deals are stale, off the event loop; mark them when it answers."""
+        """Ask `clean` which deals are stale, off the event loop (in a process for a big pipeline); mark
+        them when it answers."""
+        name = self.pipeline["name"]
         try:
-            with self.session.read() as conn:
-                found = cards.stale_ids(conn, self.pipeline["name"])
+            if sum(c.stage.count for c in self.columns) >= BIG_PIPELINE:
+                found = cards.stale_ids_in(self.session.store.target, name)
+            else:
+                with self.session.read() as conn:
+                    found = cards.stale_ids(conn, name)
         except PipecliError as exc:
             self.call_from_thread(self.status, str(exc), True)
             return
@@ -295,10 +303,16 @@ class BoardApp(App[None]):
     def action_cursor(self, dx: int, dy: int) -> None:
         if not self.columns:
             return
+        before, left = self.col, self.left
         self.col = max(0, min(self.col + dx, len(self.columns) - 1))
         c = self.columns[self.col]
         c.cursor = max(0, min(c.cursor + dy, c.stage.count - 1))
-        self.layout_columns()
+        shown = self.visible_columns()
+        if left <= self.col < left + shown:  # no scrolling sideways: redraw only the columns that changed
+            for index in {before, self.col}:
+                self.query_one(f"#stage-{index}", StageColumn).refresh()
+        else:
+            self.layout_columns()
 
     def action_move(self) -> None:
         card = self.with_card()

@@ -9,6 +9,8 @@ ten: the header is one GROUP BY over `ix_lead_open`, a window one LIMIT/OFFSET r
 from __future__ import annotations
 
 import datetime as _dt
+import subprocess
+import sys
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,6 +18,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from pipecli import clock, pipelines
+from pipecli.errors import PipecliError
 from pipecli.reports import clean
 
 # The `clean` rules that make a card stale: the deal has gone quiet, overstayed its stage or passed its
@@ -149,6 +152,26 @@ def stale_ids(conn: Connection, pipeline: str, owner: str | None = None) -> set[
     return {r["lead_id"] for r in report.rows if r["rule"] in STALE_RULES}
 
 
+def stale_ids_in(target: str, pipeline: str) -> set[int]:
+    """Return `stale_ids` of the database at `target` computed in a separate process (`python -m
+    pipecli.ui.cards TARGET PIPELINE`), so a big pipeline's judgement (seconds of Python over its rows)
+    never holds the interpreter, and with it the app's keys."""
+    command = [sys.executable, "-m", "pipecli.ui.cards", target, pipeline]
+    done = subprocess.run(command, capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=600)
+    if done.returncode != 0:
+        raise PipecliError((done.stderr.strip().splitlines() or ["clean failed"])[-1])
+    return {int(word) for word in done.stdout.split()}
+
+
+def _print_stale(target: str, pipeline: str) -> None:
+    store = pipelines.open_store(target)
+    try:
+        with store.read() as conn:
+            print(" ".join(map(str, sorted(stale_ids(conn, pipeline)))))
+    finally:
+        store.dispose()
+
+
 def change_counter(conn: Connection) -> tuple[int, ...]:
     """Return a value that changes whenever any command changes the database: the latest journal entry,
     event and lead ids (every write through the core leaves a journal event; an import adds leads)."""
@@ -159,3 +182,10 @@ def change_counter(conn: Connection) -> tuple[int, ...]:
         )
     ).one()
     return tuple(int(v) for v in row)
+
+
+if __name__ == "__main__":
+    try:
+        _print_stale(sys.argv[1], sys.argv[2])
+    except PipecliError as exc:
+        sys.exit(f"pipecli: {exc}")
