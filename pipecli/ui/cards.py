@@ -21,9 +21,6 @@ from pipecli import clock, pipelines
 from pipecli.errors import PipecliError
 from pipecli.reports import clean
 
-# The `clean` rules that make a card stale: the deal has gone quiet, overstayed its stage or passed its
-# expected close (incomplete and duplicate findings are about the record, not the deal's health).
-STALE_RULES = ("silent", "stuck", "overdue")
 CARD_COLUMNS = (
     "l.id, l.name, l.company, l.value_minor, l.owner, l.source, l.stage_entered_at, l.next_step, l.next_step_due"
 )
@@ -147,9 +144,10 @@ def window(conn: Connection, pipeline_id: int, stage_id: int, flt: Filter, offse
 
 
 def stale_ids(conn: Connection, pipeline: str, owner: str | None = None) -> set[int]:
-    """Return the pipeline's deals that `clean` finds stale (silent, stuck or past their close date)."""
-    report = clean.find_stale(conn, pipeline, owner)
-    return {r["lead_id"] for r in report.rows if r["rule"] in STALE_RULES}
+    """Return the pipeline's deals that `clean` finds stale (its "stale" group: silent, stuck or past their
+    close date; the hygiene findings are about the record, not the deal's health)."""
+    report = clean.find_stale(conn, pipeline, owner, rules=clean.GROUPS["stale"])
+    return {r["lead_id"] for r in report.rows}
 
 
 def stale_ids_in(target: str, pipeline: str) -> set[int]:
