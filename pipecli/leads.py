@@ -324,12 +324,27 @@ def log_activity(conn, lead_id: int, kind: str, note: str | None = None, at: int
 ACTIVITY_DETAILS = ("message_id", "direction", "subject", "body")
 
 
+def log_many(conn, items_by_lead: dict[int, list[dict]]) -> int:
+    """Record activities on many leads ({lead id: items as `log_activities` takes them}); return how many.
+    The scores are recomputed once for all the leads, which is most of the cost of logging one by one."""
+    for lead_id, items in items_by_lead.items():
+        _log(conn, lead_id, items)
+    scoring.recompute(conn, list(items_by_lead))
+    return sum(len(items) for items in items_by_lead.values())
+
+
 def log_activities(conn, lead_id: int, items: list[dict]) -> list[int]:
     """Record activities on one lead (each a dict: `kind`, optional `note`, `at` (default now) and the
     ACTIVITY_DETAILS); return their ids in order. The lead's last activity, last event and score are
-    updated once for all of them, so `mail sync` logs a batch at the cost of one lead update.
+    updated once for all of them.
 
     Kinds that are no sign of life (`activities.engages`) leave the last activity and last event alone."""
+    ids = _log(conn, lead_id, items)
+    scoring.refresh(conn, lead_id)
+    return ids
+
+
+def _log(conn, lead_id: int, items: list[dict]) -> list[int]:
     lead = get_lead(conn, lead_id)
     now = clock.now_ts()
     ids, last, latest_event, newest = [], lead["last_activity_at"], lead["last_event_at"], None
@@ -345,7 +360,6 @@ def log_activities(conn, lead_id: int, items: list[dict]) -> list[int]:
             latest_event = max(latest_event, at)
     if last != lead["last_activity_at"] or latest_event != lead["last_event_at"]:
         set_fields(conn, lead, {"last_activity_at": last, "last_event_at": latest_event}, newest)
-    scoring.refresh(conn, lead_id)
     return ids
 
 

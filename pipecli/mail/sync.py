@@ -30,7 +30,7 @@ from sqlalchemy import text
 
 from pipecli import clock, config
 from pipecli.errors import PipecliError
-from pipecli.leads import add_lead, log_activities
+from pipecli.leads import add_lead, log_many
 from pipecli.mail import match
 from pipecli.mail.sources import Imap, Raw, Source, open_source
 from pipecli.store.sql import execute_in
@@ -272,16 +272,14 @@ def _write_batch(
                 "body": _text_body(full) if options.keep_body and full is not None else None,
             }
         )
-    for lead_id, items in per_lead.items():
-        log_activities(conn, lead_id, items)
-        result.logged += len(items)
+    logged = log_many(conn, per_lead) if per_lead else 0
+    result.logged += logged
     source_id = _source_id(conn, source)
     if source.kind == "maildir":
         conn.execute(
             text("INSERT INTO mail_seen (source_id, key) VALUES (:s, :k) ON CONFLICT DO NOTHING"),
             [{"s": source_id, "k": raw.key} for raw in batch],
         )
-    logged = sum(len(items) for items in per_lead.values())
     params: dict[str, Any] = {"i": source_id, "n": logged}
     sets = "logged_total = logged_total + :n"
     if isinstance(source, Imap):

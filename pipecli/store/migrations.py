@@ -74,9 +74,14 @@ def _create_missing(conn: Connection) -> None:
     from sqlalchemy.schema import CreateIndex
     from sqlmodel import SQLModel
 
+    from sqlalchemy import inspect
+
     SQLModel.metadata.create_all(conn, checkfirst=True)
     for table in SQLModel.metadata.sorted_tables:
+        present = {c["name"] for c in inspect(conn).get_columns(table.name)}
         for index in table.indexes:
+            if any(c.name not in present for c in index.columns):
+                continue  # on a column a later step adds; that step creates it
             # IF NOT EXISTS rather than reflection, which cannot see expression indexes
             conn.execute(CreateIndex(index, if_not_exists=True))
 
