@@ -103,6 +103,9 @@ def test_sent_received_and_auto_replies_are_logged_with_their_kind_and_only_repl
     explained = json.loads(cli("score", str(ann), "--explain", "--format", "json").stdout)
     kinds = {a["kind"]: a["points"] for a in explained["activities"]}
     assert kinds["reply"] == 15 and kinds["auto_reply"] == 0
+    from tests.test_history import problems
+
+    assert problems(cli) == []
     # silent since the reply, 24 days ago (> 21), although the auto-replies came 3 to 5 days ago
     silent = json.loads(cli("clean", "--format", "json").stdout)
     assert [(r["lead_id"], r["rule"]) for r in silent if r["rule"] == "silent"] == [(ann, "silent")]
@@ -118,6 +121,9 @@ def test_a_reply_resets_silent_and_keep_body_stores_the_text(cli, tmp_path):
     assert cli.scalar("SELECT last_event_at FROM lead WHERE id = :i", i=ann) == NOW - DAY
     assert [r for r in json.loads(cli("clean", "--format", "json").stdout) if r["rule"] == "silent"] == []
     assert "activity" in cli("history", str(ann)).stdout  # logged through the journal
+    from tests.test_history import problems
+
+    assert problems(cli) == []  # the events reproduce the lead's cached columns
 
 
 # --- matching -------------------------------------------------------------------------------------------

@@ -721,7 +721,8 @@ def mail_synced(result: SyncResult, fmt: str) -> None:
     if fmt == "json":
         output.write_json(mail_synced_json(result))
         return
-    output.render([vars(s) for s in result.unmatched_senders], SENDER_COLUMNS, fmt)
+    if result.senders or fmt != "table":
+        output.render([vars(s) for s in result.unmatched_senders], SENDER_COLUMNS, fmt)
     created = f", {result.created_leads} lead(s) created" if result.created_leads else ""
     output.message(
         f"{result.source}: {result.scanned} message(s) read, {result.logged} logged, {result.already_logged} "

@@ -71,10 +71,9 @@ def add_missing_columns(conn: Connection, table_name: str, defaults: dict[str, s
 def _create_missing(conn: Connection) -> None:
     """Create every table and index of the models that the database lacks."""
     # local like every SQLAlchemy import of the steps (schema, imported above, has loaded it)
+    from sqlalchemy import inspect
     from sqlalchemy.schema import CreateIndex
     from sqlmodel import SQLModel
-
-    from sqlalchemy import inspect
 
     SQLModel.metadata.create_all(conn, checkfirst=True)
     for table in SQLModel.metadata.sorted_tables:
