@@ -260,6 +260,8 @@ def test_bad_sources_and_addresses_are_one_line_exit_1_and_nothing_logged(cli, t
         assert result.exit_code == 1, source
         assert said in result.stderr and len(result.stderr.strip().splitlines()) == 1, result.stderr
         assert "secret" not in result.stderr
+    again = sync(cli, box, ok=False)  # a failed first sync is still a first sync: checked again
+    assert again.exit_code == 1 and "none of the first 1 messages" in again.stderr
     (tmp_path / "config.toml").write_text("")
     result = sync(cli, box, ok=False)
     assert result.exit_code == 1 and "[mail] addresses" in result.stderr

@@ -118,14 +118,17 @@ class _State:
     id: int | None = None
     uidvalidity: int | None = None
     last_uid: int | None = None
+    synced: bool = False  # a sync of it has ever finished
     seen: set[str] = field(default_factory=set)
 
 
 def _load_state(conn: Any, url: str, rescan: bool) -> _State:
-    row = conn.execute(text("SELECT id, uidvalidity, last_uid FROM mail_source WHERE url = :u"), {"u": url}).first()
+    row = conn.execute(
+        text("SELECT id, uidvalidity, last_uid, last_sync_at FROM mail_source WHERE url = :u"), {"u": url}
+    ).first()
     if row is None:
         return _State()
-    state = _State(row[0], row[1], row[2])
+    state = _State(row[0], row[1], row[2], synced=row[3] is not None)
     if not rescan:
         state.seen = {r[0] for r in conn.execute(text("SELECT key FROM mail_seen WHERE source_id = :s"), {"s": row[0]})}
     return state
@@ -178,7 +181,7 @@ def sync(
     with store.read() as conn:
         state = _load_state(conn, source.url, rescan)
         matcher = match.Matcher.load(conn)
-    options = _Options(own, keep_body, create_leads, first_sync=state.id is None)
+    options = _Options(own, keep_body, create_leads, first_sync=not state.synced)
     try:
         if isinstance(source, Imap):
             source.connect()
