@@ -22,6 +22,7 @@ from pipecli.formats import Column, neutralise
 if TYPE_CHECKING:
     from pipecli.history import Change
     from pipecli.leads import Move
+    from pipecli.mail.sync import SyncResult
     from pipecli.reports.changes import ChangesReport
     from pipecli.undo import Entry, Undone
 
@@ -676,3 +677,60 @@ def changes(report: ChangesReport, fmt: str) -> None:
     )
     heading(f"Deals that changed ({len(report.deals)})")
     output.render([vars(d) for d in report.deals], DEAL_CHANGE_COLUMNS, fmt, empty="none")
+
+
+# --- mail ------------------------------------------------------------------------------------------------
+
+SENDER_COLUMNS: Columns = (
+    Column("address"),
+    Column("name"),
+    Column("messages", kind="int"),
+    Column("last_at", "last message", kind="ts"),
+)
+MAIL_STATUS_COLUMNS: Columns = (
+    Column("source"),
+    Column("kind"),
+    Column("last_sync_at", "last sync", kind="ts"),
+    Column("logged_total", "logged (all)", kind="int"),
+    Column("last_scanned", "read", kind="int"),
+    Column("last_logged", "logged", kind="int"),
+    Column("last_matched", "matched", kind="int"),
+    Column("last_unmatched", "unmatched", kind="int"),
+    Column("last_error", "last error"),
+    Column("last_error_at", "error at", kind="ts"),
+)
+
+
+def mail_synced_json(result: SyncResult) -> dict[str, Any]:
+    """Return `mail sync`'s JSON: its counts, then the unmatched addresses."""
+    return {
+        "source": result.source,
+        "kind": result.kind,
+        "scanned": result.scanned,
+        "logged": result.logged,
+        "already_logged": result.already_logged,
+        "matched": result.matched,
+        "unmatched": result.unmatched,
+        "created_leads": result.created_leads,
+        "unmatched_senders": output.records([vars(s) for s in result.unmatched_senders], SENDER_COLUMNS),
+    }
+
+
+def mail_synced(result: SyncResult, fmt: str) -> None:
+    """Write what a sync did: the counts on stderr, the unmatched addresses as data (all of it in JSON)."""
+    if fmt == "json":
+        output.write_json(mail_synced_json(result))
+        return
+    if result.senders or fmt != "table":
+        output.render([vars(s) for s in result.unmatched_senders], SENDER_COLUMNS, fmt)
+    created = f", {result.created_leads} lead(s) created" if result.created_leads else ""
+    output.message(
+        f"{result.source}: {result.scanned} message(s) read, {result.logged} logged, {result.already_logged} "
+        f"already logged, {result.unmatched} unmatched{created}"
+        + ("; see the addresses above (--create-leads adds them)" if result.senders and fmt == "table" else "")
+    )
+
+
+def mail_statuses(rows: Sequence[Row], fmt: str) -> None:
+    """Write `mail status`: one row per mail source."""
+    output.render(rows, MAIL_STATUS_COLUMNS, fmt, empty="no mail synced yet (see `pipecli mail sync --help`)")
