@@ -68,6 +68,14 @@ def clean(
     ] = False,
     yes: YesOpt = False,
     raw: RawOpt = False,
+    mail_to: Annotated[
+        str | None,
+        typer.Option(
+            "--mail-to",
+            metavar="ADDR",
+            help="Mail the report to ADDR (text and HTML, over the [mail] settings) instead of printing it.",
+        ),
+    ] = None,
 ) -> None:
     """Report stale deals: silent, stuck, overdue, incomplete, duplicate; optionally act on them.
 
@@ -77,7 +85,7 @@ def clean(
     Examples:
       pipecli clean                              # the report (plain text when piped)
       pipecli clean --owner bob --format table
-      pipecli clean --check || pipecli clean | mail -s "stale deals" sales@example.com
+      pipecli clean --check --mail-to sales@example.com   # mailed by pipecli over [mail] smtp
       pipecli clean --as-of 2026-10-31          # the pipeline as it stood then
       pipecli clean --close-lost --reason stale --yes
       pipecli clean --snooze 14 --reason "budget freeze until January" --dry-run
@@ -85,7 +93,7 @@ def clean(
     \b
     Exit codes:
       0  the report was made (and, with --check, nothing was found)
-      1  --check found something; or an error (the message on stderr says what)
+      1  --check found something; or an error, such as a mail that could not be sent (stderr says what)
       2  usage error, or an action without --yes when not on a terminal (nothing changed)
     """
     # imported when the command runs, so --help and --version stay light
@@ -109,7 +117,17 @@ def clean(
     fmt = fmt or ("table" if stdout_is_tty() else "text")
     with store().read() as conn:
         report = stale.find_stale(conn, pipeline, owner, day)
-    render_report(report, fmt, owner, as_of is not None)
+    if mail_to is not None:
+        # imported when the command runs, so --help and --version stay light
+        from pipecli.cli.mailsend import mail_report
+
+        mail_report(
+            mail_to,
+            summary(report, owner, as_of is not None),
+            lambda f: render_report(report, f, owner, as_of is not None),
+        )
+    else:
+        render_report(report, fmt, owner, as_of is not None)
     if actions and report.rows:
         action = actions[0]
         n = len(report.lead_ids)

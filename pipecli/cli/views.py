@@ -22,6 +22,7 @@ from pipecli.formats import Column, neutralise
 if TYPE_CHECKING:
     from pipecli.history import Change
     from pipecli.leads import Move
+    from pipecli.mail.compose import Sent
     from pipecli.reports.changes import ChangesReport
     from pipecli.undo import Entry, Undone
 
@@ -676,3 +677,16 @@ def changes(report: ChangesReport, fmt: str) -> None:
     )
     heading(f"Deals that changed ({len(report.deals)})")
     output.render([vars(d) for d in report.deals], DEAL_CHANGE_COLUMNS, fmt, empty="none")
+
+
+def mail_sent(sent: Sent) -> None:
+    """Write what `mail send` did: the whole message on stdout for a dry run, else one line on stderr."""
+    if sent.activity_id is None:
+        output.write(sent.message.as_string())
+        output.message(f"dry run: nothing sent or logged ({sent.sent_today} of {sent.cap} e-mails sent today)")
+        return
+    thread = " as a reply" if sent.threaded else ""
+    output.message(
+        f"sent to {sent.message['To']}{thread}; logged as activity {sent.activity_id} on lead {sent.lead_id} "
+        f"({sent.sent_today} of {sent.cap} e-mails today)"
+    )

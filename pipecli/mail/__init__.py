@@ -1,0 +1,1 @@
+"""E-mail: sending over SMTP (`smtp`), messages from templates (`compose`), reports as mail (`report`)."""
