@@ -163,7 +163,9 @@ def test_mail_send_renders_sends_logs_and_threads(cli, tmp_path, smtp_server):
     assert text.rstrip().endswith("Anna Seller")
     # the second is a reply to the first: In-Reply-To and References carry the first's Message-ID
     assert two["In-Reply-To"] == one["Message-ID"] and two["References"] == one["Message-ID"]
-    notes = [n for (n,) in cli.sql("SELECT note FROM activity WHERE lead_id = :l AND kind = 'email' ORDER BY id", l=lead)]
+    notes = [
+        n for (n,) in cli.sql("SELECT note FROM activity WHERE lead_id = :l AND kind = 'email' ORDER BY id", l=lead)
+    ]
     assert notes == [
         f"Following up, Acme · Message-ID: {one['Message-ID']}",
         f"Following up, Acme · Message-ID: {two['Message-ID']}",
@@ -250,6 +252,6 @@ def test_bad_smtp_settings_are_one_line(cli, tmp_path):
         configure(tmp_path, url)
         result = cli("mail", "send", lead, "--template", "hello", ok=False)
         assert result.exit_code == 1 and says in result.stderr and "pw@" not in result.stderr
-    (tmp_path / "config.toml").write_text("[mail]\nsmtp = \"smtp://127.0.0.1:1\"\ncap = 3\n")
+    (tmp_path / "config.toml").write_text('[mail]\nsmtp = "smtp://127.0.0.1:1"\ncap = 3\n')
     result = cli("mail", "send", lead, "--template", "hello", ok=False)
     assert result.exit_code == 1 and "[mail] cap is not a setting" in result.stderr

@@ -146,9 +146,9 @@ def _root(
         common.set_db(db)
 
 
-from pipecli.cli import admin, clean, history, leads, mailsend, pipeline, reports, selling, transfer, trust  # noqa: E402  (they register on `app`)
+from pipecli.cli import admin, calendar, clean, history, leads, mailsend, pipeline, reports, selling, transfer, trust  # noqa: E402  (they register on `app`)
 
-for _module in (leads, pipeline, admin, selling, transfer, reports, clean, history, trust, mailsend):
+for _module in (leads, pipeline, admin, selling, transfer, reports, clean, history, trust, mailsend, calendar):
     _module.register(app)
 
 

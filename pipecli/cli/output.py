@@ -281,3 +281,16 @@ def captured() -> Iterator[io.StringIO]:
         yield buffer
     finally:
         ctx._stdout = saved
+
+
+def write_bytes(data: bytes) -> None:
+    """Write a file's bytes to stdout unchanged (an iCalendar export): through the binary buffer when the
+    stream has one, else as UTF-8 text."""
+    stream = current().stdout
+    buffer = getattr(stream, "buffer", None)
+    if buffer is not None:
+        stream.flush()
+        buffer.write(data)
+        buffer.flush()
+    else:
+        stream.write(data.decode("utf-8"))

@@ -690,3 +690,8 @@ def mail_sent(sent: Sent) -> None:
         f"sent to {sent.message['To']}{thread}; logged as activity {sent.activity_id} on lead {sent.lead_id} "
         f"({sent.sent_today} of {sent.cap} e-mails today)"
     )
+
+
+def calendar_file(data: bytes) -> None:
+    """Write an iCalendar file to stdout as it is (its CRLF line ends kept)."""
+    output.write_bytes(data)
