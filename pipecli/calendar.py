@@ -1,4 +1,6 @@
-"""The calendar export: follow-ups as VTODOs with a reminder and expected close dates as all-day events,
+"""The calendar: the export, and the import of past meetings.
+
+The export: follow-ups as VTODOs with a reminder and expected close dates as all-day events,
 in one RFC 5545 iCalendar file (`icalendar`). UIDs are stable (the same lead's follow-up or close date
 has the same UID on every export) so a calendar that re-imports the file updates instead of duplicating.
 """
@@ -12,6 +14,7 @@ import icalendar
 from sqlalchemy import text
 
 from pipecli import clock
+from pipecli.errors import PipecliError
 
 PRODID = "-//pipecli//calendar export//EN"
 UID_DOMAIN = "pipecli"
@@ -61,3 +64,58 @@ def export(conn: Any, days: int) -> bytes:
             event.add("transp", "TRANSPARENT")
             cal.add_component(event)
     return bytes(cal.to_ical())
+
+
+def import_meetings(conn: Any, data: bytes) -> dict[str, int]:
+    """Log each past VEVENT of an iCalendar file whose attendees (or organizer) include an open or closed
+    lead's address as a `meeting` activity on that lead, at the event's start; return the counts.
+
+    Idempotent by UID: the note ends `UID: ...`, and an event already logged on a lead is skipped."""
+    # leads (and scoring with it) only for the import: the export stays light
+    from pipecli import leads
+
+    try:
+        cal = icalendar.Calendar.from_ical(data)
+    except ValueError as exc:
+        raise PipecliError(f"not an iCalendar file: {' '.join(str(exc).split())}") from None
+    by_email: dict[str, list[int]] = {}
+    for lead_id, address in conn.execute(text("SELECT id, lower(trim(email)) FROM lead WHERE email IS NOT NULL")):
+        by_email.setdefault(address, []).append(lead_id)
+    now = clock.now_ts()
+    counts = {"meetings": 0, "logged": 0, "already": 0, "future": 0, "unmatched": 0}
+    for event in cal.walk("VEVENT"):
+        counts["meetings"] += 1
+        uid = str(event.get("uid", "")).strip()
+        start = event.decoded("dtstart") if "dtstart" in event else None
+        if not uid or start is None:
+            counts["unmatched"] += 1
+            continue
+        if not isinstance(start, _dt.datetime):
+            start = _dt.datetime.combine(start, _dt.time(), tzinfo=_dt.UTC)
+        elif start.tzinfo is None:
+            start = start.replace(tzinfo=_dt.UTC)
+        at = int(start.timestamp())
+        if at > now:
+            counts["future"] += 1
+            continue
+        people = event.get("attendee", [])
+        people = people if isinstance(people, list) else [people]
+        if "organizer" in event:
+            people = [*people, event["organizer"]]
+        addresses = {str(p).lower().removeprefix("mailto:").strip() for p in people}
+        lead_ids = sorted({i for a in addresses for i in by_email.get(a, [])})
+        if not lead_ids:
+            counts["unmatched"] += 1
+            continue
+        note = f"{' '.join(str(event.get('summary', 'meeting')).split())} · UID: {uid}"
+        for lead_id in lead_ids:
+            seen = conn.execute(
+                text("SELECT 1 FROM activity WHERE lead_id = :l AND kind = 'meeting' AND note LIKE :n"),
+                {"l": lead_id, "n": f"% UID: {uid}"},
+            ).first()
+            if seen:
+                counts["already"] += 1
+                continue
+            leads.log_activity(conn, lead_id, "meeting", note, at)
+            counts["logged"] += 1
+    return counts

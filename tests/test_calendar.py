@@ -47,3 +47,59 @@ def test_closed_leads_are_left_out(cli):
     cli("move", lead, "won")
     _, cal = export(cli)
     assert [c for c in cal.walk() if "uid" in c] == []
+
+
+ICS = """\
+BEGIN:VCALENDAR
+VERSION:2.0
+PRODID:-//test//EN
+BEGIN:VEVENT
+UID:past-1@example.com
+DTSTAMP:20261101T000000Z
+DTSTART:20261120T140000Z
+DTEND:20261120T150000Z
+SUMMARY:Demo with Acme
+ORGANIZER:mailto:anna@example.com
+ATTENDEE;CN=Wile:mailto:Wile@Acme.test
+END:VEVENT
+BEGIN:VEVENT
+UID:future-1@example.com
+DTSTAMP:20261101T000000Z
+DTSTART:20261210T140000Z
+SUMMARY:Next call
+ATTENDEE:mailto:wile@acme.test
+END:VEVENT
+BEGIN:VEVENT
+UID:nobody@example.com
+DTSTAMP:20261101T000000Z
+DTSTART:20261105T140000Z
+SUMMARY:Internal
+ATTENDEE:mailto:bob@example.com
+END:VEVENT
+END:VCALENDAR
+"""
+
+
+def test_import_logs_past_meetings_once(cli, tmp_path):
+    lead = int(cli("add-lead", "Wile", "--email", "wile@acme.test").stdout)
+    file = tmp_path / "meetings.ics"
+    file.write_bytes(ICS.replace("\n", "\r\n").encode())
+    first = cli("calendar", "import", str(file))
+    assert "logged 1 meeting(s); 0 already logged, 1 in the future, 1 matching no lead (of 3 events)" in first.stderr
+    cli("calendar", "import", str(file))  # again: nothing new
+    rows = cli.sql("SELECT kind, note, at FROM activity WHERE lead_id = :l", l=lead)
+    at = int(dt.datetime(2026, 11, 20, 14, tzinfo=dt.UTC).timestamp())
+    assert rows == [("meeting", "Demo with Acme · UID: past-1@example.com", at)]
+
+
+def test_import_bad_file_is_one_line_and_changes_nothing(cli, tmp_path):
+    cli("add-lead", "Wile", "--email", "wile@acme.test")
+    before = cli.every_row()
+    bad = tmp_path / "bad.ics"
+    bad.write_text("this is not a calendar\n")
+    result = cli("calendar", "import", str(bad), ok=False)
+    assert result.exit_code == 1 and result.stderr.startswith("pipecli: not an iCalendar file")
+    assert len(result.stderr.splitlines()) == 1
+    result = cli("calendar", "import", str(tmp_path / "missing.ics"), ok=False)
+    assert result.exit_code == 1 and result.stderr.startswith("pipecli: cannot read")
+    assert cli.every_row() == before

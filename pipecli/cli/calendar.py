@@ -29,7 +29,30 @@ def export(
     views.calendar_file(data)
 
 
+def import_(
+    file: Annotated[str, typer.Argument(metavar="FILE.ics", help="An iCalendar file (- for stdin).")],
+) -> None:
+    """Log past meetings whose attendees include a lead's address as `meeting` activities (once per UID):
+    pipecli calendar import meetings.ics"""
+    import sys
+    from pathlib import Path
+
+    # imported when the command runs, so --help and --version (and other commands) never load icalendar
+    from pipecli import calendar
+    from pipecli.cli import views
+    from pipecli.errors import PipecliError
+
+    try:
+        data = sys.stdin.buffer.read() if file == "-" else Path(file).read_bytes()
+    except OSError as exc:
+        raise PipecliError(f"cannot read {file}: {exc.strerror}") from None
+    with store().write() as conn:
+        counts = calendar.import_meetings(conn, data)
+    views.meetings_imported(counts)
+
+
 def register(app: typer.Typer) -> None:
     """Add the `calendar` sub-app to `app`."""
     calendar_app.command("export")(export)
+    calendar_app.command("import")(import_)
     app.add_typer(calendar_app)

@@ -695,3 +695,11 @@ def mail_sent(sent: Sent) -> None:
 def calendar_file(data: bytes) -> None:
     """Write an iCalendar file to stdout as it is (its CRLF line ends kept)."""
     output.write_bytes(data)
+
+
+def meetings_imported(counts: Mapping[str, int]) -> None:
+    """Say on stderr what `calendar import` logged and left alone."""
+    output.message(
+        f"logged {counts['logged']} meeting(s); {counts['already']} already logged, {counts['future']} in the "
+        f"future, {counts['unmatched']} matching no lead (of {counts['meetings']} events)"
+    )
