@@ -255,3 +255,47 @@ def test_bad_smtp_settings_are_one_line(cli, tmp_path):
     (tmp_path / "config.toml").write_text('[mail]\nsmtp = "smtp://127.0.0.1:1"\ncap = 3\n')
     result = cli("mail", "send", lead, "--template", "hello", ok=False)
     assert result.exit_code == 1 and "[mail] cap is not a setting" in result.stderr
+
+
+def self_signed(tmp_path):
+    """A self-signed certificate for 127.0.0.1 (openssl CLI); return (cert, key) paths."""
+    import shutil
+    import subprocess
+
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl CLI not installed: the STARTTLS test needs it to make a certificate")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2", "-subj", "/CN=127.0.0.1",
+         "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    return cert, key
+
+
+@pytest.mark.sqlite_only
+def test_starttls_verified_and_refused_when_untrusted(cli, tmp_path, monkeypatch):
+    import ssl
+
+    cert, key = self_signed(tmp_path)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    controller, inbox = start_server(authenticate=True, tls_context=context, require_starttls=True)
+    try:
+        configure(tmp_path, f"smtp://anna@127.0.0.1:{controller.port}")
+        template(tmp_path, "hello", "Subject: Hello\n\nHello $name\n")
+        lead = int(cli("add-lead", "TLS", "--email", "tls@x.test").stdout)
+        monkeypatch.setenv("PIPECLI_SMTP_PASSWORD", PASSWORD)
+        before = cli.every_row()
+        # the certificate is not trusted: refused, one line, nothing logged
+        result = cli("mail", "send", lead, "--template", "hello", ok=False)
+        assert result.exit_code == 1 and result.stderr.startswith(
+            f"pipecli: TLS with SMTP server 127.0.0.1:{controller.port}"
+        )
+        assert inbox.received == [] and cli.every_row() == before
+        # trusted (SSL_CERT_FILE is what OpenSSL's default verify paths read): sent over STARTTLS
+        monkeypatch.setenv("SSL_CERT_FILE", str(cert))
+        cli("mail", "send", lead, "--template", "hello")
+        assert len(inbox.received) == 1
+    finally:
+        controller.stop()
