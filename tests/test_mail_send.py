@@ -113,13 +113,14 @@ def test_clean_mail_to_sends_text_and_html_with_the_same_rows(cli, tmp_path, smt
     assert "<td>Acme Corp</td>" in html and "<td>Globex</td>" in html
 
 
-def test_clean_mail_to_on_a_clean_pipeline_exits_0(cli, tmp_path, smtp_server):
+def test_clean_mail_to_on_a_clean_pipeline(cli, tmp_path, smtp_server):
     controller, inbox = smtp_server
     configure(tmp_path, f"smtp://127.0.0.1:{controller.port}")
-    result = cli("clean", "--check", "--mail-to", "sales@example.com")
+    result = cli("clean", "--check", "--mail-to", "sales@example.com")  # --check: no finding, no mail, exit 0
+    assert result.exit_code == 0 and inbox.received == []
+    cli("clean", "--mail-to", "sales@example.com")  # without --check the report always goes
     [(_, _, message)] = inbox.received
     assert message["Subject"].startswith("No stale deals")
-    assert result.exit_code == 0
 
 
 def test_changes_mail_to(cli, tmp_path, smtp_server):
