@@ -146,9 +146,9 @@ def _root(
         common.set_db(db)
 
 
-from pipecli.cli import admin, clean, history, leads, mail, pipeline, reports, selling, transfer, trust, ui  # noqa: E402  (they register on `app`)
+from pipecli.cli import admin, calendar, clean, history, leads, mail, pipeline, reports, selling, transfer, trust, ui  # noqa: E402  (they register on `app`)
 
-for _module in (leads, pipeline, admin, selling, transfer, reports, clean, history, trust, ui, mail):
+for _module in (leads, pipeline, admin, selling, transfer, reports, clean, history, trust, ui, mail, calendar):
     _module.register(app)
 
 

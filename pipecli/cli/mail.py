@@ -1,7 +1,9 @@
-"""Mail commands: `mail sync` (log a mailbox's messages on their leads) and `mail status`."""
+"""Mail commands: `mail sync` (log a mailbox's messages on their leads), `mail status`, `mail send` (a
+follow-up from a template), and mailing a report (`clean --mail-to`, `changes --mail-to`)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated
 
 import typer
@@ -10,7 +12,7 @@ from pipecli.cli.common import FormatOpt, store
 
 mail_app = typer.Typer(
     name="mail",
-    help="Mail: log a mailbox's messages on the leads they concern, and see how the syncs went.",
+    help="Mail: log a mailbox's messages on the leads they concern, see how the syncs went, send follow-ups.",
     no_args_is_help=True,
 )
 
@@ -61,6 +63,49 @@ def status(fmt: FormatOpt = "table") -> None:
     with store().read() as conn:
         rows = mail_status.statuses(conn)
     views.mail_statuses(rows, fmt)
+
+
+@mail_app.command("send")
+def send(
+    lead_id: Annotated[int, typer.Argument(metavar="ID")],
+    template: Annotated[
+        str, typer.Option("--template", "-t", metavar="NAME", help="templates/NAME.txt in the config folder.")
+    ],
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the message; send and log nothing.")] = False,
+) -> None:
+    """Send a lead an e-mail made from a template, threaded as a reply to the last message, and log it.
+
+    \b
+    Examples:
+      pipecli mail send 12 --template follow-up --dry-run
+      pipecli mail send 12 --template follow-up
+
+    \b
+    Exit codes:
+      0  sent and logged as an `email` activity (or shown, with --dry-run)
+      1  not sent, nothing logged: unknown lead or field, no address, server or login failure, daily cap
+    """
+    # imported when the command runs, so --help and --version stay light
+    from pipecli.cli import views
+    from pipecli.mail import compose
+
+    sent = compose.send_from_template(store(), lead_id, template, dry_run)
+    views.mail_sent(sent)
+
+
+def mail_report(to: str, subject: str, render: Callable[[str], None]) -> None:
+    """Mail a report to `to`: `render(fmt)` writes it as "text" for the text part and as "markdown" for
+    the HTML part's tables; say on stderr where it went."""
+    # imported when the command runs, so --help and --version stay light
+    from pipecli.cli import output
+    from pipecli.mail import report as mailed
+
+    with output.captured() as text_part:
+        render("text")
+    with output.captured() as markdown_part:
+        render("markdown")
+    mailed.mail_report(to, subject, text_part.getvalue(), markdown_part.getvalue())
+    output.message(f"mailed the report to {to}")
 
 
 def register(app: typer.Typer) -> None:

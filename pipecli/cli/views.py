@@ -22,6 +22,7 @@ from pipecli.formats import Column, neutralise
 if TYPE_CHECKING:
     from pipecli.history import Change
     from pipecli.leads import Move
+    from pipecli.mail.compose import Sent
     from pipecli.mail.sync import SyncResult
     from pipecli.reports.changes import ChangesReport
     from pipecli.undo import Entry, Undone
@@ -734,3 +735,29 @@ def mail_synced(result: SyncResult, fmt: str) -> None:
 def mail_statuses(rows: Sequence[Row], fmt: str) -> None:
     """Write `mail status`: one row per mail source."""
     output.render(rows, MAIL_STATUS_COLUMNS, fmt, empty="no mail synced yet (see `pipecli mail sync --help`)")
+
+
+def mail_sent(sent: Sent) -> None:
+    """Write what `mail send` did: the whole message on stdout for a dry run, else one line on stderr."""
+    if sent.activity_id is None:
+        output.write(sent.message.as_string())
+        output.message(f"dry run: nothing sent or logged ({sent.sent_today} of {sent.cap} e-mails sent today)")
+        return
+    thread = " as a reply" if sent.threaded else ""
+    output.message(
+        f"sent to {sent.message['To']}{thread}; logged as activity {sent.activity_id} on lead {sent.lead_id} "
+        f"({sent.sent_today} of {sent.cap} e-mails today)"
+    )
+
+
+def calendar_file(data: bytes) -> None:
+    """Write an iCalendar file to stdout as it is (its CRLF line ends kept)."""
+    output.write_bytes(data)
+
+
+def meetings_imported(counts: Mapping[str, int]) -> None:
+    """Say on stderr what `calendar import` logged and left alone."""
+    output.message(
+        f"logged {counts['logged']} meeting(s); {counts['already']} already logged, {counts['future']} in the "
+        f"future, {counts['unmatched']} matching no lead (of {counts['meetings']} events)"
+    )
