@@ -300,3 +300,25 @@ def test_starttls_verified_and_refused_when_untrusted(cli, tmp_path, monkeypatch
         assert len(inbox.received) == 1
     finally:
         controller.stop()
+
+
+def test_a_sent_mail_synced_back_from_the_sent_folder_is_logged_once(cli, tmp_path, smtp_server):
+    """One [mail] section serves sending and syncing, and the two agree on a message: `mail send` logs its
+    Message-ID where `mail sync` looks, so syncing the Sent folder that holds it logs nothing twice."""
+    import mailbox
+
+    controller, inbox = smtp_server
+    configure(tmp_path, f"smtp://127.0.0.1:{controller.port}")
+    with (tmp_path / "config.toml").open("a", encoding="utf-8") as config:
+        config.write('addresses = ["anna@example.com"]\n')
+    template(tmp_path, "follow-up", FOLLOW_UP)
+    lead = int(cli("add-lead", "Wile E.", "--company", "Acme", "--email", "wile@acme.test").stdout)
+    cli("mail", "send", lead, "--template", "follow-up")
+    (_, _, sent) = inbox.received[0]
+    folder = mailbox.Maildir(tmp_path / "Sent", create=True)
+    folder.add(sent.as_bytes())
+    folder.close()
+    synced = cli("mail", "sync", str(tmp_path / "Sent"), "--format", "json")
+    assert '"already_logged": 1' in synced.stdout
+    rows = cli.sql("SELECT kind, direction, message_id FROM activity WHERE lead_id = :l AND kind = 'email'", l=lead)
+    assert [tuple(r) for r in rows] == [("email", "out", sent["Message-ID"])]

@@ -26,6 +26,7 @@ from sqlalchemy import text
 from pipecli import clock, config, leads, money
 from pipecli.errors import PipecliError
 from pipecli.mail import smtp
+from pipecli.mail.settings import MailSettings, settings
 from pipecli.store.db import Store
 
 MESSAGE_ID = re.compile(r"Message-ID:\s*(<[^<>\s]+>)", re.IGNORECASE)
@@ -98,16 +99,19 @@ def strip_message_id(note: str) -> str:
 
 
 def last_message_id(conn: Any, lead_id: int) -> str | None:
-    """Return the latest Message-ID found in the notes of a lead's email and reply activities, or None."""
+    """Return the Message-ID of a lead's latest e-mail (sent, or received and logged by `mail sync`), or None:
+    what a new message is threaded to. Activities logged by hand may carry one in their note."""
     rows = conn.execute(
         text(
-            "SELECT note FROM activity WHERE lead_id = :l AND kind IN ('email', 'reply') AND note IS NOT NULL "
-            "ORDER BY at DESC, id DESC"
+            "SELECT message_id, note FROM activity WHERE lead_id = :l AND kind IN ('email', 'reply') "
+            "AND (message_id LIKE '<%' OR note IS NOT NULL) ORDER BY at DESC, id DESC"
         ),
         {"l": lead_id},
-    ).scalars()
-    for note in rows:
-        found = MESSAGE_ID.search(note)
+    )
+    for message_id, note in rows:
+        if message_id and message_id.startswith("<"):
+            return str(message_id)
+        found = MESSAGE_ID.search(note or "")
         if found:
             return found.group(1)
     return None
@@ -120,7 +124,7 @@ def sent_today(conn: Any) -> int:
     return int(count.scalar_one())
 
 
-def compose(conn: Any, lead_id: int, template_name: str, mail: smtp.MailSettings) -> tuple[EmailMessage, bool]:
+def compose(conn: Any, lead_id: int, template_name: str, mail: MailSettings) -> tuple[EmailMessage, bool]:
     """Return the e-mail `template_name` makes for a lead, and whether it is threaded as a reply."""
     subject_template, body_template = read_template(template_name)
     from_ = smtp.sender(mail)
@@ -148,7 +152,7 @@ def send_from_template(store: Store, lead_id: int, template_name: str, dry_run: 
 
     Refused with one line beyond `mail.daily_cap` e-mails today. Nothing is logged when sending fails;
     the activity is written in one transaction once the server has accepted the message."""
-    mail = smtp.settings()
+    mail = settings()
     with store.read() as conn:
         message, threaded = compose(conn, lead_id, template_name, mail)
         count = sent_today(conn)
@@ -157,7 +161,14 @@ def send_from_template(store: Store, lead_id: int, template_name: str, dry_run: 
     if count >= mail.daily_cap:
         raise PipecliError(f"the daily cap of {mail.daily_cap} e-mails is reached (mail.daily_cap); nothing sent")
     smtp.send(message, mail.smtp)
-    note = f"{message['Subject']} · Message-ID: {message['Message-ID']}"
+    # logged as `mail sync` logs a sent message, so syncing the Sent folder later does not log it again
+    item = {
+        "kind": "email",
+        "note": f"{message['Subject']} · Message-ID: {message['Message-ID']}",
+        "message_id": str(message["Message-ID"]),
+        "direction": "out",
+        "subject": str(message["Subject"]),
+    }
     with store.write() as conn:
-        activity_id = leads.log_activity(conn, lead_id, "email", note)
+        activity_id = leads.log_activities(conn, lead_id, [item])[0]
     return Sent(message, lead_id, activity_id, threaded, count + 1, mail.daily_cap)

@@ -29,9 +29,6 @@ from typing import Any
 
 from sqlalchemy import text
 
-from pipecli import config
-from pipecli.config import setting
-
 # Free-mail and consumer ISP domains: anyone can have an address there, so a shared domain says nothing
 # about sharing a company; such addresses match by the whole address only.
 FREE_MAIL = frozenset(
@@ -54,18 +51,6 @@ AUTO_SUBJECT = re.compile(
 )
 FORWARDED = re.compile(r"^\s*(?:fwd?|fw|i|wg|tr|rv)\s*:", re.IGNORECASE)
 FORWARDED_FROM = re.compile(r"^\s*>?\s*(?:from|von|da|de)\s*:\s*(.+)$", re.IGNORECASE | re.MULTILINE)
-
-
-@dataclass(frozen=True)
-class Settings:
-    """The `[mail]` keys `mail sync` reads: `addresses`, the seller's own addresses (for direction)."""
-
-    addresses: list[str] = setting([])  # noqa: RUF009 (setting returns a field)
-
-
-def settings() -> Settings:
-    """Return the `[mail]` settings, checked."""
-    return config.section("mail", Settings)
 
 
 def normal(address: str) -> str:

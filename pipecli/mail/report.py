@@ -11,6 +11,7 @@ from email.utils import formatdate, make_msgid, parseaddr
 from pipecli import clock
 from pipecli.errors import PipecliError
 from pipecli.mail import smtp
+from pipecli.mail.settings import settings
 
 _CELL_SPLIT = re.compile(r"(?<!\\)\|")
 _RULE = re.compile(r"^\|(\s*:?-+:?\s*\|)+$")
@@ -68,7 +69,7 @@ def report_message(to: str, subject: str, text_report: str, markdown_report: str
     """Return the report's e-mail to `to`: From `mail.from`, the text part, then the HTML part."""
     if not parseaddr(to)[1] or "@" not in to:
         raise PipecliError(f"--mail-to needs an e-mail address, not {to!r}")
-    from_ = smtp.sender(smtp.settings())
+    from_ = smtp.sender(settings())
     message = EmailMessage()
     message["From"] = from_
     message["To"] = to
@@ -84,5 +85,5 @@ def report_message(to: str, subject: str, text_report: str, markdown_report: str
 def mail_report(to: str, subject: str, text_report: str, markdown_report: str) -> EmailMessage:
     """Send a report to `to` over the `[mail]` settings; return the message sent (raise one line on failure)."""
     message = report_message(to, subject, text_report, markdown_report)
-    smtp.send(message, smtp.settings().smtp)
+    smtp.send(message, settings().smtp)
     return message

@@ -1,9 +1,4 @@
-"""The `[mail]` settings and sending a message over SMTP.
-
-    [mail]
-    smtp = "smtps://anna@mail.example.com:465"   # TLS from the start; smtp://host:587 upgrades with STARTTLS
-    from = "Anna Seller <anna@example.com>"
-    daily_cap = 50                                 # `mail send` refuses beyond this many e-mails a day
+"""Sending a message over SMTP, as the `[mail]` settings (`pipecli.mail.settings`) say.
 
 The password comes from `PIPECLI_SMTP_PASSWORD`, else the system keyring (service `pipecli-smtp`, user
 `USER@HOST`) when `keyring` is installed; it is never stored in the database nor printed. A plain
@@ -21,22 +16,12 @@ from email.message import EmailMessage
 from email.utils import parseaddr
 from urllib.parse import unquote, urlsplit
 
-from pipecli.config import section, setting
 from pipecli.errors import PipecliError
+from pipecli.mail.settings import MailSettings
 
 PASSWORD_ENV = "PIPECLI_SMTP_PASSWORD"
 KEYRING_SERVICE = "pipecli-smtp"
 TIMEOUT = 20.0
-
-
-@dataclasses.dataclass(frozen=True)
-class MailSettings:
-    """The `[mail]` section: where mail goes out, who it is from, how many a day `mail send` may send."""
-
-    smtp: str | None = setting(None)
-    from_: str | None = setting(None)
-    daily_cap: int = setting(50, low=1)
-    name: str | None = setting(None)  # the seller's name in templates (default: the name in `from`)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -51,11 +36,6 @@ class Server:
     @property
     def where(self) -> str:
         return f"{self.host}:{self.port}"
-
-
-def settings() -> MailSettings:
-    """Return the checked `[mail]` section."""
-    return section("mail", MailSettings)
 
 
 def sender(mail: MailSettings) -> str:

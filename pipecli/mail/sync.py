@@ -32,6 +32,7 @@ from pipecli import clock, config
 from pipecli.errors import PipecliError
 from pipecli.leads import add_lead, log_many
 from pipecli.mail import match
+from pipecli.mail.settings import settings as mail_settings
 from pipecli.mail.sources import Imap, Raw, Source, open_source
 from pipecli.store.sql import execute_in
 
@@ -170,7 +171,7 @@ def sync(
     an activity on the lead it concerns; return what was done. `addresses` are the seller's own (default
     config `[mail] addresses`); `rescan` reads the whole mailbox again (still logging nothing twice);
     `create_leads` adds a lead, in the first stage, for each address no lead matched."""
-    own = match.own_addresses(match.settings().addresses if addresses is None else addresses)
+    own = match.own_addresses(mail_settings().addresses if addresses is None else addresses)
     if not own:
         raise PipecliError(
             f'set your own addresses first: [mail] addresses = ["you@example.com"] in {config.path()} '
