@@ -117,6 +117,14 @@ def import_(
         bool, typer.Option("--dry-run", help="Print the column mapping and the counts; write nothing.")
     ] = False,
     force: Annotated[bool, typer.Option("--force", help="Replace an existing --rejects file.")] = False,
+    from_: Annotated[
+        str | None,
+        typer.Option(
+            "--from",
+            metavar="pipedrive|hubspot|salesforce|zoho|odoo|csv",
+            help="Read FILE as this CRM's export (default: recognised by its header, else plain CSV).",
+        ),
+    ] = None,
     history: Annotated[
         bool,
         typer.Option(
@@ -148,7 +156,7 @@ def import_(
 
     from pipecli import config, formats
     from pipecli.cli import output
-    from pipecli.transfer import importer
+    from pipecli.transfer import importer, profiles
 
     if dayfirst and monthfirst:
         raise UsageError("pass only one of --dayfirst and --monthfirst")
@@ -172,7 +180,10 @@ def import_(
         skip_invalid=skip_invalid,
         dry_run=dry_run,
         currency=config.currency(),
+        profile=from_,
     )
+    if from_ is not None and from_ not in profiles.CHOICES:
+        raise UsageError(f"--from must be one of {', '.join(profiles.CHOICES)}, not {from_!r}")
     for column, field in options.mapping.items():
         if field not in importer.FIELDS + ("extra", "ignore"):
             raise UsageError(
@@ -253,6 +264,11 @@ def _summary(result, label: str, failed: bool = False) -> None:
     # imported when the command runs, so --help and --version stay light
     from pipecli.cli.output import message
 
+    if result.profile != "csv":
+        # imported when the summary is shown, like the output module above
+        from pipecli.transfer.profiles import PROFILES
+
+        message(f"read as: {PROFILES[result.profile].title} (--from {result.profile.split('-')[0]})")
     if result.extras and not failed:
         message(f"kept as extra fields: {', '.join(result.extras)}")
     if result.created_stages:
