@@ -49,7 +49,9 @@ def _import_history(file: str, pipeline: str | None, key: str | None, encoding: 
 
 
 def import_(
-    file: Annotated[str, typer.Argument(metavar="FILE|-", help="A CSV file, or - for standard input.")],
+    file: Annotated[
+        str, typer.Argument(metavar="FILE|-", help="A CSV file, a workbook (.xlsx .xlsm .xls .ods), or - for stdin.")
+    ],
     map_: Annotated[
         list[str],
         typer.Option(
@@ -125,6 +127,14 @@ def import_(
             help="Read FILE as this CRM's export (default: recognised by its header, else plain CSV).",
         ),
     ] = None,
+    sheet: Annotated[
+        str | None,
+        typer.Option(
+            "--sheet",
+            metavar="NAME",
+            help="The sheet of a workbook (.xlsx .xlsm .xls .ods) to read (default: the first).",
+        ),
+    ] = None,
     history: Annotated[
         bool,
         typer.Option(
@@ -156,7 +166,7 @@ def import_(
 
     from pipecli import config, formats
     from pipecli.cli import output
-    from pipecli.transfer import importer, profiles
+    from pipecli.transfer import importer, profiles, spreadsheet
 
     if dayfirst and monthfirst:
         raise UsageError("pass only one of --dayfirst and --monthfirst")
@@ -199,7 +209,12 @@ def import_(
         if file == "-":
             stream, size = sys.stdin.buffer, None
             head = importer.read_head(stream)  # sizes up the stream: more than this is a big import
+        elif spreadsheet.is_spreadsheet(file):
+            stream, size = spreadsheet.open_sheet(file, sheet)
+            stack.callback(stream.close)
         else:
+            if sheet is not None:
+                raise UsageError("--sheet is for a workbook (.xlsx .xlsm .xls .ods)")
             try:
                 stream = stack.enter_context(open(file, "rb"))
             except OSError as exc:
