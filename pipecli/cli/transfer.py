@@ -166,7 +166,7 @@ def import_(
 
     from pipecli import config, formats
     from pipecli.cli import output
-    from pipecli.transfer import importer, profiles, spreadsheet
+    from pipecli.transfer import importer, profiles, spreadsheet, vcard
 
     if dayfirst and monthfirst:
         raise UsageError("pass only one of --dayfirst and --monthfirst")
@@ -209,6 +209,8 @@ def import_(
         if file == "-":
             stream, size = sys.stdin.buffer, None
             head = importer.read_head(stream)  # sizes up the stream: more than this is a big import
+        elif vcard.is_vcard(file):
+            stream, size = vcard.to_csv(file)
         elif spreadsheet.is_spreadsheet(file):
             stream, size = spreadsheet.open_sheet(file, sheet)
             stack.callback(stream.close)
