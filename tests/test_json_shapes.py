@@ -256,6 +256,7 @@ SHAPES: dict[str, object] = {
     "export --format json": [EXPORT_LEAD],
     "export --format json --what history": [EXPORT_HISTORY],
     "export --format json --what activities": [EXPORT_ACTIVITY],
+    "examples": [keys("name", "about")],
 }
 
 # Commands that change the database: each runs on its own copy of the demo.
