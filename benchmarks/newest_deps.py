@@ -74,7 +74,10 @@ def main() -> int:
         # from a folder holding only the tests and pyproject.toml: the installed package is what runs
         suite = Path(tmp) / "suite"
         suite.mkdir()
-        subprocess.run(["cp", "-r", str(ROOT / "tests"), str(ROOT / "pyproject.toml"), str(suite)], check=True)
+        subprocess.run(
+            ["cp", "-r", str(ROOT / "tests"), str(ROOT / "pyproject.toml"), str(ROOT / "README.md"), str(suite)],
+            check=True,
+        )
         started = time.perf_counter()
         status = subprocess.run(
             [python, "-m", "pytest", "-p", "no:cacheprovider", *(args.pytest_args or ["-n", "2", "-q"])],

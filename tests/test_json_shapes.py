@@ -77,7 +77,7 @@ CHANGE = keys("at", "who", "field", "from", "to", "command", "command_id")
 READY = keys("id", "name", "company", "stage", "trigger", "trigger_at", "suggested")
 STAGE_ROW = keys("position", "stage", "kind", "probability", "stale_days", "triggers", "qualification_stage", "leads")
 FUNNEL_STAGE = keys("position", "stage", "reached", "open", "open_value", "next_stage", "conversion")
-CLEAN_ROW = keys("lead_id", "name", "rule", "why", "since", "threshold", "basis", "value", "owner", "stage")
+CLEAN_ROW = keys("lead_id", "name", "rule", "group", "why", "since", "threshold", "basis", "value", "owner", "stage")
 EXPORT_LEAD = keys(
     "id",
     "name",

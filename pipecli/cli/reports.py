@@ -169,7 +169,7 @@ def _funnel_lines(data: dict, bar_width: int = 40, short: bool = False) -> list[
     from pipecli.cli import output
 
     currency = output._currency()
-    fmt = money.fmt_short if short else money.fmt
+    fmt = money.fmt_short if short else formats.money_text
     top = max([s["reached"] for s in data["stages"]] + [1])
     width = max(len(s["stage"]) for s in data["stages"])
     lines = []
@@ -352,6 +352,11 @@ def forecast_(
             runs,
             seed,
         )
+    if data["stages"] and not any(s["probability"] for s in data["stages"]):
+        output.message(
+            "warning: every stage's win probability is 0, so the forecast is 0; set them with "
+            "`pipecli pipeline stage PIPELINE STAGE --probability 0.4`"
+        )
     if fmt == "json":
         # imported when the command runs, so --help and --version stay light
         from pipecli import clock
@@ -381,7 +386,7 @@ def forecast_(
         output.render(data["periods"], _period_columns(), "csv")
         return
     # imported when the command runs, so --help and --version stay light
-    from pipecli import clock, money
+    from pipecli import clock, formats
 
     currency = output._currency()
     output.line(
@@ -393,7 +398,7 @@ def forecast_(
     output.render(data["periods"], _period_columns(), "table")
     if data["later_deals"]:
         output.line(
-            f"\nlater: {data['later_deals']} deals, {money.fmt(data['later_value_minor'], currency)} beyond the last period"
+            f"\nlater: {data['later_deals']} deals, {formats.money_text(data['later_value_minor'], currency)} beyond the last period"
         )
 
 
@@ -419,7 +424,7 @@ def _size_columns():
         Column(
             "pipeline_needed", "pipeline needed (target ÷ close rate)", kind="money", source="pipeline_needed_minor"
         ),
-        Column("pipeline_covered", "covered", kind="bool"),
+        Column("pipeline_covered", "covered", kind="verdict"),
     ]
 
 
