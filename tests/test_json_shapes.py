@@ -274,6 +274,7 @@ SHAPES: dict[str, object] = {
     "export --format json --what history": [EXPORT_HISTORY],
     "export --format json --what activities": [EXPORT_ACTIVITY],
     "mail status": MaybeEmpty(MAIL_STATUS),  # none on the demo: tests/test_mail_sync.py checks a filled one
+    "examples": [keys("name", "about")],
 }
 
 # Commands that change the database: each runs on its own copy of the demo.

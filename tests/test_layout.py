@@ -28,8 +28,12 @@ from pathlib import Path
 
 import pytest
 
-PACKAGE = Path(__file__).resolve().parent.parent / "pipecli"
-STORE_MAY_IMPORT = {"pipecli.errors", "pipecli.clock", "pipecli.money", "pipecli.config", "pipecli.formats"}
+import pipecli
+
+# the package under test: the source tree, or the installed wheel when CI runs the suite against it
+PACKAGE = Path(pipecli.__file__).resolve().parent
+# `pipecli` itself: the distribution name and version
+STORE_MAY_IMPORT = {"pipecli", "pipecli.errors", "pipecli.clock", "pipecli.money", "pipecli.config", "pipecli.formats"}
 UI_LIBRARIES = {"typer", "rich", "click"}
 APP_LIBRARIES = {"rich", "textual"}  # what the board app (`pipecli.ui`) may import of the terminal libraries
 

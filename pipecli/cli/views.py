@@ -20,6 +20,7 @@ from pipecli.cli import output
 from pipecli.formats import Column, neutralise
 
 if TYPE_CHECKING:
+    from pipecli.examples import Example
     from pipecli.history import Change
     from pipecli.leads import Move
     from pipecli.mail.compose import Sent
@@ -489,6 +490,14 @@ ERASED_COLUMNS: Columns = (Column("table"), Column("rows", "rows erased", kind="
 def copied(counts: Sequence[Row], fmt: str) -> None:
     """Write `db migrate-to`'s check: each table's rows in the source and in the copy."""
     output.render(counts, COPIED_COLUMNS, fmt)
+
+
+EXAMPLE_COLUMNS: Columns = (Column("name"), Column("about"))
+
+
+def examples(shipped: Sequence[Example], fmt: str) -> None:
+    """Write the shipped examples (`pipecli examples`): each one's name and what it is for."""
+    output.render([{"name": e.name, "about": e.about} for e in shipped], EXAMPLE_COLUMNS, fmt)
 
 
 def forgotten(gone: Mapping[str, Any], fmt: str) -> None:
