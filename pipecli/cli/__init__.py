@@ -146,7 +146,7 @@ def _root(
         common.set_db(db)
 
 
-from pipecli.cli import (
+from pipecli.cli import (  # noqa: E402  (they register on `app`)
     admin,
     calendar,
     clean,
@@ -160,7 +160,7 @@ from pipecli.cli import (
     transfer,
     trust,
     ui,
-)  # noqa: E402  (they register on `app`)
+)
 
 for _module in (
     leads,
