@@ -12,6 +12,7 @@ import datetime as _dt
 import subprocess
 import sys
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import text
@@ -154,18 +155,22 @@ def stale_ids_in(target: str, pipeline: str) -> set[int]:
     """Return `stale_ids` of the database at `target` computed in a separate process (`python -m
     pipecli.ui.cards TARGET PIPELINE`), so a big pipeline's judgement (seconds of Python over its rows)
     never holds the interpreter, and with it the app's keys."""
-    command = [sys.executable, "-m", "pipecli.ui.cards", target, pipeline]
-    done = subprocess.run(command, capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=600)
-    if done.returncode != 0:
-        raise PipecliError((done.stderr.strip().splitlines() or ["clean failed"])[-1])
-    return {int(word) for word in done.stdout.split()}
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as folder:
+        answer = Path(folder) / "stale"  # the answer comes back in a file: only cli/output.py writes to stdout
+        command = [sys.executable, "-m", "pipecli.ui.cards", target, pipeline, str(answer)]
+        done = subprocess.run(command, capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=600)
+        if done.returncode != 0:
+            raise PipecliError((done.stderr.strip().splitlines() or ["clean failed"])[-1])
+        return {int(word) for word in answer.read_text().split()}
 
 
-def _print_stale(target: str, pipeline: str) -> None:
+def _write_stale(target: str, pipeline: str, answer: str) -> None:
     store = pipelines.open_store(target)
     try:
         with store.read() as conn:
-            print(" ".join(map(str, sorted(stale_ids(conn, pipeline)))))
+            Path(answer).write_text(" ".join(map(str, sorted(stale_ids(conn, pipeline)))))
     finally:
         store.dispose()
 
@@ -184,6 +189,6 @@ def change_counter(conn: Connection) -> tuple[int, ...]:
 
 if __name__ == "__main__":
     try:
-        _print_stale(sys.argv[1], sys.argv[2])
+        _write_stale(sys.argv[1], sys.argv[2], sys.argv[3])
     except PipecliError as exc:
         sys.exit(f"pipecli: {exc}")
