@@ -179,8 +179,8 @@ def imap_password(user: str, host: str) -> str:
         # optional dependency: the system keyring, only when installed
         import keyring  # type: ignore[import-not-found, unused-ignore]
     except ImportError:
-        keyring = None
-    if keyring is not None:
+        pass
+    else:
         try:
             stored = keyring.get_password("pipecli", f"{user}@{host}")
         except Exception:  # no usable keyring backend on this machine
