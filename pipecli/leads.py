@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import text
 
-from pipecli import clock, pipelines
+from pipecli import clock, identity, pipelines
 from pipecli.activities import activities_of, check_kind
 from pipecli.errors import NotFound, PipecliError
 from pipecli.history import lead_history
@@ -44,6 +44,7 @@ def check_email(email: str | None) -> str | None:
         return None
     if not EMAIL.fullmatch(email):
         raise PipecliError(f"--email: {email!r} is not an email address")
+    identity.check_email(email)  # the full syntax check (`a@@b.c`, `x@.y`); the address is kept as typed
     return email
 
 
