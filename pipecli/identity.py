@@ -30,6 +30,9 @@ import re
 import unicodedata
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import text
 
 from pipecli.errors import PipecliError
 
@@ -164,7 +167,7 @@ def name_similarity(a: str | None, b: str | None) -> float:
 
 def match(a: Contact, b: Contact, region: str | None = None) -> str | None:
     """Return why `a` and `b` are likely one person ("same email", "same phone and a similar name",
-    "same company and a similar name"), or None when they are not (the rules are in the module docstring).
+    "same name and company", "same company and a similar name"), or None when they are not (the rules are in the module docstring).
     Phones without a country code are read in `region` (default: `default_region`)."""
     ea, eb = email_key(a.email), email_key(b.email)
     if ea is not None and ea == eb and ea.partition("@")[0] not in ROLE_MAILBOXES:
@@ -181,7 +184,7 @@ def match(a: Contact, b: Contact, region: str | None = None) -> str | None:
     if ca is not None and ca == cb:
         similarity = name_similarity(a.name, b.name) if similarity is None else similarity
         if similarity >= NAME_STRICT:
-            return "same company and a similar name"
+            return "same name and company" if similarity == 100 else "same company and a similar name"
     return None
 
 
@@ -220,4 +223,52 @@ def duplicates(contacts: Iterable[Contact], region: str | None = None) -> list[t
             out.append((found[0], contact, found[1]))
         for key in keys:
             seen.setdefault(key, []).append(contact)
+    return out
+
+
+def _like(value: str) -> str:
+    """Return `value` with LIKE's wildcards escaped (with `\\`)."""
+    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+# A phone's digits in SQL, its usual separators removed (what the prefilter compares a number's tail with).
+_PHONE_DIGITS = "replace(replace(replace(replace(replace(replace(l.phone, ' ', ''), '-', ''), '.', ''), '(', ''), ')', ''), '/', '')"
+CANDIDATE_LIMIT = 500  # leads the prefilter hands the matcher at most for one new lead
+
+
+def likely_duplicates(conn: Any, contact: Contact, exclude: int | None = None) -> list[dict[str, Any]]:
+    """Return the stored leads (id, name, company, why) that `match` finds likely to be `contact`, oldest
+    first: what `add-lead` warns about and `--unique` refuses.
+
+    No normalised form is stored, so SQL first narrows the leads to those that could match (the same
+    address or one with a `+tag`, a phone ending in the same seven digits, a company starting with the same
+    word), and the matcher decides among those."""
+    conditions: list[str] = []
+    params: dict[str, Any] = {}
+    email = email_key(contact.email)
+    if email and email.partition("@")[0] not in ROLE_MAILBOXES:
+        local, _, domain = email.partition("@")
+        conditions.append("lower(trim(l.email)) = :email OR lower(trim(l.email)) LIKE :tagged ESCAPE '\\'")
+        params.update(email=email, tagged=f"{_like(local)}+%@{_like(domain)}")
+    region = default_region() if contact.phone else None
+    phone = phone_key(contact.phone, region)
+    if phone and len(phone.lstrip("+")) >= 7:
+        conditions.append(f"{_PHONE_DIGITS} LIKE :phone_tail")
+        params["phone_tail"] = "%" + phone[-7:]
+    if contact.company:
+        words = {w for w in (company_token(contact.company), contact.company.strip().lower().split()[0]) if w}
+        for i, word in enumerate(sorted(words)):
+            conditions.append(f"lower(l.company) LIKE :company{i} ESCAPE '\\'")
+            params[f"company{i}"] = _like(word) + "%"
+    if not conditions:
+        return []
+    where = " OR ".join(f"({c})" for c in conditions)
+    sql = f"SELECT l.id, l.name, l.company, l.email, l.phone FROM lead l WHERE ({where}) ORDER BY l.id LIMIT {CANDIDATE_LIMIT}"
+    out = []
+    for r in conn.execute(text(sql), params):
+        if r.id == exclude:
+            continue
+        why = match(contact, Contact(r.name, r.company, r.email, r.phone, r.id), region)
+        if why is not None:
+            out.append({"id": r.id, "name": r.name, "company": r.company, "why": why})
     return out

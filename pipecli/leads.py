@@ -154,6 +154,30 @@ def add_lead(
 
 
 @dataclass
+class Added:
+    """A lead just added, and the stored leads it looks like (`identity.likely_duplicates`)."""
+
+    lead_id: int
+    duplicates: list[dict]
+
+
+def add_checked(conn, name: str, *, unique: bool = False, **details) -> Added:
+    """Add a lead as `add_lead` does after looking for likely duplicates among the stored leads; return
+    its id with them. With `unique`, a likely duplicate refuses the lead (nothing is written)."""
+    contact = identity.Contact(name, details.get("company"), check_email(details.get("email")), details.get("phone"))
+    found = identity.likely_duplicates(conn, contact)
+    if unique and found:
+        first = found[0]
+        company = f", {first['company']}" if first["company"] else ""
+        more = f" and {len(found) - 1} more" if len(found) > 1 else ""
+        raise PipecliError(
+            f"--unique: {name!r} looks like lead {first['id']} ({first['name']}{company}: {first['why']}){more};"
+            " nothing was added"
+        )
+    return Added(add_lead(conn, name, **details), found)
+
+
+@dataclass
 class Move:
     lead_id: int
     from_stage: str

@@ -4,6 +4,7 @@ labelled set of pairs (tests/fixtures/duplicate_pairs.csv), worked out here from
 from __future__ import annotations
 
 import csv
+import json
 from pathlib import Path
 
 import pytest
@@ -102,7 +103,7 @@ def test_duplicates_reports_each_later_copy_against_the_first():
         Contact("Anna R.", None, "anna@rossi.it", id=5),
     ]
     found = [(a.id, b.id, why) for a, b, why in identity.duplicates(contacts, "IT")]
-    assert found == [(1, 3, "same company and a similar name"), (4, 5, "same email")]
+    assert found == [(1, 3, "same name and company"), (4, 5, "same email")]
 
 
 @pytest.mark.parametrize("email", ["a@@b.c", "x@.y"])
@@ -117,3 +118,42 @@ def test_add_lead_and_edit_refuse_bad_emails(cli, email):
     bad = cli("edit", "1", "--email", email, ok=False)
     assert bad.exit_code == 1 and "is not an email address" in bad.stderr
     assert cli.every_row() == before
+
+
+def test_add_lead_warns_about_likely_duplicates_and_unique_refuses(cli):
+    anna = cli("add-lead", "Anna Rossi", "--company", "Rossi S.r.l.", "--email", "anna+crm@rossi.it").stdout.strip()
+    phone = cli("add-lead", "Luca Neri", "--phone", "+39 333 123 4567").stdout.strip()
+    cli("add-lead", "Marco Rossi", "--company", "Rossi Srl")  # same company, another person: no warning
+
+    same = cli("add-lead", "Rossi Anna", "--company", "ROSSI SRL")
+    assert same.stderr.strip().splitlines() == [
+        f"warning: lead {same.stdout.strip()} looks like lead {anna} (Anna Rossi, Rossi S.r.l.): same name and company"
+    ]
+    by_email = cli("add-lead", "A. Rossi", "--email", "Anna@Rossi.it")
+    assert f"looks like lead {anna} (Anna Rossi, Rossi S.r.l.): same email" in by_email.stderr
+    by_phone = cli("add-lead", "Neri Luca", "--phone", "0039 333-123-4567")
+    assert f"looks like lead {phone} (Luca Neri): same phone and a similar name" in by_phone.stderr
+    assert cli("add-lead", "Giulia Verdi", "--email", "giulia@rossi.it", "--company", "Verdi").stderr == ""
+
+    before = cli.every_row()
+    refused = cli("add-lead", "Anna Rossi", "--email", "anna@rossi.it", "--unique", ok=False)
+    assert refused.exit_code == 1
+    assert refused.stderr.strip().splitlines() == [
+        f"pipecli: --unique: 'Anna Rossi' looks like lead {anna} (Anna Rossi, Rossi S.r.l.: same email)"
+        f" and 1 more; nothing was added"  # A. Rossi, same address
+    ]
+    assert cli.every_row() == before
+    assert cli("add-lead", "Nuovo Cliente", "--unique").exit_code == 0
+
+
+def test_clean_duplicate_rule_uses_the_matcher(cli):
+    first = cli("add-lead", "Anna Rossi", "--company", "Rossi S.r.l.").stdout.strip()
+    copy = cli("add-lead", "Rossi Anna", "--company", "Rossi Srl").stdout.strip()
+    cli("add-lead", "Marco Rossi", "--company", "Rossi Srl")
+    tagged = cli("add-lead", "A. R.", "--email", "anna+crm@rossi.it").stdout.strip()
+    plain = cli("add-lead", "Anna", "--email", "anna@rossi.it").stdout.strip()
+    rows = json.loads(cli("clean", "--rules", "duplicate", "--format", "json").stdout)
+    assert {r["lead_id"]: r["why"] for r in rows} == {
+        int(copy): f"same name and company as lead {first} (Anna Rossi)",
+        int(plain): f"same email as lead {tagged} (A. R.)",
+    }
