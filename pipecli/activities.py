@@ -22,6 +22,7 @@ KINDS = {
     "email": "an email sent to the lead",
     "email_opened": "the lead opened an email",
     "reply": "the lead replied",
+    "auto_reply": "an automatic answer (out of office, RFC 3834): no sign of life",
     "meeting": "a meeting held",
     "demo_request": "the lead asked for a demo",
     "demo": "a demo given",
@@ -36,6 +37,23 @@ KINDS = {
     "contract_sent": "a contract sent for signature",
     "note": "a note for the record",
 }
+
+
+# Kinds logged for the record that are no sign of life from the lead: they neither reset "gone silent"
+# (the lead's last activity and last event) nor earn engagement points. The one list of them.
+NOT_ENGAGEMENT = frozenset({"auto_reply"})
+
+
+def engages(kind: str) -> bool:
+    """Return whether an activity of `kind` counts as a touch: it resets "silent" and earns engagement."""
+    return kind not in NOT_ENGAGEMENT
+
+
+def engaging_sql(alias: str = "a") -> str:
+    """Return the SQL condition true for the activities (table alias `alias`) that count as a touch,
+    for the reports that read activities rather than the lead's cached last activity."""
+    kinds = ", ".join(f"'{k}'" for k in sorted(NOT_ENGAGEMENT))
+    return f"{alias}.kind NOT IN ({kinds})"
 
 
 def check_kind(kind: str) -> str:

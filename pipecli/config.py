@@ -93,8 +93,9 @@ def section(name: str | None, spec: type[Spec]) -> Spec:
     where = "" if name is None else f"[{name}] "
     if not isinstance(raw, dict):
         raise ConfigError(f"config file {path()}: [{name}] must be a table")
-    fields = {f.name: f for f in dataclasses.fields(spec)}  # type: ignore[arg-type]
-    hints = typing.get_type_hints(spec)
+    # a field named like a Python keyword ends in "_" (`from_`): its key is the word itself (`from`)
+    fields = {f.name.removesuffix("_"): f for f in dataclasses.fields(spec)}  # type: ignore[arg-type]
+    hints = {key: typing.get_type_hints(spec)[f.name] for key, f in fields.items()}
     values: dict[str, Any] = {}
     for key, value in raw.items():
         if name is None and isinstance(value, dict | list) and key not in fields:
@@ -107,7 +108,7 @@ def section(name: str | None, spec: type[Spec]) -> Spec:
         problem = _problem(value, hints[key], fields[key].metadata)
         if problem:
             raise ConfigError(f"config file {path()}: {where}{key} must be {problem}, not {value!r}")
-        values[key] = float(value) if hints[key] is float else value
+        values[fields[key].name] = float(value) if hints[key] is float else value
     return spec(**values)
 
 

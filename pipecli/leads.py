@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from sqlalchemy import text
 
 from pipecli import clock, identity, pipelines
-from pipecli.activities import activities_of, check_kind
+from pipecli.activities import activities_of, check_kind, engages
 from pipecli.errors import NotFound, PipecliError
 from pipecli.history import lead_history
 from pipecli.scoring import score as scoring
@@ -342,24 +342,50 @@ def show_lead(conn, lead_id: int) -> dict:
 
 def log_activity(conn, lead_id: int, kind: str, note: str | None = None, at: int | None = None) -> int:
     """Record an activity on a lead at `at` (epoch seconds, default now); return the activity's id."""
-    kind = check_kind(kind)
-    lead = get_lead(conn, lead_id)
-    at = clock.now_ts() if at is None else at
-    activity_id = journal.insert_row(
-        conn, "activity", {"lead_id": lead_id, "kind": kind, "note": note, "at": at}, lead_id, at
-    )["id"]
-    last = lead["last_activity_at"]
-    set_fields(
-        conn,
-        lead,
-        {
-            "last_activity_at": at if last is None or last < at else last,
-            "last_event_at": max(lead["last_event_at"], at),
-        },
-        at,
-    )
+    return log_activities(conn, lead_id, [{"kind": kind, "note": note, "at": at}])[0]
+
+
+# The activity columns a logged activity may carry besides kind, note and time (captured mail's).
+ACTIVITY_DETAILS = ("message_id", "direction", "subject", "body")
+
+
+def log_many(conn, items_by_lead: dict[int, list[dict]]) -> int:
+    """Record activities on many leads ({lead id: items as `log_activities` takes them}); return how many.
+    The scores are recomputed once for all the leads, which is most of the cost of logging one by one."""
+    for lead_id, items in items_by_lead.items():
+        _log(conn, lead_id, items)
+    scoring.recompute(conn, list(items_by_lead))
+    return sum(len(items) for items in items_by_lead.values())
+
+
+def log_activities(conn, lead_id: int, items: list[dict]) -> list[int]:
+    """Record activities on one lead (each a dict: `kind`, optional `note`, `at` (default now) and the
+    ACTIVITY_DETAILS); return their ids in order. The lead's last activity, last event and score are
+    updated once for all of them.
+
+    Kinds that are no sign of life (`activities.engages`) leave the last activity and last event alone."""
+    ids = _log(conn, lead_id, items)
     scoring.refresh(conn, lead_id)
-    return activity_id
+    return ids
+
+
+def _log(conn, lead_id: int, items: list[dict]) -> list[int]:
+    lead = get_lead(conn, lead_id)
+    now = clock.now_ts()
+    ids, last, latest_event, newest = [], lead["last_activity_at"], lead["last_event_at"], None
+    for item in items:
+        kind = check_kind(item["kind"])
+        at = now if item.get("at") is None else item["at"]
+        newest = at if newest is None else max(newest, at)
+        values = {"lead_id": lead_id, "kind": kind, "note": item.get("note"), "at": at}
+        values.update({k: item[k] for k in ACTIVITY_DETAILS if item.get(k) is not None})
+        ids.append(journal.insert_row(conn, "activity", values, lead_id, at)["id"])
+        if engages(kind):
+            last = at if last is None or last < at else last
+            latest_event = max(latest_event, at)
+    if last != lead["last_activity_at"] or latest_event != lead["last_event_at"]:
+        set_fields(conn, lead, {"last_activity_at": last, "last_event_at": latest_event}, newest)
+    return ids
 
 
 # --- what a new lead is written as: one definition for `add_lead` and the import's bulk writer ----------

@@ -10,6 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pipecli
+
 ROOT = Path(__file__).resolve().parent.parent
 DAY = 86400
 
@@ -435,7 +437,7 @@ def test_the_mail_script_mails_only_when_something_is_stale(cli, tmp_path):
     for f in bin_dir.iterdir():
         f.chmod(0o755)
     env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}", "PYTHONPATH": str(ROOT), "PIPECLI_DB": cli.db}
-    script = [str(ROOT / "examples" / "clean-and-mail.sh"), "sales@example.com"]
+    script = [str(Path(pipecli.__file__).parent / "examples" / "clean-and-mail.sh"), "sales@example.com"]
 
     add(cli, "Fine", "2026-11-25")
     quiet = subprocess.run(script, env=env, capture_output=True, text=True, stdin=subprocess.DEVNULL)

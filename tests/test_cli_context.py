@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+import pipecli
 from pipecli.cli.context import Context, current, using
 
 ROOT = Path(__file__).parent.parent
@@ -155,7 +156,8 @@ def test_a_view_renders_outside_a_command_through_an_installed_context():
 
 
 def _sources() -> dict[str, str]:
-    return {str(p.relative_to(ROOT / "pipecli")): p.read_text() for p in (ROOT / "pipecli").rglob("*.py")}
+    package = Path(pipecli.__file__).resolve().parent  # the source tree, or the installed wheel in CI
+    return {str(p.relative_to(package)): p.read_text() for p in package.rglob("*.py")}
 
 
 def test_terminal_decisions_are_made_only_by_the_context():

@@ -268,7 +268,9 @@ def test_the_v1_fixture_migrates_with_creation_events_marked_as_known_since(tmp_
     assert cli.scalar("SELECT COUNT(*) FROM event WHERE field = 'row:lead'") == leads
     migrated_at = datetime.datetime(2026, 11, 28, 9, tzinfo=datetime.UTC).timestamp()
     assert cli.scalar("SELECT value FROM meta WHERE key = 'history_since'") == str(int(migrated_at))
-    assert cli.scalar("SELECT value FROM meta WHERE key = 'schema_version'") == "4"
+    from pipecli.store.migrations import LATEST
+
+    assert cli.scalar("SELECT value FROM meta WHERE key = 'schema_version'") == str(LATEST)
     assert problems(cli) == []
     lead = cli.scalar("SELECT MIN(id) FROM lead")
     cli("edit", lead, "--value", "123")

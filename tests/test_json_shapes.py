@@ -99,6 +99,15 @@ EXPORT_LEAD = keys(
 EXPORT_HISTORY = keys("lead_id", "lead", "external_id", "pipeline", "from_stage", "to_stage", "at", "left_at", "reason")
 EXPORT_ACTIVITY = keys("lead_id", "lead", "external_id", "kind", "note", "at")
 
+MAIL_STATUS = keys(
+    "source", "kind", "last_sync_at", "logged_total", "last_scanned", "last_logged", "last_matched", "last_unmatched",
+    "last_error", "last_error_at",
+)  # fmt: skip
+MAIL_SYNC = keys(
+    "source", "kind", "scanned", "logged", "already_logged", "matched", "unmatched", "created_leads",
+    unmatched_senders=MaybeEmpty(keys("address", "name", "messages", "last_at")),
+)  # fmt: skip
+
 SHAPES: dict[str, object] = {
     "list": [keys(*LIST_KEYS)],
     "list --sort score --limit 5": [keys(*LIST_KEYS)],
@@ -203,8 +212,13 @@ SHAPES: dict[str, object] = {
                 "won",
                 "target_probability",
                 "velocity",
+                "expected",
+                "from_open",
+                "from_new",
+                "arrivals",
             )
         ],
+        new_business=keys("win_rate", "seasonal", "history_periods", "won_deals"),
         later=keys("deals", "value"),
     ),
     "forecast --backtest --runs 500": keys(
@@ -213,24 +227,27 @@ SHAPES: dict[str, object] = {
         "runs",
         "seed",
         "probabilities",
-        "wape",
-        "bias",
-        "coverage",
+        "history_periods",
+        "period_count",
+        "deals_per_period",
+        "best",
+        "verdict",
         periods=[
             keys(
                 "period",
                 "start",
                 "deals",
-                "forecast",
+                "actual",
                 "p10",
                 "p50",
                 "p90",
-                "actual",
-                "error",
-                "abs_pct_error",
+                "stage_weighted",
+                "last_period",
+                "mean_of_3",
                 "inside",
             )
         ],
+        forecasters=[keys("forecaster", "wape", "bias", "coverage", "pinball")],
     ),
     "size --target 100000": keys(
         "pipeline",
@@ -256,6 +273,8 @@ SHAPES: dict[str, object] = {
     "export --format json": [EXPORT_LEAD],
     "export --format json --what history": [EXPORT_HISTORY],
     "export --format json --what activities": [EXPORT_ACTIVITY],
+    "mail status": MaybeEmpty(MAIL_STATUS),  # none on the demo: tests/test_mail_sync.py checks a filled one
+    "examples": [keys("name", "about")],
 }
 
 # Commands that change the database: each runs on its own copy of the demo.

@@ -6,7 +6,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pipecli
+
 ROOT = Path(__file__).parent.parent
+EXAMPLES = Path(pipecli.__file__).parent / "examples"  # shipped in the package
 
 
 def run(args, db, env_extra=None, input=None):
@@ -94,9 +97,7 @@ def test_example_session_script_runs(tmp_path):
         "PIPECLI_DB": str(tmp_path / "s.db"),
         "PIPECLI": f"{sys.executable} -m pipecli",
     }
-    out = subprocess.run(
-        ["bash", str(ROOT / "examples" / "session.sh")], capture_output=True, text=True, env=env, cwd=ROOT
-    )
+    out = subprocess.run(["bash", str(EXAMPLES / "session.sh")], capture_output=True, text=True, env=env, cwd=ROOT)
     assert out.returncode == 0, out.stderr
     assert "2 leads" in out.stdout
     assert "Meeting · 1 · €4,500.00" in out.stdout

@@ -19,7 +19,7 @@ import typer
 from typer.core import TyperGroup
 from typer.exceptions import TyperException
 
-from pipecli import __version__
+from pipecli import version
 from pipecli.errors import PipecliError, UsageError
 
 if TYPE_CHECKING:
@@ -106,7 +106,7 @@ def _version(value: bool) -> None:
         # a submodule of this package: imported once the package is loaded
         from pipecli.cli import output
 
-        output.line(f"pipecli {__version__}")
+        output.line(f"pipecli {version()}")
         raise typer.Exit()
 
 
@@ -146,9 +146,37 @@ def _root(
         common.set_db(db)
 
 
-from pipecli.cli import admin, clean, history, leads, pipeline, reports, selling, transfer, trust  # noqa: E402  (they register on `app`)
+from pipecli.cli import (  # noqa: E402  (they register on `app`)
+    admin,
+    calendar,
+    clean,
+    examples,
+    history,
+    leads,
+    mail,
+    pipeline,
+    reports,
+    selling,
+    transfer,
+    trust,
+    ui,
+)
 
-for _module in (leads, pipeline, admin, selling, transfer, reports, clean, history, trust):
+for _module in (
+    leads,
+    pipeline,
+    admin,
+    selling,
+    transfer,
+    reports,
+    clean,
+    history,
+    trust,
+    ui,
+    mail,
+    calendar,
+    examples,
+):
     _module.register(app)
 
 

@@ -85,6 +85,14 @@ def clean(
     ] = False,
     yes: YesOpt = False,
     raw: RawOpt = False,
+    mail_to: Annotated[
+        str | None,
+        typer.Option(
+            "--mail-to",
+            metavar="ADDR",
+            help="Mail the report to ADDR (text and HTML, over the [mail] settings) instead of printing it; with --check only when something is found.",
+        ),
+    ] = None,
 ) -> None:
     """Report stale deals (silent, stuck, overdue) and, with --rules hygiene, incomplete records (incomplete,
     no-next-step, duplicate); optionally act on them.
@@ -97,7 +105,7 @@ def clean(
     Examples:
       pipecli clean                              # the report (plain text when piped)
       pipecli clean --owner bob --format table
-      pipecli clean --check || pipecli clean | mail -s "stale deals" sales@example.com
+      pipecli clean --check --mail-to sales@example.com   # mailed by pipecli, only when something is found
       pipecli clean --rules stale,hygiene --format table
       pipecli clean --since-last                 # only what is new since the last such report
       pipecli clean --as-of 2026-10-31          # the pipeline as it stood then
@@ -107,7 +115,7 @@ def clean(
     \b
     Exit codes:
       0  the report was made (and, with --check, nothing was found)
-      1  --check found something; or an error (the message on stderr says what)
+      1  --check found something; or an error, such as a mail that could not be sent (stderr says what)
       2  usage error, or an action without --yes when not on a terminal (nothing changed)
     """
     # imported when the command runs, so --help and --version stay light
@@ -140,7 +148,18 @@ def clean(
     else:
         with store().read() as conn:
             report = stale.find_stale(conn, pipeline, owner, day, rules=chosen, stage=stage)
-    render_report(report, fmt, owner, as_of is not None)
+    if mail_to is not None:
+        if not (check and not report.rows):  # with --check, a mail only when something was found
+            # imported when the command runs, so --help and --version stay light
+            from pipecli.cli.mail import mail_report
+
+            mail_report(
+                mail_to,
+                summary(report, owner, as_of is not None),
+                lambda f: render_report(report, f, owner, as_of is not None),
+            )
+    else:
+        render_report(report, fmt, owner, as_of is not None)
     if actions and report.rows:
         action = actions[0]
         targets, left = report.act_on(action)

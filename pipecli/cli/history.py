@@ -66,6 +66,12 @@ def changes(
             help="Output format (markdown for a review mail).",
         ),
     ] = "table",
+    mail_to: Annotated[
+        str | None,
+        typer.Option(
+            "--mail-to", metavar="ADDR", help="Mail the report to ADDR (text and HTML) instead of printing it."
+        ),
+    ] = None,
 ) -> None:
     """What changed: the open-value waterfall (balanced to the cent), close dates pushed and pulled in,
     stage moves and every deal that changed: pipecli changes --since 7d --format markdown."""
@@ -78,6 +84,13 @@ def changes(
     start = report.window_start(since, end)
     with store().read() as conn:
         result = report.changes(conn, start, end, pipeline, owner)
+    if mail_to is not None:
+        # imported when the command runs, so --help and --version stay light
+        from pipecli.cli.mail import mail_report
+
+        subject = f"Pipeline: what changed {clock.show(result.since)} → {clock.show(result.until)}"
+        mail_report(mail_to, subject, lambda f: views.changes(result, "table" if f == "text" else f))
+        return
     views.changes(result, fmt)
 
 

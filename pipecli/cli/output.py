@@ -13,7 +13,9 @@ Views (`cli.views`) compose these into a command's screens; commands call views,
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+import io
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import IO, TYPE_CHECKING, Any
 
 from pipecli.cli.context import current
@@ -266,6 +268,33 @@ def ask(question: str) -> bool:
     from pipecli.formats import neutralise
 
     return typer.confirm(neutralise(question), default=False, err=True)
+
+
+@contextmanager
+def captured() -> Iterator[io.StringIO]:
+    """Send what the command writes to stdout into a string instead, while the block runs (a report that
+    is mailed rather than printed: `clean --mail-to`)."""
+    ctx = current()
+    saved = ctx._stdout
+    buffer = io.StringIO()
+    ctx._stdout = buffer
+    try:
+        yield buffer
+    finally:
+        ctx._stdout = saved
+
+
+def write_bytes(data: bytes) -> None:
+    """Write a file's bytes to stdout unchanged (an iCalendar export): through the binary buffer when the
+    stream has one, else as UTF-8 text."""
+    stream = current().stdout
+    buffer = getattr(stream, "buffer", None)
+    if buffer is not None:
+        stream.flush()
+        buffer.write(data)
+        buffer.flush()
+    else:
+        stream.write(data.decode("utf-8"))
 
 
 def ask_text(question: str) -> str:

@@ -49,7 +49,9 @@ def _import_history(file: str, pipeline: str | None, key: str | None, encoding: 
 
 
 def import_(
-    file: Annotated[str, typer.Argument(metavar="FILE|-", help="A CSV file, or - for standard input.")],
+    file: Annotated[
+        str, typer.Argument(metavar="FILE|-", help="A CSV file, a workbook (.xlsx .xlsm .xls .ods), or - for stdin.")
+    ],
     map_: Annotated[
         list[str],
         typer.Option(
@@ -117,6 +119,22 @@ def import_(
         bool, typer.Option("--dry-run", help="Print the column mapping and the counts; write nothing.")
     ] = False,
     force: Annotated[bool, typer.Option("--force", help="Replace an existing --rejects file.")] = False,
+    from_: Annotated[
+        str | None,
+        typer.Option(
+            "--from",
+            metavar="pipedrive|hubspot|salesforce|zoho|odoo|csv",
+            help="Read FILE as this CRM's export (default: recognised by its header, else plain CSV).",
+        ),
+    ] = None,
+    sheet: Annotated[
+        str | None,
+        typer.Option(
+            "--sheet",
+            metavar="NAME",
+            help="The sheet of a workbook (.xlsx .xlsm .xls .ods) to read (default: the first).",
+        ),
+    ] = None,
     allow_duplicates: Annotated[
         bool,
         typer.Option("--allow-duplicates", help="Import a file imported before without --key again (its leads twice)."),
@@ -152,7 +170,7 @@ def import_(
 
     from pipecli import config, formats
     from pipecli.cli import output
-    from pipecli.transfer import importer
+    from pipecli.transfer import importer, profiles, spreadsheet, vcard
 
     if dayfirst and monthfirst:
         raise UsageError("pass only one of --dayfirst and --monthfirst")
@@ -176,7 +194,10 @@ def import_(
         skip_invalid=skip_invalid,
         dry_run=dry_run,
         currency=config.currency(),
+        profile=from_,
     )
+    if from_ is not None and from_ not in profiles.CHOICES:
+        raise UsageError(f"--from must be one of {', '.join(profiles.CHOICES)}, not {from_!r}")
     for column, field in options.mapping.items():
         if field not in importer.FIELDS + ("extra", "ignore"):
             raise UsageError(
@@ -192,7 +213,14 @@ def import_(
         if file == "-":
             stream, size = sys.stdin.buffer, None
             head = importer.read_head(stream)  # sizes up the stream: more than this is a big import
+        elif vcard.is_vcard(file):
+            stream, size = vcard.to_csv(file)
+        elif spreadsheet.is_spreadsheet(file):
+            stream, size = spreadsheet.open_sheet(file, sheet)
+            stack.callback(stream.close)
         else:
+            if sheet is not None:
+                raise UsageError("--sheet is for a workbook (.xlsx .xlsm .xls .ods)")
             try:
                 stream = stack.enter_context(open(file, "rb"))
             except OSError as exc:
@@ -264,6 +292,11 @@ def _summary(result, label: str, failed: bool = False) -> None:
     # imported when the command runs, so --help and --version stay light
     from pipecli.cli.output import message
 
+    if result.profile != "csv":
+        # imported when the summary is shown, like the output module above
+        from pipecli.transfer.profiles import PROFILES
+
+        message(f"read as: {PROFILES[result.profile].title} (--from {result.profile.split('-')[0]})")
     if result.extras and not failed:
         message(f"kept as extra fields: {', '.join(result.extras)}")
     if result.created_stages:

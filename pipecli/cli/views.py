@@ -20,8 +20,11 @@ from pipecli.cli import output
 from pipecli.formats import Column, neutralise
 
 if TYPE_CHECKING:
+    from pipecli.examples import Example
     from pipecli.history import Change
     from pipecli.leads import Move
+    from pipecli.mail.compose import Sent
+    from pipecli.mail.sync import SyncResult
     from pipecli.reports.changes import ChangesReport
     from pipecli.undo import Entry, Undone
 
@@ -493,6 +496,14 @@ def copied(counts: Sequence[Row], fmt: str) -> None:
     output.render(counts, COPIED_COLUMNS, fmt)
 
 
+EXAMPLE_COLUMNS: Columns = (Column("name"), Column("about"))
+
+
+def examples(shipped: Sequence[Example], fmt: str) -> None:
+    """Write the shipped examples (`pipecli examples`): each one's name and what it is for."""
+    output.render([{"name": e.name, "about": e.about} for e in shipped], EXAMPLE_COLUMNS, fmt)
+
+
 def forgotten(gone: Mapping[str, Any], fmt: str) -> None:
     """Write what `forget` erased (a `privacy.forget` result): the rows per table."""
     rows = [{"table": table, "rows": count} for table, count in gone["rows"].items()]
@@ -680,3 +691,86 @@ def changes(report: ChangesReport, fmt: str) -> None:
     )
     heading(f"Deals that changed ({len(report.deals)})")
     output.render([vars(d) for d in report.deals], DEAL_CHANGE_COLUMNS, fmt, empty="none")
+
+
+# --- mail ------------------------------------------------------------------------------------------------
+
+SENDER_COLUMNS: Columns = (
+    Column("address"),
+    Column("name"),
+    Column("messages", kind="int"),
+    Column("last_at", "last message", kind="ts"),
+)
+MAIL_STATUS_COLUMNS: Columns = (
+    Column("source"),
+    Column("kind"),
+    Column("last_sync_at", "last sync", kind="ts"),
+    Column("logged_total", "logged (all)", kind="int"),
+    Column("last_scanned", "read", kind="int"),
+    Column("last_logged", "logged", kind="int"),
+    Column("last_matched", "matched", kind="int"),
+    Column("last_unmatched", "unmatched", kind="int"),
+    Column("last_error", "last error"),
+    Column("last_error_at", "error at", kind="ts"),
+)
+
+
+def mail_synced_json(result: SyncResult) -> dict[str, Any]:
+    """Return `mail sync`'s JSON: its counts, then the unmatched addresses."""
+    return {
+        "source": result.source,
+        "kind": result.kind,
+        "scanned": result.scanned,
+        "logged": result.logged,
+        "already_logged": result.already_logged,
+        "matched": result.matched,
+        "unmatched": result.unmatched,
+        "created_leads": result.created_leads,
+        "unmatched_senders": output.records([vars(s) for s in result.unmatched_senders], SENDER_COLUMNS),
+    }
+
+
+def mail_synced(result: SyncResult, fmt: str) -> None:
+    """Write what a sync did: the counts on stderr, the unmatched addresses as data (all of it in JSON)."""
+    if fmt == "json":
+        output.write_json(mail_synced_json(result))
+        return
+    if result.senders or fmt != "table":
+        output.render([vars(s) for s in result.unmatched_senders], SENDER_COLUMNS, fmt)
+    created = f", {result.created_leads} lead(s) created" if result.created_leads else ""
+    output.message(
+        f"{result.source}: {result.scanned} message(s) read, {result.logged} logged, {result.already_logged} "
+        f"already logged, {result.unmatched} unmatched{created}"
+        + ("; see the addresses above (--create-leads adds them)" if result.senders and fmt == "table" else "")
+    )
+
+
+def mail_statuses(rows: Sequence[Row], fmt: str) -> None:
+    """Write `mail status`: one row per mail source."""
+    output.render(rows, MAIL_STATUS_COLUMNS, fmt, empty="no mail synced yet (see `pipecli mail sync --help`)")
+
+
+def mail_sent(sent: Sent) -> None:
+    """Write what `mail send` did: the whole message on stdout for a dry run, else one line on stderr."""
+    if sent.activity_id is None:
+        output.write(sent.message.as_string())
+        output.message(f"dry run: nothing sent or logged ({sent.sent_today} of {sent.cap} e-mails sent today)")
+        return
+    thread = " as a reply" if sent.threaded else ""
+    output.message(
+        f"sent to {sent.message['To']}{thread}; logged as activity {sent.activity_id} on lead {sent.lead_id} "
+        f"({sent.sent_today} of {sent.cap} e-mails today)"
+    )
+
+
+def calendar_file(data: bytes) -> None:
+    """Write an iCalendar file to stdout as it is (its CRLF line ends kept)."""
+    output.write_bytes(data)
+
+
+def meetings_imported(counts: Mapping[str, int]) -> None:
+    """Say on stderr what `calendar import` logged and left alone."""
+    output.message(
+        f"logged {counts['logged']} meeting(s); {counts['already']} already logged, {counts['future']} in the "
+        f"future, {counts['unmatched']} matching no lead (of {counts['meetings']} events)"
+    )

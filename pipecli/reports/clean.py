@@ -43,6 +43,7 @@ from functools import cached_property
 from sqlalchemy import text
 
 from pipecli import clock, config, identity, pipelines
+from pipecli.activities import engaging_sql
 from pipecli.clock import DAY
 from pipecli.config import setting
 from pipecli.errors import NotFound, PipecliError
@@ -248,7 +249,8 @@ class _Scope:
             )
             source = (
                 "(SELECT y.lead_id, y.stage_id, y.entered, "
-                " COALESCE((SELECT MAX(a.at) FROM activity a WHERE a.lead_id = y.lead_id AND a.at <= :moment"
+                f" COALESCE((SELECT MAX(a.at) FROM activity a WHERE a.lead_id = y.lead_id AND a.at <= :moment"
+                f" AND {engaging_sql('a')}"
                 " AND a.at > y.entered), y.entered) AS last_event "
                 f" FROM ({stay} c.left_at IS NULL UNION ALL {stay} c.left_at > :moment) y) st "
                 "JOIN lead l ON l.id = st.lead_id"

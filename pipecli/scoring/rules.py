@@ -50,6 +50,7 @@ DEFAULT_POINTS = {
     "sms": 2,
     "email": 1,
     "note": 0,
+    "auto_reply": 0,  # no sign of life: activities.NOT_ENGAGEMENT, whatever the config says
 }
 
 

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import text
 
 from pipecli import clock
+from pipecli.activities import engages
 from pipecli.errors import NotFound
 from pipecli.scoring import learn
 from pipecli.scoring.fields import LEAD_FIELDS, field_values
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
 
 def engagement_of(activities: list[tuple[str, int]], pts: dict[str, Any], half_life: float) -> tuple[float, int | None]:
     """Return (engagement as of the latest activity, that activity's time) for (kind, at) pairs."""
+    activities = [(kind, at) for kind, at in activities if engages(kind)]
     if not activities:
         return 0.0, None
     latest = max(at for _, at in activities)

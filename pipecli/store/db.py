@@ -30,7 +30,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import NullPool
 
-from pipecli import config
+from pipecli import DISTRIBUTION, config
 from pipecli.errors import PipecliError
 from pipecli.store import migrations
 from pipecli.store.files import create_private_file, describe_file
@@ -66,11 +66,29 @@ def redact(target: str) -> str:
     return re.sub(r"(?i)([?&]password=)[^&]*", r"\1***", hidden)
 
 
+def role_of(url: str) -> str:
+    """Return the PostgreSQL role a URL connects as: its user, else $PGUSER, else the login name (libpq's order)."""
+    # urllib and getpass only for a PostgreSQL message
+    import getpass
+    from urllib.parse import unquote, urlsplit
+
+    user = urlsplit(url).username
+    return unquote(user) if user else os.environ.get("PGUSER") or getpass.getuser()
+
+
 def translate_error(exc: Exception, target: str) -> PipecliError:
-    """Return a one-line PipecliError for a database driver error (locked, read-only, damaged...)."""
-    target = redact(target)
-    text = str(getattr(exc, "orig", exc) or exc).strip().splitlines()[0] if str(exc) else type(exc).__name__
+    """Return a one-line PipecliError for a database driver error (locked, read-only, damaged, a PostgreSQL
+    role without grants...)."""
+    orig = getattr(exc, "orig", exc)
+    text = str(orig or exc).strip().splitlines()[0] if str(exc) else type(exc).__name__
     low = text.lower()
+    if is_url(target) and (getattr(orig, "sqlstate", None) == "42501" or "permission denied" in low):
+        # a role the tables were not granted to: on PostgreSQL the file's permissions have nothing to do with it
+        return PipecliError(
+            f"database role {role_of(target)} has no access to pipecli's tables in {redact(target)} ({text}); "
+            "ask the database's owner to GRANT them: nothing was changed"
+        )
+    target = redact(target)
     if "locked" in low or "busy" in low:
         return PipecliError(f"database {target} stayed busy for {BUSY_TIMEOUT_SECONDS}s; try again")
     if "readonly" in low or "read-only" in low or "permission denied" in low:
@@ -130,6 +148,10 @@ class Store:
                 # one invocation reuses its connection (the schema check, then the command): a new
                 # PostgreSQL connection costs more than a SQLite file open
                 engine = create_engine(url, pool_size=1, max_overflow=4)
+            except ModuleNotFoundError:  # psycopg is the optional `postgres` extra
+                raise PipecliError(
+                    f"the PostgreSQL driver is not installed: pip install '{DISTRIBUTION}[postgres]'"
+                ) from None
             except Exception as exc:  # bad URL, missing driver
                 raise PipecliError(f"cannot use database URL {redact(self.target)}: {exc}") from None
 

@@ -163,13 +163,54 @@ class StageChange(SQLModel, table=True):
 
 
 class Activity(SQLModel, table=True):
-    __table_args__ = (Index("ix_activity_lead", "lead_id", "at"),)
+    """One touch. Since schema 6 an e-mail captured by `mail sync` also keeps its Message-ID (a content hash
+    `sha256:...` when it had none; unique, so a message is logged once however often sync runs), direction
+    (`out` sent by the seller, `in` received), subject and, with `--keep-body`, its text."""
+
+    __table_args__ = (
+        Index("ix_activity_lead", "lead_id", "at"),
+        Index("ux_activity_message", "message_id", unique=True, **_where("message_id IS NOT NULL")),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     lead_id: int = Field(foreign_key="lead.id", ondelete="CASCADE")
     kind: str
     note: str | None = None
     at: int = Field(sa_type=BigInteger)
+    message_id: str | None = None
+    direction: str | None = None  # out | in (mail only)
+    subject: str | None = None
+    body: str | None = None
+
+
+class MailSource(SQLModel, table=True):
+    """One mailbox `mail sync` reads (a Maildir or mbox path, or an IMAP folder URL without password): its
+    IMAP resume point (UIDVALIDITY and the last UID seen), and what `mail status` shows of its syncs."""
+
+    __tablename__ = "mail_source"
+
+    id: int | None = Field(default=None, primary_key=True)
+    url: str = Field(unique=True)
+    kind: str  # maildir | mbox | imap
+    uidvalidity: int | None = Field(default=None, sa_type=BigInteger)
+    last_uid: int | None = Field(default=None, sa_type=BigInteger)
+    last_sync_at: int | None = Field(default=None, sa_type=BigInteger)
+    logged_total: int = 0
+    last_scanned: int = 0
+    last_logged: int = 0
+    last_matched: int = 0
+    last_unmatched: int = 0
+    last_error: str | None = None
+    last_error_at: int | None = Field(default=None, sa_type=BigInteger)
+
+
+class MailSeen(SQLModel, table=True):
+    """A message of a Maildir source already read (its Maildir key), so a re-sync parses only new files."""
+
+    __tablename__ = "mail_seen"
+
+    source_id: int = Field(foreign_key="mail_source.id", ondelete="CASCADE", primary_key=True)
+    key: str = Field(primary_key=True)
 
 
 class LeadExtra(SQLModel, table=True):

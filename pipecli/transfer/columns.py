@@ -18,23 +18,192 @@ from pipecli.formats import undefuse
 
 EXTRA_PREFIX = "extra:"  # a header `extra:KEY` is kept as the extra field KEY (see exporter.extra_header)
 
-# field -> header synonyms, compared after `norm_header` (lower case, letters and digits only).
+# field -> header synonyms in English, Italian, French, Spanish and German, compared after `norm_header`
+# (lower case, letters and digits only); each field's tuple is its whole synonym table.
 SYNONYMS = {
-    "name": ("name", "fullname", "contact", "contactname", "leadname", "person", "personname"),
-    "company": ("company", "account", "organization", "organisation", "companyname", "accountname"),
-    "email": ("email", "emailaddress", "mail"),
-    "phone": ("phone", "phonenumber", "telephone", "mobile", "tel"),
-    "value": ("value", "amount", "dealvalue", "closevalue", "dealamount", "dealsize"),
-    "stage": ("stage", "dealstage", "status", "pipelinestage", "leadstage"),
+    "name": (
+        "name",
+        "fullname",
+        "contact",
+        "contactname",
+        "leadname",
+        "person",
+        "personname",
+        "nome",
+        "nominativo",
+        "contatto",  # it
+        "nom",
+        "nomcomplet",  # fr
+        "nombre",
+        "nombrecompleto",
+        "contacto",  # es
+        "vollständigername",
+        "kontakt",
+        "ansprechpartner",  # de
+    ),
+    "company": (
+        "company",
+        "account",
+        "organization",
+        "organisation",
+        "companyname",
+        "accountname",
+        "azienda",
+        "societa",
+        "società",
+        "ragionesociale",  # it
+        "société",
+        "societe",
+        "entreprise",  # fr
+        "empresa",
+        "compañía",
+        "compania",
+        "organización",  # es
+        "firma",
+        "unternehmen",
+        "firmenname",  # de
+    ),
+    "email": ("email", "emailaddress", "mail", "posta", "courriel", "correo", "correoelectrónico", "emailadresse"),
+    "phone": (
+        "phone",
+        "phonenumber",
+        "telephone",
+        "mobile",
+        "tel",
+        "telefono",
+        "cellulare",
+        "téléphone",
+        "teléfono",
+        "telefon",
+        "telefonnummer",
+    ),
+    "value": (
+        "value",
+        "amount",
+        "dealvalue",
+        "closevalue",
+        "dealamount",
+        "dealsize",
+        "valore",
+        "importo",  # it
+        "montant",
+        "valeur",  # fr
+        "valor",
+        "importe",
+        "monto",  # es
+        "wert",
+        "betrag",  # de
+    ),
+    "stage": (
+        "stage",
+        "dealstage",
+        "status",
+        "pipelinestage",
+        "leadstage",
+        "fase",
+        "stato",  # it, es
+        "étape",
+        "etape",
+        "statut",  # fr
+        "etapa",
+        "estado",  # es
+        "phase",
+        "stufe",  # de
+    ),
     "pipeline": ("pipeline",),
-    "owner": ("owner", "salesagent", "agent", "rep", "salesrep", "salesperson", "assignedto", "leadowner", "dealowner"),
-    "source": ("source", "leadsource"),
-    "created": ("created", "createdat", "createddate", "createdon", "datecreated", "creationdate", "engagedate"),
-    "close_date": ("closedate", "closedat", "closeddate", "dateclosed", "closingdate"),
-    "expected_close": ("expectedclose", "expectedclosedate", "expectedclosingdate"),
+    "owner": (
+        "owner",
+        "salesagent",
+        "agent",
+        "rep",
+        "salesrep",
+        "salesperson",
+        "assignedto",
+        "leadowner",
+        "dealowner",
+        "responsabile",
+        "commerciale",
+        "propriétaire",
+        "responsable",
+        "vendedor",
+        "propietario",
+        "verantwortlicher",
+        "vertriebsmitarbeiter",
+        "besitzer",
+    ),
+    "source": ("source", "leadsource", "fonte", "origine", "origen", "fuente", "quelle"),
+    "created": (
+        "created",
+        "createdat",
+        "createddate",
+        "createdon",
+        "datecreated",
+        "creationdate",
+        "engagedate",
+        "datadicreazione",
+        "creatoil",
+        "datedecréation",
+        "créé",
+        "créée",
+        "fechadecreación",
+        "creado",
+        "erstelltam",
+        "erstellt",
+        "erstellungsdatum",
+    ),
+    "close_date": (
+        "closedate",
+        "closedat",
+        "closeddate",
+        "dateclosed",
+        "closingdate",
+        "datadichiusura",
+        "datachiusura",
+        "datedeclôture",
+        "datedecloture",
+        "fechadecierre",
+        "abschlussdatum",
+    ),
+    "expected_close": (
+        "expectedclose",
+        "expectedclosedate",
+        "expectedclosingdate",
+        "chiusuraprevista",
+        "datadichiusuraprevista",
+        "clôtureprévue",
+        "datedeclôtureprévue",
+        "cierreprevisto",
+        "fechadecierreprevista",
+        "erwartetesabschlussdatum",
+        "voraussichtlicherabschluss",
+    ),
     "external_id": ("externalid", "leadid", "dealid", "opportunityid", "crmid"),
-    "lost_reason": ("lostreason", "reasonlost", "lossreason"),
-    "note": ("note", "notes", "comment", "comments", "description"),
+    "lost_reason": (
+        "lostreason",
+        "reasonlost",
+        "lossreason",
+        "motivodiperdita",
+        "motivoperdita",
+        "raisondelaperte",
+        "motivodepérdida",
+        "verlustgrund",
+    ),
+    "note": (
+        "note",
+        "notes",
+        "comment",
+        "comments",
+        "description",
+        "nota",
+        "commento",
+        "commentaire",
+        "remarque",
+        "notas",
+        "comentario",
+        "notiz",
+        "notizen",
+        "bemerkung",
+    ),
     "ignore": ("id",),  # pipecli's own id in an export: ids are given by the database imported into
 }
 FIELDS = tuple(f for f in SYNONYMS if f != "ignore")
@@ -43,8 +212,9 @@ DATE_FIELDS = ("created", "close_date", "expected_close")
 
 
 def norm_header(header: str) -> str:
-    """Return a header as it is matched to fields: lower case, letters and digits only."""
-    return re.sub(r"[^0-9a-z]", "", header.lower())
+    """Return a header as it is matched to fields: lower case, letters and digits only (accented letters
+    kept, as the Italian, French, Spanish and German synonyms spell them)."""
+    return re.sub(r"[\W_]", "", header.lower())
 
 
 def unique_headers(header: list[str]) -> list[str]:

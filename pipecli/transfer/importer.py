@@ -33,8 +33,8 @@ from sqlalchemy import Connection, text
 from pipecli import clock, money
 from pipecli.errors import PipecliError
 from pipecli.scoring import score as scoring
-from pipecli.transfer import helper
-from pipecli.transfer.columns import DATE_FIELDS, FIELDS, Columns
+from pipecli.transfer import helper, profiles
+from pipecli.transfer.columns import DATE_FIELDS, FIELDS, Columns, norm_header
 from pipecli.transfer.fastpath import WRITE_COLUMNS, Cols, ColumnChecker
 from pipecli.transfer.model import ImportFailed, ImportOptions, ImportResult, RowError
 from pipecli.transfer.rows import Lead, RowReader
@@ -388,10 +388,18 @@ def import_csv(
     size, when known) lets a big import into a small table rebuild indexes instead of updating them.
     `head`: the stream's first bytes when the caller already read them (`read_head`)."""
     file = open_csv(stream, options.delimiter, options.encoding, label, head)
+    profile = profiles.choose(options.profile, file.raw_header, label)
+    if profile is not None:
+        file.reshape(*profiles.plan(profile, file.raw_header))
     job = _Import(conn, file, options, label, on_error, rejects, size)
     # read here until the import proves big (at once when the file's size says so), then hand the
     # reading to a second process that checks the rows while this one writes them
     # (a stream of unknown length in the helper's smaller batches: it may turn big, and fork this process)
+    if profile is not None:
+        job.result.profile = profile.name
+    keep = {norm_header(k) for k, v in options.mapping.items() if v == "extra"}
+    keep |= {norm_header(h) for h in (profile.extras if profile is not None else ())}
+    profiles.guard(job.result.columns, file.sample(), keep)
     batch = HELPER_BATCH if size is None else BATCH
     encoding = file.encoding_name
     done, big = _consume(job, read_chunks(file, batch), label, encoding, on_progress, until=job.two_processes)

@@ -33,6 +33,7 @@ class ImportOptions:
     skip_invalid: bool = False
     dry_run: bool = False
     currency: str = "EUR"
+    profile: str | None = None  # `--from`: a vendor profile, "csv", or None to recognise one by the header
 
 
 @dataclass
@@ -64,6 +65,7 @@ class ImportResult:
     unchanged: int = 0
     rejected: int = 0
     created_stages: list[str] = field(default_factory=list)
+    profile: str = "csv"  # the vendor profile the file was read with
 
     @property
     def extras(self) -> list[str]:

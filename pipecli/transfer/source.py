@@ -12,7 +12,7 @@ from __future__ import annotations
 import codecs
 import csv
 import io
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from itertools import islice
 from typing import Any, BinaryIO
@@ -135,6 +135,7 @@ class CsvFile:
     raw_header: list[str]
     source: Source
     reader: Any  # the csv reader, after the header row
+    rewrite: Callable[[list[str]], list[str]] | None = None  # a vendor profile's row rewrite (`profiles.plan`)
 
     @property
     def encoding_name(self) -> str:
@@ -148,7 +149,30 @@ class CsvFile:
 
     def sample(self) -> list[list[str]]:
         """Return the first rows of the head after the header (for the day order)."""
-        return sample(self.head_text, self.delimiter, self.complete, SAMPLE_ROWS)[1:]
+        rows = sample(self.head_text, self.delimiter, self.complete, SAMPLE_ROWS)[1:]
+        return [self.rewrite(r) for r in rows] if self.rewrite is not None else rows
+
+    def reshape(self, header: list[str], rewrite: Callable[[list[str]], list[str]]) -> None:
+        """Read the file from now on as `header`, each row through `rewrite` (a vendor profile's plan)."""
+        self.raw_header, self.rewrite, self.reader = header, rewrite, _Rewritten(self.reader, rewrite)
+
+
+class _Rewritten:
+    """A csv reader whose rows go through a rewrite; keeps the reader's `line_num` for error lines."""
+
+    def __init__(self, reader: Any, rewrite: Callable[[list[str]], list[str]]):
+        self.reader, self.rewrite = reader, rewrite
+
+    @property
+    def line_num(self) -> int:
+        return int(self.reader.line_num)
+
+    def __iter__(self) -> _Rewritten:
+        return self
+
+    def __next__(self) -> list[str]:
+        row: list[str] = next(self.reader)
+        return self.rewrite(row) if row and (len(row) > 1 or row[0].strip()) else row
 
 
 def open_csv(stream: BinaryIO, delimiter: str | None, encoding: str | None, label: str, head: bytes | None) -> CsvFile:

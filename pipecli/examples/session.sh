@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # A seller's session, as a script: add leads, move them, log touches, look at the board.
-# Run it against a scratch database:  PIPECLI_DB=/tmp/scratch.db bash examples/session.sh
+# Run it against a scratch database:  PIPECLI_DB=/tmp/scratch.db bash pipecli/examples/session.sh
+# (installed: pipecli examples session.sh | PIPECLI_DB=/tmp/scratch.db bash)
 set -euo pipefail
 pipecli="${PIPECLI:-pipecli}"
 

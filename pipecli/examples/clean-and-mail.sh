@@ -1,5 +1,5 @@
 #!/bin/sh
-# Mail the stale-deal report, only when something is stale (for cron; see examples/crontab).
+# Mail the stale-deal report, only when something is stale (for cron; see `pipecli examples crontab`).
 #
 #   clean-and-mail.sh RECIPIENT [pipecli clean options...]
 #   clean-and-mail.sh sales@example.com --pipeline Sales --owner bob

@@ -1,0 +1,58 @@
+"""`calendar export`: follow-ups and expected close dates as an iCalendar file."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from pipecli.cli.common import store
+
+calendar_app = typer.Typer(
+    name="calendar", help="Follow-ups and close dates in your calendar (iCalendar).", no_args_is_help=True
+)
+
+
+def export(
+    days: Annotated[
+        int, typer.Option(min=1, max=3660, help="Look this many days ahead (overdue follow-ups too).")
+    ] = 30,
+) -> None:
+    """Write follow-ups (VTODO with a reminder) and expected close dates (all-day events) as iCalendar:
+    pipecli calendar export --days 30 > pipecli.ics"""
+    # imported when the command runs, so --help and --version (and other commands) never load icalendar
+    from pipecli import calendar
+    from pipecli.cli import views
+
+    with store().read() as conn:
+        data = calendar.export(conn, days)
+    views.calendar_file(data)
+
+
+def import_(
+    file: Annotated[str, typer.Argument(metavar="FILE.ics", help="An iCalendar file (- for stdin).")],
+) -> None:
+    """Log past meetings whose attendees include a lead's address as `meeting` activities (once per UID):
+    pipecli calendar import meetings.ics"""
+    import sys
+    from pathlib import Path
+
+    # imported when the command runs, so --help and --version (and other commands) never load icalendar
+    from pipecli import calendar
+    from pipecli.cli import views
+    from pipecli.errors import PipecliError
+
+    try:
+        data = sys.stdin.buffer.read() if file == "-" else Path(file).read_bytes()
+    except OSError as exc:
+        raise PipecliError(f"cannot read {file}: {exc.strerror}") from None
+    with store().write() as conn:
+        counts = calendar.import_meetings(conn, data)
+    views.meetings_imported(counts)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the `calendar` sub-app to `app`."""
+    calendar_app.command("export")(export)
+    calendar_app.command("import")(import_)
+    app.add_typer(calendar_app)

@@ -1,0 +1,303 @@
+"""`mail sync`: each message of a mailbox logged once, as an activity on the lead it concerns.
+
+Design, for the three failures users of synced CRMs complain of most:
+
+- **No duplicates.** A message is known by its Message-ID (a `sha256:` hash of its bytes when it has none),
+  and `activity.message_id` is unique: a message already logged is skipped, whichever source or sync read it.
+- **Nothing lost or doubled when interrupted.** Messages are written in batches (`sources.BATCH`), each one
+  transaction holding its activities, the source's resume point and its counts. A sync killed mid-way
+  keeps the batches it finished; the next one resumes after them and logs the rest exactly once.
+- **Failures are visible.** Every sync leaves its time, counts or error on its `mail_source` row, which
+  `mail status` shows. An error is recorded in a transaction of its own, after the batch it broke was
+  rolled back: no activity is ever logged half-way.
+
+Which lead and which kind is `mail.match`'s; reading the mailbox is `mail.sources`'.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from email import policy
+from email.message import EmailMessage, Message
+from email.parser import BytesParser
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+from sqlalchemy import text
+
+from pipecli import clock, config
+from pipecli.errors import PipecliError
+from pipecli.leads import add_lead, log_many
+from pipecli.mail import match
+from pipecli.mail.settings import settings as mail_settings
+from pipecli.mail.sources import Imap, Raw, Source, open_source
+from pipecli.store.sql import execute_in
+
+# compat32 (raw string headers) to read every message: policy.default's header objects cost more than the
+# rest of a sync; policy.default only for the few messages whose text is read (`_full`).
+_FAST = BytesParser()
+_FULL = BytesParser(policy=policy.default)
+
+
+def _full(data: bytes) -> EmailMessage:
+    msg = _FULL.parsebytes(data)
+    assert isinstance(msg, EmailMessage)  # what policy.default makes
+    return msg
+
+
+@dataclass
+class Sender:
+    """An address no lead matched: how many of this sync's messages came from or went to it."""
+
+    address: str
+    name: str
+    messages: int = 0
+    last_at: int = 0
+
+
+@dataclass
+class SyncResult:
+    """What one sync did: messages read, logged, already logged before, matched and not; leads created;
+    the unmatched addresses, most messages first."""
+
+    source: str
+    kind: str
+    scanned: int = 0
+    logged: int = 0
+    already_logged: int = 0
+    matched: int = 0
+    unmatched: int = 0
+    created_leads: int = 0
+    senders: dict[str, Sender] = field(default_factory=dict)
+
+    @property
+    def unmatched_senders(self) -> list[Sender]:
+        return sorted(self.senders.values(), key=lambda s: (-s.messages, s.address))
+
+
+def message_id_of(msg: Message, data: bytes) -> str:
+    """Return the message's Message-ID, or `sha256:<hex>` of its bytes (line ends made alike) without one."""
+    try:
+        found = str(msg.get("Message-ID", "") or "").strip()
+    except (ValueError, IndexError):  # a header the parser cannot read
+        found = ""
+    if found:
+        return found[:998]
+    return "sha256:" + hashlib.sha256(data.replace(b"\r\n", b"\n").strip()).hexdigest()
+
+
+def time_of(msg: Message, fallback: int | None) -> int:
+    """Return the message's Date as epoch seconds, else `fallback` (the file's or the server's time), else now."""
+    raw = msg.get("Date")
+    if raw is not None:
+        try:
+            moment = parsedate_to_datetime(str(raw))
+        except (TypeError, ValueError, IndexError):
+            moment = None
+        if moment is not None:
+            if moment.tzinfo is None:  # RFC 5322 `-0000`: the time is UTC with no zone known
+                moment = moment.replace(tzinfo=_dt.UTC)
+            return int(moment.timestamp())
+    return fallback if fallback is not None else clock.now_ts()
+
+
+def _text_body(msg: EmailMessage) -> str | None:
+    try:
+        part = msg.get_body(preferencelist=("plain",))
+        return str(part.get_content()) if part is not None else None
+    except (KeyError, LookupError, UnicodeError):
+        return None
+
+
+@dataclass
+class _State:
+    """The stored state of a source, read once at the start."""
+
+    id: int | None = None
+    uidvalidity: int | None = None
+    last_uid: int | None = None
+    synced: bool = False  # a sync of it has ever finished
+    seen: set[str] = field(default_factory=set)
+
+
+def _load_state(conn: Any, url: str, rescan: bool) -> _State:
+    row = conn.execute(
+        text("SELECT id, uidvalidity, last_uid, last_sync_at FROM mail_source WHERE url = :u"), {"u": url}
+    ).first()
+    if row is None:
+        return _State()
+    state = _State(row[0], row[1], row[2], synced=row[3] is not None)
+    if not rescan:
+        state.seen = {r[0] for r in conn.execute(text("SELECT key FROM mail_seen WHERE source_id = :s"), {"s": row[0]})}
+    return state
+
+
+def _source_id(conn: Any, source: Source) -> int:
+    found = conn.execute(text("SELECT id FROM mail_source WHERE url = :u"), {"u": source.url}).scalar()
+    if found is not None:
+        return int(found)
+    return int(
+        conn.execute(
+            text(
+                "INSERT INTO mail_source (url, kind, logged_total, last_scanned, last_logged, last_matched,"
+                " last_unmatched) VALUES (:u, :k, 0, 0, 0, 0, 0) RETURNING id"
+            ),
+            {"u": source.url, "k": source.kind},
+        ).scalar_one()
+    )
+
+
+@dataclass
+class _Options:
+    own: frozenset[str]
+    keep_body: bool
+    create_leads: bool
+    first_sync: bool
+
+
+def sync(
+    store: Any,
+    spec: str,
+    *,
+    keep_body: bool = False,
+    create_leads: bool = False,
+    rescan: bool = False,
+    addresses: Iterable[str] | None = None,
+) -> SyncResult:
+    """Log every message of the mailbox `spec` (a Maildir or mbox path, or an imaps:// URL) not logged yet as
+    an activity on the lead it concerns; return what was done. `addresses` are the seller's own (default
+    config `[mail] addresses`); `rescan` reads the whole mailbox again (still logging nothing twice);
+    `create_leads` adds a lead, in the first stage, for each address no lead matched."""
+    own = match.own_addresses(mail_settings().addresses if addresses is None else addresses)
+    if not own:
+        raise PipecliError(
+            f'set your own addresses first: [mail] addresses = ["you@example.com"] in {config.path()} '
+            "(they tell what you sent from what you received)"
+        )
+    source = open_source(spec)
+    result = SyncResult(source.url, source.kind)
+    with store.read() as conn:
+        state = _load_state(conn, source.url, rescan)
+        matcher = match.Matcher.load(conn)
+    options = _Options(own, keep_body, create_leads, first_sync=not state.synced)
+    try:
+        if isinstance(source, Imap):
+            source.connect()
+            same_folder = state.uidvalidity is not None and state.uidvalidity == source.uidvalidity
+            source.resume_uid = (state.last_uid or 0) if same_folder and not rescan else 0
+        for batch in source.batches(state.seen):
+            with store.write() as conn:
+                _write_batch(conn, source, batch, matcher, options, result)
+            options.first_sync = False
+    except PipecliError as exc:
+        _record_error(store, source, str(exc))
+        raise
+    finally:
+        source.close()
+    with store.write() as conn:
+        conn.execute(
+            text(
+                "UPDATE mail_source SET last_sync_at = :t, last_scanned = :s, last_logged = :l, last_matched = :m, "
+                "last_unmatched = :u, last_error = NULL, last_error_at = NULL WHERE id = :i"
+            ),
+            {
+                "t": clock.now_ts(),
+                "s": result.scanned,
+                "l": result.logged,
+                "m": result.matched,
+                "u": result.unmatched,
+                "i": _source_id(conn, source),
+            },
+        )
+    return result
+
+
+def _record_error(store: Any, source: Source, message: str) -> None:
+    with store.write() as conn:
+        conn.execute(
+            text("UPDATE mail_source SET last_error = :e, last_error_at = :t WHERE id = :i"),
+            {"e": message, "t": clock.now_ts(), "i": _source_id(conn, source)},
+        )
+
+
+def _write_batch(
+    conn: Any, source: Source, batch: list[Raw], matcher: match.Matcher, options: _Options, result: SyncResult
+) -> None:
+    """Log one batch of messages (in the caller's transaction) and move the source's resume point past it."""
+    parsed = []
+    for raw in batch:
+        msg = _FAST.parsebytes(raw.data, headersonly=True)
+        parsed.append((raw, msg, message_id_of(msg, raw.data), match.facts_of(msg, options.own)))
+    if options.first_sync and parsed and not any(f.involves_seller for _, _, _, f in parsed):
+        raise PipecliError(
+            f"none of the first {len(parsed)} messages of {source.url} is from or to your addresses "
+            f"({', '.join(sorted(options.own))}; config [mail] addresses): nothing was logged"
+        )
+    ids = [mid for _, _, mid, _ in parsed]
+    known = {r[0] for r in execute_in(conn, "SELECT message_id FROM activity WHERE message_id IN :ids", ids=ids)}
+    per_lead: dict[int, list[dict[str, Any]]] = {}
+    for raw, msg, message_id, facts in parsed:
+        result.scanned += 1
+        if message_id in known:
+            result.already_logged += 1
+            continue
+        known.add(message_id)
+        lead_id = matcher.lead_for(facts.people)
+        subject = match.header_text(msg, "Subject") or None
+        full = (
+            _full(raw.data) if options.keep_body or (lead_id is None and match.FORWARDED.match(subject or "")) else None
+        )
+        if lead_id is None and full is not None:
+            lead_id = matcher.lead_for(match.forwarded_people(full, options.own))
+        at = time_of(msg, raw.fallback_at)
+        if lead_id is None and options.create_leads and facts.people:
+            lead_id = _create_lead(conn, facts.people[0], matcher)
+            result.created_leads += lead_id is not None
+        if lead_id is None:
+            result.unmatched += 1
+            if facts.people:
+                first = facts.people[0]
+                sender = result.senders.setdefault(match.normal(first.address), Sender(first.address, first.name))
+                sender.messages += 1
+                sender.last_at = max(sender.last_at, at)
+            continue
+        result.matched += 1
+        per_lead.setdefault(lead_id, []).append(
+            {
+                "kind": facts.kind,
+                "note": subject,
+                "at": at,
+                "message_id": message_id,
+                "direction": facts.direction,
+                "subject": subject,
+                "body": _text_body(full) if options.keep_body and full is not None else None,
+            }
+        )
+    logged = log_many(conn, per_lead) if per_lead else 0
+    result.logged += logged
+    source_id = _source_id(conn, source)
+    if source.kind == "maildir":
+        conn.execute(
+            text("INSERT INTO mail_seen (source_id, key) VALUES (:s, :k) ON CONFLICT DO NOTHING"),
+            [{"s": source_id, "k": raw.key} for raw in batch],
+        )
+    params: dict[str, Any] = {"i": source_id, "n": logged}
+    sets = "logged_total = logged_total + :n"
+    if isinstance(source, Imap):
+        sets += ", uidvalidity = :v, last_uid = :u"
+        params.update(v=source.uidvalidity, u=source.last_uid)
+    conn.execute(text(f"UPDATE mail_source SET {sets} WHERE id = :i"), params)
+
+
+def _create_lead(conn: Any, person: match.Person, matcher: match.Matcher) -> int | None:
+    """Add a lead for an unmatched address, in the first stage; None when the address cannot be a lead's."""
+    name = person.name.strip() or person.address.split("@", 1)[0]
+    try:
+        lead_id = add_lead(conn, name, email=person.address, source="mail")
+    except PipecliError:
+        return None
+    matcher.add(lead_id, person.address)
+    return lead_id
