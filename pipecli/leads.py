@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import text
 
-from pipecli import clock, pipelines
+from pipecli import clock, identity, pipelines
 from pipecli.activities import activities_of, check_kind, engages
 from pipecli.errors import NotFound, PipecliError
 from pipecli.history import lead_history
@@ -44,6 +44,7 @@ def check_email(email: str | None) -> str | None:
         return None
     if not EMAIL.fullmatch(email):
         raise PipecliError(f"--email: {email!r} is not an email address")
+    identity.check_email(email)  # the full syntax check (`a@@b.c`, `x@.y`); the address is kept as typed
     return email
 
 
@@ -150,6 +151,30 @@ def add_lead(
         log_activity(conn, lead_id, "note", note, at)
     scoring.refresh(conn, lead_id)
     return lead_id
+
+
+@dataclass
+class Added:
+    """A lead just added, and the stored leads it looks like (`identity.likely_duplicates`)."""
+
+    lead_id: int
+    duplicates: list[dict]
+
+
+def add_checked(conn, name: str, *, unique: bool = False, **details) -> Added:
+    """Add a lead as `add_lead` does after looking for likely duplicates among the stored leads; return
+    its id with them. With `unique`, a likely duplicate refuses the lead (nothing is written)."""
+    contact = identity.Contact(name, details.get("company"), check_email(details.get("email")), details.get("phone"))
+    found = identity.likely_duplicates(conn, contact)
+    if unique and found:
+        first = found[0]
+        company = f", {first['company']}" if first["company"] else ""
+        more = f" and {len(found) - 1} more" if len(found) > 1 else ""
+        raise PipecliError(
+            f"--unique: {name!r} looks like lead {first['id']} ({first['name']}{company}: {first['why']}){more};"
+            " nothing was added"
+        )
+    return Added(add_lead(conn, name, **details), found)
 
 
 @dataclass

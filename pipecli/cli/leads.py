@@ -23,16 +23,20 @@ def add_lead(
     stage: Annotated[str | None, typer.Option(help="Starting stage (default: the first).")] = None,
     note: Annotated[str | None, typer.Option(help="A first note, logged as an activity.")] = None,
     at: AtOpt = None,
+    unique: Annotated[bool, typer.Option("--unique", help="Refuse the lead when it looks like a stored one.")] = False,
 ) -> None:
-    """Add a lead; print its id (only the id when piped: id=$(pipecli add-lead "Anna Rossi"))."""
+    """Add a lead; print its id (only the id when piped: id=$(pipecli add-lead "Anna Rossi")). A lead that
+    looks like a stored one (same email, phone or company and name) is added with a warning on stderr;
+    --unique refuses it instead."""
     # imported when the command runs, so --help and --version stay light
     from pipecli import leads
     from pipecli.cli import views
 
     with store().write() as conn:
-        lead_id = leads.add_lead(
+        added = leads.add_checked(
             conn,
             name,
+            unique=unique,
             company=company,
             email=email,
             phone=phone,
@@ -46,7 +50,7 @@ def add_lead(
             note=note,
             at=ts(at),
         )
-    views.added(lead_id, name)
+    views.added(added.lead_id, name, added.duplicates)
 
 
 def move(

@@ -71,11 +71,15 @@ ACTIVITY_COLUMNS: Columns = (Column("at", kind="ts"), Column("kind"), Column("no
 ANSWER_COLUMNS: Columns = (Column("criterion"), Column("answer"), Column("verdict"), Column("at", kind="ts"))
 
 
-def added(lead_id: int, name: str) -> None:
-    """Say a lead was added: its id alone on stdout (`id=$(pipecli add-lead ...)`), and a sentence on a terminal."""
+def added(lead_id: int, name: str, duplicates: list[dict[str, object]] | None = None) -> None:
+    """Say a lead was added: its id alone on stdout (`id=$(pipecli add-lead ...)`), and a sentence on a terminal;
+    a warning on stderr for each stored lead it looks like."""
     output.line(str(lead_id))
     if output.stdout_is_tty():
         output.message(f"added lead {lead_id}: {name}")
+    for d in duplicates or []:
+        company = f", {d['company']}" if d["company"] else ""
+        output.message(f"warning: lead {lead_id} looks like lead {d['id']} ({d['name']}{company}): {d['why']}")
 
 
 def moved(move: Move) -> None:

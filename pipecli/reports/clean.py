@@ -17,12 +17,14 @@ lacks something:
 - **incomplete** (hygiene): missing what a forecast needs (value, expected close) or what a follow-up
   needs (email or phone, owner).
 - **no-next-step** (hygiene): no next step planned (`pipecli follow-up`).
-- **duplicate** (hygiene): an open lead with the same email (case-insensitive) or the same name and company as an
-  earlier open lead of the pipeline; the later copies are reported, the first is the original.
+- **duplicate** (hygiene): an open lead that `pipecli.identity`'s matcher finds likely to be the same person as
+  an earlier open lead of the pipeline (same email ignoring case and `+tag`, same phone in E.164 and a similar
+  name, same company without its legal form and a similar name); the later copies are reported, the first
+  is the original.
 
 Silent, stuck, overdue and incomplete are decided in one pass over the open leads, where SQL decides each
 rule, writes each row's sentence and orders the rows (a big pipeline costs little more than reading its
-open leads); duplicates come from two expression indexes. Archived leads and leads snoozed past the
+open leads); duplicates are read in one more pass over the open leads and matched in blocks. Archived leads and leads snoozed past the
 evaluation day are left out. `as_of` (a date) evaluates the
 pipeline as it stood at the end of that day: each lead's stage and last event are read from history
 (`stage_change`, `activity`) instead of the cache; value, dates and contact details are the current ones
@@ -40,7 +42,7 @@ from functools import cached_property
 
 from sqlalchemy import text
 
-from pipecli import clock, config, pipelines
+from pipecli import clock, config, identity, pipelines
 from pipecli.activities import engaging_sql
 from pipecli.clock import DAY
 from pipecli.config import setting
@@ -425,53 +427,25 @@ def _rules(conn, scope: _Scope, limits: dict[int, int], own: set[int], threshold
     return out
 
 
-_EMAIL_KEY = "lower(trim({t}.email))"  # the expressions of ix_lead_dup_email / ix_lead_dup_name
-_NAME_KEY = "lower(trim({t}.name)), lower(trim({t}.company))"
-
-
 def _duplicates(conn, scope: _Scope) -> list[dict]:
-    """Return the later copies among the scope's open leads: same email, or same name and company
-    (case-insensitive), the first lead of each group being the original.
+    """Return the later copies among the scope's open leads: each lead that `identity.match` finds to be
+    likely the same person as an earlier one (same email, same phone and a similar name, same company and
+    a similar name), against the first such lead, the original.
 
-    Now, the keys shared by two open leads come from the expression indexes alone, and only the leads
-    with such keys are read; as of a past day every lead open then is read."""
-    email, name = _EMAIL_KEY.format(t="l"), _NAME_KEY.format(t="l")
-    inner = scope.sql(
-        "l.created_at, "
-        f"MIN(CASE WHEN l.email IS NOT NULL THEN l.id END) OVER (PARTITION BY {email}) AS by_email, "
-        f"MIN(CASE WHEN l.company IS NOT NULL THEN l.id END) OVER (PARTITION BY {name}) AS by_name"
-    )
-    prefix = ""
-    if not scope.historic:
-        e, n = _EMAIL_KEY.format(t="c"), _NAME_KEY.format(t="c")
-        prefix = (
-            "WITH shared_email AS (SELECT {e} AS k FROM lead c WHERE c.status = 'open' AND {e} IS NOT NULL "
-            " GROUP BY {e} HAVING COUNT(*) > 1), "
-            "shared_name AS (SELECT {na} FROM lead c WHERE c.status = 'open' AND lower(trim(c.company)) IS NOT NULL "
-            " GROUP BY {n} HAVING COUNT(*) > 1), "
-            "candidate AS (SELECT c.id FROM lead c WHERE c.status = 'open' AND {e} IN (SELECT k FROM shared_email) "
-            " UNION SELECT c.id FROM lead c WHERE c.status = 'open' AND ({n}) IN (SELECT a, b FROM shared_name)) "
-        ).format(e=e, n=n, na=" AS a, ".join(n.split(", ")) + " AS b")
-        inner += " AND l.id IN (SELECT id FROM candidate)"
-    sql = (
-        prefix + "SELECT d.*, e.name AS email_first, n.name AS name_first FROM (" + inner + ") d "
-        "LEFT JOIN lead e ON e.id = d.by_email LEFT JOIN lead n ON n.id = d.by_name "
-        "WHERE d.by_email < d.lead_id OR d.by_name < d.lead_id ORDER BY d.created_at, d.lead_id"
+    SQL reads only the scope's open leads and the four details the matcher compares; the matcher then
+    compares leads only within the blocks they share (`identity.duplicates`), so the cost grows with the
+    number of open leads, not with its square."""
+    sql = scope.sql("l.created_at, l.company, l.email, l.phone") + " ORDER BY l.created_at, l.id"
+    rows = {r.lead_id: r for r in conn.execute(text(sql), scope.params())}
+    contacts = (
+        identity.Contact(r.name, r.company, r.email, r.phone, r.lead_id)
+        for r in rows.values()
+        if r.company or r.email or r.phone
     )
     out = []
-    for r in conn.execute(text(sql), scope.params()):
-        same_email = r.by_email is not None and r.by_email < r.lead_id
-        same_name = r.by_name is not None and r.by_name < r.lead_id
-        if same_email and same_name and r.by_email == r.by_name:
-            why = f"same email, name and company as lead {r.by_email} ({r.email_first})"
-        else:
-            parts = []
-            if same_email:
-                parts.append(f"same email as lead {r.by_email} ({r.email_first})")
-            if same_name:
-                parts.append(f"same name and company as lead {r.by_name} ({r.name_first})")
-            why = "; ".join(parts)
-        out.append(_row(r, "duplicate", why, r.created_at, None))
+    for first, copy, why in identity.duplicates(contacts):
+        r = rows[copy.id or 0]
+        out.append(_row(r, "duplicate", f"{why} as lead {first.id} ({first.name})", r.created_at, None))
     return out
 
 

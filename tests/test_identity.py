@@ -1,0 +1,159 @@
+"""The duplicate matcher (`pipecli.identity`): its canonical forms, and its precision and recall on a
+labelled set of pairs (tests/fixtures/duplicate_pairs.csv), worked out here from the labels."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+
+from pipecli import identity
+from pipecli.identity import Contact
+
+PAIRS = Path(__file__).parent / "fixtures" / "duplicate_pairs.csv"
+
+
+def _pairs() -> list[tuple[bool, Contact, Contact, str]]:
+    out = []
+    with PAIRS.open(newline="", encoding="utf-8") as f:
+        for r in csv.DictReader(f):
+            a = Contact(r["name_a"] or None, r["company_a"] or None, r["email_a"] or None, r["phone_a"] or None)
+            b = Contact(r["name_b"] or None, r["company_b"] or None, r["email_b"] or None, r["phone_b"] or None)
+            out.append((r["label"] == "dup", a, b, r["note"]))
+    return out
+
+
+def test_precision_and_recall_on_the_labelled_pairs(capsys):
+    pairs = _pairs()
+    assert len(pairs) >= 50
+    assert sum(dup for dup, *_ in pairs) >= 20 and sum(not dup for dup, *_ in pairs) >= 20
+    tp = fp = fn = 0
+    misses = []
+    for dup, a, b, note in pairs:
+        found = identity.match(a, b, "IT") is not None
+        tp += dup and found
+        fp += (not dup) and found
+        fn += dup and not found
+        if found != dup:
+            misses.append(note)
+        assert (identity.match(b, a, "IT") is not None) == found, f"match is not symmetric: {note}"
+    precision, recall = tp / (tp + fp), tp / (tp + fn)
+    with capsys.disabled():
+        print(f"\nduplicate matcher: precision {precision:.3f}, recall {recall:.3f} on {len(pairs)} pairs; {misses}")
+    assert precision >= 0.95
+    assert recall >= 0.95
+
+
+def test_blocks_hold_every_matched_pair():
+    """`duplicates` compares only within blocks; every pair `match` accepts must share a block."""
+    for _dup, a, b, note in _pairs():
+        if identity.match(a, b, "IT") is not None:
+            assert set(identity.blocks(a, "IT")) & set(identity.blocks(b, "IT")), note
+
+
+@pytest.mark.parametrize(
+    ("company", "key"),
+    [
+        ("Rossi S.r.l.", "rossi"),
+        ("ROSSI SRL", "rossi"),
+        ("Rossi Srl", "rossi"),
+        ("Müller GmbH", "muller"),
+        ("Dubois S.A.", "dubois"),
+        ("Dubois S.A.S.", "dubois"),
+        ("Acme, Inc.", "acme"),
+        ("Cyberdyne Systems Ltd", "cyberdyne systems"),
+        ("Bianchi & Figli S.p.A.", "bianchi figli"),
+        ("Conti & C. S.n.c.", "conti c"),
+        ("SA Holdings", "sa holdings"),  # a legal form is dropped only after the name
+        ("", None),
+    ],
+)
+def test_company_key(company, key):
+    assert identity.company_key(company) == key
+
+
+def test_phone_spellings_are_one_number():
+    spellings = ["+39 02 1234 5678", "02 12345678", "0039 02-1234-5678", "(02) 1234.5678"]
+    assert {identity.phone_key(p, "IT") for p in spellings} == {"+390212345678"}
+    assert identity.phone_key("12", "IT") == "12"  # not a number phonenumbers reads: its digits
+    assert identity.phone_key("n/a", "IT") is None
+
+
+def test_email_key_and_validation():
+    assert identity.email_key("Anna+crm@Rossi.IT") == identity.email_key("anna@rossi.it") == "anna@rossi.it"
+    for bad in ("a@@b.c", "x@.y", "anna@", "@rossi.it"):
+        with pytest.raises(identity.PipecliError, match="is not an email address"):
+            identity.check_email(bad)
+    assert identity.check_email("anna+crm@rossi.it") == "anna+crm@rossi.it"
+
+
+def test_names_compare_in_any_order():
+    assert identity.name_similarity("Anna Rossi", "Rossi Anna") == 100
+    assert identity.name_similarity("Anna Rossi", "Marco Rossi") < identity.NAME_STRICT
+
+
+def test_duplicates_reports_each_later_copy_against_the_first():
+    contacts = [
+        Contact("Anna Rossi", "Rossi S.r.l.", id=1),
+        Contact("Marco Bianchi", "Rossi S.r.l.", id=2),
+        Contact("Rossi Anna", "Rossi Srl", id=3),
+        Contact("A. Rossi", None, "anna+x@rossi.it", id=4),
+        Contact("Anna R.", None, "anna@rossi.it", id=5),
+    ]
+    found = [(a.id, b.id, why) for a, b, why in identity.duplicates(contacts, "IT")]
+    assert found == [(1, 3, "same name and company"), (4, 5, "same email")]
+
+
+@pytest.mark.parametrize("email", ["a@@b.c", "x@.y"])
+def test_add_lead_and_edit_refuse_bad_emails(cli, email):
+    before = cli.every_row()
+    bad = cli("add-lead", "Anna", "--email", email, ok=False)
+    assert bad.exit_code == 1
+    assert bad.stderr.strip().splitlines() == [f"pipecli: --email: {email!r} is not an email address"]
+    assert cli.every_row() == before
+    cli("add-lead", "Anna", "--email", "anna@rossi.it")
+    before = cli.every_row()
+    bad = cli("edit", "1", "--email", email, ok=False)
+    assert bad.exit_code == 1 and "is not an email address" in bad.stderr
+    assert cli.every_row() == before
+
+
+def test_add_lead_warns_about_likely_duplicates_and_unique_refuses(cli):
+    anna = cli("add-lead", "Anna Rossi", "--company", "Rossi S.r.l.", "--email", "anna+crm@rossi.it").stdout.strip()
+    phone = cli("add-lead", "Luca Neri", "--phone", "+39 333 123 4567").stdout.strip()
+    cli("add-lead", "Marco Rossi", "--company", "Rossi Srl")  # same company, another person: no warning
+
+    same = cli("add-lead", "Rossi Anna", "--company", "ROSSI SRL")
+    assert same.stderr.strip().splitlines() == [
+        f"warning: lead {same.stdout.strip()} looks like lead {anna} (Anna Rossi, Rossi S.r.l.): same name and company"
+    ]
+    by_email = cli("add-lead", "A. Rossi", "--email", "Anna@Rossi.it")
+    assert f"looks like lead {anna} (Anna Rossi, Rossi S.r.l.): same email" in by_email.stderr
+    by_phone = cli("add-lead", "Neri Luca", "--phone", "0039 333-123-4567")
+    assert f"looks like lead {phone} (Luca Neri): same phone and a similar name" in by_phone.stderr
+    assert cli("add-lead", "Giulia Verdi", "--email", "giulia@rossi.it", "--company", "Verdi").stderr == ""
+
+    before = cli.every_row()
+    refused = cli("add-lead", "Anna Rossi", "--email", "anna@rossi.it", "--unique", ok=False)
+    assert refused.exit_code == 1
+    assert refused.stderr.strip().splitlines() == [
+        f"pipecli: --unique: 'Anna Rossi' looks like lead {anna} (Anna Rossi, Rossi S.r.l.: same email)"
+        f" and 1 more; nothing was added"  # A. Rossi, same address
+    ]
+    assert cli.every_row() == before
+    assert cli("add-lead", "Nuovo Cliente", "--unique").exit_code == 0
+
+
+def test_clean_duplicate_rule_uses_the_matcher(cli):
+    first = cli("add-lead", "Anna Rossi", "--company", "Rossi S.r.l.").stdout.strip()
+    copy = cli("add-lead", "Rossi Anna", "--company", "Rossi Srl").stdout.strip()
+    cli("add-lead", "Marco Rossi", "--company", "Rossi Srl")
+    tagged = cli("add-lead", "A. R.", "--email", "anna+crm@rossi.it").stdout.strip()
+    plain = cli("add-lead", "Anna", "--email", "anna@rossi.it").stdout.strip()
+    rows = json.loads(cli("clean", "--rules", "duplicate", "--format", "json").stdout)
+    assert {r["lead_id"]: r["why"] for r in rows} == {
+        int(copy): f"same name and company as lead {first} (Anna Rossi)",
+        int(plain): f"same email as lead {tagged} (A. R.)",
+    }
