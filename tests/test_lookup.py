@@ -64,3 +64,16 @@ def test_no_match_is_one_line_and_exit_1(cli):
     missing = cli("show", "#999", ok=False)
     assert missing.exit_code == 1
     assert missing.stderr == "pipecli: no lead with id 999 (see `pipecli list`)\n"
+
+
+def test_list_search_keeps_the_leads_whose_name_company_email_or_external_id_match(cli):
+    ids = _leads(cli)
+
+    def found(text):
+        return sorted(r["id"] for r in json.loads(cli("list", "--search", text, "--format", "json").stdout))
+
+    assert found("rossi") == sorted([ids["Anna Rossi"], ids["Marco Rossi"]])
+    assert found("GmbH") == [ids["Lena Weber"]]
+    assert found("@bianchi") == [ids["Marco Rossi"]]
+    assert found("CRM-1") == [ids["Anna Rossi"]]
+    assert found("50%") == []

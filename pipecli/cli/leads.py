@@ -182,6 +182,10 @@ def list_(
     owner: Annotated[str | None, typer.Option()] = None,
     source: Annotated[str | None, typer.Option()] = None,
     status: Annotated[str | None, typer.Option(help="open, won or lost.")] = None,
+    search: Annotated[
+        str | None,
+        typer.Option("--search", help="Only leads whose name, company or e-mail holds TEXT (or external id)."),
+    ] = None,
     sort: Annotated[
         str,
         typer.Option(
@@ -214,7 +218,9 @@ def list_(
             raise UsageError("--mine and --owner both name the owner: give one")
         owner = resolve_actor(current().actor)[0]
 
-    filters = listing.LeadFilter(pipeline, stage, owner, source, status, include_archived=archived, hot=hot)
+    filters = listing.LeadFilter(
+        pipeline, stage, owner, source, status, include_archived=archived, hot=hot, search=search
+    )
     with store().read() as conn:
         rows = listing.list_leads(conn, filters, sort, limit)
     views.leads(rows, fmt)
