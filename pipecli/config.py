@@ -17,12 +17,14 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import types
 import typing
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
+from pipecli import money
 from pipecli.errors import PipecliError
 
 _cache: dict[str, tuple[float, dict[str, Any]]] = {}
@@ -99,12 +101,23 @@ def section(name: str | None, spec: type[Spec]) -> Spec:
             continue  # a section (or an array of tables), read by its own spec
         if key not in fields:
             known = ", ".join(fields) or "none"
-            raise ConfigError(f"config file {path()}: {where}{key} is not a setting (known: {known})")
+            close = closest(key, list(fields))
+            hint = f"; did you mean {close}?" if close else ""
+            raise ConfigError(f"config file {path()}: {where}{key} is not a setting (known: {known}){hint}")
         problem = _problem(value, hints[key], fields[key].metadata)
         if problem:
             raise ConfigError(f"config file {path()}: {where}{key} must be {problem}, not {value!r}")
         values[key] = float(value) if hints[key] is float else value
     return spec(**values)
+
+
+def closest(word: str, known: list[str]) -> str | None:
+    """Return the known name nearest to a mistyped `word` (`stale_dayz` -> `stale_days`), or None when
+    none is close: the suggestion of an unknown key's error."""
+    import difflib
+
+    found = difflib.get_close_matches(word.lower(), known, n=1, cutoff=0.6)
+    return found[0] if found else None
 
 
 def _problem(value: Any, hint: Any, meta: typing.Mapping[str, Any]) -> str | None:
@@ -161,13 +174,20 @@ def _bounds(value: float, meta: typing.Mapping[str, Any]) -> str | None:
     return None
 
 
+DATE_ORDERS = ("dmy", "mdy", "ymd")  # how 05/06 reads: day first, month first, year first (then month)
+_LOCALE = re.compile(r"[a-z]{2,3}(?:_[A-Z]{2})?")
+
+
 @dataclasses.dataclass(frozen=True)
 class TopLevel:
-    """The top-level keys: the database, the currency and the default silence limit of `clean`."""
+    """The top-level keys: the database, the currency, the default silence limit of `clean`, the locale
+    that writes amounts and dates for people, and the order of day and month in typed dates."""
 
     db: str | None = setting(None)
     currency: str = setting("EUR")
     stale_days: int = setting(14, low=1)  # the silence limit of stages that set none
+    locale: str | None = setting(None)  # it_IT, fr_FR, en_US...; default from LC_ALL, LC_MONETARY, LANG
+    date_order: str | None = setting(None, choices=DATE_ORDERS)  # default: the locale's
 
 
 def top() -> TopLevel:
@@ -183,5 +203,49 @@ def value(key: str, default: Any) -> Any:
 
 
 def currency() -> str:
-    """Return the database's currency code (config `currency`, default EUR)."""
-    return top().currency.upper()
+    """Return the database's currency code (config `currency`, default EUR), checked against ISO 4217."""
+    code = top().currency.upper()
+    if not money.known_currency(code):
+        raise ConfigError(f"config file {path()}: currency {top().currency!r} is not an ISO 4217 currency code")
+    return code
+
+
+def locale() -> str | None:
+    """Return the locale that writes amounts and dates for people (`it_IT`): config `locale`, else the
+    first of LC_ALL, LC_MONETARY, LANG that names one; None for the C/POSIX locale (then en_US's forms)."""
+    configured = top().locale
+    if configured is not None:
+        name = configured.replace("-", "_").split(".")[0]
+        if not _LOCALE.fullmatch(name):
+            raise ConfigError(f"config file {path()}: locale must be like it_IT, fr_FR or en_US, not {configured!r}")
+        return name
+    for var in ("LC_ALL", "LC_MONETARY", "LANG"):
+        raw = os.environ.get(var, "")
+        name = raw.split(".")[0].split("@")[0]
+        if _LOCALE.fullmatch(name):
+            return name
+        if raw:
+            return None  # C, POSIX, C.UTF-8: no language
+    return None
+
+
+# The territories that write the month before the day, and the languages that write the year first.
+_MONTH_FIRST = {"US", "PH", "FM", "MH", "PW", "BZ"}
+_YEAR_FIRST = {"zh", "ja", "ko", "hu", "lt", "mn"}
+
+
+def date_order() -> str | None:
+    """Return how a typed `05/06` is read: config `date_order`, else the locale's (en_US mdy, it_IT
+    dmy, ja_JP ymd), else None: without either, an ambiguous date is refused."""
+    configured = top().date_order
+    if configured is not None:
+        return configured
+    name = locale()
+    if name is None:
+        return None
+    language, _, territory = name.partition("_")
+    if territory in _MONTH_FIRST:
+        return "mdy"
+    if language in _YEAR_FIRST:
+        return "ymd"
+    return "dmy"

@@ -65,6 +65,32 @@ OWNERS = ["marco", "giulia", "tom"]
 TOUCHES = ["call", "email", "email_opened", "reply", "meeting", "demo", "quote"]
 
 
+DEMO_MARK = "demo_built_at"  # meta key: this database was built by `pipecli demo` (when)
+
+
+def ensure(conn: Connection, leads_count: int = 80) -> bool:
+    """Build the demo into an empty database and mark it as the demo's (return True), or leave an
+    earlier demo as it is (return False); refuse a database holding other data, so `demo --into` a real
+    pipeline neither adds invented deals to it nor shows it as if it were the demo."""
+    if not has_leads(conn):
+        build(conn, leads_count)
+        conn.execute(text("DELETE FROM meta WHERE key = :k"), {"k": DEMO_MARK})
+        conn.execute(text("INSERT INTO meta (key, value) VALUES (:k, :v)"), {"k": DEMO_MARK, "v": str(clock.now_ts())})
+        return True
+    marked = conn.execute(text("SELECT 1 FROM meta WHERE key = :k"), {"k": DEMO_MARK}).first() is not None
+    # a demo built before the mark existed: every lead has an invented example.com address
+    foreign = conn.execute(
+        text("SELECT 1 FROM lead WHERE email IS NULL OR email NOT LIKE '%@example.com' LIMIT 1")
+    ).first()
+    if not marked and foreign is not None:
+        count = conn.execute(text("SELECT COUNT(*) FROM lead")).scalar_one()
+        raise PipecliError(
+            f"this database holds {count} lead{'s' * (count != 1)} that are not the demo's; the demo builds only "
+            "into an empty database or its own (choose another --into)"
+        )
+    return False
+
+
 def has_leads(conn: Connection) -> bool:
     """Return True when the database holds at least one lead."""
     return conn.execute(text("SELECT 1 FROM lead LIMIT 1")).first() is not None

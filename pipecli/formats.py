@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import datetime as _dt
 import json
+import os
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
@@ -22,7 +23,8 @@ from pipecli import clock, money
 class Column:
     """One output column: `name` is the JSON/CSV key, `source` the record key it reads (default `name`).
 
-    kind: text | int | float | pct | money | ts (epoch seconds) | date | duration (seconds) | bool."""
+    kind: text | int | float | pct | money | ts (epoch seconds) | date | duration (seconds) | bool (a mark:
+    `yes` or nothing) | verdict (a yes/no answer, `yes` or `no` in tables; true/false in CSV and JSON)."""
 
     name: str
     header: str | None = None
@@ -83,7 +85,7 @@ def json_value(value: Any, kind: str, currency: str) -> Any:
         return value.isoformat()
     if isinstance(value, Decimal):
         return float(value)
-    if kind == "bool":
+    if kind in ("bool", "verdict"):
         return bool(value)
     return value
 
@@ -97,7 +99,7 @@ def csv_value(value: Any, kind: str, currency: str) -> str:
     if kind == "ts":
         stamp: str = clock.iso(value)
         return stamp
-    if kind == "bool":
+    if kind in ("bool", "verdict"):
         return "true" if value else "false"
     if isinstance(value, (_dt.date, _dt.datetime)):
         return value.isoformat()
@@ -106,14 +108,58 @@ def csv_value(value: Any, kind: str, currency: str) -> str:
     return str(value)
 
 
+_locale_memo: list[Any] = [None, None, None]
+
+
+def _settings() -> list[Any]:
+    """Return [key, locale, date display pattern], read once per settings file and environment: a table
+    asks once per cell."""
+    # the settings file is read only when people's output is written: --version and --help stay light
+    from pipecli import config
+
+    key = (id(config.load()), *(os.environ.get(v) for v in ("LC_ALL", "LC_MONETARY", "LANG")))
+    if _locale_memo[0] != key:
+        name = config.locale()
+        order = config.date_order() if name is not None else None
+        pattern = {"dmy": "%d/%m/%Y", "mdy": "%m/%d/%Y"}.get(order or "")
+        _locale_memo[:] = [key, name, pattern]
+    return _locale_memo
+
+
+def locale() -> str | None:
+    """Return the locale people's output is written in (`config.locale`)."""
+    found: str | None = _settings()[1]
+    return found
+
+
+def date_text(day: _dt.date) -> str:
+    """Return a date as people read it: in the locale's order (`28/11/2026` in it_IT, `11/28/2026` in
+    en_US), ISO when no locale is set. JSON and CSV keep ISO dates."""
+    pattern: str | None = _settings()[2]
+    return day.isoformat() if pattern is None else day.strftime(pattern)
+
+
+def time_text(ts: int) -> str:
+    """Return epoch seconds as people read them in a table: `2026-11-28 14:30`, the date part in the
+    locale's order (`28/11/2026 14:30`)."""
+    pattern: str | None = _settings()[2]
+    return clock.show(ts) if pattern is None else clock.from_ts(ts).strftime(f"{pattern} %H:%M")
+
+
+def money_text(minor: int | None, currency: str) -> str:
+    """Return an amount as people read it: in the locale's form (`4.500,50 €` in it_IT), see `money.fmt`.
+    JSON and CSV never go through here: they stay machine-readable whatever the locale."""
+    return money.fmt(minor, currency, locale=locale())
+
+
 def table_value(value: Any, kind: str, currency: str) -> str:
     """Return a value as people read it in a table cell."""
     if value is None or value == "":
         return ""
     if kind == "money":
-        return money.fmt(value, currency)
+        return money_text(value, currency)
     if kind == "ts":
-        return clock.show(value)
+        return time_text(value)
     if kind == "duration":
         return clock.human_duration(value)
     if kind == "pct":
@@ -122,8 +168,17 @@ def table_value(value: Any, kind: str, currency: str) -> str:
         return f"{value:.2f}"
     if kind == "bool":
         return "yes" if value else ""
-    if isinstance(value, (_dt.date, _dt.datetime)):
+    if kind == "verdict":
+        return "yes" if value else "no"
+    if kind == "date" and isinstance(value, str | _dt.date) and not isinstance(value, _dt.datetime):
+        try:
+            return date_text(clock.as_date(value))  # SQLite gives ISO text, PostgreSQL a date
+        except ValueError:
+            return neutralise(str(value))
+    if isinstance(value, _dt.datetime):
         return value.isoformat()
+    if isinstance(value, _dt.date):
+        return date_text(value)
     return neutralise(str(value))
 
 

@@ -60,10 +60,11 @@ class LeadFilter:
             clauses.append("lower(l.source) = lower(:f_source)")
             params["f_source"] = self.source
         if self.status is not None:
-            if self.status not in ("open", "won", "lost"):
+            status = self.status.strip().lower()  # choices take any case: --status Open
+            if status not in ("open", "won", "lost"):
                 raise PipecliError(f"--status must be open, won or lost, not {self.status!r}")
             clauses.append("l.status = :f_status")
-            params["f_status"] = self.status
+            params["f_status"] = status
         if self.search is not None and self.search.strip():
             clauses.append(lookup.search_sql("l"))
             params.update(lookup.search_params(self.search))
@@ -88,6 +89,7 @@ def list_leads(
     conn: Connection, filters: LeadFilter, sort: str = "id", limit: int | None = None
 ) -> list[dict[str, Any]]:
     """Return the leads matching `filters`, in `sort` order (a key of SORTS), at most `limit` of them."""
+    sort = sort.strip().lower()  # choices take any case: --sort Value
     if sort not in SORTS:
         raise PipecliError(f"--sort must be one of {', '.join(SORTS)}, not {sort!r}")
     where, params = filters.where(conn)

@@ -45,11 +45,12 @@ def _ids(conn: Connection, where: str, params: dict[str, Any]) -> list[dict[str,
     return [dict(r) for r in conn.execute(text(sql), params).mappings()]
 
 
-def resolve(conn: Connection, reference: str) -> int:
+def resolve(conn: Connection, reference: str, gone_ok: bool = False) -> int:
     """Return the id of the one lead `reference` names, or raise NotFound (none) or Ambiguous (several).
 
     An id (`12`, `#12`) must exist; otherwise an exact e-mail or external id wins over a name or company
-    fragment, so `anna@rossi.it` never turns ambiguous because another lead's note mentions it."""
+    fragment, so `anna@rossi.it` never turns ambiguous because another lead's note mentions it. With `gone_ok`
+    an id is returned even when its lead is deleted (`history` still has its journal)."""
     ref = reference.strip()
     if not ref:
         raise PipecliError("a lead is needed: an id, #id, e-mail, external id or part of a name")
@@ -57,7 +58,7 @@ def resolve(conn: Connection, reference: str) -> int:
     if digits.isdigit():
         lead_id = int(digits)
         found = lead_id <= ID_MAX and conn.execute(text("SELECT 1 FROM lead WHERE id = :i"), {"i": lead_id}).first()
-        if found:
+        if found or (gone_ok and lead_id <= ID_MAX):
             return lead_id
         if ref.startswith("#"):
             raise NotFound(f"no lead with id {digits} (see `pipecli list`)")

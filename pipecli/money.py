@@ -5,16 +5,39 @@ from __future__ import annotations
 
 import re
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
-from typing import overload
+from typing import Any, overload
 
 from pipecli.errors import PipecliError
 
-# ISO 4217 currencies whose minor unit is not 1/100.
-_EXPONENTS = {"JPY": 0, "KRW": 0, "ISK": 0, "CLP": 0, "VND": 0, "HUF": 2, "BHD": 3, "KWD": 3, "TND": 3}
+# The ISO 4217 currency codes in use (metals, funds and test codes left out) and the minor units of those
+# whose minor unit is not 1/100 (ISO 4217's "minor unit" column).
+ISO_4217 = frozenset(
+    "AED AFN ALL AMD ANG AOA ARS AUD AWG AZN BAM BBD BDT BGN BHD BIF BMD BND BOB BOV BRL BSD BTN BWP BYN BZD CAD "
+    "CDF CHE CHF CHW CLF CLP CNY COP COU CRC CUC CUP CVE CZK DJF DKK DOP DZD EGP ERN ETB EUR FJD FKP GBP GEL GHS "
+    "GIP GMD GNF GTQ GYD HKD HNL HTG HUF IDR ILS INR IQD IRR ISK JMD JOD JPY KES KGS KHR KMF KPW KRW KWD KYD KZT "
+    "LAK LBP LKR LRD LSL LYD MAD MDL MGA MKD MMK MNT MOP MRU MUR MVR MWK MXN MXV MYR MZN NAD NGN NIO NOK NPR NZD "
+    "OMR PAB PEN PGK PHP PKR PLN PYG QAR RON RSD RUB RWF SAR SBD SCR SDG SEK SGD SHP SLE SLL SOS SRD SSP STN SVC "
+    "SYP SZL THB TJS TMT TND TOP TRY TTD TWD TZS UAH UGX USD USN UYI UYU UYW UZS VED VES VND VUV WST XAF XCD XCG "
+    "XOF XPF YER ZAR ZMW ZWG ZWL".split()
+)
+_EXPONENTS = {
+    **dict.fromkeys("BIF CLP DJF GNF ISK JPY KMF KRW PYG RWF UGX UYI VND VUV XAF XOF XPF".split(), 0),
+    **dict.fromkeys("BHD IQD JOD KWD LYD OMR TND".split(), 3),
+    **dict.fromkeys("CLF UYW".split(), 4),
+}
 _SYMBOLS = {"EUR": "€", "USD": "$", "GBP": "£", "JPY": "¥", "CHF": "CHF ", "INR": "₹"}
+# What an amount typed with a symbol says about its currency (`$ 7,250.50` is not euros).
+_SYMBOL_CURRENCIES = {"€": "EUR", "$": "USD", "£": "GBP", "¥": "JPY", "₹": "INR"}
+_SUFFIX = r"(?i)([0-9][0-9.,]*)\s*([km]|mln|mio)"  # compiled on first use (re's cache): import stays cheap
+_MULTIPLIERS = {"k": 3, "m": 6, "mln": 6, "mio": 6}
 _PLAIN = re.compile(r"([0-9]+)(?:\.([0-9]+))?")
 _STRIP = re.compile(r"[\s€$£¥₹]|[A-Z]{3}|\u00a0")
 _LARGEST = 10**15  # the largest amount, in minor units
+
+
+def known_currency(code: str) -> bool:
+    """Return True when `code` is an ISO 4217 currency code in use (EUR, XOF, BHD; not XYZ)."""
+    return code.upper() in ISO_4217
 
 
 def exponent(currency: str) -> int:
@@ -60,6 +83,61 @@ def parse_amount(text: str, currency: str = "EUR", decimal_comma: bool | None = 
     return -int(minor) if negative else int(minor)
 
 
+# Languages (and territories) whose decimal mark is a point; most others write a comma.
+_POINT_LANGUAGES = {"en", "ja", "zh", "ko", "th", "he", "hi", "ms", "ga", "mt", "sw", "ta", "te", "bn", "fil", "my"}
+_POINT_TERRITORIES = {"CH", "LI", "MX", "PR", "GT", "DO", "PE"}
+
+
+def decimal_mark(locale: str | None) -> str | None:
+    """Return the decimal mark `locale` writes (`,` for it_IT and fr_FR, `.` for en_US), or None when no
+    locale is known: what settles an amount typed as `4,500` (see `parse_typed`)."""
+    if locale is None:
+        return None
+    language, _, territory = locale.partition("_")
+    if territory in _POINT_TERRITORIES or (language in _POINT_LANGUAGES and territory not in ("ZA", "IN")):
+        return "."
+    return ","
+
+
+def parse_typed(text: str, currency: str = "EUR", decimal_mark: str | None = None) -> int:
+    """Return an amount as people type it on the command line as minor units of `currency`: what
+    `parse_amount` reads, plus `4.5k`, `12k`, `1.2m` (thousands, millions), and a currency symbol or
+    code only when it is `currency`'s (`$ 7,250.50` in a EUR database is refused, not stored as euros).
+
+    `decimal_mark` (`.` or `,`, from the locale) settles the one ambiguous shape, a lone separator
+    followed by three digits: `4,500` is 4.5 where `,` is the decimal mark and 4500 where it is not."""
+    raw = str(text).strip()
+    code = currency.upper()
+    found = {_SYMBOL_CURRENCIES[ch] for ch in raw if ch in _SYMBOL_CURRENCIES}
+    found |= {w for w in re.findall(r"[A-Za-z]{3}", raw) if w.upper() in ISO_4217 and w.upper() == w}
+    others = sorted(c for c in found if c != code)
+    if others:
+        raise PipecliError(
+            f"amount {raw!r} is in {others[0]}, but this database keeps {code}; convert it first, "
+            f"or give it without a currency"
+        )
+    bare = re.sub(r"[€$£¥₹]|\b[A-Z]{3}\b", "", raw).strip()
+    suffixed = re.fullmatch(_SUFFIX, bare)
+    if suffixed:
+        number, suffix = suffixed.groups()
+        if "," in number and "." in number:
+            raise PipecliError(f"cannot read {raw!r} as an amount (use 4.5k, 12k or 1.2m)")
+        value = Decimal(number.replace(",", ".")) if number.count(",") + number.count(".") <= 1 else None
+        if value is None:
+            raise PipecliError(f"cannot read {raw!r} as an amount (use 4.5k, 12k or 1.2m)")
+        places = exponent(code)
+        minor = value.scaleb(_MULTIPLIERS[suffix.lower()] + places)
+        if minor != minor.to_integral_value():
+            raise PipecliError(f"amount {raw!r} has more decimals than {code} allows ({places})")
+        if minor > _LARGEST:
+            raise PipecliError(f"amount {raw!r} is too large")
+        return int(minor)
+    decimal_comma = None
+    if decimal_mark is not None and re.fullmatch(r"-?[0-9]{1,3}[.,][0-9]{3}", bare):
+        decimal_comma = decimal_mark == ","
+    return parse_amount(bare, code, decimal_comma)
+
+
 def _normalise(s: str, raw: str, decimal_comma: bool | None) -> str:
     """Return `s` as a plain `1234.56` string, deciding which of `.` and `,` is the decimal mark."""
     has_dot, has_comma = "." in s, "," in s
@@ -103,15 +181,46 @@ def _major(minor: int, currency: str) -> Decimal:
     return Decimal(minor).scaleb(-places).quantize(Decimal(1).scaleb(-places))
 
 
-def fmt(minor: int | None, currency: str = "EUR", symbol: bool = True) -> str:
-    """Return minor units formatted for people: `€4,500.00`; empty for None."""
+def fmt(minor: int | None, currency: str = "EUR", symbol: bool = True, locale: str | None = None) -> str:
+    """Return minor units formatted for people: `€4,500.00`, or as `locale` writes them (`4.500,00 €` in
+    it_IT, `4 500,00 €` in fr_FR); empty for None. en_US (and no locale) is written here without babel."""
     if minor is None:
         return ""
     value = _major(minor, currency)
+    if locale is not None and locale not in ("en_US", "en"):
+        return _babel_fmt(value, currency.upper(), symbol, locale)
     sign = "-" if value < 0 else ""
     body = f"{abs(value):,}"
     prefix = _SYMBOLS.get(currency.upper(), currency.upper() + " ") if symbol else ""
     return f"{sign}{prefix}{body}"
+
+
+_PATTERNS: dict[tuple[str, str, bool], tuple[Any, Any]] = {}  # (locale, currency, symbol) -> babel's
+
+
+def _babel_fmt(value: Decimal, currency: str, symbol: bool, locale: str) -> str:
+    """Return `value` as `locale` writes an amount of `currency`, through babel's CLDR data, with the
+    exact number of decimals of the currency's ISO 4217 minor unit (CLDR's rounding digits differ)."""
+    key = (locale, currency, symbol)
+    cached = _PATTERNS.get(key)
+    if cached is None:
+        # babel (its locale data is large) only when an amount is written for a locale other than en_US
+        from babel import Locale, UnknownLocaleError
+        from babel.numbers import parse_pattern
+
+        try:
+            loc = Locale.parse(locale)
+        except (UnknownLocaleError, ValueError):
+            raise PipecliError(f"locale {locale!r} is not one babel knows (use it_IT, fr_FR, en_US...)") from None
+        source = loc.currency_formats["standard"] if symbol else loc.decimal_formats[None]
+        pattern = parse_pattern(source.pattern)
+        places = exponent(currency)
+        pattern.frac_prec = (places, places)
+        cached = _PATTERNS[key] = (loc, pattern)
+    text: str = cached[1].apply(value, cached[0], currency=currency if symbol else None, currency_digits=False)
+    # CLDR's no-break spaces (4\u202f500,50\xa0€) are written as spaces: the one escaping of terminal output
+    # (`formats.neutralise`) shows unprintable characters as escapes
+    return text.replace("\u202f", " ").replace("\xa0", " ")
 
 
 def fmt_short(minor: int | None, currency: str = "EUR") -> str:

@@ -81,6 +81,13 @@ DEFAULT_STAGES = [
 OUTCOMES = ("won", "lost")
 
 
+def default_probability(position: int, count: int) -> float:
+    """Return the win probability a new pipeline's stage gets when none is given: evenly spaced between
+    lost (0) and won (1) by position, `position / (count + 1)` rounded to 2 places (three stages: 0.25,
+    0.5, 0.75), so a new pipeline's forecast is not 0 until someone sets them."""
+    return round(position / (count + 1), 2)
+
+
 def _check_name(name: str, what: str) -> str:
     name = (name or "").strip()
     if not name:
@@ -116,7 +123,14 @@ def _create_pipeline(conn, name: str, stages: list[tuple[str, float | None, int 
         {"n": name, "t": clock.now_ts()},
     ).scalar_one()
     rows = [
-        {"p": pid, "n": s.strip(), "k": "open", "pos": i, "prob": prob, "sd": sd}
+        {
+            "p": pid,
+            "n": s.strip(),
+            "k": "open",
+            "pos": i,
+            "prob": default_probability(i, len(stages)) if prob is None else prob,
+            "sd": sd,
+        }
         for i, (s, prob, sd) in enumerate(stages, start=1)
     ]
     rows += [

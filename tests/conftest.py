@@ -33,6 +33,8 @@ def isolated(tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg-data"))
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg-config"))
     monkeypatch.delenv("NO_COLOR", raising=False)
+    for var in ("LC_ALL", "LC_MONETARY", "LANG"):  # the locale writes amounts and reads dates: none by default
+        monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("PIPECLI_NOW", FROZEN_NOW)
     clock.freeze(None)
     yield

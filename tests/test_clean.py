@@ -193,12 +193,15 @@ def test_incomplete_names_what_is_missing(cli):
     bare = int(cli("add-lead", "Bare", "--at", "2026-11-27").stdout)
     no_step = add(cli, "No step", "2026-11-27", next_step=False)
 
-    incomplete = by_rule(report(cli), "incomplete")
+    rows = report(cli, "--rules", "hygiene")
+    incomplete, unplanned = by_rule(rows, "incomplete"), by_rule(rows, "no-next-step")
 
-    assert set(incomplete) == {bare, no_step}
-    assert incomplete[bare]["why"] == "missing value, expected close, email or phone, owner, next step"
-    assert incomplete[no_step]["why"] == "missing next step"
+    assert set(incomplete) == {bare}
+    assert incomplete[bare]["why"] == "missing value, expected close, email or phone, owner"
+    assert set(unplanned) == {bare, no_step}
+    assert {r["group"] for r in rows} == {"hygiene"}
     assert ok not in incomplete and phone_only not in incomplete
+    assert report(cli) == []  # hygiene is not counted as stale by default
 
 
 def test_duplicates_same_email_or_same_name_and_company(cli):
@@ -207,7 +210,7 @@ def test_duplicates_same_email_or_same_name_and_company(cli):
     same_name = add(cli, "anna rossi", "2026-11-27", email="other@acme.com", **{"--company": "ACME"})
     same_name_other_company = add(cli, "Anna Rossi", "2026-11-27", email="x@y.com", **{"--company": "Beta"})
 
-    dups = by_rule(report(cli), "duplicate")
+    dups = by_rule(report(cli, "--rules", "duplicate"), "duplicate")
 
     assert set(dups) == {same_email, same_name}
     assert dups[same_email]["why"] == f"same email as lead {first} (Anna Rossi)"
@@ -355,8 +358,8 @@ def test_output_is_deterministic_and_ordered(cli):
 def test_formats(cli):
     lead = add(cli, "Quiet", "2026-11-01")
     csv_out = cli("clean", "--format", "csv").stdout.splitlines()
-    assert csv_out[0] == "lead_id,name,rule,why,since,threshold,basis,value,owner,stage"
-    assert csv_out[1].startswith(f"{lead},Quiet,silent,")
+    assert csv_out[0] == "lead_id,name,rule,group,why,since,threshold,basis,value,owner,stage"
+    assert csv_out[1].startswith(f"{lead},Quiet,silent,stale,")
     md = cli("clean", "--format", "markdown").stdout.splitlines()
     assert md[0].startswith("1 stale deal worth €1,000.00 in Sales")
     assert md[2].startswith("| id | name | rule |") and md[4].startswith(f"| {lead} | Quiet | silent |")
@@ -406,7 +409,7 @@ def test_dry_run_changes_nothing(cli):
 
 def test_close_lost_records_the_reason_in_history(cli):
     a = add(cli, "Quiet", "2026-10-01")
-    b = add(cli, "Late", "2026-11-20", **{"--expected-close": "2026-11-25"})
+    b = add(cli, "Late", "2026-11-01", **{"--expected-close": "2026-11-25"})
     fine = add(cli, "Fine", "2026-11-25")
     result = run(cli.db, "clean", "--close-lost", "--reason", "stale", "--yes")
     assert result.returncode == 0, result.stderr
@@ -454,10 +457,10 @@ def test_duplicates_as_of_a_past_day_read_who_was_open_then(cli):
     copy = add(cli, "Anna R", "2026-10-05", email="Anna@Acme.com")
     cli("move", first, "won", "--at", "2026-11-01")  # only the copy is open now: no pair
 
-    assert by_rule(report(cli), "duplicate") == {}
-    then = by_rule(report(cli, "--as-of", "2026-10-10"), "duplicate")
+    assert by_rule(report(cli, "--rules", "duplicate"), "duplicate") == {}
+    then = by_rule(report(cli, "--rules", "duplicate", "--as-of", "2026-10-10"), "duplicate")
     assert set(then) == {copy} and then[copy]["why"] == f"same email as lead {first} (Anna)"
-    assert by_rule(report(cli, "--as-of", "2026-10-03"), "duplicate") == {}  # the copy did not exist yet
+    assert by_rule(report(cli, "--rules", "duplicate", "--as-of", "2026-10-03"), "duplicate") == {}  # not yet
 
 
 def test_snooze_and_archive_actions_write_notes_with_the_reason(cli):
@@ -466,3 +469,61 @@ def test_snooze_and_archive_actions_write_notes_with_the_reason(cli):
     assert cli.sql("SELECT kind, note, at FROM activity WHERE lead_id = :i", i=a) == [
         ("note", "snoozed until 2026-12-01: fair", NOW)
     ]
+
+
+# --- groups, what actions may touch, filters that match nothing, --since-last ------------------------
+
+
+def test_rules_choose_groups_or_rules_and_stale_is_the_default(cli):
+    quiet = add(cli, "Quiet", "2026-10-01")  # silent (and stuck on the fixed limit)
+    bare = int(cli("add-lead", "Bare", "--at", "2026-11-27").stdout)  # hygiene only
+    assert {(r["lead_id"], r["group"]) for r in report(cli)} == {(quiet, "stale")}
+    both = report(cli, "--rules", "stale,hygiene")
+    assert {r["lead_id"] for r in both} == {quiet, bare}
+    assert {r["rule"] for r in report(cli, "--rules", "incomplete")} == {"incomplete"}
+    assert report(cli, "--rules", "all") == both
+    assert run(cli.db, "clean", "--check", "--rules", "hygiene", "--owner", "bob").returncode == 0
+    refused = cli("clean", "--rules", "stail", ok=False)
+    assert refused.exit_code == 1 and "stale, hygiene" in refused.stderr
+    assert "deals to look at" in cli("clean", "--rules", "stale,hygiene").stdout.splitlines()[0]
+
+
+def test_close_lost_and_archive_never_touch_a_young_deal_or_a_hygiene_finding(cli):
+    old = add(cli, "Old", "2026-10-01", **{"--value": "50000"})
+    # created seconds ago with a past expected close: overdue, but younger than Prospecting's 21 days
+    young = add(cli, "Young", "2026-11-28T08:59", **{"--value": "50000", "--expected-close": "2026-11-01"})
+    untidy = int(cli("add-lead", "Untidy", "--at", "2026-10-01", "--value", "10").stdout)  # silent and hygiene
+    assert by_rule(report(cli), "overdue").keys() == {young}
+    result = cli("clean", "--close-lost", "--rules", "all", "--reason", "stale", "--yes")
+    assert "1 deal left alone" in result.stderr
+    assert dict(cli.sql("SELECT id, status FROM lead ORDER BY id")) == {old: "lost", young: "open", untidy: "lost"}
+    hygiene_only = int(cli("add-lead", "Hygiene", "--at", "2026-11-27").stdout)
+    archived = cli("clean", "--archive", "--rules", "hygiene", "--reason", "tidy", "--yes")
+    assert "nothing to archive" in archived.stderr
+    assert cli.scalar("SELECT archived_at FROM lead WHERE id = :i", i=hygiene_only) is None
+
+
+def test_filters_that_match_nothing_are_errors_naming_the_known_values(cli):
+    add(cli, "Quiet", "2026-10-01", **{"--owner": "marco"})
+    unknown_owner = cli("clean", "--owner", "bob", ok=False)
+    assert unknown_owner.exit_code == 1 and "owners: marco" in unknown_owner.stderr
+    unknown_stage = cli("clean", "--stage", "Negotiation", ok=False)
+    assert unknown_stage.exit_code == 1 and "Prospecting" in unknown_stage.stderr
+    unknown_pipeline = cli("clean", "--pipeline", "Nope", ok=False)
+    assert unknown_pipeline.exit_code == 1 and "Sales" in unknown_pipeline.stderr
+    assert {r["stage"] for r in report(cli, "--stage", "prospecting")} == {"Prospecting"}
+    assert report(cli, "--stage", "Meeting") == []  # a known stage with nothing stale is no error
+
+
+def test_since_last_reports_only_what_is_new(cli, monkeypatch):
+    first = add(cli, "Quiet", "2026-10-01")
+    assert {r["lead_id"] for r in report(cli, "--since-last")} == {first}  # the first time: everything
+    again = cli("clean", "--since-last")
+    assert again.stdout.startswith("Nothing new in Sales since the last report (2026-11-28 09:00): ")
+    assert run(cli.db, "clean", "--since-last", "--check").returncode == 0  # nothing new: no mail
+    second = add(cli, "Late", "2026-10-15", **{"--expected-close": "2026-11-20"})
+    monkeypatch.setenv("PIPECLI_NOW", "2026-11-29T09:00:00+00:00")
+    new = report(cli, "--since-last")
+    assert {r["lead_id"] for r in new} == {second}
+    assert cli("clean").stdout.startswith("2 stale deals")  # without --since-last: the whole report
+    assert cli("clean", "--since-last", "--as-of", "2026-11-01", ok=False).exit_code == 2

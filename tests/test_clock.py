@@ -86,3 +86,67 @@ def test_a_column_remembers_the_cells_it_read():
 def test_is_iso_date():
     assert clock.is_iso_date("2026-03-05") and clock.is_iso_date("2026-03-05T10:30:00+0200")
     assert not clock.is_iso_date("05/03/2026") and not clock.is_iso_date("2026-03")
+
+
+# --- the command line's grammar (`parse_when`): frozen at Saturday 2026-11-28 09:00 UTC by conftest ------
+
+
+@pytest.mark.parametrize(
+    "typed, event, expected",
+    [
+        ("today", False, _dt.datetime(2026, 11, 28)),
+        ("tomorrow 10:00", False, _dt.datetime(2026, 11, 29, 10)),
+        ("yesterday 3pm", True, _dt.datetime(2026, 11, 27, 15)),
+        ("next friday", False, _dt.datetime(2026, 12, 4)),
+        ("last monday", True, _dt.datetime(2026, 11, 23)),
+        ("saturday", True, _dt.datetime(2026, 11, 28)),  # today is the nearest Saturday either way
+        ("monday", False, _dt.datetime(2026, 11, 30)),
+        ("monday", True, _dt.datetime(2026, 11, 23)),
+        ("in 3 days", False, _dt.datetime(2026, 12, 1, 9)),
+        ("2 hours ago", True, _dt.datetime(2026, 11, 28, 7)),
+        ("in 1 month", False, _dt.datetime(2026, 12, 28, 9)),
+        ("end of month", False, _dt.datetime(2026, 11, 30)),
+        ("EOQ", False, _dt.datetime(2026, 12, 31)),
+        ("eow", False, _dt.datetime(2026, 12, 4)),
+        ("13/03/2027", False, _dt.datetime(2027, 3, 13)),
+        ("june 5", True, _dt.datetime(2026, 6, 5)),
+        ("5 june", False, _dt.datetime(2027, 6, 5)),
+        ("2026-11-20 15:00", True, _dt.datetime(2026, 11, 20, 15)),
+    ],
+)
+def test_words_and_dates_people_type(typed, event, expected):
+    assert clock.parse_when(typed, event=event) == expected.replace(tzinfo=UTC)
+
+
+def test_months_keep_their_day_or_clamp_to_the_month_end():
+    clock.freeze(_dt.datetime(2027, 1, 31, 12, tzinfo=UTC))
+    assert clock.parse_when("in 1 month") == _dt.datetime(2027, 2, 28, 12, tzinfo=UTC)
+    assert clock.parse_when("1 year ago") == _dt.datetime(2026, 1, 31, 12, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    "typed, match",
+    [
+        ("05/06", "date_order"),
+        ("in 99999 years", "too far away"),
+        ("in 3 fortnights", "not a unit"),
+        ("tomorrow 25:00", "no such time"),
+        ("someday", "cannot read"),
+        ("31/02/2027", "not a valid date"),
+    ],
+)
+def test_what_the_grammar_refuses_in_one_line(typed, match):
+    with pytest.raises(PipecliError, match=match):
+        clock.parse_when(typed)
+
+
+def test_an_event_may_not_lie_beyond_the_clock_skew():
+    assert clock.parse_when("in 4 minutes", event=True)
+    with pytest.raises(PipecliError, match="in the future"):
+        clock.parse_when("in 6 minutes", event=True)
+    assert clock.parse_when("in 6 minutes") > clock.now()  # a plan may
+
+
+def test_only_phrases_are_in_words():
+    assert clock.in_words("yesterday") and clock.in_words("05/06") and clock.in_words("3 days ago")
+    assert not clock.in_words("2026-11-28") and not clock.in_words("2026-11-28T10:00+01:00")

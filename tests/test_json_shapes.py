@@ -77,7 +77,7 @@ CHANGE = keys("at", "who", "field", "from", "to", "command", "command_id")
 READY = keys("id", "name", "company", "stage", "trigger", "trigger_at", "suggested")
 STAGE_ROW = keys("position", "stage", "kind", "probability", "stale_days", "triggers", "qualification_stage", "leads")
 FUNNEL_STAGE = keys("position", "stage", "reached", "open", "open_value", "next_stage", "conversion")
-CLEAN_ROW = keys("lead_id", "name", "rule", "why", "since", "threshold", "basis", "value", "owner", "stage")
+CLEAN_ROW = keys("lead_id", "name", "rule", "group", "why", "since", "threshold", "basis", "value", "owner", "stage")
 EXPORT_LEAD = keys(
     "id",
     "name",
@@ -203,8 +203,13 @@ SHAPES: dict[str, object] = {
                 "won",
                 "target_probability",
                 "velocity",
+                "expected",
+                "from_open",
+                "from_new",
+                "arrivals",
             )
         ],
+        new_business=keys("win_rate", "seasonal", "history_periods", "won_deals"),
         later=keys("deals", "value"),
     ),
     "forecast --backtest --runs 500": keys(
@@ -213,24 +218,27 @@ SHAPES: dict[str, object] = {
         "runs",
         "seed",
         "probabilities",
-        "wape",
-        "bias",
-        "coverage",
+        "history_periods",
+        "period_count",
+        "deals_per_period",
+        "best",
+        "verdict",
         periods=[
             keys(
                 "period",
                 "start",
                 "deals",
-                "forecast",
+                "actual",
                 "p10",
                 "p50",
                 "p90",
-                "actual",
-                "error",
-                "abs_pct_error",
+                "stage_weighted",
+                "last_period",
+                "mean_of_3",
                 "inside",
             )
         ],
+        forecasters=[keys("forecaster", "wape", "bias", "coverage", "pinball")],
     ),
     "size --target 100000": keys(
         "pipeline",

@@ -7,7 +7,9 @@ the contracts. The rules:
 
 1. No import cycles, module-level or function-local: a cycle is printed as `a -> b -> a`.
 2. Only `pipecli.cli` imports `pipecli.cli`, `typer`, `click` or `rich`: the core returns data and never
-   prints. (`pipecli/__main__.py`, which is `python -m pipecli`, runs the command line.)
+   prints. (`pipecli/__main__.py`, which is `python -m pipecli`, runs the command line.) `pipecli.ui`, the
+   board app, is the other front end: it may import `rich` and `textual`, never the command line; and
+   nothing but `pipecli.ui` imports `textual`, so no other command pays for it.
 3. `pipecli.store` imports nothing of the domain: only `pipecli.errors`, `pipecli.clock`, `pipecli.money`,
    `pipecli.config`, `pipecli.formats` and `pipecli.store` itself (today it uses `errors`, `clock` and
    `config`; the rest of the base may join them). Seeding the default pipeline and everything else about
@@ -29,6 +31,7 @@ import pytest
 PACKAGE = Path(__file__).resolve().parent.parent / "pipecli"
 STORE_MAY_IMPORT = {"pipecli.errors", "pipecli.clock", "pipecli.money", "pipecli.config", "pipecli.formats"}
 UI_LIBRARIES = {"typer", "rich", "click"}
+APP_LIBRARIES = {"rich", "textual"}  # what the board app (`pipecli.ui`) may import of the terminal libraries
 
 
 @dataclass(frozen=True)
@@ -211,8 +214,20 @@ def test_only_the_cli_imports_the_cli_and_terminal_libraries():
         if not in_package(imp.importer, "pipecli.cli")
         and imp.importer != "pipecli.__main__"  # `python -m pipecli` runs the command line
         and (in_package(imp.target, "pipecli.cli") or imp.target in UI_LIBRARIES)
+        and not (in_package(imp.importer, "pipecli.ui") and imp.target in APP_LIBRARIES)
     ]
     assert not offending, "\n".join(offending)
+
+
+def test_only_the_board_app_imports_textual():
+    """textual is the `ui` extra: only `pipecli.ui` imports it (`pipecli.cli.ui` imports `pipecli.ui` on use)."""
+    offending = [
+        f"{MODULES[imp.importer].relative_to(PACKAGE.parent)}:{imp.line} imports {imp.target}"
+        for imp in IMPORTS
+        if imp.target == "textual" and not in_package(imp.importer, "pipecli.ui")
+    ]
+    assert not offending, "\n".join(offending)
+    assert any(imp.target == "textual" for imp in IMPORTS), "the walk sees pipecli.ui's textual imports"
 
 
 def test_the_store_imports_nothing_of_the_domain():

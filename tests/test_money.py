@@ -60,3 +60,57 @@ def test_parse_amount_reads_the_shapes_it_documents():
     assert money.parse_amount("4500", "JPY") == 4500
     with pytest.raises(PipecliError, match="more decimals than JPY allows"):
         money.parse_amount("4500.5", "JPY")
+
+
+# --- amounts typed on the command line, and amounts written for a locale --------------------------------
+
+
+@pytest.mark.parametrize(
+    "typed, mark, minor",
+    [
+        ("4.5k", None, 450000),
+        ("12K", None, 1200000),
+        ("1.2m", None, 120000000),
+        ("1,5k", None, 150000),
+        ("€ 4.500,50", None, 450050),
+        ("EUR 12", None, 1200),
+        ("4,500", None, 450000),
+        ("4,500", ".", 450000),
+        ("4,500", ",", 450),
+        ("4.500", ",", 450000),
+        ("4.500", ".", 450),
+    ],
+)
+def test_typed_amounts(typed, mark, minor):
+    assert money.parse_typed(typed, "EUR", mark) == minor
+
+
+@pytest.mark.parametrize("typed", ["$ 7,250.50", "7250 USD", "£1", "¥100"])
+def test_a_typed_amount_in_another_currency_is_refused(typed):
+    with pytest.raises(PipecliError, match="this database keeps EUR"):
+        money.parse_typed(typed, "EUR")
+    assert money.parse_typed("$ 7,250.50", "USD") == 725050
+
+
+def test_iso_4217_codes_and_their_minor_units():
+    assert money.known_currency("eur") and money.known_currency("XOF") and not money.known_currency("XYZ")
+    assert (money.exponent("XOF"), money.exponent("JPY"), money.exponent("BHD"), money.exponent("EUR")) == (0, 0, 3, 2)
+
+
+@pytest.mark.parametrize(
+    "locale, currency, minor, shown",
+    [
+        ("it_IT", "EUR", 450050, "4.500,50 €"),
+        ("fr_FR", "EUR", 450050, "4 500,50 €"),
+        ("en_US", "EUR", 450050, "€4,500.50"),
+        (None, "EUR", -450050, "-€4,500.50"),
+        ("it_IT", "JPY", 4500, "4.500 JPY"),
+        ("fr_FR", "BHD", 1234500, "1 234,500 BHD"),
+    ],
+)
+def test_amounts_written_for_a_locale(locale, currency, minor, shown):
+    assert money.fmt(minor, currency, locale=locale) == shown
+
+
+def test_the_decimal_mark_of_a_locale():
+    assert (money.decimal_mark("it_IT"), money.decimal_mark("en_US"), money.decimal_mark(None)) == (",", ".", None)

@@ -46,15 +46,22 @@ def test_figures_left_out_come_from_history(cli):
         leads,
         math.ceil(Fraction(leads, 2)),
     )
-    # conversions 5/7, 4/5, 3/4, 1, 1 -> each stage must hold deals ÷ (its chance of reaching won)
-    to_won = [Fraction(3, 7), Fraction(3, 5), Fraction(3, 4), Fraction(1), Fraction(1)]
-    assert [s["leads_needed_in_stage"] for s in data["stages"]] == [math.ceil(deals / c) for c in to_won]
+    # conversions 5/7, 4/5, 3/4, 1, 1 -> each later stage must hold deals ÷ (its chance of reaching won), at
+    # most the leads needed; the first stage, where leads start, holds the leads needed: one figure
+    to_won = [Fraction(3, 5), Fraction(3, 4), Fraction(1), Fraction(1)]
+    later = [min(math.ceil(deals / c), leads) for c in to_won]
+    assert [s["leads_needed_in_stage"] for s in data["stages"]] == [leads, *later]
+    table = cli("size", "--target", "10000").stdout
+    assert "covered: no" in table
+    assert f"leads needed: {leads}" in table and table.count("leads needed") == 2  # the record's and the column's
     assert data["open_value"] == 4600
     assert data["coverage"] == pytest.approx(4600 / 10000)
     assert data["pipeline_needed"] == pytest.approx(16666.67)
     assert data["pipeline_covered"] is False
     given = size(cli, "--target", "10000", "--avg-deal", "1000")
     assert given["avg_deal_source"] == "given" and given["deals_needed"] == 10
+    small = cli("size", "--target", "100").stdout  # €4,600 open covers €100 ÷ 3/5
+    assert "covered: yes" in small
 
 
 def test_bad_input_is_refused(cli):

@@ -146,9 +146,9 @@ def _root(
         common.set_db(db)
 
 
-from pipecli.cli import admin, clean, history, leads, pipeline, reports, selling, transfer, trust  # noqa: E402  (they register on `app`)
+from pipecli.cli import admin, clean, history, leads, pipeline, reports, selling, transfer, trust, ui  # noqa: E402  (they register on `app`)
 
-for _module in (leads, pipeline, admin, selling, transfer, reports, clean, history, trust):
+for _module in (leads, pipeline, admin, selling, transfer, reports, clean, history, trust, ui):
     _module.register(app)
 
 

@@ -79,8 +79,7 @@ def demo(
     target = db or db_option() or str(Path(platformdirs.user_data_dir("pipecli")) / "demo.db")
     common.set_db(target)
     with store().write() as conn:
-        if not demo_core.has_leads(conn):
-            demo_core.build(conn, leads_count)
+        demo_core.ensure(conn, leads_count)
     with store().read() as conn:
         data = board.board(conn)
     views.board(data, "table")

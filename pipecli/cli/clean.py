@@ -21,6 +21,7 @@ def clean_columns():
         Column("lead_id", "id", kind="int"),
         Column("name"),
         Column("rule"),
+        Column("group"),
         Column("why"),
         Column("since", kind="ts"),
         Column("threshold"),
@@ -34,6 +35,22 @@ def clean_columns():
 def clean(
     pipeline: PipelineOpt = None,
     owner: Annotated[str | None, typer.Option(help="Only this seller's deals.")] = None,
+    stage: Annotated[str | None, typer.Option(help="Only the deals in this open stage.")] = None,
+    rules: Annotated[
+        str | None,
+        typer.Option(
+            "--rules",
+            metavar="GROUPS|RULES",
+            help="What to judge: stale (silent, stuck, overdue; the default), hygiene (incomplete, no-next-step, "
+            "duplicate), all, or rules by name, comma-separated: --rules stale,hygiene.",
+        ),
+    ] = None,
+    since_last: Annotated[
+        bool,
+        typer.Option(
+            "--since-last", help="Report only what is new since the last --since-last report (a short daily mail)."
+        ),
+    ] = False,
     as_of: Annotated[
         str | None,
         typer.Option(
@@ -69,15 +86,20 @@ def clean(
     yes: YesOpt = False,
     raw: RawOpt = False,
 ) -> None:
-    """Report stale deals: silent, stuck, overdue, incomplete, duplicate; optionally act on them.
+    """Report stale deals (silent, stuck, overdue) and, with --rules hygiene, incomplete records (incomplete,
+    no-next-step, duplicate); optionally act on them.
 
     The first line of the text report is a summary; when nothing is stale it is the only line.
+    --close-lost and --archive act only on stale findings, and never on a deal younger than its stage's
+    stale limit.
 
     \b
     Examples:
       pipecli clean                              # the report (plain text when piped)
       pipecli clean --owner bob --format table
       pipecli clean --check || pipecli clean | mail -s "stale deals" sales@example.com
+      pipecli clean --rules stale,hygiene --format table
+      pipecli clean --since-last                 # only what is new since the last such report
       pipecli clean --as-of 2026-10-31          # the pipeline as it stood then
       pipecli clean --close-lost --reason stale --yes
       pipecli clean --snooze 14 --reason "budget freeze until January" --dry-run
@@ -105,14 +127,32 @@ def clean(
         raise UsageError("--dry-run goes with --close-lost, --snooze or --archive")
     if snooze_days is not None and snooze_days < 1:
         raise UsageError("--snooze DAYS must be at least 1")
+    if since_last and (as_of is not None or actions):
+        raise UsageError("--since-last goes with the report alone (not with --as-of or an action)")
     day = date(as_of, "--as-of")
     fmt = fmt or ("table" if stdout_is_tty() else "text")
-    with store().read() as conn:
-        report = stale.find_stale(conn, pipeline, owner, day)
+    chosen = stale.choose_rules(rules)
+    if since_last:
+        with store().write() as conn:
+            report = stale.keep_new(
+                conn, stale.find_stale(conn, pipeline, owner, day, rules=chosen, stage=stage), owner, stage
+            )
+    else:
+        with store().read() as conn:
+            report = stale.find_stale(conn, pipeline, owner, day, rules=chosen, stage=stage)
     render_report(report, fmt, owner, as_of is not None)
     if actions and report.rows:
         action = actions[0]
-        n = len(report.lead_ids)
+        targets, left = report.act_on(action)
+        if left:
+            message(
+                f"{left} deal{'s' * (left != 1)} left alone: {action} acts only on stale findings "
+                "(silent, stuck, overdue) of deals older than their stage's stale limit"
+            )
+        if not targets:
+            message(f"nothing to {action.split('-')[0]}; nothing was changed")
+            return
+        n = len(targets)
         deals = f"{n} deal{'s' * (n != 1)}"
         verb, past, rest = {
             "close-lost": ("Close", "closed", " as lost"),
@@ -124,7 +164,7 @@ def clean(
         else:
             confirm(f"{verb} {deals}{rest} (reason: {reason})?", yes)
             with store().write() as conn:
-                done = clean_actions.apply(conn, report.lead_ids, action, reason, snooze_days)
+                done = clean_actions.apply(conn, targets, action, reason, snooze_days)
             message(f"{past} {len(done)} of {deals}{rest} (reason: {reason})")
     if check and report.rows:
         # imported when the command runs, so --help and --version stay light
@@ -134,26 +174,37 @@ def clean(
 
 
 def summary(report, owner: str | None = None, historic: bool = False) -> str:
-    """Return the report's one-line summary: "3 stale deals worth €4,500.00 in Sales: 2 silent, 1 stuck"."""
+    """Return the report's one-line summary: "3 stale deals worth €4,500.00 in Sales: 2 silent, 1 stuck"
+    ("deals to look at" when hygiene rules are judged; "new since the last report" with --since-last)."""
     # imported when the command runs, so --help and --version stay light
-    from pipecli import money
+    from pipecli import clock, formats
     from pipecli.config import currency
+    from pipecli.reports.clean import GROUPS
 
     where = report.pipeline + (f" (owner {owner})" if owner else "")
     when = f" as of {report.day.isoformat()}" if historic else ""
+    noun = "stale deal" if set(report.rules) <= set(GROUPS["stale"]) else "deal to look at"
+    plural = noun.replace("deal", "deals")
+    last = f" since the last report ({clock.show(report.since_last)})" if report.since_last is not None else ""
     if not report.rows:
-        return f"No stale deals in {where}{when}: the pipeline is clean."
+        if report.unchanged:
+            still = f"{report.unchanged} finding{'s' * (report.unchanged != 1)} as before"
+            return f"Nothing new in {where}{last}: {still}."
+        return f"No {plural} in {where}{when}: the pipeline is clean."
     n = len(report.lead_ids)
     parts = ", ".join(
         f"{count} {rule}{'s' if rule == 'duplicate' and count != 1 else ''}" for rule, count in report.counts.items()
     )
-    return f"{n} stale deal{'s' * (n != 1)} worth {money.fmt(report.value_minor, currency())} in {where}{when}: {parts}"
+    new = f" new{last}" if last else ""
+    as_before = f" ({report.unchanged} more as before)" if report.unchanged else ""
+    worth = formats.money_text(report.value_minor, currency())
+    return f"{n}{new} {noun if n == 1 else plural} worth {worth} in {where}{when}: {parts}{as_before}"
 
 
 def render_report(report, fmt: str, owner: str | None, historic: bool) -> None:
     """Print the report in `fmt`: text (summary, then findings grouped by rule), markdown, or a listing."""
     # imported when the command runs, so --help and --version stay light
-    from pipecli import formats, money
+    from pipecli import formats
     from pipecli.cli import output
     from pipecli.config import currency
 
@@ -180,7 +231,7 @@ def render_report(report, fmt: str, owner: str | None, historic: bool) -> None:
         value = r["value_minor"]
         if value is not None:
             if value not in prices:
-                prices[value] = money.fmt(value, code)
+                prices[value] = formats.money_text(value, code)
             facts += f" · {prices[value]}"
         if r["owner"]:
             facts += f" · {text(r['owner'])}"

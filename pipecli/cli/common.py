@@ -21,12 +21,17 @@ if TYPE_CHECKING:
 
 
 def choice(*allowed: str):
-    """Return an option callback that accepts only `allowed` values (a usage error, exit 2, otherwise)."""
+    """Return an option callback that accepts only `allowed` values, in any case (`--format JSON`), and
+    gives the value as listed (a usage error, exit 2, otherwise)."""
 
     def check(value):
-        if value is not None and value not in allowed:
-            raise typer.BadParameter(f"{value!r} is not one of {', '.join(allowed)}")
-        return value
+        if value is None:
+            return value
+        folded = value.strip().lower()
+        for option in allowed:
+            if option.lower() == folded:
+                return option
+        raise typer.BadParameter(f"{value!r} is not one of {', '.join(allowed)}")
 
     return check
 
@@ -79,13 +84,13 @@ def db_option() -> str | None:
     return current().db
 
 
-def resolve_lead(conn: Connection, reference: str) -> int:
+def resolve_lead(conn: Connection, reference: str, gone_ok: bool = False) -> int:
     """Return the id of the lead `reference` names (`lookup.resolve`: id, #id, e-mail, external id or a
     fragment of a name matching one lead); the one place commands turn a LEAD argument into an id."""
     # imported when the command runs, so --help and --version stay light
     from pipecli import lookup
 
-    return lookup.resolve(conn, reference)
+    return lookup.resolve(conn, reference, gone_ok)
 
 
 def store() -> Store:
@@ -94,13 +99,19 @@ def store() -> Store:
 
 
 def ts(value: str | None, what: str = "--at") -> int | None:
-    """Return an `--at`-style option as epoch seconds (None when not given)."""
+    """Return an `--at` option, the time an event happened, as epoch seconds (None when not given): never
+    in the future (beyond `clock.SKEW`); given in words (`yesterday 15:00`), the moment it is read as is said
+    on stderr (before the command runs, so also when the command then refuses it)."""
     if value is None:
         return None
     # imported when the command runs, so --help and --version stay light
     from pipecli import clock
+    from pipecli.cli.output import message
 
-    return clock.parse_ts(value, what)
+    moment = clock.parse_ts(value, what, event=True)
+    if clock.in_words(value):
+        message(f"{what} {value.strip()}: read as {clock.from_ts(moment).strftime('%a')} {clock.show(moment)}")
+    return moment
 
 
 def date(value: str | None, what: str):
@@ -121,10 +132,10 @@ def amount(value: str | None, what: str = "--value", required: bool = False) -> 
             raise UsageError(f"{what} needs an amount, such as 100000")
         return None
     # imported when the command runs, so --help and --version stay light
-    from pipecli import money
+    from pipecli import formats, money
 
     try:
-        return money.parse_amount(value, current().currency)
+        return money.parse_typed(value, current().currency, money.decimal_mark(formats.locale()))
     except PipecliError as exc:
         raise PipecliError(f"{what}: {exc}") from None
 

@@ -20,7 +20,7 @@ def history(
     from pipecli.cli import views
 
     with store().read() as conn:
-        lead_id = resolve_lead(conn, lead)
+        lead_id = resolve_lead(conn, lead, gone_ok=True)  # a deleted lead's id still has its history
         changes = lead_history.lead_history(conn, lead_id, limit)
     views.changes_of_lead(changes, fmt)
 

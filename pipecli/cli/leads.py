@@ -75,8 +75,11 @@ def move(
     `pipecli move 12 Onboarding --pipeline "Post-sale"`."""
     # imported when the command runs, so --help and --version stay light
     from pipecli import leads
-    from pipecli.cli import views
+    from pipecli.cli import output, views
+    from pipecli.cli.context import current
 
+    if stage.strip().lower() == "lost" and reason is None and current().can_prompt:
+        reason = output.ask_text(f"Why was lead {lead} lost? (the lost reason; Enter for none)") or None
     with store().write() as conn:
         lead_id = resolve_lead(conn, lead)
         moved = leads.move_lead(conn, lead_id, stage, ts(at), reason, pipeline)

@@ -57,9 +57,10 @@ def _currency() -> str:
 def money(minor: int | None, short: bool = False) -> str:
     """Return an amount in minor units for people, in the invocation's currency: `€4,500.00` (`€4.5k` short)."""
     # on use: --version and every message go through this module
+    from pipecli import formats
     from pipecli import money as amounts
 
-    return (amounts.fmt_short if short else amounts.fmt)(minor, currency())
+    return amounts.fmt_short(minor, currency()) if short else formats.money_text(minor, currency())
 
 
 def record(row: Mapping[str, Any], columns: Sequence[Column]) -> dict[str, Any]:
@@ -265,3 +266,15 @@ def ask(question: str) -> bool:
     from pipecli.formats import neutralise
 
     return typer.confirm(neutralise(question), default=False, err=True)
+
+
+def ask_text(question: str) -> str:
+    """Ask for a line of text on the terminal (stderr, answered on stdin); return it stripped (empty when
+    the user just pressed Enter). The question is escaped: it names leads."""
+    # on use: --version and every message go through this module
+    import typer
+
+    from pipecli.formats import neutralise
+
+    answer: str = typer.prompt(neutralise(question), default="", show_default=False, err=True)
+    return answer.strip()

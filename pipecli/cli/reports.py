@@ -169,7 +169,7 @@ def _funnel_lines(data: dict, bar_width: int = 40, short: bool = False) -> list[
     from pipecli.cli import output
 
     currency = output._currency()
-    fmt = money.fmt_short if short else money.fmt
+    fmt = money.fmt_short if short else formats.money_text
     top = max([s["reached"] for s in data["stages"]] + [1])
     width = max(len(s["stage"]) for s in data["stages"])
     lines = []
@@ -231,6 +231,10 @@ def _period_columns():
         Column("won", "won so far", kind="money", source="won_minor"),
         Column("target_probability", "P(target)", kind="pct"),
         Column("velocity", "velocity check", kind="money", source="velocity_minor"),
+        Column("expected", "model mean", kind="money", source="expected_minor"),
+        Column("from_open", "from open deals", kind="money", source="from_open_minor"),
+        Column("from_new", "from deals not yet created", kind="money", source="from_new_minor"),
+        Column("arrivals", "new deals expected", kind="float"),
     ]
 
 
@@ -241,15 +245,28 @@ def _backtest_columns():
     return [
         Column("period"),
         Column("start", kind="date"),
-        Column("deals", kind="int"),
-        Column("forecast", kind="money", source="forecast_minor"),
-        Column("p10", "P10", kind="money", source="p10_minor"),
-        Column("p50", "P50", kind="money", source="p50_minor"),
-        Column("p90", "P90", kind="money", source="p90_minor"),
+        Column("deals", "open deals", kind="int"),
         Column("actual", kind="money", source="actual_minor"),
-        Column("error", kind="money", source="error_minor"),
-        Column("abs_pct_error", "abs % error", kind="pct"),
+        Column("p10", "pipecli P10", kind="money", source="p10_minor"),
+        Column("p50", "pipecli P50", kind="money", source="p50_minor"),
+        Column("p90", "pipecli P90", kind="money", source="p90_minor"),
+        Column("stage_weighted", "stage-weighted", kind="money", source="stage_weighted_minor"),
+        Column("last_period", "last period", kind="money", source="last_period_minor"),
+        Column("mean_of_3", "mean of last 3", kind="money", source="mean_of_3_minor"),
         Column("inside", "in P10-P90", kind="bool"),
+    ]
+
+
+def _score_columns():
+    # imported when the command runs, so --help and --version stay light
+    from pipecli.formats import Column
+
+    return [
+        Column("forecaster"),
+        Column("wape", "WAPE", kind="pct"),
+        Column("bias", kind="pct"),
+        Column("coverage", "P10-P90 coverage", kind="pct"),
+        Column("pinball", "pinball loss", kind="pct"),
     ]
 
 
@@ -292,7 +309,10 @@ def forecast_(
         str | None, typer.Option("--from", help="Backtest from this period (default six periods back).")
     ] = None,
     to: Annotated[
-        str | None, typer.Option("--to", help="Backtest up to this period, excluded (default the current one).")
+        str | None,
+        typer.Option(
+            "--to", help="Backtest up to the period holding this day, included (default the last whole period)."
+        ),
     ] = None,
     fmt: FormatOpt = "table",
 ) -> None:
@@ -304,28 +324,31 @@ def forecast_(
     # imported when the command runs, so --help and --version stay light
     from pipecli import formats
     from pipecli.cli import output
-    from pipecli.errors import PipecliError
     from pipecli.reports import forecast
 
     seed = bounded(seed, "--seed", 0)
-    if (
-        periods is not None and periods > 1000
-    ):  # the calendar ends before a million weeks do; fewer than 1 is the core's refusal
-        raise PipecliError("--periods must be at most 1000")
-    forecast_only = {"--as-of": as_of, "--target": target, "--periods": periods, "--probabilities": probabilities}
+    forecast_only = {"--as-of": as_of, "--target": target, "--periods": periods}
     backtest_only = {"--from": from_, "--to": to}
     wrong = [k for k, v in (forecast_only if backtest else backtest_only).items() if v is not None]
     if wrong:
         mode = "the backtest (it replays past periods from history)" if backtest else "a forecast without --backtest"
         raise UsageError(f"{', '.join(wrong)} does not apply to {mode}: drop it")
     if backtest:
+        # imported when the command runs, so --help and --version stay light
+        from pipecli.reports import backtest as bt
+
         with store().read() as conn:
-            data = forecast.backtest(conn, pipeline, period, date(from_, "--from"), date(to, "--to"), runs, seed)
+            data = bt.backtest(
+                conn, pipeline, period, date(from_, "--from"), date(to, "--to"), runs, seed, probabilities or "auto"
+            )
         if fmt == "json":
-            out = {
-                k: data[k] for k in ("pipeline", "period", "runs", "seed", "probabilities", "wape", "bias", "coverage")
-            }
+            keys = ("pipeline", "period", "runs", "seed", "probabilities", "history_periods", "period_count")
+            out = {k: data[k] for k in keys}
+            out["deals_per_period"] = data["deals_per_period"]
+            out["best"] = data["best"]
+            out["verdict"] = data["verdict"]
             out["periods"] = _records(data["periods"], _backtest_columns())
+            out["forecasters"] = _records(data["forecasters"], _score_columns())
             output.write_json(out)
             return
         output.render(
@@ -335,10 +358,12 @@ def forecast_(
             title=f"Backtest: {formats.neutralise(data['pipeline'])} by {period}",
         )
         if fmt == "table":
-            pct = lambda v: "n/a" if v is None else f"{v * 100:.1f}%"  # noqa: E731
             output.line(
-                f"\nWAPE {pct(data['wape'])}, bias {pct(data['bias'])}, actual inside P10-P90 in {pct(data['coverage'])} of periods"
+                f"\n{data['period_count']} {period}s backtested, {data['history_periods']} {period}s of history before"
+                f" the first, {data['deals_per_period']:.1f} open deals per {period}; probabilities: {data['probabilities']}"
             )
+            output.render(data["forecasters"], _score_columns(), "table")
+            output.line(data["verdict"])
         return
     with store().read() as conn:
         data = forecast.forecast(
@@ -351,6 +376,11 @@ def forecast_(
             probabilities or "auto",
             runs,
             seed,
+        )
+    if data["stages"] and not any(s["probability"] for s in data["stages"]):
+        output.message(
+            "warning: every stage's win probability is 0, so the forecast is 0; set them with "
+            "`pipecli pipeline stage PIPELINE STAGE --probability 0.4`"
         )
     if fmt == "json":
         # imported when the command runs, so --help and --version stay light
@@ -370,6 +400,7 @@ def forecast_(
             "velocity_per_day": formats.json_value(data["velocity_minor_per_day"], "money", currency),
             "stages": _records(data["stages"], _probability_columns()),
             "periods": _records(data["periods"], _period_columns()),
+            "new_business": data["new_business"],
             "later": {
                 "deals": data["later_deals"],
                 "value": formats.json_value(data["later_value_minor"], "money", currency),
@@ -381,7 +412,7 @@ def forecast_(
         output.render(data["periods"], _period_columns(), "csv")
         return
     # imported when the command runs, so --help and --version stay light
-    from pipecli import clock, money
+    from pipecli import clock, formats
 
     currency = output._currency()
     output.line(
@@ -393,7 +424,7 @@ def forecast_(
     output.render(data["periods"], _period_columns(), "table")
     if data["later_deals"]:
         output.line(
-            f"\nlater: {data['later_deals']} deals, {money.fmt(data['later_value_minor'], currency)} beyond the last period"
+            f"\nlater: {data['later_deals']} deals, {formats.money_text(data['later_value_minor'], currency)} beyond the last period"
         )
 
 
@@ -419,7 +450,7 @@ def _size_columns():
         Column(
             "pipeline_needed", "pipeline needed (target ÷ close rate)", kind="money", source="pipeline_needed_minor"
         ),
-        Column("pipeline_covered", "covered", kind="bool"),
+        Column("pipeline_covered", "covered", kind="verdict"),
     ]
 
 

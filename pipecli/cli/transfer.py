@@ -117,6 +117,10 @@ def import_(
         bool, typer.Option("--dry-run", help="Print the column mapping and the counts; write nothing.")
     ] = False,
     force: Annotated[bool, typer.Option("--force", help="Replace an existing --rejects file.")] = False,
+    allow_duplicates: Annotated[
+        bool,
+        typer.Option("--allow-duplicates", help="Import a file imported before without --key again (its leads twice)."),
+    ] = False,
     history: Annotated[
         bool,
         typer.Option(
@@ -210,8 +214,13 @@ def import_(
             transaction = store().read()
         else:
             transaction = store().bulk_write() if importer.is_bulk(size, head) else store().write()
+        digest = None
+        if key is None and file != "-" and not allow_duplicates:
+            digest = importer.file_digest(file)  # a second import of the same file without --key is refused
         try:
             with transaction as conn:
+                if digest is not None:
+                    importer.refuse_reimport(conn, digest, label)
                 result = importer.import_csv(
                     conn,
                     stream,
@@ -223,6 +232,8 @@ def import_(
                     size=size,
                     head=head,
                 )
+                if digest is not None and not dry_run:
+                    importer.remember_import(conn, digest, result.inserted)
         except importer.ImportFailed as exc:
             _summary(exc.result, label, failed=True)
             raise

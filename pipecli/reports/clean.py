@@ -1,6 +1,9 @@
 """Stale deals: how `pipecli clean` judges that an open deal needs attention, and what it does about it.
 
-Five rules, each a finding row that says what, why, since when and against which threshold:
+Six rules in two groups, each a finding row that says what, why, since when and against which threshold.
+*Stale* rules (what `clean`, `--check` and the cron report count by default, and the only findings
+`--close-lost` and `--archive` act on) say a deal has stopped moving; *hygiene* rules say its record
+lacks something:
 
 - **silent**: no activity and no stage change for longer than the stage's `stale_days` (else config
   `stale_days`, default 14), from the lead's cached `last_event_at`.
@@ -11,9 +14,10 @@ Five rules, each a finding row that says what, why, since when and against which
   `ix_stage_change_left`). With fewer than `min_history` past stays (default 10) it falls back to the
   stage's fixed limit (its silence limit); the row's `basis` says which applied.
 - **overdue**: the expected close date has passed and the deal is still open.
-- **incomplete**: missing what a forecast needs (value, expected close) or what a follow-up needs (email
-  or phone, owner, next step).
-- **duplicate**: an open lead with the same email (case-insensitive) or the same name and company as an
+- **incomplete** (hygiene): missing what a forecast needs (value, expected close) or what a follow-up
+  needs (email or phone, owner).
+- **no-next-step** (hygiene): no next step planned (`pipecli follow-up`).
+- **duplicate** (hygiene): an open lead with the same email (case-insensitive) or the same name and company as an
   earlier open lead of the pipeline; the later copies are reported, the first is the original.
 
 Silent, stuck, overdue and incomplete are decided in one pass over the open leads, where SQL decides each
@@ -30,6 +34,7 @@ Acting on findings is `reports.clean_actions`.
 from __future__ import annotations
 
 import datetime as _dt
+import json
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -38,9 +43,32 @@ from sqlalchemy import text
 from pipecli import clock, config, pipelines
 from pipecli.clock import DAY
 from pipecli.config import setting
+from pipecli.errors import NotFound, PipecliError
 from pipecli.store.sql import fetch_rows
 
-RULES = ("silent", "stuck", "overdue", "incomplete", "duplicate")
+RULES = ("silent", "stuck", "overdue", "incomplete", "no-next-step", "duplicate")
+GROUPS = {"stale": ("silent", "stuck", "overdue"), "hygiene": ("incomplete", "no-next-step", "duplicate")}
+GROUP_OF = {rule: group for group, rules in GROUPS.items() for rule in rules}
+ACTS_ON = GROUPS["stale"]  # the findings --close-lost and --archive may act on
+
+
+def choose_rules(spec: str | None) -> tuple[str, ...]:
+    """Return the rules `--rules` names (groups and rules, comma-separated: `stale,hygiene`,
+    `silent,duplicate`), in report order; the stale group when `spec` is None."""
+    if spec is None:
+        return GROUPS["stale"]
+    chosen: set[str] = set()
+    for word in (w.strip().lower() for w in spec.split(",")):
+        if word in GROUPS:
+            chosen.update(GROUPS[word])
+        elif word in RULES:
+            chosen.add(word)
+        elif word == "all":
+            chosen.update(RULES)
+        else:
+            known = ", ".join([*GROUPS, "all", *RULES])
+            raise PipecliError(f"--rules: {word!r} is not a rule or group (known: {known})")
+    return tuple(r for r in RULES if r in chosen)
 
 
 @dataclass(frozen=True)
@@ -78,6 +106,20 @@ class Report:
     as_of: int  # the moment evaluated (epoch seconds)
     day: _dt.date  # the calendar day evaluated
     rows: list[dict] = field(default_factory=list)
+    rules: tuple[str, ...] = GROUPS["stale"]  # the rules judged
+    young: set[int] = field(default_factory=set)  # leads younger than their stage's stale limit
+    since_last: int | None = None  # with `new_since`: when the previous report was made
+    unchanged: int = 0  # with `new_since`: findings already in the previous report, left out
+
+    def act_on(self, action: str) -> tuple[list[int], int]:
+        """Return the leads an action may change, in id order, and how many found leads it must leave
+        alone: `close-lost` and `archive` act only on stale findings of leads at least as old as their
+        stage's stale limit (a deal created seconds ago is never closed by a rule); `snooze` on any."""
+        if action == "snooze":
+            return self.lead_ids, 0
+        stale = {r["lead_id"] for r in self.rows if r["rule"] in ACTS_ON}
+        ids = sorted(stale - self.young)
+        return ids, len(self.lead_ids) - len(ids)
 
     @cached_property
     def lead_ids(self) -> list[int]:
@@ -95,7 +137,7 @@ class Report:
     @cached_property
     def counts(self) -> dict[str, int]:
         """Return how many rows each rule found, in rule order, rules with none left out."""
-        counts = dict.fromkeys(RULES, 0)
+        counts = dict.fromkeys(RULES, 0)  # every rule, so the summary keeps their order
         for r in self.rows:
             counts[r["rule"]] += 1
         return {k: v for k, v in counts.items() if v}
@@ -107,26 +149,75 @@ def find_stale(
     owner: str | None = None,
     as_of: _dt.date | None = None,
     settings: Settings | None = None,
+    rules: tuple[str, ...] | None = None,
+    stage: str | None = None,
 ) -> Report:
-    """Return the stale deals of `pipeline` (default: the default pipeline), optionally one owner's,
-    now or as they stood at the end of the day `as_of`, in a stable order (rule, since, lead id)."""
+    """Return the findings of `rules` (default: the stale group) in `pipeline` (default: the default
+    pipeline), optionally one owner's or one open stage's, now or as they stood at the end of the day
+    `as_of`, in a stable order (rule, since, lead id). An owner or stage that matches nothing is an
+    error naming the known ones: a typo must not report a clean pipeline."""
     settings = settings or Settings.from_config()
+    rules = GROUPS["stale"] if rules is None else rules
     p = pipelines.get_pipeline(conn, pipeline)
     if as_of is None:
         moment, day = clock.now_ts(), clock.today()
     else:
         moment, day = clock.end_of_day_ts(as_of), as_of
     day = _dt.date(day.year, day.month, day.day)  # a plain date binds on every driver
-    scope = _Scope(p["id"], owner, moment, day, as_of is not None)
-    report = Report(p["name"], moment, day)
     stages = {s["id"]: s for s in pipelines.stages(conn, p["id"], outcomes=False)}
+    stage_id = None if stage is None else _open_stage(conn, p, stage, stages)
+    if owner is not None:
+        _check_owner(conn, p, owner)
+    scope = _Scope(p["id"], owner, moment, day, as_of is not None, stage_id)
+    report = Report(p["name"], moment, day, rules=rules)
     limits = {sid: (s["stale_days"] or settings.stale_days) * DAY for sid, s in stages.items()}
     if not limits:
         return report
     own = {sid for sid, s in stages.items() if s["stale_days"]}
     thresholds = stuck_thresholds(conn, stages, limits, moment, settings)
-    report.rows = _rules(conn, scope, limits, own, thresholds) + _duplicates(conn, scope)
+    found = _rules(conn, scope, limits, own, thresholds) if set(rules) - {"duplicate"} else []
+    if "duplicate" in rules:
+        found += _duplicates(conn, scope)
+    report.rows = [r for r in found if r["rule"] in rules]
+    report.young = _young(conn, report.lead_ids, limits, moment)
     return report
+
+
+def _open_stage(conn, p: dict, name: str, stages: dict[int, dict]) -> int:
+    """Return the id of the open stage `name` of pipeline `p`, or raise naming its open stages."""
+    for sid, s in stages.items():
+        if s["name"].lower() == name.strip().lower():
+            return sid
+    known = ", ".join(s["name"] for s in stages.values())
+    raise NotFound(f"--stage: no open stage {name!r} in {p['name']}; open stages: {known}")
+
+
+def _check_owner(conn, p: dict, owner: str) -> None:
+    """Raise NotFound naming the owners of the pipeline's leads when none is `owner` (any case)."""
+    known = [
+        r[0]
+        for r in conn.execute(
+            text("SELECT DISTINCT owner FROM lead WHERE pipeline_id = :p AND owner IS NOT NULL ORDER BY owner"),
+            {"p": p["id"]},
+        )
+    ]
+    if owner.strip().lower() not in {k.lower() for k in known}:
+        names = ", ".join(known) if known else "none: no lead has an owner"
+        raise NotFound(f"--owner: no lead in {p['name']} is owned by {owner!r}; owners: {names}")
+
+
+def _young(conn, lead_ids: list[int], limits: dict[int, int], moment: int) -> set[int]:
+    """Return the leads among `lead_ids` created less than their current stage's stale limit ago."""
+    young: set[int] = set()
+    for start in range(0, len(lead_ids), 500):
+        chunk = lead_ids[start : start + 500]
+        marks = ", ".join(f":i{n}" for n in range(len(chunk)))
+        rows = conn.execute(
+            text(f"SELECT id, stage_id, created_at FROM lead WHERE id IN ({marks})"),
+            {f"i{n}": lead_id for n, lead_id in enumerate(chunk)},
+        )
+        young.update(r.id for r in rows if moment - r.created_at < limits.get(r.stage_id, 0))
+    return young
 
 
 @dataclass
@@ -138,6 +229,7 @@ class _Scope:
     moment: int
     day: _dt.date
     historic: bool
+    stage_id: int | None = None
 
     def sql(self, columns: str) -> str:
         """Return a query over the scope's open, unarchived, unsnoozed leads (alias `l`) with their stage
@@ -167,6 +259,8 @@ class _Scope:
         where = [live, "l.pipeline_id = :pipeline", "(l.snoozed_until IS NULL OR l.snoozed_until <= :day)"]
         if self.owner is not None:
             where.append("lower(l.owner) = lower(:owner)")
+        if self.stage_id is not None:
+            where.append(f"{state['stage_id']} = :stage")
         return (
             f"SELECT l.id AS lead_id, l.name, l.owner, l.value_minor, s.name AS stage, "
             f"{columns.format(**state)} "
@@ -175,7 +269,14 @@ class _Scope:
         )
 
     def params(self, **extra) -> dict:
-        return {"pipeline": self.pipeline_id, "owner": self.owner, "moment": self.moment, "day": self.day, **extra}
+        return {
+            "pipeline": self.pipeline_id,
+            "owner": self.owner,
+            "moment": self.moment,
+            "day": self.day,
+            "stage": self.stage_id,
+            **extra,
+        }
 
 
 def _row(r, rule: str, why: str, since: int, threshold: str | None, basis: str | None = None) -> dict:
@@ -183,6 +284,7 @@ def _row(r, rule: str, why: str, since: int, threshold: str | None, basis: str |
         "lead_id": r.lead_id,
         "name": r.name,
         "rule": rule,
+        "group": GROUP_OF[rule],
         "why": why,
         "since": since,
         "threshold": threshold,
@@ -239,11 +341,10 @@ _MISSING = (
     ("expected close", "l.expected_close IS NULL"),
     ("email or phone", "(l.email IS NULL AND l.phone IS NULL)"),
     ("owner", "l.owner IS NULL"),
-    ("next step", "l.next_step IS NULL"),
 )
 
 
-FIELDS = ("lead_id", "name", "rule", "why", "since", "threshold", "basis", "value_minor", "owner", "stage")
+FIELDS = ("lead_id", "name", "rule", "group", "why", "since", "threshold", "basis", "value_minor", "owner", "stage")
 
 
 def _duration_sql(seconds: str) -> str:
@@ -283,34 +384,38 @@ def _rules(conn, scope: _Scope, limits: dict[int, int], own: set[int], threshold
         f"CASE WHEN {{last_event}} < :moment - {case(silent_limit, 'sl', '{stage_id}')} THEN 1 ELSE 0 END AS f_silent, "
         f"CASE WHEN {{entered}} < :moment - {case(stuck_limit, 'su', '{stage_id}')} THEN 1 ELSE 0 END AS f_stuck, "
         "CASE WHEN l.expected_close < :day THEN 1 ELSE 0 END AS f_overdue, "
-        f"substr({missing}, 3) AS missing"
+        f"substr({missing}, 3) AS missing, "
+        "CASE WHEN l.next_step IS NULL THEN 1 ELSE 0 END AS f_no_step"
     )
     common = "x.value_minor, x.owner, x.stage"
     sql = (
         f"WITH x AS ({inner}) "
-        "SELECT 0 AS ord, x.lead_id, x.name, 'silent' AS rule, "
+        "SELECT 0 AS ord, x.lead_id, x.name, 'silent' AS rule, 'stale' AS grp, "
         f" ('no activity or stage change for ' || {_duration_sql(':moment - x.last_event')} || ' (limit ' || "
         f" {case({k: human(v) for k, v in silent_limit.items()}, 'slt')} || ' in ' || x.stage || ')') AS why, "
         f" x.last_event AS since, {case({k: human(v) for k, v in silent_limit.items()}, 'slt')} AS threshold, "
         f" {case({k: 'stage limit' if k in own else 'default limit' for k in limits}, 'slb')} AS basis, {common}, NULL AS close "
         "FROM x WHERE x.f_silent = 1 "
-        "UNION ALL SELECT 1, x.lead_id, x.name, 'stuck', "
+        "UNION ALL SELECT 1, x.lead_id, x.name, 'stuck', 'stale', "
         f" ('in ' || x.stage || ' for ' || {_duration_sql(':moment - x.entered')} || ', longer than ' || "
         f" {case({k: t[2] for k, t in thresholds.items()}, 'suw')}), x.entered, "
         f" {case({k: human(v) for k, v in stuck_limit.items()}, 'sut')}, {case({k: t[1] for k, t in thresholds.items()}, 'sub')}, "
         f" {common}, NULL FROM x WHERE x.f_stuck = 1 "
-        "UNION ALL SELECT 2, x.lead_id, x.name, 'overdue', NULL, NULL, NULL, NULL, "
+        "UNION ALL SELECT 2, x.lead_id, x.name, 'overdue', 'stale', NULL, NULL, NULL, NULL, "
         f" {common}, CAST(x.expected_close AS TEXT) FROM x WHERE x.f_overdue = 1 "
-        "UNION ALL SELECT 3, x.lead_id, x.name, 'incomplete', ('missing ' || x.missing), x.created_at, NULL, NULL, "
-        f" {common}, NULL FROM x WHERE x.missing <> '' "
-        "ORDER BY 1, 6, 12, 2"
+        "UNION ALL SELECT 3, x.lead_id, x.name, 'incomplete', 'hygiene', ('missing ' || x.missing), x.created_at, "
+        f" NULL, NULL, {common}, NULL FROM x WHERE x.missing <> '' "
+        "UNION ALL SELECT 4, x.lead_id, x.name, 'no-next-step', 'hygiene', "
+        " 'no next step planned (pipecli follow-up ID DATE TEXT)', x.last_event, NULL, NULL, "
+        f" {common}, NULL FROM x WHERE x.f_no_step = 1 "
+        "ORDER BY 1, 7, 13, 2"
     )
     rows = fetch_rows(conn, sql, scope.params(**params))
-    out = [dict(zip(FIELDS, r[1:11])) for r in rows]
+    out = [dict(zip(FIELDS, r[1:12])) for r in rows]
     day = scope.day
     for r, row in zip(rows, out):
         if r[0] == 2:  # overdue: dates are local calendar days, so written here
-            close = clock.as_date(r[11])
+            close = clock.as_date(r[12])
             days = (day - close).days
             row["why"] = f"expected to close on {close.isoformat()}, {days} day{'s' * (days != 1)} ago, still open"
             row["since"] = clock.day_start_ts(close + _dt.timedelta(days=1))
@@ -366,3 +471,32 @@ def _duplicates(conn, scope: _Scope) -> list[dict]:
             why = "; ".join(parts)
         out.append(_row(r, "duplicate", why, r.created_at, None))
     return out
+
+
+def _last_report_key(report: Report, owner: str | None, stage: str | None) -> str:
+    """Return the meta key of the previous report of the same pipeline, filters and rules."""
+    parts = [report.pipeline.lower(), (owner or "").lower(), (stage or "").lower(), ",".join(report.rules)]
+    return "clean_last_report:" + "|".join(parts)
+
+
+def keep_new(conn, report: Report, owner: str | None = None, stage: str | None = None) -> Report:
+    """Return `report` narrowed to the findings that were not in the previous `--since-last` report of
+    the same pipeline, filters and rules (all of them the first time), and remember this one's findings
+    in meta (inside the caller's write transaction): a daily mail then says only what changed.
+
+    A finding is a lead and a rule: a deal still silent tomorrow is not new; one that became stuck is."""
+    key = _last_report_key(report, owner, stage)
+    row = conn.execute(text("SELECT value FROM meta WHERE key = :k"), {"k": key}).first()
+    seen: set[tuple[int, str]] = set()
+    if row is not None:
+        previous = json.loads(row[0])
+        report.since_last = int(previous["at"])
+        seen = {(int(lead), str(rule)) for lead, rule in previous["seen"]}
+    found = [[r["lead_id"], r["rule"]] for r in report.rows]
+    value = json.dumps({"at": report.as_of, "seen": found}, separators=(",", ":"))
+    conn.execute(text("DELETE FROM meta WHERE key = :k"), {"k": key})
+    conn.execute(text("INSERT INTO meta (key, value) VALUES (:k, :v)"), {"k": key, "v": value})
+    fresh = [r for r in report.rows if (r["lead_id"], r["rule"]) not in seen]
+    narrowed = Report(report.pipeline, report.as_of, report.day, fresh, report.rules, report.young)
+    narrowed.since_last, narrowed.unchanged = report.since_last, len(report.rows) - len(fresh)
+    return narrowed

@@ -38,11 +38,12 @@ from pipecli.config import setting
 from pipecli.errors import PipecliError
 from pipecli.history import check_as_of
 from pipecli.money import round_minor
-from pipecli.reports import state
+from pipecli.reports import arrivals, simulate, state, timing
 from pipecli.reports.periods import PERIODS, label, next_start, period_start
 
 MODES = ("auto", "stage", "history", "learned")
 EXACT_LIMIT = 20000
+MAX_PERIODS = 36
 
 
 @dataclass(frozen=True)
@@ -66,6 +67,8 @@ def _check(period: str, mode: str, periods: int, runs: int) -> None:
         raise PipecliError(f"--probabilities must be one of {', '.join(MODES)}, not {mode!r}")
     if periods < 1:
         raise PipecliError("--periods must be at least 1")
+    if periods > MAX_PERIODS:
+        raise PipecliError(f"--periods must be at most {MAX_PERIODS}: history says little about timing that far ahead")
     if runs < 1:
         raise PipecliError("--runs must be at least 1")
 
@@ -171,10 +174,11 @@ def _project(conn, pipeline, t, history, period, starts, mode, runs, seed, targe
     inner = (
         f"SELECT CASE WHEN l.expected_close IS NOT NULL THEN CASE {date_case} ELSE -1 END"
         f" ELSE CASE {ts_case} ELSE -1 END END AS k, l.stage_id AS stage_id,"
-        f" COALESCE(l.value_minor, 0) AS v, {prob_sql} AS p, {bucket_sql} AS pb"
+        f" COALESCE(l.value_minor, 0) AS v, {prob_sql} AS p, {bucket_sql} AS pb,"
+        " (:t - l.stage_entered_at) / :plen AS a, l.expected_close AS ec"
         f" FROM {rel} l WHERE l.status = 'open' AND l.archived_at IS NULL"
     )
-    params = {**params}
+    params = {**params, "t": t, "plen": timing.PERIOD_SECONDS[period]}
     for i, b in enumerate(bounds):
         params[f"d{i}"] = b
         params[f"e{i}"] = clock.day_start_ts(b)
@@ -201,37 +205,19 @@ def _project(conn, pipeline, t, history, period, starts, mode, runs, seed, targe
         value[k] += sv
         exact = Decimal(sv) * Decimal(repr(stage_prob.get(sid, 0.0)))
         weighted[k] += exact if (pb is None or pb < 0) else Decimal(repr(float(svp or 0)))
-    total_deals = sum(deals)
     rng = np.random.default_rng(seed)
-    revenue = np.zeros((runs, nper))
-    if total_deals and total_deals <= EXACT_LIMIT:
-        method = "every deal"
-        rows = conn.execute(
-            text(f"SELECT q.k, q.v, q.p FROM ({inner}) q WHERE q.k >= 0 ORDER BY q.k, q.v, q.p"), params
-        ).all()
-        arr = np.array(rows, dtype=float).reshape(-1, 3)
-        for k in range(nper):
-            sel = arr[arr[:, 0] == k]
-            if not len(sel):
-                continue
-            vals, ps = sel[:, 1], sel[:, 2]
-            chunk = max(1, 2_000_000 // len(sel))
-            for lo in range(0, runs, chunk):
-                hi = min(runs, lo + chunk)
-                revenue[lo:hi, k] = (rng.random((hi - lo, len(sel))) < ps) @ vals
-    elif total_deals:
-        method = "groups"
-        for k, _sid, _pb, n, sv, svv, _svp, sp in groups:
-            if k < 0:
-                continue
-            p = min(max(float(sp) / n, 0.0), 1.0)
-            won = rng.binomial(n, p, runs)
-            mean = float(sv or 0) / n
-            var = max(float(svv or 0) / n - mean * mean, 0.0)
-            spread = np.sqrt(won * var * (n - won) / (n - 1)) if n > 1 else np.zeros(runs)
-            revenue[:, k] += np.clip(won * mean + spread * rng.standard_normal(runs), 0, float(sv or 0))
+    model = open_deal_model(conn, rel, inner, params, t, period, starts, open_stages, probs, mode, min_history)
+    if model["deals"] <= EXACT_LIMIT:
+        method = "every deal" if model["deals"] else "no deals"
+        from_open = simulate.every_deal(model["matrix"], model["values"], runs, rng)
     else:
-        method = "no deals"
+        method = "groups"
+        from_open = simulate.normal_sum(model["matrix"], model["values"], model["squares"], model["counts"], runs, rng)
+    nb = arrivals.estimate(conn, rel, params, t, period, starts, timing.PERIOD_SECONDS[period])
+    from_new = arrivals.simulate(nb, runs, rng)
+    revenue = from_open + from_new
+    expected_open = model["expected"]
+    expected_new = nb.expected_minor()
     won_so_far = (
         conn.execute(
             text(
@@ -262,6 +248,10 @@ def _project(conn, pipeline, t, history, period, starts, mode, runs, seed, targe
                 "p50_minor": p50,
                 "p90_minor": p90,
                 "won_minor": already,
+                "expected_minor": round(expected_open[k] + expected_new[k]),
+                "from_open_minor": round(expected_open[k]),
+                "from_new_minor": round(expected_new[k]),
+                "arrivals": nb.rates[k],
                 "target_probability": (
                     float(np.mean(already + revenue[:, k] >= target)) if target is not None else None
                 ),
@@ -277,6 +267,111 @@ def _project(conn, pipeline, t, history, period, starts, mode, runs, seed, targe
         "later_value_minor": later[1],
         "velocity_minor_per_day": round_minor(velocity) if velocity is not None else None,
         "remaining_seconds": remaining,
+        "new_business": {
+            "win_rate": nb.win_rate,
+            "seasonal": nb.seasonal,
+            "history_periods": nb.history_periods,
+            "won_deals": len(nb.values),
+        },
+    }
+
+
+def _day(value) -> _dt.date:
+    return value if isinstance(value, _dt.date) else _dt.date.fromisoformat(str(value)[:10])
+
+
+def open_deal_model(conn, rel, inner, params, t, period, starts, open_stages, probs, mode, min_cell) -> dict:
+    """Return the open deals' rows of P(won in coming period i) (see `timing`), one per deal up to
+    EXACT_LIMIT deals, else one per group of alike deals, with their counts, value sums and squares, and
+    the expected revenue per period. `inner` is the open-deal query of `_project` (classic period k,
+    stage, value, mode probability, age bucket, expected close)."""
+    # local by history only (no cycle, no start-up cost): numpy is only needed by the forecast
+    import numpy as np
+
+    horizon = len(starts) - 1
+    rel_params = dict(params)
+    ids = [int(s["id"]) for s in open_stages]
+    stage_rows: dict = {sid: [] for sid in ids}
+    stay_sql = "(CASE WHEN c.left_at IS NULL OR c.left_at > :t THEN :t ELSE c.left_at END - c.at) / :plen"
+    if ids:
+        for sid, stay, b, status, n in conn.execute(
+            text(
+                f"SELECT c.to_stage_id, {stay_sql}, (COALESCE(l.closed_at, :t) - c.at) / :plen AS b, l.status,"
+                f" COUNT(*) FROM stage_change c JOIN {rel} l ON l.id = c.lead_id "
+                f"WHERE c.at <= :t AND c.to_stage_id IN ({', '.join(map(str, ids))}) "
+                f"GROUP BY c.to_stage_id, {stay_sql}, (COALESCE(l.closed_at, :t) - c.at) / :plen, l.status"
+            ),
+            rel_params,
+        ):
+            stage_rows[sid].append((stay, b, status, n))
+    by_age: dict = {}
+
+    def hazard(sid: int, age: int):
+        # the deals that were still in this stage at this age: those who had moved on were further along
+        if age not in by_age:
+            rows = {k: [(b, st, n) for stay, b, st, n in v if stay >= age] for k, v in stage_rows.items()}
+            by_age[age] = timing.pooled(rows, min_cell)
+        table = by_age[age]
+        return table.get(sid, table[None])
+
+    slips = timing.slip_shares(
+        [
+            (_day(ec), clock.from_ts(closed).date())
+            for ec, closed in conn.execute(
+                text(
+                    f"SELECT l.expected_close, l.closed_at FROM {rel} l WHERE l.status = 'won' "
+                    "AND l.expected_close IS NOT NULL AND l.closed_at <= :t"
+                ),
+                rel_params,
+            )
+        ],
+        period,
+    )
+    now = timing.period_index(starts[0], period)
+    sel = "q.k, q.stage_id, q.a, q.ec, q.p"
+    count = conn.execute(text(f"SELECT COUNT(*) FROM ({inner}) q"), params).scalar() or 0
+    if count <= EXACT_LIMIT:
+        sql = f"SELECT {sel}, 1, q.v, CAST(q.v AS DOUBLE PRECISION) * q.v FROM ({inner}) q ORDER BY q.k, q.stage_id, q.a, q.v"
+    else:
+        sql = (
+            f"SELECT {sel}, COUNT(*), SUM(q.v), SUM(CAST(q.v AS DOUBLE PRECISION) * q.v) FROM ({inner}) q "
+            f"GROUP BY {sel} ORDER BY {sel}"
+        )
+    cache: dict = {}
+    rows, counts, sums, squares = [], [], [], []
+    for k, sid, a, ec, p, n, sv, svv in conn.execute(text(sql), params):
+        key = (k, sid, a, ec, p)
+        vec = cache.get(key)
+        if vec is None:
+            age = min(max(int(a or 0), 0), timing.MAX_BUCKETS - 1)
+            hw, hl = hazard(sid, age)
+            vec, total = timing.win_by_offset(hw, hl, age, horizon)
+            if ec is not None:
+                spread = timing.spread_by_slip(slips or {0: 1.0}, timing.period_index(_day(ec), period) - now, horizon)
+                if spread is not None:
+                    vec = spread * total
+            if total <= 0:  # nothing closed in history: the classic period at the mode's probability
+                vec = np.zeros(horizon)
+                if 0 <= k < horizon:
+                    vec[k] = float(p or 0)
+            elif mode in ("stage", "learned"):
+                vec = vec / total * float(p or 0)
+            vec = np.clip(vec, 0, 1)
+            cache[key] = vec
+        rows.append(vec)
+        counts.append(n)
+        sums.append(float(sv or 0))
+        squares.append(float(svv or 0))
+    matrix = np.array(rows).reshape(-1, horizon)
+    sums_a = np.array(sums)
+    return {
+        "deals": int(count),
+        "matrix": matrix,
+        "values": sums_a,
+        "squares": np.array(squares),
+        "counts": np.array(counts, dtype=float),
+        "expected": list((matrix * sums_a[:, None]).sum(axis=0)) if len(rows) else [0.0] * horizon,
+        "slips": slips,
     }
 
 
@@ -297,6 +392,8 @@ def forecast(
     runs = cfg.runs if runs is None else runs
     seed = cfg.seed if seed is None else seed
     _check(period, probabilities, periods, runs)
+    if target is not None and target <= 0:
+        raise PipecliError("--target must be more than 0")
     p = pipelines.get_pipeline(conn, pipeline)
     history = as_of is not None
     t = clock.end_of_day_ts(as_of) if history else clock.now_ts()
@@ -316,75 +413,4 @@ def forecast(
         "seed": seed,
         "target_minor": target,
         **result,
-    }
-
-
-def backtest(
-    conn,
-    pipeline: str | None = None,
-    period: str = "month",
-    start=None,
-    end=None,
-    runs: int | None = None,
-    seed: int | None = None,
-) -> dict:
-    """Return the backtest: per past period from `start` (default six periods back) up to `end` (default the
-    current period's start), the forecast made at its start from history, the actual won value, the error,
-    and overall WAPE, bias and P10–P90 coverage."""
-    cfg = settings()
-    runs = cfg.runs if runs is None else runs
-    seed = cfg.seed if seed is None else seed
-    _check(period, "history", 1, runs)
-    p = pipelines.get_pipeline(conn, pipeline)
-    stop = period_start(end if end is not None else clock.today(), period)
-    first = period_start(start, period) if start is not None else next_start(stop, period, -6)
-    if first >= stop:
-        raise PipecliError("--from must be before --to (the backtest covers whole past periods)")
-    won_id = pipelines.find_stage(conn, p["id"], "won")["id"]
-    rows = []
-    s = first
-    while s < stop:
-        e = next_start(s, period)
-        t = clock.day_start_ts(s) - 1
-        res = project(conn, p, t, True, period, [s, e], "history", runs, seed, None, cfg.min_history)
-        f = res["periods"][0]
-        actual = (
-            conn.execute(
-                text(
-                    "SELECT SUM(l.value_minor) FROM stage_change c JOIN lead l ON l.id = c.lead_id "
-                    "WHERE c.to_stage_id = :w AND c.at >= :s AND c.at < :e"
-                ),
-                {"w": won_id, "s": clock.day_start_ts(s), "e": clock.day_start_ts(e)},
-            ).scalar()
-            or 0
-        )
-        error = f["weighted_minor"] - actual
-        rows.append(
-            {
-                "period": label(s, period),
-                "start": s,
-                "end": e - _dt.timedelta(days=1),
-                "deals": f["deals"],
-                "forecast_minor": f["weighted_minor"],
-                "p10_minor": f["p10_minor"],
-                "p50_minor": f["p50_minor"],
-                "p90_minor": f["p90_minor"],
-                "actual_minor": actual,
-                "error_minor": error,
-                "abs_pct_error": abs(error) / actual if actual else None,
-                "inside": f["p10_minor"] <= actual <= f["p90_minor"],
-            }
-        )
-        s = e
-    total_actual = sum(r["actual_minor"] for r in rows)
-    return {
-        "pipeline": p["name"],
-        "period": period,
-        "runs": runs,
-        "seed": seed,
-        "probabilities": "history",
-        "periods": rows,
-        "wape": sum(abs(r["error_minor"]) for r in rows) / total_actual if total_actual else None,
-        "bias": sum(r["error_minor"] for r in rows) / total_actual if total_actual else None,
-        "coverage": sum(1 for r in rows if r["inside"]) / len(rows),
     }

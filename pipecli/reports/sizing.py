@@ -5,8 +5,10 @@ deals = target ÷ average deal; leads = deals ÷ close rate; per seller = leads 
 exact (Decimal) and rounded UP to a whole deal or lead (half a deal cannot be won). A figure left out comes
 from the pipeline's history: the average won deal, the win rate (won ÷ closed) and the number of distinct
 lead owners in the database (the team); the result says which figures came from where. With the stage
-conversion rates of the funnel (see `metrics`), the leads each stage must hold = deals ÷ (product of the
-conversions from that stage to won). Coverage = open pipeline value ÷ target; the pipeline needed = target ÷ close rate.
+conversion rates of the funnel (see `metrics`), the leads each later stage must hold = deals ÷ (product of
+the conversions from that stage to won), at most the leads needed; the first stage, where every lead
+starts, holds the leads needed: one "leads needed" figure on the whole screen. Coverage = open pipeline
+value ÷ target; the pipeline needed = target ÷ close rate; `pipeline_covered` says yes or no.
 """
 
 from __future__ import annotations
@@ -100,6 +102,11 @@ def size(
             }
         )
     stages.reverse()
+    for i, row in enumerate(stages):  # one leads-needed figure: the first stage's is the headline's
+        if i == 0:
+            row["needed"] = leads
+        elif row["needed"] is not None:
+            row["needed"] = min(row["needed"], leads)
     open_value = sum(s["open_value_minor"] for s in fun["stages"] if s["position"] is not None)
     needed_pipeline = round_minor(Decimal(target) / close_rate)
     return {

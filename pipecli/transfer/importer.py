@@ -28,7 +28,7 @@ import csv
 from collections.abc import Callable, Iterable
 from typing import Any, BinaryIO, TextIO
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, text
 
 from pipecli import clock, money
 from pipecli.errors import PipecliError
@@ -115,7 +115,7 @@ class _Import:
         self.now = clock.now_ts()
         self.columns = columns = Columns(file.raw_header, options.mapping, options.key, label)
         self.stages = Stages(conn, options)
-        self.order = clock.DayOrder(options.dayfirst)
+        self.order = clock.day_order(options.dayfirst, for_file=True)
         dates = {f: clock.DateColumn(columns.column(f), self.order) for f in DATE_FIELDS if f in columns.index}
         self.order.learn(columns.dates(file.sample()))
         self.rows = RowReader(columns, dates, self.stages, options, self.now)
@@ -408,3 +408,47 @@ def import_csv(
     if job.failed:
         raise ImportFailed(job.result)
     return job.result
+
+
+# --- the same file imported twice without --key -------------------------------------------------------
+# No import table: the meta key `imported_file:<digest>` holds when the file was imported and how many leads
+# it added, so a second import of the same bytes without --key is refused before it duplicates them.
+
+_IMPORTED = "imported_file:"
+
+
+def file_digest(path: str) -> str:
+    """Return the BLAKE2 digest of the file's bytes (read in 1 MiB blocks): the same file, whatever its name."""
+    import hashlib
+
+    digest = hashlib.blake2b(digest_size=20)
+    with open(path, "rb") as stream:
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def refuse_reimport(conn: Connection, digest: str, label: str) -> None:
+    """Raise PipecliError when the file with `digest` was imported before without --key: importing it again
+    would add each of its leads a second time."""
+    row = conn.execute(text("SELECT value FROM meta WHERE key = :k"), {"k": _IMPORTED + digest}).first()
+    if row is None:
+        return
+    at, _, count = row[0].partition(" ")
+    n = int(count or 0)
+    if not n:
+        return
+    raise PipecliError(
+        f"{label} was imported on {clock.show(int(at))} ({n} lead{'s' * (n != 1)}); importing it again without "
+        f"--key would duplicate {n} lead{'s' * (n != 1)}: pass --key email (or external_id) to update them, "
+        "or --allow-duplicates"
+    )
+
+
+def remember_import(conn: Connection, digest: str, inserted: int) -> None:
+    """Record in meta that the file with `digest` was imported now, adding `inserted` leads."""
+    conn.execute(text("DELETE FROM meta WHERE key = :k"), {"k": _IMPORTED + digest})
+    conn.execute(
+        text("INSERT INTO meta (key, value) VALUES (:k, :v)"),
+        {"k": _IMPORTED + digest, "v": f"{clock.now_ts()} {inserted}"},
+    )

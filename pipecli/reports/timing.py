@@ -1,0 +1,130 @@
+"""When an open deal closes won: a discrete-time hazard (Kaplan–Meier with competing outcomes) of time to
+close, conditioned on the deal's age in its stage, and the slip of typed expected close dates.
+
+- Buckets: time is counted in period lengths (`PERIOD_SECONDS`); a deal that entered its stage `a` buckets
+  ago is "age a". Bucket j of a history row is the number of whole period lengths from its stage entry to
+  its close (won or lost) or, for a deal still open at the forecast moment, to that moment (censored).
+- Hazards: for bucket j, at risk = rows whose close is in bucket j or later, plus censored rows that have
+  *finished* bucket j (censored in a later bucket): a deal still open in its j-th bucket survived the
+  earlier ones and is not counted in the one it has not finished. h_won[j] = wins in j ÷ at risk,
+  h_lost[j] = losses in j ÷ at risk (Kaplan–Meier's product-limit estimate with two outcomes).
+- Aging: a deal of age a in its stage is compared with the history's stays in that stage that lasted at
+  least a (deals that had moved on by then were further along, and win more often): its hazards are
+  estimated from those rows only.
+- Fallback: a stage's own hazard at bucket j is used when at least `min_cell` rows are at risk
+  there; else the hazard pooled over the pipeline's open stages at j; else (few deals that old anywhere)
+  the pooled hazard over every bucket from j on. Buckets from MAX_BUCKETS on are pooled into the last.
+- A deal of age a: P(won in coming bucket i) = S(a..a+i-1) × h_won[a+i], where S multiplies (1 − h_won −
+  h_lost) over the buckets it must survive; its win probability is the sum over every future bucket.
+- Expected close dates: `slip` from won deals with a date: periods between the period of the expected date
+  and the period it closed in (negative when early). An open deal whose date is e periods ahead (e < 0
+  when passed) closes, if won, at offset e + slip, with the slips that would fall in the past dropped and
+  the rest renormalised: a passed date spreads over the coming periods as late deals did, never "this
+  period at full probability". Without slip history a date still ahead is taken as on time and a passed
+  one gets the hazard's timing.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+
+import numpy as np
+
+from pipecli.clock import DAY
+
+PERIOD_SECONDS = {"month": int(30.436875 * DAY), "quarter": int(91.310625 * DAY), "week": 7 * DAY}
+MAX_BUCKETS = 48
+
+
+def period_index(day: _dt.date, period: str) -> int:
+    """Return a calendar period's ordinal (months and quarters since year 0, ISO-week Mondays since day 1),
+    so that the difference of two is the number of periods between them."""
+    if period == "week":
+        return (day.toordinal() - 1) // 7
+    if period == "quarter":
+        return day.year * 4 + (day.month - 1) // 3
+    return day.year * 12 + day.month - 1
+
+
+def hazards(rows, nbuckets: int = MAX_BUCKETS) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Return (h_won, h_lost, at_risk) per bucket from rows of (bucket, outcome, count) where outcome is
+    'won', 'lost' or 'open' (censored), as the module docstring says."""
+    won = np.zeros(nbuckets)
+    lost = np.zeros(nbuckets)
+    closed_from = np.zeros(nbuckets + 1)
+    censored_after = np.zeros(nbuckets + 1)
+    for bucket, outcome, count in rows:
+        b = min(max(int(bucket), 0), nbuckets - 1)
+        if outcome == "won":
+            won[b] += count
+            closed_from[b] += count
+        elif outcome == "lost":
+            lost[b] += count
+            closed_from[b] += count
+        else:
+            censored_after[b] += count  # finished buckets 0..b-1
+    closing = np.cumsum(closed_from[::-1])[::-1][:nbuckets]  # closed in bucket j or later
+    censored = np.cumsum(censored_after[::-1])[::-1][1 : nbuckets + 1]  # censored in a bucket after j
+    at_risk = closing + censored
+    with np.errstate(invalid="ignore", divide="ignore"):
+        h_won = np.where(at_risk > 0, won / np.maximum(at_risk, 1), 0.0)
+        h_lost = np.where(at_risk > 0, lost / np.maximum(at_risk, 1), 0.0)
+    return h_won, h_lost, at_risk
+
+
+def pooled(stage_rows: dict, min_cell: int, nbuckets: int = MAX_BUCKETS) -> dict:
+    """Return {stage_id: (h_won, h_lost, source per bucket)} with the fallback of the module docstring,
+    from {stage_id: [(bucket, outcome, count), ...]}; key None holds the pipeline's pooled hazards."""
+    every = [r for rows in stage_rows.values() for r in rows]
+    pw, pl, pr = hazards(every, nbuckets)
+    # the tail: events and risk summed over buckets j.. (the hazard of "this old or older")
+    won_tail = np.cumsum((pw * pr)[::-1])[::-1]
+    lost_tail = np.cumsum((pl * pr)[::-1])[::-1]
+    risk_tail = np.cumsum(pr[::-1])[::-1]
+    tail_w = np.where(risk_tail > 0, won_tail / np.maximum(risk_tail, 1), 0.0)
+    tail_l = np.where(risk_tail > 0, lost_tail / np.maximum(risk_tail, 1), 0.0)
+    pool_w = np.where(pr >= min_cell, pw, tail_w)
+    pool_l = np.where(pr >= min_cell, pl, tail_l)
+    out = {None: (pool_w, pool_l)}
+    for sid, rows in stage_rows.items():
+        hw, hl, risk = hazards(rows, nbuckets)
+        own = risk >= min_cell
+        out[sid] = (np.where(own, hw, pool_w), np.where(own, hl, pool_l))
+    return out
+
+
+def win_by_offset(h_won: np.ndarray, h_lost: np.ndarray, age: int, horizon: int) -> tuple[np.ndarray, float]:
+    """Return (P(won in coming bucket i) for i < horizon, P(won at all)) for a deal open at bucket `age`.
+    Buckets beyond the table keep the last bucket's hazards; "at all" stops after MAX_BUCKETS more."""
+    n = len(h_won)
+    steps = max(horizon, MAX_BUCKETS)
+    idx = np.minimum(np.arange(age, age + steps), n - 1)
+    hw, hl = h_won[idx], h_lost[idx]
+    survive = np.concatenate(([1.0], np.cumprod(1.0 - hw - hl)[:-1]))
+    wins = survive * hw
+    return wins[:horizon], float(wins.sum())
+
+
+def slip_shares(rows, period: str) -> dict[int, float]:
+    """Return {periods late: share} from (expected close date, closed day) pairs of won deals."""
+    counts: dict[int, int] = {}
+    for expected, closed in rows:
+        d = period_index(closed, period) - period_index(expected, period)
+        counts[d] = counts.get(d, 0) + 1
+    total = sum(counts.values())
+    return {d: n / total for d, n in sorted(counts.items())} if total else {}
+
+
+def spread_by_slip(slips: dict[int, float], ahead: int, horizon: int) -> np.ndarray | None:
+    """Return, for a deal whose expected date is `ahead` periods from the current one, the share of its win
+    falling in each coming period (i < horizon; the rest is later), from the slips that land from now on;
+    None when no slip in history lands there."""
+    kept = {ahead + d: s for d, s in slips.items() if ahead + d >= 0}
+    total = sum(kept.values())
+    if not total:
+        return None
+    out = np.zeros(horizon)
+    for offset, s in kept.items():
+        if offset < horizon:
+            out[offset] += s / total
+    return out

@@ -1,0 +1,518 @@
+"""The board app: a column per open stage, a cursor over the cards, the keys of `ui.keys`.
+
+Each column keeps its own scroll position (`top`) and a cached window of cards around it; moving past the
+window reads the next one (`cards.window`), so nothing off screen beyond a margin is ever loaded. The
+headers are re-read on every change. The app polls the database's change counter every POLL seconds (a
+timer, no busy loop) and reloads when another terminal or cron changed something. Which deals are stale
+is `clean`'s judgement (`cards.stale_ids`), computed in a worker thread so the board opens without it.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+from rich.text import Text
+from textual import events, work
+from textual.app import App, ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal
+from textual.widget import Widget
+from textual.widgets import Static
+
+from pipecli import leads, money, nextsteps, pipelines
+from pipecli.errors import PipecliError
+from pipecli.reports import clean, forecast
+from pipecli.scoring import score as scoring
+from pipecli.ui import cards, keys, views
+from pipecli.ui.actions import LEAD_FIELDS, Session
+from pipecli.ui.screens import Form, Page
+
+POLL = 2.0  # seconds between looks at the change counter
+MIN_COLUMN = 26  # the narrowest a column gets: 3 columns on 80, all stages from 200
+HEADER_LINES = 2  # a column's header: its name, its count and value
+# From this many open deals `clean`'s judgement runs in its own process: it is seconds of Python over the
+# rows, which in a thread would hold the interpreter (and so the keys) for as long.
+BIG_PIPELINE = 5000
+
+
+@dataclass
+class ColumnState:
+    """One column's cursor, scroll position and cached window of cards."""
+
+    stage: cards.Stage
+    cursor: int = 0  # the selected card's index in the stage's (filtered) order
+    top: int = 0  # the first card on screen
+    offset: int = 0  # the cached window's first index
+    cached: list[cards.Card] = field(default_factory=list)
+    loaded: bool = False
+
+
+class StageColumn(Widget):
+    """One stage's column: its header and the cards that fit, the selected one highlighted."""
+
+    DEFAULT_CSS = "StageColumn { width: 1fr; height: 100%; border-right: vkey $primary-darken-2; }"
+
+    def __init__(self, index: int):
+        super().__init__(id=f"stage-{index}")
+        self.index = index
+
+    def render(self) -> Text:
+        board: BoardApp = self.app  # type: ignore[assignment]
+        return board.column_text(self.index, self.size.width, self.size.height)
+
+    def on_click(self, event: events.Click) -> None:
+        board: BoardApp = self.app  # type: ignore[assignment]
+        if event.y >= HEADER_LINES:
+            board.select(self.index, (event.y - HEADER_LINES) // views.CARD_HEIGHT)
+
+
+class BoardApp(App[None]):
+    """`pipecli ui`: the board of one pipeline, driven from the keyboard."""
+
+    TITLE = "pipecli"
+    CSS = """
+    #title { height: 1; background: $primary; color: $text; padding: 0 1; }
+    #board { height: 1fr; }
+    #status { height: 1; background: $panel; padding: 0 1; }
+    #status.error { background: $error; }
+    """
+    BINDINGS: ClassVar[list[BindingType]] = [Binding(k.keys, k.action, k.help, show=False) for k in keys.KEYS]
+
+    def __init__(self, session: Session, pipeline: str | None = None, owner: str | None = None, poll: float = POLL):
+        super().__init__()
+        self.session = session
+        self.poll_seconds = poll
+        self.filter = cards.Filter(owner=owner)
+        with session.read() as conn:
+            self.pipeline = cards.pipeline_of(conn, pipeline)
+            self.counter = cards.change_counter(conn)
+        self.columns: list[ColumnState] = []
+        self.col = 0  # the cursor's column
+        self.left = 0  # the first column on screen
+        self.stale: set[int] = set()
+        self.message = ""
+        self.error = False
+
+    # --- layout ------------------------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="title")
+        yield Horizontal(id="board")
+        yield Static(id="status")
+
+    async def on_mount(self) -> None:
+        await self.rebuild()
+        self.set_interval(self.poll_seconds, self.poll)
+
+    async def rebuild(self) -> None:
+        """Read the headers and lay out one column widget per open stage (the pipeline may have changed)."""
+        self.load_headers()
+        board = self.query_one("#board", Horizontal)
+        await board.remove_children()
+        await board.mount_all([StageColumn(i) for i in range(len(self.columns))])
+        self.col = min(self.col, max(len(self.columns) - 1, 0))
+        self.layout_columns()
+        self.refresh_stale()
+
+    def load_headers(self) -> None:
+        """Read every column's header; keep each column's cursor where it was (bounded by its new count)."""
+        with self.session.read() as conn:
+            stages = cards.stages(conn, self.pipeline["id"], self.filter)
+        before = {c.stage.id: c for c in self.columns}
+        self.columns = []
+        for s in stages:
+            old = before.get(s.id)
+            state = ColumnState(s, old.cursor, old.top) if old else ColumnState(s)
+            state.cursor = min(state.cursor, max(s.count - 1, 0))
+            state.top = min(state.top, state.cursor)
+            self.columns.append(state)
+
+    def visible_columns(self) -> int:
+        """Return how many columns fit the terminal's width (at least one)."""
+        return max(1, min(len(self.columns), self.size.width // MIN_COLUMN))
+
+    def layout_columns(self) -> None:
+        """Show the columns that fit, keeping the cursor's column on screen."""
+        shown = self.visible_columns()
+        if self.col < self.left:
+            self.left = self.col
+        elif self.col >= self.left + shown:
+            self.left = self.col - shown + 1
+        self.left = max(0, min(self.left, len(self.columns) - shown))
+        for widget in self.query(StageColumn):
+            widget.display = self.left <= widget.index < self.left + shown
+            widget.refresh()
+        self.show_title()
+
+    def on_resize(self, event: events.Resize) -> None:
+        self.layout_columns()
+
+    def show_title(self) -> None:
+        count = sum(c.stage.count for c in self.columns)
+        value = sum(c.stage.value_minor for c in self.columns)
+        shown = self.filter.describe()
+        text = f"{self.pipeline['name']}: {count} open · {money.fmt(value, self.session.currency)}"
+        self.query_one("#title", Static).update(Text(text + (f" · filter {shown}" if shown else "") + " · ? keys"))
+
+    def status(self, message: str, error: bool = False) -> None:
+        """Show one line in the status bar (an error in the error colour)."""
+        self.message, self.error = message, error
+        bar = self.query_one("#status", Static)
+        bar.set_class(error, "error")
+        bar.update(Text(views.fit(message, max(self.size.width - 2, 10))))
+
+    # --- what a column shows ----------------------------------------------------------------------
+
+    def rows_on_screen(self, height: int) -> int:
+        return max(1, (height - HEADER_LINES) // views.CARD_HEIGHT)
+
+    def cards_of(self, index: int, first: int, count: int) -> list[cards.Card]:
+        """Return cards `first`..`first+count` of column `index`, reading a new window when the cache misses."""
+        c = self.columns[index]
+        end = min(first + count, c.stage.count)
+        if not c.loaded or first < c.offset or end > c.offset + len(c.cached):
+            margin = max(count, 10)
+            c.offset = max(0, first - margin)
+            with self.session.read() as conn:
+                c.cached = cards.window(
+                    conn, self.pipeline["id"], c.stage.id, self.filter, c.offset, count + 2 * margin
+                )
+            c.loaded = True
+        return c.cached[first - c.offset : end - c.offset]
+
+    def column_text(self, index: int, width: int, height: int) -> Text:
+        """Return the text of column `index` at `width`×`height`: header, then the cards that fit."""
+        if index >= len(self.columns):
+            return Text()
+        c = self.columns[index]
+        name = f"{c.stage.position}. {c.stage.name}"
+        out = Text(views.fit(name, width) + "\n", style="bold reverse" if index == self.col else "bold")
+        out.append(views.fit(f"{c.stage.count} · {money.fmt_short(c.stage.value_minor, self.session.currency)}", width))
+        rows = self.rows_on_screen(height)
+        if c.cursor < c.top:
+            c.top = c.cursor
+        elif c.cursor >= c.top + rows:
+            c.top = c.cursor - rows + 1
+        for n, card in enumerate(self.cards_of(index, c.top, rows)):
+            selected = index == self.col and c.top + n == c.cursor
+            stale = card.id in self.stale
+            for i, line in enumerate(views.card_lines(card, stale, width, self.session.currency)):
+                style = "reverse" if selected else ""
+                if i == 2 and not selected:
+                    style = "red" if stale or card.overdue else ("yellow" if card.no_next_step else "dim")
+                out.append("\n")
+                out.append(f"{line:<{width}}", style=style)
+        return out
+
+    def selected(self) -> cards.Card | None:
+        """Return the card under the cursor (None in an empty column)."""
+        if not self.columns:
+            return None
+        c = self.columns[self.col]
+        if c.stage.count == 0:
+            return None
+        got = self.cards_of(self.col, c.cursor, 1)
+        return got[0] if got else None
+
+    def redraw(self) -> None:
+        for widget in self.query(StageColumn):
+            widget.refresh()
+        self.show_title()
+
+    def select(self, index: int, row: int) -> None:
+        """Put the cursor on the `row`-th card on screen of column `index` (a mouse click)."""
+        c = self.columns[index]
+        self.col = index
+        c.cursor = max(0, min(c.top + row, c.stage.count - 1))
+        self.layout_columns()
+
+    # --- reloading ---------------------------------------------------------------------------------
+
+    def reload(self) -> None:
+        """Read the headers again and drop every cached window (after a change, here or elsewhere)."""
+        self.load_headers()
+        with self.session.read() as conn:
+            self.counter = cards.change_counter(conn)
+        self.layout_columns()
+        self.refresh_stale()
+
+    def poll(self) -> None:
+        """Reload when the database's change counter moved (another terminal, cron)."""
+        try:
+            with self.session.read() as conn:
+                counter = cards.change_counter(conn)
+        except PipecliError as exc:
+            self.status(str(exc), error=True)
+            return
+        if counter != self.counter:
+            self.reload()
+
+    @work(thread=True, exclusive=True, group="stale")
+    def refresh_stale(self) -> None:
+        """Ask `clean` which deals are stale, off the event loop (in a process for a big pipeline); mark
+        them when it answers."""
+        name = self.pipeline["name"]
+        try:
+            if sum(c.stage.count for c in self.columns) >= BIG_PIPELINE:
+                found = cards.stale_ids_in(self.session.store.target, name)
+            else:
+                with self.session.read() as conn:
+                    found = cards.stale_ids(conn, name)
+        except PipecliError as exc:
+            self.call_from_thread(self.status, str(exc), True)
+            return
+        self.call_from_thread(self._set_stale, found)
+
+    def _set_stale(self, found: set[int]) -> None:
+        self.stale = found
+        self.redraw()
+
+    # --- doing things ------------------------------------------------------------------------------
+
+    def attempt(self, change: Callable[[], str]) -> bool:
+        """Run one change; show its line, or its error (the change was rolled back); reload the board."""
+        try:
+            self.status(change())
+        except PipecliError as exc:
+            self.status(str(exc), error=True)
+            return False
+        self.reload()
+        return True
+
+    def after(self, change: Callable[[dict[str, str]], str]) -> Callable[[dict[str, str] | None], None]:
+        """Return a form's callback that makes `change` from the filled form (nothing when cancelled)."""
+
+        def done(form: dict[str, str] | None) -> None:
+            if form is not None:
+                self.attempt(lambda: change(form))
+
+        return done
+
+    def with_card(self) -> cards.Card | None:
+        card = self.selected()
+        if card is None:
+            self.status("no deal here", error=True)
+        return card
+
+    def action_cursor(self, dx: int, dy: int) -> None:
+        if not self.columns:
+            return
+        before, left = self.col, self.left
+        self.col = max(0, min(self.col + dx, len(self.columns) - 1))
+        c = self.columns[self.col]
+        c.cursor = max(0, min(c.cursor + dy, c.stage.count - 1))
+        shown = self.visible_columns()
+        if left <= self.col < left + shown:  # no scrolling sideways: redraw only the columns that changed
+            for index in {before, self.col}:
+                self.query_one(f"#stage-{index}", StageColumn).refresh()
+        else:
+            self.layout_columns()
+
+    def action_move(self) -> None:
+        card = self.with_card()
+        if card is None:
+            return
+        hint = " · ".join(f"{c.stage.position} {c.stage.name}" for c in self.columns) + " · won · lost"
+        self.push_screen(Form(f"Move #{card.id} {card.name} to", [("stage", "stage", "")], hint), self._moving(card))
+
+    def _moving(self, card: cards.Card) -> Callable[[dict[str, str] | None], None]:
+        def chosen(form: dict[str, str] | None) -> None:
+            if not form:
+                return
+            try:
+                target = self.session.resolve_stage(self.pipeline["id"], form["stage"])
+            except PipecliError as exc:
+                self.status(str(exc), error=True)
+                return
+            name = target["name"]
+            if target["kind"] == "won":
+                initial = (
+                    "" if card.value_minor is None else str(money.to_decimal(card.value_minor, self.session.currency))
+                )
+                self.push_screen(
+                    Form(f"Won #{card.id}: the value", [("value", "value", initial)]),
+                    self.after(lambda f: self.session.move(card.id, name, value=f["value"])),
+                )
+            elif target["kind"] == "lost":
+                self.push_screen(
+                    Form(f"Lost #{card.id}: why", [("reason", "reason", "")]),
+                    self.after(lambda f: self.session.move(card.id, name, f["reason"])),
+                )
+            else:
+                self.attempt(lambda: self.session.move(card.id, name))
+
+        return chosen
+
+    def action_step(self, delta: int) -> None:
+        card = self.with_card()
+        if card is not None:
+            self.attempt(lambda: self.session.step(card.id, self.pipeline["id"], delta))
+
+    def action_open(self) -> None:
+        card = self.with_card()
+        if card is None:
+            return
+        try:
+            with self.session.read() as conn:
+                info = leads.show_lead(conn, card.id)
+                explained = scoring.explain(conn, card.id)
+        except PipecliError as exc:
+            self.status(str(exc), error=True)
+            return
+        self.push_screen(Page(f"Deal #{card.id}", views.deal_lines(info, explained, self.session.currency)))
+
+    def action_log(self) -> None:
+        card = self.with_card()
+        if card is None:
+            return
+        fields = [("kind", "kind (call, email, meeting, demo, note...)", "call"), ("note", "note", "")]
+        fields.append(("next", 'next step, optional: "2026-12-02 send proposal"', ""))
+        self.push_screen(
+            Form(f"Log on #{card.id} {card.name}", fields),
+            self.after(lambda f: self.session.log(card.id, f["kind"], f["note"], f["next"])),
+        )
+
+    def action_next_step(self) -> None:
+        card = self.with_card()
+        if card is None:
+            return
+        fields = [("due", "date (2026-12-02, tomorrow, in 3 days)", ""), ("step", "what to do", card.next_step or "")]
+        self.push_screen(
+            Form(f"Next step of #{card.id} {card.name}", fields),
+            self.after(lambda f: self.session.next_step(card.id, f["due"], f["step"])),
+        )
+
+    def action_snooze(self) -> None:
+        card = self.with_card()
+        if card is None:
+            return
+        fields = [("days", "for how many days (or until a date)", "7"), ("reason", "why it is stalled", "")]
+        self.push_screen(
+            Form(f"Snooze #{card.id} {card.name}", fields),
+            self.after(lambda f: self.session.snooze(card.id, f["days"], f["reason"])),
+        )
+
+    def action_edit(self) -> None:
+        card = self.with_card()
+        if card is None:
+            return
+        with self.session.read() as conn:
+            lead = leads.get_lead(conn, card.id)
+        before = {key: "" if lead.get(key) is None else str(lead[key]) for key in LEAD_FIELDS if key != "value"}
+        before["value"] = (
+            "" if lead["value_minor"] is None else str(money.to_decimal(lead["value_minor"], self.session.currency))
+        )
+        fields = [(key, key.replace("_", " "), before[key]) for key in LEAD_FIELDS]
+        self.push_screen(
+            Form(f"Edit #{card.id}", fields),
+            self.after(lambda f: self.session.edit(card.id, f, before)),
+        )
+
+    def action_add(self) -> None:
+        fields = [(key, key.replace("_", " ") + (" (required)" if key == "name" else ""), "") for key in LEAD_FIELDS]
+        self.push_screen(Form(f"Add a lead to {self.pipeline['name']}", fields), self._adding)
+
+    def _adding(self, form: dict[str, str] | None) -> None:
+        if form is not None:
+            self.attempt(lambda: self.session.add(form, self.pipeline["name"])[1])
+
+    def action_filter(self) -> None:
+        f = self.filter
+        fields = [("text", "name or company contains", f.text or ""), ("owner", "owner", f.owner or "")]
+        fields.append(("source", "source", f.source or ""))
+        self.push_screen(Form("Filter the board (empty: everything)", fields), self._filtering)
+
+    def _filtering(self, form: dict[str, str] | None) -> None:
+        if form is None:
+            return
+        self.filter = cards.Filter(*(form[k].strip() or None for k in ("text", "owner", "source")))
+        self.reload()
+        self.status(f"filter: {self.filter.describe() or 'none'}")
+
+    def action_pipeline(self) -> None:
+        with self.session.read() as conn:
+            names = [p["name"] for p in pipelines.list_pipelines(conn)]
+        self.push_screen(Form("Switch to pipeline", [("name", "pipeline", "")], " · ".join(names)), self._switching)
+
+    async def _switching(self, form: dict[str, str] | None) -> None:
+        if not form:
+            return
+        try:
+            with self.session.read() as conn:
+                self.pipeline = cards.pipeline_of(conn, form["name"].strip())
+        except PipecliError as exc:
+            self.status(str(exc), error=True)
+            return
+        self.columns, self.col, self.left, self.stale = [], 0, 0, set()
+        await self.rebuild()
+        self.status(f"pipeline {self.pipeline['name']}")
+
+    def action_undo(self) -> None:
+        self.attempt(self.session.undo)
+
+    def action_today(self) -> None:
+        self._page("Today", lambda conn: views.today_lines(nextsteps.todays_work(conn, self.pipeline["name"])))
+
+    def action_clean(self) -> None:
+        self._page(
+            "Clean queue",
+            lambda conn: views.clean_lines(clean.find_stale(conn, self.pipeline["name"]).rows, self.session.currency),
+        )
+
+    def action_forecast(self) -> None:
+        self._page(
+            "Forecast",
+            lambda conn: views.forecast_lines(forecast.forecast(conn, self.pipeline["name"]), self.session.currency),
+        )
+
+    def _page(self, title: str, lines: Callable[..., list[str]]) -> None:
+        try:
+            with self.session.read() as conn:
+                shown = lines(conn)
+        except PipecliError as exc:
+            self.status(str(exc), error=True)
+            return
+        self.push_screen(Page(title, shown))
+
+    def action_help(self) -> None:
+        self.push_screen(Page("Keys", keys.help_lines()))
+
+    def action_palette(self) -> None:
+        self.push_screen(Form("Run a pipecli command", [("line", "pipecli", "")]), self._run_line)
+
+    def _run_line(self, form: dict[str, str] | None) -> None:
+        if not form or not form["line"].strip():
+            return
+        try:
+            args = shlex.split(form["line"])
+        except ValueError as exc:
+            self.status(f"cannot read the command line: {exc}", error=True)
+            return
+        if args and args[0] == "pipecli":
+            args = args[1:]
+        if args[:1] == ["ui"]:
+            self.status("already in the ui", error=True)
+            return
+        done = self.run_command(args)
+        lines = (done.stdout + done.stderr).splitlines() or ["(no output)"]
+        self.push_screen(Page(f"pipecli {shlex.join(args)} (exit {done.returncode})", lines))
+        self.poll()
+
+    def run_command(self, args: list[str]) -> subprocess.CompletedProcess[str]:
+        """Run `pipecli ARGS` on this database as its own process (its own transaction and journal entry)."""
+        command = [sys.executable, "-m", "pipecli", "--db", self.session.store.target, *args]
+        env = {**os.environ, "COLUMNS": str(max(self.size.width - 4, 40))}
+        if self.session.actor:
+            env["PIPECLI_USER"] = self.session.actor
+        try:
+            return subprocess.run(
+                command, capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=120, env=env
+            )
+        except subprocess.TimeoutExpired:
+            return subprocess.CompletedProcess(command, 1, "", "the command ran over 120 s and was stopped")

@@ -1,0 +1,102 @@
+"""The forecast's parts on hand-built histories, each checked exactly: Kaplan–Meier with censoring, the slip
+of expected dates, the aging fallback, and new business for a constant history (frozen now 2026-11-28, UTC)."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+
+import pytest
+
+from pipecli.reports import timing
+
+
+def test_censored_open_deals_lower_the_hazard_as_kaplan_meier_does():
+    # 10 deals: 2 won in bucket 0, 1 lost in bucket 0; 3 still open in bucket 1 (finished bucket 0 only);
+    # 2 won in bucket 1, 2 lost in bucket 2.
+    rows = [(0, "won", 2), (0, "lost", 1), (1, "open", 3), (1, "won", 2), (2, "lost", 2)]
+    h_won, h_lost, at_risk = timing.hazards(rows, 4)
+    # bucket 0: all 10 at risk (the 3 open ones finished it); bucket 1: the 4 closing then or later (the 3
+    # open ones have not finished it); bucket 2: the 2 lost then
+    assert list(at_risk[:3]) == [10, 4, 2]
+    assert h_won[0] == pytest.approx(2 / 10) and h_lost[0] == pytest.approx(1 / 10)
+    assert h_won[1] == pytest.approx(2 / 4)
+    # the same deals with the 3 open ones counted as "never won" (lost in bucket 1) give a lower hazard
+    naive_won, _, naive_risk = timing.hazards([(0, "won", 2), (0, "lost", 1), (1, "lost", 3), (1, "won", 2),
+                                               (2, "lost", 2)], 4)  # fmt: skip
+    assert naive_risk[1] == 7 and naive_won[1] == pytest.approx(2 / 7)
+    assert naive_won[1] < h_won[1]
+    wins, total = timing.win_by_offset(h_won, h_lost, 0, 3)
+    # P(won in 0) = .2; in 1 = (1 - .3) × .5 = .35; in 2 = .7 × .5 × 0 = 0
+    assert list(wins) == pytest.approx([0.2, 0.35, 0.0])
+    assert total == pytest.approx(0.55)
+    # a deal already in bucket 1 (it survived bucket 0): .5 in its first coming bucket
+    assert timing.win_by_offset(h_won, h_lost, 1, 2)[0] == pytest.approx([0.5, 0.0])
+
+
+def test_aging_fallback_pools_to_the_pipeline_then_the_tail():
+    big = [(0, "won", 30), (0, "lost", 10), (1, "won", 5), (1, "lost", 15)]  # 60 deals
+    small = [(0, "won", 1), (0, "lost", 4)]  # 5 deals: too few for its own cell
+    haz = timing.pooled({1: big, 2: small}, min_cell=20, nbuckets=3)
+    assert haz[1][0][0] == pytest.approx(30 / 60)  # its own cell: 60 at risk
+    # stage 2 at bucket 0 falls back to the pooled 65 deals: 31 won
+    assert haz[2][0][0] == pytest.approx(31 / 65)
+    # bucket 1 has 20 at risk in the pool (stage 1's only): pooled and stage 1 agree
+    assert haz[1][0][1] == pytest.approx(5 / 20) and haz[2][0][1] == pytest.approx(5 / 20)
+
+
+def test_a_passed_expected_date_spreads_as_the_slip_history_says():
+    day = _dt.date
+    # won deals: 4 on time, 2 one month late, 2 two months late, 2 three months late
+    rows = [(day(2026, 1, 15), day(2026, 1, 20))] * 4 + [(day(2026, 1, 15), day(2026, 2, 3))] * 2
+    rows += [(day(2026, 1, 15), day(2026, 3, 3))] * 2 + [(day(2026, 1, 15), day(2026, 4, 3))] * 2
+    slips = timing.slip_shares(rows, "month")
+    assert slips == {0: 0.4, 1: 0.2, 2: 0.2, 3: 0.2}
+    # a date one month ago: only slips of ≥ 1 month remain (.6), renormalised over the coming months
+    assert list(timing.spread_by_slip(slips, -1, 3)) == pytest.approx([1 / 3, 1 / 3, 1 / 3])
+    # a date this month: the slip history as it is
+    assert list(timing.spread_by_slip(slips, 0, 3)) == pytest.approx([0.4, 0.2, 0.2])
+    # beyond every slip seen: no information (the hazard's timing is used)
+    assert timing.spread_by_slip(slips, -4, 3) is None
+
+
+def _add(cli, name, at, value, stage=None, close=None):
+    args = ["add-lead", name, "--at", at, "--value", value]
+    if stage:
+        args += ["--stage", stage]
+    if close:
+        args += ["--expected-close", close]
+    return int(cli(*args).stdout.strip())
+
+
+def test_a_deal_past_its_date_spreads_over_periods_in_the_forecast(cli):
+    # history: 10 won deals that had a date of 2026-05-15: 4 closed in May, 6 in June, July, August (2 each)
+    for i, won in enumerate(["2026-05-20"] * 4 + ["2026-06-10"] * 2 + ["2026-07-10"] * 2 + ["2026-08-10"] * 2):
+        lead = _add(cli, f"H{i}", "2026-05-01", "100", "Proposal", "2026-05-15")
+        cli("move", lead, "won", "--at", won)
+    # open: a Proposal deal whose date (10-20) passed last month, a month late now
+    _add(cli, "Late", "2026-10-01", "1000", "Proposal", "2026-10-20")
+    data = json.loads(cli("forecast", "--format", "json", "--probabilities", "stage", "--runs", "200").stdout)
+    # slips ≥ 1 month: 1, 2, 3 months, 2 each -> a third of its win in each coming month; stage .7
+    got = [p["from_open"] for p in data["periods"]]
+    assert got == pytest.approx([1000 * 0.7 / 3] * 3, abs=0.01)
+
+
+def test_new_business_is_rate_times_win_rate_times_value_for_a_constant_history(cli):
+    # 2 deals created on the 2nd of every month from 2025-11 to 2026-10; one won on the 20th (€300), one
+    # lost on the 20th: 2 arrivals a month, half won in their own month, €300 each.
+    for m in range(12):
+        y, mo = (2025, 11 + m) if m < 2 else (2026, m - 1)
+        lead = _add(cli, f"W{m}", f"{y}-{mo:02d}-02", "300")
+        cli("move", lead, "won", "--at", f"{y}-{mo:02d}-20")
+        lost = _add(cli, f"L{m}", f"{y}-{mo:02d}-02", "50")
+        cli("move", lost, "lost", "--at", f"{y}-{mo:02d}-20")
+    data = json.loads(cli("forecast", "--format", "json", "--runs", "4000", "--seed", "3").stdout)
+    nov, dec, jan = data["periods"]
+    assert data["new_business"]["win_rate"] == pytest.approx(0.5)
+    assert (dec["arrivals"], jan["arrivals"]) == (2, 2)
+    assert dec["from_new"] == jan["from_new"] == pytest.approx(2 * 0.5 * 300)
+    # November: only the part after 11-28 09:00 is still to come (2.625 of 30 days)
+    assert nov["arrivals"] == pytest.approx(2 * 2.625 / 30)
+    assert nov["from_new"] == pytest.approx(2 * 2.625 / 30 * 0.5 * 300, abs=0.01)
+    assert dec["from_open"] == 0 and dec["p50"] in (0, 300, 600, 900)
