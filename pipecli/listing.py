@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import text
 
-from pipecli import pipelines
+from pipecli import lookup, pipelines
 from pipecli.errors import PipecliError
 from pipecli.scoring import score as scoring
 from pipecli.scoring.rules import hot_threshold
@@ -41,6 +41,7 @@ class LeadFilter:
     status: str | None = None
     include_archived: bool = False
     hot: bool = False  # only leads whose score now is at or above the hot threshold
+    search: str | None = None  # a fragment of the name, company or e-mail, or an exact external id
 
     def where(self, conn: Connection) -> tuple[str, dict[str, Any]]:
         """Return a SQL condition over alias `l` and its parameters."""
@@ -64,6 +65,9 @@ class LeadFilter:
                 raise PipecliError(f"--status must be open, won or lost, not {self.status!r}")
             clauses.append("l.status = :f_status")
             params["f_status"] = status
+        if self.search is not None and self.search.strip():
+            clauses.append(lookup.search_sql("l"))
+            params.update(lookup.search_params(self.search))
         if not self.include_archived:
             clauses.append("l.archived_at IS NULL")
         if self.hot:

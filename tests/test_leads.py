@@ -147,7 +147,8 @@ def test_move_refusals_change_nothing(cli):
         assert message in result.stderr, result.stderr
     assert cli.sql("SELECT * FROM stage_change") == before
     result = cli("move", "abc", "Contact", ok=False)
-    assert result.exit_code == 2  # usage error
+    assert result.exit_code == 1  # a lead is also named by name (lookup): no lead matches 'abc'
+    assert result.stderr == "pipecli: no lead matches 'abc' (see `pipecli list --search`)\n"
 
 
 def test_relative_times(cli):

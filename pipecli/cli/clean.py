@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from pipecli.cli.common import PipelineOpt, RawOpt, YesOpt, choice, date, store
+from pipecli.cli.common import LeadArg, PipelineOpt, RawOpt, YesOpt, choice, date, resolve_lead, store
 from pipecli.errors import UsageError
 
 FORMATS = ("text", "table", "csv", "json", "markdown")
@@ -260,7 +260,7 @@ def render_report(report, fmt: str, owner: str | None, historic: bool) -> None:
 
 
 def snooze(
-    lead_id: Annotated[int, typer.Argument(metavar="ID")],
+    lead: LeadArg,
     until: Annotated[
         str | None, typer.Option("--until", metavar="DATE", help="Leave the deal out of `clean` until this date.")
     ] = None,
@@ -275,11 +275,12 @@ def snooze(
     if clear == (until is not None):
         raise UsageError("give either --until DATE (with --reason) or --clear")
     with store().write() as conn:
-        lead = clean_actions.snooze(conn, lead_id, date(until, "--until"), reason)
+        lead_id = resolve_lead(conn, lead)
+        snoozed = clean_actions.snooze(conn, lead_id, date(until, "--until"), reason)
     if clear:
         message(f"lead {lead_id}: snooze cleared")
     else:
-        message(f"lead {lead_id} snoozed until {lead['snoozed_until']}: {lead['snooze_reason']}")
+        message(f"lead {lead_id} snoozed until {snoozed['snoozed_until']}: {snoozed['snooze_reason']}")
 
 
 def register(app: typer.Typer) -> None:

@@ -15,6 +15,8 @@ from pipecli.cli.context import current
 from pipecli.errors import PipecliError, UsageError
 
 if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
+
     from pipecli.store.db import Store
 
 
@@ -62,6 +64,8 @@ RawOpt = Annotated[
         help="CSV cells exactly as stored: do not defuse text cells starting with = + - @ (as `export --raw`).",
     ),
 ]
+LEAD_HELP = "The lead: 12, #12, an exact e-mail or external id, or part of a name or company matching one lead."
+LeadArg = Annotated[str, typer.Argument(metavar="LEAD", help=LEAD_HELP)]
 YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Do it without asking (needed when not on a terminal).")]
 
 
@@ -78,6 +82,15 @@ def db_target() -> str:
 def db_option() -> str | None:
     """Return the global --db option as given (None when not given)."""
     return current().db
+
+
+def resolve_lead(conn: Connection, reference: str, gone_ok: bool = False) -> int:
+    """Return the id of the lead `reference` names (`lookup.resolve`: id, #id, e-mail, external id or a
+    fragment of a name matching one lead); the one place commands turn a LEAD argument into an id."""
+    # imported when the command runs, so --help and --version stay light
+    from pipecli import lookup
+
+    return lookup.resolve(conn, reference, gone_ok)
 
 
 def store() -> Store:

@@ -6,11 +6,11 @@ from typing import Annotated
 
 import typer
 
-from pipecli.cli.common import FormatOpt, YesOpt, choice, confirm, store
+from pipecli.cli.common import FormatOpt, LeadArg, YesOpt, choice, confirm, resolve_lead, store
 
 
 def history(
-    lead_id: Annotated[int, typer.Argument(metavar="ID")],
+    lead: LeadArg,
     limit: Annotated[int | None, typer.Option(min=1, help="Only the latest N changes.")] = None,
     fmt: FormatOpt = "table",
 ) -> None:
@@ -20,6 +20,7 @@ def history(
     from pipecli.cli import views
 
     with store().read() as conn:
+        lead_id = resolve_lead(conn, lead, gone_ok=True)  # a deleted lead's id still has its history
         changes = lead_history.lead_history(conn, lead_id, limit)
     views.changes_of_lead(changes, fmt)
 

@@ -6,7 +6,20 @@ from typing import Annotated
 
 import typer
 
-from pipecli.cli.common import AtOpt, FormatOpt, PipelineOpt, RawOpt, YesOpt, amount, confirm, date, store, ts
+from pipecli.cli.common import (
+    AtOpt,
+    FormatOpt,
+    LeadArg,
+    PipelineOpt,
+    RawOpt,
+    YesOpt,
+    amount,
+    confirm,
+    date,
+    resolve_lead,
+    store,
+    ts,
+)
 
 
 def add_lead(
@@ -54,7 +67,7 @@ def add_lead(
 
 
 def move(
-    lead_id: Annotated[int, typer.Argument(metavar="ID")],
+    lead: LeadArg,
     stage: Annotated[str, typer.Argument(help="An open stage, or won / lost.")],
     reason: Annotated[str | None, typer.Option(help="Why (recorded in history; the lost reason).")] = None,
     at: AtOpt = None,
@@ -70,14 +83,15 @@ def move(
     from pipecli.cli.context import current
 
     if stage.strip().lower() == "lost" and reason is None and current().can_prompt:
-        reason = output.ask_text(f"Why was lead {lead_id} lost? (the lost reason; Enter for none)") or None
+        reason = output.ask_text(f"Why was lead {lead} lost? (the lost reason; Enter for none)") or None
     with store().write() as conn:
+        lead_id = resolve_lead(conn, lead)
         moved = leads.move_lead(conn, lead_id, stage, ts(at), reason, pipeline)
     views.moved(moved)
 
 
 def edit(
-    lead_id: Annotated[int, typer.Argument(metavar="ID")],
+    lead: LeadArg,
     name: Annotated[str | None, typer.Option()] = None,
     company: Annotated[str | None, typer.Option()] = None,
     email: Annotated[str | None, typer.Option()] = None,
@@ -114,37 +128,40 @@ def edit(
     if expected_close is not None:
         changes["expected_close"] = date(expected_close, "--expected-close")
     with store().write() as conn:
+        lead_id = resolve_lead(conn, lead)
         leads.edit_lead(conn, lead_id, changes, ts(at))
     message(f"lead {lead_id} updated: {', '.join(sorted(changes))}")
 
 
-def show(lead_id: Annotated[int, typer.Argument(metavar="ID")], fmt: FormatOpt = "table", raw: RawOpt = False) -> None:
+def show(lead: LeadArg, fmt: FormatOpt = "table", raw: RawOpt = False) -> None:
     """Show a lead: details, stage history with time in each stage, activities, extra fields."""
     # imported when the command runs, so --help and --version stay light
     from pipecli import leads
     from pipecli.cli import views
 
     with store().read() as conn:
+        lead_id = resolve_lead(conn, lead)
         info = leads.show_lead(conn, lead_id)
     views.lead(info, fmt)
 
 
-def delete(lead_id: Annotated[int, typer.Argument(metavar="ID")], yes: YesOpt = False) -> None:
+def delete(lead: LeadArg, yes: YesOpt = False) -> None:
     """Delete a lead with its history and activities (asks first; --yes when not on a terminal)."""
     # imported when the command runs, so --help and --version stay light
     from pipecli import leads
     from pipecli.cli.output import message
 
     with store().read() as conn:
-        lead = leads.get_lead(conn, lead_id)
-    confirm(f"Delete lead {lead_id} ({lead['name']}) and all its history?", yes)
+        lead_id = resolve_lead(conn, lead)
+        row = leads.get_lead(conn, lead_id)
+    confirm(f"Delete lead {lead_id} ({row['name']}) and all its history?", yes)
     with store().write() as conn:
         leads.delete_lead(conn, lead_id)
     message(f"deleted lead {lead_id}")
 
 
 def log(
-    lead_id: Annotated[int, typer.Argument(metavar="ID")],
+    lead: LeadArg,
     kind: Annotated[
         str,
         typer.Argument(
@@ -161,6 +178,7 @@ def log(
     from pipecli.cli import views
 
     with store().write() as conn:
+        lead_id = resolve_lead(conn, lead)
         activity_id = nextsteps.log_with_next(conn, lead_id, kind, note, ts(at), next_)
     views.logged(activity_id, lead_id, kind)
 
@@ -171,6 +189,10 @@ def list_(
     owner: Annotated[str | None, typer.Option()] = None,
     source: Annotated[str | None, typer.Option()] = None,
     status: Annotated[str | None, typer.Option(help="open, won or lost.")] = None,
+    search: Annotated[
+        str | None,
+        typer.Option("--search", help="Only leads whose name, company or e-mail holds TEXT (or external id)."),
+    ] = None,
     sort: Annotated[
         str,
         typer.Option(
@@ -203,7 +225,9 @@ def list_(
             raise UsageError("--mine and --owner both name the owner: give one")
         owner = resolve_actor(current().actor)[0]
 
-    filters = listing.LeadFilter(pipeline, stage, owner, source, status, include_archived=archived, hot=hot)
+    filters = listing.LeadFilter(
+        pipeline, stage, owner, source, status, include_archived=archived, hot=hot, search=search
+    )
     with store().read() as conn:
         rows = listing.list_leads(conn, filters, sort, limit)
     views.leads(rows, fmt)

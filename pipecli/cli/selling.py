@@ -6,11 +6,13 @@ from typing import Annotated
 
 import typer
 
-from pipecli.cli.common import AtOpt, FormatOpt, PipelineOpt, RawOpt, date, store, ts
+from pipecli.cli.common import LEAD_HELP, AtOpt, FormatOpt, LeadArg, PipelineOpt, RawOpt, date, resolve_lead, store, ts
 
 
 def qualify(
-    lead_id: Annotated[int | None, typer.Argument(metavar="[ID]", help="The lead (omit with --pending).")] = None,
+    lead: Annotated[
+        str | None, typer.Argument(metavar="[LEAD]", help="The lead (omit with --pending): " + LEAD_HELP)
+    ] = None,
     budget: Annotated[str | None, typer.Option(help="yes, no, unknown, or a value (an amount: 20000).")] = None,
     authority: Annotated[str | None, typer.Option(help="yes, no, unknown, or who decides (a name).")] = None,
     need: Annotated[str | None, typer.Option(help="yes, no, unknown, or the need in words.")] = None,
@@ -42,19 +44,22 @@ def qualify(
             rows = core.pending(conn, pipeline)
         views.pending(rows, fmt)
         return
-    if lead_id is None:
+    if lead is None:
         # imported when the command runs, so --help and --version stay light
         from pipecli.errors import UsageError
 
         raise UsageError("give a lead ID (or --pending to list leads awaiting qualification)")
     answers = {"budget": budget, "authority": authority, "need": need, "timeline": timeline}
     with store().write() as conn:
+        lead_id = resolve_lead(conn, lead)
         result = core.qualify(conn, lead_id, answers, ts(at), move=move, close=close)
     views.qualification(result, core.CRITERIA, fmt)
 
 
 def score(
-    lead_id: Annotated[int | None, typer.Argument(metavar="[ID]", help="One lead (with --explain).")] = None,
+    lead: Annotated[
+        str | None, typer.Argument(metavar="[LEAD]", help="One lead (with --explain): " + LEAD_HELP)
+    ] = None,
     explain: Annotated[
         bool, typer.Option("--explain", help="Show each rule's and each activity's contribution.")
     ] = False,
@@ -93,12 +98,13 @@ def score(
         raise UsageError("use one of --explain, --rules, --recompute, --learn at a time")
     if fields is not None and not learn:
         raise UsageError("--fields goes with --learn")
-    if lead_id is not None and not explain:
+    if lead is not None and not explain:
         explain = True
     if explain:
-        if lead_id is None:
+        if lead is None:
             raise UsageError("--explain needs a lead ID")
         with store().read() as conn:
+            lead_id = resolve_lead(conn, lead)
             info = scoring.explain(conn, lead_id)
         views.explanation(info, fmt)
     elif rules:
@@ -130,7 +136,7 @@ def next_(pipeline: PipelineOpt = None, fmt: FormatOpt = "table") -> None:
 
 
 def follow_up(
-    lead_id: Annotated[int, typer.Argument(metavar="ID")],
+    lead: LeadArg,
     due: Annotated[str, typer.Argument(metavar="DATE", help="When: 2026-12-02, tomorrow, 'in 3 days'.")],
     step: Annotated[str, typer.Argument(metavar="TEXT", help="What to do.")],
 ) -> None:
@@ -140,6 +146,7 @@ def follow_up(
     from pipecli.cli.output import message
 
     with store().write() as conn:
+        lead_id = resolve_lead(conn, lead)
         plan = nextsteps.set_follow_up(conn, lead_id, date(due, "DATE"), step)
     message(f"lead {lead_id}: {plan['next_step']} by {plan['next_step_due'].isoformat()}")
 
