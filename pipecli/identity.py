@@ -71,7 +71,7 @@ def check_email(email: str) -> str:
     from email_validator import EmailNotValidError, validate_email
 
     try:
-        return str(validate_email(email, check_deliverability=False).normalized)
+        return str(validate_email(email, check_deliverability=False, test_environment=True).normalized)
     except EmailNotValidError:
         raise PipecliError(f"--email: {email!r} is not an email address") from None
 

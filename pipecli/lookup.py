@@ -57,8 +57,10 @@ def resolve(conn: Connection, reference: str, gone_ok: bool = False) -> int:
     digits = ref[1:] if ref.startswith("#") else ref
     if digits.isdigit():
         lead_id = int(digits)
-        found = lead_id <= ID_MAX and conn.execute(text("SELECT 1 FROM lead WHERE id = :i"), {"i": lead_id}).first()
-        if found or (gone_ok and lead_id <= ID_MAX):
+        if lead_id > ID_MAX:
+            raise PipecliError(f"id {digits} is too large: no lead has it (the largest id is {ID_MAX})")
+        found = conn.execute(text("SELECT 1 FROM lead WHERE id = :i"), {"i": lead_id}).first()
+        if found or gone_ok:
             return lead_id
         if ref.startswith("#"):
             raise NotFound(f"no lead with id {digits} (see `pipecli list`)")

@@ -233,3 +233,18 @@ def test_close_date_in_other_languages(cli, tmp_path):
     path.write_text("Nome,Fase,Data di chiusura\nAnna,won,2026-05-20\n", encoding="utf-8")
     cli("import", str(path))
     assert cli.sql("SELECT name, status, closed_at FROM lead") == [("Anna", "won", ts("2026-05-20T00:00:00"))]
+
+
+def test_a_status_column_that_repeats_the_stage_passes_but_one_that_contradicts_it_stops(cli, tmp_path):
+    """pipecli's own listing carries a status next to the stage: it says nothing new and imports; a status
+    saying won next to an open stage (a vendor's export) would land the deal open, so it stops."""
+    agrees = tmp_path / "agrees.csv"
+    agrees.write_text("name,stage,status\nAnna,Prospecting,open\nBruno,won,won\nCarla,lost,lost\n", encoding="utf-8")
+    cli("import", agrees)
+    rows = cli.sql("SELECT l.name, s.name FROM lead l JOIN stage s ON s.id = l.stage_id ORDER BY l.name")
+    assert [tuple(r) for r in rows] == [("Anna", "Prospecting"), ("Bruno", "won"), ("Carla", "lost")]
+    contradicts = tmp_path / "contradicts.csv"
+    contradicts.write_text("name,stage,status\nDario,Prospecting,won\n", encoding="utf-8")
+    refused = cli("import", contradicts, ok=False)
+    assert refused.exit_code == 1 and "looks like a deal status" in refused.stderr
+    assert cli.sql("SELECT COUNT(*) FROM lead")[0][0] == 3

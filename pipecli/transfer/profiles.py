@@ -293,10 +293,28 @@ STATUS_HEADERS = {"status", "dealstatus", "iswon", "isclosed", "won", "lost", "o
 STATUS_VALUES = {"won", "lost", "closedwon", "closedlost", "open"}
 
 
+def _agrees_with_stage(columns: list[dict[str, str]], sample: list[list[str]], i: int) -> bool:
+    """Return whether column `i` only repeats what the stage column says (won and lost where the stage is
+    won or lost, open elsewhere), as pipecli's own `list --format csv` does: then it loses nothing."""
+    stage = next((j for j, c in enumerate(columns) if c["field"] == "stage"), None)
+    if stage is None:
+        return False
+    for row in sample:
+        if len(row) <= max(i, stage) or not row[i].strip():
+            continue
+        status, at = norm_header(row[i]), norm_header(row[stage])
+        if status not in ("open", "won", "lost") or (status == "open") != (at not in ("won", "lost")):
+            return False
+        if status != "open" and status != at:
+            return False
+    return True
+
+
 def guard(columns: list[dict[str, str]], sample: list[list[str]], keep: set[str]) -> None:
     """Raise a one-line PipecliError when a column kept as an extra field looks like a status or an outcome
     (by its header, or because most of its sample cells are Won/Lost/Closed Won...), unless `keep` (the
-    headers `--map COL=extra` names, normalised) says to keep it."""
+    headers `--map COL=extra` names, normalised) says to keep it or it agrees with the stage column on
+    every sampled row."""
     for i, column in enumerate(columns):
         if column["field"] != "extra" or norm_header(column["column"]) in keep:
             continue
@@ -304,7 +322,7 @@ def guard(columns: list[dict[str, str]], sample: list[list[str]], keep: set[str]
         cells = [norm_header(r[i]) for r in sample if len(r) > i and r[i].strip()]
         outcome_cells = [c for c in cells if c in STATUS_VALUES]
         by_values = bool(cells) and len(outcome_cells) * 2 > len(cells) and set(outcome_cells) - {"open"}
-        if name in STATUS_HEADERS or by_values:
+        if (name in STATUS_HEADERS or by_values) and not _agrees_with_stage(columns, sample, i):
             col = column["column"]
             raise PipecliError(
                 f"column {col!r} looks like a deal status but is not read as one; map it with "
