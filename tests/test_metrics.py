@@ -250,3 +250,15 @@ def test_funnel_on_a_terminal_draws_coloured_bars(cli, db_path):
     text = out.decode()
     assert "\x1b[" in text and "█" in text  # colour and solid bars, unlike the piped text
     assert "Prospecting" in text and "71.4% to Contact" in text
+
+
+def test_velocity_needs_enough_won_deals(cli):
+    """One deal won in the minute it was created would make velocity millions a day: below three won deals
+    it is not given, and the table says why."""
+    cli("add-lead", "Open", "--value", "1000")
+    won = cli("add-lead", "Quick", "--value", "50000").stdout.strip()
+    cli("move", won, "won")
+    data = json.loads(cli("metrics", "--format", "json").stdout)
+    assert data["won"] == 1 and data["velocity_per_day"] is None
+    table = cli("metrics")
+    assert "not enough history" in table.stderr and "3 won deals" in table.stderr

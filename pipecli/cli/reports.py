@@ -113,7 +113,7 @@ def metrics_(
     """
     # imported when the command runs, so --help and --version stay light
     from pipecli.cli import output
-    from pipecli.reports import metrics
+    from pipecli.reports import metrics, state
 
     with store().read() as conn:
         data = metrics.metrics(conn, pipeline, date(since, "--since"), date(as_of, "--as-of"))
@@ -134,6 +134,9 @@ def metrics_(
         )
     else:
         output.render_record(data, summary, "table", title=f"Metrics: {data['pipeline']}")
+        if data["velocity_minor_per_day"] is None:
+            need = state.VELOCITY_MIN_WON
+            output.message(f"pipeline velocity: not enough history (it needs at least {need} won deals in the window)")
         output.line()
         output.render(data["stages"], _stage_columns(), "table", title="Stages")
         output.line()

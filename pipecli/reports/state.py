@@ -179,13 +179,18 @@ def closed_summary(conn, rel: str, params: dict, since: bool) -> dict:
     return out
 
 
+# Velocity divides by the mean cycle of the won deals: one deal won in the minute it was created makes it
+# millions a day. Below this many won deals it is not given ("not enough history").
+VELOCITY_MIN_WON = 3
+
+
 def velocity_per_day(open_deals: int, closed: dict, exact: bool = False) -> int | Decimal | None:
     """Return pipeline velocity in minor units per day: open deals × win rate × average won deal ÷ mean
-    sales-cycle days, rounded half-even to the minor unit (the exact Decimal with `exact`); None when
-    nothing was won."""
+    sales-cycle days, rounded half-even to the minor unit (the exact Decimal with `exact`); None when fewer
+    than VELOCITY_MIN_WON deals were won (or none had a value): too little history to say."""
     won_n, won_sum, won_valued, won_cycle = closed["won"]
     lost_n = closed["lost"][0]
-    if not (won_n and won_valued and won_cycle):
+    if won_n < VELOCITY_MIN_WON or not (won_valued and won_cycle):
         return None
     cycle_days = Decimal(won_cycle) / Decimal(won_n) / DAY
     value = (
