@@ -121,9 +121,16 @@ def test_history_probabilities_fall_back_to_configured(cli, tmp_path, monkeypatc
     assert {s["source"] for s in data["stages"]} == {"configured"}
 
 
+def store_model_auc(cli, auc):
+    """Record a `score --learn` model whose held-out AUC is `auc` (what the forecast's auto mode reads)."""
+    cli.execute("DELETE FROM meta WHERE key = 'win_model'")
+    cli.execute("INSERT INTO meta (key, value) VALUES ('win_model', :v)", v=json.dumps({"auc": auc}))
+
+
 def test_learned_probabilities_are_used_when_present(cli, db_path):
     ids = build(cli)
     cli.execute("UPDATE lead SET win_probability = 0.9 WHERE id = :i", i=ids["Y"])  # what `score --learn` writes
+    store_model_auc(cli, 0.8)
     data = run(cli, "--runs", "500")
     assert data["probabilities"] == "learned"
     # Y at its learned .9; W has none, so its stage's (configured, too little history) .2
@@ -262,3 +269,18 @@ def test_backtest_refuses_a_pipeline_with_no_closed_deals(cli):
     result = cli("forecast", "--backtest", "--from", "2026-04-01", "--to", "2026-05-31", ok=False)
     assert result.exit_code == 1 and "has no deal closed before 2026-04" in result.stderr
     assert cli.scalar("SELECT COUNT(*) FROM event") == before
+
+
+def test_auto_refuses_a_learned_model_that_ranks_no_better_than_a_coin(cli):
+    """A model whose held-out AUC is under 0.65 is not used by auto (history instead, and it says why);
+    --probabilities learned still forces it."""
+    ids = build(cli)
+    cli.execute("UPDATE lead SET win_probability = 0.9 WHERE id = :i", i=ids["Y"])
+    store_model_auc(cli, 0.49)
+    result = cli("forecast", "--format", "json", "--runs", "500")
+    assert json.loads(result.stdout)["probabilities"] == "history"
+    assert "held-out AUC (0.49) is below 0.65" in result.stderr
+    assert run(cli, "--probabilities", "learned", "--runs", "500")["probabilities"] == "learned"
+    store_model_auc(cli, 0.7)
+    passed = cli("forecast", "--format", "json", "--runs", "500")
+    assert json.loads(passed.stdout)["probabilities"] == "learned" and "AUC" not in passed.stderr

@@ -380,6 +380,8 @@ def forecast_(
             runs,
             seed,
         )
+    if data.get("auto_note"):
+        output.message(data["auto_note"])
     if data["stages"] and not any(s["probability"] for s in data["stages"]):
         output.message(
             "warning: every stage's win probability is 0, so the forecast is 0; set them with "

@@ -10,7 +10,8 @@ such forecasts could be trusted in the past (the backtest).
   stage), falling back to the configured value when fewer than `min_history` closed deals (config
   `[forecast] min_history`, default 20) inform it; `learned` each lead's `win_probability` from
   `score --learn`, falling back to history for leads without one; `auto` is learned when any open lead has
-  one, else history. The result says which was used, per stage.
+  one and the model's held-out AUC is at least LEARNED_MIN_AUC (0.65), else history (saying why). The
+  result says which was used, per stage.
 - Weighted value: value × probability, summed exactly and rounded half-even to the minor unit.
 - Ranges: a seeded Monte Carlo of which deals close. Up to EXACT_LIMIT deals it draws every deal in every
   run (vectorised with numpy, in chunks); beyond that it draws per group of deals sharing a period, stage
@@ -40,8 +41,12 @@ from pipecli.history import check_as_of
 from pipecli.money import round_minor
 from pipecli.reports import arrivals, simulate, state, timing
 from pipecli.reports.periods import PERIODS, label, next_start, period_start
+from pipecli.scoring import learn
 
 MODES = ("auto", "stage", "history", "learned")
+# `auto` uses the learned per-lead probabilities only when `score --learn` ranked its held-out leads at least
+# this well (AUC 0.5 is a coin): a weaker model is worse than the stages' history.
+LEARNED_MIN_AUC = 0.65
 EXACT_LIMIT = 20000
 MAX_PERIODS = 36
 
@@ -157,7 +162,20 @@ def _project(conn, pipeline, t, history, period, starts, mode, runs, seed, targe
                 {"p": pid},
             ).first()
         )
-        mode = "learned" if has_learned else "history"
+        mode, auto_note = "history", None
+        if has_learned:
+            model = learn.load_model(conn)
+            held_auc = model.get("auc") if model else None
+            if held_auc is not None and held_auc >= LEARNED_MIN_AUC:
+                mode = "learned"
+            else:
+                shown = "unknown" if held_auc is None else f"{held_auc:.2f}"
+                auto_note = (
+                    f"learned probabilities not used: their held-out AUC ({shown}) is below {LEARNED_MIN_AUC} "
+                    "(history instead; --probabilities learned forces them)"
+                )
+    else:
+        auto_note = None
     if mode == "learned" and history:
         mode = "history"  # learned probabilities are today's, so a past pipeline cannot use them
     probs = stage_probabilities(conn, pid, st, t, mode, min_history)
@@ -260,6 +278,7 @@ def _project(conn, pipeline, t, history, period, starts, mode, runs, seed, targe
         )
     return {
         "probabilities": mode,
+        "auto_note": auto_note,
         "stages": probs,
         "method": method,
         "periods": out_periods,
