@@ -23,14 +23,19 @@ import json
 import pytest
 
 
+def add_deal(cli, name, at, value, stage=None, close=None) -> int:
+    """Add a lead created `at` with `value` (in `stage`, expected to close `close`); return its id."""
+    args = ["add-lead", name, "--at", at, "--value", value]
+    if stage:
+        args += ["--stage", stage]
+    if close:
+        args += ["--expected-close", close]
+    return int(cli(*args).stdout.strip())
+
+
 def build(cli) -> dict:
     def add(name, at, value, stage=None, close=None):
-        args = ["add-lead", name, "--at", at, "--value", value]
-        if stage:
-            args += ["--stage", stage]
-        if close:
-            args += ["--expected-close", close]
-        return int(cli(*args).stdout.strip())
+        return add_deal(cli, name, at, value, stage, close)
 
     ids = {
         "H1": add("H1", "2026-06-01", "100", "Qualification"),

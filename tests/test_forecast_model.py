@@ -7,6 +7,7 @@ import datetime as _dt
 import json
 
 import pytest
+from test_forecast import add_deal
 
 from pipecli.reports import timing
 
@@ -60,22 +61,13 @@ def test_a_passed_expected_date_spreads_as_the_slip_history_says():
     assert timing.spread_by_slip(slips, -4, 3) is None
 
 
-def _add(cli, name, at, value, stage=None, close=None):
-    args = ["add-lead", name, "--at", at, "--value", value]
-    if stage:
-        args += ["--stage", stage]
-    if close:
-        args += ["--expected-close", close]
-    return int(cli(*args).stdout.strip())
-
-
 def test_a_deal_past_its_date_spreads_over_periods_in_the_forecast(cli):
     # history: 10 won deals that had a date of 2026-05-15: 4 closed in May, 6 in June, July, August (2 each)
     for i, won in enumerate(["2026-05-20"] * 4 + ["2026-06-10"] * 2 + ["2026-07-10"] * 2 + ["2026-08-10"] * 2):
-        lead = _add(cli, f"H{i}", "2026-05-01", "100", "Proposal", "2026-05-15")
+        lead = add_deal(cli, f"H{i}", "2026-05-01", "100", "Proposal", "2026-05-15")
         cli("move", lead, "won", "--at", won)
     # open: a Proposal deal whose date (10-20) passed last month, a month late now
-    _add(cli, "Late", "2026-10-01", "1000", "Proposal", "2026-10-20")
+    add_deal(cli, "Late", "2026-10-01", "1000", "Proposal", "2026-10-20")
     data = json.loads(cli("forecast", "--format", "json", "--probabilities", "stage", "--runs", "200").stdout)
     # slips ≥ 1 month: 1, 2, 3 months, 2 each -> a third of its win in each coming month; stage .7
     got = [p["from_open"] for p in data["periods"]]
@@ -87,9 +79,9 @@ def test_new_business_is_rate_times_win_rate_times_value_for_a_constant_history(
     # lost on the 20th: 2 arrivals a month, half won in their own month, €300 each.
     for m in range(12):
         y, mo = (2025, 11 + m) if m < 2 else (2026, m - 1)
-        lead = _add(cli, f"W{m}", f"{y}-{mo:02d}-02", "300")
+        lead = add_deal(cli, f"W{m}", f"{y}-{mo:02d}-02", "300")
         cli("move", lead, "won", "--at", f"{y}-{mo:02d}-20")
-        lost = _add(cli, f"L{m}", f"{y}-{mo:02d}-02", "50")
+        lost = add_deal(cli, f"L{m}", f"{y}-{mo:02d}-02", "50")
         cli("move", lost, "lost", "--at", f"{y}-{mo:02d}-20")
     data = json.loads(cli("forecast", "--format", "json", "--runs", "4000", "--seed", "3").stdout)
     nov, dec, jan = data["periods"]
