@@ -199,6 +199,18 @@ def fields_as_of_sql(param: str = "asof") -> str:
     )
 
 
+def field_at_sql(field: str, lead: str, moment: str, cast: str | None = None) -> str:
+    """Return the SQL expression of lead column `field` as it stood at the moment `moment` (an SQL
+    expression, e.g. the time a deal was won), for the lead whose row is `lead` (an alias): the old value of
+    the earliest change after that moment when there is one, else the value now. `cast` turns the event's
+    text back into the column's type. It exists for figures that count each deal at its own moment (the
+    backtest's actual); `fields_as_of_sql` serves a whole report at one moment."""
+    later = f"FROM event e WHERE e.lead_id = {lead}.id AND e.field = '{field}' AND e.at > {moment}"  # ix_event_lead
+    old = f"(SELECT e.old {later} ORDER BY e.at, e.id LIMIT 1)"
+    then = f"CAST({old} AS {cast})" if cast else old
+    return f"CASE WHEN EXISTS (SELECT 1 {later}) THEN {then} ELSE {lead}.{field} END"
+
+
 def check_as_of(conn, moment: int) -> None:
     """Raise when `--as-of` names a moment in the future or before anything the database knows."""
 

@@ -225,6 +225,18 @@ def test_backtest_never_reads_an_event_after_its_period_start(cli):
     assert backtest_json(cli, "--runs", "1000") == before
 
 
+def test_backtest_actual_is_each_deal_s_value_when_it_was_won(cli):
+    build_monthly(cli)
+    w8 = cli.scalar("SELECT id FROM lead WHERE name = 'W8'")  # won 08-25 at €100
+    w9 = cli.scalar("SELECT id FROM lead WHERE name = 'W9'")  # won 09-25
+    cli("edit", w8, "--value", "5000", "--at", "2026-08-26")  # after its win, inside the period
+    cli("edit", w9, "--value", "250", "--at", "2026-09-10")  # before its win: it was won at €250
+    cli("edit", w9, "--value", "9000", "--at", "2026-10-02")  # after the backtest's last period
+    assert cli.scalar("SELECT value_minor FROM lead WHERE id = :i", i=w8) == 500000  # today's value
+    actual = {p["period"]: p["actual"] for p in backtest_json(cli, "--runs", "200")["periods"]}
+    assert actual == {"2026-07": 100, "2026-08": 100, "2026-09": 250}
+
+
 def test_backtest_refuses_too_little_history_and_learned(cli):
     build_monthly(cli)
     result = cli("forecast", "--backtest", "--from", "2026-02-01", "--to", "2026-03-31", ok=False)

@@ -92,3 +92,44 @@ def test_new_business_is_rate_times_win_rate_times_value_for_a_constant_history(
     assert nov["arrivals"] == pytest.approx(2 * 2.625 / 30)
     assert nov["from_new"] == pytest.approx(2 * 2.625 / 30 * 0.5 * 300, abs=0.01)
     assert dec["from_open"] == 0 and dec["p50"] in (0, 300, 600, 900)
+
+
+@pytest.mark.parametrize("period", ["month", "quarter", "week"])
+def test_period_indices_agree_with_period_index_across_daylight_saving(monkeypatch, period):
+    import time
+
+    import numpy as np
+
+    from pipecli import clock
+
+    monkeypatch.setenv("TZ", "America/St_Johns")  # a half-hour offset, with daylight saving
+    time.tzset()
+    try:
+        # every 7 h 13 min across two years, so moments fall near every local midnight and DST change
+        moments = np.arange(1_767_225_600, 1_767_225_600 + 2 * 365 * 86400, 7 * 3600 + 13 * 60)
+        want = [timing.period_index(clock.from_ts(int(m)).date(), period) for m in moments]
+        assert timing.period_indices(moments, period).tolist() == want
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+
+
+def test_a_large_history_is_sampled_but_what_is_shown_is_counted_exactly(cli, monkeypatch):
+    """Beyond SAMPLE_LEADS leads the estimates read every k-th lead by id; the deals, values, weighted values
+    and arrivals shown are still exact, and the figures stay seeded."""
+    from test_forecast import build, run
+
+    build(cli)  # 9 leads
+    full = run(cli, "--probabilities", "stage", "--runs", "500")
+    monkeypatch.setattr(timing, "SAMPLE_LEADS", 3)  # k = ceil(9 / 3) = 3: leads 3, 6, 9
+    sampled = run(cli, "--probabilities", "stage", "--runs", "500")
+    assert sampled == run(cli, "--probabilities", "stage", "--runs", "500")
+    for f, s in zip(full["periods"], sampled["periods"]):
+        assert (f["deals"], f["value"], f["weighted"], f["arrivals"]) == (
+            s["deals"],
+            s["value"],
+            s["weighted"],
+            s["arrivals"],
+        )
+        assert 0 <= s["p10"] <= s["p50"] <= s["p90"]
+    assert full["new_business"] != sampled["new_business"]  # the win timing did come from the sample

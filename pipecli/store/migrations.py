@@ -20,7 +20,7 @@ from pipecli.store.schema import BULK_WRITE_MARK, snapshot_sql
 if TYPE_CHECKING:
     from pipecli.store.db import Store
 
-LATEST = 6
+LATEST = 7
 APPLICATION_ID = 0x70697065  # "pipe": marks a SQLite file as pipecli's (PRAGMA application_id)
 
 
@@ -156,7 +156,21 @@ def m006_mail(conn: Connection) -> None:
     _create_missing(conn)
 
 
-STEPS = {2: m002_followups_scores_extras, 3: m003_fewer_narrower_indexes, 4: m004_history, 6: m006_mail}
+def m007_forecast_category(conn: Connection) -> None:
+    """v6 -> v7: each deal's forecast category (commit, best, pipeline, omit); a lead's stays indexed with
+    their stage and end, so the forecast reads them from the index alone."""
+    add_missing_columns(conn, "lead", {})
+    conn.exec_driver_sql("DROP INDEX IF EXISTS ix_stage_change_lead")
+    _create_missing(conn)
+
+
+STEPS = {
+    2: m002_followups_scores_extras,
+    3: m003_fewer_narrower_indexes,
+    4: m004_history,
+    6: m006_mail,
+    7: m007_forecast_category,
+}
 
 
 def _create_fresh(conn: Connection, seed: Callable[[Connection], None] | None) -> None:

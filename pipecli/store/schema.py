@@ -131,6 +131,7 @@ class Lead(SQLModel, table=True):
     engagement_at: int | None = Field(default=None, sa_type=BigInteger)
     score: float = 0.0  # fit + engagement, as of the last write that touched the lead
     win_probability: float | None = None  # learned by `score --learn`
+    forecast_category: str | None = None  # commit | best | pipeline | omit (None: pipeline); since schema 7
     qualification: str = "incomplete"  # incomplete | qualified | disqualified
 
 
@@ -140,7 +141,8 @@ class StageChange(SQLModel, table=True):
 
     __tablename__ = "stage_change"
     __table_args__ = (
-        Index("ix_stage_change_lead", "lead_id", "at"),
+        # A lead's stays from the index alone: the forecast's hazards seek each history lead's stays here.
+        Index("ix_stage_change_lead", "lead_id", "at", "to_stage_id", "left_at"),
         # Time in stage by the hour, per stage, read from the index alone (metrics, forecast, clean).
         Index(
             "ix_stage_change_duration",
@@ -272,7 +274,7 @@ SNAPSHOT_COLUMNS = (
     "id", "pipeline_id", "stage_id", "status", "name", "company", "email", "phone", "value_minor", "source",
     "owner", "expected_close", "external_id", "created_at", "closed_at", "lost_reason", "stage_entered_at",
     "last_activity_at", "last_event_at", "furthest_position", "next_step", "next_step_due", "snoozed_until",
-    "snooze_reason", "archived_at", "qualification",
+    "snooze_reason", "archived_at", "qualification", "forecast_category",
 )  # fmt: skip
 
 
