@@ -29,7 +29,12 @@ DERIVED = (
     "furthest_position",
     "closed_at",
 )
-SHOWN_AS = {"value_minor": "value", "pipeline_id": "pipeline", "archived_at": "archived"}
+SHOWN_AS = {
+    "value_minor": "value",
+    "pipeline_id": "pipeline",
+    "archived_at": "archived",
+    "forecast_category": "forecast category",
+}
 
 
 @dataclass(frozen=True)
@@ -178,7 +183,7 @@ def verify(conn) -> list[str]:
 
 
 # The lead columns a past moment's reports read that change by events other than moves.
-AS_OF_FIELDS = ("value_minor", "owner", "source", "expected_close", "archived_at")
+AS_OF_FIELDS = ("value_minor", "owner", "source", "expected_close", "archived_at", "forecast_category")
 
 
 def fields_as_of_sql(param: str = "asof") -> str:

@@ -301,3 +301,36 @@ def test_auto_refuses_a_learned_model_that_ranks_no_better_than_a_coin(cli):
     store_model_auc(cli, 0.7)
     passed = cli("forecast", "--format", "json", "--runs", "500")
     assert json.loads(passed.stdout)["probabilities"] == "learned" and "AUC" not in passed.stderr
+
+
+def test_forecast_categories_roll_up_per_period_and_are_history(cli):
+    ids = build(cli)
+    cli("edit", ids["Y"], "--forecast-category", "commit", "--at", "2026-11-20")
+    cli("edit", ids["X"], "--forecast-category", "Best")  # any case
+    cli("edit", ids["Z"], "--forecast-category", "omit")
+    cli("move", ids["Y"], "Proposal")  # a move keeps the seller's category
+    p = periods(run(cli, "--probabilities", "stage", "--runs", "200"))
+    nov, dec, jan = p["2026-11"], p["2026-12"], p["2027-01"]
+    # November: won so far €400 (K); Y €3000 commit; W €500 without a category (pipeline)
+    assert (nov["won"], nov["commit"], nov["best_case"], nov["pipeline"], nov["omitted"]) == (400, 3400, 3400, 500, 0)
+    # December: X €1000 best, V €800 pipeline; January: Z €2000 omitted
+    assert (dec["commit"], dec["best_case"], dec["pipeline"], dec["omitted"]) == (0, 1000, 800, 0)
+    assert (jan["commit"], jan["best_case"], jan["pipeline"], jan["omitted"]) == (0, 0, 0, 2000)
+    for x in (nov, dec, jan):  # the four categories add up to the period's value
+        assert (x["commit"] - x["won"]) + (x["best_case"] - x["commit"]) + x["pipeline"] + x["omitted"] == x["value"]
+    assert cli.scalar("SELECT forecast_category FROM lead WHERE id = :i", i=ids["Y"]) == "commit"
+    assert "forecast category" in cli("history", ids["Y"]).stdout
+    # as of 11-19, before Y was put in commit, Y counted as pipeline
+    then = periods(run(cli, "--as-of", "2026-11-19", "--probabilities", "stage", "--runs", "200"))["2026-11"]
+    assert then["commit"] == then["won"] and then["pipeline"] >= 3000
+    cli("edit", ids["X"], "--forecast-category", "")  # '' clears it: pipeline again
+    assert cli.scalar("SELECT forecast_category FROM lead WHERE id = :i", i=ids["X"]) is None
+
+
+def test_a_bad_forecast_category_is_one_line_and_changes_nothing(cli):
+    ids = build(cli)
+    before = cli.scalar("SELECT COUNT(*) FROM event")
+    result = cli("edit", ids["Y"], "--forecast-category", "maybe", ok=False)
+    assert result.exit_code == 1 and len(result.stderr.strip().splitlines()) == 1
+    assert "not one of commit, best, pipeline, omit" in result.stderr
+    assert cli.scalar("SELECT COUNT(*) FROM event") == before

@@ -394,6 +394,7 @@ def learned_json(report: Mapping[str, Any]) -> dict[str, Any]:
         "fields": list(report["fields"]),
         "skipped": list(report["skipped"]),
         "top_factors": output.records(report["top_factors"], FACTOR_COLUMNS),
+        "pipeline": report["pipeline"],
         "open_leads": report["open_leads"],
     }
 
@@ -409,6 +410,8 @@ def learned(report: Mapping[str, Any], fmt: str) -> None:
     auc = "n/a (the held-out leads have one outcome only)" if report["auc"] is None else f"{report['auc']:.3f}"
     split = "the newest" if report["split"] == "newest" else "a seeded random"
     closed = f"{report['learned_from']} closed leads ({report['won']} won, {report['lost']} lost)"
+    if report["pipeline"] is not None:
+        closed += f" of pipeline {neutralise(report['pipeline'])}"
     output.line(
         f"{report['method']}: learned from {closed}\n"
         f"held-out AUC {auc}: fitted on {report['trained_on']}, tested on {split} {report['held_out']}\n"

@@ -18,6 +18,10 @@ such forecasts could be trusted in the past (the backtest).
   and probability: the number won is binomial and their total is drawn from the normal law of a sum of
   that many values taken without replacement from the group. P10/P50/P90 are rounded to the minor unit.
 - Target: the share of runs in which the period's already-won revenue plus the simulated revenue reaches it.
+- Categories (a SaaS CRM's roll-up, from each open deal's forecast category and its period as above):
+  commit = won so far + the value of commit deals; best case = commit + the value of best deals; pipeline
+  = the value of deals in category pipeline (or none); omitted = the value of omit deals, left out of the
+  roll-up. The raw sums of the four categories add up to the period's value.
 - Velocity cross-check: pipeline velocity (see `metrics`) × the days left in the period.
 - Backtest: at each past period start S, the pipeline as it stood at S (the history up to the second before),
   history probabilities learned up to then, forecast for [S, next S); actual = the value of deals moved to
@@ -38,6 +42,7 @@ from pipecli.clock import DAY
 from pipecli.config import setting
 from pipecli.errors import PipecliError
 from pipecli.history import check_as_of
+from pipecli.leads import FORECAST_CATEGORIES
 from pipecli.money import round_minor
 from pipecli.reports import arrivals, simulate, state, timing
 from pipecli.reports.periods import PERIODS, label, next_start, period_start
@@ -164,7 +169,7 @@ def _project(conn, pipeline, t, history, period, starts, mode, runs, seed, targe
         )
         mode, auto_note = "history", None
         if has_learned:
-            model = learn.load_model(conn)
+            model = learn.load_model(conn, pid)  # the pipeline's own model when it has one
             held_auc = model.get("auc") if model else None
             if held_auc is not None and held_auc >= LEARNED_MIN_AUC:
                 mode = "learned"
@@ -193,7 +198,8 @@ def _project(conn, pipeline, t, history, period, starts, mode, runs, seed, targe
         f"SELECT CASE WHEN l.expected_close IS NOT NULL THEN CASE {date_case} ELSE -1 END"
         f" ELSE CASE {ts_case} ELSE -1 END END AS k, l.stage_id AS stage_id,"
         f" COALESCE(l.value_minor, 0) AS v, {prob_sql} AS p, {bucket_sql} AS pb,"
-        " (:t - l.stage_entered_at) / :plen AS a, l.expected_close AS ec"
+        " (:t - l.stage_entered_at) / :plen AS a, l.expected_close AS ec,"
+        " COALESCE(l.forecast_category, 'pipeline') AS fc"
         f" FROM {rel} l WHERE l.status = 'open' AND l.archived_at IS NULL"
     )
     params = {**params, "t": t, "plen": timing.PERIOD_SECONDS[period]}
@@ -202,8 +208,8 @@ def _project(conn, pipeline, t, history, period, starts, mode, runs, seed, targe
         params[f"e{i}"] = clock.day_start_ts(b)
     groups = conn.execute(
         text(
-            f"SELECT q.k, q.stage_id, q.pb, COUNT(*), SUM(q.v), SUM(CAST(q.v AS DOUBLE PRECISION) * q.v), SUM(q.v * q.p), SUM(q.p) "
-            f"FROM ({inner}) q GROUP BY q.k, q.stage_id, q.pb"
+            f"SELECT q.k, q.stage_id, q.pb, COUNT(*), SUM(q.v), SUM(CAST(q.v AS DOUBLE PRECISION) * q.v), SUM(q.v * q.p), SUM(q.p), q.fc "
+            f"FROM ({inner}) q GROUP BY q.k, q.stage_id, q.pb, q.fc"
         ),
         params,
     ).all()
@@ -213,7 +219,8 @@ def _project(conn, pipeline, t, history, period, starts, mode, runs, seed, targe
     value = [0] * nper
     weighted = [Decimal(0)] * nper
     later = [0, 0]
-    for k, sid, pb, n, sv, _, svp, _ in groups:
+    by_category = [dict.fromkeys(FORECAST_CATEGORIES, 0) for _ in range(nper)]
+    for k, sid, pb, n, sv, _, svp, _, category in groups:
         sv = int(sv or 0)
         if k < 0:
             later[0] += n
@@ -221,6 +228,7 @@ def _project(conn, pipeline, t, history, period, starts, mode, runs, seed, targe
             continue
         deals[k] += n
         value[k] += sv
+        by_category[k][category] += sv
         exact = Decimal(sv) * Decimal(repr(stage_prob.get(sid, 0.0)))
         weighted[k] += exact if (pb is None or pb < 0) else Decimal(repr(float(svp or 0)))
     rng = np.random.default_rng(seed)
@@ -256,6 +264,7 @@ def _project(conn, pipeline, t, history, period, starts, mode, runs, seed, targe
         begin = max(clock.day_start_ts(starts[k]), t)
         days_left = max(clock.day_start_ts(starts[k + 1]) - begin, 0) / DAY
         already = won_so_far if k == 0 else 0
+        cat = by_category[k]
         p10, p50, p90 = (round(x) for x in np.percentile(revenue[:, k], [10, 50, 90]))
         out_periods.append(
             {
@@ -269,6 +278,10 @@ def _project(conn, pipeline, t, history, period, starts, mode, runs, seed, targe
                 "p50_minor": p50,
                 "p90_minor": p90,
                 "won_minor": already,
+                "commit_minor": already + cat["commit"],
+                "best_minor": already + cat["commit"] + cat["best"],
+                "pipeline_minor": cat["pipeline"],
+                "omitted_minor": cat["omit"],
                 "expected_minor": round(expected_open[k] + expected_new[k]),
                 "from_open_minor": round(expected_open[k]),
                 "from_new_minor": round(expected_new[k]),

@@ -157,10 +157,11 @@ def m006_mail(conn: Connection) -> None:
 
 
 def m007_forecast_category(conn: Connection) -> None:
-    """v6 -> v7: each deal's forecast category (commit, best, pipeline, omit); a lead's stays indexed with
-    their stage and end, so the forecast reads them from the index alone."""
+    """v6 -> v7: each deal's forecast category (commit, best, pipeline, omit), held by the open-lead index
+    too; a lead's stays indexed with their stage and end, so the forecast reads them from the index alone."""
     add_missing_columns(conn, "lead", {})
-    conn.exec_driver_sql("DROP INDEX IF EXISTS ix_stage_change_lead")
+    for name in ("ix_stage_change_lead", "ix_lead_open"):  # rebuilt wider from the models
+        conn.exec_driver_sql(f"DROP INDEX IF EXISTS {name}")
     _create_missing(conn)
 
 

@@ -94,6 +94,7 @@ class Lead(SQLModel, table=True):
             "expected_close",
             "stage_entered_at",
             "win_probability",
+            "forecast_category",
         ),
         # `clean` finds duplicate open leads from these alone (the expressions must match its queries); they
         # are also the planner's way to the open leads (`list --status open`, `today`, `score`).
