@@ -35,6 +35,22 @@ def test_censored_open_deals_lower_the_hazard_as_kaplan_meier_does():
     assert timing.win_by_offset(h_won, h_lost, 1, 2)[0] == pytest.approx([0.5, 0.0])
 
 
+def test_calendar_windows_spread_a_bucket_s_wins_over_the_days_left():
+    h_won, h_lost = [0.3, 0.2, 0.0, 0.0], [0.1, 0.1, 0.0, 0.0]
+    import numpy as np
+
+    hw, hl = np.array(h_won), np.array(h_lost)
+    # whole buckets: the same as win_by_offset
+    wins, _ = timing.win_by_window(hw, hl, np.array([1.0]), [1.0, 2.0])
+    assert list(wins[0]) == pytest.approx(list(timing.win_by_offset(hw, hl, 1, 2)[0]))
+    # open half-way through bucket 0 (still open: 1 − .4 × .5 = .8 of the deals are); a window of .1 holds
+    # .3 × .1 of the wins: .03 ÷ .8; the next, to 1.6: .3 × .4 + (1 − .4) × .2 × .6 = .192, ÷ .8
+    wins, total = timing.win_by_window(hw, hl, np.array([0.5, 0.9]), [0.1, 1.1])
+    assert list(wins[0]) == pytest.approx([0.03 / 0.8, 0.192 / 0.8])
+    # at all: the rest of bucket 0 (.3 × .5) and bucket 1 (.6 × .2), ÷ .8; at .9: (.3 × .1 + .12) ÷ .64
+    assert list(total) == pytest.approx([(0.15 + 0.12) / 0.8, (0.03 + 0.12) / 0.64])
+
+
 def test_aging_fallback_pools_to_the_pipeline_then_the_tail():
     big = [(0, "won", 30), (0, "lost", 10), (1, "won", 5), (1, "lost", 15)]  # 60 deals
     small = [(0, "won", 1), (0, "lost", 4)]  # 5 deals: too few for its own cell
@@ -133,3 +149,17 @@ def test_a_large_history_is_sampled_but_what_is_shown_is_counted_exactly(cli, mo
         )
         assert 0 <= s["p10"] <= s["p50"] <= s["p90"]
     assert full["new_business"] != sampled["new_business"]  # the win timing did come from the sample
+
+
+def test_open_deals_are_timed_over_calendar_periods_so_a_short_current_month_gets_its_share(cli):
+    # history: 10 Proposal deals, each won 5 days after entering it (bucket 0, every one: h_won[0] = 1)
+    for i in range(10):
+        lead = add_deal(cli, f"H{i}", "2026-06-01", "100", "Proposal")
+        cli("move", lead, "won", "--at", "2026-06-06")
+    add_deal(cli, "Now", "2026-11-28 09:00", "1000", "Proposal")  # entered now, no date: age 0
+    data = json.loads(cli("forecast", "--format", "json", "--probabilities", "stage", "--runs", "200").stdout)
+    # November has 2.625 days left of a 30.436875-day bucket: that share of the win; December the rest of
+    # the bucket; stage probability .7
+    share = 2.625 / 30.436875
+    got = [p["from_open"] for p in data["periods"]]
+    assert got == pytest.approx([1000 * 0.7 * share, 1000 * 0.7 * (1 - share), 0], abs=0.01)

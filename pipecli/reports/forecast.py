@@ -387,19 +387,24 @@ def open_deal_model(
             f"SELECT {sel}, COUNT(*), SUM(q.v), SUM(CAST(q.v AS DOUBLE PRECISION) * q.v) FROM ({inner}) q "
             f"GROUP BY {sel} ORDER BY {sel}"
         )
-    # a row's vector depends on its stage and age (the hazard), on how far ahead its date lies (the slip) and
-    # on its classic period and probability: each is worked out once per distinct value, not per deal
+    # a row's vector depends on its stage and age (the hazard, cut at the calendar periods' ends), on how far
+    # ahead its date lies (the slip) and on its classic period and probability: each is worked out once per
+    # distinct value, not per deal
+    plen = timing.PERIOD_SECONDS[period]
+    ends = [(clock.day_start_ts(s) - t) / plen for s in starts[1:]]  # the periods' ends, buckets from now
+    found = conn.execute(text(sql), params).all()
     wins_of: dict = {}
+    for sid, age in {(r[1], min(max(int(r[2] or 0), 0), timing.MAX_BUCKETS - 1)) for r in found}:
+        wins, totals = timing.win_by_window(*hazard(sid, age), np.array([float(age)]), ends)
+        wins_of[sid, age] = (wins[0], float(totals[0]))
     spread_of: dict = {}
     cache: dict = {}
     rows, counts, sums, squares = [], [], [], []
-    for k, sid, a, ahead, p, n, sv, svv in conn.execute(text(sql), params).all():
+    for k, sid, a, ahead, p, n, sv, svv in found:
         age = min(max(int(a or 0), 0), timing.MAX_BUCKETS - 1)
         key = (k, sid, age, ahead, p)
         vec = cache.get(key)
         if vec is None:
-            if (sid, age) not in wins_of:
-                wins_of[sid, age] = timing.win_by_offset(*hazard(sid, age), age, horizon)
             vec, total = wins_of[sid, age]
             if ahead is not None:
                 if ahead not in spread_of:
@@ -412,13 +417,12 @@ def open_deal_model(
                     vec[k] = float(p or 0)
             elif mode in ("stage", "learned"):
                 vec = vec / total * float(p or 0)
-            vec = np.clip(vec, 0, 1)
             cache[key] = vec
         rows.append(vec)
         counts.append(n)
         sums.append(float(sv or 0))
         squares.append(float(svv or 0))
-    matrix = np.array(rows).reshape(-1, horizon)
+    matrix = np.clip(np.array(rows).reshape(-1, horizon), 0, 1)
     sums_a = np.array(sums)
     return {
         "deals": int(count),
