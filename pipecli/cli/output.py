@@ -465,7 +465,8 @@ def ask_text(question: str) -> str:
 
 class _Spool(io.StringIO):
     """What a command writes while it may still go through the pager: stdout text and messages, in order
-    (`chunks` of (is stdout, text)). It says it is a terminal: the output is drawn for the screen."""
+    (`chunks` of (is stdout, text)). While it holds stdout the context says stdout is a terminal, so the
+    output is drawn for the screen."""
 
     def __init__(self, restore: tuple[IO[str] | None, bool | None]) -> None:
         super().__init__()
@@ -475,9 +476,6 @@ class _Spool(io.StringIO):
     def write(self, text: str) -> int:
         self.chunks.append((True, text))
         return len(text)
-
-    def isatty(self) -> bool:
-        return True
 
 
 def start_paging() -> None:
