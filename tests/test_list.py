@@ -46,9 +46,27 @@ def test_filters(cli, sample):
 
 
 def test_sorts_and_limit(cli, sample):
-    assert names(cli("list", "--status", "all", "--sort", "value", "--format", "json")) == ["Ben", "Anna", "Dan", "Cleo", "Eve"]
-    assert names(cli("list", "--status", "all", "--sort", "age", "--format", "json")) == ["Dan", "Ben", "Anna", "Eve", "Cleo"]
-    assert names(cli("list", "--status", "all", "--sort", "expected-close", "--format", "json")) == ["Eve", "Ben", "Anna", "Dan", "Cleo"]
+    assert names(cli("list", "--status", "all", "--sort", "value", "--format", "json")) == [
+        "Ben",
+        "Anna",
+        "Dan",
+        "Cleo",
+        "Eve",
+    ]
+    assert names(cli("list", "--status", "all", "--sort", "age", "--format", "json")) == [
+        "Dan",
+        "Ben",
+        "Anna",
+        "Eve",
+        "Cleo",
+    ]
+    assert names(cli("list", "--status", "all", "--sort", "expected-close", "--format", "json")) == [
+        "Eve",
+        "Ben",
+        "Anna",
+        "Dan",
+        "Cleo",
+    ]
     # longest silent first: Eve (lost at 11-21, same as others moved then) ... Anna touched on 11-25 is last
     silent = names(cli("list", "--sort", "last-activity", "--status", "open", "--format", "json"))
     assert silent == ["Cleo", "Ben", "Anna"]

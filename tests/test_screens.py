@@ -18,9 +18,8 @@ import termios
 from pathlib import Path
 
 import pytest
-from rich.cells import cell_len
-
 from conftest import FROZEN_NOW
+from rich.cells import cell_len
 
 ROOT = Path(__file__).resolve().parents[1]
 ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[()][0-9A-Za-z]|\x1b[=>]")
@@ -140,7 +139,7 @@ def test_board_lays_out_as_many_stage_columns_as_the_width_allows(demo):
     for width, per_row in ((80, 2), (120, 3), (200, len(stages))):
         _, screen = on_terminal(["board"], env, width)
         heads = [line for line in ANSI.sub("", screen).split("\n") if "== " in line]
-        assert [line.count("== ") for line in heads][0] == min(per_row, len(stages)), (width, heads)
+        assert heads[0].count("== ") == min(per_row, len(stages)), (width, heads)
         assert sum(line.count("== ") for line in heads) == len(stages)
         assert problems(screen, width) == []
 
@@ -159,7 +158,11 @@ def test_clean_on_a_terminal_is_the_summary_and_the_table_is_an_option(demo):
 
 def test_wide_characters_are_measured_as_the_terminal_shows_them(tmp_path):
     env = environment(tmp_path, PIPECLI_DB=str(tmp_path / "w.db"))
-    for name, company in (("東京太郎", "株式会社サンプル東京支店営業部"), ("Zoë 🚀 Rocket", "🚀🚀 Launch Ltd"), ("Anna", "Rossi")):
+    for name, company in (
+        ("東京太郎", "株式会社サンプル東京支店営業部"),
+        ("Zoë 🚀 Rocket", "🚀🚀 Launch Ltd"),
+        ("Anna", "Rossi"),
+    ):
         assert piped(["add-lead", name, "--company", company, "--value", "4500"], env).returncode == 0
     for width in (60, 80):
         _, screen = on_terminal(["list"], env, width)
@@ -196,8 +199,10 @@ def test_long_output_on_a_terminal_goes_through_the_pager(demo, tmp_path):
 
 def test_pager_choice_pipecli_pager_then_pager_and_never_when_piped_or_short(demo, tmp_path):
     _, env = demo
-    mine, mine_file = pager_script(tmp_path / "mine" if (tmp_path / "mine").mkdir() is None else tmp_path)
-    theirs, theirs_file = pager_script(tmp_path / "theirs" if (tmp_path / "theirs").mkdir() is None else tmp_path)
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "theirs").mkdir()
+    mine, mine_file = pager_script(tmp_path / "mine")
+    theirs, theirs_file = pager_script(tmp_path / "theirs")
     args = ["list", "--status", "all"]
     on_terminal(args, {**env, "PAGER": theirs, "PIPECLI_PAGER": mine}, 80, lines=30)
     assert mine_file.exists() and not theirs_file.exists()  # PIPECLI_PAGER first
