@@ -157,6 +157,7 @@ from pipecli.cli import (  # noqa: E402  (they register on `app`)
     pipeline,
     reports,
     selling,
+    settings,
     transfer,
     trust,
     ui,
@@ -176,6 +177,7 @@ for _module in (
     mail,
     calendar,
     examples,
+    settings,
 ):
     _module.register(app)
 

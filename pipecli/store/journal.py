@@ -31,22 +31,30 @@ KEY = "pipecli_journal"  # where a write connection carries its journal (Connect
 def resolve_actor(explicit: str | None = None) -> tuple[str, bool]:
     """Return who is acting and whether they were named explicitly: `--as NAME` > `PIPECLI_USER` >
     config `user` > the operating system's login name."""
+    name, source = actor_source(explicit)
+    return name, source == "option"
+
+
+def actor_source(explicit: str | None = None) -> tuple[str, str]:
+    """Return who is acting and where the name came from: "option" (`--as`), "env" (`PIPECLI_USER`),
+    "config" (`user`) or "login" (the operating system's login name, which on PostgreSQL gives way to
+    the connection's role: the name the server knows the author by)."""
     if explicit and explicit.strip():
-        return explicit.strip(), True
+        return explicit.strip(), "option"
     env = os.environ.get("PIPECLI_USER", "").strip()
     if env:
-        return env, False
+        return env, "env"
     from pipecli import config  # the config file is read only when a command writes
 
     configured = str(config.value("user", "") or "").strip()
     if configured:
-        return configured, False
+        return configured, "config"
     import getpass
 
     try:
-        return getpass.getuser(), False
+        return getpass.getuser(), "login"
     except (OSError, KeyError):  # no login name (a container without a passwd entry)
-        return "unknown", False
+        return "unknown", "login"
 
 
 @dataclass(frozen=True)
@@ -56,12 +64,13 @@ class Invocation:
     actor: str
     command: str
     explicit_actor: bool = False
+    from_login: bool = False  # the actor is only the login name: on PostgreSQL the role names the author
 
     @classmethod
     def current(cls, command: str = "pipecli", actor: str | None = None) -> Invocation:
-        """Return the invocation of `command`, with the actor resolved as `resolve_actor` says."""
-        name, explicit = resolve_actor(actor)
-        return cls(name, command, explicit)
+        """Return the invocation of `command`, with the actor resolved as `actor_source` says."""
+        name, source = actor_source(actor)
+        return cls(name, command, source == "option", source == "login")
 
 
 class Journal:
@@ -72,6 +81,7 @@ class Journal:
         self.entry: int | None = None
         self._created_in: object | None = None  # the transaction that inserted the entry
         self.undoes: int | None = None
+        self.actor = self.invocation.actor  # who the entry names: on PostgreSQL, the role when no name was given
 
     def entry_id(self, conn) -> int:
         """Return the id of this invocation's journal row, inserting it on first use."""
@@ -88,11 +98,12 @@ class Journal:
                     raise PipecliError(
                         f"--as {self.invocation.actor}: no such user on this PostgreSQL server; nothing was changed"
                     )
+        self.actor = self.invocation.actor if role is None or not self.invocation.from_login else role
         self.entry = conn.execute(
             text("INSERT INTO journal (at, actor, db_role, command, undoes) VALUES (:a, :u, :r, :c, :d) RETURNING id"),
             {
                 "a": clock.now_ts(),
-                "u": self.invocation.actor,
+                "u": self.actor,
                 "r": role,
                 "c": self.invocation.command,
                 "d": self.undoes,

@@ -20,7 +20,7 @@ from pipecli.store.schema import BULK_WRITE_MARK, snapshot_sql
 if TYPE_CHECKING:
     from pipecli.store.db import Store
 
-LATEST = 6
+LATEST = 8
 APPLICATION_ID = 0x70697065  # "pipe": marks a SQLite file as pipecli's (PRAGMA application_id)
 
 
@@ -156,7 +156,18 @@ def m006_mail(conn: Connection) -> None:
     _create_missing(conn)
 
 
-STEPS = {2: m002_followups_scores_extras, 3: m003_fewer_narrower_indexes, 4: m004_history, 6: m006_mail}
+def m008_settings(conn: Connection) -> None:
+    """v7 -> v8: the settings a team shares, in the database (`pipecli settings`)."""
+    _create_missing(conn)
+
+
+STEPS = {
+    2: m002_followups_scores_extras,
+    3: m003_fewer_narrower_indexes,
+    4: m004_history,
+    6: m006_mail,
+    8: m008_settings,
+}
 
 
 def _create_fresh(conn: Connection, seed: Callable[[Connection], None] | None) -> None:
