@@ -17,27 +17,13 @@ import sys
 from pathlib import Path
 
 import pytest
+from test_concurrency import DRIVER
 
 ROOT = Path(__file__).resolve().parents[1]
 SELLERS = ("anna", "marco", "lucia")
 ROUNDS = 6
 
-# One seller at work: runs pipecli commands one after the other in one process, each opening the database
-# as the real CLI does; "$id" is the id the last add-lead printed. Prints [[args, exit, stdout, stderr]].
-DRIVER = """
-import json, sys
-from typer.testing import CliRunner
-from pipecli.cli import app
-db, ops = sys.argv[1], json.loads(sys.argv[2])
-runner, last, out = CliRunner(), "", []
-for args in ops:
-    args = [last if a == "$id" else a for a in args]
-    result = runner.invoke(app, ["--db", db, *args])
-    if args[0] == "add-lead":
-        last = result.stdout.strip()
-    out.append([args, result.exit_code, result.stdout, result.stderr])
-print(json.dumps(out))
-"""
+# DRIVER: one seller at work, pipecli commands one after the other in one process ("$id": the last add-lead's id)
 
 
 def seller_ops(name: str, shared: int) -> list[list[str]]:
