@@ -190,7 +190,7 @@ class Store:
         return engine
 
     @classmethod
-    def open(cls, target: str, migrate: bool = True, seed: Callable[[Connection], None] | None = None) -> Store:
+    def open(cls, target: str, migrate: bool = True, seed: Callable[[Connection], object] | None = None) -> Store:
         """Return a Store for `target`, creating a new SQLite file (mode 0600) and the schema if needed;
         `seed(conn)` fills a newly created schema (the domain's starting data, see `pipelines.open_store`)."""
         if not is_url(target):

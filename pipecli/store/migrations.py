@@ -170,7 +170,7 @@ STEPS = {
 }
 
 
-def _create_fresh(conn: Connection, seed: Callable[[Connection], None] | None) -> None:
+def _create_fresh(conn: Connection, seed: Callable[[Connection], object] | None) -> None:
     # local like every SQLAlchemy import of the steps (schema, imported above, has loaded it)
     from sqlalchemy import text
     from sqlmodel import SQLModel
@@ -185,7 +185,7 @@ def _create_fresh(conn: Connection, seed: Callable[[Connection], None] | None) -
         seed(conn)
 
 
-def ensure_current(store: Store, seed: Callable[[Connection], None] | None = None) -> int:
+def ensure_current(store: Store, seed: Callable[[Connection], object] | None = None) -> int:
     """Bring `store`'s schema to LATEST (creating it when empty, then calling `seed(conn)` in the same
     transaction to add the data a new database starts with); return the version found on opening."""
     # local like every SQLAlchemy import of the steps (schema, imported above, has loaded it)
