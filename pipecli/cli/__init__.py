@@ -181,6 +181,7 @@ from pipecli.cli import (  # noqa: E402  (they register on `app`)
     pipeline,
     reports,
     selling,
+    settings,
     transfer,
     trust,
     ui,
@@ -200,6 +201,7 @@ for _module in (
     mail,
     calendar,
     examples,
+    settings,
 ):
     _module.register(app)
 
