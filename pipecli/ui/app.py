@@ -1,10 +1,13 @@
 """The board app: a column per open stage, a cursor over the cards, the keys of `ui.keys`.
 
 Each column keeps its own scroll position (`top`) and a cached window of cards around it; moving past the
-window reads the next one (`cards.window`), so nothing off screen beyond a margin is ever loaded. The
-headers are re-read on every change. The app polls the database's change counter every POLL seconds (a
-timer, no busy loop) and reloads when another terminal or cron changed something. Which deals are stale
-is `clean`'s judgement (`cards.stale_ids`), computed in a worker thread so the board opens without it.
+window reads the next one (`cards.window`), so nothing off screen beyond a margin is ever loaded. A filter
+is read once (`cards.Matches`) and its windows cut from it. A change to one deal made here re-reads only that
+deal and the headers of the stages it left and entered, and redraws only those columns (`changed`); any
+other change (undo, an add, the palette, another terminal) reloads every header. The app polls the
+database's change counter every POLL seconds (a timer, no busy loop) and reloads when another terminal or
+cron changed something. Which deals are stale is `clean`'s judgement (`cards.stale_ids`), computed in a
+worker thread so the board opens without it, a moment after the last change (STALE_DELAY).
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from textual import events, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
+from textual.timer import Timer
 from textual.widget import Widget
 from textual.widgets import Static
 
@@ -39,6 +43,7 @@ HEADER_LINES = 2  # a column's header: its name, its count and value
 # From this many open deals `clean`'s judgement runs in its own process: it is seconds of Python over the
 # rows, which in a thread would hold the interpreter (and so the keys) for as long.
 BIG_PIPELINE = 5000
+STALE_DELAY = 1.0  # seconds after the last change before clean judges again: a run of moves costs one judgement
 
 
 @dataclass
@@ -96,6 +101,8 @@ class BoardApp(App[None]):
         self.col = 0  # the cursor's column
         self.left = 0  # the first column on screen
         self.stale: set[int] = set()
+        self.matches: cards.Matches | None = None  # what the filter lets through, when there is one
+        self.stale_timer: Timer | None = None
         self.message = ""
         self.error = False
 
@@ -118,12 +125,13 @@ class BoardApp(App[None]):
         await board.mount_all([StageColumn(i) for i in range(len(self.columns))])
         self.col = min(self.col, max(len(self.columns) - 1, 0))
         self.layout_columns()
-        self.refresh_stale()
+        self.judge_stale()  # at once: nothing changes yet that a delay would wait for
 
     def load_headers(self) -> None:
         """Read every column's header; keep each column's cursor where it was (bounded by its new count)."""
         with self.session.read() as conn:
-            stages = cards.stages(conn, self.pipeline["id"], self.filter)
+            self.matches = cards.Matches.read(conn, self.pipeline["id"], self.filter) if self.filter.active else None
+            stages = cards.stages(conn, self.pipeline["id"], self.filter, self.matches)
         before = {c.stage.id: c for c in self.columns}
         self.columns = []
         for s in stages:
@@ -158,14 +166,15 @@ class BoardApp(App[None]):
         value = sum(c.stage.value_minor for c in self.columns)
         shown = self.filter.describe()
         text = f"{self.pipeline['name']}: {count} open · {money.fmt(value, self.session.currency)}"
-        self.query_one("#title", Static).update(Text(text + (f" · filter {shown}" if shown else "") + " · ? keys"))
+        title = Text(text + (f" · filter {shown}" if shown else "") + " · ? keys")
+        self.query_one("#title", Static).update(title, layout=False)  # one line: no new layout
 
     def status(self, message: str, error: bool = False) -> None:
         """Show one line in the status bar (an error in the error colour)."""
         self.message, self.error = message, error
         bar = self.query_one("#status", Static)
         bar.set_class(error, "error")
-        bar.update(Text(views.fit(message, max(self.size.width - 2, 10))))
+        bar.update(Text(views.fit(message, max(self.size.width - 2, 10))), layout=False)  # one line: no new layout
 
     # --- what a column shows ----------------------------------------------------------------------
 
@@ -180,9 +189,13 @@ class BoardApp(App[None]):
             margin = max(count, 10)
             c.offset = max(0, first - margin)
             with self.session.read() as conn:
-                c.cached = cards.window(
-                    conn, self.pipeline["id"], c.stage.id, self.filter, c.offset, count + 2 * margin
-                )
+                if self.matches is not None:
+                    ids = self.matches.ids(c.stage.id, c.offset, count + 2 * margin)
+                    c.cached = cards.cards_by_id(conn, ids)
+                else:
+                    c.cached = cards.window(
+                        conn, self.pipeline["id"], c.stage.id, self.filter, c.offset, count + 2 * margin
+                    )
             c.loaded = True
         return c.cached[first - c.offset : end - c.offset]
 
@@ -242,6 +255,25 @@ class BoardApp(App[None]):
         self.layout_columns()
         self.refresh_stale()
 
+    def changed(self, lead_id: int, was: int | None) -> None:
+        """Show a change to one deal made here (it was in stage `was`, None when not on the board): read the
+        deal again and the headers of the stages it left and entered, and redraw only those columns."""
+        with self.session.read() as conn:
+            now = cards.place_of(conn, self.pipeline["id"], lead_id, self.filter)
+            if self.matches is not None:
+                self.matches.place(lead_id, was, now)
+            touched = {s for s in (was, now[0] if now else None) if s is not None}
+            fresh = {s.id: s for s in cards.stages(conn, self.pipeline["id"], self.filter, self.matches, touched)}
+            self.counter = cards.change_counter(conn)
+        for index, c in enumerate(self.columns):
+            if c.stage.id in fresh:
+                c.stage = fresh[c.stage.id]
+                c.cursor = min(c.cursor, max(c.stage.count - 1, 0))
+                c.loaded = False
+                self.query_one(f"#stage-{index}", StageColumn).refresh()
+        self.show_title()
+        self.refresh_stale()
+
     def poll(self) -> None:
         """Reload when the database's change counter moved (another terminal, cron)."""
         try:
@@ -253,8 +285,14 @@ class BoardApp(App[None]):
         if counter != self.counter:
             self.reload()
 
-    @work(thread=True, exclusive=True, group="stale")
     def refresh_stale(self) -> None:
+        """Have `clean` judge the deals again STALE_DELAY seconds from now (a later call moves it on)."""
+        if self.stale_timer is not None:
+            self.stale_timer.stop()
+        self.stale_timer = self.set_timer(STALE_DELAY, self.judge_stale)
+
+    @work(thread=True, exclusive=True, group="stale")
+    def judge_stale(self) -> None:
         """Ask `clean` which deals are stale, off the event loop (in a process for a big pipeline); mark
         them when it answers."""
         name = self.pipeline["name"]
@@ -275,24 +313,37 @@ class BoardApp(App[None]):
 
     # --- doing things ------------------------------------------------------------------------------
 
-    def attempt(self, change: Callable[[], str]) -> bool:
-        """Run one change; show its line, or its error (the change was rolled back); reload the board."""
+    def attempt(self, change: Callable[[], str], deal: tuple[int, int | None] | None = None) -> bool:
+        """Run one change; show its line, or its error (the change was rolled back). A change to one `deal`
+        (its id and stage) redraws what it touched when nothing else changed the database since the board
+        last read it; any other change reloads the board."""
         try:
+            with self.session.read() as conn:
+                unseen = cards.change_counter(conn) != self.counter  # another terminal wrote meanwhile
             self.status(change())
         except PipecliError as exc:
             self.status(str(exc), error=True)
             return False
-        self.reload()
+        if deal is None or unseen:
+            self.reload()
+        else:
+            self.changed(*deal)
         return True
 
-    def after(self, change: Callable[[dict[str, str]], str]) -> Callable[[dict[str, str] | None], None]:
+    def after(
+        self, change: Callable[[dict[str, str]], str], deal: tuple[int, int | None] | None = None
+    ) -> Callable[[dict[str, str] | None], None]:
         """Return a form's callback that makes `change` from the filled form (nothing when cancelled)."""
 
         def done(form: dict[str, str] | None) -> None:
             if form is not None:
-                self.attempt(lambda: change(form))
+                self.attempt(lambda: change(form), deal)
 
         return done
+
+    def here(self, card: cards.Card) -> tuple[int, int | None]:
+        """Return the selected `card`'s deal as `attempt` takes it: its id and the stage of its column."""
+        return card.id, self.columns[self.col].stage.id
 
     def with_card(self) -> cards.Card | None:
         card = self.selected()
@@ -322,6 +373,8 @@ class BoardApp(App[None]):
         self.push_screen(Form(f"Move #{card.id} {card.name} to", [("stage", "stage", "")], hint), self._moving(card))
 
     def _moving(self, card: cards.Card) -> Callable[[dict[str, str] | None], None]:
+        deal = self.here(card)
+
         def chosen(form: dict[str, str] | None) -> None:
             if not form:
                 return
@@ -337,22 +390,22 @@ class BoardApp(App[None]):
                 )
                 self.push_screen(
                     Form(f"Won #{card.id}: the value", [("value", "value", initial)]),
-                    self.after(lambda f: self.session.move(card.id, name, value=f["value"])),
+                    self.after(lambda f: self.session.move(card.id, name, value=f["value"]), deal),
                 )
             elif target["kind"] == "lost":
                 self.push_screen(
                     Form(f"Lost #{card.id}: why", [("reason", "reason", "")]),
-                    self.after(lambda f: self.session.move(card.id, name, f["reason"])),
+                    self.after(lambda f: self.session.move(card.id, name, f["reason"]), deal),
                 )
             else:
-                self.attempt(lambda: self.session.move(card.id, name))
+                self.attempt(lambda: self.session.move(card.id, name), deal)
 
         return chosen
 
     def action_step(self, delta: int) -> None:
         card = self.with_card()
         if card is not None:
-            self.attempt(lambda: self.session.step(card.id, self.pipeline["id"], delta))
+            self.attempt(lambda: self.session.step(card.id, self.pipeline["id"], delta), self.here(card))
 
     def action_open(self) -> None:
         card = self.with_card()
@@ -375,7 +428,7 @@ class BoardApp(App[None]):
         fields.append(("next", 'next step, optional: "2026-12-02 send proposal"', ""))
         self.push_screen(
             Form(f"Log on #{card.id} {card.name}", fields),
-            self.after(lambda f: self.session.log(card.id, f["kind"], f["note"], f["next"])),
+            self.after(lambda f: self.session.log(card.id, f["kind"], f["note"], f["next"]), self.here(card)),
         )
 
     def action_next_step(self) -> None:
@@ -385,7 +438,7 @@ class BoardApp(App[None]):
         fields = [("due", "date (2026-12-02, tomorrow, in 3 days)", ""), ("step", "what to do", card.next_step or "")]
         self.push_screen(
             Form(f"Next step of #{card.id} {card.name}", fields),
-            self.after(lambda f: self.session.next_step(card.id, f["due"], f["step"])),
+            self.after(lambda f: self.session.next_step(card.id, f["due"], f["step"]), self.here(card)),
         )
 
     def action_snooze(self) -> None:
@@ -395,7 +448,7 @@ class BoardApp(App[None]):
         fields = [("days", "for how many days (or until a date)", "7"), ("reason", "why it is stalled", "")]
         self.push_screen(
             Form(f"Snooze #{card.id} {card.name}", fields),
-            self.after(lambda f: self.session.snooze(card.id, f["days"], f["reason"])),
+            self.after(lambda f: self.session.snooze(card.id, f["days"], f["reason"]), self.here(card)),
         )
 
     def action_edit(self) -> None:
@@ -411,7 +464,7 @@ class BoardApp(App[None]):
         fields = [(key, key.replace("_", " "), before[key]) for key in LEAD_FIELDS]
         self.push_screen(
             Form(f"Edit #{card.id}", fields),
-            self.after(lambda f: self.session.edit(card.id, f, before)),
+            self.after(lambda f: self.session.edit(card.id, f, before), self.here(card)),
         )
 
     def action_add(self) -> None:
