@@ -25,7 +25,7 @@ from pipecli.pipelines import open_store
 from pipecli.ui import keys
 from pipecli.ui.actions import Session
 from pipecli.ui.app import MIN_COLUMN, BoardApp
-from pipecli.ui.screens import Form, Page
+from pipecli.ui.screens import Form, Page, Queue
 
 OPEN_STAGES = ["Prospecting", "Contact", "Qualification", "Meeting", "Proposal"]
 
@@ -523,3 +523,52 @@ def test_a_big_pipelines_stale_marks_come_from_a_separate_process_with_the_same_
     assert cards.stale_ids_in(cli.db, "Sales") == here
     with pytest.raises(PipecliError, match="unknown pipeline 'Nope'"):
         cards.stale_ids_in(cli.db, "Nope")
+
+
+def test_the_clean_queue_closes_snoozes_and_archives_a_finding_each_undoable(cli):
+    for name in ("Quiet A", "Quiet B", "Quiet C"):  # silent and stuck since Oct 1: past Prospecting's 21 days
+        cli("add-lead", name, "--value", "100", "--at", "2026-10-01")
+    cli("add-lead", "Fresh", "--value", "50", "--expected-close", "2026-11-20")  # overdue, but added today
+
+    async def script(pilot, app):
+        await pilot.press("c")
+        await settle(pilot, app)
+        queue = app.screen
+        assert isinstance(queue, Queue)
+        seen = [list(queue.lines)]
+        await pilot.press("x")  # the cursor is on the first finding: #1 silent
+        await fill(pilot, app, reason="went quiet")
+        seen.append(list(queue.lines))
+        await pilot.press("s")  # #1's findings are gone: the cursor is on #2
+        await fill(pilot, app, days="10", reason="budget freeze")
+        await pilot.press("a")
+        await fill(pilot, app, reason="duplicate of a won deal")
+        seen.append(list(queue.lines))
+        before = cli.every_row()
+        await pilot.press("x")  # Fresh: overdue, but younger than the stage's limit
+        await fill(pilot, app, reason="no")
+        refused = queue.message, queue.error, cli.every_row() == before
+        await pilot.press("escape")
+        await settle(pilot, app)
+        on_board = [c.stage.count for c in app.columns]
+        await pilot.press("u")  # undoes the archive, the last change
+        await settle(pilot, app)
+        return seen, refused, on_board, [c.stage.count for c in app.columns]
+
+    seen, refused, on_board, after_undo = drive(cli, script, size=(120, 40))
+    assert seen[0][0] == "7 finding(s)"  # #1-#3 silent and stuck, #4 overdue
+    assert seen[1][0] == "5 finding(s)" and not any("#1 " in line for line in seen[1])
+    assert seen[2] == ["1 finding(s)", seen[0][-1]] and "#4 Fresh" in seen[2][1]
+    message, error, unchanged = refused
+    assert error and unchanged and message.startswith("lead 4: close-lost acts only on stale findings")
+    # what `clean --close-lost / --snooze 10 / --archive --reason R` writes, one journal entry each
+    assert cli.sql("SELECT status, lost_reason FROM lead WHERE id = 1") == [("lost", "went quiet")]
+    assert cli.sql("SELECT snoozed_until, snooze_reason FROM lead WHERE id = 2") == [("2026-12-08", "budget freeze")]
+    commands = [r[0] for r in cli.sql("SELECT command FROM journal ORDER BY id")][-4:]
+    assert commands[:3] == [
+        "pipecli ui: clean --close-lost --reason 'went quiet' 1",
+        "pipecli ui: clean --snooze 10 --reason 'budget freeze' 2",
+        "pipecli ui: clean --archive --reason 'duplicate of a won deal' 3",
+    ]
+    assert on_board == [2, 0, 0, 0, 0]  # #2 snoozed stays on the board; #1 lost, #3 archived left it
+    assert after_undo == [3, 0, 0, 0, 0] and cli.scalar("SELECT archived_at FROM lead WHERE id = 3") is None

@@ -19,7 +19,7 @@ from sqlalchemy.exc import DBAPIError
 from pipecli import clock, leads, money, nextsteps, pipelines
 from pipecli import undo as undoing
 from pipecli.errors import PipecliError
-from pipecli.reports import clean_actions
+from pipecli.reports import clean, clean_actions
 from pipecli.store.db import Store, translate_error
 from pipecli.store.journal import Invocation, Journal
 
@@ -163,6 +163,29 @@ class Session:
         with self.write("snooze", lead_id, until.isoformat()) as conn:
             clean_actions.snooze(conn, lead_id, until, reason)
         return f"lead {lead_id} snoozed until {until.isoformat()}"
+
+    def act_on_finding(self, report: clean.Report, lead_id: int, action: str, reason: str, days: str = "") -> str:
+        """Close as lost, snooze or archive one deal of the clean queue (`clean_actions.apply`, as `clean
+        --close-lost|--snooze DAYS|--archive --reason R` does), with the same limits: closing and archiving
+        act only on stale findings of deals older than their stage's stale limit."""
+        targets, _ = report.act_on(action)
+        if lead_id not in targets:
+            raise PipecliError(
+                f"lead {lead_id}: {action} acts only on stale findings (silent, stuck, overdue) of deals older"
+                " than their stage's stale limit; nothing was changed"
+            )
+        n = None
+        if action == "snooze":
+            if not days.strip().isdigit() or int(days) < 1:
+                raise PipecliError("snooze for a number of days, at least 1")
+            n = int(days)
+        with self.write("clean", f"--{action}", *([n] if n else []), "--reason", reason, lead_id) as conn:
+            done = clean_actions.apply(conn, [lead_id], action, reason, n)
+        if not done:
+            raise PipecliError(f"lead {lead_id} is no longer open: nothing was changed")
+        past = {"close-lost": "closed as lost", "snooze": "snoozed", "archive": "archived"}[action]
+        until = f" until {clean_actions.snooze_end(n).isoformat()}" if n else ""
+        return f"lead {lead_id} {past}{until} (reason: {reason.strip()})"
 
     def undo(self) -> str:
         """Undo the latest standing change (`undo.undo`, as `pipecli undo --yes`)."""

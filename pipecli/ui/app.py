@@ -35,7 +35,7 @@ from pipecli.reports import clean, forecast
 from pipecli.scoring import score as scoring
 from pipecli.ui import cards, keys, views
 from pipecli.ui.actions import LEAD_FIELDS, Session
-from pipecli.ui.screens import Form, Page
+from pipecli.ui.screens import Form, Page, Queue
 
 POLL = 2.0  # seconds between looks at the change counter
 MIN_COLUMN = 26  # the narrowest a column gets: 3 columns on 80, all stages from 200
@@ -103,6 +103,7 @@ class BoardApp(App[None]):
         self.stale: set[int] = set()
         self.matches: cards.Matches | None = None  # what the filter lets through, when there is one
         self.stale_timer: Timer | None = None
+        self.queue_report: clean.Report | None = None  # what the open clean queue shows
         self.message = ""
         self.error = False
 
@@ -513,10 +514,44 @@ class BoardApp(App[None]):
         self._page("Today", lambda conn: views.today_lines(nextsteps.todays_work(conn, self.pipeline["name"])))
 
     def action_clean(self) -> None:
-        self._page(
-            "Clean queue",
-            lambda conn: views.clean_lines(clean.find_stale(conn, self.pipeline["name"]).rows, self.session.currency),
-        )
+        try:
+            report = self.clean_report()
+        except PipecliError as exc:
+            self.status(str(exc), error=True)
+            return
+        self.push_screen(Queue("Clean queue", views.clean_lines(report.rows, self.session.currency), self._acting))
+        self.queue_report = report
+
+    def clean_report(self) -> clean.Report:
+        """Return what `clean` finds in the board's pipeline now (the clean queue's rows)."""
+        with self.session.read() as conn:
+            return clean.find_stale(conn, self.pipeline["name"])
+
+    def _acting(self, row: int, action: str) -> None:
+        """Ask what `action` on the clean queue's `row` needs (the reason; for a snooze, the days too), then
+        do it; the queue is read again and shows the result."""
+        queue, report = self.screen, self.queue_report
+        assert isinstance(queue, Queue) and report is not None  # only the open queue calls this
+        found = report.rows[row]
+        fields = [("reason", "reason (recorded in history)", "")]
+        if action == "snooze":
+            fields.insert(0, ("days", "for how many days", "7"))
+
+        def change(form: dict[str, str]) -> str:
+            return self.session.act_on_finding(report, found["lead_id"], action, form["reason"], form.get("days", ""))
+
+        def done(form: dict[str, str] | None) -> None:
+            if form is None:
+                return
+            self.attempt(lambda: change(form))
+            try:
+                self.queue_report = self.clean_report()
+            except PipecliError as exc:
+                self.status(str(exc), error=True)
+            rows = self.queue_report.rows if self.queue_report is not None else []
+            queue.show(views.clean_lines(rows, self.session.currency), self.message, self.error)
+
+        self.push_screen(Form(f"{action} #{found['lead_id']} {found['name']}", fields), done)
 
     def action_forecast(self) -> None:
         self._page(
