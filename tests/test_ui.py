@@ -572,3 +572,78 @@ def test_the_clean_queue_closes_snoozes_and_archives_a_finding_each_undoable(cli
     ]
     assert on_board == [2, 0, 0, 0, 0]  # #2 snoozed stays on the board; #1 lost, #3 archived left it
     assert after_undo == [3, 0, 0, 0, 0] and cli.scalar("SELECT archived_at FROM lead WHERE id = 3") is None
+
+
+# The board's screen, as a terminal shows it, after `j` (the cursor on Bo Chen): the deals fixture with Bo's
+# follow-up due yesterday and Dee's on Dec 5; three columns of 26 cells at 80, four of 30 at 120 (MIN_COLUMN),
+# below the last line shown here the empty row repeats down to the status bar (empty). Cards: `#id name`, company and value, days in stage,
+# next step and marks.
+SNAPSHOT_80 = """\
+ Sales: 6 open · €22,500.00 · ? keys
+1. Prospecting           ▕2. Contact                ▕3. Qualification          ▕
+3 · €6.0k                ▕2 · €7.5k                 ▕0 · €0                    ▕
+#1 Anna Rossi            ▕#4 Dee Evans              ▕                          ▕
+Acme                €3.0k▕Delta                €7.0k▕                          ▕
+0d no-next               ▕0d next 12-05             ▕                          ▕
+#2 Bo Chen               ▕#5 Eli Ford               ▕                          ▕
+Beta                €2.0k▕                      €500▕                          ▕
+0d next 11-27 OVERDUE    ▕0d no-next                ▕                          ▕
+#3 Cy Diaz               ▕                          ▕                          ▕
+Gamma               €1.0k▕                          ▕                          ▕
+0d no-next               ▕                          ▕                          ▕
+                         ▕                          ▕                          ▕
+"""
+SNAPSHOT_120 = """\
+ Sales: 6 open · €22,500.00 · ? keys
+1. Prospecting               ▕2. Contact                   ▕3. Qualification             ▕4. Meeting                   ▕
+3 · €6.0k                    ▕2 · €7.5k                    ▕0 · €0                       ▕0 · €0                       ▕
+#1 Anna Rossi                ▕#4 Dee Evans                 ▕                             ▕                             ▕
+Acme                    €3.0k▕Delta                   €7.0k▕                             ▕                             ▕
+0d no-next                   ▕0d next 12-05                ▕                             ▕                             ▕
+#2 Bo Chen                   ▕#5 Eli Ford                  ▕                             ▕                             ▕
+Beta                    €2.0k▕                         €500▕                             ▕                             ▕
+0d next 11-27 OVERDUE        ▕0d no-next                   ▕                             ▕                             ▕
+#3 Cy Diaz                   ▕                             ▕                             ▕                             ▕
+Gamma                   €1.0k▕                             ▕                             ▕                             ▕
+0d no-next                   ▕                             ▕                             ▕                             ▕
+                             ▕                             ▕                             ▕                             ▕
+"""
+
+
+def highlighted(app) -> list[tuple[int, str]]:
+    """Return the screen's reverse-video runs as (line, text): the selected column's header and card."""
+    update = app.screen._compositor.render_update(full=True)
+    runs = []
+    for y, strips in enumerate(update.strips):
+        run = ""
+        for segment in (s for strip in strips for s in strip):
+            if segment.style is not None and segment.style.reverse:
+                run += segment.text
+            elif run:
+                runs.append((y, run.strip()))
+                run = ""
+        if run:
+            runs.append((y, run.strip()))
+    return runs
+
+
+@pytest.mark.sqlite_only  # a screen: what it reads is read on both backends by the tests that write
+@pytest.mark.parametrize(("size", "snapshot"), [((80, 24), SNAPSHOT_80), ((120, 40), SNAPSHOT_120)])
+def test_the_board_screen_matches_its_snapshot(cli, deals, size, snapshot):
+    cli("follow-up", str(deals["Bo Chen"]), "2026-11-27", "call back")
+    cli("follow-up", str(deals["Dee Evans"]), "2026-12-05", "send quote")
+
+    async def script(pilot, app):
+        await pilot.press("j")
+        await settle(pilot, app)
+        return screen_text(app), highlighted(app)
+
+    text, runs = drive(cli, script, size=size)
+    height = size[1]
+    lines = [line.rstrip() for line in text.splitlines()]
+    expected = snapshot.splitlines()
+    assert lines == expected + [expected[-1]] * (height - len(expected) - 1) + [""]
+    # the cursor's column header and its card (Bo Chen, second) in reverse video, the whole column wide
+    first = lines[1].index("▕")
+    assert runs == [(y, lines[y][:first].strip()) for y in (1, 6, 7, 8)]
+    assert runs[1] == (6, f"#{deals['Bo Chen']} Bo Chen")

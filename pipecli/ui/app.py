@@ -206,7 +206,9 @@ class BoardApp(App[None]):
             return Text()
         c = self.columns[index]
         name = f"{c.stage.position}. {c.stage.name}"
-        out = Text(views.fit(name, width) + "\n", style="bold reverse" if index == self.col else "bold")
+        out = Text()  # a Text's own style would cover every line: the header's is given to its line alone
+        out.append(views.fit(name, width), style="bold reverse" if index == self.col else "bold")
+        out.append("\n")
         out.append(views.fit(f"{c.stage.count} · {money.fmt_short(c.stage.value_minor, self.session.currency)}", width))
         rows = self.rows_on_screen(height)
         if c.cursor < c.top:
