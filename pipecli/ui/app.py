@@ -115,8 +115,12 @@ class BoardApp(App[None]):
         yield Static(id="status")
 
     async def on_mount(self) -> None:
+        self.session.hold()
         await self.rebuild()
         self.set_interval(self.poll_seconds, self.poll)
+
+    def on_unmount(self) -> None:
+        self.session.release()
 
     async def rebuild(self) -> None:
         """Read the headers and lay out one column widget per open stage (the pipeline may have changed)."""
