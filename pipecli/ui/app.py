@@ -18,13 +18,18 @@ import subprocess
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import ClassVar
+from functools import lru_cache
+from typing import ClassVar, Self
 
+from rich.segment import Segment
+from rich.style import Style
 from rich.text import Text
 from textual import events, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
+from textual.geometry import Region
+from textual.strip import Strip
 from textual.timer import Timer
 from textual.widget import Widget
 from textual.widgets import Static
@@ -58,18 +63,40 @@ class ColumnState:
     loaded: bool = False
 
 
+@lru_cache(maxsize=64)
+def _style(name: str) -> Style:
+    """Return the rich Style a column line names ('' is none), parsed once per name."""
+    return Style.parse(name) if name else Style()
+
+
 class StageColumn(Widget):
     """One stage's column: its header and the cards that fit, the selected one highlighted."""
 
     DEFAULT_CSS = "StageColumn { width: 1fr; height: 100%; border-right: vkey $primary-darken-2; }"
 
+    strips: list[Strip] | None = None  # the lines drawn, until the next refresh
+
     def __init__(self, index: int):
         super().__init__(id=f"stage-{index}")
         self.index = index
 
-    def render(self) -> Text:
-        board: BoardApp = self.app  # type: ignore[assignment]
-        return board.column_text(self.index, self.size.width, self.size.height)
+    def refresh(self, *regions: Region, repaint: bool = True, layout: bool = False, recompose: bool = False) -> Self:
+        self.strips = None  # whatever asks for a repaint may have changed what the column shows
+        return super().refresh(*regions, repaint=repaint, layout=layout, recompose=recompose)
+
+    def render_line(self, y: int) -> Strip:
+        """Return line `y` of the column, drawing all its lines once per refresh as plain segments (a rich
+        Text per column cost most of a key's frame)."""
+        width, height = self.size
+        if self.strips is None or len(self.strips) != height or (self.strips and self.strips[0].cell_length != width):
+            board: BoardApp = self.app  # type: ignore[assignment]
+            base = self.rich_style
+            lines = board.column_lines(self.index, width, height)
+            self.strips = [
+                Strip([Segment(text, base + _style(style))]).adjust_cell_length(width, base) for text, style in lines
+            ]
+            self.strips += [Strip.blank(width, base)] * (height - len(self.strips))
+        return self.strips[y] if y < len(self.strips) else Strip.blank(width, self.rich_style)
 
     def on_click(self, event: events.Click) -> None:
         board: BoardApp = self.app  # type: ignore[assignment]
@@ -204,16 +231,18 @@ class BoardApp(App[None]):
             c.loaded = True
         return c.cached[first - c.offset : end - c.offset]
 
-    def column_text(self, index: int, width: int, height: int) -> Text:
-        """Return the text of column `index` at `width`×`height`: header, then the cards that fit."""
+    def column_lines(self, index: int, width: int, height: int) -> list[tuple[str, str]]:
+        """Return the lines of column `index` at `width`×`height` with their styles: the header, then the
+        cards that fit (the selected one in reverse video, the third line coloured by its marks)."""
         if index >= len(self.columns):
-            return Text()
+            return []
         c = self.columns[index]
         name = f"{c.stage.position}. {c.stage.name}"
-        out = Text()  # a Text's own style would cover every line: the header's is given to its line alone
-        out.append(views.fit(name, width), style="bold reverse" if index == self.col else "bold")
-        out.append("\n")
-        out.append(views.fit(f"{c.stage.count} · {money.fmt_short(c.stage.value_minor, self.session.currency)}", width))
+        header = f"{c.stage.count} · {money.fmt_short(c.stage.value_minor, self.session.currency)}"
+        out = [
+            (views.fit(name, width), "bold reverse" if index == self.col else "bold"),
+            (views.fit(header, width), ""),
+        ]
         rows = self.rows_on_screen(height)
         if c.cursor < c.top:
             c.top = c.cursor
@@ -226,8 +255,7 @@ class BoardApp(App[None]):
                 style = "reverse" if selected else ""
                 if i == 2 and not selected:
                     style = "red" if stale or card.overdue else ("yellow" if card.no_next_step else "dim")
-                out.append("\n")
-                out.append(f"{line:<{width}}", style=style)
+                out.append((f"{line:<{width}}", style))
         return out
 
     def selected(self) -> cards.Card | None:
