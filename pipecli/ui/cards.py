@@ -18,6 +18,8 @@ import sys
 from bisect import insort
 from collections.abc import Collection
 from dataclasses import dataclass
+from itertools import groupby
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -132,9 +134,10 @@ class Matches:
     def __init__(self, rows: list[tuple[Any, ...]]):
         self.by_stage: dict[int, list[tuple[int, int | None]]] = {}
         self.totals: dict[int, int] = {}
-        for stage_id, lead_id, value in rows:  # already in board order
-            self.by_stage.setdefault(stage_id, []).append((lead_id, value))
-            self.totals[stage_id] = self.totals.get(stage_id, 0) + (value or 0)
+        for stage_id, group in groupby(rows, key=itemgetter(0)):  # rows come by stage, in board order
+            pairs = [(lead_id, value) for _, lead_id, value in group]
+            self.by_stage[stage_id] = pairs
+            self.totals[stage_id] = sum(value for _, value in pairs if value)
 
     @classmethod
     def read(cls, conn: Connection, pipeline_id: int, flt: Filter) -> Matches:
