@@ -525,6 +525,30 @@ def test_a_big_pipelines_stale_marks_come_from_a_separate_process_with_the_same_
         cards.stale_ids_in(cli.db, "Nope")
 
 
+@pytest.mark.sqlite_only  # about the judging process, not the database
+def test_a_new_stale_judgement_stops_the_one_still_running(cli):
+    import threading
+    import time
+
+    from pipecli.ui import cards
+
+    cli("add-lead", "Quiet One", "--at", "2026-10-01")
+    judge, answers = cards.StaleJudge(), []
+    first = threading.Thread(target=lambda: answers.append(judge.ids(cli.db, "Sales")))
+    first.start()
+    for _ in range(600):  # until its process runs (a Python start-up: well under a minute, even loaded)
+        if judge.running is not None:
+            break
+        time.sleep(0.1)
+    running = judge.running
+    assert running is not None and running.poll() is None
+    second = judge.ids(cli.db, "Sales")  # a later change: judged again, the first one stopped
+    first.join(60)
+    assert running.returncode is not None and running.returncode < 0  # killed, not left to finish
+    assert answers == [None] and second == {1}
+    assert judge.running is None
+
+
 def test_the_clean_queue_closes_snoozes_and_archives_a_finding_each_undoable(cli):
     for name in ("Quiet A", "Quiet B", "Quiet C"):  # silent and stuck since Oct 1: past Prospecting's 21 days
         cli("add-lead", name, "--value", "100", "--at", "2026-10-01")

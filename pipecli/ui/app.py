@@ -130,6 +130,7 @@ class BoardApp(App[None]):
         self.stale: set[int] = set()
         self.matches: cards.Matches | None = None  # what the filter lets through, when there is one
         self.stale_timer: Timer | None = None
+        self.judge = cards.StaleJudge()  # a big pipeline's judgement, in its own process
         self.queue_report: clean.Report | None = None  # what the open clean queue shows
         self.message = ""
         self.error = False
@@ -147,6 +148,7 @@ class BoardApp(App[None]):
         self.set_interval(self.poll_seconds, self.poll)
 
     def on_unmount(self) -> None:
+        self.judge.stop()
         self.session.release()
 
     async def rebuild(self) -> None:
@@ -333,7 +335,10 @@ class BoardApp(App[None]):
         name = self.pipeline["name"]
         try:
             if sum(c.stage.count for c in self.columns) >= BIG_PIPELINE:
-                found = cards.stale_ids_in(self.session.store.target, name)
+                judged = self.judge.ids(self.session.store.target, name)
+                if judged is None:  # a later change started a new judgement: that one answers
+                    return
+                found = judged
             else:
                 with self.session.read() as conn:
                     found = cards.stale_ids(conn, name)

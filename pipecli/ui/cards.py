@@ -15,6 +15,8 @@ from __future__ import annotations
 import datetime as _dt
 import subprocess
 import sys
+import tempfile
+import threading
 from bisect import insort
 from collections.abc import Collection
 from dataclasses import dataclass
@@ -259,19 +261,57 @@ def stale_ids(conn: Connection, pipeline: str, owner: str | None = None) -> set[
     return {r["lead_id"] for r in report.rows}
 
 
-def stale_ids_in(target: str, pipeline: str) -> set[int]:
-    """Return `stale_ids` of the database at `target` computed in a separate process (`python -m
-    pipecli.ui.cards TARGET PIPELINE`), so a big pipeline's judgement (seconds of Python over its rows)
-    never holds the interpreter, and with it the app's keys."""
-    import tempfile
+class StaleJudge:
+    """`stale_ids` of a database computed in a separate process (`python -m pipecli.ui.cards TARGET
+    PIPELINE ANSWER`), so a big pipeline's judgement (seconds of Python over its rows) never holds the
+    app's interpreter, and with it the keys; one at a time: a new judgement (a later change) stops the one
+    still running, whose answer is out of date, instead of leaving it to burn a core for seconds."""
 
-    with tempfile.TemporaryDirectory() as folder:
-        answer = Path(folder) / "stale"  # the answer comes back in a file: only cli/output.py writes to stdout
-        command = [sys.executable, "-m", "pipecli.ui.cards", target, pipeline, str(answer)]
-        done = subprocess.run(command, capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=600)
-        if done.returncode != 0:
-            raise PipecliError((done.stderr.strip().splitlines() or ["clean failed"])[-1])
-        return {int(word) for word in answer.read_text().split()}
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.running: subprocess.Popen[str] | None = None
+
+    def ids(self, target: str, pipeline: str) -> set[int] | None:
+        """Return the stale deals' ids, or None when a later judgement (or `stop`) stopped this one."""
+        with tempfile.TemporaryDirectory() as folder:
+            answer = Path(folder) / "stale"  # the answer comes back in a file: only cli/output.py writes to stdout
+            command = [sys.executable, "-m", "pipecli.ui.cards", target, pipeline, str(answer)]
+            with self.lock:
+                self._stop()
+                process = self.running = subprocess.Popen(
+                    command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+                )
+            try:
+                _, err = process.communicate(timeout=600)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.communicate()
+                raise PipecliError("clean's judgement ran over 600 s and was stopped") from None
+            finally:
+                with self.lock:
+                    if self.running is process:
+                        self.running = None
+            if process.returncode < 0:  # killed: a later judgement replaced it
+                return None
+            if process.returncode != 0:
+                raise PipecliError((err.strip().splitlines() or ["clean failed"])[-1])
+            return {int(word) for word in answer.read_text().split()}
+
+    def stop(self) -> None:
+        """Stop the judgement running, if any (the app is closing)."""
+        with self.lock:
+            self._stop()
+
+    def _stop(self) -> None:
+        if self.running is not None and self.running.poll() is None:
+            self.running.kill()
+
+
+def stale_ids_in(target: str, pipeline: str) -> set[int]:
+    """Return `stale_ids` of the database at `target`, computed in a separate process (`StaleJudge`)."""
+    found = StaleJudge().ids(target, pipeline)
+    assert found is not None  # nothing else knows this judge, so nothing stopped it
+    return found
 
 
 def _write_stale(target: str, pipeline: str, answer: str) -> None:
