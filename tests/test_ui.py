@@ -678,20 +678,24 @@ def test_a_filtered_board_follows_its_own_moves_and_another_terminals(cli, deals
         await pilot.press("slash")
         await fill(pilot, app, text="A")  # every name or company with an "a": all but Eli Ford (no company)
         headers = [[(c.stage.count, c.stage.value_minor) for c in app.columns]]
+        read = app.matches
         await pilot.press("m")
         await fill(pilot, app, stage="2")  # Anna Rossi (3000), the first card, to Contact
         headers.append([(c.stage.count, c.stage.value_minor) for c in app.columns])
         contact = [card.id for card in app.cards_of(1, 0, 5)]
+        patched = app.matches is read  # the move was applied to what the filter read, not read again
         cli("move", str(deals["Fay Gold"]), "won")  # another terminal, between two polls
         await pilot.press("m")
         await fill(pilot, app, stage="5")  # Bo Chen, now first in Prospecting, to Proposal
         headers.append([(c.stage.count, c.stage.value_minor) for c in app.columns])
+        patched = patched, app.matches is read
         await pilot.press("slash")
         await fill(pilot, app, text="a_")  # LIKE's wildcards are read as themselves: no name holds "a_"
         headers.append([c.stage.count for c in app.columns])
-        return headers, contact
+        return headers, contact, patched
 
-    headers, contact = drive(cli, script)
+    headers, contact, patched = drive(cli, script)
+    assert patched == (True, False)
     # Prospecting Anna 3000 + Bo 2000 + Cy 1000; Contact Dee 7000 (Eli has no "a"); Proposal Fay 9000
     assert headers[0] == [(3, 600000), (1, 700000), (0, 0), (0, 0), (1, 900000)]
     assert headers[1] == [(2, 300000), (2, 1000000), (0, 0), (0, 0), (1, 900000)]

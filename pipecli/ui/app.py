@@ -301,7 +301,11 @@ class BoardApp(App[None]):
                 self.matches.place(lead_id, was, now)
             touched = {s for s in (was, now[0] if now else None) if s is not None}
             fresh = {s.id: s for s in cards.stages(conn, self.pipeline["id"], self.filter, self.matches, touched)}
-            self.counter = cards.change_counter(conn)
+            counter = cards.change_counter(conn)
+        if counter[0] != self.counter[0] + 1:  # not this change's one journal entry alone: another wrote too
+            self.reload()
+            return
+        self.counter = counter
         for index, c in enumerate(self.columns):
             if c.stage.id in fresh:
                 c.stage = fresh[c.stage.id]
