@@ -154,6 +154,7 @@ from pipecli.cli import (  # noqa: E402  (they register on `app`)
     history,
     leads,
     mail,
+    merge,
     pipeline,
     reports,
     selling,
@@ -174,6 +175,7 @@ for _module in (
     trust,
     ui,
     mail,
+    merge,
     calendar,
     examples,
 ):

@@ -20,7 +20,7 @@ from pipecli.store.schema import BULK_WRITE_MARK, snapshot_sql
 if TYPE_CHECKING:
     from pipecli.store.db import Store
 
-LATEST = 6
+LATEST = 10
 APPLICATION_ID = 0x70697065  # "pipe": marks a SQLite file as pipecli's (PRAGMA application_id)
 
 
@@ -156,7 +156,18 @@ def m006_mail(conn: Connection) -> None:
     _create_missing(conn)
 
 
-STEPS = {2: m002_followups_scores_extras, 3: m003_fewer_narrower_indexes, 4: m004_history, 6: m006_mail}
+def m010_merges(conn: Connection) -> None:
+    """v9 -> v10: the record of merged leads (`lead_merge`), which `pipecli merge` writes."""
+    _create_missing(conn)
+
+
+STEPS = {
+    2: m002_followups_scores_extras,
+    3: m003_fewer_narrower_indexes,
+    4: m004_history,
+    6: m006_mail,
+    10: m010_merges,
+}
 
 
 def _create_fresh(conn: Connection, seed: Callable[[Connection], None] | None) -> None:
