@@ -158,6 +158,7 @@ from pipecli.cli import (  # noqa: E402  (they register on `app`)
     pipeline,
     reports,
     selling,
+    settings,
     transfer,
     trust,
     ui,
@@ -178,6 +179,7 @@ for _module in (
     merge,
     calendar,
     examples,
+    settings,
 ):
     _module.register(app)
 

@@ -68,6 +68,7 @@ class Context:
         self._currency = currency
         self.locale = locale  # a slot: which locale shows amounts and dates (None: the program's fixed form)
         self._store: Store | None = None
+        self.shadowed: list[tuple[str, object, object]] = []  # config keys the database's settings override
         self.defuse_csv = False  # set by a command's --raw option (`common.RawOpt`): defuse its CSV unless --raw
         self.actor: str | None = None  # --as NAME: who the journal says made the changes
         self.argv: list[str] = []  # the command line, as the journal records it
@@ -95,7 +96,17 @@ class Context:
 
             self._store = open_store(self.target)
             self._store.journal = self.journal()
+            # the database's shared settings are installed now (config.use_database): the file's, shadowed
+            # by them, are reported once by `common.store`
+            from pipecli import config
+
+            self.shadowed = config.shadowed()
         return self._store
+
+    def _database_exists(self) -> bool:
+        """Return True when the target is a PostgreSQL URL or an existing file (reading a setting creates none)."""
+        target = self.target
+        return "://" in target or os.path.isfile(target)
 
     def journal(self):
         """Return a journal for this invocation's changes: its actor (`--as`, else as `resolve_actor`
@@ -113,6 +124,10 @@ class Context:
         if self._store is not None:
             self._store.dispose()
             self._store = None
+            # loaded with the store: the next invocation's database installs its own shared settings
+            from pipecli import config
+
+            config.use_database(None)
 
     # --- the streams and the terminal ----------------------------------------------------------------
 
@@ -174,6 +189,8 @@ class Context:
             # --help imports this module: the config file is read only when a command needs it
             from pipecli import config
 
+            if self._store is None and self._database_exists():
+                self.store()  # the database's shared currency, when it sets one, wins over the file's
             self._currency = config.currency()
         return self._currency
 

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from pipecli.mail.sync import SyncResult
     from pipecli.merging import Plan
     from pipecli.reports.changes import ChangesReport
+    from pipecli.settings import Setting
     from pipecli.undo import Entry, Undone
 
 Row = Mapping[str, Any]
@@ -509,6 +510,47 @@ def forgotten(gone: Mapping[str, Any], fmt: str) -> None:
     """Write what `forget` erased (a `privacy.forget` result): the rows per table."""
     rows = [{"table": table, "rows": count} for table, count in gone["rows"].items()]
     output.render(rows, ERASED_COLUMNS, fmt)
+
+
+SETTING_COLUMNS: Columns = (
+    Column("key"),
+    Column("value"),
+    Column("source"),
+    Column("set_by"),
+    Column("set_at", kind="ts"),
+)
+
+
+def settings(shown: Sequence[Setting], fmt: str, one: bool = False) -> None:
+    """Write shared settings (`pipecli settings`): key, value in force, its source, who set it when. JSON
+    keeps each value's own type; a table or CSV shows a number, list or table in TOML-like JSON text."""
+    import json
+
+    rows = [
+        {
+            "key": s.key,
+            "value": s.value
+            if fmt == "json" or s.value is None or isinstance(s.value, str)
+            else json.dumps(s.value, ensure_ascii=False),
+            "source": s.source,
+            "set_by": s.set_by,
+            "set_at": s.set_at,
+        }
+        for s in shown
+    ]
+    if one:
+        output.render_record(rows[0], SETTING_COLUMNS, fmt)
+    else:
+        output.render(rows, SETTING_COLUMNS, fmt)
+
+
+def shadowed_settings(shadowed: Sequence[tuple[str, Any, Any]], target: str) -> None:
+    """Warn that the config file sets shared keys the database holds otherwise (the database's value is used)."""
+    for key, mine, held in shadowed:
+        output.message(
+            f"warning: your config file sets {key} = {mine!r}, but the database holds {held!r} for everyone "
+            "and that is used (see `pipecli settings list`; remove the key from your config file)"
+        )
 
 
 def config_json(shown: Mapping[str, Any]) -> None:

@@ -156,6 +156,11 @@ def m006_mail(conn: Connection) -> None:
     _create_missing(conn)
 
 
+def m008_settings(conn: Connection) -> None:
+    """v7 -> v8: the settings a team shares, in the database (`pipecli settings`)."""
+    _create_missing(conn)
+
+
 def m010_merges(conn: Connection) -> None:
     """v9 -> v10: the record of merged leads (`lead_merge`), which `pipecli merge` writes."""
     _create_missing(conn)
@@ -166,11 +171,12 @@ STEPS = {
     3: m003_fewer_narrower_indexes,
     4: m004_history,
     6: m006_mail,
+    8: m008_settings,
     10: m010_merges,
 }
 
 
-def _create_fresh(conn: Connection, seed: Callable[[Connection], None] | None) -> None:
+def _create_fresh(conn: Connection, seed: Callable[[Connection], object] | None) -> None:
     # local like every SQLAlchemy import of the steps (schema, imported above, has loaded it)
     from sqlalchemy import text
     from sqlmodel import SQLModel
@@ -185,7 +191,7 @@ def _create_fresh(conn: Connection, seed: Callable[[Connection], None] | None) -
         seed(conn)
 
 
-def ensure_current(store: Store, seed: Callable[[Connection], None] | None = None) -> int:
+def ensure_current(store: Store, seed: Callable[[Connection], object] | None = None) -> int:
     """Bring `store`'s schema to LATEST (creating it when empty, then calling `seed(conn)` in the same
     transaction to add the data a new database starts with); return the version found on opening."""
     # local like every SQLAlchemy import of the steps (schema, imported above, has loaded it)
