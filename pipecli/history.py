@@ -77,6 +77,12 @@ def _describe(field: str, old: str | None, new: str | None, stages: dict, pipeli
                 source = before.get("from_stage_id")
                 return ("stage undone", stages.get(before["to_stage_id"]), stages.get(source) if source else None)
             return None
+        if before is not None and after is not None and before.get("lead_id") != after.get("lead_id"):
+            return None  # a row a merge moved to another lead: the merge's own line says so
+        if table == "lead_merge":
+            row = after or before or {}
+            what = f"lead {row.get('merged_id')} ({row.get('merged_name')}){merge_summary(row.get('fields'))}"
+            return ("merged", None, what) if after is not None else ("merge undone", what, None)
         if table == "activity":
             row = after or before or {}
             label = row.get("kind", "") + (f": {row['note']}" if row.get("note") else "")
@@ -97,15 +103,47 @@ def _describe(field: str, old: str | None, new: str | None, stages: dict, pipeli
     return (SHOWN_AS.get(field, field), old, new)
 
 
+def merge_summary(fields: str | None) -> str:
+    """Return what a merge took and kept (`lead_merge.fields`) as words: `: took email, phone; kept company`."""
+    data = json.loads(fields) if fields else {}
+    parts = [f"{word} {', '.join(data[key])}" for key, word in (("took", "took"), ("kept", "kept")) if data.get(key)]
+    return f": {'; '.join(parts)}" if parts else ""
+
+
+def merged_into(conn, lead_id: int) -> list[tuple[int, int]]:
+    """Return (merged lead id, journal id of its merge) for every lead merged into `lead_id`, also through
+    leads merged into those: whose earlier events are the lead's history too (`lead_history`), and whose
+    events `forget` erases with the lead's."""
+    found: list[tuple[int, int]] = []
+    todo = [lead_id]
+    while todo:
+        rows = conn.execute(
+            text("SELECT merged_id, journal_id FROM lead_merge WHERE lead_id = :l ORDER BY id"), {"l": todo.pop()}
+        ).all()
+        for merged_id, journal_id in rows:
+            if all(merged_id != f[0] for f in found):
+                found.append((merged_id, journal_id))
+                todo.append(merged_id)
+    return found
+
+
 def lead_history(conn, lead_id: int, limit: int | None = None) -> list[Change]:
     """Return the changes of lead `lead_id` (a deleted one too), oldest first; with `limit`, the latest
-    `limit` of them. Raises NotFound when the lead never existed."""
+    `limit` of them. Raises NotFound when the lead never existed.
+
+    The events of a lead merged into it (`merged_into`) up to its merge are included, each field named
+    `#ID field` after the lead they happened to, so a merge keeps both histories."""
+    merged = merged_into(conn, lead_id)
+    clauses = ["e.lead_id = :l"] + [f"(e.lead_id = :m{i} AND e.journal_id < :j{i})" for i in range(len(merged))]
+    params: dict = {"l": lead_id}
+    for i, (merged_id, journal_id) in enumerate(merged):
+        params.update({f"m{i}": merged_id, f"j{i}": journal_id})
     rows = conn.execute(
         text(
-            "SELECT e.at, j.actor, j.command, e.journal_id, e.field, e.old, e.new FROM event e "
-            "JOIN journal j ON j.id = e.journal_id WHERE e.lead_id = :l ORDER BY e.at, e.id"
+            "SELECT e.at, j.actor, j.command, e.journal_id, e.field, e.old, e.new, e.lead_id FROM event e "
+            f"JOIN journal j ON j.id = e.journal_id WHERE {' OR '.join(clauses)} ORDER BY e.at, e.id"
         ),
-        {"l": lead_id},
+        params,
     ).all()
     if not rows:
         exists = conn.execute(text("SELECT 1 FROM lead WHERE id = :l"), {"l": lead_id}).first()
@@ -114,10 +152,11 @@ def lead_history(conn, lead_id: int, limit: int | None = None) -> list[Change]:
         return []
     stages, pipelines = _names(conn, "stage"), _names(conn, "pipeline")
     changes = []
-    for at, actor, command, journal_id, field, old, new in rows:
+    for at, actor, command, journal_id, field, old, new, of in rows:
         shown = _describe(field, old, new, stages, pipelines)
         if shown is not None:
-            changes.append(Change(at, actor, command, journal_id, *shown))
+            name = shown[0] if of == lead_id else f"#{of} {shown[0]}"
+            changes.append(Change(at, actor, command, journal_id, name, *shown[1:]))
     return changes[-limit:] if limit else changes
 
 

@@ -281,6 +281,9 @@ SHAPES: dict[str, object] = {
         stages=[keys("position", "stage", "to_won", "leads_needed_in_stage", "open")],
     ),
     "clean": [CLEAN_ROW],
+    "duplicates": [
+        keys("id", "name", "company", "duplicate_id", "duplicate_name", "duplicate_company", "why", "merge")
+    ],
     "clean --as-of 2026-10-31": [CLEAN_ROW],
     "export --format json": [EXPORT_LEAD],
     "export --format json --what history": [EXPORT_HISTORY],
@@ -313,8 +316,9 @@ WRITING_SHAPES: dict[str, object] = {
     "settings set scoring.hot_threshold 60": [SETTING],
 }
 
-IMPORTED = (
+IMPORTED = (  # the second row is a copy of the first (for `duplicates`)
     "name,company,email,value,owner,stage,Industry\nZoe Demo,Demo Srl,zoe@demo.example,9000,marco,Meeting,retail\n"
+    "Demo Zoe,Demo S.r.l.,zoe+crm@demo.example,9000,marco,Meeting,retail\n"
 )
 
 

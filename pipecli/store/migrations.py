@@ -20,7 +20,7 @@ from pipecli.store.schema import BULK_WRITE_MARK, snapshot_sql
 if TYPE_CHECKING:
     from pipecli.store.db import Store
 
-LATEST = 8
+LATEST = 10
 APPLICATION_ID = 0x70697065  # "pipe": marks a SQLite file as pipecli's (PRAGMA application_id)
 
 
@@ -170,6 +170,11 @@ def m008_settings(conn: Connection) -> None:
     _create_missing(conn)
 
 
+def m010_merges(conn: Connection) -> None:
+    """v9 -> v10: the record of merged leads (`lead_merge`), which `pipecli merge` writes."""
+    _create_missing(conn)
+
+
 STEPS = {
     2: m002_followups_scores_extras,
     3: m003_fewer_narrower_indexes,
@@ -177,6 +182,7 @@ STEPS = {
     6: m006_mail,
     7: m007_forecast_category,
     8: m008_settings,
+    10: m010_merges,
 }
 
 

@@ -237,6 +237,24 @@ class Qualification(SQLModel, table=True):
     at: int = Field(sa_type=BigInteger)
 
 
+class LeadMerge(SQLModel, table=True):
+    """One merge (since schema 10): lead `merged_id` folded into lead `lead_id` by `pipecli merge`, in journal
+    entry `journal_id`. `fields` (JSON) names the merged lead's details the lead took and the conflicting ones
+    it kept. `history` reads it to show the merged lead's earlier events with the lead's own; the merged lead
+    is gone (its id has no foreign key), and `undo` of the merge deletes this row and puts that lead back."""
+
+    __tablename__ = "lead_merge"
+    __table_args__ = (Index("ix_lead_merge_lead", "lead_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    lead_id: int = Field(foreign_key="lead.id", ondelete="CASCADE")
+    merged_id: int = Field(sa_type=BigInteger)
+    merged_name: str
+    journal_id: int = Field(sa_type=BigInteger)
+    at: int = Field(sa_type=BigInteger)
+    fields: str = "{}"
+
+
 class Setting(SQLModel, table=True):
     """A setting the team shares (since schema 8): its dotted key (`currency`, `scoring.hot_threshold`), its
     value as JSON, and who set it when (every change is also a journal event, `pipecli settings`)."""
