@@ -71,6 +71,7 @@ class Context:
         self.defuse_csv = False  # set by a command's --raw option (`common.RawOpt`): defuse its CSV unless --raw
         self.actor: str | None = None  # --as NAME: who the journal says made the changes
         self.argv: list[str] = []  # the command line, as the journal records it
+        self.news: list[str] = []  # what opening the store did that the user should hear of (stderr)
 
     # --- the database --------------------------------------------------------------------------------
 
@@ -82,19 +83,30 @@ class Context:
     @property
     def target(self) -> str:
         """The database this invocation uses: --db, else $PIPECLI_DB, else config `db`, else the default file."""
-        # --help imports this module: the store only when a command asks for the database
-        from pipecli.store.db import resolve_target
+        # --help imports this module: the config file is read only when a command asks for the database
+        from pipecli.store.target import resolve_target
 
         return resolve_target(self.db)
 
-    def store(self) -> Store:
-        """Return the invocation's Store, opened (created and migrated when needed) on first use."""
+    def store(self, create: bool = False) -> Store:
+        """Return the invocation's Store, opened (and migrated) on first use.
+
+        A command that can start a pipeline from nothing (add-lead, import, pipeline add, demo, db init)
+        passes `create`: a missing database is then made and `news` holds the sentence saying so, for
+        the caller to write on stderr; any other command fails on a missing database
+        (`errors.NoDatabase`) instead of reporting on a new empty one."""
         if self._store is None:
             # --help imports this module: the store only when a command asks for the database
             from pipecli.pipelines import open_store
 
-            self._store = open_store(self.target)
-            self._store.journal = self.journal()
+            store = open_store(self.target, create=create)
+            store.journal = self.journal()
+            self._store = store
+            if store.created:
+                # --help imports this module: the store only when a command asks for the database
+                from pipecli.store.target import redact
+
+                self.news.append(f"created a new database at {redact(self.target)}")
         return self._store
 
     def journal(self):

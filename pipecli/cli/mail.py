@@ -48,7 +48,12 @@ def sync(
     from pipecli.mail import sync as mail_sync
 
     result = mail_sync.sync(
-        store(), source, keep_body=keep_body, create_leads=create_leads, rescan=rescan, addresses=address
+        store(create=create_leads),
+        source,
+        keep_body=keep_body,
+        create_leads=create_leads,
+        rescan=rescan,
+        addresses=address,
     )
     views.mail_synced(result, fmt)
 

@@ -6,12 +6,16 @@ from typing import Annotated
 
 import typer
 
+from pipecli.cli import complete
 from pipecli.cli.common import LEAD_HELP, AtOpt, FormatOpt, LeadArg, PipelineOpt, RawOpt, date, resolve_lead, store, ts
 
 
 def qualify(
     lead: Annotated[
-        str | None, typer.Argument(metavar="[LEAD]", help="The lead (omit with --pending): " + LEAD_HELP)
+        str | None,
+        typer.Argument(
+            metavar="[LEAD]", help="The lead (omit with --pending): " + LEAD_HELP, autocompletion=complete.leads
+        ),
     ] = None,
     budget: Annotated[str | None, typer.Option(help="yes, no, unknown, or a value (an amount: 20000).")] = None,
     authority: Annotated[str | None, typer.Option(help="yes, no, unknown, or who decides (a name).")] = None,
@@ -58,7 +62,8 @@ def qualify(
 
 def score(
     lead: Annotated[
-        str | None, typer.Argument(metavar="[LEAD]", help="One lead (with --explain): " + LEAD_HELP)
+        str | None,
+        typer.Argument(metavar="[LEAD]", help="One lead (with --explain): " + LEAD_HELP, autocompletion=complete.leads),
     ] = None,
     explain: Annotated[
         bool, typer.Option("--explain", help="Show each rule's and each activity's contribution.")

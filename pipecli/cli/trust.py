@@ -36,7 +36,7 @@ def restore(
     from pipecli.cli.output import message
     from pipecli.errors import PipecliError
     from pipecli.store import backup as core
-    from pipecli.store.db import is_url
+    from pipecli.store.target import is_url
 
     target = db_target()
     if is_url(target):

@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 
+from pipecli.cli import complete
 from pipecli.cli.common import PipelineOpt, store
 from pipecli.errors import PipecliError, UsageError
 
@@ -14,7 +15,7 @@ INSTALL = 'pipecli ui needs textual: pip install "pipecli[ui]"'
 
 def ui(
     pipeline: PipelineOpt = None,
-    owner: Annotated[str | None, typer.Option(help="Only this owner's deals.")] = None,
+    owner: Annotated[str | None, typer.Option(help="Only this owner's deals.", autocompletion=complete.owners)] = None,
     mine: Annotated[
         bool, typer.Option("--mine", help="Only deals you own (--as, $PIPECLI_USER, config `user`, login).")
     ] = False,

@@ -14,8 +14,9 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from pipecli import clock
-from pipecli.errors import PipecliError
+from pipecli.errors import NoDatabase, PipecliError
 from pipecli.store.schema import BULK_WRITE_MARK, snapshot_sql
+from pipecli.store.target import redact
 
 if TYPE_CHECKING:
     from pipecli.store.db import Store
@@ -174,9 +175,11 @@ def _create_fresh(conn: Connection, seed: Callable[[Connection], None] | None) -
         seed(conn)
 
 
-def ensure_current(store: Store, seed: Callable[[Connection], None] | None = None) -> int:
-    """Bring `store`'s schema to LATEST (creating it when empty, then calling `seed(conn)` in the same
-    transaction to add the data a new database starts with); return the version found on opening."""
+def ensure_current(store: Store, seed: Callable[[Connection], None] | None = None, create: bool = True) -> int:
+    """Bring `store`'s schema to LATEST and return the version found on opening (0: it was empty).
+
+    An empty database gets the schema only with `create` (then `seed(conn)` adds, in the same
+    transaction, the data a new database starts with); without it, NoDatabase says it is not initialised."""
     # local like every SQLAlchemy import of the steps (schema, imported above, has loaded it)
     from sqlalchemy import text
 
@@ -189,6 +192,11 @@ def ensure_current(store: Store, seed: Callable[[Connection], None] | None = Non
             found is not None
             and store.is_sqlite
             and conn.execute(text("SELECT 1 FROM meta WHERE key = :k"), {"k": BULK_WRITE_MARK}).first() is not None
+        )
+    if found is None and not create:
+        raise NoDatabase(
+            f"database {redact(store.target)} is not initialised (it holds no pipecli tables): nothing was "
+            "changed; create them with `pipecli db init`"
         )
     if cut_short:
         store.end_bulk_journal()
