@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 from sqlalchemy import text
 
 from pipecli.errors import PipecliError
-from pipecli.vocabulary import KINDS
+from pipecli.vocabulary import KINDS, kind_key
 
 # Kinds logged for the record that are no sign of life from the lead: they neither reset "gone silent"
 # (the lead's last activity and last event) nor earn engagement points. The one list of them.
@@ -36,7 +36,7 @@ def engaging_sql(alias: str = "a") -> str:
 
 def check_kind(kind: str) -> str:
     """Return the normalised activity kind, or raise listing the valid kinds."""
-    key = kind.strip().lower().replace("-", "_").replace(" ", "_")
+    key = kind_key(kind)
     if key not in KINDS:
         raise PipecliError(f"unknown activity kind {kind!r}; kinds: {', '.join(KINDS)}")
     return key

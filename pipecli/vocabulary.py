@@ -30,6 +30,12 @@ KINDS = {
     "note": "a note for the record",
 }
 
+
+def kind_key(word: str) -> str:
+    """Return the activity kind `word` names as typed in any case, with - or a space for _ (`Demo-Request`)."""
+    return word.strip().lower().replace("-", "_").replace(" ", "_")
+
+
 # the sort orders of `pipecli list` -> what each puts first (`listing.ORDER_BY` holds their SQL)
 SORTS = {
     "value": "largest first",

@@ -124,7 +124,7 @@ def test_a_tab_loads_neither_sqlalchemy_nor_pendulum(data):
     )
     assert done.stdout.splitlines() == SALES
     loaded = {line.split("|")[-1].strip() for line in done.stderr.splitlines() if line.startswith("import time:")}
-    for heavy in ("sqlalchemy", "sqlmodel", "pendulum", "rich", "numpy"):
+    for heavy in ("sqlalchemy", "sqlmodel", "pendulum", "rich", "numpy", "pydantic"):
         assert heavy not in loaded, f"a TAB imported {heavy}"
 
 

@@ -184,4 +184,9 @@ for _module in (
 def main() -> None:
     """Console-script entry point (also `python -m pipecli`, named `pipecli` all the same: usage lines and the
     shells' completion variable `_PIPECLI_COMPLETE` are the command's, not the interpreter's)."""
+    if os.environ.get("_PIPECLI_COMPLETE"):
+        # a submodule of this package: imported once the package is loaded
+        from pipecli.cli import complete
+
+        complete.words_as_typed()
     app(prog_name="pipecli")

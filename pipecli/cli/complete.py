@@ -13,10 +13,28 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from typing import Any
 
 import typer
 
 Candidates = list[tuple[str, str]] | list[str]
+
+
+def words_as_typed() -> None:
+    """Make this process (a TAB: the shell set `_PIPECLI_COMPLETE`) keep each parameter's value as typed.
+
+    To find where the cursor is, typer parses the words typed so far, and by default converts every value
+    through a pydantic TypeAdapter: importing pydantic for that costs as much as importing typer itself,
+    which would double the cost of a TAB. Completion reads only the words (a lead, a pipeline, --db), so
+    for this one process the conversion (and the options' callbacks) is skipped. Never called when a
+    command runs."""
+    # typer's parameter class: the one place its conversion can be switched off
+    from typer.core import _TyperParameter
+
+    def as_typed(self: Any, ctx: Any, value: Any) -> Any:
+        return value
+
+    _TyperParameter.process_value = as_typed  # type: ignore[method-assign]
 
 
 def _target(ctx: typer.Context) -> str:

@@ -226,6 +226,9 @@ def write(text: str) -> None:
     """Write text for people to stdout, control characters other than line breaks escaped (`neutralise`),
     whatever the caller escaped already: a value from the data may hold its own line breaks, so callers
     composing lines escape each value too."""
+    if text.replace("\n", "").isprintable():  # nothing to escape: `--version` writes without loading formats
+        current().stdout.write(text)
+        return
     # on use: --version and every message go through this module
     from pipecli.formats import neutralise
 

@@ -35,7 +35,7 @@ from pipecli.errors import NoDatabase, PipecliError
 from pipecli.store import migrations
 from pipecli.store.files import create_private_file, describe_file
 from pipecli.store.journal import KEY, Journal
-from pipecli.store.schema import BULK_WRITE_MARK
+from pipecli.store.migrations import BULK_WRITE_MARK
 from pipecli.store.target import is_url, redact, role_of
 
 BUSY_TIMEOUT_SECONDS = 30
