@@ -12,14 +12,20 @@ rewritten with VACUUM FULL; the server's own WAL archive and older backups are o
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from sqlalchemy import text
+from sqlalchemy.engine import Connection
 
 from pipecli.errors import NotFound, PipecliError
 from pipecli.store.schema import lead_tables
 from pipecli.store.sql import execute_in
 
+if TYPE_CHECKING:
+    from pipecli.store.db import Store
 
-def find_person(conn, who: str) -> list[dict]:
+
+def find_person(conn: Connection, who: str) -> list[dict[str, Any]]:
     """Return the leads (id, name, email) that `who` names: a lead id, or an email address."""
     who = (who or "").strip()
     if who.isdigit():
@@ -36,7 +42,7 @@ def find_person(conn, who: str) -> list[dict]:
     return found
 
 
-def forget(conn, who: str) -> dict:
+def forget(conn: Connection, who: str) -> dict[str, Any]:
     """Delete every lead `who` names with all rows about them; return {leads, rows} (ids and counts).
 
     Run `compact` after the transaction commits so the bytes leave the file too."""
@@ -68,13 +74,15 @@ def forget(conn, who: str) -> dict:
     return {"leads": people, "rows": rows}
 
 
-def compact(store) -> dict:
+def compact(store: Store) -> dict[str, Any]:
     """Rewrite the database so deleted rows leave no bytes behind; return {wal_bytes} (0 when the WAL
     was truncated; more when another process was reading and the WAL could not be emptied)."""
     raw = store.engine.raw_connection()  # outside a transaction: VACUUM cannot run inside one
+    driver: Any = raw.driver_connection  # sqlite3's or psycopg's connection, open while `raw` is
     try:
         if store.is_sqlite:
-            db = raw.driver_connection
+            assert store.path is not None  # a SQLite store is a file
+            db = driver
             db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             db.execute("VACUUM")
             busy = db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
@@ -83,12 +91,12 @@ def compact(store) -> dict:
         # local by history only (no cycle, no start-up cost): may move to the top
         from pipecli.store.schema import lead_tables
 
-        raw.driver_connection.autocommit = True  # VACUUM cannot run inside a transaction
+        driver.autocommit = True  # VACUUM cannot run inside a transaction
         try:
             for table in ["lead", "event", "journal", *lead_tables()]:
-                raw.driver_connection.execute(f"VACUUM (FULL) {table}")
+                driver.execute(f"VACUUM (FULL) {table}")
         finally:
-            raw.driver_connection.autocommit = False
+            driver.autocommit = False
         return {"wal_bytes": None, "busy": False}
     finally:
         raw.close()

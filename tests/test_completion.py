@@ -95,7 +95,7 @@ def test_fixed_sets_complete_from_the_vocabulary(data):
     assert bash(data.db, "pipecli list --sort ") == list(vocabulary.SORTS)
     assert bash(data.db, "pipecli log 1 ") == list(vocabulary.KINDS)
     assert bash(data.db, "pipecli log 1 em") == ["email", "email_opened"]
-    assert bash(data.db, "pipecli list --status ") == list(vocabulary.STATUSES)
+    assert bash(data.db, "pipecli list --status ") == [*vocabulary.STATUSES, "all"]
     assert bash(data.db, "pipecli list -f J") == ["json"]  # any case
     assert bash(data.db, "pipecli forecast --period ") == ["month", "quarter", "week"]
     assert bash(data.db, "pipecli import x.csv --from h") == ["hubspot"]

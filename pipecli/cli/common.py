@@ -95,7 +95,8 @@ def resolve_lead(conn: Connection, reference: str, gone_ok: bool = False) -> int
 
 def store(create: bool = False) -> Store:
     """Return the Store for this invocation, opened (and migrated) on first use; only with `create` is a
-    missing database created (see `Context.store`), which stderr then says."""
+    missing database created (see `Context.store`), which stderr then says. On opening, warn once about
+    each setting of the config file that the database's shared value overrides."""
     ctx = current()
     opened = ctx.store(create)
     if ctx.news:
@@ -104,6 +105,12 @@ def store(create: bool = False) -> Store:
 
         while ctx.news:
             output.message(ctx.news.pop(0))
+    if ctx.shadowed:
+        # imported when a command opens its database, so --help and --version stay light
+        from pipecli.cli import views
+
+        views.shadowed_settings(ctx.shadowed, ctx.target)
+        ctx.shadowed = []
     return opened
 
 

@@ -18,6 +18,7 @@ old snapshot. The file goes back to WAL after the write, or, after a crash, when
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 from collections.abc import Callable, Iterator
@@ -30,7 +31,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import NullPool
 
-from pipecli import DISTRIBUTION
+from pipecli import DISTRIBUTION, config
 from pipecli.errors import NoDatabase, PipecliError
 from pipecli.store import migrations
 from pipecli.store.files import create_private_file, describe_file
@@ -159,10 +160,11 @@ class Store:
         cls,
         target: str,
         migrate: bool = True,
-        seed: Callable[[Connection], None] | None = None,
+        seed: Callable[[Connection], object] | None = None,
         create: bool = False,
     ) -> Store:
-        """Return a Store for `target` with its schema brought up to date.
+        """Return a Store for `target` with its schema brought up to date, and the settings it holds for
+        everyone installed in `config`.
 
         Only with `create` is a missing SQLite file created (mode 0600) and an empty database given the
         schema, `seed(conn)` filling it (the domain's starting data, see `pipelines.open_store`); `created`
@@ -201,7 +203,14 @@ class Store:
                     store.dispose()
                     Path(target).unlink(missing_ok=True)
                 raise
+            config.use_database(store.shared_settings())
         return store
+
+    def shared_settings(self) -> dict[str, Any]:
+        """Return the settings the database holds for everyone who opens it (`pipecli settings`), by
+        dotted key, their values decoded from JSON; `Store.open` installs them in `config`."""
+        with self.read() as conn:
+            return {key: json.loads(value) for key, value in conn.execute(text("SELECT key, value FROM setting"))}
 
     @contextmanager
     def _transaction(self, write: bool, bulk: bool = False) -> Iterator[Connection]:

@@ -20,7 +20,7 @@ from pipecli.store.target import redact
 if TYPE_CHECKING:
     from pipecli.store.db import Store
 
-LATEST = 6
+LATEST = 8
 BULK_WRITE_MARK = "bulk_write_journal"  # meta key: a bulk write switched the journal (Store.bulk_write)
 APPLICATION_ID = 0x70697065  # "pipe": marks a SQLite file as pipecli's (PRAGMA application_id)
 
@@ -164,10 +164,21 @@ def m006_mail(conn: Connection) -> None:
     _create_missing(conn)
 
 
-STEPS = {2: m002_followups_scores_extras, 3: m003_fewer_narrower_indexes, 4: m004_history, 6: m006_mail}
+def m008_settings(conn: Connection) -> None:
+    """v7 -> v8: the settings a team shares, in the database (`pipecli settings`)."""
+    _create_missing(conn)
 
 
-def _create_fresh(conn: Connection, seed: Callable[[Connection], None] | None) -> None:
+STEPS = {
+    2: m002_followups_scores_extras,
+    3: m003_fewer_narrower_indexes,
+    4: m004_history,
+    6: m006_mail,
+    8: m008_settings,
+}
+
+
+def _create_fresh(conn: Connection, seed: Callable[[Connection], object] | None) -> None:
     # local like every SQLAlchemy import of the steps
     from sqlalchemy import text
 
@@ -184,7 +195,7 @@ def _create_fresh(conn: Connection, seed: Callable[[Connection], None] | None) -
         seed(conn)
 
 
-def ensure_current(store: Store, seed: Callable[[Connection], None] | None = None, create: bool = True) -> int:
+def ensure_current(store: Store, seed: Callable[[Connection], object] | None = None, create: bool = True) -> int:
     """Bring `store`'s schema to LATEST and return the version found on opening (0: it was empty).
 
     An empty database gets the schema only with `create` (then `seed(conn)` adds, in the same
