@@ -113,6 +113,12 @@ def lead_history(conn, lead_id: int, limit: int | None = None) -> list[Change]:
         shown = _describe(field, old, new, stages, pipelines)
         if shown is not None:
             changes.append(Change(at, actor, command, journal_id, *shown))
+        if field == "row:lead" and old is None:  # rows recorded with the creation, each at its own time
+            for table, row in journal.nested_rows(json.loads(new)):
+                shown = _describe(f"row:{table}", None, json.dumps(row), stages, pipelines)
+                if shown is not None:
+                    changes.append(Change(int(row.get("at") or at), actor, command, journal_id, *shown))
+    changes.sort(key=lambda c: c.at)  # stable: events of one moment stay in their order
     return changes[-limit:] if limit else changes
 
 
@@ -140,6 +146,8 @@ def verify(conn) -> list[str]:
                 replayed[lead_id] = {k: values.get(k) for k in SNAPSHOT_COLUMNS}
                 if journal_id in migration:
                     migrated.add(lead_id)
+                for table, after in journal.nested_rows(values):
+                    rows[(table, json.dumps([after.get(k) for k in journal.primary_key(table)]))] = after
         elif field.startswith("row:"):
             table = field[4:]
             before, after = (json.loads(old) if old else None), (json.loads(new) if new else None)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import text
@@ -21,9 +22,10 @@ from pipecli import clock, identity, pipelines
 from pipecli.activities import activities_of, check_kind, engages
 from pipecli.errors import NotFound, PipecliError
 from pipecli.history import lead_history
+from pipecli.pipelines import UNKNOWN_PATH
 from pipecli.scoring import score as scoring
 from pipecli.store import journal
-from pipecli.store.schema import SNAPSHOT_COLUMNS, lead_tables
+from pipecli.store.schema import SNAPSHOT_COLUMNS, lead_tables, row_json_sql, rows_json_sql
 
 # Something before the first @, a dot after it, no spaces (the shape check `add-lead` and `import` share).
 EMAIL = re.compile(r"[^@\s]+@\S*\.\S*")
@@ -401,24 +403,65 @@ NEW_LEAD_DERIVED = {
 STAGE_CHANGE_COLUMNS = ("lead_id", "from_stage_id", "to_stage_id", "at", "left_at", "reason")
 
 
-def opening_changes_sql(leads: str, first_stage: str = "CAST(NULL AS INTEGER)") -> str:
+def opening_changes_sql(leads: str) -> str:
     """Return the INSERT of the stage_change rows that begin the history of the new leads matching
-    `leads` (a condition on `l`, their lead rows), in lead order.
+    `leads` (a condition on `l`, their lead rows), in lead order: one row each, into the stage the lead
+    is in, when it entered it (`stage_entered_at`), with its lost reason.
 
-    A lead created in its stage (open, or closed when created, as `add_lead` makes them) gets one row into
-    it, with its lost reason. A lead closed later than it was created (an imported won or lost deal) was
-    created in `first_stage` (SQL: its pipeline's first open stage) and moved to its outcome at closed_at,
-    as `move_lead` would have recorded it: two rows. It exists so that every way of creating leads writes
-    their history the same way, one at a time or a million in one statement."""
-    later = "l.status <> 'open' AND l.closed_at <> l.created_at"
+    An open lead was created in its stage. A won or lost lead whose path is not known (an imported final
+    state) entered its outcome at its close date from a stage nobody observed: no row says where it was
+    before, so no report counts that time as time in a stage (its `furthest_position` is 0, `UNKNOWN_PATH`).
+    It exists so that every way of creating leads writes their history the same way, one at a time or a
+    million in one statement."""
     return (
         f"INSERT INTO stage_change ({', '.join(STAGE_CHANGE_COLUMNS)}) "
-        "SELECT id, from_stage_id, to_stage_id, at, left_at, reason FROM ("
-        f" SELECT l.id, 0 AS seq, CAST(NULL AS INTEGER) AS from_stage_id,"
-        f" CASE WHEN {later} THEN {first_stage} ELSE l.stage_id END AS to_stage_id,"
-        f" l.created_at AS at, CASE WHEN {later} THEN l.closed_at END AS left_at,"
-        f" CASE WHEN {later} THEN NULL ELSE l.lost_reason END AS reason FROM lead l WHERE {leads}"
-        f" UNION ALL SELECT l.id, 1, {first_stage}, l.stage_id, l.closed_at, NULL, l.lost_reason FROM lead l"
-        f" WHERE {leads} AND {later}"
-        ") changes ORDER BY id, seq"
+        "SELECT l.id, CAST(NULL AS INTEGER), l.stage_id, l.stage_entered_at, CAST(NULL AS BIGINT), l.lost_reason "
+        f"FROM lead l WHERE {leads} ORDER BY l.id"
     )
+
+
+# The columns a move sets on a lead (`move_lead`), which a new lead that entered its stage after it was
+# created has changed since its creation: (column, its value at the creation as SQL over `l`, whether the
+# final value can be NULL).
+_MOVED = (
+    ("status", "'open'", False),
+    ("stage_id", "CAST(NULL AS INTEGER)", False),
+    ("stage_entered_at", "l.created_at", False),
+    ("last_event_at", "l.created_at", False),
+    ("closed_at", "CAST(NULL AS BIGINT)", True),
+    ("lost_reason", "CAST(NULL AS TEXT)", True),
+    ("furthest_position", str(UNKNOWN_PATH), False),
+)
+
+
+def opening_events_sql(batch: Callable[[str], str], dialect: str) -> list[str]:
+    """Return the INSERTs of the events of new leads with their rows (`batch(column)`: the condition on
+    a lead id column selecting them; `:j` binds the journal entry), in the order `add_lead` and `move_lead`
+    record them.
+
+    Each lead gets one creation event at its created date holding its row and, under `journal.WITH_ROWS`, the rows
+    inserted with it (history, notes, extras): one event per lead rather than four keeps a million-row
+    import near its speed without history. A lead that entered its stage after it was created (an
+    imported won or lost deal, or a path rebuilt from stage dates) was created in a stage nobody observed
+    (stage_id null, furthest position UNKNOWN_PATH) and moved at `stage_entered_at`: one event per column
+    the move changed, at the move's time, as `move_lead` records them."""
+    later = "l.stage_entered_at <> l.created_at"
+    overrides = {name: f"CASE WHEN {later} THEN {then} ELSE l.{name} END" for name, then, _ in _MOVED}
+    nested = ", ".join(f"'{t}', {rows_json_sql(dialect, t, 'r.lead_id = l.id')}" for t in journal.NESTED_TABLES)
+    rows = f"{'json_object' if dialect == 'sqlite' else 'json_build_object'}({nested})"
+    snapshot = row_json_sql(dialect, "lead", "l", SNAPSHOT_COLUMNS, overrides=overrides, more={journal.WITH_ROWS: rows})
+    insert = "INSERT INTO event (journal_id, lead_id, at, field, old, new) "
+    moved = " UNION ALL ".join(
+        f"SELECT l.id AS lead_id, l.stage_entered_at AS at, '{name}' AS field, CAST({then} AS TEXT) AS old,"
+        f" CAST(l.{name} AS TEXT) AS new FROM lead l WHERE {batch('l.id')} AND {later}"
+        + (f" AND l.{name} IS NOT NULL" if nullable else f" AND CAST(l.{name} AS TEXT) <> CAST({then} AS TEXT)")
+        if name != "stage_id"
+        else f"SELECT l.id, l.stage_entered_at, 'stage_id', CAST(NULL AS TEXT), CAST(l.stage_id AS TEXT)"
+        f" FROM lead l WHERE {batch('l.id')} AND {later}"
+        for name, then, nullable in _MOVED
+    )
+    return [
+        f"{insert}SELECT :j, l.id, l.created_at, 'row:lead', CAST(NULL AS TEXT), {snapshot} FROM lead l "
+        f"WHERE {batch('l.id')} ORDER BY l.id",
+        f"{insert}SELECT :j, lead_id, at, field, old, new FROM ({moved}) moved ORDER BY lead_id",
+    ]

@@ -166,7 +166,12 @@ def undo(conn, entry_id: int | None = None) -> Undone:
         {"j": entry.id},
     ).all()
     touched: set[int] = set()
+    # leads the entry created: their later changes in the same entry go with them (a lead imported
+    # closed was created in a stage nobody observed, a NULL its row cannot hold)
+    created = {lead_id for lead_id, field, old, _ in events if field == "row:lead" and old is None}
     for lead_id, field, old, new in events:
+        if lead_id in created and not field.startswith("row:"):
+            continue
         if field.startswith("row:"):
             table = field[4:]
             before, after = (json.loads(old) if old else None), (json.loads(new) if new else None)

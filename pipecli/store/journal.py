@@ -8,7 +8,7 @@ with it, and the next write creates a new one.
 Events are written by the helpers here, which know tables, not leads: `record` for one field of a lead
 (old and new value as text), `insert_row` / `update_rows` / `delete_rows` for whole rows of any table
 (kept as JSON, so a deleted row can be put back exactly). `decode` turns a stored text back into the
-column's Python value.
+column's Python value. `nested_rows` reads the rows a creation event carries (`WITH_ROWS`).
 """
 
 from __future__ import annotations
@@ -26,6 +26,11 @@ from pipecli import clock
 from pipecli.errors import PipecliError
 
 KEY = "pipecli_journal"  # where a write connection carries its journal (Connection.info)
+# The member of a lead's creation event that holds the rows inserted with the lead (history, notes,
+# extras: table -> rows) when they are recorded with it instead of one event each (the import's bulk
+# writer); a replay reads them as inserted with the lead.
+WITH_ROWS = "_rows"
+NESTED_TABLES = ("stage_change", "activity", "lead_extra")
 
 
 def resolve_actor(explicit: str | None = None) -> tuple[str, bool]:
@@ -270,3 +275,11 @@ def restore_row(conn, table: str, row: dict) -> None:
                 f"GREATEST((SELECT MAX(id) FROM {table}), nextval(pg_get_serial_sequence('{table}', 'id')) - 1))"
             )
         )
+
+
+def nested_rows(new: dict | None) -> list[tuple[str, dict]]:
+    """Return the (table, row) pairs a lead's creation event (its JSON, decoded) carries under `WITH_ROWS`:
+    rows inserted with the lead and recorded with its creation rather than as events of their own."""
+    if not new:
+        return []
+    return [(table, row) for table, rows in (new.get(WITH_ROWS) or {}).items() for row in rows or ()]
