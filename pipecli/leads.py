@@ -421,47 +421,69 @@ def opening_changes_sql(leads: str) -> str:
 
 
 # The columns a move sets on a lead (`move_lead`), which a new lead that entered its stage after it was
-# created has changed since its creation: (column, its value at the creation as SQL over `l`, whether the
-# final value can be NULL).
+# created has changed since its creation: (column, its value at the creation as SQL over `l`); an event
+# is recorded only where it changed to a value.
 _MOVED = (
-    ("status", "'open'", False),
-    ("stage_id", "CAST(NULL AS INTEGER)", False),
-    ("stage_entered_at", "l.created_at", False),
-    ("last_event_at", "l.created_at", False),
-    ("closed_at", "CAST(NULL AS BIGINT)", True),
-    ("lost_reason", "CAST(NULL AS TEXT)", True),
-    ("furthest_position", str(UNKNOWN_PATH), False),
+    ("status", "'open'"),
+    ("stage_id", "CAST(NULL AS INTEGER)"),
+    ("stage_entered_at", "l.created_at"),
+    ("last_event_at", "l.created_at"),
+    ("closed_at", "CAST(NULL AS BIGINT)"),
+    ("lost_reason", "CAST(NULL AS TEXT)"),
+    ("furthest_position", str(UNKNOWN_PATH)),
 )
 
 
-def opening_events_sql(batch: Callable[[str], str], dialect: str) -> list[str]:
+def opening_events_sql(
+    batch: Callable[[str], str], dialect: str, *, paths: bool = True, notes: bool = True, extras: bool = True
+) -> list[str]:
     """Return the INSERTs of the events of new leads with their rows (`batch(column)`: the condition on
     a lead id column selecting them; `:j` binds the journal entry), in the order `add_lead` and `move_lead`
-    record them.
+    record them. Without `paths` every lead has one history row, without `notes` no note, without
+    `extras` no extra field: the statements are then cheaper (joins instead of subqueries).
 
-    Each lead gets one creation event at its created date holding its row and, under `journal.WITH_ROWS`, the rows
-    inserted with it (history, notes, extras): one event per lead rather than four keeps a million-row
-    import near its speed without history. A lead that entered its stage after it was created (an
-    imported won or lost deal, or a path rebuilt from stage dates) was created in a stage nobody observed
-    (stage_id null, furthest position UNKNOWN_PATH) and moved at `stage_entered_at`: one event per column
-    the move changed, at the move's time, as `move_lead` records them."""
+    Each lead gets one creation event at its created date holding its row and, under `journal.WITH_ROWS`,
+    the rows inserted with it (history, notes, extras): one event per lead rather than four keeps a
+    million-row import near its speed without history. A lead that entered its stage after it was created
+    (an imported won or lost deal, or a path rebuilt from stage dates) was created in a stage nobody
+    observed (stage_id null, furthest position UNKNOWN_PATH) and moved at `stage_entered_at`: one event per
+    column the move changed, at the move's time, as `move_lead` records them."""
     later = "l.stage_entered_at <> l.created_at"
-    overrides = {name: f"CASE WHEN {later} THEN {then} ELSE l.{name} END" for name, then, _ in _MOVED}
-    nested = ", ".join(f"'{t}', {rows_json_sql(dialect, t, 'r.lead_id = l.id')}" for t in journal.NESTED_TABLES)
-    rows = f"{'json_object' if dialect == 'sqlite' else 'json_build_object'}({nested})"
-    snapshot = row_json_sql(dialect, "lead", "l", SNAPSHOT_COLUMNS, overrides=overrides, more={journal.WITH_ROWS: rows})
+    overrides = {name: f"CASE WHEN {later} THEN {then} ELSE l.{name} END" for name, then in _MOVED}
+    array = "json_array" if dialect == "sqlite" else "json_build_array"
+
+    def nested(table: str, alias: str | None) -> str:
+        # the rows of `table` inserted with each lead: by a join (`alias`, at most one row) or a subquery
+        columns = tuple(journal.nested_columns(table))
+        if alias is None:
+            return rows_json_sql(dialect, table, "r.lead_id = l.id", columns)
+        row = row_json_sql(dialect, table, alias, columns, as_text=False, as_array=True)
+        return f"CASE WHEN {alias}.id IS NULL THEN {array}() ELSE {array}({row}) END"
+
+    joins = "" if paths else " JOIN stage_change sc ON sc.lead_id = l.id"
+    joins += " LEFT JOIN activity ac ON ac.lead_id = l.id" if notes else ""  # an import notes a lead once
+    rows = {
+        "stage_change": nested("stage_change", None if paths else "sc"),
+        "activity": nested("activity", "ac") if notes else f"{array}()",
+        "lead_extra": nested("lead_extra", None) if extras else f"{array}()",
+    }
+    members = ", ".join(f"'{t}', {sql}" for t, sql in rows.items())
+    kept = f"{'json_object' if dialect == 'sqlite' else 'json_build_object'}({members})"
+    snapshot = row_json_sql(
+        dialect, "lead", "l", SNAPSHOT_COLUMNS, overrides=overrides, more={journal.WITH_ROWS: kept}, as_array=True
+    )
     insert = "INSERT INTO event (journal_id, lead_id, at, field, old, new) "
-    moved = " UNION ALL ".join(
-        f"SELECT l.id AS lead_id, l.stage_entered_at AS at, '{name}' AS field, CAST({then} AS TEXT) AS old,"
-        f" CAST(l.{name} AS TEXT) AS new FROM lead l WHERE {batch('l.id')} AND {later}"
-        + (f" AND l.{name} IS NOT NULL" if nullable else f" AND CAST(l.{name} AS TEXT) <> CAST({then} AS TEXT)")
-        if name != "stage_id"
-        else f"SELECT l.id, l.stage_entered_at, 'stage_id', CAST(NULL AS TEXT), CAST(l.stage_id AS TEXT)"
-        f" FROM lead l WHERE {batch('l.id')} AND {later}"
-        for name, then, nullable in _MOVED
+    # one pass over the leads, crossed with the moved columns: a row per column that changed
+    columns = " UNION ALL ".join(f"SELECT {k} AS k, '{name}' AS field" for k, (name, _) in enumerate(_MOVED))
+    before = " ".join(f"WHEN {k} THEN CAST({then} AS TEXT)" for k, (_, then) in enumerate(_MOVED))
+    after = " ".join(f"WHEN {k} THEN CAST(l.{name} AS TEXT)" for k, (name, _) in enumerate(_MOVED))
+    moved = (
+        f"SELECT l.id AS lead_id, l.stage_entered_at AS at, f.field, CASE f.k {before} END AS old,"
+        f" CASE f.k {after} END AS new FROM lead l CROSS JOIN ({columns}) f WHERE {batch('l.id')} AND {later}"
     )
     return [
-        f"{insert}SELECT :j, l.id, l.created_at, 'row:lead', CAST(NULL AS TEXT), {snapshot} FROM lead l "
+        f"{insert}SELECT :j, l.id, l.created_at, 'row:lead', CAST(NULL AS TEXT), {snapshot} FROM lead l{joins} "
         f"WHERE {batch('l.id')} ORDER BY l.id",
-        f"{insert}SELECT :j, lead_id, at, field, old, new FROM ({moved}) moved ORDER BY lead_id",
+        f"{insert}SELECT :j, lead_id, at, field, old, new FROM ({moved}) moved "
+        "WHERE new IS NOT NULL AND (old IS NULL OR old <> new)",
     ]

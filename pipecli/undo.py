@@ -13,7 +13,6 @@ the way, and the refusal names it. A later command and its undo cancel out and a
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 
 from sqlalchemy import text
@@ -174,7 +173,7 @@ def undo(conn, entry_id: int | None = None) -> Undone:
             continue
         if field.startswith("row:"):
             table = field[4:]
-            before, after = (json.loads(old) if old else None), (json.loads(new) if new else None)
+            before, after = journal.load_row(table, old), journal.load_row(table, new)
             pk = journal.primary_key(table)
             if before is None:  # inserted: delete it
                 keys = {k: journal.decode(table, k, after[k]) for k in pk}

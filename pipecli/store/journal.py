@@ -277,9 +277,36 @@ def restore_row(conn, table: str, row: dict) -> None:
         )
 
 
+def load_row(table: str, value: str | None) -> dict | None:
+    """Return a row event's JSON (`old` or `new`) as a dict. A lead's creation event written by the bulk
+    import is a JSON array instead (its `SNAPSHOT_COLUMNS` values, then the rows inserted with it, see
+    `WITH_ROWS`), a third the size of the object: this is the one place that reads both."""
+    if value is None:
+        return None
+    row = json.loads(value)
+    if isinstance(row, list):
+        from pipecli.store.schema import SNAPSHOT_COLUMNS  # schema imports SQLModel, loaded above
+
+        values = dict(zip(SNAPSHOT_COLUMNS, row))
+        if table == "lead" and len(row) > len(SNAPSHOT_COLUMNS):
+            values[WITH_ROWS] = row[len(SNAPSHOT_COLUMNS)]
+        return values
+    return row
+
+
+def nested_columns(table: str) -> list[str]:
+    """Return the columns of a row nested in a creation event (`WITH_ROWS`): the table's, but `lead_id`."""
+    return [c.name for c in SQLModel.metadata.tables[table].columns if c.name != "lead_id"]
+
+
 def nested_rows(new: dict | None) -> list[tuple[str, dict]]:
-    """Return the (table, row) pairs a lead's creation event (its JSON, decoded) carries under `WITH_ROWS`:
-    rows inserted with the lead and recorded with its creation rather than as events of their own."""
+    """Return the (table, row) pairs a lead's creation event (`load_row`) carries under `WITH_ROWS`: rows
+    inserted with the lead and recorded with its creation (each a JSON array of `nested_columns`)
+    rather than as events of their own."""
     if not new:
         return []
-    return [(table, row) for table, rows in (new.get(WITH_ROWS) or {}).items() for row in rows or ()]
+    return [
+        (table, {"lead_id": new["id"], **dict(zip(nested_columns(table), row))})
+        for table, rows in (new.get(WITH_ROWS) or {}).items()
+        for row in rows or ()
+    ]

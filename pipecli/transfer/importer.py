@@ -412,6 +412,7 @@ def import_csv(
     encoding = file.encoding_name
     done, big = _consume(job, read_chunks(file, batch), label, encoding, on_progress, until=job.two_processes)
     if big:
+        job.stages.preload()  # cached before the fork: the child reads no database
         reader = helper.Worker(lambda send: _read_ahead(job, read_chunks(file, HELPER_BATCH), send))
         try:
             done = _consume(job, reader, label, encoding, on_progress)[0] or done

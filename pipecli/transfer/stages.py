@@ -58,6 +58,10 @@ class Stages:
             self.by_pipeline[pipeline_id] = table
         return self.by_pipeline[pipeline_id]
 
+    def preload(self) -> None:
+        """Read the default pipeline's stages now: a forked helper process must read no database."""
+        self._stages(self.default["id"])
+
     def by_name(self, name: str) -> Record | None:
         """Return the default pipeline's stage called `name` (case-insensitive, through the stage map), or None."""
         value = self.options.stage_map.get(name.lower(), name)

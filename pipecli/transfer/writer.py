@@ -236,7 +236,7 @@ class Writer:
         )
         offsets, keys, values = prepared["extras"]
         self.insert("lead_extra", ("lead_id", "key", "value"), list(zip([ids[i] for i in offsets], keys, values)))
-        self.record(ids)
+        self.record(ids, paths=bool(prepared["paths"]), notes=bool(prepared["notes"][0]), extras=bool(offsets))
 
     def insert(
         self, table: str, columns: tuple[str, ...], rows: list[tuple[Any, ...]], more: dict[str, str] | None = None
@@ -275,12 +275,12 @@ class Writer:
                 rows.append((ids[i], path[k - 1][0] if k else None, stage, at, left, None))
         self.insert("stage_change", STAGE_CHANGE_COLUMNS, rows)
 
-    def record(self, ids: list[int]) -> None:
-        """Record the events of the just stored leads `ids` and their rows (`leads.opening_events_sql`)
-        under the invocation's journal entry."""
+    def record(self, ids: list[int], *, paths: bool, notes: bool, extras: bool) -> None:
+        """Record the events of the just stored leads `ids` and their rows (`leads.opening_events_sql`:
+        whether any has a stage path, a note, an extra field) under the invocation's journal entry."""
         batch, params = self._batch(ids)
         params["j"] = journal.journal_of(self.conn).entry_id(self.conn)
-        for sql in opening_events_sql(batch, self.conn.dialect.name):
+        for sql in opening_events_sql(batch, self.conn.dialect.name, paths=paths, notes=notes, extras=extras):
             self.conn.execute(text(sql), params)
 
     def _batch(self, ids: list[int]) -> tuple[Callable[[str], str], dict[str, Any]]:
