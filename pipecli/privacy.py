@@ -12,14 +12,21 @@ rewritten with VACUUM FULL; the server's own WAL archive and older backups are o
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from sqlalchemy import text
+from sqlalchemy.engine import Connection
 
 from pipecli.errors import NotFound, PipecliError
+from pipecli.history import merged_into
 from pipecli.store.schema import lead_tables
 from pipecli.store.sql import execute_in
 
+if TYPE_CHECKING:
+    from pipecli.store.db import Store
 
-def find_person(conn, who: str) -> list[dict]:
+
+def find_person(conn: Connection, who: str) -> list[dict[str, Any]]:
     """Return the leads (id, name, email) that `who` names: a lead id, or an email address."""
     who = (who or "").strip()
     if who.isdigit():
@@ -36,7 +43,7 @@ def find_person(conn, who: str) -> list[dict]:
     return found
 
 
-def forget(conn, who: str) -> dict:
+def forget(conn: Connection, who: str) -> dict[str, Any]:
     """Delete every lead `who` names with all rows about them; return {leads, rows} (ids and counts).
 
     Run `compact` after the transaction commits so the bytes leave the file too."""
@@ -50,13 +57,15 @@ def forget(conn, who: str) -> dict:
         rows[table] = sum(
             conn.execute(text(f"SELECT COUNT(*) FROM {table} WHERE lead_id = :l"), {"l": i}).scalar_one() for i in ids
         )
+    # the events of leads merged into them are theirs too (their names, addresses): erased with them
+    with_merged = ids + [merged for i in ids for merged, _ in merged_into(conn, i)]
     for lead_id in ids:
         for table in lead_tables():
             conn.execute(text(f"DELETE FROM {table} WHERE lead_id = :l"), {"l": lead_id})
         conn.execute(text("DELETE FROM lead WHERE id = :l"), {"l": lead_id})
-    entries = execute_in(conn, "SELECT DISTINCT journal_id FROM event WHERE lead_id IN :ids", ids=ids)
+    entries = execute_in(conn, "SELECT DISTINCT journal_id FROM event WHERE lead_id IN :ids", ids=with_merged)
     entry_ids = [r[0] for r in entries]
-    rows["event"] = execute_in(conn, "DELETE FROM event WHERE lead_id IN :ids", ids=ids).rowcount
+    rows["event"] = execute_in(conn, "DELETE FROM event WHERE lead_id IN :ids", ids=with_merged).rowcount
     if entry_ids:
         execute_in(conn, "UPDATE journal SET command = '(erased)' WHERE id IN :ids", ids=entry_ids)
         execute_in(
@@ -68,13 +77,15 @@ def forget(conn, who: str) -> dict:
     return {"leads": people, "rows": rows}
 
 
-def compact(store) -> dict:
+def compact(store: Store) -> dict[str, Any]:
     """Rewrite the database so deleted rows leave no bytes behind; return {wal_bytes} (0 when the WAL
     was truncated; more when another process was reading and the WAL could not be emptied)."""
     raw = store.engine.raw_connection()  # outside a transaction: VACUUM cannot run inside one
+    driver: Any = raw.driver_connection  # sqlite3's or psycopg's connection, open while `raw` is
     try:
         if store.is_sqlite:
-            db = raw.driver_connection
+            assert store.path is not None  # a SQLite store is a file
+            db = driver
             db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             db.execute("VACUUM")
             busy = db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
@@ -83,12 +94,12 @@ def compact(store) -> dict:
         # local by history only (no cycle, no start-up cost): may move to the top
         from pipecli.store.schema import lead_tables
 
-        raw.driver_connection.autocommit = True  # VACUUM cannot run inside a transaction
+        driver.autocommit = True  # VACUUM cannot run inside a transaction
         try:
             for table in ["lead", "event", "journal", *lead_tables()]:
-                raw.driver_connection.execute(f"VACUUM (FULL) {table}")
+                driver.execute(f"VACUUM (FULL) {table}")
         finally:
-            raw.driver_connection.autocommit = False
+            driver.autocommit = False
         return {"wal_bytes": None, "busy": False}
     finally:
         raw.close()

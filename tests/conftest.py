@@ -20,7 +20,7 @@ time.tzset()
 import pytest  # noqa: E402
 from typer.testing import CliRunner  # noqa: E402
 
-from pipecli import clock  # noqa: E402
+from pipecli import clock, config  # noqa: E402
 
 FROZEN_NOW = "2026-11-28T09:00:00+00:00"
 
@@ -37,8 +37,10 @@ def isolated(tmp_path, monkeypatch):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("PIPECLI_NOW", FROZEN_NOW)
     clock.freeze(None)
+    config.use_database(None)  # no database's shared settings carried over from another test
     yield
     clock.freeze(None)
+    config.use_database(None)
 
 
 PG_URL = os.environ.get("PIPECLI_TEST_PG_URL")
@@ -225,6 +227,18 @@ class Cli:
                     t.name: [tuple(r) for r in conn.execute(select(t).order_by(*t.primary_key.columns))]
                     for t in schema.tables()
                 }
+        finally:
+            store.dispose()
+
+    def verify(self) -> list[str]:
+        """Return what a replay of the journal's events finds different from the stored rows
+        (`history.verify`; empty when they agree)."""
+        from pipecli import history
+
+        store = self.store()
+        try:
+            with store.read() as conn:
+                return history.verify(conn)
         finally:
             store.dispose()
 

@@ -102,6 +102,13 @@ def edit(
     expected_close: Annotated[str | None, typer.Option(help="New date; '' clears it.")] = None,
     external_id: Annotated[str | None, typer.Option()] = None,
     lost_reason: Annotated[str | None, typer.Option(help="A lost lead's reason.")] = None,
+    forecast_category: Annotated[
+        str | None,
+        typer.Option(
+            metavar="commit|best|pipeline|omit",
+            help="The deal's forecast category, rolled up per period by `forecast`; '' clears it (pipeline).",
+        ),
+    ] = None,
     at: AtOpt = None,
 ) -> None:
     """Change a lead's details; an empty string clears a detail (--company ''). --at backdates the change."""
@@ -120,6 +127,7 @@ def edit(
             "owner": owner,
             "external_id": external_id,
             "lost_reason": lost_reason,
+            "forecast_category": forecast_category,
         }.items()
         if v is not None
     }
@@ -188,7 +196,10 @@ def list_(
     stage: Annotated[str | None, typer.Option(help="Only leads in this stage (won/lost too).")] = None,
     owner: Annotated[str | None, typer.Option()] = None,
     source: Annotated[str | None, typer.Option()] = None,
-    status: Annotated[str | None, typer.Option(help="open, won or lost.")] = None,
+    status: Annotated[
+        str | None,
+        typer.Option(help="open, won, lost or all (default: open, unless --stage names a stage)."),
+    ] = None,
     search: Annotated[
         str | None,
         typer.Option("--search", help="Only leads whose name, company or e-mail holds TEXT (or external id)."),
@@ -207,13 +218,28 @@ def list_(
     mine: Annotated[
         bool, typer.Option("--mine", help="Only leads you own (--as, $PIPECLI_USER, config `user`, login).")
     ] = False,
+    columns: Annotated[
+        str | None,
+        typer.Option(
+            "--columns",
+            metavar="A,B,C|all",
+            help="The columns to show, comma-separated, or all (default on a terminal: id, name, company, "
+            "stage, value, owner, last activity, next step; CSV and JSON: all).",
+        ),
+    ] = None,
     fmt: FormatOpt = "table",
     raw: RawOpt = False,
 ) -> None:
-    """List leads, filtered and sorted: pipecli list --status open --sort value --limit 10."""
+    """List leads, filtered and sorted: pipecli list --sort value --limit 10.
+
+    Without --status or --stage only open leads are listed (--status all lists every lead). A table shows
+    the compact columns, CSV and JSON every column; --columns chooses: --columns id,name,email,phone.
+    """
     # imported when the command runs, so --help and --version stay light
     from pipecli import listing
     from pipecli.cli import views
+
+    shown = views.lead_columns(columns, fmt)
 
     if mine:
         # imported when the command runs, so --help and --version stay light
@@ -226,11 +252,18 @@ def list_(
         owner = resolve_actor(current().actor)[0]
 
     filters = listing.LeadFilter(
-        pipeline, stage, owner, source, status, include_archived=archived, hot=hot, search=search
+        pipeline,
+        stage,
+        owner,
+        source,
+        listing.list_status(status, stage),
+        include_archived=archived,
+        hot=hot,
+        search=search,
     )
     with store().read() as conn:
         rows = listing.list_leads(conn, filters, sort, limit)
-    views.leads(rows, fmt)
+    views.leads(rows, fmt, shown)
 
 
 def board_(

@@ -165,7 +165,7 @@ def funnel_(
     if fmt != "table":
         output.render(data["stages"], cols, fmt)
         return
-    if output.stdout_is_tty():
+    if output.drawn():
         _funnel_rich(data)
     else:
         output.write(_funnel_text(data))
@@ -239,6 +239,10 @@ def _period_columns():
         Column("p50", "P50", kind="money", source="p50_minor"),
         Column("p90", "P90", kind="money", source="p90_minor"),
         Column("won", "won so far", kind="money", source="won_minor"),
+        Column("commit", kind="money", source="commit_minor"),
+        Column("best_case", "best case", kind="money", source="best_minor"),
+        Column("pipeline", kind="money", source="pipeline_minor"),
+        Column("omitted", kind="money", source="omitted_minor"),
         Column("target_probability", "P(target)", kind="pct"),
         Column("velocity", "velocity check", kind="money", source="velocity_minor"),
         Column("expected", "model mean", kind="money", source="expected_minor"),

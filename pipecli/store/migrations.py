@@ -20,7 +20,7 @@ from pipecli.store.schema import BULK_WRITE_MARK, snapshot_sql
 if TYPE_CHECKING:
     from pipecli.store.db import Store
 
-LATEST = 6
+LATEST = 10
 APPLICATION_ID = 0x70697065  # "pipe": marks a SQLite file as pipecli's (PRAGMA application_id)
 
 
@@ -156,10 +156,37 @@ def m006_mail(conn: Connection) -> None:
     _create_missing(conn)
 
 
-STEPS = {2: m002_followups_scores_extras, 3: m003_fewer_narrower_indexes, 4: m004_history, 6: m006_mail}
+def m007_forecast_category(conn: Connection) -> None:
+    """v6 -> v7: each deal's forecast category (commit, best, pipeline, omit), held by the open-lead index
+    too; a lead's stays indexed with their stage and end, so the forecast reads them from the index alone."""
+    add_missing_columns(conn, "lead", {})
+    for name in ("ix_stage_change_lead", "ix_lead_open"):  # rebuilt wider from the models
+        conn.exec_driver_sql(f"DROP INDEX IF EXISTS {name}")
+    _create_missing(conn)
 
 
-def _create_fresh(conn: Connection, seed: Callable[[Connection], None] | None) -> None:
+def m008_settings(conn: Connection) -> None:
+    """v7 -> v8: the settings a team shares, in the database (`pipecli settings`)."""
+    _create_missing(conn)
+
+
+def m010_merges(conn: Connection) -> None:
+    """v9 -> v10: the record of merged leads (`lead_merge`), which `pipecli merge` writes."""
+    _create_missing(conn)
+
+
+STEPS = {
+    2: m002_followups_scores_extras,
+    3: m003_fewer_narrower_indexes,
+    4: m004_history,
+    6: m006_mail,
+    7: m007_forecast_category,
+    8: m008_settings,
+    10: m010_merges,
+}
+
+
+def _create_fresh(conn: Connection, seed: Callable[[Connection], object] | None) -> None:
     # local like every SQLAlchemy import of the steps (schema, imported above, has loaded it)
     from sqlalchemy import text
     from sqlmodel import SQLModel
@@ -174,7 +201,7 @@ def _create_fresh(conn: Connection, seed: Callable[[Connection], None] | None) -
         seed(conn)
 
 
-def ensure_current(store: Store, seed: Callable[[Connection], None] | None = None) -> int:
+def ensure_current(store: Store, seed: Callable[[Connection], object] | None = None) -> int:
     """Bring `store`'s schema to LATEST (creating it when empty, then calling `seed(conn)` in the same
     transaction to add the data a new database starts with); return the version found on opening."""
     # local like every SQLAlchemy import of the steps (schema, imported above, has loaded it)
