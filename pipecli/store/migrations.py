@@ -15,6 +15,7 @@ from sqlalchemy.engine import Connection
 
 from pipecli import clock
 from pipecli.errors import PipecliError
+from pipecli.store import sql
 from pipecli.store.schema import BULK_WRITE_MARK, snapshot_sql
 
 if TYPE_CHECKING:
@@ -207,8 +208,7 @@ def ensure_current(store: Store, seed: Callable[[Connection], None] | None = Non
         finally:
             raw.close()
     with store.write() as conn:
-        if not store.is_sqlite:
-            conn.execute(text("SELECT pg_advisory_xact_lock(7071)"))  # one migrator at a time
+        sql.serialise(conn, sql.SCHEMA_LOCK)  # one migrator at a time
         current = read_version(conn)  # another process may have migrated meanwhile
         if current is None:
             _create_fresh(conn, seed)
