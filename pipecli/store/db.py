@@ -12,7 +12,8 @@ file to a rollback journal for its one transaction when no other connection has 
 mode every page of a million-row import is written twice (into the log, then into the file at the
 checkpoint) and read back through the log; with a rollback journal it is written once, and a crash still
 rolls the whole transaction back. Other commands wait for it (the busy timeout) instead of reading the
-old snapshot. The file goes back to WAL after the write, or, after a crash, when the next command opens it.
+old snapshot. The file goes back to WAL after the write, or, after a crash (whenever it came: before the
+write began, inside it, after its commit), when the next command opens it and finds it out of WAL mode.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import NullPool
@@ -33,9 +34,9 @@ from sqlalchemy.pool import NullPool
 from pipecli import DISTRIBUTION, config
 from pipecli.errors import PipecliError
 from pipecli.store import migrations
+from pipecli.store.faults import kill_point
 from pipecli.store.files import create_private_file, describe_file
 from pipecli.store.journal import KEY, Journal
-from pipecli.store.schema import BULK_WRITE_MARK
 
 BUSY_TIMEOUT_SECONDS = 30
 
@@ -226,6 +227,10 @@ class Store:
                 try:
                     with conn.begin():
                         yield conn
+                        if write:
+                            kill_point("write:before-commit")
+                    if write:
+                        kill_point("write:committed")
                 except BaseException:
                     if journal is not None:
                         journal.rolled_back()
@@ -256,11 +261,9 @@ class Store:
         import's inserts): the caller writes only references it has resolved from the database itself."""
         switched = self.is_sqlite and self.set_journal_mode("delete", wait=False) == "delete"
         if switched:
-            # committed on its own: when the process dies mid-write, the next command finds it and puts
-            # the file back in WAL mode (migrations.ensure_current)
-            with self.write() as conn:
-                conn.execute(text("DELETE FROM meta WHERE key = :k"), {"k": BULK_WRITE_MARK})
-                conn.execute(text("INSERT INTO meta (key, value) VALUES (:k, 'delete')"), {"k": BULK_WRITE_MARK})
+            # a process dying from here on leaves the file out of WAL mode: the next command to open it
+            # sees that and puts WAL back (migrations.ensure_current)
+            kill_point("bulk:switched")
         try:
             with self._transaction(write=True, bulk=True) as conn:
                 yield conn
@@ -269,15 +272,10 @@ class Store:
                 self.end_bulk_journal(wait=True)
 
     def end_bulk_journal(self, wait: bool = False) -> None:
-        """Put a file a bulk write switched to a rollback journal back in WAL mode, and drop its mark;
-        leave both when another connection has the file open (the next command tries again)."""
-        if self.set_journal_mode("wal", wait=wait) != "wal":
-            return
-        try:
-            with self.write() as conn:
-                conn.execute(text("DELETE FROM meta WHERE key = :k"), {"k": BULK_WRITE_MARK})
-        except PipecliError:
-            pass  # a read-only file: it stays marked, and works as it is
+        """Put a SQLite file a bulk write switched to a rollback journal back in WAL mode; leave it when
+        another connection has the file open (without `wait`), or it is read-only: the next command tries
+        again, and the file works meanwhile, only with readers and writers waiting for each other."""
+        self.set_journal_mode("wal", wait=wait)
 
     def set_journal_mode(self, mode: str, wait: bool) -> str | None:
         """Switch a SQLite file's journal mode outside any transaction; return the mode it is in after,

@@ -16,7 +16,7 @@ from sqlalchemy.engine import Connection
 from pipecli import clock
 from pipecli.errors import PipecliError
 from pipecli.store import sql
-from pipecli.store.schema import BULK_WRITE_MARK, snapshot_sql
+from pipecli.store.schema import snapshot_sql
 
 if TYPE_CHECKING:
     from pipecli.store.db import Store
@@ -186,10 +186,9 @@ def ensure_current(store: Store, seed: Callable[[Connection], None] | None = Non
             found = read_version(conn)
         except PipecliError as exc:
             raise PipecliError(f"{store.target}: {exc}; nothing was changed") from None
+        # a bulk write cut short (see db.Store.bulk_write) left the file in its rollback-journal mode
         cut_short = (
-            found is not None
-            and store.is_sqlite
-            and conn.execute(text("SELECT 1 FROM meta WHERE key = :k"), {"k": BULK_WRITE_MARK}).first() is not None
+            found is not None and store.is_sqlite and conn.exec_driver_sql("PRAGMA journal_mode").scalar() != "wal"
         )
     if cut_short:
         store.end_bulk_journal()

@@ -25,7 +25,6 @@ from sqlalchemy import BigInteger, Index, Table, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 SCHEMA_VERSION_KEY = "schema_version"
-BULK_WRITE_MARK = "bulk_write_journal"  # meta key: a bulk write switched the journal (Store.bulk_write)
 
 
 class Meta(SQLModel, table=True):
