@@ -96,6 +96,10 @@ def translate_error(exc: Exception, target: str) -> PipecliError:
         return PipecliError(
             f"database {target} is read-only (pipecli needs to write to the file and its folder): nothing was changed"
         )
+    if "disk is full" in low or "no space" in low:
+        return PipecliError(f"the disk holding database {target} is full ({text}): free some space and try again")
+    if "disk i/o error" in low:  # on a full disk, too, when SQLite's shared-memory file cannot grow
+        return PipecliError(f"database {target}: disk I/O error; is its disk full or failing? ({text})")
     if "malformed" in low or "not a database" in low or "disk image" in low:
         return PipecliError(f"database {target} is damaged or not a database ({text}); restore a backup")
     if "unable to open" in low:
