@@ -33,6 +33,7 @@ from sqlalchemy.pool import NullPool
 
 from pipecli import DISTRIBUTION, config
 from pipecli.errors import PipecliError
+from pipecli.formats import NUL_REFUSED, nul_in
 from pipecli.store import migrations
 from pipecli.store.faults import kill_point
 from pipecli.store.files import create_private_file, describe_file
@@ -121,6 +122,20 @@ def _numeric_loader() -> type[Any]:
     return NumericLoader
 
 
+def _refuse_nul(engine: Engine) -> None:
+    """Make every statement through `engine` refuse a text parameter holding a NUL byte, before the driver
+    sees it, with one line: on PostgreSQL the driver would fail less clearly, on SQLite store it (see
+    formats.NUL_REFUSED). The statement fails, so its transaction rolls back."""
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _check(_conn: Any, _cursor: Any, _sql: str, parameters: Any, _context: Any, executemany: bool) -> None:
+        for row in parameters if executemany else (parameters,):
+            found = nul_in(row.values() if isinstance(row, dict) else row or ())
+            if found is not None:
+                shown = found if len(found) <= 60 else found[:57] + "..."
+                raise PipecliError(f"{shown!r} {NUL_REFUSED}: nothing was changed")
+
+
 class Store:
     """An open pipecli database. Use `with store.write() as conn:` for changes (one transaction) and
     `with store.read() as conn:` for reports."""
@@ -164,6 +179,7 @@ class Store:
             def _on_pg_connect(dbapi_conn: Any, _record: Any) -> None:
                 dbapi_conn.adapters.register_loader("numeric", _numeric_loader())
 
+            _refuse_nul(engine)
             return engine
 
         engine = create_engine(
@@ -182,6 +198,8 @@ class Store:
             cur.execute("PRAGMA synchronous = NORMAL")
             cur.execute("PRAGMA mmap_size = 1073741824")  # big reports read pages without copying them
             cur.close()
+
+        _refuse_nul(engine)
 
         @event.listens_for(engine, "begin")
         def _on_begin(conn: Connection) -> None:
