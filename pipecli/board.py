@@ -49,7 +49,7 @@ def board(
     return _blocks(conn, p, totals, top)
 
 
-def _board_as_of(conn, p: dict, per_stage: int, moment: int) -> dict:
+def _board_as_of(conn: Connection, p: dict[str, Any], per_stage: int, moment: int) -> dict[str, Any]:
     from pipecli.reports.state import state  # the as-of relation: only a board of the past needs it
 
     check_as_of(conn, moment)
@@ -72,13 +72,15 @@ def _board_as_of(conn, p: dict, per_stage: int, moment: int) -> dict:
             ),
             {**params, "n": per_stage},
         ).mappings()
-        top: dict[int, list[dict]] = {}
+        top: dict[int, list[dict[str, Any]]] = {}
         for r in rows:
             top.setdefault(r["stage_id"], []).append(dict(r))
     return _blocks(conn, p, totals, top)
 
 
-def _blocks(conn, p: dict, totals: dict, top: dict) -> dict:
+def _blocks(
+    conn: Connection, p: dict[str, Any], totals: dict[int, tuple[int, int]], top: dict[int, list[dict[str, Any]]]
+) -> dict[str, Any]:
     stages = []
     for s in pipelines.stages(conn, p["id"]):
         count, value = totals.get(s["id"], (0, None))

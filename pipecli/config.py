@@ -11,6 +11,13 @@ choices) with one line naming the file, the section and the key. Example:
 
     [scoring]
     hot_threshold = 50
+
+The settings that belong to the data (`SHARED_TOP` and the `SHARED_SECTIONS`: currency, stale defaults,
+scoring, forecast, clean, qualification) can also live in the database, shared by everyone who opens it
+(`pipecli settings`, `pipecli/settings.py`). Opening a database installs its settings here
+(`use_database`) and every reader sees them layered: **the database's value wins** over the file's, which
+wins over the default; a file that still sets a key the database sets otherwise is `shadowed`, and the
+command line warns. What is personal (database location, user, locale, date order, mail) stays in the file.
 """
 
 from __future__ import annotations
@@ -28,6 +35,10 @@ from pipecli import money
 from pipecli.errors import PipecliError
 
 _cache: dict[str, tuple[float, dict[str, Any]]] = {}
+_database: dict[str, Any] = {}  # the open database's shared settings, by dotted key (`use_database`)
+
+SHARED_TOP = ("currency", "stale_days")  # top-level keys a team shares
+SHARED_SECTIONS = ("scoring", "forecast", "clean", "qualification")  # sections a team shares, every key
 
 Spec = TypeVar("Spec")
 
@@ -68,6 +79,62 @@ def load() -> dict[str, Any]:
     return data
 
 
+def use_database(values: typing.Mapping[str, Any] | None) -> None:
+    """Install the shared settings of the database just opened (`{"currency": "JPY",
+    "scoring.hot_threshold": 20}`; None or empty for none), read by every later `section`, until the next."""
+    _database.clear()
+    _database.update(values or {})
+
+
+def database_settings() -> dict[str, Any]:
+    """Return the shared settings installed from the open database, by dotted key."""
+    return dict(_database)
+
+
+def is_shared(key: str) -> bool:
+    """Return True when dotted `key` (`currency`, `scoring.hot_threshold`) names a setting a team shares."""
+    head, dot, _ = key.partition(".")
+    return head in SHARED_SECTIONS if dot else key in SHARED_TOP
+
+
+def file_value(key: str) -> Any:
+    """Return the config file's value of dotted `key`, or None when the file does not set it."""
+    data: Any = load()
+    for part in key.split("."):
+        if not isinstance(data, dict) or part not in data:
+            return None
+        data = data[part]
+    return data
+
+
+def shadowed() -> list[tuple[str, Any, Any]]:
+    """Return (key, file's value, database's value) for each shared key the config file sets otherwise than
+    the open database: the file's value is not used, and the user should know."""
+    found = []
+    for key, held in sorted(_database.items()):
+        mine = file_value(key)
+        if mine is not None and mine != held:
+            found.append((key, mine, held))
+    return found
+
+
+def in_force(name: str | None) -> dict[str, Any]:
+    """Return the `[name]` table (the top-level keys when None) as it is in force: the file's, with the open
+    database's shared values over it."""
+    data = load()
+    raw: Any = data if name is None else data.get(name, {})
+    if not isinstance(raw, dict):
+        raise ConfigError(f"config file {path()}: [{name}] must be a table")
+    merged = dict(raw)
+    for key, held in _database.items():
+        head, dot, rest = key.partition(".")
+        if name is None and not dot:
+            merged[key] = held
+        elif dot and head == name:
+            merged[rest] = held
+    return merged
+
+
 def setting(
     default: Any,
     *,
@@ -85,31 +152,45 @@ def setting(
 
 
 def section(name: str | None, spec: type[Spec]) -> Spec:
-    """Return the `[name]` table of the config (the top-level keys when `name` is None) as a `spec`
-    instance: absent keys take the field defaults; an unknown key, a value of the wrong type or one
-    out of bounds or choices raises ConfigError naming the file, the section and the key."""
-    data = load()
-    raw: Any = data if name is None else data.get(name, {})
-    where = "" if name is None else f"[{name}] "
-    if not isinstance(raw, dict):
-        raise ConfigError(f"config file {path()}: [{name}] must be a table")
-    # a field named like a Python keyword ends in "_" (`from_`): its key is the word itself (`from`)
-    fields = {f.name.removesuffix("_"): f for f in dataclasses.fields(spec)}  # type: ignore[arg-type]
-    hints = {key: typing.get_type_hints(spec)[f.name] for key, f in fields.items()}
+    """Return the `[name]` table in force (`in_force`: the file's, the database's shared values over it;
+    the top-level keys when `name` is None) as a `spec` instance: absent keys take the field defaults; an
+    unknown key, a value of the wrong type or one out of bounds or choices raises ConfigError naming the
+    file (or the database), the section and the key."""
+    raw = in_force(name)
+    fields = spec_fields(spec)
     values: dict[str, Any] = {}
     for key, value in raw.items():
         if name is None and isinstance(value, dict | list) and key not in fields:
             continue  # a section (or an array of tables), read by its own spec
-        if key not in fields:
-            known = ", ".join(fields) or "none"
-            close = closest(key, list(fields))
-            hint = f"; did you mean {close}?" if close else ""
-            raise ConfigError(f"config file {path()}: {where}{key} is not a setting (known: {known}){hint}")
-        problem = _problem(value, hints[key], fields[key].metadata)
-        if problem:
-            raise ConfigError(f"config file {path()}: {where}{key} must be {problem}, not {value!r}")
-        values[fields[key].name] = float(value) if hints[key] is float else value
+        dotted = key if name is None else f"{name}.{key}"
+        where = "database setting" if dotted in _database else f"config file {path()}:"
+        values[fields[key].name if key in fields else key] = check(spec, name, key, value, where)
     return spec(**values)
+
+
+def spec_fields(spec: type[Any]) -> dict[str, dataclasses.Field[Any]]:
+    """Return a section spec's fields by key: a field named like a Python keyword ends in "_" (`from_`),
+    its key is the word itself (`from`)."""
+    return {f.name.removesuffix("_"): f for f in dataclasses.fields(spec)}
+
+
+def check(spec: type[Any], name: str | None, key: str, value: Any, where: str) -> Any:
+    """Return `value` of `key` in section `name` of `spec` as the reader takes it (an int for a float key
+    becomes a float); raise ConfigError starting with `where` for an unknown key (the closest known one
+    suggested) or a value of the wrong type, out of bounds or choices. The one check of a setting's
+    value, whether it comes from the file or is typed to `pipecli settings set`."""
+    fields = spec_fields(spec)
+    section_name = "" if name is None else f"[{name}] "
+    if key not in fields:
+        known = ", ".join(fields) or "none"
+        close = closest(key, list(fields))
+        hint = f"; did you mean {close}?" if close else ""
+        raise ConfigError(f"{where} {section_name}{key} is not a setting (known: {known}){hint}")
+    hint_type = typing.get_type_hints(spec)[fields[key].name]
+    problem = _problem(value, hint_type, fields[key].metadata)
+    if problem:
+        raise ConfigError(f"{where} {section_name}{key} must be {problem}, not {value!r}")
+    return float(value) if hint_type is float else value
 
 
 def closest(word: str, known: list[str]) -> str | None:
@@ -198,7 +279,7 @@ def top() -> TopLevel:
 
 def value(key: str, default: Any) -> Any:
     """Return a top-level setting (checked, see `TopLevel`), or `default` when the file does not set it."""
-    if key not in load():
+    if key not in in_force(None):
         return default
     return getattr(top(), key)
 

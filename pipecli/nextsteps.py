@@ -10,14 +10,16 @@ ready to advance.
 from __future__ import annotations
 
 import datetime as _dt
+from typing import Any
 
 from sqlalchemy import text
+from sqlalchemy.engine import Connection, RowMapping
 
 from pipecli import clock
 from pipecli.errors import PipecliError
 
 
-def set_follow_up(conn, lead_id: int, due: _dt.date, step: str) -> dict:
+def set_follow_up(conn: Connection, lead_id: int, due: _dt.date, step: str) -> dict[str, Any]:
     """Set a lead's next step and its due date; return them."""
     from pipecli.leads import get_lead, set_fields  # leads imports this module (stage triggers)
 
@@ -43,7 +45,9 @@ def parse_next(spec: str) -> tuple[_dt.date, str]:
     raise PipecliError(f'--next: {spec!r} must start with a date and say what to do: "2026-12-02 send proposal"')
 
 
-def log_with_next(conn, lead_id: int, kind: str, note: str | None, at: int | None, next_spec: str | None) -> int:
+def log_with_next(
+    conn: Connection, lead_id: int, kind: str, note: str | None, at: int | None, next_spec: str | None
+) -> int:
     """Log an activity and, when `next_spec` is given, plan the follow-up it names; return the activity id."""
     # local by history only (no cycle, no start-up cost): may move to the top
     from pipecli.leads import log_activity
@@ -55,7 +59,7 @@ def log_with_next(conn, lead_id: int, kind: str, note: str | None, at: int | Non
     return activity_id
 
 
-def ready_to_advance(conn, pipeline: str | None = None) -> list[dict]:
+def ready_to_advance(conn: Connection, pipeline: str | None = None) -> list[dict[str, Any]]:
     """Return the open leads that showed a trigger activity of their stage since entering it, each with the
     latest trigger, when it happened and the suggested move."""
     # local by history only (no cycle, no start-up cost): may move to the top
@@ -93,7 +97,7 @@ def ready_to_advance(conn, pipeline: str | None = None) -> list[dict]:
     return out
 
 
-def todays_work(conn, pipeline: str | None = None) -> dict:
+def todays_work(conn: Connection, pipeline: str | None = None) -> dict[str, Any]:
     """Return the morning view: {"follow_ups": [...], "hot_without_next_step": [...], "ready": [...]}."""
     # local by history only (no cycle, no start-up cost): may move to the top
     from pipecli.listing import LeadFilter
@@ -102,9 +106,9 @@ def todays_work(conn, pipeline: str | None = None) -> dict:
     score, score_params = scoring.total_sql("l")
     day = clock.today()
 
-    def leads_where(condition: str, order: str, **filters) -> list:
+    def leads_where(condition: str, order: str, **filters: Any) -> list[RowMapping]:
         where, params = LeadFilter(pipeline=pipeline, status="open", **filters).where(conn)
-        return (
+        return list(
             conn.execute(
                 text(
                     f"SELECT l.id, l.name, l.company, s.name AS stage, l.next_step, l.next_step_due, {score} AS score,"

@@ -11,20 +11,24 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import text
+from sqlalchemy.engine import Connection, RowMapping
 
 from pipecli import clock
 from pipecli.errors import NotFound, PipecliError
 from pipecli.store import journal
 
+if TYPE_CHECKING:
+    from pipecli.store.db import Store
+
 F = TypeVar("F", bound=Callable[..., Any])
 _RECORDING = "pipecli_recording_setup"
 
 
-def _setup_rows(conn) -> dict[tuple[str, Any], dict]:
-    rows: dict[tuple[str, Any], dict] = {}
+def _setup_rows(conn: Connection) -> dict[tuple[str, Any], dict[str, Any]]:
+    rows: dict[tuple[str, Any], dict[str, Any]] = {}
     for table, sql in (
         ("pipeline", "SELECT * FROM pipeline"),
         ("stage", "SELECT * FROM stage"),
@@ -43,7 +47,7 @@ def _recorded(fn: F) -> F:
     """Journal the setup rows `fn` changes (once, however the setup functions call each other)."""
 
     @functools.wraps(fn)
-    def wrapper(conn, *args, **kwargs):
+    def wrapper(conn: Connection, *args: Any, **kwargs: Any) -> Any:
         if conn.info.get(_RECORDING):
             return fn(conn, *args, **kwargs)
         conn.info[_RECORDING] = True
@@ -71,7 +75,7 @@ def _recorded(fn: F) -> F:
 
 DEFAULT_NAME = "Sales"
 # name, configured win probability, days of silence before a lead in it counts as stale
-DEFAULT_STAGES = [
+DEFAULT_STAGES: list[tuple[str, float | None, int | None]] = [
     ("Prospecting", 0.10, 21),
     ("Contact", 0.20, 14),
     ("Qualification", 0.35, 14),
@@ -98,13 +102,13 @@ def _check_name(name: str, what: str) -> str:
 
 
 @_recorded
-def create_pipeline(conn, name: str, stages: list[tuple[str, float | None, int | None]]) -> int:
+def create_pipeline(conn: Connection, name: str, stages: list[tuple[str, float | None, int | None]]) -> int:
     """Create a pipeline with the given open stages (name, probability, stale days) plus won and lost;
     return its id."""
     return _create_pipeline(conn, name, stages)
 
 
-def _create_pipeline(conn, name: str, stages: list[tuple[str, float | None, int | None]]) -> int:
+def _create_pipeline(conn: Connection, name: str, stages: list[tuple[str, float | None, int | None]]) -> int:
     name = _check_name(name, "pipeline")
     if _find_pipeline(conn, name) is not None:
         raise PipecliError(f"a pipeline named {name!r} already exists")
@@ -153,17 +157,17 @@ def _create_pipeline(conn, name: str, stages: list[tuple[str, float | None, int 
     ).scalar()
     if qual is not None:
         conn.execute(text("UPDATE pipeline SET qualification_stage_id = :s WHERE id = :p"), {"s": qual, "p": pid})
-    return pid
+    return int(pid)
 
 
-def create_default(conn) -> int:
+def create_default(conn: Connection) -> int:
     """Create the default pipeline (Sales: Prospecting, Contact, Qualification, Meeting, Proposal)."""
     pid = _create_pipeline(conn, DEFAULT_NAME, DEFAULT_STAGES)  # a new database's start: not a change to undo
     conn.execute(text("INSERT INTO meta (key, value) VALUES ('default_pipeline', :p)"), {"p": str(pid)})
     return pid
 
 
-def open_store(target: str, migrate: bool = True):
+def open_store(target: str, migrate: bool = True) -> Store:
     """Return the open `Store` for `target`; a database created by this call starts with the default
     pipeline. Every command opens its database here: the store layer knows tables, not pipelines."""
     # local by history only (no cycle, no start-up cost): may move to the top
@@ -172,7 +176,7 @@ def open_store(target: str, migrate: bool = True):
     return Store.open(target, migrate=migrate, seed=create_default)
 
 
-def _find_pipeline(conn, name: str):
+def _find_pipeline(conn: Connection, name: str) -> RowMapping | None:
     return (
         conn.execute(text("SELECT * FROM pipeline WHERE lower(name) = lower(:n)"), {"n": name.strip()})
         .mappings()
@@ -180,7 +184,7 @@ def _find_pipeline(conn, name: str):
     )
 
 
-def default_pipeline_id(conn) -> int:
+def default_pipeline_id(conn: Connection) -> int:
     """Return the id of the default pipeline."""
     value = conn.execute(text("SELECT value FROM meta WHERE key = 'default_pipeline'")).scalar()
     if value is None:
@@ -188,7 +192,7 @@ def default_pipeline_id(conn) -> int:
     return int(value)
 
 
-def get_pipeline(conn, name: str | None = None) -> dict:
+def get_pipeline(conn: Connection, name: str | None = None) -> dict[str, Any]:
     """Return the pipeline called `name` (case-insensitive), or the default one when `name` is None."""
     if name is None:
         row = (
@@ -204,12 +208,12 @@ def get_pipeline(conn, name: str | None = None) -> dict:
     return dict(row)
 
 
-def get_pipeline_by_id(conn, pipeline_id: int) -> dict:
+def get_pipeline_by_id(conn: Connection, pipeline_id: int) -> dict[str, Any]:
     """Return the pipeline with this id."""
     return dict(conn.execute(text("SELECT * FROM pipeline WHERE id = :p"), {"p": pipeline_id}).mappings().one())
 
 
-def stages(conn, pipeline_id: int, outcomes: bool = True) -> list[dict]:
+def stages(conn: Connection, pipeline_id: int, outcomes: bool = True) -> list[dict[str, Any]]:
     """Return the pipeline's current stages: open ones by position, then won and lost."""
     rows = conn.execute(
         text(
@@ -221,7 +225,7 @@ def stages(conn, pipeline_id: int, outcomes: bool = True) -> list[dict]:
     return [dict(r) for r in rows if outcomes or r["kind"] == "open"]
 
 
-def find_stage(conn, pipeline_id: int, name: str) -> dict:
+def find_stage(conn: Connection, pipeline_id: int, name: str) -> dict[str, Any]:
     """Return the stage of the pipeline called `name` (case-insensitive; `won`/`lost` are outcomes)."""
     row = (
         conn.execute(
@@ -238,7 +242,7 @@ def find_stage(conn, pipeline_id: int, name: str) -> dict:
     return dict(row)
 
 
-def list_pipelines(conn) -> list[dict]:
+def list_pipelines(conn: Connection) -> list[dict[str, Any]]:
     """Return every pipeline with its open stage count, open lead count and open value (minor units)."""
     default = default_pipeline_id(conn)
     rows = conn.execute(
@@ -253,10 +257,10 @@ def list_pipelines(conn) -> list[dict]:
     return [{**dict(r), "default": r["id"] == default} for r in rows]
 
 
-def show_pipeline(conn, name: str | None) -> list[dict]:
+def show_pipeline(conn: Connection, name: str | None) -> list[dict[str, Any]]:
     """Return the pipeline's stages with order, probability, stale-after days, triggers and lead counts."""
     pipeline = get_pipeline(conn, name)
-    counts = dict(
+    counts: dict[int, int] = dict(
         conn.execute(
             text("SELECT stage_id, COUNT(*) FROM lead WHERE pipeline_id = :p GROUP BY stage_id"),
             {"p": pipeline["id"]},
@@ -280,7 +284,7 @@ def show_pipeline(conn, name: str | None) -> list[dict]:
 
 @_recorded
 def configure_stage(
-    conn,
+    conn: Connection,
     pipeline: str | None,
     stage: str,
     probability: float | None = None,
@@ -288,11 +292,11 @@ def configure_stage(
     triggers: str | None = None,
     rename: str | None = None,
     qualification: bool = False,
-) -> dict:
+) -> dict[str, Any]:
     """Set a stage's probability, stale-after days, triggers or name; return the updated stage."""
     p = get_pipeline(conn, pipeline)
     s = find_stage(conn, p["id"], stage)
-    changes: dict = {}
+    changes: dict[str, Any] = {}
     if probability is not None:
         if not 0 <= probability <= 1:
             raise PipecliError(f"--probability must be between 0 and 1, not {probability}")
@@ -332,7 +336,7 @@ def configure_stage(
     return dict(conn.execute(text("SELECT * FROM stage WHERE id = :s"), {"s": s["id"]}).mappings().one())
 
 
-def _renumber(conn, pipeline_id: int, ordered_ids: list[int]) -> None:
+def _renumber(conn: Connection, pipeline_id: int, ordered_ids: list[int]) -> None:
     """Give the open stages positions 1..n in `ordered_ids` order and recompute each lead's furthest
     position, which is expressed in positions."""
     conn.execute(
@@ -354,7 +358,7 @@ def _renumber(conn, pipeline_id: int, ordered_ids: list[int]) -> None:
         journal.record(conn, lead_id, "furthest_position", old, new)
 
 
-def _open_ids(conn, pipeline_id: int) -> list[int]:
+def _open_ids(conn: Connection, pipeline_id: int) -> list[int]:
     return [s["id"] for s in stages(conn, pipeline_id, outcomes=False)]
 
 
@@ -370,13 +374,13 @@ def _place(ids: list[int], stage_id: int, position: int | None) -> list[int]:
 
 @_recorded
 def add_stage(
-    conn,
+    conn: Connection,
     pipeline: str | None,
     name: str,
     position: int | None = None,
     probability: float | None = None,
     stale_days: int | None = None,
-) -> dict:
+) -> dict[str, Any]:
     """Add an open stage at `position` (1-based; default last); return the new stage."""
     p = get_pipeline(conn, pipeline)
     name = _check_name(name, "stage")
@@ -404,7 +408,7 @@ def add_stage(
 
 
 @_recorded
-def move_stage(conn, pipeline: str | None, stage: str, position: int) -> list[dict]:
+def move_stage(conn: Connection, pipeline: str | None, stage: str, position: int) -> list[dict[str, Any]]:
     """Move an open stage to `position` (1-based); return the pipeline's stages in their new order."""
     p = get_pipeline(conn, pipeline)
     s = find_stage(conn, p["id"], stage)
@@ -415,7 +419,7 @@ def move_stage(conn, pipeline: str | None, stage: str, position: int) -> list[di
 
 
 @_recorded
-def remove_stage(conn, pipeline: str | None, stage: str) -> None:
+def remove_stage(conn: Connection, pipeline: str | None, stage: str) -> None:
     """Remove an open stage; refused while any lead is in it. History that passed through it is kept."""
     p = get_pipeline(conn, pipeline)
     s = find_stage(conn, p["id"], stage)
@@ -443,7 +447,7 @@ def remove_stage(conn, pipeline: str | None, stage: str) -> None:
 
 
 @_recorded
-def rename_pipeline(conn, old: str, new: str) -> dict:
+def rename_pipeline(conn: Connection, old: str, new: str) -> dict[str, Any]:
     """Rename a pipeline; return it."""
     p = get_pipeline(conn, old)
     new = _check_name(new, "pipeline")
@@ -455,7 +459,7 @@ def rename_pipeline(conn, old: str, new: str) -> dict:
 
 
 @_recorded
-def set_default(conn, name: str) -> dict:
+def set_default(conn: Connection, name: str) -> dict[str, Any]:
     """Make `name` the default pipeline (used when a command names none); return it."""
     p = get_pipeline(conn, name)
     conn.execute(text("UPDATE meta SET value = :p WHERE key = 'default_pipeline'"), {"p": str(p["id"])})
@@ -463,7 +467,7 @@ def set_default(conn, name: str) -> dict:
 
 
 @_recorded
-def delete_pipeline(conn, name: str) -> None:
+def delete_pipeline(conn: Connection, name: str) -> None:
     """Delete an empty pipeline; refused while it holds leads or is the default."""
     p = get_pipeline(conn, name)
     if p["id"] == default_pipeline_id(conn):

@@ -12,14 +12,22 @@ rewritten with VACUUM FULL; the server's own WAL archive and older backups are o
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from sqlalchemy import text
+from sqlalchemy.engine import Connection
 
 from pipecli.errors import NotFound, PipecliError
 from pipecli.store.schema import lead_tables
 from pipecli.store.sql import execute_in
 
+if TYPE_CHECKING:
+    from pathlib import Path
 
-def find_person(conn, who: str) -> list[dict]:
+    from pipecli.store.db import Store
+
+
+def find_person(conn: Connection, who: str) -> list[dict[str, Any]]:
     """Return the leads (id, name, email) that `who` names: a lead id, or an email address."""
     who = (who or "").strip()
     if who.isdigit():
@@ -36,7 +44,7 @@ def find_person(conn, who: str) -> list[dict]:
     return found
 
 
-def forget(conn, who: str) -> dict:
+def forget(conn: Connection, who: str) -> dict[str, Any]:
     """Delete every lead `who` names with all rows about them; return {leads, rows} (ids and counts).
 
     Run `compact` after the transaction commits so the bytes leave the file too."""
@@ -72,7 +80,7 @@ def forget(conn, who: str) -> dict:
 CHECKPOINT_WAIT_SECONDS = 5
 
 
-def compact(store) -> dict:
+def compact(store: Store) -> dict[str, Any]:
     """Rewrite the database so deleted rows leave no bytes behind; return {wal_bytes, busy, error}.
 
     `busy`: another process's read kept the write-ahead log from being emptied (it may hold the erased
@@ -80,26 +88,28 @@ def compact(store) -> dict:
     disk: VACUUM needs room for a copy of the database). Either leaves an erasure committed but not yet
     complete on disk; `incomplete` says so, and `pipecli db compact` finishes it later."""
     raw = store.engine.raw_connection()  # outside a transaction: VACUUM cannot run inside one
+    driver: Any = raw.driver_connection  # sqlite3's or psycopg's connection, open while `raw` is
     try:
         if store.is_sqlite:
-            return _compact_sqlite(raw.driver_connection, store.path)
+            assert store.path is not None  # a SQLite store is a file
+            return _compact_sqlite(driver, store.path)
         # psycopg is the optional `postgres` extra: only a PostgreSQL store gets here
         import psycopg
 
-        raw.driver_connection.autocommit = True  # VACUUM cannot run inside a transaction
+        driver.autocommit = True  # VACUUM cannot run inside a transaction
         try:
             for table in ["lead", "event", "journal", *lead_tables()]:
-                raw.driver_connection.execute(f"VACUUM (FULL) {table}")
+                driver.execute(f"VACUUM (FULL) {table}")
         except psycopg.Error as exc:
             return {"wal_bytes": None, "busy": False, "error": _first_line(exc)}
         finally:
-            raw.driver_connection.autocommit = False
+            driver.autocommit = False
         return {"wal_bytes": None, "busy": False, "error": None}
     finally:
         raw.close()
 
 
-def _compact_sqlite(db, path) -> dict:
+def _compact_sqlite(db: Any, path: Path) -> dict[str, Any]:
     """`compact` on a SQLite file: checkpoint, VACUUM, then a checkpoint that truncates the log."""
     # sqlite3 only here: its errors are what a failed rewrite raises
     import sqlite3
@@ -124,7 +134,7 @@ def _first_line(exc: Exception) -> str:
     return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
 
 
-def incomplete(compacted: dict) -> str | None:
+def incomplete(compacted: dict[str, Any]) -> str | None:
     """Return why a `compact` result leaves erased rows possibly still on disk, and how to finish, or None
     when the rewrite was complete."""
     if compacted["error"]:

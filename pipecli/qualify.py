@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import text
+from sqlalchemy.engine import Connection
 
 from pipecli import clock, config
 from pipecli.config import setting
@@ -55,19 +57,19 @@ def status_of(verdicts: dict[str, str], needed: tuple[str, ...]) -> str:
     return "incomplete"
 
 
-def _verdicts(conn, lead_id: int) -> dict[str, str]:
+def _verdicts(conn: Connection, lead_id: int) -> dict[str, str]:
     rows = conn.execute(text("SELECT criterion, verdict FROM qualification WHERE lead_id = :l"), {"l": lead_id})
     return dict(rows.all())
 
 
 def qualify(
-    conn,
+    conn: Connection,
     lead_id: int,
     answers: dict[str, str | None],
     at: int | None = None,
     move: bool = False,
     close: bool = False,
-) -> dict:
+) -> dict[str, Any]:
     """Record the given answers (criteria not given keep their answer) at `at`; set the lead's
     qualification; with `move`, move a qualified lead to its pipeline's qualification stage; with `close`,
     close a disqualified lead as lost. Return the answers, the status and what was done."""
@@ -123,7 +125,7 @@ def qualify(
     return {"lead_id": lead_id, "status": status, "required": needed, "verdicts": verdicts, "done": done}
 
 
-def pending(conn, pipeline: str | None = None) -> list[dict]:
+def pending(conn: Connection, pipeline: str | None = None) -> list[dict[str, Any]]:
     """Return the open leads whose qualification is incomplete, oldest first, with what is still missing."""
     # local by history only (no cycle, no start-up cost): may move to the top
     from pipecli.listing import LeadFilter
@@ -141,7 +143,7 @@ def pending(conn, pipeline: str | None = None) -> list[dict]:
         .mappings()
         .all()
     )
-    answers: dict[int, dict] = {}
+    answers: dict[int, dict[str, Any]] = {}
     for lead_id, criterion, v in conn.execute(text("SELECT lead_id, criterion, verdict FROM qualification")):
         answers.setdefault(lead_id, {})[criterion] = v
     needed = required()

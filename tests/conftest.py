@@ -20,7 +20,7 @@ time.tzset()
 import pytest  # noqa: E402
 from typer.testing import CliRunner  # noqa: E402
 
-from pipecli import clock  # noqa: E402
+from pipecli import clock, config  # noqa: E402
 
 FROZEN_NOW = "2026-11-28T09:00:00+00:00"
 
@@ -37,8 +37,10 @@ def isolated(tmp_path, monkeypatch):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("PIPECLI_NOW", FROZEN_NOW)
     clock.freeze(None)
+    config.use_database(None)  # no database's shared settings carried over from another test
     yield
     clock.freeze(None)
+    config.use_database(None)
 
 
 PG_URL = os.environ.get("PIPECLI_TEST_PG_URL")

@@ -4,13 +4,15 @@
 from __future__ import annotations
 
 import json
-import math
 import os
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 import pipecli
+from pipecli.clock import human_duration
 
 ROOT = Path(__file__).resolve().parent.parent
 DAY = 86400
@@ -131,8 +133,9 @@ def test_stuck_uses_the_percentile_with_history_and_the_fixed_limit_without(cli)
     durations = [1, 2, 3, 4, 5, 6, 7, 8, 9, 12]  # 10 past stays in Proposal
     past_stays(cli, "Proposal", durations)
     past_stays(cli, "Meeting", [1, 1, 1])  # too few to say what is normal
-    k = math.ceil(0.90 * len(durations))
-    p90 = sorted(durations)[k - 1] * DAY  # nearest-rank 90th percentile: 9 days
+    ranked = sorted(durations)  # the 90th percentile, interpolated: 0.9 of the way from the 9th to the 10th
+    pos = 0.9 * (len(ranked) - 1)
+    p90 = round((ranked[int(pos)] + (ranked[int(pos) + 1] - ranked[int(pos)]) * (pos - int(pos))) * DAY)  # 9.3d
 
     slow = add(cli, "Slow proposal", iso(NOW - int(9.5 * DAY)), "--stage", "Proposal")  # > p90, < limit 10d
     normal = add(cli, "Normal proposal", iso(NOW - 8 * DAY), "--stage", "Proposal")
@@ -144,7 +147,7 @@ def test_stuck_uses_the_percentile_with_history_and_the_fixed_limit_without(cli)
     assert set(stuck) == {slow, meeting}
     assert normal not in stuck and short not in stuck
     assert stuck[slow]["basis"] == "percentile"
-    assert stuck[slow]["threshold"] == f"{p90 // DAY}d"
+    assert stuck[slow]["threshold"] == human_duration(p90) == "9d 7h"
     assert "90th percentile of 10 past stays" in stuck[slow]["why"]
     assert stuck[meeting]["basis"] == "fixed limit"
     assert stuck[meeting]["threshold"] == f"{LIMITS['Meeting']}d"
@@ -157,13 +160,25 @@ def test_stuck_percentile_and_history_needed_are_configurable(cli, tmp_path):
     past_stays(cli, "Proposal", durations)
     eight = add(cli, "Eight days", iso(NOW - 8 * DAY), "--stage", "Proposal")
     (tmp_path / "config.toml").write_text("[clean]\npercentile = 50\n")
-    median = sorted(durations)[math.ceil(0.5 * len(durations)) - 1]
+    ranked = sorted(durations)
+    median = (ranked[4] + ranked[5]) / 2 * DAY  # 5.5 days, as `metrics` would say
 
     stuck = by_rule(report(cli), "stuck")
-    assert stuck[eight]["threshold"] == f"{median}d" and stuck[eight]["basis"] == "percentile"
+    assert stuck[eight]["threshold"] == human_duration(round(median)) and stuck[eight]["basis"] == "percentile"
 
     (tmp_path / "config.toml").write_text("[clean]\npercentile = 50\nmin_history = 11\n")
     assert eight not in by_rule(report(cli), "stuck")  # 8 days < the fixed 10 days
+
+
+def test_metrics_p90_and_the_stuck_threshold_are_one_definition(cli):
+    """`metrics` says a stage's 90th percentile stay; `clean` calls a deal stuck past that same figure."""
+    past_stays(cli, "Proposal", [1, 2, 3, 4, 5, 6, 7, 8, 9, 12])
+    slow = add(cli, "Slow proposal", iso(NOW - int(9.5 * DAY)), "--stage", "Proposal")
+    stages = {s["stage"]: s for s in json.loads(cli("metrics", "--format", "json").stdout)["stages"]}
+    p90_days = stages["Proposal"]["time_p90_days"]
+
+    assert p90_days == pytest.approx(9.3)
+    assert by_rule(report(cli), "stuck")[slow]["threshold"] == human_duration(round(p90_days * DAY))
 
 
 def test_bad_config_is_one_line_and_exit_1(cli, tmp_path):

@@ -243,6 +243,59 @@ def test_login_right_and_wrong_password(cli, tmp_path, monkeypatch):
         controller.stop()
 
 
+class MemoryKeyring:
+    """A keyring backend holding passwords in memory: keyring's own extension point (`set_keyring`), so the
+    lookup runs through the real keyring package as it would on a desktop's secret service."""
+
+    def __new__(cls, stored: dict[tuple[str, str], str]):
+        import keyring.backend
+
+        class Backend(keyring.backend.KeyringBackend):
+            priority = 1  # type: ignore[assignment]
+
+            def get_password(self, service, username):
+                return stored.get((service, username))
+
+            def set_password(self, service, username, password):
+                stored[(service, username)] = password
+
+            def delete_password(self, service, username):
+                stored.pop((service, username), None)
+
+        return Backend()
+
+
+def test_the_password_from_netrc_or_the_keyring_and_a_message_when_neither_has_it(cli, tmp_path, monkeypatch):
+    keyring = pytest.importorskip("keyring")
+    controller, inbox = start_server(authenticate=True)
+    previous = keyring.get_keyring()
+    try:
+        configure(tmp_path, f"smtp://anna@127.0.0.1:{controller.port}")
+        template(tmp_path, "hello", "Subject: Hello\n\nHello $name\n")
+        lead = int(cli("add-lead", "Auth", "--email", "auth@x.test").stdout)
+        monkeypatch.delenv("PIPECLI_SMTP_PASSWORD", raising=False)
+        monkeypatch.setenv("HOME", str(tmp_path))
+        stored: dict = {}
+        keyring.set_keyring(MemoryKeyring(stored))
+        result = cli("mail", "send", lead, "--template", "hello", ok=False)
+        assert result.exit_code == 1 and "no password for anna@127.0.0.1" in result.stderr
+        assert "keyring (service pipecli-smtp)" in result.stderr and inbox.received == []
+
+        stored[("pipecli-smtp", "anna@127.0.0.1")] = PASSWORD
+        cli("mail", "send", lead, "--template", "hello")
+        assert len(inbox.received) == 1
+
+        stored.clear()
+        netrc = tmp_path / ".netrc"
+        netrc.write_text(f"machine 127.0.0.1 login anna password {PASSWORD}\n")
+        netrc.chmod(0o600)
+        cli("mail", "send", lead, "--template", "hello")
+        assert len(inbox.received) == 2
+    finally:
+        keyring.set_keyring(previous)
+        controller.stop()
+
+
 def test_bad_smtp_settings_are_one_line(cli, tmp_path):
     lead = int(cli("add-lead", "Cfg", "--email", "c@x.test").stdout)
     template(tmp_path, "hello", "Subject: Hello\n\nHello $name\n")

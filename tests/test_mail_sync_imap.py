@@ -240,6 +240,23 @@ def test_starttls_and_a_netrc_password(cli, dovecot, tmp_path, monkeypatch):
 
 
 @pytest.mark.sqlite_only
+def test_a_keyring_password(cli, dovecot, tmp_path, monkeypatch):
+    keyring = pytest.importorskip("keyring")
+    from test_mail_send import MemoryKeyring
+
+    add_lead(cli, "Ann", "ann@acme.example")
+    dovecot.deliver(*mails(0, 2))
+    monkeypatch.delenv("PIPECLI_IMAP_PASSWORD")
+    monkeypatch.setenv("HOME", str(tmp_path))  # no netrc
+    previous = keyring.get_keyring()
+    try:
+        keyring.set_keyring(MemoryKeyring({("pipecli", f"{dovecot.user}@localhost"): PASSWORD}))
+        assert json.loads(sync(cli, dovecot.url(tls=False)).stdout)["logged"] == 2
+    finally:
+        keyring.set_keyring(previous)
+
+
+@pytest.mark.sqlite_only
 def test_wrong_password_unreachable_server_and_tls_failure_are_one_line_and_log_nothing(cli, dovecot, monkeypatch):
     add_lead(cli, "Ann", "ann@acme.example")
     dovecot.deliver(*mails(0, 3))

@@ -94,8 +94,17 @@ def resolve_lead(conn: Connection, reference: str, gone_ok: bool = False) -> int
 
 
 def store() -> Store:
-    """Return the Store for this invocation, opened (and migrated) on first use."""
-    return current().store()
+    """Return the Store for this invocation, opened (and migrated) on first use; on opening, warn once
+    about each setting of the config file that the database's shared value overrides."""
+    ctx = current()
+    opened = ctx.store()
+    if ctx.shadowed:
+        # imported when a command opens its database, so --help and --version stay light
+        from pipecli.cli import views
+
+        views.shadowed_settings(ctx.shadowed, ctx.target)
+        ctx.shadowed = []
+    return opened
 
 
 def ts(value: str | None, what: str = "--at") -> int | None:

@@ -68,9 +68,12 @@ class Context:
         self._currency = currency
         self.locale = locale  # a slot: which locale shows amounts and dates (None: the program's fixed form)
         self._store: Store | None = None
+        self.shadowed: list[tuple[str, object, object]] = []  # config keys the database's settings override
         self.defuse_csv = False  # set by a command's --raw option (`common.RawOpt`): defuse its CSV unless --raw
         self.actor: str | None = None  # --as NAME: who the journal says made the changes
         self.argv: list[str] = []  # the command line, as the journal records it
+        self.pager = True  # False under --no-pager: long output goes straight to the terminal
+        self.spool: object | None = None  # the output held for the pager while a command runs (`cli.output`)
 
     # --- the database --------------------------------------------------------------------------------
 
@@ -95,7 +98,17 @@ class Context:
 
             self._store = open_store(self.target)
             self._store.journal = self.journal()
+            # the database's shared settings are installed now (config.use_database): the file's, shadowed
+            # by them, are reported once by `common.store`
+            from pipecli import config
+
+            self.shadowed = config.shadowed()
         return self._store
+
+    def _database_exists(self) -> bool:
+        """Return True when the target is a PostgreSQL URL or an existing file (reading a setting creates none)."""
+        target = self.target
+        return "://" in target or os.path.isfile(target)
 
     def journal(self):
         """Return a journal for this invocation's changes: its actor (`--as`, else as `resolve_actor`
@@ -113,6 +126,10 @@ class Context:
         if self._store is not None:
             self._store.dispose()
             self._store = None
+            # loaded with the store: the next invocation's database installs its own shared settings
+            from pipecli import config
+
+            config.use_database(None)
 
     # --- the streams and the terminal ----------------------------------------------------------------
 
@@ -153,10 +170,21 @@ class Context:
         return self.stdin_tty and self.stderr_tty
 
     def colour(self, stderr: bool = False) -> bool:
-        """Return whether to colour stdout (or stderr): only on a terminal, and never under NO_COLOR."""
+        """Return whether to colour stdout (or stderr): on a terminal, or anywhere under FORCE_COLOR or
+        CLICOLOR_FORCE; never under NO_COLOR, which wins over both."""
         if self._colour is not None:
             return self._colour
-        return not os.environ.get("NO_COLOR") and (self.stderr_tty if stderr else self.stdout_tty)
+        if os.environ.get("NO_COLOR"):
+            return False
+        return self.colour_forced or (self.stderr_tty if stderr else self.stdout_tty)
+
+    @property
+    def colour_forced(self) -> bool:
+        """True when FORCE_COLOR or CLICOLOR_FORCE asks for colour (and NO_COLOR does not forbid it): tables
+        are then drawn as on a terminal even into a pipe (`FORCE_COLOR=1 pipecli list | less -R`)."""
+        if self._colour is not None or os.environ.get("NO_COLOR"):  # a colour told by a test decides colour only
+            return False
+        return any(os.environ.get(v, "") not in ("", "0") for v in ("FORCE_COLOR", "CLICOLOR_FORCE"))
 
     @property
     def width(self) -> int:
@@ -164,6 +192,22 @@ class Context:
         if self._width is not None:
             return self._width
         return shutil.get_terminal_size((80, 24)).columns
+
+    @property
+    def height(self) -> int:
+        """The terminal's height in lines: $LINES, else the terminal's size, else 24."""
+        return shutil.get_terminal_size((80, 24)).lines
+
+    def pager_command(self) -> str | None:
+        """Return the shell command long output is paged through, or None when it is not paged.
+
+        Paged only when stdout really is a terminal (not a pipe, a file, or a test's captured stream) and
+        `--no-pager` was not given; the command is $PIPECLI_PAGER, else $PAGER, else `less -FRX`, as git
+        and gh do; an empty one or `cat` means no pager."""
+        if not (self.pager and self.stdout_tty and _isatty(self.stdout)):
+            return None
+        command = os.environ.get("PIPECLI_PAGER", os.environ.get("PAGER", "less -FRX")).strip()
+        return None if command in ("", "cat") else command
 
     # --- what values look like -----------------------------------------------------------------------
 
@@ -174,6 +218,8 @@ class Context:
             # --help imports this module: the config file is read only when a command needs it
             from pipecli import config
 
+            if self._store is None and self._database_exists():
+                self.store()  # the database's shared currency, when it sets one, wins over the file's
             self._currency = config.currency()
         return self._currency
 

@@ -1,7 +1,8 @@
 """Sending a message over SMTP, as the `[mail]` settings (`pipecli.mail.settings`) say.
 
-The password comes from `PIPECLI_SMTP_PASSWORD`, else the system keyring (service `pipecli-smtp`, user
-`USER@HOST`) when `keyring` is installed; it is never stored in the database nor printed. A plain
+The password comes from `PIPECLI_SMTP_PASSWORD`, a netrc entry for the host, else the system keyring
+(service `pipecli-smtp`, user `USER@HOST`) when `keyring` is installed (`mail.secrets`); it is never stored
+in the database nor printed. A plain
 `smtp://` connection without STARTTLS is allowed only to a loopback address (a local relay, the tests).
 """
 
@@ -9,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import ipaddress
-import os
 import smtplib
 import ssl
 from email.message import EmailMessage
@@ -17,6 +17,7 @@ from email.utils import parseaddr
 from urllib.parse import unquote, urlsplit
 
 from pipecli.errors import PipecliError
+from pipecli.mail.secrets import stored_password
 from pipecli.mail.settings import MailSettings
 
 PASSWORD_ENV = "PIPECLI_SMTP_PASSWORD"
@@ -81,20 +82,8 @@ def is_loopback(host: str) -> bool:
 
 
 def password(server: Server) -> str | None:
-    """Return the login password: the environment, else the keyring when installed, else None."""
-    secret = os.environ.get(PASSWORD_ENV)
-    if secret:
-        return secret
-    try:
-        # optional: the system keyring only when the user installed it
-        import keyring  # type: ignore[import-not-found, unused-ignore]
-    except ImportError:
-        return None
-    try:
-        found = keyring.get_password(KEYRING_SERVICE, f"{server.user}@{server.host}")
-    except Exception:  # no usable keyring backend: as if nothing were stored
-        return None
-    return found if isinstance(found, str) else None
+    """Return the login password (`mail.secrets`: the environment, netrc, the keyring), else None."""
+    return stored_password(PASSWORD_ENV, KEYRING_SERVICE, server.user or "", server.host)
 
 
 def send(message: EmailMessage, url: str | None) -> None:
@@ -119,7 +108,9 @@ def send(message: EmailMessage, url: str | None) -> None:
             if server.user:
                 secret = password(server)
                 if secret is None:
-                    raise PipecliError(f"no password for {server.user}@{server.host}: set {PASSWORD_ENV}")
+                    raise PipecliError(
+                        f"no password for {server.user}@{server.host}: set {PASSWORD_ENV}, add a netrc entry or store it with keyring (service {KEYRING_SERVICE})"
+                    )
                 client.login(server.user, secret)
             client.send_message(message)
     except smtplib.SMTPAuthenticationError:

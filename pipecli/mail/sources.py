@@ -26,6 +26,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from pipecli.errors import PipecliError
+from pipecli.mail.secrets import stored_password
 
 BATCH = 500  # messages per batch: one transaction each, so an interrupted sync keeps what it finished
 FETCH = 100  # UIDs per IMAP FETCH
@@ -163,30 +164,11 @@ def parse_imap_url(url: str) -> ImapUrl:
 
 def imap_password(user: str, host: str) -> str:
     """Return the IMAP password: `PIPECLI_IMAP_PASSWORD`, else a netrc entry for `host` (with this login
-    or none), else the keyring (service `pipecli`, user `user@host`) when `keyring` is installed."""
-    env = os.environ.get("PIPECLI_IMAP_PASSWORD")
-    if env:
-        return env
-    import netrc
-
-    try:
-        entry = netrc.netrc().authenticators(host)
-    except (FileNotFoundError, netrc.NetrcParseError, OSError):
-        entry = None
-    if entry is not None and entry[2] and entry[0] in ("", user):
-        return entry[2]
-    try:
-        # optional dependency: the system keyring, only when installed
-        import keyring  # type: ignore[import-not-found, unused-ignore]
-    except ImportError:
-        pass
-    else:
-        try:
-            stored = keyring.get_password("pipecli", f"{user}@{host}")
-        except Exception:  # no usable keyring backend on this machine
-            stored = None
-        if stored:
-            return str(stored)
+    or none), else the keyring (service `pipecli`, user `user@host`) when `keyring` is installed
+    (`mail.secrets`); none of them: an error saying where to put it."""
+    found = stored_password("PIPECLI_IMAP_PASSWORD", "pipecli", user, host)
+    if found:
+        return found
     raise PipecliError(
         f"no IMAP password for {user}@{host}: set PIPECLI_IMAP_PASSWORD, add a netrc entry "
         f"(machine {host} login {user} password ...), or store it with keyring (service pipecli)"

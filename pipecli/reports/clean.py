@@ -8,10 +8,10 @@ lacks something:
 - **silent**: no activity and no stage change for longer than the stage's `stale_days` (else config
   `stale_days`, default 14), from the lead's cached `last_event_at`.
 - **stuck**: in its stage longer than is normal *for that stage*: the `percentile` (config `[clean]
-  percentile`, default 90) of how long past deals stayed in it (`stage_change.left_at - at`). The percentile
-  is computed in SQL over the stage's most recent `sample` completed stays (default 2000): recent stays say
-  what is normal now, and the cost is the same on any size of history (an index range scan on
-  `ix_stage_change_left`). With fewer than `min_history` past stays (default 10) it falls back to the
+  percentile`, default 90) of how long past deals stayed in it (`stage_change.left_at - at`), by
+  `reports.state.percentile`, the one definition `metrics` uses too (linear interpolation), over the stage's
+  most recent `sample` completed stays (default 2000): recent stays say what is normal now, and the cost is
+  the same on any size of history (an index range scan on `ix_stage_change_left`, grouped in SQL). With fewer than `min_history` past stays (default 10) it falls back to the
   stage's fixed limit (its silence limit); the row's `basis` says which applied.
 - **overdue**: the expected close date has passed and the deal is still open.
 - **incomplete** (hygiene): missing what a forecast needs (value, expected close) or what a follow-up
@@ -47,6 +47,8 @@ from pipecli.activities import engaging_sql
 from pipecli.clock import DAY
 from pipecli.config import setting
 from pipecli.errors import NotFound, PipecliError
+from pipecli.reports.state import percentile
+from pipecli.store.sql import case as sql_case
 from pipecli.store.sql import fetch_rows
 
 RULES = ("silent", "stuck", "overdue", "incomplete", "no-next-step", "duplicate")
@@ -299,32 +301,24 @@ def _row(r, rule: str, why: str, since: int, threshold: str | None, basis: str |
     }
 
 
-def _case(mapping: dict[int, int], column: str, prefix: str) -> tuple[str, dict]:
-    """Return a portable `CASE column WHEN ... END` over `mapping` and its parameters."""
-    parts, params = [], {}
-    for i, (key, value) in enumerate(sorted(mapping.items())):
-        parts.append(f"WHEN :{prefix}k{i} THEN :{prefix}v{i}")
-        params[f"{prefix}k{i}"], params[f"{prefix}v{i}"] = key, value
-    return f"CASE {column} {' '.join(parts)} END", params
-
-
 def stuck_thresholds(conn, stages: dict[int, dict], limits: dict[int, int], moment: int, settings: Settings) -> dict:
     """Return, per open stage id, (threshold seconds, basis, why): the configured percentile of the most
     recent completed stays up to `moment`, or the stage's fixed limit when fewer than `min_history`
-    stays inform it. Computed in SQL (nearest-rank percentile) over `ix_stage_change_left`."""
+    stays inform it. The stays are read grouped by duration over `ix_stage_change_left` (at most `sample`
+    rows a stage) and the percentile is `state.percentile`'s, so `metrics` and `clean` agree on a stage."""
     sql = text(
-        "WITH recent AS (SELECT left_at - at AS d FROM stage_change "
-        " WHERE to_stage_id = :s AND left_at <= :moment ORDER BY left_at DESC LIMIT :sample), "
-        "ranked AS (SELECT d, ROW_NUMBER() OVER (ORDER BY d) AS rn, COUNT(*) OVER () AS n FROM recent) "
-        "SELECT MAX(n) AS n, MIN(d) AS d FROM ranked WHERE rn * 100 >= :pct * n"
+        "SELECT d, COUNT(*) FROM (SELECT left_at - at AS d FROM stage_change "
+        " WHERE to_stage_id = :s AND left_at <= :moment ORDER BY left_at DESC LIMIT :sample) recent GROUP BY d"
     )
     pct = settings.percentile
     out = {}
     for sid in sorted(stages):
-        r = conn.execute(sql, {"s": sid, "moment": moment, "sample": settings.sample, "pct": pct}).one()
-        n = r.n or 0
+        stays = [
+            (int(d), int(n)) for d, n in conn.execute(sql, {"s": sid, "moment": moment, "sample": settings.sample})
+        ]
+        n = sum(count for _, count in stays)
         if n >= settings.min_history:
-            d = int(r.d)
+            d = round(percentile(stays, pct / 100) or 0)
             out[sid] = (d, "percentile", f"the {_ordinal(pct)} percentile of {n} past stays, {clock.human_duration(d)}")
         else:
             d = limits[sid]
@@ -376,7 +370,7 @@ def _rules(conn, scope: _Scope, limits: dict[int, int], own: set[int], threshold
     params: dict = {}
 
     def case(mapping: dict, prefix: str, column: str = "x.stage_id") -> str:
-        sql, more = _case(mapping, column, prefix)
+        sql, more = sql_case(column, mapping, prefix)
         params.update(more)
         return sql
 

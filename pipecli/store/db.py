@@ -18,6 +18,7 @@ write began, inside it, after its commit), when the next command opens it and fi
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import sqlite3
@@ -26,7 +27,7 @@ from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import NullPool
@@ -212,7 +213,7 @@ class Store:
         return engine
 
     @classmethod
-    def open(cls, target: str, migrate: bool = True, seed: Callable[[Connection], None] | None = None) -> Store:
+    def open(cls, target: str, migrate: bool = True, seed: Callable[[Connection], object] | None = None) -> Store:
         """Return a Store for `target`, creating a new SQLite file (mode 0600) and the schema if needed;
         `seed(conn)` fills a newly created schema (the domain's starting data, see `pipelines.open_store`)."""
         if not is_url(target):
@@ -235,7 +236,14 @@ class Store:
         store = cls(target)
         if migrate:
             migrations.ensure_current(store, seed)
+            config.use_database(store.shared_settings())
         return store
+
+    def shared_settings(self) -> dict[str, Any]:
+        """Return the settings the database holds for everyone who opens it (`pipecli settings`), by
+        dotted key, their values decoded from JSON; `Store.open` installs them in `config`."""
+        with self.read() as conn:
+            return {key: json.loads(value) for key, value in conn.execute(text("SELECT key, value FROM setting"))}
 
     @contextmanager
     def _transaction(self, write: bool, bulk: bool = False) -> Iterator[Connection]:

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import text
+from sqlalchemy.engine import Connection
 from sqlmodel import SQLModel
 
 from pipecli import clock
@@ -31,22 +32,30 @@ KEY = "pipecli_journal"  # where a write connection carries its journal (Connect
 def resolve_actor(explicit: str | None = None) -> tuple[str, bool]:
     """Return who is acting and whether they were named explicitly: `--as NAME` > `PIPECLI_USER` >
     config `user` > the operating system's login name."""
+    name, source = actor_source(explicit)
+    return name, source == "option"
+
+
+def actor_source(explicit: str | None = None) -> tuple[str, str]:
+    """Return who is acting and where the name came from: "option" (`--as`), "env" (`PIPECLI_USER`),
+    "config" (`user`) or "login" (the operating system's login name, which on PostgreSQL gives way to
+    the connection's role: the name the server knows the author by)."""
     if explicit and explicit.strip():
-        return explicit.strip(), True
+        return explicit.strip(), "option"
     env = os.environ.get("PIPECLI_USER", "").strip()
     if env:
-        return env, False
+        return env, "env"
     from pipecli import config  # the config file is read only when a command writes
 
     configured = str(config.value("user", "") or "").strip()
     if configured:
-        return configured, False
+        return configured, "config"
     import getpass
 
     try:
-        return getpass.getuser(), False
+        return getpass.getuser(), "login"
     except (OSError, KeyError):  # no login name (a container without a passwd entry)
-        return "unknown", False
+        return "unknown", "login"
 
 
 @dataclass(frozen=True)
@@ -56,12 +65,13 @@ class Invocation:
     actor: str
     command: str
     explicit_actor: bool = False
+    from_login: bool = False  # the actor is only the login name: on PostgreSQL the role names the author
 
     @classmethod
     def current(cls, command: str = "pipecli", actor: str | None = None) -> Invocation:
-        """Return the invocation of `command`, with the actor resolved as `resolve_actor` says."""
-        name, explicit = resolve_actor(actor)
-        return cls(name, command, explicit)
+        """Return the invocation of `command`, with the actor resolved as `actor_source` says."""
+        name, source = actor_source(actor)
+        return cls(name, command, source == "option", source == "login")
 
 
 class Journal:
@@ -72,8 +82,9 @@ class Journal:
         self.entry: int | None = None
         self._created_in: object | None = None  # the transaction that inserted the entry
         self.undoes: int | None = None
+        self.actor = self.invocation.actor  # who the entry names: on PostgreSQL, the role when no name was given
 
-    def entry_id(self, conn) -> int:
+    def entry_id(self, conn: Connection) -> int:
         """Return the id of this invocation's journal row, inserting it on first use."""
         if self.entry is not None:
             return self.entry
@@ -88,11 +99,12 @@ class Journal:
                     raise PipecliError(
                         f"--as {self.invocation.actor}: no such user on this PostgreSQL server; nothing was changed"
                     )
+        self.actor = self.invocation.actor if role is None or not self.invocation.from_login else role
         self.entry = conn.execute(
             text("INSERT INTO journal (at, actor, db_role, command, undoes) VALUES (:a, :u, :r, :c, :d) RETURNING id"),
             {
                 "a": clock.now_ts(),
-                "u": self.invocation.actor,
+                "u": self.actor,
                 "r": role,
                 # a description of the command, not data: a NUL shown, so the refusal names the value itself
                 "c": self.invocation.command.replace("\0", "\\x00"),
@@ -113,7 +125,7 @@ class Journal:
         self._created_in = None
 
 
-def journal_of(conn) -> Journal:
+def journal_of(conn: Connection) -> Journal:
     """Return the journal of a write connection (`Store.write` attaches one; a bare one gets its own)."""
     journal = conn.info.get(KEY)
     if journal is None:
@@ -134,7 +146,7 @@ def encode(value: Any) -> str | None:
     return str(value)
 
 
-def _column(table: str, column: str):
+def _column(table: str, column: str) -> Any:
 
     return SQLModel.metadata.tables[table].c[column]
 
@@ -155,7 +167,7 @@ def decode(table: str, column: str, value: Any) -> Any:
     return str(value)
 
 
-def row_json(row: dict) -> str:
+def row_json(row: dict[str, Any]) -> str:
     """Return a row as the JSON an event stores (dates as ISO text, booleans as 0/1 on both backends)."""
     return json.dumps(
         {
@@ -166,12 +178,19 @@ def row_json(row: dict) -> str:
     )
 
 
-def record(conn, lead_id: int | None, field: str, old: Any, new: Any, at: int | None = None) -> None:
+def record(conn: Connection, lead_id: int | None, field: str, old: Any, new: Any, at: int | None = None) -> None:
     """Record that `field` of lead `lead_id` went from `old` to `new` at `at` (default now)."""
     _insert_event(conn, lead_id, field, encode(old), encode(new), at)
 
 
-def record_row(conn, table: str, old: dict | None, new: dict | None, lead_id: int | None, at: int | None) -> None:
+def record_row(
+    conn: Connection,
+    table: str,
+    old: dict[str, Any] | None,
+    new: dict[str, Any] | None,
+    lead_id: int | None,
+    at: int | None,
+) -> None:
     """Record a row of `table` inserted (old None), updated, or deleted (new None)."""
     _insert_event(
         conn,
@@ -183,7 +202,9 @@ def record_row(conn, table: str, old: dict | None, new: dict | None, lead_id: in
     )
 
 
-def _insert_event(conn, lead_id: int | None, field: str, old: str | None, new: str | None, at: int | None) -> None:
+def _insert_event(
+    conn: Connection, lead_id: int | None, field: str, old: str | None, new: str | None, at: int | None
+) -> None:
     """Write one event of this invocation's journal entry (created on the first one)."""
     conn.execute(
         text("INSERT INTO event (journal_id, lead_id, at, field, old, new) VALUES (:j, :l, :a, :f, :o, :n)"),
@@ -204,7 +225,9 @@ def primary_key(table: str) -> list[str]:
     return [c.name for c in SQLModel.metadata.tables[table].primary_key.columns]
 
 
-def insert_row(conn, table: str, values: dict, lead_id: int | None = None, at: int | None = None) -> dict:
+def insert_row(
+    conn: Connection, table: str, values: dict[str, Any], lead_id: int | None = None, at: int | None = None
+) -> dict[str, Any]:
     """Insert one row into `table`, record it, and return the row as stored (with its id)."""
     names = list(values)
     row = (
@@ -215,16 +238,23 @@ def insert_row(conn, table: str, values: dict, lead_id: int | None = None, at: i
         .mappings()
         .one()
     )
-    row = dict(row)
-    record_row(conn, table, None, row, lead_id, at)
-    return row
+    inserted = dict(row)
+    record_row(conn, table, None, inserted, lead_id, at)
+    return inserted
 
 
-def _where(keys: dict) -> tuple[str, dict]:
+def _where(keys: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     return " AND ".join(f"{k} = :w_{k}" for k in keys), {f"w_{k}": v for k, v in keys.items()}
 
 
-def update_rows(conn, table: str, keys: dict, sets: dict, lead_id: int | None = None, at: int | None = None) -> int:
+def update_rows(
+    conn: Connection,
+    table: str,
+    keys: dict[str, Any],
+    sets: dict[str, Any],
+    lead_id: int | None = None,
+    at: int | None = None,
+) -> int:
     """Set `sets` on the rows of `table` matching `keys` (column = value), record each change, and return
     how many rows changed."""
     where, params = _where(keys)
@@ -245,7 +275,9 @@ def update_rows(conn, table: str, keys: dict, sets: dict, lead_id: int | None = 
     return changed
 
 
-def delete_rows(conn, table: str, keys: dict, lead_id: int | None = None, at: int | None = None) -> int:
+def delete_rows(
+    conn: Connection, table: str, keys: dict[str, Any], lead_id: int | None = None, at: int | None = None
+) -> int:
     """Delete the rows of `table` matching `keys`, each recorded whole; return how many were deleted."""
     where, params = _where(keys)
     rows = [dict(r) for r in conn.execute(text(f"SELECT * FROM {table} WHERE {where}"), params).mappings()]
@@ -256,7 +288,7 @@ def delete_rows(conn, table: str, keys: dict, lead_id: int | None = None, at: in
     return len(rows)
 
 
-def restore_row(conn, table: str, row: dict) -> None:
+def restore_row(conn: Connection, table: str, row: dict[str, Any]) -> None:
     """Insert a row recorded as JSON back into `table`, with its own id, and record the insertion."""
     values = {k: decode(table, k, v) for k, v in row.items()}
     names = list(values)

@@ -21,7 +21,7 @@ from pipecli.store.schema import snapshot_sql
 if TYPE_CHECKING:
     from pipecli.store.db import Store
 
-LATEST = 6
+LATEST = 8
 APPLICATION_ID = 0x70697065  # "pipe": marks a SQLite file as pipecli's (PRAGMA application_id)
 
 
@@ -157,10 +157,21 @@ def m006_mail(conn: Connection) -> None:
     _create_missing(conn)
 
 
-STEPS = {2: m002_followups_scores_extras, 3: m003_fewer_narrower_indexes, 4: m004_history, 6: m006_mail}
+def m008_settings(conn: Connection) -> None:
+    """v7 -> v8: the settings a team shares, in the database (`pipecli settings`)."""
+    _create_missing(conn)
 
 
-def _create_fresh(conn: Connection, seed: Callable[[Connection], None] | None) -> None:
+STEPS = {
+    2: m002_followups_scores_extras,
+    3: m003_fewer_narrower_indexes,
+    4: m004_history,
+    6: m006_mail,
+    8: m008_settings,
+}
+
+
+def _create_fresh(conn: Connection, seed: Callable[[Connection], object] | None) -> None:
     # local like every SQLAlchemy import of the steps (schema, imported above, has loaded it)
     from sqlalchemy import text
     from sqlmodel import SQLModel
@@ -175,7 +186,7 @@ def _create_fresh(conn: Connection, seed: Callable[[Connection], None] | None) -
         seed(conn)
 
 
-def ensure_current(store: Store, seed: Callable[[Connection], None] | None = None) -> int:
+def ensure_current(store: Store, seed: Callable[[Connection], object] | None = None) -> int:
     """Bring `store`'s schema to LATEST (creating it when empty, then calling `seed(conn)` in the same
     transaction to add the data a new database starts with); return the version found on opening."""
     # local like every SQLAlchemy import of the steps (schema, imported above, has loaded it)

@@ -233,6 +233,16 @@ class Qualification(SQLModel, table=True):
     at: int = Field(sa_type=BigInteger)
 
 
+class Setting(SQLModel, table=True):
+    """A setting the team shares (since schema 8): its dotted key (`currency`, `scoring.hot_threshold`), its
+    value as JSON, and who set it when (every change is also a journal event, `pipecli settings`)."""
+
+    key: str = Field(primary_key=True)
+    value: str
+    set_at: int = Field(sa_type=BigInteger)
+    set_by: str
+
+
 class Journal(SQLModel, table=True):
     """One command invocation that changed data: when, who (and, on PostgreSQL, the connection's role),
     the command line; `undoes` names the entry an `undo` reverted, `reverted_by` the undo that reverted this."""
