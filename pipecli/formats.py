@@ -67,6 +67,19 @@ def neutralise_lines(text: str) -> str:
     return neutralise(text, keep_newlines=True)
 
 
+# The one rule for NUL: no stored text holds one (PostgreSQL's text type cannot, and a SQLite file holding
+# one could never move there). Refused where it comes in: a CSV row (with its line), a write (db.Store).
+NUL_REFUSED = "holds a NUL byte (\\x00), which no text field may hold"
+
+
+def nul_in(values: Iterable[Any]) -> str | None:
+    """Return the first text among `values` that holds a NUL byte, or None."""
+    for value in values:
+        if type(value) is str and "\0" in value:
+            return value
+    return None
+
+
 MAX_CELL = 200  # characters of one table cell people read; CSV and JSON carry the whole value
 
 

@@ -138,6 +138,19 @@ def parse_typed(text: str, currency: str = "EUR", decimal_mark: str | None = Non
     return parse_amount(bare, code, decimal_comma)
 
 
+def _grouped(whole: str, sep: str) -> bool:
+    """Return True when the whole part `whole` is digits in thousands groups split by `sep` (1,234,567),
+    or in the Indian lakh grouping (12,34,567); `12,3,4` is not an amount."""
+    groups = whole.split(sep)
+    if len(groups) == 1:
+        return True
+    first, rest = groups[0], groups[1:]
+    if not 1 <= len(first) <= 3 or len(rest[-1]) != 3:
+        return False
+    middle = {len(g) for g in rest[:-1]}
+    return middle <= {3} or (middle == {2} and len(first) <= 2)
+
+
 def _normalise(s: str, raw: str, decimal_comma: bool | None) -> str:
     """Return `s` as a plain `1234.56` string, deciding which of `.` and `,` is the decimal mark."""
     has_dot, has_comma = "." in s, "," in s
@@ -156,9 +169,15 @@ def _normalise(s: str, raw: str, decimal_comma: bool | None) -> str:
             decimal = sep
     else:
         decimal = None
-    if decimal is None:
-        return s.replace(".", "").replace(",", "")
     thousands = "," if decimal == "." else "."
+    if decimal is None:  # one kind of separator at most, all of them thousands
+        whole, thousands = s.replace(".", ","), ","
+    else:
+        whole = s[: s.rfind(decimal)] if decimal in s else s
+    if not _grouped(whole, thousands):
+        raise PipecliError(f"cannot read {raw!r} as an amount: thousands come in groups of three (4,500,000)")
+    if decimal is None:
+        return whole.replace(",", "")
     body = s.replace(thousands, "")
     if body.count(decimal) > 1:
         raise PipecliError(f"cannot read {raw!r} as an amount")

@@ -23,6 +23,8 @@ from pipecli.store.schema import lead_tables
 from pipecli.store.sql import execute_in
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from pipecli.store.db import Store
 
 
@@ -77,29 +79,75 @@ def forget(conn: Connection, who: str) -> dict[str, Any]:
     return {"leads": people, "rows": rows}
 
 
+# How long the last checkpoint waits for another process's read to end before it reports the log busy.
+CHECKPOINT_WAIT_SECONDS = 5
+
+
 def compact(store: Store) -> dict[str, Any]:
-    """Rewrite the database so deleted rows leave no bytes behind; return {wal_bytes} (0 when the WAL
-    was truncated; more when another process was reading and the WAL could not be emptied)."""
+    """Rewrite the database so deleted rows leave no bytes behind; return {wal_bytes, busy, error}.
+
+    `busy`: another process's read kept the write-ahead log from being emptied (it may hold the erased
+    rows until its next checkpoint). `error`: the rewrite failed, with the driver's one-line reason (a full
+    disk: VACUUM needs room for a copy of the database). Either leaves an erasure committed but not yet
+    complete on disk; `incomplete` says so, and `pipecli db compact` finishes it later."""
     raw = store.engine.raw_connection()  # outside a transaction: VACUUM cannot run inside one
     driver: Any = raw.driver_connection  # sqlite3's or psycopg's connection, open while `raw` is
     try:
         if store.is_sqlite:
             assert store.path is not None  # a SQLite store is a file
-            db = driver
-            db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-            db.execute("VACUUM")
-            busy = db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
-            wal = store.path.with_name(store.path.name + "-wal")
-            return {"wal_bytes": wal.stat().st_size if wal.exists() else 0, "busy": bool(busy)}
-        # local by history only (no cycle, no start-up cost): may move to the top
-        from pipecli.store.schema import lead_tables
+            return _compact_sqlite(driver, store.path)
+        # psycopg is the optional `postgres` extra: only a PostgreSQL store gets here
+        import psycopg
 
         driver.autocommit = True  # VACUUM cannot run inside a transaction
         try:
             for table in ["lead", "event", "journal", *lead_tables()]:
                 driver.execute(f"VACUUM (FULL) {table}")
+        except psycopg.Error as exc:
+            return {"wal_bytes": None, "busy": False, "error": _first_line(exc)}
         finally:
             driver.autocommit = False
-        return {"wal_bytes": None, "busy": False}
+        return {"wal_bytes": None, "busy": False, "error": None}
     finally:
         raw.close()
+
+
+def _compact_sqlite(db: Any, path: Path) -> dict[str, Any]:
+    """`compact` on a SQLite file: checkpoint, VACUUM, then a checkpoint that truncates the log."""
+    # sqlite3 only here: its errors are what a failed rewrite raises
+    import sqlite3
+
+    error = None
+    try:
+        db.execute("PRAGMA wal_checkpoint(PASSIVE)")  # room in the file for VACUUM's pages; waits for no one
+        db.execute("VACUUM")
+    except sqlite3.Error as exc:
+        error = _first_line(exc)
+    busy = True
+    try:
+        db.execute(f"PRAGMA busy_timeout = {CHECKPOINT_WAIT_SECONDS * 1000}")
+        busy = bool(db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0])
+    except sqlite3.Error as exc:
+        error = error or _first_line(exc)
+    wal = path.with_name(path.name + "-wal")
+    return {"wal_bytes": wal.stat().st_size if wal.exists() else 0, "busy": busy, "error": error}
+
+
+def _first_line(exc: Exception) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+
+
+def incomplete(compacted: dict[str, Any]) -> str | None:
+    """Return why a `compact` result leaves erased rows possibly still on disk, and how to finish, or None
+    when the rewrite was complete."""
+    if compacted["error"]:
+        return (
+            f"compacting the database failed ({compacted['error']}): the erasure is committed but not yet "
+            "complete on disk; free some space, then run `pipecli db compact`"
+        )
+    if compacted["busy"]:
+        return (
+            "another process is reading the database, so its write-ahead log may still hold erased rows: "
+            "when it is done, run `pipecli db compact`"
+        )
+    return None

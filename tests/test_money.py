@@ -114,3 +114,15 @@ def test_amounts_written_for_a_locale(locale, currency, minor, shown):
 
 def test_the_decimal_mark_of_a_locale():
     assert (money.decimal_mark("it_IT"), money.decimal_mark("en_US"), money.decimal_mark(None)) == (",", ".", None)
+
+
+def test_thousands_separators_must_group_digits_by_three(cli):
+    """Found by the state machine (issue 19): `--value 12,3,4` was stored as 1,234.00. A separator that
+    repeats groups thousands, so each group after the first holds three digits (or the lakh's two)."""
+    for bad in ("12,3,4", "1.2.3", "1,23,4567", "1,2345.00"):
+        result = cli("add-lead", "X", "--value", bad, ok=False)
+        assert result.exit_code == 1 and "groups of three" in result.stderr, (bad, result.stderr)
+    assert cli.scalar("SELECT COUNT(*) FROM lead") == 0
+    for good, minor in (("1,234,567", 123456700), ("12,34,567", 123456700), ("4.500,50", 450050)):
+        lead = cli("add-lead", "Y", "--value", good).stdout.strip()
+        assert cli.scalar("SELECT value_minor FROM lead WHERE id = :i", i=int(lead)) == minor

@@ -58,6 +58,7 @@ def forget(
     # imported when the command runs, so --help and --version stay light
     from pipecli import privacy
     from pipecli.cli import output, views
+    from pipecli.errors import PipecliError
 
     with store().read() as conn:
         people = privacy.find_person(conn, who)
@@ -67,10 +68,9 @@ def forget(
         gone = privacy.forget(conn, who)
     compacted = privacy.compact(store())
     views.forgotten(gone, fmt)
-    if compacted["busy"]:
-        output.message(
-            "another process kept the write-ahead log busy: the erased bytes leave it at its next checkpoint"
-        )
+    unfinished = privacy.incomplete(compacted)
+    if unfinished:
+        raise PipecliError(f"forgot {len(gone['leads'])} lead(s), but {unfinished}")
     output.message(f"forgot {len(gone['leads'])} lead(s) and compacted the database")
 
 

@@ -104,6 +104,13 @@ def time_of(msg: Message, fallback: int | None) -> int:
     return fallback if fallback is not None else clock.now_ts()
 
 
+def _stored(text: str | None) -> str | None:
+    """Return a message's text as it is logged: a NUL, which no stored text may hold (formats.NUL_REFUSED),
+    reads as U+FFFD, as bytes that are not text do. Another party's message cannot be refused: the sync
+    would stop at it for good."""
+    return text.replace("\0", "\ufffd") if text else text
+
+
 def _text_body(msg: EmailMessage) -> str | None:
     try:
         part = msg.get_body(preferencelist=("plain",))
@@ -265,15 +272,16 @@ def _write_batch(
                 sender.last_at = max(sender.last_at, at)
             continue
         result.matched += 1
+        subject = _stored(subject)
         per_lead.setdefault(lead_id, []).append(
             {
                 "kind": facts.kind,
                 "note": subject,
                 "at": at,
-                "message_id": message_id,
+                "message_id": _stored(message_id),
                 "direction": facts.direction,
                 "subject": subject,
-                "body": _text_body(full) if options.keep_body and full is not None else None,
+                "body": _stored(_text_body(full)) if options.keep_body and full is not None else None,
             }
         )
     logged = log_many(conn, per_lead) if per_lead else 0
@@ -294,7 +302,7 @@ def _write_batch(
 
 def _create_lead(conn: Any, person: match.Person, matcher: match.Matcher) -> int | None:
     """Add a lead for an unmatched address, in the first stage; None when the address cannot be a lead's."""
-    name = person.name.strip() or person.address.split("@", 1)[0]
+    name = (person.name.strip() or person.address.split("@", 1)[0]).replace("\0", "\ufffd")  # as _stored
     try:
         lead_id = add_lead(conn, name, email=person.address, source="mail")
     except PipecliError:

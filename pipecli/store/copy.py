@@ -17,6 +17,7 @@ from sqlalchemy.engine import Connection
 from pipecli.errors import PipecliError
 from pipecli.store import schema
 from pipecli.store.db import Store
+from pipecli.store.sql import SCHEMA_LOCK, serialise
 from pipecli.store.target import is_url
 
 BATCH = 5000
@@ -61,8 +62,7 @@ def copy_database(source: Connection, target: Connection) -> list[dict[str, Any]
     unknown = sorted(set(table_names(source)) - known)
     if unknown:
         raise PipecliError(f"the source holds tables pipecli does not know ({', '.join(unknown)}); nothing was copied")
-    if target.dialect.name == "postgresql":
-        target.execute(text("SELECT pg_advisory_xact_lock(7071)"))  # no pipecli creates a schema meanwhile
+    serialise(target, SCHEMA_LOCK)  # no pipecli creates a schema meanwhile
     schema.tables()[0].metadata.create_all(target)
     expected = count_rows(source)
     for table in schema.tables():

@@ -13,7 +13,8 @@ file to a rollback journal for its one transaction when no other connection has 
 mode every page of a million-row import is written twice (into the log, then into the file at the
 checkpoint) and read back through the log; with a rollback journal it is written once, and a crash still
 rolls the whole transaction back. Other commands wait for it (the busy timeout) instead of reading the
-old snapshot. The file goes back to WAL after the write, or, after a crash, when the next command opens it.
+old snapshot. The file goes back to WAL after the write, or, after a crash (whenever it came: before the
+write began, inside it, after its commit), when the next command opens it and finds it out of WAL mode.
 """
 
 from __future__ import annotations
@@ -33,10 +34,11 @@ from sqlalchemy.pool import NullPool
 
 from pipecli import DISTRIBUTION, config
 from pipecli.errors import NoDatabase, PipecliError
+from pipecli.formats import NUL_REFUSED, nul_in
 from pipecli.store import migrations
+from pipecli.store.faults import kill_point
 from pipecli.store.files import create_private_file, describe_file
 from pipecli.store.journal import KEY, Journal
-from pipecli.store.migrations import BULK_WRITE_MARK
 from pipecli.store.target import is_url, redact, role_of
 
 BUSY_TIMEOUT_SECONDS = 30
@@ -61,6 +63,10 @@ def translate_error(exc: Exception, target: str) -> PipecliError:
         return PipecliError(
             f"database {target} is read-only (pipecli needs to write to the file and its folder): nothing was changed"
         )
+    if "disk is full" in low or "no space" in low:
+        return PipecliError(f"the disk holding database {target} is full ({text}): free some space and try again")
+    if "disk i/o error" in low:  # on a full disk, too, when SQLite's shared-memory file cannot grow
+        return PipecliError(f"database {target}: disk I/O error; is its disk full or failing? ({text})")
     if "malformed" in low or "not a database" in low or "disk image" in low:
         return PipecliError(f"database {target} is damaged or not a database ({text}); restore a backup")
     if "unable to open" in low:
@@ -80,6 +86,20 @@ def _numeric_loader() -> type[Any]:
             return int(text) if text.lstrip("-").isdigit() else float(text)
 
     return NumericLoader
+
+
+def _refuse_nul(engine: Engine) -> None:
+    """Make every statement through `engine` refuse a text parameter holding a NUL byte, before the driver
+    sees it, with one line: on PostgreSQL the driver would fail less clearly, on SQLite store it (see
+    formats.NUL_REFUSED). The statement fails, so its transaction rolls back."""
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _check(_conn: Any, _cursor: Any, _sql: str, parameters: Any, _context: Any, executemany: bool) -> None:
+        for row in parameters if executemany else (parameters,):
+            found = nul_in(row.values() if isinstance(row, dict) else row or ())
+            if found is not None:
+                shown = found if len(found) <= 60 else found[:57] + "..."
+                raise PipecliError(f"{shown!r} {NUL_REFUSED}: nothing was changed")
 
 
 class Store:
@@ -126,6 +146,7 @@ class Store:
             def _on_pg_connect(dbapi_conn: Any, _record: Any) -> None:
                 dbapi_conn.adapters.register_loader("numeric", _numeric_loader())
 
+            _refuse_nul(engine)
             return engine
 
         engine = create_engine(
@@ -144,6 +165,8 @@ class Store:
             cur.execute("PRAGMA synchronous = NORMAL")
             cur.execute("PRAGMA mmap_size = 1073741824")  # big reports read pages without copying them
             cur.close()
+
+        _refuse_nul(engine)
 
         @event.listens_for(engine, "begin")
         def _on_begin(conn: Connection) -> None:
@@ -224,6 +247,10 @@ class Store:
                 try:
                     with conn.begin():
                         yield conn
+                        if write:
+                            kill_point("write:before-commit")
+                    if write:
+                        kill_point("write:committed")
                 except BaseException:
                     if journal is not None:
                         journal.rolled_back()
@@ -254,11 +281,9 @@ class Store:
         import's inserts): the caller writes only references it has resolved from the database itself."""
         switched = self.is_sqlite and self.set_journal_mode("delete", wait=False) == "delete"
         if switched:
-            # committed on its own: when the process dies mid-write, the next command finds it and puts
-            # the file back in WAL mode (migrations.ensure_current)
-            with self.write() as conn:
-                conn.execute(text("DELETE FROM meta WHERE key = :k"), {"k": BULK_WRITE_MARK})
-                conn.execute(text("INSERT INTO meta (key, value) VALUES (:k, 'delete')"), {"k": BULK_WRITE_MARK})
+            # a process dying from here on leaves the file out of WAL mode: the next command to open it
+            # sees that and puts WAL back (migrations.ensure_current)
+            kill_point("bulk:switched")
         try:
             with self._transaction(write=True, bulk=True) as conn:
                 yield conn
@@ -267,15 +292,10 @@ class Store:
                 self.end_bulk_journal(wait=True)
 
     def end_bulk_journal(self, wait: bool = False) -> None:
-        """Put a file a bulk write switched to a rollback journal back in WAL mode, and drop its mark;
-        leave both when another connection has the file open (the next command tries again)."""
-        if self.set_journal_mode("wal", wait=wait) != "wal":
-            return
-        try:
-            with self.write() as conn:
-                conn.execute(text("DELETE FROM meta WHERE key = :k"), {"k": BULK_WRITE_MARK})
-        except PipecliError:
-            pass  # a read-only file: it stays marked, and works as it is
+        """Put a SQLite file a bulk write switched to a rollback journal back in WAL mode; leave it when
+        another connection has the file open (without `wait`), or it is read-only: the next command tries
+        again, and the file works meanwhile, only with readers and writers waiting for each other."""
+        self.set_journal_mode("wal", wait=wait)
 
     def set_journal_mode(self, mode: str, wait: bool) -> str | None:
         """Switch a SQLite file's journal mode outside any transaction; return the mode it is in after,

@@ -110,7 +110,8 @@ class Journal:
                 "a": clock.now_ts(),
                 "u": self.actor,
                 "r": role,
-                "c": self.invocation.command,
+                # a description of the command, not data: a NUL shown, so the refusal names the value itself
+                "c": self.invocation.command.replace("\0", "\\x00"),
                 "d": self.undoes,
             },
         ).scalar_one()

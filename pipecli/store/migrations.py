@@ -15,13 +15,13 @@ from sqlalchemy.engine import Connection
 
 from pipecli import clock
 from pipecli.errors import NoDatabase, PipecliError
+from pipecli.store import sql
 from pipecli.store.target import redact
 
 if TYPE_CHECKING:
     from pipecli.store.db import Store
 
 LATEST = 10
-BULK_WRITE_MARK = "bulk_write_journal"  # meta key: a bulk write switched the journal (Store.bulk_write)
 APPLICATION_ID = 0x70697065  # "pipe": marks a SQLite file as pipecli's (PRAGMA application_id)
 
 
@@ -224,10 +224,9 @@ def ensure_current(store: Store, seed: Callable[[Connection], object] | None = N
             found = read_version(conn)
         except PipecliError as exc:
             raise PipecliError(f"{store.target}: {exc}; nothing was changed") from None
+        # a bulk write cut short (see db.Store.bulk_write) left the file in its rollback-journal mode
         cut_short = (
-            found is not None
-            and store.is_sqlite
-            and conn.execute(text("SELECT 1 FROM meta WHERE key = :k"), {"k": BULK_WRITE_MARK}).first() is not None
+            found is not None and store.is_sqlite and conn.exec_driver_sql("PRAGMA journal_mode").scalar() != "wal"
         )
     if found is None and not create:
         raise NoDatabase(
@@ -251,8 +250,7 @@ def ensure_current(store: Store, seed: Callable[[Connection], object] | None = N
         finally:
             raw.close()
     with store.write() as conn:
-        if not store.is_sqlite:
-            conn.execute(text("SELECT pg_advisory_xact_lock(7071)"))  # one migrator at a time
+        sql.serialise(conn, sql.SCHEMA_LOCK)  # one migrator at a time
         current = read_version(conn)  # another process may have migrated meanwhile
         if current is None:
             _create_fresh(conn, seed)

@@ -31,6 +31,19 @@ def execute_in(conn: Connection, sql: str, **params: Any) -> CursorResult[*tuple
     return conn.execute(stmt, params)
 
 
+# PostgreSQL advisory lock numbers: each names one thing only one transaction at a time may do.
+SCHEMA_LOCK = 7071  # creating or migrating the schema (a migration, `db migrate-to`)
+KEYED_IMPORT_LOCK = 7072  # a keyed import's read-then-insert of its keys
+
+
+def serialise(conn: Connection, lock: int) -> None:
+    """Wait until no other transaction holds `lock` and hold it until this one ends (PostgreSQL; nothing
+    to do on SQLite, whose writers are serialised already by BEGIN IMMEDIATE). For a read-then-write that
+    no index guards: two concurrent keyed imports would each find a key missing and each insert it."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(:n)"), {"n": lock})
+
+
 def case(column: str, mapping: Mapping[Any, Any], prefix: str, default: str = "NULL") -> tuple[str, dict[str, Any]]:
     """Return `CASE column WHEN :k THEN :v ... ELSE default END` over `mapping`, with its parameters
     named after `prefix` (distinct per CASE in one statement), so no value is ever written into SQL text."""

@@ -58,7 +58,9 @@ class ColumnChecker:
         the common shape (see the module docstring). Reads no database unless a stage is new to it."""
         columns = self.columns
         width, index = columns.width, columns.index
-        if set(map(len, rows)) != {width} or "\0'" in "\0" + "\0".join(map("\0".join, rows)):
+        joined = "\0" + "\0".join(map("\0".join, rows))
+        # n x width separators, more when a cell holds a NUL (refused row by row)
+        if set(map(len, rows)) != {width} or "\0'" in joined or joined.count("\0") != len(rows) * width:
             return None
         n = len(rows)
         by_column = list(zip(*rows))

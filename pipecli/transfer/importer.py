@@ -34,6 +34,7 @@ from sqlalchemy import Connection, text
 from pipecli import clock, money
 from pipecli.errors import PipecliError
 from pipecli.scoring import score as scoring
+from pipecli.store.faults import kill_point
 from pipecli.transfer import helper, profiles
 from pipecli.transfer.columns import DATE_FIELDS, FIELDS, Columns, norm_header
 from pipecli.transfer.fastpath import WRITE_COLUMNS, Cols, ColumnChecker
@@ -281,6 +282,7 @@ class _Import:
         if not writer.bulk and _bulk_due(writer.written, writer.held):
             writer.go_bulk(self.keep)  # a stream of unknown length that has outgrown the table (stdin)
         writer.store(prepared)
+        kill_point("import:batch-stored")
 
     def _scores(self, cols: Cols, kinds: list[str]) -> tuple[list[Any], list[Any]]:
         """Return (fits, win probabilities) of new leads given as columns with their statuses (`kinds`),

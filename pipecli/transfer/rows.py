@@ -13,7 +13,7 @@ from typing import Any, NamedTuple
 
 from pipecli import clock, money
 from pipecli.errors import PipecliError
-from pipecli.formats import undefuse
+from pipecli.formats import NUL_REFUSED, undefuse
 from pipecli.leads import EMAIL
 from pipecli.transfer.columns import FIELDS, Columns
 from pipecli.transfer.model import BadCell, ImportOptions, Record, RowError
@@ -66,6 +66,10 @@ class RowReader:
         if self.nulls:
             cells = ["" if c in self.nulls else c for c in cells]
         joined = "\0".join(cells)
+        if joined.count("\0") != len(cells) - 1:  # a NUL inside a cell: no text field holds one (PostgreSQL refuses it)
+            return [
+                RowError(line, columns.header[i], cell, NUL_REFUSED) for i, cell in enumerate(cells) if "\0" in cell
+            ]
         if joined[:1] == "'" or "\0'" in joined:
             cells = [undefuse(c) for c in cells]
         # every field, "" when empty or not in the file

@@ -4,7 +4,9 @@ An update changes only what differs (fields the file has, extras it manages), ea
 import's journal entry at the import's time (`leads.set_fields`, `store.journal`), records a new stage as a
 move in history (`leads.move_lead`, at the row's close date for an outcome, else now, never before the lead
 entered its current stage) and scores the lead again; a file imported twice changes nothing the second
-time. On a dry run nothing is written and the counts are the same.
+time. On a dry run nothing is written and the counts are the same. Keys are looked up, then inserted: on
+PostgreSQL a keyed import holds an advisory lock (`sql.KEYED_IMPORT_LOCK`) for its transaction, so two
+concurrent ones with the same keys run one after the other and the second updates what the first added.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from pipecli import leads
 from pipecli.errors import PipecliError
 from pipecli.scoring import score as scoring
 from pipecli.store import journal
+from pipecli.store.sql import KEYED_IMPORT_LOCK, serialise
 from pipecli.transfer.columns import KEY_COLUMNS, Columns
 from pipecli.transfer.rows import Lead
 
@@ -42,6 +45,9 @@ class Upserter:
         if columns.key is None:
             raise ValueError("an upsert needs a key")
         self.key: str = columns.key
+        if not dry_run:
+            # held to the commit: a concurrent keyed import waits, then finds the keys this one inserts
+            serialise(conn, KEYED_IMPORT_LOCK)
 
     def existing(self, batch: list[Lead]) -> dict[Any, list[dict[str, Any]]]:
         """Return key -> the lead rows holding it, for the keys of `batch`."""
