@@ -205,7 +205,11 @@ def list_(
         bool, typer.Option("--hot", help="Only hot leads (score at or above [scoring] hot_threshold).")
     ] = False,
     mine: Annotated[
-        bool, typer.Option("--mine", help="Only leads you own (--as, $PIPECLI_USER, config `user`, login).")
+        bool,
+        typer.Option(
+            "--mine",
+            help="Only leads you own: on PostgreSQL with a team, your database role; else --as, $PIPECLI_USER, config `user`, login.",
+        ),
     ] = False,
     fmt: FormatOpt = "table",
     raw: RawOpt = False,
@@ -215,6 +219,7 @@ def list_(
     from pipecli import listing
     from pipecli.cli import views
 
+    me = None
     if mine:
         # imported when the command runs, so --help and --version stay light
         from pipecli.cli.context import current
@@ -223,10 +228,18 @@ def list_(
 
         if owner is not None:
             raise UsageError("--mine and --owner both name the owner: give one")
-        owner = resolve_actor(current().actor)[0]
+        me = resolve_actor(current().actor)[0]
 
     filters = listing.LeadFilter(
-        pipeline, stage, owner, source, status, include_archived=archived, hot=hot, search=search
+        pipeline,
+        stage,
+        owner,
+        source,
+        status,
+        include_archived=archived,
+        hot=hot,
+        search=search,
+        mine=me,
     )
     with store().read() as conn:
         rows = listing.list_leads(conn, filters, sort, limit)

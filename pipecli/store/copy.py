@@ -15,7 +15,7 @@ from sqlalchemy import func, inspect, select, text
 from sqlalchemy.engine import Connection
 
 from pipecli.errors import PipecliError
-from pipecli.store import schema
+from pipecli.store import access, schema
 from pipecli.store.db import Store, is_url
 
 BATCH = 5000
@@ -63,6 +63,7 @@ def copy_database(source: Connection, target: Connection) -> list[dict[str, Any]
     if target.dialect.name == "postgresql":
         target.execute(text("SELECT pg_advisory_xact_lock(7071)"))  # no pipecli creates a schema meanwhile
     schema.tables()[0].metadata.create_all(target)
+    access.enable(target)  # the copy's policies, as a new database's
     expected = count_rows(source)
     for table in schema.tables():
         result = source.execution_options(yield_per=BATCH).execute(select(table).order_by(*table.primary_key.columns))

@@ -15,12 +15,13 @@ from sqlalchemy.engine import Connection
 
 from pipecli import clock
 from pipecli.errors import PipecliError
+from pipecli.store import access
 from pipecli.store.schema import BULK_WRITE_MARK, snapshot_sql
 
 if TYPE_CHECKING:
     from pipecli.store.db import Store
 
-LATEST = 8
+LATEST = 11
 APPLICATION_ID = 0x70697065  # "pipe": marks a SQLite file as pipecli's (PRAGMA application_id)
 
 
@@ -161,12 +162,20 @@ def m008_settings(conn: Connection) -> None:
     _create_missing(conn)
 
 
+def m011_team(conn: Connection) -> None:
+    """v10 -> v11: the team (`pipecli team`) and, on PostgreSQL, the row-level security policies keyed on it
+    (`store.access`); with no member yet, every role keeps the access its grants give."""
+    _create_missing(conn)
+    access.enable(conn)
+
+
 STEPS = {
     2: m002_followups_scores_extras,
     3: m003_fewer_narrower_indexes,
     4: m004_history,
     6: m006_mail,
     8: m008_settings,
+    11: m011_team,
 }
 
 
@@ -176,6 +185,7 @@ def _create_fresh(conn: Connection, seed: Callable[[Connection], object] | None)
     from sqlmodel import SQLModel
 
     SQLModel.metadata.create_all(conn)
+    access.enable(conn)
     conn.execute(
         text("INSERT INTO meta (key, value) VALUES ('schema_version', :v), ('created_at', :c)"),
         {"v": str(LATEST), "c": str(clock.now_ts())},
