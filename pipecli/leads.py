@@ -55,7 +55,7 @@ def get_lead(conn, lead_id: int, for_update: bool = False) -> dict:
     row = conn.execute(text(f"SELECT * FROM lead WHERE id = :i{lock}"), {"i": lead_id}).mappings().first()
     if row is None:
         # a lead the team's policies hide is refused naming its owner; a write connection carries a journal
-        raise team.refuse(conn, lead_id, "change" if journal.KEY in conn.info else "see")
+        raise team.refuse(conn, lead_id, "change" if for_update or journal.KEY in conn.info else "see")
     return dict(row)
 
 

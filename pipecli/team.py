@@ -59,9 +59,8 @@ def _require_postgresql(conn: Connection) -> None:
 
 
 def members(conn: Connection) -> list[Member]:
-    """Return the team's members by name (an empty list on SQLite and on a database without a team)."""
-    if conn.dialect.name != "postgresql":
-        return []
+    """Return the team's members by name (none on a database without a team); raise on SQLite."""
+    _require_postgresql(conn)
     names = {p["id"]: p["name"] for p in pipelines.list_pipelines(conn)}
     rows = conn.execute(
         text(
@@ -208,4 +207,5 @@ def refuse(conn: Connection, lead_id: int, verb: str) -> PipecliError:
         pipeline = conn.execute(text("SELECT name FROM pipeline WHERE id = :p"), {"p": pid}).scalar()
         whose = f"in pipeline {pipeline}, which {name} does not manage"
     who = f"{role} {name}" if role else f"database role {name} (not in the team)"
-    return PipecliError(f"permission denied: {who} may not {verb} lead {lead_id} ({whose}); nothing was changed")
+    unchanged = "; nothing was changed" if verb == "change" else ""
+    return PipecliError(f"permission denied: {who} may not {verb} lead {lead_id} ({whose}){unchanged}")
