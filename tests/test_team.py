@@ -522,3 +522,40 @@ def test_two_sellers_and_a_manager_at_once_stay_apart_and_lose_nothing(pg_team):
             assert history.verify(conn) == []
     finally:
         store.dispose()
+
+
+def test_migration_11_and_migrate_to_put_the_policies_in_place(pg_server, tmp_path):
+    """A schema-8 PostgreSQL database gets the team table and the policies when pipecli next opens it; a
+    SQLite database copied with `db migrate-to` arrives with them too."""
+    policies = (
+        "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+        " WHERE n.nspname = current_schema() AND c.relrowsecurity ORDER BY c.relname"
+    )
+    protected = sorted(["lead", "journal", "event", "activity", "stage_change", "lead_extra", "qualification"])
+    name = pg_server.fresh()
+    try:
+        import psycopg
+
+        old = Cli(pg_server.url_of(name))
+        with psycopg.connect(pg_server.url_of(name), autocommit=True) as raw:  # pipecli would migrate it back
+            for table in protected:
+                raw.execute(f"ALTER TABLE {table} DISABLE ROW LEVEL SECURITY")
+            raw.execute("DROP TABLE team_member")
+            raw.execute("UPDATE meta SET value = '8' WHERE key = 'schema_version'")
+            assert raw.execute(policies).fetchall() == []
+        old("list")  # any command brings the schema up to date
+        assert [r[0] for r in old.sql(policies)] == protected
+        assert old.scalar("SELECT value FROM meta WHERE key = 'schema_version'") == "11"
+        assert old.scalar("SELECT COUNT(*) FROM team_member") == 0
+    finally:
+        pg_server.drop(name)
+    source = Cli(str(tmp_path / "p.db"))
+    source("add-lead", "Copied", "--owner", "anyone")
+    target = pg_server.fresh(with_schema=False)
+    try:
+        source("db", "migrate-to", pg_server.url_of(target))
+        copied = Cli(pg_server.url_of(target))
+        assert [r[0] for r in copied.sql(policies)] == protected
+        assert copied.sql("SELECT name, owner FROM lead") == [("Copied", "anyone")]  # no team: owner stays free text
+    finally:
+        pg_server.drop(target)
