@@ -23,13 +23,17 @@ from pipecli import clock, money
 class Column:
     """One output column: `name` is the JSON/CSV key, `source` the record key it reads (default `name`).
 
-    kind: text | int | float | pct | money | ts (epoch seconds) | date | duration (seconds) | bool (a mark:
-    `yes` or nothing) | verdict (a yes/no answer, `yes` or `no` in tables; true/false in CSV and JSON)."""
+    kind: text | int | float | pct | money | ts (epoch seconds) | day (epoch seconds, shown as the date in
+    tables, the time in CSV and JSON) | date | duration (seconds) | bool (a mark: `yes` or nothing) | verdict
+    (a yes/no answer, `yes` or `no` in tables; true/false in CSV and JSON).
+
+    `wrap`: free text (a note) wraps onto more lines in a terminal table; other text is cut with `…`."""
 
     name: str
     header: str | None = None
     kind: str = "text"
     source: str | None = None
+    wrap: bool = False
 
     @property
     def key(self) -> str:
@@ -79,7 +83,7 @@ def json_value(value: Any, kind: str, currency: str) -> Any:
     if kind == "money":
         amount = money.to_decimal(value, currency)
         return int(amount) if amount == amount.to_integral_value() else float(amount)
-    if kind == "ts":
+    if kind in ("ts", "day"):
         return clock.iso(value)
     if isinstance(value, (_dt.date, _dt.datetime)):
         return value.isoformat()
@@ -96,7 +100,7 @@ def csv_value(value: Any, kind: str, currency: str) -> str:
         return ""
     if kind == "money":
         return str(money.to_decimal(value, currency))
-    if kind == "ts":
+    if kind in ("ts", "day"):
         stamp: str = clock.iso(value)
         return stamp
     if kind in ("bool", "verdict"):
@@ -160,6 +164,8 @@ def table_value(value: Any, kind: str, currency: str) -> str:
         return money_text(value, currency)
     if kind == "ts":
         return time_text(value)
+    if kind == "day":
+        return date_text(clock.from_ts(value).date())
     if kind == "duration":
         return clock.human_duration(value)
     if kind == "pct":

@@ -30,6 +30,17 @@ SORTS = {
 }
 
 
+def list_status(status: str | None, stage: str | None) -> str | None:
+    """Return the status filter `pipecli list` applies: the one asked for; none for `all`; `open` when
+    neither a status nor a stage is asked for. Exists so a seller's first `list` shows the work still to
+    do, not nine months of won and lost deals (`--status all` shows them)."""
+    if status is not None and status.strip().lower() == "all":
+        return None
+    if status is None and stage is None:
+        return "open"
+    return status
+
+
 @dataclass
 class LeadFilter:
     """The filters shared by `list`, `export`, `clean` and the reports."""

@@ -351,6 +351,6 @@ def test_the_locale_writes_dates_for_people_and_csv_keeps_iso(cli, tmp_path, loc
     if locale:
         config(tmp_path, f'locale = "{locale}"\n')
     cli("add-lead", "X", "--expected-close", "2026-12-20")
-    table = cli("list").stdout
+    table = cli("list", "--columns", "all").stdout
     assert close in table and created in table
     assert "2026-12-20" in cli("list", "--format", "csv").stdout

@@ -35,8 +35,8 @@ def names(result):
 
 
 def test_filters(cli, sample):
-    assert names(cli("list", "--owner", "MARCO", "--format", "json")) == ["Anna", "Cleo", "Dan"]
-    assert names(cli("list", "--source", "referral", "--format", "json")) == ["Anna", "Eve"]
+    assert names(cli("list", "--status", "all", "--owner", "MARCO", "--format", "json")) == ["Anna", "Cleo", "Dan"]
+    assert names(cli("list", "--status", "all", "--source", "referral", "--format", "json")) == ["Anna", "Eve"]
     assert names(cli("list", "--status", "open", "--format", "json")) == ["Anna", "Ben", "Cleo"]
     assert names(cli("list", "--status", "won", "--format", "json")) == ["Dan"]
     assert names(cli("list", "--stage", "contact", "--format", "json")) == ["Anna"]
@@ -46,9 +46,27 @@ def test_filters(cli, sample):
 
 
 def test_sorts_and_limit(cli, sample):
-    assert names(cli("list", "--sort", "value", "--format", "json")) == ["Ben", "Anna", "Dan", "Cleo", "Eve"]
-    assert names(cli("list", "--sort", "age", "--format", "json")) == ["Dan", "Ben", "Anna", "Eve", "Cleo"]
-    assert names(cli("list", "--sort", "expected-close", "--format", "json")) == ["Eve", "Ben", "Anna", "Dan", "Cleo"]
+    assert names(cli("list", "--status", "all", "--sort", "value", "--format", "json")) == [
+        "Ben",
+        "Anna",
+        "Dan",
+        "Cleo",
+        "Eve",
+    ]
+    assert names(cli("list", "--status", "all", "--sort", "age", "--format", "json")) == [
+        "Dan",
+        "Ben",
+        "Anna",
+        "Eve",
+        "Cleo",
+    ]
+    assert names(cli("list", "--status", "all", "--sort", "expected-close", "--format", "json")) == [
+        "Eve",
+        "Ben",
+        "Anna",
+        "Dan",
+        "Cleo",
+    ]
     # longest silent first: Eve (lost at 11-21, same as others moved then) ... Anna touched on 11-25 is last
     silent = names(cli("list", "--sort", "last-activity", "--status", "open", "--format", "json"))
     assert silent == ["Cleo", "Ben", "Anna"]
@@ -62,7 +80,7 @@ def test_formats(cli, sample):
     assert data["value"] == 4500 and data["expected_close"] == "2026-12-20"
     assert data["created_at"] == "2026-11-01T09:00:00+00:00"
     assert all(key == key.lower() and " " not in key for key in data)
-    rows = list(csv.DictReader(io.StringIO(cli("list", "--format", "csv").stdout)))
+    rows = list(csv.DictReader(io.StringIO(cli("list", "--status", "all", "--format", "csv").stdout)))
     assert [r["name"] for r in rows] == ["Anna", "Ben", "Cleo", "Dan", "Eve"]
     assert rows[1]["value"] == "12000.00" and rows[4]["value"] == ""
     table = cli("list").stdout
@@ -99,3 +117,37 @@ def test_board_counts_values_and_fits_80_columns(cli, sample):
     assert max(len(line) for line in text.splitlines()) <= 80
     assert "Proposal · 1 · €12,000.00" in text
     assert text.splitlines()[0] == "Sales: 4 open leads, €17,301.00"
+
+
+def test_open_leads_by_default_and_status_all_lists_every_lead(cli, sample):
+    # Dan is won and Eve lost (see `sample`): a bare `list` shows the work still to do
+    assert names(cli("list", "--format", "json")) == ["Anna", "Ben", "Cleo"]
+    assert names(cli("list", "--status", "ALL", "--format", "json")) == ["Anna", "Ben", "Cleo", "Dan", "Eve"]
+    assert names(cli("list", "--stage", "won", "--format", "json")) == ["Dan"]  # a stage says which leads
+    table = cli("list").stdout
+    assert "Anna" in table and "Dan" not in table and "Eve" not in table
+
+
+def test_columns_choose_what_every_format_writes(cli, sample):
+    from pipecli.cli.views import LEAD_COLUMNS
+
+    table = cli("list").stdout.splitlines()
+    assert table[0].split() == ["id", "name", "company", "stage", "value", "owner", "last", "activity", "next", "step"]
+    assert table[1].split()[:2] == ["1", "Anna"] and "2026-11-25" in table[1]  # Anna's call, as a day
+    every = json.loads(cli("list", "--format", "json").stdout)[0]
+    assert list(every) == [c.name for c in LEAD_COLUMNS]  # scripts keep every column
+    chosen = json.loads(cli("list", "--columns", "name, email,Value", "--format", "json").stdout)
+    assert chosen[0] == {"name": "Anna", "email": None, "value": 4500}
+    rows = list(csv.DictReader(io.StringIO(cli("list", "--columns", "id,expected-close", "--format", "csv").stdout)))
+    assert rows[0] == {"id": "1", "expected_close": "2026-12-20"}
+    wide = cli("list", "--columns", "all").stdout.splitlines()[0]
+    assert "email" in wide and "pipeline" in wide and "score" in wide
+    only = cli("list", "--columns", "name,source").stdout.splitlines()
+    assert only[0].split() == ["name", "source"] and only[1].split() == ["Anna", "referral"]
+
+
+def test_an_unknown_column_is_a_usage_error_naming_the_known_ones(cli, sample):
+    bad = cli("list", "--columns", "name,colour", ok=False)
+    assert bad.exit_code == 2 and bad.stdout == ""
+    assert "unknown column colour" in bad.stderr and "next_step" in bad.stderr and "all" in bad.stderr
+    assert len(bad.stderr.strip().splitlines()) == 1

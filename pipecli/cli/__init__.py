@@ -44,7 +44,10 @@ class PipecliGroup(TyperGroup):
             ctx.obj = Context()
         ctx.obj.argv = ctx.meta.get("pipecli_argv", [])
         with using(ctx.obj) as context:
-            return self._invoke_reporting(ctx, context)
+            try:
+                return self._invoke_reporting(ctx, context)
+            finally:
+                _end_paging()
 
     def _invoke_reporting(self, ctx: Any, context: Context) -> Any:
         try:
@@ -79,6 +82,13 @@ class PipecliGroup(TyperGroup):
             first = str(exc).splitlines()[0] if str(exc) else ""
             _error(f"internal error: {type(exc).__name__}: {first} (set PIPECLI_DEBUG=1 for details)")
             raise typer.Exit(EXIT_INTERNAL) from None
+
+
+def _end_paging() -> None:
+    # a submodule of this package: imported once the package is loaded
+    from pipecli.cli import output
+
+    output.end_paging()
 
 
 def _error(text: str) -> None:
@@ -131,6 +141,14 @@ def _root(
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit.")
     ] = False,
+    no_pager: Annotated[
+        bool,
+        typer.Option(
+            "--no-pager",
+            help="Never page: by default output taller than the terminal goes through $PIPECLI_PAGER, else "
+            "$PAGER, else `less -FRX` (never when piped).",
+        ),
+    ] = False,
 ) -> None:
     if as_ is not None:
         # imported when the command runs, so --help and --version stay light
@@ -144,6 +162,12 @@ def _root(
         from pipecli.cli import common
 
         common.set_db(db)
+    # submodules of this package: imported once the package is loaded
+    from pipecli.cli import output
+    from pipecli.cli.context import current
+
+    current().pager = not no_pager
+    output.start_paging()
 
 
 from pipecli.cli import (  # noqa: E402  (they register on `app`)

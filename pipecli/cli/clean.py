@@ -22,7 +22,7 @@ def clean_columns():
         Column("name"),
         Column("rule"),
         Column("group"),
-        Column("why"),
+        Column("why", wrap=True),
         Column("since", kind="ts"),
         Column("threshold"),
         Column("basis"),
@@ -64,7 +64,7 @@ def clean(
             "-f",
             callback=choice(*FORMATS),
             metavar="|".join(FORMATS),
-            help="Output format (default: table on a terminal, text otherwise).",
+            help="Output format (default: text, the summary and the findings by rule; table for the full table).",
         ),
     ] = None,
     check: Annotated[
@@ -103,7 +103,7 @@ def clean(
 
     \b
     Examples:
-      pipecli clean                              # the report (plain text when piped)
+      pipecli clean                              # the summary, then the findings by rule
       pipecli clean --owner bob --format table
       pipecli clean --check --mail-to sales@example.com   # mailed by pipecli, only when something is found
       pipecli clean --rules stale,hygiene --format table
@@ -120,7 +120,7 @@ def clean(
     """
     # imported when the command runs, so --help and --version stay light
     from pipecli.cli.common import confirm
-    from pipecli.cli.output import message, stdout_is_tty
+    from pipecli.cli.output import message
     from pipecli.reports import clean as stale
     from pipecli.reports import clean_actions
 
@@ -138,7 +138,7 @@ def clean(
     if since_last and (as_of is not None or actions):
         raise UsageError("--since-last goes with the report alone (not with --as-of or an action)")
     day = date(as_of, "--as-of")
-    fmt = fmt or ("table" if stdout_is_tty() else "text")
+    fmt = fmt or "text"  # the readable summary, on a terminal too: the table is --format table
     chosen = stale.choose_rules(rules)
     if since_last:
         with store().write() as conn:

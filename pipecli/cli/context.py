@@ -72,6 +72,8 @@ class Context:
         self.defuse_csv = False  # set by a command's --raw option (`common.RawOpt`): defuse its CSV unless --raw
         self.actor: str | None = None  # --as NAME: who the journal says made the changes
         self.argv: list[str] = []  # the command line, as the journal records it
+        self.pager = True  # False under --no-pager: long output goes straight to the terminal
+        self.spool: object | None = None  # the output held for the pager while a command runs (`cli.output`)
 
     # --- the database --------------------------------------------------------------------------------
 
@@ -168,10 +170,21 @@ class Context:
         return self.stdin_tty and self.stderr_tty
 
     def colour(self, stderr: bool = False) -> bool:
-        """Return whether to colour stdout (or stderr): only on a terminal, and never under NO_COLOR."""
+        """Return whether to colour stdout (or stderr): on a terminal, or anywhere under FORCE_COLOR or
+        CLICOLOR_FORCE; never under NO_COLOR, which wins over both."""
         if self._colour is not None:
             return self._colour
-        return not os.environ.get("NO_COLOR") and (self.stderr_tty if stderr else self.stdout_tty)
+        if os.environ.get("NO_COLOR"):
+            return False
+        return self.colour_forced or (self.stderr_tty if stderr else self.stdout_tty)
+
+    @property
+    def colour_forced(self) -> bool:
+        """True when FORCE_COLOR or CLICOLOR_FORCE asks for colour (and NO_COLOR does not forbid it): tables
+        are then drawn as on a terminal even into a pipe (`FORCE_COLOR=1 pipecli list | less -R`)."""
+        if self._colour is not None or os.environ.get("NO_COLOR"):  # a colour told by a test decides colour only
+            return False
+        return any(os.environ.get(v, "") not in ("", "0") for v in ("FORCE_COLOR", "CLICOLOR_FORCE"))
 
     @property
     def width(self) -> int:
@@ -179,6 +192,22 @@ class Context:
         if self._width is not None:
             return self._width
         return shutil.get_terminal_size((80, 24)).columns
+
+    @property
+    def height(self) -> int:
+        """The terminal's height in lines: $LINES, else the terminal's size, else 24."""
+        return shutil.get_terminal_size((80, 24)).lines
+
+    def pager_command(self) -> str | None:
+        """Return the shell command long output is paged through, or None when it is not paged.
+
+        Paged only when stdout really is a terminal (not a pipe, a file, or a test's captured stream) and
+        `--no-pager` was not given; the command is $PIPECLI_PAGER, else $PAGER, else `less -FRX`, as git
+        and gh do; an empty one or `cat` means no pager."""
+        if not (self.pager and self.stdout_tty and _isatty(self.stdout)):
+            return None
+        command = os.environ.get("PIPECLI_PAGER", os.environ.get("PAGER", "less -FRX")).strip()
+        return None if command in ("", "cat") else command
 
     # --- what values look like -----------------------------------------------------------------------
 

@@ -188,7 +188,10 @@ def list_(
     stage: Annotated[str | None, typer.Option(help="Only leads in this stage (won/lost too).")] = None,
     owner: Annotated[str | None, typer.Option()] = None,
     source: Annotated[str | None, typer.Option()] = None,
-    status: Annotated[str | None, typer.Option(help="open, won or lost.")] = None,
+    status: Annotated[
+        str | None,
+        typer.Option(help="open, won, lost or all (default: open, unless --stage names a stage)."),
+    ] = None,
     search: Annotated[
         str | None,
         typer.Option("--search", help="Only leads whose name, company or e-mail holds TEXT (or external id)."),
@@ -211,13 +214,28 @@ def list_(
             help="Only leads you own: on PostgreSQL with a team, your database role; else --as, $PIPECLI_USER, config `user`, login.",
         ),
     ] = False,
+    columns: Annotated[
+        str | None,
+        typer.Option(
+            "--columns",
+            metavar="A,B,C|all",
+            help="The columns to show, comma-separated, or all (default on a terminal: id, name, company, "
+            "stage, value, owner, last activity, next step; CSV and JSON: all).",
+        ),
+    ] = None,
     fmt: FormatOpt = "table",
     raw: RawOpt = False,
 ) -> None:
-    """List leads, filtered and sorted: pipecli list --status open --sort value --limit 10."""
+    """List leads, filtered and sorted: pipecli list --sort value --limit 10.
+
+    Without --status or --stage only open leads are listed (--status all lists every lead). A table shows
+    the compact columns, CSV and JSON every column; --columns chooses: --columns id,name,email,phone.
+    """
     # imported when the command runs, so --help and --version stay light
     from pipecli import listing
     from pipecli.cli import views
+
+    shown = views.lead_columns(columns, fmt)
 
     me = None
     if mine:
@@ -235,7 +253,7 @@ def list_(
         stage,
         owner,
         source,
-        status,
+        listing.list_status(status, stage),
         include_archived=archived,
         hot=hot,
         search=search,
@@ -243,7 +261,7 @@ def list_(
     )
     with store().read() as conn:
         rows = listing.list_leads(conn, filters, sort, limit)
-    views.leads(rows, fmt)
+    views.leads(rows, fmt, shown)
 
 
 def board_(

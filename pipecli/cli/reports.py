@@ -158,7 +158,7 @@ def funnel_(
     if fmt != "table":
         output.render(data["stages"], cols, fmt)
         return
-    if output.stdout_is_tty():
+    if output.drawn():
         _funnel_rich(data)
     else:
         output.write(_funnel_text(data))

@@ -25,6 +25,7 @@ def ui(
     if importlib.util.find_spec("textual") is None:
         raise PipecliError(INSTALL)
     # imported when the command runs: textual is an optional extra, and only this command loads it
+    from pipecli.cli import output
     from pipecli.cli.context import current
     from pipecli.store.journal import resolve_actor
     from pipecli.ui.actions import Session
@@ -38,6 +39,7 @@ def ui(
     if not (context.stdin_tty and context.stdout_tty):
         raise UsageError("pipecli ui needs a terminal (stdin and stdout); for a script use `pipecli board`")
     session = Session(store(), context.currency, context.actor)
+    output.end_paging()  # the app takes the whole terminal: nothing of it goes through the pager
     BoardApp(session, pipeline, owner).run()
 
 

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from pipecli import clock
 from pipecli.cli import output
+from pipecli.errors import UsageError
 from pipecli.formats import Column, neutralise
 
 if TYPE_CHECKING:
@@ -67,9 +68,9 @@ HISTORY_COLUMNS: Columns = (
     Column("from_stage", "from"),
     Column("to_stage", "to"),
     Column("seconds_in_stage", "time in stage", kind="duration"),
-    Column("reason"),
+    Column("reason", wrap=True),
 )
-ACTIVITY_COLUMNS: Columns = (Column("at", kind="ts"), Column("kind"), Column("note"))
+ACTIVITY_COLUMNS: Columns = (Column("at", kind="ts"), Column("kind"), Column("note", wrap=True))
 ANSWER_COLUMNS: Columns = (Column("criterion"), Column("answer"), Column("verdict"), Column("at", kind="ts"))
 
 
@@ -95,9 +96,36 @@ def logged(activity_id: int, lead_id: int, kind: str) -> None:
     output.line(f"logged {kind} on lead {lead_id} (activity {activity_id})" if on_terminal else str(activity_id))
 
 
-def leads(rows: Sequence[Row], fmt: str) -> None:
-    """Write leads as `pipecli list` shows them."""
-    output.render(rows, LEAD_COLUMNS, fmt, empty="no leads match")
+LIST_COLUMNS = ("id", "name", "company", "stage", "value", "owner", "last_event_at", "next_step")
+LIST_TABLE_FORM = {"last_event_at": Column("last_event_at", "last activity", kind="day")}  # the day is enough
+
+
+def lead_columns(spec: str | None, fmt: str) -> Columns:
+    """Return the columns `list` writes: those named in `spec` (comma-separated names or headers, `all`),
+    else the compact set for a table (`LIST_COLUMNS`, fitting 80 columns) and every column for CSV and
+    JSON, so scripts and `import` keep reading what they always read. An unknown name is a usage error
+    naming the known ones."""
+    by_name = {c.name: c for c in LEAD_COLUMNS}
+    by_name.update({c.title.replace(" ", "_"): c for c in LEAD_COLUMNS})
+    if spec is None:
+        names = LIST_COLUMNS if fmt == "table" else tuple(c.name for c in LEAD_COLUMNS)
+    elif spec.strip().lower() == "all":
+        names = tuple(c.name for c in LEAD_COLUMNS)
+    else:
+        names = tuple(n.strip().lower().replace("-", "_").replace(" ", "_") for n in spec.split(",") if n.strip())
+        unknown = [n for n in names if n not in by_name]
+        if unknown or not names:
+            known = ", ".join(c.name for c in LEAD_COLUMNS)
+            raise UsageError(f"--columns: unknown column {', '.join(unknown) or '(none given)'}; known: {known}, all")
+    chosen = [by_name[n] for n in dict.fromkeys(names)]
+    if fmt == "table":
+        chosen = [LIST_TABLE_FORM.get(c.name, c) for c in chosen]
+    return tuple(chosen)
+
+
+def leads(rows: Sequence[Row], fmt: str, columns: Columns = LEAD_COLUMNS) -> None:
+    """Write leads as `pipecli list` shows them, in `columns` (see `lead_columns`)."""
+    output.render(rows, columns, fmt, empty="no leads match")
 
 
 def lead_json(info: Mapping[str, Any]) -> dict[str, Any]:
@@ -160,27 +188,51 @@ def board_json(data: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def board_lines(data: Mapping[str, Any]) -> list[str]:
-    """Return the board as lines of text: a headline, a block per open stage with its top leads, the outcomes."""
+BOARD_COLUMN = 30  # the narrowest stage column of a board on a terminal; a wider screen holds more of them
+
+
+def board_lines(data: Mapping[str, Any], width: int | None = None) -> list[str]:
+    """Return the board as lines of text: a headline, a block per open stage with its top leads, the outcomes.
+
+    With `width` (a terminal's), the stage blocks stand side by side, as many as `BOARD_COLUMN`-wide
+    columns fit, each line exactly fitted to its column (names cut with `…`, amounts whole); without it
+    (piped) the blocks follow one another."""
     open_stages = [s for s in data["stages"] if s["kind"] == "open"]
     total = sum(s["value_minor"] for s in open_stages)
-    lines = [f"{data['pipeline']}: {sum(s['count'] for s in open_stages)} open leads, {output.money(total)}"]
-    for s in data["stages"]:
-        head = f"{s['stage']} · {s['count']} · {output.money(s['value_minor'])}"
-        if s["kind"] != "open":
-            lines.append(f"[{head}]")
-            continue
-        lines += ["", f"== {head}"]
-        for card in s["leads"]:
-            who = card["name"] + (f" ({card['company']})" if card["company"] else "")
-            label = neutralise(f"#{card['id']} {who}")
-            if len(label) > 68:
-                label = label[:67] + "…"
-            lines.append(f"   {label:<68} {output.money(card['value_minor'], short=True):>7}")
-        hidden = s["count"] - len(s["leads"])
-        if hidden > 0:
-            lines.append(f"   … and {hidden} more")
-    return lines
+    head = f"{data['pipeline']}: {sum(s['count'] for s in open_stages)} open leads, {output.money(total)}"
+    closed = [f"[{s['stage']} · {s['count']} · {output.money(s['value_minor'])}]" for s in data["stages"]]
+    closed = [c for c, s in zip(closed, data["stages"]) if s["kind"] != "open"]
+    per_row = 1 if width is None else max(1, min(len(open_stages), (width + 2) // (BOARD_COLUMN + 2)))
+    column = 79 if width is None else (width - 2 * (per_row - 1)) // per_row
+    blocks = [_board_block(s, column, fitted=width is not None) for s in open_stages]
+    lines = [head]
+    for start in range(0, len(blocks), per_row):
+        row = blocks[start : start + per_row]
+        lines.append("")
+        for i in range(max(len(b) for b in row)):
+            cells = [b[i] if i < len(b) else "" for b in row]
+            if width is None:
+                lines.append(cells[0])
+            else:
+                lines.append("  ".join(output.fit_cell(c, column) for c in cells).rstrip())
+    return lines + closed
+
+
+def _board_block(stage: Mapping[str, Any], column: int, fitted: bool) -> list[str]:
+    """Return one open stage's lines: its header, a line per top lead (id, name, company, short amount)
+    `column` cells wide, and how many more it holds."""
+    head = f"{stage['stage']} · {stage['count']} · {output.money(stage['value_minor'])}"
+    lines = [f"== {head}"]
+    for card in stage["leads"]:
+        who = card["name"] + (f" ({card['company']})" if card["company"] else "")
+        label = neutralise(f"#{card['id']} {who}")
+        price = output.money(card["value_minor"], short=True)
+        room = column - 3 - 1 - max(7, len(price))
+        lines.append(f"   {output.fit_cell(label, room)} {price:>7}")
+    hidden = stage["count"] - len(stage["leads"])
+    if hidden > 0:
+        lines.append(f"   … and {hidden} more")
+    return lines if fitted else [line.rstrip() if line.startswith("==") else line for line in lines]
 
 
 def board(data: Mapping[str, Any], fmt: str) -> None:
@@ -190,7 +242,7 @@ def board(data: Mapping[str, Any], fmt: str) -> None:
     elif fmt == "csv":
         output.render(data["stages"], BOARD_STAGE_COLUMNS, "csv")
     else:
-        output.line("\n".join(board_lines(data)))
+        output.line("\n".join(board_lines(data, output.screen_width())))
 
 
 STAGE_COLUMNS: Columns = (
@@ -693,7 +745,7 @@ DEAL_CHANGE_COLUMNS: Columns = (
     Column("stage"),
     Column("value_start", "value before", kind="money"),
     Column("value_end", "value now", kind="money"),
-    Column("summary"),
+    Column("summary", wrap=True),
 )
 DEAL_CHANGE_JSON_COLUMNS: Columns = DEAL_CHANGE_COLUMNS + (
     Column("pushed", kind="int"),

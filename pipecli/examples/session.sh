@@ -19,4 +19,4 @@ $pipecli list --status open --sort value
 $pipecli board
 $pipecli show "$anna"
 $pipecli list --format csv > /dev/null   # for a spreadsheet
-$pipecli list --format json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)), "leads")'
+$pipecli list --status all --format json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)), "leads")'
