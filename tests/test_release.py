@@ -102,7 +102,7 @@ def test_the_sample_csv_printed_by_examples_imports(tmp_path):
     db = str(tmp_path / "p.db")
     out = run("--db", db, "import", str(sample))
     assert out.exit_code == 0, out.stderr
-    listed = json.loads(run("--db", db, "list", "--format", "json").stdout)
+    listed = json.loads(run("--db", db, "list", "--status", "all", "--format", "json").stdout)
     assert sorted(lead["name"] for lead in listed) == sorted(row["Full Name"] for row in rows)
 
 
