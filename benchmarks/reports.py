@@ -34,6 +34,7 @@ time.tzset()
 
 REPORTS: dict[str, callable] = {}
 NOW_TS = None
+STORE = None  # the open store (a floor may capture the statements a report sends)
 
 
 def report(name: str):
@@ -123,74 +124,39 @@ def funnel_report():
 
 @report("forecast")
 def forecast_report():
-    import datetime as _dt
-
+    """The forecast against its SQL floor: every statement the forecast sends (captured from one run of it)
+    sent again through sqlite3 directly, rows fetched, plus the same number of normal draws for the ranges.
+    The difference is pipecli's own Python: the hazards, the per-deal rows and the Monte Carlo."""
     import numpy as np
+    from sqlalchemy import event
 
     from pipecli.reports import forecast
 
     runs = 10000
+    core = lambda conn: forecast.forecast(conn, target=1_000_000_00, runs=runs)  # noqa: E731
+    captured: list = []
 
     def floor(db):
-        t = NOW_TS
-        ids = _open_ids(db)
-        # probabilities from history, remaining time per stage, then period/stage groups and the draws
-        reach = db.execute(
-            "SELECT furthest_position, status, COUNT(*) FROM lead WHERE pipeline_id = :p AND created_at <= :t "
-            "AND status IN ('won', 'lost') GROUP BY 1, 2",
-            {"p": 1, "t": t},
-        ).fetchall()
-        won = sum(n for _, s, n in reach if s == "won")
-        prob = {
-            sid: won / max(1, won + sum(n for pos, s, n in reach if s == "lost" and pos >= i))
-            for i, sid in enumerate(ids, 1)
-        }
-        dur = db.execute(
-            f"SELECT to_stage_id, (left_at - at) / 3600, COUNT(*) FROM stage_change WHERE to_stage_id IN "
-            f"({','.join(map(str, ids))}) AND left_at IS NOT NULL GROUP BY 1, 2"
-        ).fetchall()
-        med = [(_median([(h * 3600, n) for s, h, n in dur if s == sid]) or 0) for sid in ids]
-        rem = {sid: int(sum(med[i:])) for i, sid in enumerate(ids)}
-        day = _dt.date(2026, 11, 1)
-        bounds = [_dt.date(2026, 12, 1), _dt.date(2027, 1, 1), _dt.date(2027, 2, 1)]
-        epochs = [int(_dt.datetime(b.year, b.month, b.day, tzinfo=_dt.UTC).timestamp()) for b in bounds]
-        dcase = " ".join(f"WHEN expected_close < '{b.isoformat()}' THEN {i}" for i, b in enumerate(bounds))
-        rcase = " ".join(f"WHEN {s} THEN {r}" for s, r in rem.items())
-        tcase = " ".join(
-            f"WHEN stage_entered_at + CASE stage_id {rcase} END < {e} THEN {i}" for i, e in enumerate(epochs)
-        )
-        groups = db.execute(
-            f"SELECT CASE WHEN expected_close IS NOT NULL THEN CASE {dcase} ELSE -1 END ELSE CASE {tcase} ELSE -1 END END AS k,"
-            " stage_id, COUNT(*), SUM(COALESCE(value_minor, 0)), SUM(CAST(value_minor AS REAL) * value_minor) "
-            "FROM lead WHERE pipeline_id = :p AND status = 'open' AND archived_at IS NULL GROUP BY 1, 2",
-            {"p": 1},
-        ).fetchall()
-        db.execute(
-            "SELECT SUM(value_minor) FROM lead WHERE pipeline_id = :p AND status = 'won' AND closed_at >= :s AND closed_at <= :t",
-            {"p": 1, "s": int(_dt.datetime(day.year, day.month, day.day, tzinfo=_dt.UTC).timestamp()), "t": t},
-        ).fetchone()
-        # velocity inputs: closed summary and open count
-        db.execute(
-            "SELECT status, COUNT(*), SUM(value_minor), COUNT(value_minor), SUM(closed_at - created_at) FROM lead "
-            "WHERE pipeline_id = :p AND status IN ('won', 'lost') AND closed_at <= :t GROUP BY status",
-            {"p": 1, "t": t},
-        ).fetchall()
-        rng = np.random.default_rng(1)
-        revenue = np.zeros((runs, 3))
-        for k, sid, n, sv, svv in groups:
-            if k < 0:
-                continue
-            w = rng.binomial(n, prob[sid], runs)
-            mean = sv / n
-            sd = np.sqrt(w * max(svv / n - mean * mean, 0) * (n - w) / max(n - 1, 1))
-            revenue[:, k] += np.clip(w * mean + sd * rng.standard_normal(runs), 0, sv)
-        np.percentile(revenue, [10, 50, 90], axis=0)
+        if not captured:
+            engine = STORE.engine
 
-    return (
-        (lambda conn: forecast.forecast(conn, target=1_000_000_00, runs=runs)),
-        floor,
-        ["forecast", "--target", "1000000"],
-    )
+            def keep(conn, cursor, statement, parameters, context, executemany):
+                if statement.lstrip().upper().startswith(("SELECT", "WITH")):  # not the store's own BEGIN/PRAGMA
+                    captured.append((statement, parameters))
+
+            event.listen(engine, "before_cursor_execute", keep)
+            try:
+                with STORE.read() as conn:
+                    core(conn)
+            finally:
+                event.remove(engine, "before_cursor_execute", keep)
+        for statement, parameters in captured:
+            db.execute(statement, parameters).fetchall()
+        rng = np.random.default_rng(1)
+        rng.standard_normal((runs, 3))
+        rng.standard_normal((runs, 3))
+
+    return core, floor, ["forecast", "--target", "1000000"]
 
 
 @report("list")
@@ -229,7 +195,7 @@ def clean_report():
 
 
 def main() -> None:
-    global NOW_TS
+    global NOW_TS, STORE
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--leads", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=3)
@@ -241,8 +207,9 @@ def main() -> None:
     from pipecli.store.db import Store
 
     NOW_TS = clock.now_ts()
-    store = Store.open(str(path))
+    store = STORE = Store.open(str(path))
     raw = sqlite3.connect(path)
+    raw.execute("PRAGMA mmap_size = 1073741824")  # as pipecli reads it (store/db.py)
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     wanted = args.only.split(",") if args.only else list(REPORTS)
     print(

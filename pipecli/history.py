@@ -29,7 +29,12 @@ DERIVED = (
     "furthest_position",
     "closed_at",
 )
-SHOWN_AS = {"value_minor": "value", "pipeline_id": "pipeline", "archived_at": "archived"}
+SHOWN_AS = {
+    "value_minor": "value",
+    "pipeline_id": "pipeline",
+    "archived_at": "archived",
+    "forecast_category": "forecast category",
+}
 
 
 @dataclass(frozen=True)
@@ -72,6 +77,12 @@ def _describe(field: str, old: str | None, new: str | None, stages: dict, pipeli
                 source = before.get("from_stage_id")
                 return ("stage undone", stages.get(before["to_stage_id"]), stages.get(source) if source else None)
             return None
+        if before is not None and after is not None and before.get("lead_id") != after.get("lead_id"):
+            return None  # a row a merge moved to another lead: the merge's own line says so
+        if table == "lead_merge":
+            row = after or before or {}
+            what = f"lead {row.get('merged_id')} ({row.get('merged_name')}){merge_summary(row.get('fields'))}"
+            return ("merged", None, what) if after is not None else ("merge undone", what, None)
         if table == "activity":
             row = after or before or {}
             label = row.get("kind", "") + (f": {row['note']}" if row.get("note") else "")
@@ -92,15 +103,47 @@ def _describe(field: str, old: str | None, new: str | None, stages: dict, pipeli
     return (SHOWN_AS.get(field, field), old, new)
 
 
+def merge_summary(fields: str | None) -> str:
+    """Return what a merge took and kept (`lead_merge.fields`) as words: `: took email, phone; kept company`."""
+    data = json.loads(fields) if fields else {}
+    parts = [f"{word} {', '.join(data[key])}" for key, word in (("took", "took"), ("kept", "kept")) if data.get(key)]
+    return f": {'; '.join(parts)}" if parts else ""
+
+
+def merged_into(conn, lead_id: int) -> list[tuple[int, int]]:
+    """Return (merged lead id, journal id of its merge) for every lead merged into `lead_id`, also through
+    leads merged into those: whose earlier events are the lead's history too (`lead_history`), and whose
+    events `forget` erases with the lead's."""
+    found: list[tuple[int, int]] = []
+    todo = [lead_id]
+    while todo:
+        rows = conn.execute(
+            text("SELECT merged_id, journal_id FROM lead_merge WHERE lead_id = :l ORDER BY id"), {"l": todo.pop()}
+        ).all()
+        for merged_id, journal_id in rows:
+            if all(merged_id != f[0] for f in found):
+                found.append((merged_id, journal_id))
+                todo.append(merged_id)
+    return found
+
+
 def lead_history(conn, lead_id: int, limit: int | None = None) -> list[Change]:
     """Return the changes of lead `lead_id` (a deleted one too), oldest first; with `limit`, the latest
-    `limit` of them. Raises NotFound when the lead never existed."""
+    `limit` of them. Raises NotFound when the lead never existed.
+
+    The events of a lead merged into it (`merged_into`) up to its merge are included, each field named
+    `#ID field` after the lead they happened to, so a merge keeps both histories."""
+    merged = merged_into(conn, lead_id)
+    clauses = ["e.lead_id = :l"] + [f"(e.lead_id = :m{i} AND e.journal_id < :j{i})" for i in range(len(merged))]
+    params: dict = {"l": lead_id}
+    for i, (merged_id, journal_id) in enumerate(merged):
+        params.update({f"m{i}": merged_id, f"j{i}": journal_id})
     rows = conn.execute(
         text(
-            "SELECT e.at, j.actor, j.command, e.journal_id, e.field, e.old, e.new FROM event e "
-            "JOIN journal j ON j.id = e.journal_id WHERE e.lead_id = :l ORDER BY e.at, e.id"
+            "SELECT e.at, j.actor, j.command, e.journal_id, e.field, e.old, e.new, e.lead_id FROM event e "
+            f"JOIN journal j ON j.id = e.journal_id WHERE {' OR '.join(clauses)} ORDER BY e.at, e.id"
         ),
-        {"l": lead_id},
+        params,
     ).all()
     if not rows:
         exists = conn.execute(text("SELECT 1 FROM lead WHERE id = :l"), {"l": lead_id}).first()
@@ -109,10 +152,11 @@ def lead_history(conn, lead_id: int, limit: int | None = None) -> list[Change]:
         return []
     stages, pipelines = _names(conn, "stage"), _names(conn, "pipeline")
     changes = []
-    for at, actor, command, journal_id, field, old, new in rows:
+    for at, actor, command, journal_id, field, old, new, of in rows:
         shown = _describe(field, old, new, stages, pipelines)
         if shown is not None:
-            changes.append(Change(at, actor, command, journal_id, *shown))
+            name = shown[0] if of == lead_id else f"#{of} {shown[0]}"
+            changes.append(Change(at, actor, command, journal_id, name, *shown[1:]))
     return changes[-limit:] if limit else changes
 
 
@@ -178,7 +222,7 @@ def verify(conn) -> list[str]:
 
 
 # The lead columns a past moment's reports read that change by events other than moves.
-AS_OF_FIELDS = ("value_minor", "owner", "source", "expected_close", "archived_at")
+AS_OF_FIELDS = ("value_minor", "owner", "source", "expected_close", "archived_at", "forecast_category")
 
 
 def fields_as_of_sql(param: str = "asof") -> str:
@@ -197,6 +241,18 @@ def fields_as_of_sql(param: str = "asof") -> str:
         f"FROM event WHERE at > :{param} AND field IN ({fields}) AND lead_id IS NOT NULL) first_after "
         "WHERE rn = 1 GROUP BY lead_id)"
     )
+
+
+def field_at_sql(field: str, lead: str, moment: str, cast: str | None = None) -> str:
+    """Return the SQL expression of lead column `field` as it stood at the moment `moment` (an SQL
+    expression, e.g. the time a deal was won), for the lead whose row is `lead` (an alias): the old value of
+    the earliest change after that moment when there is one, else the value now. `cast` turns the event's
+    text back into the column's type. It exists for figures that count each deal at its own moment (the
+    backtest's actual); `fields_as_of_sql` serves a whole report at one moment."""
+    later = f"FROM event e WHERE e.lead_id = {lead}.id AND e.field = '{field}' AND e.at > {moment}"  # ix_event_lead
+    old = f"(SELECT e.old {later} ORDER BY e.at, e.id LIMIT 1)"
+    then = f"CAST({old} AS {cast})" if cast else old
+    return f"CASE WHEN EXISTS (SELECT 1 {later}) THEN {then} ELSE {lead}.{field} END"
 
 
 def check_as_of(conn, moment: int) -> None:

@@ -26,6 +26,7 @@ and recall on it).
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from collections.abc import Iterable, Iterator
@@ -95,11 +96,29 @@ def default_region() -> str | None:
     return name.partition("_")[2].upper()
 
 
+def resolved_region(region: str | None = None) -> str:
+    """Return `region`, else `default_region()`, with `""` for none: read once by a caller comparing many
+    phones, as reading the setting (the config file) costs far more than comparing two numbers."""
+    return region if region is not None else (default_region() or "")
+
+
 def phone_key(phone: str | None, region: str | None = None) -> str | None:
-    """Return `phone` in E.164 (`+390212345678`), read in `region` (default: `default_region`) when it has
-    no country code; its digits when phonenumbers cannot read it; None when it has no digit."""
+    """Return `phone` in E.164 (`+390212345678`), read in `region` (None: `default_region`; `""`: no region,
+    as `resolved_region` says when the setting is unset) when it has no country code; its digits when
+    phonenumbers cannot read it; None when it has no digit."""
     if not phone:
         return None
+    return _e164(phone, resolved_region(region))
+
+
+# Both canonical forms are pure functions of their text (the region is an argument), so each is computed
+# once per process however many leads share it: `duplicates` compares each lead in every block it is in.
+KEY_CACHE = 1 << 17
+
+
+@functools.lru_cache(maxsize=KEY_CACHE)
+def _e164(phone: str, region: str) -> str | None:
+    """Return `phone_key(phone, region)` for a resolved region (`""`: none)."""
     digits = re.sub(r"\D", "", phone)
     if not digits:
         return None
@@ -110,7 +129,7 @@ def phone_key(phone: str | None, region: str | None = None) -> str | None:
     if text.startswith("00"):
         text = "+" + text[2:]
     try:
-        parsed = phonenumbers.parse(text, region or default_region())
+        parsed = phonenumbers.parse(text, region or None)
     except phonenumbers.NumberParseException:
         return digits
     if not phonenumbers.is_possible_number(parsed):
@@ -120,11 +139,15 @@ def phone_key(phone: str | None, region: str | None = None) -> str | None:
 
 def _fold(value: str) -> str:
     """Return `value` lower-cased, without accents, punctuation as spaces, spaces collapsed."""
-    plain = unicodedata.normalize("NFKD", value)
-    plain = "".join(c for c in plain if not unicodedata.combining(c)).lower()
+    if value.isascii():  # most names: no accent to take off (the character loop is most of the cost)
+        plain = value.lower()
+    else:
+        plain = unicodedata.normalize("NFKD", value)
+        plain = "".join(c for c in plain if not unicodedata.combining(c)).lower()
     return _SPACE.sub(" ", _PUNCT.sub(" ", plain)).strip()
 
 
+@functools.lru_cache(maxsize=KEY_CACHE)
 def company_key(company: str | None) -> str | None:
     """Return the form two company names are compared in: folded, legal suffixes dropped; None when empty.
 
@@ -174,7 +197,7 @@ def match(a: Contact, b: Contact, region: str | None = None) -> str | None:
         return "same email"
     similarity: float | None = None
     if a.phone and b.phone and region is None:
-        region = default_region()
+        region = resolved_region()
     pa, pb = phone_key(a.phone, region), phone_key(b.phone, region)
     if pa is not None and pa == pb:
         similarity = name_similarity(a.name, b.name)
@@ -188,15 +211,25 @@ def match(a: Contact, b: Contact, region: str | None = None) -> str | None:
     return None
 
 
+PHONE_TAIL = 6  # the fewest national digits of a number (Italy's shortest); a phone's block (`blocks`)
+_EXTENSION = re.compile(r"(?i)\s*(?:ext\.?|extension|x|#|;\s*ext=|int\.?|interno)\s*\d+\s*$")
+
+
 def blocks(contact: Contact, region: str | None = None) -> Iterator[str]:
     """Yield the keys under which a possible duplicate of `contact` must share at least one: every pair
-    `match` accepts shares one, so comparing only within blocks finds every duplicate."""
+    `match` accepts shares one, so comparing only within blocks finds every duplicate.
+
+    A phone's block is its last `PHONE_TAIL` digits (an extension cut off), not its E.164 form: one number
+    in any spelling ends in the same subscriber digits, and reading every number with phonenumbers would
+    cost most of the time of listing duplicates; `match` reads only the numbers that share a block.
+    `region` is kept for callers; the blocks no longer depend on it."""
     email = email_key(contact.email)
     if email and email.partition("@")[0] not in ROLE_MAILBOXES:
         yield "e:" + email
-    phone = phone_key(contact.phone, region)
-    if phone:
-        yield "p:" + phone
+    if contact.phone:
+        digits = re.sub(r"\D", "", _EXTENSION.sub("", contact.phone))
+        if digits:
+            yield "p:" + digits[-PHONE_TAIL:]
     company = company_key(contact.company)
     if company:
         yield "c:" + company
@@ -208,7 +241,7 @@ def duplicates(contacts: Iterable[Contact], region: str | None = None) -> list[t
 
     Contacts are compared only within their blocks, so the cost grows with the size of the blocks,
     not with the square of the count."""
-    region = region or default_region()
+    region = resolved_region(region)
     seen: dict[str, list[Contact]] = {}
     out = []
     for contact in contacts:
@@ -233,7 +266,7 @@ def _like(value: str) -> str:
 
 # A phone's digits in SQL, its usual separators removed (what the prefilter compares a number's tail with).
 _PHONE_DIGITS = "replace(replace(replace(replace(replace(replace(l.phone, ' ', ''), '-', ''), '.', ''), '(', ''), ')', ''), '/', '')"
-CANDIDATE_LIMIT = 500  # leads the prefilter hands the matcher at most for one new lead
+CANDIDATE_LIMIT = 20_000  # leads the prefilter hands over at most for one new lead (a very common first word)
 
 
 def likely_duplicates(conn: Any, contact: Contact, exclude: int | None = None) -> list[dict[str, Any]]:
@@ -250,7 +283,7 @@ def likely_duplicates(conn: Any, contact: Contact, exclude: int | None = None) -
         local, _, domain = email.partition("@")
         conditions.append("lower(trim(l.email)) = :email OR lower(trim(l.email)) LIKE :tagged ESCAPE '\\'")
         params.update(email=email, tagged=f"{_like(local)}+%@{_like(domain)}")
-    region = default_region() if contact.phone else None
+    region = resolved_region() if contact.phone else None
     phone = phone_key(contact.phone, region)
     if phone and len(phone.lstrip("+")) >= 7:
         conditions.append(f"{_PHONE_DIGITS} LIKE :phone_tail")
@@ -264,11 +297,21 @@ def likely_duplicates(conn: Any, contact: Contact, exclude: int | None = None) -
         return []
     where = " OR ".join(f"({c})" for c in conditions)
     sql = f"SELECT l.id, l.name, l.company, l.email, l.phone FROM lead l WHERE ({where}) ORDER BY l.id LIMIT {CANDIDATE_LIMIT}"
+    company = company_key(contact.company)
+    tail = phone[-7:] if phone else None
     out = []
     for r in conn.execute(text(sql), params):
         if r.id == exclude:
             continue
-        why = match(contact, Contact(r.name, r.company, r.email, r.phone, r.id), region)
+        # Most candidates share only the first word of the company: rule them out before the matcher
+        # parses their phone (the costly part). A phone whose digits end otherwise cannot be the same
+        # number, as the phone prefilter above already assumes.
+        same_tail = tail is not None and re.sub(r"\D", "", r.phone or "").endswith(tail.lstrip("+"))
+        if not (
+            same_tail or (email and email_key(r.email) == email) or (company and company_key(r.company) == company)
+        ):
+            continue
+        why = match(contact, Contact(r.name, r.company, r.email, r.phone if same_tail else None, r.id), region)
         if why is not None:
             out.append({"id": r.id, "name": r.name, "company": r.company, "why": why})
     return out

@@ -27,7 +27,21 @@ from pipecli.store.schema import SNAPSHOT_COLUMNS, lead_tables
 
 # Something before the first @, a dot after it, no spaces (the shape check `add-lead` and `import` share).
 EMAIL = re.compile(r"[^@\s]+@\S*\.\S*")
-EDITABLE = ("name", "company", "email", "phone", "value_minor", "source", "owner", "expected_close", "external_id")
+EDITABLE = (
+    "name",
+    "company",
+    "email",
+    "phone",
+    "value_minor",
+    "source",
+    "owner",
+    "expected_close",
+    "external_id",
+    "forecast_category",
+)
+# A deal's forecast category, as sellers call their deals in a SaaS CRM's roll-up: commit (will close in its
+# period), best (might), pipeline (too early to say; a deal without one), omit (left out of the roll-up).
+FORECAST_CATEGORIES = ("commit", "best", "pipeline", "omit")
 
 
 def _clean_text(value: str | None) -> str | None:
@@ -277,9 +291,22 @@ def edit_lead(conn, lead_id: int, changes: dict, at: int | None = None) -> dict:
         values["owner"] = team.check_owner(conn, values["owner"], adding=False)
     if values.get("value_minor") is not None and values["value_minor"] < 0:
         raise PipecliError("--value must not be negative")
+    if values.get("forecast_category") is not None:
+        values["forecast_category"] = forecast_category(values["forecast_category"])
     set_fields(conn, lead, values, at)
     scoring.refresh(conn, lead_id)
     return get_lead(conn, lead_id)
+
+
+def forecast_category(text_: str) -> str | None:
+    """Return the forecast category `text_` names (any case; '' is None, no category), or raise naming the
+    known ones: the one check of a category, for `edit` and the import."""
+    folded = text_.strip().lower()
+    if not folded:
+        return None
+    if folded not in FORECAST_CATEGORIES:
+        raise PipecliError(f"forecast category {text_!r} is not one of {', '.join(FORECAST_CATEGORIES)}")
+    return folded
 
 
 def delete_lead(conn, lead_id: int) -> dict:

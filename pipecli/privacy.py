@@ -18,6 +18,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from pipecli.errors import NotFound, PipecliError
+from pipecli.history import merged_into
 from pipecli.store.schema import lead_tables
 from pipecli.store.sql import execute_in
 
@@ -56,13 +57,15 @@ def forget(conn: Connection, who: str) -> dict[str, Any]:
         rows[table] = sum(
             conn.execute(text(f"SELECT COUNT(*) FROM {table} WHERE lead_id = :l"), {"l": i}).scalar_one() for i in ids
         )
+    # the events of leads merged into them are theirs too (their names, addresses): erased with them
+    with_merged = ids + [merged for i in ids for merged, _ in merged_into(conn, i)]
     for lead_id in ids:
         for table in lead_tables():
             conn.execute(text(f"DELETE FROM {table} WHERE lead_id = :l"), {"l": lead_id})
         conn.execute(text("DELETE FROM lead WHERE id = :l"), {"l": lead_id})
-    entries = execute_in(conn, "SELECT DISTINCT journal_id FROM event WHERE lead_id IN :ids", ids=ids)
+    entries = execute_in(conn, "SELECT DISTINCT journal_id FROM event WHERE lead_id IN :ids", ids=with_merged)
     entry_ids = [r[0] for r in entries]
-    rows["event"] = execute_in(conn, "DELETE FROM event WHERE lead_id IN :ids", ids=ids).rowcount
+    rows["event"] = execute_in(conn, "DELETE FROM event WHERE lead_id IN :ids", ids=with_merged).rowcount
     if entry_ids:
         execute_in(conn, "UPDATE journal SET command = '(erased)' WHERE id IN :ids", ids=entry_ids)
         execute_in(

@@ -62,6 +62,12 @@ def _verdicts(conn: Connection, lead_id: int) -> dict[str, str]:
     return dict(rows.all())
 
 
+def current_status(conn: Connection, lead_id: int) -> str:
+    """Return the lead's qualification (qualified, disqualified, incomplete) from its stored answers: what
+    a write that changes the answers other than by `qualify` (a merge) sets the lead's column to."""
+    return status_of(_verdicts(conn, lead_id), required())
+
+
 def qualify(
     conn: Connection,
     lead_id: int,

@@ -230,6 +230,18 @@ class Cli:
         finally:
             store.dispose()
 
+    def verify(self) -> list[str]:
+        """Return what a replay of the journal's events finds different from the stored rows
+        (`history.verify`; empty when they agree)."""
+        from pipecli import history
+
+        store = self.store()
+        try:
+            with store.read() as conn:
+                return history.verify(conn)
+        finally:
+            store.dispose()
+
     def scalar(self, query: str, **params):
         """Run one SQL query and return the first column of the first row."""
         rows = self.sql(query, **params)

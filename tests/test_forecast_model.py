@@ -35,6 +35,22 @@ def test_censored_open_deals_lower_the_hazard_as_kaplan_meier_does():
     assert timing.win_by_offset(h_won, h_lost, 1, 2)[0] == pytest.approx([0.5, 0.0])
 
 
+def test_calendar_windows_spread_a_bucket_s_wins_over_the_days_left():
+    h_won, h_lost = [0.3, 0.2, 0.0, 0.0], [0.1, 0.1, 0.0, 0.0]
+    import numpy as np
+
+    hw, hl = np.array(h_won), np.array(h_lost)
+    # whole buckets: the same as win_by_offset
+    wins, _ = timing.win_by_window(hw, hl, np.array([1.0]), [1.0, 2.0])
+    assert list(wins[0]) == pytest.approx(list(timing.win_by_offset(hw, hl, 1, 2)[0]))
+    # open half-way through bucket 0 (still open: 1 − .4 × .5 = .8 of the deals are); a window of .1 holds
+    # .3 × .1 of the wins: .03 ÷ .8; the next, to 1.6: .3 × .4 + (1 − .4) × .2 × .6 = .192, ÷ .8
+    wins, total = timing.win_by_window(hw, hl, np.array([0.5, 0.9]), [0.1, 1.1])
+    assert list(wins[0]) == pytest.approx([0.03 / 0.8, 0.192 / 0.8])
+    # at all: the rest of bucket 0 (.3 × .5) and bucket 1 (.6 × .2), ÷ .8; at .9: (.3 × .1 + .12) ÷ .64
+    assert list(total) == pytest.approx([(0.15 + 0.12) / 0.8, (0.03 + 0.12) / 0.64])
+
+
 def test_aging_fallback_pools_to_the_pipeline_then_the_tail():
     big = [(0, "won", 30), (0, "lost", 10), (1, "won", 5), (1, "lost", 15)]  # 60 deals
     small = [(0, "won", 1), (0, "lost", 4)]  # 5 deals: too few for its own cell
@@ -92,3 +108,58 @@ def test_new_business_is_rate_times_win_rate_times_value_for_a_constant_history(
     assert nov["arrivals"] == pytest.approx(2 * 2.625 / 30)
     assert nov["from_new"] == pytest.approx(2 * 2.625 / 30 * 0.5 * 300, abs=0.01)
     assert dec["from_open"] == 0 and dec["p50"] in (0, 300, 600, 900)
+
+
+@pytest.mark.parametrize("period", ["month", "quarter", "week"])
+def test_period_indices_agree_with_period_index_across_daylight_saving(monkeypatch, period):
+    import time
+
+    import numpy as np
+
+    from pipecli import clock
+
+    monkeypatch.setenv("TZ", "America/St_Johns")  # a half-hour offset, with daylight saving
+    time.tzset()
+    try:
+        # every 7 h 13 min across two years, so moments fall near every local midnight and DST change
+        moments = np.arange(1_767_225_600, 1_767_225_600 + 2 * 365 * 86400, 7 * 3600 + 13 * 60)
+        want = [timing.period_index(clock.from_ts(int(m)).date(), period) for m in moments]
+        assert timing.period_indices(moments, period).tolist() == want
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+
+
+def test_a_large_history_is_sampled_but_what_is_shown_is_counted_exactly(cli, monkeypatch):
+    """Beyond SAMPLE_LEADS leads the estimates read every k-th lead by id; the deals, values, weighted values
+    and arrivals shown are still exact, and the figures stay seeded."""
+    from test_forecast import build, run
+
+    build(cli)  # 9 leads
+    full = run(cli, "--probabilities", "stage", "--runs", "500")
+    monkeypatch.setattr(timing, "SAMPLE_LEADS", 3)  # k = ceil(9 / 3) = 3: leads 3, 6, 9
+    sampled = run(cli, "--probabilities", "stage", "--runs", "500")
+    assert sampled == run(cli, "--probabilities", "stage", "--runs", "500")
+    for f, s in zip(full["periods"], sampled["periods"]):
+        assert (f["deals"], f["value"], f["weighted"], f["arrivals"]) == (
+            s["deals"],
+            s["value"],
+            s["weighted"],
+            s["arrivals"],
+        )
+        assert 0 <= s["p10"] <= s["p50"] <= s["p90"]
+    assert full["new_business"] != sampled["new_business"]  # the win timing did come from the sample
+
+
+def test_open_deals_are_timed_over_calendar_periods_so_a_short_current_month_gets_its_share(cli):
+    # history: 10 Proposal deals, each won 5 days after entering it (bucket 0, every one: h_won[0] = 1)
+    for i in range(10):
+        lead = add_deal(cli, f"H{i}", "2026-06-01", "100", "Proposal")
+        cli("move", lead, "won", "--at", "2026-06-06")
+    add_deal(cli, "Now", "2026-11-28 09:00", "1000", "Proposal")  # entered now, no date: age 0
+    data = json.loads(cli("forecast", "--format", "json", "--probabilities", "stage", "--runs", "200").stdout)
+    # November has 2.625 days left of a 30.436875-day bucket: that share of the win; December the rest of
+    # the bucket; stage probability .7
+    share = 2.625 / 30.436875
+    got = [p["from_open"] for p in data["periods"]]
+    assert got == pytest.approx([1000 * 0.7 * share, 1000 * 0.7 * (1 - share), 0], abs=0.01)

@@ -15,14 +15,7 @@ FIXTURES = Path(__file__).parent / "fixtures"
 
 def problems(cli) -> list[str]:
     """Return what a replay of the events finds different from the stored leads (empty: they agree)."""
-    from pipecli import history
-
-    store = cli.store()
-    try:
-        with store.read() as conn:
-            return history.verify(conn)
-    finally:
-        store.dispose()
+    return cli.verify()
 
 
 def changes(cli, lead_id) -> list[dict]:

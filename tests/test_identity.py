@@ -157,3 +157,20 @@ def test_clean_duplicate_rule_uses_the_matcher(cli):
         int(copy): f"same name and company as lead {first} (Anna Rossi)",
         int(plain): f"same email as lead {tagged} (A. R.)",
     }
+
+
+def test_a_copy_among_many_leads_sharing_a_company_word_is_still_found(cli):
+    """The first word of a company narrows the candidates; 600 stored `Rossi ...` companies are all compared
+    (the check once stopped at the first 500, so a copy of lead 600 passed unwarned)."""
+    rows = "".join(f"Lead {i},Rossi {i} Srl,+39 02 {1000000 + i}\n" for i in range(1, 601))
+    cli("import", "-", input="name,company,phone\n" + rows)
+    result = cli("add-lead", "Lead 600", "--company", "ROSSI 600 S.r.l.")
+    new = int(result.stdout)
+    assert (
+        result.stderr.strip()
+        == f"warning: lead {new} looks like lead 600 (Lead 600, Rossi 600 Srl): same name and company"
+    )
+    result = cli("add-lead", "Someone Else", "--phone", "0039 02 1000599")  # a phone alone is no duplicate
+    assert result.stderr == ""
+    result = cli("add-lead", "Lead 599", "--phone", "+39 (02) 100-0599")
+    assert "looks like lead 599 (Lead 599, Rossi 599 Srl): same phone and a similar name" in result.stderr

@@ -218,6 +218,10 @@ SHAPES: dict[str, object] = {
                 "p50",
                 "p90",
                 "won",
+                "commit",
+                "best_case",
+                "pipeline",
+                "omitted",
                 "target_probability",
                 "velocity",
                 "expected",
@@ -277,6 +281,9 @@ SHAPES: dict[str, object] = {
         stages=[keys("position", "stage", "to_won", "leads_needed_in_stage", "open")],
     ),
     "clean": [CLEAN_ROW],
+    "duplicates": [
+        keys("id", "name", "company", "duplicate_id", "duplicate_name", "duplicate_company", "why", "merge")
+    ],
     "clean --as-of 2026-10-31": [CLEAN_ROW],
     "export --format json": [EXPORT_LEAD],
     "export --format json --what history": [EXPORT_HISTORY],
@@ -302,14 +309,16 @@ WRITING_SHAPES: dict[str, object] = {
         fields=[None],
         skipped=MaybeEmpty(None),
         top_factors=[keys("field", "value", "weight")],
+        pipeline=None,
         open_leads=None,
     ),
     "forget {lead} --yes": [keys("table", "rows")],
     "settings set scoring.hot_threshold 60": [SETTING],
 }
 
-IMPORTED = (
+IMPORTED = (  # the second row is a copy of the first (for `duplicates`)
     "name,company,email,value,owner,stage,Industry\nZoe Demo,Demo Srl,zoe@demo.example,9000,marco,Meeting,retail\n"
+    "Demo Zoe,Demo S.r.l.,zoe+crm@demo.example,9000,marco,Meeting,retail\n"
 )
 
 

@@ -6,7 +6,7 @@ import random
 import pytest
 
 
-def build(cli, won_gold=0.85, won_other=0.1, n_closed=300, n_open=20, closed_same_time=False):
+def build(cli, won_gold=0.85, won_other=0.1, n_closed=300, n_open=20, closed_same_time=False, pipeline=None):
     """Leads whose outcome depends on the extra field `tier` (gold wins far more often), plus noise fields.
     Closed leads close one hour apart (or all at once), so the newest ones can be held out."""
     from sqlalchemy import text
@@ -19,7 +19,9 @@ def build(cli, won_gold=0.85, won_other=0.1, n_closed=300, n_open=20, closed_sam
         with store.write() as conn:
             for i in range(n_closed + n_open):
                 created = 1780000000 + i * 3600
-                lead_id = leads.add_lead(conn, f"Lead {i}", source=rng.choice(["web", "event"]), at=created)
+                lead_id = leads.add_lead(
+                    conn, f"Lead {i}", source=rng.choice(["web", "event"]), at=created, pipeline=pipeline
+                )
                 tier = "gold" if rng.random() < 0.4 else "basic"
                 for key, value in (
                     ("tier", tier),
@@ -142,3 +144,46 @@ def test_imported_leads_get_the_scores_recompute_gives(cli, tmp_path):
         return [None if r[3] is None else round(r[3], 9) for r in rows]
 
     assert rounded(recomputed) == rounded(imported)
+
+
+def test_learn_per_pipeline_fits_that_pipeline_only(cli):
+    """Two pipelines where the same field points opposite ways: `--pipeline` learns from its own deals,
+    scores its own open leads, and leaves the other pipeline's probabilities alone."""
+    from pipecli import pipelines
+
+    build(cli)  # Sales: gold wins 85 %, basic 10 %
+    store = cli.store()
+    try:
+        with store.write() as conn:
+            partners = pipelines.create_pipeline(conn, "Partners", [("Talk", 0.5, None)])
+    finally:
+        store.dispose()
+    build(cli, won_gold=0.1, won_other=0.85, pipeline="Partners")  # the other way round
+    learned(cli)  # every pipeline's deals: tier nearly cancels out
+    sales_before = cli.sql(
+        "SELECT id, win_probability FROM lead WHERE pipeline_id <> :p AND status = 'open'", p=partners
+    )
+    report = learned(cli, "--pipeline", "Partners")
+    assert (report["pipeline"], report["learned_from"], report["open_leads"]) == ("Partners", 300, 20)
+    assert report["auc"] > 0.8
+    rows = cli.sql(
+        "SELECT e.value, l.win_probability FROM lead l JOIN lead_extra e ON e.lead_id = l.id AND e.key = 'tier' "
+        "WHERE l.status = 'open' AND l.pipeline_id = :p",
+        p=partners,
+    )
+    gold = [p for tier, p in rows if tier == "gold"]
+    basic = [p for tier, p in rows if tier == "basic"]
+    assert gold and basic and max(gold) < min(basic)  # in Partners gold loses
+    assert (
+        cli.sql("SELECT id, win_probability FROM lead WHERE pipeline_id <> :p AND status = 'open'", p=partners)
+        == sales_before
+    )
+    stored = json.loads(cli.scalar("SELECT value FROM meta WHERE key = :k", k=f"win_model:{partners}"))
+    assert stored["auc"] == report["auc"]
+    # a later write to a Partners lead is scored by Partners' model, not the one of every pipeline
+    lead = cli.scalar("SELECT id FROM lead WHERE pipeline_id = :p AND status = 'open' LIMIT 1", p=partners)
+    before = cli.scalar("SELECT win_probability FROM lead WHERE id = :l", l=lead)
+    cli("edit", lead, "--phone", "+39 02 1234567")
+    assert cli.scalar("SELECT win_probability FROM lead WHERE id = :l", l=lead) == pytest.approx(before)
+    forecast = json.loads(cli("forecast", "--pipeline", "Partners", "--format", "json", "--runs", "200").stdout)
+    assert forecast["probabilities"] == "learned"  # auto read Partners' own held-out AUC

@@ -1,5 +1,5 @@
 """`pipecli import BOOK.xlsx|.ods`: workbooks written in the test (openpyxl; an .ods zip built by hand) import
-exactly as the same rows as CSV; --sheet; corrupt and empty workbooks refused with one line."""
+exactly as the same rows as CSV; --sheet; corrupt, empty and password-protected workbooks refused with one line."""
 
 from __future__ import annotations
 
@@ -127,6 +127,27 @@ def test_corrupt_and_empty_workbooks_write_nothing(cli, tmp_path):
         f"pipecli: {empty}: sheet 'Leads' is empty: expected a header row and rows of leads"
     )
     assert cli.scalar("SELECT COUNT(*) FROM lead") == 0
+
+
+def test_a_password_protected_workbook_is_refused_with_one_line_and_nothing_written(cli, tmp_path):
+    """The workbook is a real encrypted one (ECMA-376 agile encryption, as Excel writes it with "Encrypt with
+    Password"), made from a plain workbook by msoffcrypto-tool; the same rows unencrypted import."""
+    from msoffcrypto.format.ooxml import OOXMLFile
+
+    plain = xlsx(tmp_path / "plain.xlsx", {"Leads": [HEADER, *ROWS]})
+    locked = tmp_path / "locked.xlsx"
+    with open(plain, "rb") as source, open(locked, "wb") as out:
+        OOXMLFile(source).encrypt("s3cret", out)
+    assert locked.read_bytes()[:8] == bytes.fromhex("d0cf11e0a1b11ae1")  # an OLE container, not a zip
+    before = cli.every_row()
+    result = cli("import", str(locked), ok=False)
+    assert result.exit_code == 1
+    assert result.stderr.splitlines() == [
+        f"pipecli: {locked} is not a readable workbook: it is password-protected; save an unprotected copy first"
+    ]
+    assert cli.every_row() == before
+    cli("import", plain)
+    assert cli.scalar("SELECT COUNT(*) FROM lead") == len(ROWS)
 
 
 def test_invalid_rows_in_a_workbook_are_all_or_nothing(cli, tmp_path):

@@ -531,7 +531,9 @@ def test_migration_11_and_migrate_to_put_the_policies_in_place(pg_server, tmp_pa
         "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
         " WHERE n.nspname = current_schema() AND c.relrowsecurity ORDER BY c.relname"
     )
-    protected = sorted(["lead", "journal", "event", "activity", "stage_change", "lead_extra", "qualification"])
+    from pipecli.store.schema import lead_tables
+
+    protected = sorted(["lead", "journal", "event", *lead_tables()])  # activities, history, extras, answers, merges
     name = pg_server.fresh()
     try:
         import psycopg

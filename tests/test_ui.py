@@ -25,7 +25,7 @@ from pipecli.pipelines import open_store
 from pipecli.ui import keys
 from pipecli.ui.actions import Session
 from pipecli.ui.app import MIN_COLUMN, BoardApp
-from pipecli.ui.screens import Form, Page
+from pipecli.ui.screens import Form, Page, Queue
 
 OPEN_STAGES = ["Prospecting", "Contact", "Qualification", "Meeting", "Proposal"]
 
@@ -523,3 +523,183 @@ def test_a_big_pipelines_stale_marks_come_from_a_separate_process_with_the_same_
     assert cards.stale_ids_in(cli.db, "Sales") == here
     with pytest.raises(PipecliError, match="unknown pipeline 'Nope'"):
         cards.stale_ids_in(cli.db, "Nope")
+
+
+@pytest.mark.sqlite_only  # about the judging process, not the database
+def test_a_new_stale_judgement_stops_the_one_still_running(cli):
+    import threading
+    import time
+
+    from pipecli.ui import cards
+
+    cli("add-lead", "Quiet One", "--at", "2026-10-01")
+    judge, answers = cards.StaleJudge(), []
+    first = threading.Thread(target=lambda: answers.append(judge.ids(cli.db, "Sales")))
+    first.start()
+    for _ in range(600):  # until its process runs (a Python start-up: well under a minute, even loaded)
+        if judge.running is not None:
+            break
+        time.sleep(0.1)
+    running = judge.running
+    assert running is not None and running.poll() is None
+    second = judge.ids(cli.db, "Sales")  # a later change: judged again, the first one stopped
+    first.join(60)
+    assert running.returncode is not None and running.returncode < 0  # killed, not left to finish
+    assert answers == [None] and second == {1}
+    assert judge.running is None
+
+
+def test_the_clean_queue_closes_snoozes_and_archives_a_finding_each_undoable(cli):
+    for name in ("Quiet A", "Quiet B", "Quiet C"):  # silent and stuck since Oct 1: past Prospecting's 21 days
+        cli("add-lead", name, "--value", "100", "--at", "2026-10-01")
+    cli("add-lead", "Fresh", "--value", "50", "--expected-close", "2026-11-20")  # overdue, but added today
+
+    async def script(pilot, app):
+        await pilot.press("c")
+        await settle(pilot, app)
+        queue = app.screen
+        assert isinstance(queue, Queue)
+        seen = [list(queue.lines)]
+        await pilot.press("x")  # the cursor is on the first finding: #1 silent
+        await fill(pilot, app, reason="went quiet")
+        seen.append(list(queue.lines))
+        await pilot.press("s")  # #1's findings are gone: the cursor is on #2
+        await fill(pilot, app, days="10", reason="budget freeze")
+        await pilot.press("a")
+        await fill(pilot, app, reason="duplicate of a won deal")
+        seen.append(list(queue.lines))
+        before = cli.every_row()
+        await pilot.press("x")  # Fresh: overdue, but younger than the stage's limit
+        await fill(pilot, app, reason="no")
+        refused = queue.message, queue.error, cli.every_row() == before
+        await pilot.press("escape")
+        await settle(pilot, app)
+        on_board = [c.stage.count for c in app.columns]
+        await pilot.press("u")  # undoes the archive, the last change
+        await settle(pilot, app)
+        return seen, refused, on_board, [c.stage.count for c in app.columns]
+
+    seen, refused, on_board, after_undo = drive(cli, script, size=(120, 40))
+    assert seen[0][0] == "7 finding(s)"  # #1-#3 silent and stuck, #4 overdue
+    assert seen[1][0] == "5 finding(s)" and not any("#1 " in line for line in seen[1])
+    assert seen[2] == ["1 finding(s)", seen[0][-1]] and "#4 Fresh" in seen[2][1]
+    message, error, unchanged = refused
+    assert error and unchanged and message.startswith("lead 4: close-lost acts only on stale findings")
+    # what `clean --close-lost / --snooze 10 / --archive --reason R` writes, one journal entry each
+    assert cli.sql("SELECT status, lost_reason FROM lead WHERE id = 1") == [("lost", "went quiet")]
+    assert cli.sql("SELECT snoozed_until, snooze_reason FROM lead WHERE id = 2") == [("2026-12-08", "budget freeze")]
+    commands = [r[0] for r in cli.sql("SELECT command FROM journal ORDER BY id")][-4:]
+    assert commands[:3] == [
+        "pipecli ui: clean --close-lost --reason 'went quiet' 1",
+        "pipecli ui: clean --snooze 10 --reason 'budget freeze' 2",
+        "pipecli ui: clean --archive --reason 'duplicate of a won deal' 3",
+    ]
+    assert on_board == [2, 0, 0, 0, 0]  # #2 snoozed stays on the board; #1 lost, #3 archived left it
+    assert after_undo == [3, 0, 0, 0, 0] and cli.scalar("SELECT archived_at FROM lead WHERE id = 3") is None
+
+
+# The board's screen, as a terminal shows it, after `j` (the cursor on Bo Chen): the deals fixture with Bo's
+# follow-up due yesterday and Dee's on Dec 5; three columns of 26 cells at 80, four of 30 at 120 (MIN_COLUMN),
+# below the last line shown here the empty row repeats down to the status bar (empty). Cards: `#id name`, company and value, days in stage,
+# next step and marks.
+SNAPSHOT_80 = """\
+ Sales: 6 open · €22,500.00 · ? keys
+1. Prospecting           ▕2. Contact                ▕3. Qualification          ▕
+3 · €6.0k                ▕2 · €7.5k                 ▕0 · €0                    ▕
+#1 Anna Rossi            ▕#4 Dee Evans              ▕                          ▕
+Acme                €3.0k▕Delta                €7.0k▕                          ▕
+0d no-next               ▕0d next 12-05             ▕                          ▕
+#2 Bo Chen               ▕#5 Eli Ford               ▕                          ▕
+Beta                €2.0k▕                      €500▕                          ▕
+0d next 11-27 OVERDUE    ▕0d no-next                ▕                          ▕
+#3 Cy Diaz               ▕                          ▕                          ▕
+Gamma               €1.0k▕                          ▕                          ▕
+0d no-next               ▕                          ▕                          ▕
+                         ▕                          ▕                          ▕
+"""
+SNAPSHOT_120 = """\
+ Sales: 6 open · €22,500.00 · ? keys
+1. Prospecting               ▕2. Contact                   ▕3. Qualification             ▕4. Meeting                   ▕
+3 · €6.0k                    ▕2 · €7.5k                    ▕0 · €0                       ▕0 · €0                       ▕
+#1 Anna Rossi                ▕#4 Dee Evans                 ▕                             ▕                             ▕
+Acme                    €3.0k▕Delta                   €7.0k▕                             ▕                             ▕
+0d no-next                   ▕0d next 12-05                ▕                             ▕                             ▕
+#2 Bo Chen                   ▕#5 Eli Ford                  ▕                             ▕                             ▕
+Beta                    €2.0k▕                         €500▕                             ▕                             ▕
+0d next 11-27 OVERDUE        ▕0d no-next                   ▕                             ▕                             ▕
+#3 Cy Diaz                   ▕                             ▕                             ▕                             ▕
+Gamma                   €1.0k▕                             ▕                             ▕                             ▕
+0d no-next                   ▕                             ▕                             ▕                             ▕
+                             ▕                             ▕                             ▕                             ▕
+"""
+
+
+def highlighted(app) -> list[tuple[int, str]]:
+    """Return the screen's reverse-video runs as (line, text): the selected column's header and card."""
+    update = app.screen._compositor.render_update(full=True)
+    runs = []
+    for y, strips in enumerate(update.strips):
+        run = ""
+        for segment in (s for strip in strips for s in strip):
+            if segment.style is not None and segment.style.reverse:
+                run += segment.text
+            elif run:
+                runs.append((y, run.strip()))
+                run = ""
+        if run:
+            runs.append((y, run.strip()))
+    return runs
+
+
+@pytest.mark.sqlite_only  # a screen: what it reads is read on both backends by the tests that write
+@pytest.mark.parametrize(("size", "snapshot"), [((80, 24), SNAPSHOT_80), ((120, 40), SNAPSHOT_120)])
+def test_the_board_screen_matches_its_snapshot(cli, deals, size, snapshot):
+    cli("follow-up", str(deals["Bo Chen"]), "2026-11-27", "call back")
+    cli("follow-up", str(deals["Dee Evans"]), "2026-12-05", "send quote")
+
+    async def script(pilot, app):
+        await pilot.press("j")
+        await settle(pilot, app)
+        return screen_text(app), highlighted(app)
+
+    text, runs = drive(cli, script, size=size)
+    height = size[1]
+    lines = [line.rstrip() for line in text.splitlines()]
+    expected = snapshot.splitlines()
+    assert lines == expected + [expected[-1]] * (height - len(expected) - 1) + [""]
+    # the cursor's column header and its card (Bo Chen, second) in reverse video, the whole column wide
+    first = lines[1].index("▕")
+    assert runs == [(y, lines[y][:first].strip()) for y in (1, 6, 7, 8)]
+    assert runs[1] == (6, f"#{deals['Bo Chen']} Bo Chen")
+
+
+def test_a_filtered_board_follows_its_own_moves_and_another_terminals(cli, deals):
+    async def script(pilot, app):
+        await pilot.press("slash")
+        await fill(pilot, app, text="A")  # every name or company with an "a": all but Eli Ford (no company)
+        headers = [[(c.stage.count, c.stage.value_minor) for c in app.columns]]
+        read = app.matches
+        await pilot.press("m")
+        await fill(pilot, app, stage="2")  # Anna Rossi (3000), the first card, to Contact
+        headers.append([(c.stage.count, c.stage.value_minor) for c in app.columns])
+        contact = [card.id for card in app.cards_of(1, 0, 5)]
+        patched = app.matches is read  # the move was applied to what the filter read, not read again
+        cli("move", str(deals["Fay Gold"]), "won")  # another terminal, between two polls
+        await pilot.press("m")
+        await fill(pilot, app, stage="5")  # Bo Chen, now first in Prospecting, to Proposal
+        headers.append([(c.stage.count, c.stage.value_minor) for c in app.columns])
+        patched = patched, app.matches is read
+        await pilot.press("slash")
+        await fill(pilot, app, text="a_")  # LIKE's wildcards are read as themselves: no name holds "a_"
+        headers.append([c.stage.count for c in app.columns])
+        return headers, contact, patched
+
+    headers, contact, patched = drive(cli, script)
+    assert patched == (True, False)
+    # Prospecting Anna 3000 + Bo 2000 + Cy 1000; Contact Dee 7000 (Eli has no "a"); Proposal Fay 9000
+    assert headers[0] == [(3, 600000), (1, 700000), (0, 0), (0, 0), (1, 900000)]
+    assert headers[1] == [(2, 300000), (2, 1000000), (0, 0), (0, 0), (1, 900000)]
+    assert contact == [deals["Dee Evans"], deals["Anna Rossi"]]  # most valuable first
+    # Fay's win from the other terminal shows with Bo's move: the board was read again, not patched
+    assert headers[2] == [(1, 100000), (2, 1000000), (0, 0), (0, 0), (1, 200000)]
+    assert headers[3] == [0, 0, 0, 0, 0]

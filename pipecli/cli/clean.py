@@ -224,7 +224,7 @@ def render_report(report, fmt: str, owner: str | None, historic: bool) -> None:
     """Print the report in `fmt`: text (summary, then findings grouped by rule), markdown, or a listing."""
     # imported when the command runs, so --help and --version stay light
     from pipecli import formats
-    from pipecli.cli import output
+    from pipecli.cli import output, views
     from pipecli.config import currency
 
     text = formats.neutralise
@@ -256,6 +256,8 @@ def render_report(report, fmt: str, owner: str | None, historic: bool) -> None:
             facts += f" · {text(r['owner'])}"
         lines.append(facts)
         lines.append(f"      {text(r['why'])}")
+        if r.get("original_id") is not None:
+            lines.append(f"      merge: {views.merge_command(r['original_id'], r['lead_id'])}")
     output.line("\n".join(lines))  # each value escaped on its own: a line break in a name forges no line
 
 

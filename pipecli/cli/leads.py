@@ -102,6 +102,13 @@ def edit(
     expected_close: Annotated[str | None, typer.Option(help="New date; '' clears it.")] = None,
     external_id: Annotated[str | None, typer.Option()] = None,
     lost_reason: Annotated[str | None, typer.Option(help="A lost lead's reason.")] = None,
+    forecast_category: Annotated[
+        str | None,
+        typer.Option(
+            metavar="commit|best|pipeline|omit",
+            help="The deal's forecast category, rolled up per period by `forecast`; '' clears it (pipeline).",
+        ),
+    ] = None,
     at: AtOpt = None,
 ) -> None:
     """Change a lead's details; an empty string clears a detail (--company ''). --at backdates the change."""
@@ -120,6 +127,7 @@ def edit(
             "owner": owner,
             "external_id": external_id,
             "lost_reason": lost_reason,
+            "forecast_category": forecast_category,
         }.items()
         if v is not None
     }

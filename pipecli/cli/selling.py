@@ -71,7 +71,11 @@ def score(
         typer.Option("--recompute", help="Recompute every lead's stored score (after changing rules or importing)."),
     ] = False,
     learn: Annotated[
-        bool, typer.Option("--learn", help="Learn P(won) from closed leads and report its held-out AUC.")
+        bool,
+        typer.Option(
+            "--learn",
+            help="Learn P(won) from closed leads (with --pipeline: that pipeline's only) and report its held-out AUC.",
+        ),
     ] = False,
     fields: Annotated[
         str | None,
@@ -116,7 +120,7 @@ def score(
     elif learn:
         names = [f.strip() for f in fields.split(",") if f.strip()] if fields else None
         with store().write() as conn:
-            report = scoring.learn_and_rescore(conn, names)
+            report = scoring.learn_and_rescore(conn, names, pipeline)
         views.learned(report, fmt)
     else:
         with store().read() as conn:

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from pipecli.leads import Move
     from pipecli.mail.compose import Sent
     from pipecli.mail.sync import SyncResult
+    from pipecli.merging import Plan
     from pipecli.reports.changes import ChangesReport
     from pipecli.settings import Setting
     from pipecli.team import Member, Removed
@@ -448,6 +449,7 @@ def learned_json(report: Mapping[str, Any]) -> dict[str, Any]:
         "fields": list(report["fields"]),
         "skipped": list(report["skipped"]),
         "top_factors": output.records(report["top_factors"], FACTOR_COLUMNS),
+        "pipeline": report["pipeline"],
         "open_leads": report["open_leads"],
     }
 
@@ -463,6 +465,8 @@ def learned(report: Mapping[str, Any], fmt: str) -> None:
     auc = "n/a (the held-out leads have one outcome only)" if report["auc"] is None else f"{report['auc']:.3f}"
     split = "the newest" if report["split"] == "newest" else "a seeded random"
     closed = f"{report['learned_from']} closed leads ({report['won']} won, {report['lost']} lost)"
+    if report["pipeline"] is not None:
+        closed += f" of pipeline {neutralise(report['pipeline'])}"
     output.line(
         f"{report['method']}: learned from {closed}\n"
         f"held-out AUC {auc}: fitted on {report['trained_on']}, tested on {split} {report['held_out']}\n"
@@ -733,6 +737,69 @@ def undone(done: Undone) -> None:
     output.message(
         f"{what} command {done.reverted.id} ({done.reverted.command}): {done.changes} change(s) reverted; "
         f"`pipecli undo` again to {'undo it again' if done.redo else 'redo it'}"
+    )
+
+
+# --- duplicates and merges ------------------------------------------------------------------------------
+
+DUPLICATE_COLUMNS: Columns = (
+    Column("id", kind="int"),
+    Column("name"),
+    Column("company"),
+    Column("duplicate_id", "duplicate id", kind="int"),
+    Column("duplicate_name", "duplicate"),
+    Column("duplicate_company", "its company"),
+    Column("why"),
+    Column("merge", "merge with"),
+)
+
+
+def merge_command(original: int, duplicate: int, same_pipeline: bool = True) -> str:
+    """Return the command that merges lead `duplicate` into lead `original` (saying which stays when the
+    two are in different pipelines): what `duplicates` and `clean` offer."""
+    return f"pipecli merge {original} {duplicate}" + ("" if same_pipeline else f" --into {original}")
+
+
+def duplicates(pairs: Sequence[Row], fmt: str) -> None:
+    """Write `duplicates`: one row per likely copy, with its original, why, and the merge command."""
+    rows = [{**p, "merge": merge_command(p["id"], p["duplicate_id"], p["same_pipeline"])} for p in pairs]
+    output.render(rows, DUPLICATE_COLUMNS, fmt, empty="no likely duplicates")
+
+
+def _detail(field: str, value: Any) -> str:
+    """Return a merged detail's value for people: amounts in the currency, dates as ISO text."""
+    if value is None:
+        return "(none)"
+    if field == "value":
+        return output.money(int(value))
+    return neutralise(value.isoformat() if hasattr(value, "isoformat") else str(value))
+
+
+def merge_plan(plan: Plan, dry_run: bool) -> None:
+    """Say on stderr what merging `plan.other` into `plan.into` does: the details it takes, the rows it
+    moves, each conflict with the kept value and the other's, and the `--take` that picks the other's."""
+    a, b = plan.into, plan.other
+    took = ", ".join(plan.took) or "no details"
+    would = "would merge" if dry_run else "merging"
+    output.message(
+        f"{would} lead {b['id']} ({neutralise(b['name'])}) into lead {a['id']} ({neutralise(a['name'])}): "
+        f"takes {took}; moves {plan.activities} activit{'y' if plan.activities == 1 else 'ies'}"
+    )
+    for c in plan.conflicts:
+        hint = "" if c.field == "stage" else f" (--take {c.field} keeps lead {b['id']}'s)"
+        output.message(
+            f"  kept {c.field}: {_detail(c.field, c.kept)}; lead {b['id']} had {_detail(c.field, c.other)}{hint}"
+        )
+    if dry_run:
+        output.message("dry run: nothing was changed")
+
+
+def merged(done: Plan) -> None:
+    """Say a merge was made: the kept lead's id alone on stdout, a sentence on stderr with how to undo it."""
+    output.line(str(done.into["id"]))
+    output.message(
+        f"merged lead {done.other['id']} into lead {done.into['id']}; lead {done.other['id']} was removed "
+        "(`pipecli history` shows both histories; `pipecli undo` takes the merge back)"
     )
 
 

@@ -7,6 +7,8 @@
   part still to come.
 - Win timing: of the deals created, the share won d periods after the period they were created in, a
   Kaplan–Meier estimate (`timing.hazards`) in which deals still open are censored.
+- Beyond `timing.SAMPLE_LEADS` leads, win timing and values come from the systematic sample of
+  `timing.sample_step`; the arrival counts are always exact.
 - Value: the won deals' values (mean for the expected figure, drawn from for the ranges).
 - Expected wins in coming period i: λ_i = Σ_{c ≤ i} rate_c × q_(i−c); revenue λ_i × mean won value. For
   a constant history (r deals a period, a share w won in their own period at value V) that is r × w × V.
@@ -21,7 +23,7 @@ import numpy as np
 from sqlalchemy import text
 
 from pipecli import clock
-from pipecli.reports.timing import hazards, period_index, win_by_offset
+from pipecli.reports.timing import hazards, period_index, period_indices, sampled, win_by_offset
 
 PERIODS_PER_YEAR = {"month": 12, "quarter": 4, "week": 52}
 
@@ -44,29 +46,46 @@ class NewBusiness:
         return [w * mean for w in self.expected_wins]
 
 
-def estimate(conn, rel: str, params: dict, t: int, period: str, starts: list[_dt.date], period_seconds: int):
+def estimate(conn, rel: str, params: dict, t: int, period: str, starts: list[_dt.date], step: int = 1):
     """Return the NewBusiness estimate for the coming periods [starts[i], starts[i+1]) from the leads of
-    relation `rel` as they stood at `t`."""
+    relation `rel` as they stood at `t`: arrivals counted exactly (by quarter hour, which every time zone's
+    midnight falls on, then by period), win timing and values from the leads of the sample of step `step`
+    (`timing.sample_step`)."""
     now = period_index(clock.from_ts(t).date(), period)
-    created = conn.execute(
-        text(f"SELECT l.created_at, l.status, l.closed_at, l.value_minor FROM {rel} l WHERE l.created_at <= :t"),
+    quarters = conn.execute(
+        text(f"SELECT l.created_at / 900, COUNT(*) FROM {rel} l WHERE l.created_at <= :t GROUP BY l.created_at / 900"),
         {**params, "t": t},
     ).all()
-    horizon = len(starts) - 1
+    made = period_indices(np.array([q for q, _ in quarters], dtype=np.int64) * 900, period)
     counts: dict[int, int] = {}
-    delay_rows: dict[tuple[int, str], int] = {}
-    won_values = []
-    for created_at, status, closed_at, value in created:
-        c = period_index(clock.from_ts(created_at).date(), period)
-        counts[c] = counts.get(c, 0) + 1
-        if status in ("won", "lost") and closed_at is not None:
-            d = period_index(clock.from_ts(closed_at).date(), period) - c
-            key = (d, status)
-            if status == "won" and value is not None:
-                won_values.append(int(value))
-        else:
-            key = (now - c, "open")
-        delay_rows[key] = delay_rows.get(key, 0) + 1
+    for c, (_, n) in zip(made.tolist(), quarters):
+        counts[c] = counts.get(c, 0) + n
+    # closed and open leads apart, each from one covering index of the lead table
+    parts = ("l.status IN ('won', 'lost') AND l.closed_at IS NOT NULL", "l.status = 'open'")
+    rows = conn.execute(
+        text(
+            " UNION ALL ".join(
+                f"SELECT l.id, l.created_at, l.status, l.closed_at, l.value_minor FROM {rel} l "
+                f"WHERE {part} AND l.created_at <= :t AND {sampled('l', step)}"
+                for part in parts
+            )
+            + " ORDER BY 1"
+        ),
+        {**params, "t": t},
+    ).all()
+    rows = [r[1:] for r in rows]
+    horizon = len(starts) - 1
+    status = np.array([r[1] for r in rows], dtype=object)
+    closed = np.array([r[1] in ("won", "lost") and r[2] is not None for r in rows], dtype=bool)
+    created_in = period_indices(np.array([r[0] for r in rows], dtype=np.int64), period)
+    closed_in = period_indices(np.array([r[2] if c else r[0] for r, c in zip(rows, closed)], dtype=np.int64), period)
+    delay = np.where(closed, closed_in - created_in, now - created_in)
+    outcome = np.where(closed, status, "open")
+    delay_rows = []
+    for kind in ("won", "lost", "open"):
+        found, n = np.unique(delay[outcome == kind], return_counts=True)
+        delay_rows += [(int(d), kind, int(m)) for d, m in zip(found, n)]
+    won_values = [int(r[3]) for r, c in zip(rows, closed) if c and r[1] == "won" and r[3] is not None]
     first = min(counts) if counts else now
     whole = list(range(first, now))  # whole past periods
     ppy = PERIODS_PER_YEAR[period]
@@ -87,7 +106,7 @@ def estimate(conn, rel: str, params: dict, t: int, period: str, starts: list[_dt
             begin, end = clock.day_start_ts(starts[0]), clock.day_start_ts(starts[1])
             rate *= max(end - max(t, begin), 0) / max(end - begin, 1)
         rates.append(rate)
-    h_won, h_lost, _ = hazards([(d, s, n) for (d, s), n in delay_rows.items()])
+    h_won, h_lost, _ = hazards(delay_rows)
     q, win_rate = win_by_offset(h_won, h_lost, 0, horizon)
     expected = [sum(rates[c] * q[i - c] for c in range(i + 1)) for i in range(horizon)]
     return NewBusiness(rates, expected, win_rate, np.array(won_values, dtype=float), seasonal, len(whole))

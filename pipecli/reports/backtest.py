@@ -3,7 +3,7 @@
 - At each period start S the forecast is made from the pipeline as it stood at the second before S (stages,
   values, expected dates from the history: `state.lead_state`), every estimate (hazards, slips, arrivals,
   win rates, values) from what had happened by then; actual = the value of the deals moved to won in
-  [S, next S). `--from`/`--to` include the periods holding them.
+  [S, next S), each at the value it had when it was won (a later edit does not rewrite the past). `--from`/`--to` include the periods holding them.
 - Forecasters: pipecli (P50 and its P10–P90), the classic stage-weighted pipeline (value × stage probability
   of the deals dated in the period), last period's actual, the mean of the last three periods' actuals.
 - Per forecaster: WAPE = Σ|f − a| ÷ Σ a; bias = Σ(f − a) ÷ Σ a; pinball loss = the mean over periods of the
@@ -21,6 +21,7 @@ from sqlalchemy import text
 
 from pipecli import clock, pipelines
 from pipecli.errors import PipecliError
+from pipecli.history import field_at_sql
 from pipecli.reports import forecast as fc
 from pipecli.reports.periods import label, next_start, period_start
 
@@ -92,7 +93,8 @@ def backtest(
         return int(
             conn.execute(
                 text(
-                    "SELECT SUM(l.value_minor) FROM stage_change c JOIN lead l ON l.id = c.lead_id "
+                    f"SELECT SUM({field_at_sql('value_minor', 'l', 'c.at', 'BIGINT')}) "
+                    "FROM stage_change c JOIN lead l ON l.id = c.lead_id "
                     "WHERE c.to_stage_id = :w AND c.at >= :s AND c.at < :e"
                 ),
                 {"w": won_id, "s": clock.day_start_ts(s), "e": clock.day_start_ts(e)},

@@ -439,7 +439,9 @@ def _duplicates(conn, scope: _Scope) -> list[dict]:
     out = []
     for first, copy, why in identity.duplicates(contacts):
         r = rows[copy.id or 0]
-        out.append(_row(r, "duplicate", f"{why} as lead {first.id} ({first.name})", r.created_at, None))
+        row = _row(r, "duplicate", f"{why} as lead {first.id} ({first.name})", r.created_at, None)
+        row["original_id"] = first.id  # not a column: what the report offers to merge the copy into
+        out.append(row)
     return out
 
 

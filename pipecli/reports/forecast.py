@@ -18,6 +18,10 @@ such forecasts could be trusted in the past (the backtest).
   and probability: the number won is binomial and their total is drawn from the normal law of a sum of
   that many values taken without replacement from the group. P10/P50/P90 are rounded to the minor unit.
 - Target: the share of runs in which the period's already-won revenue plus the simulated revenue reaches it.
+- Categories (a SaaS CRM's roll-up, from each open deal's forecast category and its period as above):
+  commit = won so far + the value of commit deals; best case = commit + the value of best deals; pipeline
+  = the value of deals in category pipeline (or none); omitted = the value of omit deals, left out of the
+  roll-up. The raw sums of the four categories add up to the period's value.
 - Velocity cross-check: pipeline velocity (see `metrics`) × the days left in the period.
 - Backtest: at each past period start S, the pipeline as it stood at S (the history up to the second before),
   history probabilities learned up to then, forecast for [S, next S); actual = the value of deals moved to
@@ -38,6 +42,7 @@ from pipecli.clock import DAY
 from pipecli.config import setting
 from pipecli.errors import PipecliError
 from pipecli.history import check_as_of
+from pipecli.leads import FORECAST_CATEGORIES
 from pipecli.money import round_minor
 from pipecli.reports import arrivals, simulate, state, timing
 from pipecli.reports.periods import PERIODS, label, next_start, period_start
@@ -164,7 +169,7 @@ def _project(conn, pipeline, t, history, period, starts, mode, runs, seed, targe
         )
         mode, auto_note = "history", None
         if has_learned:
-            model = learn.load_model(conn)
+            model = learn.load_model(conn, pid)  # the pipeline's own model when it has one
             held_auc = model.get("auc") if model else None
             if held_auc is not None and held_auc >= LEARNED_MIN_AUC:
                 mode = "learned"
@@ -193,7 +198,8 @@ def _project(conn, pipeline, t, history, period, starts, mode, runs, seed, targe
         f"SELECT CASE WHEN l.expected_close IS NOT NULL THEN CASE {date_case} ELSE -1 END"
         f" ELSE CASE {ts_case} ELSE -1 END END AS k, l.stage_id AS stage_id,"
         f" COALESCE(l.value_minor, 0) AS v, {prob_sql} AS p, {bucket_sql} AS pb,"
-        " (:t - l.stage_entered_at) / :plen AS a, l.expected_close AS ec"
+        " (:t - l.stage_entered_at) / :plen AS a, l.expected_close AS ec,"
+        " COALESCE(l.forecast_category, 'pipeline') AS fc"
         f" FROM {rel} l WHERE l.status = 'open' AND l.archived_at IS NULL"
     )
     params = {**params, "t": t, "plen": timing.PERIOD_SECONDS[period]}
@@ -202,8 +208,8 @@ def _project(conn, pipeline, t, history, period, starts, mode, runs, seed, targe
         params[f"e{i}"] = clock.day_start_ts(b)
     groups = conn.execute(
         text(
-            f"SELECT q.k, q.stage_id, q.pb, COUNT(*), SUM(q.v), SUM(CAST(q.v AS DOUBLE PRECISION) * q.v), SUM(q.v * q.p), SUM(q.p) "
-            f"FROM ({inner}) q GROUP BY q.k, q.stage_id, q.pb"
+            f"SELECT q.k, q.stage_id, q.pb, COUNT(*), SUM(q.v), SUM(CAST(q.v AS DOUBLE PRECISION) * q.v), SUM(q.v * q.p), SUM(q.p), q.fc "
+            f"FROM ({inner}) q GROUP BY q.k, q.stage_id, q.pb, q.fc"
         ),
         params,
     ).all()
@@ -213,7 +219,8 @@ def _project(conn, pipeline, t, history, period, starts, mode, runs, seed, targe
     value = [0] * nper
     weighted = [Decimal(0)] * nper
     later = [0, 0]
-    for k, sid, pb, n, sv, _, svp, _ in groups:
+    by_category = [dict.fromkeys(FORECAST_CATEGORIES, 0) for _ in range(nper)]
+    for k, sid, pb, n, sv, _, svp, _, category in groups:
         sv = int(sv or 0)
         if k < 0:
             later[0] += n
@@ -221,17 +228,22 @@ def _project(conn, pipeline, t, history, period, starts, mode, runs, seed, targe
             continue
         deals[k] += n
         value[k] += sv
+        by_category[k][category] += sv
         exact = Decimal(sv) * Decimal(repr(stage_prob.get(sid, 0.0)))
         weighted[k] += exact if (pb is None or pb < 0) else Decimal(repr(float(svp or 0)))
     rng = np.random.default_rng(seed)
-    model = open_deal_model(conn, rel, inner, params, t, period, starts, open_stages, probs, mode, min_history)
+    open_deals = sum(g[3] for g in groups)
+    step = timing.sample_step(conn, rel, params)
+    model = open_deal_model(
+        conn, rel, inner, params, open_deals, step, t, period, starts, open_stages, probs, mode, min_history
+    )
     if model["deals"] <= EXACT_LIMIT:
         method = "every deal" if model["deals"] else "no deals"
         from_open = simulate.every_deal(model["matrix"], model["values"], runs, rng)
     else:
         method = "groups"
         from_open = simulate.normal_sum(model["matrix"], model["values"], model["squares"], model["counts"], runs, rng)
-    nb = arrivals.estimate(conn, rel, params, t, period, starts, timing.PERIOD_SECONDS[period])
+    nb = arrivals.estimate(conn, rel, params, t, period, starts, step)
     from_new = arrivals.simulate(nb, runs, rng)
     revenue = from_open + from_new
     expected_open = model["expected"]
@@ -246,13 +258,13 @@ def _project(conn, pipeline, t, history, period, starts, mode, runs, seed, targe
         or 0
     )
     closed = state.closed_summary(conn, rel, {**params, "t": t}, False)
-    open_deals = sum(g[3] for g in groups)
     velocity = state.velocity_per_day(open_deals, closed, exact=True)
     out_periods = []
     for k in range(nper):
         begin = max(clock.day_start_ts(starts[k]), t)
         days_left = max(clock.day_start_ts(starts[k + 1]) - begin, 0) / DAY
         already = won_so_far if k == 0 else 0
+        cat = by_category[k]
         p10, p50, p90 = (round(x) for x in np.percentile(revenue[:, k], [10, 50, 90]))
         out_periods.append(
             {
@@ -266,6 +278,10 @@ def _project(conn, pipeline, t, history, period, starts, mode, runs, seed, targe
                 "p50_minor": p50,
                 "p90_minor": p90,
                 "won_minor": already,
+                "commit_minor": already + cat["commit"],
+                "best_minor": already + cat["commit"] + cat["best"],
+                "pipeline_minor": cat["pipeline"],
+                "omitted_minor": cat["omit"],
                 "expected_minor": round(expected_open[k] + expected_new[k]),
                 "from_open_minor": round(expected_open[k]),
                 "from_new_minor": round(expected_new[k]),
@@ -299,11 +315,14 @@ def _day(value) -> _dt.date:
     return value if isinstance(value, _dt.date) else _dt.date.fromisoformat(str(value)[:10])
 
 
-def open_deal_model(conn, rel, inner, params, t, period, starts, open_stages, probs, mode, min_cell) -> dict:
+def open_deal_model(
+    conn, rel, inner, params, count, step, t, period, starts, open_stages, probs, mode, min_cell
+) -> dict:
     """Return the open deals' rows of P(won in coming period i) (see `timing`), one per deal up to
     EXACT_LIMIT deals, else one per group of alike deals, with their counts, value sums and squares, and
     the expected revenue per period. `inner` is the open-deal query of `_project` (classic period k,
-    stage, value, mode probability, age bucket, expected close)."""
+    stage, value, mode probability, age bucket, expected close) and `count` the number of its deals; the
+    history is read from the leads of the sample of step `step` (`timing.sample_step`)."""
     # local by history only (no cycle, no start-up cost): numpy is only needed by the forecast
     import numpy as np
 
@@ -312,17 +331,23 @@ def open_deal_model(conn, rel, inner, params, t, period, starts, open_stages, pr
     ids = [int(s["id"]) for s in open_stages]
     stage_rows: dict = {sid: [] for sid in ids}
     stay_sql = "(CASE WHEN c.left_at IS NULL OR c.left_at > :t THEN :t ELSE c.left_at END - c.at) / :plen"
+    # SQLite: the lead side first (CROSS JOIN fixes the order there; PostgreSQL plans a hash join itself)
+    join = "CROSS JOIN" if conn.dialect.name == "sqlite" else "JOIN"
     if ids:
-        for sid, stay, b, status, n in conn.execute(
-            text(
-                f"SELECT c.to_stage_id, {stay_sql}, (COALESCE(l.closed_at, :t) - c.at) / :plen AS b, l.status,"
-                f" COUNT(*) FROM stage_change c JOIN {rel} l ON l.id = c.lead_id "
-                f"WHERE c.at <= :t AND c.to_stage_id IN ({', '.join(map(str, ids))}) "
-                f"GROUP BY c.to_stage_id, {stay_sql}, (COALESCE(l.closed_at, :t) - c.at) / :plen, l.status"
-            ),
-            rel_params,
-        ):
-            stage_rows[sid].append((stay, b, status, n))
+        # from the (sampled) leads to their stays, closed and open apart: each part reads one covering index
+        # of the lead table and seeks its stays, instead of looking a lead up for every stay
+        for part in ("l.status IN ('won', 'lost') AND l.closed_at <= :t", "l.status = 'open'"):
+            for sid, stay, b, status, n in conn.execute(
+                text(
+                    f"SELECT c.to_stage_id, {stay_sql}, (COALESCE(l.closed_at, :t) - c.at) / :plen AS b, l.status,"
+                    f" COUNT(*) FROM {rel} l {join} stage_change c ON c.lead_id = l.id "
+                    f"WHERE {part} AND {timing.sampled('l', step)} AND c.at <= :t "
+                    f"AND c.to_stage_id IN ({', '.join(map(str, ids))}) "
+                    f"GROUP BY c.to_stage_id, {stay_sql}, (COALESCE(l.closed_at, :t) - c.at) / :plen, l.status"
+                ),
+                rel_params,
+            ):
+                stage_rows[sid].append((stay, b, status, n * step))  # a sample stands for `step` leads
     by_age: dict = {}
 
     def hazard(sid: int, age: int):
@@ -339,16 +364,22 @@ def open_deal_model(conn, rel, inner, params, t, period, starts, open_stages, pr
             for ec, closed in conn.execute(
                 text(
                     f"SELECT l.expected_close, l.closed_at FROM {rel} l WHERE l.status = 'won' "
-                    "AND l.expected_close IS NOT NULL AND l.closed_at <= :t"
+                    f"AND l.expected_close IS NOT NULL AND l.closed_at <= :t AND {timing.sampled('l', step)}"
                 ),
                 rel_params,
             )
         ],
         period,
     )
-    now = timing.period_index(starts[0], period)
-    sel = "q.k, q.stage_id, q.a, q.ec, q.p"
-    count = conn.execute(text(f"SELECT COUNT(*) FROM ({inner}) q"), params).scalar() or 0
+    # how many periods ahead a deal's date lies, in SQL: every date before `low` (no slip lands from now on)
+    # or from `high` on (every slip lands beyond the horizon) acts alike, so alike deals group together
+    shifts = list(slips or {0: 1.0})
+    low, high = -max(shifts) - 1, horizon - min(shifts)
+    edges = range(low + 1, high + 1)  # the period `j` ahead starts on edge j
+    whens = " ".join(f"WHEN q.ec < :ah{i} THEN {j - 1}" for i, j in enumerate(edges))
+    ahead_sql = f"CASE WHEN q.ec IS NULL THEN NULL {whens} ELSE {high} END"
+    params = {**params, **{f"ah{i}": next_start(starts[0], period, j) for i, j in enumerate(edges)}}
+    sel = f"q.k, q.stage_id, q.a, {ahead_sql}, q.p"
     if count <= EXACT_LIMIT:
         sql = f"SELECT {sel}, 1, q.v, CAST(q.v AS DOUBLE PRECISION) * q.v FROM ({inner}) q ORDER BY q.k, q.stage_id, q.a, q.v"
     else:
@@ -356,32 +387,42 @@ def open_deal_model(conn, rel, inner, params, t, period, starts, open_stages, pr
             f"SELECT {sel}, COUNT(*), SUM(q.v), SUM(CAST(q.v AS DOUBLE PRECISION) * q.v) FROM ({inner}) q "
             f"GROUP BY {sel} ORDER BY {sel}"
         )
+    # a row's vector depends on its stage and age (the hazard, cut at the calendar periods' ends), on how far
+    # ahead its date lies (the slip) and on its classic period and probability: each is worked out once per
+    # distinct value, not per deal
+    plen = timing.PERIOD_SECONDS[period]
+    ends = [(clock.day_start_ts(s) - t) / plen for s in starts[1:]]  # the periods' ends, buckets from now
+    found = conn.execute(text(sql), params).all()
+    wins_of: dict = {}
+    for sid, age in {(r[1], min(max(int(r[2] or 0), 0), timing.MAX_BUCKETS - 1)) for r in found}:
+        wins, totals = timing.win_by_window(*hazard(sid, age), np.array([float(age)]), ends)
+        wins_of[sid, age] = (wins[0], float(totals[0]))
+    spread_of: dict = {}
     cache: dict = {}
     rows, counts, sums, squares = [], [], [], []
-    for k, sid, a, ec, p, n, sv, svv in conn.execute(text(sql), params):
-        key = (k, sid, a, ec, p)
+    for k, sid, a, ahead, p, n, sv, svv in found:
+        age = min(max(int(a or 0), 0), timing.MAX_BUCKETS - 1)
+        key = (k, sid, age, ahead, p)
         vec = cache.get(key)
         if vec is None:
-            age = min(max(int(a or 0), 0), timing.MAX_BUCKETS - 1)
-            hw, hl = hazard(sid, age)
-            vec, total = timing.win_by_offset(hw, hl, age, horizon)
-            if ec is not None:
-                spread = timing.spread_by_slip(slips or {0: 1.0}, timing.period_index(_day(ec), period) - now, horizon)
-                if spread is not None:
-                    vec = spread * total
+            vec, total = wins_of[sid, age]
+            if ahead is not None:
+                if ahead not in spread_of:
+                    spread_of[ahead] = timing.spread_by_slip(slips or {0: 1.0}, int(ahead), horizon)
+                if spread_of[ahead] is not None:
+                    vec = spread_of[ahead] * total
             if total <= 0:  # nothing closed in history: the classic period at the mode's probability
                 vec = np.zeros(horizon)
                 if 0 <= k < horizon:
                     vec[k] = float(p or 0)
             elif mode in ("stage", "learned"):
                 vec = vec / total * float(p or 0)
-            vec = np.clip(vec, 0, 1)
             cache[key] = vec
         rows.append(vec)
         counts.append(n)
         sums.append(float(sv or 0))
         squares.append(float(svv or 0))
-    matrix = np.array(rows).reshape(-1, horizon)
+    matrix = np.clip(np.array(rows).reshape(-1, horizon), 0, 1)
     sums_a = np.array(sums)
     return {
         "deals": int(count),

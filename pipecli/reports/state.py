@@ -25,7 +25,7 @@ BUCKET = 3600  # durations are aggregated by the hour
 def lead_state(pipeline_id: int, as_of: int | None, dialect: str = "sqlite") -> tuple[str, dict]:
     """Return an SQL relation (to use as `FROM <relation> l`) of the pipeline's leads with columns id,
         status, stage_id, created_at, closed_at, stage_entered_at, furthest_position, value_minor, source,
-        owner, expected_close, win_probability, archived_at, and its parameters.
+        owner, expected_close, win_probability, archived_at, forecast_category, and its parameters.
 
         With `as_of` None it is the lead table (cached columns); otherwise the state at `as_of` derived from
         `stage_change` and the events (value, owner, source, expected close and archiving as they were then;
@@ -33,7 +33,7 @@ def lead_state(pipeline_id: int, as_of: int | None, dialect: str = "sqlite") -> 
     if as_of is None:
         return (
             "(SELECT id, status, stage_id, created_at, closed_at, stage_entered_at, furthest_position,"
-            " value_minor, source, owner, expected_close, win_probability, archived_at"
+            " value_minor, source, owner, expected_close, win_probability, archived_at, forecast_category"
             " FROM lead WHERE pipeline_id = :pid)"
         ), {"pid": pipeline_id}
     return (
@@ -45,7 +45,8 @@ def lead_state(pipeline_id: int, as_of: int | None, dialect: str = "sqlite") -> 
         f" {_as_of('value_minor', 'BIGINT')}, {_as_of('source')}, {_as_of('owner')},"
         f" {_as_of('expected_close', 'DATE' if dialect == 'postgresql' else None)}, x.win_probability,"
         " CASE WHEN v.has_archived_at = 1 THEN CAST(v.archived_at AS BIGINT)"
-        "  WHEN x.archived_at <= :asof THEN x.archived_at END AS archived_at"
+        "  WHEN x.archived_at <= :asof THEN x.archived_at END AS archived_at,"
+        f" {_as_of('forecast_category')}"
         " FROM stage_change c JOIN lead x ON x.id = c.lead_id JOIN stage s ON s.id = c.to_stage_id"
         f" LEFT JOIN {fields_as_of_sql()} v ON v.lead_id = x.id"
         # the stay's stage says which pipeline the lead was in then

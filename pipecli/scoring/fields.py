@@ -30,12 +30,13 @@ def as_number(value: object) -> float | None:
 
 def field_values(conn: Connection, lead_ids: list[int] | None, fields: set[str]) -> dict[int, dict[str, Any]]:
     """Return {lead_id: {field: value}} with every lead column rules may name plus the wanted extra
-    fields (keys lower-cased), for the given leads (all when None)."""
+    fields (keys lower-cased), for the given leads (all when None); `pipeline_id` says which learned model
+    scores the lead."""
     only = {} if lead_ids is None else {"ids": list(lead_ids)}
     out: dict[int, dict[str, Any]] = {}
     for r in execute_in(
         conn,
-        "SELECT l.id, l.status, l.name, l.company, l.email, l.phone, l.value_minor, l.source, l.owner, l.external_id"
+        "SELECT l.id, l.pipeline_id, l.status, l.name, l.company, l.email, l.phone, l.value_minor, l.source, l.owner, l.external_id"
         " FROM lead l" + (" WHERE l.id IN :ids" if only else ""),
         **only,
     ).mappings():

@@ -43,10 +43,31 @@ BINS = 10
 PENALTY = 1.0  # L2 penalty on the weights (not the intercept)
 
 
-def load_model(conn: Connection) -> dict[str, Any] | None:
-    """Return the stored model, or None when `score --learn` has not been run."""
-    raw = conn.execute(text("SELECT value FROM meta WHERE key = :k"), {"k": META_KEY}).scalar()
-    return json.loads(raw) if raw else None
+def _key(pipeline_id: int | None) -> str:
+    """Return the meta key of the model of pipeline `pipeline_id` (None: the model of every pipeline)."""
+    return META_KEY if pipeline_id is None else f"{META_KEY}:{int(pipeline_id)}"
+
+
+def models(conn: Connection) -> dict[int | None, dict[str, Any]]:
+    """Return every stored model by the pipeline it was fitted on (None: on every pipeline's leads)."""
+    out: dict[int | None, dict[str, Any]] = {}
+    for key, raw in conn.execute(
+        text("SELECT key, value FROM meta WHERE key = :k OR key LIKE :per"), {"k": META_KEY, "per": f"{META_KEY}:%"}
+    ):
+        out[None if key == META_KEY else int(key.split(":", 1)[1])] = json.loads(raw)
+    return out
+
+
+def model_for(stored: dict[int | None, dict[str, Any]], pipeline_id: int | None) -> dict[str, Any] | None:
+    """Return the model that scores a lead of pipeline `pipeline_id`: its pipeline's own (`score --learn
+    --pipeline`) when there is one, else the one fitted on every pipeline, else None."""
+    return stored.get(pipeline_id) if pipeline_id in stored else stored.get(None)
+
+
+def load_model(conn: Connection, pipeline_id: int | None = None) -> dict[str, Any] | None:
+    """Return the stored model that scores leads of `pipeline_id` (see `model_for`; without it, the model of
+    every pipeline), or None when `score --learn` has not been run."""
+    return model_for(models(conn), pipeline_id)
 
 
 def bucket(encoder: dict[str, Any], value: object) -> str:
@@ -168,9 +189,10 @@ def _available_fields(conn: Connection) -> list[str]:
     return list(DEFAULT_LEAD_FIELDS) + keys
 
 
-def learn(conn: Connection, fields: list[str] | None = None) -> dict[str, Any]:
-    """Fit P(won) on the closed leads over `fields` (default: source, owner, value and every extra field),
-    report its held-out AUC and store it; return the report (`score.learn_and_rescore` applies it)."""
+def learn(conn: Connection, fields: list[str] | None = None, pipeline_id: int | None = None) -> dict[str, Any]:
+    """Fit P(won) on the closed leads (of pipeline `pipeline_id` only, when given: pipelines sell differently)
+    over `fields` (default: source, owner, value and every extra field), report its held-out AUC and store
+    it; return the report (`score.learn_and_rescore` applies it)."""
     available = _available_fields(conn)
     if fields:
         known = {f.lower() for f in available} | set(LEAD_FIELDS)
@@ -181,8 +203,10 @@ def learn(conn: Connection, fields: list[str] | None = None) -> dict[str, Any]:
                 + (f"; extra fields: {', '.join(available[len(DEFAULT_LEAD_FIELDS) :])}" if len(available) > 3 else "")
             )
     chosen = list(fields) if fields else available
+    one = "" if pipeline_id is None else " AND pipeline_id = :p"
     closed = conn.execute(
-        text("SELECT id, status, closed_at FROM lead WHERE status IN ('won', 'lost') ORDER BY closed_at, id")
+        text(f"SELECT id, status, closed_at FROM lead WHERE status IN ('won', 'lost'){one} ORDER BY closed_at, id"),
+        {"p": pipeline_id},
     ).all()
     won = sum(1 for c in closed if c.status == "won")
     lost = len(closed) - won
@@ -220,7 +244,7 @@ def learn(conn: Connection, fields: list[str] | None = None) -> dict[str, Any]:
     stored = json.dumps(model)
     conn.execute(
         text("INSERT INTO meta (key, value) VALUES (:k, :v) ON CONFLICT (key) DO UPDATE SET value = excluded.value"),
-        {"k": META_KEY, "v": stored},
+        {"k": _key(pipeline_id), "v": stored},
     )
     skipped = [f for f in chosen if f not in model["fields"]]
     factors = sorted(

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import text
 
-from pipecli import clock
+from pipecli import clock, pipelines
 from pipecli.activities import engages
 from pipecli.errors import NotFound
 from pipecli.scoring import learn
@@ -105,8 +105,8 @@ def recompute(conn: Connection, lead_ids: list[int] | None = None) -> int:
         return sum(recompute(conn, lead_ids[i : i + CHUNK]) for i in range(0, len(lead_ids), CHUNK))
 
     rule_list, pts, half_life = rules(), points(), half_life_seconds()
-    model = learn.load_model(conn)
-    wanted = {r.field for r in rule_list} | set(model["fields"] if model else ())
+    stored = learn.models(conn)
+    wanted = {r.field for r in rule_list} | {f for m in stored.values() for f in m["fields"]}
     values = field_values(conn, lead_ids, wanted)
     only = {} if lead_ids is None else {"ids": list(lead_ids)}
     acts: dict[int, list[tuple[str, int]]] = {}
@@ -116,6 +116,7 @@ def recompute(conn: Connection, lead_ids: list[int] | None = None) -> int:
         acts.setdefault(lead_id, []).append((kind, at))
     rows = []
     for lead_id, vals in values.items():
+        model = learn.model_for(stored, vals["pipeline_id"])
         fit = sum(p for _, _, p in fit_of(vals, rule_list))
         engagement, at = engagement_of(acts.get(lead_id, []), pts, half_life)
         rows.append(
@@ -132,7 +133,7 @@ def recompute(conn: Connection, lead_ids: list[int] | None = None) -> int:
         conn.execute(
             text(
                 "UPDATE lead SET fit_score = :f, engagement = :e, engagement_at = :a, score = :s"
-                + (", win_probability = :w" if model else "")
+                + (", win_probability = :w" if stored else "")
                 + " WHERE id = :i"
             ),
             rows,
@@ -162,7 +163,8 @@ def explain(conn: Connection, lead_id: int) -> dict[str, Any]:
     if lead is None:
         raise NotFound(f"no lead with id {lead_id} (see `pipecli list`)")
     rule_list, pts, half_life = rules(), points(), half_life_seconds()
-    model = learn.load_model(conn)
+    pipeline_id = conn.execute(text("SELECT pipeline_id FROM lead WHERE id = :i"), {"i": lead_id}).scalar()
+    model = learn.load_model(conn, pipeline_id)
     values = field_values(conn, [lead_id], {r.field for r in rule_list} | set(model["fields"] if model else ()))[
         lead_id
     ]
@@ -213,10 +215,14 @@ def _shown(value: object) -> str | None:
     return None if value is None else str(value)
 
 
-def learn_and_rescore(conn: Connection, fields: list[str] | None = None) -> dict[str, Any]:
-    """Fit and store the win model (`learn.learn`), then write every open lead's `win_probability`;
-    return learn's report with `open_leads`, how many leads were rescored."""
-    report = learn.learn(conn, fields)
-    open_ids = [i for (i,) in conn.execute(text("SELECT id FROM lead WHERE status = 'open'"))]
+def learn_and_rescore(conn: Connection, fields: list[str] | None = None, pipeline: str | None = None) -> dict[str, Any]:
+    """Fit and store the win model (`learn.learn`; on pipeline `pipeline`'s leads only when given), then write
+    the `win_probability` of every open lead it scores; return learn's report with `pipeline` (None: every
+    pipeline) and `open_leads`, how many leads were rescored."""
+    chosen = None if pipeline is None else pipelines.get_pipeline(conn, pipeline)
+    pipeline_id = None if chosen is None else chosen["id"]
+    report = learn.learn(conn, fields, pipeline_id)
+    one = "" if pipeline_id is None else " AND pipeline_id = :p"
+    open_ids = [i for (i,) in conn.execute(text(f"SELECT id FROM lead WHERE status = 'open'{one}"), {"p": pipeline_id})]
     recompute(conn, open_ids)
-    return {**report, "open_leads": len(open_ids)}
+    return {**report, "pipeline": None if chosen is None else chosen["name"], "open_leads": len(open_ids)}

@@ -157,8 +157,22 @@ def m006_mail(conn: Connection) -> None:
     _create_missing(conn)
 
 
+def m007_forecast_category(conn: Connection) -> None:
+    """v6 -> v7: each deal's forecast category (commit, best, pipeline, omit), held by the open-lead index
+    too; a lead's stays indexed with their stage and end, so the forecast reads them from the index alone."""
+    add_missing_columns(conn, "lead", {})
+    for name in ("ix_stage_change_lead", "ix_lead_open"):  # rebuilt wider from the models
+        conn.exec_driver_sql(f"DROP INDEX IF EXISTS {name}")
+    _create_missing(conn)
+
+
 def m008_settings(conn: Connection) -> None:
     """v7 -> v8: the settings a team shares, in the database (`pipecli settings`)."""
+    _create_missing(conn)
+
+
+def m010_merges(conn: Connection) -> None:
+    """v9 -> v10: the record of merged leads (`lead_merge`), which `pipecli merge` writes."""
     _create_missing(conn)
 
 
@@ -174,7 +188,9 @@ STEPS = {
     3: m003_fewer_narrower_indexes,
     4: m004_history,
     6: m006_mail,
+    7: m007_forecast_category,
     8: m008_settings,
+    10: m010_merges,
     11: m011_team,
 }
 

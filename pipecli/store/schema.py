@@ -94,6 +94,7 @@ class Lead(SQLModel, table=True):
             "expected_close",
             "stage_entered_at",
             "win_probability",
+            "forecast_category",
         ),
         # `clean` finds duplicate open leads from these alone (the expressions must match its queries); they
         # are also the planner's way to the open leads (`list --status open`, `today`, `score`).
@@ -131,6 +132,7 @@ class Lead(SQLModel, table=True):
     engagement_at: int | None = Field(default=None, sa_type=BigInteger)
     score: float = 0.0  # fit + engagement, as of the last write that touched the lead
     win_probability: float | None = None  # learned by `score --learn`
+    forecast_category: str | None = None  # commit | best | pipeline | omit (None: pipeline); since schema 7
     qualification: str = "incomplete"  # incomplete | qualified | disqualified
 
 
@@ -140,7 +142,8 @@ class StageChange(SQLModel, table=True):
 
     __tablename__ = "stage_change"
     __table_args__ = (
-        Index("ix_stage_change_lead", "lead_id", "at"),
+        # A lead's stays from the index alone: the forecast's hazards seek each history lead's stays here.
+        Index("ix_stage_change_lead", "lead_id", "at", "to_stage_id", "left_at"),
         # Time in stage by the hour, per stage, read from the index alone (metrics, forecast, clean).
         Index(
             "ix_stage_change_duration",
@@ -234,6 +237,24 @@ class Qualification(SQLModel, table=True):
     at: int = Field(sa_type=BigInteger)
 
 
+class LeadMerge(SQLModel, table=True):
+    """One merge (since schema 10): lead `merged_id` folded into lead `lead_id` by `pipecli merge`, in journal
+    entry `journal_id`. `fields` (JSON) names the merged lead's details the lead took and the conflicting ones
+    it kept. `history` reads it to show the merged lead's earlier events with the lead's own; the merged lead
+    is gone (its id has no foreign key), and `undo` of the merge deletes this row and puts that lead back."""
+
+    __tablename__ = "lead_merge"
+    __table_args__ = (Index("ix_lead_merge_lead", "lead_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    lead_id: int = Field(foreign_key="lead.id", ondelete="CASCADE")
+    merged_id: int = Field(sa_type=BigInteger)
+    merged_name: str
+    journal_id: int = Field(sa_type=BigInteger)
+    at: int = Field(sa_type=BigInteger)
+    fields: str = "{}"
+
+
 class Setting(SQLModel, table=True):
     """A setting the team shares (since schema 8): its dotted key (`currency`, `scoring.hot_threshold`), its
     value as JSON, and who set it when (every change is also a journal event, `pipecli settings`)."""
@@ -301,7 +322,7 @@ SNAPSHOT_COLUMNS = (
     "id", "pipeline_id", "stage_id", "status", "name", "company", "email", "phone", "value_minor", "source",
     "owner", "expected_close", "external_id", "created_at", "closed_at", "lost_reason", "stage_entered_at",
     "last_activity_at", "last_event_at", "furthest_position", "next_step", "next_step_due", "snoozed_until",
-    "snooze_reason", "archived_at", "qualification",
+    "snooze_reason", "archived_at", "qualification", "forecast_category",
 )  # fmt: skip
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import shlex
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -19,7 +20,7 @@ from sqlalchemy.exc import DBAPIError
 from pipecli import clock, leads, money, nextsteps, pipelines
 from pipecli import undo as undoing
 from pipecli.errors import PipecliError
-from pipecli.reports import clean_actions
+from pipecli.reports import clean, clean_actions
 from pipecli.store.db import Store, translate_error
 from pipecli.store.journal import Invocation, Journal
 
@@ -34,6 +35,22 @@ class Session:
         self.store = store
         self.currency = currency
         self.actor = actor
+        self.keeper: sqlite3.Connection | None = None
+
+    def hold(self) -> None:
+        """On SQLite, keep one idle connection to the file while the app runs. A transaction whose close
+        is the file's last connection checkpoints the WAL into the file (fsync and all: half of a move's
+        time); with this one open, the app's short transactions never are, and SQLite checkpoints as the
+        WAL grows. It holds no transaction, so it blocks no writer and no checkpoint."""
+        if self.store.is_sqlite and self.keeper is None:
+            self.keeper = sqlite3.connect(self.store.target)
+            self.keeper.execute("SELECT 1 FROM meta LIMIT 1").fetchall()  # a first read opens the WAL index
+
+    def release(self) -> None:
+        """Close the connection `hold` opened (the last close checkpoints the WAL, as any command's does)."""
+        if self.keeper is not None:
+            self.keeper.close()
+            self.keeper = None
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
@@ -163,6 +180,29 @@ class Session:
         with self.write("snooze", lead_id, until.isoformat()) as conn:
             clean_actions.snooze(conn, lead_id, until, reason)
         return f"lead {lead_id} snoozed until {until.isoformat()}"
+
+    def act_on_finding(self, report: clean.Report, lead_id: int, action: str, reason: str, days: str = "") -> str:
+        """Close as lost, snooze or archive one deal of the clean queue (`clean_actions.apply`, as `clean
+        --close-lost|--snooze DAYS|--archive --reason R` does), with the same limits: closing and archiving
+        act only on stale findings of deals older than their stage's stale limit."""
+        targets, _ = report.act_on(action)
+        if lead_id not in targets:
+            raise PipecliError(
+                f"lead {lead_id}: {action} acts only on stale findings (silent, stuck, overdue) of deals older"
+                " than their stage's stale limit; nothing was changed"
+            )
+        n = None
+        if action == "snooze":
+            if not days.strip().isdigit() or int(days) < 1:
+                raise PipecliError("snooze for a number of days, at least 1")
+            n = int(days)
+        with self.write("clean", f"--{action}", *([n] if n else []), "--reason", reason, lead_id) as conn:
+            done = clean_actions.apply(conn, [lead_id], action, reason, n)
+        if not done:
+            raise PipecliError(f"lead {lead_id} is no longer open: nothing was changed")
+        past = {"close-lost": "closed as lost", "snooze": "snoozed", "archive": "archived"}[action]
+        until = f" until {clean_actions.snooze_end(n).isoformat()}" if n else ""
+        return f"lead {lead_id} {past}{until} (reason: {reason.strip()})"
 
     def undo(self) -> str:
         """Undo the latest standing change (`undo.undo`, as `pipecli undo --yes`)."""

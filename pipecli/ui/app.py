@@ -1,10 +1,13 @@
 """The board app: a column per open stage, a cursor over the cards, the keys of `ui.keys`.
 
 Each column keeps its own scroll position (`top`) and a cached window of cards around it; moving past the
-window reads the next one (`cards.window`), so nothing off screen beyond a margin is ever loaded. The
-headers are re-read on every change. The app polls the database's change counter every POLL seconds (a
-timer, no busy loop) and reloads when another terminal or cron changed something. Which deals are stale
-is `clean`'s judgement (`cards.stale_ids`), computed in a worker thread so the board opens without it.
+window reads the next one (`cards.window`), so nothing off screen beyond a margin is ever loaded. A filter
+is read once (`cards.Matches`) and its windows cut from it. A change to one deal made here re-reads only that
+deal and the headers of the stages it left and entered, and redraws only those columns (`changed`); any
+other change (undo, an add, the palette, another terminal) reloads every header. The app polls the
+database's change counter every POLL seconds (a timer, no busy loop) and reloads when another terminal or
+cron changed something. Which deals are stale is `clean`'s judgement (`cards.stale_ids`), computed in a
+worker thread so the board opens without it, a moment after the last change (STALE_DELAY).
 """
 
 from __future__ import annotations
@@ -15,13 +18,19 @@ import subprocess
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import ClassVar
+from functools import lru_cache
+from typing import ClassVar, Self
 
+from rich.segment import Segment
+from rich.style import Style
 from rich.text import Text
 from textual import events, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
+from textual.geometry import Region
+from textual.strip import Strip
+from textual.timer import Timer
 from textual.widget import Widget
 from textual.widgets import Static
 
@@ -31,7 +40,7 @@ from pipecli.reports import clean, forecast
 from pipecli.scoring import score as scoring
 from pipecli.ui import cards, keys, views
 from pipecli.ui.actions import LEAD_FIELDS, Session
-from pipecli.ui.screens import Form, Page
+from pipecli.ui.screens import Form, Page, Queue
 
 POLL = 2.0  # seconds between looks at the change counter
 MIN_COLUMN = 26  # the narrowest a column gets: 3 columns on 80, all stages from 200
@@ -39,6 +48,7 @@ HEADER_LINES = 2  # a column's header: its name, its count and value
 # From this many open deals `clean`'s judgement runs in its own process: it is seconds of Python over the
 # rows, which in a thread would hold the interpreter (and so the keys) for as long.
 BIG_PIPELINE = 5000
+STALE_DELAY = 1.0  # seconds after the last change before clean judges again: a run of moves costs one judgement
 
 
 @dataclass
@@ -53,18 +63,40 @@ class ColumnState:
     loaded: bool = False
 
 
+@lru_cache(maxsize=64)
+def _style(name: str) -> Style:
+    """Return the rich Style a column line names ('' is none), parsed once per name."""
+    return Style.parse(name) if name else Style()
+
+
 class StageColumn(Widget):
     """One stage's column: its header and the cards that fit, the selected one highlighted."""
 
     DEFAULT_CSS = "StageColumn { width: 1fr; height: 100%; border-right: vkey $primary-darken-2; }"
 
+    strips: list[Strip] | None = None  # the lines drawn, until the next refresh
+
     def __init__(self, index: int):
         super().__init__(id=f"stage-{index}")
         self.index = index
 
-    def render(self) -> Text:
-        board: BoardApp = self.app  # type: ignore[assignment]
-        return board.column_text(self.index, self.size.width, self.size.height)
+    def refresh(self, *regions: Region, repaint: bool = True, layout: bool = False, recompose: bool = False) -> Self:
+        self.strips = None  # whatever asks for a repaint may have changed what the column shows
+        return super().refresh(*regions, repaint=repaint, layout=layout, recompose=recompose)
+
+    def render_line(self, y: int) -> Strip:
+        """Return line `y` of the column, drawing all its lines once per refresh as plain segments (a rich
+        Text per column cost most of a key's frame)."""
+        width, height = self.size
+        if self.strips is None or len(self.strips) != height or (self.strips and self.strips[0].cell_length != width):
+            board: BoardApp = self.app  # type: ignore[assignment]
+            base = self.rich_style
+            lines = board.column_lines(self.index, width, height)
+            self.strips = [
+                Strip([Segment(text, base + _style(style))]).adjust_cell_length(width, base) for text, style in lines
+            ]
+            self.strips += [Strip.blank(width, base)] * (height - len(self.strips))
+        return self.strips[y] if y < len(self.strips) else Strip.blank(width, self.rich_style)
 
     def on_click(self, event: events.Click) -> None:
         board: BoardApp = self.app  # type: ignore[assignment]
@@ -96,6 +128,10 @@ class BoardApp(App[None]):
         self.col = 0  # the cursor's column
         self.left = 0  # the first column on screen
         self.stale: set[int] = set()
+        self.matches: cards.Matches | None = None  # what the filter lets through, when there is one
+        self.stale_timer: Timer | None = None
+        self.judge = cards.StaleJudge()  # a big pipeline's judgement, in its own process
+        self.queue_report: clean.Report | None = None  # what the open clean queue shows
         self.message = ""
         self.error = False
 
@@ -107,8 +143,13 @@ class BoardApp(App[None]):
         yield Static(id="status")
 
     async def on_mount(self) -> None:
+        self.session.hold()
         await self.rebuild()
         self.set_interval(self.poll_seconds, self.poll)
+
+    def on_unmount(self) -> None:
+        self.judge.stop()
+        self.session.release()
 
     async def rebuild(self) -> None:
         """Read the headers and lay out one column widget per open stage (the pipeline may have changed)."""
@@ -118,12 +159,13 @@ class BoardApp(App[None]):
         await board.mount_all([StageColumn(i) for i in range(len(self.columns))])
         self.col = min(self.col, max(len(self.columns) - 1, 0))
         self.layout_columns()
-        self.refresh_stale()
+        self.judge_stale()  # at once: nothing changes yet that a delay would wait for
 
     def load_headers(self) -> None:
         """Read every column's header; keep each column's cursor where it was (bounded by its new count)."""
         with self.session.read() as conn:
-            stages = cards.stages(conn, self.pipeline["id"], self.filter)
+            self.matches = cards.Matches.read(conn, self.pipeline["id"], self.filter) if self.filter.active else None
+            stages = cards.stages(conn, self.pipeline["id"], self.filter, self.matches)
         before = {c.stage.id: c for c in self.columns}
         self.columns = []
         for s in stages:
@@ -158,14 +200,15 @@ class BoardApp(App[None]):
         value = sum(c.stage.value_minor for c in self.columns)
         shown = self.filter.describe()
         text = f"{self.pipeline['name']}: {count} open · {money.fmt(value, self.session.currency)}"
-        self.query_one("#title", Static).update(Text(text + (f" · filter {shown}" if shown else "") + " · ? keys"))
+        title = Text(text + (f" · filter {shown}" if shown else "") + " · ? keys")
+        self.query_one("#title", Static).update(title, layout=False)  # one line: no new layout
 
     def status(self, message: str, error: bool = False) -> None:
         """Show one line in the status bar (an error in the error colour)."""
         self.message, self.error = message, error
         bar = self.query_one("#status", Static)
         bar.set_class(error, "error")
-        bar.update(Text(views.fit(message, max(self.size.width - 2, 10))))
+        bar.update(Text(views.fit(message, max(self.size.width - 2, 10))), layout=False)  # one line: no new layout
 
     # --- what a column shows ----------------------------------------------------------------------
 
@@ -180,20 +223,28 @@ class BoardApp(App[None]):
             margin = max(count, 10)
             c.offset = max(0, first - margin)
             with self.session.read() as conn:
-                c.cached = cards.window(
-                    conn, self.pipeline["id"], c.stage.id, self.filter, c.offset, count + 2 * margin
-                )
+                if self.matches is not None:
+                    ids = self.matches.ids(c.stage.id, c.offset, count + 2 * margin)
+                    c.cached = cards.cards_by_id(conn, ids)
+                else:
+                    c.cached = cards.window(
+                        conn, self.pipeline["id"], c.stage.id, self.filter, c.offset, count + 2 * margin
+                    )
             c.loaded = True
         return c.cached[first - c.offset : end - c.offset]
 
-    def column_text(self, index: int, width: int, height: int) -> Text:
-        """Return the text of column `index` at `width`×`height`: header, then the cards that fit."""
+    def column_lines(self, index: int, width: int, height: int) -> list[tuple[str, str]]:
+        """Return the lines of column `index` at `width`×`height` with their styles: the header, then the
+        cards that fit (the selected one in reverse video, the third line coloured by its marks)."""
         if index >= len(self.columns):
-            return Text()
+            return []
         c = self.columns[index]
         name = f"{c.stage.position}. {c.stage.name}"
-        out = Text(views.fit(name, width) + "\n", style="bold reverse" if index == self.col else "bold")
-        out.append(views.fit(f"{c.stage.count} · {money.fmt_short(c.stage.value_minor, self.session.currency)}", width))
+        header = f"{c.stage.count} · {money.fmt_short(c.stage.value_minor, self.session.currency)}"
+        out = [
+            (views.fit(name, width), "bold reverse" if index == self.col else "bold"),
+            (views.fit(header, width), ""),
+        ]
         rows = self.rows_on_screen(height)
         if c.cursor < c.top:
             c.top = c.cursor
@@ -206,8 +257,7 @@ class BoardApp(App[None]):
                 style = "reverse" if selected else ""
                 if i == 2 and not selected:
                     style = "red" if stale or card.overdue else ("yellow" if card.no_next_step else "dim")
-                out.append("\n")
-                out.append(f"{line:<{width}}", style=style)
+                out.append((f"{line:<{width}}", style))
         return out
 
     def selected(self) -> cards.Card | None:
@@ -242,6 +292,29 @@ class BoardApp(App[None]):
         self.layout_columns()
         self.refresh_stale()
 
+    def changed(self, lead_id: int, was: int | None) -> None:
+        """Show a change to one deal made here (it was in stage `was`, None when not on the board): read the
+        deal again and the headers of the stages it left and entered, and redraw only those columns."""
+        with self.session.read() as conn:
+            now = cards.place_of(conn, self.pipeline["id"], lead_id, self.filter)
+            if self.matches is not None:
+                self.matches.place(lead_id, was, now)
+            touched = {s for s in (was, now[0] if now else None) if s is not None}
+            fresh = {s.id: s for s in cards.stages(conn, self.pipeline["id"], self.filter, self.matches, touched)}
+            counter = cards.change_counter(conn)
+        if counter[0] != self.counter[0] + 1:  # not this change's one journal entry alone: another wrote too
+            self.reload()
+            return
+        self.counter = counter
+        for index, c in enumerate(self.columns):
+            if c.stage.id in fresh:
+                c.stage = fresh[c.stage.id]
+                c.cursor = min(c.cursor, max(c.stage.count - 1, 0))
+                c.loaded = False
+                self.query_one(f"#stage-{index}", StageColumn).refresh()
+        self.show_title()
+        self.refresh_stale()
+
     def poll(self) -> None:
         """Reload when the database's change counter moved (another terminal, cron)."""
         try:
@@ -253,14 +326,23 @@ class BoardApp(App[None]):
         if counter != self.counter:
             self.reload()
 
-    @work(thread=True, exclusive=True, group="stale")
     def refresh_stale(self) -> None:
+        """Have `clean` judge the deals again STALE_DELAY seconds from now (a later call moves it on)."""
+        if self.stale_timer is not None:
+            self.stale_timer.stop()
+        self.stale_timer = self.set_timer(STALE_DELAY, self.judge_stale)
+
+    @work(thread=True, exclusive=True, group="stale")
+    def judge_stale(self) -> None:
         """Ask `clean` which deals are stale, off the event loop (in a process for a big pipeline); mark
         them when it answers."""
         name = self.pipeline["name"]
         try:
             if sum(c.stage.count for c in self.columns) >= BIG_PIPELINE:
-                found = cards.stale_ids_in(self.session.store.target, name)
+                judged = self.judge.ids(self.session.store.target, name)
+                if judged is None:  # a later change started a new judgement: that one answers
+                    return
+                found = judged
             else:
                 with self.session.read() as conn:
                     found = cards.stale_ids(conn, name)
@@ -275,24 +357,37 @@ class BoardApp(App[None]):
 
     # --- doing things ------------------------------------------------------------------------------
 
-    def attempt(self, change: Callable[[], str]) -> bool:
-        """Run one change; show its line, or its error (the change was rolled back); reload the board."""
+    def attempt(self, change: Callable[[], str], deal: tuple[int, int | None] | None = None) -> bool:
+        """Run one change; show its line, or its error (the change was rolled back). A change to one `deal`
+        (its id and stage) redraws what it touched when nothing else changed the database since the board
+        last read it; any other change reloads the board."""
         try:
+            with self.session.read() as conn:
+                unseen = cards.change_counter(conn) != self.counter  # another terminal wrote meanwhile
             self.status(change())
         except PipecliError as exc:
             self.status(str(exc), error=True)
             return False
-        self.reload()
+        if deal is None or unseen:
+            self.reload()
+        else:
+            self.changed(*deal)
         return True
 
-    def after(self, change: Callable[[dict[str, str]], str]) -> Callable[[dict[str, str] | None], None]:
+    def after(
+        self, change: Callable[[dict[str, str]], str], deal: tuple[int, int | None] | None = None
+    ) -> Callable[[dict[str, str] | None], None]:
         """Return a form's callback that makes `change` from the filled form (nothing when cancelled)."""
 
         def done(form: dict[str, str] | None) -> None:
             if form is not None:
-                self.attempt(lambda: change(form))
+                self.attempt(lambda: change(form), deal)
 
         return done
+
+    def here(self, card: cards.Card) -> tuple[int, int | None]:
+        """Return the selected `card`'s deal as `attempt` takes it: its id and the stage of its column."""
+        return card.id, self.columns[self.col].stage.id
 
     def with_card(self) -> cards.Card | None:
         card = self.selected()
@@ -322,6 +417,8 @@ class BoardApp(App[None]):
         self.push_screen(Form(f"Move #{card.id} {card.name} to", [("stage", "stage", "")], hint), self._moving(card))
 
     def _moving(self, card: cards.Card) -> Callable[[dict[str, str] | None], None]:
+        deal = self.here(card)
+
         def chosen(form: dict[str, str] | None) -> None:
             if not form:
                 return
@@ -337,22 +434,22 @@ class BoardApp(App[None]):
                 )
                 self.push_screen(
                     Form(f"Won #{card.id}: the value", [("value", "value", initial)]),
-                    self.after(lambda f: self.session.move(card.id, name, value=f["value"])),
+                    self.after(lambda f: self.session.move(card.id, name, value=f["value"]), deal),
                 )
             elif target["kind"] == "lost":
                 self.push_screen(
                     Form(f"Lost #{card.id}: why", [("reason", "reason", "")]),
-                    self.after(lambda f: self.session.move(card.id, name, f["reason"])),
+                    self.after(lambda f: self.session.move(card.id, name, f["reason"]), deal),
                 )
             else:
-                self.attempt(lambda: self.session.move(card.id, name))
+                self.attempt(lambda: self.session.move(card.id, name), deal)
 
         return chosen
 
     def action_step(self, delta: int) -> None:
         card = self.with_card()
         if card is not None:
-            self.attempt(lambda: self.session.step(card.id, self.pipeline["id"], delta))
+            self.attempt(lambda: self.session.step(card.id, self.pipeline["id"], delta), self.here(card))
 
     def action_open(self) -> None:
         card = self.with_card()
@@ -375,7 +472,7 @@ class BoardApp(App[None]):
         fields.append(("next", 'next step, optional: "2026-12-02 send proposal"', ""))
         self.push_screen(
             Form(f"Log on #{card.id} {card.name}", fields),
-            self.after(lambda f: self.session.log(card.id, f["kind"], f["note"], f["next"])),
+            self.after(lambda f: self.session.log(card.id, f["kind"], f["note"], f["next"]), self.here(card)),
         )
 
     def action_next_step(self) -> None:
@@ -385,7 +482,7 @@ class BoardApp(App[None]):
         fields = [("due", "date (2026-12-02, tomorrow, in 3 days)", ""), ("step", "what to do", card.next_step or "")]
         self.push_screen(
             Form(f"Next step of #{card.id} {card.name}", fields),
-            self.after(lambda f: self.session.next_step(card.id, f["due"], f["step"])),
+            self.after(lambda f: self.session.next_step(card.id, f["due"], f["step"]), self.here(card)),
         )
 
     def action_snooze(self) -> None:
@@ -395,7 +492,7 @@ class BoardApp(App[None]):
         fields = [("days", "for how many days (or until a date)", "7"), ("reason", "why it is stalled", "")]
         self.push_screen(
             Form(f"Snooze #{card.id} {card.name}", fields),
-            self.after(lambda f: self.session.snooze(card.id, f["days"], f["reason"])),
+            self.after(lambda f: self.session.snooze(card.id, f["days"], f["reason"]), self.here(card)),
         )
 
     def action_edit(self) -> None:
@@ -411,7 +508,7 @@ class BoardApp(App[None]):
         fields = [(key, key.replace("_", " "), before[key]) for key in LEAD_FIELDS]
         self.push_screen(
             Form(f"Edit #{card.id}", fields),
-            self.after(lambda f: self.session.edit(card.id, f, before)),
+            self.after(lambda f: self.session.edit(card.id, f, before), self.here(card)),
         )
 
     def action_add(self) -> None:
@@ -460,10 +557,44 @@ class BoardApp(App[None]):
         self._page("Today", lambda conn: views.today_lines(nextsteps.todays_work(conn, self.pipeline["name"])))
 
     def action_clean(self) -> None:
-        self._page(
-            "Clean queue",
-            lambda conn: views.clean_lines(clean.find_stale(conn, self.pipeline["name"]).rows, self.session.currency),
-        )
+        try:
+            report = self.clean_report()
+        except PipecliError as exc:
+            self.status(str(exc), error=True)
+            return
+        self.push_screen(Queue("Clean queue", views.clean_lines(report.rows, self.session.currency), self._acting))
+        self.queue_report = report
+
+    def clean_report(self) -> clean.Report:
+        """Return what `clean` finds in the board's pipeline now (the clean queue's rows)."""
+        with self.session.read() as conn:
+            return clean.find_stale(conn, self.pipeline["name"])
+
+    def _acting(self, row: int, action: str) -> None:
+        """Ask what `action` on the clean queue's `row` needs (the reason; for a snooze, the days too), then
+        do it; the queue is read again and shows the result."""
+        queue, report = self.screen, self.queue_report
+        assert isinstance(queue, Queue) and report is not None  # only the open queue calls this
+        found = report.rows[row]
+        fields = [("reason", "reason (recorded in history)", "")]
+        if action == "snooze":
+            fields.insert(0, ("days", "for how many days", "7"))
+
+        def change(form: dict[str, str]) -> str:
+            return self.session.act_on_finding(report, found["lead_id"], action, form["reason"], form.get("days", ""))
+
+        def done(form: dict[str, str] | None) -> None:
+            if form is None:
+                return
+            self.attempt(lambda: change(form))
+            try:
+                self.queue_report = self.clean_report()
+            except PipecliError as exc:
+                self.status(str(exc), error=True)
+            rows = self.queue_report.rows if self.queue_report is not None else []
+            queue.show(views.clean_lines(rows, self.session.currency), self.message, self.error)
+
+        self.push_screen(Form(f"{action} #{found['lead_id']} {found['name']}", fields), done)
 
     def action_forecast(self) -> None:
         self._page(

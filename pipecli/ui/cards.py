@@ -3,7 +3,11 @@ its cards (a page at a time, in the board's order: most valuable first), the mar
 database's change counter.
 
 Only what is on screen plus a margin is read, so a pipeline of 100,000 open deals opens as fast as one of
-ten: the header is one GROUP BY over `ix_lead_open`, a window one LIMIT/OFFSET range of it.
+ten: the header is one GROUP BY over `ix_lead_open`, a window one LIMIT/OFFSET range of it. A filter cannot
+use that index (a text is matched anywhere in a name), so a filtered board reads what it lets through once,
+in one scan (`Matches`): the ids and values per stage in board order, from which its headers are counted and
+its windows cut, instead of one scan per column for every window and every header. After a change to one
+deal only that deal is read again (`place_of`) and only the stages it left and entered.
 """
 
 from __future__ import annotations
@@ -11,7 +15,13 @@ from __future__ import annotations
 import datetime as _dt
 import subprocess
 import sys
+import tempfile
+import threading
+from bisect import insort
+from collections.abc import Collection
 from dataclasses import dataclass
+from itertools import groupby
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -21,10 +31,19 @@ from sqlalchemy.engine import Connection
 from pipecli import clock, pipelines
 from pipecli.errors import PipecliError
 from pipecli.reports import clean
+from pipecli.store.sql import execute_in, fetch_rows
 
 CARD_COLUMNS = (
     "l.id, l.name, l.company, l.value_minor, l.owner, l.source, l.stage_entered_at, l.next_step, l.next_step_due"
 )
+ON_BOARD = "l.pipeline_id = :p AND l.status = 'open' AND l.archived_at IS NULL"  # the deals a board shows
+ORDER = "l.value_minor DESC NULLS LAST, l.id"  # the board's order within a stage: most valuable first, then oldest
+
+
+def board_key(lead_id: int, value_minor: int | None) -> tuple[bool, int, int]:
+    """Return a card's place in ORDER as a sort key, to put one changed card back without reading its
+    stage again (the same order as ORDER: valued cards first, the larger value first, then the lower id)."""
+    return (value_minor is None, -(value_minor or 0), lead_id)
 
 
 @dataclass(frozen=True)
@@ -35,19 +54,37 @@ class Filter:
     owner: str | None = None
     source: str | None = None
 
-    def sql(self) -> tuple[str, dict[str, Any]]:
-        """Return the filter as SQL conditions on `l` (each prefixed with AND) and their parameters."""
+    @property
+    def active(self) -> bool:
+        """True when the filter lets through less than everything."""
+        return bool(self.text or self.owner or self.source)
+
+    def sql(self, dialect: str = "") -> tuple[str, str, dict[str, Any]]:
+        """Return the filter as an index hint for `FROM lead l` on SQLite ('' elsewhere), SQL conditions on
+        `l` (each prefixed with AND) and their parameters.
+
+        Without statistics SQLite walks ix_lead_open and reads every open row from the table, in that
+        index's order (seconds at 100,000 deals under load); a text is matched instead on the compact
+        ix_lead_dup_name (which holds lower(trim(name)), lower(trim(company)) of the open leads) and only
+        the rows it matches are read; an owner or a source alone is fastest as one pass over the table."""
         parts, params = [], {}
         if self.text:
-            parts.append("(LOWER(l.name) LIKE :f_text OR LOWER(COALESCE(l.company, '')) LIKE :f_text)")
-            params["f_text"] = f"%{self.text.lower()}%"
+            # trim changes nothing here: a stripped text found in a name lies inside its trimmed part
+            parts.append(
+                "(lower(trim(l.name)) LIKE :f_text ESCAPE '\\' OR lower(trim(l.company)) LIKE :f_text ESCAPE '\\')"
+            )
+            typed = self.text.strip().lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            params["f_text"] = f"%{typed}%"
         if self.owner:
             parts.append("l.owner = :f_owner")
             params["f_owner"] = self.owner
         if self.source:
             parts.append("l.source = :f_source")
             params["f_source"] = self.source
-        return "".join(f" AND {p}" for p in parts), params
+        hint = ""
+        if dialect == "sqlite" and parts:
+            hint = " INDEXED BY ix_lead_dup_name" if self.text else " NOT INDEXED"
+        return hint, "".join(f" AND {p}" for p in parts), params
 
     def describe(self) -> str:
         """Return the filter as the status bar shows it ('' when there is none)."""
@@ -92,37 +129,110 @@ def pipeline_of(conn: Connection, name: str | None) -> dict[str, Any]:
     return pipelines.get_pipeline(conn, name)
 
 
-def stages(conn: Connection, pipeline_id: int, flt: Filter) -> list[Stage]:
-    """Return the pipeline's open stages in order, each with its filtered open deals' count and value."""
-    where, params = flt.sql()
-    totals = {
-        r[0]: (r[1], r[2])
-        for r in conn.execute(
-            text(
-                "SELECT l.stage_id, COUNT(*), SUM(l.value_minor) FROM lead l WHERE l.pipeline_id = :p"
-                f" AND l.status = 'open' AND l.archived_at IS NULL{where} GROUP BY l.stage_id"
-            ),
-            {"p": pipeline_id, **params},
-        )
-    }
+class Matches:
+    """The deals a filter lets through, per stage: (id, value) pairs in board order, read in one scan, and
+    each stage's count and total value (kept as deals come and go, so a header costs nothing)."""
+
+    def __init__(self, rows: list[tuple[Any, ...]]):
+        self.by_stage: dict[int, list[tuple[int, int | None]]] = {}
+        self.totals: dict[int, int] = {}
+        for stage_id, group in groupby(rows, key=itemgetter(0)):  # rows come by stage, in board order
+            pairs = [(lead_id, value) for _, lead_id, value in group]
+            self.by_stage[stage_id] = pairs
+            self.totals[stage_id] = sum(value for _, value in pairs if value)
+
+    @classmethod
+    def read(cls, conn: Connection, pipeline_id: int, flt: Filter) -> Matches:
+        """Return the filtered board's deals, from one pass over the index or the table (`Filter.sql`)."""
+        hint, where, params = flt.sql(conn.dialect.name)
+        sql = f"SELECT l.stage_id, l.id, l.value_minor FROM lead l{hint} WHERE {ON_BOARD}{where}"
+        return cls(fetch_rows(conn, sql + f" ORDER BY l.stage_id, {ORDER}", {"p": pipeline_id, **params}))
+
+    def header(self, stage_id: int) -> tuple[int, int]:
+        """Return the count and total value of the stage's filtered deals."""
+        return len(self.by_stage.get(stage_id, [])), self.totals.get(stage_id, 0)
+
+    def ids(self, stage_id: int, offset: int, limit: int) -> list[int]:
+        """Return the ids of the stage's filtered deals from position `offset`, at most `limit` of them."""
+        return [lead_id for lead_id, _ in self.by_stage.get(stage_id, [])[offset : offset + limit]]
+
+    def place(self, lead_id: int, was: int | None, now: tuple[int, int | None] | None) -> None:
+        """Take the deal out of stage `was` (None: it was not on the board) and put it, when `now` (its stage
+        and value, `place_of`) says it is on the filtered board, at its place in that stage's order."""
+        if was is not None:
+            kept = [m for m in self.by_stage.get(was, []) if m[0] != lead_id]
+            self.totals[was] = sum(v or 0 for _, v in kept)
+            self.by_stage[was] = kept
+        if now is not None:
+            insort(self.by_stage.setdefault(now[0], []), (lead_id, now[1]), key=lambda m: board_key(*m))
+            self.totals[now[0]] = self.totals.get(now[0], 0) + (now[1] or 0)
+
+
+def place_of(conn: Connection, pipeline_id: int, lead_id: int, flt: Filter) -> tuple[int, int | None] | None:
+    """Return the stage and value of one deal when the filtered board shows it (None when it left: closed,
+    archived, in another pipeline or no longer matching), to update the board after a change to it."""
+    _, where, params = flt.sql()
+    row = conn.execute(
+        text(f"SELECT l.stage_id, l.value_minor FROM lead l WHERE l.id = :i AND {ON_BOARD}{where}"),
+        {"i": lead_id, "p": pipeline_id, **params},
+    ).first()
+    return None if row is None else (int(row[0]), row[1])
+
+
+def stages(
+    conn: Connection,
+    pipeline_id: int,
+    flt: Filter,
+    matches: Matches | None = None,
+    only: Collection[int] | None = None,
+) -> list[Stage]:
+    """Return the pipeline's open stages in order (those in `only` when given), each with its filtered open
+    deals' count and value: counted from `matches` when the board is filtered, else one GROUP BY over
+    ix_lead_open's covering range (restricted to the stages in `only`)."""
+    totals: dict[int, tuple[int, int | None]] = {}
+    if matches is not None:
+        totals = {s: matches.header(s) for s in matches.by_stage if only is None or s in only}
+    else:
+        hint, where, params = flt.sql(conn.dialect.name)
+        chosen = " AND l.stage_id IN :only" if only is not None else ""
+        sql = f"SELECT l.stage_id, COUNT(*), SUM(l.value_minor) FROM lead l{hint} WHERE {ON_BOARD}{chosen}{where}"
+        extra = {"only": list(only)} if only is not None else {}
+        totals = {
+            r[0]: (r[1], r[2]) for r in execute_in(conn, sql + " GROUP BY l.stage_id", p=pipeline_id, **params, **extra)
+        }
     out = []
     for s in pipelines.stages(conn, pipeline_id, outcomes=False):
+        if only is not None and s["id"] not in only:
+            continue
         count, value = totals.get(s["id"], (0, None))
         out.append(Stage(s["id"], s["name"], s["position"], int(count), int(value or 0)))
     return out
 
 
 def window(conn: Connection, pipeline_id: int, stage_id: int, flt: Filter, offset: int, limit: int) -> list[Card]:
-    """Return `limit` cards of one stage from position `offset`, most valuable first (then oldest id)."""
-    where, params = flt.sql()
+    """Return `limit` cards of one stage from position `offset`, in board order (ORDER)."""
+    _, where, params = flt.sql()
     rows = conn.execute(
         text(
-            f"SELECT {CARD_COLUMNS} FROM lead l WHERE l.pipeline_id = :p AND l.status = 'open'"
-            f" AND l.stage_id = :s AND l.archived_at IS NULL{where}"
-            " ORDER BY l.value_minor DESC NULLS LAST, l.id LIMIT :n OFFSET :o"
+            f"SELECT {CARD_COLUMNS} FROM lead l WHERE {ON_BOARD} AND l.stage_id = :s{where}"
+            f" ORDER BY {ORDER} LIMIT :n OFFSET :o"
         ),
         {"p": pipeline_id, "s": stage_id, "n": limit, "o": offset, **params},
     ).mappings()
+    return _cards(rows)
+
+
+def cards_by_id(conn: Connection, ids: list[int]) -> list[Card]:
+    """Return the cards of the deals `ids`, in that order (a window of a filtered board, cut from `Matches`)."""
+    if not ids:
+        return []
+    rows = execute_in(conn, f"SELECT {CARD_COLUMNS} FROM lead l WHERE l.id IN :ids", ids=ids).mappings()
+    got = {c.id: c for c in _cards(rows)}
+    return [got[i] for i in ids if i in got]
+
+
+def _cards(rows: Any) -> list[Card]:
+    """Return the cards of `CARD_COLUMNS` rows, their age in stage and overdue mark by the one clock."""
     now, today = clock.now_ts(), clock.today()
     cards = []
     for r in rows:
@@ -151,19 +261,57 @@ def stale_ids(conn: Connection, pipeline: str, owner: str | None = None) -> set[
     return {r["lead_id"] for r in report.rows}
 
 
-def stale_ids_in(target: str, pipeline: str) -> set[int]:
-    """Return `stale_ids` of the database at `target` computed in a separate process (`python -m
-    pipecli.ui.cards TARGET PIPELINE`), so a big pipeline's judgement (seconds of Python over its rows)
-    never holds the interpreter, and with it the app's keys."""
-    import tempfile
+class StaleJudge:
+    """`stale_ids` of a database computed in a separate process (`python -m pipecli.ui.cards TARGET
+    PIPELINE ANSWER`), so a big pipeline's judgement (seconds of Python over its rows) never holds the
+    app's interpreter, and with it the keys; one at a time: a new judgement (a later change) stops the one
+    still running, whose answer is out of date, instead of leaving it to burn a core for seconds."""
 
-    with tempfile.TemporaryDirectory() as folder:
-        answer = Path(folder) / "stale"  # the answer comes back in a file: only cli/output.py writes to stdout
-        command = [sys.executable, "-m", "pipecli.ui.cards", target, pipeline, str(answer)]
-        done = subprocess.run(command, capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=600)
-        if done.returncode != 0:
-            raise PipecliError((done.stderr.strip().splitlines() or ["clean failed"])[-1])
-        return {int(word) for word in answer.read_text().split()}
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.running: subprocess.Popen[str] | None = None
+
+    def ids(self, target: str, pipeline: str) -> set[int] | None:
+        """Return the stale deals' ids, or None when a later judgement (or `stop`) stopped this one."""
+        with tempfile.TemporaryDirectory() as folder:
+            answer = Path(folder) / "stale"  # the answer comes back in a file: only cli/output.py writes to stdout
+            command = [sys.executable, "-m", "pipecli.ui.cards", target, pipeline, str(answer)]
+            with self.lock:
+                self._stop()
+                process = self.running = subprocess.Popen(
+                    command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+                )
+            try:
+                _, err = process.communicate(timeout=600)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.communicate()
+                raise PipecliError("clean's judgement ran over 600 s and was stopped") from None
+            finally:
+                with self.lock:
+                    if self.running is process:
+                        self.running = None
+            if process.returncode < 0:  # killed: a later judgement replaced it
+                return None
+            if process.returncode != 0:
+                raise PipecliError((err.strip().splitlines() or ["clean failed"])[-1])
+            return {int(word) for word in answer.read_text().split()}
+
+    def stop(self) -> None:
+        """Stop the judgement running, if any (the app is closing)."""
+        with self.lock:
+            self._stop()
+
+    def _stop(self) -> None:
+        if self.running is not None and self.running.poll() is None:
+            self.running.kill()
+
+
+def stale_ids_in(target: str, pipeline: str) -> set[int]:
+    """Return `stale_ids` of the database at `target`, computed in a separate process (`StaleJudge`)."""
+    found = StaleJudge().ids(target, pipeline)
+    assert found is not None  # nothing else knows this judge, so nothing stopped it
+    return found
 
 
 def _write_stale(target: str, pipeline: str, answer: str) -> None:

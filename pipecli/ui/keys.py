@@ -40,8 +40,25 @@ KEYS: tuple[Key, ...] = (
     Key("q", "quit", "quit", "q"),
 )
 
+# The clean queue's own keys (the page `c` opens): act on the finding under its cursor, as `clean` would.
+QUEUE_KEYS: tuple[Key, ...] = (
+    Key("k,up", "cursor(-1)", "previous finding", "k ↑"),
+    Key("j,down", "cursor(1)", "next finding", "j ↓"),
+    Key("x", "act('close-lost')", "close the deal as lost (asks the reason)", "x"),
+    Key("s", "act('snooze')", "snooze the deal (asks for how long and why)", "s"),
+    Key("a", "act('archive')", "archive the deal (asks the reason)", "a"),
+    Key("escape,q", "close", "back to the board", "Esc q"),
+)
+
 
 def help_lines() -> list[str]:
-    """Return the help screen's lines: each binding's keys and what it does, in table order."""
-    width = max(len(k.shown) for k in KEYS)
-    return [f"{k.shown:<{width}}  {k.help}" for k in KEYS]
+    """Return the help screen's lines: each binding's keys and what it does, in table order, then the clean
+    queue's."""
+    width = max(len(k.shown) for k in KEYS + QUEUE_KEYS)
+    lines = [f"{k.shown:<{width}}  {k.help}" for k in KEYS]
+    return [*lines, "", "On the clean queue (c):", *(f"{k.shown:<{width}}  {k.help}" for k in QUEUE_KEYS)]
+
+
+def queue_hint() -> str:
+    """Return the clean queue's one-line reminder of its keys."""
+    return " · ".join(f"{k.shown} {k.help.split(' (')[0]}" for k in QUEUE_KEYS[2:])

@@ -1,8 +1,10 @@
-"""The app's modal screens: a form of labelled fields (every prompt: move, add, edit, log, filter...) and a
-scrollable page of text (the deal, today, clean, forecast, help, a command's output)."""
+"""The app's modal screens: a form of labelled fields (every prompt: move, add, edit, log, filter...), a
+scrollable page of text (the deal, today, forecast, help, a command's output) and a page with a cursor
+over its rows whose keys act on the row under it (the clean queue)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import ClassVar
 
 from rich.text import Text
@@ -11,6 +13,8 @@ from textual.binding import Binding, BindingType
 from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Input, Label, Static
+
+from pipecli.ui import keys
 
 
 class Form(ModalScreen[dict[str, str] | None]):
@@ -81,3 +85,52 @@ class Page(ModalScreen[None]):
 
     def action_scroll(self, lines: int) -> None:
         self.query_one(VerticalScroll).scroll_relative(y=lines, animate=False)
+
+
+class Queue(Page):
+    """A page whose rows (the lines after the first) carry a cursor; its keys (`keys.QUEUE_KEYS`) hand the
+    row under the cursor and the action to `act`, which answers with `show`."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding(k.keys, k.action, k.help) for k in keys.QUEUE_KEYS]
+    DEFAULT_CSS = """
+    Queue #queue-status { height: 1; background: $panel; }
+    Queue #queue-status.error { background: $error; }
+    """
+
+    def __init__(self, title: str, lines: list[str], act: Callable[[int, str], None]):
+        super().__init__(title, lines)
+        self.act = act
+        self.cursor = 0
+        self.message, self.error = keys.queue_hint(), False
+
+    def compose(self) -> ComposeResult:
+        yield from super().compose()
+        yield Static(id="queue-status")
+
+    def on_mount(self) -> None:
+        self.show(self.lines, self.message, self.error)
+
+    @property
+    def rows(self) -> int:
+        return len(self.lines) - 1
+
+    def show(self, lines: list[str], message: str, error: bool = False) -> None:
+        """Show new `lines` (the cursor kept, bounded by the rows) and one status line."""
+        self.lines, self.message, self.error = lines, message, error
+        self.cursor = max(0, min(self.cursor, self.rows - 1))
+        text = Text(lines[0] if lines else "")
+        for n, line in enumerate(lines[1:]):
+            text.append("\n")
+            text.append(line, style="reverse" if n == self.cursor else "")
+        self.query_one("#page-text", Static).update(text)
+        bar = self.query_one("#queue-status", Static)
+        bar.set_class(error, "error")
+        bar.update(Text(message))
+
+    def action_cursor(self, delta: int) -> None:
+        self.cursor = max(0, min(self.cursor + delta, self.rows - 1))
+        self.show(self.lines, self.message, self.error)
+
+    def action_act(self, action: str) -> None:
+        if self.rows > 0:
+            self.act(self.cursor, action)

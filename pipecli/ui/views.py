@@ -101,7 +101,7 @@ def today_lines(work: Mapping[str, Any]) -> list[str]:
 
 
 def clean_lines(rows: list[dict[str, Any]], currency: str) -> list[str]:
-    """Return the clean queue: one line per finding, as `clean` words it."""
+    """Return the clean queue: a count, then one line per finding as `clean` words it (the rows of `Queue`)."""
     if not rows:
         return ["Nothing stale: the pipeline is clean."]
     lines = [f"{len(rows)} finding(s)"]
