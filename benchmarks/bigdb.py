@@ -60,7 +60,7 @@ def build(path: Path, n: int, seed: int = 7) -> None:
         if p.exists():
             p.unlink()
     tmp.parent.mkdir(parents=True, exist_ok=True)
-    open_store(str(tmp)).dispose()
+    open_store(str(tmp), create=True).dispose()
     now = clock.now_ts()
 
     db = sqlite3.connect(tmp, isolation_level=None)

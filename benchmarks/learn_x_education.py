@@ -43,7 +43,7 @@ def load(csv_path: Path, db: str) -> int:
 
     with open(csv_path, newline="", encoding="utf-8") as handle:
         rows = list(csv.DictReader(handle))
-    store = Store.open(db)
+    store = Store.open(db, create=True)
     try:
         with store.write() as conn:
             pipeline = pipelines.get_pipeline(conn)

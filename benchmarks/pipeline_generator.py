@@ -50,7 +50,7 @@ def build(path: Path, seed: int) -> None:
     if path.exists():
         path.unlink()
     path.parent.mkdir(parents=True, exist_ok=True)
-    open_store(str(path)).dispose()
+    open_store(str(path), create=True).dispose()
     now = clock.now_ts()
     db = sqlite3.connect(path, isolation_level=None)
     stages = db.execute("SELECT id, kind, position FROM stage WHERE pipeline_id = 1").fetchall()

@@ -33,7 +33,7 @@ def build(db: str, n: int) -> None:
     from pipecli.store.db import Store
 
     rng = random.Random(1)
-    store = Store.open(db)
+    store = Store.open(db, create=True)
     with store.write() as conn:
         p = pipelines.get_pipeline(conn)
         stage_ids = [s["id"] for s in pipelines.stages(conn, p["id"], outcomes=False)]
@@ -85,7 +85,7 @@ def main() -> None:
         from pipecli import listing
         from pipecli.store.db import Store
 
-        store = Store.open(db)
+        store = Store.open(db, create=True)
         with store.read() as conn:
             start = time.perf_counter()
             top = listing.list_leads(conn, listing.LeadFilter(), "score", limit=20)

@@ -45,7 +45,7 @@ def build(path: Path, n: int) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".building")
     tmp.unlink(missing_ok=True)
-    open_store(str(tmp)).dispose()
+    open_store(str(tmp), create=True).dispose()
     now = clock.now_ts()
     db = sqlite3.connect(tmp)
     stages = [r[0] for r in db.execute("SELECT id FROM stage WHERE kind = 'open' ORDER BY position")]

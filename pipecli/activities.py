@@ -15,29 +15,7 @@ if TYPE_CHECKING:
 from sqlalchemy import text
 
 from pipecli.errors import PipecliError
-
-# kind -> what it means; `pipecli log --help` and the README list these.
-KINDS = {
-    "call": "a phone call",
-    "email": "an email sent to the lead",
-    "email_opened": "the lead opened an email",
-    "reply": "the lead replied",
-    "auto_reply": "an automatic answer (out of office, RFC 3834): no sign of life",
-    "meeting": "a meeting held",
-    "demo_request": "the lead asked for a demo",
-    "demo": "a demo given",
-    "quote_request": "the lead asked for a quote",
-    "quote": "a quote or proposal sent",
-    "trial_start": "a trial started",
-    "trial_end": "a trial finished",
-    "visit": "a website or store visit",
-    "webinar": "the lead attended a webinar",
-    "social": "a social-media touch (LinkedIn message, comment)",
-    "sms": "a text or chat message",
-    "contract_sent": "a contract sent for signature",
-    "note": "a note for the record",
-}
-
+from pipecli.vocabulary import KINDS, kind_key
 
 # Kinds logged for the record that are no sign of life from the lead: they neither reset "gone silent"
 # (the lead's last activity and last event) nor earn engagement points. The one list of them.
@@ -58,7 +36,7 @@ def engaging_sql(alias: str = "a") -> str:
 
 def check_kind(kind: str) -> str:
     """Return the normalised activity kind, or raise listing the valid kinds."""
-    key = kind.strip().lower().replace("-", "_").replace(" ", "_")
+    key = kind_key(kind)
     if key not in KINDS:
         raise PipecliError(f"unknown activity kind {kind!r}; kinds: {', '.join(KINDS)}")
     return key

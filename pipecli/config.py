@@ -31,7 +31,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
-from pipecli import money
 from pipecli.errors import PipecliError
 
 _cache: dict[str, tuple[float, dict[str, Any]]] = {}
@@ -286,6 +285,9 @@ def value(key: str, default: Any) -> Any:
 
 def currency() -> str:
     """Return the database's currency code (config `currency`, default EUR), checked against ISO 4217."""
+    # money (and decimal) only for the currency: a TAB reads the config's `db` and nothing else
+    from pipecli import money
+
     code = top().currency.upper()
     if not money.known_currency(code):
         raise ConfigError(f"config file {path()}: currency {top().currency!r} is not an ISO 4217 currency code")

@@ -17,7 +17,6 @@ from sqlalchemy import text
 from pipecli import clock
 from pipecli.errors import NotFound, PipecliError
 from pipecli.store import journal
-from pipecli.store.schema import SNAPSHOT_COLUMNS, lead_tables
 
 # Columns kept in step by a move or an activity: recorded, replayed, not shown as changes of their own.
 DERIVED = (
@@ -169,6 +168,9 @@ def verify(conn) -> list[str]:
     """Replay every event and return how the result differs from the stored leads and their rows (an
     empty list when the events reproduce every cached column). Rows a migration found already there have
     no events of their own; only the lead columns of such leads are checked."""
+    # the models (SQLModel classes) only to verify: `show` reads the history without building them
+    from pipecli.store.schema import SNAPSHOT_COLUMNS, lead_tables
+
     replayed: dict[int, dict] = {}
     rows: dict[tuple[str, str], dict] = {}
     migrated: set[int] = set()

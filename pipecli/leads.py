@@ -23,7 +23,6 @@ from pipecli.errors import PipecliError
 from pipecli.history import lead_history
 from pipecli.scoring import score as scoring
 from pipecli.store import journal
-from pipecli.store.schema import SNAPSHOT_COLUMNS, lead_tables
 
 # Something before the first @, a dot after it, no spaces (the shape check `add-lead` and `import` share).
 EMAIL = re.compile(r"[^@\s]+@\S*\.\S*")
@@ -75,6 +74,9 @@ def get_lead(conn, lead_id: int, for_update: bool = False) -> dict:
 
 def snapshot(lead: dict) -> dict:
     """Return the values a lead's creation event holds (its row without the derived scores)."""
+    # the models (SQLModel classes, a tenth of a second) only for a write: `show` and `list` never build them
+    from pipecli.store.schema import SNAPSHOT_COLUMNS
+
     return {name: lead.get(name) for name in SNAPSHOT_COLUMNS}
 
 
@@ -318,6 +320,9 @@ def delete_lead(conn, lead_id: int) -> dict:
 
 def remove_rows(conn, lead_id: int) -> None:
     """Delete a lead and every row that belongs to it, each recorded whole (so `undo` can put it back)."""
+    # the models (SQLModel classes, a tenth of a second) only for a write: `show` and `list` never build them
+    from pipecli.store.schema import lead_tables
+
     for table in lead_tables():
         journal.delete_rows(conn, table, {"lead_id": lead_id}, lead_id)
     journal.delete_rows(conn, "lead", {"id": lead_id}, lead_id)

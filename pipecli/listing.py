@@ -13,12 +13,13 @@ from pipecli import lookup, pipelines, team
 from pipecli.errors import PipecliError
 from pipecli.scoring import score as scoring
 from pipecli.scoring.rules import hot_threshold
+from pipecli.vocabulary import SORTS, STATUSES
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
 
-SORTS = {
-    # name -> ORDER BY; each documented in `pipecli list --help`
+ORDER_BY = {
+    # vocabulary.SORTS name -> ORDER BY
     "value": "l.value_minor DESC NULLS LAST, l.id",
     "age": "l.created_at ASC, l.id",
     "expected-close": "l.expected_close ASC NULLS LAST, l.id",
@@ -74,7 +75,7 @@ class LeadFilter:
             params["f_source"] = self.source
         if self.status is not None:
             status = self.status.strip().lower()  # choices take any case: --status Open
-            if status not in ("open", "won", "lost"):
+            if status not in STATUSES:
                 raise PipecliError(f"--status must be open, won or lost, not {self.status!r}")
             clauses.append("l.status = :f_status")
             params["f_status"] = status
@@ -111,7 +112,7 @@ def list_leads(
     columns = LIST_COLUMNS.replace("l.score", f"{score} AS score")
     sql = (
         f"SELECT {columns} FROM lead l JOIN stage s ON s.id = l.stage_id "
-        f"JOIN pipeline p ON p.id = l.pipeline_id WHERE {where} ORDER BY {SORTS[sort]}"
+        f"JOIN pipeline p ON p.id = l.pipeline_id WHERE {where} ORDER BY {ORDER_BY[sort]}"
     )
     if limit is not None:
         if limit < 0:

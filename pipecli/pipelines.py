@@ -167,13 +167,14 @@ def create_default(conn: Connection) -> int:
     return pid
 
 
-def open_store(target: str, migrate: bool = True) -> Store:
-    """Return the open `Store` for `target`; a database created by this call starts with the default
-    pipeline. Every command opens its database here: the store layer knows tables, not pipelines."""
+def open_store(target: str, migrate: bool = True, create: bool = False) -> Store:
+    """Return the open `Store` for `target`; with `create`, a database created by this call starts with
+    the default pipeline (without it, a missing one raises `errors.NoDatabase`). Every command opens its
+    database here: the store layer knows tables, not pipelines."""
     # local by history only (no cycle, no start-up cost): may move to the top
     from pipecli.store.db import Store
 
-    return Store.open(target, migrate=migrate, seed=create_default)
+    return Store.open(target, migrate=migrate, seed=create_default, create=create)
 
 
 def _find_pipeline(conn: Connection, name: str) -> RowMapping | None:

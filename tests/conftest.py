@@ -77,7 +77,7 @@ class PgServer:
         try:
             from pipecli.pipelines import open_store
 
-            store = open_store(self.url_of(self.template))
+            store = open_store(self.url_of(self.template), create=True)
             store.dispose()
         finally:
             if saved is None:
@@ -141,10 +141,12 @@ def pg_url(pg_server):
 
 @pytest.fixture
 def db_path(backend, tmp_path, request):
-    """Return the test's fresh database: a SQLite file path (created on first use), or the URL of a new
-    PostgreSQL database holding a new, empty pipeline."""
+    """Return the test's fresh database holding a new, empty pipeline: a SQLite file made by `pipecli db
+    init` (commands that only read never create one), or the URL of a new PostgreSQL database."""
     if backend == "sqlite":
-        yield str(tmp_path / "pipeline.db")
+        path = str(tmp_path / "pipeline.db")
+        Cli(path)("db", "init")
+        yield path
         return
     server = request.getfixturevalue("pg_server")
     name = server.fresh()
@@ -256,12 +258,14 @@ def cli(db_path):
 
 @pytest.fixture
 def fresh_cli(tmp_path, monkeypatch):
-    """Return a factory of (Cli on a new SQLite file, monkeypatch): one database per hypothesis example."""
+    """Return a factory of (Cli on a new SQLite database, monkeypatch): one database per hypothesis example."""
     import itertools
 
     numbers = itertools.count()
 
     def make():
-        return Cli(str(tmp_path / f"example-{next(numbers)}.db")), monkeypatch
+        made = Cli(str(tmp_path / f"example-{next(numbers)}.db"))
+        made("db", "init")  # as db_path: commands that only read never create the database
+        return made, monkeypatch
 
     return make

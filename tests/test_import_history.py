@@ -29,7 +29,7 @@ def test_round_trip_export_history_into_an_empty_database(tmp_path, monkeypatch)
     source("move", b, "won", "--at", "2026-10-10 10:00")
     exported = source("export", "--what", "history", "--format", "csv").stdout
     target = Cli(str(tmp_path / "b.db"))
-    target("list")  # an empty database
+    target("db", "init")  # an empty database
     counts = import_history(target, exported)
     assert counts == {"created": 2, "rebuilt": 0, "stage_changes": 6}
     assert target("export", "--what", "history", "--format", "csv").stdout == exported
@@ -59,7 +59,7 @@ def test_a_final_state_row_gets_its_real_path(tmp_path, monkeypatch):
 
 def test_a_bad_row_changes_nothing(tmp_path):
     cli = Cli(str(tmp_path / "p.db"))
-    cli("list")
+    cli("db", "init")
     before = cli.every_row()
     assert cli("import", "missing.csv", "--history", ok=False).exit_code == 2
     for bad, message in (

@@ -413,7 +413,7 @@ def test_the_shape_check_catches_what_it_pins():
 
 
 def test_team_list_json_shape(pg_url):
-    from pipecli.store.db import role_of
+    from pipecli.store.target import role_of
 
     member = {
         "name": None,

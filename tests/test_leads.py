@@ -197,7 +197,8 @@ def test_log_activity_updates_last_touch(cli):
         (ts("2026-11-10T09:00Z"), ts("2026-11-10T09:00Z"))
     ]
     result = cli("log", lead_id, "carrier-pigeon", ok=False)
-    assert result.exit_code == 1 and "unknown activity kind" in result.stderr and "call" in result.stderr
+    # a kind is a choice: a usage error (exit 2) naming the kinds, as every fixed set of values (issue 14)
+    assert result.exit_code == 2 and "is not one of" in result.stderr and "'call'" in result.stderr
 
 
 def test_delete_asks_and_needs_yes_without_terminal(cli):

@@ -105,7 +105,7 @@ def test_migrated_schema_matches_models(cli, tmp_path):
     cli("list")
     fresh = tmp_path / "fresh.db"
     cli.db = str(fresh)
-    cli("list")
+    cli("db", "init")
 
     def columns(path):
         conn = sqlite3.connect(path)
@@ -152,7 +152,7 @@ def test_v2_indexes_are_dropped_or_rebuilt_partial(cli, tmp_path):
     """v2 -> v3: the indexes no command used are gone, the narrowed ones rebuilt, the data kept."""
     fresh, old = tmp_path / "fresh.db", tmp_path / "v2.db"
     cli.db = str(fresh)
-    cli("list")
+    cli("db", "init")
     cli.db = str(old)
     cli("add-lead", "Anna", "--email", "anna@x.com")
     conn = sqlite3.connect(old)

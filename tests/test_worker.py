@@ -105,7 +105,7 @@ def test_a_big_import_piped_into_a_small_database_is_a_bulk_import_from_the_star
     assert cli.scalar("PRAGMA journal_mode") == "wal" and cli.scalar("PRAGMA integrity_check") == "ok"
     fresh = tmp_path / "fresh.db"
     fresh_cli = type(cli)(str(fresh))
-    fresh_cli("list")
+    fresh_cli("db", "init")
     index_list = "SELECT name, sql FROM sqlite_master WHERE type = 'index' ORDER BY name"
     assert cli.sql(index_list) == fresh_cli.sql(index_list)  # every index dropped was built again
 

@@ -7,7 +7,8 @@ Command modules import the core and the views inside their functions so that `pi
 
 Exit codes: 0 success; 1 an error the message explains (unknown lead, bad value, refused change), or
 `clean --check` found something; 2 a usage error, or a confirmation that could not be asked (pass
---yes); 70 an internal error (a bug: please report it).
+--yes); 66 the database is not there (a command that only reads creates none); 70 an internal error
+(a bug: please report it).
 """
 
 from __future__ import annotations
@@ -103,7 +104,7 @@ app = typer.Typer(
     name="pipecli",
     help="A sales pipeline in your terminal, on one SQLite file you own.\n\n"
     "Exit codes: 0 ok; 1 error (message on stderr) or `clean --check` found something; "
-    "2 usage error or confirmation needed (--yes); 70 internal error.",
+    "2 usage error or confirmation needed (--yes); 66 no database there (nothing created); 70 internal error.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
@@ -211,5 +212,11 @@ for _module in (
 
 
 def main() -> None:
-    """Console-script entry point."""
-    app()
+    """Console-script entry point (also `python -m pipecli`, named `pipecli` all the same: usage lines and the
+    shells' completion variable `_PIPECLI_COMPLETE` are the command's, not the interpreter's)."""
+    if os.environ.get("_PIPECLI_COMPLETE"):
+        # a submodule of this package: imported once the package is loaded
+        from pipecli.cli import complete
+
+        complete.words_as_typed()
+    app(prog_name="pipecli")

@@ -1,12 +1,14 @@
 """The daily stale-deal report and what to do about it: `clean`, `snooze`."""
 
-from __future__ import annotations
+# no `from __future__ import annotations`: typer reads these annotations at every start, and evaluating
+# them as strings (a compile() each) made `pipecli --help` and every TAB about a third slower
 
 from typing import Annotated
 
 import typer
 
-from pipecli.cli.common import LeadArg, PipelineOpt, RawOpt, YesOpt, choice, date, resolve_lead, store
+from pipecli.cli import complete
+from pipecli.cli.common import LeadArg, PipelineOpt, RawOpt, YesOpt, date, one_of, resolve_lead, store
 from pipecli.errors import UsageError
 
 FORMATS = ("text", "table", "csv", "json", "markdown")
@@ -34,8 +36,10 @@ def clean_columns():
 
 def clean(
     pipeline: PipelineOpt = None,
-    owner: Annotated[str | None, typer.Option(help="Only this seller's deals.")] = None,
-    stage: Annotated[str | None, typer.Option(help="Only the deals in this open stage.")] = None,
+    owner: Annotated[str | None, typer.Option(help="Only this seller's deals.", autocompletion=complete.owners)] = None,
+    stage: Annotated[
+        str | None, typer.Option(help="Only the deals in this open stage.", autocompletion=complete.stages)
+    ] = None,
     rules: Annotated[
         str | None,
         typer.Option(
@@ -58,12 +62,11 @@ def clean(
         ),
     ] = None,
     fmt: Annotated[
-        str | None,
+        one_of(FORMATS) | None,
         typer.Option(
             "--format",
             "-f",
-            callback=choice(*FORMATS),
-            metavar="|".join(FORMATS),
+            case_sensitive=False,
             help="Output format (default: text, the summary and the findings by rule; table for the full table).",
         ),
     ] = None,

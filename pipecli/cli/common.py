@@ -7,10 +7,12 @@ the short names commands use for them.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import typer
 
+from pipecli import vocabulary
+from pipecli.cli import complete
 from pipecli.cli.context import current
 from pipecli.errors import PipecliError, UsageError
 
@@ -20,34 +22,26 @@ if TYPE_CHECKING:
     from pipecli.store.db import Store
 
 
-def choice(*allowed: str):
-    """Return an option callback that accepts only `allowed` values, in any case (`--format JSON`), and
-    gives the value as listed (a usage error, exit 2, otherwise)."""
-
-    def check(value):
-        if value is None:
-            return value
-        folded = value.strip().lower()
-        for option in allowed:
-            if option.lower() == folded:
-                return option
-        raise typer.BadParameter(f"{value!r} is not one of {', '.join(allowed)}")
-
-    return check
+def one_of(values) -> Any:
+    """Return the type of an option or argument that takes one of `values` (a typer choice: listed in
+    --help, completed on TAB, any other value a usage error, exit 2); declare it with
+    `case_sensitive=False` so `--format JSON` is `json`."""
+    return Literal[tuple(values)]
 
 
 FormatOpt = Annotated[
-    str,
-    typer.Option(
-        "--format", "-f", callback=choice("table", "csv", "json"), metavar="table|csv|json", help="Output format."
-    ),
+    one_of(("table", "csv", "json")),
+    typer.Option("--format", "-f", case_sensitive=False, help="Output format."),
 ]
 AtOpt = Annotated[
     str | None,
     typer.Option("--at", help="When it happened: 2026-11-28, '2026-11-28 14:30', yesterday, '3 days ago'."),
 ]
 PipelineOpt = Annotated[
-    str | None, typer.Option("--pipeline", "-p", help="Pipeline name (default: the default pipeline).")
+    str | None,
+    typer.Option(
+        "--pipeline", "-p", autocompletion=complete.pipelines, help="Pipeline name (default: the default pipeline)."
+    ),
 ]
 
 
@@ -64,8 +58,14 @@ RawOpt = Annotated[
         help="CSV cells exactly as stored: do not defuse text cells starting with = + - @ (as `export --raw`).",
     ),
 ]
+StageOpt = Annotated[
+    str | None, typer.Option(help="Only leads in this stage (won/lost too).", autocompletion=complete.stages)
+]
+OwnerOpt = Annotated[str | None, typer.Option(help="Only this owner's leads.", autocompletion=complete.owners)]
+SourceOpt = Annotated[str | None, typer.Option(help="Only leads from this source.", autocompletion=complete.sources)]
+StatusOpt = Annotated[one_of(vocabulary.STATUSES) | None, typer.Option(case_sensitive=False, help="open, won or lost.")]
 LEAD_HELP = "The lead: 12, #12, an exact e-mail or external id, or part of a name or company matching one lead."
-LeadArg = Annotated[str, typer.Argument(metavar="LEAD", help=LEAD_HELP)]
+LeadArg = Annotated[str, typer.Argument(metavar="LEAD", help=LEAD_HELP, autocompletion=complete.leads)]
 YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Do it without asking (needed when not on a terminal).")]
 
 
@@ -93,11 +93,18 @@ def resolve_lead(conn: Connection, reference: str, gone_ok: bool = False) -> int
     return lookup.resolve(conn, reference, gone_ok)
 
 
-def store() -> Store:
-    """Return the Store for this invocation, opened (and migrated) on first use; on opening, warn once
-    about each setting of the config file that the database's shared value overrides."""
+def store(create: bool = False) -> Store:
+    """Return the Store for this invocation, opened (and migrated) on first use; only with `create` is a
+    missing database created (see `Context.store`), which stderr then says. On opening, warn once about
+    each setting of the config file that the database's shared value overrides."""
     ctx = current()
-    opened = ctx.store()
+    opened = ctx.store(create)
+    if ctx.news:
+        # imported when the command runs, so --help and --version stay light
+        from pipecli.cli import output
+
+        while ctx.news:
+            output.message(ctx.news.pop(0))
     if ctx.shadowed:
         # imported when a command opens its database, so --help and --version stay light
         from pipecli.cli import views

@@ -72,6 +72,7 @@ class Context:
         self.defuse_csv = False  # set by a command's --raw option (`common.RawOpt`): defuse its CSV unless --raw
         self.actor: str | None = None  # --as NAME: who the journal says made the changes
         self.argv: list[str] = []  # the command line, as the journal records it
+        self.news: list[str] = []  # what opening the store did that the user should hear of (stderr)
         self.pager = True  # False under --no-pager: long output goes straight to the terminal
         self.spool: object | None = None  # the output held for the pager while a command runs (`cli.output`)
 
@@ -85,19 +86,30 @@ class Context:
     @property
     def target(self) -> str:
         """The database this invocation uses: --db, else $PIPECLI_DB, else config `db`, else the default file."""
-        # --help imports this module: the store only when a command asks for the database
-        from pipecli.store.db import resolve_target
+        # --help imports this module: the config file is read only when a command asks for the database
+        from pipecli.store.target import resolve_target
 
         return resolve_target(self.db)
 
-    def store(self) -> Store:
-        """Return the invocation's Store, opened (created and migrated when needed) on first use."""
+    def store(self, create: bool = False) -> Store:
+        """Return the invocation's Store, opened (and migrated) on first use.
+
+        A command that can start a pipeline from nothing (add-lead, import, pipeline add, demo, db init)
+        passes `create`: a missing database is then made and `news` holds the sentence saying so, for
+        the caller to write on stderr; any other command fails on a missing database
+        (`errors.NoDatabase`) instead of reporting on a new empty one."""
         if self._store is None:
             # --help imports this module: the store only when a command asks for the database
             from pipecli.pipelines import open_store
 
-            self._store = open_store(self.target)
-            self._store.journal = self.journal()
+            store = open_store(self.target, create=create)
+            store.journal = self.journal()
+            self._store = store
+            if store.created:
+                # --help imports this module: the store only when a command asks for the database
+                from pipecli.store.target import redact
+
+                self.news.append(f"created a new database at {redact(self.target)}")
             # the database's shared settings are installed now (config.use_database): the file's, shadowed
             # by them, are reported once by `common.store`
             from pipecli import config

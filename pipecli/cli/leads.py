@@ -1,21 +1,28 @@
 """Everyday commands: add-lead, move, edit, show, delete, log, list, board."""
 
-from __future__ import annotations
+# no `from __future__ import annotations`: typer reads these annotations at every start, and evaluating
+# them as strings (a compile() each) made `pipecli --help` and every TAB about a third slower
 
 from typing import Annotated
 
 import typer
 
+from pipecli import vocabulary
+from pipecli.cli import complete
 from pipecli.cli.common import (
     AtOpt,
     FormatOpt,
     LeadArg,
+    OwnerOpt,
     PipelineOpt,
     RawOpt,
+    SourceOpt,
+    StageOpt,
     YesOpt,
     amount,
     confirm,
     date,
+    one_of,
     resolve_lead,
     store,
     ts,
@@ -28,12 +35,18 @@ def add_lead(
     email: Annotated[str | None, typer.Option(help="Email address.")] = None,
     phone: Annotated[str | None, typer.Option(help="Phone number.")] = None,
     value: Annotated[str | None, typer.Option(help="Deal value: 4500, 4,500.00, 4.500,00.")] = None,
-    source: Annotated[str | None, typer.Option(help="Lead source: referral, web, event...")] = None,
-    owner: Annotated[str | None, typer.Option(help="The seller who owns the lead.")] = None,
+    source: Annotated[
+        str | None, typer.Option(help="Lead source: referral, web, event...", autocompletion=complete.sources)
+    ] = None,
+    owner: Annotated[
+        str | None, typer.Option(help="The seller who owns the lead.", autocompletion=complete.owners)
+    ] = None,
     expected_close: Annotated[str | None, typer.Option(help="Expected close date: 2026-12-20.")] = None,
     external_id: Annotated[str | None, typer.Option(help="The lead's id in another system.")] = None,
     pipeline: PipelineOpt = None,
-    stage: Annotated[str | None, typer.Option(help="Starting stage (default: the first).")] = None,
+    stage: Annotated[
+        str | None, typer.Option(help="Starting stage (default: the first).", autocompletion=complete.stages)
+    ] = None,
     note: Annotated[str | None, typer.Option(help="A first note, logged as an activity.")] = None,
     at: AtOpt = None,
     unique: Annotated[bool, typer.Option("--unique", help="Refuse the lead when it looks like a stored one.")] = False,
@@ -45,7 +58,7 @@ def add_lead(
     from pipecli import leads
     from pipecli.cli import views
 
-    with store().write() as conn:
+    with store(create=True).write() as conn:
         added = leads.add_checked(
             conn,
             name,
@@ -68,11 +81,17 @@ def add_lead(
 
 def move(
     lead: LeadArg,
-    stage: Annotated[str, typer.Argument(help="An open stage, or won / lost.")],
+    stage: Annotated[str, typer.Argument(help="An open stage, or won / lost.", autocompletion=complete.stages)],
     reason: Annotated[str | None, typer.Option(help="Why (recorded in history; the lost reason).")] = None,
     at: AtOpt = None,
     pipeline: Annotated[
-        str | None, typer.Option("--pipeline", "-p", help="Move it into this pipeline's stage (another pipeline).")
+        str | None,
+        typer.Option(
+            "--pipeline",
+            "-p",
+            help="Move it into this pipeline's stage (another pipeline).",
+            autocompletion=complete.pipelines,
+        ),
     ] = None,
 ) -> None:
     """Move a lead to a stage, or close it: `pipecli move 12 won`, `pipecli move 12 lost --reason price`,
@@ -97,8 +116,8 @@ def edit(
     email: Annotated[str | None, typer.Option()] = None,
     phone: Annotated[str | None, typer.Option()] = None,
     value: Annotated[str | None, typer.Option(help="New value; '' clears it.")] = None,
-    source: Annotated[str | None, typer.Option()] = None,
-    owner: Annotated[str | None, typer.Option()] = None,
+    source: Annotated[str | None, typer.Option(autocompletion=complete.sources)] = None,
+    owner: Annotated[str | None, typer.Option(autocompletion=complete.owners)] = None,
     expected_close: Annotated[str | None, typer.Option(help="New date; '' clears it.")] = None,
     external_id: Annotated[str | None, typer.Option()] = None,
     lost_reason: Annotated[str | None, typer.Option(help="A lost lead's reason.")] = None,
@@ -171,9 +190,9 @@ def delete(lead: LeadArg, yes: YesOpt = False) -> None:
 def log(
     lead: LeadArg,
     kind: Annotated[
-        str,
+        one_of(vocabulary.KINDS),
         typer.Argument(
-            help="call, email, email_opened, reply, meeting, demo_request, demo, quote_request, quote, trial_start, trial_end, visit, webinar, social, sms, contract_sent, note."
+            metavar="KIND", case_sensitive=False, help="What happened: " + ", ".join(vocabulary.KINDS) + "."
         ),
     ],
     note: Annotated[str | None, typer.Option(help="What happened.")] = None,
@@ -193,22 +212,22 @@ def log(
 
 def list_(
     pipeline: PipelineOpt = None,
-    stage: Annotated[str | None, typer.Option(help="Only leads in this stage (won/lost too).")] = None,
-    owner: Annotated[str | None, typer.Option()] = None,
-    source: Annotated[str | None, typer.Option()] = None,
+    stage: StageOpt = None,
+    owner: OwnerOpt = None,
+    source: SourceOpt = None,
     status: Annotated[
-        str | None,
-        typer.Option(help="open, won, lost or all (default: open, unless --stage names a stage)."),
+        one_of((*vocabulary.STATUSES, "all")) | None,
+        typer.Option(
+            case_sensitive=False, help="open, won, lost or all (default: open, unless --stage names a stage)."
+        ),
     ] = None,
     search: Annotated[
         str | None,
         typer.Option("--search", help="Only leads whose name, company or e-mail holds TEXT (or external id)."),
     ] = None,
     sort: Annotated[
-        str,
-        typer.Option(
-            help="value (largest first), age (oldest first), expected-close, last-activity (longest silent first), created, name, score (highest now, engagement decayed), id."
-        ),
+        one_of(vocabulary.SORTS),
+        typer.Option(case_sensitive=False, help=", ".join(f"{k} ({v})" for k, v in vocabulary.SORTS.items()) + "."),
     ] = "id",
     limit: Annotated[int | None, typer.Option(help="At most this many leads.")] = None,
     archived: Annotated[bool, typer.Option("--archived", help="Include archived leads.")] = False,
@@ -297,6 +316,7 @@ def register(app: typer.Typer) -> None:
     app.command()(edit)
     app.command()(show)
     app.command()(delete)
-    app.command()(log)
+    # the kind as people type it (`Demo-Request`): the choice compares words as `kind_key` writes them
+    app.command(context_settings={"token_normalize_func": vocabulary.kind_key})(log)
     app.command("list")(list_)
     app.command("board")(board_)

@@ -1,7 +1,8 @@
 """Mail commands: `mail sync` (log a mailbox's messages on their leads), `mail status`, `mail send` (a
 follow-up from a template), and mailing a report (`clean --mail-to`, `changes --mail-to`)."""
 
-from __future__ import annotations
+# no `from __future__ import annotations`: typer reads these annotations at every start, and evaluating
+# them as strings (a compile() each) made `pipecli --help` and every TAB about a third slower
 
 from collections.abc import Callable
 from typing import Annotated
@@ -48,7 +49,12 @@ def sync(
     from pipecli.mail import sync as mail_sync
 
     result = mail_sync.sync(
-        store(), source, keep_body=keep_body, create_leads=create_leads, rescan=rescan, addresses=address
+        store(create=create_leads),
+        source,
+        keep_body=keep_body,
+        create_leads=create_leads,
+        rescan=rescan,
+        addresses=address,
     )
     views.mail_synced(result, fmt)
 

@@ -338,11 +338,12 @@ def write(text: str) -> None:
     whatever the caller escaped already: a value from the data may hold its own line breaks, so callers
     composing lines escape each value too. On a terminal a line wider than the screen is wrapped between
     words (`fit_lines`), so an amount is never split by the terminal's own wrapping."""
-    # on use: --version and every message go through this module
-    from pipecli.formats import neutralise
-
     ctx = current()
-    text = neutralise(text, keep_newlines=True)
+    if not text.replace("\n", "").isprintable():  # something to escape (`--version` loads no formats)
+        # on use: --version and every message go through this module
+        from pipecli.formats import neutralise
+
+        text = neutralise(text, keep_newlines=True)
     if ctx.stdout_tty:
         text = fit_lines(text, ctx.width)
     ctx.stdout.write(text)

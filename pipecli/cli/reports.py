@@ -1,13 +1,16 @@
 """Reports: metrics, funnel, forecast and size."""
 
-from __future__ import annotations
+# no `from __future__ import annotations`: typer reads these annotations at every start, and evaluating
+# them as strings (a compile() each) made `pipecli --help` and every TAB about a third slower
 
 from typing import Annotated
 
 import typer
 
-from pipecli.cli.common import FormatOpt, PipelineOpt, amount, bounded, choice, date, store
+from pipecli import vocabulary
+from pipecli.cli.common import FormatOpt, PipelineOpt, amount, bounded, date, one_of, store
 from pipecli.errors import UsageError
+from pipecli.reports.periods import PERIODS
 
 AsOfOpt = Annotated[
     str | None,
@@ -291,19 +294,16 @@ def _probability_columns():
 
 def forecast_(
     pipeline: PipelineOpt = None,
-    period: Annotated[
-        str, typer.Option(callback=choice("month", "quarter", "week"), metavar="month|quarter|week")
-    ] = "month",
+    period: Annotated[one_of(PERIODS), typer.Option(case_sensitive=False, help="The forecast's periods.")] = "month",
     periods: Annotated[
         int | None, typer.Option(help="How many periods, starting with the current one (default 3).")
     ] = None,
     as_of: AsOfOpt = None,
     target: Annotated[str | None, typer.Option(help="Revenue target per period: the chance of reaching it.")] = None,
     probabilities: Annotated[
-        str | None,
+        one_of(vocabulary.PROBABILITY_MODES) | None,
         typer.Option(
-            callback=choice("auto", "stage", "history", "learned"),
-            metavar="auto|stage|history|learned",
+            case_sensitive=False,
             help="Win probabilities: configured per stage, learned from history, or per lead from `score --learn` (auto, the default: learned when present, else history).",
         ),
     ] = None,

@@ -1,6 +1,7 @@
 """Keeping the data safe: `backup`, `restore`, `forget`."""
 
-from __future__ import annotations
+# no `from __future__ import annotations`: typer reads these annotations at every start, and evaluating
+# them as strings (a compile() each) made `pipecli --help` and every TAB about a third slower
 
 from typing import Annotated
 
@@ -36,7 +37,7 @@ def restore(
     from pipecli.cli.output import message
     from pipecli.errors import PipecliError
     from pipecli.store import backup as core
-    from pipecli.store.db import is_url
+    from pipecli.store.target import is_url
 
     target = db_target()
     if is_url(target):

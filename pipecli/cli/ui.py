@@ -1,11 +1,13 @@
 """`pipecli ui`: the board as a full-screen terminal app (the `pipecli.ui` package, on textual)."""
 
-from __future__ import annotations
+# no `from __future__ import annotations`: typer reads these annotations at every start, and evaluating
+# them as strings (a compile() each) made `pipecli --help` and every TAB about a third slower
 
 from typing import Annotated
 
 import typer
 
+from pipecli.cli import complete
 from pipecli.cli.common import PipelineOpt, store
 from pipecli.errors import PipecliError, UsageError
 
@@ -14,7 +16,7 @@ INSTALL = 'pipecli ui needs textual: pip install "pipecli[ui]"'
 
 def ui(
     pipeline: PipelineOpt = None,
-    owner: Annotated[str | None, typer.Option(help="Only this owner's deals.")] = None,
+    owner: Annotated[str | None, typer.Option(help="Only this owner's deals.", autocompletion=complete.owners)] = None,
     mine: Annotated[
         bool, typer.Option("--mine", help="Only deals you own (--as, $PIPECLI_USER, config `user`, login).")
     ] = False,

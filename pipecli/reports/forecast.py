@@ -47,8 +47,8 @@ from pipecli.money import round_minor
 from pipecli.reports import arrivals, simulate, state, timing
 from pipecli.reports.periods import PERIODS, label, next_start, period_start
 from pipecli.scoring import learn
+from pipecli.vocabulary import PROBABILITY_MODES as MODES
 
-MODES = ("auto", "stage", "history", "learned")
 # `auto` uses the learned per-lead probabilities only when `score --learn` ranked its held-out leads at least
 # this well (AUC 0.5 is a coin): a weaker model is worse than the stages' history.
 LEARNED_MIN_AUC = 0.65

@@ -30,7 +30,6 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from pipecli.errors import PipecliError
-from pipecli.store.schema import lead_tables, tables
 
 ROLES = ("seller", "manager", "admin")
 # Tables a seller's or manager's role writes (its leads' rows, the journal, mail it syncs); the rest it reads.
@@ -65,6 +64,9 @@ def _functions(schema: str) -> list[str]:
 
 def _policies() -> list[str]:
     """Return the statements enabling row-level security and creating the policies."""
+    # the models only when the policies are created: opening a database at LATEST does not build them
+    from pipecli.store.schema import lead_tables
+
     me = "current_user::text"
     visible_lead = "EXISTS (SELECT 1 FROM lead l WHERE l.id = {t}.lead_id)"
     sql = [
@@ -124,6 +126,9 @@ def quoted(role_name: str) -> str:
 def grant(conn: Connection, role_name: str, role: str) -> None:
     """Grant a member's database role what its team role needs: reading every pipecli table, writing its
     leads' rows, the journal and mail (every table for an admin), and the id sequences."""
+    # the models only for a change to the team (see _policies)
+    from pipecli.store.schema import lead_tables, tables
+
     who = quoted(role_name)
     schema = conn.execute(text("SELECT current_schema()")).scalar_one()
     names = [t.name for t in tables()]
@@ -136,6 +141,9 @@ def grant(conn: Connection, role_name: str, role: str) -> None:
 
 def revoke(conn: Connection, role_name: str) -> None:
     """Take back every grant `grant` gave a member's database role."""
+    # the models only for a change to the team (see _policies)
+    from pipecli.store.schema import tables
+
     who = quoted(role_name)
     schema = conn.execute(text("SELECT current_schema()")).scalar_one()
     conn.exec_driver_sql(f"REVOKE ALL ON {', '.join(t.name for t in tables())} FROM {who}")

@@ -16,7 +16,8 @@ from sqlalchemy.engine import Connection
 
 from pipecli.errors import PipecliError
 from pipecli.store import access, schema
-from pipecli.store.db import Store, is_url
+from pipecli.store.db import Store
+from pipecli.store.target import is_url
 
 BATCH = 5000
 

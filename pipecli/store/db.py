@@ -1,7 +1,8 @@
-"""Opening the database: where it is, how it is connected, and one transaction helper for every command.
+"""Opening the database: how it is connected, and one transaction helper for every command.
 
-`resolve_target` picks the database (`--db` > `PIPECLI_DB` > config `db` > the user data folder);
-`Store` opens it (SQLite file or PostgreSQL URL), brings its schema up to date, and hands out
+`store.target.resolve_target` picks the database (`--db` > `PIPECLI_DB` > config `db` > the user data
+folder); `Store` opens it (creating it only when the command asks: a command that only reads never
+creates a database) (SQLite file or PostgreSQL URL), brings its schema up to date, and hands out
 connections inside one transaction each: `store.write()` takes SQLite's write lock up front
 (`BEGIN IMMEDIATE`) so concurrent cron jobs and shells queue behind the busy timeout instead of failing
 half-way, and `store.read()` gives a consistent snapshot for reports. `store.bulk_write()` is `write()`
@@ -32,49 +33,14 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import NullPool
 
 from pipecli import DISTRIBUTION, config
-from pipecli.errors import PipecliError
+from pipecli.errors import NoDatabase, PipecliError
 from pipecli.store import access, migrations
 from pipecli.store.files import create_private_file, describe_file
 from pipecli.store.journal import KEY, Journal
-from pipecli.store.schema import BULK_WRITE_MARK
+from pipecli.store.migrations import BULK_WRITE_MARK
+from pipecli.store.target import is_url, redact, role_of
 
 BUSY_TIMEOUT_SECONDS = 30
-
-
-def is_url(target: str) -> bool:
-    """Return True when `target` is a database URL (postgresql://...) rather than a file path."""
-    return "://" in target
-
-
-def resolve_target(cli_db: str | None = None) -> str:
-    """Return the database to use: `--db`, else `PIPECLI_DB`, else config `db`, else the default file."""
-    for candidate in (cli_db, os.environ.get("PIPECLI_DB"), config.value("db", None)):
-        if candidate:
-            candidate = str(candidate)
-            return candidate if is_url(candidate) else str(Path(candidate).expanduser().absolute())
-    # platformdirs only when nothing names the database
-    import platformdirs
-
-    return str(Path(platformdirs.user_data_dir("pipecli")) / "pipeline.db")
-
-
-def redact(target: str) -> str:
-    """Return `target` fit for messages: a URL's password is replaced by ***."""
-    if not is_url(target):
-        return target
-    # up to the last @: a password may hold / or @ itself; a `?password=` parameter is a password too
-    hidden = re.sub(r"(://[^:/@]*):.*@", r"\1:***@", target)
-    return re.sub(r"(?i)([?&]password=)[^&]*", r"\1***", hidden)
-
-
-def role_of(url: str) -> str:
-    """Return the PostgreSQL role a URL connects as: its user, else $PGUSER, else the login name (libpq's order)."""
-    # urllib and getpass only for a PostgreSQL message
-    import getpass
-    from urllib.parse import unquote, urlsplit
-
-    user = urlsplit(url).username
-    return unquote(user) if user else os.environ.get("PGUSER") or getpass.getuser()
 
 
 def translate_error(exc: Exception, target: str) -> PipecliError:
@@ -138,6 +104,7 @@ class Store:
         self.path: Path | None = Path(target) if self.is_sqlite else None
         self.engine = self._make_engine()
         self._journal: Journal | None = None
+        self.created = False  # True when `open` made the database (file or schema)
 
     @property
     def journal(self) -> Journal:
@@ -201,9 +168,22 @@ class Store:
         return engine
 
     @classmethod
-    def open(cls, target: str, migrate: bool = True, seed: Callable[[Connection], object] | None = None) -> Store:
-        """Return a Store for `target`, creating a new SQLite file (mode 0600) and the schema if needed;
-        `seed(conn)` fills a newly created schema (the domain's starting data, see `pipelines.open_store`)."""
+    def open(
+        cls,
+        target: str,
+        migrate: bool = True,
+        seed: Callable[[Connection], object] | None = None,
+        create: bool = False,
+    ) -> Store:
+        """Return a Store for `target` with its schema brought up to date, and the settings it holds for
+        everyone installed in `config`.
+
+        Only with `create` is a missing SQLite file created (mode 0600) and an empty database given the
+        schema, `seed(conn)` filling it (the domain's starting data, see `pipelines.open_store`); `created`
+        then says whether this call made it. Without `create` a missing file, or a database holding no
+        schema, raises NoDatabase: a command that only reads never leaves an empty database behind a
+        mistyped path."""
+        created_file = False
         if not is_url(target):
             path = Path(target)
             if path.is_dir():
@@ -216,14 +196,25 @@ class Store:
                 looks = describe_file(path)
                 if looks:
                     raise PipecliError(f"{path} is not a pipecli database: it looks like {looks}")
+            elif not create:
+                raise NoDatabase(
+                    f"no database at {path}: nothing was created (check --db / $PIPECLI_DB, or create one with `pipecli db init`)"
+                )
             else:
                 try:
                     create_private_file(path)
                 except OSError as exc:
                     raise PipecliError(f"cannot create database {path}: {exc.strerror}") from None
+                created_file = True
         store = cls(target)
         if migrate:
-            migrations.ensure_current(store, seed)
+            try:
+                store.created = migrations.ensure_current(store, seed, create=create) == 0
+            except BaseException:
+                if created_file:  # nothing of ours is in it: leave no empty file behind a failure
+                    store.dispose()
+                    Path(target).unlink(missing_ok=True)
+                raise
             config.use_database(store.shared_settings())
         return store
 

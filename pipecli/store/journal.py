@@ -21,7 +21,6 @@ from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
-from sqlmodel import SQLModel
 
 from pipecli import clock
 from pipecli.errors import PipecliError
@@ -146,8 +145,10 @@ def encode(value: Any) -> str | None:
 
 
 def _column(table: str, column: str) -> Any:
+    # the models only for a write: a command that only reads opens the database without building them
+    from pipecli.store.schema import METADATA
 
-    return SQLModel.metadata.tables[table].c[column]
+    return METADATA.tables[table].c[column]
 
 
 def decode(table: str, column: str, value: Any) -> Any:
@@ -220,8 +221,10 @@ def _insert_event(
 
 def primary_key(table: str) -> list[str]:
     """Return the names of `table`'s primary-key columns."""
+    # the models only for a write: a command that only reads opens the database without building them
+    from pipecli.store.schema import METADATA
 
-    return [c.name for c in SQLModel.metadata.tables[table].primary_key.columns]
+    return [c.name for c in METADATA.tables[table].primary_key.columns]
 
 
 def insert_row(

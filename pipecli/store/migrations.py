@@ -14,19 +14,20 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from pipecli import clock
-from pipecli.errors import PipecliError
+from pipecli.errors import NoDatabase, PipecliError
 from pipecli.store import access
-from pipecli.store.schema import BULK_WRITE_MARK, snapshot_sql
+from pipecli.store.target import redact
 
 if TYPE_CHECKING:
     from pipecli.store.db import Store
 
 LATEST = 11
+BULK_WRITE_MARK = "bulk_write_journal"  # meta key: a bulk write switched the journal (Store.bulk_write)
 APPLICATION_ID = 0x70697065  # "pipe": marks a SQLite file as pipecli's (PRAGMA application_id)
 
 
 def _tables(conn: Connection) -> set[str]:
-    # local like every SQLAlchemy import of the steps (schema, imported above, has loaded it)
+    # local like every SQLAlchemy import of the steps
     from sqlalchemy import inspect
 
     return set(inspect(conn).get_table_names())
@@ -36,7 +37,7 @@ def read_version(conn: Connection) -> int | None:
     """Return the schema version stamped in the database, or None for an empty database.
 
     Raises PipecliError when the database holds tables but is not a pipecli database."""
-    # local like every SQLAlchemy import of the steps (schema, imported above, has loaded it)
+    # local like every SQLAlchemy import of the steps
     from sqlalchemy import text
 
     tables = _tables(conn)
@@ -54,11 +55,13 @@ def add_missing_columns(conn: Connection, table_name: str, defaults: dict[str, s
     """Add to `table_name` every column the model has and the database lacks (DDL from the model's types).
 
     `defaults` gives the SQL default for NOT NULL columns, which existing rows need."""
-    # local like every SQLAlchemy import of the steps (schema, imported above, has loaded it)
+    # local like every SQLAlchemy import of the steps
     from sqlalchemy import inspect
-    from sqlmodel import SQLModel
 
-    table = SQLModel.metadata.tables[table_name]
+    # the models only to create or migrate: a database at LATEST opens without building them
+    from pipecli.store.schema import METADATA
+
+    table = METADATA.tables[table_name]
     present = {c["name"] for c in inspect(conn).get_columns(table_name)}
     for column in table.columns:
         if column.name in present:
@@ -71,13 +74,15 @@ def add_missing_columns(conn: Connection, table_name: str, defaults: dict[str, s
 
 def _create_missing(conn: Connection) -> None:
     """Create every table and index of the models that the database lacks."""
-    # local like every SQLAlchemy import of the steps (schema, imported above, has loaded it)
+    # local like every SQLAlchemy import of the steps
     from sqlalchemy import inspect
     from sqlalchemy.schema import CreateIndex
-    from sqlmodel import SQLModel
 
-    SQLModel.metadata.create_all(conn, checkfirst=True)
-    for table in SQLModel.metadata.sorted_tables:
+    # the models only to create or migrate: a database at LATEST opens without building them
+    from pipecli.store.schema import METADATA
+
+    METADATA.create_all(conn, checkfirst=True)
+    for table in METADATA.sorted_tables:
         present = {c["name"] for c in inspect(conn).get_columns(table.name)}
         for index in table.indexes:
             if any(c.name not in present for c in index.columns):
@@ -133,6 +138,9 @@ def m004_history(conn: Connection) -> None:
     """v3 -> v4: the journal and its events. Every existing lead gets a creation event holding its current
     values, marked as known only since this migration (meta `history_since`): what happened before it was
     never observed, and `--as-of` before that moment says it reads values from before history began."""
+
+    # the models only to migrate (a database at LATEST is opened without building them)
+    from pipecli.store.schema import snapshot_sql
 
     _create_missing(conn)
     now = clock.now_ts()
@@ -196,11 +204,13 @@ STEPS = {
 
 
 def _create_fresh(conn: Connection, seed: Callable[[Connection], object] | None) -> None:
-    # local like every SQLAlchemy import of the steps (schema, imported above, has loaded it)
+    # local like every SQLAlchemy import of the steps
     from sqlalchemy import text
-    from sqlmodel import SQLModel
 
-    SQLModel.metadata.create_all(conn)
+    # the models only to create or migrate: a database at LATEST opens without building them
+    from pipecli.store.schema import METADATA
+
+    METADATA.create_all(conn)
     access.enable(conn)
     conn.execute(
         text("INSERT INTO meta (key, value) VALUES ('schema_version', :v), ('created_at', :c)"),
@@ -211,10 +221,12 @@ def _create_fresh(conn: Connection, seed: Callable[[Connection], object] | None)
         seed(conn)
 
 
-def ensure_current(store: Store, seed: Callable[[Connection], object] | None = None) -> int:
-    """Bring `store`'s schema to LATEST (creating it when empty, then calling `seed(conn)` in the same
-    transaction to add the data a new database starts with); return the version found on opening."""
-    # local like every SQLAlchemy import of the steps (schema, imported above, has loaded it)
+def ensure_current(store: Store, seed: Callable[[Connection], object] | None = None, create: bool = True) -> int:
+    """Bring `store`'s schema to LATEST and return the version found on opening (0: it was empty).
+
+    An empty database gets the schema only with `create` (then `seed(conn)` adds, in the same
+    transaction, the data a new database starts with); without it, NoDatabase says it is not initialised."""
+    # local like every SQLAlchemy import of the steps
     from sqlalchemy import text
 
     with store.read() as conn:
@@ -226,6 +238,11 @@ def ensure_current(store: Store, seed: Callable[[Connection], object] | None = N
             found is not None
             and store.is_sqlite
             and conn.execute(text("SELECT 1 FROM meta WHERE key = :k"), {"k": BULK_WRITE_MARK}).first() is not None
+        )
+    if found is None and not create:
+        raise NoDatabase(
+            f"database {redact(store.target)} is not initialised (it holds no pipecli tables): nothing was "
+            "changed; create them with `pipecli db init`"
         )
     if cut_short:
         store.end_bulk_journal()

@@ -25,7 +25,6 @@ from sqlalchemy import BigInteger, Index, Table, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 SCHEMA_VERSION_KEY = "schema_version"
-BULK_WRITE_MARK = "bulk_write_journal"  # meta key: a bulk write switched the journal (Store.bulk_write)
 
 
 class Meta(SQLModel, table=True):
@@ -336,6 +335,9 @@ def snapshot_sql(dialect: str, alias: str = "lead") -> str:
             column = f"to_char({column}, 'YYYY-MM-DD')"
         parts.append(f"'{name}', {column}")
     return f"{func}({', '.join(parts)})"
+
+
+METADATA = SQLModel.metadata  # every table above: what migrations create
 
 
 def tables() -> list[Table]:

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 
 from pipecli.errors import PipecliError
 from pipecli.transfer.columns import EXTRA_PREFIX, SYNONYMS, norm_header
+from pipecli.vocabulary import IMPORT_PROFILES
 
 # pseudo-fields a profile maps to, read into real fields by `plan`
 FIRST_NAME, LAST_NAME = "first_name", "last_name"
@@ -181,7 +182,7 @@ PROFILES = {
         ),
     )
 }
-CHOICES = ("csv", "pipedrive", "hubspot", "salesforce", "zoho", "odoo")
+CHOICES = IMPORT_PROFILES  # `import --from`: plain CSV and every profile above
 
 
 def _matches(profile: Profile, header: Sequence[str]) -> bool:

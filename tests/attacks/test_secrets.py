@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from pipecli.store.db import redact
+from pipecli.store.target import redact
 
 
 @pytest.mark.parametrize(
