@@ -424,6 +424,9 @@ def test_team_list_json_shape(pg_url):
         "added_by": None,
         "added_at": None,
     }
+    from pipecli.cli import app
+
+    assert CliRunner().invoke(app, ["--db", pg_url, "db", "init"]).exit_code == 0  # no JSON of its own
     # the test's own role mapped as an admin: no role to create on the shared server, none to drop after
     check([member], json.loads(run(pg_url, f"team add {role_of(pg_url)} --role admin --existing", 0)))
     check([member], json.loads(run(pg_url, "team list", 0)))

@@ -248,7 +248,9 @@ from conftest import Cli  # noqa: E402  (the Cli of conftest, bound to another r
 
 
 def test_team_on_sqlite_is_refused_in_one_line(tmp_path):
-    result = Cli(str(tmp_path / "p.db"))("team", "list", ok=False)
+    sqlite = Cli(str(tmp_path / "p.db"))
+    sqlite("db", "init")
+    result = sqlite("team", "list", ok=False)
     assert result.exit_code == 1
     assert result.stderr.strip().splitlines() == [
         "pipecli: a team needs a PostgreSQL database: on SQLite the file's permissions are the access control"
