@@ -63,8 +63,7 @@ def _describe(field: str, old: str | None, new: str | None, stages: dict, pipeli
     """Return (field, old, new) as shown for one event, or None for an event not shown."""
     if field.startswith("row:"):
         table = field[4:]
-        before = json.loads(old) if old else None
-        after = json.loads(new) if new else None
+        before, after = journal.load_row(table, old), journal.load_row(table, new)
         if table == "lead":
             return ("created", None, None) if before is None else ("deleted", None, None) if after is None else None
         if table == "stage_change":
@@ -156,6 +155,12 @@ def lead_history(conn, lead_id: int, limit: int | None = None) -> list[Change]:
         if shown is not None:
             name = shown[0] if of == lead_id else f"#{of} {shown[0]}"
             changes.append(Change(at, actor, command, journal_id, name, *shown[1:]))
+        if field == "row:lead" and old is None:  # rows recorded with the creation, each at its own time
+            for table, row in journal.nested_rows(journal.load_row("lead", new)):
+                shown = _describe(f"row:{table}", None, json.dumps(row), stages, pipelines)
+                if shown is not None:
+                    changes.append(Change(int(row.get("at") or at), actor, command, journal_id, *shown))
+    changes.sort(key=lambda c: c.at)  # stable: events of one moment stay in their order
     return changes[-limit:] if limit else changes
 
 
@@ -182,13 +187,15 @@ def verify(conn) -> list[str]:
             if new is None:
                 replayed.pop(lead_id, None)
             else:
-                values = json.loads(new)
+                values = journal.load_row("lead", new) or {}
                 replayed[lead_id] = {k: values.get(k) for k in SNAPSHOT_COLUMNS}
                 if journal_id in migration:
                     migrated.add(lead_id)
+                for table, after in journal.nested_rows(values):
+                    rows[(table, json.dumps([after.get(k) for k in journal.primary_key(table)]))] = after
         elif field.startswith("row:"):
             table = field[4:]
-            before, after = (json.loads(old) if old else None), (json.loads(new) if new else None)
+            before, after = journal.load_row(table, old), journal.load_row(table, new)
             key = (table, json.dumps([(after or before or {}).get(k) for k in journal.primary_key(table)]))
             if after is None:
                 rows.pop(key, None)

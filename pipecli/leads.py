@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import text
@@ -21,6 +22,7 @@ from pipecli import clock, identity, pipelines, team
 from pipecli.activities import activities_of, check_kind, engages
 from pipecli.errors import PipecliError
 from pipecli.history import lead_history
+from pipecli.pipelines import UNKNOWN_PATH
 from pipecli.scoring import score as scoring
 from pipecli.store import journal
 
@@ -437,24 +439,90 @@ NEW_LEAD_DERIVED = {
 STAGE_CHANGE_COLUMNS = ("lead_id", "from_stage_id", "to_stage_id", "at", "left_at", "reason")
 
 
-def opening_changes_sql(leads: str, first_stage: str = "CAST(NULL AS INTEGER)") -> str:
+def opening_changes_sql(leads: str) -> str:
     """Return the INSERT of the stage_change rows that begin the history of the new leads matching
-    `leads` (a condition on `l`, their lead rows), in lead order.
+    `leads` (a condition on `l`, their lead rows), in lead order: one row each, into the stage the lead
+    is in, when it entered it (`stage_entered_at`), with its lost reason.
 
-    A lead created in its stage (open, or closed when created, as `add_lead` makes them) gets one row into
-    it, with its lost reason. A lead closed later than it was created (an imported won or lost deal) was
-    created in `first_stage` (SQL: its pipeline's first open stage) and moved to its outcome at closed_at,
-    as `move_lead` would have recorded it: two rows. It exists so that every way of creating leads writes
-    their history the same way, one at a time or a million in one statement."""
-    later = "l.status <> 'open' AND l.closed_at <> l.created_at"
+    An open lead was created in its stage. A won or lost lead whose path is not known (an imported final
+    state) entered its outcome at its close date from a stage nobody observed: no row says where it was
+    before, so no report counts that time as time in a stage (its `furthest_position` is 0, `UNKNOWN_PATH`).
+    It exists so that every way of creating leads writes their history the same way, one at a time or a
+    million in one statement."""
     return (
         f"INSERT INTO stage_change ({', '.join(STAGE_CHANGE_COLUMNS)}) "
-        "SELECT id, from_stage_id, to_stage_id, at, left_at, reason FROM ("
-        f" SELECT l.id, 0 AS seq, CAST(NULL AS INTEGER) AS from_stage_id,"
-        f" CASE WHEN {later} THEN {first_stage} ELSE l.stage_id END AS to_stage_id,"
-        f" l.created_at AS at, CASE WHEN {later} THEN l.closed_at END AS left_at,"
-        f" CASE WHEN {later} THEN NULL ELSE l.lost_reason END AS reason FROM lead l WHERE {leads}"
-        f" UNION ALL SELECT l.id, 1, {first_stage}, l.stage_id, l.closed_at, NULL, l.lost_reason FROM lead l"
-        f" WHERE {leads} AND {later}"
-        ") changes ORDER BY id, seq"
+        "SELECT l.id, CAST(NULL AS INTEGER), l.stage_id, l.stage_entered_at, CAST(NULL AS BIGINT), l.lost_reason "
+        f"FROM lead l WHERE {leads} ORDER BY l.id"
     )
+
+
+# The columns a move sets on a lead (`move_lead`), which a new lead that entered its stage after it was
+# created has changed since its creation: (column, its value at the creation as SQL over `l`); an event
+# is recorded only where it changed to a value.
+_MOVED = (
+    ("status", "'open'"),
+    ("stage_id", "CAST(NULL AS INTEGER)"),
+    ("stage_entered_at", "l.created_at"),
+    ("last_event_at", "l.created_at"),
+    ("closed_at", "CAST(NULL AS BIGINT)"),
+    ("lost_reason", "CAST(NULL AS TEXT)"),
+    ("furthest_position", str(UNKNOWN_PATH)),
+)
+
+
+def opening_events_sql(
+    batch: Callable[[str], str], dialect: str, *, paths: bool = True, notes: bool = True, extras: bool = True
+) -> list[str]:
+    """Return the INSERTs of the events of new leads with their rows (`batch(column)`: the condition on
+    a lead id column selecting them; `:j` binds the journal entry), in the order `add_lead` and `move_lead`
+    record them. Without `paths` every lead has one history row, without `notes` no note, without
+    `extras` no extra field: the statements are then cheaper (joins instead of subqueries).
+
+    Each lead gets one creation event at its created date holding its row and, under `journal.WITH_ROWS`,
+    the rows inserted with it (history, notes, extras): one event per lead rather than four keeps a
+    million-row import near its speed without history. A lead that entered its stage after it was created
+    (an imported won or lost deal, or a path rebuilt from stage dates) was created in a stage nobody
+    observed (stage_id null, furthest position UNKNOWN_PATH) and moved at `stage_entered_at`: one event per
+    column the move changed, at the move's time, as `move_lead` records them."""
+    # the models (SQLModel classes, a tenth of a second) only for a write: `show` and `list` never build them
+    from pipecli.store.schema import SNAPSHOT_COLUMNS, row_json_sql, rows_json_sql
+
+    later = "l.stage_entered_at <> l.created_at"
+    overrides = {name: f"CASE WHEN {later} THEN {then} ELSE l.{name} END" for name, then in _MOVED}
+    array = "json_array" if dialect == "sqlite" else "json_build_array"
+
+    def nested(table: str, alias: str | None) -> str:
+        # the rows of `table` inserted with each lead: by a join (`alias`, at most one row) or a subquery
+        columns = tuple(journal.nested_columns(table))
+        if alias is None:
+            return rows_json_sql(dialect, table, "r.lead_id = l.id", columns)
+        row = row_json_sql(dialect, table, alias, columns, as_text=False, as_array=True)
+        return f"CASE WHEN {alias}.id IS NULL THEN {array}() ELSE {array}({row}) END"
+
+    joins = "" if paths else " JOIN stage_change sc ON sc.lead_id = l.id"
+    joins += " LEFT JOIN activity ac ON ac.lead_id = l.id" if notes else ""  # an import notes a lead once
+    rows = {
+        "stage_change": nested("stage_change", None if paths else "sc"),
+        "activity": nested("activity", "ac") if notes else f"{array}()",
+        "lead_extra": nested("lead_extra", None) if extras else f"{array}()",
+    }
+    members = ", ".join(f"'{t}', {sql}" for t, sql in rows.items())
+    kept = f"{'json_object' if dialect == 'sqlite' else 'json_build_object'}({members})"
+    snapshot = row_json_sql(
+        dialect, "lead", "l", SNAPSHOT_COLUMNS, overrides=overrides, more={journal.WITH_ROWS: kept}, as_array=True
+    )
+    insert = "INSERT INTO event (journal_id, lead_id, at, field, old, new) "
+    # one pass over the leads, crossed with the moved columns: a row per column that changed
+    columns = " UNION ALL ".join(f"SELECT {k} AS k, '{name}' AS field" for k, (name, _) in enumerate(_MOVED))
+    before = " ".join(f"WHEN {k} THEN CAST({then} AS TEXT)" for k, (_, then) in enumerate(_MOVED))
+    after = " ".join(f"WHEN {k} THEN CAST(l.{name} AS TEXT)" for k, (name, _) in enumerate(_MOVED))
+    moved = (
+        f"SELECT l.id AS lead_id, l.stage_entered_at AS at, f.field, CASE f.k {before} END AS old,"
+        f" CASE f.k {after} END AS new FROM lead l CROSS JOIN ({columns}) f WHERE {batch('l.id')} AND {later}"
+    )
+    return [
+        f"{insert}SELECT :j, l.id, l.created_at, 'row:lead', CAST(NULL AS TEXT), {snapshot} FROM lead l{joins} "
+        f"WHERE {batch('l.id')} ORDER BY l.id",
+        f"{insert}SELECT :j, lead_id, at, field, old, new FROM ({moved}) moved "
+        "WHERE new IS NOT NULL AND (old IS NULL OR old <> new)",
+    ]

@@ -23,6 +23,11 @@ from pipecli.store import journal
 if TYPE_CHECKING:
     from pipecli.store.db import Store
 
+# A lead's furthest position when no open stage it was in was ever observed (an imported won or lost deal
+# without stage history): every figure that needs stage paths (reached, conversion, win probability by
+# stage) leaves such a lead out, and time in stage never sees it (it has no stay in an open stage).
+UNKNOWN_PATH = 0
+
 F = TypeVar("F", bound=Callable[..., Any])
 _RECORDING = "pipecli_recording_setup"
 

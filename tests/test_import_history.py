@@ -3,9 +3,13 @@ a final-state import's invented path is replaced by the real one; bad rows chang
 
 from __future__ import annotations
 
+import json
 import re
+from pathlib import Path
 
 from tests.conftest import Cli
+
+FIXTURES = Path(__file__).parent / "fixtures"
 
 
 def import_history(cli, csv_text: str, key: str | None = None) -> dict:
@@ -74,3 +78,178 @@ def test_a_bad_row_changes_nothing(tmp_path):
         else:
             raise AssertionError(f"accepted {bad!r}")
         assert cli.every_row() == before
+
+
+# --- imports record true history (issues 12 and 15) -------------------------------------------------------
+
+DAY = 86400
+
+
+def crm_final_states(prospecting: int, engaging: int, won: int, lost: int) -> tuple[str, dict]:
+    """Return a final-state-only CRM export shaped like the issue's 8,800-deal one (Prospecting / Engaging /
+    Won / Lost, engage and close dates only), and each deal's (created, closed) epoch seconds by id."""
+    import datetime as dt
+
+    start = dt.date(2026, 1, 5)
+    lines = ["opportunity_id,sales_agent,account,deal_stage,engage_date,close_date,close_value"]
+    dates: dict[str, tuple[int | None, int | None]] = {}
+    k = 0
+    for stage, n in (("Prospecting", prospecting), ("Engaging", engaging), ("Won", won), ("Lost", lost)):
+        for _ in range(n):
+            k += 1
+            engage = None if stage == "Prospecting" else start + dt.timedelta(days=k % 60)
+            close = engage + dt.timedelta(days=10 + k % 7) if engage and stage in ("Won", "Lost") else None
+            value = str(1000 + k) if stage == "Won" else ""
+            lines.append(f"D{k},Agent {k % 3},Account {k},{stage},{engage or ''},{close or ''},{value}")
+            ts = lambda d: None if d is None else int(dt.datetime(d.year, d.month, d.day).timestamp())  # noqa: E731
+            dates[f"D{k}"] = (ts(engage), ts(close))
+    return "\n".join(lines) + "\n", dates
+
+
+def test_a_final_state_export_invents_no_passages_and_reports_leave_unknown_paths_out(cli, tmp_path, monkeypatch):
+    monkeypatch.setenv("PIPECLI_NOW", "2026-11-20 09:00")
+    monkeypatch.setenv("PIPECLI_USER", "ana")
+    monkeypatch.setenv("TZ", "UTC")
+    n_prospecting, n_engaging, n_won, n_lost = 5, 16, 42, 25
+    body, dates = crm_final_states(n_prospecting, n_engaging, n_won, n_lost)
+    path = tmp_path / "sales_pipeline.csv"
+    path.write_text(body)
+    cli("pipeline", "add", "CRM", "--stages", "Prospecting,Engaging")
+    cli("import", str(path), "--pipeline", "CRM")
+    closed = n_won + n_lost
+
+    # no closed deal has a stay in an open stage: each entered its outcome from nowhere at its close date
+    rows = cli.sql(
+        "SELECT l.external_id, c.from_stage_id, s.kind, c.at, c.left_at FROM stage_change c "
+        "JOIN lead l ON l.id = c.lead_id JOIN stage s ON s.id = c.to_stage_id WHERE l.status <> 'open'"
+    )
+    assert len(rows) == closed
+    assert all(f is None and kind in ("won", "lost") and left is None for _, f, kind, _, left in rows)
+    assert all(at == dates[ext][1] for ext, _, _, at, _ in rows)
+    assert cli.scalar("SELECT COUNT(*) FROM lead WHERE status <> 'open' AND furthest_position <> 0") == 0
+    assert cli.scalar("SELECT COUNT(*) FROM stage_change c WHERE c.left_at IS NOT NULL") == 0  # no stay invented
+
+    # the funnel counts only known paths (the open deals), and says how many it left out
+    result = cli("funnel", "--pipeline", "CRM", "--format", "json")
+    stages = {s["stage"]: s for s in json.loads(result.stdout)}
+    known = n_prospecting + n_engaging
+    assert stages["Prospecting"]["reached"] == known
+    assert stages["Engaging"]["reached"] == n_engaging
+    assert stages["Prospecting"]["conversion"] == n_engaging / known
+    assert stages["Engaging"]["conversion"] == 0.0  # no deal with a known path was won (not 100 %)
+    assert stages["won"]["reached"] == n_won
+    assert f"{closed} won or lost deals with no known stage path" in result.stderr
+
+    # every lead and every move is an event of the import's journal entry, by its author; replay agrees
+    from tests.test_history import problems
+
+    assert problems(cli) == []
+    entries = cli.sql(
+        "SELECT DISTINCT j.actor, j.command FROM event e JOIN journal j ON j.id = e.journal_id WHERE e.lead_id IS NOT NULL"
+    )
+    assert len(entries) == 1 and entries[0][0] == "ana" and "import" in entries[0][1]
+    assert cli.scalar("SELECT COUNT(*) FROM event WHERE field = 'row:lead'") == len(dates)
+    status = cli.sql("SELECT l.external_id, e.old, e.new, e.at FROM event e JOIN lead l ON l.id = e.lead_id "
+                     "WHERE e.field = 'status'")  # fmt: skip
+    assert len(status) == closed and all(old == "open" and at == dates[ext][1] for ext, old, _, at in status)
+    won_id = cli.scalar("SELECT id FROM lead WHERE external_id = 'D30'")
+    shown = json.loads(cli("history", won_id, "--format", "json").stdout)
+    assert [(c["field"], c["to"]) for c in shown] == [("created", None), ("stage", "won")]
+
+    # undo takes the whole import back
+    cli("undo", "--yes")
+    assert cli.scalar("SELECT COUNT(*) FROM lead") == 0
+    assert cli.scalar("SELECT COUNT(*) FROM stage_change") == 0
+
+
+def test_hubspot_date_entered_columns_become_the_deals_stage_path(cli, monkeypatch):
+    import csv
+    import datetime as dt
+
+    monkeypatch.setenv("PIPECLI_NOW", "2026-11-20 09:00")
+    monkeypatch.setenv("TZ", "UTC")
+    fixture = FIXTURES / "crm" / "hubspot_deals.csv"
+    cli("import", str(fixture))
+
+    def ts(cell: str) -> int:
+        return int(dt.datetime.fromisoformat(cell).replace(tzinfo=dt.UTC).timestamp())
+
+    with fixture.open() as f:
+        deals = list(csv.DictReader(f))
+    contact, proposal = 'Date entered "Contact (Sales Pipeline)"', 'Date entered "Proposal (Sales Pipeline)"'
+    rossi = next(d for d in deals if d["Deal Name"] == "Rossi renewal")
+    lead = cli.scalar("SELECT id FROM lead WHERE external_id = :e", e=rossi["Record ID"])
+    path = cli.sql(
+        "SELECT f.name, s.name, c.at, c.left_at FROM stage_change c JOIN stage s ON s.id = c.to_stage_id "
+        "LEFT JOIN stage f ON f.id = c.from_stage_id WHERE c.lead_id = :l ORDER BY c.at",
+        l=lead,
+    )
+    c_at, p_at, won_at = ts(rossi[contact]), ts(rossi[proposal]), ts(rossi["Close Date"])
+    assert path == [
+        (None, "Contact", c_at, p_at),
+        ("Contact", "Proposal", p_at, won_at),
+        ("Proposal", "won", won_at, None),
+    ]
+    position = cli.scalar("SELECT position FROM stage WHERE name = 'Proposal'")
+    assert cli.scalar("SELECT furthest_position FROM lead WHERE id = :l", l=lead) == position
+    extras = cli.sql("SELECT key FROM lead_extra WHERE lead_id = :l", l=lead)
+    assert not any(k.startswith("Date entered") for (k,) in extras)  # read as history, not kept as extras
+    metrics = json.loads(cli("metrics", "--format", "json").stdout)
+    time_in = {s["stage"]: s for s in metrics["stages"]}
+    # Contact's stays: Rossi's 36 days, Acme's until it was lost, Globex's none (moved on when dated)
+    assert time_in["Contact"]["time_median_days"] == (p_at - c_at) / DAY
+    from tests.test_history import problems
+
+    assert problems(cli) == []
+
+
+def test_generic_stage_date_columns_and_an_unknown_stage_column(cli, tmp_path, monkeypatch):
+    monkeypatch.setenv("PIPECLI_NOW", "2026-11-20 09:00")
+    monkeypatch.setenv("TZ", "UTC")
+    good = tmp_path / "deals.csv"
+    good.write_text(
+        "name,stage,created,close date,date entered Meeting,proposal date\n"
+        "Anna,won,2026-01-01,2026-03-01,2026-01-10,2026-02-01\n"
+        "Bea,Proposal,2026-02-01,,2026-02-05,2026-02-20\n"
+    )
+    cli("import", str(good))
+    rows = cli.sql(
+        "SELECT l.name, s.name, c.at FROM stage_change c JOIN lead l ON l.id = c.lead_id "
+        "JOIN stage s ON s.id = c.to_stage_id ORDER BY l.id, c.at"
+    )
+    day0 = 1767225600  # 2026-01-01T00:00:00Z
+    assert rows == [
+        ("Anna", "Meeting", day0 + 9 * DAY),
+        ("Anna", "Proposal", day0 + 31 * DAY),
+        ("Anna", "won", day0 + 59 * DAY),
+        ("Bea", "Meeting", day0 + 35 * DAY),
+        ("Bea", "Proposal", day0 + 50 * DAY),
+    ]
+    before = cli.every_row()
+    bad = tmp_path / "bad.csv"
+    bad.write_text('name,stage,Date entered "Nowhere (Sales Pipeline)"\nCarla,Contact,2026-01-01\n')
+    result = cli("import", str(bad), ok=False)
+    assert result.exit_code == 1 and result.stderr.count("\n") == 1
+    assert "Nowhere" in result.stderr and "--map" in result.stderr
+    assert cli.every_row() == before
+
+
+def test_an_upsert_records_its_changes_and_undo_restores_them(cli, tmp_path, monkeypatch):
+    monkeypatch.setenv("PIPECLI_NOW", "2026-11-20 09:00")
+    first = tmp_path / "a.csv"
+    first.write_text("name,external_id,value,region\nAnna,A1,100,north\n")
+    cli("import", str(first), "--key", "external_id")
+    before = cli.every_row()
+    second = tmp_path / "b.csv"
+    second.write_text("name,external_id,value,region\nAnna,A1,250,south\n")
+    cli("import", str(second), "--key", "external_id")
+    lead = cli.scalar("SELECT id FROM lead WHERE external_id = 'A1'")
+    changed = json.loads(cli("history", lead, "--format", "json").stdout)
+    assert ("value", "€100.00", "€250.00") in [(c["field"], c["from"], c["to"]) for c in changed]
+    assert ("extra region", "north", "south") in [(c["field"], c["from"], c["to"]) for c in changed]
+    from tests.test_history import problems
+
+    assert problems(cli) == []
+    cli("undo", "--yes")
+    after = cli.every_row()
+    assert after["lead"] == before["lead"] and after["lead_extra"] == before["lead_extra"]

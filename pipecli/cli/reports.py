@@ -150,13 +150,20 @@ def funnel_(
     pipeline: PipelineOpt = None, as_of: AsOfOpt = None, since: SinceOpt = None, fmt: FormatOpt = "table"
 ) -> None:
     """The funnel: each stage as a bar of the leads that reached it, with its open deals, their value and
-    the conversion to the next stage. Won leads count as having reached every stage."""
+    the conversion to the next stage. Won leads count as having reached every stage; won and lost deals
+    whose path nobody observed (imported final states) are left out, and counted on stderr."""
     # imported when the command runs, so --help and --version stay light
     from pipecli.cli import output
     from pipecli.reports import metrics
 
     with store().read() as conn:
         data = metrics.funnel(conn, pipeline, date(as_of, "--as-of"), date(since, "--since"))
+    if data["unknown_path"]:
+        n = data["unknown_path"]
+        output.message(
+            f"{n} won or lost deal{'s' * (n != 1)} with no known stage path (imported final states) "
+            "left out of reached and conversion"
+        )
     cols = _stage_columns(times=False)
     if fmt != "table":
         output.render(data["stages"], cols, fmt)

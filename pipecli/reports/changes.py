@@ -16,7 +16,6 @@ value is one SQL aggregate, the same at both ends.
 from __future__ import annotations
 
 import datetime as _dt
-import json
 import re
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -114,7 +113,7 @@ class _Lead:
             elif name == "row:lead":
                 exists = new is not None
                 if new is not None:
-                    snap = json.loads(new)
+                    snap = journal.load_row("lead", new) or {}
                     values.update({k: journal.encode(snap.get(k)) for k in TRACKED})
             elif name in TRACKED:
                 values[name] = new
@@ -123,7 +122,7 @@ class _Lead:
                 if exists is None:
                     exists = old is not None
                 if old is not None:
-                    snap = json.loads(old)
+                    snap = journal.load_row("lead", old) or {}
                     for key in TRACKED:
                         values.setdefault(key, journal.encode(snap.get(key)))
             elif name in TRACKED:

@@ -101,7 +101,7 @@ def stage_probabilities(conn, pid: int, st: tuple[str, dict], t: int, mode: str,
             )
         return out
     reach = state.stage_reach(conn, st, None, t)
-    closed = {k: v for k, v in reach.items() if k[1] in ("won", "lost")}
+    closed = {k: v for k, v in state.known_path(reach).items() if k[1] in ("won", "lost")}
     won = sum(n for (_, status), (n, _) in closed.items() if status == "won")
     for s, reached in zip(open_stages, state.reached_counts(open_stages, closed)):
         if reached >= min_history:

@@ -39,12 +39,14 @@ from pipecli.money import round_minor
 from pipecli.reports.state import (
     BUCKET,
     closed_summary,
+    known_path,
     open_by_stage,
     percentile,
     reached_counts,
     stage_durations,
     stage_reach,
     state,
+    unknown_paths,
     velocity_per_day,
 )
 
@@ -71,21 +73,30 @@ def funnel(conn, pipeline: str | None = None, as_of=None, since=None) -> dict:
     value) and the conversion to the next stage; then won. See the module docstring for definitions."""
     w = _window(conn, pipeline, since, as_of)
     with state(conn, w["pipeline"]["id"], w["t"] if w["history"] else None) as st:
-        rows, _ = _funnel_rows(conn, w, st)
-    return {"pipeline": w["pipeline"]["name"], "as_of": w["t"], "from_history": w["history"], "stages": rows}
+        rows, _, unknown = _funnel_rows(conn, w, st)
+    return {
+        "pipeline": w["pipeline"]["name"],
+        "as_of": w["t"],
+        "from_history": w["history"],
+        "stages": rows,
+        "unknown_path": unknown,
+    }
 
 
-def _funnel_rows(conn, w: dict, st: tuple[str, dict]) -> tuple[list[dict], dict]:
+def _funnel_rows(conn, w: dict, st: tuple[str, dict]) -> tuple[list[dict], dict, int]:
+    """Return the funnel's rows, the open deals by stage, and how many deals were left out of reach and
+    conversion because nobody observed their stage path."""
     pid = w["pipeline"]["id"]
     reach = stage_reach(conn, st, w["start"], w["t"])
     opened = open_by_stage(conn, st, w["t"])
     open_stages = pipelines.stages(conn, pid, outcomes=False)
     reached = reached_counts(open_stages, reach)
     won = sum(n for (_, status), (n, _) in reach.items() if status == "won")
+    won_known = sum(n for (_, status), (n, _) in known_path(reach).items() if status == "won")
     won_value = sum(v for (_, status), (_, v) in reach.items() if status == "won")
     rows = []
     for i, s in enumerate(open_stages):
-        nxt = reached[i + 1] if i + 1 < len(reached) else won
+        nxt = reached[i + 1] if i + 1 < len(reached) else won_known
         count, value, _ = opened.get(s["id"], (0, 0, 0))
         rows.append(
             {
@@ -109,7 +120,7 @@ def _funnel_rows(conn, w: dict, st: tuple[str, dict]) -> tuple[list[dict], dict]
             "conversion": None,
         }
     )
-    return rows, opened
+    return rows, opened, unknown_paths(reach)
 
 
 def metrics(conn, pipeline: str | None = None, since=None, as_of=None) -> dict:
@@ -153,7 +164,7 @@ def _metrics(conn, w: dict, st: tuple[str, dict], since) -> dict:
     cycle_mean = Decimal(won_cycle) / Decimal(won_n) / DAY if won_n else None
     cycle_median = _days(percentile([(int(h) * BUCKET, n) for h, n in cycle_buckets], 0.5))
 
-    fun, opened = _funnel_rows(conn, w, st)
+    fun, opened, _ = _funnel_rows(conn, w, st)
     open_n = sum(v[0] for v in opened.values())
     open_value = sum(v[1] for v in opened.values())
     open_age = sum(v[2] for v in opened.values())

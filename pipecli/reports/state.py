@@ -18,6 +18,7 @@ from sqlalchemy import text
 from pipecli.clock import DAY
 from pipecli.history import fields_as_of_sql
 from pipecli.money import round_minor
+from pipecli.pipelines import UNKNOWN_PATH
 
 BUCKET = 3600  # durations are aggregated by the hour
 
@@ -151,9 +152,22 @@ def stage_durations(conn, stage_ids: list[int], start: int | None, t: int | None
     return out
 
 
+def known_path(reach: dict) -> dict:
+    """Return the cells of `stage_reach`'s counts whose leads' stage paths are known: without the won and
+    lost deals imported with their final state only (`pipelines.UNKNOWN_PATH`), whose passage through the
+    stages nobody observed, so that no figure of reach, conversion or win probability invents it."""
+    return {k: v for k, v in reach.items() if k[0] != UNKNOWN_PATH}
+
+
+def unknown_paths(reach: dict) -> int:
+    """Return how many leads of `stage_reach`'s counts have a stage path nobody observed."""
+    return sum(n for (pos, _), (n, _) in reach.items() if pos == UNKNOWN_PATH)
+
+
 def reached_counts(open_stages: list[dict], reach: dict) -> list[int]:
-    """Return, per open stage (by position), how many leads reached it: those whose furthest position is
-    at least its position, plus every won lead."""
+    """Return, per open stage (by position), how many leads whose path is known (`known_path`) reached it:
+    those whose furthest position is at least its position, plus every won lead."""
+    reach = known_path(reach)
     won_total = sum(n for (_, status), (n, _) in reach.items() if status == "won")
     out = []
     for s in open_stages:

@@ -8,7 +8,7 @@ with it, and the next write creates a new one.
 Events are written by the helpers here, which know tables, not leads: `record` for one field of a lead
 (old and new value as text), `insert_row` / `update_rows` / `delete_rows` for whole rows of any table
 (kept as JSON, so a deleted row can be put back exactly). `decode` turns a stored text back into the
-column's Python value.
+column's Python value. `nested_rows` reads the rows a creation event carries (`WITH_ROWS`).
 """
 
 from __future__ import annotations
@@ -26,6 +26,11 @@ from pipecli import clock
 from pipecli.errors import PipecliError
 
 KEY = "pipecli_journal"  # where a write connection carries its journal (Connection.info)
+# The member of a lead's creation event that holds the rows inserted with the lead (history, notes,
+# extras: table -> rows) when they are recorded with it instead of one event each (the import's bulk
+# writer); a replay reads them as inserted with the lead.
+WITH_ROWS = "_rows"
+NESTED_TABLES = ("stage_change", "activity", "lead_extra")
 
 
 def resolve_actor(explicit: str | None = None) -> tuple[str, bool]:
@@ -305,3 +310,42 @@ def restore_row(conn: Connection, table: str, row: dict[str, Any]) -> None:
                 f"GREATEST((SELECT MAX(id) FROM {table}), nextval(pg_get_serial_sequence('{table}', 'id')) - 1))"
             )
         )
+
+
+def load_row(table: str, value: str | None) -> dict[str, Any] | None:
+    """Return a row event's JSON (`old` or `new`) as a dict. A lead's creation event written by the bulk
+    import is a JSON array instead (its `SNAPSHOT_COLUMNS` values, then the rows inserted with it, see
+    `WITH_ROWS`), a third the size of the object: this is the one place that reads both."""
+    if value is None:
+        return None
+    row = json.loads(value)
+    if isinstance(row, list):
+        # the models only for a write or a history read: plain reads never build them
+        from pipecli.store.schema import SNAPSHOT_COLUMNS
+
+        values = dict(zip(SNAPSHOT_COLUMNS, row))
+        if table == "lead" and len(row) > len(SNAPSHOT_COLUMNS):
+            values[WITH_ROWS] = row[len(SNAPSHOT_COLUMNS)]
+        return values
+    return dict(row)
+
+
+def nested_columns(table: str) -> list[str]:
+    """Return the columns of a row nested in a creation event (`WITH_ROWS`): the table's, but `lead_id`."""
+    # the models only for a write: a command that only reads opens the database without building them
+    from pipecli.store.schema import METADATA
+
+    return [c.name for c in METADATA.tables[table].columns if c.name != "lead_id"]
+
+
+def nested_rows(new: dict[str, Any] | None) -> list[tuple[str, dict[str, Any]]]:
+    """Return the (table, row) pairs a lead's creation event (`load_row`) carries under `WITH_ROWS`: rows
+    inserted with the lead and recorded with its creation (each a JSON array of `nested_columns`)
+    rather than as events of their own."""
+    if not new:
+        return []
+    return [
+        (table, {"lead_id": new["id"], **dict(zip(nested_columns(table), row))})
+        for table, rows in (new.get(WITH_ROWS) or {}).items()
+        for row in rows or ()
+    ]

@@ -327,14 +327,51 @@ SNAPSHOT_COLUMNS = (
 
 def snapshot_sql(dialect: str, alias: str = "lead") -> str:
     """Return the SQL expression of a lead row as the JSON object a creation event holds (dates as text)."""
-    func = "json_object" if dialect == "sqlite" else "json_build_object"
+    return row_json_sql(dialect, "lead", alias, SNAPSHOT_COLUMNS)
+
+
+def row_json_sql(
+    dialect: str,
+    table: str,
+    alias: str,
+    columns: tuple[str, ...] | None = None,
+    overrides: dict[str, str] | None = None,
+    more: dict[str, str] | None = None,
+    as_text: bool = True,
+    as_array: bool = False,
+) -> str:
+    """Return the SQL expression of a row of `table` (as `alias`) as the JSON an event stores
+    (`journal.row_json`: dates as ISO text), over `columns` (default: all of them), a column in `overrides`
+    given by its SQL instead; `more` adds members given as SQL JSON values; text unless `as_text` is False
+    (a JSON value, to nest in another). `as_array`: the values alone, in order (`journal.load_row` reads
+    a lead's that way), `more`'s after them.
+
+    It exists so that set-based writers (the import's bulk writer, the migration that began history)
+    record the same events as the one-row helpers of `store.journal`."""
+    names = columns or tuple(c.name for c in SQLModel.metadata.tables[table].columns)
+    dates = {c.name for c in SQLModel.metadata.tables[table].columns if c.type.python_type is _dt.date}
+    sqlite = dialect == "sqlite"
     parts = []
-    for name in SNAPSHOT_COLUMNS:
-        column = f"{alias}.{name}"
-        if dialect != "sqlite" and name in ("expected_close", "next_step_due", "snoozed_until"):
+    for name in names:
+        column = (overrides or {}).get(name) or f"{alias}.{name}"
+        if not sqlite and name in dates:
             column = f"to_char({column}, 'YYYY-MM-DD')"
-        parts.append(f"'{name}', {column}")
-    return f"{func}({', '.join(parts)})"
+        parts.append(column if as_array else f"'{name}', {column}")
+    parts += [value if as_array else f"'{name}', {value}" for name, value in (more or {}).items()]
+    if as_array:
+        body = f"{'json_array' if sqlite else 'json_build_array'}({', '.join(parts)})"
+    else:
+        body = f"{'json_object' if sqlite else 'json_build_object'}({', '.join(parts)})"
+    return f"CAST({body} AS TEXT)" if as_text and not sqlite else body
+
+
+def rows_json_sql(dialect: str, table: str, condition: str, columns: tuple[str, ...]) -> str:
+    """Return the SQL JSON array of the rows of `table` (as `r`) meeting `condition`, each an array of
+    its `columns` (`row_json_sql`)."""
+    row = row_json_sql(dialect, table, "r", columns, as_text=False, as_array=True)
+    if dialect == "sqlite":
+        return f"json((SELECT json_group_array({row}) FROM {table} r WHERE {condition}))"  # json(): kept JSON
+    return f"COALESCE((SELECT json_agg({row}) FROM {table} r WHERE {condition}), CAST('[]' AS json))"
 
 
 METADATA = SQLModel.metadata  # every table above: what migrations create

@@ -258,6 +258,12 @@ class Columns:
         self.has_extras = bool(self.extra_columns) or "lost_reason" in self.index
         self.key = self._key_field(key)
 
+    def take(self, indexes: set[int], field: str) -> None:
+        """Read the columns at `indexes` (kept as extras until now) as `field` instead (`stage date`)."""
+        self.columns = [(h, field if i in indexes else f) for i, (h, f) in enumerate(self.columns)]
+        self.extra_columns = [(i, h) for i, h in self.extra_columns if i not in indexes]
+        self.has_extras = bool(self.extra_columns) or "lost_reason" in self.index
+
     def column(self, f: str) -> str:
         """Return the header of the column mapped to field `f` ('' when none is)."""
         return self.header[self.index[f]] if f in self.index else ""

@@ -14,10 +14,11 @@ rows in a second process (`helper`) while this one writes: the helper runs `_rea
 batches and sends each one it accepted as `writer.prepare`d, packed columns; the others it sends as read,
 and they go through `_Import.batch` here, exactly as in a one-process import.
 
-History is written as `leads.add_lead` / `leads.move_lead` would have written it: an open row is created
-in its stage at its created date; a won or lost row with a close date later than its created date is
-created in the pipeline's first open stage and closed at the close date (two `stage_change` rows),
-otherwise it is created directly in its outcome. Columns pipecli has no field for are kept per lead in
+History and its events are written as `leads.add_lead` / `leads.move_lead` would have written them, under
+the invocation's journal entry (so `undo` removes an import's leads): an open row is created in its stage
+at its created date; a won or lost row is created at its created date in a stage nobody observed and
+enters its outcome at its close date (`leads.UNKNOWN_PATH`: no invented passage through the first stage),
+unless stage-date columns (`Date entered "Proposal"`, `proposal date`) give its path. Columns pipecli has no field for are kept per lead in
 `lead_extra` under their original header; empty cells are empty, and no placeholder (`NA`, `Select`) is
 changed unless `nulls` lists it.
 """
@@ -48,7 +49,7 @@ from pipecli.transfer.source import (
     read_head,
     row_starts,
 )
-from pipecli.transfer.stages import Stages
+from pipecli.transfer.stages import Stages, stage_date_columns
 from pipecli.transfer.upsert import Upserter
 from pipecli.transfer.writer import Prepared, Writer, pack, prepare, unpack
 
@@ -131,6 +132,12 @@ class _Import:
             and "pipeline" not in columns.index
             and options.decimal_comma is not True
         )
+        keep = {norm_header(k) for k, v in options.mapping.items() if v == "extra"}
+        stage_dates = stage_date_columns(columns.columns, self.stages, keep)
+        if stage_dates:  # a stage path per row: read row by row
+            columns.take({i for i, _, _ in stage_dates}, "stage date")
+            self.rows.stage_dates = [(i, stage, clock.DateColumn(h, self.order)) for i, h, stage in stage_dates]
+            self.fast = False
         self.pending: list[Lead] = []
         self.pending_keys: set[str] = set()
         self.failed = False
@@ -265,7 +272,7 @@ class _Import:
     def prepare(self, cols: Cols) -> Prepared:
         """Return new leads (`fastpath.WRITE_COLUMNS` columns) as the writer stores them (`writer.prepare`)."""
         sqlite = self.writer is not None and self.writer.sqlite
-        return prepare(cols, sqlite=sqlite, first_stage=self.stages.first, scores=self._scores)
+        return prepare(cols, sqlite=sqlite, scores=self._scores)
 
     def _store(self, prepared: Prepared) -> None:
         writer = self.writer
@@ -297,6 +304,7 @@ def _as_columns(batch: list[Lead]) -> Cols:
     """Return valid rows as `fastpath.WRITE_COLUMNS` columns, as the column-wise path gives them."""
     rows = [
         (
+            lead.path,
             lead.pipeline,
             lead.stage,
             lead.created,
@@ -317,7 +325,7 @@ def _as_columns(batch: list[Lead]) -> Cols:
         for lead in batch
         for f in (lead.fields,)
     ]
-    return dict(zip(WRITE_COLUMNS, map(list, zip(*rows))))
+    return dict(zip(("path", *WRITE_COLUMNS), map(list, zip(*rows))))
 
 
 def _read_ahead(job: _Import, messages: Iterable[Message], send: Callable[[object], None]) -> None:
@@ -404,7 +412,7 @@ def import_csv(
     encoding = file.encoding_name
     done, big = _consume(job, read_chunks(file, batch), label, encoding, on_progress, until=job.two_processes)
     if big:
-        job.stages.first(job.stages.default)  # cached before the fork: the child reads no database
+        job.stages.preload()  # cached before the fork: the child reads no database
         reader = helper.Worker(lambda send: _read_ahead(job, read_chunks(file, HELPER_BATCH), send))
         try:
             done = _consume(job, reader, label, encoding, on_progress)[0] or done

@@ -32,6 +32,7 @@ class Lead(NamedTuple):
     closed: int | None
     expected_close: _dt.date | None
     extras: list[tuple[str, str]]
+    path: list[tuple[int, int, int | None]] | None = None  # (stage id, entered at, position), from stage dates
 
 
 class RowReader:
@@ -50,6 +51,8 @@ class RowReader:
         self.currency, self.decimal_comma = options.currency, options.decimal_comma
         self.nulls = set(options.nulls)
         self.blank = dict.fromkeys(FIELDS, "")
+        # the stage-date columns (`stages.stage_date_columns`), each with its date reader
+        self.stage_dates: list[tuple[int, Record, clock.DateColumn]] = []
 
     def parse(self, line: int, cells: list[str]) -> Lead | list[RowError]:
         """Return the row beginning on `line` as a Lead, or its problems."""
@@ -147,4 +150,43 @@ class RowReader:
         if got["lost_reason"] and stage["kind"] != "lost":
             extras.append((column("lost_reason"), got["lost_reason"]))
             got["lost_reason"] = ""
-        return Lead(line, original, got, pipeline, stage, created, closed, expected, extras)
+        path = None
+        if self.stage_dates:
+            path = self._path(line, cells, stage, closed, errors)
+            if errors:
+                return errors
+            if path and path[0][1] < created:
+                created = path[0][1]  # the deal existed when it entered its first dated stage
+        return Lead(line, original, got, pipeline, stage, created, closed, expected, extras, path)
+
+    def _path(
+        self, line: int, cells: list[str], stage: Record, closed: int | None, errors: list[RowError]
+    ) -> list[tuple[int, int, int | None]] | None:
+        """Return a row's stage path from its stage-date cells, in time order, ending in its stage (at its
+        close date when closed, else when the last dated stage was entered unless its own date is given);
+        None when it has no stage dates. Problems are appended to `errors`."""
+        entries: list[tuple[int, Record]] = []
+        for i, dated, parser in self.stage_dates:
+            raw = cells[i].strip()
+            if not raw:
+                continue
+            try:
+                entries.append((parser.parse(raw).ts, dated))
+            except clock.BadDate as exc:
+                errors.append(RowError(line, parser.header, raw, str(exc)))
+        if not entries or errors:
+            return None
+        entries.sort(key=lambda e: e[0])
+        path: list[tuple[int, int, int | None]] = []
+        for at, dated in entries:
+            if not path or path[-1][0] != dated["id"]:
+                path.append((dated["id"], at, dated["position"]))
+        last = path[-1][1]
+        if closed is not None:
+            if closed < last:
+                errors.append(RowError(line, "", "", f"closed before it entered a stage ({clock.show(last)})"))
+                return None
+            path.append((stage["id"], closed, None))
+        elif path[-1][0] != stage["id"]:
+            path.append((stage["id"], last, stage["position"]))
+        return path

@@ -4,10 +4,15 @@ A stage cell matches a stage of the row's pipeline by name (case-insensitive), o
 that means one whatever the pipeline calls it (`Closed Won`, `lost`); an empty cell is the first open
 stage. An unknown stage refuses the row, unless `--create-stages` adds it to the pipeline (on a dry run,
 only counted). Every answer is cached: a file names few stages, many times.
+
+`stage_date_columns` finds the columns that say when a deal entered a stage (HubSpot's `Date entered
+"Proposal (Sales Pipeline)"`, a generic `date entered proposal` or `proposal date`): the import reads them
+as the deal's stage path instead of keeping them as extra fields.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from sqlalchemy import Connection
@@ -19,7 +24,6 @@ from pipecli.transfer.model import BadCell, ImportOptions, Record
 
 # Stage values that mean an outcome whatever the pipeline calls it.
 OUTCOME_WORDS = {"won": "won", "closedwon": "won", "win": "won", "lost": "lost", "closedlost": "lost"}
-_FIRST = "\0first"  # the key of a pipeline's first open stage in its table (no stage name holds NUL)
 
 
 class Stages:
@@ -51,13 +55,17 @@ class Stages:
             rows = pipelines.stages(self.conn, pipeline_id)
             table = {s["name"].lower(): s for s in rows}
             table[""] = rows[0]  # no stage given: the first open stage
-            table[_FIRST] = rows[0]
             self.by_pipeline[pipeline_id] = table
         return self.by_pipeline[pipeline_id]
 
-    def first(self, pipeline: Record) -> Record:
-        """Return the pipeline's first open stage (where a lead closed after its creation began)."""
-        return self._stages(pipeline["id"])[_FIRST]
+    def preload(self) -> None:
+        """Read the default pipeline's stages now: a forked helper process must read no database."""
+        self._stages(self.default["id"])
+
+    def by_name(self, name: str) -> Record | None:
+        """Return the default pipeline's stage called `name` (case-insensitive, through the stage map), or None."""
+        value = self.options.stage_map.get(name.lower(), name)
+        return self._stages(self.default["id"]).get(value.lower()) if value else None
 
     def resolve(self, pipeline: Record, raw: str) -> Record:
         """Return the stage of `pipeline` a stage cell names, or raise BadCell saying which stages there are."""
@@ -85,3 +93,36 @@ class Stages:
             self.created.append(f"{pipeline['name']}/{value}")
         self.cache[key] = stage
         return stage
+
+
+# `Date entered "Proposal (Sales Pipeline)"` (HubSpot), `date entered proposal`, `date_entered_proposal`
+_ENTERED = re.compile(r'^\s*date[\s_-]*entered[\s_-]*"?([^"]+?)"?\s*$', re.IGNORECASE)
+_DATED = re.compile(r"^\s*(.+?)[\s_-]+date\s*$", re.IGNORECASE)  # `proposal date`, `meeting_date`
+_PIPELINE_NOTE = re.compile(r"\s*\([^)]*\)\s*$")  # HubSpot's ` (Sales Pipeline)` after the stage
+
+
+def stage_date_columns(columns: list[tuple[str, str]], stages: Stages, keep: set[str]) -> list[tuple[int, str, Record]]:
+    """Return (column index, header, stage) for each column kept as an extra field whose header says
+    when a deal entered an open stage of the default pipeline, but those `keep` names (normalised headers
+    `--map COL=extra` keeps). A `date entered X` header naming no stage raises a one-line PipecliError; a
+    `X date` header is a stage date only when X is an open stage's name (`close date` is not)."""
+    found = []
+    for i, (header, f) in enumerate(columns):
+        if f != "extra" or norm_header(header) in keep:
+            continue
+        explicit = _ENTERED.match(header)
+        dated = None if explicit else _DATED.match(header)
+        if not explicit and not dated:
+            continue
+        name = _PIPELINE_NOTE.sub("", (explicit or dated).group(1)).strip()  # type: ignore[union-attr]
+        try:
+            stage = stages.resolve(stages.default, name) if explicit else stages.by_name(name)
+        except BadCell as exc:
+            raise PipecliError(
+                f"column {header!r} gives the dates deals entered {name!r}: {exc}; "
+                f"or keep the column with --map '{header}=extra'"
+            ) from None
+        if stage is None or stage["kind"] != "open":
+            continue  # an outcome's date is the close date; `X date` naming no stage is an extra field
+        found.append((i, header, stage))
+    return found

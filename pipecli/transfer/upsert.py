@@ -1,6 +1,7 @@
 """Upserts: with `--key`, a row whose key matches an existing lead updates it instead of adding one.
 
-An update changes only what differs (fields the file has, extras it manages), records a new stage as a
+An update changes only what differs (fields the file has, extras it manages), each change an event of the
+import's journal entry at the import's time (`leads.set_fields`, `store.journal`), records a new stage as a
 move in history (`leads.move_lead`, at the row's close date for an outcome, else now, never before the lead
 entered its current stage) and scores the lead again; a file imported twice changes nothing the second
 time. On a dry run nothing is written and the counts are the same.
@@ -15,6 +16,7 @@ from sqlalchemy import Connection, bindparam, text
 from pipecli import leads
 from pipecli.errors import PipecliError
 from pipecli.scoring import score as scoring
+from pipecli.store import journal
 from pipecli.transfer.columns import KEY_COLUMNS, Columns
 from pipecli.transfer.rows import Lead
 
@@ -83,9 +85,8 @@ class Upserter:
                 sets["expected_close"] = lead.expected_close
         if sets:
             changed = True
-            if not self.dry_run:
-                assigns = ", ".join(f"{c} = :{c}" for c in sets)
-                self.conn.execute(text(f"UPDATE lead SET {assigns} WHERE id = :id"), {**sets, "id": lead_id})
+            if not self.dry_run:  # one event per changed column, at the import's time
+                leads.set_fields(self.conn, leads.get_lead(self.conn, lead_id), sets, self.now)
         if self.columns.has_extras:
             changed = self._update_extras(lead_id, lead) or changed
         if changed and not self.dry_run:
@@ -102,15 +103,13 @@ class Upserter:
             managed.add(self.columns.column("lost_reason"))
         upserts = [{"l": lead_id, "k": k, "v": v} for k, v in new.items() if old.get(k) != v]
         deletes = [{"l": lead_id, "k": k} for k in old if k in managed and k not in new]
-        if not self.dry_run:
-            if upserts:
-                self.conn.execute(
-                    text(
-                        "INSERT INTO lead_extra (lead_id, key, value) VALUES (:l, :k, :v) "
-                        "ON CONFLICT (lead_id, key) DO UPDATE SET value = excluded.value"
-                    ),
-                    upserts,
-                )
-            if deletes:
-                self.conn.execute(text("DELETE FROM lead_extra WHERE lead_id = :l AND key = :k"), deletes)
+        if not self.dry_run:  # each recorded as a row event (`store.journal`), so `undo` restores them
+            for row in upserts:
+                keys = {"lead_id": lead_id, "key": row["k"]}
+                if row["k"] in old:
+                    journal.update_rows(self.conn, "lead_extra", keys, {"value": row["v"]}, lead_id, self.now)
+                else:
+                    journal.insert_row(self.conn, "lead_extra", {**keys, "value": row["v"]}, lead_id, self.now)
+            for row in deletes:
+                journal.delete_rows(self.conn, "lead_extra", {"lead_id": lead_id, "key": row["k"]}, lead_id, self.now)
         return bool(upserts or deletes)

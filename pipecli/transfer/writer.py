@@ -23,17 +23,18 @@ from typing import Any
 
 from sqlalchemy import Connection, text
 
-from pipecli.leads import NEW_LEAD_DERIVED, opening_changes_sql
+from pipecli.leads import NEW_LEAD_DERIVED, STAGE_CHANGE_COLUMNS, opening_changes_sql, opening_events_sql
+from pipecli.pipelines import UNKNOWN_PATH
+from pipecli.store import journal
 from pipecli.transfer import helper
 from pipecli.transfer.fastpath import Cols
-from pipecli.transfer.model import Record
 
 SQLITE_CACHE_KB = 8192  # page cache for the bulk writes: random index inserts need it; keeps RSS < 100 MB
 # With the indexes dropped: the page cache, and the memory of each sorter thread building them again (which
 # SQLite sizes like the cache); keeps RSS < 100 MB with a sorter per core.
 REBUILD_CACHE_KB = 2048
 # Indexes an import appends to in order (new lead ids are increasing): cheaper kept than rebuilt.
-APPENDED_INDEXES = {"ix_stage_change_lead", "ix_activity_lead"}
+APPENDED_INDEXES = {"ix_stage_change_lead", "ix_activity_lead", "ix_event_lead", "ix_event_journal"}
 # The columns an import binds for a new lead, and the rest. "?": a text column storing "" as NULL; "#": a
 # nullable number or date, which the helper process sends as text ("" for None) on SQLite.
 LEAD_COLUMNS = (
@@ -69,25 +70,22 @@ Scores = Callable[[Cols, list[str]], tuple[list[Any], list[Any]]]
 Prepared = dict[str, Any]
 
 
-def prepare(cols: Cols, *, sqlite: bool, first_stage: Callable[[Record], Record], scores: Scores) -> Prepared:
+def prepare(cols: Cols, *, sqlite: bool, scores: Scores) -> Prepared:
     """Return new leads (`fastpath.WRITE_COLUMNS` columns) as what `Writer.store` inserts, without their
-    ids: the lead columns after the id (`LEAD_COLUMNS`), the notes and the extras as (row offsets, ...)
-    columns, and each pipeline's first open stage (`first_stage`, which must read no database when this
-    runs in the helper process). `sqlite`: dates go as ISO text, which SQLite stores."""
+    ids: the lead columns after the id (`LEAD_COLUMNS`), the notes, the extras and the stage paths read
+    from stage-date columns as (row offsets, ...) columns. `sqlite`: dates go as ISO text, which SQLite
+    stores. A won or lost lead without a path entered its outcome at its close date from a stage nobody
+    observed (`pipelines.UNKNOWN_PATH`); one with a path, its last stage at that stage's date."""
     created, closed, notes, stages = cols["created"], cols["closed"], cols["note"], cols["stage"]
     kinds = [s["kind"] for s in stages]
     fits, probabilities = scores(cols, kinds)
-    first_position = {}  # pipeline id -> position of its first open stage: where a lead closed later began
-    firsts = {}
-    for pipeline in {id(p): p for p in cols["pipeline"]}.values():
-        first = first_stage(pipeline)
-        first_position[pipeline["id"]], firsts[pipeline["id"]] = first["position"], first["id"]
     pipeline_ids = [p["id"] for p in cols["pipeline"]]
     entered = [o if c is None else c for o, c in zip(created, closed)]  # also the last event
-    furthest = [
-        s["position"] if c is None else (1 if c == o else first_position[p])
-        for s, o, c, p in zip(stages, created, closed, pipeline_ids)
-    ]
+    furthest = [UNKNOWN_PATH if c is not None else s["position"] for s, c in zip(stages, closed)]
+    paths = [(i, path) for i, path in enumerate(cols.get("path") or ()) if path]
+    for i, path in paths:
+        entered[i] = path[-1][1]
+        furthest[i] = max((p for _, _, p in path if p is not None), default=UNKNOWN_PATH)
     expected = cols["expected"]
     if sqlite:  # SQLite stores a date as its ISO text
         iso: dict[_dt.date, str] = {}
@@ -120,7 +118,7 @@ def prepare(cols: Cols, *, sqlite: bool, first_stage: Callable[[Record], Record]
         ],
         "notes": [noted, [notes[i] for i in noted], [created[i] for i in noted]],
         "extras": [list(c) for c in zip(*extras)] if extras else [[], [], []],
-        "firsts": firsts,
+        "paths": paths,
     }
 
 
@@ -144,7 +142,9 @@ def pack(prepared: Prepared) -> dict[str, Any] | None:
     ]
     if None in lead or (prepared["notes"][0] and None in notes) or (prepared["extras"][0] and None in extras):
         return None
-    return {"n": prepared["n"], "lead": lead, "notes": notes, "extras": extras, "firsts": prepared["firsts"]}
+    if prepared["paths"]:
+        return None  # stage paths come from stage-date columns, which the helper process never reads
+    return {"n": prepared["n"], "lead": lead, "notes": notes, "extras": extras}
 
 
 def unpack(packed: dict[str, Any]) -> Prepared:
@@ -159,7 +159,7 @@ def unpack(packed: dict[str, Any]) -> Prepared:
         "lead": [column(text) for text in packed["lead"]],
         "notes": [list(map(int, column(notes[0]))), column(notes[1]), column(notes[2])],
         "extras": [list(map(int, column(extras[0]))), column(extras[1]), column(extras[2])],
-        "firsts": packed["firsts"],
+        "paths": [],
     }
 
 
@@ -199,7 +199,7 @@ class Writer:
     def _drop_indexes(self, keep: set[str]) -> None:
         rows = self.cursor.execute(
             "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL "
-            "AND tbl_name IN ('lead', 'stage_change', 'activity', 'lead_extra')"
+            "AND tbl_name IN ('lead', 'stage_change', 'activity', 'lead_extra', 'event')"
         ).fetchall()
         for name, sql in rows:
             if name not in keep:
@@ -227,7 +227,7 @@ class Writer:
         """Insert `prepare`'s leads under fresh ids, with their history, notes and extras."""
         ids = self.ids(prepared["n"])
         self.insert("lead", LEAD_COLUMNS, list(zip(ids, *prepared["lead"])), NEW_LEAD_DERIVED)
-        self._write_history(ids, prepared["firsts"])
+        self._write_history(ids, prepared["paths"])
         offsets, texts, at = prepared["notes"]
         self.insert(
             "activity",
@@ -236,6 +236,7 @@ class Writer:
         )
         offsets, keys, values = prepared["extras"]
         self.insert("lead_extra", ("lead_id", "key", "value"), list(zip([ids[i] for i in offsets], keys, values)))
+        self.record(ids, paths=bool(prepared["paths"]), notes=bool(prepared["notes"][0]), extras=bool(offsets))
 
     def insert(
         self, table: str, columns: tuple[str, ...], rows: list[tuple[Any, ...]], more: dict[str, str] | None = None
@@ -259,15 +260,31 @@ class Writer:
         else:
             self.conn.execute(text(sql), [dict(zip(names, r)) for r in rows])
 
-    def _write_history(self, ids: list[int], firsts: dict[int, int]) -> None:
-        """Record the history of the just inserted leads `ids` in one set-based insert
-        (`leads.opening_changes_sql`), `firsts` giving each pipeline's first open stage."""
-        first = " ".join(f"WHEN {p} THEN {f}" for p, f in firsts.items())
-        # typed NULLs: PostgreSQL gives an untyped NULL in a UNION the type text
-        first = f"CAST(CASE l.pipeline_id {first} END AS INTEGER)" if first else "CAST(NULL AS INTEGER)"
-        params: dict[str, Any]
-        if self.sqlite:
-            batch, params = "l.id BETWEEN :lo AND :hi", {"lo": ids[0], "hi": ids[-1]}  # consecutive under the lock
-        else:
-            batch, params = "l.id = ANY(:ids)", {"ids": ids}
-        self.conn.execute(text(opening_changes_sql(batch, first)), params)
+    def _write_history(self, ids: list[int], paths: list[tuple[int, list[tuple[int, int, int | None]]]]) -> None:
+        """Record the history of the just inserted leads `ids`: one set-based insert of the rows that begin
+        it (`leads.opening_changes_sql`) for the leads without a path; the rows of each path in `paths`
+        ((offset, [(stage id, at, position), ...]), as `move_lead` would write them) for the others."""
+        batch, params = self._batch(ids)
+        with_path = ", ".join(str(ids[i]) for i, _ in paths)
+        condition = batch("l.id") + (f" AND l.id NOT IN ({with_path})" if with_path else "")
+        self.conn.execute(text(opening_changes_sql(condition)), params)
+        rows = []
+        for i, path in paths:
+            for k, (stage, at, _) in enumerate(path):
+                left = path[k + 1][1] if k + 1 < len(path) else None
+                rows.append((ids[i], path[k - 1][0] if k else None, stage, at, left, None))
+        self.insert("stage_change", STAGE_CHANGE_COLUMNS, rows)
+
+    def record(self, ids: list[int], *, paths: bool, notes: bool, extras: bool) -> None:
+        """Record the events of the just stored leads `ids` and their rows (`leads.opening_events_sql`:
+        whether any has a stage path, a note, an extra field) under the invocation's journal entry."""
+        batch, params = self._batch(ids)
+        params["j"] = journal.journal_of(self.conn).entry_id(self.conn)
+        for sql in opening_events_sql(batch, self.conn.dialect.name, paths=paths, notes=notes, extras=extras):
+            self.conn.execute(text(sql), params)
+
+    def _batch(self, ids: list[int]) -> tuple[Callable[[str], str], dict[str, Any]]:
+        """Return (the condition on a lead id column selecting `ids`, its parameters)."""
+        if self.sqlite:  # consecutive under the lock
+            return (lambda column: f"{column} BETWEEN :lo AND :hi"), {"lo": ids[0], "hi": ids[-1]}
+        return (lambda column: f"{column} = ANY(:ids)"), {"ids": ids}
