@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import text
 
-from pipecli import lookup, pipelines
+from pipecli import lookup, pipelines, team
 from pipecli.errors import PipecliError
 from pipecli.scoring import score as scoring
 from pipecli.scoring.rules import hot_threshold
@@ -54,6 +54,7 @@ class LeadFilter:
     include_archived: bool = False
     hot: bool = False  # only leads whose score now is at or above the hot threshold
     search: str | None = None  # a fragment of the name, company or e-mail, or an exact external id
+    mine: str | None = None  # only the leads the user owns (`list --mine`): who they are without a team (`team.me`)
 
     def where(self, conn: Connection) -> tuple[str, dict[str, Any]]:
         """Return a SQL condition over alias `l` and its parameters."""
@@ -65,9 +66,10 @@ class LeadFilter:
             if self.stage is not None:
                 clauses.append("l.stage_id = :f_stage")
                 params["f_stage"] = pipelines.find_stage(conn, p["id"], self.stage)["id"]
-        if self.owner is not None:
+        owner = team.me(conn, self.mine) if self.mine is not None else self.owner
+        if owner is not None:
             clauses.append("lower(l.owner) = lower(:f_owner)")
-            params["f_owner"] = self.owner
+            params["f_owner"] = owner
         if self.source is not None:
             clauses.append("lower(l.source) = lower(:f_source)")
             params["f_source"] = self.source

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import text
 
+from pipecli import team
 from pipecli.errors import NotFound, PipecliError
 
 if TYPE_CHECKING:
@@ -60,7 +61,7 @@ def resolve(conn: Connection, reference: str, gone_ok: bool = False) -> int:
         if lead_id > ID_MAX:
             raise PipecliError(f"id {digits} is too large: no lead has it (the largest id is {ID_MAX})")
         found = conn.execute(text("SELECT 1 FROM lead WHERE id = :i"), {"i": lead_id}).first()
-        if found or gone_ok:
+        if found or gone_ok or team.hidden(conn, lead_id):  # a hidden lead: the command says whose it is
             return lead_id
         if ref.startswith("#"):
             raise NotFound(f"no lead with id {digits} (see `pipecli list`)")

@@ -34,7 +34,7 @@ from pipecli.qualify import QualificationSection
 from pipecli.reports.clean import CleanSection
 from pipecli.reports.forecast import Settings as ForecastSection
 from pipecli.scoring.rules import ScoringSection
-from pipecli.store import journal
+from pipecli.store import access, journal
 
 # The spec of each shared section (None: the top-level keys, of which only config.SHARED_TOP are shared).
 SPECS: dict[str | None, type[Any]] = {
@@ -175,6 +175,7 @@ def set_value(conn: Connection, key: str, raw: str) -> Setting:
 
 def _write(conn: Connection, key: str, value: Any) -> None:
     """Insert or update the row of `key` (one journal event either way)."""
+    access.require_admin(conn, "change settings")
     entry = journal.journal_of(conn)
     entry.entry_id(conn)  # the author is resolved with the entry (on PostgreSQL, the role)
     row = {"value": json.dumps(value, ensure_ascii=False), "set_at": clock.now_ts(), "set_by": entry.actor}
@@ -191,6 +192,7 @@ def unset(conn: Connection, key: str) -> Setting:
     _split(key)
     if conn.execute(text("SELECT 1 FROM setting WHERE key = :k"), {"k": key}).first() is None:
         raise PipecliError(f"the database does not set {key}; nothing was changed")
+    access.require_admin(conn, "change settings")
     before = config.currency()
     journal.delete_rows(conn, "setting", {"key": key})
     _installed(conn)

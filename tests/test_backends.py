@@ -126,12 +126,14 @@ def test_errors_change_nothing(cli):
         ("move", lead, "Contact", "--at", "2026-11-01"),
         ("add-lead", "Y", "--email", "not-an-email"),
         ("move", 999, "won"),
-        ("log", lead, "dance"),
-        ("list", "--sort", "sideways"),
     ):
         result = cli(*args, ok=False)
         assert result.exit_code == 1, args
         assert result.stderr.startswith("pipecli: ") and result.stderr.count("\n") == 1
+    for args in (("log", lead, "dance"), ("list", "--sort", "sideways")):  # not one of the choices: a usage error
+        result = cli(*args, ok=False)
+        assert result.exit_code == 2, args
+        assert f"'{args[-1]}' is not one of" in result.stderr
     assert cli.sql("SELECT * FROM lead") == before
 
 

@@ -410,3 +410,23 @@ def test_the_shape_check_catches_what_it_pins():
     ):
         with pytest.raises(AssertionError):
             check(shape, wrong)
+
+
+def test_team_list_json_shape(pg_url):
+    from pipecli.store.target import role_of
+
+    member = {
+        "name": None,
+        "role": None,
+        "pipelines": MaybeEmpty(None),
+        "created_role": None,
+        "role_exists": None,
+        "added_by": None,
+        "added_at": None,
+    }
+    from pipecli.cli import app
+
+    assert CliRunner().invoke(app, ["--db", pg_url, "db", "init"]).exit_code == 0  # no JSON of its own
+    # the test's own role mapped as an admin: no role to create on the shared server, none to drop after
+    check([member], json.loads(run(pg_url, f"team add {role_of(pg_url)} --role admin --existing", 0)))
+    check([member], json.loads(run(pg_url, "team list", 0)))

@@ -58,6 +58,7 @@ class Pipeline(RuleBasedStateMachine):
         self.drop_db, self.tmp_path = drop_db, tmp_path
         self.db = make_db()
         self.cli = Cli(self.db)
+        self.cli("db", "init")  # a read never creates a database: each example starts from a made one
         self.model: dict[int, dict] = {}
         self.undoable: list[tuple[int, dict]] = []  # (journal entry, the model before it), newest last
         self.clock = itertools.count(1)

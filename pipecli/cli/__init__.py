@@ -184,6 +184,7 @@ from pipecli.cli import (  # noqa: E402  (they register on `app`)
     reports,
     selling,
     settings,
+    team,
     transfer,
     trust,
     ui,
@@ -205,6 +206,7 @@ for _module in (
     calendar,
     examples,
     settings,
+    team,
 ):
     _module.register(app)
 

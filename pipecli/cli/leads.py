@@ -180,7 +180,7 @@ def delete(lead: LeadArg, yes: YesOpt = False) -> None:
 
     with store().read() as conn:
         lead_id = resolve_lead(conn, lead)
-        row = leads.get_lead(conn, lead_id)
+        row = leads.get_lead(conn, lead_id, for_update=True)  # a lead to change: refused as such
     confirm(f"Delete lead {lead_id} ({row['name']}) and all its history?", yes)
     with store().write() as conn:
         leads.delete_lead(conn, lead_id)
@@ -235,7 +235,11 @@ def list_(
         bool, typer.Option("--hot", help="Only hot leads (score at or above [scoring] hot_threshold).")
     ] = False,
     mine: Annotated[
-        bool, typer.Option("--mine", help="Only leads you own (--as, $PIPECLI_USER, config `user`, login).")
+        bool,
+        typer.Option(
+            "--mine",
+            help="Only leads you own: on PostgreSQL with a team, your database role; else --as, $PIPECLI_USER, config `user`, login.",
+        ),
     ] = False,
     columns: Annotated[
         str | None,
@@ -260,6 +264,7 @@ def list_(
 
     shown = views.lead_columns(columns, fmt)
 
+    me = None
     if mine:
         # imported when the command runs, so --help and --version stay light
         from pipecli.cli.context import current
@@ -268,7 +273,7 @@ def list_(
 
         if owner is not None:
             raise UsageError("--mine and --owner both name the owner: give one")
-        owner = resolve_actor(current().actor)[0]
+        me = resolve_actor(current().actor)[0]
 
     filters = listing.LeadFilter(
         pipeline,
@@ -279,6 +284,7 @@ def list_(
         include_archived=archived,
         hot=hot,
         search=search,
+        mine=me,
     )
     with store().read() as conn:
         rows = listing.list_leads(conn, filters, sort, limit)

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from pipecli.merging import Plan
     from pipecli.reports.changes import ChangesReport
     from pipecli.settings import Setting
+    from pipecli.team import Member, Removed
     from pipecli.undo import Entry, Undone
 
 Row = Mapping[str, Any]
@@ -597,6 +598,42 @@ def settings(shown: Sequence[Setting], fmt: str, one: bool = False) -> None:
         output.render_record(rows[0], SETTING_COLUMNS, fmt)
     else:
         output.render(rows, SETTING_COLUMNS, fmt)
+
+
+TEAM_COLUMNS: Columns = (
+    Column("name"),
+    Column("role"),
+    Column("pipelines"),
+    Column("created_role", kind="bool"),
+    Column("role_exists", kind="bool"),
+    Column("added_by"),
+    Column("added_at", kind="ts"),
+)
+
+
+def team(members: Sequence[Member], fmt: str) -> None:
+    """Write the team's members (`pipecli team`); JSON keeps the pipelines as a list ([] for all)."""
+    rows = [
+        {
+            "name": m.name,
+            "role": m.role,
+            "pipelines": m.pipelines if fmt == "json" else ", ".join(m.pipelines) or "all",
+            "created_role": m.created_role,
+            "role_exists": m.role_exists,
+            "added_by": m.added_by,
+            "added_at": m.added_at,
+        }
+        for m in members
+    ]
+    output.render(rows, TEAM_COLUMNS, fmt)
+
+
+def team_removed(removed: Removed) -> None:
+    """Say that a member was removed, what became of its role, and how many leads still name it."""
+    role = "its database role was dropped" if removed.role_dropped else "its database role was kept, without grants"
+    output.message(
+        f"{removed.member.name} removed from the team: {role}; {removed.owned_leads} lead(s) still name it as owner"
+    )
 
 
 def shadowed_settings(shadowed: Sequence[tuple[str, Any, Any]], target: str) -> None:

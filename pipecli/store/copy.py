@@ -15,7 +15,7 @@ from sqlalchemy import func, inspect, select, text
 from sqlalchemy.engine import Connection
 
 from pipecli.errors import PipecliError
-from pipecli.store import schema
+from pipecli.store import access, schema
 from pipecli.store.db import Store
 from pipecli.store.sql import SCHEMA_LOCK, serialise
 from pipecli.store.target import is_url
@@ -64,6 +64,7 @@ def copy_database(source: Connection, target: Connection) -> list[dict[str, Any]
         raise PipecliError(f"the source holds tables pipecli does not know ({', '.join(unknown)}); nothing was copied")
     serialise(target, SCHEMA_LOCK)  # no pipecli creates a schema meanwhile
     schema.tables()[0].metadata.create_all(target)
+    access.enable(target)  # the copy's policies, as a new database's
     expected = count_rows(source)
     for table in schema.tables():
         result = source.execution_options(yield_per=BATCH).execute(select(table).order_by(*table.primary_key.columns))

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
@@ -35,7 +36,7 @@ from sqlalchemy.pool import NullPool
 from pipecli import DISTRIBUTION, config
 from pipecli.errors import NoDatabase, PipecliError
 from pipecli.formats import NUL_REFUSED, nul_in
-from pipecli.store import migrations
+from pipecli.store import access, migrations
 from pipecli.store.faults import kill_point
 from pipecli.store.files import create_private_file, describe_file
 from pipecli.store.journal import KEY, Journal
@@ -50,6 +51,17 @@ def translate_error(exc: Exception, target: str) -> PipecliError:
     orig = getattr(exc, "orig", exc)
     text = str(orig or exc).strip().splitlines()[0] if str(exc) else type(exc).__name__
     low = text.lower()
+    if is_url(target) and "row-level security" in low:
+        # the policies' backstop (store.access): the core refuses with the exact cause before writing
+        return PipecliError(
+            f"permission denied: database role {role_of(target)} may not write this row ({text}); nothing was changed"
+        )
+    denied = re.search(r"permission denied for table (pipeline|stage|setting|team_member)\b", low)
+    if is_url(target) and denied:
+        return PipecliError(
+            f"permission denied: database role {role_of(target)} may not change the {denied.group(1)} table:"
+            " only a team admin changes pipelines, stages, settings and the team; nothing was changed"
+        )
     if is_url(target) and (getattr(orig, "sqlstate", None) == "42501" or "permission denied" in low):
         # a role the tables were not granted to: on PostgreSQL the file's permissions have nothing to do with it
         return PipecliError(
@@ -259,6 +271,7 @@ class Store:
                     if journal is not None:
                         journal.committed()
                 finally:
+                    access.forget_member(conn)  # a pooled connection's next transaction reads the team again
                     if journal is not None:
                         conn.info.pop(KEY, None)
         except DBAPIError as exc:

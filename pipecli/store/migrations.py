@@ -15,13 +15,13 @@ from sqlalchemy.engine import Connection
 
 from pipecli import clock
 from pipecli.errors import NoDatabase, PipecliError
-from pipecli.store import sql
+from pipecli.store import access, sql
 from pipecli.store.target import redact
 
 if TYPE_CHECKING:
     from pipecli.store.db import Store
 
-LATEST = 10
+LATEST = 11
 APPLICATION_ID = 0x70697065  # "pipe": marks a SQLite file as pipecli's (PRAGMA application_id)
 
 
@@ -183,6 +183,13 @@ def m010_merges(conn: Connection) -> None:
     _create_missing(conn)
 
 
+def m011_team(conn: Connection) -> None:
+    """v10 -> v11: the team (`pipecli team`) and, on PostgreSQL, the row-level security policies keyed on it
+    (`store.access`); with no member yet, every role keeps the access its grants give."""
+    _create_missing(conn)
+    access.enable(conn)
+
+
 STEPS = {
     2: m002_followups_scores_extras,
     3: m003_fewer_narrower_indexes,
@@ -191,6 +198,7 @@ STEPS = {
     7: m007_forecast_category,
     8: m008_settings,
     10: m010_merges,
+    11: m011_team,
 }
 
 
@@ -202,6 +210,7 @@ def _create_fresh(conn: Connection, seed: Callable[[Connection], object] | None)
     from pipecli.store.schema import METADATA
 
     METADATA.create_all(conn)
+    access.enable(conn)
     conn.execute(
         text("INSERT INTO meta (key, value) VALUES ('schema_version', :v), ('created_at', :c)"),
         {"v": str(LATEST), "c": str(clock.now_ts())},

@@ -264,6 +264,25 @@ class Setting(SQLModel, table=True):
     set_by: str
 
 
+class TeamMember(SQLModel, table=True):
+    """A member of the team using a PostgreSQL database (since schema 11, `pipecli team`): the database role
+    they connect as (also the name a lead's `owner` holds), their role in the team (`seller` sees and changes
+    only the leads they own, `manager` every lead of the pipelines they manage, `admin` everything, pipelines,
+    stages, settings and the team included), the pipelines it is limited to (comma-separated ids; NULL for
+    all), and whether pipecli created the database role (so `team remove` drops only what it made).
+
+    The row-level security policies read this table (`store.access`); on SQLite it stays empty."""
+
+    __tablename__ = "team_member"
+
+    role_name: str = Field(primary_key=True)
+    role: str  # seller | manager | admin
+    pipelines: str | None = None
+    created_role: bool = False
+    added_at: int = Field(sa_type=BigInteger)
+    added_by: str
+
+
 class Journal(SQLModel, table=True):
     """One command invocation that changed data: when, who (and, on PostgreSQL, the connection's role),
     the command line; `undoes` names the entry an `undo` reverted, `reverted_by` the undo that reverted this."""
