@@ -100,7 +100,10 @@ class Pipeline(RuleBasedStateMachine):
 
     def refused(self, result, before_rows, args):
         assert result.exit_code in (1, 2), (args, result.exit_code, result.output, result.exception)
-        assert result.stderr.startswith("pipecli: ") and result.stderr.count("\n") == 1, (args, result.stderr)
+        if result.exit_code == 2:  # a usage error (a value not among the choices): click's usage, hint, error
+            assert result.stderr.startswith("Usage: pipecli ") and "Error: " in result.stderr, (args, result.stderr)
+        else:
+            assert result.stderr.startswith("pipecli: ") and result.stderr.count("\n") == 1, (args, result.stderr)
         assert self.cli.every_row() == before_rows, f"a failed command changed the database: {args}"
 
     def pick(self, n: int) -> int | None:
