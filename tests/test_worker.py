@@ -59,11 +59,18 @@ def spy(monkeypatch):
 
 def stored(cli) -> dict:
     """Return every row of `cli`'s database, as two databases that hold the same data compare equal: the
-    journal without its command line (it names each database's own file), and the events as a set
-    without their ids (the bulk writer numbers a batch's events in the order of its own batches)."""
+    journal without its command line (it names each database's own file), and each lead's events in the
+    order they were recorded, without their ids (the bulk writer numbers a batch's events in the order of
+    its own batches, so only the order among one lead's events is the same on both paths)."""
+    from pipecli.store import schema
+
     rows = cli.every_row()
-    rows["journal"] = [r[:4] + r[5:] for r in rows["journal"]]
-    rows["event"] = sorted((r[1:] for r in rows["event"]), key=repr)
+    command = [c.name for c in schema.Journal.__table__.columns].index("command")
+    rows["journal"] = [r[:command] + r[command + 1 :] for r in rows["journal"]]
+    event = [c.name for c in schema.Event.__table__.columns]
+    lead, ident = event.index("lead_id"), event.index("id")
+    in_lead_order = sorted(rows["event"], key=lambda r: (r[lead] is None, r[lead] or 0))  # stable: ids kept in order
+    rows["event"] = [r[:ident] + r[ident + 1 :] for r in in_lead_order]
     return rows
 
 
