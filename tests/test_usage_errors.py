@@ -9,8 +9,10 @@ all; `list` has the options --sort, --stage and --status starting like `--stat`;
 """
 
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -117,3 +119,27 @@ def test_help_stays_as_it_was(tmp_path):
     assert group.stderr.startswith("Usage: pipecli db [OPTIONS] COMMAND [ARGS]...") and "  init " in group.stderr
     bare = run([], db)
     assert bare.returncode == 2 and "Commands:" in bare.stderr and "  add-lead " in bare.stderr
+
+
+def test_ctrl_c_in_a_command_is_still_one_line_and_exit_130(tmp_path):
+    """`import -` waits on stdin; SIGINT there (the terminal's Ctrl-C) ends it as before: one line, 130."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "PIPECLI_DB": str(tmp_path / "p.db")}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pipecli", "import", "-"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=ROOT,
+    )
+    proc.stdin.write("name,value\nAnna,100\n")
+    proc.stdin.flush()
+    deadline = time.monotonic() + 120
+    while "pipe" not in Path(f"/proc/{proc.pid}/wchan").read_text():  # blocked reading stdin: inside the command
+        assert time.monotonic() < deadline and proc.poll() is None, "import - never waited on stdin"
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert (proc.returncode, out) == (130, "")
+    assert err.endswith("pipecli: interrupted; nothing was changed by the unfinished command\n")
