@@ -100,8 +100,9 @@ class Pipeline(RuleBasedStateMachine):
 
     def refused(self, result, before_rows, args):
         assert result.exit_code in (1, 2), (args, result.exit_code, result.output, result.exception)
-        if result.exit_code == 2:  # a usage error (a value not among the choices): click's usage, hint, error
-            assert result.stderr.startswith("Usage: pipecli ") and "Error: " in result.stderr, (args, result.stderr)
+        if result.exit_code == 2:  # a usage error (a value not among the choices): `pipecli CMD: ... -h for help)`
+            assert result.stderr.startswith(f"pipecli {args[0]}"), (args, result.stderr)
+            assert result.stderr.endswith(" -h for help)\n") and result.stderr.count("\n") == 1, (args, result.stderr)
         else:
             assert result.stderr.startswith("pipecli: ") and result.stderr.count("\n") == 1, (args, result.stderr)
         assert self.cli.every_row() == before_rows, f"a failed command changed the database: {args}"
