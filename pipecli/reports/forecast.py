@@ -235,7 +235,20 @@ def _project(conn, pipeline, t, history, period, starts, mode, runs, seed, targe
     open_deals = sum(g[3] for g in groups)
     step = timing.sample_step(conn, rel, params)
     model = open_deal_model(
-        conn, rel, inner, params, open_deals, step, t, period, starts, open_stages, probs, mode, min_history
+        conn,
+        rel,
+        inner,
+        params,
+        open_deals,
+        step,
+        t,
+        period,
+        starts,
+        open_stages,
+        probs,
+        mode,
+        min_history,
+        not history,
     )
     if model["deals"] <= EXACT_LIMIT:
         method = "every deal" if model["deals"] else "no deals"
@@ -243,7 +256,7 @@ def _project(conn, pipeline, t, history, period, starts, mode, runs, seed, targe
     else:
         method = "groups"
         from_open = simulate.normal_sum(model["matrix"], model["values"], model["squares"], model["counts"], runs, rng)
-    nb = arrivals.estimate(conn, rel, params, t, period, starts, step)
+    nb = arrivals.estimate(conn, rel, params, t, period, starts, step, None if history else pid)
     from_new = arrivals.simulate(nb, runs, rng)
     revenue = from_open + from_new
     expected_open = model["expected"]
@@ -316,13 +329,14 @@ def _day(value) -> _dt.date:
 
 
 def open_deal_model(
-    conn, rel, inner, params, count, step, t, period, starts, open_stages, probs, mode, min_cell
+    conn, rel, inner, params, count, step, t, period, starts, open_stages, probs, mode, min_cell, seek=False
 ) -> dict:
     """Return the open deals' rows of P(won in coming period i) (see `timing`), one per deal up to
     EXACT_LIMIT deals, else one per group of alike deals, with their counts, value sums and squares, and
     the expected revenue per period. `inner` is the open-deal query of `_project` (classic period k,
     stage, value, mode probability, age bucket, expected close) and `count` the number of its deals; the
-    history is read from the leads of the sample of step `step` (`timing.sample_step`)."""
+    history is read from the leads of the sample of step `step` (`timing.sample_step`; `seek`: `rel` is the
+    lead table, `timing.sample_from`)."""
     # local by history only (no cycle, no start-up cost): numpy is only needed by the forecast
     import numpy as np
 
@@ -333,6 +347,7 @@ def open_deal_model(
     stay_sql = "(CASE WHEN c.left_at IS NULL OR c.left_at > :t THEN :t ELSE c.left_at END - c.at) / :plen"
     # SQLite: the lead side first (CROSS JOIN fixes the order there; PostgreSQL plans a hash join itself)
     join = "CROSS JOIN" if conn.dialect.name == "sqlite" else "JOIN"
+    leads, kept = timing.sample_from(conn, rel, step, seek)
     if ids:
         # from the (sampled) leads to their stays, closed and open apart: each part reads one covering index
         # of the lead table and seeks its stays, instead of looking a lead up for every stay
@@ -340,8 +355,8 @@ def open_deal_model(
             for sid, stay, b, status, n in conn.execute(
                 text(
                     f"SELECT c.to_stage_id, {stay_sql}, (COALESCE(l.closed_at, :t) - c.at) / :plen AS b, l.status,"
-                    f" COUNT(*) FROM {rel} l {join} stage_change c ON c.lead_id = l.id "
-                    f"WHERE {part} AND {timing.sampled('l', step)} AND c.at <= :t "
+                    f" COUNT(*) FROM {leads} {join} stage_change c ON c.lead_id = l.id "
+                    f"WHERE {part} AND {kept} AND c.at <= :t "
                     f"AND c.to_stage_id IN ({', '.join(map(str, ids))}) "
                     f"GROUP BY c.to_stage_id, {stay_sql}, (COALESCE(l.closed_at, :t) - c.at) / :plen, l.status"
                 ),
@@ -363,8 +378,8 @@ def open_deal_model(
             (_day(ec), clock.from_ts(closed).date())
             for ec, closed in conn.execute(
                 text(
-                    f"SELECT l.expected_close, l.closed_at FROM {rel} l WHERE l.status = 'won' "
-                    f"AND l.expected_close IS NOT NULL AND l.closed_at <= :t AND {timing.sampled('l', step)}"
+                    f"SELECT l.expected_close, l.closed_at FROM {leads} WHERE l.status = 'won' "
+                    f"AND l.expected_close IS NOT NULL AND l.closed_at <= :t AND {kept}"
                 ),
                 rel_params,
             )
