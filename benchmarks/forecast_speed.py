@@ -17,6 +17,7 @@ wheel runs: with PYTHONDONTWRITEBYTECODE set, every run would compile pipecli's 
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import resource
 import sqlite3
@@ -27,13 +28,10 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "benchmarks"))
-
-import bigdb  # noqa: E402
-
-os.environ.setdefault("PIPECLI_NOW", bigdb.NOW)
-os.environ.setdefault("TZ", "UTC")
+sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks")]  # pipecli from this checkout, and bigdb beside this file
+bigdb = importlib.import_module("bigdb")
+for key, value in (("PIPECLI_NOW", bigdb.NOW), ("TZ", "UTC")):
+    os.environ.setdefault(key, value)  # the database's frozen now, and one time zone
 time.tzset()
 
 TARGET_S = 2.0
