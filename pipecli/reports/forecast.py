@@ -18,7 +18,9 @@ such forecasts could be trusted in the past (the backtest).
   and probability: the number won is binomial and their total is drawn from the normal law of a sum of
   that many values taken without replacement from the group. P10/P50/P90 are rounded to the minor unit.
 - Target: the share of runs in which the period's already-won revenue plus the simulated revenue reaches it.
-- Categories (a SaaS CRM's roll-up, from each open deal's forecast category and its period as above):
+- Categories (a SaaS CRM's roll-up, from each open deal's forecast category, else its stage's default
+  (`pipeline stage --forecast-category`, read as it is now, also for a past moment), else pipeline; and
+  its period as above):
   commit = won so far + the value of commit deals; best case = commit + the value of best deals; pipeline
   = the value of deals in category pipeline (or none); omitted = the value of omit deals, left out of the
   roll-up. The raw sums of the four categories add up to the period's value.
@@ -42,8 +44,8 @@ from pipecli.clock import DAY
 from pipecli.config import setting
 from pipecli.errors import PipecliError
 from pipecli.history import check_as_of
-from pipecli.leads import FORECAST_CATEGORIES
 from pipecli.money import round_minor
+from pipecli.pipelines import FORECAST_CATEGORIES
 from pipecli.reports import arrivals, simulate, state, timing
 from pipecli.reports.periods import PERIODS, label, next_start, period_start
 from pipecli.scoring import learn
@@ -194,12 +196,15 @@ def _project(conn, pipeline, t, history, period, starts, mode, runs, seed, targe
     stage_p = _case("l.stage_id", {p["stage_id"]: p["probability"] for p in probs}, "0.0")
     prob_sql = f"COALESCE(l.win_probability, {stage_p})" if mode == "learned" else stage_p
     bucket_sql = "CAST(l.win_probability * 100 AS INTEGER)" if mode == "learned" else "-1"
+    # a deal without a category of its own takes its stage's default (`pipeline stage --forecast-category`)
+    defaults = {s["id"]: s["forecast_category"] for s in open_stages if s.get("forecast_category")}
+    default_category = _case("l.stage_id", defaults, "NULL")
     inner = (
         f"SELECT CASE WHEN l.expected_close IS NOT NULL THEN CASE {date_case} ELSE -1 END"
         f" ELSE CASE {ts_case} ELSE -1 END END AS k, l.stage_id AS stage_id,"
         f" COALESCE(l.value_minor, 0) AS v, {prob_sql} AS p, {bucket_sql} AS pb,"
         " (:t - l.stage_entered_at) / :plen AS a, l.expected_close AS ec,"
-        " COALESCE(l.forecast_category, 'pipeline') AS fc"
+        f" COALESCE(l.forecast_category, {default_category}, 'pipeline') AS fc"
         f" FROM {rel} l WHERE l.status = 'open' AND l.archived_at IS NULL"
     )
     params = {**params, "t": t, "plen": timing.PERIOD_SECONDS[period]}
