@@ -22,7 +22,7 @@ from pipecli import clock, identity, pipelines, team
 from pipecli.activities import activities_of, check_kind, engages
 from pipecli.errors import PipecliError
 from pipecli.history import lead_history
-from pipecli.pipelines import UNKNOWN_PATH
+from pipecli.pipelines import UNKNOWN_PATH, forecast_category
 from pipecli.scoring import score as scoring
 from pipecli.store import journal
 
@@ -40,9 +40,6 @@ EDITABLE = (
     "external_id",
     "forecast_category",
 )
-# A deal's forecast category, as sellers call their deals in a SaaS CRM's roll-up: commit (will close in its
-# period), best (might), pipeline (too early to say; a deal without one), omit (left out of the roll-up).
-FORECAST_CATEGORIES = ("commit", "best", "pipeline", "omit")
 
 
 def _clean_text(value: str | None) -> str | None:
@@ -300,17 +297,6 @@ def edit_lead(conn, lead_id: int, changes: dict, at: int | None = None) -> dict:
     set_fields(conn, lead, values, at)
     scoring.refresh(conn, lead_id)
     return get_lead(conn, lead_id)
-
-
-def forecast_category(text_: str) -> str | None:
-    """Return the forecast category `text_` names (any case; '' is None, no category), or raise naming the
-    known ones: the one check of a category, for `edit` and the import."""
-    folded = text_.strip().lower()
-    if not folded:
-        return None
-    if folded not in FORECAST_CATEGORIES:
-        raise PipecliError(f"forecast category {text_!r} is not one of {', '.join(FORECAST_CATEGORIES)}")
-    return folded
 
 
 def delete_lead(conn, lead_id: int) -> dict:

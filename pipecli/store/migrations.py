@@ -21,7 +21,7 @@ from pipecli.store.target import redact
 if TYPE_CHECKING:
     from pipecli.store.db import Store
 
-LATEST = 11
+LATEST = 13
 APPLICATION_ID = 0x70697065  # "pipe": marks a SQLite file as pipecli's (PRAGMA application_id)
 
 
@@ -190,6 +190,12 @@ def m011_team(conn: Connection) -> None:
     access.enable(conn)
 
 
+def m013_stage_forecast_category(conn: Connection) -> None:
+    """v12 -> v13: a stage's default forecast category, for its deals that have none (`pipeline stage
+    --forecast-category`)."""
+    add_missing_columns(conn, "stage", {})
+
+
 STEPS = {
     2: m002_followups_scores_extras,
     3: m003_fewer_narrower_indexes,
@@ -199,6 +205,7 @@ STEPS = {
     8: m008_settings,
     10: m010_merges,
     11: m011_team,
+    13: m013_stage_forecast_category,
 }
 
 
