@@ -181,6 +181,12 @@ def forget_member(conn: Connection) -> None:
     conn.info.pop(MEMBER_KEY, None)
 
 
+def may_change_settings(conn: Connection) -> bool:
+    """Return True when the connection may change pipelines, settings, the team and `meta`: an admin member,
+    the tables' owner, or anyone while the database has no team (SQLite: always)."""
+    return member(conn)[1] in ("admin", "free")
+
+
 def require_admin(conn: Connection, what: str) -> None:
     """Raise unless the connection may `what` (change pipelines, settings, the team): an admin member, the
     tables' owner, or anyone while the database has no team. The grants are the backstop."""
