@@ -309,7 +309,7 @@ def _write_batch(
             result.created_leads += lead_id is not None
         if lead_id is None:
             result.unmatched += 1
-            if facts.people:  # a later --create-leads (or a lead added meanwhile) may match it
+            if facts.people:  # read again by a later --create-leads (a lead added meanwhile matches then too)
                 unmatched.add(raw.key)
                 first = facts.people[0]
                 sender = result.senders.setdefault(match.normal(first.address), Sender(first.address, first.name))
