@@ -25,6 +25,7 @@ from pipecli.history import lead_history
 from pipecli.pipelines import UNKNOWN_PATH, forecast_category
 from pipecli.scoring import score as scoring
 from pipecli.store import journal
+from pipecli.store.sql import KEYED_IMPORT_LOCK, serialise
 
 # Something before the first @, a dot after it, no spaces (the shape check `add-lead` and `import` share).
 EMAIL = re.compile(r"[^@\s]+@\S*\.\S*")
@@ -114,7 +115,11 @@ def add_lead(
     note: str | None = None,
     at: int | None = None,
 ) -> int:
-    """Add a lead (to the default pipeline's first stage unless told otherwise); return its id."""
+    """Add a lead (to the default pipeline's first stage unless told otherwise); return its id.
+
+    Holds the keyed imports' lock to the commit (PostgreSQL): a keyed import running meanwhile would not
+    see this lead and add a second one for its e-mail."""
+    serialise(conn, KEYED_IMPORT_LOCK)
     name = _clean_text(name)
     if not name:
         raise PipecliError("a lead needs a name")
@@ -180,7 +185,11 @@ class Added:
 
 def add_checked(conn, name: str, *, unique: bool = False, **details) -> Added:
     """Add a lead as `add_lead` does after looking for likely duplicates among the stored leads; return
-    its id with them. With `unique`, a likely duplicate refuses the lead (nothing is written)."""
+    its id with them. With `unique`, a likely duplicate refuses the lead (nothing is written).
+
+    The look and the insert run under the keyed imports' lock, as an import's own do: a keyed import
+    running meanwhile either commits first (and its leads are found here) or waits (and finds this one)."""
+    serialise(conn, KEYED_IMPORT_LOCK)
     contact = identity.Contact(name, details.get("company"), check_email(details.get("email")), details.get("phone"))
     found = identity.likely_duplicates(conn, contact)
     if unique and found:
