@@ -8,6 +8,12 @@ other change (undo, an add, the palette, another terminal) reloads every header.
 database's change counter every POLL seconds (a timer, no busy loop) and reloads when another terminal or
 cron changed something. Which deals are stale is `clean`'s judgement (`cards.stale_ids`), computed in a
 worker thread so the board opens without it, a moment after the last change (STALE_DELAY).
+
+The filter applies as it is typed, once typing stops for FILTER_IDLE seconds (the board behind the form
+shows it; Enter keeps it, Escape puts back the one before), matched on the filter keys read once in a worker
+after the board opens (`cards.SearchIndex`; in SQL until they are read, or on a bigger board). The modules
+a first change needs (the journal's schema: SQLModel and pydantic) are imported in a worker after the
+first screen too, so the first move is as quick as the next.
 """
 
 from __future__ import annotations
@@ -49,6 +55,7 @@ HEADER_LINES = 2  # a column's header: its name, its count and value
 # rows, which in a thread would hold the interpreter (and so the keys) for as long.
 BIG_PIPELINE = 5000
 STALE_DELAY = 1.0  # seconds after the last change before clean judges again: a run of moves costs one judgement
+FILTER_IDLE = 0.25  # seconds without typing in the filter form before the board shows the filter
 
 
 @dataclass
@@ -72,7 +79,13 @@ def _style(name: str) -> Style:
 class StageColumn(Widget):
     """One stage's column: its header and the cards that fit, the selected one highlighted."""
 
-    DEFAULT_CSS = "StageColumn { width: 1fr; height: 100%; border-right: vkey $primary-darken-2; }"
+    # The column's right edge is drawn with its lines (a CSS border costs textual a third of a frame's time).
+    DEFAULT_CSS = """
+    StageColumn { width: 1fr; height: 100%; }
+    StageColumn > .stage-column--edge { color: $primary-darken-2; }
+    """
+    COMPONENT_CLASSES: ClassVar[set[str]] = {"stage-column--edge"}
+    EDGE = "▕"
 
     strips: list[Strip] | None = None  # the lines drawn, until the next refresh
 
@@ -91,11 +104,14 @@ class StageColumn(Widget):
         if self.strips is None or len(self.strips) != height or (self.strips and self.strips[0].cell_length != width):
             board: BoardApp = self.app  # type: ignore[assignment]
             base = self.rich_style
-            lines = board.column_lines(self.index, width, height)
+            inner = max(width - 1, 0)
+            edge = Segment(self.EDGE, base + self.get_component_rich_style("stage-column--edge", partial=True))
+            lines = board.column_lines(self.index, inner, height)
             self.strips = [
-                Strip([Segment(text, base + _style(style))]).adjust_cell_length(width, base) for text, style in lines
+                Strip([Segment(text, base + _style(style))]).adjust_cell_length(inner, base) for text, style in lines
             ]
-            self.strips += [Strip.blank(width, base)] * (height - len(self.strips))
+            self.strips += [Strip.blank(inner, base)] * (height - len(self.strips))
+            self.strips = [Strip([*strip, edge], width) for strip in self.strips]
         return self.strips[y] if y < len(self.strips) else Strip.blank(width, self.rich_style)
 
     def on_click(self, event: events.Click) -> None:
@@ -130,6 +146,12 @@ class BoardApp(App[None]):
         self.stale: set[int] = set()
         self.matches: cards.Matches | None = None  # what the filter lets through, when there is one
         self.stale_timer: Timer | None = None
+        self.filter_timer: Timer | None = None  # the filter typed, applied when typing stops
+        self.filter_before = self.filter  # the filter when the form opened: Escape puts it back
+        self.search: cards.SearchIndex | None = None  # the open deals' filter keys, once read
+        self.search_generation = 0  # moved on by every reload: a keys read started before it is out of date
+        self.search_pending = False  # a read of the filter keys is running
+        self.filter_form: Form | None = None  # the filter form, while it is open
         self.judge = cards.StaleJudge()  # a big pipeline's judgement, in its own process
         self.queue_report: clean.Report | None = None  # what the open clean queue shows
         self.message = ""
@@ -153,6 +175,7 @@ class BoardApp(App[None]):
 
     async def rebuild(self) -> None:
         """Read the headers and lay out one column widget per open stage (the pipeline may have changed)."""
+        self.read_search()
         self.load_headers()
         board = self.query_one("#board", Horizontal)
         await board.remove_children()
@@ -160,11 +183,17 @@ class BoardApp(App[None]):
         self.col = min(self.col, max(len(self.columns) - 1, 0))
         self.layout_columns()
         self.judge_stale()  # at once: nothing changes yet that a delay would wait for
+        self.warm_up()
 
     def load_headers(self) -> None:
         """Read every column's header; keep each column's cursor where it was (bounded by its new count)."""
         with self.session.read() as conn:
-            self.matches = cards.Matches.read(conn, self.pipeline["id"], self.filter) if self.filter.active else None
+            self.matches = None
+            if self.filter.active:
+                if self.search is not None:
+                    self.matches = self.search.matches(self.filter)
+                else:
+                    self.matches = cards.Matches.read(conn, self.pipeline["id"], self.filter)
             stages = cards.stages(conn, self.pipeline["id"], self.filter, self.matches)
         before = {c.stage.id: c for c in self.columns}
         self.columns = []
@@ -286,11 +315,38 @@ class BoardApp(App[None]):
 
     def reload(self) -> None:
         """Read the headers again and drop every cached window (after a change, here or elsewhere)."""
+        self.read_search()  # any deal may have changed
         self.load_headers()
         with self.session.read() as conn:
             self.counter = cards.change_counter(conn)
         self.layout_columns()
         self.refresh_stale()
+
+    def read_search(self) -> None:
+        """Have the filter keys (`cards.SearchIndex`) read again in a worker; until they are, filters are
+        matched in SQL."""
+        self.search, self.search_pending = None, True
+        self.search_generation += 1
+        self._read_search(self.search_generation)
+
+    @work(thread=True, exclusive=True, group="search")
+    def _read_search(self, generation: int) -> None:
+        try:
+            with self.session.read() as conn:
+                found = cards.SearchIndex.read(conn, self.pipeline["id"])
+        except PipecliError:  # the board's own reads show the error; the filter is matched in SQL meanwhile
+            return
+        self.call_from_thread(self._set_search, found, generation)
+
+    def _set_search(self, found: cards.SearchIndex | None, generation: int) -> None:
+        if generation == self.search_generation:  # no change since the read began
+            self.search, self.search_pending = found, False
+
+    @work(thread=True, group="warm")
+    def warm_up(self) -> None:
+        """Import what a first change needs, off the event loop (a second of SQLModel and pydantic)."""
+        # the journal's schema, imported by every write: here so the first move does not wait for it
+        import pipecli.store.schema  # noqa: F401
 
     def changed(self, lead_id: int, was: int | None) -> None:
         """Show a change to one deal made here (it was in stage `was`, None when not on the board): read the
@@ -299,6 +355,10 @@ class BoardApp(App[None]):
             now = cards.place_of(conn, self.pipeline["id"], lead_id, self.filter)
             if self.matches is not None:
                 self.matches.place(lead_id, was, now)
+            if self.search is not None:
+                self.search.update(conn, self.pipeline["id"], lead_id, was)
+            elif self.search_pending:  # the read of the keys still running may have missed this change
+                self.read_search()
             touched = {s for s in (was, now[0] if now else None) if s is not None}
             fresh = {s.id: s for s in cards.stages(conn, self.pipeline["id"], self.filter, self.matches, touched)}
             counter = cards.change_counter(conn)
@@ -520,17 +580,46 @@ class BoardApp(App[None]):
             self.attempt(lambda: self.session.add(form, self.pipeline["name"])[1])
 
     def action_filter(self) -> None:
-        f = self.filter
+        f = self.filter_before = self.filter
         fields = [("text", "name or company contains", f.text or ""), ("owner", "owner", f.owner or "")]
         fields.append(("source", "source", f.source or ""))
-        self.push_screen(Form("Filter the board (empty: everything)", fields), self._filtering)
+        title = "Filter the board (empty: everything; Enter keeps it, Escape undoes it)"
+        self.filter_form = Form(title, fields, on_change=self._typing_filter)
+        self.push_screen(self.filter_form, self._filtering)
+
+    @staticmethod
+    def _filter_of(form: dict[str, str]) -> cards.Filter:
+        return cards.Filter(*(form[k].strip() or None for k in ("text", "owner", "source")))
+
+    def _typing_filter(self, form: dict[str, str]) -> None:
+        """Apply the filter form's values once typing stops for FILTER_IDLE seconds (a later key moves it on)."""
+        if self.filter_timer is not None:
+            self.filter_timer.stop()
+
+        def idle() -> None:
+            if self.filter_form is not None:  # still open: a closed form's filter was applied when it closed
+                self.apply_filter(self._filter_of(form))
+
+        self.filter_timer = self.set_timer(FILTER_IDLE, idle)
+
+    def apply_filter(self, flt: cards.Filter) -> None:
+        """Show the board through `flt` (nothing to do when it is the one shown). Nothing changed in the
+        database: the headers and windows are read again, the stale marks and the counter stay."""
+        if self.filter_timer is not None:
+            self.filter_timer.stop()
+            self.filter_timer = None
+        if flt == self.filter:
+            return
+        self.filter = flt
+        self.load_headers()
+        self.layout_columns()
+        self.status(f"filter: {self.filter.describe() or 'none'}")
 
     def _filtering(self, form: dict[str, str] | None) -> None:
-        if form is None:
-            return
-        self.filter = cards.Filter(*(form[k].strip() or None for k in ("text", "owner", "source")))
-        self.reload()
-        self.status(f"filter: {self.filter.describe() or 'none'}")
+        self.filter_form = None
+        self.apply_filter(self.filter_before if form is None else self._filter_of(form))
+        if form is not None:
+            self.status(f"filter: {self.filter.describe() or 'none'}")
 
     def action_pipeline(self) -> None:
         with self.session.read() as conn:
