@@ -250,6 +250,7 @@ def main() -> None:
     parser.add_argument("--keys", type=int, default=200)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--profile", choices=("filter", "move"), default="")
+    parser.add_argument("--size", action="append", help="WxH to run at (repeatable; default 80x24 and 200x50)")
     args = parser.parse_args()
     path = bigdb.DEFAULT_PATH.with_name(f"ui-open-{args.deals}.db")
     if not path.exists():
@@ -274,7 +275,8 @@ def main() -> None:
         "enter": "filter Enter (form closes)",
         "form": "a form opens (/ or m)",
     }
-    for size in ((80, 24), (200, 50)):
+    sizes = [tuple(int(n) for n in s.split("x")) for s in args.size or ["80x24", "200x50"]]
+    for size in sizes:
         got = asyncio.run(drive(work, size, args.keys))
         print(f"  ui {size[0]}x{size[1]}:")
         print(f"    open to first screen (target 1500 ms):   {got['opened'][0][0] * 1000:8.0f} ms")
@@ -287,6 +289,7 @@ def main() -> None:
         each = [*(f"{t!r}" for t in FILTERS), "owner", "none"]
         shown = ", ".join(f"{w} {t[0] * 1000:.0f}" for w, t in zip(each, got["filter"], strict=True))
         print(f"    each filter's apply (ms): {shown}; a user waits FILTER_IDLE {board_idle() * 1000:.0f} ms more")
+        print("    each move (ms, wall/CPU): " + ", ".join(f"{w * 1000:.0f}/{c * 1000:.0f}" for w, c in got["move"]))
     print(f"load after: {os.getloadavg()[0]:.2f}")
     work.unlink()
 

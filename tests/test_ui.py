@@ -765,12 +765,24 @@ def test_a_move_updates_both_columns_headers_and_counts_and_the_filter_keys(cli,
         await pilot.press("m")
         await fill(pilot, app, stage="2")  # Anna Rossi (3000), the first card, to Contact
         after = screen_text(app)
+        await pilot.press("l", "e")  # Dee Evans, first in Contact: 7000 → 8000, in the same stage
+        await fill(pilot, app, value="8000")
+        edited = screen_text(app).splitlines()[2]
+        await pilot.press("m")
+        await fill(pilot, app, stage="won")  # Dee leaves the board, won at 8500
+        await fill(pilot, app, value="8500")
+        won = screen_text(app)
         await pilot.press("slash")
         await fill(pilot, app, text="acme")  # found where the move put it, from the keys updated in place
         found = [c.stage.count for c in app.columns], app.search is keys_read
-        return before, after, found
+        return before, after, found, (edited, won)
 
-    before, after, found = drive(cli, script)
+    before, after, found, (edited, won) = drive(cli, script)
+    assert "2 · €3.0k" in edited and "3 · €11.5k" in edited  # 8000+3000+500
+    assert "2 · €3.5k" in won.splitlines()[2] and won.splitlines()[0].strip().startswith(
+        "Sales: 5 open · €15,500.00"
+    )  # 3000 + 3500 + 9000
+    assert cli.sql("SELECT status, value_minor FROM lead WHERE id = :i", i=deals["Dee Evans"]) == [("won", 850000)]
     header = before.splitlines()[2]
     assert "3 · €6.0k" in header and "2 · €7.5k" in header
     lines = after.splitlines()

@@ -12,18 +12,21 @@ worker thread so the board opens without it, a moment after the last change (STA
 The filter applies as it is typed, once typing stops for FILTER_IDLE seconds (the board behind the form
 shows it; Enter keeps it, Escape puts back the one before), matched on the filter keys read once in a worker
 after the board opens (`cards.SearchIndex`; in SQL until they are read, or on a bigger board). The modules
-a first change needs (the journal's schema: SQLModel and pydantic) are imported in a worker after the
-first screen too, so the first move is as quick as the next.
+a first change needs (the journal's schema: SQLModel and pydantic) are imported in that worker too, so the
+first move is as quick as the next. Once they are in, the interpreter's garbage collector is run and what
+survives it frozen (`settle_memory`): a full collection walks every object the app holds (a tenth of a
+second with the keys and textual loaded) and would otherwise fall in the middle of a keypress.
 """
 
 from __future__ import annotations
 
+import gc
 import os
 import shlex
 import subprocess
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import ClassVar, Self
 
@@ -170,6 +173,7 @@ class BoardApp(App[None]):
         self.set_interval(self.poll_seconds, self.poll)
 
     def on_unmount(self) -> None:
+        gc.unfreeze()  # what settle_memory froze is the collector's again
         self.judge.stop()
         self.session.release()
 
@@ -183,7 +187,6 @@ class BoardApp(App[None]):
         self.col = min(self.col, max(len(self.columns) - 1, 0))
         self.layout_columns()
         self.judge_stale()  # at once: nothing changes yet that a delay would wait for
-        self.warm_up()
 
     def load_headers(self) -> None:
         """Read every column's header; keep each column's cursor where it was (bounded by its new count)."""
@@ -331,6 +334,10 @@ class BoardApp(App[None]):
 
     @work(thread=True, exclusive=True, group="search")
     def _read_search(self, generation: int) -> None:
+        # the journal's schema (SQLModel, pydantic: a second), which every write imports: here, off the
+        # event loop, so the first change does not wait for it
+        import pipecli.store.schema  # noqa: F401
+
         try:
             with self.session.read() as conn:
                 found = cards.SearchIndex.read(conn, self.pipeline["id"])
@@ -341,28 +348,35 @@ class BoardApp(App[None]):
     def _set_search(self, found: cards.SearchIndex | None, generation: int) -> None:
         if generation == self.search_generation:  # no change since the read began
             self.search, self.search_pending = found, False
+            self.settle_memory()
 
-    @work(thread=True, group="warm")
-    def warm_up(self) -> None:
-        """Import what a first change needs, off the event loop (a second of SQLModel and pydantic)."""
-        # the journal's schema, imported by every write: here so the first move does not wait for it
-        import pipecli.store.schema  # noqa: F401
+    @staticmethod
+    def settle_memory() -> None:
+        """Collect the garbage now and freeze what survives (the modules, textual's widgets, the filter
+        keys): the collector's full passes, each a walk over every object, then skip them and stay short."""
+        gc.unfreeze()
+        gc.collect()
+        gc.freeze()
 
-    def changed(self, lead_id: int, was: int | None) -> None:
-        """Show a change to one deal made here (it was in stage `was`, None when not on the board): read the
-        deal again and the headers of the stages it left and entered, and redraw only those columns."""
+    def changed(self, lead_id: int, was: int | None, value: int | None = None) -> None:
+        """Show a change to one deal made here (it was in stage `was` with `value`, None when not on the
+        board): read the deal again, move the headers of the stages it left and entered on by its value
+        (nothing else changed since they were read: `attempt` checked) and redraw only those columns."""
         with self.session.read() as conn:
             now = cards.place_of(conn, self.pipeline["id"], lead_id, self.filter)
-            if self.matches is not None:
-                self.matches.place(lead_id, was, now)
-            if self.search is not None:
-                self.search.update(conn, self.pipeline["id"], lead_id, was)
-            elif self.search_pending:  # the read of the keys still running may have missed this change
-                self.read_search()
-            touched = {s for s in (was, now[0] if now else None) if s is not None}
-            fresh = {s.id: s for s in cards.stages(conn, self.pipeline["id"], self.filter, self.matches, touched)}
             counter = cards.change_counter(conn)
-        if counter[0] != self.counter[0] + 1:  # not this change's one journal entry alone: another wrote too
+            # not this change's one journal entry alone, or new leads: another wrote too
+            if counter[0] != self.counter[0] + 1 or counter[2] != self.counter[2]:
+                fresh = None
+            else:
+                if self.matches is not None:
+                    self.matches.place(lead_id, was, now, value)
+                if self.search is not None:
+                    self.search.update(conn, self.pipeline["id"], lead_id, was, value)
+                elif self.search_pending:  # the read of the keys still running may have missed this change
+                    self.read_search()
+                fresh = self.shifted(was, value, now)
+        if fresh is None:
             self.reload()
             return
         self.counter = counter
@@ -374,6 +388,25 @@ class BoardApp(App[None]):
                 self.query_one(f"#stage-{index}", StageColumn).refresh()
         self.show_title()
         self.refresh_stale()
+
+    def shifted(self, was: int | None, value: int | None, now: tuple[int, int | None] | None) -> dict[int, cards.Stage]:
+        """Return the headers of the stages a deal left (`was`, with `value`) and entered (`now`: its stage
+        and value, None when it left the board): counted from the filter's matches when there is one, else
+        the headers shown, moved on by one deal and its value."""
+        shown = {c.stage.id: c.stage for c in self.columns}
+        fresh: dict[int, cards.Stage] = {}
+        if self.matches is not None:
+            for s in {s for s in (was, now[0] if now else None) if s is not None} & shown.keys():
+                count, total = self.matches.header(s)
+                fresh[s] = replace(shown[s], count=count, value_minor=total)
+            return fresh
+        if was in shown:
+            head = shown[was]
+            fresh[was] = replace(head, count=head.count - 1, value_minor=head.value_minor - (value or 0))
+        if now is not None and now[0] in shown:
+            head = fresh.get(now[0], shown[now[0]])
+            fresh[now[0]] = replace(head, count=head.count + 1, value_minor=head.value_minor + (now[1] or 0))
+        return fresh
 
     def poll(self) -> None:
         """Reload when the database's change counter moved (another terminal, cron)."""
@@ -417,9 +450,9 @@ class BoardApp(App[None]):
 
     # --- doing things ------------------------------------------------------------------------------
 
-    def attempt(self, change: Callable[[], str], deal: tuple[int, int | None] | None = None) -> bool:
+    def attempt(self, change: Callable[[], str], deal: tuple[int, int | None, int | None] | None = None) -> bool:
         """Run one change; show its line, or its error (the change was rolled back). A change to one `deal`
-        (its id and stage) redraws what it touched when nothing else changed the database since the board
+        (its id, stage and value) redraws what it touched when nothing else changed the database since the board
         last read it; any other change reloads the board."""
         try:
             with self.session.read() as conn:
@@ -435,7 +468,7 @@ class BoardApp(App[None]):
         return True
 
     def after(
-        self, change: Callable[[dict[str, str]], str], deal: tuple[int, int | None] | None = None
+        self, change: Callable[[dict[str, str]], str], deal: tuple[int, int | None, int | None] | None = None
     ) -> Callable[[dict[str, str] | None], None]:
         """Return a form's callback that makes `change` from the filled form (nothing when cancelled)."""
 
@@ -445,9 +478,9 @@ class BoardApp(App[None]):
 
         return done
 
-    def here(self, card: cards.Card) -> tuple[int, int | None]:
-        """Return the selected `card`'s deal as `attempt` takes it: its id and the stage of its column."""
-        return card.id, self.columns[self.col].stage.id
+    def here(self, card: cards.Card) -> tuple[int, int | None, int | None]:
+        """Return the selected `card`'s deal as `attempt` takes it: its id, the stage of its column, its value."""
+        return card.id, self.columns[self.col].stage.id, card.value_minor
 
     def with_card(self) -> cards.Card | None:
         card = self.selected()

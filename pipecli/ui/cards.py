@@ -22,8 +22,8 @@ import subprocess
 import sys
 import tempfile
 import threading
-from bisect import insort
-from collections.abc import Collection
+from bisect import bisect_left, insort
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from itertools import groupby
 from operator import itemgetter
@@ -171,13 +171,18 @@ class Matches:
         """Return the ids of the stage's filtered deals from position `offset`, at most `limit` of them."""
         return [lead_id for lead_id, _ in self.by_stage.get(stage_id, [])[offset : offset + limit]]
 
-    def place(self, lead_id: int, was: int | None, now: tuple[int, int | None] | None) -> None:
-        """Take the deal out of stage `was` (None: it was not on the board) and put it, when `now` (its stage
-        and value, `place_of`) says it is on the filtered board, at its place in that stage's order."""
+    def place(
+        self, lead_id: int, was: int | None, now: tuple[int, int | None] | None, value: int | None = None
+    ) -> None:
+        """Take the deal out of stage `was` (None: it was not on the board), where it had `value`, and put it,
+        when `now` (its stage and value, `place_of`) says it is on the filtered board, at its place in that
+        stage's order."""
         if was is not None:
-            kept = [m for m in self.by_stage.get(was, []) if m[0] != lead_id]
-            self.totals[was] = sum(v or 0 for _, v in kept)
-            self.by_stage[was] = kept
+            pairs = self.by_stage.get(was, [])
+            at = _find(pairs, lead_id, value, lambda m: board_key(*m))
+            if at is not None:
+                del pairs[at]
+                self.totals[was] = self.totals.get(was, 0) - (value or 0)
         if now is not None:
             insort(self.by_stage.setdefault(now[0], []), (lead_id, now[1]), key=lambda m: board_key(*m))
             self.totals[now[0]] = self.totals.get(now[0], 0) + (now[1] or 0)
@@ -216,15 +221,30 @@ class SearchIndex:
             by_stage[stage_id] = [(r[1], r[2]) for r in rows]
         return Matches(by_stage)
 
-    def update(self, conn: Connection, pipeline_id: int, lead_id: int, was: int | None) -> None:
-        """Read one deal's keys again after a change to it (it was in stage `was`, None when not on the board)."""
+    def update(
+        self, conn: Connection, pipeline_id: int, lead_id: int, was: int | None, value: int | None = None
+    ) -> None:
+        """Read one deal's keys again after a change to it (it was in stage `was` with `value`; None when not
+        on the board)."""
         if was is not None:
-            self.by_stage[was] = [r for r in self.by_stage.get(was, []) if r[1] != lead_id]
+            rows = self.by_stage.get(was, [])
+            at = _find(rows, lead_id, value, lambda r: board_key(r[1], r[2]))
+            if at is not None:
+                del rows[at]
         row = conn.execute(
             text(f"SELECT {KEY_COLUMNS} FROM lead l WHERE l.id = :i AND {ON_BOARD}"), {"i": lead_id, "p": pipeline_id}
         ).first()
         if row is not None:
             insort(self.by_stage.setdefault(row[0], []), tuple(row), key=lambda r: board_key(r[1], r[2]))
+
+
+def _find(rows: list[Any], lead_id: int, value: int | None, key: Callable[[Any], tuple[bool, int, int]]) -> int | None:
+    """Return the index of deal `lead_id` in `rows` (in board order; `key` their board_key), found by its
+    `value` in a binary search, or else by looking at each; None when it is not there."""
+    at = bisect_left(rows, board_key(lead_id, value), key=key)
+    if at < len(rows) and key(rows[at])[2] == lead_id:
+        return at
+    return next((i for i, row in enumerate(rows) if key(row)[2] == lead_id), None)
 
 
 def place_of(conn: Connection, pipeline_id: int, lead_id: int, flt: Filter) -> tuple[int, int | None] | None:
