@@ -145,12 +145,14 @@ def pipeline_of(conn: Connection, name: str | None) -> dict[str, Any]:
 
 
 class Matches:
-    """The deals a filter lets through, per stage: (id, value) pairs in board order, read in one scan, and
+    """The deals a filter lets through, per stage: rows (stage, id, value, ...) in board order, read in one scan, and
     each stage's count and total value (kept as deals come and go, so a header costs nothing)."""
 
-    def __init__(self, by_stage: dict[int, list[tuple[int, int | None]]]):
+    def __init__(self, by_stage: dict[int, list[tuple[Any, ...]]]):
+        """`by_stage`: per stage, rows in board order whose second and third items are a deal's id and value
+        (the rows `read` reads, or SearchIndex's own: their tuples are kept, not copied)."""
         self.by_stage = by_stage
-        self.totals = {s: sum(filter(None, map(itemgetter(1), pairs))) for s, pairs in by_stage.items()}
+        self.totals = {s: sum(filter(None, map(itemgetter(2), rows))) for s, rows in by_stage.items()}
 
     @classmethod
     def read(cls, conn: Connection, pipeline_id: int, flt: Filter) -> Matches:
@@ -159,9 +161,7 @@ class Matches:
         sql = f"SELECT l.stage_id, l.id, l.value_minor FROM lead l{hint} WHERE {ON_BOARD}{where}"
         rows = fetch_rows(conn, sql + f" ORDER BY l.stage_id, {ORDER}", {"p": pipeline_id, **params})
         # rows come by stage, in board order
-        return cls(
-            {s: [(lead_id, value) for _, lead_id, value in group] for s, group in groupby(rows, key=itemgetter(0))}
-        )
+        return cls({s: list(group) for s, group in groupby(rows, key=itemgetter(0))})
 
     def header(self, stage_id: int) -> tuple[int, int]:
         """Return the count and total value of the stage's filtered deals."""
@@ -169,7 +169,7 @@ class Matches:
 
     def ids(self, stage_id: int, offset: int, limit: int) -> list[int]:
         """Return the ids of the stage's filtered deals from position `offset`, at most `limit` of them."""
-        return [lead_id for lead_id, _ in self.by_stage.get(stage_id, [])[offset : offset + limit]]
+        return [row[1] for row in self.by_stage.get(stage_id, [])[offset : offset + limit]]
 
     def place(
         self, lead_id: int, was: int | None, now: tuple[int, int | None] | None, value: int | None = None
@@ -179,12 +179,12 @@ class Matches:
         stage's order."""
         if was is not None:
             pairs = self.by_stage.get(was, [])
-            at = _find(pairs, lead_id, value, lambda m: board_key(*m))
+            at = _find(pairs, lead_id, value, _row_key)
             if at is not None:
                 del pairs[at]
                 self.totals[was] = self.totals.get(was, 0) - (value or 0)
         if now is not None:
-            insort(self.by_stage.setdefault(now[0], []), (lead_id, now[1]), key=lambda m: board_key(*m))
+            insort(self.by_stage.setdefault(now[0], []), (now[0], lead_id, now[1]), key=_row_key)
             self.totals[now[0]] = self.totals.get(now[0], 0) + (now[1] or 0)
 
 
@@ -218,7 +218,7 @@ class SearchIndex:
                 rows = [r for r in rows if r[5] == owner]
             if source:
                 rows = [r for r in rows if r[6] == source]
-            by_stage[stage_id] = [(r[1], r[2]) for r in rows]
+            by_stage[stage_id] = rows if rows is not self.by_stage[stage_id] else list(rows)
         return Matches(by_stage)
 
     def update(
@@ -228,14 +228,19 @@ class SearchIndex:
         on the board)."""
         if was is not None:
             rows = self.by_stage.get(was, [])
-            at = _find(rows, lead_id, value, lambda r: board_key(r[1], r[2]))
+            at = _find(rows, lead_id, value, _row_key)
             if at is not None:
                 del rows[at]
         row = conn.execute(
             text(f"SELECT {KEY_COLUMNS} FROM lead l WHERE l.id = :i AND {ON_BOARD}"), {"i": lead_id, "p": pipeline_id}
         ).first()
         if row is not None:
-            insort(self.by_stage.setdefault(row[0], []), tuple(row), key=lambda r: board_key(r[1], r[2]))
+            insort(self.by_stage.setdefault(row[0], []), tuple(row), key=_row_key)
+
+
+def _row_key(row: tuple[Any, ...]) -> tuple[bool, int, int]:
+    """Return the board_key of a Matches or SearchIndex row (its id and value second and third)."""
+    return board_key(row[1], row[2])
 
 
 def _find(rows: list[Any], lead_id: int, value: int | None, key: Callable[[Any], tuple[bool, int, int]]) -> int | None:
