@@ -142,7 +142,7 @@ def test_concurrent_keyed_imports_of_the_same_keys_add_each_lead_once(cli, db_pa
         )
         for path in files
     ]
-    finished = [p.communicate(timeout=120) for p in procs]
+    finished = [p.communicate(timeout=270) for p in procs]
     counts = []
     for proc, (_, err) in zip(procs, finished):
         assert proc.returncode == 0, err
