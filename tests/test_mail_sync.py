@@ -176,11 +176,14 @@ def test_the_labelled_fixture_is_matched_with_precision_and_recall_of_at_least_0
     assert auto_logged == auto
 
 
-def test_create_leads_adds_unmatched_addresses_to_the_first_stage(cli, tmp_path):
-    box = maildir(
-        tmp_path / "Maildir",
-        [message("Zed Zulu <zed@newco.example>", ME, "hello", NOW - DAY), message(ME, "zed@newco.example", "re", NOW)],
-    )
+@pytest.mark.parametrize("reply_first", [False, True])
+def test_create_leads_adds_unmatched_addresses_to_the_first_stage(cli, tmp_path, reply_first):
+    """The new lead takes the display name a message gives, whichever of the batch's files is read first."""
+    msgs = [
+        message("Zed Zulu <zed@newco.example>", ME, "hello", NOW - DAY),
+        message(ME, "zed@newco.example", "re", NOW),
+    ]
+    box = maildir(tmp_path / "Maildir", msgs[::-1] if reply_first else msgs)
     out = json.loads(sync(cli, box, "--create-leads", "--format", "json").stdout)
     assert out["created_leads"] == 1 and out["unmatched"] == 0 and out["logged"] == 2
     lead = cli.sql("SELECT l.id, l.name, l.email, s.position FROM lead l JOIN stage s ON s.id = l.stage_id")

@@ -290,6 +290,13 @@ def _write_batch(
     ids = [mid for _, _, mid, _ in parsed]
     known = {r[0] for r in execute_in(conn, "SELECT message_id FROM activity WHERE message_id IN :ids", ids=ids)}
     per_lead: dict[int, list[dict[str, Any]]] = {}
+    # an address's display name from any message of the batch: a reply to "zed@x" carries none, and which of
+    # a Maildir's files is read first is the directory's order, not the mail's
+    names: dict[str, str] = {}
+    for *_, facts in parsed:
+        for person in facts.people:
+            if person.name.strip():
+                names.setdefault(match.normal(person.address), person.name)
     for raw, msg, message_id, facts in parsed:
         result.scanned += 1
         if message_id in known:
@@ -305,14 +312,17 @@ def _write_batch(
             lead_id = matcher.lead_for(match.forwarded_people(full, options.own))
         at = time_of(msg, raw.fallback_at)
         if lead_id is None and options.create_leads and facts.people:
-            lead_id = _create_lead(conn, facts.people[0], matcher)
+            first = facts.people[0]
+            named = match.Person(first.address, names.get(match.normal(first.address), first.name))
+            lead_id = _create_lead(conn, named, matcher)
             result.created_leads += lead_id is not None
         if lead_id is None:
             result.unmatched += 1
             if facts.people:  # read again by a later --create-leads (a lead added meanwhile matches then too)
                 unmatched.add(raw.key)
                 first = facts.people[0]
-                sender = result.senders.setdefault(match.normal(first.address), Sender(first.address, first.name))
+                key = match.normal(first.address)
+                sender = result.senders.setdefault(key, Sender(first.address, names.get(key, first.name)))
                 sender.messages += 1
                 sender.last_at = max(sender.last_at, at)
             continue
