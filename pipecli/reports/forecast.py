@@ -85,9 +85,12 @@ def _check(period: str, mode: str, periods: int, runs: int) -> None:
         raise PipecliError("--runs must be at least 1")
 
 
-def stage_probabilities(conn, pid: int, st: tuple[str, dict], t: int, mode: str, min_history: int) -> list[dict]:
+def stage_probabilities(
+    conn, pid: int, st: tuple[str, dict], t: int, mode: str, min_history: int, reach: dict | None = None
+) -> list[dict]:
     """Return per open stage its probability and where it came from (`configured` or `history`), from the
-    lead state `st` (see `state.state`)."""
+    lead state `st` (see `state.state`), or from `reach`: {(position, status): leads} created by `t` when
+    they were counted already (`arrivals.cohort_counts`)."""
     open_stages = pipelines.stages(conn, pid, outcomes=False)
     out = []
     if mode == "stage":
@@ -102,8 +105,9 @@ def stage_probabilities(conn, pid: int, st: tuple[str, dict], t: int, mode: str,
                 }
             )
         return out
-    reach = state.stage_reach(conn, st, None, t)
-    closed = {k: v for k, v in state.known_path(reach).items() if k[1] in ("won", "lost")}
+    if reach is None:
+        reach = {k: n for k, (n, _) in state.stage_reach(conn, st, None, t).items()}
+    closed = {k: (n, None) for k, n in state.known_path(reach).items() if k[1] in ("won", "lost")}
     won = sum(n for (_, status), (n, _) in closed.items() if status == "won")
     for s, reached in zip(open_stages, state.reached_counts(open_stages, closed)):
         if reached >= min_history:
@@ -119,10 +123,7 @@ def stage_probabilities(conn, pid: int, st: tuple[str, dict], t: int, mode: str,
 def remaining_seconds(conn, open_stages: list[dict], as_of_ts: int | None) -> dict:
     """Return {stage_id: typical seconds from entering the stage to closing}: the sum of the median time
     spent in it and in every later open stage (completed stays up to `as_of_ts`)."""
-    durations = state.stage_durations(conn, [s["id"] for s in open_stages], None, as_of_ts)
-    medians = [
-        state.percentile([(h * state.BUCKET, n) for h, n in durations.get(s["id"], [])], 0.5) or 0 for s in open_stages
-    ]
+    medians = [state.median_stay(conn, s["id"], as_of_ts) or 0 for s in open_stages]
     return {s["id"]: int(sum(medians[i:])) for i, s in enumerate(open_stages)}
 
 
@@ -185,7 +186,9 @@ def _project(conn, pipeline, t, history, period, starts, mode, runs, seed, targe
         auto_note = None
     if mode == "learned" and history:
         mode = "history"  # learned probabilities are today's, so a past pipeline cannot use them
-    probs = stage_probabilities(conn, pid, st, t, mode, min_history)
+    # the current leads are counted once from the cohort index's ranges: arrivals, reach and the sample's step
+    cohorts = None if history else arrivals.cohort_counts(conn, pid, t, period)
+    probs = stage_probabilities(conn, pid, st, t, mode, min_history, cohorts.reach if cohorts else None)
     open_stages = pipelines.stages(conn, pid, outcomes=False)
     remaining = remaining_seconds(conn, open_stages, as_of_ts)
     bounds = starts[1:]
@@ -238,7 +241,7 @@ def _project(conn, pipeline, t, history, period, starts, mode, runs, seed, targe
         weighted[k] += exact if (pb is None or pb < 0) else Decimal(repr(float(svp or 0)))
     rng = np.random.default_rng(seed)
     open_deals = sum(g[3] for g in groups)
-    step = timing.sample_step(conn, rel, params)
+    step = timing.sample_step(conn, rel, params, cohorts.total if cohorts else None)
     model = open_deal_model(
         conn,
         rel,
@@ -261,7 +264,7 @@ def _project(conn, pipeline, t, history, period, starts, mode, runs, seed, targe
     else:
         method = "groups"
         from_open = simulate.normal_sum(model["matrix"], model["values"], model["squares"], model["counts"], runs, rng)
-    nb = arrivals.estimate(conn, rel, params, t, period, starts, step, None if history else pid)
+    nb = arrivals.estimate(conn, rel, params, t, period, starts, step, cohorts)
     from_new = arrivals.simulate(nb, runs, rng)
     revenue = from_open + from_new
     expected_open = model["expected"]
@@ -275,7 +278,7 @@ def _project(conn, pipeline, t, history, period, starts, mode, runs, seed, targe
         ).scalar()
         or 0
     )
-    closed = state.closed_summary(conn, rel, {**params, "t": t}, False)
+    closed = state.closed_summary(conn, rel, {**params, "t": t}, False, lost_sums=False)
     velocity = state.velocity_per_day(open_deals, closed, exact=True)
     out_periods = []
     for k in range(nper):
