@@ -214,33 +214,12 @@ def _project(conn, pipeline, t, history, period, starts, mode, runs, seed, targe
     for i, b in enumerate(bounds):
         params[f"d{i}"] = b
         params[f"e{i}"] = clock.day_start_ts(b)
-    groups = conn.execute(
-        text(
-            f"SELECT q.k, q.stage_id, q.pb, COUNT(*), SUM(q.v), SUM(CAST(q.v AS DOUBLE PRECISION) * q.v), SUM(q.v * q.p), SUM(q.p), q.fc "
-            f"FROM ({inner}) q GROUP BY q.k, q.stage_id, q.pb, q.fc"
-        ),
-        params,
-    ).all()
-    nper = len(bounds)
-    stage_prob = {p["stage_id"]: p["probability"] for p in probs}
-    deals = [0] * nper
-    value = [0] * nper
-    weighted = [Decimal(0)] * nper
-    later = [0, 0]
-    by_category = [dict.fromkeys(FORECAST_CATEGORIES, 0) for _ in range(nper)]
-    for k, sid, pb, n, sv, _, svp, _, category in groups:
-        sv = int(sv or 0)
-        if k < 0:
-            later[0] += n
-            later[1] += sv
-            continue
-        deals[k] += n
-        value[k] += sv
-        by_category[k][category] += sv
-        exact = Decimal(sv) * Decimal(repr(stage_prob.get(sid, 0.0)))
-        weighted[k] += exact if (pb is None or pb < 0) else Decimal(repr(float(svp or 0)))
-    rng = np.random.default_rng(seed)
-    open_deals = sum(g[3] for g in groups)
+    open_deals = int(
+        conn.execute(
+            text(f"SELECT COUNT(*) FROM {rel} l WHERE l.status = 'open' AND l.archived_at IS NULL"), params
+        ).scalar()
+        or 0
+    )
     step = timing.sample_step(conn, rel, params, cohorts.total if cohorts else None)
     model = open_deal_model(
         conn,
@@ -258,6 +237,34 @@ def _project(conn, pipeline, t, history, period, starts, mode, runs, seed, targe
         min_history,
         not history,
     )
+    groups = model["groups"]  # read with the model's rows beyond EXACT_LIMIT deals, else on their own
+    if groups is None:
+        groups = conn.execute(
+            text(
+                "SELECT q.k, q.stage_id, q.pb, COUNT(*), SUM(q.v), SUM(q.v * q.p), q.fc "
+                f"FROM ({inner}) q GROUP BY q.k, q.stage_id, q.pb, q.fc"
+            ),
+            params,
+        ).all()
+    nper = len(bounds)
+    stage_prob = {p["stage_id"]: p["probability"] for p in probs}
+    deals = [0] * nper
+    value = [0] * nper
+    weighted = [Decimal(0)] * nper
+    later = [0, 0]
+    by_category = [dict.fromkeys(FORECAST_CATEGORIES, 0) for _ in range(nper)]
+    for k, sid, pb, n, sv, svp, category in groups:
+        sv = int(sv or 0)
+        if k < 0:
+            later[0] += n
+            later[1] += sv
+            continue
+        deals[k] += n
+        value[k] += sv
+        by_category[k][category] += sv
+        exact = Decimal(sv) * Decimal(repr(stage_prob.get(sid, 0.0)))
+        weighted[k] += exact if (pb is None or pb < 0) else Decimal(repr(float(svp or 0)))
+    rng = np.random.default_rng(seed)
     if model["deals"] <= EXACT_LIMIT:
         method = "every deal" if model["deals"] else "no deals"
         from_open = simulate.every_deal(model["matrix"], model["values"], runs, rng)
@@ -406,9 +413,11 @@ def open_deal_model(
     if count <= EXACT_LIMIT:
         sql = f"SELECT {sel}, 1, q.v, CAST(q.v AS DOUBLE PRECISION) * q.v FROM ({inner}) q ORDER BY q.k, q.stage_id, q.a, q.v"
     else:
+        # one read of the open deals for both: the model's groups, split further by the roll-up's keys
+        # (probability bucket, category), which are folded back below (they sort within a model group)
         sql = (
-            f"SELECT {sel}, COUNT(*), SUM(q.v), SUM(CAST(q.v AS DOUBLE PRECISION) * q.v) FROM ({inner}) q "
-            f"GROUP BY {sel} ORDER BY {sel}"
+            f"SELECT {sel}, COUNT(*), SUM(q.v), SUM(CAST(q.v AS DOUBLE PRECISION) * q.v), q.pb, q.fc,"
+            f" SUM(q.v * q.p) FROM ({inner}) q GROUP BY {sel}, q.pb, q.fc ORDER BY {sel}, q.pb, q.fc"
         )
     # a row's vector depends on its stage and age (the hazard, cut at the calendar periods' ends), on how far
     # ahead its date lies (the slip) and on its classic period and probability: each is worked out once per
@@ -416,6 +425,9 @@ def open_deal_model(
     plen = timing.PERIOD_SECONDS[period]
     ends = [(clock.day_start_ts(s) - t) / plen for s in starts[1:]]  # the periods' ends, buckets from now
     found = conn.execute(text(sql), params).all()
+    groups = None
+    if count > EXACT_LIMIT:
+        found, groups = _fold(found)
     wins_of: dict = {}
     for sid, age in {(r[1], min(max(int(r[2] or 0), 0), timing.MAX_BUCKETS - 1)) for r in found}:
         wins, totals = timing.win_by_window(*hazard(sid, age), np.array([float(age)]), ends)
@@ -455,7 +467,28 @@ def open_deal_model(
         "counts": np.array(counts, dtype=float),
         "expected": list((matrix * sums_a[:, None]).sum(axis=0)) if len(rows) else [0.0] * horizon,
         "slips": slips,
+        "groups": groups,
     }
+
+
+def _fold(found: list) -> tuple[list, list]:
+    """Return (the model's rows: (k, stage, age, ahead, p, count, value sum, sum of squares) per model group,
+    in their order; the roll-up's rows: (k, stage, probability bucket, count, value sum, Σ value × p,
+    category)) from the open-deal query's rows split by both keys (sorted by the model's first)."""
+    rows: list = []
+    rollup: dict = {}
+    for k, sid, a, ahead, p, n, sv, svv, pb, fc, svp in found:
+        key = (k, sid, a, ahead, p)
+        if rows and rows[-1][:5] == key:
+            last = rows[-1]
+            rows[-1] = (*key, last[5] + n, (last[6] or 0) + (sv or 0), (last[7] or 0.0) + (svv or 0.0))
+        else:
+            rows.append((*key, n, sv, svv))
+        cell = rollup.setdefault((k, sid, pb, fc), [0, 0, 0.0])
+        cell[0] += n
+        cell[1] += sv or 0
+        cell[2] += float(svp or 0)
+    return rows, [(k, sid, pb, n, sv, svp, fc) for (k, sid, pb, fc), (n, sv, svp) in rollup.items()]
 
 
 def forecast(
