@@ -104,11 +104,12 @@ FORECAST_CATEGORY_ALIASES = {
 }
 
 
-def forecast_category(text_: str) -> str | None:
+def forecast_category(text_: str, crm: bool = False) -> str | None:
     """Return the forecast category `text_` names (any case; '' is None, no category), or raise naming the
-    known ones: the one check of a category, for `edit`, the import and a stage's default."""
+    known ones: the one check of a category, for `edit`, the import and a stage's default. `crm` (the import)
+    also reads the CRMs' spellings (FORECAST_CATEGORY_ALIASES)."""
     folded = " ".join(text_.lower().split())
-    if folded in FORECAST_CATEGORY_ALIASES:
+    if crm and folded in FORECAST_CATEGORY_ALIASES:
         return FORECAST_CATEGORY_ALIASES[folded]
     if not folded:
         return None

@@ -64,3 +64,13 @@ def test_export_then_import_round_trips_the_category(cli, tmp_path):
     assert [r["forecast_category"] for r in csv.DictReader(io.StringIO(exported))] == [c or "" for _, c in STORED]
     cli("import", write(tmp_path, "exported.csv", exported))  # read back as five more leads
     assert categories(cli)[5:] == STORED
+
+
+def test_crm_spellings_are_the_import_s_only(cli, tmp_path):
+    # HubSpot's "Not forecasted" is omit, a closed deal's "Closed" is none; `edit` takes pipecli's words only
+    rows = "name,forecastcategoryname\nAnna,Not forecasted\nBob,Closed\n"
+    cli("import", write(tmp_path, "crm.csv", rows))
+    assert categories(cli) == [("Anna", "omit"), ("Bob", None)]
+    refused = cli("edit", "1", "--forecast-category", "closed", ok=False)
+    assert refused.exit_code == 1 and "is not one of commit, best, pipeline, omit" in refused.stderr
+    assert categories(cli)[0] == ("Anna", "omit")

@@ -104,7 +104,7 @@ class ColumnChecker:
         categories = column("forecast_category")
         if categories is not blank:
             try:  # each distinct spelling checked once; a bad one is reported row by row
-                canonical = {c: forecast_category(c) or "" for c in set(categories)}
+                canonical = {c: forecast_category(c, crm=True) or "" for c in set(categories)}
             except PipecliError:
                 return None
             categories = list(map(canonical.__getitem__, categories))

@@ -89,7 +89,7 @@ class RowReader:
                 errors.append(RowError(line, column("value"), value, str(exc)))
         if got["forecast_category"]:
             try:  # stored as its canonical name ("" for none, as every text field)
-                got["forecast_category"] = forecast_category(got["forecast_category"]) or ""
+                got["forecast_category"] = forecast_category(got["forecast_category"], crm=True) or ""
             except PipecliError as exc:
                 errors.append(RowError(line, column("forecast_category"), got["forecast_category"], str(exc)))
         email = got["email"]
