@@ -92,12 +92,25 @@ OUTCOMES = ("won", "lost")
 # period), best (might), pipeline (too early to say; a deal without one), omit (left out of the roll-up). A
 # stage may hold a default (`configure_stage`), which the forecast uses for its deals that have none.
 FORECAST_CATEGORIES = ("commit", "best", "pipeline", "omit")
+# How CRM exports spell them (Salesforce's ForecastCategoryName, HubSpot's Forecast category); a closed deal's
+# "Closed" is no category: the forecast reads open deals only.
+FORECAST_CATEGORY_ALIASES = {
+    "best case": "best",
+    "omitted": "omit",
+    "not forecasted": "omit",
+    "closed": None,
+    "closed won": None,
+    "closed lost": None,
+}
 
 
-def forecast_category(text_: str) -> str | None:
+def forecast_category(text_: str, crm: bool = False) -> str | None:
     """Return the forecast category `text_` names (any case; '' is None, no category), or raise naming the
-    known ones: the one check of a category, for `edit`, the import and a stage's default."""
-    folded = text_.strip().lower()
+    known ones: the one check of a category, for `edit`, the import and a stage's default. `crm` (the import)
+    also reads the CRMs' spellings (FORECAST_CATEGORY_ALIASES)."""
+    folded = " ".join(text_.lower().split())
+    if crm and folded in FORECAST_CATEGORY_ALIASES:
+        return FORECAST_CATEGORY_ALIASES[folded]
     if not folded:
         return None
     if folded not in FORECAST_CATEGORIES:

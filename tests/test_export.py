@@ -114,6 +114,7 @@ def test_json_and_jsonl_with_filters(cli, tmp_path):
             "closed_at": "2026-03-01T00:00:00+00:00",
             "lost_reason": None,
             "external_id": None,
+            "forecast_category": None,
         }
     ]
     lines = cli("export", "--format", "jsonl", "--owner", "alice").stdout.splitlines()

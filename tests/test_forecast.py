@@ -366,3 +366,29 @@ def test_a_bad_stage_category_is_one_line_and_changes_nothing(cli):
         assert result.exit_code == 1 and len(result.stderr.strip().splitlines()) == 1
         assert says in result.stderr
     assert cli.scalar("SELECT COUNT(*) FROM stage WHERE forecast_category IS NOT NULL") == 0
+
+
+def test_grouped_path_rolls_up_categories_and_learned_weights_as_the_exact_path(cli, monkeypatch):
+    """The grouped path reads the roll-up (deals, values, weighted, categories) in the same query as the
+    model's groups and folds it back: the same figures as the exact path, per deal category and learned
+    probability."""
+    from pipecli.reports import forecast
+
+    ids = build(cli)
+    cli("edit", ids["X"], "--forecast-category", "commit")
+    cli("edit", ids["Y"], "--forecast-category", "best")
+    cli("edit", ids["Z"], "--forecast-category", "omit")
+    cli.execute("UPDATE lead SET win_probability = 0.25 WHERE id IN (:a, :b)", a=ids["X"], b=ids["V"])
+    keys = ("deals", "value", "weighted", "commit", "best_case", "pipeline", "omitted", "won")
+    for mode in ("stage", "learned"):
+        exact = run(cli, "--probabilities", mode, "--runs", "300")
+        with monkeypatch.context() as m:
+            m.setattr(forecast, "EXACT_LIMIT", 0)
+            grouped = run(cli, "--probabilities", mode, "--runs", "300")
+        assert grouped["simulation"] == "groups" and exact["simulation"] == "every deal"
+        assert [[p[k] for k in keys] for p in grouped["periods"]] == [[p[k] for k in keys] for p in exact["periods"]]
+        assert grouped["later"] == exact["later"]
+    # November: won K €400 so far; X (commit, €1,000, learned .25) is dated December
+    nov, dec = run(cli, "--probabilities", "learned", "--runs", "300")["periods"][:2]
+    assert (dec["commit"], dec["best_case"]) == (1000, 1000)
+    assert nov["won"] == 400 and nov["commit"] == 400 and nov["best_case"] == 400 + 3000

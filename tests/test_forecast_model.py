@@ -185,8 +185,18 @@ def test_the_lead_table_paths_count_and_sample_exactly_what_the_history_paths_do
         t = clock.now_ts()
         for period in ("month", "quarter", "week"):
             by_quarter = arrivals._counts_by_quarter_hour(conn, rel, params, t, period)
-            assert arrivals._counts_from_index(conn, 1, t, period) == by_quarter
+            cohorts = arrivals.cohort_counts(conn, 1, t, period)
+            assert cohorts.by_period == by_quarter
             assert sum(by_quarter.values()) == 16
+            # the same ranges count what stage_reach and sample_step count by reading every lead
+            reach = state.stage_reach(conn, (rel, params), None, t)
+            assert cohorts.reach == {k: n for k, (n, _) in reach.items()}
+            assert cohorts.total == 16
+        # a lead created after the moment is in the total (the sample's step) but neither in reach nor arrivals
+        march = clock.parse_ts("2026-03-01")
+        early = arrivals.cohort_counts(conn, 1, march, "month")
+        assert early.total == 16 and sum(early.reach.values()) == sum(early.by_period.values()) < 16
+        assert {k: n for k, (n, _) in state.stage_reach(conn, (rel, params), None, march).items()} == early.reach
         for step in (2, 3):
             picked = {}
             for seek in (False, True):

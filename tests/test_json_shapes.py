@@ -102,6 +102,7 @@ EXPORT_LEAD = keys(
     "closed_at",
     "lost_reason",
     "external_id",
+    "forecast_category",
     "Industry",  # the imported lead's extra field, under its original header: every lead gets the column
 )
 EXPORT_HISTORY = keys("lead_id", "lead", "external_id", "pipeline", "from_stage", "to_stage", "at", "left_at", "reason")

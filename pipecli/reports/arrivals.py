@@ -56,20 +56,20 @@ def estimate(
     period: str,
     starts: list[_dt.date],
     step: int = 1,
-    pipeline_id: int | None = None,
+    cohorts: Cohorts | None = None,
 ):
     """Return the NewBusiness estimate for the coming periods [starts[i], starts[i+1]) from the leads of
-    relation `rel` as they stood at `t`: arrivals counted exactly (`_counts_from_index` when `rel` is the
-    current lead table of pipeline `pipeline_id`, else `_counts_by_quarter_hour`), win timing and values
-    from the leads of the sample of step `step` (`timing.sample_step`)."""
+    relation `rel` as they stood at `t`: arrivals counted exactly (the `cohorts` of `cohort_counts` when `rel`
+    is the current lead table of a pipeline, else `_counts_by_quarter_hour`), win timing and values from the
+    leads of the sample of step `step` (`timing.sample_step`)."""
     now = period_index(clock.from_ts(t).date(), period)
-    if pipeline_id is None:
+    if cohorts is None:
         counts = _counts_by_quarter_hour(conn, rel, params, t, period)
     else:
-        counts = _counts_from_index(conn, pipeline_id, t, period)
+        counts = cohorts.by_period
     # closed and open leads apart, each from one covering index of the lead table
     parts = ("l.status IN ('won', 'lost') AND l.closed_at IS NOT NULL", "l.status = 'open'")
-    leads, kept = sample_from(conn, rel, step, pipeline_id is not None)
+    leads, kept = sample_from(conn, rel, step, cohorts is not None)
     rows = conn.execute(
         text(
             " UNION ALL ".join(
@@ -134,10 +134,21 @@ def _counts_by_quarter_hour(conn, rel: str, params: dict, t: int, period: str) -
     return counts
 
 
-def _counts_from_index(conn, pipeline_id: int, t: int, period: str) -> dict[int, int]:
-    """Return `_counts_by_quarter_hour`'s counts for the current leads of a pipeline without sorting them:
-    the cohort index (pipeline, furthest position, status, created) holds each (position, status) group's
-    leads in creation order, so each group's count per period is a range of it, counted where it lies."""
+@dataclass
+class Cohorts:
+    """The current leads of a pipeline counted from the cohort index alone (`cohort_counts`): created per
+    period by `t` (`_counts_by_quarter_hour`'s counts), by (furthest position, status) created by `t`
+    (`state.stage_reach`'s counts, without the values), and in all (`timing.sample_step`'s count)."""
+
+    by_period: dict[int, int]
+    reach: dict[tuple[int, str], int]
+    total: int
+
+
+def cohort_counts(conn, pipeline_id: int, t: int, period: str) -> Cohorts:
+    """Return the Cohorts of the current leads of a pipeline without sorting them: the cohort index (pipeline,
+    furthest position, status, created) holds each (position, status) group's leads in creation order, so each
+    group's count per period (and after `t`) is a range of it, counted where it lies."""
 
     # the index's distinct (position, status) prefixes and each one's first lead, found by seeking (MIN)
     def least(column: str, where: str, **bound) -> object:
@@ -155,27 +166,40 @@ def _counts_from_index(conn, pipeline_id: int, t: int, period: str) -> dict[int,
             groups.append((position, status, first))
             status = least("status", "furthest_position = :f AND status > :s", f=position, s=status)
         position = least("furthest_position", "furthest_position > :f", f=position)
-    groups = [g for g in groups if g[2] is not None]
     if not groups:
-        return {}
-    day = clock.from_ts(int(min(g[2] for g in groups))).date()
-    starts = [period_start(day, period)]
-    while clock.day_start_ts(starts[-1]) <= t:
-        starts.append(next_start(starts[-1], period))
-    bounds = [clock.day_start_ts(s) for s in starts]
-    bounds[-1] = t + 1  # created by `t`
+        return Cohorts({}, {}, 0)
+    bounds = [t + 1]
+    made = [g[2] for g in groups if g[2] is not None]
+    if made:
+        day = clock.from_ts(int(min(made))).date()
+        starts = [period_start(day, period)]
+        while clock.day_start_ts(starts[-1]) <= t:
+            starts.append(next_start(starts[-1], period))
+        bounds = [clock.day_start_ts(s) for s in starts]
+        bounds[-1] = t + 1  # created by `t`
+    bounds.append(2**62)  # the last span: created after `t`
+    after = len(bounds) - 2
     spans = ", ".join(f"({i}, {int(lo)}, {int(hi)})" for i, (lo, hi) in enumerate(itertools.pairwise(bounds)))
     cells = ", ".join(f"({int(f)}, '{str(s).replace(chr(39), chr(39) * 2)}')" for f, s, _ in groups)
     rows = conn.execute(
         text(
             f"WITH b(i, lo, hi) AS (VALUES {spans}), g(f, s) AS (VALUES {cells}) "
-            "SELECT b.i, SUM((SELECT COUNT(*) FROM lead l WHERE l.pipeline_id = :p AND l.furthest_position = g.f "
-            "AND l.status = g.s AND l.created_at >= b.lo AND l.created_at < b.hi)) FROM b CROSS JOIN g GROUP BY b.i"
+            "SELECT b.i, g.f, g.s, (SELECT COUNT(*) FROM lead l WHERE l.pipeline_id = :p AND l.furthest_position = g.f "
+            "AND l.status = g.s AND l.created_at >= b.lo AND l.created_at < b.hi) FROM b CROSS JOIN g"
         ),
         {"p": pipeline_id},
     ).all()
-    first = period_index(starts[0], period)
-    return {first + int(i): int(n) for i, n in rows if n}
+    first = period_index(starts[0], period) if made else 0
+    by_period: dict[int, int] = {}
+    reach: dict[tuple[int, str], int] = {}
+    total = 0
+    for i, f, st, n in rows:
+        total += int(n)
+        if int(i) == after or not n:
+            continue
+        by_period[first + int(i)] = by_period.get(first + int(i), 0) + int(n)
+        reach[int(f), str(st)] = reach.get((int(f), str(st)), 0) + int(n)
+    return Cohorts(by_period, reach, total)
 
 
 def simulate(nb: NewBusiness, runs: int, rng) -> np.ndarray:

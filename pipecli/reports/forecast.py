@@ -85,9 +85,12 @@ def _check(period: str, mode: str, periods: int, runs: int) -> None:
         raise PipecliError("--runs must be at least 1")
 
 
-def stage_probabilities(conn, pid: int, st: tuple[str, dict], t: int, mode: str, min_history: int) -> list[dict]:
+def stage_probabilities(
+    conn, pid: int, st: tuple[str, dict], t: int, mode: str, min_history: int, reach: dict | None = None
+) -> list[dict]:
     """Return per open stage its probability and where it came from (`configured` or `history`), from the
-    lead state `st` (see `state.state`)."""
+    lead state `st` (see `state.state`), or from `reach`: {(position, status): leads} created by `t` when
+    they were counted already (`arrivals.cohort_counts`)."""
     open_stages = pipelines.stages(conn, pid, outcomes=False)
     out = []
     if mode == "stage":
@@ -102,8 +105,9 @@ def stage_probabilities(conn, pid: int, st: tuple[str, dict], t: int, mode: str,
                 }
             )
         return out
-    reach = state.stage_reach(conn, st, None, t)
-    closed = {k: v for k, v in state.known_path(reach).items() if k[1] in ("won", "lost")}
+    if reach is None:
+        reach = {k: n for k, (n, _) in state.stage_reach(conn, st, None, t).items()}
+    closed = {k: (n, None) for k, n in state.known_path(reach).items() if k[1] in ("won", "lost")}
     won = sum(n for (_, status), (n, _) in closed.items() if status == "won")
     for s, reached in zip(open_stages, state.reached_counts(open_stages, closed)):
         if reached >= min_history:
@@ -119,10 +123,7 @@ def stage_probabilities(conn, pid: int, st: tuple[str, dict], t: int, mode: str,
 def remaining_seconds(conn, open_stages: list[dict], as_of_ts: int | None) -> dict:
     """Return {stage_id: typical seconds from entering the stage to closing}: the sum of the median time
     spent in it and in every later open stage (completed stays up to `as_of_ts`)."""
-    durations = state.stage_durations(conn, [s["id"] for s in open_stages], None, as_of_ts)
-    medians = [
-        state.percentile([(h * state.BUCKET, n) for h, n in durations.get(s["id"], [])], 0.5) or 0 for s in open_stages
-    ]
+    medians = [state.median_stay(conn, s["id"], as_of_ts) or 0 for s in open_stages]
     return {s["id"]: int(sum(medians[i:])) for i, s in enumerate(open_stages)}
 
 
@@ -185,7 +186,9 @@ def _project(conn, pipeline, t, history, period, starts, mode, runs, seed, targe
         auto_note = None
     if mode == "learned" and history:
         mode = "history"  # learned probabilities are today's, so a past pipeline cannot use them
-    probs = stage_probabilities(conn, pid, st, t, mode, min_history)
+    # the current leads are counted once from the cohort index's ranges: arrivals, reach and the sample's step
+    cohorts = None if history else arrivals.cohort_counts(conn, pid, t, period)
+    probs = stage_probabilities(conn, pid, st, t, mode, min_history, cohorts.reach if cohorts else None)
     open_stages = pipelines.stages(conn, pid, outcomes=False)
     remaining = remaining_seconds(conn, open_stages, as_of_ts)
     bounds = starts[1:]
@@ -211,34 +214,13 @@ def _project(conn, pipeline, t, history, period, starts, mode, runs, seed, targe
     for i, b in enumerate(bounds):
         params[f"d{i}"] = b
         params[f"e{i}"] = clock.day_start_ts(b)
-    groups = conn.execute(
-        text(
-            f"SELECT q.k, q.stage_id, q.pb, COUNT(*), SUM(q.v), SUM(CAST(q.v AS DOUBLE PRECISION) * q.v), SUM(q.v * q.p), SUM(q.p), q.fc "
-            f"FROM ({inner}) q GROUP BY q.k, q.stage_id, q.pb, q.fc"
-        ),
-        params,
-    ).all()
-    nper = len(bounds)
-    stage_prob = {p["stage_id"]: p["probability"] for p in probs}
-    deals = [0] * nper
-    value = [0] * nper
-    weighted = [Decimal(0)] * nper
-    later = [0, 0]
-    by_category = [dict.fromkeys(FORECAST_CATEGORIES, 0) for _ in range(nper)]
-    for k, sid, pb, n, sv, _, svp, _, category in groups:
-        sv = int(sv or 0)
-        if k < 0:
-            later[0] += n
-            later[1] += sv
-            continue
-        deals[k] += n
-        value[k] += sv
-        by_category[k][category] += sv
-        exact = Decimal(sv) * Decimal(repr(stage_prob.get(sid, 0.0)))
-        weighted[k] += exact if (pb is None or pb < 0) else Decimal(repr(float(svp or 0)))
-    rng = np.random.default_rng(seed)
-    open_deals = sum(g[3] for g in groups)
-    step = timing.sample_step(conn, rel, params)
+    open_deals = int(
+        conn.execute(
+            text(f"SELECT COUNT(*) FROM {rel} l WHERE l.status = 'open' AND l.archived_at IS NULL"), params
+        ).scalar()
+        or 0
+    )
+    step = timing.sample_step(conn, rel, params, cohorts.total if cohorts else None)
     model = open_deal_model(
         conn,
         rel,
@@ -255,13 +237,41 @@ def _project(conn, pipeline, t, history, period, starts, mode, runs, seed, targe
         min_history,
         not history,
     )
+    groups = model["groups"]  # read with the model's rows beyond EXACT_LIMIT deals, else on their own
+    if groups is None:
+        groups = conn.execute(
+            text(
+                "SELECT q.k, q.stage_id, q.pb, COUNT(*), SUM(q.v), SUM(q.v * q.p), q.fc "
+                f"FROM ({inner}) q GROUP BY q.k, q.stage_id, q.pb, q.fc"
+            ),
+            params,
+        ).all()
+    nper = len(bounds)
+    stage_prob = {p["stage_id"]: p["probability"] for p in probs}
+    deals = [0] * nper
+    value = [0] * nper
+    weighted = [Decimal(0)] * nper
+    later = [0, 0]
+    by_category = [dict.fromkeys(FORECAST_CATEGORIES, 0) for _ in range(nper)]
+    for k, sid, pb, n, sv, svp, category in groups:
+        sv = int(sv or 0)
+        if k < 0:
+            later[0] += n
+            later[1] += sv
+            continue
+        deals[k] += n
+        value[k] += sv
+        by_category[k][category] += sv
+        exact = Decimal(sv) * Decimal(repr(stage_prob.get(sid, 0.0)))
+        weighted[k] += exact if (pb is None or pb < 0) else Decimal(repr(float(svp or 0)))
+    rng = np.random.default_rng(seed)
     if model["deals"] <= EXACT_LIMIT:
         method = "every deal" if model["deals"] else "no deals"
         from_open = simulate.every_deal(model["matrix"], model["values"], runs, rng)
     else:
         method = "groups"
         from_open = simulate.normal_sum(model["matrix"], model["values"], model["squares"], model["counts"], runs, rng)
-    nb = arrivals.estimate(conn, rel, params, t, period, starts, step, None if history else pid)
+    nb = arrivals.estimate(conn, rel, params, t, period, starts, step, cohorts)
     from_new = arrivals.simulate(nb, runs, rng)
     revenue = from_open + from_new
     expected_open = model["expected"]
@@ -275,7 +285,7 @@ def _project(conn, pipeline, t, history, period, starts, mode, runs, seed, targe
         ).scalar()
         or 0
     )
-    closed = state.closed_summary(conn, rel, {**params, "t": t}, False)
+    closed = state.closed_summary(conn, rel, {**params, "t": t}, False, lost_sums=False)
     velocity = state.velocity_per_day(open_deals, closed, exact=True)
     out_periods = []
     for k in range(nper):
@@ -403,9 +413,11 @@ def open_deal_model(
     if count <= EXACT_LIMIT:
         sql = f"SELECT {sel}, 1, q.v, CAST(q.v AS DOUBLE PRECISION) * q.v FROM ({inner}) q ORDER BY q.k, q.stage_id, q.a, q.v"
     else:
+        # one read of the open deals for both: the model's groups, split further by the roll-up's keys
+        # (probability bucket, category), which are folded back below (they sort within a model group)
         sql = (
-            f"SELECT {sel}, COUNT(*), SUM(q.v), SUM(CAST(q.v AS DOUBLE PRECISION) * q.v) FROM ({inner}) q "
-            f"GROUP BY {sel} ORDER BY {sel}"
+            f"SELECT {sel}, COUNT(*), SUM(q.v), SUM(CAST(q.v AS DOUBLE PRECISION) * q.v), q.pb, q.fc,"
+            f" SUM(q.v * q.p) FROM ({inner}) q GROUP BY {sel}, q.pb, q.fc ORDER BY {sel}, q.pb, q.fc"
         )
     # a row's vector depends on its stage and age (the hazard, cut at the calendar periods' ends), on how far
     # ahead its date lies (the slip) and on its classic period and probability: each is worked out once per
@@ -413,6 +425,9 @@ def open_deal_model(
     plen = timing.PERIOD_SECONDS[period]
     ends = [(clock.day_start_ts(s) - t) / plen for s in starts[1:]]  # the periods' ends, buckets from now
     found = conn.execute(text(sql), params).all()
+    groups = None
+    if count > EXACT_LIMIT:
+        found, groups = _fold(found)
     wins_of: dict = {}
     for sid, age in {(r[1], min(max(int(r[2] or 0), 0), timing.MAX_BUCKETS - 1)) for r in found}:
         wins, totals = timing.win_by_window(*hazard(sid, age), np.array([float(age)]), ends)
@@ -452,7 +467,28 @@ def open_deal_model(
         "counts": np.array(counts, dtype=float),
         "expected": list((matrix * sums_a[:, None]).sum(axis=0)) if len(rows) else [0.0] * horizon,
         "slips": slips,
+        "groups": groups,
     }
+
+
+def _fold(found: list) -> tuple[list, list]:
+    """Return (the model's rows: (k, stage, age, ahead, p, count, value sum, sum of squares) per model group,
+    in their order; the roll-up's rows: (k, stage, probability bucket, count, value sum, Σ value × p,
+    category)) from the open-deal query's rows split by both keys (sorted by the model's first)."""
+    rows: list = []
+    rollup: dict = {}
+    for k, sid, a, ahead, p, n, sv, svv, pb, fc, svp in found:
+        key = (k, sid, a, ahead, p)
+        if rows and rows[-1][:5] == key:
+            last = rows[-1]
+            rows[-1] = (*key, last[5] + n, (last[6] or 0) + (sv or 0), (last[7] or 0.0) + (svv or 0.0))
+        else:
+            rows.append((*key, n, sv, svv))
+        cell = rollup.setdefault((k, sid, pb, fc), [0, 0, 0.0])
+        cell[0] += n
+        cell[1] += sv or 0
+        cell[2] += float(svp or 0)
+    return rows, [(k, sid, pb, n, sv, svp, fc) for (k, sid, pb, fc), (n, sv, svp) in rollup.items()]
 
 
 def forecast(

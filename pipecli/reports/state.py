@@ -152,6 +152,31 @@ def stage_durations(conn, stage_ids: list[int], start: int | None, t: int | None
     return out
 
 
+def median_stay(conn, stage_id: int, t: int | None) -> float | None:
+    """Return `percentile(stage_durations(...)[stage_id] as seconds, 0.5)` (completed stays in the stage, left
+    by `t`, by whole hours; None when there are none) without grouping every stay: the duration index holds a
+    stage's stays in hour order, so the median is its count and the one or two stays at the middle rank."""
+    where = "c.to_stage_id = :s AND c.left_at IS NOT NULL" + (" AND c.left_at <= :t" if t is not None else "")
+    bound = {"s": int(stage_id), "t": t}
+    total = int(conn.execute(text(f"SELECT COUNT(*) FROM stage_change c WHERE {where}"), bound).scalar() or 0)
+    if not total:
+        return None
+    pos = (total - 1) * 0.5
+    lo, hi = math.floor(pos), math.ceil(pos)
+    middle = [
+        int(h) * BUCKET
+        for (h,) in conn.execute(
+            text(
+                f"SELECT ((c.left_at - c.at) / 3600) FROM stage_change c WHERE {where} "
+                "ORDER BY ((c.left_at - c.at) / 3600) LIMIT :n OFFSET :lo"
+            ),
+            {**bound, "n": hi - lo + 1, "lo": lo},
+        )
+    ]
+    a, b = middle[0], middle[-1]
+    return a + (b - a) * (pos - lo)
+
+
 def known_path(reach: dict) -> dict:
     """Return the cells of `stage_reach`'s counts whose leads' stage paths are known: without the won and
     lost deals imported with their final state only (`pipelines.UNKNOWN_PATH`), whose passage through the
@@ -178,18 +203,25 @@ def reached_counts(open_stages: list[dict], reach: dict) -> list[int]:
     return out
 
 
-def closed_summary(conn, rel: str, params: dict, since: bool) -> dict:
+def closed_summary(conn, rel: str, params: dict, since: bool, lost_sums: bool = True) -> dict:
     """Return {'won': (count, value sum, valued count, summed cycle seconds), 'lost': (...)} for the leads
-    of relation `rel` closed by :t (and since :start when `since`)."""
+    of relation `rel` closed by :t (and since :start when `since`). Without `lost_sums` the lost deals are
+    only counted (their sums are 0): velocity needs no more, and a count reads no lead's values."""
     out = {"won": (0, 0, 0, 0), "lost": (0, 0, 0, 0)}
     lower = " AND l.closed_at >= :start" if since else ""
-    for r in conn.execute(
-        text(
-            "SELECT l.status, COUNT(*), SUM(l.value_minor), COUNT(l.value_minor), SUM(l.closed_at - l.created_at) "
-            f"FROM {rel} l WHERE l.status IN ('won', 'lost') AND l.closed_at <= :t{lower} GROUP BY l.status"
-        ),
-        params,
-    ):
+    sums = "SUM(l.value_minor), COUNT(l.value_minor), SUM(l.closed_at - l.created_at)"
+    sql = (
+        f"SELECT l.status, COUNT(*), {sums} "
+        f"FROM {rel} l WHERE l.status IN ('won', 'lost') AND l.closed_at <= :t{lower} GROUP BY l.status"
+    )
+    if not lost_sums:
+        sql = " UNION ALL ".join(
+            f"SELECT '{status}', COUNT(*), {columns} FROM {rel} l WHERE l.status = '{status}' AND l.closed_at <= :t{lower}"
+            for status, columns in (("won", sums), ("lost", "0, 0, 0"))
+        )
+    for r in conn.execute(text(sql), params):
+        if not r[1]:
+            continue
         out[r[0]] = (r[1], r[2] or 0, r[3], r[4] or 0)
     return out
 

@@ -49,10 +49,11 @@ MAX_BUCKETS = 48
 SAMPLE_LEADS = 20000
 
 
-def sample_step(conn, rel: str, params: dict) -> int:
+def sample_step(conn, rel: str, params: dict, leads: int | None = None) -> int:
     """Return k, the step of the systematic sample of history leads (see the module docstring): 1 (every lead)
-    up to SAMPLE_LEADS leads in the relation `rel`, else ceil(leads ÷ SAMPLE_LEADS)."""
-    n = int(conn.execute(text(f"SELECT COUNT(*) FROM {rel} l"), params).scalar() or 0)
+    up to SAMPLE_LEADS leads in the relation `rel` (or `leads`, when they were counted already), else
+    ceil(leads ÷ SAMPLE_LEADS)."""
+    n = leads if leads is not None else int(conn.execute(text(f"SELECT COUNT(*) FROM {rel} l"), params).scalar() or 0)
     return max(1, -(-n // SAMPLE_LEADS))
 
 

@@ -188,6 +188,14 @@ SYNONYMS = {
         "motivodepérdida",
         "verlustgrund",
     ),
+    "forecast_category": (
+        "forecastcategory",
+        "forecastcategoryname",  # Salesforce
+        "categoriadiprevisione",  # it
+        "catégoriedeprévision",  # fr
+        "categoríadepronóstico",  # es
+        "prognosekategorie",  # de
+    ),
     "note": (
         "note",
         "notes",

@@ -38,6 +38,7 @@ LEAD_COLUMNS = [
     Column("closed_at", kind="ts"),
     Column("lost_reason"),
     Column("external_id"),
+    Column("forecast_category"),
 ]
 HISTORY_COLUMNS = [
     Column("lead_id", kind="int"),
@@ -92,7 +93,8 @@ def export_leads(conn: Connection, filters: LeadFilter) -> tuple[list[Column], I
     columns = LEAD_COLUMNS + [Column(headers[k]) for k in keys]
     sql = (
         "SELECT l.id, l.name, l.company, l.email, l.phone, l.value_minor, p.name AS pipeline, s.name AS stage,"
-        " l.source, l.owner, l.expected_close, l.created_at, l.closed_at, l.lost_reason, l.external_id "
+        " l.source, l.owner, l.expected_close, l.created_at, l.closed_at, l.lost_reason, l.external_id,"
+        " l.forecast_category "
         f"FROM lead l JOIN stage s ON s.id = l.stage_id JOIN pipeline p ON p.id = l.pipeline_id WHERE {where} ORDER BY l.id"
     )
     extras_query = text("SELECT lead_id, key, value FROM lead_extra WHERE lead_id IN :ids").bindparams(

@@ -13,7 +13,9 @@ import re
 from typing import Any
 
 from pipecli import clock, money
+from pipecli.errors import PipecliError
 from pipecli.leads import EMAIL
+from pipecli.pipelines import forecast_category
 from pipecli.transfer.columns import Columns
 from pipecli.transfer.model import BadCell, Record
 from pipecli.transfer.stages import Stages
@@ -37,6 +39,7 @@ WRITE_COLUMNS = (
     "owner",
     "external_id",
     "lost_reason",
+    "forecast_category",
     "note",
     "extras",
 )
@@ -98,6 +101,13 @@ class ColumnChecker:
                         except clock.BadDate:
                             return None
             moments[f] = found
+        categories = column("forecast_category")
+        if categories is not blank:
+            try:  # each distinct spelling checked once; a bad one is reported row by row
+                canonical = {c: forecast_category(c, crm=True) or "" for c in set(categories)}
+            except PipecliError:
+                return None
+            categories = list(map(canonical.__getitem__, categories))
         pipeline = self.pipeline
         raw_stages = column("stage")
         resolved = {}
@@ -155,6 +165,7 @@ class ColumnChecker:
             "owner": column("owner"),
             "external_id": column("external_id"),
             "lost_reason": reasons,
+            "forecast_category": categories,
             "note": column("note"),
             "extras": extras,
         }

@@ -330,6 +330,7 @@ def _as_columns(batch: list[Lead]) -> Cols:
             f["owner"],
             f["external_id"],
             f["lost_reason"],
+            f["forecast_category"],
             f["note"],
             lead.extras,
         )

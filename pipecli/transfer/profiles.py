@@ -43,6 +43,7 @@ OUTPUT_FIELDS = (
     "expected_close",
     "external_id",
     "lost_reason",
+    "forecast_category",
     "note",
 )
 TRUE = {"true", "1", "yes", "y", "t", "x"}
@@ -101,9 +102,10 @@ PROFILES = {
                 "Account.Name": "company",
                 "LeadSource": "source",
                 "Description": "note",
+                "ForecastCategoryName": "forecast_category",
             },
             ("StageName", "IsWon", "IsClosed"),
-            ("Probability", "ForecastCategoryName"),
+            ("Probability",),
         ),
         Profile(
             "hubspot",
@@ -118,9 +120,10 @@ PROFILES = {
                 "Deal owner": "owner",
                 "Associated Company": "company",
                 "Closed Lost Reason": "lost_reason",
+                "Forecast category": "forecast_category",
             },
             ("Record ID", "Deal Name", "Deal Stage"),
-            ("Deal probability", "Forecast category"),
+            ("Deal probability",),
         ),
         Profile(
             "hubspot-contacts",

@@ -15,6 +15,7 @@ from pipecli import clock, money
 from pipecli.errors import PipecliError
 from pipecli.formats import NUL_REFUSED, undefuse
 from pipecli.leads import EMAIL
+from pipecli.pipelines import forecast_category
 from pipecli.transfer.columns import FIELDS, Columns
 from pipecli.transfer.model import BadCell, ImportOptions, Record, RowError
 from pipecli.transfer.stages import Stages
@@ -86,6 +87,11 @@ class RowReader:
                     raise PipecliError("a value must not be negative")
             except PipecliError as exc:
                 errors.append(RowError(line, column("value"), value, str(exc)))
+        if got["forecast_category"]:
+            try:  # stored as its canonical name ("" for none, as every text field)
+                got["forecast_category"] = forecast_category(got["forecast_category"], crm=True) or ""
+            except PipecliError as exc:
+                errors.append(RowError(line, column("forecast_category"), got["forecast_category"], str(exc)))
         email = got["email"]
         if email and not EMAIL.fullmatch(email):
             errors.append(RowError(line, column("email"), email, "not an email address"))

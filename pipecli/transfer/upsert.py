@@ -35,6 +35,7 @@ _UPDATABLE = {
     "source": "source",
     "owner": "owner",
     "external_id": "external_id",
+    "forecast_category": "forecast_category",
 }
 _LOOKUP_CHUNK = 500  # keys per IN list
 

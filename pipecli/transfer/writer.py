@@ -59,10 +59,23 @@ LEAD_COLUMNS = (
     "furthest_position",
     "fit_score",
     "#win_probability",
+    "?forecast_category",
 )
 # Which of `prepare`'s lead columns hold only strings (the others: numbers, ISO dates, None).
 _LEAD_TEXT = tuple(
-    c.lstrip("?#") in ("status", "name", "company", "email", "phone", "source", "owner", "external_id", "lost_reason")
+    c.lstrip("?#")
+    in (
+        "status",
+        "name",
+        "company",
+        "email",
+        "phone",
+        "source",
+        "owner",
+        "external_id",
+        "lost_reason",
+        "forecast_category",
+    )
     for c in LEAD_COLUMNS[1:]
 )
 # (fits, win probabilities) of new leads given as columns with their statuses
@@ -115,6 +128,7 @@ def prepare(cols: Cols, *, sqlite: bool, scores: Scores) -> Prepared:
             furthest,
             fits,
             probabilities,
+            cols["forecast_category"],
         ],
         "notes": [noted, [notes[i] for i in noted], [created[i] for i in noted]],
         "extras": [list(c) for c in zip(*extras)] if extras else [[], [], []],
