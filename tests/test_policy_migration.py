@@ -15,13 +15,18 @@ import json
 
 import pytest
 from conftest import Cli
-from test_team import pg_team, url_as  # noqa: F401  (pg_team: the fixture)
+from test_team import (
+    pg_team,  # noqa: F401  (the fixture)
+    url_as,
+)
 
 from pipecli.store.migrations import LATEST
 
 ME = "current_user::text"
 VISIBLE = "EXISTS (SELECT 1 FROM lead l WHERE l.id = event.lead_id)"
-JOURNAL_READ = f"pipecli_free({ME}) OR journal.db_role = {ME} OR EXISTS (SELECT 1 FROM event e WHERE e.journal_id = journal.id)"
+JOURNAL_READ = (
+    f"pipecli_free({ME}) OR journal.db_role = {ME} OR EXISTS (SELECT 1 FROM event e WHERE e.journal_id = journal.id)"
+)
 OLD_POLICIES = [
     "DROP POLICY pipecli_lead ON lead",
     f"CREATE POLICY pipecli_lead ON lead USING (pipecli_may_lead({ME}, owner, pipeline_id))",
@@ -85,7 +90,7 @@ def downgrade(url: str, statements: list[str]) -> None:
 
 
 @pytest.fixture
-def old_team(pg_team):
+def old_team(pg_team):  # noqa: F811  (the fixture imported above)
     """pg_team's database made as before schema 14: the old policies, stamped 13. Return (the team, the
     policies a database at LATEST has)."""
     new = policies(pg_team.url)
@@ -156,10 +161,13 @@ def test_migration_14_leaves_a_database_without_pipecli_policies_alone(pg_server
         cli("add-lead", "Acme")
         assert cli.scalar("SELECT value FROM meta WHERE key = 'schema_version'") == str(LATEST)
         assert policies(url) == []
-        assert cli.scalar(
-            "SELECT COUNT(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
-            " WHERE n.nspname = current_schema() AND c.relrowsecurity"
-        ) == 0
+        assert (
+            cli.scalar(
+                "SELECT COUNT(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+                " WHERE n.nspname = current_schema() AND c.relrowsecurity"
+            )
+            == 0
+        )
     finally:
         pg_server.drop(name)
 

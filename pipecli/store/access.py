@@ -136,7 +136,9 @@ def has_policies(conn: Connection) -> bool:
     if conn.dialect.name != "postgresql":
         return False
     found = conn.execute(
-        text("SELECT 1 FROM pg_policies WHERE schemaname = current_schema() AND tablename = 'lead' AND policyname = 'pipecli_lead'")
+        text(
+            "SELECT 1 FROM pg_policies WHERE schemaname = current_schema() AND tablename = 'lead' AND policyname = 'pipecli_lead'"
+        )
     ).first()
     return found is not None
 
