@@ -96,3 +96,27 @@ def test_lock_wait_must_be_a_positive_number(tmp_path):
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "lock_wait" in lines[0] and "above 0" in lines[0], lines
     assert not (tmp_path / "p.db").exists()
+
+
+def test_a_server_that_never_answers_is_given_up_after_connect_timeout(tmp_path):
+    """A TCP port that accepts connections and never says a word (a hung server, a wrong port behind a
+    proxy): the command gives up after config `connect_timeout` seconds with one line, exit 1."""
+    import socket
+
+    (tmp_path / "config.toml").write_text("connect_timeout = 2\n")
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)  # the kernel completes the handshake; nobody ever reads or answers
+    url = f"postgresql://nobody@127.0.0.1:{silent.getsockname()[1]}/pipecli"
+    try:
+        started = time.monotonic()
+        result = Cli(url)("list", ok=False)
+        waited = time.monotonic() - started
+    finally:
+        silent.close()
+    assert result.exit_code == 1
+    assert result.stderr.strip().splitlines() == [
+        f"pipecli: cannot connect to database {url}: the server did not answer within 2s (config"
+        " `connect_timeout`); is it up and reachable? Nothing was changed"
+    ]
+    assert 1.5 <= waited < 10  # the configured wait, not the default 10 s nor forever

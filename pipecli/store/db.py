@@ -38,7 +38,7 @@ from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any, TypeVar, overload
 
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Engine, create_engine, event, make_url, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import NullPool
@@ -85,6 +85,11 @@ def translate_error(exc: Exception, target: str) -> PipecliError:
     sqlstate = getattr(orig, "sqlstate", None)
     if is_url(target) and sqlstate in RETRYABLE:
         return _conflict_error(target, sqlstate, text, 1)
+    if is_url(target) and "timeout expired" in low:
+        return PipecliError(
+            f"cannot connect to database {redact(target)}: the server did not answer within"
+            f" {config.connect_timeout()}s (config `connect_timeout`); is it up and reachable? Nothing was changed"
+        )
     if is_url(target) and "row-level security" in low:
         # the policies' backstop (store.access): the core refuses with the exact cause before writing
         return PipecliError(
@@ -187,7 +192,9 @@ class Store:
             try:
                 # one invocation reuses its connection (the schema check, then the command): a new
                 # PostgreSQL connection costs more than a SQLite file open
-                engine = create_engine(url, pool_size=1, max_overflow=4)
+                # a server that accepts and never answers must not hang the command (a URL's own wins)
+                args = {} if "connect_timeout" in make_url(url).query else {"connect_timeout": config.connect_timeout()}
+                engine = create_engine(url, pool_size=1, max_overflow=4, connect_args=args)
             except ModuleNotFoundError:  # psycopg is the optional `postgres` extra
                 raise PipecliError(
                     f"the PostgreSQL driver is not installed: pip install '{DISTRIBUTION}[postgres]'"
