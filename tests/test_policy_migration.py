@@ -1,7 +1,7 @@
 """Migration 14: a PostgreSQL database made before the faster row-level security policies gets them.
 
 The old database is built honestly: a team database whose policies are replaced by the SQL pipecli ran
-before schema 14 (`OLD_POLICIES`, as pipecli/store/access.py wrote them up to commit 4e267a4: the lead
+before schema 14 (tests/fixtures/policies-v13.sql, as pipecli/store/access.py wrote them up to commit 4e267a4: the lead
 policy a function call per row, the event and journal policies calling pipecli_free per row), without the
 functions the new policies call, stamped schema 13. The next command the owner runs migrates it; the
 policies are then the ones a new database gets, and a seller still sees and changes only their own
@@ -12,6 +12,7 @@ and on SQLite, migration 14 changes nothing but the schema version.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from conftest import Cli
@@ -22,43 +23,9 @@ from test_team import (
 
 from pipecli.store.migrations import LATEST
 
-ME = "current_user::text"
-VISIBLE = "EXISTS (SELECT 1 FROM lead l WHERE l.id = event.lead_id)"
-JOURNAL_READ = (
-    f"pipecli_free({ME}) OR journal.db_role = {ME} OR EXISTS (SELECT 1 FROM event e WHERE e.journal_id = journal.id)"
-)
-OLD_POLICIES = [
-    "DROP POLICY pipecli_lead ON lead",
-    f"CREATE POLICY pipecli_lead ON lead USING (pipecli_may_lead({ME}, owner, pipeline_id))",
-    *(
-        f"DROP POLICY pipecli_{name} ON {table}"
-        for name, table in (
-            ("event_read", "event"),
-            ("event_add", "event"),
-            ("event_change", "event"),
-            ("event_erase", "event"),
-            ("journal_read", "journal"),
-            ("journal_add", "journal"),
-            ("journal_change", "journal"),
-            ("journal_erase", "journal"),
-        )
-    ),
-    f"CREATE POLICY pipecli_event_read ON event FOR SELECT USING (pipecli_free({ME}) OR event.lead_id IS NULL"
-    f" OR {VISIBLE} OR pipecli_journal_role(event.journal_id) = {ME})",
-    f"CREATE POLICY pipecli_event_add ON event FOR INSERT WITH CHECK (pipecli_free({ME})"
-    f" OR pipecli_journal_role(journal_id) = {ME})",
-    f"CREATE POLICY pipecli_event_change ON event FOR UPDATE USING (pipecli_free({ME}))",
-    f"CREATE POLICY pipecli_event_erase ON event FOR DELETE USING (pipecli_free({ME}))",
-    f"CREATE POLICY pipecli_journal_read ON journal FOR SELECT USING ({JOURNAL_READ})",
-    f"CREATE POLICY pipecli_journal_add ON journal FOR INSERT WITH CHECK (pipecli_free({ME}) OR db_role = {ME})",
-    f"CREATE POLICY pipecli_journal_change ON journal FOR UPDATE USING ({JOURNAL_READ})",
-    f"CREATE POLICY pipecli_journal_erase ON journal FOR DELETE USING (pipecli_free({ME}))",
-    # the functions only the new policies call did not exist
-    "DROP FUNCTION pipecli_seller(text)",
-    "DROP FUNCTION pipecli_manages(text)",
-    "DROP FUNCTION pipecli_member_pipelines(text)",
-    "UPDATE meta SET value = '13' WHERE key = 'schema_version'",
-]
+# the old policies, one statement a line; the file says where they come from
+OLD_SQL = Path(__file__).parent / "fixtures" / "policies-v13.sql"
+OLD_POLICIES = [line.rstrip(";") for line in OLD_SQL.read_text().splitlines() if line and not line.startswith("--")]
 POLICIES = (
     "SELECT tablename, policyname, coalesce(qual, ''), coalesce(with_check, '') FROM pg_policies"
     " WHERE schemaname = current_schema() ORDER BY tablename, policyname"
