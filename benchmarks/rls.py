@@ -14,6 +14,12 @@ to the owner's. The load average is printed with the figures: the machine may be
 
     python benchmarks/rls.py --url postgresql://pipecli@localhost:55440/pipecli [--leads 10000 100000] [--repeat 3]
 
+With --old, the database first gets the policies of schema 13 (tests/fixtures/policies-v13.sql: a function
+call per row) and is stamped 13. A member's pipecli refuses a database it cannot migrate, so what is timed
+there is one raw query through the policies (`OLD_QUERY`, every visible lead's count and value, as the
+manager and the seller: wall and server CPU, best of --repeat), under the schema-13 policies, then again
+after the owner's next command (`pipecli list`) brought the database to the latest schema (migration 14).
+
 The URL's role must be allowed to create databases and roles; what the script makes (database
 `pipecli_rls_bench_N`, roles `rlsb_*`) is dropped at the end.
 """
@@ -124,6 +130,44 @@ def build(base: str, leads: int, env: dict[str, str]) -> str:
     return url
 
 
+OLD_QUERY = "SELECT COUNT(*), SUM(value_minor) FROM lead WHERE status = 'open'"
+
+
+def raw_timed(url: str, repeat: int) -> tuple[float, float, int]:
+    """Return (wall, server CPU) seconds of the best of `repeat` runs of OLD_QUERY on `url`, and its count."""
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        pid = conn.execute("SELECT pg_backend_pid()").fetchone()[0]
+        count = conn.execute(OLD_QUERY).fetchone()[0]
+        runs = []
+        for _ in range(repeat):
+            wall, server = time.perf_counter(), _server_cpu(pid)
+            conn.execute(OLD_QUERY).fetchone()
+            runs.append((time.perf_counter() - wall, _server_cpu(pid) - server))
+    return (*min(runs), count)
+
+
+def migration_14(url: str, repeat: int) -> None:
+    """Print OLD_QUERY's cost as each member under the schema-13 policies, then after migration 14."""
+    import psycopg
+
+    lines = (ROOT / "tests" / "fixtures" / "policies-v13.sql").read_text().splitlines()
+    with psycopg.connect(url, autocommit=True) as conn:
+        for line in lines:
+            if line and not line.startswith("--"):
+                conn.execute(line.rstrip(";"))
+    print(f"raw query through the policies: {OLD_QUERY}")
+    print(f"{'policies':<28} {'role':<8} {'rows':>7} {'wall s':>7} {'server CPU':>11}")
+    for label in ("schema 13 (per-row calls)", "after migration 14"):
+        if label.startswith("after"):
+            subprocess.run([sys.executable, "-m", "pipecli", "--db", url, "list", "--limit", "1"], check=True,
+                           stdout=subprocess.DEVNULL)  # fmt: skip
+        for role in (MANAGER, SELLER):
+            wall, server, count = raw_timed(url_of(url, role=role), repeat)
+            print(f"{label:<28} {role[5:]:<8} {count:7d} {wall:7.3f} {server:11.3f}", flush=True)
+
+
 def drop_roles(admin) -> None:
     for (role,) in admin.execute("SELECT rolname FROM pg_roles WHERE rolname LIKE 'rlsb\\_%'").fetchall():
         admin.execute(f'DROP ROLE IF EXISTS "{role}"')
@@ -134,6 +178,7 @@ def main() -> None:
     parser.add_argument("--url", default=os.environ.get("PIPECLI_TEST_PG_URL"), required=False)
     parser.add_argument("--leads", type=int, nargs="+", default=[10_000, 100_000])
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--old", action="store_true", help="time under the schema-13 policies, then after migration 14")
     args = parser.parse_args()
     if not args.url:
         raise SystemExit("pass --url postgresql://... (or set PIPECLI_TEST_PG_URL)")
@@ -155,6 +200,8 @@ def main() -> None:
             print(
                 f"{'command':<9} {'role':<32} {'wall s':>7} {'pipecli CPU':>12} {'server CPU':>11} {'CPU vs owner':>13}"
             )
+            if args.old:
+                migration_14(url, args.repeat)
             for command in ("list", "board", "forecast"):
                 owner = None
                 for label, role in (

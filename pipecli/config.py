@@ -274,13 +274,20 @@ _LOCALE = re.compile(r"[a-z]{2,3}(?:_[A-Z]{2})?")
 @dataclasses.dataclass(frozen=True)
 class TopLevel:
     """The top-level keys: the database, the currency, the default silence limit of `clean`, the locale
-    that writes amounts and dates for people, and the order of day and month in typed dates."""
+    that writes amounts and dates for people, the order of day and month in typed dates, how long a
+    command waits for another one's lock, and for a PostgreSQL server to answer."""
 
     db: str | None = setting(None)
     currency: str = setting("EUR")
     stale_days: int = setting(14, low=1)  # the silence limit of stages that set none
     locale: str | None = setting(None)  # it_IT, fr_FR, en_US...; default from LC_ALL, LC_MONETARY, LANG
     date_order: str | None = setting(None, choices=DATE_ORDERS)  # default: the locale's
+    # seconds a command waits for another one's lock before giving up with one line, nothing changed:
+    # SQLite's write lock (the busy timeout), PostgreSQL's keyed-import lock that add-lead takes
+    lock_wait: float = setting(30.0, above=0, high=86400)
+    # seconds to wait for a PostgreSQL server to answer a connection (libpq's connect_timeout: 2 at least);
+    # a connect_timeout in the URL wins
+    connect_timeout: int = setting(10, low=2, high=3600)
 
 
 def top() -> TopLevel:
@@ -293,6 +300,16 @@ def value(key: str, default: Any) -> Any:
     if key not in in_force(None):
         return default
     return getattr(top(), key)
+
+
+def lock_wait() -> float:
+    """Return the seconds a command waits for another command's lock (config `lock_wait`, default 30)."""
+    return float(value("lock_wait", 30.0))
+
+
+def connect_timeout() -> int:
+    """Return the seconds a PostgreSQL connection waits for the server (config `connect_timeout`, default 10)."""
+    return int(value("connect_timeout", 10))
 
 
 def currency() -> str:

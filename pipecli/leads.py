@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import text
 
-from pipecli import clock, identity, pipelines, team
+from pipecli import clock, config, identity, pipelines, team
 from pipecli.activities import activities_of, check_kind, engages
 from pipecli.errors import PipecliError
 from pipecli.history import lead_history
@@ -118,8 +118,8 @@ def add_lead(
     """Add a lead (to the default pipeline's first stage unless told otherwise); return its id.
 
     Holds the keyed imports' lock to the commit (PostgreSQL): a keyed import running meanwhile would not
-    see this lead and add a second one for its e-mail."""
-    serialise(conn, KEYED_IMPORT_LOCK)
+    see this lead and add a second one for its e-mail; waits for it at most config `lock_wait` seconds."""
+    serialise(conn, KEYED_IMPORT_LOCK, config.lock_wait)
     name = _clean_text(name)
     if not name:
         raise PipecliError("a lead needs a name")
@@ -188,8 +188,9 @@ def add_checked(conn, name: str, *, unique: bool = False, **details) -> Added:
     its id with them. With `unique`, a likely duplicate refuses the lead (nothing is written).
 
     The look and the insert run under the keyed imports' lock, as an import's own do: a keyed import
-    running meanwhile either commits first (and its leads are found here) or waits (and finds this one)."""
-    serialise(conn, KEYED_IMPORT_LOCK)
+    running meanwhile either commits first (and its leads are found here) or waits (and finds this one);
+    waiting for one longer than config `lock_wait` seconds raises PipecliError, nothing written."""
+    serialise(conn, KEYED_IMPORT_LOCK, config.lock_wait)
     contact = identity.Contact(name, details.get("company"), check_email(details.get("email")), details.get("phone"))
     found = identity.likely_duplicates(conn, contact)
     if unique and found:

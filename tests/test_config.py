@@ -29,7 +29,11 @@ def refused(cli, tmp_path, toml: str, *args: str) -> str:
         ("[clean]\nmin_history = true\n", ["clean"], "[clean] min_history must be a whole number, not True"),
         ("[clean]\nstale_days = 3\n", ["clean"], "[clean] stale_days is not a setting"),
         ("stale_days = 0\n", ["clean"], "stale_days must be a number of at least 1, not 0"),
-        ("colour = 1\n", ["list"], "colour is not a setting (known: db, currency, stale_days, locale, date_order)"),
+        (
+            "colour = 1\n",
+            ["list"],
+            "colour is not a setting (known: db, currency, stale_days, locale, date_order, lock_wait, connect_timeout)",
+        ),
         ("currency = 12\n", ["list"], "currency must be text, not 12"),
         ('[scoring]\nhot_threshold = "high"\n', ["list", "--hot"], "[scoring] hot_threshold must be a number"),
         ("[scoring]\nhalf_life_days = 0\n", ["score", "--rules"], "[scoring] half_life_days must be a number above 0"),

@@ -114,8 +114,7 @@ def demo(
 
     target = db or db_option() or str(Path(platformdirs.user_data_dir("pipecli")) / "demo.db")
     common.set_db(target)
-    with store(create=True).write() as conn:
-        demo_core.ensure(conn, leads_count)
+    store(create=True).write(lambda conn: demo_core.ensure(conn, leads_count))
     with store().read() as conn:
         data = board.board(conn)
     views.board(data, "table")

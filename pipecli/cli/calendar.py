@@ -47,8 +47,7 @@ def import_(
         data = sys.stdin.buffer.read() if file == "-" else Path(file).read_bytes()
     except OSError as exc:
         raise PipecliError(f"cannot read {file}: {exc.strerror}") from None
-    with store().write() as conn:
-        counts = calendar.import_meetings(conn, data)
+    counts = store().write(lambda conn: calendar.import_meetings(conn, data))
     views.meetings_imported(counts)
 
 

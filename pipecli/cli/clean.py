@@ -144,10 +144,11 @@ def clean(
     fmt = fmt or "text"  # the readable summary, on a terminal too: the table is --format table
     chosen = stale.choose_rules(rules)
     if since_last:
-        with store().write() as conn:
-            report = stale.keep_new(
+        report = store().write(
+            lambda conn: stale.keep_new(
                 conn, stale.find_stale(conn, pipeline, owner, day, rules=chosen, stage=stage), owner, stage
             )
+        )
     else:
         with store().read() as conn:
             report = stale.find_stale(conn, pipeline, owner, day, rules=chosen, stage=stage)
@@ -185,8 +186,7 @@ def clean(
             message(f"dry run: would {verb.lower()} {deals}{rest} (reason: {reason}); nothing was changed")
         else:
             confirm(f"{verb} {deals}{rest} (reason: {reason})?", yes)
-            with store().write() as conn:
-                done = clean_actions.apply(conn, targets, action, reason, snooze_days)
+            done = store().write(lambda conn: clean_actions.apply(conn, targets, action, reason, snooze_days))
             message(f"{past} {len(done)} of {deals}{rest} (reason: {reason})")
     if check and report.rows:
         # imported when the command runs, so --help and --version stay light
@@ -279,9 +279,13 @@ def snooze(
 
     if clear == (until is not None):
         raise UsageError("give either --until DATE (with --reason) or --clear")
-    with store().write() as conn:
+    day = date(until, "--until")
+
+    def work(conn):  # -> (lead id, what was stored)
         lead_id = resolve_lead(conn, lead)
-        snoozed = clean_actions.snooze(conn, lead_id, date(until, "--until"), reason)
+        return lead_id, clean_actions.snooze(conn, lead_id, day, reason)
+
+    lead_id, snoozed = store().write(work)
     if clear:
         message(f"lead {lead_id}: snooze cleared")
     else:

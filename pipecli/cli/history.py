@@ -49,8 +49,7 @@ def undo(
     with store().read() as conn:
         entry = undoing.choose(conn, entry_id)
     confirm(f"Undo command {entry.id} ({entry.command}), {entry.changes} change(s)?", yes)
-    with store().write() as conn:
-        done = undoing.undo(conn, entry.id)
+    done = store().write(lambda conn: undoing.undo(conn, entry.id))
     views.undone(done)
 
 

@@ -193,8 +193,7 @@ def delete(lead: LeadArg, yes: YesOpt = False) -> None:
         lead_id = resolve_lead(conn, lead)
         row = leads.get_lead(conn, lead_id, for_update=True)  # a lead to change: refused as such
     confirm(f"Delete lead {lead_id} ({row['name']}) and all its history?", yes)
-    with store().write() as conn:
-        leads.delete_lead(conn, lead_id)
+    store().write(lambda conn: leads.delete_lead(conn, lead_id))  # run again if PostgreSQL asks (Store.write)
     message(f"deleted lead {lead_id}")
 
 

@@ -51,8 +51,7 @@ def merge(
     if dry_run:
         return
     confirm(f"Merge lead {merged} ({planned.other['name']}) into lead {kept} ({planned.into['name']})?", yes)
-    with store().write() as conn:
-        done = merging.merge(conn, kept, merged, tuple(take or ()))
+    done = store().write(lambda conn: merging.merge(conn, kept, merged, tuple(take or ())))
     views.merged(done)
 
 

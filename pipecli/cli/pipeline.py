@@ -33,8 +33,7 @@ def add(
     from pipecli import pipelines
 
     names = [s.strip() for s in stages.split(",") if s.strip()]
-    with store(create=True).write() as conn:
-        pipelines.create_pipeline(conn, name, [(s, None, None) for s in names])
+    store(create=True).write(lambda conn: pipelines.create_pipeline(conn, name, [(s, None, None) for s in names]))
     _show_stages(name)
 
 
@@ -86,12 +85,14 @@ def stage(
     # imported when the command runs, so --help and --version stay light
     from pipecli import pipelines
 
-    with store().write() as conn:
+    def work(conn) -> None:
         updated = pipelines.configure_stage(
             conn, name, stage_name, probability, stale_days, triggers, rename, qualification, forecast_category
         )
         if position is not None:
             pipelines.move_stage(conn, name, updated["name"], position)
+
+    store().write(work)
     _show_stages(name)
 
 
@@ -107,8 +108,7 @@ def add_stage(
     # imported when the command runs, so --help and --version stay light
     from pipecli import pipelines
 
-    with store().write() as conn:
-        pipelines.add_stage(conn, name, stage_name, position, probability, stale_days)
+    store().write(lambda conn: pipelines.add_stage(conn, name, stage_name, position, probability, stale_days))
     _show_stages(name)
 
 
@@ -121,8 +121,7 @@ def remove_stage(
     # imported when the command runs, so --help and --version stay light
     from pipecli import pipelines
 
-    with store().write() as conn:
-        pipelines.remove_stage(conn, name, stage_name)
+    store().write(lambda conn: pipelines.remove_stage(conn, name, stage_name))
     _show_stages(name)
 
 
@@ -132,8 +131,7 @@ def rename(old: str, new: str) -> None:
     # imported when the command runs, so --help and --version stay light
     from pipecli import pipelines
 
-    with store().write() as conn:
-        pipelines.rename_pipeline(conn, old, new)
+    store().write(lambda conn: pipelines.rename_pipeline(conn, old, new))
     _show_stages(new)
 
 
@@ -144,8 +142,7 @@ def default(name: str) -> None:
     from pipecli import pipelines
     from pipecli.cli.output import message
 
-    with store().write() as conn:
-        p = pipelines.set_default(conn, name)
+    p = store().write(lambda conn: pipelines.set_default(conn, name))
     message(f"{p['name']} is now the default pipeline")
 
 
@@ -157,8 +154,7 @@ def delete(name: str, yes: YesOpt = False) -> None:
     from pipecli.cli.output import message
 
     confirm(f"Delete pipeline {name}?", yes)
-    with store().write() as conn:
-        pipelines.delete_pipeline(conn, name)
+    store().write(lambda conn: pipelines.delete_pipeline(conn, name))
     message(f"deleted pipeline {name}")
 
 

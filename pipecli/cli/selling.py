@@ -55,9 +55,10 @@ def qualify(
 
         raise UsageError("give a lead ID (or --pending to list leads awaiting qualification)")
     answers = {"budget": budget, "authority": authority, "need": need, "timeline": timeline}
-    with store().write() as conn:
-        lead_id = resolve_lead(conn, lead)
-        result = core.qualify(conn, lead_id, answers, ts(at), move=move, close=close)
+    when = ts(at)  # outside the transaction: it may say on stderr how a time in words was read
+    result = store().write(
+        lambda conn: core.qualify(conn, resolve_lead(conn, lead), answers, when, move=move, close=close)
+    )
     views.qualification(result, core.CRITERIA, fmt)
 
 
@@ -120,13 +121,11 @@ def score(
     elif rules:
         views.rules(scoring_rules.rules_in_force(), fmt)
     elif recompute:
-        with store().write() as conn:
-            count = scoring.recompute(conn)
+        count = store().write(scoring.recompute)
         message(f"recomputed the scores of {count} leads")
     elif learn:
         names = [f.strip() for f in fields.split(",") if f.strip()] if fields else None
-        with store().write() as conn:
-            report = scoring.learn_and_rescore(conn, names, pipeline)
+        report = store().write(lambda conn: scoring.learn_and_rescore(conn, names, pipeline))
         views.learned(report, fmt)
     else:
         with store().read() as conn:
@@ -155,9 +154,13 @@ def follow_up(
     from pipecli import nextsteps
     from pipecli.cli.output import message
 
-    with store().write() as conn:
+    day = date(due, "DATE")
+
+    def work(conn):  # -> (lead id, what was stored)
         lead_id = resolve_lead(conn, lead)
-        plan = nextsteps.set_follow_up(conn, lead_id, date(due, "DATE"), step)
+        return lead_id, nextsteps.set_follow_up(conn, lead_id, day, step)
+
+    lead_id, plan = store().write(work)
     message(f"lead {lead_id}: {plan['next_step']} by {plan['next_step_due'].isoformat()}")
 
 

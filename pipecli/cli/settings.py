@@ -60,8 +60,7 @@ def settings_set(
     from pipecli import settings
     from pipecli.cli import views
 
-    with store().write() as conn:
-        changed = settings.set_value(conn, key, value)
+    changed = store().write(lambda conn: settings.set_value(conn, key, value))
     views.settings([changed], fmt, one=True)
 
 
@@ -72,8 +71,7 @@ def settings_unset(key: KeyArg, fmt: FormatOpt = "table") -> None:
     from pipecli import settings
     from pipecli.cli import views
 
-    with store().write() as conn:
-        now = settings.unset(conn, key)
+    now = store().write(lambda conn: settings.unset(conn, key))
     views.settings([now], fmt, one=True)
 
 
@@ -91,8 +89,7 @@ def settings_import(
 
     opened = store()
     opened.first_write = None  # the import is the adoption (`settings.adopt`): the file's settings, not the config's
-    with opened.write() as conn:
-        imported = settings.import_file(conn, file)
+    imported = opened.write(lambda conn: settings.import_file(conn, file))
     views.settings(imported, fmt)
 
 

@@ -40,8 +40,7 @@ def team_add(
     from pipecli.cli import views
 
     wanted = pipelines.split(",") if pipelines is not None else None
-    with store().write() as conn:
-        member = team.add(conn, name, role, wanted, existing)
+    member = store().write(lambda conn: team.add(conn, name, role, wanted, existing))
     views.team([member], fmt)
 
 
@@ -64,8 +63,7 @@ def team_remove(name: NameArg) -> None:
     from pipecli import team
     from pipecli.cli import views
 
-    with store().write() as conn:
-        removed = team.remove(conn, name)
+    removed = store().write(lambda conn: team.remove(conn, name))
     views.team_removed(removed)
 
 

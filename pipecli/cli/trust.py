@@ -64,8 +64,7 @@ def forget(
         people = privacy.find_person(conn, who)
     names = ", ".join(f"{p['id']} {p['name']}" for p in people)
     confirm(f"Erase {len(people)} lead(s) ({names}) and everything about them, for good?", yes)
-    with store().write() as conn:
-        gone = privacy.forget(conn, who)
+    gone = store().write(lambda conn: privacy.forget(conn, who))
     compacted = privacy.compact(store())
     views.forgotten(gone, fmt)
     unfinished = privacy.incomplete(compacted)

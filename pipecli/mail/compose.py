@@ -169,6 +169,6 @@ def send_from_template(store: Store, lead_id: int, template_name: str, dry_run: 
         "direction": "out",
         "subject": str(message["Subject"]),
     }
-    with store.write() as conn:
-        activity_id = leads.log_activities(conn, lead_id, [item])[0]
+    # the message is sent: its logging is run again if PostgreSQL aborts it for a concurrent write
+    activity_id = store.write(lambda conn: leads.log_activities(conn, lead_id, [item])[0])
     return Sent(message, lead_id, activity_id, threaded, count + 1, mail.daily_cap)

@@ -44,6 +44,8 @@ from pipecli.store.sql import execute_in
 if TYPE_CHECKING:
     from email.parser import BytesParser
 
+    from sqlalchemy.engine import Connection
+
 UNMATCHED = "unmatched:"  # the mail_seen key prefix of a message read that no lead matched
 
 
@@ -238,7 +240,8 @@ def sync(
         raise
     finally:
         source.close()
-    with store.write() as conn:
+
+    def finish(conn: Connection) -> None:  # run again if PostgreSQL aborts it for a concurrent write
         conn.execute(
             text(
                 "UPDATE mail_source SET last_sync_at = :t, last_scanned = :s, last_logged = :l, last_matched = :m, "
@@ -258,15 +261,18 @@ def sync(
                 text("DELETE FROM mail_seen WHERE source_id = :s AND key = :k"),
                 [{"s": _source_id(conn, source), "k": UNMATCHED + k} for k in stale],
             )
+
+    store.write(finish)
     return result
 
 
 def _record_error(store: Any, source: Source, message: str) -> None:
-    with store.write() as conn:
-        conn.execute(
+    store.write(
+        lambda conn: conn.execute(
             text("UPDATE mail_source SET last_error = :e, last_error_at = :t WHERE id = :i"),
             {"e": message, "t": clock.now_ts(), "i": _source_id(conn, source)},
         )
+    )
 
 
 def _write_batch(

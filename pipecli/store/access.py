@@ -80,8 +80,7 @@ def _policies() -> list[str]:
     # pipecli_may_lead(me, owner, pipeline_id), with what does not depend on the row in scalar subqueries:
     # PostgreSQL runs each once per statement (an InitPlan) instead of calling a function per row, which
     # made a manager's board on 100,000 leads cost 5.2 s of server CPU against the owner's 0.03 s
-    # (benchmarks/rls.py; 0.07 s so). A database made before keeps the old, equivalent policies until a
-    # migration calls `enable` again.
+    # (benchmarks/rls.py; 0.07 s so). A database made before gets them from the migration to schema 14.
     pipelines = f"(SELECT pipecli_member_pipelines({me}))"
     may_lead = (
         f"(SELECT pipecli_free({me})) OR ((owner = (SELECT pipecli_seller({me})) OR (SELECT pipecli_manages({me})))"
@@ -123,12 +122,25 @@ def _policies() -> list[str]:
 
 def enable(conn: Connection) -> None:
     """Create the policies' functions and the row-level security policies (PostgreSQL; nothing on SQLite).
-    Run by the migration to schema 11, by a new database's creation and by `db migrate-to`; idempotent."""
+    Run by the migrations to schemas 11 and 14, by a new database's creation and by `db migrate-to`; idempotent."""
     if conn.dialect.name != "postgresql":
         return
     schema = conn.execute(text("SELECT current_schema()")).scalar_one()
     for statement in _functions(schema) + _policies():
         conn.exec_driver_sql(statement)
+
+
+def has_policies(conn: Connection) -> bool:
+    """Return True when the lead table of the connection's schema has pipecli's row-level security policy
+    (PostgreSQL; False on SQLite)."""
+    if conn.dialect.name != "postgresql":
+        return False
+    found = conn.execute(
+        text(
+            "SELECT 1 FROM pg_policies WHERE schemaname = current_schema() AND tablename = 'lead' AND policyname = 'pipecli_lead'"
+        )
+    ).first()
+    return found is not None
 
 
 def quoted(role_name: str) -> str:

@@ -4,8 +4,8 @@
 folder); `Store` opens it (creating it only when the command asks: a command that only reads never
 creates a database) (SQLite file or PostgreSQL URL), brings its schema up to date, and hands out
 connections inside one transaction each: `store.write()` takes SQLite's write lock up front
-(`BEGIN IMMEDIATE`) so concurrent cron jobs and shells queue behind the busy timeout instead of failing
-half-way, and `store.read()` gives a consistent snapshot for reports. `store.bulk_write()` is `write()`
+(`BEGIN IMMEDIATE`) so concurrent cron jobs and shells queue behind the busy timeout (config `lock_wait`,
+30 s by default) instead of failing half-way, and `store.read()` gives a consistent snapshot for reports. `store.bulk_write()` is `write()`
 for one very big write (a large import).
 
 On PostgreSQL two writers can still collide: the server aborts one of them with a serialisation failure
@@ -38,7 +38,7 @@ from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any, TypeVar, overload
 
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Engine, create_engine, event, make_url, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import NullPool
@@ -52,7 +52,7 @@ from pipecli.store.files import create_private_file, describe_file
 from pipecli.store.journal import KEY, Journal
 from pipecli.store.target import is_url, redact, role_of
 
-BUSY_TIMEOUT_SECONDS = 30
+BUSY_TIMEOUT_SECONDS = 30  # the journal-mode switches' and backup's wait; a command's is config `lock_wait`
 RETRIES = 5  # attempts of a PostgreSQL write the server aborted as a serialisation failure or deadlock
 RETRY_PAUSE = 0.05  # seconds: the longest random pause before the second attempt, doubling after each
 RETRYABLE = {"40001": "a serialisation failure", "40P01": "a deadlock"}  # SQLSTATE: the server asks to run again
@@ -85,6 +85,11 @@ def translate_error(exc: Exception, target: str) -> PipecliError:
     sqlstate = getattr(orig, "sqlstate", None)
     if is_url(target) and sqlstate in RETRYABLE:
         return _conflict_error(target, sqlstate, text, 1)
+    if is_url(target) and "timeout expired" in low:
+        return PipecliError(
+            f"cannot connect to database {redact(target)}: the server did not answer within"
+            f" {config.connect_timeout()}s (config `connect_timeout`); is it up and reachable? Nothing was changed"
+        )
     if is_url(target) and "row-level security" in low:
         # the policies' backstop (store.access): the core refuses with the exact cause before writing
         return PipecliError(
@@ -104,7 +109,10 @@ def translate_error(exc: Exception, target: str) -> PipecliError:
         )
     target = redact(target)
     if "locked" in low or "busy" in low:
-        return PipecliError(f"database {target} stayed busy for {BUSY_TIMEOUT_SECONDS}s; try again")
+        return PipecliError(
+            f"database {target} stayed busy for {config.lock_wait():g}s (another command was writing to it;"
+            " config `lock_wait` sets how long to wait): nothing was changed; try again"
+        )
     if "readonly" in low or "read-only" in low or "permission denied" in low:
         return PipecliError(
             f"database {target} is read-only (pipecli needs to write to the file and its folder): nothing was changed"
@@ -184,7 +192,9 @@ class Store:
             try:
                 # one invocation reuses its connection (the schema check, then the command): a new
                 # PostgreSQL connection costs more than a SQLite file open
-                engine = create_engine(url, pool_size=1, max_overflow=4)
+                # a server that accepts and never answers must not hang the command (a URL's own wins)
+                args = {} if "connect_timeout" in make_url(url).query else {"connect_timeout": config.connect_timeout()}
+                engine = create_engine(url, pool_size=1, max_overflow=4, connect_args=args)
             except ModuleNotFoundError:  # psycopg is the optional `postgres` extra
                 raise PipecliError(
                     f"the PostgreSQL driver is not installed: pip install '{DISTRIBUTION}[postgres]'"
@@ -199,10 +209,11 @@ class Store:
             _refuse_nul(engine)
             return engine
 
+        wait = config.lock_wait()  # the busy timeout: how long a command waits for another one's write lock
         engine = create_engine(
             f"sqlite:///{self.target}",
             poolclass=NullPool,
-            connect_args={"timeout": BUSY_TIMEOUT_SECONDS},
+            connect_args={"timeout": wait},
         )
 
         @event.listens_for(engine, "connect")
@@ -210,7 +221,7 @@ class Store:
             # Take transaction control from the driver, so BEGIN IMMEDIATE below is what really runs.
             dbapi_conn.isolation_level = None
             cur = dbapi_conn.cursor()
-            cur.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_SECONDS * 1000}")
+            cur.execute(f"PRAGMA busy_timeout = {round(wait * 1000)}")
             cur.execute("PRAGMA foreign_keys = ON")
             cur.execute("PRAGMA synchronous = NORMAL")
             cur.execute("PRAGMA mmap_size = 1073741824")  # big reports read pages without copying them
@@ -267,15 +278,18 @@ class Store:
                 except OSError as exc:
                     raise PipecliError(f"cannot create database {path}: {exc.strerror}") from None
                 created_file = True
-        store = cls(target)
-        if migrate:
-            try:
+        store = None
+        try:
+            store = cls(target)  # a bad config `lock_wait` fails here
+            if migrate:
                 store.created = migrations.ensure_current(store, seed, create=create) == 0
-            except BaseException:
-                if created_file:  # nothing of ours is in it: leave no empty file behind a failure
+        except BaseException:
+            if created_file:  # nothing of ours is in it: leave no empty file behind a failure
+                if store is not None:
                     store.dispose()
-                    Path(target).unlink(missing_ok=True)
-                raise
+                Path(target).unlink(missing_ok=True)
+            raise
+        if migrate:
             config.use_database(store.shared_settings())
         return store
 

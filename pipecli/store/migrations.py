@@ -21,7 +21,7 @@ from pipecli.store.target import redact
 if TYPE_CHECKING:
     from pipecli.store.db import Store
 
-LATEST = 13
+LATEST = 14
 APPLICATION_ID = 0x70697065  # "pipe": marks a SQLite file as pipecli's (PRAGMA application_id)
 
 
@@ -196,6 +196,14 @@ def m013_stage_forecast_category(conn: Connection) -> None:
     add_missing_columns(conn, "stage", {})
 
 
+def m014_faster_policies(conn: Connection) -> None:
+    """v13 -> v14: on PostgreSQL, the row-level security policies in their faster form (`access.enable`: what
+    does not depend on the row read once per statement, not a function called per row); only where pipecli's
+    policies are in place (`access.has_policies`). Nothing on SQLite."""
+    if access.has_policies(conn):
+        access.enable(conn)
+
+
 STEPS = {
     2: m002_followups_scores_extras,
     3: m003_fewer_narrower_indexes,
@@ -206,6 +214,7 @@ STEPS = {
     10: m010_merges,
     11: m011_team,
     13: m013_stage_forecast_category,
+    14: m014_faster_policies,
 }
 
 
@@ -225,6 +234,26 @@ def _create_fresh(conn: Connection, seed: Callable[[Connection], object] | None)
     conn.execute(text("INSERT INTO meta (key, value) VALUES ('history_since', '0')"))
     if seed is not None:
         seed(conn)
+
+
+def _require_owner(conn: Connection, target: str, current: int) -> None:
+    """Raise, before any step runs, when a PostgreSQL connection may not change the schema: only the owner of
+    pipecli's tables (or a superuser) alters them and their policies, and a team member's role would fail
+    half-way with a misleading "permission denied"."""
+    if conn.dialect.name != "postgresql":
+        return
+    owner = conn.execute(
+        text(
+            "SELECT r.rolsuper OR pg_has_role(current_user, t.tableowner, 'USAGE') FROM pg_roles r, pg_tables t"
+            " WHERE r.rolname = current_user AND t.tablename = 'lead' AND t.schemaname = current_schema()"
+        )
+    ).scalar()
+    if not owner:
+        raise PipecliError(
+            f"database {redact(target)} is at schema {current} and this pipecli needs schema {LATEST}: only the"
+            " owner of pipecli's tables (or a superuser) can bring it up to date; ask them to run any pipecli"
+            " command (nothing was changed)"
+        )
 
 
 def ensure_current(store: Store, seed: Callable[[Connection], object] | None = None, create: bool = True) -> int:
@@ -270,7 +299,8 @@ def ensure_current(store: Store, seed: Callable[[Connection], object] | None = N
         current = read_version(conn)  # another process may have migrated meanwhile
         if current is None:
             _create_fresh(conn, seed)
-        else:
+        elif current < LATEST:
+            _require_owner(conn, store.target, current)
             for version in range(current + 1, LATEST + 1):
                 if version not in STEPS:  # a number kept for another branch's step (renumbered at merge)
                     continue

@@ -4,11 +4,14 @@ and building CASE expressions from Python mappings, each in one place.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from sqlalchemy import CursorResult, bindparam, text
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError
+
+from pipecli.errors import PipecliError
 
 
 def fetch_rows(conn: Connection, sql: str, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
@@ -34,14 +37,40 @@ def execute_in(conn: Connection, sql: str, **params: Any) -> CursorResult[*tuple
 # PostgreSQL advisory lock numbers: each names one thing only one transaction at a time may do.
 SCHEMA_LOCK = 7071  # creating or migrating the schema (a migration, `db migrate-to`)
 KEYED_IMPORT_LOCK = 7072  # a keyed import's read-then-insert of its keys, and add-lead's (duplicates, then insert)
+HOLDERS = {SCHEMA_LOCK: "a schema migration", KEYED_IMPORT_LOCK: "a keyed import (`import --key`) or an add-lead"}
+LOCK_NOT_AVAILABLE = "55P03"  # SQLSTATE of a lock wait cut short by lock_timeout
 
 
-def serialise(conn: Connection, lock: int) -> None:
+def serialise(conn: Connection, lock: int, wait: Callable[[], float] | None = None) -> None:
     """Wait until no other transaction holds `lock` and hold it until this one ends (PostgreSQL; nothing
     to do on SQLite, whose writers are serialised already by BEGIN IMMEDIATE). For a read-then-write that
-    no index guards: two concurrent keyed imports would each find a key missing and each insert it."""
-    if conn.dialect.name == "postgresql":
+    no index guards: two concurrent keyed imports would each find a key missing and each insert it.
+
+    With `wait`, wait at most the seconds `wait()` returns (asked only when another transaction holds the
+    lock; the server's lock_timeout, for this one wait), then raise PipecliError in one line: the
+    transaction is then aborted, so nothing it wrote is kept."""
+    if conn.dialect.name != "postgresql":
+        return
+    if wait is None:
         conn.execute(text("SELECT pg_advisory_xact_lock(:n)"), {"n": lock})
+        return
+    if conn.execute(text("SELECT pg_try_advisory_xact_lock(:n)"), {"n": lock}).scalar_one():
+        return  # free (or held by this transaction already): no timeout to set
+    seconds = wait()
+    before = conn.execute(text("SELECT current_setting('lock_timeout')")).scalar_one()
+    conn.execute(text("SELECT set_config('lock_timeout', :t, true)"), {"t": f"{max(1, round(seconds * 1000))}ms"})
+    try:
+        conn.execute(text("SELECT pg_advisory_xact_lock(:n)"), {"n": lock})
+    except DBAPIError as exc:
+        if getattr(exc.orig, "sqlstate", None) != LOCK_NOT_AVAILABLE:
+            raise
+        raise PipecliError(
+            f"gave up after waiting {seconds:g}s for {HOLDERS[lock]} running on this database to finish (config"
+            " `lock_wait` sets how long to wait); nothing was changed: try again"
+        ) from None
+    conn.execute(
+        text("SELECT set_config('lock_timeout', :t, true)"), {"t": before}
+    )  # for the transaction's other waits
 
 
 def case(column: str, mapping: Mapping[Any, Any], prefix: str, default: str = "NULL") -> tuple[str, dict[str, Any]]:
