@@ -34,8 +34,10 @@ such forecasts could be trusted in the past (the backtest).
 from __future__ import annotations
 
 import datetime as _dt
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import text
 
@@ -50,6 +52,12 @@ from pipecli.reports import arrivals, simulate, state, timing
 from pipecli.reports.periods import PERIODS, label, next_start, period_start
 from pipecli.scoring import learn
 from pipecli.vocabulary import PROBABILITY_MODES as MODES
+
+if TYPE_CHECKING:
+    import numpy as np
+    from sqlalchemy.engine import Connection
+
+    from pipecli.reports.state import State
 
 # `auto` uses the learned per-lead probabilities only when `score --learn` ranked its held-out leads at least
 # this well (AUC 0.5 is a coin): a weaker model is worse than the stages' history.
@@ -85,11 +93,13 @@ def _check(period: str, mode: str, periods: int, runs: int) -> None:
         raise PipecliError("--runs must be at least 1")
 
 
-def stage_probabilities(conn, pid: int, st: tuple[str, dict], t: int, mode: str, min_history: int) -> list[dict]:
+def stage_probabilities(
+    conn: Connection, pid: int, st: State, t: int, mode: str, min_history: int
+) -> list[dict[str, Any]]:
     """Return per open stage its probability and where it came from (`configured` or `history`), from the
     lead state `st` (see `state.state`)."""
     open_stages = pipelines.stages(conn, pid, outcomes=False)
-    out = []
+    out: list[dict[str, Any]] = []
     if mode == "stage":
         for s in open_stages:
             out.append(
@@ -116,7 +126,7 @@ def stage_probabilities(conn, pid: int, st: tuple[str, dict], t: int, mode: str,
     return out
 
 
-def remaining_seconds(conn, open_stages: list[dict], as_of_ts: int | None) -> dict:
+def remaining_seconds(conn: Connection, open_stages: list[dict[str, Any]], as_of_ts: int | None) -> dict[int, int]:
     """Return {stage_id: typical seconds from entering the stage to closing}: the sum of the median time
     spent in it and in every later open stage (completed stays up to `as_of_ts`)."""
     durations = state.stage_durations(conn, [s["id"] for s in open_stages], None, as_of_ts)
@@ -126,7 +136,7 @@ def remaining_seconds(conn, open_stages: list[dict], as_of_ts: int | None) -> di
     return {s["id"]: int(sum(medians[i:])) for i, s in enumerate(open_stages)}
 
 
-def _case(column: str, mapping: dict, default: str = "0") -> str:
+def _case(column: str, mapping: dict[int, Any], default: str = "0") -> str:
     if not mapping:
         return default
     whens = " ".join(f"WHEN {int(k)} THEN {v!r}" for k, v in mapping.items())
@@ -134,8 +144,8 @@ def _case(column: str, mapping: dict, default: str = "0") -> str:
 
 
 def project(
-    conn,
-    pipeline: dict,
+    conn: Connection,
+    pipeline: dict[str, Any],
     t: int,
     history: bool,
     period: str,
@@ -145,14 +155,27 @@ def project(
     seed: int,
     target: int | None,
     min_history: int,
-) -> dict:
+) -> dict[str, Any]:
     """Return the forecast for the periods [starts[i], starts[i+1]) from the pipeline as it stood at `t`
     (from the history when `history`, else the cached lead columns)."""
     with state.state(conn, pipeline["id"], t if history else None) as st:
         return _project(conn, pipeline, t, history, period, starts, mode, runs, seed, target, min_history, st)
 
 
-def _project(conn, pipeline, t, history, period, starts, mode, runs, seed, target, min_history, st) -> dict:
+def _project(
+    conn: Connection,
+    pipeline: dict[str, Any],
+    t: int,
+    history: bool,
+    period: str,
+    starts: list[_dt.date],
+    mode: str,
+    runs: int,
+    seed: int,
+    target: int | None,
+    min_history: int,
+    st: State,
+) -> dict[str, Any]:
     # local by history only (no cycle, no start-up cost): may move to the top
     import numpy as np
 
@@ -224,7 +247,7 @@ def _project(conn, pipeline, t, history, period, starts, mode, runs, seed, targe
     value = [0] * nper
     weighted = [Decimal(0)] * nper
     later = [0, 0]
-    by_category = [dict.fromkeys(FORECAST_CATEGORIES, 0) for _ in range(nper)]
+    by_category: list[dict[str, int]] = [dict.fromkeys(FORECAST_CATEGORIES, 0) for _ in range(nper)]
     for k, sid, pb, n, sv, _, svp, _, category in groups:
         sv = int(sv or 0)
         if k < 0:
@@ -329,13 +352,26 @@ def _project(conn, pipeline, t, history, period, starts, mode, runs, seed, targe
     }
 
 
-def _day(value) -> _dt.date:
+def _day(value: Any) -> _dt.date:
     return value if isinstance(value, _dt.date) else _dt.date.fromisoformat(str(value)[:10])
 
 
 def open_deal_model(
-    conn, rel, inner, params, count, step, t, period, starts, open_stages, probs, mode, min_cell, seek=False
-) -> dict:
+    conn: Connection,
+    rel: str,
+    inner: str,
+    params: dict[str, Any],
+    count: int,
+    step: int,
+    t: int,
+    period: str,
+    starts: list[_dt.date],
+    open_stages: list[dict[str, Any]],
+    probs: list[dict[str, Any]],
+    mode: str,
+    min_cell: int,
+    seek: bool = False,
+) -> dict[str, Any]:
     """Return the open deals' rows of P(won in coming period i) (see `timing`), one per deal up to
     EXACT_LIMIT deals, else one per group of alike deals, with their counts, value sums and squares, and
     the expected revenue per period. `inner` is the open-deal query of `_project` (classic period k,
@@ -348,7 +384,7 @@ def open_deal_model(
     horizon = len(starts) - 1
     rel_params = dict(params)
     ids = [int(s["id"]) for s in open_stages]
-    stage_rows: dict = {sid: [] for sid in ids}
+    stage_rows: dict[int, list[tuple[Any, Any, str, int]]] = {sid: [] for sid in ids}
     stay_sql = "(CASE WHEN c.left_at IS NULL OR c.left_at > :t THEN :t ELSE c.left_at END - c.at) / :plen"
     # SQLite: the lead side first (CROSS JOIN fixes the order there; PostgreSQL plans a hash join itself)
     join = "CROSS JOIN" if conn.dialect.name == "sqlite" else "JOIN"
@@ -368,12 +404,14 @@ def open_deal_model(
                 rel_params,
             ):
                 stage_rows[sid].append((stay, b, status, n * step))  # a sample stands for `step` leads
-    by_age: dict = {}
+    by_age: dict[int, dict[int | None, tuple[np.ndarray, np.ndarray]]] = {}
 
-    def hazard(sid: int, age: int):
+    def hazard(sid: int, age: int) -> tuple[np.ndarray, np.ndarray]:
         # the deals that were still in this stage at this age: those who had moved on were further along
         if age not in by_age:
-            rows = {k: [(b, st, n) for stay, b, st, n in v if stay >= age] for k, v in stage_rows.items()}
+            rows: dict[int, list[Sequence[Any]]] = {
+                k: [(b, st, n) for stay, b, st, n in v if stay >= age] for k, v in stage_rows.items()
+            }
             by_age[age] = timing.pooled(rows, min_cell)
         table = by_age[age]
         return table.get(sid, table[None])
@@ -413,13 +451,16 @@ def open_deal_model(
     plen = timing.PERIOD_SECONDS[period]
     ends = [(clock.day_start_ts(s) - t) / plen for s in starts[1:]]  # the periods' ends, buckets from now
     found = conn.execute(text(sql), params).all()
-    wins_of: dict = {}
+    wins_of: dict[tuple[int, int], tuple[np.ndarray, float]] = {}
     for sid, age in {(r[1], min(max(int(r[2] or 0), 0), timing.MAX_BUCKETS - 1)) for r in found}:
         wins, totals = timing.win_by_window(*hazard(sid, age), np.array([float(age)]), ends)
         wins_of[sid, age] = (wins[0], float(totals[0]))
-    spread_of: dict = {}
-    cache: dict = {}
-    rows, counts, sums, squares = [], [], [], []
+    spread_of: dict[Any, np.ndarray | None] = {}
+    cache: dict[tuple[Any, ...], np.ndarray] = {}
+    rows: list[np.ndarray] = []
+    counts: list[int] = []
+    sums: list[float] = []
+    squares: list[float] = []
     for k, sid, a, ahead, p, n, sv, svv in found:
         age = min(max(int(a or 0), 0), timing.MAX_BUCKETS - 1)
         key = (k, sid, age, ahead, p)
@@ -429,8 +470,9 @@ def open_deal_model(
             if ahead is not None:
                 if ahead not in spread_of:
                     spread_of[ahead] = timing.spread_by_slip(slips or {0: 1.0}, int(ahead), horizon)
-                if spread_of[ahead] is not None:
-                    vec = spread_of[ahead] * total
+                spread = spread_of[ahead]
+                if spread is not None:
+                    vec = spread * total
             if total <= 0:  # nothing closed in history: the classic period at the mode's probability
                 vec = np.zeros(horizon)
                 if 0 <= k < horizon:
@@ -456,16 +498,16 @@ def open_deal_model(
 
 
 def forecast(
-    conn,
+    conn: Connection,
     pipeline: str | None = None,
     period: str = "month",
     periods: int = 3,
-    as_of=None,
+    as_of: _dt.date | None = None,
     target: int | None = None,
     probabilities: str = "auto",
     runs: int | None = None,
     seed: int | None = None,
-) -> dict:
+) -> dict[str, Any]:
     """Return the forecast for the coming `periods` periods (the first one is the period holding now or
     the `--as-of` day), as described in the module docstring."""
     cfg = settings()
@@ -476,7 +518,7 @@ def forecast(
         raise PipecliError("--target must be more than 0")
     p = pipelines.get_pipeline(conn, pipeline)
     history = as_of is not None
-    t = clock.end_of_day_ts(as_of) if history else clock.now_ts()
+    t = clock.end_of_day_ts(as_of) if as_of is not None else clock.now_ts()
     if history:
         check_as_of(conn, t)
     day = clock.from_ts(t).date()
