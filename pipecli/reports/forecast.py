@@ -159,197 +159,184 @@ def project(
     """Return the forecast for the periods [starts[i], starts[i+1]) from the pipeline as it stood at `t`
     (from the history when `history`, else the cached lead columns)."""
     with state.state(conn, pipeline["id"], t if history else None) as st:
-        return _project(conn, pipeline, t, history, period, starts, mode, runs, seed, target, min_history, st)
+        # local by history only (no cycle, no start-up cost): may move to the top
+        import numpy as np
 
-
-def _project(
-    conn: Connection,
-    pipeline: dict[str, Any],
-    t: int,
-    history: bool,
-    period: str,
-    starts: list[_dt.date],
-    mode: str,
-    runs: int,
-    seed: int,
-    target: int | None,
-    min_history: int,
-    st: State,
-) -> dict[str, Any]:
-    # local by history only (no cycle, no start-up cost): may move to the top
-    import numpy as np
-
-    pid = pipeline["id"]
-    as_of_ts = t if history else None
-    rel, params = st
-    if mode == "auto":
-        has_learned = (
-            not history
-            and conn.execute(
-                text(
-                    "SELECT 1 FROM lead WHERE pipeline_id = :p AND status = 'open' AND win_probability IS NOT NULL LIMIT 1"
-                ),
-                {"p": pid},
-            ).first()
+        pid = pipeline["id"]
+        as_of_ts = t if history else None
+        rel, params = st
+        if mode == "auto":
+            has_learned = (
+                not history
+                and conn.execute(
+                    text(
+                        "SELECT 1 FROM lead WHERE pipeline_id = :p AND status = 'open' AND win_probability IS NOT NULL LIMIT 1"
+                    ),
+                    {"p": pid},
+                ).first()
+            )
+            mode, auto_note = "history", None
+            if has_learned:
+                model = learn.load_model(conn, pid)  # the pipeline's own model when it has one
+                held_auc = model.get("auc") if model else None
+                if held_auc is not None and held_auc >= LEARNED_MIN_AUC:
+                    mode = "learned"
+                else:
+                    shown = "unknown" if held_auc is None else f"{held_auc:.2f}"
+                    auto_note = (
+                        f"learned probabilities not used: their held-out AUC ({shown}) is below {LEARNED_MIN_AUC} "
+                        "(history instead; --probabilities learned forces them)"
+                    )
+        else:
+            auto_note = None
+        if mode == "learned" and history:
+            mode = "history"  # learned probabilities are today's, so a past pipeline cannot use them
+        probs = stage_probabilities(conn, pid, st, t, mode, min_history)
+        open_stages = pipelines.stages(conn, pid, outcomes=False)
+        remaining = remaining_seconds(conn, open_stages, as_of_ts)
+        bounds = starts[1:]
+        date_case = " ".join(f"WHEN l.expected_close < :d{i} THEN {i}" for i in range(len(bounds)))
+        ts_case = " ".join(
+            f"WHEN l.stage_entered_at + {_case('l.stage_id', remaining)} < :e{i} THEN {i}" for i in range(len(bounds))
         )
-        mode, auto_note = "history", None
-        if has_learned:
-            model = learn.load_model(conn, pid)  # the pipeline's own model when it has one
-            held_auc = model.get("auc") if model else None
-            if held_auc is not None and held_auc >= LEARNED_MIN_AUC:
-                mode = "learned"
-            else:
-                shown = "unknown" if held_auc is None else f"{held_auc:.2f}"
-                auto_note = (
-                    f"learned probabilities not used: their held-out AUC ({shown}) is below {LEARNED_MIN_AUC} "
-                    "(history instead; --probabilities learned forces them)"
-                )
-    else:
-        auto_note = None
-    if mode == "learned" and history:
-        mode = "history"  # learned probabilities are today's, so a past pipeline cannot use them
-    probs = stage_probabilities(conn, pid, st, t, mode, min_history)
-    open_stages = pipelines.stages(conn, pid, outcomes=False)
-    remaining = remaining_seconds(conn, open_stages, as_of_ts)
-    bounds = starts[1:]
-    date_case = " ".join(f"WHEN l.expected_close < :d{i} THEN {i}" for i in range(len(bounds)))
-    ts_case = " ".join(
-        f"WHEN l.stage_entered_at + {_case('l.stage_id', remaining)} < :e{i} THEN {i}" for i in range(len(bounds))
-    )
-    stage_p = _case("l.stage_id", {p["stage_id"]: p["probability"] for p in probs}, "0.0")
-    prob_sql = f"COALESCE(l.win_probability, {stage_p})" if mode == "learned" else stage_p
-    bucket_sql = "CAST(l.win_probability * 100 AS INTEGER)" if mode == "learned" else "-1"
-    # a deal without a category of its own takes its stage's default (`pipeline stage --forecast-category`)
-    defaults = {s["id"]: s["forecast_category"] for s in open_stages if s.get("forecast_category")}
-    default_category = _case("l.stage_id", defaults, "NULL")
-    inner = (
-        f"SELECT CASE WHEN l.expected_close IS NOT NULL THEN CASE {date_case} ELSE -1 END"
-        f" ELSE CASE {ts_case} ELSE -1 END END AS k, l.stage_id AS stage_id,"
-        f" COALESCE(l.value_minor, 0) AS v, {prob_sql} AS p, {bucket_sql} AS pb,"
-        " (:t - l.stage_entered_at) / :plen AS a, l.expected_close AS ec,"
-        f" COALESCE(l.forecast_category, {default_category}, 'pipeline') AS fc"
-        f" FROM {rel} l WHERE l.status = 'open' AND l.archived_at IS NULL"
-    )
-    params = {**params, "t": t, "plen": timing.PERIOD_SECONDS[period]}
-    for i, b in enumerate(bounds):
-        params[f"d{i}"] = b
-        params[f"e{i}"] = clock.day_start_ts(b)
-    groups = conn.execute(
-        text(
-            f"SELECT q.k, q.stage_id, q.pb, COUNT(*), SUM(q.v), SUM(CAST(q.v AS DOUBLE PRECISION) * q.v), SUM(q.v * q.p), SUM(q.p), q.fc "
-            f"FROM ({inner}) q GROUP BY q.k, q.stage_id, q.pb, q.fc"
-        ),
-        params,
-    ).all()
-    nper = len(bounds)
-    stage_prob = {p["stage_id"]: p["probability"] for p in probs}
-    deals = [0] * nper
-    value = [0] * nper
-    weighted = [Decimal(0)] * nper
-    later = [0, 0]
-    by_category: list[dict[str, int]] = [dict.fromkeys(FORECAST_CATEGORIES, 0) for _ in range(nper)]
-    for k, sid, pb, n, sv, _, svp, _, category in groups:
-        sv = int(sv or 0)
-        if k < 0:
-            later[0] += n
-            later[1] += sv
-            continue
-        deals[k] += n
-        value[k] += sv
-        by_category[k][category] += sv
-        exact = Decimal(sv) * Decimal(repr(stage_prob.get(sid, 0.0)))
-        weighted[k] += exact if (pb is None or pb < 0) else Decimal(repr(float(svp or 0)))
-    rng = np.random.default_rng(seed)
-    open_deals = sum(g[3] for g in groups)
-    step = timing.sample_step(conn, rel, params)
-    model = open_deal_model(
-        conn,
-        rel,
-        inner,
-        params,
-        open_deals,
-        step,
-        t,
-        period,
-        starts,
-        open_stages,
-        probs,
-        mode,
-        min_history,
-        not history,
-    )
-    if model["deals"] <= EXACT_LIMIT:
-        method = "every deal" if model["deals"] else "no deals"
-        from_open = simulate.every_deal(model["matrix"], model["values"], runs, rng)
-    else:
-        method = "groups"
-        from_open = simulate.normal_sum(model["matrix"], model["values"], model["squares"], model["counts"], runs, rng)
-    nb = arrivals.estimate(conn, rel, params, t, period, starts, step, None if history else pid)
-    from_new = arrivals.simulate(nb, runs, rng)
-    revenue = from_open + from_new
-    expected_open = model["expected"]
-    expected_new = nb.expected_minor()
-    won_so_far = (
-        conn.execute(
+        stage_p = _case("l.stage_id", {p["stage_id"]: p["probability"] for p in probs}, "0.0")
+        prob_sql = f"COALESCE(l.win_probability, {stage_p})" if mode == "learned" else stage_p
+        bucket_sql = "CAST(l.win_probability * 100 AS INTEGER)" if mode == "learned" else "-1"
+        # a deal without a category of its own takes its stage's default (`pipeline stage --forecast-category`)
+        defaults = {s["id"]: s["forecast_category"] for s in open_stages if s.get("forecast_category")}
+        default_category = _case("l.stage_id", defaults, "NULL")
+        inner = (
+            f"SELECT CASE WHEN l.expected_close IS NOT NULL THEN CASE {date_case} ELSE -1 END"
+            f" ELSE CASE {ts_case} ELSE -1 END END AS k, l.stage_id AS stage_id,"
+            f" COALESCE(l.value_minor, 0) AS v, {prob_sql} AS p, {bucket_sql} AS pb,"
+            " (:t - l.stage_entered_at) / :plen AS a, l.expected_close AS ec,"
+            f" COALESCE(l.forecast_category, {default_category}, 'pipeline') AS fc"
+            f" FROM {rel} l WHERE l.status = 'open' AND l.archived_at IS NULL"
+        )
+        params = {**params, "t": t, "plen": timing.PERIOD_SECONDS[period]}
+        for i, b in enumerate(bounds):
+            params[f"d{i}"] = b
+            params[f"e{i}"] = clock.day_start_ts(b)
+        groups = conn.execute(
             text(
-                f"SELECT SUM(l.value_minor) FROM {rel} l WHERE l.status = 'won' AND l.closed_at >= :s AND l.closed_at <= :t"
+                f"SELECT q.k, q.stage_id, q.pb, COUNT(*), SUM(q.v), SUM(CAST(q.v AS DOUBLE PRECISION) * q.v), SUM(q.v * q.p), SUM(q.p), q.fc "
+                f"FROM ({inner}) q GROUP BY q.k, q.stage_id, q.pb, q.fc"
             ),
-            {**params, "s": clock.day_start_ts(starts[0]), "t": t},
-        ).scalar()
-        or 0
-    )
-    closed = state.closed_summary(conn, rel, {**params, "t": t}, False)
-    velocity = state.velocity_per_day(open_deals, closed, exact=True)
-    out_periods = []
-    for k in range(nper):
-        begin = max(clock.day_start_ts(starts[k]), t)
-        days_left = max(clock.day_start_ts(starts[k + 1]) - begin, 0) / DAY
-        already = won_so_far if k == 0 else 0
-        cat = by_category[k]
-        p10, p50, p90 = (round(x) for x in np.percentile(revenue[:, k], [10, 50, 90]))
-        out_periods.append(
-            {
-                "period": label(starts[k], period),
-                "start": starts[k],
-                "end": starts[k + 1] - _dt.timedelta(days=1),
-                "deals": deals[k],
-                "value_minor": value[k],
-                "weighted_minor": round_minor(weighted[k]),
-                "p10_minor": p10,
-                "p50_minor": p50,
-                "p90_minor": p90,
-                "won_minor": already,
-                "commit_minor": already + cat["commit"],
-                "best_minor": already + cat["commit"] + cat["best"],
-                "pipeline_minor": cat["pipeline"],
-                "omitted_minor": cat["omit"],
-                "expected_minor": round(expected_open[k] + expected_new[k]),
-                "from_open_minor": round(expected_open[k]),
-                "from_new_minor": round(expected_new[k]),
-                "arrivals": nb.rates[k],
-                "target_probability": (
-                    float(np.mean(already + revenue[:, k] >= target)) if target is not None else None
-                ),
-                "velocity_minor": (round_minor(velocity * Decimal(repr(days_left))) if velocity is not None else None),
-            }
+            params,
+        ).all()
+        nper = len(bounds)
+        stage_prob = {p["stage_id"]: p["probability"] for p in probs}
+        deals = [0] * nper
+        value = [0] * nper
+        weighted = [Decimal(0)] * nper
+        later = [0, 0]
+        by_category: list[dict[str, int]] = [dict.fromkeys(FORECAST_CATEGORIES, 0) for _ in range(nper)]
+        for k, sid, pb, n, sv, _, svp, _, category in groups:
+            sv = int(sv or 0)
+            if k < 0:
+                later[0] += n
+                later[1] += sv
+                continue
+            deals[k] += n
+            value[k] += sv
+            by_category[k][category] += sv
+            exact = Decimal(sv) * Decimal(repr(stage_prob.get(sid, 0.0)))
+            weighted[k] += exact if (pb is None or pb < 0) else Decimal(repr(float(svp or 0)))
+        rng = np.random.default_rng(seed)
+        open_deals = sum(g[3] for g in groups)
+        step = timing.sample_step(conn, rel, params)
+        model = open_deal_model(
+            conn,
+            rel,
+            inner,
+            params,
+            open_deals,
+            step,
+            t,
+            period,
+            starts,
+            open_stages,
+            probs,
+            mode,
+            min_history,
+            not history,
         )
-    return {
-        "probabilities": mode,
-        "auto_note": auto_note,
-        "stages": probs,
-        "method": method,
-        "periods": out_periods,
-        "later_deals": later[0],
-        "later_value_minor": later[1],
-        "velocity_minor_per_day": round_minor(velocity) if velocity is not None else None,
-        "remaining_seconds": remaining,
-        "new_business": {
-            "win_rate": nb.win_rate,
-            "seasonal": nb.seasonal,
-            "history_periods": nb.history_periods,
-            "won_deals": len(nb.values),
-        },
-    }
+        if model["deals"] <= EXACT_LIMIT:
+            method = "every deal" if model["deals"] else "no deals"
+            from_open = simulate.every_deal(model["matrix"], model["values"], runs, rng)
+        else:
+            method = "groups"
+            from_open = simulate.normal_sum(
+                model["matrix"], model["values"], model["squares"], model["counts"], runs, rng
+            )
+        nb = arrivals.estimate(conn, rel, params, t, period, starts, step, None if history else pid)
+        from_new = arrivals.simulate(nb, runs, rng)
+        revenue = from_open + from_new
+        expected_open = model["expected"]
+        expected_new = nb.expected_minor()
+        won_so_far = (
+            conn.execute(
+                text(
+                    f"SELECT SUM(l.value_minor) FROM {rel} l WHERE l.status = 'won' AND l.closed_at >= :s AND l.closed_at <= :t"
+                ),
+                {**params, "s": clock.day_start_ts(starts[0]), "t": t},
+            ).scalar()
+            or 0
+        )
+        closed = state.closed_summary(conn, rel, {**params, "t": t}, False)
+        velocity = state.velocity_per_day(open_deals, closed, exact=True)
+        out_periods = []
+        for k in range(nper):
+            begin = max(clock.day_start_ts(starts[k]), t)
+            days_left = max(clock.day_start_ts(starts[k + 1]) - begin, 0) / DAY
+            already = won_so_far if k == 0 else 0
+            cat = by_category[k]
+            p10, p50, p90 = (round(x) for x in np.percentile(revenue[:, k], [10, 50, 90]))
+            out_periods.append(
+                {
+                    "period": label(starts[k], period),
+                    "start": starts[k],
+                    "end": starts[k + 1] - _dt.timedelta(days=1),
+                    "deals": deals[k],
+                    "value_minor": value[k],
+                    "weighted_minor": round_minor(weighted[k]),
+                    "p10_minor": p10,
+                    "p50_minor": p50,
+                    "p90_minor": p90,
+                    "won_minor": already,
+                    "commit_minor": already + cat["commit"],
+                    "best_minor": already + cat["commit"] + cat["best"],
+                    "pipeline_minor": cat["pipeline"],
+                    "omitted_minor": cat["omit"],
+                    "expected_minor": round(expected_open[k] + expected_new[k]),
+                    "from_open_minor": round(expected_open[k]),
+                    "from_new_minor": round(expected_new[k]),
+                    "arrivals": nb.rates[k],
+                    "target_probability": (
+                        float(np.mean(already + revenue[:, k] >= target)) if target is not None else None
+                    ),
+                    "velocity_minor": (
+                        round_minor(velocity * Decimal(repr(days_left))) if velocity is not None else None
+                    ),
+                }
+            )
+        return {
+            "probabilities": mode,
+            "auto_note": auto_note,
+            "stages": probs,
+            "method": method,
+            "periods": out_periods,
+            "later_deals": later[0],
+            "later_value_minor": later[1],
+            "velocity_minor_per_day": round_minor(velocity) if velocity is not None else None,
+            "remaining_seconds": remaining,
+            "new_business": {
+                "win_rate": nb.win_rate,
+                "seasonal": nb.seasonal,
+                "history_periods": nb.history_periods,
+                "won_deals": len(nb.values),
+            },
+        }
 
 
 def _day(value: Any) -> _dt.date:
@@ -374,7 +361,7 @@ def open_deal_model(
 ) -> dict[str, Any]:
     """Return the open deals' rows of P(won in coming period i) (see `timing`), one per deal up to
     EXACT_LIMIT deals, else one per group of alike deals, with their counts, value sums and squares, and
-    the expected revenue per period. `inner` is the open-deal query of `_project` (classic period k,
+    the expected revenue per period. `inner` is the open-deal query of `project` (classic period k,
     stage, value, mode probability, age bucket, expected close) and `count` the number of its deals; the
     history is read from the leads of the sample of step `step` (`timing.sample_step`; `seek`: `rel` is the
     lead table, `timing.sample_from`)."""
