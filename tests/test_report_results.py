@@ -1,6 +1,7 @@
 """The reports' typed results: what the core hands the command line, and the columns that read them.
 
-The core returns frozen dataclasses (`metrics.Metrics`, `metrics.Funnel`, `sizing.Sizing`, ...); the command
+The core returns frozen dataclasses (`metrics.Metrics`, `metrics.Funnel`, `sizing.Sizing`,
+`forecast.Forecast`, ...); the command
 line's column lists name their fields. A field renamed on one side only would print an empty cell (and
 `null` in JSON) without failing anything else, so every column's key is checked against its result's fields
 here, and one result is read in the core on the hand-built history of `test_metrics` (figures worked out
@@ -14,7 +15,7 @@ import dataclasses
 import pytest
 
 from pipecli.cli import reports as cli_reports
-from pipecli.reports import metrics, sizing
+from pipecli.reports import forecast, metrics, sizing
 from tests.test_metrics import build
 
 COLUMNS_AND_RESULTS = [
@@ -24,6 +25,8 @@ COLUMNS_AND_RESULTS = [
     (cli_reports._source_columns(), metrics.SourceCount),
     (cli_reports._size_columns(), sizing.Sizing),
     (cli_reports._size_stage_columns(), sizing.StageNeed),
+    (cli_reports._period_columns(), forecast.Period),
+    (cli_reports._probability_columns(), forecast.StageProbability),
 ]
 
 
@@ -66,3 +69,19 @@ def test_core_results_on_the_hand_built_history(cli, db_path):
     assert s.stages[0].needed == s.leads_needed == 9
     with pytest.raises(dataclasses.FrozenInstanceError):
         m.won = 0  # type: ignore[misc]
+
+
+def test_forecast_result_on_the_hand_built_history(cli, db_path):
+    """The forecast's typed result: one period per asked period, the won-so-far of the first, the stages
+    in pipeline order, and what it was asked (E €4000 and F €600 are the open deals)."""
+    build(cli)
+    with _open(db_path).read() as conn:
+        f = forecast.forecast(conn, periods=2, target=1000_00, runs=200, seed=3, probabilities="stage")
+    assert isinstance(f, forecast.Forecast)
+    assert (f.runs, f.seed, f.target_minor, f.period, f.from_history) == (200, 3, 1000_00, "month", False)
+    assert [p.period for p in f.periods] == ["2026-11", "2026-12"]
+    assert f.periods[0].won_minor == 2500_00  # G, won 11-25 in the first period
+    assert sum(p.value_minor for p in f.periods) + f.later_value_minor == 4000_00 + 600_00
+    assert [s.stage for s in f.stages] == ["Prospecting", "Contact", "Qualification", "Meeting", "Proposal"]
+    assert all(s.source == "configured" and s.informed_by is None for s in f.stages)
+    assert all(p.target_probability is not None and 0 <= p.target_probability <= 1 for p in f.periods)

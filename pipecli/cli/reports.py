@@ -389,7 +389,7 @@ def forecast_(
             output.line(data["verdict"])
         return
     with store().read() as conn:
-        data = forecast.forecast(
+        result = forecast.forecast(
             conn,
             pipeline,
             period,
@@ -400,9 +400,11 @@ def forecast_(
             runs,
             seed,
         )
-    if data.get("auto_note"):
-        output.message(data["auto_note"])
-    if data["stages"] and not any(s["probability"] for s in data["stages"]):
+    stage_rows = [_fields(s) for s in result.stages]
+    period_rows = [_fields(p) for p in result.periods]
+    if result.auto_note:
+        output.message(result.auto_note)
+    if result.stages and not any(s.probability for s in result.stages):
         output.message(
             "warning: every stage's win probability is 0, so the forecast is 0; set them with "
             "`pipecli pipeline stage PIPELINE STAGE --probability 0.4`"
@@ -413,43 +415,43 @@ def forecast_(
 
         currency = output._currency()
         out = {
-            "pipeline": data["pipeline"],
-            "as_of": clock.iso(data["as_of"]),
-            "from_history": data["from_history"],
+            "pipeline": result.pipeline,
+            "as_of": clock.iso(result.as_of),
+            "from_history": result.from_history,
             "period": period,
-            "probabilities": data["probabilities"],
-            "runs": data["runs"],
-            "seed": data["seed"],
-            "simulation": data["method"],
-            "target": formats.json_value(data["target_minor"], "money", currency),
-            "velocity_per_day": formats.json_value(data["velocity_minor_per_day"], "money", currency),
-            "stages": _records(data["stages"], _probability_columns()),
-            "periods": _records(data["periods"], _period_columns()),
-            "new_business": data["new_business"],
+            "probabilities": result.probabilities,
+            "runs": result.runs,
+            "seed": result.seed,
+            "simulation": result.method,
+            "target": formats.json_value(result.target_minor, "money", currency),
+            "velocity_per_day": formats.json_value(result.velocity_minor_per_day, "money", currency),
+            "stages": _records(stage_rows, _probability_columns()),
+            "periods": _records(period_rows, _period_columns()),
+            "new_business": _fields(result.new_business),
             "later": {
-                "deals": data["later_deals"],
-                "value": formats.json_value(data["later_value_minor"], "money", currency),
+                "deals": result.later_deals,
+                "value": formats.json_value(result.later_value_minor, "money", currency),
             },
         }
         output.write_json(out)
         return
     if fmt == "csv":
-        output.render(data["periods"], _period_columns(), "csv")
+        output.render(period_rows, _period_columns(), "csv")
         return
     # imported when the command runs, so --help and --version stay light
     from pipecli import clock, formats
 
     currency = output._currency()
     output.line(
-        f"Forecast: {formats.neutralise(data['pipeline'])} as of {clock.show(data['as_of'])}; probabilities: {data['probabilities']}; "
-        f"{data['runs']} runs, seed {data['seed']} ({data['method']})"
+        f"Forecast: {formats.neutralise(result.pipeline)} as of {clock.show(result.as_of)}; probabilities: {result.probabilities}; "
+        f"{result.runs} runs, seed {result.seed} ({result.method})"
     )
-    output.render(data["stages"], _probability_columns(), "table")
+    output.render(stage_rows, _probability_columns(), "table")
     output.line()
-    output.render(data["periods"], _period_columns(), "table")
-    if data["later_deals"]:
+    output.render(period_rows, _period_columns(), "table")
+    if result.later_deals:
         output.line(
-            f"\nlater: {data['later_deals']} deals, {formats.money_text(data['later_value_minor'], currency)} beyond the last period"
+            f"\nlater: {result.later_deals} deals, {formats.money_text(result.later_value_minor, currency)} beyond the last period"
         )
 
 

@@ -113,23 +113,23 @@ def backtest(
         e = next_start(s, period)
         t = clock.day_start_ts(s) - 1
         res = fc.project(conn, p, t, True, period, [s, e], mode, runs, seed, None, cfg.min_history)
-        f = res["periods"][0]
+        f = res.periods[0]
         a = actual(s)
-        nothing = f["p90_minor"] == 0 and a == 0
+        nothing = f.p90_minor == 0 and a == 0
         rows.append(
             {
                 "period": label(s, period),
                 "start": s,
                 "end": e - _dt.timedelta(days=1),
-                "deals": f["deals"] + res["later_deals"],
+                "deals": f.deals + res.later_deals,
                 "actual_minor": a,
-                "p10_minor": f["p10_minor"],
-                "p50_minor": f["p50_minor"],
-                "p90_minor": f["p90_minor"],
-                "stage_weighted_minor": f["weighted_minor"],
+                "p10_minor": f.p10_minor,
+                "p50_minor": f.p50_minor,
+                "p90_minor": f.p90_minor,
+                "stage_weighted_minor": f.weighted_minor,
                 "last_period_minor": past[-1],
                 "mean_of_3_minor": round(sum(past[-3:]) / 3),
-                "inside": None if nothing else f["p10_minor"] <= a <= f["p90_minor"],
+                "inside": None if nothing else f.p10_minor <= a <= f.p90_minor,
             }
         )
         past.append(a)

@@ -75,6 +75,79 @@ class Settings:
     seed: int = setting(1, low=0)  # the random seed: same seed, same figures
 
 
+@dataclass(frozen=True)
+class StageProbability:
+    """An open stage's win probability and where it came from: `configured` (the stage's setting) or
+    `history` (won ÷ the closed deals that reached it, `informed_by` of them)."""
+
+    stage_id: int
+    stage: str
+    probability: float
+    source: str
+    informed_by: int | None
+
+
+@dataclass(frozen=True)
+class Period:
+    """One coming period of the forecast (see the module docstring); money in minor units."""
+
+    period: str
+    start: _dt.date
+    end: _dt.date  # its last day
+    deals: int
+    value_minor: int
+    weighted_minor: int
+    p10_minor: int
+    p50_minor: int
+    p90_minor: int
+    won_minor: int  # won so far (the first period only)
+    commit_minor: int
+    best_minor: int
+    pipeline_minor: int
+    omitted_minor: int
+    expected_minor: int  # the model's mean: from open deals plus from deals not yet created
+    from_open_minor: int
+    from_new_minor: int
+    arrivals: float  # new deals expected
+    target_probability: float | None  # P(reaching the target), None without one
+    velocity_minor: int | None  # the velocity cross-check, None with too little history
+
+
+@dataclass(frozen=True)
+class NewBusinessSummary:
+    """What the history says about deals not yet created (`arrivals.NewBusiness`), in short."""
+
+    win_rate: float
+    seasonal: bool
+    history_periods: int
+    won_deals: int
+
+
+@dataclass(frozen=True)
+class Forecast:
+    """The forecast of a pipeline as it stood at one moment (`as_of`, epoch seconds): what it was asked,
+    the mode the probabilities came from, per stage its probability, per period the figures, and the open
+    deals beyond the last period."""
+
+    pipeline: str
+    as_of: int
+    from_history: bool
+    period: str
+    runs: int
+    seed: int
+    target_minor: int | None
+    probabilities: str
+    auto_note: str | None  # why `auto` did not use the learned probabilities
+    stages: list[StageProbability]
+    method: str  # the simulation: every deal, groups, or no deals
+    periods: list[Period]
+    later_deals: int
+    later_value_minor: int
+    velocity_minor_per_day: int | None
+    remaining_seconds: dict[int, int]
+    new_business: NewBusinessSummary
+
+
 def settings() -> Settings:
     """Return the `[forecast]` settings in force, checked."""
     return config.section("forecast", Settings)
@@ -95,23 +168,13 @@ def _check(period: str, mode: str, periods: int, runs: int) -> None:
 
 def stage_probabilities(
     conn: Connection, pid: int, st: State, t: int, mode: str, min_history: int
-) -> list[dict[str, Any]]:
+) -> list[StageProbability]:
     """Return per open stage its probability and where it came from (`configured` or `history`), from the
     lead state `st` (see `state.state`)."""
     open_stages = pipelines.stages(conn, pid, outcomes=False)
-    out: list[dict[str, Any]] = []
     if mode == "stage":
-        for s in open_stages:
-            out.append(
-                {
-                    "stage_id": s["id"],
-                    "stage": s["name"],
-                    "probability": s["probability"] or 0.0,
-                    "source": "configured",
-                    "informed_by": None,
-                }
-            )
-        return out
+        return [StageProbability(s["id"], s["name"], s["probability"] or 0.0, "configured", None) for s in open_stages]
+    out: list[StageProbability] = []
     reach = state.stage_reach(conn, st, None, t)
     closed = {k: v for k, v in state.known_path(reach).items() if k[1] in ("won", "lost")}
     won = sum(n for (_, status), (n, _) in closed.items() if status == "won")
@@ -120,9 +183,7 @@ def stage_probabilities(
             prob, source = won / reached, "history"
         else:
             prob, source = s["probability"] or 0.0, "configured"
-        out.append(
-            {"stage_id": s["id"], "stage": s["name"], "probability": prob, "source": source, "informed_by": reached}
-        )
+        out.append(StageProbability(s["id"], s["name"], prob, source, reached))
     return out
 
 
@@ -155,7 +216,7 @@ def project(
     seed: int,
     target: int | None,
     min_history: int,
-) -> dict[str, Any]:
+) -> Forecast:
     """Return the forecast for the periods [starts[i], starts[i+1]) from the pipeline as it stood at `t`
     (from the history when `history`, else the cached lead columns)."""
     with state.state(conn, pipeline["id"], t if history else None) as st:
@@ -199,7 +260,7 @@ def project(
         ts_case = " ".join(
             f"WHEN l.stage_entered_at + {_case('l.stage_id', remaining)} < :e{i} THEN {i}" for i in range(len(bounds))
         )
-        stage_p = _case("l.stage_id", {p["stage_id"]: p["probability"] for p in probs}, "0.0")
+        stage_p = _case("l.stage_id", {p.stage_id: p.probability for p in probs}, "0.0")
         prob_sql = f"COALESCE(l.win_probability, {stage_p})" if mode == "learned" else stage_p
         bucket_sql = "CAST(l.win_probability * 100 AS INTEGER)" if mode == "learned" else "-1"
         # a deal without a category of its own takes its stage's default (`pipeline stage --forecast-category`)
@@ -225,7 +286,7 @@ def project(
             params,
         ).all()
         nper = len(bounds)
-        stage_prob = {p["stage_id"]: p["probability"] for p in probs}
+        stage_prob = {p.stage_id: p.probability for p in probs}
         deals = [0] * nper
         value = [0] * nper
         weighted = [Decimal(0)] * nper
@@ -285,7 +346,7 @@ def project(
         )
         closed = state.closed_summary(conn, rel, {**params, "t": t}, False)
         velocity = state.velocity_per_day(open_deals, closed, exact=True)
-        out_periods = []
+        out_periods: list[Period] = []
         for k in range(nper):
             begin = max(clock.day_start_ts(starts[k]), t)
             days_left = max(clock.day_start_ts(starts[k + 1]) - begin, 0) / DAY
@@ -293,50 +354,50 @@ def project(
             cat = by_category[k]
             p10, p50, p90 = (round(x) for x in np.percentile(revenue[:, k], [10, 50, 90]))
             out_periods.append(
-                {
-                    "period": label(starts[k], period),
-                    "start": starts[k],
-                    "end": starts[k + 1] - _dt.timedelta(days=1),
-                    "deals": deals[k],
-                    "value_minor": value[k],
-                    "weighted_minor": round_minor(weighted[k]),
-                    "p10_minor": p10,
-                    "p50_minor": p50,
-                    "p90_minor": p90,
-                    "won_minor": already,
-                    "commit_minor": already + cat["commit"],
-                    "best_minor": already + cat["commit"] + cat["best"],
-                    "pipeline_minor": cat["pipeline"],
-                    "omitted_minor": cat["omit"],
-                    "expected_minor": round(expected_open[k] + expected_new[k]),
-                    "from_open_minor": round(expected_open[k]),
-                    "from_new_minor": round(expected_new[k]),
-                    "arrivals": nb.rates[k],
-                    "target_probability": (
+                Period(
+                    period=label(starts[k], period),
+                    start=starts[k],
+                    end=starts[k + 1] - _dt.timedelta(days=1),
+                    deals=deals[k],
+                    value_minor=value[k],
+                    weighted_minor=round_minor(weighted[k]),
+                    p10_minor=p10,
+                    p50_minor=p50,
+                    p90_minor=p90,
+                    won_minor=already,
+                    commit_minor=already + cat["commit"],
+                    best_minor=already + cat["commit"] + cat["best"],
+                    pipeline_minor=cat["pipeline"],
+                    omitted_minor=cat["omit"],
+                    expected_minor=round(expected_open[k] + expected_new[k]),
+                    from_open_minor=round(expected_open[k]),
+                    from_new_minor=round(expected_new[k]),
+                    arrivals=nb.rates[k],
+                    target_probability=(
                         float(np.mean(already + revenue[:, k] >= target)) if target is not None else None
                     ),
-                    "velocity_minor": (
-                        round_minor(velocity * Decimal(repr(days_left))) if velocity is not None else None
-                    ),
-                }
+                    velocity_minor=(round_minor(velocity * Decimal(repr(days_left))) if velocity is not None else None),
+                )
             )
-        return {
-            "probabilities": mode,
-            "auto_note": auto_note,
-            "stages": probs,
-            "method": method,
-            "periods": out_periods,
-            "later_deals": later[0],
-            "later_value_minor": later[1],
-            "velocity_minor_per_day": round_minor(velocity) if velocity is not None else None,
-            "remaining_seconds": remaining,
-            "new_business": {
-                "win_rate": nb.win_rate,
-                "seasonal": nb.seasonal,
-                "history_periods": nb.history_periods,
-                "won_deals": len(nb.values),
-            },
-        }
+        return Forecast(
+            pipeline["name"],
+            t,
+            history,
+            period,
+            runs,
+            seed,
+            target,
+            probabilities=mode,
+            auto_note=auto_note,
+            stages=probs,
+            method=method,
+            periods=out_periods,
+            later_deals=later[0],
+            later_value_minor=later[1],
+            velocity_minor_per_day=round_minor(velocity) if velocity is not None else None,
+            remaining_seconds=remaining,
+            new_business=NewBusinessSummary(nb.win_rate, nb.seasonal, nb.history_periods, len(nb.values)),
+        )
 
 
 def _day(value: Any) -> _dt.date:
@@ -354,7 +415,7 @@ def open_deal_model(
     period: str,
     starts: list[_dt.date],
     open_stages: list[dict[str, Any]],
-    probs: list[dict[str, Any]],
+    probs: list[StageProbability],
     mode: str,
     min_cell: int,
     seek: bool = False,
@@ -494,7 +555,7 @@ def forecast(
     probabilities: str = "auto",
     runs: int | None = None,
     seed: int | None = None,
-) -> dict[str, Any]:
+) -> Forecast:
     """Return the forecast for the coming `periods` periods (the first one is the period holding now or
     the `--as-of` day), as described in the module docstring."""
     cfg = settings()
@@ -512,14 +573,4 @@ def forecast(
     starts = [period_start(day, period)]
     for _ in range(periods):
         starts.append(next_start(starts[-1], period))
-    result = project(conn, p, t, history, period, starts, probabilities, runs, seed, target, cfg.min_history)
-    return {
-        "pipeline": p["name"],
-        "as_of": t,
-        "from_history": history,
-        "period": period,
-        "runs": runs,
-        "seed": seed,
-        "target_minor": target,
-        **result,
-    }
+    return project(conn, p, t, history, period, starts, probabilities, runs, seed, target, cfg.min_history)
