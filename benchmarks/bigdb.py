@@ -15,26 +15,15 @@ from __future__ import annotations
 import argparse
 import datetime as _dt
 import os
-import sqlite3
 import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from common import DAY, NOW, best, new_database
 
-NOW = "2026-11-28T09:00:00+00:00"
+__all__ = ["DEFAULT_PATH", "NOW", "best", "build", "ensure", "path_for"]  # NOW and best: for older callers
 # v3: the schema's version; no ANALYZE statistics, as pipecli never gathers them (users' files have none)
 DEFAULT_PATH = Path(os.environ.get("PIPECLI_BENCH_DB", "/tmp/pipecli-bench/big-v3-1000000.db"))
-
-
-def best(fn, repeat: int) -> float:
-    """Return the shortest of `repeat` timings of `fn()` in seconds (a warm cache's figure)."""
-    times = []
-    for _ in range(repeat):
-        started = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - started)
-    return min(times)
 
 
 def path_for(leads: int) -> Path:
@@ -44,26 +33,14 @@ def path_for(leads: int) -> Path:
 
 SOURCES = ["web", "referral", "event", "partner", "cold-call", "ads"]
 OWNERS = [f"seller{i:02d}" for i in range(1, 11)]
-DAY = 86400
 
 
 def build(path: Path, n: int, seed: int = 7) -> None:
     """Create the database at `path` with `n` leads and their stage history."""
     import numpy as np
 
-    os.environ.setdefault("PIPECLI_NOW", NOW)
-    from pipecli import clock
-    from pipecli.pipelines import open_store
-
     tmp = path.with_suffix(".building")
-    for p in (tmp, Path(str(tmp) + "-wal"), Path(str(tmp) + "-shm")):
-        if p.exists():
-            p.unlink()
-    tmp.parent.mkdir(parents=True, exist_ok=True)
-    open_store(str(tmp), create=True).dispose()
-    now = clock.now_ts()
-
-    db = sqlite3.connect(tmp, isolation_level=None)
+    db, now = new_database(tmp)
     db.execute("PRAGMA journal_mode = OFF")
     db.execute("PRAGMA synchronous = OFF")
     db.execute("PRAGMA cache_size = -400000")

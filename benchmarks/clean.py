@@ -20,14 +20,11 @@ import argparse
 import os
 import sqlite3
 import subprocess
-import sys
-import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-NOW = "2026-11-28T09:00:00+00:00"
-os.environ.setdefault("PIPECLI_NOW", NOW)
+from common import ROOT, best_result, freeze, pipecli
+
+freeze()
 os.environ.setdefault("PIPECLI_CONFIG", "/nonexistent/pipecli-bench-config.toml")  # documented defaults
 
 
@@ -35,7 +32,7 @@ def database(args) -> Path:
     """Return the benchmark database: --db, else the shared one of benchmarks/bigdb.py (built once)."""
     if args.db:
         return Path(args.db)
-    from benchmarks import bigdb
+    import bigdb
 
     return bigdb.ensure(bigdb.path_for(args.leads), args.leads)
 
@@ -106,15 +103,6 @@ def floor(path: Path) -> int:
     return found + len(dups)
 
 
-def best(fn, runs: int) -> tuple[float, object]:
-    times, result = [], None
-    for _ in range(runs):
-        started = time.perf_counter()
-        result = fn()
-        times.append(time.perf_counter() - started)
-    return min(times), result
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--db", help="an existing pipecli database to measure")
@@ -138,7 +126,7 @@ def main() -> None:
     def command(*extra):
         with open(os.devnull, "w") as sink:
             done = subprocess.run(
-                [sys.executable, "-m", "pipecli", "--db", str(path), "clean", *extra],
+                pipecli(path, "clean", *extra),
                 stdout=sink,
                 stderr=subprocess.PIPE,
                 text=True,
@@ -148,17 +136,17 @@ def main() -> None:
         if done.returncode not in (0, 1):
             raise SystemExit(f"pipecli clean failed: {done.stderr}")
 
-    floor_s, floor_rows = best(lambda: floor(path), args.runs)
-    core_s, report = best(core, args.runs)
-    whole_s, _ = best(command, args.runs)
+    floor_s, floor_rows = best_result(lambda: floor(path), args.runs)
+    core_s, report = best_result(core, args.runs)
+    whole_s, _ = best_result(command, args.runs)
     owner = (
         sqlite3.connect(path)
         .execute("SELECT owner FROM lead WHERE owner IS NOT NULL ORDER BY id LIMIT 1")
         .fetchone()[0]
     )
-    owner_s, _ = best(lambda: command("--owner", owner), args.runs)
-    json_s, _ = best(lambda: command("--format", "json"), 1)
-    as_of_s, _ = best(lambda: command("--as-of", "2026-10-31"), 1)
+    owner_s, _ = best_result(lambda: command("--owner", owner), args.runs)
+    json_s, _ = best_result(lambda: command("--format", "json"), 1)
+    as_of_s, _ = best_result(lambda: command("--as-of", "2026-10-31"), 1)
     store.dispose()
     leads, changes = (
         sqlite3.connect(path).execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0] for t in ("lead", "stage_change")

@@ -22,15 +22,13 @@ import os
 import random
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from common import NOW_TS as NOW
+from common import command_env, pipecli
 
-NOW = 1795856400  # 2026-11-28 09:00 UTC, the suite's frozen now
 FIRST = "Anna Marco Giulia Luca Sara Paolo Elena Davide Chiara Matteo Laura Andrea Marta Stefano Silvia".split()
 LAST = "Rossi Bianchi Verdi Russo Ferrari Esposito Romano Colombo Ricci Marino Greco Bruno Gallo Conti".split()
 FORMS = ["Srl", "S.r.l.", "SpA", "S.p.A.", "GmbH", "Ltd", "Inc.", ""]
@@ -69,7 +67,7 @@ def build(db: str, n: int, rng: random.Random) -> list[dict]:
 
     from pipecli import pipelines
 
-    store = pipelines.open_store(db)
+    store = pipelines.open_store(db, create=True)
     contacts: list[dict] = []
     originals: list[dict] = []
     for i in range(1, n + 1):
@@ -117,13 +115,7 @@ def main() -> None:
     args = parser.parse_args()
     rng = random.Random(15)
     with tempfile.TemporaryDirectory() as tmp:
-        env = {
-            **os.environ,
-            "PYTHONPATH": str(ROOT),
-            "PIPECLI_NOW": "2026-11-28T09:00:00+00:00",
-            "PIPECLI_CONFIG": str(Path(tmp) / "none.toml"),
-            "PIPECLI_USER": "bench",
-        }
+        env = command_env(tmp, PIPECLI_USER="bench")
         os.environ.update(env)
         db = str(Path(tmp) / "dups.db")
         start = time.perf_counter()
@@ -179,7 +171,7 @@ def main() -> None:
         for _ in range(args.runs):
             start = time.perf_counter()
             subprocess.run(
-                [sys.executable, "-m", "pipecli", "--db", db, "duplicates", "--format", "csv"],
+                pipecli(db, "duplicates", "--format", "csv"),
                 env=env,
                 stdout=subprocess.DEVNULL,
                 check=True,

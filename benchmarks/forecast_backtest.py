@@ -16,16 +16,13 @@ import subprocess
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
 import pipeline_generator
-
-ROOT = Path(__file__).resolve().parent.parent
+from common import NOW, ROOT
 
 
 def backtest(db: Path, runs: int, start: str, end: str) -> dict:
     """Return the JSON backtest of the database `db` through the real command line."""
-    env = {**os.environ, "PIPECLI_NOW": pipeline_generator.NOW, "PIPECLI_DB": str(db), "TZ": "UTC"}
+    env = {**os.environ, "PIPECLI_NOW": NOW, "PIPECLI_DB": str(db), "TZ": "UTC"}
     args = ["forecast", "--backtest", "--from", start, "--to", end, "--runs", str(runs), "--format", "json"]
     out = subprocess.run([sys.executable, "-m", "pipecli", *args], env=env, cwd=ROOT, capture_output=True, text=True)
     if out.returncode:

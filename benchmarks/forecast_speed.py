@@ -19,22 +19,16 @@ With --json the command is `pipecli forecast --target 1000000 --format json` (no
 from __future__ import annotations
 
 import argparse
-import importlib
 import os
-import resource
 import sqlite3
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks")]  # pipecli from this checkout, and bigdb beside this file
-bigdb = importlib.import_module("bigdb")
-for key, value in (("PIPECLI_NOW", bigdb.NOW), ("TZ", "UTC")):
-    os.environ.setdefault(key, value)  # the database's frozen now, and one time zone
-time.tzset()
+import bigdb
+from common import ROOT, freeze, pipecli, run
+
+freeze()  # the database's frozen now, and one time zone
 
 TARGET_S = 2.0
 ARGV = ["forecast", "--target", "1000000"]
@@ -48,18 +42,7 @@ def best_of(fn, repeat: int) -> tuple[float, float]:
 
 def command(path: Path, env: dict) -> tuple[float, float]:
     """Run the whole command once; return its (wall, CPU) seconds."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    started = time.perf_counter()
-    subprocess.run(
-        [sys.executable, "-m", "pipecli", "--db", str(path), *ARGV],
-        env=env,
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        check=True,
-    )
-    wall = time.perf_counter() - started
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return run(pipecli(path, *ARGV), env, cwd=ROOT, stderr=None)
 
 
 def main() -> None:

@@ -18,7 +18,6 @@ subprocesses with their output piped to /dev/null. Each timing is the best of --
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import sqlite3
 import subprocess
@@ -26,17 +25,10 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "benchmarks"))
+import bigdb
+from common import DAY, best, freeze, pipecli
 
-import bigdb  # noqa: E402
-from bigdb import best  # noqa: E402
-
-os.environ.setdefault("PIPECLI_NOW", bigdb.NOW)
-os.environ.setdefault("TZ", "UTC")
-time.tzset()
-DAY = 86400
+freeze()
 
 
 def extend(path: Path, now: int) -> int:
@@ -50,7 +42,9 @@ def extend(path: Path, now: int) -> int:
     with db:
         db.execute("DELETE FROM event")
         db.execute("DELETE FROM journal")
-        db.execute("INSERT INTO journal (id, at, actor, command) VALUES (1, ?, 'bench', 'pipecli import leads.csv')", (now,))
+        db.execute(
+            "INSERT INTO journal (id, at, actor, command) VALUES (1, ?, 'bench', 'pipecli import leads.csv')", (now,)
+        )
         db.execute(
             f"INSERT INTO event (journal_id, lead_id, at, field, old, new) "
             f"SELECT 1, id, created_at, 'row:lead', NULL, {snapshot_sql('sqlite')} FROM lead"
@@ -80,10 +74,6 @@ def extend(path: Path, now: int) -> int:
     (events,) = db.execute("SELECT COUNT(*) FROM event").fetchone()
     db.close()
     return events
-
-
-def command(db: Path, *args: str) -> list[str]:
-    return [sys.executable, "-m", "pipecli", "--db", str(db), *args]
 
 
 def whole(argv: list[str], repeat: int) -> float:
@@ -126,7 +116,9 @@ def main() -> None:
             changes.changes(conn, since)
 
     def changes_floor():
-        raw.execute("SELECT lead_id, at, field, old, new FROM event WHERE at > ? ORDER BY lead_id, at, id", (since,)).fetchall()
+        raw.execute(
+            "SELECT lead_id, at, field, old, new FROM event WHERE at > ? ORDER BY lead_id, at, id", (since,)
+        ).fetchall()
         raw.execute(
             "SELECT SUM(value_minor) FROM lead l WHERE status = 'open' AND created_at <= ? AND NOT EXISTS "
             "(SELECT 1 FROM event e WHERE e.lead_id = l.id AND e.at > ?)",
@@ -149,9 +141,9 @@ def main() -> None:
 
     rows = [
         ("changes --since 7d", best(changes_core, args.repeat), best(changes_floor, args.repeat),
-         whole(command(work, "changes", "--since", "7d"), args.repeat)),
+         whole(pipecli(work, "changes", "--since", "7d"), args.repeat)),
         (f"metrics --as-of {as_of_day}", best(as_of_core, args.repeat), best(as_of_floor, args.repeat),
-         whole(command(work, "metrics", "--as-of", str(as_of_day)), args.repeat)),
+         whole(pipecli(work, "metrics", "--as-of", str(as_of_day)), args.repeat)),
     ]  # fmt: skip
     print(f"{'report':<28}{'own work':>10}{'SQL floor':>11}{'ratio':>7}{'command':>10}")
     for name, core, floor, cmd in rows:
@@ -160,13 +152,13 @@ def main() -> None:
     lead = str(lead)
     for name, argv in (
         ("start-up (--version)", [sys.executable, "-m", "pipecli", "--version"]),
-        ("clean --as-of", command(work, "clean", "--as-of", str(as_of_day))),
-        (f"history {lead}", command(work, "history", lead)),
-        ("undo --list", command(work, "undo", "--list")),
-        (f"move {lead} won", command(work, "move", lead, "won")),
-        ("undo --yes (that move)", command(work, "undo", "--yes")),
-        (f"edit {lead} --value 10", command(work, "edit", lead, "--value", "10")),
-        (f"log {lead} call", command(work, "log", lead, "call")),
+        ("clean --as-of", pipecli(work, "clean", "--as-of", str(as_of_day))),
+        (f"history {lead}", pipecli(work, "history", lead)),
+        ("undo --list", pipecli(work, "undo", "--list")),
+        (f"move {lead} won", pipecli(work, "move", lead, "won")),
+        ("undo --yes (that move)", pipecli(work, "undo", "--yes")),
+        (f"edit {lead} --value 10", pipecli(work, "edit", lead, "--value", "10")),
+        (f"log {lead} call", pipecli(work, "log", lead, "call")),
     ):
         print(f"{name:<28}{'':>28}{whole(argv, 1 if 'undo --yes' in name or 'move' in name else args.repeat):>9.2f}s")
     store.dispose()

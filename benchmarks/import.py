@@ -40,7 +40,8 @@ import threading
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from common import ROOT
+
 HEADER = ["name", "company", "email", "phone", "source", "owner", "amount", "stage", "created", "close_date", "notes"]
 FIRST = [
     "Anna",

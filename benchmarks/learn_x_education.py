@@ -26,7 +26,8 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from common import ROOT
+
 DEFAULT_CSV = Path("/work/shared/data/x-education-leads/Leads.csv")
 REFERENCE_AUC = 0.85
 LOADED_AT = 1790000000  # one fixed moment for every lead: the file has no dates
@@ -34,7 +35,6 @@ LOADED_AT = 1790000000  # one fixed moment for every lead: the file has no dates
 
 def load(csv_path: Path, db: str) -> int:
     """Write the CSV's rows into `db` as leads, stage changes and extra fields; return the number of leads."""
-    sys.path.insert(0, str(ROOT))
     from sqlalchemy import text
 
     from pipecli import pipelines

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
 import sqlite3
 import subprocess
 import sys
@@ -23,13 +22,9 @@ from email.parser import BytesParser
 from email.utils import getaddresses
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from common import ROOT, children_cpu, timed
 
-sys.path.insert(0, str(ROOT / "benchmarks"))
-from startup import timed  # noqa: E402  (the same median-of-runs timer)
-
-from tests.fixtures.mail import bulk  # noqa: E402  (after the path: the fixture's Maildir writer)
+from tests.fixtures.mail import bulk  # after `common`, which puts the checkout on the path
 
 
 def floor(box: Path, db: Path) -> float:
@@ -71,12 +66,11 @@ def main() -> None:
         subprocess.run(pipecli + ["import", str(folder / "leads.csv")], env=env, capture_output=True, check=True)
 
         # CPU too (RUSAGE_CHILDREN), as a busy machine stretches wall time
-        cpu = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = children_cpu()
         start = time.perf_counter()
         subprocess.run(pipecli + ["mail", "sync", str(box)], env=env, capture_output=True, check=True)
         first = time.perf_counter() - start
-        after = resource.getrusage(resource.RUSAGE_CHILDREN)
-        first_cpu = after.ru_utime - cpu.ru_utime + after.ru_stime - cpu.ru_stime
+        first_cpu = children_cpu() - cpu
         base = floor(box, folder / "floor.db")
         again = timed(
             {

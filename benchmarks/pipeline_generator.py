@@ -21,15 +21,11 @@ from __future__ import annotations
 import argparse
 import datetime as _dt
 import math
-import os
-import sqlite3
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from common import DAY, new_database
 
-NOW = "2026-11-28T09:00:00+00:00"
-DAY = 86400
 YEARS = 3
 RATE = 150
 SEASON = 0.3
@@ -43,16 +39,7 @@ def build(path: Path, seed: int) -> None:
     """Create the database at `path` from the world of the module docstring drawn with `seed`."""
     import numpy as np
 
-    os.environ.setdefault("PIPECLI_NOW", NOW)
-    from pipecli import clock
-    from pipecli.pipelines import open_store
-
-    if path.exists():
-        path.unlink()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    open_store(str(path), create=True).dispose()
-    now = clock.now_ts()
-    db = sqlite3.connect(path, isolation_level=None)
+    db, now = new_database(path)
     stages = db.execute("SELECT id, kind, position FROM stage WHERE pipeline_id = 1").fetchall()
     open_ids = [s[0] for s in sorted((s for s in stages if s[1] == "open"), key=lambda s: s[2])]
     won_id = next(s[0] for s in stages if s[1] == "won")

@@ -17,20 +17,12 @@ import argparse
 import os
 import sqlite3
 import subprocess
-import sys
-import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "benchmarks"))
+import bigdb
+from common import ROOT, best, freeze, pipecli
 
-import bigdb  # noqa: E402
-from bigdb import best  # noqa: E402
-
-os.environ.setdefault("PIPECLI_NOW", bigdb.NOW)
-os.environ.setdefault("TZ", "UTC")
-time.tzset()
+freeze()
 
 REPORTS: dict[str, callable] = {}
 NOW_TS = None
@@ -231,7 +223,7 @@ def main() -> None:
         own()  # warm the cache
         t_own = best(own, args.repeat)
         t_floor = best(lambda floor=floor: floor(raw), args.repeat)
-        cmd = [sys.executable, "-m", "pipecli", "--db", str(path), *argv]
+        cmd = pipecli(path, *argv)
         t_cmd = best(
             lambda cmd=cmd: subprocess.run(cmd, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, check=True), args.repeat
         )

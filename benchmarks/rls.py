@@ -29,16 +29,12 @@ from __future__ import annotations
 import argparse
 import os
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "benchmarks"))
-
-import bigdb  # noqa: E402
+import bigdb
+from common import NOW, pipecli
 
 SELLER = "rlsb_seller01"
 MANAGER = "rlsb_manager"
@@ -115,13 +111,13 @@ def build(base: str, leads: int, env: dict[str, str]) -> str:
         drop_roles(admin)
     url = url_of(base, name)
     started = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "pipecli", "--db", str(sqlite), "db", "migrate-to", url], check=True, env=env)
+    subprocess.run(pipecli(sqlite, "db", "migrate-to", url), check=True, env=env)
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("UPDATE lead SET owner = 'rlsb_' || owner WHERE owner IS NOT NULL")
         conn.execute("ANALYZE")
     for member, role in ((SELLER, "seller"), (MANAGER, "manager")):
         subprocess.run(
-            [sys.executable, "-m", "pipecli", "--db", url, "team", "add", member, "--role", role],
+            pipecli(url, "team", "add", member, "--role", role),
             check=True,
             env=env,
             stdout=subprocess.DEVNULL,
@@ -185,7 +181,7 @@ def main() -> None:
     home = tempfile.mkdtemp(prefix="pipecli-rls-")
     env = {
         **os.environ,
-        "PIPECLI_NOW": bigdb.NOW,
+        "PIPECLI_NOW": NOW,
         "TZ": "UTC",
         "PIPECLI_CONFIG": str(Path(home) / "config.toml"),  # no one's settings: the database's defaults
         "PIPECLI_USER": "bench",

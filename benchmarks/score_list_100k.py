@@ -13,27 +13,22 @@ from __future__ import annotations
 import argparse
 import os
 import random
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "benchmarks"))
-from startup import timed  # noqa: E402  (the same median-of-runs timer)
+from common import command_env, pipecli, timed
 
-NOW = 1795770000
+NOW = 1795770000  # the leads' engagement is dated from a day before the frozen now (`common.NOW`)
 
 
 def build(db: str, n: int) -> None:
     from sqlalchemy import text
 
     from pipecli import pipelines
-    from pipecli.store.db import Store
 
     rng = random.Random(1)
-    store = Store.open(db, create=True)
+    store = pipelines.open_store(db, create=True)  # with the default pipeline
     with store.write() as conn:
         p = pipelines.get_pipeline(conn)
         stage_ids = [s["id"] for s in pipelines.stages(conn, p["id"], outcomes=False)]
@@ -64,23 +59,19 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         db = str(Path(tmp) / "big.db")
         build(db, args.leads)
-        env = {
-            **os.environ,
-            "PYTHONPATH": str(ROOT),
-            "PIPECLI_NOW": "2026-11-28T09:00:00+00:00",
-            "PIPECLI_CONFIG": str(Path(tmp) / "none.toml"),
-        }
-        base = [sys.executable, "-m", "pipecli", "--db", db]
-        reference = timed(base + ["list", "--sort", "id", "--limit", "20"], env, args.runs)
-        print(f"{args.leads} open leads; median of {args.runs} runs")
-        print(f"  list --sort id --limit 20      {reference:6.3f}s  (reference)")
-        for cmd in (
+        env = command_env(tmp)
+        commands = [
+            ["list", "--sort", "id", "--limit", "20"],
             ["list", "--sort", "score", "--limit", "20"],
             ["list", "--hot", "--limit", "20"],
             ["score", "--limit", "20"],
-        ):
-            t = timed(base + cmd, env, args.runs)
-            print(f"  {' '.join(cmd):<30} {t:6.3f}s  ({t / reference:.2f}x)")
+        ]
+        found = timed({" ".join(cmd): (pipecli(db, *cmd), env) for cmd in commands}, args.runs)
+        (reference, reference_cpu), *_ = found.values()
+        print(f"{args.leads} open leads; median wall and CPU of {args.runs} runs")
+        for i, (name, (t, cpu)) in enumerate(found.items()):
+            note = "(reference)" if i == 0 else f"({t / reference:.2f}x wall, {cpu / reference_cpu:.2f}x CPU)"
+            print(f"  {name:<30} {t:6.3f}s  {cpu:6.3f}s CPU  {note}")
         os.environ.update(env)
         from pipecli import listing
         from pipecli.store.db import Store

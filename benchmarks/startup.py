@@ -17,35 +17,12 @@ from __future__ import annotations
 import argparse
 import csv
 import os
-import resource
-import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def timed(commands: dict[str, tuple[list[str], dict]], runs: int) -> dict[str, tuple[float, float]]:
-    """Return, per name, the median wall time and the median CPU time (user + system) in seconds of
-    running its command `runs` times (after one warm-up). The commands take turns, run by run, so a
-    machine that gets busier or quieter in the meantime weighs on all of them alike; CPU time is the
-    steadier figure on a busy machine."""
-    walls: dict[str, list[float]] = {name: [] for name in commands}
-    cpus: dict[str, list[float]] = {name: [] for name in commands}
-    for cmd, env in commands.values():
-        subprocess.run(cmd, env=env, capture_output=True, check=True)
-    for _ in range(runs):
-        for name, (cmd, env) in commands.items():
-            before = resource.getrusage(resource.RUSAGE_CHILDREN)
-            start = time.perf_counter()
-            subprocess.run(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
-            walls[name].append(time.perf_counter() - start)
-            after = resource.getrusage(resource.RUSAGE_CHILDREN)
-            cpus[name].append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
-    return {name: (statistics.median(walls[name]), statistics.median(cpus[name])) for name in commands}
+from common import ROOT, timed
 
 
 def build(db: Path, leads: int, env: dict) -> None:

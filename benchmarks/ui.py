@@ -26,23 +26,15 @@ import cProfile
 import os
 import pstats
 import random
-import sqlite3
 import statistics
 import subprocess
-import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "benchmarks"))
+import bigdb
+from common import DAY, best, freeze, new_database, pipecli
 
-import bigdb  # noqa: E402
-
-os.environ.setdefault("PIPECLI_NOW", bigdb.NOW)
-os.environ.setdefault("TZ", "UTC")
-time.tzset()
-DAY = 86400
+freeze()
 # the filters timed, in order, then owner=seller03 alone and no filter: "lead" matches every deal, the others
 # 11,112, 1,111 and 111 of 100,000 (the names are "Lead N")
 FILTERS = ("lead 1", "lead 22", "lead 333", "lead")
@@ -51,14 +43,9 @@ FILTERS = ("lead 1", "lead 22", "lead 333", "lead")
 def build(path: Path, n: int) -> None:
     """Create the database at `path` with `n` open deals (see the module docstring)."""
     from pipecli import clock
-    from pipecli.pipelines import open_store
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".building")
-    tmp.unlink(missing_ok=True)
-    open_store(str(tmp), create=True).dispose()
-    now = clock.now_ts()
-    db = sqlite3.connect(tmp)
+    db, now = new_database(path.with_suffix(".building"))
+    db.execute("BEGIN")  # one transaction for the bulk insert
     stages = [r[0] for r in db.execute("SELECT id FROM stage WHERE kind = 'open' ORDER BY position")]
     rng = random.Random(18)
     leads, changes = [], []
@@ -88,13 +75,13 @@ def build(path: Path, n: int) -> None:
     db.executemany("INSERT INTO stage_change (lead_id, from_stage_id, to_stage_id, at) VALUES (?, ?, ?, ?)", changes)
     db.commit()
     db.close()
-    tmp.rename(path)
+    path.with_suffix(".building").rename(path)
 
 
 def pipecli_board(path: Path, repeat: int) -> float:
     """Return the best wall time of `pipecli board` on the database, as a subprocess."""
-    command = [sys.executable, "-m", "pipecli", "--db", str(path), "board"]
-    return bigdb.best(lambda: subprocess.run(command, stdout=subprocess.DEVNULL, check=True), repeat)
+    command = pipecli(path, "board")
+    return best(lambda: subprocess.run(command, stdout=subprocess.DEVNULL, check=True), repeat)
 
 
 def p95(samples: list[float]) -> float:

@@ -13,12 +13,19 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import text
 
 from pipecli import clock
 from pipecli.errors import NotFound, PipecliError
 from pipecli.store import journal
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
+
+# one shown line of a change: (field, old, new)
+Shown = tuple[str, str | None, str | None]
 
 # Columns kept in step by a move or an activity: recorded, replayed, not shown as changes of their own.
 DERIVED = (
@@ -51,17 +58,19 @@ class Change:
     new: str | None
 
 
-def history_since(conn) -> int:
+def history_since(conn: Connection) -> int:
     """Return the moment the database's history begins (0 when it was created with history)."""
     row = conn.execute(text("SELECT value FROM meta WHERE key = 'history_since'")).first()
     return int(row[0]) if row else 0
 
 
-def _names(conn, table: str) -> dict[int, str]:
+def _names(conn: Connection, table: str) -> dict[int, str]:
     return {r[0]: r[1] for r in conn.execute(text(f"SELECT id, name FROM {table}"))}
 
 
-def _describe(field: str, old: str | None, new: str | None, stages: dict, pipelines: dict) -> tuple | None:
+def _describe(
+    field: str, old: str | None, new: str | None, stages: dict[int, str], pipelines: dict[int, str]
+) -> Shown | None:
     """Return (field, old, new) as shown for one event, or None for an event not shown."""
     if field.startswith("row:"):
         table = field[4:]
@@ -110,7 +119,7 @@ def merge_summary(fields: str | None) -> str:
     return f": {'; '.join(parts)}" if parts else ""
 
 
-def merged_into(conn, lead_id: int) -> list[tuple[int, int]]:
+def merged_into(conn: Connection, lead_id: int) -> list[tuple[int, int]]:
     """Return (merged lead id, journal id of its merge) for every lead merged into `lead_id`, also through
     leads merged into those: whose earlier events are the lead's history too (`lead_history`), and whose
     events `forget` erases with the lead's."""
@@ -127,7 +136,7 @@ def merged_into(conn, lead_id: int) -> list[tuple[int, int]]:
     return found
 
 
-def lead_history(conn, lead_id: int, limit: int | None = None) -> list[Change]:
+def lead_history(conn: Connection, lead_id: int, limit: int | None = None) -> list[Change]:
     """Return the changes of lead `lead_id` (a deleted one too), oldest first; with `limit`, the latest
     `limit` of them. Raises NotFound when the lead never existed.
 
@@ -135,7 +144,7 @@ def lead_history(conn, lead_id: int, limit: int | None = None) -> list[Change]:
     `#ID field` after the lead they happened to, so a merge keeps both histories."""
     merged = merged_into(conn, lead_id)
     clauses = ["e.lead_id = :l"] + [f"(e.lead_id = :m{i} AND e.journal_id < :j{i})" for i in range(len(merged))]
-    params: dict = {"l": lead_id}
+    params: dict[str, Any] = {"l": lead_id}
     for i, (merged_id, journal_id) in enumerate(merged):
         params.update({f"m{i}": merged_id, f"j{i}": journal_id})
     rows = conn.execute(
@@ -166,20 +175,21 @@ def lead_history(conn, lead_id: int, limit: int | None = None) -> list[Change]:
     return changes[-limit:] if limit else changes
 
 
-def _normal(table: str, row: dict) -> dict:
+def _normal(table: str, row: dict[str, Any]) -> dict[str, Any]:
     """Return a row's values in the form events store them, for comparison."""
-    return json.loads(journal.row_json({k: journal.decode(table, k, v) for k, v in row.items()}))
+    normal: dict[str, Any] = json.loads(journal.row_json({k: journal.decode(table, k, v) for k, v in row.items()}))
+    return normal
 
 
-def verify(conn) -> list[str]:
+def verify(conn: Connection) -> list[str]:
     """Replay every event and return how the result differs from the stored leads and their rows (an
     empty list when the events reproduce every cached column). Rows a migration found already there have
     no events of their own; only the lead columns of such leads are checked."""
     # the models (SQLModel classes) only to verify: `show` reads the history without building them
     from pipecli.store.schema import SNAPSHOT_COLUMNS, lead_tables
 
-    replayed: dict[int, dict] = {}
-    rows: dict[tuple[str, str], dict] = {}
+    replayed: dict[int, dict[str, Any]] = {}
+    rows: dict[tuple[str, str], dict[str, Any]] = {}
     migrated: set[int] = set()
     migration = {r[0] for r in conn.execute(text("SELECT id FROM journal WHERE command LIKE 'migration to schema%'"))}
     for lead_id, journal_id, field, old, new in conn.execute(
@@ -193,8 +203,8 @@ def verify(conn) -> list[str]:
                 replayed[lead_id] = {k: values.get(k) for k in SNAPSHOT_COLUMNS}
                 if journal_id in migration:
                     migrated.add(lead_id)
-                for table, after in journal.nested_rows(values):
-                    rows[(table, json.dumps([after.get(k) for k in journal.primary_key(table)]))] = after
+                for table, nested in journal.nested_rows(values):
+                    rows[(table, json.dumps([nested.get(k) for k in journal.primary_key(table)]))] = nested
         elif field.startswith("row:"):
             table = field[4:]
             before, after = journal.load_row(table, old), journal.load_row(table, new)
@@ -213,9 +223,9 @@ def verify(conn) -> list[str]:
             continue
         want = _normal("lead", {k: lead[k] for k in SNAPSHOT_COLUMNS})
         got = _normal("lead", replayed[lead_id])
-        for key in SNAPSHOT_COLUMNS:
-            if want[key] != got[key]:
-                problems.append(f"lead {lead_id}: {key} is {want[key]!r}, its events say {got[key]!r}")
+        for column in SNAPSHOT_COLUMNS:
+            if want[column] != got[column]:
+                problems.append(f"lead {lead_id}: {column} is {want[column]!r}, its events say {got[column]!r}")
     for lead_id in replayed.keys() - stored.keys():
         problems.append(f"lead {lead_id}: its events say it exists")
     for table in lead_tables():
@@ -258,11 +268,16 @@ def is_after(at: int, moment: int) -> bool:
     return at > moment
 
 
-def state_at(events: list[tuple], fields: tuple[str, ...], moment: int, row: dict | None) -> dict | None:
+def state_at(
+    events: list[tuple[int, str, str | None, str | None]],
+    fields: tuple[str, ...],
+    moment: int,
+    row: dict[str, Any] | None,
+) -> dict[str, str | None] | None:
     """Return a lead's `fields` (as event text) at `moment`, by the rule above, from its events
     ((at, field, old, new), in EVENT_ORDER) and its row now (None once deleted); None when the lead did
     not exist then. A lead without row events after the moment existed when its row was created by then."""
-    values: dict = {}
+    values: dict[str, str | None] = {}
     exists = None
     for at, name, old, _ in events:
         if not is_after(at, moment):
@@ -314,7 +329,7 @@ def field_at_sql(field: str, lead: str, moment: str, cast: str | None = None) ->
     return f"CASE WHEN EXISTS (SELECT 1 {later}) THEN {then} ELSE {lead}.{field} END"
 
 
-def check_as_of(conn, moment: int) -> None:
+def check_as_of(conn: Connection, moment: int) -> None:
     """Raise when `--as-of` names a moment in the future or before anything the database knows."""
 
     if moment > clock.end_of_day_ts(clock.today()):

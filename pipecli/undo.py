@@ -14,12 +14,16 @@ the way, and the refusal names it. A later command and its undo cancel out and a
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import text
 
 from pipecli.errors import NotFound, PipecliError
 from pipecli.scoring import score as scoring
 from pipecli.store import journal
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
 
 
 @dataclass(frozen=True)
@@ -52,7 +56,7 @@ _ENTRY_SQL = (
 )
 
 
-def recent(conn, limit: int = 20) -> list[Entry]:
+def recent(conn: Connection, limit: int = 20) -> list[Entry]:
     """Return the latest `limit` journal entries that changed something, newest first."""
     ids = conn.execute(
         text(
@@ -64,7 +68,7 @@ def recent(conn, limit: int = 20) -> list[Entry]:
     return [_entry(conn, i) for i in list(ids)]
 
 
-def _entry(conn, entry_id: int) -> Entry:
+def _entry(conn: Connection, entry_id: int) -> Entry:
     row = conn.execute(
         text(_ENTRY_SQL + "WHERE j.id = :i GROUP BY j.id, j.at, j.actor, j.command, j.undoes, j.reverted_by"),
         {"i": entry_id},
@@ -74,7 +78,7 @@ def _entry(conn, entry_id: int) -> Entry:
     return Entry(*row)
 
 
-def _latest(conn) -> Entry:
+def _latest(conn: Connection) -> Entry:
     row = conn.execute(
         text(
             "SELECT j.id FROM journal j WHERE j.reverted_by IS NULL AND j.command NOT LIKE 'migration to schema%' "
@@ -86,7 +90,7 @@ def _latest(conn) -> Entry:
     return _entry(conn, row[0])
 
 
-def in_the_way(conn, entry: Entry) -> list[Entry]:
+def in_the_way(conn: Connection, entry: Entry) -> list[Entry]:
     """Return the later entries whose standing effect touches what `entry` changed (oldest first)."""
     later = conn.execute(text("SELECT id, undoes FROM journal WHERE id > :i ORDER BY id"), {"i": entry.id}).all()
     base: dict[int, int] = {}
@@ -116,12 +120,12 @@ def in_the_way(conn, entry: Entry) -> list[Entry]:
     return sorted(blocking, key=lambda e: e.id)
 
 
-def _current(conn, lead_id: int, field: str):
+def _current(conn: Connection, lead_id: int, field: str) -> Any:
     row = conn.execute(text(f"SELECT {field} FROM lead WHERE id = :l"), {"l": lead_id}).first()
     return None if row is None else row[0]
 
 
-def choose(conn, entry_id: int | None = None) -> Entry:
+def choose(conn: Connection, entry_id: int | None = None) -> Entry:
     """Return the entry `undo` would revert (the latest standing one, or `entry_id`), or raise why not."""
     entry = _latest(conn) if entry_id is None else _entry(conn, entry_id)
     if entry.command.startswith("migration to schema"):
@@ -153,7 +157,7 @@ def choose(conn, entry_id: int | None = None) -> Entry:
     return entry
 
 
-def undo(conn, entry_id: int | None = None) -> Undone:
+def undo(conn: Connection, entry_id: int | None = None) -> Undone:
     """Revert the latest standing journal entry (or `entry_id`) in this transaction; return what was done."""
     from pipecli.leads import remove_rows  # leads imports the scoring that this refreshes
 
@@ -176,6 +180,7 @@ def undo(conn, entry_id: int | None = None) -> Undone:
             before, after = journal.load_row(table, old), journal.load_row(table, new)
             pk = journal.primary_key(table)
             if before is None:  # inserted: delete it
+                assert after is not None  # an insertion's event holds the row
                 keys = {k: journal.decode(table, k, after[k]) for k in pk}
                 if table == "lead":
                     remove_rows(conn, keys["id"])

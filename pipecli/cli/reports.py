@@ -3,7 +3,8 @@
 # no `from __future__ import annotations`: typer reads these annotations at every start, and evaluating
 # them as strings (a compile() each) made `pipecli --help` and every TAB about a third slower
 
-from typing import Annotated
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -11,6 +12,10 @@ from pipecli import vocabulary
 from pipecli.cli.common import FormatOpt, PipelineOpt, amount, bounded, date, one_of, store
 from pipecli.errors import UsageError
 from pipecli.reports.periods import PERIODS
+
+if TYPE_CHECKING:
+    from pipecli.formats import Column
+    from pipecli.reports.metrics import Funnel
 
 AsOfOpt = Annotated[
     str | None,
@@ -72,7 +77,12 @@ def _source_columns():
     return [Column("source"), Column("new_leads", "new leads", kind="int")]
 
 
-def _records(rows: list[dict], columns) -> list[dict]:
+def _fields(result: Any) -> dict[str, Any]:
+    """Return a typed result's fields (a frozen dataclass of the core) as the record the columns read."""
+    return dict(vars(result))
+
+
+def _records(rows: Sequence[Mapping[str, Any]], columns: Sequence["Column"]) -> list[dict[str, Any]]:
     # imported when the command runs, so --help and --version stay light
     from pipecli import formats
     from pipecli.cli import output
@@ -81,7 +91,7 @@ def _records(rows: list[dict], columns) -> list[dict]:
     return [{c.name: formats.json_value(r.get(c.key), c.kind, currency) for c in columns} for r in rows]
 
 
-def _long_csv(parts: list[tuple[str, list[dict], list]]) -> None:
+def _long_csv(parts: list[tuple[str, list[dict[str, Any]], list["Column"]]]) -> None:
     """Write several record lists as one CSV: section, row label, figure, value."""
     # imported when the command runs, so --help and --version stay light
     import csv
@@ -122,28 +132,27 @@ def metrics_(
         data = metrics.metrics(conn, pipeline, date(since, "--since"), date(as_of, "--as-of"))
     summary = _summary_columns()
     stage_cols = [c for c in _stage_columns() if c.name != "position"]
+    record = _fields(data)
+    stages = [_fields(s) for s in data.stages]
+    sources = [_fields(s) for s in data.sources]
     if fmt == "json":
-        out = _records([data], summary)[0]
-        out["sources"] = _records(data["sources"], _source_columns())
-        out["stages"] = _records(data["stages"], _stage_columns())
+        out = _records([record], summary)[0]
+        out["sources"] = _records(sources, _source_columns())
+        out["stages"] = _records(stages, _stage_columns())
         output.write_json(out)
     elif fmt == "csv":
         _long_csv(
-            [
-                ("summary", [data], summary),
-                ("stage", data["stages"], stage_cols),
-                ("source", data["sources"], _source_columns()),
-            ]
+            [("summary", [record], summary), ("stage", stages, stage_cols), ("source", sources, _source_columns())]
         )
     else:
-        output.render_record(data, summary, "table", title=f"Metrics: {data['pipeline']}")
-        if data["velocity_minor_per_day"] is None:
+        output.render_record(record, summary, "table", title=f"Metrics: {data.pipeline}")
+        if data.velocity_minor_per_day is None:
             need = state.VELOCITY_MIN_WON
             output.message(f"pipeline velocity: not enough history (it needs at least {need} won deals in the window)")
         output.line()
-        output.render(data["stages"], _stage_columns(), "table", title="Stages")
+        output.render(stages, _stage_columns(), "table", title="Stages")
         output.line()
-        output.render(data["sources"], _source_columns(), "table", title="New leads by source")
+        output.render(sources, _source_columns(), "table", title="New leads by source")
 
 
 def funnel_(
@@ -158,15 +167,15 @@ def funnel_(
 
     with store().read() as conn:
         data = metrics.funnel(conn, pipeline, date(as_of, "--as-of"), date(since, "--since"))
-    if data["unknown_path"]:
-        n = data["unknown_path"]
+    if data.unknown_path:
+        n = data.unknown_path
         output.message(
             f"{n} won or lost deal{'s' * (n != 1)} with no known stage path (imported final states) "
             "left out of reached and conversion"
         )
     cols = _stage_columns(times=False)
     if fmt != "table":
-        output.render(data["stages"], cols, fmt)
+        output.render([_fields(s) for s in data.stages], cols, fmt)
         return
     if output.drawn():
         _funnel_rich(data)
@@ -174,7 +183,7 @@ def funnel_(
         output.write(_funnel_text(data))
 
 
-def _funnel_lines(data: dict, bar_width: int = 40, short: bool = False) -> list[tuple[str, int, str]]:
+def _funnel_lines(data: "Funnel", bar_width: int = 40, short: bool = False) -> list[tuple[str, int, str]]:
     """Return (label, bar length, figures) per stage, bars scaled to `bar_width` characters (compact
     amounts with `short`)."""
     # imported when the command runs, so --help and --version stay light
@@ -183,32 +192,32 @@ def _funnel_lines(data: dict, bar_width: int = 40, short: bool = False) -> list[
 
     currency = output._currency()
     fmt = money.fmt_short if short else formats.money_text
-    top = max([s["reached"] for s in data["stages"]] + [1])
-    width = max(len(s["stage"]) for s in data["stages"])
+    top = max([s.reached for s in data.stages] + [1])
+    width = max(len(s.stage) for s in data.stages)
     lines = []
-    for s in data["stages"]:
-        bar = round(bar_width * s["reached"] / top) if s["reached"] else 0
-        figures = f"{s['reached']:>7}"
-        if s["open"] is not None:
-            figures += f"  open {s['open']:>6} {fmt(s['open_value_minor'], currency):>{8 if short else 16}}"
+    for s in data.stages:
+        bar = round(bar_width * s.reached / top) if s.reached else 0
+        figures = f"{s.reached:>7}"
+        if s.open is not None:
+            figures += f"  open {s.open:>6} {fmt(s.open_value_minor, currency):>{8 if short else 16}}"
         else:
-            figures += f"  won  {fmt(s['open_value_minor'], currency):>{15 if short else 23}}"
-        if s["conversion"] is not None:
-            figures += f"  -> {s['conversion'] * 100:5.1f}% to {formats.neutralise(s['next_stage'])}"
-        lines.append((formats.neutralise(s["stage"]).ljust(width), bar, figures))
+            figures += f"  won  {fmt(s.open_value_minor, currency):>{15 if short else 23}}"
+        if s.conversion is not None:
+            figures += f"  -> {s.conversion * 100:5.1f}% to {formats.neutralise(s.next_stage or '')}"
+        lines.append((formats.neutralise(s.stage).ljust(width), bar, figures))
     return lines
 
 
-def _funnel_text(data: dict) -> str:
+def _funnel_text(data: "Funnel") -> str:
     # imported when the command runs, so --help and --version stay light
     from pipecli import clock
     from pipecli.formats import neutralise
 
-    head = f"Funnel: {neutralise(data['pipeline'])} as of {clock.show(data['as_of'])}\n"
+    head = f"Funnel: {neutralise(data.pipeline)} as of {clock.show(data.as_of)}\n"
     return head + "".join(f"{label}  {'#' * bar:<40}  {figures}\n" for label, bar, figures in _funnel_lines(data))
 
 
-def _funnel_rich(data: dict) -> None:
+def _funnel_rich(data: "Funnel") -> None:
     # imported when the command runs, so --help and --version stay light
     from rich.text import Text
 
@@ -216,7 +225,7 @@ def _funnel_rich(data: dict) -> None:
     from pipecli.cli import output
 
     out = output.console()
-    out.print(Text(f"Funnel: {formats.neutralise(data['pipeline'])} as of {clock.show(data['as_of'])}", style="bold"))
+    out.print(Text(f"Funnel: {formats.neutralise(data.pipeline)} as of {clock.show(data.as_of)}", style="bold"))
     lines = _funnel_lines(data, short=True)
     room = out.width - max(len(label) + len(figures) for label, _, figures in lines) - 4
     width = max(10, min(40, room))
@@ -380,7 +389,7 @@ def forecast_(
             output.line(data["verdict"])
         return
     with store().read() as conn:
-        data = forecast.forecast(
+        result = forecast.forecast(
             conn,
             pipeline,
             period,
@@ -391,9 +400,11 @@ def forecast_(
             runs,
             seed,
         )
-    if data.get("auto_note"):
-        output.message(data["auto_note"])
-    if data["stages"] and not any(s["probability"] for s in data["stages"]):
+    stage_rows = [_fields(s) for s in result.stages]
+    period_rows = [_fields(p) for p in result.periods]
+    if result.auto_note:
+        output.message(result.auto_note)
+    if result.stages and not any(s.probability for s in result.stages):
         output.message(
             "warning: every stage's win probability is 0, so the forecast is 0; set them with "
             "`pipecli pipeline stage PIPELINE STAGE --probability 0.4`"
@@ -404,43 +415,43 @@ def forecast_(
 
         currency = output._currency()
         out = {
-            "pipeline": data["pipeline"],
-            "as_of": clock.iso(data["as_of"]),
-            "from_history": data["from_history"],
+            "pipeline": result.pipeline,
+            "as_of": clock.iso(result.as_of),
+            "from_history": result.from_history,
             "period": period,
-            "probabilities": data["probabilities"],
-            "runs": data["runs"],
-            "seed": data["seed"],
-            "simulation": data["method"],
-            "target": formats.json_value(data["target_minor"], "money", currency),
-            "velocity_per_day": formats.json_value(data["velocity_minor_per_day"], "money", currency),
-            "stages": _records(data["stages"], _probability_columns()),
-            "periods": _records(data["periods"], _period_columns()),
-            "new_business": data["new_business"],
+            "probabilities": result.probabilities,
+            "runs": result.runs,
+            "seed": result.seed,
+            "simulation": result.method,
+            "target": formats.json_value(result.target_minor, "money", currency),
+            "velocity_per_day": formats.json_value(result.velocity_minor_per_day, "money", currency),
+            "stages": _records(stage_rows, _probability_columns()),
+            "periods": _records(period_rows, _period_columns()),
+            "new_business": _fields(result.new_business),
             "later": {
-                "deals": data["later_deals"],
-                "value": formats.json_value(data["later_value_minor"], "money", currency),
+                "deals": result.later_deals,
+                "value": formats.json_value(result.later_value_minor, "money", currency),
             },
         }
         output.write_json(out)
         return
     if fmt == "csv":
-        output.render(data["periods"], _period_columns(), "csv")
+        output.render(period_rows, _period_columns(), "csv")
         return
     # imported when the command runs, so --help and --version stay light
     from pipecli import clock, formats
 
     currency = output._currency()
     output.line(
-        f"Forecast: {formats.neutralise(data['pipeline'])} as of {clock.show(data['as_of'])}; probabilities: {data['probabilities']}; "
-        f"{data['runs']} runs, seed {data['seed']} ({data['method']})"
+        f"Forecast: {formats.neutralise(result.pipeline)} as of {clock.show(result.as_of)}; probabilities: {result.probabilities}; "
+        f"{result.runs} runs, seed {result.seed} ({result.method})"
     )
-    output.render(data["stages"], _probability_columns(), "table")
+    output.render(stage_rows, _probability_columns(), "table")
     output.line()
-    output.render(data["periods"], _period_columns(), "table")
-    if data["later_deals"]:
+    output.render(period_rows, _period_columns(), "table")
+    if result.later_deals:
         output.line(
-            f"\nlater: {data['later_deals']} deals, {formats.money_text(data['later_value_minor'], currency)} beyond the last period"
+            f"\nlater: {result.later_deals} deals, {formats.money_text(result.later_value_minor, currency)} beyond the last period"
         )
 
 
@@ -470,6 +481,19 @@ def _size_columns():
     ]
 
 
+def _size_stage_columns():
+    # imported when the command runs, so --help and --version stay light
+    from pipecli.formats import Column
+
+    return [
+        Column("position", "#", kind="int"),
+        Column("stage"),
+        Column("to_won", "to won", kind="pct"),
+        Column("leads_needed_in_stage", "leads needed in stage", kind="int", source="needed"),
+        Column("open", "open now", kind="int"),
+    ]
+
+
 def size_(
     target: Annotated[str, typer.Option(help="Revenue target: 100000.")],
     avg_deal: Annotated[str | None, typer.Option(help="Average deal size (default: the average won deal).")] = None,
@@ -485,35 +509,32 @@ def size_(
     """
     # imported when the command runs, so --help and --version stay light
     from pipecli.cli import output
-    from pipecli.formats import Column
     from pipecli.reports import sizing
 
+    target_minor = amount(target, "--target", required=True)
+    assert target_minor is not None  # required: a blank one is refused
     with store().read() as conn:
         data = sizing.size(
             conn,
-            amount(target, "--target", required=True),
+            target_minor,
             amount(avg_deal, "--avg-deal"),
             sizing.parse_rate(close_rate),
             reps,
             pipeline,
         )
-    stage_cols = [
-        Column("position", "#", kind="int"),
-        Column("stage"),
-        Column("to_won", "to won", kind="pct"),
-        Column("leads_needed_in_stage", "leads needed in stage", kind="int", source="needed"),
-        Column("open", "open now", kind="int"),
-    ]
+    stage_cols = _size_stage_columns()
+    record = _fields(data)
+    stages = [_fields(s) for s in data.stages]
     if fmt == "json":
-        out = _records([data], _size_columns())[0]
-        out["stages"] = _records(data["stages"], stage_cols)
+        out = _records([record], _size_columns())[0]
+        out["stages"] = _records(stages, stage_cols)
         output.write_json(out)
     elif fmt == "csv":
-        output.render([data], _size_columns(), "csv")
+        output.render([record], _size_columns(), "csv")
     else:
-        output.render_record(data, _size_columns(), "table", title="Sizing (whole deals and leads, rounded up)")
+        output.render_record(record, _size_columns(), "table", title="Sizing (whole deals and leads, rounded up)")
         output.line()
-        output.render(data["stages"], stage_cols, "table")
+        output.render(stages, stage_cols, "table")
 
 
 def register(app: typer.Typer) -> None:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import datetime as _dt
 import itertools
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from sqlalchemy import text
@@ -26,6 +27,9 @@ from sqlalchemy import text
 from pipecli import clock
 from pipecli.reports.periods import next_start, period_start
 from pipecli.reports.timing import hazards, period_index, period_indices, sample_from, win_by_offset
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
 
 PERIODS_PER_YEAR = {"month": 12, "quarter": 4, "week": 52}
 
@@ -49,15 +53,15 @@ class NewBusiness:
 
 
 def estimate(
-    conn,
+    conn: Connection,
     rel: str,
-    params: dict,
+    params: dict[str, Any],
     t: int,
     period: str,
     starts: list[_dt.date],
     step: int = 1,
     cohorts: Cohorts | None = None,
-):
+) -> NewBusiness:
     """Return the NewBusiness estimate for the coming periods [starts[i], starts[i+1]) from the leads of
     relation `rel` as they stood at `t`: arrivals counted exactly (the `cohorts` of `cohort_counts` when `rel`
     is the current lead table of a pipeline, else `_counts_by_quarter_hour`), win timing and values from the
@@ -70,7 +74,7 @@ def estimate(
     # closed and open leads apart, each from one covering index of the lead table
     parts = ("l.status IN ('won', 'lost') AND l.closed_at IS NOT NULL", "l.status = 'open'")
     leads, kept = sample_from(conn, rel, step, cohorts is not None)
-    rows = conn.execute(
+    read = conn.execute(
         text(
             " UNION ALL ".join(
                 f"SELECT l.id, l.created_at, l.status, l.closed_at, l.value_minor FROM {leads} "
@@ -81,7 +85,7 @@ def estimate(
         ),
         {**params, "t": t},
     ).all()
-    rows = [r[1:] for r in rows]
+    rows = [tuple(r[1:]) for r in read]
     horizon = len(starts) - 1
     status = np.array([r[1] for r in rows], dtype=object)
     closed = np.array([r[1] in ("won", "lost") and r[2] is not None for r in rows], dtype=bool)
@@ -120,7 +124,7 @@ def estimate(
     return NewBusiness(rates, expected, win_rate, np.array(won_values, dtype=float), seasonal, len(whole))
 
 
-def _counts_by_quarter_hour(conn, rel: str, params: dict, t: int, period: str) -> dict[int, int]:
+def _counts_by_quarter_hour(conn: Connection, rel: str, params: dict[str, Any], t: int, period: str) -> dict[int, int]:
     """Return {period index: deals created in it by `t`} for the leads of relation `rel`: counted by quarter
     hour (which every time zone's midnight falls on), then by period."""
     quarters = conn.execute(
@@ -145,13 +149,13 @@ class Cohorts:
     total: int
 
 
-def cohort_counts(conn, pipeline_id: int, t: int, period: str) -> Cohorts:
+def cohort_counts(conn: Connection, pipeline_id: int, t: int, period: str) -> Cohorts:
     """Return the Cohorts of the current leads of a pipeline without sorting them: the cohort index (pipeline,
     furthest position, status, created) holds each (position, status) group's leads in creation order, so each
     group's count per period (and after `t`) is a range of it, counted where it lies."""
 
     # the index's distinct (position, status) prefixes and each one's first lead, found by seeking (MIN)
-    def least(column: str, where: str, **bound) -> object:
+    def least(column: str, where: str, **bound: Any) -> Any:
         sql = f"SELECT MIN({column}) FROM lead WHERE pipeline_id = :p AND {where}"
         return conn.execute(text(sql), {"p": pipeline_id, "t": t, **bound}).scalar()
 
@@ -202,7 +206,7 @@ def cohort_counts(conn, pipeline_id: int, t: int, period: str) -> Cohorts:
     return Cohorts(by_period, reach, total)
 
 
-def simulate(nb: NewBusiness, runs: int, rng) -> np.ndarray:
+def simulate(nb: NewBusiness, runs: int, rng: np.random.Generator) -> np.ndarray:
     """Return (runs × periods) simulated new-business revenue: the number won in each period is Poisson
     with mean λ_i (arrivals are Poisson and each is won in period i independently), their values drawn
     from the won values (a normal law of their sum beyond a few million draws)."""

@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import datetime as _dt
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import text
 
@@ -24,6 +25,9 @@ from pipecli.errors import PipecliError
 from pipecli.history import field_at_sql
 from pipecli.reports import forecast as fc
 from pipecli.reports.periods import label, next_start, period_start
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
 
 MIN_HISTORY = 2
 QUANTILES = (0.1, 0.5, 0.9)
@@ -35,15 +39,15 @@ def _pinball(quantiles: tuple[float, float, float], actual: float) -> float:
 
 
 def backtest(
-    conn,
+    conn: Connection,
     pipeline: str | None = None,
     period: str = "month",
-    start=None,
-    end=None,
+    start: _dt.date | None = None,
+    end: _dt.date | None = None,
     runs: int | None = None,
     seed: int | None = None,
     probabilities: str = "history",
-) -> dict:
+) -> dict[str, Any]:
     """Return the backtest (see the module docstring): per past period the actual and each forecaster's
     figure, and per forecaster WAPE, bias, pinball loss (and pipecli's coverage), the best forecaster and
     whether pipecli beat the best naive one."""
@@ -103,36 +107,36 @@ def backtest(
         )
 
     past = [actual(next_start(first, period, -k)) for k in (3, 2, 1)]
-    rows = []
+    rows: list[dict[str, Any]] = []
     s = first
     while s < stop:
         e = next_start(s, period)
         t = clock.day_start_ts(s) - 1
         res = fc.project(conn, p, t, True, period, [s, e], mode, runs, seed, None, cfg.min_history)
-        f = res["periods"][0]
+        f = res.periods[0]
         a = actual(s)
-        nothing = f["p90_minor"] == 0 and a == 0
+        nothing = f.p90_minor == 0 and a == 0
         rows.append(
             {
                 "period": label(s, period),
                 "start": s,
                 "end": e - _dt.timedelta(days=1),
-                "deals": f["deals"] + res["later_deals"],
+                "deals": f.deals + res.later_deals,
                 "actual_minor": a,
-                "p10_minor": f["p10_minor"],
-                "p50_minor": f["p50_minor"],
-                "p90_minor": f["p90_minor"],
-                "stage_weighted_minor": f["weighted_minor"],
+                "p10_minor": f.p10_minor,
+                "p50_minor": f.p50_minor,
+                "p90_minor": f.p90_minor,
+                "stage_weighted_minor": f.weighted_minor,
                 "last_period_minor": past[-1],
                 "mean_of_3_minor": round(sum(past[-3:]) / 3),
-                "inside": None if nothing else f["p10_minor"] <= a <= f["p90_minor"],
+                "inside": None if nothing else f.p10_minor <= a <= f.p90_minor,
             }
         )
         past.append(a)
         s = e
     total = sum(r["actual_minor"] for r in rows)
     mean_actual = total / len(rows)
-    scores = []
+    scores: list[dict[str, Any]] = []
     for name in FORECASTERS:
         col = "p50_minor" if name == "pipecli" else f"{name}_minor"
         qs = [(r["p10_minor"], r["p50_minor"], r["p90_minor"]) if name == "pipecli" else (r[col],) * 3 for r in rows]

@@ -18,13 +18,22 @@ from __future__ import annotations
 import datetime as _dt
 import re
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import text
 
 from pipecli import clock, history, pipelines
 from pipecli.errors import PipecliError
 from pipecli.history import history_since
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
+
+Event = tuple[int, str, str | None, str | None]  # (at, field, old, new)
+Fields = dict[str, str | None]  # tracked fields as event text (`history.state_at`)
+Scope = Callable[[Fields], bool]
 
 TRACKED = ("status", "value_minor", "pipeline_id", "owner", "expected_close", "stage_id")
 FLOWS = ("created", "value increased", "reopened", "moved in", "value decreased", "won", "lost", "moved out", "deleted")
@@ -96,23 +105,23 @@ class ChangesReport:
 class _Lead:
     """One lead's tracked fields replayed over its events."""
 
-    def __init__(self, row: dict | None, events: list[tuple]):
+    def __init__(self, row: dict[str, Any] | None, events: list[Event]):
         self.events = events  # (at, field, old, new), oldest first
         self.row = row
 
-    def state_at(self, moment: int) -> dict | None:
+    def state_at(self, moment: int) -> Fields | None:
         """Return the tracked fields (as event text) at `moment`, or None when the lead did not exist then."""
         return history.state_at(self.events, TRACKED, moment, self.row)
 
 
-def _contribution(state: dict | None, scope) -> int:
+def _contribution(state: Fields | None, scope: Scope) -> int:
     if state is None or state["status"] != "open" or not scope(state):
         return 0
     return int(state["value_minor"] or 0)
 
 
 def changes(
-    conn, since: int, until: int | None = None, pipeline: str | None = None, owner: str | None = None
+    conn: Connection, since: int, until: int | None = None, pipeline: str | None = None, owner: str | None = None
 ) -> ChangesReport:
     """Return what changed between `since` and `until` (default now) in `pipeline` (default all) for
     `owner` (default everyone)."""
@@ -126,7 +135,7 @@ def changes(
     pipeline_id = pipelines.get_pipeline(conn, pipeline)["id"] if pipeline else None
     owner = owner.strip() if owner else None
 
-    def scope(state: dict) -> bool:
+    def scope(state: Fields) -> bool:
         if pipeline_id is not None and state["pipeline_id"] != str(pipeline_id):
             return False
         return owner is None or state["owner"] == owner
@@ -136,7 +145,8 @@ def changes(
             text("SELECT DISTINCT lead_id FROM event WHERE at > :s AND lead_id IS NOT NULL"), {"s": since}
         ).scalars()
     )
-    where, params = "l.status = 'open'", {"s": since}
+    where = "l.status = 'open'"
+    params: dict[str, Any] = {"s": since}
     if pipeline_id is not None:
         where += " AND l.pipeline_id = :p"
         params["p"] = pipeline_id
@@ -153,8 +163,8 @@ def changes(
         f"SELECT COUNT(*), COALESCE(SUM(l.value_minor), 0) FROM lead l WHERE {where} AND l.expected_close < :d{quiet}"
     )
     overdue, overdue_value = conn.execute(text(overdue_sql), {**params, "d": today}).one()
-    events: dict[int, list[tuple]] = defaultdict(list)
-    rows: dict[int, dict] = {}
+    events: dict[int, list[Event]] = defaultdict(list)
+    rows: dict[int, dict[str, Any]] = {}
     for chunk in range(0, len(ids), 500):
         part = ids[chunk : chunk + 500]
         marks = ", ".join(f":i{i}" for i in range(len(part)))
@@ -247,7 +257,15 @@ def changes(
     )  # fmt: skip
 
 
-def _deal(lead_id, row, start, end, stage_names, moves, outcome) -> DealChange:
+def _deal(
+    lead_id: int,
+    row: dict[str, Any] | None,
+    start: Fields | None,
+    end: Fields | None,
+    stage_names: dict[str, str],
+    moves: tuple[int, int, int, int, int],
+    outcome: str | None,
+) -> DealChange:
     pushed, ever, pulled, forward, backward = moves
     v0 = int(start["value_minor"]) if start and start["value_minor"] else None
     v1 = int(end["value_minor"]) if end and end["value_minor"] else None
@@ -272,6 +290,6 @@ def _deal(lead_id, row, start, end, stage_names, moves, outcome) -> DealChange:
     if start and end and start["status"] != "open" and end["status"] == "open":
         parts.append("reopened")
     name = row["name"] if row else "(deleted)"
-    stage = stage_names.get(end["stage_id"]) if end else None
+    stage = stage_names.get(end["stage_id"] or "") if end else None
     return DealChange(lead_id, name, stage, v0, v1, pushed, ever, pulled, forward, backward, outcome,
                       ", ".join(parts) or "details changed")  # fmt: skip

@@ -39,6 +39,7 @@ import datetime as _dt
 import json
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import text
 
@@ -50,6 +51,9 @@ from pipecli.errors import NotFound, PipecliError
 from pipecli.reports.state import percentile
 from pipecli.store.sql import case as sql_case
 from pipecli.store.sql import fetch_rows
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
 
 RULES = ("silent", "stuck", "overdue", "incomplete", "no-next-step", "duplicate")
 GROUPS = {"stale": ("silent", "stuck", "overdue"), "hygiene": ("incomplete", "no-next-step", "duplicate")}
@@ -110,7 +114,7 @@ class Report:
     pipeline: str
     as_of: int  # the moment evaluated (epoch seconds)
     day: _dt.date  # the calendar day evaluated
-    rows: list[dict] = field(default_factory=list)
+    rows: list[dict[str, Any]] = field(default_factory=list)
     rules: tuple[str, ...] = GROUPS["stale"]  # the rules judged
     young: set[int] = field(default_factory=set)  # leads younger than their stage's stale limit
     since_last: int | None = None  # with `new_since`: when the previous report was made
@@ -149,7 +153,7 @@ class Report:
 
 
 def find_stale(
-    conn,
+    conn: Connection,
     pipeline: str | None = None,
     owner: str | None = None,
     as_of: _dt.date | None = None,
@@ -188,7 +192,7 @@ def find_stale(
     return report
 
 
-def _open_stage(conn, p: dict, name: str, stages: dict[int, dict]) -> int:
+def _open_stage(conn: Connection, p: dict[str, Any], name: str, stages: dict[int, dict[str, Any]]) -> int:
     """Return the id of the open stage `name` of pipeline `p`, or raise naming its open stages."""
     for sid, s in stages.items():
         if s["name"].lower() == name.strip().lower():
@@ -197,7 +201,7 @@ def _open_stage(conn, p: dict, name: str, stages: dict[int, dict]) -> int:
     raise NotFound(f"--stage: no open stage {name!r} in {p['name']}; open stages: {known}")
 
 
-def _check_owner(conn, p: dict, owner: str) -> None:
+def _check_owner(conn: Connection, p: dict[str, Any], owner: str) -> None:
     """Raise NotFound naming the owners of the pipeline's leads when none is `owner` (any case)."""
     known = [
         r[0]
@@ -211,7 +215,7 @@ def _check_owner(conn, p: dict, owner: str) -> None:
         raise NotFound(f"--owner: no lead in {p['name']} is owned by {owner!r}; owners: {names}")
 
 
-def _young(conn, lead_ids: list[int], limits: dict[int, int], moment: int) -> set[int]:
+def _young(conn: Connection, lead_ids: list[int], limits: dict[int, int], moment: int) -> set[int]:
     """Return the leads among `lead_ids` created less than their current stage's stale limit ago."""
     young: set[int] = set()
     for start in range(0, len(lead_ids), 500):
@@ -274,7 +278,7 @@ class _Scope:
             f"WHERE {' AND '.join(where)}"
         )
 
-    def params(self, **extra) -> dict:
+    def params(self, **extra: Any) -> dict[str, Any]:
         return {
             "pipeline": self.pipeline_id,
             "owner": self.owner,
@@ -285,7 +289,7 @@ class _Scope:
         }
 
 
-def _row(r, rule: str, why: str, since: int, threshold: str | None, basis: str | None = None) -> dict:
+def _row(r: Any, rule: str, why: str, since: int, threshold: str | None, basis: str | None = None) -> dict[str, Any]:
     return {
         "lead_id": r.lead_id,
         "name": r.name,
@@ -301,7 +305,9 @@ def _row(r, rule: str, why: str, since: int, threshold: str | None, basis: str |
     }
 
 
-def stuck_thresholds(conn, stages: dict[int, dict], limits: dict[int, int], moment: int, settings: Settings) -> dict:
+def stuck_thresholds(
+    conn: Connection, stages: dict[int, dict[str, Any]], limits: dict[int, int], moment: int, settings: Settings
+) -> dict[int, tuple[int, str, str]]:
     """Return, per open stage id, (threshold seconds, basis, why): the configured percentile of the most
     recent completed stays up to `moment`, or the stage's fixed limit when fewer than `min_history`
     stays inform it. The stays are read grouped by duration over `ix_stage_change_left` (at most `sample`
@@ -362,14 +368,16 @@ def _duration_sql(seconds: str) -> str:
     )
 
 
-def _rules(conn, scope: _Scope, limits: dict[int, int], own: set[int], thresholds: dict) -> list[dict]:
+def _rules(
+    conn: Connection, scope: _Scope, limits: dict[int, int], own: set[int], thresholds: dict[int, tuple[int, str, str]]
+) -> list[dict[str, Any]]:
     """Return the silent, stuck, overdue and incomplete findings in report order, from one pass over the
     scope: SQL decides each rule, writes each row (its sentence too) and orders them, so a big pipeline
     costs little more than reading its open leads."""
     human = clock.human_duration
-    params: dict = {}
+    params: dict[str, Any] = {}
 
-    def case(mapping: dict, prefix: str, column: str = "x.stage_id") -> str:
+    def case(mapping: dict[int, Any], prefix: str, column: str = "x.stage_id") -> str:
         sql, more = sql_case(column, mapping, prefix)
         params.update(more)
         return sql
@@ -421,7 +429,7 @@ def _rules(conn, scope: _Scope, limits: dict[int, int], own: set[int], threshold
     return out
 
 
-def _duplicates(conn, scope: _Scope) -> list[dict]:
+def _duplicates(conn: Connection, scope: _Scope) -> list[dict[str, Any]]:
     """Return the later copies among the scope's open leads: each lead that `identity.match` finds to be
     likely the same person as an earlier one (same email, same phone and a similar name, same company and
     a similar name), against the first such lead, the original.
@@ -451,7 +459,7 @@ def _last_report_key(report: Report, owner: str | None, stage: str | None) -> st
     return "clean_last_report:" + "|".join(parts)
 
 
-def keep_new(conn, report: Report, owner: str | None = None, stage: str | None = None) -> Report:
+def keep_new(conn: Connection, report: Report, owner: str | None = None, stage: str | None = None) -> Report:
     """Return `report` narrowed to the findings that were not in the previous `--since-last` report of
     the same pipeline, filters and rules (all of them the first time), and remember this one's findings
     in meta (inside the caller's write transaction): a daily mail then says only what changed.

@@ -5,6 +5,7 @@ its reason, inside the caller's transaction. The judging is in `reports.clean`; 
 from __future__ import annotations
 
 import datetime as _dt
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import text
 
@@ -12,10 +13,15 @@ from pipecli import clock
 from pipecli.errors import PipecliError
 from pipecli.leads import get_lead, log_activity, move_lead, set_fields
 
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
+
 ACTIONS = ("close-lost", "snooze", "archive")
 
 
-def snooze(conn, lead_id: int, until: _dt.date | None, reason: str | None, at: int | None = None) -> dict:
+def snooze(
+    conn: Connection, lead_id: int, until: _dt.date | None, reason: str | None, at: int | None = None
+) -> dict[str, Any]:
     """Snooze a lead until `until` (left out of `clean` until that day) with a reason, or clear its
     snooze (`until` None); record it as a note in the lead's activities. Return the lead."""
     lead = get_lead(conn, lead_id)
@@ -43,7 +49,7 @@ def snooze_end(days: int) -> _dt.date:
     return _dt.date(today.year, today.month, today.day) + _dt.timedelta(days=days)
 
 
-def apply(conn, lead_ids: list[int], action: str, reason: str, days: int | None = None) -> list[int]:
+def apply(conn: Connection, lead_ids: list[int], action: str, reason: str, days: int | None = None) -> list[int]:
     """Act on the leads found by `clean` (each once, in id order): `close-lost` moves them to lost with
     `reason`; `snooze` snoozes them for `days`; `archive` archives them, recording a note with the reason.
     Leads no longer open (changed since they were shown) are skipped. Return the ids changed."""

@@ -34,8 +34,10 @@ such forecasts could be trusted in the past (the backtest).
 from __future__ import annotations
 
 import datetime as _dt
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import text
 
@@ -51,6 +53,12 @@ from pipecli.reports.periods import PERIODS, label, next_start, period_start
 from pipecli.scoring import learn
 from pipecli.vocabulary import PROBABILITY_MODES as MODES
 
+if TYPE_CHECKING:
+    import numpy as np
+    from sqlalchemy.engine import Connection
+
+    from pipecli.reports.state import State
+
 # `auto` uses the learned per-lead probabilities only when `score --learn` ranked its held-out leads at least
 # this well (AUC 0.5 is a coin): a weaker model is worse than the stages' history.
 LEARNED_MIN_AUC = 0.65
@@ -65,6 +73,79 @@ class Settings:
     min_history: int = setting(20, low=1)  # closed deals a stage needs before its history probability is used
     runs: int = setting(10000, low=1)  # Monte Carlo runs
     seed: int = setting(1, low=0)  # the random seed: same seed, same figures
+
+
+@dataclass(frozen=True)
+class StageProbability:
+    """An open stage's win probability and where it came from: `configured` (the stage's setting) or
+    `history` (won ÷ the closed deals that reached it, `informed_by` of them)."""
+
+    stage_id: int
+    stage: str
+    probability: float
+    source: str
+    informed_by: int | None
+
+
+@dataclass(frozen=True)
+class Period:
+    """One coming period of the forecast (see the module docstring); money in minor units."""
+
+    period: str
+    start: _dt.date
+    end: _dt.date  # its last day
+    deals: int
+    value_minor: int
+    weighted_minor: int
+    p10_minor: int
+    p50_minor: int
+    p90_minor: int
+    won_minor: int  # won so far (the first period only)
+    commit_minor: int
+    best_minor: int
+    pipeline_minor: int
+    omitted_minor: int
+    expected_minor: int  # the model's mean: from open deals plus from deals not yet created
+    from_open_minor: int
+    from_new_minor: int
+    arrivals: float  # new deals expected
+    target_probability: float | None  # P(reaching the target), None without one
+    velocity_minor: int | None  # the velocity cross-check, None with too little history
+
+
+@dataclass(frozen=True)
+class NewBusinessSummary:
+    """What the history says about deals not yet created (`arrivals.NewBusiness`), in short."""
+
+    win_rate: float
+    seasonal: bool
+    history_periods: int
+    won_deals: int
+
+
+@dataclass(frozen=True)
+class Forecast:
+    """The forecast of a pipeline as it stood at one moment (`as_of`, epoch seconds): what it was asked,
+    the mode the probabilities came from, per stage its probability, per period the figures, and the open
+    deals beyond the last period."""
+
+    pipeline: str
+    as_of: int
+    from_history: bool
+    period: str
+    runs: int
+    seed: int
+    target_minor: int | None
+    probabilities: str
+    auto_note: str | None  # why `auto` did not use the learned probabilities
+    stages: list[StageProbability]
+    method: str  # the simulation: every deal, groups, or no deals
+    periods: list[Period]
+    later_deals: int
+    later_value_minor: int
+    velocity_minor_per_day: int | None
+    remaining_seconds: dict[int, int]
+    new_business: NewBusinessSummary
 
 
 def settings() -> Settings:
@@ -86,48 +167,43 @@ def _check(period: str, mode: str, periods: int, runs: int) -> None:
 
 
 def stage_probabilities(
-    conn, pid: int, st: tuple[str, dict], t: int, mode: str, min_history: int, reach: dict | None = None
-) -> list[dict]:
+    conn: Connection,
+    pid: int,
+    st: State,
+    t: int,
+    mode: str,
+    min_history: int,
+    reach: dict[tuple[int, str], int] | None = None,
+) -> list[StageProbability]:
     """Return per open stage its probability and where it came from (`configured` or `history`), from the
     lead state `st` (see `state.state`), or from `reach`: {(position, status): leads} created by `t` when
     they were counted already (`arrivals.cohort_counts`)."""
     open_stages = pipelines.stages(conn, pid, outcomes=False)
-    out = []
     if mode == "stage":
-        for s in open_stages:
-            out.append(
-                {
-                    "stage_id": s["id"],
-                    "stage": s["name"],
-                    "probability": s["probability"] or 0.0,
-                    "source": "configured",
-                    "informed_by": None,
-                }
-            )
-        return out
-    if reach is None:
-        reach = {k: n for k, (n, _) in state.stage_reach(conn, st, None, t).items()}
-    closed = {k: (n, None) for k, n in state.known_path(reach).items() if k[1] in ("won", "lost")}
+        return [StageProbability(s["id"], s["name"], s["probability"] or 0.0, "configured", None) for s in open_stages]
+    out: list[StageProbability] = []
+    counted: state.Reach = (
+        state.stage_reach(conn, st, None, t) if reach is None else {k: (n, 0) for k, n in reach.items()}
+    )  # only the counts are read here, so cohort counts (without values) serve as well
+    closed = {k: v for k, v in state.known_path(counted).items() if k[1] in ("won", "lost")}
     won = sum(n for (_, status), (n, _) in closed.items() if status == "won")
     for s, reached in zip(open_stages, state.reached_counts(open_stages, closed)):
         if reached >= min_history:
             prob, source = won / reached, "history"
         else:
             prob, source = s["probability"] or 0.0, "configured"
-        out.append(
-            {"stage_id": s["id"], "stage": s["name"], "probability": prob, "source": source, "informed_by": reached}
-        )
+        out.append(StageProbability(s["id"], s["name"], prob, source, reached))
     return out
 
 
-def remaining_seconds(conn, open_stages: list[dict], as_of_ts: int | None) -> dict:
+def remaining_seconds(conn: Connection, open_stages: list[dict[str, Any]], as_of_ts: int | None) -> dict[int, int]:
     """Return {stage_id: typical seconds from entering the stage to closing}: the sum of the median time
     spent in it and in every later open stage (completed stays up to `as_of_ts`)."""
     medians = [state.median_stay(conn, s["id"], as_of_ts) or 0 for s in open_stages]
     return {s["id"]: int(sum(medians[i:])) for i, s in enumerate(open_stages)}
 
 
-def _case(column: str, mapping: dict, default: str = "0") -> str:
+def _case(column: str, mapping: dict[int, Any], default: str = "0") -> str:
     if not mapping:
         return default
     whens = " ".join(f"WHEN {int(k)} THEN {v!r}" for k, v in mapping.items())
@@ -135,8 +211,8 @@ def _case(column: str, mapping: dict, default: str = "0") -> str:
 
 
 def project(
-    conn,
-    pipeline: dict,
+    conn: Connection,
+    pipeline: dict[str, Any],
     t: int,
     history: bool,
     period: str,
@@ -146,209 +222,222 @@ def project(
     seed: int,
     target: int | None,
     min_history: int,
-) -> dict:
+) -> Forecast:
     """Return the forecast for the periods [starts[i], starts[i+1]) from the pipeline as it stood at `t`
     (from the history when `history`, else the cached lead columns)."""
     with state.state(conn, pipeline["id"], t if history else None) as st:
-        return _project(conn, pipeline, t, history, period, starts, mode, runs, seed, target, min_history, st)
+        # local by history only (no cycle, no start-up cost): may move to the top
+        import numpy as np
 
-
-def _project(conn, pipeline, t, history, period, starts, mode, runs, seed, target, min_history, st) -> dict:
-    # local by history only (no cycle, no start-up cost): may move to the top
-    import numpy as np
-
-    pid = pipeline["id"]
-    as_of_ts = t if history else None
-    rel, params = st
-    if mode == "auto":
-        has_learned = (
-            not history
-            and conn.execute(
-                text(
-                    "SELECT 1 FROM lead WHERE pipeline_id = :p AND status = 'open' AND win_probability IS NOT NULL LIMIT 1"
-                ),
-                {"p": pid},
-            ).first()
+        pid = pipeline["id"]
+        as_of_ts = t if history else None
+        rel, params = st
+        if mode == "auto":
+            has_learned = (
+                not history
+                and conn.execute(
+                    text(
+                        "SELECT 1 FROM lead WHERE pipeline_id = :p AND status = 'open' AND win_probability IS NOT NULL LIMIT 1"
+                    ),
+                    {"p": pid},
+                ).first()
+            )
+            mode, auto_note = "history", None
+            if has_learned:
+                model = learn.load_model(conn, pid)  # the pipeline's own model when it has one
+                held_auc = model.get("auc") if model else None
+                if held_auc is not None and held_auc >= LEARNED_MIN_AUC:
+                    mode = "learned"
+                else:
+                    shown = "unknown" if held_auc is None else f"{held_auc:.2f}"
+                    auto_note = (
+                        f"learned probabilities not used: their held-out AUC ({shown}) is below {LEARNED_MIN_AUC} "
+                        "(history instead; --probabilities learned forces them)"
+                    )
+        else:
+            auto_note = None
+        if mode == "learned" and history:
+            mode = "history"  # learned probabilities are today's, so a past pipeline cannot use them
+        # the current leads are counted once from the cohort index's ranges: arrivals, reach and the sample's step
+        cohorts = None if history else arrivals.cohort_counts(conn, pid, t, period)
+        probs = stage_probabilities(conn, pid, st, t, mode, min_history, cohorts.reach if cohorts else None)
+        open_stages = pipelines.stages(conn, pid, outcomes=False)
+        remaining = remaining_seconds(conn, open_stages, as_of_ts)
+        bounds = starts[1:]
+        date_case = " ".join(f"WHEN l.expected_close < :d{i} THEN {i}" for i in range(len(bounds)))
+        ts_case = " ".join(
+            f"WHEN l.stage_entered_at + {_case('l.stage_id', remaining)} < :e{i} THEN {i}" for i in range(len(bounds))
         )
-        mode, auto_note = "history", None
-        if has_learned:
-            model = learn.load_model(conn, pid)  # the pipeline's own model when it has one
-            held_auc = model.get("auc") if model else None
-            if held_auc is not None and held_auc >= LEARNED_MIN_AUC:
-                mode = "learned"
-            else:
-                shown = "unknown" if held_auc is None else f"{held_auc:.2f}"
-                auto_note = (
-                    f"learned probabilities not used: their held-out AUC ({shown}) is below {LEARNED_MIN_AUC} "
-                    "(history instead; --probabilities learned forces them)"
-                )
-    else:
-        auto_note = None
-    if mode == "learned" and history:
-        mode = "history"  # learned probabilities are today's, so a past pipeline cannot use them
-    # the current leads are counted once from the cohort index's ranges: arrivals, reach and the sample's step
-    cohorts = None if history else arrivals.cohort_counts(conn, pid, t, period)
-    probs = stage_probabilities(conn, pid, st, t, mode, min_history, cohorts.reach if cohorts else None)
-    open_stages = pipelines.stages(conn, pid, outcomes=False)
-    remaining = remaining_seconds(conn, open_stages, as_of_ts)
-    bounds = starts[1:]
-    date_case = " ".join(f"WHEN l.expected_close < :d{i} THEN {i}" for i in range(len(bounds)))
-    ts_case = " ".join(
-        f"WHEN l.stage_entered_at + {_case('l.stage_id', remaining)} < :e{i} THEN {i}" for i in range(len(bounds))
-    )
-    stage_p = _case("l.stage_id", {p["stage_id"]: p["probability"] for p in probs}, "0.0")
-    prob_sql = f"COALESCE(l.win_probability, {stage_p})" if mode == "learned" else stage_p
-    bucket_sql = "CAST(l.win_probability * 100 AS INTEGER)" if mode == "learned" else "-1"
-    # a deal without a category of its own takes its stage's default (`pipeline stage --forecast-category`)
-    defaults = {s["id"]: s["forecast_category"] for s in open_stages if s.get("forecast_category")}
-    default_category = _case("l.stage_id", defaults, "NULL")
-    inner = (
-        f"SELECT CASE WHEN l.expected_close IS NOT NULL THEN CASE {date_case} ELSE -1 END"
-        f" ELSE CASE {ts_case} ELSE -1 END END AS k, l.stage_id AS stage_id,"
-        f" COALESCE(l.value_minor, 0) AS v, {prob_sql} AS p, {bucket_sql} AS pb,"
-        " (:t - l.stage_entered_at) / :plen AS a, l.expected_close AS ec,"
-        f" COALESCE(l.forecast_category, {default_category}, 'pipeline') AS fc"
-        f" FROM {rel} l WHERE l.status = 'open' AND l.archived_at IS NULL"
-    )
-    params = {**params, "t": t, "plen": timing.PERIOD_SECONDS[period]}
-    for i, b in enumerate(bounds):
-        params[f"d{i}"] = b
-        params[f"e{i}"] = clock.day_start_ts(b)
-    open_deals = int(
-        conn.execute(
-            text(f"SELECT COUNT(*) FROM {rel} l WHERE l.status = 'open' AND l.archived_at IS NULL"), params
-        ).scalar()
-        or 0
-    )
-    step = timing.sample_step(conn, rel, params, cohorts.total if cohorts else None)
-    model = open_deal_model(
-        conn,
-        rel,
-        inner,
-        params,
-        open_deals,
-        step,
-        t,
-        period,
-        starts,
-        open_stages,
-        probs,
-        mode,
-        min_history,
-        not history,
-    )
-    groups = model["groups"]  # read with the model's rows beyond EXACT_LIMIT deals, else on their own
-    if groups is None:
-        groups = conn.execute(
-            text(
-                "SELECT q.k, q.stage_id, q.pb, COUNT(*), SUM(q.v), SUM(q.v * q.p), q.fc "
-                f"FROM ({inner}) q GROUP BY q.k, q.stage_id, q.pb, q.fc"
-            ),
+        stage_p = _case("l.stage_id", {p.stage_id: p.probability for p in probs}, "0.0")
+        prob_sql = f"COALESCE(l.win_probability, {stage_p})" if mode == "learned" else stage_p
+        bucket_sql = "CAST(l.win_probability * 100 AS INTEGER)" if mode == "learned" else "-1"
+        # a deal without a category of its own takes its stage's default (`pipeline stage --forecast-category`)
+        defaults = {s["id"]: s["forecast_category"] for s in open_stages if s.get("forecast_category")}
+        default_category = _case("l.stage_id", defaults, "NULL")
+        inner = (
+            f"SELECT CASE WHEN l.expected_close IS NOT NULL THEN CASE {date_case} ELSE -1 END"
+            f" ELSE CASE {ts_case} ELSE -1 END END AS k, l.stage_id AS stage_id,"
+            f" COALESCE(l.value_minor, 0) AS v, {prob_sql} AS p, {bucket_sql} AS pb,"
+            " (:t - l.stage_entered_at) / :plen AS a, l.expected_close AS ec,"
+            f" COALESCE(l.forecast_category, {default_category}, 'pipeline') AS fc"
+            f" FROM {rel} l WHERE l.status = 'open' AND l.archived_at IS NULL"
+        )
+        params = {**params, "t": t, "plen": timing.PERIOD_SECONDS[period]}
+        for i, b in enumerate(bounds):
+            params[f"d{i}"] = b
+            params[f"e{i}"] = clock.day_start_ts(b)
+        open_deals = int(
+            conn.execute(
+                text(f"SELECT COUNT(*) FROM {rel} l WHERE l.status = 'open' AND l.archived_at IS NULL"), params
+            ).scalar()
+            or 0
+        )
+        step = timing.sample_step(conn, rel, params, cohorts.total if cohorts else None)
+        model = open_deal_model(
+            conn,
+            rel,
+            inner,
             params,
-        ).all()
-    nper = len(bounds)
-    stage_prob = {p["stage_id"]: p["probability"] for p in probs}
-    deals = [0] * nper
-    value = [0] * nper
-    weighted = [Decimal(0)] * nper
-    later = [0, 0]
-    by_category = [dict.fromkeys(FORECAST_CATEGORIES, 0) for _ in range(nper)]
-    for k, sid, pb, n, sv, svp, category in groups:
-        sv = int(sv or 0)
-        if k < 0:
-            later[0] += n
-            later[1] += sv
-            continue
-        deals[k] += n
-        value[k] += sv
-        by_category[k][category] += sv
-        exact = Decimal(sv) * Decimal(repr(stage_prob.get(sid, 0.0)))
-        weighted[k] += exact if (pb is None or pb < 0) else Decimal(repr(float(svp or 0)))
-    rng = np.random.default_rng(seed)
-    if model["deals"] <= EXACT_LIMIT:
-        method = "every deal" if model["deals"] else "no deals"
-        from_open = simulate.every_deal(model["matrix"], model["values"], runs, rng)
-    else:
-        method = "groups"
-        from_open = simulate.normal_sum(model["matrix"], model["values"], model["squares"], model["counts"], runs, rng)
-    nb = arrivals.estimate(conn, rel, params, t, period, starts, step, cohorts)
-    from_new = arrivals.simulate(nb, runs, rng)
-    revenue = from_open + from_new
-    expected_open = model["expected"]
-    expected_new = nb.expected_minor()
-    won_so_far = (
-        conn.execute(
-            text(
-                f"SELECT SUM(l.value_minor) FROM {rel} l WHERE l.status = 'won' AND l.closed_at >= :s AND l.closed_at <= :t"
-            ),
-            {**params, "s": clock.day_start_ts(starts[0]), "t": t},
-        ).scalar()
-        or 0
-    )
-    closed = state.closed_summary(conn, rel, {**params, "t": t}, False, lost_sums=False)
-    velocity = state.velocity_per_day(open_deals, closed, exact=True)
-    out_periods = []
-    for k in range(nper):
-        begin = max(clock.day_start_ts(starts[k]), t)
-        days_left = max(clock.day_start_ts(starts[k + 1]) - begin, 0) / DAY
-        already = won_so_far if k == 0 else 0
-        cat = by_category[k]
-        p10, p50, p90 = (round(x) for x in np.percentile(revenue[:, k], [10, 50, 90]))
-        out_periods.append(
-            {
-                "period": label(starts[k], period),
-                "start": starts[k],
-                "end": starts[k + 1] - _dt.timedelta(days=1),
-                "deals": deals[k],
-                "value_minor": value[k],
-                "weighted_minor": round_minor(weighted[k]),
-                "p10_minor": p10,
-                "p50_minor": p50,
-                "p90_minor": p90,
-                "won_minor": already,
-                "commit_minor": already + cat["commit"],
-                "best_minor": already + cat["commit"] + cat["best"],
-                "pipeline_minor": cat["pipeline"],
-                "omitted_minor": cat["omit"],
-                "expected_minor": round(expected_open[k] + expected_new[k]),
-                "from_open_minor": round(expected_open[k]),
-                "from_new_minor": round(expected_new[k]),
-                "arrivals": nb.rates[k],
-                "target_probability": (
-                    float(np.mean(already + revenue[:, k] >= target)) if target is not None else None
-                ),
-                "velocity_minor": (round_minor(velocity * Decimal(repr(days_left))) if velocity is not None else None),
-            }
+            open_deals,
+            step,
+            t,
+            period,
+            starts,
+            open_stages,
+            probs,
+            mode,
+            min_history,
+            not history,
         )
-    return {
-        "probabilities": mode,
-        "auto_note": auto_note,
-        "stages": probs,
-        "method": method,
-        "periods": out_periods,
-        "later_deals": later[0],
-        "later_value_minor": later[1],
-        "velocity_minor_per_day": round_minor(velocity) if velocity is not None else None,
-        "remaining_seconds": remaining,
-        "new_business": {
-            "win_rate": nb.win_rate,
-            "seasonal": nb.seasonal,
-            "history_periods": nb.history_periods,
-            "won_deals": len(nb.values),
-        },
-    }
+        groups = model["groups"]  # read with the model's rows beyond EXACT_LIMIT deals, else on their own
+        if groups is None:
+            groups = conn.execute(
+                text(
+                    "SELECT q.k, q.stage_id, q.pb, COUNT(*), SUM(q.v), SUM(q.v * q.p), q.fc "
+                    f"FROM ({inner}) q GROUP BY q.k, q.stage_id, q.pb, q.fc"
+                ),
+                params,
+            ).all()
+        nper = len(bounds)
+        stage_prob = {p.stage_id: p.probability for p in probs}
+        deals = [0] * nper
+        value = [0] * nper
+        weighted = [Decimal(0)] * nper
+        later = [0, 0]
+        by_category: list[dict[str, int]] = [dict.fromkeys(FORECAST_CATEGORIES, 0) for _ in range(nper)]
+        for k, sid, pb, n, sv, svp, category in groups:
+            sv = int(sv or 0)
+            if k < 0:
+                later[0] += n
+                later[1] += sv
+                continue
+            deals[k] += n
+            value[k] += sv
+            by_category[k][category] += sv
+            exact = Decimal(sv) * Decimal(repr(stage_prob.get(sid, 0.0)))
+            weighted[k] += exact if (pb is None or pb < 0) else Decimal(repr(float(svp or 0)))
+        rng = np.random.default_rng(seed)
+        if model["deals"] <= EXACT_LIMIT:
+            method = "every deal" if model["deals"] else "no deals"
+            from_open = simulate.every_deal(model["matrix"], model["values"], runs, rng)
+        else:
+            method = "groups"
+            from_open = simulate.normal_sum(
+                model["matrix"], model["values"], model["squares"], model["counts"], runs, rng
+            )
+        nb = arrivals.estimate(conn, rel, params, t, period, starts, step, cohorts)
+        from_new = arrivals.simulate(nb, runs, rng)
+        revenue = from_open + from_new
+        expected_open = model["expected"]
+        expected_new = nb.expected_minor()
+        won_so_far = (
+            conn.execute(
+                text(
+                    f"SELECT SUM(l.value_minor) FROM {rel} l WHERE l.status = 'won' AND l.closed_at >= :s AND l.closed_at <= :t"
+                ),
+                {**params, "s": clock.day_start_ts(starts[0]), "t": t},
+            ).scalar()
+            or 0
+        )
+        closed = state.closed_summary(conn, rel, {**params, "t": t}, False, lost_sums=False)
+        velocity = state.velocity_per_day(open_deals, closed, exact=True)
+        out_periods: list[Period] = []
+        for k in range(nper):
+            begin = max(clock.day_start_ts(starts[k]), t)
+            days_left = max(clock.day_start_ts(starts[k + 1]) - begin, 0) / DAY
+            already = won_so_far if k == 0 else 0
+            cat = by_category[k]
+            p10, p50, p90 = (round(x) for x in np.percentile(revenue[:, k], [10, 50, 90]))
+            out_periods.append(
+                Period(
+                    period=label(starts[k], period),
+                    start=starts[k],
+                    end=starts[k + 1] - _dt.timedelta(days=1),
+                    deals=deals[k],
+                    value_minor=value[k],
+                    weighted_minor=round_minor(weighted[k]),
+                    p10_minor=p10,
+                    p50_minor=p50,
+                    p90_minor=p90,
+                    won_minor=already,
+                    commit_minor=already + cat["commit"],
+                    best_minor=already + cat["commit"] + cat["best"],
+                    pipeline_minor=cat["pipeline"],
+                    omitted_minor=cat["omit"],
+                    expected_minor=round(expected_open[k] + expected_new[k]),
+                    from_open_minor=round(expected_open[k]),
+                    from_new_minor=round(expected_new[k]),
+                    arrivals=nb.rates[k],
+                    target_probability=(
+                        float(np.mean(already + revenue[:, k] >= target)) if target is not None else None
+                    ),
+                    velocity_minor=(round_minor(velocity * Decimal(repr(days_left))) if velocity is not None else None),
+                )
+            )
+        return Forecast(
+            pipeline["name"],
+            t,
+            history,
+            period,
+            runs,
+            seed,
+            target,
+            probabilities=mode,
+            auto_note=auto_note,
+            stages=probs,
+            method=method,
+            periods=out_periods,
+            later_deals=later[0],
+            later_value_minor=later[1],
+            velocity_minor_per_day=round_minor(velocity) if velocity is not None else None,
+            remaining_seconds=remaining,
+            new_business=NewBusinessSummary(nb.win_rate, nb.seasonal, nb.history_periods, len(nb.values)),
+        )
 
 
-def _day(value) -> _dt.date:
+def _day(value: Any) -> _dt.date:
     return value if isinstance(value, _dt.date) else _dt.date.fromisoformat(str(value)[:10])
 
 
 def open_deal_model(
-    conn, rel, inner, params, count, step, t, period, starts, open_stages, probs, mode, min_cell, seek=False
-) -> dict:
+    conn: Connection,
+    rel: str,
+    inner: str,
+    params: dict[str, Any],
+    count: int,
+    step: int,
+    t: int,
+    period: str,
+    starts: list[_dt.date],
+    open_stages: list[dict[str, Any]],
+    probs: list[StageProbability],
+    mode: str,
+    min_cell: int,
+    seek: bool = False,
+) -> dict[str, Any]:
     """Return the open deals' rows of P(won in coming period i) (see `timing`), one per deal up to
     EXACT_LIMIT deals, else one per group of alike deals, with their counts, value sums and squares, and
-    the expected revenue per period. `inner` is the open-deal query of `_project` (classic period k,
+    the expected revenue per period. `inner` is the open-deal query of `project` (classic period k,
     stage, value, mode probability, age bucket, expected close) and `count` the number of its deals; the
     history is read from the leads of the sample of step `step` (`timing.sample_step`; `seek`: `rel` is the
     lead table, `timing.sample_from`)."""
@@ -358,7 +447,7 @@ def open_deal_model(
     horizon = len(starts) - 1
     rel_params = dict(params)
     ids = [int(s["id"]) for s in open_stages]
-    stage_rows: dict = {sid: [] for sid in ids}
+    stage_rows: dict[int, list[tuple[Any, Any, str, int]]] = {sid: [] for sid in ids}
     stay_sql = "(CASE WHEN c.left_at IS NULL OR c.left_at > :t THEN :t ELSE c.left_at END - c.at) / :plen"
     # SQLite: the lead side first (CROSS JOIN fixes the order there; PostgreSQL plans a hash join itself)
     join = "CROSS JOIN" if conn.dialect.name == "sqlite" else "JOIN"
@@ -378,12 +467,14 @@ def open_deal_model(
                 rel_params,
             ):
                 stage_rows[sid].append((stay, b, status, n * step))  # a sample stands for `step` leads
-    by_age: dict = {}
+    by_age: dict[int, dict[int | None, tuple[np.ndarray, np.ndarray]]] = {}
 
-    def hazard(sid: int, age: int):
+    def hazard(sid: int, age: int) -> tuple[np.ndarray, np.ndarray]:
         # the deals that were still in this stage at this age: those who had moved on were further along
         if age not in by_age:
-            rows = {k: [(b, st, n) for stay, b, st, n in v if stay >= age] for k, v in stage_rows.items()}
+            rows: dict[int, list[Sequence[Any]]] = {
+                k: [(b, st, n) for stay, b, st, n in v if stay >= age] for k, v in stage_rows.items()
+            }
             by_age[age] = timing.pooled(rows, min_cell)
         table = by_age[age]
         return table.get(sid, table[None])
@@ -424,17 +515,20 @@ def open_deal_model(
     # distinct value, not per deal
     plen = timing.PERIOD_SECONDS[period]
     ends = [(clock.day_start_ts(s) - t) / plen for s in starts[1:]]  # the periods' ends, buckets from now
-    found = conn.execute(text(sql), params).all()
+    found: list[Any] = list(conn.execute(text(sql), params).all())
     groups = None
     if count > EXACT_LIMIT:
         found, groups = _fold(found)
-    wins_of: dict = {}
+    wins_of: dict[tuple[int, int], tuple[np.ndarray, float]] = {}
     for sid, age in {(r[1], min(max(int(r[2] or 0), 0), timing.MAX_BUCKETS - 1)) for r in found}:
         wins, totals = timing.win_by_window(*hazard(sid, age), np.array([float(age)]), ends)
         wins_of[sid, age] = (wins[0], float(totals[0]))
-    spread_of: dict = {}
-    cache: dict = {}
-    rows, counts, sums, squares = [], [], [], []
+    spread_of: dict[Any, np.ndarray | None] = {}
+    cache: dict[tuple[Any, ...], np.ndarray] = {}
+    rows: list[np.ndarray] = []
+    counts: list[int] = []
+    sums: list[float] = []
+    squares: list[float] = []
     for k, sid, a, ahead, p, n, sv, svv in found:
         age = min(max(int(a or 0), 0), timing.MAX_BUCKETS - 1)
         key = (k, sid, age, ahead, p)
@@ -444,8 +538,9 @@ def open_deal_model(
             if ahead is not None:
                 if ahead not in spread_of:
                     spread_of[ahead] = timing.spread_by_slip(slips or {0: 1.0}, int(ahead), horizon)
-                if spread_of[ahead] is not None:
-                    vec = spread_of[ahead] * total
+                spread = spread_of[ahead]
+                if spread is not None:
+                    vec = spread * total
             if total <= 0:  # nothing closed in history: the classic period at the mode's probability
                 vec = np.zeros(horizon)
                 if 0 <= k < horizon:
@@ -471,12 +566,12 @@ def open_deal_model(
     }
 
 
-def _fold(found: list) -> tuple[list, list]:
+def _fold(found: list[Any]) -> tuple[list[Any], list[Any]]:
     """Return (the model's rows: (k, stage, age, ahead, p, count, value sum, sum of squares) per model group,
     in their order; the roll-up's rows: (k, stage, probability bucket, count, value sum, Σ value × p,
     category)) from the open-deal query's rows split by both keys (sorted by the model's first)."""
-    rows: list = []
-    rollup: dict = {}
+    rows: list[Any] = []
+    rollup: dict[tuple[Any, ...], list[Any]] = {}
     for k, sid, a, ahead, p, n, sv, svv, pb, fc, svp in found:
         key = (k, sid, a, ahead, p)
         if rows and rows[-1][:5] == key:
@@ -492,16 +587,16 @@ def _fold(found: list) -> tuple[list, list]:
 
 
 def forecast(
-    conn,
+    conn: Connection,
     pipeline: str | None = None,
     period: str = "month",
     periods: int = 3,
-    as_of=None,
+    as_of: _dt.date | None = None,
     target: int | None = None,
     probabilities: str = "auto",
     runs: int | None = None,
     seed: int | None = None,
-) -> dict:
+) -> Forecast:
     """Return the forecast for the coming `periods` periods (the first one is the period holding now or
     the `--as-of` day), as described in the module docstring."""
     cfg = settings()
@@ -512,21 +607,11 @@ def forecast(
         raise PipecliError("--target must be more than 0")
     p = pipelines.get_pipeline(conn, pipeline)
     history = as_of is not None
-    t = clock.end_of_day_ts(as_of) if history else clock.now_ts()
+    t = clock.end_of_day_ts(as_of) if as_of is not None else clock.now_ts()
     if history:
         check_as_of(conn, t)
     day = clock.from_ts(t).date()
     starts = [period_start(day, period)]
     for _ in range(periods):
         starts.append(next_start(starts[-1], period))
-    result = project(conn, p, t, history, period, starts, probabilities, runs, seed, target, cfg.min_history)
-    return {
-        "pipeline": p["name"],
-        "as_of": t,
-        "from_history": history,
-        "period": period,
-        "runs": runs,
-        "seed": seed,
-        "target_minor": target,
-        **result,
-    }
+    return project(conn, p, t, history, period, starts, probabilities, runs, seed, target, cfg.min_history)

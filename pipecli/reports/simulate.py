@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 
-def every_deal(matrix: np.ndarray, values: np.ndarray, runs: int, rng) -> np.ndarray:
+def every_deal(matrix: np.ndarray, values: np.ndarray, runs: int, rng: np.random.Generator) -> np.ndarray:
     """Return (runs × periods) revenue drawing every deal (row of `matrix`, value in `values`) in every run."""
     deals, horizon = matrix.shape if matrix.ndim == 2 else (0, 0)
     out = np.zeros((runs, horizon))
@@ -29,7 +29,14 @@ def every_deal(matrix: np.ndarray, values: np.ndarray, runs: int, rng) -> np.nda
     return out
 
 
-def normal_sum(matrix, sums, squares, counts, runs: int, rng) -> np.ndarray:
+def normal_sum(
+    matrix: np.ndarray,
+    sums: np.ndarray,
+    squares: np.ndarray,
+    counts: np.ndarray,
+    runs: int,
+    rng: np.random.Generator,
+) -> np.ndarray:
     """Return (runs × periods) revenue of groups (rows: per-deal probabilities, count, value sum and sum of
     squares) from the normal law of each period's sum."""
     horizon = matrix.shape[1]

@@ -14,7 +14,9 @@ value ÷ target; the pipeline needed = target ÷ close rate; `pipeline_covered` 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from decimal import ROUND_CEILING, Decimal, InvalidOperation
+from typing import TYPE_CHECKING
 
 from sqlalchemy import text
 
@@ -22,6 +24,45 @@ from pipecli import pipelines
 from pipecli.errors import PipecliError
 from pipecli.money import round_minor
 from pipecli.reports import metrics, state
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
+
+
+@dataclass(frozen=True)
+class StageNeed:
+    """An open stage: the share of its leads that go on to win (`to_won`, the product of the conversions
+    from it to won) and the leads it must hold (`needed`; None when no lead of it has ever won)."""
+
+    position: int
+    stage: str
+    to_won: float | None
+    needed: int | None
+    open: int | None
+
+
+@dataclass(frozen=True)
+class Sizing:
+    """What a target needs (see the module docstring); money in minor units. Each `*_source` is `history`
+    or `given`."""
+
+    pipeline: str
+    period: None  # sizing has no period: the JSON key stays for scripts, always null
+    target_minor: int
+    avg_deal_minor: int
+    avg_deal_source: str
+    close_rate: float
+    close_rate_source: str
+    reps: int
+    reps_source: str
+    deals_needed: int
+    leads_needed: int
+    leads_per_rep: int
+    open_value_minor: int
+    coverage: float
+    pipeline_needed_minor: int
+    pipeline_covered: bool
+    stages: list[StageNeed]
 
 
 def parse_rate(value: str | None) -> Decimal | None:
@@ -44,13 +85,13 @@ def ceil(value: Decimal) -> int:
 
 
 def size(
-    conn,
+    conn: Connection,
     target: int,
     avg_deal: int | None = None,
     close_rate: Decimal | None = None,
     reps: int | None = None,
     pipeline: str | None = None,
-) -> dict:
+) -> Sizing:
     """Return what `target` (minor units) needs; see the module docstring."""
     if target <= 0:
         raise PipecliError("--target must be above zero")
@@ -61,9 +102,9 @@ def size(
     p = pipelines.get_pipeline(conn, pipeline)
     fun = metrics.funnel(conn, p["name"])
     rel, params = state.lead_state(p["id"], None)
-    closed = state.closed_summary(conn, rel, {**params, "t": fun["as_of"]}, False)
+    closed = state.closed_summary(conn, rel, {**params, "t": fun.as_of}, False)
     won_n, won_sum, won_valued, _ = closed["won"]
-    sources = {}
+    sources: dict[str, str] = {}
     if avg_deal is None:
         if not won_valued:
             raise PipecliError("no won deal with a value in the history yet: give --avg-deal")
@@ -79,7 +120,7 @@ def size(
     else:
         sources["close_rate"] = "given"
     if reps is None:
-        reps = conn.execute(text("SELECT COUNT(DISTINCT owner) FROM lead WHERE owner IS NOT NULL")).scalar()
+        reps = conn.execute(text("SELECT COUNT(DISTINCT owner) FROM lead WHERE owner IS NOT NULL")).scalar_one()
         sources["reps"] = "history"
         if not reps:
             raise PipecliError("no lead has an owner yet: give --reps")
@@ -87,44 +128,38 @@ def size(
         sources["reps"] = "given"
     deals = ceil(Decimal(target) / avg)
     leads = ceil(Decimal(deals) / close_rate)
-    stages = []
+    open_stages = [s for s in fun.stages if s.position is not None]
+    chains: list[float | None] = []
     chain: float | None = 1.0
-    for s in reversed([s for s in fun["stages"] if s["position"] is not None]):
-        conv = s["conversion"]
-        chain = chain * conv if (chain is not None and conv) else None
-        stages.append(
-            {
-                "position": s["position"],
-                "stage": s["stage"],
-                "to_won": chain,
-                "needed": math.ceil(deals / chain - 1e-9) if chain else None,
-                "open": s["open"],
-            }
-        )
-    stages.reverse()
-    for i, row in enumerate(stages):  # one leads-needed figure: the first stage's is the headline's
-        if i == 0:
-            row["needed"] = leads
-        elif row["needed"] is not None:
-            row["needed"] = min(row["needed"], leads)
-    open_value = sum(s["open_value_minor"] for s in fun["stages"] if s["position"] is not None)
+    for s in reversed(open_stages):
+        chain = chain * s.conversion if (chain is not None and s.conversion) else None
+        chains.append(chain)
+    chains.reverse()
+    stages = []
+    for i, (s, to_won) in enumerate(zip(open_stages, chains)):
+        assert s.position is not None  # open stages only
+        needed = math.ceil(deals / to_won - 1e-9) if to_won else None
+        # one leads-needed figure: the first stage's is the headline's, no later stage needs more
+        needed = leads if i == 0 else (None if needed is None else min(needed, leads))
+        stages.append(StageNeed(s.position, s.stage, to_won, needed, s.open))
+    open_value = sum(s.open_value_minor for s in open_stages)
     needed_pipeline = round_minor(Decimal(target) / close_rate)
-    return {
-        "pipeline": p["name"],
-        "period": None,  # sizing has no period: the JSON key stays for scripts, always null
-        "target_minor": target,
-        "avg_deal_minor": round_minor(avg),
-        "avg_deal_source": sources["avg_deal"],
-        "close_rate": float(close_rate),
-        "close_rate_source": sources["close_rate"],
-        "reps": reps,
-        "reps_source": sources["reps"],
-        "deals_needed": deals,
-        "leads_needed": leads,
-        "leads_per_rep": ceil(Decimal(leads) / Decimal(reps)),
-        "open_value_minor": open_value,
-        "coverage": float(Decimal(open_value) / Decimal(target)),
-        "pipeline_needed_minor": needed_pipeline,
-        "pipeline_covered": open_value >= needed_pipeline,
-        "stages": stages,
-    }
+    return Sizing(
+        pipeline=p["name"],
+        period=None,
+        target_minor=target,
+        avg_deal_minor=round_minor(avg),
+        avg_deal_source=sources["avg_deal"],
+        close_rate=float(close_rate),
+        close_rate_source=sources["close_rate"],
+        reps=reps,
+        reps_source=sources["reps"],
+        deals_needed=deals,
+        leads_needed=leads,
+        leads_per_rep=ceil(Decimal(leads) / Decimal(reps)),
+        open_value_minor=open_value,
+        coverage=float(Decimal(open_value) / Decimal(target)),
+        pipeline_needed_minor=needed_pipeline,
+        pipeline_covered=open_value >= needed_pipeline,
+        stages=stages,
+    )

@@ -10,8 +10,10 @@ aggregates run over either, so the two paths agree by construction.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from contextlib import contextmanager
 from decimal import Decimal
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias, overload
 
 from sqlalchemy import text
 
@@ -20,10 +22,18 @@ from pipecli.history import fields_as_of_sql
 from pipecli.money import round_minor
 from pipecli.pipelines import UNKNOWN_PATH
 
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
+
 BUCKET = 3600  # durations are aggregated by the hour
 
+Params: TypeAlias = dict[str, Any]
+State: TypeAlias = tuple[str, Params]  # a relation's SQL (or a table's name) and its parameters
+Reach: TypeAlias = dict[tuple[int | None, str], tuple[int, int]]  # (position, status): (count, value)
+Closed: TypeAlias = dict[str, tuple[int, int, int, int]]  # status: (count, value, valued, cycle seconds)
 
-def lead_state(pipeline_id: int, as_of: int | None, dialect: str = "sqlite") -> tuple[str, dict]:
+
+def lead_state(pipeline_id: int, as_of: int | None, dialect: str = "sqlite") -> State:
     """Return an SQL relation (to use as `FROM <relation> l`) of the pipeline's leads with columns id,
         status, stage_id, created_at, closed_at, stage_entered_at, furthest_position, value_minor, source,
         owner, expected_close, win_probability, archived_at, forecast_category, and its parameters.
@@ -62,7 +72,7 @@ def _as_of(column: str, cast: str | None = None) -> str:
 
 
 @contextmanager
-def state(conn, pipeline_id: int, as_of: int | None):
+def state(conn: Connection, pipeline_id: int, as_of: int | None) -> Iterator[State]:
     """Yield (relation, params) of `lead_state`; for a past moment the state is derived from the history
     once into a temporary table, which every aggregate of the report then reads (dropped afterwards)."""
     rel, params = lead_state(pipeline_id, as_of, conn.dialect.name)
@@ -100,7 +110,7 @@ def percentile(buckets: list[tuple[int, int]], q: float) -> float | None:
     return a + (b - a) * (pos - lo)
 
 
-def stage_reach(conn, st: tuple[str, dict], start: int | None, t: int) -> dict:
+def stage_reach(conn: Connection, st: State, start: int | None, t: int) -> Reach:
     """Return, for leads of the state `st` (see `state`) created in [start, t], counts by furthest
     position and status: {(position, status): (count, value_minor)}."""
     rel, params = st
@@ -115,7 +125,7 @@ def stage_reach(conn, st: tuple[str, dict], start: int | None, t: int) -> dict:
     return {(r[0], r[1]): (r[2], r[3] or 0) for r in rows}
 
 
-def open_by_stage(conn, st: tuple[str, dict], t: int) -> dict:
+def open_by_stage(conn: Connection, st: State, t: int) -> dict[int, tuple[int, int, int]]:
     """Return {stage_id: (open deals, open value, summed age in seconds)} for the deals open at `t`."""
     rel, params = st
     rows = conn.execute(
@@ -128,7 +138,9 @@ def open_by_stage(conn, st: tuple[str, dict], t: int) -> dict:
     return {r[0]: (r[1], r[2] or 0, r[3] or 0) for r in rows}
 
 
-def stage_durations(conn, stage_ids: list[int], start: int | None, t: int | None) -> dict:
+def stage_durations(
+    conn: Connection, stage_ids: list[int], start: int | None, t: int | None
+) -> dict[int, list[tuple[int, int]]]:
     """Return {stage_id: [(hours, count), ...]}: completed stays in each stage (left by `t`, entered
     since `start`), by whole hours. Without bounds it reads the duration index alone."""
     if not stage_ids:
@@ -146,13 +158,13 @@ def stage_durations(conn, stage_ids: list[int], start: int | None, t: int | None
         ),
         {"t": t, "start": start},
     ).all()
-    out: dict[int, list] = {}
+    out: dict[int, list[tuple[int, int]]] = {}
     for sid, hours, count in rows:
         out.setdefault(sid, []).append((int(hours), count))
     return out
 
 
-def median_stay(conn, stage_id: int, t: int | None) -> float | None:
+def median_stay(conn: Connection, stage_id: int, t: int | None) -> float | None:
     """Return `percentile(stage_durations(...)[stage_id] as seconds, 0.5)` (completed stays in the stage, left
     by `t`, by whole hours; None when there are none) without grouping every stay: the duration index holds a
     stage's stays in hour order, so the median is its count and the one or two stays at the middle rank."""
@@ -177,19 +189,19 @@ def median_stay(conn, stage_id: int, t: int | None) -> float | None:
     return a + (b - a) * (pos - lo)
 
 
-def known_path(reach: dict) -> dict:
+def known_path(reach: Reach) -> Reach:
     """Return the cells of `stage_reach`'s counts whose leads' stage paths are known: without the won and
     lost deals imported with their final state only (`pipelines.UNKNOWN_PATH`), whose passage through the
     stages nobody observed, so that no figure of reach, conversion or win probability invents it."""
     return {k: v for k, v in reach.items() if k[0] != UNKNOWN_PATH}
 
 
-def unknown_paths(reach: dict) -> int:
+def unknown_paths(reach: Reach) -> int:
     """Return how many leads of `stage_reach`'s counts have a stage path nobody observed."""
     return sum(n for (pos, _), (n, _) in reach.items() if pos == UNKNOWN_PATH)
 
 
-def reached_counts(open_stages: list[dict], reach: dict) -> list[int]:
+def reached_counts(open_stages: list[dict[str, Any]], reach: Reach) -> list[int]:
     """Return, per open stage (by position), how many leads whose path is known (`known_path`) reached it:
     those whose furthest position is at least its position, plus every won lead."""
     reach = known_path(reach)
@@ -203,11 +215,11 @@ def reached_counts(open_stages: list[dict], reach: dict) -> list[int]:
     return out
 
 
-def closed_summary(conn, rel: str, params: dict, since: bool, lost_sums: bool = True) -> dict:
+def closed_summary(conn: Connection, rel: str, params: Params, since: bool, lost_sums: bool = True) -> Closed:
     """Return {'won': (count, value sum, valued count, summed cycle seconds), 'lost': (...)} for the leads
     of relation `rel` closed by :t (and since :start when `since`). Without `lost_sums` the lost deals are
     only counted (their sums are 0): velocity needs no more, and a count reads no lead's values."""
-    out = {"won": (0, 0, 0, 0), "lost": (0, 0, 0, 0)}
+    out: Closed = {"won": (0, 0, 0, 0), "lost": (0, 0, 0, 0)}
     lower = " AND l.closed_at >= :start" if since else ""
     sums = "SUM(l.value_minor), COUNT(l.value_minor), SUM(l.closed_at - l.created_at)"
     sql = (
@@ -231,7 +243,11 @@ def closed_summary(conn, rel: str, params: dict, since: bool, lost_sums: bool = 
 VELOCITY_MIN_WON = 3
 
 
-def velocity_per_day(open_deals: int, closed: dict, exact: bool = False) -> int | Decimal | None:
+@overload
+def velocity_per_day(open_deals: int, closed: Closed, exact: Literal[False] = False) -> int | None: ...
+@overload
+def velocity_per_day(open_deals: int, closed: Closed, exact: Literal[True]) -> Decimal | None: ...
+def velocity_per_day(open_deals: int, closed: Closed, exact: bool = False) -> int | Decimal | None:
     """Return pipeline velocity in minor units per day: open deals × win rate × average won deal ÷ mean
     sales-cycle days, rounded half-even to the minor unit (the exact Decimal with `exact`); None when fewer
     than VELOCITY_MIN_WON deals were won (or none had a value): too little history to say."""

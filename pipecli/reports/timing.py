@@ -36,6 +36,8 @@ close, conditioned on the deal's age in its stage, and the slip of typed expecte
 from __future__ import annotations
 
 import datetime as _dt
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from sqlalchemy import text
@@ -44,12 +46,18 @@ from pipecli import clock
 from pipecli.clock import DAY
 from pipecli.reports.periods import next_start, period_start
 
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
+
+# rows of (bucket, outcome, count): outcome won, lost or open (censored)
+Outcomes = Iterable[Sequence[Any]]
+
 PERIOD_SECONDS = {"month": int(30.436875 * DAY), "quarter": int(91.310625 * DAY), "week": 7 * DAY}
 MAX_BUCKETS = 48
 SAMPLE_LEADS = 20000
 
 
-def sample_step(conn, rel: str, params: dict, leads: int | None = None) -> int:
+def sample_step(conn: Connection, rel: str, params: dict[str, Any], leads: int | None = None) -> int:
     """Return k, the step of the systematic sample of history leads (see the module docstring): 1 (every lead)
     up to SAMPLE_LEADS leads in the relation `rel` (or `leads`, when they were counted already), else
     ceil(leads ÷ SAMPLE_LEADS)."""
@@ -62,7 +70,7 @@ def sampled(alias: str, step: int) -> str:
     return f"{alias}.id % {int(step)} = 0" if step > 1 else "1 = 1"
 
 
-def sample_from(conn, rel: str, step: int, seek: bool) -> tuple[str, str]:
+def sample_from(conn: Connection, rel: str, step: int, seek: bool) -> tuple[str, str]:
     """Return (a FROM fragment naming the leads of relation `rel` as `l`, the condition keeping the sampled
     ones): the sample of `sampled`. With `seek` (`rel` is the lead table itself) the sampled ids are
     generated (step, 2 × step, ... up to the largest id) and each is looked up by its key, instead of
@@ -104,7 +112,7 @@ def period_indices(moments: np.ndarray, period: str) -> np.ndarray:
     return period_index(first, period) + np.searchsorted(bounds, moments, side="right") - 1
 
 
-def hazards(rows, nbuckets: int = MAX_BUCKETS) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def hazards(rows: Outcomes, nbuckets: int = MAX_BUCKETS) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Return (h_won, h_lost, at_risk) per bucket from rows of (bucket, outcome, count) where outcome is
     'won', 'lost' or 'open' (censored), as the module docstring says."""
     won = np.zeros(nbuckets)
@@ -130,7 +138,9 @@ def hazards(rows, nbuckets: int = MAX_BUCKETS) -> tuple[np.ndarray, np.ndarray, 
     return h_won, h_lost, at_risk
 
 
-def pooled(stage_rows: dict, min_cell: int, nbuckets: int = MAX_BUCKETS) -> dict:
+def pooled(
+    stage_rows: dict[int, list[Sequence[Any]]], min_cell: int, nbuckets: int = MAX_BUCKETS
+) -> dict[int | None, tuple[np.ndarray, np.ndarray]]:
     """Return {stage_id: (h_won, h_lost, source per bucket)} with the fallback of the module docstring,
     from {stage_id: [(bucket, outcome, count), ...]}; key None holds the pipeline's pooled hazards."""
     every = [r for rows in stage_rows.values() for r in rows]
@@ -143,7 +153,7 @@ def pooled(stage_rows: dict, min_cell: int, nbuckets: int = MAX_BUCKETS) -> dict
     tail_l = np.where(risk_tail > 0, lost_tail / np.maximum(risk_tail, 1), 0.0)
     pool_w = np.where(pr >= min_cell, pw, tail_w)
     pool_l = np.where(pr >= min_cell, pl, tail_l)
-    out = {None: (pool_w, pool_l)}
+    out: dict[int | None, tuple[np.ndarray, np.ndarray]] = {None: (pool_w, pool_l)}
     for sid, rows in stage_rows.items():
         hw, hl, risk = hazards(rows, nbuckets)
         own = risk >= min_cell
@@ -190,7 +200,7 @@ def win_by_window(
     return np.diff(won_by, axis=1) / safe[:, None], (won[-1] - won_by[:, 0]) / safe
 
 
-def slip_shares(rows, period: str) -> dict[int, float]:
+def slip_shares(rows: Iterable[Sequence[_dt.date]], period: str) -> dict[int, float]:
     """Return {periods late: share} from (expected close date, closed day) pairs of won deals."""
     counts: dict[int, int] = {}
     for expected, closed in rows:

@@ -4,11 +4,14 @@ screens. Plain functions of the core's results (no textual), so they are tested 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pipecli import clock, money
 from pipecli.formats import neutralise
 from pipecli.ui.cards import Card
+
+if TYPE_CHECKING:
+    from pipecli.reports.forecast import Forecast
 
 CARD_HEIGHT = 3  # the lines of one card
 
@@ -110,14 +113,14 @@ def clean_lines(rows: list[dict[str, Any]], currency: str) -> list[str]:
     return [neutralise(line) for line in lines]
 
 
-def forecast_lines(result: Mapping[str, Any], currency: str) -> list[str]:
+def forecast_lines(result: Forecast, currency: str) -> list[str]:
     """Return the forecast screen: per period the deals, weighted value and P10–P90 range."""
-    lines = [f"Forecast of {result['pipeline']} ({result['probabilities']} probabilities)"]
-    for p in result["periods"]:
+    lines = [f"Forecast of {result.pipeline} ({result.probabilities} probabilities)"]
+    for p in result.periods:
         lines.append(
-            f"  {p['period']}: {p['deals']} deals · weighted {_amount(p['weighted_minor'], currency)}"
-            f" · P10 {_amount(p['p10_minor'], currency)} – P90 {_amount(p['p90_minor'], currency)}"
+            f"  {p.period}: {p.deals} deals · weighted {_amount(p.weighted_minor, currency)}"
+            f" · P10 {_amount(p.p10_minor, currency)} – P90 {_amount(p.p90_minor, currency)}"
         )
-    if result["later_deals"]:
-        lines.append(f"  later: {result['later_deals']} deals · {_amount(result['later_value_minor'], currency)}")
+    if result.later_deals:
+        lines.append(f"  later: {result.later_deals} deals · {_amount(result.later_value_minor, currency)}")
     return [neutralise(line) for line in lines]
