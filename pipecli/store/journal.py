@@ -24,13 +24,14 @@ from sqlalchemy.engine import Connection
 
 from pipecli import clock
 from pipecli.errors import PipecliError
+from pipecli.store.columns import NESTED_COLUMNS, SNAPSHOT_COLUMNS
 
 KEY = "pipecli_journal"  # where a write connection carries its journal (Connection.info)
 # The member of a lead's creation event that holds the rows inserted with the lead (history, notes,
 # extras: table -> rows) when they are recorded with it instead of one event each (the import's bulk
 # writer); a replay reads them as inserted with the lead.
 WITH_ROWS = "_rows"
-NESTED_TABLES = ("stage_change", "activity", "lead_extra")
+NESTED_TABLES = tuple(NESTED_COLUMNS)
 
 
 def resolve_actor(explicit: str | None = None) -> tuple[str, bool]:
@@ -343,9 +344,6 @@ def load_row(table: str, value: str | None) -> dict[str, Any] | None:
         return None
     row = json.loads(value)
     if isinstance(row, list):
-        # the models only for a write or a history read: plain reads never build them
-        from pipecli.store.schema import SNAPSHOT_COLUMNS
-
         values = dict(zip(SNAPSHOT_COLUMNS, row))
         if table == "lead" and len(row) > len(SNAPSHOT_COLUMNS):
             values[WITH_ROWS] = row[len(SNAPSHOT_COLUMNS)]
@@ -355,10 +353,7 @@ def load_row(table: str, value: str | None) -> dict[str, Any] | None:
 
 def nested_columns(table: str) -> list[str]:
     """Return the columns of a row nested in a creation event (`WITH_ROWS`): the table's, but `lead_id`."""
-    # the models only for a write: a command that only reads opens the database without building them
-    from pipecli.store.schema import METADATA
-
-    return [c.name for c in METADATA.tables[table].columns if c.name != "lead_id"]
+    return list(NESTED_COLUMNS[table])
 
 
 def nested_rows(new: dict[str, Any] | None) -> list[tuple[str, dict[str, Any]]]:
