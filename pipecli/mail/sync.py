@@ -96,6 +96,14 @@ class SyncResult:
         return sorted(self.senders.values(), key=lambda s: (-s.messages, s.address))
 
 
+def head_of(data: bytes) -> bytes:
+    """Return a message's header block: its bytes up to the first empty line (all of them without one).
+    Matching and logging read headers only, and the parser, even told so, splits the body into lines
+    too: a message with a big attachment costs what its headers cost."""
+    ends = [i + n for i, n in ((data.find(b"\n\n"), 2), (data.find(b"\n\r\n"), 3)) if i >= 0]
+    return data[: min(ends)] if ends else data
+
+
 def message_id_of(msg: Message, data: bytes) -> str:
     """Return the message's Message-ID, or `sha256:<hex>` of its bytes (line ends made alike) without one."""
     try:
@@ -286,7 +294,7 @@ def _write_batch(
     parsed = []
     unmatched: set[str] = set()  # the keys of this batch's messages that no lead matched
     for raw in batch:
-        msg = fast.parsebytes(raw.data, headersonly=True)
+        msg = fast.parsebytes(head_of(raw.data), headersonly=True)
         parsed.append((raw, msg, message_id_of(msg, raw.data), match.facts_of(msg, options.own)))
     if options.first_sync and parsed and not any(f.involves_seller for _, _, _, f in parsed):
         raise PipecliError(

@@ -149,7 +149,14 @@ def _refuse_nul(engine: Engine) -> None:
 
     @event.listens_for(engine, "before_cursor_execute")
     def _check(_conn: Any, _cursor: Any, _sql: str, parameters: Any, _context: Any, executemany: bool) -> None:
-        for row in parameters if executemany else (parameters,):
+        # an executemany's rows; an "insertmanyvalues" batch (a core INSERT of many rows with RETURNING) comes
+        # as an executemany of one flat parameter set (a tuple on SQLite, a dict on PostgreSQL)
+        many = (
+            executemany
+            and isinstance(parameters, (list, tuple))
+            and isinstance(next(iter(parameters), ()), (dict, list, tuple))
+        )
+        for row in parameters if many else (parameters,):
             found = nul_in(row.values() if isinstance(row, dict) else row or ())
             if found is not None:
                 shown = found if len(found) <= 60 else found[:57] + "..."

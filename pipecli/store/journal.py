@@ -24,13 +24,14 @@ from sqlalchemy.engine import Connection
 
 from pipecli import clock
 from pipecli.errors import PipecliError
+from pipecli.store.columns import NESTED_COLUMNS, SNAPSHOT_COLUMNS
 
 KEY = "pipecli_journal"  # where a write connection carries its journal (Connection.info)
 # The member of a lead's creation event that holds the rows inserted with the lead (history, notes,
 # extras: table -> rows) when they are recorded with it instead of one event each (the import's bulk
 # writer); a replay reads them as inserted with the lead.
 WITH_ROWS = "_rows"
-NESTED_TABLES = ("stage_change", "activity", "lead_extra")
+NESTED_TABLES = tuple(NESTED_COLUMNS)
 
 
 def resolve_actor(explicit: str | None = None) -> tuple[str, bool]:
@@ -212,16 +213,28 @@ def _insert_event(
     conn: Connection, lead_id: int | None, field: str, old: str | None, new: str | None, at: int | None
 ) -> None:
     """Write one event of this invocation's journal entry (created on the first one)."""
+    insert_events(conn, [event_values(lead_id, field, old, new, at)])
+
+
+def event_values(lead_id: int | None, field: str, old: str | None, new: str | None, at: int | None) -> dict[str, Any]:
+    """Return one event as `insert_events` takes it (`at` default now; old and new as stored, `encode`d)."""
+    return {"l": lead_id, "a": clock.now_ts() if at is None else at, "f": field, "o": old, "n": new}
+
+
+def row_event(table: str, new: dict[str, Any], lead_id: int | None, at: int | None) -> dict[str, Any]:
+    """Return the event of a row of `table` inserted (as `record_row` records it), for `insert_events`."""
+    return event_values(lead_id, f"row:{table}", None, row_json(new), at)
+
+
+def insert_events(conn: Connection, events: list[dict[str, Any]]) -> None:
+    """Write events (`event_values`) of this invocation's journal entry in order, in one executemany: what a
+    writer of many rows uses instead of one `record` or `record_row` statement each."""
+    if not events:
+        return
+    entry = journal_of(conn).entry_id(conn)
     conn.execute(
         text("INSERT INTO event (journal_id, lead_id, at, field, old, new) VALUES (:j, :l, :a, :f, :o, :n)"),
-        {
-            "j": journal_of(conn).entry_id(conn),
-            "l": lead_id,
-            "a": clock.now_ts() if at is None else at,
-            "f": field,
-            "o": old,
-            "n": new,
-        },
+        [{"j": entry, **e} for e in events] if len(events) > 1 else {"j": entry, **events[0]},
     )
 
 
@@ -231,6 +244,16 @@ def primary_key(table: str) -> list[str]:
     from pipecli.store.schema import METADATA
 
     return [c.name for c in METADATA.tables[table].primary_key.columns]
+
+
+def insert_many(conn: Connection, table: str, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Insert rows (each with the same columns) into `table` in one executemany and return them as stored
+    (with their ids), in order; record nothing: the caller records them (`row_event`, `insert_events`)."""
+    from pipecli.store.schema import METADATA  # as `_column`: the models only for a write
+
+    columns = METADATA.tables[table]
+    found = conn.execute(columns.insert().returning(*columns.c, sort_by_parameter_order=True), rows)
+    return [dict(row) for row in found.mappings()]
 
 
 def insert_row(
@@ -321,9 +344,6 @@ def load_row(table: str, value: str | None) -> dict[str, Any] | None:
         return None
     row = json.loads(value)
     if isinstance(row, list):
-        # the models only for a write or a history read: plain reads never build them
-        from pipecli.store.schema import SNAPSHOT_COLUMNS
-
         values = dict(zip(SNAPSHOT_COLUMNS, row))
         if table == "lead" and len(row) > len(SNAPSHOT_COLUMNS):
             values[WITH_ROWS] = row[len(SNAPSHOT_COLUMNS)]
@@ -333,10 +353,7 @@ def load_row(table: str, value: str | None) -> dict[str, Any] | None:
 
 def nested_columns(table: str) -> list[str]:
     """Return the columns of a row nested in a creation event (`WITH_ROWS`): the table's, but `lead_id`."""
-    # the models only for a write: a command that only reads opens the database without building them
-    from pipecli.store.schema import METADATA
-
-    return [c.name for c in METADATA.tables[table].columns if c.name != "lead_id"]
+    return list(NESTED_COLUMNS[table])
 
 
 def nested_rows(new: dict[str, Any] | None) -> list[tuple[str, dict[str, Any]]]:

@@ -24,6 +24,8 @@ from typing import Any
 from sqlalchemy import BigInteger, Index, Table, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
+from pipecli.store.columns import SNAPSHOT_COLUMNS
+
 SCHEMA_VERSION_KEY = "schema_version"
 
 
@@ -317,13 +319,7 @@ class Event(SQLModel, table=True):
     new: str | None = None
 
 
-# The lead columns a creation event carries (what `leads.snapshot` writes), in one order for both backends.
-SNAPSHOT_COLUMNS = (
-    "id", "pipeline_id", "stage_id", "status", "name", "company", "email", "phone", "value_minor", "source",
-    "owner", "expected_close", "external_id", "created_at", "closed_at", "lost_reason", "stage_entered_at",
-    "last_activity_at", "last_event_at", "furthest_position", "next_step", "next_step_due", "snoozed_until",
-    "snooze_reason", "archived_at", "qualification", "forecast_category",
-)  # fmt: skip
+# SNAPSHOT_COLUMNS (the lead columns a creation event carries) is declared in `columns`, read without these models.
 
 
 def snapshot_sql(dialect: str, alias: str = "lead") -> str:
