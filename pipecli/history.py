@@ -186,7 +186,8 @@ def verify(conn: Connection) -> list[str]:
     empty list when the events reproduce every cached column). Rows a migration found already there have
     no events of their own; only the lead columns of such leads are checked."""
     # the models (SQLModel classes) only to verify: `show` reads the history without building them
-    from pipecli.store.schema import SNAPSHOT_COLUMNS, lead_tables
+    from pipecli.store.columns import SNAPSHOT_COLUMNS
+    from pipecli.store.schema import lead_tables
 
     replayed: dict[int, dict[str, Any]] = {}
     rows: dict[tuple[str, str], dict[str, Any]] = {}

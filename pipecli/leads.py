@@ -25,6 +25,7 @@ from pipecli.history import lead_history
 from pipecli.pipelines import UNKNOWN_PATH, forecast_category
 from pipecli.scoring import score as scoring
 from pipecli.store import journal
+from pipecli.store.columns import SNAPSHOT_COLUMNS
 from pipecli.store.sql import KEYED_IMPORT_LOCK, execute_in, serialise
 
 # Something before the first @, a dot after it, no spaces (the shape check `add-lead` and `import` share).
@@ -74,9 +75,6 @@ def get_lead(conn, lead_id: int, for_update: bool = False) -> dict:
 
 def snapshot(lead: dict) -> dict:
     """Return the values a lead's creation event holds (its row without the derived scores)."""
-    # the models (SQLModel classes, a tenth of a second) only for a write: `show` and `list` never build them
-    from pipecli.store.schema import SNAPSHOT_COLUMNS
-
     return {name: lead.get(name) for name in SNAPSHOT_COLUMNS}
 
 
@@ -525,7 +523,7 @@ def opening_events_sql(
     observed (stage_id null, furthest position UNKNOWN_PATH) and moved at `stage_entered_at`: one event per
     column the move changed, at the move's time, as `move_lead` records them."""
     # the models (SQLModel classes, a tenth of a second) only for a write: `show` and `list` never build them
-    from pipecli.store.schema import SNAPSHOT_COLUMNS, row_json_sql, rows_json_sql
+    from pipecli.store.schema import row_json_sql, rows_json_sql
 
     later = "l.stage_entered_at <> l.created_at"
     overrides = {name: f"CASE WHEN {later} THEN {then} ELSE l.{name} END" for name, then in _MOVED}
