@@ -158,7 +158,7 @@ def list_report():
     from pipecli import listing
     from pipecli.scoring import score as scoring
 
-    order = listing.SORTS["score"]
+    order = listing.ORDER_BY["score"]
 
     def floor(db):
         score, params = scoring.total_sql("l")
