@@ -219,12 +219,9 @@ def duplicates(contacts: Iterable[Contact], region: str | None = None) -> list[t
 CANDIDATE_LIMIT = 20_000  # leads the lookup hands the matcher at most for one new lead (a very common company)
 
 
-def likely_duplicates(conn: Any, contact: Contact, exclude: int | None = None) -> list[dict[str, Any]]:
-    """Return the stored leads (id, name, company, why) that `match` finds likely to be `contact`, oldest
-    first: what `add-lead` warns about and `--unique` refuses.
-
-    The leads sharing one of its blocks are found through the indexed `match_*` columns (an index lookup
-    per block, however many leads are stored), and the matcher decides among those."""
+def candidates_sql(contact: Contact) -> tuple[str, dict[str, Any]] | None:
+    """Return the query (SQL, parameters) of the stored leads sharing a block with `contact` (id, name,
+    company, email, phone; oldest first), or None when it has no block."""
     conditions: list[str] = []
     params: dict[str, Any] = {}
     for column, block in match_columns(contact.email, contact.phone, contact.company).items():
@@ -232,12 +229,24 @@ def likely_duplicates(conn: Any, contact: Contact, exclude: int | None = None) -
             conditions.append(f"l.{column} = :{column}")
             params[column] = block
     if not conditions:
-        return []
+        return None
     where = " OR ".join(conditions)
     sql = f"SELECT l.id, l.name, l.company, l.email, l.phone FROM lead l WHERE {where} ORDER BY l.id LIMIT {CANDIDATE_LIMIT}"
+    return sql, params
+
+
+def likely_duplicates(conn: Any, contact: Contact, exclude: int | None = None) -> list[dict[str, Any]]:
+    """Return the stored leads (id, name, company, why) that `match` finds likely to be `contact`, oldest
+    first: what `add-lead` warns about and `--unique` refuses.
+
+    The leads sharing one of its blocks are found through the indexed `match_*` columns (an index lookup
+    per block, however many leads are stored), and the matcher decides among those."""
+    query = candidates_sql(contact)
+    if query is None:
+        return []
     region = resolved_region() if contact.phone else None
     out = []
-    for r in conn.execute(text(sql), params):
+    for r in conn.execute(text(query[0]), query[1]):
         if r.id == exclude:
             continue
         why = match(contact, Contact(r.name, r.company, r.email, r.phone, r.id), region)
