@@ -38,11 +38,8 @@ from sqlalchemy import text
 from pipecli.errors import PipecliError
 from pipecli.store.matchkeys import (
     KEY_CACHE,
-    LEGAL_SUFFIXES,
     MATCH_COLUMNS,
-    PHONE_TAIL,
     ROLE_MAILBOXES,
-    address_key,
     company_block,
     company_key,
     email_block,
@@ -52,16 +49,8 @@ from pipecli.store.matchkeys import (
     phone_block,
 )
 
-__all__ = [
-    "LEGAL_SUFFIXES",
-    "MATCH_COLUMNS",
-    "PHONE_TAIL",
-    "ROLE_MAILBOXES",
-    "address_key",
-    "company_key",
-    "email_key",
-    "match_columns",
-]
+# the canonical forms live with the store, which indexes them; the domain reads them here
+__all__ = ["MATCH_COLUMNS", "ROLE_MAILBOXES", "company_key", "email_key", "match_columns"]
 
 NAME_STRICT = 92  # names this similar at one company are one person
 NAME_LOOSE = 70  # names this similar sharing one phone are one person
