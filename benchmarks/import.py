@@ -16,6 +16,14 @@ processes (pipecli's import reads in a helper process), sampled every 20 ms, whe
 else the largest process's RSS (ru_maxrss from wait4).
 Targets (issue 3): pipecli within 2.5x the floor, at least 3x faster than sqlite-utils, peak memory
 under 100 MB.
+
+`--against PYTHON` also times the same import by another installation of pipecli (the interpreter of a
+virtual environment holding, say, the wheel of the commit before a change), run alternately with this one
+`--repeat` times, and prints the best wall and CPU time of each and this one's overhead in per cent: the
+figure issue 12 holds the event history to (an import that records events within 10-20 % of the one that
+did not). `--only pipecli` leaves out the floor, stdin and sqlite-utils runs.
+
+    python benchmarks/import.py --rows 1000000 --against /tmp/pre/bin/python --repeat 3 --only pipecli
 """
 
 from __future__ import annotations
@@ -185,12 +193,14 @@ class PeakMemory(threading.Thread):
             self.peak = max(self.peak, sum(map(_pss_kb, _tree(self.pid))) / 1024)
 
 
-def run(label: str, argv: list[str], env: dict, stdin_path: Path | None = None) -> tuple[float, float, float]:
+def run(
+    label: str, argv: list[str], env: dict, stdin_path: Path | None = None, cwd: Path | None = None
+) -> tuple[float, float, float]:
     """Run a child process; return (wall seconds, peak memory in MB, CPU seconds). Peak memory is the
     sampled PSS of the process and its helpers together where /proc allows, else the largest RSS."""
     start = time.perf_counter()
     stdin = open(stdin_path, "rb") if stdin_path else subprocess.DEVNULL
-    child = subprocess.Popen(argv, env=env, stdin=stdin, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    child = subprocess.Popen(argv, env=env, stdin=stdin, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=cwd)
     sampler = PeakMemory(child.pid)
     if os.path.exists(f"/proc/{child.pid}/smaps_rollup"):
         sampler.start()
@@ -213,11 +223,38 @@ def run(label: str, argv: list[str], env: dict, stdin_path: Path | None = None) 
     return seconds, peak, cpu
 
 
+def against(python: str, csv_path: Path, env: dict, fresh, repeat: int) -> None:
+    """Time `import FILE` by this tree and by the installation of `python`, alternately `repeat` times
+    each (so a change in the machine's load falls on both); print the best of each and the overhead."""
+    other_env = {k: v for k, v in env.items() if k != "PYTHONPATH"}
+    sides = {"this tree": (sys.executable, env), "reference": (python, other_env)}
+    best: dict[str, tuple[float, float, float]] = {}
+    for _ in range(max(1, repeat)):
+        for label, (interpreter, side_env) in sides.items():
+            argv = [interpreter, "-m", "pipecli", "--db", fresh(f"{label[:4]}.db"), "import", str(csv_path)]
+            # run from the data folder: `python -m` puts the working folder first on the path, and this
+            # tree's checkout there would shadow the reference's installation
+            wall, peak, cpu = run(label, argv, side_env, cwd=csv_path.parent)
+            old = best.get(label)
+            best[label] = (min(wall, old[0]), max(peak, old[1]), min(cpu, old[2])) if old else (wall, peak, cpu)
+    this, ref = best["this tree"], best["reference"]
+    print(
+        f"best of {repeat}: this tree {this[0]:.2f} s wall {this[2]:.2f} s cpu; reference {ref[0]:.2f} s wall {ref[2]:.2f} s cpu"
+    )
+    print(
+        f"overhead over the reference: {100 * (this[0] / ref[0] - 1):+.1f} % wall, {100 * (this[2] / ref[2] - 1):+.1f} % cpu"
+    )
+    print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--data", default=str(Path(tempfile.gettempdir()) / "pipecli-bench"))
     parser.add_argument("--floor", nargs=2, metavar=("CSV", "DB"), help=argparse.SUPPRESS)
+    parser.add_argument("--against", metavar="PYTHON", help="the interpreter of another pipecli installation")
+    parser.add_argument("--repeat", type=int, default=1, help="runs of each side with --against (best taken)")
+    parser.add_argument("--only", choices=("all", "pipecli"), default="all")
     args = parser.parse_args()
     if args.floor:
         floor(*args.floor)
@@ -238,6 +275,10 @@ def main() -> None:
             Path(str(data / name) + suffix).unlink(missing_ok=True)
         return str(data / name)
 
+    if args.against:
+        against(args.against, csv_path, env, fresh, args.repeat)
+    if args.only == "pipecli":
+        return
     results = {}
     results["floor"] = run("stdlib floor", [sys.executable, __file__, "--floor", str(csv_path), fresh("floor.db")], env)
     results["pipecli"] = run(

@@ -7,8 +7,9 @@ Builds a database of 10,000 leads (imported from a generated CSV), then prints t
 `show Ros<TAB>`, through the shell protocol bash uses), `pipecli list --limit 20` and `pipecli show 1`,
 next to two floors: `python -c "import typer"` and `python -c "import typer, sqlmodel, pendulum"`.
 
-Targets: --help, --version and a TAB at most 1.5x the first floor (they load none of the core);
-list and show at most 1.0x the second (the libraries they need, and nothing else worth measuring).
+Targets: --help, --version and a TAB at most 1.5x the first floor (they load none of the core, and
+build only the command they need); list and show at most 1.0x the second (the libraries they need, and
+nothing else worth measuring). The machine's load average is printed beside the figures.
 """
 
 from __future__ import annotations
@@ -109,9 +110,15 @@ def main() -> None:
             f"pipecli list --limit 20 ({args.leads:,} leads)": (pipecli + ["list", "--limit", "20"], env),
             f"pipecli show 1 ({args.leads:,} leads)": (pipecli + ["show", "1"], env),
         }
+        load_before = os.getloadavg()[0]
         found = timed(commands, args.runs)
+        load_after = os.getloadavg()[0]
     targets = dict.fromkeys(list(commands)[2:6], (first, 1.5))
     targets.update(dict.fromkeys(list(commands)[6:], (second, 1.0)))
+    print(
+        f"median of {args.runs} runs; load average {load_before:.1f} before, {load_after:.1f} after, on "
+        f"{os.cpu_count()} cores (on a busy machine the CPU ratio is the steadier one)"
+    )
     print(f"{'command':<46}{'wall':>8}{'ratio':>7}{'cpu':>8}{'ratio':>7}{'target':>8}  verdict (wall)")
     for name in (first, second):
         wall, cpu = found[name]

@@ -96,6 +96,18 @@ def is_shared(key: str) -> bool:
     return head in SHARED_SECTIONS if dot else key in SHARED_TOP
 
 
+def shared_in_file() -> dict[str, Any]:
+    """Return the shared settings the config file sets, by dotted key, unchecked (empty without a file);
+    a shared section that is not a table is left to its reader's error."""
+    data = load()
+    found = {key: data[key] for key in SHARED_TOP if key in data}
+    for name in SHARED_SECTIONS:
+        table = data.get(name)
+        if isinstance(table, dict):
+            found.update({f"{name}.{key}": value for key, value in table.items()})
+    return found
+
+
 def file_value(key: str) -> Any:
     """Return the config file's value of dotted `key`, or None when the file does not set it."""
     data: Any = load()

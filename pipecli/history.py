@@ -4,7 +4,9 @@ The journal's events (`store.journal`) record every change at the level of colum
 `lead_history` turns them into the lines `pipecli history ID` shows: created, stage from → to, a field's
 old and new value, an activity, a qualification answer, deleted; the columns a change keeps in step
 (time in stage, last event, furthest position) are recorded but not shown. `verify` replays the events
-and compares the result with the cached columns and rows, so a test can prove they agree.
+and compares the result with the cached columns and rows, so a test can prove they agree. What a field
+was at a moment has one rule here, written in SQL (`fields_as_of_sql`, `field_at_sql`) and in Python
+(`state_at`).
 """
 
 from __future__ import annotations
@@ -230,8 +232,55 @@ def verify(conn) -> list[str]:
     return problems
 
 
+# --- a lead's field at a moment: the one rule, in SQL for reports and in Python for one lead's events ------
+# An event at the moment itself has happened (only an event with `at > T` is after T); events of one moment
+# count in the order they were recorded (EVENT_ORDER). So a field's value at T is the old value of its
+# earliest change after T, else the value it has now; a lead's row event (creation, deletion) changes every
+# field, its old row saying what they were, and a lead whose earliest row event after T is its creation
+# did not exist at T. `fields_as_of_sql` and `field_at_sql` are the rule in SQL (a report at one moment,
+# a figure per deal); `state_at` is it in Python, over one lead's events (`reports.changes`).
+EVENT_ORDER = ("at", "id")
 # The lead columns a past moment's reports read that change by events other than moves.
 AS_OF_FIELDS = ("value_minor", "owner", "source", "expected_close", "archived_at", "forecast_category")
+
+
+def _after_sql(alias: str, moment: str) -> str:
+    """Return the SQL condition that an event (table alias `alias`, "" for none) is after `moment`."""
+    return f"{alias}at > {moment}"
+
+
+def _order_sql(alias: str = "") -> str:
+    return ", ".join(f"{alias}{c}" for c in EVENT_ORDER)
+
+
+def is_after(at: int, moment: int) -> bool:
+    """Return True when an event at `at` comes after the moment `moment` (the rule `_after_sql` writes)."""
+    return at > moment
+
+
+def state_at(events: list[tuple], fields: tuple[str, ...], moment: int, row: dict | None) -> dict | None:
+    """Return a lead's `fields` (as event text) at `moment`, by the rule above, from its events
+    ((at, field, old, new), in EVENT_ORDER) and its row now (None once deleted); None when the lead did
+    not exist then. A lead without row events after the moment existed when its row was created by then."""
+    values: dict = {}
+    exists = None
+    for at, name, old, _ in events:
+        if not is_after(at, moment):
+            continue
+        if name == "row:lead":
+            if exists is None:
+                exists = old is not None
+            if old is not None:
+                before = journal.load_row("lead", old) or {}
+                for key in fields:
+                    values.setdefault(key, journal.encode(before.get(key)))
+        elif name in fields:
+            values.setdefault(name, old)
+    if exists is None:
+        exists = row is not None and row["created_at"] <= moment
+    if not exists:
+        return None
+    return {k: values[k] if k in values else journal.encode(row[k]) if row else None for k in fields}
 
 
 def fields_as_of_sql(param: str = "asof") -> str:
@@ -246,8 +295,8 @@ def fields_as_of_sql(param: str = "asof") -> str:
     )
     return (
         f"(SELECT lead_id, {pivot} FROM ("
-        "SELECT lead_id, field, old, ROW_NUMBER() OVER (PARTITION BY lead_id, field ORDER BY at, id) AS rn "
-        f"FROM event WHERE at > :{param} AND field IN ({fields}) AND lead_id IS NOT NULL) first_after "
+        f"SELECT lead_id, field, old, ROW_NUMBER() OVER (PARTITION BY lead_id, field ORDER BY {_order_sql()}) AS rn "
+        f"FROM event WHERE {_after_sql('', ':' + param)} AND field IN ({fields}) AND lead_id IS NOT NULL) first_after "
         "WHERE rn = 1 GROUP BY lead_id)"
     )
 
@@ -258,8 +307,9 @@ def field_at_sql(field: str, lead: str, moment: str, cast: str | None = None) ->
     the earliest change after that moment when there is one, else the value now. `cast` turns the event's
     text back into the column's type. It exists for figures that count each deal at its own moment (the
     backtest's actual); `fields_as_of_sql` serves a whole report at one moment."""
-    later = f"FROM event e WHERE e.lead_id = {lead}.id AND e.field = '{field}' AND e.at > {moment}"  # ix_event_lead
-    old = f"(SELECT e.old {later} ORDER BY e.at, e.id LIMIT 1)"
+    # ix_event_lead
+    later = f"FROM event e WHERE e.lead_id = {lead}.id AND e.field = '{field}' AND {_after_sql('e.', moment)}"
+    old = f"(SELECT e.old {later} ORDER BY {_order_sql('e.')} LIMIT 1)"
     then = f"CAST({old} AS {cast})" if cast else old
     return f"CASE WHEN EXISTS (SELECT 1 {later}) THEN {then} ELSE {lead}.{field} END"
 

@@ -22,9 +22,10 @@ from pipecli import clock, identity, pipelines, team
 from pipecli.activities import activities_of, check_kind, engages
 from pipecli.errors import PipecliError
 from pipecli.history import lead_history
-from pipecli.pipelines import UNKNOWN_PATH
+from pipecli.pipelines import UNKNOWN_PATH, forecast_category
 from pipecli.scoring import score as scoring
 from pipecli.store import journal
+from pipecli.store.sql import KEYED_IMPORT_LOCK, serialise
 
 # Something before the first @, a dot after it, no spaces (the shape check `add-lead` and `import` share).
 EMAIL = re.compile(r"[^@\s]+@\S*\.\S*")
@@ -40,9 +41,6 @@ EDITABLE = (
     "external_id",
     "forecast_category",
 )
-# A deal's forecast category, as sellers call their deals in a SaaS CRM's roll-up: commit (will close in its
-# period), best (might), pipeline (too early to say; a deal without one), omit (left out of the roll-up).
-FORECAST_CATEGORIES = ("commit", "best", "pipeline", "omit")
 
 
 def _clean_text(value: str | None) -> str | None:
@@ -123,7 +121,11 @@ def add_lead(
     note: str | None = None,
     at: int | None = None,
 ) -> int:
-    """Add a lead (to the default pipeline's first stage unless told otherwise); return its id."""
+    """Add a lead (to the default pipeline's first stage unless told otherwise); return its id.
+
+    Holds the keyed imports' lock to the commit (PostgreSQL): a keyed import running meanwhile would not
+    see this lead and add a second one for its e-mail."""
+    serialise(conn, KEYED_IMPORT_LOCK)
     name = _clean_text(name)
     if not name:
         raise PipecliError("a lead needs a name")
@@ -192,7 +194,11 @@ class Added:
 
 def add_checked(conn, name: str, *, unique: bool = False, **details) -> Added:
     """Add a lead as `add_lead` does after looking for likely duplicates among the stored leads; return
-    its id with them. With `unique`, a likely duplicate refuses the lead (nothing is written)."""
+    its id with them. With `unique`, a likely duplicate refuses the lead (nothing is written).
+
+    The look and the insert run under the keyed imports' lock, as an import's own do: a keyed import
+    running meanwhile either commits first (and its leads are found here) or waits (and finds this one)."""
+    serialise(conn, KEYED_IMPORT_LOCK)
     contact = identity.Contact(name, details.get("company"), check_email(details.get("email")), details.get("phone"))
     found = identity.likely_duplicates(conn, contact)
     if unique and found:
@@ -309,17 +315,6 @@ def edit_lead(conn, lead_id: int, changes: dict, at: int | None = None) -> dict:
     set_fields(conn, lead, values, at)
     scoring.refresh(conn, lead_id)
     return get_lead(conn, lead_id)
-
-
-def forecast_category(text_: str) -> str | None:
-    """Return the forecast category `text_` names (any case; '' is None, no category), or raise naming the
-    known ones: the one check of a category, for `edit` and the import."""
-    folded = text_.strip().lower()
-    if not folded:
-        return None
-    if folded not in FORECAST_CATEGORIES:
-        raise PipecliError(f"forecast category {text_!r} is not one of {', '.join(FORECAST_CATEGORIES)}")
-    return folded
 
 
 def delete_lead(conn, lead_id: int) -> dict:

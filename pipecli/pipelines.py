@@ -88,6 +88,21 @@ DEFAULT_STAGES: list[tuple[str, float | None, int | None]] = [
     ("Proposal", 0.70, 10),
 ]
 OUTCOMES = ("won", "lost")
+# A deal's forecast category, as sellers call their deals in a SaaS CRM's roll-up: commit (will close in its
+# period), best (might), pipeline (too early to say; a deal without one), omit (left out of the roll-up). A
+# stage may hold a default (`configure_stage`), which the forecast uses for its deals that have none.
+FORECAST_CATEGORIES = ("commit", "best", "pipeline", "omit")
+
+
+def forecast_category(text_: str) -> str | None:
+    """Return the forecast category `text_` names (any case; '' is None, no category), or raise naming the
+    known ones: the one check of a category, for `edit`, the import and a stage's default."""
+    folded = text_.strip().lower()
+    if not folded:
+        return None
+    if folded not in FORECAST_CATEGORIES:
+        raise PipecliError(f"forecast category {text_!r} is not one of {', '.join(FORECAST_CATEGORIES)}")
+    return folded
 
 
 def default_probability(position: int, count: int) -> float:
@@ -298,8 +313,10 @@ def configure_stage(
     triggers: str | None = None,
     rename: str | None = None,
     qualification: bool = False,
+    forecast_category_: str | None = None,
 ) -> dict[str, Any]:
-    """Set a stage's probability, stale-after days, triggers or name; return the updated stage."""
+    """Set a stage's probability, stale-after days, triggers, name or default forecast category ('' clears
+    it); return the updated stage."""
     p = get_pipeline(conn, pipeline)
     s = find_stage(conn, p["id"], stage)
     changes: dict[str, Any] = {}
@@ -317,6 +334,10 @@ def configure_stage(
 
         kinds = [check_kind(k) for k in triggers.split(",") if k.strip()]
         changes["triggers"] = ",".join(kinds) or None
+    if forecast_category_ is not None:
+        if s["kind"] != "open":
+            raise PipecliError("only an open stage has a forecast category: won and lost deals are not forecast")
+        changes["forecast_category"] = forecast_category(forecast_category_)
     if rename is not None:
         new = _check_name(rename, "stage")
         if s["kind"] != "open":

@@ -6,11 +6,19 @@ qualification rules — is the same for everyone who opens the database, so it l
 database is, who you are, locale, date order, mail). Layering (`config.in_force`): **the database's value
 wins**, then the config file's, then the default; a config file that still sets a key the database holds
 otherwise gets a warning naming the database's value. The keys and their limits are the sections' own
-specs (`SPECS`), checked by the one checker (`config.check`); a mistyped key gets the closest known one.
+specs (`specs()`), checked by the one checker (`config.check`); a mistyped key gets the closest known one.
 
 Every change is one transaction and one journal entry (`store.journal`: author and time), so `changes`
 lists it and `undo` reverts it. A currency change on a database that holds amounts is refused: the amounts
 are integers in the old currency's minor units and would be misread.
+
+**Adoption** (`adopt`): a database that holds no shared setting and never adopted any takes the shared
+keys of the config file of whoever first writes to it (the command line hooks it into that write's
+transaction, `Store.first_write`), as a journal entry of its own ahead of the command's, and says so once;
+from then on the file's keys are the database's, and a file that sets one otherwise is warned about. The
+meta key `ADOPTED` records that it happened, so a database whose settings were all unset later does not
+adopt again; `settings import` records it too. A write by someone who may not change settings (a seller
+or manager on PostgreSQL) adopts nothing: the team admin's first write does.
 """
 
 from __future__ import annotations
@@ -30,21 +38,34 @@ from sqlalchemy.engine import Connection
 from pipecli import clock, config, money
 from pipecli.config import ConfigError
 from pipecli.errors import PipecliError
-from pipecli.qualify import QualificationSection
-from pipecli.reports.clean import CleanSection
-from pipecli.reports.forecast import Settings as ForecastSection
-from pipecli.scoring.rules import ScoringSection
 from pipecli.store import access, journal
 
-# The spec of each shared section (None: the top-level keys, of which only config.SHARED_TOP are shared).
-SPECS: dict[str | None, type[Any]] = {
-    None: config.TopLevel,
-    "scoring": ScoringSection,
-    "forecast": ForecastSection,
-    "clean": CleanSection,
-    "qualification": QualificationSection,
-}
 PERSONAL_SECTIONS = ("mail",)  # read from the config file only
+ADOPTED = "settings_adopted"  # meta: when (epoch seconds) and from which file the database adopted settings
+_specs: dict[str | None, type[Any]] = {}
+
+
+def specs() -> dict[str | None, type[Any]]:
+    """Return the spec of each shared section (None: the top-level keys, of which only config.SHARED_TOP
+    are shared)."""
+    if not _specs:
+        # start-up: the forecast's spec module loads numpy, and every write command imports this module
+        # to see whether its database adopts settings (`adopt`)
+        from pipecli.qualify import QualificationSection
+        from pipecli.reports.clean import CleanSection
+        from pipecli.reports.forecast import Settings as ForecastSection
+        from pipecli.scoring.rules import ScoringSection
+
+        _specs.update(
+            {
+                None: config.TopLevel,
+                "scoring": ScoringSection,
+                "forecast": ForecastSection,
+                "clean": CleanSection,
+                "qualification": QualificationSection,
+            }
+        )
+    return _specs
 
 
 @dataclass(frozen=True)
@@ -63,7 +84,7 @@ def known_keys() -> list[str]:
     """Return every dotted key a team shares, in the order `settings list` shows them."""
     keys = list(config.SHARED_TOP)
     for name in config.SHARED_SECTIONS:
-        keys += [f"{name}.{key}" for key in config.spec_fields(SPECS[name])]
+        keys += [f"{name}.{key}" for key in config.spec_fields(specs()[name])]
     return keys
 
 
@@ -85,7 +106,7 @@ def _split(key: str) -> tuple[str | None, str]:
 
 
 def _default(section: str | None, key: str) -> Any:
-    field = config.spec_fields(SPECS[section])[key]
+    field = config.spec_fields(specs()[section])[key]
     if field.default_factory is not dataclasses.MISSING:
         return field.default_factory()
     return field.default
@@ -96,7 +117,7 @@ def parse_value(key: str, raw: str) -> Any:
     the setting takes it: TOML syntax, except that a text setting takes the words as typed; raise
     ConfigError when it does not fit the key's type and limits."""
     section, name = _split(key)
-    spec = SPECS[section]
+    spec = specs()[section]
     hint = typing.get_type_hints(spec)[config.spec_fields(spec)[name].name]
     optional = typing.get_origin(hint) in (typing.Union, types.UnionType)
     is_text = hint is str or (optional and str in typing.get_args(hint))
@@ -113,7 +134,7 @@ def _checked(key: str, value: Any, where: str) -> Any:
     """Return `value` of `key` as stored (a currency code in capitals), or raise ConfigError starting with
     `where` when the key's spec refuses it (`config.check`) or a currency is not ISO 4217."""
     section, name = _split(key)
-    value = config.check(SPECS[section], section, name, value, where)
+    value = config.check(specs()[section], section, name, value, where)
     if key == "currency":
         value = value.strip().upper()
         if not money.known_currency(value):
@@ -201,6 +222,17 @@ def unset(conn: Connection, key: str) -> Setting:
     return get(conn, key)
 
 
+def _shared_of(data: dict[str, Any], source: Path) -> dict[str, Any]:
+    """Return the shared settings a TOML file's `data` sets, by dotted key, unchecked."""
+    found: dict[str, Any] = {k: data[k] for k in config.SHARED_TOP if k in data}
+    for name in config.SHARED_SECTIONS:
+        table = data.get(name, {})
+        if not isinstance(table, dict):
+            raise ConfigError(f"{source}: [{name}] must be a table")
+        found.update({f"{name}.{k}": v for k, v in table.items()})
+    return found
+
+
 def import_file(conn: Connection, file: Path | None) -> list[Setting]:
     """Copy every shared setting a TOML file sets (default: the user's config file) into the database, in
     one transaction; return those set. A team adopts one person's settings this way."""
@@ -209,12 +241,7 @@ def import_file(conn: Connection, file: Path | None) -> list[Setting]:
         data = tomllib.loads(source.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise ConfigError(f"{source} cannot be read: {exc}") from None
-    found: dict[str, Any] = {k: data[k] for k in config.SHARED_TOP if k in data}
-    for name in config.SHARED_SECTIONS:
-        table = data.get(name, {})
-        if not isinstance(table, dict):
-            raise ConfigError(f"{source}: [{name}] must be a table")
-        found.update({f"{name}.{k}": v for k, v in table.items()})
+    found = _shared_of(data, source)
     if not found:
         raise PipecliError(f"{source} sets no shared setting; nothing was changed")
     for key, value in found.items():
@@ -222,5 +249,50 @@ def import_file(conn: Connection, file: Path | None) -> list[Setting]:
         if key == "currency":
             _refuse_currency_change(conn, config.currency(), checked)
         _write(conn, key, checked)
+    _mark_adopted(conn, source)
     _installed(conn)
     return [s for s in listing(conn) if s.key in found]
+
+
+def _mark_adopted(conn: Connection, source: Path) -> None:
+    """Record in meta that the database adopted settings (from `source`, now): it never adopts again."""
+    if conn.execute(text("SELECT 1 FROM meta WHERE key = :k"), {"k": ADOPTED}).first() is None:
+        conn.execute(
+            text("INSERT INTO meta (key, value) VALUES (:k, :v)"), {"k": ADOPTED, "v": f"{clock.now_ts()} {source}"}
+        )
+
+
+def adopt(conn: Connection) -> list[Setting]:
+    """Adopt the writer's config file's shared settings into a database that holds none and never adopted
+    any (see the module docstring), as a journal entry of its own; return those adopted (empty when there
+    was nothing to adopt). Cheap when there is nothing to do: the config file is read first, and a
+    database that adopted answers one query. Raise ConfigError, naming the file and the key, when a value
+    the file sets is not valid (nothing is adopted, and the write fails whole)."""
+    wanted = config.shared_in_file()
+    if not wanted:
+        return []
+    if not access.may_change_settings(conn):
+        return []  # only an admin changes settings: the admin's first write adopts theirs
+    if conn.execute(text("SELECT 1 FROM meta WHERE key = :k"), {"k": ADOPTED}).first() is not None:
+        return []
+    source = config.path()
+    if conn.execute(text("SELECT 1 FROM setting")).first() is not None:
+        _mark_adopted(conn, source)  # set by `settings set` before any adoption: the database has its own
+        return []
+    checked = {key: _checked(key, value, f"config file {source}:") for key, value in wanted.items()}
+    command = journal.journal_of(conn)
+    adoption = journal.Journal(
+        dataclasses.replace(
+            command.invocation,
+            command=f"adopt the shared settings of {source} (on the first write: {command.invocation.command})",
+        )
+    )
+    conn.info[journal.KEY] = adoption
+    try:
+        for key, value in checked.items():
+            _write(conn, key, value)
+    finally:
+        conn.info[journal.KEY] = command
+    _mark_adopted(conn, source)
+    _installed(conn)
+    return [s for s in listing(conn) if s.key in checked]

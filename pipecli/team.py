@@ -14,6 +14,7 @@ file's permissions (or the grants) are the access control.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import text
@@ -170,17 +171,33 @@ def check_owner(conn: Connection, owner: str | None, adding: bool) -> str | None
     name, role = access.member(conn)
     if role == "free":
         return owner
+    return _owner_among(name, role, [m.name for m in members(conn)], owner, adding, "--owner")
+
+
+def _owner_among(me: str, role: str | None, known: list[str], owner: str | None, adding: bool, what: str) -> str | None:
+    """Return the owner role `role` (the connection's role `me`) may give a lead, among the members `known`."""
     if owner is None or not owner.strip():
-        return name if adding and role == "seller" else None
+        return me if adding and role == "seller" else None
     wanted = owner.strip().lower()
-    known = [m.name for m in members(conn)]
     if wanted not in known:
         raise PipecliError(
-            f"--owner {owner.strip()} is not a member of the team (members: {', '.join(known)}); see `pipecli team list`"
+            f"{what} {owner.strip()} is not a member of the team (members: {', '.join(known)}); see `pipecli team list`"
         )
-    if role == "seller" and wanted != name:
-        raise PipecliError(f"permission denied: seller {name} may not give a lead to {wanted}; nothing was changed")
+    if role == "seller" and wanted != me:
+        raise PipecliError(f"permission denied: seller {me} may not give a lead to {wanted}; nothing was changed")
     return wanted
+
+
+def owner_checker(conn: Connection) -> Callable[[str | None], str | None] | None:
+    """Return the check of each imported row's owner (None when the database has no team: owner stays free
+    text): it returns the owner the row's lead gets, as `check_owner` for a new lead, and raises naming the
+    members, or the seller's right, for an owner the connection's role may not give a lead. The team is
+    read once, so the check costs nothing per row but a lookup."""
+    name, role = access.member(conn)
+    if role == "free":
+        return None
+    known = [m.name for m in members(conn)]
+    return lambda owner: _owner_among(name, role, known, owner, True, "owner")
 
 
 def hidden(conn: Connection, lead_id: int) -> bool:

@@ -130,10 +130,12 @@ def test_errors_change_nothing(cli):
         result = cli(*args, ok=False)
         assert result.exit_code == 1, args
         assert result.stderr.startswith("pipecli: ") and result.stderr.count("\n") == 1
-    for args in (("log", lead, "dance"), ("list", "--sort", "sideways")):  # not one of the choices: a usage error
+    # not one of the choices: a usage error, one line naming the parameter
+    for args, name in ((("log", lead, "dance"), "KIND"), (("list", "--sort", "sideways"), "--sort")):
         result = cli(*args, ok=False)
         assert result.exit_code == 2, args
-        assert f"'{args[-1]}' is not one of" in result.stderr
+        assert result.stderr.startswith(f"pipecli {args[0]}: {name}: '{args[-1]}' is not one of ")
+        assert result.stderr.count("\n") == 1 and result.stdout == ""
     assert cli.sql("SELECT * FROM lead") == before
 
 

@@ -142,7 +142,7 @@ def test_concurrent_keyed_imports_of_the_same_keys_add_each_lead_once(cli, db_pa
         )
         for path in files
     ]
-    finished = [p.communicate(timeout=120) for p in procs]
+    finished = [p.communicate(timeout=270) for p in procs]
     counts = []
     for proc, (_, err) in zip(procs, finished):
         assert proc.returncode == 0, err
@@ -157,3 +157,55 @@ def test_concurrent_keyed_imports_of_the_same_keys_add_each_lead_once(cli, db_pa
     assert len(cli.sql("SELECT DISTINCT company FROM lead WHERE email IS NOT NULL")) == 1
     again = cli("import", str(files[0]), "--key", "email")
     assert "0 inserted" in again.stderr and "rejected" in again.stderr and "matches" not in again.stderr
+
+
+RACE_ROWS, RACE_ADDS = 1000, 40
+
+
+def test_add_lead_racing_a_keyed_import_of_its_email_never_adds_a_silent_second_lead(cli, db_path, tmp_path):
+    """Issue 19: a keyed import holds `sql.KEYED_IMPORT_LOCK` over its read-then-insert, but `add-lead`
+    did not take it: on PostgreSQL an add-lead of an e-mail the running import was inserting looked for
+    duplicates before the import committed, found none, and added a second lead for the e-mail, with no
+    warning and past `--unique`. Two real processes at once: a keyed import of RACE_ROWS e-mails and a
+    process adding RACE_ADDS of them, every other one with --unique. Each add must come out as if it ran
+    before the import (the import then updates its lead) or after it (--unique refuses naming the
+    import's lead; without it the lead is added with the duplicate warning)."""
+    path = tmp_path / "keyed.csv"
+    with open(path, "w", newline="") as handle:
+        out = csv.writer(handle)
+        out.writerow(["name", "email", "company"])
+        out.writerows([f"K-{i}", f"k{i}@example.com", "Imported"] for i in range(RACE_ROWS))
+    emails = [f"k{i}@example.com" for i in range(0, RACE_ROWS, RACE_ROWS // RACE_ADDS)]
+    adds = [["add-lead", f"Added {e}", "--email", e] + (["--unique"] if n % 2 else []) for n, e in enumerate(emails)]
+    keyed = subprocess.Popen(
+        [sys.executable, "-m", "pipecli", "--db", db_path, "import", str(path), "--key", "email"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    adder = driver(db_path, adds)
+    (_, import_err), (added_out, added_err) = keyed.communicate(timeout=240), adder.communicate(timeout=240)
+    assert keyed.returncode == 0, import_err
+    assert adder.returncode == 0, added_err
+    found = re.search(r"(\d+) inserted, (\d+) updated, 0 unchanged, 0 rejected", import_err)
+    assert found, import_err
+    inserted, updated = map(int, found.groups())
+    before = after = 0  # adds that ran before the import, and after it
+    for (args, code, _, err), email in zip(json.loads(added_out), emails):
+        leads = cli.sql("SELECT name, company FROM lead WHERE email = :e ORDER BY id", e=email)
+        if code == 1:  # --unique, after the import: refused, naming the import's lead
+            assert "--unique" in args and "looks like lead" in err and err.count("\n") == 1, (args, err)
+            assert leads == [(f"K-{int(email[1:].split('@')[0])}", "Imported")], (email, leads)
+            after += 1
+        elif "looks like lead" in err:  # added after the import, and said so
+            assert code == 0 and "--unique" not in args, (args, err)
+            assert len(leads) == 2 and leads[0][1] == "Imported" and leads[1][0] == f"Added {email}", (email, leads)
+            after += 1
+        else:  # added before the import, which then found it and updated it: one lead, the import's values
+            assert code == 0 and err == "", (args, err)
+            assert leads == [(f"K-{int(email[1:].split('@')[0])}", "Imported")], (email, leads)
+            before += 1
+    assert before + after == RACE_ADDS
+    assert (inserted, updated) == (RACE_ROWS - before, before)
+    print(f"add-lead racing a keyed import: {before} adds before it, {after} after")

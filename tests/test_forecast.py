@@ -334,3 +334,35 @@ def test_a_bad_forecast_category_is_one_line_and_changes_nothing(cli):
     assert result.exit_code == 1 and len(result.stderr.strip().splitlines()) == 1
     assert "not one of commit, best, pipeline, omit" in result.stderr
     assert cli.scalar("SELECT COUNT(*) FROM event") == before
+
+
+def test_a_stage_s_default_category_counts_for_its_deals_without_one(cli):
+    ids = build(cli)
+    cli("pipeline", "stage", "Sales", "Qualification", "--forecast-category", "Commit")  # any case
+    cli("pipeline", "stage", "Sales", "Proposal", "--forecast-category", "best")
+    cli("edit", ids["X"], "--forecast-category", "omit")  # the deal's own category wins over its stage's
+    cli("move", ids["Y"], "Proposal")  # Y has none: it takes Proposal's default
+    p = periods(run(cli, "--probabilities", "stage", "--runs", "200"))
+    nov, dec = p["2026-11"], p["2026-12"]
+    # November: won €400 (K); Y €3000 now in Proposal: best; W €500 in Contact: pipeline
+    assert (nov["won"], nov["commit"], nov["best_case"], nov["pipeline"], nov["omitted"]) == (400, 400, 3400, 500, 0)
+    # December: V €800 in Qualification: commit; X €1000 in Proposal but omitted by hand
+    assert (dec["commit"], dec["best_case"], dec["pipeline"], dec["omitted"]) == (800, 800, 0, 1000)
+    assert cli.scalar("SELECT forecast_category FROM lead WHERE id = :i", i=ids["Y"]) is None  # nothing stored
+    cli("pipeline", "stage", "Sales", "Proposal", "--forecast-category", "")  # '' clears the default
+    nov = periods(run(cli, "--probabilities", "stage", "--runs", "200"))["2026-11"]
+    assert (nov["best_case"], nov["pipeline"]) == (400, 3500)
+    cli("undo", "--yes")  # the setup change is journaled: undo brings the default back
+    assert cli.scalar("SELECT forecast_category FROM stage WHERE name = 'Proposal'") == "best"
+
+
+def test_a_bad_stage_category_is_one_line_and_changes_nothing(cli):
+    build(cli)
+    for stage, value, says in (
+        ("Proposal", "maybe", "not one of commit, best, pipeline, omit"),
+        ("won", "commit", "only an open stage has a forecast category"),
+    ):
+        result = cli("pipeline", "stage", "Sales", stage, "--forecast-category", value, ok=False)
+        assert result.exit_code == 1 and len(result.stderr.strip().splitlines()) == 1
+        assert says in result.stderr
+    assert cli.scalar("SELECT COUNT(*) FROM stage WHERE forecast_category IS NOT NULL") == 0

@@ -7,6 +7,7 @@ import datetime as _dt
 import json
 
 import pytest
+from sqlalchemy import text
 from test_forecast import add_deal
 
 from pipecli.reports import timing
@@ -163,3 +164,35 @@ def test_open_deals_are_timed_over_calendar_periods_so_a_short_current_month_get
     share = 2.625 / 30.436875
     got = [p["from_open"] for p in data["periods"]]
     assert got == pytest.approx([1000 * 0.7 * share, 1000 * 0.7 * (1 - share), 0], abs=0.01)
+
+
+def test_the_lead_table_paths_count_and_sample_exactly_what_the_history_paths_do(cli):
+    # the current forecast counts arrivals from the cohort index's ranges and seeks its sample by id; the
+    # as-of path counts by quarter hour and tests each id: the same figures on the same leads
+    from test_forecast import build
+
+    from pipecli import clock
+    from pipecli.reports import arrivals, state
+
+    build(cli)
+    for i in range(7):  # more months of arrivals, some closed
+        lead = add_deal(cli, f"A{i}", f"2026-0{i + 1}-1{i}", "10")
+        if i % 2:
+            cli("move", lead, "won", "--at", f"2026-0{i + 1}-2{i}")
+    store = cli.store()
+    with store.read() as conn:
+        rel, params = state.lead_state(1, None, conn.dialect.name)
+        t = clock.now_ts()
+        for period in ("month", "quarter", "week"):
+            by_quarter = arrivals._counts_by_quarter_hour(conn, rel, params, t, period)
+            assert arrivals._counts_from_index(conn, 1, t, period) == by_quarter
+            assert sum(by_quarter.values()) == 16
+        for step in (2, 3):
+            picked = {}
+            for seek in (False, True):
+                leads, kept = timing.sample_from(conn, rel, step, seek)
+                picked[seek] = [
+                    r[0] for r in conn.execute(text(f"SELECT l.id FROM {leads} WHERE {kept} ORDER BY 1"), params)
+                ]
+            assert picked[True] == picked[False] == [i for i in range(1, 17) if i % step == 0]
+    store.dispose()

@@ -254,7 +254,7 @@ def test_the_readme_tour_runs_as_written_in_a_fresh_folder(tmp_path, backend, mo
     env["PIPECLI_DB"] = str(folder / "tour.db")
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
     script = "set -e\ntrap 'echo \"FAILED: $BASH_COMMAND\" >&2' ERR\n" + block
-    done = subprocess.run(["bash", "-c", script], cwd=folder, env=env, capture_output=True, text=True, timeout=120)
+    done = subprocess.run(["bash", "-c", script], cwd=folder, env=env, capture_output=True, text=True, timeout=270)
     assert done.returncode == 0, done.stderr
     assert "FAILED" not in done.stderr and "internal error" not in done.stderr
     assert "read as" in done.stderr  # the --at given in words says what it recorded

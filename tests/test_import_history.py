@@ -7,6 +7,7 @@ import json
 import re
 from pathlib import Path
 
+from pipecli import clock
 from tests.conftest import Cli
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -253,3 +254,100 @@ def test_an_upsert_records_its_changes_and_undo_restores_them(cli, tmp_path, mon
     cli("undo", "--yes")
     after = cli.every_row()
     assert after["lead"] == before["lead"] and after["lead_extra"] == before["lead_extra"]
+
+
+# --- upserts: each changed field an event, exactly as `move` and `edit` record it ------------------------
+
+UPSERT_HEADER = "name,external_id,value,stage,owner,source,close_date,lost_reason\n"
+FIRST_ROWS = (
+    "Anna,A1,100,Prospecting,bob,web,2026-12-01,\n"
+    "Bea,B1,200,Contact,bob,web,2026-12-05,\n"
+    "Cid,C1,300,lost,bob,web,2026-11-10,too pricey\n"
+)
+# Anna: value 100 -> 150, owner bob -> carl, Prospecting -> Meeting, expected close -> 2026-12-10; Bea: as
+# she was; Cid: still lost, the reason "too pricey" -> "no budget".
+SECOND_ROWS = (
+    "Anna,A1,150,Meeting,carl,web,2026-12-10,\n"
+    "Bea,B1,200,Contact,bob,web,2026-12-05,\n"
+    "Cid,C1,300,lost,bob,web,2026-11-10,no budget\n"
+)
+
+
+def _second_cli(backend, tmp_path, request) -> Cli:
+    """Return a Cli on a second fresh database of the test's backend."""
+    if backend == "sqlite":
+        other = Cli(str(tmp_path / "by-hand.db"))
+        other("db", "init")
+        return other
+    server = request.getfixturevalue("pg_server")
+    name = server.fresh()
+    request.addfinalizer(lambda: server.drop(name))
+    return Cli(server.url_of(name))
+
+
+def test_an_upsert_records_each_changed_field_as_move_and_edit_would(cli, backend, tmp_path, request, monkeypatch):
+    monkeypatch.setenv("PIPECLI_NOW", "2026-11-20 09:00")
+    first, second = tmp_path / "first.csv", tmp_path / "second.csv"
+    first.write_text(UPSERT_HEADER + FIRST_ROWS)
+    second.write_text(UPSERT_HEADER + SECOND_ROWS)
+    by_hand = _second_cli(backend, tmp_path, request)
+    for db in (cli, by_hand):
+        db("import", str(first), "--key", "external_id")
+    anna, bea, cid = (cli.scalar("SELECT id FROM lead WHERE external_id = :k", k=k) for k in ("A1", "B1", "C1"))
+    before = cli.every_row()
+
+    monkeypatch.setenv("PIPECLI_NOW", "2026-11-21 10:00")
+    monkeypatch.setenv("PIPECLI_USER", "marta")
+    said = cli("import", str(second), "--key", "external_id")
+    assert "0 inserted, 2 updated, 1 unchanged" in said.stderr
+    # the same changes made by hand, in the order the upsert makes them (the move, then the fields)
+    by_hand("move", anna, "Meeting")
+    by_hand("edit", anna, "--value", "150", "--owner", "carl", "--expected-close", "2026-12-10")
+    by_hand("edit", cid, "--lost-reason", "no budget")
+
+    upserted = cli.sql(
+        "SELECT lead_id, at, field, old, new FROM event WHERE journal_id = (SELECT MAX(id) FROM journal)"
+    )
+    by_hand_events = by_hand.sql(
+        "SELECT lead_id, at, field, old, new FROM event WHERE journal_id > (SELECT MIN(id) FROM journal)"
+    )
+    key = lambda r: tuple("" if v is None else str(v) for v in r)  # noqa: E731
+    assert sorted(upserted, key=key) == sorted(by_hand_events, key=key)
+    moved_at = clock.parse_ts("2026-11-21 10:00")
+    fields = {(r[0], r[2]): (r[3], r[4]) for r in upserted}
+    assert fields[(anna, "value_minor")] == ("10000", "15000")
+    assert fields[(anna, "owner")] == ("bob", "carl")
+    assert fields[(anna, "expected_close")] == ("2026-12-01", "2026-12-10")
+    assert fields[(anna, "stage_id")][1] == str(cli.scalar("SELECT id FROM stage WHERE name = 'Meeting'"))
+    assert fields[(cid, "lost_reason")] == ("too pricey", "no budget")
+    assert {r[1] for r in upserted} == {moved_at}
+    assert bea not in {r[0] for r in upserted}  # unchanged: nothing recorded
+    assert not {(anna, f) for f in ("name", "source")} & fields.keys()  # unchanged fields record nothing
+
+    # the stage history is the one `move` gives, and `history` shows who made each change with which command
+    history = {k: json.loads(db("export", "--format", "json", "--what", "history").stdout) for k, db in
+               (("upsert", cli), ("by hand", by_hand))}  # fmt: skip
+    assert history["upsert"] == history["by hand"]
+    shown = json.loads(cli("history", anna, "--format", "json").stdout)
+    latest = [(c["field"], c["from"], c["to"], c["who"]) for c in shown if c["at"].startswith("2026-11-21")]
+    assert ("stage", "Prospecting", "Meeting", "marta") in latest
+    assert ("value", "€100.00", "€150.00", "marta") in latest
+    assert ("owner", "bob", "carl", "marta") in latest
+    assert all("import" in c["command"] for c in shown if c["at"].startswith("2026-11-21"))
+    assert cli.verify() == []
+
+    # a re-import of the same file changes nothing and records nothing
+    rows_after = cli.every_row()
+    monkeypatch.setenv("PIPECLI_NOW", "2026-11-22 10:00")
+    again = cli("import", str(second), "--key", "external_id")
+    assert "0 updated, 3 unchanged" in again.stderr
+    assert cli.every_row() == rows_after
+
+    # undo takes the whole upsert back, stage history included
+    listed = json.loads(cli("undo", "--list", "--format", "json").stdout)
+    assert listed[0]["command"].endswith(f"import {second} --key external_id")
+    cli("undo", "--yes")
+    after_undo = cli.every_row()
+    for table in ("lead", "stage_change", "lead_extra"):
+        assert after_undo[table] == before[table], table
+    assert cli.verify() == []

@@ -188,6 +188,60 @@ def test_create_leads_adds_unmatched_addresses_to_the_first_stage(cli, tmp_path)
     assert len(activities(cli, lead[0][0])) == 2
 
 
+def test_a_later_create_leads_adds_the_leads_of_messages_read_before_without_rescan(cli, tmp_path):
+    """A sync without --create-leads reads Zed's two messages and finds no lead; a later sync with it
+    reads those two again (not Ann's, nor the one between the seller's own addresses), adds Zed's lead and
+    logs them once; after that nothing is read again."""
+    ann = add_lead(cli, "Ann", "ann@acme.example")
+    msgs = [
+        message("Ann <ann@acme.example>", ME, "from ann", NOW - 3 * DAY),
+        message("Zed Zulu <zed@newco.example>", ME, "from zed", NOW - 2 * DAY),
+        message(ME, "zed@newco.example", "to zed", NOW - DAY, message_id=False),
+        message(ME, "sales@seller.example", "to myself", NOW - DAY + 60),
+    ]
+    box = maildir(tmp_path / "Maildir", msgs)
+    first = json.loads(sync(cli, box, "--format", "json").stdout)
+    assert (first["scanned"], first["logged"], first["unmatched"], first["created_leads"]) == (4, 1, 3, 0)
+    again = json.loads(sync(cli, box, "--format", "json").stdout)
+    assert again["scanned"] == 0  # without --create-leads the unmatched ones are not read again
+    created = json.loads(sync(cli, box, "--create-leads", "--format", "json").stdout)
+    assert (created["scanned"], created["logged"], created["created_leads"], created["unmatched"]) == (2, 2, 1, 0)
+    zed = cli.scalar("SELECT id FROM lead WHERE email = 'zed@newco.example'")
+    assert cli.scalar("SELECT name FROM lead WHERE id = :i", i=zed) == "Zed Zulu"
+    assert {r[3]: r[0] for r in activities(cli)} == {"from ann": ann, "from zed": zed, "to zed": zed}
+    assert cli.scalar("SELECT COUNT(*) FROM mail_seen WHERE key LIKE 'unmatched:%'") == 0
+    for flags in ([], ["--create-leads"]):
+        after = json.loads(sync(cli, box, *flags, "--format", "json").stdout)
+        assert (after["scanned"], after["logged"]) == (0, 0), flags
+    # an mbox (read whole every time) with the same messages: each already logged, nothing twice
+    mbox = mailbox.mbox(tmp_path / "copy.mbox")
+    for m in msgs:
+        mbox.add(m)
+    mbox.flush()
+    again = json.loads(sync(cli, tmp_path / "copy.mbox", "--create-leads", "--format", "json").stdout)
+    assert (again["scanned"], again["already_logged"], again["logged"], again["created_leads"]) == (4, 3, 0, 0)
+    assert cli.scalar("SELECT COUNT(*) FROM activity") == 3
+    assert cli.scalar("SELECT COUNT(*) FROM lead") == 2
+
+
+def test_a_later_create_leads_on_an_mbox_adds_the_leads_and_logs_each_message_once(cli, tmp_path):
+    box = mailbox.mbox(tmp_path / "in.mbox")
+    for m in [
+        message("Zed Zulu <zed@newco.example>", ME, "from zed", NOW - 2 * DAY),
+        message(ME, "Zed Zulu <zed@newco.example>", "to zed", NOW - DAY),
+    ]:
+        box.add(m)
+    box.flush()
+    first = json.loads(sync(cli, tmp_path / "in.mbox", "--format", "json").stdout)
+    assert (first["logged"], first["unmatched"]) == (0, 2)
+    created = json.loads(sync(cli, tmp_path / "in.mbox", "--create-leads", "--format", "json").stdout)
+    assert (created["logged"], created["created_leads"]) == (2, 1)
+    again = json.loads(sync(cli, tmp_path / "in.mbox", "--create-leads", "--format", "json").stdout)
+    assert (again["logged"], again["already_logged"], again["created_leads"]) == (0, 2, 0)
+    assert cli.sql("SELECT COUNT(*), COUNT(DISTINCT message_id) FROM activity") == [(2, 2)]
+    assert cli.scalar("SELECT COUNT(*) FROM lead") == 1
+
+
 # --- idempotence ----------------------------------------------------------------------------------------
 
 

@@ -215,6 +215,29 @@ def test_five_syncs_and_a_server_restart_log_every_message_once(cli, dovecot):
     assert [(s["source"], s["logged_total"], s["last_error"]) for s in status] == [(dovecot.url(), 18, None)]
 
 
+def test_a_later_create_leads_fetches_again_only_the_unmatched_uids(cli, dovecot):
+    """A first sync finds no lead for Zed's two messages; a later one with --create-leads fetches those
+    two UIDs again (below the saved UID) besides the new message, adds Zed's lead and logs each once."""
+    ann = add_lead(cli, "Ann", "ann@acme.example")
+    zed_mails = [
+        message("Zed Zulu <zed@newco.example>", ME, "from zed", NOW - 2 * 86400),
+        message(ME, "zed@newco.example", "to zed", NOW - 86400, message_id=False),
+    ]
+    dovecot.deliver(*mails(0, 3), *zed_mails)
+    first = json.loads(sync(cli, dovecot.url()).stdout)
+    assert (first["scanned"], first["logged"], first["unmatched"]) == (5, 3, 2)
+    assert json.loads(sync(cli, dovecot.url()).stdout)["scanned"] == 0
+    dovecot.deliver(*mails(3, 1))
+    created = json.loads(sync(cli, dovecot.url(), "--create-leads").stdout)
+    assert (created["scanned"], created["logged"], created["created_leads"], created["unmatched"]) == (3, 3, 1, 0)
+    zed = cli.scalar("SELECT id FROM lead WHERE email = 'zed@newco.example'")
+    assert cli.scalar("SELECT COUNT(*) FROM activity WHERE lead_id = :l", l=zed) == 2
+    assert cli.scalar("SELECT COUNT(*) FROM activity WHERE lead_id = :l", l=ann) == 4
+    again = json.loads(sync(cli, dovecot.url(), "--create-leads").stdout)
+    assert (again["scanned"], again["logged"]) == (0, 0)
+    assert cli.scalar("SELECT COUNT(DISTINCT message_id) FROM activity") == cli.scalar("SELECT COUNT(*) FROM activity")
+
+
 @pytest.mark.sqlite_only
 def test_a_new_uidvalidity_rescans_the_folder_and_still_logs_nothing_twice(cli, dovecot):
     add_lead(cli, "Ann", "ann@acme.example")

@@ -170,9 +170,8 @@ def test_score_options_conflict(cli):
 def test_recompute_after_a_rule_change(cli, config, tmp_path):
     cli("add-lead", "Anna", "--source", "event")
     assert cli.scalar("SELECT fit_score FROM lead WHERE id = 1") == 0
-    (tmp_path / "config.toml").write_text(
-        '[[scoring.rules]]\nfield = "source"\nin = ["event", "partner"]\npoints = 9\n'
-    )
+    # the first write adopted the config file's [scoring] (test_settings_adopt.py): the team's rules are the database's
+    cli("settings", "set", "scoring.rules", '[{field = "source", in = ["event", "partner"], points = 9}]')
     assert cli.scalar("SELECT fit_score FROM lead WHERE id = 1") == 0  # stored until recomputed
     cli("score", "--recompute")
     assert cli.scalar("SELECT fit_score FROM lead WHERE id = 1") == 9

@@ -7,9 +7,11 @@ edit, log, delete, commands that must fail, and undo, on both backends. After ev
 - a failed command exits 1 or 2 with one line and leaves every table as it was;
 - `undo` of the newest command not yet undone gives back the model from before it.
 
+`import` is one of the steps: a small CSV, keyed by external id (new keys insert, known ones update the
+lead's name, value, owner and stage, a key twice in one file updates what its first row added) or not
+(every row a new lead), sometimes with a bad row, which makes the whole import fail and change nothing.
+
 PIPECLI_MACHINE_EXAMPLES / PIPECLI_MACHINE_STEPS for a longer hunt; the suite keeps it under a minute.
-`import` is not among the rules yet: an import records no journal entry and no events (issue 12), so
-`history.verify` reports its leads and `undo` cannot revert it; the machine found that at once.
 """
 
 from __future__ import annotations
@@ -45,6 +47,16 @@ FAILING = [
     (["move", "999999", "won"], False),
     (["add-lead", "Bad", "--value", "12,3,4"], False),  # was read as 1234 (money.py)
 ]
+IMPORT_KEYS = ["K1", "K2", "K3"]
+IMPORT_STAGES = ["Prospecting", "Contact", "Proposal", "won"]
+# an import row: (key index, value in euros, owner, stage, a note)
+IMPORT_ROW = st.tuples(
+    st.integers(0, len(IMPORT_KEYS) - 1),
+    st.integers(0, 5000),
+    st.sampled_from(OWNERS),
+    st.sampled_from(IMPORT_STAGES),
+    st.booleans(),
+)
 
 
 class Pipeline(RuleBasedStateMachine):
@@ -100,8 +112,9 @@ class Pipeline(RuleBasedStateMachine):
 
     def refused(self, result, before_rows, args):
         assert result.exit_code in (1, 2), (args, result.exit_code, result.output, result.exception)
-        if result.exit_code == 2:  # a usage error (a value not among the choices): click's usage, hint, error
-            assert result.stderr.startswith("Usage: pipecli ") and "Error: " in result.stderr, (args, result.stderr)
+        if result.exit_code == 2:  # a usage error (a value not among the choices): `pipecli CMD: ... -h for help)`
+            assert result.stderr.startswith(f"pipecli {args[0]}"), (args, result.stderr)
+            assert result.stderr.endswith(" -h for help)\n") and result.stderr.count("\n") == 1, (args, result.stderr)
         else:
             assert result.stderr.startswith("pipecli: ") and result.stderr.count("\n") == 1, (args, result.stderr)
         assert self.cli.every_row() == before_rows, f"a failed command changed the database: {args}"
@@ -127,7 +140,47 @@ class Pipeline(RuleBasedStateMachine):
             "value": None if value is None else value * 100,  # EUR: minor units
             "owner": owner,
             "activities": int(note),
+            "external_id": None,
         }
+
+    @rule(rows=st.lists(IMPORT_ROW, min_size=1, max_size=4), keyed=st.booleans(), bad=st.sampled_from([0, 0, 1]))
+    def import_csv(self, rows, keyed, bad):
+        if bad:  # a negative value: the row is invalid, and the import with it
+            rows = [*rows[:-1], (rows[-1][0], -5, *rows[-1][2:])]
+        names = [f"Imported {next(self.names)}" for _ in rows]
+        lines = ["name,external_id,value,owner,stage,note"]
+        for name, (k, value, owner, stage, note) in zip(names, rows):
+            key = IMPORT_KEYS[k] if keyed else ""
+            lines.append(f"{name},{key},{value},{owner or ''},{stage},{'imported' if note else ''}")
+        path = self.tmp_path / f"import-{next(self.names)}.csv"
+        path.write_text("\n".join(lines) + "\n")
+        args = ["import", path] + (["--key", "external_id"] if keyed else [])
+        before_model, before_rows, last = copy.deepcopy(self.model), self.cli.every_row(), self.newest_entry()
+        result = self.run(*args, ok=False)
+        if any(value < 0 for _, value, _, _, _ in rows):  # a bad row: the whole import fails, nothing changes
+            assert result.exit_code == 1, (args, result.output, result.exception)
+            said = result.stderr.strip().splitlines()
+            assert said[-1].startswith("pipecli: ") and "nothing was imported" in said[-1], result.stderr
+            assert self.cli.every_row() == before_rows, "a failed import changed the database"
+            return
+        assert result.exit_code == 0, (args, result.output, result.exception)
+        entry = self.newest_entry()
+        if entry != last:
+            self.undoable.append((entry, before_model))
+        by_key = {m["external_id"]: lead for lead, m in self.model.items() if m["external_id"]}
+        new: dict[str, dict] = {}
+        for name, (k, value, owner, stage, note) in zip(names, rows):
+            fields = {"name": name, "stage": stage, "value": value * 100, "owner": owner}
+            key = IMPORT_KEYS[k] if keyed else None
+            if key in by_key:
+                self.model[by_key[key]].update(fields)
+            elif key in new:
+                new[key].update(fields)
+            else:
+                new[key or name] = {**fields, "activities": int(note), "external_id": key}
+        for made in new.values():
+            lead = self.cli.scalar("SELECT id FROM lead WHERE name = :n", n=made["name"])
+            self.model[int(lead)] = made
 
     @rule(n=st.integers(0, 50), stage=st.sampled_from(["Contact", "Qualification", "Proposal", "won", "lost"]))
     def move(self, n, stage):
@@ -196,7 +249,7 @@ class Pipeline(RuleBasedStateMachine):
                 rows = conn.execute(
                     text(
                         "SELECT l.id, l.name, s.name, s.kind, l.status, l.value_minor, l.owner,"
-                        " (SELECT COUNT(*) FROM activity a WHERE a.lead_id = l.id) FROM lead l"
+                        " (SELECT COUNT(*) FROM activity a WHERE a.lead_id = l.id), l.external_id FROM lead l"
                         " JOIN stage s ON s.id = l.stage_id"
                     )
                 ).all()
@@ -210,7 +263,10 @@ class Pipeline(RuleBasedStateMachine):
                     assert conn.exec_driver_sql("PRAGMA foreign_key_check").all() == []
         finally:
             store.dispose()
-        stored = {r[0]: {"name": r[1], "stage": r[2], "value": r[5], "owner": r[6], "activities": r[7]} for r in rows}
+        stored = {
+            r[0]: {"name": r[1], "stage": r[2], "value": r[5], "owner": r[6], "activities": r[7], "external_id": r[8]}
+            for r in rows
+        }
         assert stored == self.model
         for r in rows:  # a lead's status is its stage's kind
             assert r[4] == r[3], r

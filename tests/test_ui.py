@@ -703,3 +703,159 @@ def test_a_filtered_board_follows_its_own_moves_and_another_terminals(cli, deals
     # Fay's win from the other terminal shows with Bo's move: the board was read again, not patched
     assert headers[2] == [(1, 100000), (2, 1000000), (0, 0), (0, 0), (1, 200000)]
     assert headers[3] == [0, 0, 0, 0, 0]
+
+
+def test_the_filter_applies_once_typing_stops_enter_keeps_it_and_escape_puts_back_the_one_before(
+    cli, deals, monkeypatch
+):
+    from pipecli.ui import app as board_app
+
+    monkeypatch.setattr(board_app, "FILTER_IDLE", 1.0)  # long enough that four keys land well inside it
+
+    def counts(app):
+        return [c.stage.count for c in app.columns]
+
+    async def script(pilot, app):
+        seen = {}
+        await pilot.press("slash")
+        await pilot.pause()
+        form = app.screen
+        assert isinstance(form, Form) and form.query_one("#field-text", Input).has_focus
+        await pilot.press(*"acme")
+        seen["typing"] = counts(app), app.filter.text  # still typing: the board is as it was
+        await asyncio.sleep(1.3)
+        await pilot.pause()
+        seen["idle"] = counts(app), app.filter.text, app.screen is form  # applied behind the open form
+        form.query(Input).last().focus()
+        await pilot.press("enter")
+        await settle(pilot, app)
+        seen["enter"] = counts(app), app.filter.text, isinstance(app.screen, Form)
+        await pilot.press("slash")
+        await pilot.pause()
+        await pilot.press("end", "x")  # "acmex" (the field's text is selected on focus): nothing matches
+        await asyncio.sleep(1.3)
+        await pilot.pause()
+        seen["idle again"] = counts(app), app.filter.text
+        await pilot.press("escape")
+        await settle(pilot, app)
+        seen["escape"] = counts(app), app.filter.text, isinstance(app.screen, Form)
+        await pilot.press("slash")
+        await fill(pilot, app, text="beta")  # Enter before the idle: applied at once
+        seen["quick enter"] = counts(app), app.filter.text
+        await asyncio.sleep(1.3)  # the idle timer was stopped: nothing is applied again
+        await pilot.pause()
+        seen["after"] = counts(app), app.filter.text
+        return seen, screen_text(app)
+
+    seen, text = drive(cli, script)
+    assert seen["typing"] == ([3, 2, 0, 0, 1], None)
+    assert seen["idle"] == ([1, 0, 0, 0, 0], "acme", True)  # Anna Rossi of Acme
+    assert seen["enter"] == ([1, 0, 0, 0, 0], "acme", False)
+    assert seen["idle again"] == ([0, 0, 0, 0, 0], "acmex")
+    assert seen["escape"] == ([1, 0, 0, 0, 0], "acme", False)  # the filter before the form opened
+    assert seen["quick enter"] == seen["after"] == ([1, 0, 0, 0, 0], "beta")  # Bo Chen of Beta
+    assert "filter text=beta" in text and f"#{deals['Bo Chen']} Bo Chen" in text and "Anna" not in text
+
+
+def test_a_move_updates_both_columns_headers_and_counts_and_the_filter_keys(cli, deals):
+    async def script(pilot, app):
+        before = screen_text(app)
+        assert app.search is not None  # the filter keys were read after the board opened
+        keys_read = app.search
+        await pilot.press("m")
+        await fill(pilot, app, stage="2")  # Anna Rossi (3000), the first card, to Contact
+        after = screen_text(app)
+        await pilot.press("l", "e")  # Dee Evans, first in Contact: 7000 → 8000, in the same stage
+        await fill(pilot, app, value="8000")
+        edited = screen_text(app).splitlines()[2]
+        await pilot.press("m")
+        await fill(pilot, app, stage="won")  # Dee leaves the board, won at 8500
+        await fill(pilot, app, value="8500")
+        won = screen_text(app)
+        await pilot.press("slash")
+        await fill(pilot, app, text="acme")  # found where the move put it, from the keys updated in place
+        found = [c.stage.count for c in app.columns], app.search is keys_read
+        return before, after, found, (edited, won)
+
+    before, after, found, (edited, won) = drive(cli, script)
+    assert "2 · €3.0k" in edited and "3 · €11.5k" in edited  # 8000+3000+500
+    assert "2 · €3.5k" in won.splitlines()[2] and won.splitlines()[0].strip().startswith(
+        "Sales: 5 open · €15,500.00"
+    )  # 3000 + 3500 + 9000
+    assert cli.sql("SELECT status, value_minor FROM lead WHERE id = :i", i=deals["Dee Evans"]) == [("won", 850000)]
+    header = before.splitlines()[2]
+    assert "3 · €6.0k" in header and "2 · €7.5k" in header
+    lines = after.splitlines()
+    assert "2 · €3.0k" in lines[2] and "3 · €10.5k" in lines[2]  # 2000+1000 left; 7000+3000+500
+    assert lines[0].strip().startswith("Sales: 6 open · €22,500.00")  # the pipeline's totals did not change
+    contact = "\n".join(line[26:52] for line in lines)
+    assert contact.index("Dee Evans") < contact.index("Anna Rossi") < contact.index("Eli Ford")
+    prospecting = "\n".join(line[:25] for line in lines)
+    assert "Anna Rossi" not in prospecting and prospecting.index("Bo Chen") < prospecting.index("Cy Diaz")
+    assert cli.sql("SELECT s.name FROM lead l JOIN stage s ON s.id = l.stage_id WHERE l.id = :i", i=1) == [("Contact",)]
+    assert found == ([0, 1, 0, 0, 0], True)
+
+
+def test_the_filter_keys_follow_an_edit_here_and_another_terminals(cli, deals):
+    async def script(pilot, app):
+        await pilot.press("e")
+        await fill(pilot, app, company="Zeta Corp")  # Anna Rossi's company, here
+        await pilot.press("slash")
+        await fill(pilot, app, text="zeta")
+        here = [c.stage.count for c in app.columns]
+        cli("edit", str(deals["Dee Evans"]), "--company", "Zeta Two")  # another terminal
+        app.poll()
+        await settle(pilot, app)  # the keys are read again in their worker
+        assert app.search is not None
+        await pilot.press("slash")
+        await fill(pilot, app, text="")
+        await pilot.press("slash")
+        await fill(pilot, app, text="ZETA")
+        return here, [c.stage.count for c in app.columns]
+
+    here, there = drive(cli, script)
+    assert here == [1, 0, 0, 0, 0]
+    assert there == [1, 1, 0, 0, 0]
+
+
+def test_the_filter_keys_match_as_the_sql_filter_does(cli):
+    from pipecli import leads
+    from pipecli.ui import cards
+
+    spec = [
+        ("ÄRZTE Müller", "Praxis", "ana", "web"),
+        ("50% off", None, "sam", "web"),
+        ("under_score", "Acme Inc", "sam", "event"),
+        ("  padded name  ", "  Padded Co ", None, None),
+        ("Mixed CASE", "acme", "ana", None),
+        ("plain", "Percent%Co", None, "web"),
+    ]
+    store = cli.store()
+    try:
+        with store.write() as conn:
+            for n, (name, company, owner, source) in enumerate(spec):
+                leads.add_lead(conn, name, company=company, owner=owner, source=source, value_minor=(n + 1) * 1000)
+        filters = [
+            cards.Filter(text=t, owner=o, source=s)
+            for t in (None, "a", "ACME", "müller", "ärzte", "%", "_", "0% o", "padded name", "d c", " acme ", "zzz")
+            for o in (None, "sam", "ana")
+            for s in (None, "web")
+        ]
+        with store.read() as conn:
+            pipeline = cards.pipeline_of(conn, None)["id"]
+            index = cards.SearchIndex.read(conn, pipeline)
+            assert index is not None
+            for flt in filters:
+                if not flt.active:
+                    continue
+                by_sql = cards.Matches.read(conn, pipeline, flt)
+                by_keys = index.matches(flt)
+                pairs = {s: [(r[1], r[2]) for r in m] for s, m in by_keys.by_stage.items() if m}
+                assert pairs == {s: [(r[1], r[2]) for r in m] for s, m in by_sql.by_stage.items()}, flt
+                assert {s: by_keys.header(s) for s in by_sql.by_stage} == {
+                    s: by_sql.header(s) for s in by_sql.by_stage
+                }, flt
+            some = index.matches(cards.Filter(text="acme"))
+    finally:
+        store.dispose()
+    assert sum(len(m) for m in some.by_stage.values()) == 2  # Acme Inc and acme, whatever the case

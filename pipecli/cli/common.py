@@ -98,7 +98,10 @@ def store(create: bool = False) -> Store:
     missing database created (see `Context.store`), which stderr then says. On opening, warn once about
     each setting of the config file that the database's shared value overrides."""
     ctx = current()
+    opening = not ctx.is_open
     opened = ctx.store(create)
+    if opening:
+        opened.first_write = _adopt_settings
     if ctx.news:
         # imported when the command runs, so --help and --version stay light
         from pipecli.cli import output
@@ -112,6 +115,22 @@ def store(create: bool = False) -> Store:
         views.shadowed_settings(ctx.shadowed, ctx.target)
         ctx.shadowed = []
     return opened
+
+
+def _adopt_settings(conn: Connection):
+    """The store's first write: a database without shared settings adopts the config file's
+    (`settings.adopt`); return what says so on stderr once that write committed."""
+    # the settings module only when a command writes (it is light: its specs load on use)
+    from pipecli import settings
+
+    adopted = settings.adopt(conn)
+    if not adopted:
+        return None
+    # imported when there is something to say, so --help and --version stay light
+    from pipecli.cli import views
+
+    target = current().target
+    return lambda: views.settings_adopted(adopted, target)
 
 
 def ts(value: str | None, what: str = "--at") -> int | None:

@@ -117,6 +117,11 @@ class Context:
             self.shadowed = config.shadowed()
         return self._store
 
+    @property
+    def is_open(self) -> bool:
+        """True once `store()` opened the invocation's database (until `close`)."""
+        return self._store is not None
+
     def _database_exists(self) -> bool:
         """Return True when the target is a PostgreSQL URL or an existing file (reading a setting creates none)."""
         target = self.target

@@ -58,8 +58,11 @@ def add_lead(
     from pipecli import leads
     from pipecli.cli import views
 
-    with store(create=True).write() as conn:
-        added = leads.add_checked(
+    opened = store(create=True)
+    when = ts(at)  # outside the transaction: it may say on stderr how a time in words was read
+    # retried from the start when PostgreSQL aborts it for a concurrent write (Store.write)
+    added = opened.write(
+        lambda conn: leads.add_checked(
             conn,
             name,
             unique=unique,
@@ -74,8 +77,9 @@ def add_lead(
             pipeline=pipeline,
             stage=stage,
             note=note,
-            at=ts(at),
+            at=when,
         )
+    )
     views.added(added.lead_id, name, added.duplicates)
 
 
@@ -103,9 +107,10 @@ def move(
 
     if stage.strip().lower() == "lost" and reason is None and current().can_prompt:
         reason = output.ask_text(f"Why was lead {lead} lost? (the lost reason; Enter for none)") or None
-    with store().write() as conn:
-        lead_id = resolve_lead(conn, lead)
-        moved = leads.move_lead(conn, lead_id, stage, ts(at), reason, pipeline)
+    opened = store()
+    when = ts(at)  # outside the transaction: it may say on stderr how a time in words was read
+    # retried from the start when PostgreSQL aborts it for a concurrent write (Store.write)
+    moved = opened.write(lambda conn: leads.move_lead(conn, resolve_lead(conn, lead), stage, when, reason, pipeline))
     views.moved(moved)
 
 
@@ -154,9 +159,15 @@ def edit(
         changes["value_minor"] = amount(value)
     if expected_close is not None:
         changes["expected_close"] = date(expected_close, "--expected-close")
-    with store().write() as conn:
+    opened = store()
+    when = ts(at)  # outside the transaction: it may say on stderr how a time in words was read
+
+    def work(conn) -> int:
         lead_id = resolve_lead(conn, lead)
-        leads.edit_lead(conn, lead_id, changes, ts(at))
+        leads.edit_lead(conn, lead_id, changes, when)
+        return lead_id
+
+    lead_id = opened.write(work)  # retried from the start when PostgreSQL aborts it for a concurrent write
     message(f"lead {lead_id} updated: {', '.join(sorted(changes))}")
 
 
@@ -204,9 +215,15 @@ def log(
     from pipecli import nextsteps
     from pipecli.cli import views
 
-    with store().write() as conn:
+    opened = store()
+    when = ts(at)  # outside the transaction: it may say on stderr how a time in words was read
+
+    def work(conn) -> tuple[int, int]:
         lead_id = resolve_lead(conn, lead)
-        activity_id = nextsteps.log_with_next(conn, lead_id, kind, note, ts(at), next_)
+        return lead_id, nextsteps.log_with_next(conn, lead_id, kind, note, when, next_)
+
+    # retried from the start when PostgreSQL aborts it for a concurrent write (Store.write)
+    lead_id, activity_id = opened.write(work)
     views.logged(activity_id, lead_id, kind)
 
 

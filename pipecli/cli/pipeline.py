@@ -75,6 +75,12 @@ def stage(
     qualification: Annotated[
         bool, typer.Option("--qualification", help="Make this the stage `qualify --move` moves to.")
     ] = False,
+    forecast_category: Annotated[
+        str | None,
+        typer.Option(
+            help="Default forecast category (commit, best, pipeline, omit) of its deals without one; '' clears it."
+        ),
+    ] = None,
 ) -> None:
     """Configure a stage: pipecli pipeline stage Sales Meeting --probability 0.4 --stale-days 14."""
     # imported when the command runs, so --help and --version stay light
@@ -82,7 +88,7 @@ def stage(
 
     with store().write() as conn:
         updated = pipelines.configure_stage(
-            conn, name, stage_name, probability, stale_days, triggers, rename, qualification
+            conn, name, stage_name, probability, stale_days, triggers, rename, qualification, forecast_category
         )
         if position is not None:
             pipelines.move_stage(conn, name, updated["name"], position)

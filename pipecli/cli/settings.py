@@ -89,7 +89,9 @@ def settings_import(
     from pipecli import settings
     from pipecli.cli import views
 
-    with store().write() as conn:
+    opened = store()
+    opened.first_write = None  # the import is the adoption (`settings.adopt`): the file's settings, not the config's
+    with opened.write() as conn:
         imported = settings.import_file(conn, file)
     views.settings(imported, fmt)
 

@@ -645,6 +645,19 @@ def shadowed_settings(shadowed: Sequence[tuple[str, Any, Any]], target: str) -> 
         )
 
 
+def settings_adopted(adopted: Sequence[Setting], target: str) -> None:
+    """Say once that a database without shared settings adopted the config file's (`settings.adopt`)."""
+    # the config's path and the URL's redaction only for this rare sentence
+    from pipecli import config
+    from pipecli.store.target import redact
+
+    values = ", ".join(f"{s.key} = {s.value!r}" for s in adopted)
+    output.message(
+        f"the database {redact(target)} had no shared settings: it adopted those of your config file "
+        f"{config.path()} for everyone who uses it ({values}); see `pipecli settings list`"
+    )
+
+
 def config_json(shown: Mapping[str, Any]) -> None:
     """Write the config in force as JSON (`config show`); values JSON has no type for are written as text."""
     import json

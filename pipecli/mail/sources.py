@@ -9,6 +9,8 @@ batches; `sync` parses and logs them. Resume points differ by kind and are the s
   the Message-ID alone keeps it from being logged twice.
 - IMAP (`imaps://user@host[:port]/FOLDER`, or `imap://` with STARTTLS): the folder's UIDVALIDITY and the
   last UID read; a changed UIDVALIDITY means the server renumbered the folder, so it is read again whole.
+  `retry_uids` (set by `sync` for `--create-leads`: messages read before that no lead matched) are
+  fetched again besides the new ones; a UID the server no longer has is simply not returned.
   The password comes from `PIPECLI_IMAP_PASSWORD`, a netrc entry for the host, or the system keyring
   (`keyring`, when installed; service `pipecli`, user `user@host`); it is never stored nor printed.
 """
@@ -184,6 +186,7 @@ class Imap(Source):
         self.conn: imaplib.IMAP4 | None = None
         self.uidvalidity: int | None = None
         self.resume_uid = 0  # read only UIDs above this (set by `sync` from the stored state)
+        self.retry_uids: list[int] = []  # and these, at or below it (set by `sync`)
         self.last_uid = 0  # the highest UID read so far
 
     def connect(self) -> None:
@@ -237,6 +240,7 @@ class Imap(Source):
             raise PipecliError(f"IMAP search failed: {data!r}")
         # "N:*" always names the last message, even when its UID is below N
         uids = sorted(u for u in (int(x) for x in (data[0] or b"").split()) if u > self.resume_uid)
+        uids = sorted(set(self.retry_uids) - set(uids)) + uids
         batch: list[Raw] = []
         for i in range(0, len(uids), FETCH):
             for uid, body, internal in self._fetch(uids[i : i + FETCH]):

@@ -7,6 +7,13 @@ Design, for the three failures users of synced CRMs complain of most:
 - **Nothing lost or doubled when interrupted.** Messages are written in batches (`sources.BATCH`), each one
   transaction holding its activities, the source's resume point and its counts. A sync killed mid-way
   keeps the batches it finished; the next one resumes after them and logs the rest exactly once.
+- **A later `--create-leads` finds what was read before.** A message read without a lead matching it is
+  remembered as unmatched (`mail_seen` key `unmatched:<key>`, for a Maildir file or an IMAP UID): a sync
+  with `--create-leads` reads those again, besides the new ones, and adds their leads; the Message-ID keeps
+  any of them from being logged twice. (An mbox is read whole every time anyway.)
+- **A re-sync with nothing new costs little more than opening the database.** The parsers, the leads'
+  addresses and the lead-writing core are loaded only once there is a message to read, and a Maildir
+  re-sync opens no file it has read before; known Message-IDs are skipped with one indexed query per batch.
 - **Failures are visible.** Every sync leaves its time, counts or error on its `mail_source` row, which
   `mail status` shows. An error is recorded in a transaction of its own, after the batch it broke was
   rolled back: no activity is ever logged half-way.
@@ -17,33 +24,42 @@ Which lead and which kind is `mail.match`'s; reading the mailbox is `mail.source
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from email import policy
 from email.message import EmailMessage, Message
-from email.parser import BytesParser
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import text
 
 from pipecli import clock, config
 from pipecli.errors import PipecliError
-from pipecli.leads import add_lead, log_many
 from pipecli.mail import match
 from pipecli.mail.settings import settings as mail_settings
 from pipecli.mail.sources import Imap, Raw, Source, open_source
 from pipecli.store.sql import execute_in
 
-# compat32 (raw string headers) to read every message: policy.default's header objects cost more than the
-# rest of a sync; policy.default only for the few messages whose text is read (`_full`).
-_FAST = BytesParser()
-_FULL = BytesParser(policy=policy.default)
+if TYPE_CHECKING:
+    from email.parser import BytesParser
+
+UNMATCHED = "unmatched:"  # the mail_seen key prefix of a message read that no lead matched
+
+
+@functools.cache
+def _parsers() -> tuple[BytesParser, BytesParser]:
+    """Return the parsers: compat32 (raw string headers) to read every message, as policy.default's header
+    objects cost more than the rest of a sync; policy.default only for the few messages whose text is read."""
+    # imported at the first message: a re-sync with nothing new parses none
+    from email import policy
+    from email.parser import BytesParser
+
+    return BytesParser(), BytesParser(policy=policy.default)
 
 
 def _full(data: bytes) -> EmailMessage:
-    msg = _FULL.parsebytes(data)
+    msg = _parsers()[1].parsebytes(data)
     assert isinstance(msg, EmailMessage)  # what policy.default makes
     return msg
 
@@ -127,18 +143,27 @@ class _State:
     uidvalidity: int | None = None
     last_uid: int | None = None
     synced: bool = False  # a sync of it has ever finished
-    seen: set[str] = field(default_factory=set)
+    seen: set[str] = field(default_factory=set)  # the keys not to read again
+    unmatched: set[str] = field(default_factory=set)  # the keys of messages read that no lead matched
 
 
-def _load_state(conn: Any, url: str, rescan: bool) -> _State:
+def _load_state(conn: Any, url: str, rescan: bool, retry: bool) -> _State:
+    """Return the source's stored state; `retry` leaves the unmatched messages out of `seen` (read again)."""
     row = conn.execute(
         text("SELECT id, uidvalidity, last_uid, last_sync_at FROM mail_source WHERE url = :u"), {"u": url}
     ).first()
     if row is None:
         return _State()
     state = _State(row[0], row[1], row[2], synced=row[3] is not None)
-    if not rescan:
-        state.seen = {r[0] for r in conn.execute(text("SELECT key FROM mail_seen WHERE source_id = :s"), {"s": row[0]})}
+    for (key,) in conn.execute(text("SELECT key FROM mail_seen WHERE source_id = :s"), {"s": row[0]}):
+        if key.startswith(UNMATCHED):
+            state.unmatched.add(key[len(UNMATCHED) :])
+        else:
+            state.seen.add(key)
+    if rescan:
+        state.seen = set()
+    elif not retry:
+        state.seen |= state.unmatched
     return state
 
 
@@ -163,6 +188,8 @@ class _Options:
     keep_body: bool
     create_leads: bool
     first_sync: bool
+    unmatched: set[str]  # the keys stored as unmatched (kept up to date as batches are written)
+    matcher: match.Matcher | None = None  # the leads' addresses, loaded with the first batch
 
 
 def sync(
@@ -177,7 +204,8 @@ def sync(
     """Log every message of the mailbox `spec` (a Maildir or mbox path, or an imaps:// URL) not logged yet as
     an activity on the lead it concerns; return what was done. `addresses` are the seller's own (default
     config `[mail] addresses`); `rescan` reads the whole mailbox again (still logging nothing twice);
-    `create_leads` adds a lead, in the first stage, for each address no lead matched."""
+    `create_leads` adds a lead, in the first stage, for each address no lead matched, reading again the
+    messages earlier syncs found no lead for."""
     own = match.own_addresses(mail_settings().addresses if addresses is None else addresses)
     if not own:
         raise PipecliError(
@@ -187,17 +215,23 @@ def sync(
     source = open_source(spec)
     result = SyncResult(source.url, source.kind)
     with store.read() as conn:
-        state = _load_state(conn, source.url, rescan)
-        matcher = match.Matcher.load(conn)
-    options = _Options(own, keep_body, create_leads, first_sync=not state.synced)
+        state = _load_state(conn, source.url, rescan, retry=create_leads)
+    options = _Options(own, keep_body, create_leads, first_sync=not state.synced, unmatched=state.unmatched)
+    stale: list[str] = []  # unmatched IMAP keys of a folder the server has renumbered since
     try:
         if isinstance(source, Imap):
             source.connect()
             same_folder = state.uidvalidity is not None and state.uidvalidity == source.uidvalidity
             source.resume_uid = (state.last_uid or 0) if same_folder and not rescan else 0
+            current = f"{source.uidvalidity}:"
+            stale = [k for k in state.unmatched if not k.startswith(current)]
+            if create_leads and same_folder and not rescan:
+                source.retry_uids = sorted(int(k[len(current) :]) for k in state.unmatched if k.startswith(current))
         for batch in source.batches(state.seen):
             with store.write() as conn:
-                _write_batch(conn, source, batch, matcher, options, result)
+                if options.matcher is None:
+                    options.matcher = match.Matcher.load(conn)
+                _write_batch(conn, source, batch, options.matcher, options, result)
             options.first_sync = False
     except PipecliError as exc:
         _record_error(store, source, str(exc))
@@ -219,6 +253,11 @@ def sync(
                 "i": _source_id(conn, source),
             },
         )
+        if stale:
+            conn.execute(
+                text("DELETE FROM mail_seen WHERE source_id = :s AND key = :k"),
+                [{"s": _source_id(conn, source), "k": UNMATCHED + k} for k in stale],
+            )
     return result
 
 
@@ -234,9 +273,14 @@ def _write_batch(
     conn: Any, source: Source, batch: list[Raw], matcher: match.Matcher, options: _Options, result: SyncResult
 ) -> None:
     """Log one batch of messages (in the caller's transaction) and move the source's resume point past it."""
+    # the lead-writing core, imported at the first batch: a re-sync with nothing new writes no lead
+    from pipecli.leads import log_many
+
+    fast = _parsers()[0]
     parsed = []
+    unmatched: set[str] = set()  # the keys of this batch's messages that no lead matched
     for raw in batch:
-        msg = _FAST.parsebytes(raw.data, headersonly=True)
+        msg = fast.parsebytes(raw.data, headersonly=True)
         parsed.append((raw, msg, message_id_of(msg, raw.data), match.facts_of(msg, options.own)))
     if options.first_sync and parsed and not any(f.involves_seller for _, _, _, f in parsed):
         raise PipecliError(
@@ -265,7 +309,8 @@ def _write_batch(
             result.created_leads += lead_id is not None
         if lead_id is None:
             result.unmatched += 1
-            if facts.people:
+            if facts.people:  # read again by a later --create-leads (a lead added meanwhile matches then too)
+                unmatched.add(raw.key)
                 first = facts.people[0]
                 sender = result.senders.setdefault(match.normal(first.address), Sender(first.address, first.name))
                 sender.messages += 1
@@ -287,11 +332,7 @@ def _write_batch(
     logged = log_many(conn, per_lead) if per_lead else 0
     result.logged += logged
     source_id = _source_id(conn, source)
-    if source.kind == "maildir":
-        conn.execute(
-            text("INSERT INTO mail_seen (source_id, key) VALUES (:s, :k) ON CONFLICT DO NOTHING"),
-            [{"s": source_id, "k": raw.key} for raw in batch],
-        )
+    _remember(conn, source, source_id, batch, unmatched, options.unmatched)
     params: dict[str, Any] = {"i": source_id, "n": logged}
     sets = "logged_total = logged_total + :n"
     if isinstance(source, Imap):
@@ -300,8 +341,37 @@ def _write_batch(
     conn.execute(text(f"UPDATE mail_source SET {sets} WHERE id = :i"), params)
 
 
+def _remember(
+    conn: Any, source: Source, source_id: int, batch: list[Raw], unmatched: set[str], stored: set[str]
+) -> None:
+    """Store which messages of `batch` were read (Maildir: each file's key, so it is not opened again) and
+    which of them no lead matched (`UNMATCHED` + key, Maildir and IMAP), for a later --create-leads;
+    `stored` (the keys stored as unmatched) is kept up to date. An mbox, read whole every time, keeps none."""
+    if source.kind == "mbox":
+        return
+    matched = [raw.key for raw in batch if raw.key in stored and raw.key not in unmatched]
+    rows: list[dict[str, Any]] = [{"s": source_id, "k": UNMATCHED + k} for k in matched]
+    if source.kind == "maildir":
+        rows += [{"s": source_id, "k": k} for k in unmatched]
+    if rows:
+        conn.execute(text("DELETE FROM mail_seen WHERE source_id = :s AND key = :k"), rows)
+    keys = [UNMATCHED + k for k in unmatched]
+    if source.kind == "maildir":
+        keys += [raw.key for raw in batch if raw.key not in unmatched]
+    if keys:
+        conn.execute(
+            text("INSERT INTO mail_seen (source_id, key) VALUES (:s, :k) ON CONFLICT DO NOTHING"),
+            [{"s": source_id, "k": k} for k in keys],
+        )
+    stored.difference_update(matched)
+    stored.update(unmatched)
+
+
 def _create_lead(conn: Any, person: match.Person, matcher: match.Matcher) -> int | None:
     """Add a lead for an unmatched address, in the first stage; None when the address cannot be a lead's."""
+    # the lead-writing core: imported only when a lead is created
+    from pipecli.leads import add_lead
+
     name = (person.name.strip() or person.address.split("@", 1)[0]).replace("\0", "\ufffd")  # as _stored
     try:
         lead_id = add_lead(conn, name, email=person.address, source="mail")

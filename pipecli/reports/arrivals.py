@@ -17,13 +17,15 @@
 from __future__ import annotations
 
 import datetime as _dt
+import itertools
 from dataclasses import dataclass
 
 import numpy as np
 from sqlalchemy import text
 
 from pipecli import clock
-from pipecli.reports.timing import hazards, period_index, period_indices, sampled, win_by_offset
+from pipecli.reports.periods import next_start, period_start
+from pipecli.reports.timing import hazards, period_index, period_indices, sample_from, win_by_offset
 
 PERIODS_PER_YEAR = {"month": 12, "quarter": 4, "week": 52}
 
@@ -46,27 +48,33 @@ class NewBusiness:
         return [w * mean for w in self.expected_wins]
 
 
-def estimate(conn, rel: str, params: dict, t: int, period: str, starts: list[_dt.date], step: int = 1):
+def estimate(
+    conn,
+    rel: str,
+    params: dict,
+    t: int,
+    period: str,
+    starts: list[_dt.date],
+    step: int = 1,
+    pipeline_id: int | None = None,
+):
     """Return the NewBusiness estimate for the coming periods [starts[i], starts[i+1]) from the leads of
-    relation `rel` as they stood at `t`: arrivals counted exactly (by quarter hour, which every time zone's
-    midnight falls on, then by period), win timing and values from the leads of the sample of step `step`
-    (`timing.sample_step`)."""
+    relation `rel` as they stood at `t`: arrivals counted exactly (`_counts_from_index` when `rel` is the
+    current lead table of pipeline `pipeline_id`, else `_counts_by_quarter_hour`), win timing and values
+    from the leads of the sample of step `step` (`timing.sample_step`)."""
     now = period_index(clock.from_ts(t).date(), period)
-    quarters = conn.execute(
-        text(f"SELECT l.created_at / 900, COUNT(*) FROM {rel} l WHERE l.created_at <= :t GROUP BY l.created_at / 900"),
-        {**params, "t": t},
-    ).all()
-    made = period_indices(np.array([q for q, _ in quarters], dtype=np.int64) * 900, period)
-    counts: dict[int, int] = {}
-    for c, (_, n) in zip(made.tolist(), quarters):
-        counts[c] = counts.get(c, 0) + n
+    if pipeline_id is None:
+        counts = _counts_by_quarter_hour(conn, rel, params, t, period)
+    else:
+        counts = _counts_from_index(conn, pipeline_id, t, period)
     # closed and open leads apart, each from one covering index of the lead table
     parts = ("l.status IN ('won', 'lost') AND l.closed_at IS NOT NULL", "l.status = 'open'")
+    leads, kept = sample_from(conn, rel, step, pipeline_id is not None)
     rows = conn.execute(
         text(
             " UNION ALL ".join(
-                f"SELECT l.id, l.created_at, l.status, l.closed_at, l.value_minor FROM {rel} l "
-                f"WHERE {part} AND l.created_at <= :t AND {sampled('l', step)}"
+                f"SELECT l.id, l.created_at, l.status, l.closed_at, l.value_minor FROM {leads} "
+                f"WHERE {part} AND l.created_at <= :t AND {kept}"
                 for part in parts
             )
             + " ORDER BY 1"
@@ -110,6 +118,64 @@ def estimate(conn, rel: str, params: dict, t: int, period: str, starts: list[_dt
     q, win_rate = win_by_offset(h_won, h_lost, 0, horizon)
     expected = [sum(rates[c] * q[i - c] for c in range(i + 1)) for i in range(horizon)]
     return NewBusiness(rates, expected, win_rate, np.array(won_values, dtype=float), seasonal, len(whole))
+
+
+def _counts_by_quarter_hour(conn, rel: str, params: dict, t: int, period: str) -> dict[int, int]:
+    """Return {period index: deals created in it by `t`} for the leads of relation `rel`: counted by quarter
+    hour (which every time zone's midnight falls on), then by period."""
+    quarters = conn.execute(
+        text(f"SELECT l.created_at / 900, COUNT(*) FROM {rel} l WHERE l.created_at <= :t GROUP BY l.created_at / 900"),
+        {**params, "t": t},
+    ).all()
+    made = period_indices(np.array([q for q, _ in quarters], dtype=np.int64) * 900, period)
+    counts: dict[int, int] = {}
+    for c, (_, n) in zip(made.tolist(), quarters):
+        counts[c] = counts.get(c, 0) + n
+    return counts
+
+
+def _counts_from_index(conn, pipeline_id: int, t: int, period: str) -> dict[int, int]:
+    """Return `_counts_by_quarter_hour`'s counts for the current leads of a pipeline without sorting them:
+    the cohort index (pipeline, furthest position, status, created) holds each (position, status) group's
+    leads in creation order, so each group's count per period is a range of it, counted where it lies."""
+
+    # the index's distinct (position, status) prefixes and each one's first lead, found by seeking (MIN)
+    def least(column: str, where: str, **bound) -> object:
+        sql = f"SELECT MIN({column}) FROM lead WHERE pipeline_id = :p AND {where}"
+        return conn.execute(text(sql), {"p": pipeline_id, "t": t, **bound}).scalar()
+
+    groups = []
+    position = least("furthest_position", "1 = 1")
+    while position is not None:
+        status = least("status", "furthest_position = :f", f=position)
+        while status is not None:
+            first = least(
+                "created_at", "furthest_position = :f AND status = :s AND created_at <= :t", f=position, s=status
+            )
+            groups.append((position, status, first))
+            status = least("status", "furthest_position = :f AND status > :s", f=position, s=status)
+        position = least("furthest_position", "furthest_position > :f", f=position)
+    groups = [g for g in groups if g[2] is not None]
+    if not groups:
+        return {}
+    day = clock.from_ts(int(min(g[2] for g in groups))).date()
+    starts = [period_start(day, period)]
+    while clock.day_start_ts(starts[-1]) <= t:
+        starts.append(next_start(starts[-1], period))
+    bounds = [clock.day_start_ts(s) for s in starts]
+    bounds[-1] = t + 1  # created by `t`
+    spans = ", ".join(f"({i}, {int(lo)}, {int(hi)})" for i, (lo, hi) in enumerate(itertools.pairwise(bounds)))
+    cells = ", ".join(f"({int(f)}, '{str(s).replace(chr(39), chr(39) * 2)}')" for f, s, _ in groups)
+    rows = conn.execute(
+        text(
+            f"WITH b(i, lo, hi) AS (VALUES {spans}), g(f, s) AS (VALUES {cells}) "
+            "SELECT b.i, SUM((SELECT COUNT(*) FROM lead l WHERE l.pipeline_id = :p AND l.furthest_position = g.f "
+            "AND l.status = g.s AND l.created_at >= b.lo AND l.created_at < b.hi)) FROM b CROSS JOIN g GROUP BY b.i"
+        ),
+        {"p": pipeline_id},
+    ).all()
+    first = period_index(starts[0], period)
+    return {first + int(i): int(n) for i, n in rows if n}
 
 
 def simulate(nb: NewBusiness, runs: int, rng) -> np.ndarray:

@@ -7,10 +7,10 @@ increased or decreased, won, lost, reopened, moved in or out, deleted). So
 
     open at the start + the sum of the flows = open at the end
 
-for any window and filter. A lead's state at a moment is read from its events (`history`'s rule: the
-latest event at or before it, else the earliest after it tells the value before), so nothing present is
-read for a past moment. Leads with no event after the window's start are as they are now: their open
-value is one SQL aggregate, the same at both ends.
+for any window and filter. A lead's state at a moment is read from its events by the one rule the
+reports' SQL follows too (`history.state_at`: the earliest change after the moment tells the value
+before it), so nothing present is read for a past moment. Leads with no event after the window's start
+are as they are now: their open value is one SQL aggregate, the same at both ends.
 """
 
 from __future__ import annotations
@@ -22,10 +22,9 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import text
 
-from pipecli import clock, pipelines
+from pipecli import clock, history, pipelines
 from pipecli.errors import PipecliError
 from pipecli.history import history_since
-from pipecli.store import journal
 
 TRACKED = ("status", "value_minor", "pipeline_id", "owner", "expected_close", "stage_id")
 FLOWS = ("created", "value increased", "reopened", "moved in", "value decreased", "won", "lost", "moved out", "deleted")
@@ -103,38 +102,7 @@ class _Lead:
 
     def state_at(self, moment: int) -> dict | None:
         """Return the tracked fields (as event text) at `moment`, or None when the lead did not exist then."""
-        values: dict = {}
-        exists = None
-        later = []
-        for event in self.events:
-            at, name, old, new = event
-            if at > moment:
-                later.append(event)
-            elif name == "row:lead":
-                exists = new is not None
-                if new is not None:
-                    snap = journal.load_row("lead", new) or {}
-                    values.update({k: journal.encode(snap.get(k)) for k in TRACKED})
-            elif name in TRACKED:
-                values[name] = new
-        for _, name, old, _ in later:  # the earliest change after the moment says what was before it
-            if name == "row:lead":
-                if exists is None:
-                    exists = old is not None
-                if old is not None:
-                    snap = journal.load_row("lead", old) or {}
-                    for key in TRACKED:
-                        values.setdefault(key, journal.encode(snap.get(key)))
-            elif name in TRACKED:
-                values.setdefault(name, old)
-        if exists is None:  # no creation or deletion event (a lead imported in bulk): its row says
-            exists = self.row is not None and self.row["created_at"] <= moment
-        if not exists:
-            return None
-        for key in TRACKED:
-            if key not in values:
-                values[key] = journal.encode(self.row[key]) if self.row else None
-        return {k: values[k] for k in TRACKED}
+        return history.state_at(self.events, TRACKED, moment, self.row)
 
 
 def _contribution(state: dict | None, scope) -> int:
@@ -192,7 +160,11 @@ def changes(
         marks = ", ".join(f":i{i}" for i in range(len(part)))
         bind = {f"i{i}": v for i, v in enumerate(part)}
         for lead_id, at, name, old, new in conn.execute(
-            text(f"SELECT lead_id, at, field, old, new FROM event WHERE lead_id IN ({marks}) ORDER BY at, id"), bind
+            text(
+                f"SELECT lead_id, at, field, old, new FROM event WHERE lead_id IN ({marks}) "
+                f"ORDER BY {', '.join(history.EVENT_ORDER)}"
+            ),
+            bind,
         ):
             events[lead_id].append((at, name, old, new))
         for r in conn.execute(text(f"SELECT * FROM lead WHERE id IN ({marks})"), bind).mappings():

@@ -18,7 +18,9 @@ such forecasts could be trusted in the past (the backtest).
   and probability: the number won is binomial and their total is drawn from the normal law of a sum of
   that many values taken without replacement from the group. P10/P50/P90 are rounded to the minor unit.
 - Target: the share of runs in which the period's already-won revenue plus the simulated revenue reaches it.
-- Categories (a SaaS CRM's roll-up, from each open deal's forecast category and its period as above):
+- Categories (a SaaS CRM's roll-up, from each open deal's forecast category, else its stage's default
+  (`pipeline stage --forecast-category`, read as it is now, also for a past moment), else pipeline; and
+  its period as above):
   commit = won so far + the value of commit deals; best case = commit + the value of best deals; pipeline
   = the value of deals in category pipeline (or none); omitted = the value of omit deals, left out of the
   roll-up. The raw sums of the four categories add up to the period's value.
@@ -42,8 +44,8 @@ from pipecli.clock import DAY
 from pipecli.config import setting
 from pipecli.errors import PipecliError
 from pipecli.history import check_as_of
-from pipecli.leads import FORECAST_CATEGORIES
 from pipecli.money import round_minor
+from pipecli.pipelines import FORECAST_CATEGORIES
 from pipecli.reports import arrivals, simulate, state, timing
 from pipecli.reports.periods import PERIODS, label, next_start, period_start
 from pipecli.scoring import learn
@@ -194,12 +196,15 @@ def _project(conn, pipeline, t, history, period, starts, mode, runs, seed, targe
     stage_p = _case("l.stage_id", {p["stage_id"]: p["probability"] for p in probs}, "0.0")
     prob_sql = f"COALESCE(l.win_probability, {stage_p})" if mode == "learned" else stage_p
     bucket_sql = "CAST(l.win_probability * 100 AS INTEGER)" if mode == "learned" else "-1"
+    # a deal without a category of its own takes its stage's default (`pipeline stage --forecast-category`)
+    defaults = {s["id"]: s["forecast_category"] for s in open_stages if s.get("forecast_category")}
+    default_category = _case("l.stage_id", defaults, "NULL")
     inner = (
         f"SELECT CASE WHEN l.expected_close IS NOT NULL THEN CASE {date_case} ELSE -1 END"
         f" ELSE CASE {ts_case} ELSE -1 END END AS k, l.stage_id AS stage_id,"
         f" COALESCE(l.value_minor, 0) AS v, {prob_sql} AS p, {bucket_sql} AS pb,"
         " (:t - l.stage_entered_at) / :plen AS a, l.expected_close AS ec,"
-        " COALESCE(l.forecast_category, 'pipeline') AS fc"
+        f" COALESCE(l.forecast_category, {default_category}, 'pipeline') AS fc"
         f" FROM {rel} l WHERE l.status = 'open' AND l.archived_at IS NULL"
     )
     params = {**params, "t": t, "plen": timing.PERIOD_SECONDS[period]}
@@ -235,7 +240,20 @@ def _project(conn, pipeline, t, history, period, starts, mode, runs, seed, targe
     open_deals = sum(g[3] for g in groups)
     step = timing.sample_step(conn, rel, params)
     model = open_deal_model(
-        conn, rel, inner, params, open_deals, step, t, period, starts, open_stages, probs, mode, min_history
+        conn,
+        rel,
+        inner,
+        params,
+        open_deals,
+        step,
+        t,
+        period,
+        starts,
+        open_stages,
+        probs,
+        mode,
+        min_history,
+        not history,
     )
     if model["deals"] <= EXACT_LIMIT:
         method = "every deal" if model["deals"] else "no deals"
@@ -243,7 +261,7 @@ def _project(conn, pipeline, t, history, period, starts, mode, runs, seed, targe
     else:
         method = "groups"
         from_open = simulate.normal_sum(model["matrix"], model["values"], model["squares"], model["counts"], runs, rng)
-    nb = arrivals.estimate(conn, rel, params, t, period, starts, step)
+    nb = arrivals.estimate(conn, rel, params, t, period, starts, step, None if history else pid)
     from_new = arrivals.simulate(nb, runs, rng)
     revenue = from_open + from_new
     expected_open = model["expected"]
@@ -316,13 +334,14 @@ def _day(value) -> _dt.date:
 
 
 def open_deal_model(
-    conn, rel, inner, params, count, step, t, period, starts, open_stages, probs, mode, min_cell
+    conn, rel, inner, params, count, step, t, period, starts, open_stages, probs, mode, min_cell, seek=False
 ) -> dict:
     """Return the open deals' rows of P(won in coming period i) (see `timing`), one per deal up to
     EXACT_LIMIT deals, else one per group of alike deals, with their counts, value sums and squares, and
     the expected revenue per period. `inner` is the open-deal query of `_project` (classic period k,
     stage, value, mode probability, age bucket, expected close) and `count` the number of its deals; the
-    history is read from the leads of the sample of step `step` (`timing.sample_step`)."""
+    history is read from the leads of the sample of step `step` (`timing.sample_step`; `seek`: `rel` is the
+    lead table, `timing.sample_from`)."""
     # local by history only (no cycle, no start-up cost): numpy is only needed by the forecast
     import numpy as np
 
@@ -333,6 +352,7 @@ def open_deal_model(
     stay_sql = "(CASE WHEN c.left_at IS NULL OR c.left_at > :t THEN :t ELSE c.left_at END - c.at) / :plen"
     # SQLite: the lead side first (CROSS JOIN fixes the order there; PostgreSQL plans a hash join itself)
     join = "CROSS JOIN" if conn.dialect.name == "sqlite" else "JOIN"
+    leads, kept = timing.sample_from(conn, rel, step, seek)
     if ids:
         # from the (sampled) leads to their stays, closed and open apart: each part reads one covering index
         # of the lead table and seeks its stays, instead of looking a lead up for every stay
@@ -340,8 +360,8 @@ def open_deal_model(
             for sid, stay, b, status, n in conn.execute(
                 text(
                     f"SELECT c.to_stage_id, {stay_sql}, (COALESCE(l.closed_at, :t) - c.at) / :plen AS b, l.status,"
-                    f" COUNT(*) FROM {rel} l {join} stage_change c ON c.lead_id = l.id "
-                    f"WHERE {part} AND {timing.sampled('l', step)} AND c.at <= :t "
+                    f" COUNT(*) FROM {leads} {join} stage_change c ON c.lead_id = l.id "
+                    f"WHERE {part} AND {kept} AND c.at <= :t "
                     f"AND c.to_stage_id IN ({', '.join(map(str, ids))}) "
                     f"GROUP BY c.to_stage_id, {stay_sql}, (COALESCE(l.closed_at, :t) - c.at) / :plen, l.status"
                 ),
@@ -363,8 +383,8 @@ def open_deal_model(
             (_day(ec), clock.from_ts(closed).date())
             for ec, closed in conn.execute(
                 text(
-                    f"SELECT l.expected_close, l.closed_at FROM {rel} l WHERE l.status = 'won' "
-                    f"AND l.expected_close IS NOT NULL AND l.closed_at <= :t AND {timing.sampled('l', step)}"
+                    f"SELECT l.expected_close, l.closed_at FROM {leads} WHERE l.status = 'won' "
+                    f"AND l.expected_close IS NOT NULL AND l.closed_at <= :t AND {kept}"
                 ),
                 rel_params,
             )

@@ -61,6 +61,23 @@ def sampled(alias: str, step: int) -> str:
     return f"{alias}.id % {int(step)} = 0" if step > 1 else "1 = 1"
 
 
+def sample_from(conn, rel: str, step: int, seek: bool) -> tuple[str, str]:
+    """Return (a FROM fragment naming the leads of relation `rel` as `l`, the condition keeping the sampled
+    ones): the sample of `sampled`. With `seek` (`rel` is the lead table itself) the sampled ids are
+    generated (step, 2 × step, ... up to the largest id) and each is looked up by its key, instead of
+    reading every lead to test its id: the same leads, a fiftieth of the reads on a million."""
+    if step <= 1 or not seek:
+        return f"{rel} l", sampled("l", step)
+    top = int(conn.execute(text("SELECT COALESCE(MAX(id), 0) FROM lead")).scalar() or 0)
+    k = int(step)
+    join = "CROSS JOIN" if conn.dialect.name == "sqlite" else "JOIN"  # SQLite: the generated ids first
+    pick = (
+        f"(WITH RECURSIVE pick(id) AS (SELECT {k} UNION ALL SELECT id + {k} FROM pick WHERE id + {k} <= {top}) "
+        "SELECT id FROM pick) s"
+    )
+    return f"{pick} {join} {rel} l ON l.id = s.id", "1 = 1"
+
+
 def period_index(day: _dt.date, period: str) -> int:
     """Return a calendar period's ordinal (months and quarters since year 0, ISO-week Mondays since day 1),
     so that the difference of two is the number of periods between them."""

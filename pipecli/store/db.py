@@ -8,6 +8,14 @@ connections inside one transaction each: `store.write()` takes SQLite's write lo
 half-way, and `store.read()` gives a consistent snapshot for reports. `store.bulk_write()` is `write()`
 for one very big write (a large import).
 
+On PostgreSQL two writers can still collide: the server aborts one of them with a serialisation failure
+or a deadlock (SQLSTATE 40001, 40P01) and asks for the transaction to be run again. `store.write(work)`
+does that: it runs `work(conn)` in one write transaction and, when the server aborts it so, rolls back and
+runs it again, up to `RETRIES` times with a short random pause; each attempt starts from nothing (the
+journal entry, the first-write hook), so only the run that commits leaves anything, and when the last
+attempt fails too the user gets one line. `with store.write() as conn:` cannot run its block twice: there
+such a failure is that one line at once.
+
 SQLite files run in WAL mode, so reports read a snapshot while a writer works. A bulk write switches the
 file to a rollback journal for its one transaction when no other connection has the file open: in WAL
 mode every page of a million-row import is written twice (into the log, then into the file at the
@@ -21,12 +29,14 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import re
 import sqlite3
+import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, overload
 
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import Connection
@@ -43,6 +53,27 @@ from pipecli.store.journal import KEY, Journal
 from pipecli.store.target import is_url, redact, role_of
 
 BUSY_TIMEOUT_SECONDS = 30
+RETRIES = 5  # attempts of a PostgreSQL write the server aborted as a serialisation failure or deadlock
+RETRY_PAUSE = 0.05  # seconds: the longest random pause before the second attempt, doubling after each
+RETRYABLE = {"40001": "a serialisation failure", "40P01": "a deadlock"}  # SQLSTATE: the server asks to run again
+T = TypeVar("T")
+
+
+class _Conflict(Exception):
+    """A write the server aborted so that it may be run again (`RETRYABLE`); `Store.write(work)` retries it."""
+
+    def __init__(self, sqlstate: str, detail: str):
+        super().__init__(detail)
+        self.sqlstate, self.detail = sqlstate, detail
+
+
+def _conflict_error(target: str, sqlstate: str, detail: str, attempts: int) -> PipecliError:
+    """Return the one line of a write that collided with a concurrent one on each of its `attempts`."""
+    tries = f" {attempts} times" if attempts > 1 else ""
+    return PipecliError(
+        f"database {redact(target)}: this write collided with a concurrent one{tries} ({RETRYABLE[sqlstate]}:"
+        f" {detail}); nothing was changed: try again"
+    )
 
 
 def translate_error(exc: Exception, target: str) -> PipecliError:
@@ -51,6 +82,9 @@ def translate_error(exc: Exception, target: str) -> PipecliError:
     orig = getattr(exc, "orig", exc)
     text = str(orig or exc).strip().splitlines()[0] if str(exc) else type(exc).__name__
     low = text.lower()
+    sqlstate = getattr(orig, "sqlstate", None)
+    if is_url(target) and sqlstate in RETRYABLE:
+        return _conflict_error(target, sqlstate, text, 1)
     if is_url(target) and "row-level security" in low:
         # the policies' backstop (store.access): the core refuses with the exact cause before writing
         return PipecliError(
@@ -125,6 +159,10 @@ class Store:
         self.engine = self._make_engine()
         self._journal: Journal | None = None
         self.created = False  # True when `open` made the database (file or schema)
+        # What the domain does at the start of this store's first write transaction (the settings a new
+        # database adopts, `settings.adopt`): it may return what to do once that transaction committed.
+        # Run again in each write until one commits.
+        self.first_write: Callable[[Connection], Callable[[], object] | None] | None = None
 
     @property
     def journal(self) -> Journal:
@@ -248,7 +286,9 @@ class Store:
             return {key: json.loads(value) for key, value in conn.execute(text("SELECT key, value FROM setting"))}
 
     @contextmanager
-    def _transaction(self, write: bool, bulk: bool = False) -> Iterator[Connection]:
+    def _transaction(self, write: bool, bulk: bool = False, retrying: bool = False) -> Iterator[Connection]:
+        """Yield a connection in one transaction. With `retrying`, a PostgreSQL serialisation failure or
+        deadlock raises `_Conflict` (rolled back, to be run again) instead of its one line."""
         try:
             with self.engine.connect() as conn:
                 if self.is_sqlite:
@@ -256,8 +296,12 @@ class Store:
                 journal = self.journal if write else None
                 if journal is not None:
                     conn.info[KEY] = journal
+                hook = self.first_write if write else None
+                after = None
                 try:
                     with conn.begin():
+                        if hook is not None:
+                            after = hook(conn)
                         yield conn
                         if write:
                             kill_point("write:before-commit")
@@ -270,20 +314,47 @@ class Store:
                 else:
                     if journal is not None:
                         journal.committed()
+                    if hook is not None:
+                        self.first_write = None
+                    if after is not None:
+                        after()
                 finally:
                     access.forget_member(conn)  # a pooled connection's next transaction reads the team again
                     if journal is not None:
                         conn.info.pop(KEY, None)
         except DBAPIError as exc:
+            sqlstate = getattr(exc.orig, "sqlstate", None)
+            if retrying and not self.is_sqlite and sqlstate in RETRYABLE:
+                raise _Conflict(sqlstate, str(exc.orig).strip().splitlines()[0]) from None
             raise translate_error(exc, self.target) from None
         except OverflowError:  # the driver refuses an id or a limit the user typed: no column holds it
             raise PipecliError(f"a number is too large for the database (the largest is {2**63 - 1})") from None
         except UnicodeEncodeError as exc:  # an argument that was not valid UTF-8 (kept as surrogates)
             raise PipecliError(f"a value is not valid UTF-8 text ({exc.object[exc.start : exc.end]!r})") from None
 
-    def write(self) -> AbstractContextManager[Connection]:
-        """Return a context manager giving a connection in one write transaction (all or nothing)."""
-        return self._transaction(write=True)
+    @overload
+    def write(self) -> AbstractContextManager[Connection]: ...
+
+    @overload
+    def write(self, work: Callable[[Connection], T]) -> T: ...
+
+    def write(self, work: Callable[[Connection], T] | None = None) -> AbstractContextManager[Connection] | T:
+        """Without `work`, return a context manager giving a connection in one write transaction (all or
+        nothing). With it, return `work(conn)` run in one write transaction, run again from the start
+        when PostgreSQL aborts it as a serialisation failure or deadlock (`RETRIES` attempts in all, see
+        the module docstring): `work` must only write through `conn` (it prints nothing), so a retry is
+        invisible but for the time it took."""
+        if work is None:
+            return self._transaction(write=True)
+        for attempt in range(1, RETRIES + 1):
+            try:
+                with self._transaction(write=True, retrying=True) as conn:
+                    return work(conn)
+            except _Conflict as conflict:
+                if attempt == RETRIES:
+                    raise _conflict_error(self.target, conflict.sqlstate, conflict.detail, attempt) from None
+                time.sleep(random.uniform(0, RETRY_PAUSE * 2 ** (attempt - 1)))  # apart from the other writer
+        raise AssertionError("unreachable")  # the loop returns or raises
 
     @contextmanager
     def bulk_write(self) -> Iterator[Connection]:

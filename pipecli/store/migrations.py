@@ -22,7 +22,7 @@ from pipecli.store.target import redact
 if TYPE_CHECKING:
     from pipecli.store.db import Store
 
-LATEST = 12
+LATEST = 13
 APPLICATION_ID = 0x70697065  # "pipe": marks a SQLite file as pipecli's (PRAGMA application_id)
 
 
@@ -215,6 +215,12 @@ def m012_match_keys(conn: Connection) -> None:
     _create_missing(conn)
 
 
+def m013_stage_forecast_category(conn: Connection) -> None:
+    """v12 -> v13: a stage's default forecast category, for its deals that have none (`pipeline stage
+    --forecast-category`)."""
+    add_missing_columns(conn, "stage", {})
+
+
 STEPS = {
     2: m002_followups_scores_extras,
     3: m003_fewer_narrower_indexes,
@@ -225,6 +231,7 @@ STEPS = {
     10: m010_merges,
     11: m011_team,
     12: m012_match_keys,
+    13: m013_stage_forecast_category,
 }
 
 

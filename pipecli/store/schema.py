@@ -52,6 +52,7 @@ class Stage(SQLModel, table=True):
     probability: float | None = None  # configured win probability (a ratio, not money)
     stale_days: int | None = None  # silence limit; None uses config `stale_days`
     triggers: str | None = None  # comma-separated activity kinds that signal readiness to advance
+    forecast_category: str | None = None  # the default of its deals without one (commit | best | ...); schema 13
     removed: bool = False  # kept so history that passed through it stays readable
 
 

@@ -33,7 +33,7 @@ def execute_in(conn: Connection, sql: str, **params: Any) -> CursorResult[*tuple
 
 # PostgreSQL advisory lock numbers: each names one thing only one transaction at a time may do.
 SCHEMA_LOCK = 7071  # creating or migrating the schema (a migration, `db migrate-to`)
-KEYED_IMPORT_LOCK = 7072  # a keyed import's read-then-insert of its keys
+KEYED_IMPORT_LOCK = 7072  # a keyed import's read-then-insert of its keys, and add-lead's (duplicates, then insert)
 
 
 def serialise(conn: Connection, lock: int) -> None:

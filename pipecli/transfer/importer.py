@@ -31,9 +31,10 @@ from typing import Any, BinaryIO, TextIO
 
 from sqlalchemy import Connection, text
 
-from pipecli import clock, money
+from pipecli import clock, money, team
 from pipecli.errors import PipecliError
 from pipecli.scoring import score as scoring
+from pipecli.store import access
 from pipecli.store.faults import kill_point
 from pipecli.transfer import helper, profiles
 from pipecli.transfer.columns import DATE_FIELDS, FIELDS, Columns, norm_header
@@ -125,6 +126,7 @@ class _Import:
         self.upserter = Upserter(conn, columns, self.now, options.dry_run) if columns.key else None
         self.scorer = scoring.batch_scorer(conn)  # type: ignore[no-untyped-call]  # new leads scored as add_lead scores them
         self.minor_unit: int = 10 ** money.exponent(options.currency)
+        self.owners = team.owner_checker(conn)  # with a team on PostgreSQL each row's owner must be a member
         # the column-wise path covers new leads in the default pipeline, no placeholders, amounts that
         # are not decimal-comma
         self.fast = (
@@ -132,6 +134,7 @@ class _Import:
             and not options.nulls
             and "pipeline" not in columns.index
             and options.decimal_comma is not True
+            and self.owners is None
         )
         keep = {norm_header(k) for k, v in options.mapping.items() if v == "extra"}
         stage_dates = stage_date_columns(columns.columns, self.stages, keep)
@@ -216,6 +219,12 @@ class _Import:
 
     def add(self, lead: Lead) -> None:
         """Queue a valid row; a batch is written when full, or before a row repeating a queued key."""
+        if self.owners is not None:
+            try:
+                lead.fields["owner"] = self.owners(lead.fields["owner"])
+            except PipecliError as exc:
+                self.reject([RowError(lead.line, "owner", lead.fields["owner"], str(exc))], lead.cells)
+                return
         if self.upserter is not None:
             k = self.upserter.key_of(lead)
             if k in self.pending_keys:
@@ -463,7 +472,10 @@ def refuse_reimport(conn: Connection, digest: str, label: str) -> None:
 
 
 def remember_import(conn: Connection, digest: str, inserted: int) -> None:
-    """Record in meta that the file with `digest` was imported now, adding `inserted` leads."""
+    """Record in meta that the file with `digest` was imported now, adding `inserted` leads (not for a seller
+    or manager on PostgreSQL, whose role only reads meta: their imports are not recorded)."""
+    if not access.may_change_settings(conn):
+        return
     conn.execute(text("DELETE FROM meta WHERE key = :k"), {"k": _IMPORTED + digest})
     conn.execute(
         text("INSERT INTO meta (key, value) VALUES (:k, :v)"),

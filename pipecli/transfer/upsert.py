@@ -3,10 +3,12 @@
 An update changes only what differs (fields the file has, extras it manages), each change an event of the
 import's journal entry at the import's time (`leads.set_fields`, `store.journal`), records a new stage as a
 move in history (`leads.move_lead`, at the row's close date for an outcome, else now, never before the lead
-entered its current stage) and scores the lead again; a file imported twice changes nothing the second
-time. On a dry run nothing is written and the counts are the same. Keys are looked up, then inserted: on
-PostgreSQL a keyed import holds an advisory lock (`sql.KEYED_IMPORT_LOCK`) for its transaction, so two
-concurrent ones with the same keys run one after the other and the second updates what the first added.
+entered its current stage) and scores the lead again; a lead that stays lost takes the row's lost reason
+as `edit --lost-reason` would. So an upsert leaves the events and stage history `move` and `edit` would
+have left, and a file imported twice changes nothing, and records nothing, the second time. On a dry run
+nothing is written and the counts are the same. Keys are looked up, then inserted: on PostgreSQL a keyed
+import holds an advisory lock (`sql.KEYED_IMPORT_LOCK`) for its transaction, so two concurrent ones
+with the same keys run one after the other and the second updates what the first added.
 """
 
 from __future__ import annotations
@@ -97,6 +99,10 @@ class Upserter:
                 new = lead.fields[f] if f == "value" else lead.fields[f] or None
                 if new != current[column] and not (f == self.key and key_form(f, new) == key_form(f, current[column])):
                     sets[column] = new
+        if "lost_reason" in index and lead.stage["kind"] == "lost" and current["status"] == "lost":
+            new = lead.fields["lost_reason"] or None  # still lost: the reason as `edit --lost-reason` sets it
+            if new != current["lost_reason"]:
+                sets["lost_reason"] = new
         if "expected_close" in index or ("close_date" in index and lead.stage["kind"] == "open"):
             old = current["expected_close"]
             if (None if old is None else str(old)) != (

@@ -189,6 +189,8 @@ class Writer:
         self.indexes: list[str] = []
         self.next_id = self.held = 0
         self.cursor: Any = None
+        self._events_sql: dict[tuple[bool, bool, bool], list[Any]] = {}  # `record`'s statements by shape
+        self._changes_sql: str | None = None  # `_write_history`'s, for batches without stage paths
         if self.sqlite:
             self.cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
             self.cursor.execute(f"PRAGMA cache_size = -{SQLITE_CACHE_KB}")
@@ -283,7 +285,12 @@ class Writer:
         batch, params = self._batch(ids)
         with_path = ", ".join(str(ids[i]) for i, _ in paths)
         condition = batch("l.id") + (f" AND l.id NOT IN ({with_path})" if with_path else "")
-        self.conn.execute(text(opening_changes_sql(condition)), params)
+        if self.sqlite and not with_path:  # the same statement every batch: on the raw cursor, as `record`
+            if self._changes_sql is None:
+                self._changes_sql = opening_changes_sql(condition)
+            self.cursor.execute(self._changes_sql, params)
+        else:
+            self.conn.execute(text(opening_changes_sql(condition)), params)
         rows = []
         for i, path in paths:
             for k, (stage, at, _) in enumerate(path):
@@ -296,8 +303,16 @@ class Writer:
         whether any has a stage path, a note, an extra field) under the invocation's journal entry."""
         batch, params = self._batch(ids)
         params["j"] = journal.journal_of(self.conn).entry_id(self.conn)
-        for sql in opening_events_sql(batch, self.conn.dialect.name, paths=paths, notes=notes, extras=extras):
-            self.conn.execute(text(sql), params)
+        shape = (paths, notes, extras)
+        statements = self._events_sql.get(shape)
+        if statements is None:  # built once per shape: a million-row import writes 200 batches of each
+            built = opening_events_sql(batch, self.conn.dialect.name, paths=paths, notes=notes, extras=extras)
+            statements = self._events_sql[shape] = [sql if self.sqlite else text(sql) for sql in built]
+        for sql in statements:
+            if self.sqlite:  # the raw cursor, as the inserts: no statement compiled again per batch
+                self.cursor.execute(sql, params)
+            else:
+                self.conn.execute(sql, params)
 
     def _batch(self, ids: list[int]) -> tuple[Callable[[str], str], dict[str, Any]]:
         """Return (the condition on a lead id column selecting `ids`, its parameters)."""

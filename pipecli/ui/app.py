@@ -8,16 +8,25 @@ other change (undo, an add, the palette, another terminal) reloads every header.
 database's change counter every POLL seconds (a timer, no busy loop) and reloads when another terminal or
 cron changed something. Which deals are stale is `clean`'s judgement (`cards.stale_ids`), computed in a
 worker thread so the board opens without it, a moment after the last change (STALE_DELAY).
+
+The filter applies as it is typed, once typing stops for FILTER_IDLE seconds (the board behind the form
+shows it; Enter keeps it, Escape puts back the one before), matched on the filter keys read once in a worker
+after the board opens (`cards.SearchIndex`; in SQL until they are read, or on a bigger board). The modules
+a first change needs (the journal's schema: SQLModel and pydantic) are imported in that worker too, so the
+first move is as quick as the next. Once they are in, the interpreter's garbage collector is run and what
+survives it frozen (`settle_memory`): a full collection walks every object the app holds (a tenth of a
+second with the keys and textual loaded) and would otherwise fall in the middle of a keypress.
 """
 
 from __future__ import annotations
 
+import gc
 import os
 import shlex
 import subprocess
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import ClassVar, Self
 
@@ -49,6 +58,7 @@ HEADER_LINES = 2  # a column's header: its name, its count and value
 # rows, which in a thread would hold the interpreter (and so the keys) for as long.
 BIG_PIPELINE = 5000
 STALE_DELAY = 1.0  # seconds after the last change before clean judges again: a run of moves costs one judgement
+FILTER_IDLE = 0.25  # seconds without typing in the filter form before the board shows the filter
 
 
 @dataclass
@@ -72,7 +82,13 @@ def _style(name: str) -> Style:
 class StageColumn(Widget):
     """One stage's column: its header and the cards that fit, the selected one highlighted."""
 
-    DEFAULT_CSS = "StageColumn { width: 1fr; height: 100%; border-right: vkey $primary-darken-2; }"
+    # The column's right edge is drawn with its lines (a CSS border costs textual a third of a frame's time).
+    DEFAULT_CSS = """
+    StageColumn { width: 1fr; height: 100%; }
+    StageColumn > .stage-column--edge { color: $primary-darken-2; }
+    """
+    COMPONENT_CLASSES: ClassVar[set[str]] = {"stage-column--edge"}
+    EDGE = "▕"
 
     strips: list[Strip] | None = None  # the lines drawn, until the next refresh
 
@@ -91,11 +107,14 @@ class StageColumn(Widget):
         if self.strips is None or len(self.strips) != height or (self.strips and self.strips[0].cell_length != width):
             board: BoardApp = self.app  # type: ignore[assignment]
             base = self.rich_style
-            lines = board.column_lines(self.index, width, height)
+            inner = max(width - 1, 0)
+            edge = Segment(self.EDGE, base + self.get_component_rich_style("stage-column--edge", partial=True))
+            lines = board.column_lines(self.index, inner, height)
             self.strips = [
-                Strip([Segment(text, base + _style(style))]).adjust_cell_length(width, base) for text, style in lines
+                Strip([Segment(text, base + _style(style))]).adjust_cell_length(inner, base) for text, style in lines
             ]
-            self.strips += [Strip.blank(width, base)] * (height - len(self.strips))
+            self.strips += [Strip.blank(inner, base)] * (height - len(self.strips))
+            self.strips = [Strip([*strip, edge], width) for strip in self.strips]
         return self.strips[y] if y < len(self.strips) else Strip.blank(width, self.rich_style)
 
     def on_click(self, event: events.Click) -> None:
@@ -130,6 +149,12 @@ class BoardApp(App[None]):
         self.stale: set[int] = set()
         self.matches: cards.Matches | None = None  # what the filter lets through, when there is one
         self.stale_timer: Timer | None = None
+        self.filter_timer: Timer | None = None  # the filter typed, applied when typing stops
+        self.filter_before = self.filter  # the filter when the form opened: Escape puts it back
+        self.search: cards.SearchIndex | None = None  # the open deals' filter keys, once read
+        self.search_generation = 0  # moved on by every reload: a keys read started before it is out of date
+        self.search_pending = False  # a read of the filter keys is running
+        self.filter_form: Form | None = None  # the filter form, while it is open
         self.judge = cards.StaleJudge()  # a big pipeline's judgement, in its own process
         self.queue_report: clean.Report | None = None  # what the open clean queue shows
         self.message = ""
@@ -148,11 +173,13 @@ class BoardApp(App[None]):
         self.set_interval(self.poll_seconds, self.poll)
 
     def on_unmount(self) -> None:
+        gc.unfreeze()  # what settle_memory froze is the collector's again
         self.judge.stop()
         self.session.release()
 
     async def rebuild(self) -> None:
         """Read the headers and lay out one column widget per open stage (the pipeline may have changed)."""
+        self.read_search()
         self.load_headers()
         board = self.query_one("#board", Horizontal)
         await board.remove_children()
@@ -164,7 +191,12 @@ class BoardApp(App[None]):
     def load_headers(self) -> None:
         """Read every column's header; keep each column's cursor where it was (bounded by its new count)."""
         with self.session.read() as conn:
-            self.matches = cards.Matches.read(conn, self.pipeline["id"], self.filter) if self.filter.active else None
+            self.matches = None
+            if self.filter.active:
+                if self.search is not None:
+                    self.matches = self.search.matches(self.filter)
+                else:
+                    self.matches = cards.Matches.read(conn, self.pipeline["id"], self.filter)
             stages = cards.stages(conn, self.pipeline["id"], self.filter, self.matches)
         before = {c.stage.id: c for c in self.columns}
         self.columns = []
@@ -286,23 +318,65 @@ class BoardApp(App[None]):
 
     def reload(self) -> None:
         """Read the headers again and drop every cached window (after a change, here or elsewhere)."""
+        self.read_search()  # any deal may have changed
         self.load_headers()
         with self.session.read() as conn:
             self.counter = cards.change_counter(conn)
         self.layout_columns()
         self.refresh_stale()
 
-    def changed(self, lead_id: int, was: int | None) -> None:
-        """Show a change to one deal made here (it was in stage `was`, None when not on the board): read the
-        deal again and the headers of the stages it left and entered, and redraw only those columns."""
+    def read_search(self) -> None:
+        """Have the filter keys (`cards.SearchIndex`) read again in a worker; until they are, filters are
+        matched in SQL."""
+        self.search, self.search_pending = None, True
+        self.search_generation += 1
+        self._read_search(self.search_generation)
+
+    @work(thread=True, exclusive=True, group="search")
+    def _read_search(self, generation: int) -> None:
+        # the journal's schema (SQLModel, pydantic: a second), which every write imports: here, off the
+        # event loop, so the first change does not wait for it
+        import pipecli.store.schema  # noqa: F401
+
+        try:
+            with self.session.read() as conn:
+                found = cards.SearchIndex.read(conn, self.pipeline["id"])
+        except PipecliError:  # the board's own reads show the error; the filter is matched in SQL meanwhile
+            return
+        self.call_from_thread(self._set_search, found, generation)
+
+    def _set_search(self, found: cards.SearchIndex | None, generation: int) -> None:
+        if generation == self.search_generation:  # no change since the read began
+            self.search, self.search_pending = found, False
+            self.settle_memory()
+
+    @staticmethod
+    def settle_memory() -> None:
+        """Collect the garbage now and freeze what survives (the modules, textual's widgets, the filter
+        keys): the collector's full passes, each a walk over every object, then skip them and stay short."""
+        gc.unfreeze()
+        gc.collect()
+        gc.freeze()
+
+    def changed(self, lead_id: int, was: int | None, value: int | None = None) -> None:
+        """Show a change to one deal made here (it was in stage `was` with `value`, None when not on the
+        board): read the deal again, move the headers of the stages it left and entered on by its value
+        (nothing else changed since they were read: `attempt` checked) and redraw only those columns."""
         with self.session.read() as conn:
             now = cards.place_of(conn, self.pipeline["id"], lead_id, self.filter)
-            if self.matches is not None:
-                self.matches.place(lead_id, was, now)
-            touched = {s for s in (was, now[0] if now else None) if s is not None}
-            fresh = {s.id: s for s in cards.stages(conn, self.pipeline["id"], self.filter, self.matches, touched)}
             counter = cards.change_counter(conn)
-        if counter[0] != self.counter[0] + 1:  # not this change's one journal entry alone: another wrote too
+            # not this change's one journal entry alone, or new leads: another wrote too
+            if counter[0] != self.counter[0] + 1 or counter[2] != self.counter[2]:
+                fresh = None
+            else:
+                if self.matches is not None:
+                    self.matches.place(lead_id, was, now, value)
+                if self.search is not None:
+                    self.search.update(conn, self.pipeline["id"], lead_id, was, value)
+                elif self.search_pending:  # the read of the keys still running may have missed this change
+                    self.read_search()
+                fresh = self.shifted(was, value, now)
+        if fresh is None:
             self.reload()
             return
         self.counter = counter
@@ -314,6 +388,25 @@ class BoardApp(App[None]):
                 self.query_one(f"#stage-{index}", StageColumn).refresh()
         self.show_title()
         self.refresh_stale()
+
+    def shifted(self, was: int | None, value: int | None, now: tuple[int, int | None] | None) -> dict[int, cards.Stage]:
+        """Return the headers of the stages a deal left (`was`, with `value`) and entered (`now`: its stage
+        and value, None when it left the board): counted from the filter's matches when there is one, else
+        the headers shown, moved on by one deal and its value."""
+        shown = {c.stage.id: c.stage for c in self.columns}
+        fresh: dict[int, cards.Stage] = {}
+        if self.matches is not None:
+            for s in {s for s in (was, now[0] if now else None) if s is not None} & shown.keys():
+                count, total = self.matches.header(s)
+                fresh[s] = replace(shown[s], count=count, value_minor=total)
+            return fresh
+        if was in shown:
+            head = shown[was]
+            fresh[was] = replace(head, count=head.count - 1, value_minor=head.value_minor - (value or 0))
+        if now is not None and now[0] in shown:
+            head = fresh.get(now[0], shown[now[0]])
+            fresh[now[0]] = replace(head, count=head.count + 1, value_minor=head.value_minor + (now[1] or 0))
+        return fresh
 
     def poll(self) -> None:
         """Reload when the database's change counter moved (another terminal, cron)."""
@@ -357,9 +450,9 @@ class BoardApp(App[None]):
 
     # --- doing things ------------------------------------------------------------------------------
 
-    def attempt(self, change: Callable[[], str], deal: tuple[int, int | None] | None = None) -> bool:
+    def attempt(self, change: Callable[[], str], deal: tuple[int, int | None, int | None] | None = None) -> bool:
         """Run one change; show its line, or its error (the change was rolled back). A change to one `deal`
-        (its id and stage) redraws what it touched when nothing else changed the database since the board
+        (its id, stage and value) redraws what it touched when nothing else changed the database since the board
         last read it; any other change reloads the board."""
         try:
             with self.session.read() as conn:
@@ -375,7 +468,7 @@ class BoardApp(App[None]):
         return True
 
     def after(
-        self, change: Callable[[dict[str, str]], str], deal: tuple[int, int | None] | None = None
+        self, change: Callable[[dict[str, str]], str], deal: tuple[int, int | None, int | None] | None = None
     ) -> Callable[[dict[str, str] | None], None]:
         """Return a form's callback that makes `change` from the filled form (nothing when cancelled)."""
 
@@ -385,9 +478,9 @@ class BoardApp(App[None]):
 
         return done
 
-    def here(self, card: cards.Card) -> tuple[int, int | None]:
-        """Return the selected `card`'s deal as `attempt` takes it: its id and the stage of its column."""
-        return card.id, self.columns[self.col].stage.id
+    def here(self, card: cards.Card) -> tuple[int, int | None, int | None]:
+        """Return the selected `card`'s deal as `attempt` takes it: its id, the stage of its column, its value."""
+        return card.id, self.columns[self.col].stage.id, card.value_minor
 
     def with_card(self) -> cards.Card | None:
         card = self.selected()
@@ -520,17 +613,46 @@ class BoardApp(App[None]):
             self.attempt(lambda: self.session.add(form, self.pipeline["name"])[1])
 
     def action_filter(self) -> None:
-        f = self.filter
+        f = self.filter_before = self.filter
         fields = [("text", "name or company contains", f.text or ""), ("owner", "owner", f.owner or "")]
         fields.append(("source", "source", f.source or ""))
-        self.push_screen(Form("Filter the board (empty: everything)", fields), self._filtering)
+        title = "Filter the board (empty: everything; Enter keeps it, Escape undoes it)"
+        self.filter_form = Form(title, fields, on_change=self._typing_filter)
+        self.push_screen(self.filter_form, self._filtering)
+
+    @staticmethod
+    def _filter_of(form: dict[str, str]) -> cards.Filter:
+        return cards.Filter(*(form[k].strip() or None for k in ("text", "owner", "source")))
+
+    def _typing_filter(self, form: dict[str, str]) -> None:
+        """Apply the filter form's values once typing stops for FILTER_IDLE seconds (a later key moves it on)."""
+        if self.filter_timer is not None:
+            self.filter_timer.stop()
+
+        def idle() -> None:
+            if self.filter_form is not None:  # still open: a closed form's filter was applied when it closed
+                self.apply_filter(self._filter_of(form))
+
+        self.filter_timer = self.set_timer(FILTER_IDLE, idle)
+
+    def apply_filter(self, flt: cards.Filter) -> None:
+        """Show the board through `flt` (nothing to do when it is the one shown). Nothing changed in the
+        database: the headers and windows are read again, the stale marks and the counter stay."""
+        if self.filter_timer is not None:
+            self.filter_timer.stop()
+            self.filter_timer = None
+        if flt == self.filter:
+            return
+        self.filter = flt
+        self.load_headers()
+        self.layout_columns()
+        self.status(f"filter: {self.filter.describe() or 'none'}")
 
     def _filtering(self, form: dict[str, str] | None) -> None:
-        if form is None:
-            return
-        self.filter = cards.Filter(*(form[k].strip() or None for k in ("text", "owner", "source")))
-        self.reload()
-        self.status(f"filter: {self.filter.describe() or 'none'}")
+        self.filter_form = None
+        self.apply_filter(self.filter_before if form is None else self._filter_of(form))
+        if form is not None:
+            self.status(f"filter: {self.filter.describe() or 'none'}")
 
     def action_pipeline(self) -> None:
         with self.session.read() as conn:

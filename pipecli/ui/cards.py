@@ -8,6 +8,11 @@ use that index (a text is matched anywhere in a name), so a filtered board reads
 in one scan (`Matches`): the ids and values per stage in board order, from which its headers are counted and
 its windows cut, instead of one scan per column for every window and every header. After a change to one
 deal only that deal is read again (`place_of`) and only the stages it left and entered.
+
+Matching a text in SQL costs a LIKE per name and company of every open deal (100 ms and more at 100,000
+deals, every time the filter changes); so a board of at most SEARCH_LIMIT open deals reads their filter keys
+once (`SearchIndex`: id, value, lowered name and company, owner, source in board order, about 16 MB at
+100,000) and matches in Python, in a few milliseconds. Bigger boards match in SQL.
 """
 
 from __future__ import annotations
@@ -17,8 +22,8 @@ import subprocess
 import sys
 import tempfile
 import threading
-from bisect import insort
-from collections.abc import Collection
+from bisect import bisect_left, insort
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from itertools import groupby
 from operator import itemgetter
@@ -38,6 +43,11 @@ CARD_COLUMNS = (
 )
 ON_BOARD = "l.pipeline_id = :p AND l.status = 'open' AND l.archived_at IS NULL"  # the deals a board shows
 ORDER = "l.value_minor DESC NULLS LAST, l.id"  # the board's order within a stage: most valuable first, then oldest
+# a filter's keys as SearchIndex holds them (the expressions Filter.sql matches)
+KEY_COLUMNS = (
+    "l.stage_id, l.id, l.value_minor, lower(trim(l.name)), COALESCE(lower(trim(l.company)), ''), l.owner, l.source"
+)
+SEARCH_LIMIT = 250_000  # the most open deals whose filter keys are held in memory (SearchIndex)
 
 
 def board_key(lead_id: int, value_minor: int | None) -> tuple[bool, int, int]:
@@ -73,7 +83,7 @@ class Filter:
             parts.append(
                 "(lower(trim(l.name)) LIKE :f_text ESCAPE '\\' OR lower(trim(l.company)) LIKE :f_text ESCAPE '\\')"
             )
-            typed = self.text.strip().lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            typed = (self.needle or "").replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
             params["f_text"] = f"%{typed}%"
         if self.owner:
             parts.append("l.owner = :f_owner")
@@ -85,6 +95,11 @@ class Filter:
         if dialect == "sqlite" and parts:
             hint = " INDEXED BY ix_lead_dup_name" if self.text else " NOT INDEXED"
         return hint, "".join(f" AND {p}" for p in parts), params
+
+    @property
+    def needle(self) -> str | None:
+        """The text as it is looked for in the lowered, trimmed name and company (None: no text)."""
+        return self.text.strip().lower() if self.text else None
 
     def describe(self) -> str:
         """Return the filter as the status bar shows it ('' when there is none)."""
@@ -130,23 +145,23 @@ def pipeline_of(conn: Connection, name: str | None) -> dict[str, Any]:
 
 
 class Matches:
-    """The deals a filter lets through, per stage: (id, value) pairs in board order, read in one scan, and
+    """The deals a filter lets through, per stage: rows (stage, id, value, ...) in board order, read in one scan, and
     each stage's count and total value (kept as deals come and go, so a header costs nothing)."""
 
-    def __init__(self, rows: list[tuple[Any, ...]]):
-        self.by_stage: dict[int, list[tuple[int, int | None]]] = {}
-        self.totals: dict[int, int] = {}
-        for stage_id, group in groupby(rows, key=itemgetter(0)):  # rows come by stage, in board order
-            pairs = [(lead_id, value) for _, lead_id, value in group]
-            self.by_stage[stage_id] = pairs
-            self.totals[stage_id] = sum(value for _, value in pairs if value)
+    def __init__(self, by_stage: dict[int, list[tuple[Any, ...]]]):
+        """`by_stage`: per stage, rows in board order whose second and third items are a deal's id and value
+        (the rows `read` reads, or SearchIndex's own: their tuples are kept, not copied)."""
+        self.by_stage = by_stage
+        self.totals = {s: sum(filter(None, map(itemgetter(2), rows))) for s, rows in by_stage.items()}
 
     @classmethod
     def read(cls, conn: Connection, pipeline_id: int, flt: Filter) -> Matches:
         """Return the filtered board's deals, from one pass over the index or the table (`Filter.sql`)."""
         hint, where, params = flt.sql(conn.dialect.name)
         sql = f"SELECT l.stage_id, l.id, l.value_minor FROM lead l{hint} WHERE {ON_BOARD}{where}"
-        return cls(fetch_rows(conn, sql + f" ORDER BY l.stage_id, {ORDER}", {"p": pipeline_id, **params}))
+        rows = fetch_rows(conn, sql + f" ORDER BY l.stage_id, {ORDER}", {"p": pipeline_id, **params})
+        # rows come by stage, in board order
+        return cls({s: list(group) for s, group in groupby(rows, key=itemgetter(0))})
 
     def header(self, stage_id: int) -> tuple[int, int]:
         """Return the count and total value of the stage's filtered deals."""
@@ -154,18 +169,87 @@ class Matches:
 
     def ids(self, stage_id: int, offset: int, limit: int) -> list[int]:
         """Return the ids of the stage's filtered deals from position `offset`, at most `limit` of them."""
-        return [lead_id for lead_id, _ in self.by_stage.get(stage_id, [])[offset : offset + limit]]
+        return [row[1] for row in self.by_stage.get(stage_id, [])[offset : offset + limit]]
 
-    def place(self, lead_id: int, was: int | None, now: tuple[int, int | None] | None) -> None:
-        """Take the deal out of stage `was` (None: it was not on the board) and put it, when `now` (its stage
-        and value, `place_of`) says it is on the filtered board, at its place in that stage's order."""
+    def place(
+        self, lead_id: int, was: int | None, now: tuple[int, int | None] | None, value: int | None = None
+    ) -> None:
+        """Take the deal out of stage `was` (None: it was not on the board), where it had `value`, and put it,
+        when `now` (its stage and value, `place_of`) says it is on the filtered board, at its place in that
+        stage's order."""
         if was is not None:
-            kept = [m for m in self.by_stage.get(was, []) if m[0] != lead_id]
-            self.totals[was] = sum(v or 0 for _, v in kept)
-            self.by_stage[was] = kept
+            pairs = self.by_stage.get(was, [])
+            at = _find(pairs, lead_id, value, _row_key)
+            if at is not None:
+                del pairs[at]
+                self.totals[was] = self.totals.get(was, 0) - (value or 0)
         if now is not None:
-            insort(self.by_stage.setdefault(now[0], []), (lead_id, now[1]), key=lambda m: board_key(*m))
+            insort(self.by_stage.setdefault(now[0], []), (now[0], lead_id, now[1]), key=_row_key)
             self.totals[now[0]] = self.totals.get(now[0], 0) + (now[1] or 0)
+
+
+class SearchIndex:
+    """The filter keys (KEY_COLUMNS) of a pipeline's open deals, per stage in board order, read once; a
+    filter is matched on them in Python (`matches`), and a change to one deal here updates its row alone
+    (`update`)."""
+
+    def __init__(self, rows: list[tuple[Any, ...]]):
+        self.by_stage = {s: list(group) for s, group in groupby(rows, key=itemgetter(0))}  # rows come by stage
+
+    @classmethod
+    def read(cls, conn: Connection, pipeline_id: int) -> SearchIndex | None:
+        """Return the keys of the pipeline's open deals, or None when there are over SEARCH_LIMIT of them
+        (their filters are matched in SQL)."""
+        count = conn.execute(text(f"SELECT COUNT(*) FROM lead l WHERE {ON_BOARD}"), {"p": pipeline_id}).scalar_one()
+        if count > SEARCH_LIMIT:
+            return None
+        sql = f"SELECT {KEY_COLUMNS} FROM lead l WHERE {ON_BOARD} ORDER BY l.stage_id, {ORDER}"
+        return cls(fetch_rows(conn, sql, {"p": pipeline_id}))
+
+    def matches(self, flt: Filter) -> Matches:
+        """Return what `flt` lets through, as `Matches.read` would read it (`Filter.sql`'s conditions: the
+        needle inside the name or company, the owner, the source; a missing company matches no text)."""
+        needle, owner, source = flt.needle, flt.owner, flt.source
+        by_stage = {}
+        for stage_id, rows in self.by_stage.items():  # one comprehension per condition: no call per row
+            if needle is not None:
+                rows = [r for r in rows if needle in r[3] or needle in r[4]]
+            if owner:
+                rows = [r for r in rows if r[5] == owner]
+            if source:
+                rows = [r for r in rows if r[6] == source]
+            by_stage[stage_id] = rows if rows is not self.by_stage[stage_id] else list(rows)
+        return Matches(by_stage)
+
+    def update(
+        self, conn: Connection, pipeline_id: int, lead_id: int, was: int | None, value: int | None = None
+    ) -> None:
+        """Read one deal's keys again after a change to it (it was in stage `was` with `value`; None when not
+        on the board)."""
+        if was is not None:
+            rows = self.by_stage.get(was, [])
+            at = _find(rows, lead_id, value, _row_key)
+            if at is not None:
+                del rows[at]
+        row = conn.execute(
+            text(f"SELECT {KEY_COLUMNS} FROM lead l WHERE l.id = :i AND {ON_BOARD}"), {"i": lead_id, "p": pipeline_id}
+        ).first()
+        if row is not None:
+            insort(self.by_stage.setdefault(row[0], []), tuple(row), key=_row_key)
+
+
+def _row_key(row: tuple[Any, ...]) -> tuple[bool, int, int]:
+    """Return the board_key of a Matches or SearchIndex row (its id and value second and third)."""
+    return board_key(row[1], row[2])
+
+
+def _find(rows: list[Any], lead_id: int, value: int | None, key: Callable[[Any], tuple[bool, int, int]]) -> int | None:
+    """Return the index of deal `lead_id` in `rows` (in board order; `key` their board_key), found by its
+    `value` in a binary search, or else by looking at each; None when it is not there."""
+    at = bisect_left(rows, board_key(lead_id, value), key=key)
+    if at < len(rows) and key(rows[at])[2] == lead_id:
+        return at
+    return next((i for i, row in enumerate(rows) if key(row)[2] == lead_id), None)
 
 
 def place_of(conn: Connection, pipeline_id: int, lead_id: int, flt: Filter) -> tuple[int, int | None] | None:

@@ -29,12 +29,20 @@ class Form(ModalScreen[dict[str, str] | None]):
     Form .hint { color: $text-muted; }
     """
 
-    def __init__(self, title: str, fields: list[tuple[str, str, str]], hint: str = ""):
-        """`fields`: (key, label, initial value) in order."""
+    def __init__(
+        self,
+        title: str,
+        fields: list[tuple[str, str, str]],
+        hint: str = "",
+        on_change: Callable[[dict[str, str]], None] | None = None,
+    ):
+        """`fields`: (key, label, initial value) in order; `on_change` is handed the values after each edit
+        of a field (the filter applies as it is typed)."""
         super().__init__()
         self.title_text = title
         self.fields = fields
         self.hint = hint
+        self.on_change = on_change
 
     def compose(self) -> ComposeResult:
         with Vertical():
@@ -45,13 +53,21 @@ class Form(ModalScreen[dict[str, str] | None]):
                 yield Label(Text(label))
                 yield Input(value=value, id=f"field-{key}")
 
+    def values(self) -> dict[str, str]:
+        """Return each field's value by its key."""
+        return {key: self.query_one(f"#field-{key}", Input).value for key, _, _ in self.fields}
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        if self.on_change is not None and self.is_mounted:
+            self.on_change(self.values())
+
     def on_input_submitted(self, event: Input.Submitted) -> None:
         inputs = list(self.query(Input))
         at = inputs.index(event.input)
         if at + 1 < len(inputs):
             inputs[at + 1].focus()
         else:
-            self.dismiss({key: self.query_one(f"#field-{key}", Input).value for key, _, _ in self.fields})
+            self.dismiss(self.values())
 
     def action_cancel(self) -> None:
         self.dismiss(None)
