@@ -16,6 +16,7 @@ from __future__ import annotations
 import functools
 import re
 import unicodedata
+from typing import Any
 
 # Legal forms, as the tokens they leave once punctuation is gone (`S.r.l.` -> `s r l` -> joined `srl`).
 LEGAL_SUFFIXES = frozenset(
@@ -95,11 +96,22 @@ def email_block(email: str | None) -> str | None:
     return key if key is not None and key.partition("@")[0] not in ROLE_MAILBOXES else None
 
 
+# ASCII bytes that are not digits, and those a number spelled without an extension is made of
+_NOT_DIGIT_BYTES = bytes(b for b in range(128) if not chr(b).isdigit())
+_PLAIN_PHONE_BYTES = b"0123456789 +-./()\t"
+
+
 def phone_block(phone: str | None) -> str | None:
     """Return the phone's block: the last `PHONE_TAIL` digits once an extension is cut off (one number in
     any spelling ends in the same subscriber digits); None when it has no digit."""
     if not phone:
         return None
+    if phone.isascii():
+        # most numbers: only digits and separators, so no extension (each is spelled with a letter, `#` or
+        # `;`), and the digits are what deleting the rest of the bytes leaves (a tenth of the regexes' cost)
+        raw = phone.encode("ascii")
+        if not raw.translate(None, _PLAIN_PHONE_BYTES):
+            return raw.translate(None, _NOT_DIGIT_BYTES)[-PHONE_TAIL:].decode("ascii") or None
     digits = _NON_DIGIT.sub("", _EXTENSION.sub("", phone))
     return digits[-PHONE_TAIL:] or None
 
@@ -110,6 +122,16 @@ def company_block(company: str | None) -> str | None:
 
 
 MATCH_COLUMNS = ("match_email", "match_phone", "match_company")
+
+
+def blocks_of(emails: list[Any], phones: list[Any], companies: list[Any]) -> list[list[str]]:
+    """Return the columns `MATCH_COLUMNS` of leads with these details, as lists ("" for none): what
+    `match_columns` gives each lead, for a batch of an import (computed in its helper process)."""
+    return [
+        [email_block(e) or "" for e in emails],
+        [phone_block(p) or "" for p in phones],
+        [company_key(c) or "" for c in companies],
+    ]
 
 
 def match_columns(email: str | None, phone: str | None, company: str | None) -> dict[str, str | None]:

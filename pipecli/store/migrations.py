@@ -196,9 +196,11 @@ MATCH_BATCH = 5000  # leads whose match columns one UPDATE statement of m012 wri
 
 def m012_match_keys(conn: Connection) -> None:
     """v11 -> v12: the duplicate matcher's blocks stored per lead (`matchkeys.MATCH_COLUMNS`, indexed), filled
-    from each lead's e-mail, phone and company; `ix_lead_email` rebuilt on `lower(email)` (`--key email`)."""
+    from each lead's e-mail, phone and company; `ix_lead_email` rebuilt on `lower(email)` (`--key email`);
+    `ix_lead_dup_email` dropped (the blocks replace it)."""
     add_missing_columns(conn, "lead", {})
     conn.exec_driver_sql("DROP INDEX IF EXISTS ix_lead_email")
+    conn.exec_driver_sql("DROP INDEX IF EXISTS ix_lead_dup_email")  # the old add-lead check's: the blocks serve it
     sets = ", ".join(f"{c} = :{c}" for c in MATCH_COLUMNS)
     update = text(f"UPDATE lead SET {sets} WHERE id = :id")
     rows = conn.execute(

@@ -98,9 +98,9 @@ class Lead(SQLModel, table=True):
             "win_probability",
             "forecast_category",
         ),
-        # `clean` finds duplicate open leads from these alone (the expressions must match its queries); they
-        # are also the planner's way to the open leads (`list --status open`, `today`, `score`).
-        Index("ix_lead_dup_email", text("lower(trim(email))"), **_where("status = 'open'")),
+        # the board's text filter (`ui.cards`); also the planner's way to the open leads (`list --status open`,
+        # `today`, `score`). Its twin on lower(trim(email)) went with schema 12: duplicates are found through
+        # the stored blocks below, and a bulk import sorted it for nothing.
         Index("ix_lead_dup_name", text("lower(trim(name))"), text("lower(trim(company))"), **_where("status = 'open'")),
         # the duplicate matcher's blocks (`store.matchkeys`, since schema 12): add-lead's check is a lookup in
         # these, and `duplicates` compares only the leads sharing one

@@ -26,7 +26,7 @@ from sqlalchemy import Connection, text
 from pipecli.leads import NEW_LEAD_DERIVED, STAGE_CHANGE_COLUMNS, opening_changes_sql, opening_events_sql
 from pipecli.pipelines import UNKNOWN_PATH
 from pipecli.store import journal
-from pipecli.store.matchkeys import MATCH_COLUMNS, company_block, email_block, phone_block
+from pipecli.store.matchkeys import MATCH_COLUMNS, blocks_of
 from pipecli.transfer import helper
 from pipecli.transfer.fastpath import Cols
 
@@ -120,22 +120,12 @@ def prepare(cols: Cols, *, sqlite: bool, scores: Scores) -> Prepared:
             furthest,
             fits,
             probabilities,
-            *_blocks(cols["email"], cols["phone"], cols["company"]),
+            *blocks_of(cols["email"], cols["phone"], cols["company"]),
         ],
         "notes": [noted, [notes[i] for i in noted], [created[i] for i in noted]],
         "extras": [list(c) for c in zip(*extras)] if extras else [[], [], []],
         "paths": paths,
     }
-
-
-def _blocks(emails: list[Any], phones: list[Any], companies: list[Any]) -> list[list[str]]:
-    """Return the columns `MATCH_COLUMNS` of new leads with these details ("" for none), as `add_lead`
-    writes them: computed here, in the helper process of a big import."""
-    return [
-        [b or "" for b in map(email_block, emails)],
-        [b or "" for b in map(phone_block, phones)],
-        [b or "" for b in map(company_block, companies)],
-    ]
 
 
 def pack(prepared: Prepared) -> dict[str, Any] | None:
