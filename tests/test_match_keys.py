@@ -14,7 +14,7 @@ import json
 import pytest
 
 from pipecli import identity
-from pipecli.store.matchkeys import match_columns
+from pipecli.store.matchkeys import blocks_of, match_columns
 from pipecli.store.migrations import LATEST
 from pipecli.transfer import importer
 
@@ -27,6 +27,21 @@ def consistent(cli) -> dict[int, tuple]:
     for lead_id, email, phone, company in cli.sql("SELECT id, email, phone, company FROM lead ORDER BY id"):
         assert stored[lead_id] == tuple(match_columns(email, phone, company).values()), lead_id
     return stored
+
+
+def test_an_import_batch_gets_the_blocks_each_lead_gets_alone():
+    """`blocks_of` (an import's batch, its phones of digits and separators read without a regex) gives
+    what `match_columns` gives each lead, "" for none."""
+    phones = ["+39 02 1234567", "(02) 123-4567 x 12", "02 1234567 #3", "02\t1234567;ext=9", "0039 02 123 4567 int. 4",
+              "123", "n/a", "", "+39 ٠٢ ١٢٣٤٥٦٧", "02 1234567 interno 5", "+1 (555) 010-9999 ext 7"]  # fmt: skip
+    emails = ["Anna+CRM@Rossi.it ", "info@rossi.it", "", "a@b@c.it", "x", "Bo@X.IT", "", "", "", "", ""]
+    companies = ["Rossi S.r.l.", "", "ACME Inc.", "  ", "Müller GmbH", "", "", "", "", "", ""]
+    got = blocks_of(emails, phones, companies)
+    for i in range(len(phones)):
+        alone = match_columns(emails[i] or None, phones[i] or None, companies[i] or None)
+        assert [column[i] for column in got] == [v or "" for v in alone.values()], (emails[i], phones[i])
+    assert got[1][:3] == ["234567", "234567", "234567"]  # the extensions cut off
+    assert got[1][8] == "٢٣٤٥٦٧"  # digits of another script kept, as the regex keeps them
 
 
 def test_the_blocks_are_the_canonical_forms_the_matcher_compares():
