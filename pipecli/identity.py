@@ -1,7 +1,8 @@
 """Who a lead is: the one matcher that says two leads are likely the same person, and the canonical forms
 it compares.
 
-Each detail is compared in a canonical form computed on the fly (nothing extra is stored):
+Each detail is compared in a canonical form (`store.matchkeys` holds the ones the lead table stores, so
+a lookup of a lead's likely duplicates is an index lookup per block, see `blocks`):
 
 - **e-mail**: checked with email-validator (syntax only, no DNS), then lower-cased with any `+tag` dropped
   from the local part: `Anna+crm@Rossi.it` is `anna@rossi.it`.
@@ -28,7 +29,6 @@ from __future__ import annotations
 
 import functools
 import re
-import unicodedata
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -36,22 +36,24 @@ from typing import Any
 from sqlalchemy import text
 
 from pipecli.errors import PipecliError
+from pipecli.store.matchkeys import (
+    KEY_CACHE,
+    MATCH_COLUMNS,
+    ROLE_MAILBOXES,
+    company_block,
+    company_key,
+    email_block,
+    email_key,
+    fold,
+    match_columns,
+    phone_block,
+)
+
+# the canonical forms live with the store, which indexes them; the domain reads them here
+__all__ = ["MATCH_COLUMNS", "ROLE_MAILBOXES", "company_key", "email_key", "match_columns"]
 
 NAME_STRICT = 92  # names this similar at one company are one person
 NAME_LOOSE = 70  # names this similar sharing one phone are one person
-
-# Legal forms, as the tokens they leave once punctuation is gone (`S.r.l.` -> `s r l` -> joined `srl`).
-LEGAL_SUFFIXES = frozenset(
-    "srl srls spa sas snc sapa sa ag gmbh mbh kg ohg ug ev bv nv ltd limited llc llp lp inc incorporated corp "
-    "corporation co company plc pty sarl sasu eurl sl slu oy ab as aps kk sp zoo".split()
-)
-# Addresses a team shares: the same one on two leads does not make them one person.
-ROLE_MAILBOXES = frozenset(
-    "info office sales admin contact contacts hello support team mail amministrazione commerciale ufficio "
-    "vendite ventes vertrieb kontakt bureau accounts billing marketing".split()
-)
-_PUNCT = re.compile(r"[^\w\s]+")
-_SPACE = re.compile(r"\s+")
 
 
 @dataclass(frozen=True)
@@ -75,14 +77,6 @@ def check_email(email: str) -> str:
         return str(validate_email(email, check_deliverability=False, test_environment=True).normalized)
     except EmailNotValidError:
         raise PipecliError(f"--email: {email!r} is not an email address") from None
-
-
-def email_key(email: str | None) -> str | None:
-    """Return the form two addresses are compared in: lower case, without a `+tag`; None when empty."""
-    if not email or "@" not in email:
-        return None
-    local, _, domain = email.strip().lower().rpartition("@")
-    return f"{local.split('+', 1)[0]}@{domain}"
 
 
 def default_region() -> str | None:
@@ -111,11 +105,8 @@ def phone_key(phone: str | None, region: str | None = None) -> str | None:
     return _e164(phone, resolved_region(region))
 
 
-# Both canonical forms are pure functions of their text (the region is an argument), so each is computed
-# once per process however many leads share it: `duplicates` compares each lead in every block it is in.
-KEY_CACHE = 1 << 17
-
-
+# A pure function of its text and region, so each number is read once per process however many leads
+# share it: `duplicates` compares each lead in every block it is in.
 @functools.lru_cache(maxsize=KEY_CACHE)
 def _e164(phone: str, region: str) -> str | None:
     """Return `phone_key(phone, region)` for a resolved region (`""`: none)."""
@@ -137,47 +128,6 @@ def _e164(phone: str, region: str) -> str | None:
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
 
 
-def _fold(value: str) -> str:
-    """Return `value` lower-cased, without accents, punctuation as spaces, spaces collapsed."""
-    if value.isascii():  # most names: no accent to take off (the character loop is most of the cost)
-        plain = value.lower()
-    else:
-        plain = unicodedata.normalize("NFKD", value)
-        plain = "".join(c for c in plain if not unicodedata.combining(c)).lower()
-    return _SPACE.sub(" ", _PUNCT.sub(" ", plain)).strip()
-
-
-@functools.lru_cache(maxsize=KEY_CACHE)
-def company_key(company: str | None) -> str | None:
-    """Return the form two company names are compared in: folded, legal suffixes dropped; None when empty.
-
-    Runs of single letters are joined first, so `S.r.l.` and `S. p. A.` are read as `srl` and `spa`."""
-    if not company:
-        return None
-    tokens = _fold(company).split()
-    joined: list[str] = []
-    run = ""
-    for token in [*tokens, ""]:
-        if len(token) == 1:
-            run += token
-            continue
-        if run:
-            # `& C. S.n.c.` leaves the run `csnc`: split a legal form off its end
-            cut = next((k for k in range(len(run)) if run[k:] in LEGAL_SUFFIXES), len(run))
-            joined += [part for part in (run[:cut], run[cut:]) if part]
-            run = ""
-        if token:
-            joined.append(token)
-    kept = [t for i, t in enumerate(joined) if i == 0 or t not in LEGAL_SUFFIXES]
-    return " ".join(kept) or None
-
-
-def company_token(company: str | None) -> str | None:
-    """Return the first word of the company's key: what a SQL prefilter may look for (`rossi`)."""
-    key = company_key(company)
-    return key.split()[0] if key else None
-
-
 def name_similarity(a: str | None, b: str | None) -> float:
     """Return how alike two person names are, 0..100, ignoring word order, case, accents and punctuation."""
     if not a or not b:
@@ -185,7 +135,7 @@ def name_similarity(a: str | None, b: str | None) -> float:
     # rapidfuzz only when names are compared
     from rapidfuzz import fuzz
 
-    return float(fuzz.token_sort_ratio(_fold(a), _fold(b)))
+    return float(fuzz.token_sort_ratio(fold(a), fold(b)))
 
 
 def match(a: Contact, b: Contact, region: str | None = None) -> str | None:
@@ -211,26 +161,22 @@ def match(a: Contact, b: Contact, region: str | None = None) -> str | None:
     return None
 
 
-PHONE_TAIL = 6  # the fewest national digits of a number (Italy's shortest); a phone's block (`blocks`)
-_EXTENSION = re.compile(r"(?i)\s*(?:ext\.?|extension|x|#|;\s*ext=|int\.?|interno)\s*\d+\s*$")
-
-
 def blocks(contact: Contact, region: str | None = None) -> Iterator[str]:
     """Yield the keys under which a possible duplicate of `contact` must share at least one: every pair
-    `match` accepts shares one, so comparing only within blocks finds every duplicate.
+    `match` accepts shares one, so comparing only within blocks finds every duplicate. They are the forms
+    the lead table stores (`store.matchkeys`: `match_email`, `match_phone`, `match_company`).
 
     A phone's block is its last `PHONE_TAIL` digits (an extension cut off), not its E.164 form: one number
     in any spelling ends in the same subscriber digits, and reading every number with phonenumbers would
     cost most of the time of listing duplicates; `match` reads only the numbers that share a block.
-    `region` is kept for callers; the blocks no longer depend on it."""
-    email = email_key(contact.email)
-    if email and email.partition("@")[0] not in ROLE_MAILBOXES:
+    `region` is kept for callers; the blocks do not depend on it."""
+    email = email_block(contact.email)
+    if email:
         yield "e:" + email
-    if contact.phone:
-        digits = re.sub(r"\D", "", _EXTENSION.sub("", contact.phone))
-        if digits:
-            yield "p:" + digits[-PHONE_TAIL:]
-    company = company_key(contact.company)
+    phone = phone_block(contact.phone)
+    if phone:
+        yield "p:" + phone
+    company = company_block(contact.company)
     if company:
         yield "c:" + company
 
@@ -259,59 +205,50 @@ def duplicates(contacts: Iterable[Contact], region: str | None = None) -> list[t
     return out
 
 
-def _like(value: str) -> str:
-    """Return `value` with LIKE's wildcards escaped (with `\\`)."""
-    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+CANDIDATE_LIMIT = 20_000  # leads the lookup hands the matcher at most for one new lead (a very common company)
 
 
-# A phone's digits in SQL, its usual separators removed (what the prefilter compares a number's tail with).
-_PHONE_DIGITS = "replace(replace(replace(replace(replace(replace(l.phone, ' ', ''), '-', ''), '.', ''), '(', ''), ')', ''), '/', '')"
-CANDIDATE_LIMIT = 20_000  # leads the prefilter hands over at most for one new lead (a very common first word)
+def candidates_sql(contact: Contact) -> tuple[str, dict[str, Any]] | None:
+    """Return the query (SQL, parameters) of the stored leads sharing a block with `contact` (id, name,
+    company, email, phone; oldest first), or None when it has no block."""
+    conditions: list[str] = []
+    params: dict[str, Any] = {}
+    for column, block in match_columns(contact.email, contact.phone, contact.company).items():
+        if block is not None:
+            conditions.append(f"l.{column} = :{column}")
+            params[column] = block
+    if not conditions:
+        return None
+    where = " OR ".join(conditions)
+    sql = f"SELECT l.id, l.name, l.company, l.email, l.phone FROM lead l WHERE {where} ORDER BY l.id LIMIT {CANDIDATE_LIMIT}"
+    return sql, params
 
 
 def likely_duplicates(conn: Any, contact: Contact, exclude: int | None = None) -> list[dict[str, Any]]:
     """Return the stored leads (id, name, company, why) that `match` finds likely to be `contact`, oldest
     first: what `add-lead` warns about and `--unique` refuses.
 
-    No normalised form is stored, so SQL first narrows the leads to those that could match (the same
-    address or one with a `+tag`, a phone ending in the same seven digits, a company starting with the same
-    word), and the matcher decides among those."""
-    conditions: list[str] = []
-    params: dict[str, Any] = {}
-    email = email_key(contact.email)
-    if email and email.partition("@")[0] not in ROLE_MAILBOXES:
-        local, _, domain = email.partition("@")
-        conditions.append("lower(trim(l.email)) = :email OR lower(trim(l.email)) LIKE :tagged ESCAPE '\\'")
-        params.update(email=email, tagged=f"{_like(local)}+%@{_like(domain)}")
-    region = resolved_region() if contact.phone else None
-    phone = phone_key(contact.phone, region)
-    if phone and len(phone.lstrip("+")) >= 7:
-        conditions.append(f"{_PHONE_DIGITS} LIKE :phone_tail")
-        params["phone_tail"] = "%" + phone[-7:]
-    if contact.company:
-        words = {w for w in (company_token(contact.company), contact.company.strip().lower().split()[0]) if w}
-        for i, word in enumerate(sorted(words)):
-            conditions.append(f"lower(l.company) LIKE :company{i} ESCAPE '\\'")
-            params[f"company{i}"] = _like(word) + "%"
-    if not conditions:
+    The leads sharing one of its blocks are found through the indexed `match_*` columns (an index lookup
+    per block, however many leads are stored), and the matcher decides among those."""
+    query = candidates_sql(contact)
+    if query is None:
         return []
-    where = " OR ".join(f"({c})" for c in conditions)
-    sql = f"SELECT l.id, l.name, l.company, l.email, l.phone FROM lead l WHERE ({where}) ORDER BY l.id LIMIT {CANDIDATE_LIMIT}"
-    company = company_key(contact.company)
-    tail = phone[-7:] if phone else None
+    region = resolved_region() if contact.phone else None
     out = []
-    for r in conn.execute(text(sql), params):
+    for r in conn.execute(text(query[0]), query[1]):
         if r.id == exclude:
             continue
-        # Most candidates share only the first word of the company: rule them out before the matcher
-        # parses their phone (the costly part). A phone whose digits end otherwise cannot be the same
-        # number, as the phone prefilter above already assumes.
-        same_tail = tail is not None and re.sub(r"\D", "", r.phone or "").endswith(tail.lstrip("+"))
-        if not (
-            same_tail or (email and email_key(r.email) == email) or (company and company_key(r.company) == company)
-        ):
-            continue
-        why = match(contact, Contact(r.name, r.company, r.email, r.phone if same_tail else None, r.id), region)
+        why = match(contact, Contact(r.name, r.company, r.email, r.phone, r.id), region)
         if why is not None:
             out.append({"id": r.id, "name": r.name, "company": r.company, "why": why})
     return out
+
+
+def refresh_blocks(conn: Any, lead_id: int) -> None:
+    """Compute lead `lead_id`'s stored blocks (`MATCH_COLUMNS`) again from its details: for a write that
+    sets a detail without `leads.set_fields` (`undo` setting a field back, a row put back as recorded
+    before schema 12)."""
+    row = conn.execute(text("SELECT email, phone, company FROM lead WHERE id = :i"), {"i": lead_id}).first()
+    if row is not None:
+        sets = ", ".join(f"{c} = :{c}" for c in MATCH_COLUMNS)
+        conn.execute(text(f"UPDATE lead SET {sets} WHERE id = :id"), {"id": lead_id, **match_columns(*row)})

@@ -89,10 +89,16 @@ def set_fields(conn, lead: dict, values: dict, at: int | None = None) -> dict:
     The one way a lead's columns change after its creation, so its events always match its cached columns."""
     changed = _changes(lead, values)
     if changed:
-        sets = ", ".join(f"{k} = :{k}" for k in changed)
-        conn.execute(text(f"UPDATE lead SET {sets} WHERE id = :id__"), {**changed, "id__": lead["id"]})
+        # the matcher's blocks follow the details they are computed from (derived: no events of their own)
+        derived = {}
+        if changed.keys() & {"email", "phone", "company"}:
+            after = {**lead, **changed}
+            derived = identity.match_columns(after.get("email"), after.get("phone"), after.get("company"))
+        sets = ", ".join(f"{k} = :{k}" for k in {**changed, **derived})
+        conn.execute(text(f"UPDATE lead SET {sets} WHERE id = :id__"), {**changed, **derived, "id__": lead["id"]})
         for key, new in changed.items():
             journal.record(conn, lead["id"], key, lead.get(key), new, at)
+        return {**lead, **changed, **derived}
     return {**lead, **changed}
 
 
@@ -141,9 +147,11 @@ def add_lead(
             text(
                 "INSERT INTO lead (pipeline_id, stage_id, status, name, company, email, phone, value_minor,"
                 " source, owner, expected_close, external_id, created_at, closed_at, stage_entered_at,"
-                " last_event_at, furthest_position, fit_score, engagement, score, qualification) "
+                " last_event_at, furthest_position, fit_score, engagement, score, qualification,"
+                " match_email, match_phone, match_company) "
                 "VALUES (:p, :s, :st, :name, :company, :email, :phone, :value, :source, :owner, :close,"
-                " :ext, :at, :closed, :at, :at, :furthest, 0, 0, 0, 'incomplete') RETURNING *"
+                " :ext, :at, :closed, :at, :at, :furthest, 0, 0, 0, 'incomplete',"
+                " :match_email, :match_phone, :match_company) RETURNING *"
             ),
             {
                 "p": p["id"],
@@ -161,6 +169,7 @@ def add_lead(
                 "at": at,
                 "closed": at if closed else None,
                 "furthest": target["position"] or 1,
+                **identity.match_columns(email, phone, company),
             },
         )
         .mappings()

@@ -65,7 +65,8 @@ def resolve(conn: Connection, reference: str, gone_ok: bool = False) -> int:
             return lead_id
         if ref.startswith("#"):
             raise NotFound(f"no lead with id {digits} (see `pipecli list`)")
-    exact = _ids(conn, "lower(l.email) = lower(:r) OR l.external_id = :r", {"r": ref})
+    # `ix_lead_email` holds lower(email), `ix_lead_external` external_id: two index lookups
+    exact = _ids(conn, "(l.email IS NOT NULL AND lower(l.email) = lower(:r)) OR l.external_id = :r", {"r": ref})
     if len(exact) == 1:
         return int(exact[0]["id"])
     if not exact:

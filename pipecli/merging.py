@@ -232,13 +232,18 @@ def duplicate_pairs(conn: Connection, pipeline: str | None = None, status: str |
     merge of two pipelines' leads must say which stays). What `pipecli duplicates` lists with the merge
     command of each pair."""
     where, params = LeadFilter(pipeline, status=status).where(conn)
+    # Only a lead sharing a block with another can match one (`identity.blocks`): SQL keeps the leads whose
+    # stored block (`match_*`) another lead of the same selection holds too, and the matcher compares those.
+    shared = " OR ".join(
+        f"l.{c} IN (SELECT l.{c} FROM lead l WHERE {where} AND l.{c} IS NOT NULL GROUP BY l.{c} HAVING COUNT(*) > 1)"
+        for c in identity.MATCH_COLUMNS
+    )
     rows = {
         r.id: r
         for r in conn.execute(
             text(
                 "SELECT l.id, l.name, l.company, l.email, l.phone, l.pipeline_id, p.name AS pipeline FROM lead l "
-                f"JOIN pipeline p ON p.id = l.pipeline_id WHERE {where} "
-                "AND (l.company IS NOT NULL OR l.email IS NOT NULL OR l.phone IS NOT NULL) ORDER BY l.id"
+                f"JOIN pipeline p ON p.id = l.pipeline_id WHERE {where} AND ({shared}) ORDER BY l.id"
             ),
             params,
         )

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import text
 
+from pipecli import identity
 from pipecli.errors import NotFound, PipecliError
 from pipecli.scoring import score as scoring
 from pipecli.store import journal
@@ -204,5 +205,6 @@ def undo(conn: Connection, entry_id: int | None = None) -> Undone:
     conn.execute(text("UPDATE journal SET undoes = :j WHERE id = :u"), {"u": undo_id, "j": entry.id})
     for lead_id in sorted(touched):
         if conn.execute(text("SELECT 1 FROM lead WHERE id = :l"), {"l": lead_id}).first():
+            identity.refresh_blocks(conn, lead_id)  # derived from the details set back above
             scoring.refresh(conn, lead_id)
     return Undone(entry, undo_id, len(events), redo=entry.undoes is not None)

@@ -235,6 +235,21 @@ def test_duplicates_same_email_or_same_name_and_company(cli):
     assert first not in dups and same_name_other_company not in dups
 
 
+def test_duplicates_are_compared_within_the_stored_blocks(cli):
+    """The duplicate rule compares only open leads sharing a stored block (`match_*`) with another: a copy
+    whose stored blocks were lost is not compared (the blocks are what the rule reads)."""
+    first = add(cli, "Anna Rossi", "2026-11-27", email="anna@acme.com", **{"--company": "Rossi S.r.l."})
+    copy = add(cli, "Rossi Anna", "2026-11-27", email="anna+crm@ACME.com", **{"--company": "Rossi Srl"})
+    phone = add(cli, "Bruno Bianchi", "2026-11-27", **{"--phone": "+39 02 1234567"})
+    phone_copy = add(cli, "Bianchi Bruno", "2026-11-27", **{"--phone": "+39 02-123-4567"})
+    dups = by_rule(report(cli, "--rules", "duplicate"), "duplicate")
+    assert set(dups) == {copy, phone_copy}
+    assert f"as lead {first} (Anna Rossi)" in dups[copy]["why"]
+    assert dups[phone_copy]["why"].endswith(f"as lead {phone} (Bruno Bianchi)")
+    cli.execute("UPDATE lead SET match_email = NULL, match_company = NULL WHERE id = :i", i=copy)
+    assert set(by_rule(report(cli, "--rules", "duplicate"), "duplicate")) == {phone_copy}
+
+
 def test_archived_and_closed_leads_are_left_out(cli):
     lead = add(cli, "Quiet", "2026-10-01")
     lost = add(cli, "Lost", "2026-10-01")

@@ -127,7 +127,7 @@ def index_definitions(path) -> dict:
 # v2's index definitions that v3 dropped or made partial
 V2_INDEXES = """
 DROP INDEX ix_lead_email; DROP INDEX ix_lead_external; DROP INDEX ix_lead_outcome;
-DROP INDEX ix_lead_dup_email; DROP INDEX ix_lead_dup_name;
+DROP INDEX IF EXISTS ix_lead_dup_email; DROP INDEX ix_lead_dup_name;
 CREATE INDEX ix_lead_email ON lead (email);
 CREATE INDEX ix_lead_external ON lead (external_id);
 CREATE INDEX ix_lead_outcome ON lead (pipeline_id, status, closed_at, created_at, value_minor);
@@ -161,7 +161,8 @@ def test_v2_indexes_are_dropped_or_rebuilt_partial(cli, tmp_path):
     assert "ix_lead_cycle" in index_definitions(old)
     assert cli("list", "--format", "csv").stdout.count("Anna") == 1
     assert index_definitions(old) == index_definitions(fresh)
-    assert "WHERE status = 'open'" in index_definitions(old)["ix_lead_dup_email"]
+    assert "WHERE status = 'open'" in index_definitions(old)["ix_lead_dup_name"]
+    assert "ix_lead_dup_email" not in index_definitions(old)  # schema 12: the stored blocks replace it
     assert cli.scalar("SELECT value FROM meta WHERE key = 'schema_version'") == str(LATEST)
 
 

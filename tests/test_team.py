@@ -19,6 +19,8 @@ from pathlib import Path
 import pytest
 from test_concurrency import DRIVER
 
+from pipecli.store.migrations import LATEST
+
 ROOT = Path(__file__).resolve().parents[1]
 SELLERS = ("anna", "marco", "lucia")
 ROUNDS = 6
@@ -549,9 +551,7 @@ def test_migration_11_and_migrate_to_put_the_policies_in_place(pg_server, tmp_pa
             assert raw.execute(policies).fetchall() == []
         old("list")  # any command brings the schema up to date
         assert [r[0] for r in old.sql(policies)] == protected
-        from pipecli.store.migrations import LATEST
-
-        assert old.scalar("SELECT value FROM meta WHERE key = 'schema_version'") == str(LATEST)  # 11 and later
+        assert old.scalar("SELECT value FROM meta WHERE key = 'schema_version'") == str(LATEST)
         assert old.scalar("SELECT COUNT(*) FROM team_member") == 0
     finally:
         pg_server.drop(name)

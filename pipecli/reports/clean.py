@@ -24,11 +24,11 @@ lacks something:
 
 Silent, stuck, overdue and incomplete are decided in one pass over the open leads, where SQL decides each
 rule, writes each row's sentence and orders the rows (a big pipeline costs little more than reading its
-open leads); duplicates are read in one more pass over the open leads and matched in blocks. Archived leads and leads snoozed past the
-evaluation day are left out. `as_of` (a date) evaluates the
-pipeline as it stood at the end of that day: each lead's stage and last event are read from history
-(`stage_change`, `activity`) instead of the cache; value, dates and contact details are the current ones
-(they have no history).
+open leads); duplicates are read in one more pass over the open leads and matched among those sharing
+a stored block (`identity.MATCH_COLUMNS`). Archived leads and leads snoozed past the evaluation day are
+left out. `as_of` (a date) evaluates the pipeline as it stood at the end of that day: each lead's stage
+and last event are read from history (`stage_change`, `activity`) instead of the cache; value, dates and
+contact details are the current ones (they have no history).
 
 Acting on findings is `reports.clean_actions`.
 """
@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
+from collections import Counter
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -434,15 +435,19 @@ def _duplicates(conn: Connection, scope: _Scope) -> list[dict[str, Any]]:
     likely the same person as an earlier one (same email, same phone and a similar name, same company and
     a similar name), against the first such lead, the original.
 
-    SQL reads only the scope's open leads and the four details the matcher compares; the matcher then
-    compares leads only within the blocks they share (`identity.duplicates`), so the cost grows with the
-    number of open leads, not with its square."""
-    sql = scope.sql("l.created_at, l.company, l.email, l.phone") + " ORDER BY l.created_at, l.id"
+    SQL reads only the scope's open leads, the four details the matcher compares and their stored blocks
+    (`identity.MATCH_COLUMNS`); only a lead sharing a block with another of the scope can match one, so the
+    matcher compares only those, within the blocks they share (`identity.duplicates`): the cost grows
+    with the number of open leads, not with its square, and a lead sharing nothing costs no Python work."""
+    blocks = ", ".join(f"l.{c}" for c in identity.MATCH_COLUMNS)
+    sql = scope.sql(f"l.created_at, l.company, l.email, l.phone, {blocks}") + " ORDER BY l.created_at, l.id"
     rows = {r.lead_id: r for r in conn.execute(text(sql), scope.params())}
+    width = len(identity.MATCH_COLUMNS)
+    held = Counter((k, block) for r in rows.values() for k, block in enumerate(r[-width:]) if block)
     contacts = (
         identity.Contact(r.name, r.company, r.email, r.phone, r.lead_id)
         for r in rows.values()
-        if r.company or r.email or r.phone
+        if any(held[k, block] > 1 for k, block in enumerate(r[-width:]) if block)
     )
     out = []
     for first, copy, why in identity.duplicates(contacts):

@@ -16,6 +16,7 @@ from sqlalchemy.engine import Connection
 from pipecli import clock
 from pipecli.errors import NoDatabase, PipecliError
 from pipecli.store import access, sql
+from pipecli.store.matchkeys import MATCH_COLUMNS, match_columns
 from pipecli.store.target import redact
 
 if TYPE_CHECKING:
@@ -190,6 +191,32 @@ def m011_team(conn: Connection) -> None:
     access.enable(conn)
 
 
+MATCH_BATCH = 5000  # leads whose match columns one UPDATE statement of m012 writes
+
+
+def m012_match_keys(conn: Connection) -> None:
+    """v11 -> v12: the duplicate matcher's blocks stored per lead (`matchkeys.MATCH_COLUMNS`, indexed), filled
+    from each lead's e-mail, phone and company; `ix_lead_email` rebuilt on `lower(email)` (`--key email`);
+    `ix_lead_dup_email` dropped (the blocks replace it)."""
+    add_missing_columns(conn, "lead", {})
+    conn.exec_driver_sql("DROP INDEX IF EXISTS ix_lead_email")
+    conn.exec_driver_sql("DROP INDEX IF EXISTS ix_lead_dup_email")  # the old add-lead check's: the blocks serve it
+    sets = ", ".join(f"{c} = :{c}" for c in MATCH_COLUMNS)
+    update = text(f"UPDATE lead SET {sets} WHERE id = :id")
+    rows = conn.execute(
+        text(
+            "SELECT id, email, phone, company FROM lead "
+            "WHERE email IS NOT NULL OR phone IS NOT NULL OR company IS NOT NULL ORDER BY id"
+        )
+    ).all()
+    for start in range(0, len(rows), MATCH_BATCH):
+        batch = [{"id": r[0], **match_columns(r[1], r[2], r[3])} for r in rows[start : start + MATCH_BATCH]]
+        batch = [b for b in batch if any(b[c] is not None for c in MATCH_COLUMNS)]
+        if batch:
+            conn.execute(update, batch)
+    _create_missing(conn)
+
+
 def m013_stage_forecast_category(conn: Connection) -> None:
     """v12 -> v13: a stage's default forecast category, for its deals that have none (`pipeline stage
     --forecast-category`)."""
@@ -213,6 +240,7 @@ STEPS = {
     8: m008_settings,
     10: m010_merges,
     11: m011_team,
+    12: m012_match_keys,
     13: m013_stage_forecast_category,
     14: m014_faster_policies,
 }

@@ -68,7 +68,9 @@ class Lead(SQLModel, table=True):
         # Each index costs every write (and a bulk import a sort of the whole table), so there are only
         # those a command's plan uses, measured without ANALYZE statistics as users' databases are
         # (benchmarks/reports.py); the partial ones hold only the rows their queries can match.
-        Index("ix_lead_email", "email", **_where("email IS NOT NULL")),  # import --key email
+        # import --key email (addresses compared trimmed, as stored, and in any case: `matchkeys.address_key`);
+        # since schema 12 on lower(email), the form every lookup by address compares
+        Index("ix_lead_email", text("lower(email)"), **_where("email IS NOT NULL")),
         Index("ix_lead_external", "external_id", **_where("external_id IS NOT NULL")),  # import --key external_id
         # Covering indexes for the reports (metrics, funnel, forecast, size): each aggregate reads one index
         # in its GROUP BY order, never the wide lead rows.
@@ -98,10 +100,15 @@ class Lead(SQLModel, table=True):
             "win_probability",
             "forecast_category",
         ),
-        # `clean` finds duplicate open leads from these alone (the expressions must match its queries); they
-        # are also the planner's way to the open leads (`list --status open`, `today`, `score`).
-        Index("ix_lead_dup_email", text("lower(trim(email))"), **_where("status = 'open'")),
+        # the board's text filter (`ui.cards`); also the planner's way to the open leads (`list --status open`,
+        # `today`, `score`). Its twin on lower(trim(email)) went with schema 12: duplicates are found through
+        # the stored blocks below, and a bulk import sorted it for nothing.
         Index("ix_lead_dup_name", text("lower(trim(name))"), text("lower(trim(company))"), **_where("status = 'open'")),
+        # the duplicate matcher's blocks (`store.matchkeys`, since schema 12): add-lead's check is a lookup in
+        # these, and `duplicates` compares only the leads sharing one
+        Index("ix_lead_match_email", "match_email", **_where("match_email IS NOT NULL")),
+        Index("ix_lead_match_phone", "match_phone", **_where("match_phone IS NOT NULL")),
+        Index("ix_lead_match_company", "match_company", **_where("match_company IS NOT NULL")),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -136,6 +143,11 @@ class Lead(SQLModel, table=True):
     win_probability: float | None = None  # learned by `score --learn`
     forecast_category: str | None = None  # commit | best | pipeline | omit (None: pipeline); since schema 7
     qualification: str = "incomplete"  # incomplete | qualified | disqualified
+    # derived from email, phone and company (`store.matchkeys.match_columns`), written with them, never
+    # recorded as events of their own; since schema 12
+    match_email: str | None = None
+    match_phone: str | None = None
+    match_company: str | None = None
 
 
 class StageChange(SQLModel, table=True):

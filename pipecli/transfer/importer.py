@@ -225,9 +225,8 @@ class _Import:
             except PipecliError as exc:
                 self.reject([RowError(lead.line, "owner", lead.fields["owner"], str(exc))], lead.cells)
                 return
-        key = self.columns.key
-        if key:
-            k = lead.fields[key]
+        if self.upserter is not None:
+            k = self.upserter.key_of(lead)
             if k in self.pending_keys:
                 self.flush()
             self.pending_keys.add(k)
@@ -246,7 +245,7 @@ class _Import:
         existing = upserter.existing(batch) if upserter is not None else {}
         inserts = []
         for lead in batch:
-            found = existing.get(lead.fields[upserter.key]) if upserter is not None else None
+            found = existing.get(upserter.key_of(lead)) if upserter is not None else None
             if not found or upserter is None:
                 inserts.append(lead)
             elif len(found) > 1:

@@ -2,7 +2,7 @@
 
 This is the exact path: every row the column-wise fast path (`fastpath`) does not take goes through here,
 and a problem is reported with the line, column, value and reason. A name falls back to the external id,
-the company or the email; a won or lost row without dates is closed when created (or now); an open row's
+the company, the email or the `--key` column; a won or lost row without dates is closed when created (or now); an open row's
 close date is its expected close; a lost reason on a row that is not lost is kept as an extra field.
 """
 
@@ -96,7 +96,10 @@ class RowReader:
         if email and not EMAIL.fullmatch(email):
             errors.append(RowError(line, column("email"), email, "not an email address"))
         if not got["name"]:
-            got["name"] = got["external_id"] or got["company"] or got["email"]
+            # or the key's (a phone): an upsert leaves a matched lead's name alone when the file has none
+            got["name"] = (
+                got["external_id"] or got["company"] or got["email"] or (got[columns.key] if columns.key else "")
+            )
             if not got["name"]:
                 errors.append(
                     RowError(line, column("name"), "", "a lead needs a name (or an external id, company or email)")

@@ -21,6 +21,7 @@ from pipecli import leads
 from pipecli.errors import PipecliError
 from pipecli.scoring import score as scoring
 from pipecli.store import journal
+from pipecli.store.matchkeys import address_key
 from pipecli.store.sql import KEYED_IMPORT_LOCK, serialise
 from pipecli.transfer.columns import KEY_COLUMNS, Columns
 from pipecli.transfer.rows import Lead
@@ -40,6 +41,13 @@ _UPDATABLE = {
 _LOOKUP_CHUNK = 500  # keys per IN list
 
 
+def key_form(key: str, value: Any) -> Any:
+    """Return a key's value as keys are compared: an address trimmed and in lower case
+    (`matchkeys.address_key`: `ANA@Example.com ` finds the lead `ana@example.com`, its `+tag` and dots
+    kept), any other key as it is."""
+    return address_key(value) if key == "email" else value
+
+
 class Upserter:
     """Finds the leads a batch's keys match (`existing`) and brings one in line with its row (`update`)."""
 
@@ -52,15 +60,21 @@ class Upserter:
             # held to the commit: a concurrent keyed import waits, then finds the keys this one inserts
             serialise(conn, KEYED_IMPORT_LOCK)
 
+    def key_of(self, lead: Lead) -> Any:
+        """Return the row's key in the form leads are looked up by (`key_form`)."""
+        return key_form(self.key, lead.fields[self.key])
+
     def existing(self, batch: list[Lead]) -> dict[Any, list[dict[str, Any]]]:
-        """Return key -> the lead rows holding it, for the keys of `batch`."""
+        """Return key (`key_of`) -> the lead rows holding it, for the keys of `batch`."""
         column = KEY_COLUMNS[self.key]
-        keys = list({lead.fields[self.key] for lead in batch})
+        keys = list({self.key_of(lead) for lead in batch})
         found: dict[Any, list[dict[str, Any]]] = {}
-        query = text(f"SELECT * FROM lead WHERE {column} IN :keys").bindparams(bindparam("keys", expanding=True))
+        # an address in any case (as `ix_lead_email` holds it); any other key as typed
+        compared = "email IS NOT NULL AND lower(email)" if self.key == "email" else column
+        query = text(f"SELECT * FROM lead WHERE {compared} IN :keys").bindparams(bindparam("keys", expanding=True))
         for start in range(0, len(keys), _LOOKUP_CHUNK):
             for row in self.conn.execute(query, {"keys": keys[start : start + _LOOKUP_CHUNK]}).mappings():
-                found.setdefault(row[column], []).append(dict(row))
+                found.setdefault(key_form(self.key, row[column]), []).append(dict(row))
         return found
 
     def update(self, current: dict[str, Any], lead: Lead) -> bool:
@@ -82,9 +96,9 @@ class Upserter:
             changed = True
         sets = {}
         for f, column in _UPDATABLE.items():
-            if f in index or f == "name":
+            if f in index:  # only what the file carries (a row without a name is named by its key only when new)
                 new = lead.fields[f] if f == "value" else lead.fields[f] or None
-                if new != current[column]:
+                if new != current[column] and not (f == self.key and key_form(f, new) == key_form(f, current[column])):
                     sets[column] = new
         if "lost_reason" in index and lead.stage["kind"] == "lost" and current["status"] == "lost":
             new = lead.fields["lost_reason"] or None  # still lost: the reason as `edit --lost-reason` sets it

@@ -26,6 +26,7 @@ from sqlalchemy import Connection, text
 from pipecli.leads import NEW_LEAD_DERIVED, STAGE_CHANGE_COLUMNS, opening_changes_sql, opening_events_sql
 from pipecli.pipelines import UNKNOWN_PATH
 from pipecli.store import journal
+from pipecli.store.matchkeys import MATCH_COLUMNS, blocks_of
 from pipecli.transfer import helper
 from pipecli.transfer.fastpath import Cols
 
@@ -60,6 +61,9 @@ LEAD_COLUMNS = (
     "fit_score",
     "#win_probability",
     "?forecast_category",
+    "?match_email",
+    "?match_phone",
+    "?match_company",
 )
 # Which of `prepare`'s lead columns hold only strings (the others: numbers, ISO dates, None).
 _LEAD_TEXT = tuple(
@@ -75,6 +79,7 @@ _LEAD_TEXT = tuple(
         "external_id",
         "lost_reason",
         "forecast_category",
+        *MATCH_COLUMNS,
     )
     for c in LEAD_COLUMNS[1:]
 )
@@ -129,6 +134,7 @@ def prepare(cols: Cols, *, sqlite: bool, scores: Scores) -> Prepared:
             fits,
             probabilities,
             cols["forecast_category"],
+            *blocks_of(cols["email"], cols["phone"], cols["company"]),
         ],
         "notes": [noted, [notes[i] for i in noted], [created[i] for i in noted]],
         "extras": [list(c) for c in zip(*extras)] if extras else [[], [], []],
