@@ -13,10 +13,12 @@ from pathlib import Path
 import pytest
 
 from pipecli.store import columns, journal
+from pipecli.store.matchkeys import MATCH_COLUMNS
 from pipecli.store.schema import METADATA, SNAPSHOT_COLUMNS
 
 ROOT = Path(__file__).parent.parent
-DERIVED = {"score", "fit_score", "win_probability", "engagement", "engagement_at"}  # recomputed, not snapshotted
+# recomputed (the scores) or derived from the snapshot (the match keys), not snapshotted
+DERIVED = {"score", "fit_score", "win_probability", "engagement", "engagement_at", *MATCH_COLUMNS}
 
 
 def test_the_journals_plain_column_lists_are_the_models():
