@@ -23,7 +23,12 @@ virtual environment holding, say, the wheel of the commit before a change), run 
 figure issue 12 holds the event history to (an import that records events within 10-20 % of the one that
 did not). `--only pipecli` leaves out the floor, stdin and sqlite-utils runs.
 
+`--against events` times this tree against itself with the events of the new leads left out (the bulk
+writer's `record` made a no-op in the child process, nothing else changed): the journal's own cost, apart
+from the features added since the commit before events (which an older installation also lacks).
+
     python benchmarks/import.py --rows 1000000 --against /tmp/pre/bin/python --repeat 3 --only pipecli
+    python benchmarks/import.py --rows 200000 --against events --repeat 3 --only pipecli
 """
 
 from __future__ import annotations
@@ -224,26 +229,48 @@ def run(
     return seconds, peak, cpu
 
 
+# `pipecli` with the bulk writer recording no events (`--against events`): the import as it was but the journal
+WITHOUT_EVENTS = (
+    "import sys\n"
+    "from pipecli.transfer import writer\n"
+    "writer.Writer.record = lambda self, ids, **shape: None\n"
+    "from pipecli.cli import main\n"
+    "sys.argv[0] = 'pipecli'\n"
+    "main()"
+)
+
+
 def against(python: str, csv_path: Path, env: dict, fresh, repeat: int) -> None:
-    """Time `import FILE` by this tree and by the installation of `python`, alternately `repeat` times
-    each (so a change in the machine's load falls on both); print the best of each and the overhead."""
-    other_env = {k: v for k, v in env.items() if k != "PYTHONPATH"}
-    sides = {"this tree": (sys.executable, env), "reference": (python, other_env)}
+    """Time `import FILE` by this tree and by the installation of `python` (or, for "events", by this tree
+    recording no events), alternately `repeat` times each (so a change in the machine's load falls on
+    both); print the best of each and the overhead."""
+    if python == "events":
+        sides = {
+            "this tree": ([sys.executable, "-m", "pipecli"], env),
+            "no events": ([sys.executable, "-c", WITHOUT_EVENTS], env),
+        }
+    else:
+        other_env = {k: v for k, v in env.items() if k != "PYTHONPATH"}
+        sides = {
+            "this tree": ([sys.executable, "-m", "pipecli"], env),
+            "reference": ([python, "-m", "pipecli"], other_env),
+        }
     best: dict[str, tuple[float, float, float]] = {}
     for _ in range(max(1, repeat)):
-        for label, (interpreter, side_env) in sides.items():
-            argv = [interpreter, "-m", "pipecli", "--db", fresh(f"{label[:4]}.db"), "import", str(csv_path)]
+        for label, (command, side_env) in sides.items():
+            argv = [*command, "--db", fresh(label.replace(" ", "-") + ".db"), "import", str(csv_path)]
             # run from the data folder: `python -m` puts the working folder first on the path, and this
             # tree's checkout there would shadow the reference's installation
             wall, peak, cpu = run(label, argv, side_env, cwd=csv_path.parent)
             old = best.get(label)
             best[label] = (min(wall, old[0]), max(peak, old[1]), min(cpu, old[2])) if old else (wall, peak, cpu)
-    this, ref = best["this tree"], best["reference"]
+    this = best.pop("this tree")
+    other, ref = best.popitem()
     print(
-        f"best of {repeat}: this tree {this[0]:.2f} s wall {this[2]:.2f} s cpu; reference {ref[0]:.2f} s wall {ref[2]:.2f} s cpu"
+        f"best of {repeat}: this tree {this[0]:.2f} s wall {this[2]:.2f} s cpu; {other} {ref[0]:.2f} s wall {ref[2]:.2f} s cpu"
     )
     print(
-        f"overhead over the reference: {100 * (this[0] / ref[0] - 1):+.1f} % wall, {100 * (this[2] / ref[2] - 1):+.1f} % cpu"
+        f"overhead over {'the reference' if other == 'reference' else 'the same tree recording no events'}: {100 * (this[0] / ref[0] - 1):+.1f} % wall, {100 * (this[2] / ref[2] - 1):+.1f} % cpu"
     )
     print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
@@ -253,7 +280,11 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--data", default=str(Path(tempfile.gettempdir()) / "pipecli-bench"))
     parser.add_argument("--floor", nargs=2, metavar=("CSV", "DB"), help=argparse.SUPPRESS)
-    parser.add_argument("--against", metavar="PYTHON", help="the interpreter of another pipecli installation")
+    parser.add_argument(
+        "--against",
+        metavar="PYTHON",
+        help="the interpreter of another pipecli installation, or `events`: this tree without the import's events",
+    )
     parser.add_argument("--repeat", type=int, default=1, help="runs of each side with --against (best taken)")
     parser.add_argument("--only", choices=("all", "pipecli"), default="all")
     args = parser.parse_args()
