@@ -37,6 +37,42 @@ def words_as_typed() -> None:
     _TyperParameter.process_value = as_typed  # type: ignore[method-assign]
 
 
+def command_typed(value_options: frozenset[str], flags: frozenset[str]) -> str | None:
+    """Return the command whose words this TAB completes: `show` in `pipecli --db x.db show Ro<TAB>`, the
+    first word after the root's options (`value_options` take a value, `flags` none) in the words the shell
+    set (bash: COMP_WORDS and COMP_CWORD; zsh and fish: _TYPER_COMPLETE_ARGS). None when the TAB completes
+    the command's name itself, a root option's value, or words this does not read for certain (another
+    option, another shell): then every command is loaded, as for any other start."""
+    # click's word splitting, as typer's completion classes split the same variables (loaded for a TAB anyway)
+    from typer._click.shell_completion import split_arg_string
+
+    shell = os.environ.get("_PIPECLI_COMPLETE", "")
+    if shell == "complete_bash":
+        cword = os.environ.get("COMP_CWORD", "")
+        if not cword.isdigit():
+            return None
+        words = split_arg_string(os.environ.get("COMP_WORDS", ""))[1 : int(cword)]
+    elif shell in ("complete_zsh", "complete_fish"):
+        typed = os.environ.get("_TYPER_COMPLETE_ARGS", "")
+        words = split_arg_string(typed)[1:]
+        if words and not typed.endswith(" "):
+            words = words[:-1]  # the word being completed
+    else:
+        return None
+    before = iter(words)
+    for word in before:
+        if word in value_options:
+            if next(before, None) is None:
+                return None  # the option's value is being completed
+        elif word in flags or ("=" in word and word.partition("=")[0] in value_options):
+            continue
+        elif word.startswith("-"):
+            return None
+        else:
+            return word
+    return None
+
+
 def _target(ctx: typer.Context) -> str:
     """Return the database the command line being completed names (--db, $PIPECLI_DB, config, default)."""
     # the target resolver (and its config read) only when a TAB asks for data
