@@ -163,11 +163,15 @@ def test_fixed_sets_take_any_case(data):
     assert data.sql("SELECT kind FROM activity WHERE lead_id = 1") == [("call",)]
 
 
-# Run as `python -c`: a TAB through pipecli's entry point, then (at exit, after the completion printed) the
-# command modules of `pipecli.cli` this process loaded, on stderr.
+# Run as `python -c`: a TAB through pipecli's entry point, then (as it exits, after the completion printed)
+# the command modules of `pipecli.cli` this process loaded, on stderr.
 LOADED = (
-    "import atexit, sys\n"
-    "atexit.register(lambda: print(*sorted(m for m in sys.modules if m.startswith('pipecli.cli.')), file=sys.stderr))\n"
+    "import os, sys\n"
+    "real_exit = os._exit\n"
+    "def exit_(code):\n"
+    "    print(*sorted(m for m in sys.modules if m.startswith('pipecli.cli.')), file=sys.stderr, flush=True)\n"
+    "    real_exit(code)\n"
+    "os._exit = exit_\n"
     "from pipecli.cli import main\n"
     "main()\n"
 )
@@ -256,3 +260,20 @@ def test_lookups_ignore_case_on_every_database(data):
     assert bash(data.db, "pipecli show aNNA") == ["aNNA\\ Rossi"]
     assert bash(data.db, "pipecli show ROSS") == ["ROSSi\\ Srl"]  # the company
     assert bash(data.db, "pipecli show 100%") == []  # % and _ are letters, not patterns
+
+
+def test_a_tab_process_ends_with_all_its_output_and_its_exit_status(data, tmp_path):
+    """A TAB skips the interpreter's teardown (`complete.exit_at_once`): what it wrote is all there, into a
+    pipe or a file, and the exit status is typer's."""
+    out = tmp_path / "out.txt"
+    env = {**os.environ, "PIPECLI_DB": data.db, "COMP_WORDS": "pipecli show ", "COMP_CWORD": "2"}
+    env["_PIPECLI_COMPLETE"] = "complete_bash"
+    with open(out, "w") as handle:  # a file: fully buffered, written only when flushed
+        done = subprocess.run([sys.executable, "-m", "pipecli"], env=env, stdout=handle, timeout=60)
+    assert done.returncode == 0 and sorted(out.read_text().split()) == ["1", "2", "3"]
+    env["_PIPECLI_COMPLETE"] = "source_bash"  # the script a shell's rc file evaluates
+    done = subprocess.run([sys.executable, "-m", "pipecli"], env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and "complete -o default -F _pipecli_completion pipecli" in done.stdout
+    env["_PIPECLI_COMPLETE"] = "complete_tcsh"  # no such shell: typer's message and status
+    done = subprocess.run([sys.executable, "-m", "pipecli"], env=env, capture_output=True, text=True, timeout=60)
+    assert (done.returncode, done.stdout, done.stderr.strip()) == (1, "", "Shell tcsh not supported.")

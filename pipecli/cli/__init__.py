@@ -468,4 +468,9 @@ def main() -> None:
         from pipecli.cli import complete
 
         complete.words_as_typed()
+        try:
+            app(prog_name="pipecli")
+        except SystemExit as done:  # typer ends a TAB with sys.exit once it has written the candidates
+            complete.exit_at_once(done)
+        return
     app(prog_name="pipecli")

@@ -7,13 +7,16 @@ The shell runs `pipecli` with `_PIPECLI_COMPLETE` set at every TAB; typer parses
 and calls the option's function here with what is being completed. These functions read through
 `store.quick` (the standard library's sqlite3, read-only), so a TAB loads neither SQLAlchemy nor
 pendulum, and any failure (no database, a bad config file) offers nothing instead of an error.
+A TAB imports only the module of the command it completes (`command_typed`, `cli.COMMANDS`) and ends
+without the interpreter's teardown (`exit_at_once`).
 """
 
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NoReturn
 
 import typer
 
@@ -35,6 +38,24 @@ def words_as_typed() -> None:
         return value
 
     _TyperParameter.process_value = as_typed  # type: ignore[method-assign]
+
+
+def exit_at_once(done: SystemExit) -> NoReturn:
+    """End this TAB process now that its candidates are written, with `done`'s exit status, without the
+    interpreter's teardown: freeing every module and object at exit cost a TAB as much as everything
+    pipecli does in it (about 30 ms of CPU against the 18 ms `python -c "import typer"` spends on its
+    own), and the system frees the memory anyway. A TAB holds nothing to close: it only read (`store.quick`
+    closes its connection) and wrote its output, flushed here."""
+    code = done.code
+    if code is not None and not isinstance(code, int):  # sys.exit("message"), as Python reports it
+        print(code, file=sys.stderr)
+        code = 1
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except OSError:  # the shell went away: nothing to report to
+        code = code or 1
+    os._exit(code or 0)
 
 
 def command_typed(value_options: frozenset[str], flags: frozenset[str]) -> str | None:
