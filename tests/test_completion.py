@@ -161,3 +161,119 @@ def test_fixed_sets_take_any_case(data):
     assert data("list", "--status", "Open", "--format", "csv").stdout.count("\n") == 4  # header + 3 open leads
     data("log", "1", "CALL")
     assert data.sql("SELECT kind FROM activity WHERE lead_id = 1") == [("call",)]
+
+
+# Run as `python -c`: a TAB through pipecli's entry point, then (as it exits, after the completion printed)
+# the command modules of `pipecli.cli` this process loaded, on stderr.
+LOADED = (
+    "import os, sys\n"
+    "real_exit = os._exit\n"
+    "def exit_(code):\n"
+    "    print(*sorted(m for m in sys.modules if m.startswith('pipecli.cli.')), file=sys.stderr, flush=True)\n"
+    "    real_exit(code)\n"
+    "os._exit = exit_\n"
+    "from pipecli.cli import main\n"
+    "main()\n"
+)
+HELPERS = {"pipecli.cli.common", "pipecli.cli.complete", "pipecli.cli.context"}  # what every command module uses
+
+
+def loaded(db: str, words: str) -> tuple[list[str], set[str]]:
+    """Return the candidates of a bash TAB after `words`, and the command modules (`leads`) it loaded."""
+    cword = len(words.split()) - (0 if words.endswith(" ") else 1)
+    env = {**os.environ, "PIPECLI_DB": db, "COMP_WORDS": words, "COMP_CWORD": str(cword)}
+    env["_PIPECLI_COMPLETE"] = "complete_bash"
+    done = subprocess.run([sys.executable, "-c", LOADED], env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    modules = set(done.stderr.split()) - HELPERS
+    return [line for line in done.stdout.splitlines() if line], {m.rpartition(".")[2] for m in modules}
+
+
+def test_a_tab_in_a_commands_words_loads_only_the_module_declaring_it(data):
+    assert loaded(data.db, "pipecli show An") == (["Anna\\ Rossi"], {"leads"})
+    assert loaded(data.db, f"pipecli --db {data.db} --no-pager --as bob show An") == (["Anna\\ Rossi"], {"leads"})
+    assert loaded(data.db, f"pipecli --db={data.db} clean --owner b") == (["bob"], {"clean"})
+    assert loaded(data.db, "pipecli pipeline stage Post ") == (POST, {"pipeline"})
+    assert loaded(data.db, "pipecli forecast --period ") == (["month", "quarter", "week"], {"reports"})
+    # the command's own name, a root option's value, or an option this does not read: every module
+    from pipecli.cli import COMMANDS
+
+    assert loaded(data.db, "pipecli mo")[1] == set(COMMANDS)
+    assert loaded(data.db, "pipecli --db ")[1] == set(COMMANDS)
+    assert loaded(data.db, "pipecli --install-completion show ")[1] == set(COMMANDS)
+
+
+@pytest.mark.parametrize(
+    "words",
+    [
+        "pipecli move 3 ",
+        "pipecli move 1 --pipeline Post ",
+        "pipecli show ",
+        "pipecli show #",
+        "pipecli show An",
+        "pipecli log ross",
+        "pipecli log 1 em",
+        "pipecli list --owner ",
+        "pipecli --no-pager list --pipeline P",
+        "pipecli list --sort ",
+        "pipecli clean --owner b",
+        "pipecli pipeline stage Post ",
+        "pipecli import x.csv --from h",
+        "pipecli history ",
+    ],
+)
+def test_a_tab_loading_one_module_offers_what_a_tab_loading_every_module_offers(data, words):
+    """fish's TAB loads only the command's module; PowerShell's (words this does not read) loads every one:
+    the same words give the same candidates, with the same descriptions."""
+    fish = tab(data.db, words, "fish")
+    incomplete = "" if words.endswith(" ") else words.split()[-1]
+    env = {"_TYPER_COMPLETE_WORD_TO_COMPLETE": incomplete}
+    powershell = tab(data.db, words, "powershell", extra_env=env)
+    assert fish.returncode == powershell.returncode == 0, fish.stderr + powershell.stderr
+    fish_found = [tuple(line.split("\t")) for line in fish.stdout.splitlines() if line]
+    powershell_found = [tuple(line.split(":::")) for line in powershell.stdout.splitlines() if line]
+    assert fish_found, words  # something to compare
+    assert [(value, *(h.strip() for h in help_ if h.strip())) for value, *help_ in powershell_found] == fish_found
+
+
+@pytest.mark.sqlite_only
+def test_a_command_missing_from_the_table_still_completes(data):
+    """A command moved to another module without the table following: its TAB loads every module."""
+    script = (
+        "import pipecli.cli as cli\n"
+        "cli.COMMANDS['pipeline'] = (); cli.COMMANDS['leads'] += ('pipeline',)\n"  # `pipeline` said to be in leads
+        "cli._declared.registered_commands.clear(); cli._declared.registered_groups.clear()\n"
+        "cli._register()\n"
+        "cli.main()\n"
+    )
+    words = "pipecli pipeline stage Post "
+    env = {**os.environ, "PIPECLI_DB": data.db, "COMP_WORDS": words, "COMP_CWORD": "4"}
+    env["_PIPECLI_COMPLETE"] = "complete_bash"
+    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60)
+    assert (done.returncode, done.stderr, done.stdout.splitlines()) == (0, "", POST)
+
+
+def test_lookups_ignore_case_on_every_database(data):
+    """SQLite files compare with LIKE as it is (case-blind for the letters lower() folds), PostgreSQL lowers."""
+    assert bash(data.db, "pipecli list --owner B") == ["Bob"]  # the rest of `bob`, after the letter as typed
+    assert bash(data.db, "pipecli list --source WE") == ["WEb"]
+    assert bash(data.db, "pipecli show aNNA") == ["aNNA\\ Rossi"]
+    assert bash(data.db, "pipecli show ROSS") == ["ROSSi\\ Srl"]  # the company
+    assert bash(data.db, "pipecli show 100%") == []  # % and _ are letters, not patterns
+
+
+def test_a_tab_process_ends_with_all_its_output_and_its_exit_status(data, tmp_path):
+    """A TAB skips the interpreter's teardown (`complete.exit_at_once`): what it wrote is all there, into a
+    pipe or a file, and the exit status is typer's."""
+    out = tmp_path / "out.txt"
+    env = {**os.environ, "PIPECLI_DB": data.db, "COMP_WORDS": "pipecli show ", "COMP_CWORD": "2"}
+    env["_PIPECLI_COMPLETE"] = "complete_bash"
+    with open(out, "w") as handle:  # a file: fully buffered, written only when flushed
+        done = subprocess.run([sys.executable, "-m", "pipecli"], env=env, stdout=handle, timeout=60)
+    assert done.returncode == 0 and sorted(out.read_text().split()) == ["1", "2", "3"]
+    env["_PIPECLI_COMPLETE"] = "source_bash"  # the script a shell's rc file evaluates
+    done = subprocess.run([sys.executable, "-m", "pipecli"], env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and "complete -o default -F _pipecli_completion pipecli" in done.stdout
+    env["_PIPECLI_COMPLETE"] = "complete_tcsh"  # no such shell: typer's message and status
+    done = subprocess.run([sys.executable, "-m", "pipecli"], env=env, capture_output=True, text=True, timeout=60)
+    assert (done.returncode, done.stdout, done.stderr.strip()) == (1, "", "Shell tcsh not supported.")

@@ -49,3 +49,24 @@ def test_a_tab_after_pipecli_lists_the_commands_with_their_help(tmp_path):
     env.update(_TYPER_COMPLETE_ARGS="pipecli --ver")  # the root's own options still complete
     done = subprocess.run([sys.executable, "-m", "pipecli"], env=env, capture_output=True, text=True, timeout=60)
     assert done.stdout.splitlines() == ["--version\tShow the version and exit."]
+
+
+def test_the_table_of_command_modules_is_what_the_modules_register():
+    """`pipecli.cli.COMMANDS` (which module a TAB loads for a command) names every module and command, in
+    the order --help lists them; the root options a TAB reads before the command are the root's own."""
+    import importlib
+
+    import typer
+
+    from pipecli.cli import COMMANDS, ROOT_FLAGS, ROOT_VALUE_OPTIONS, _declared_names
+
+    for module, commands in COMMANDS.items():
+        declared = typer.Typer()
+        importlib.import_module(f"pipecli.cli.{module}").register(declared)
+        assert tuple(_declared_names(declared)) == commands, module
+    root = get_command(app)
+    assert sorted(root.commands) == sorted(name for commands in COMMANDS.values() for name in commands)
+    params = root.get_params(root.make_context("pipecli", [], resilient_parsing=True))  # with -h/--help
+    options = {opt for param in params for opt in param.opts if not opt.endswith("-completion")}
+    assert options == ROOT_FLAGS | ROOT_VALUE_OPTIONS
+    assert {opt for param in params if not getattr(param, "is_flag", False) for opt in param.opts} == ROOT_VALUE_OPTIONS

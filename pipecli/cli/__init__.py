@@ -6,7 +6,8 @@ Command modules import the core and the views inside their functions so that `pi
 `--version` never import SQLAlchemy, pendulum or rich. The commands register on a typer app of their own
 (`_declared`), and the root group (`PipecliGroup`) builds a command's options from its declaration only
 when that command is used: `--help` lists the commands from their help texts, and a TAB builds the one
-command it completes, instead of every command of pipecli at every start.
+command it completes, instead of every command of pipecli at every start. A TAB in a command's words
+(`pipecli show Ro<TAB>`) imports only the module that declares the command (`COMMANDS`).
 
 A usage error (a value not among the choices, an unknown option or command, a missing or extra argument)
 is one line on stderr, `pipecli list: --status: 'bogus' is not one of open, won, lost, all (pipecli list
@@ -53,14 +54,7 @@ class _Commands(MutableMapping[str, Any]):
     for all of pipecli's commands at every start cost most of `--help` and of a TAB."""
 
     def __init__(self, declared: typer.Typer, group: TyperGroup, pretty_exceptions_short: bool) -> None:
-        self._declared: dict[str, CommandInfo | TyperInfo] = {}
-        for command in declared.registered_commands:
-            assert command.callback is not None
-            self._declared[command.name or typer.main.get_command_name(command.callback.__name__)] = command
-        for sub_group in declared.registered_groups:
-            name = typer.main.solve_typer_info_defaults(sub_group).name  # given to add_typer, or the app's own
-            assert name, "a group of commands needs a name"
-            self._declared[name] = sub_group
+        self._declared = _declared_names(declared)
         self._built: dict[str, Any] = {}
         self._group = group
         self._short = pretty_exceptions_short
@@ -112,6 +106,19 @@ class _Commands(MutableMapping[str, Any]):
         return TyperCommand(
             name, help=solved.help, short_help=solved.short_help, hidden=solved.hidden, deprecated=solved.deprecated
         )
+
+
+def _declared_names(declared: typer.Typer) -> dict[str, CommandInfo | TyperInfo]:
+    """Return the commands and groups of commands declared on `declared` by the name they are typed as."""
+    found: dict[str, CommandInfo | TyperInfo] = {}
+    for command in declared.registered_commands:
+        assert command.callback is not None
+        found[command.name or typer.main.get_command_name(command.callback.__name__)] = command
+    for sub_group in declared.registered_groups:
+        name = typer.main.solve_typer_info_defaults(sub_group).name  # given to add_typer, or the app's own
+        assert name, "a group of commands needs a name"
+        found[name] = sub_group
+    return found
 
 
 class PipecliGroup(TyperGroup):
@@ -400,44 +407,57 @@ def _root(
     output.start_paging()
 
 
-from pipecli.cli import (  # noqa: E402  (they register on `app`)
-    admin,
-    calendar,
-    clean,
-    examples,
-    history,
-    leads,
-    mail,
-    merge,
-    pipeline,
-    reports,
-    selling,
-    settings,
-    team,
-    transfer,
-    trust,
-    ui,
-)
+# The command modules, in the order `--help` lists their commands, and the commands each declares. A TAB
+# that completes the words of one command (`pipecli show Ro<TAB>`) imports only the module declaring it:
+# importing all sixteen (each defines its commands' options) was a fifth of a TAB's cost. Everything else,
+# and a TAB after a command missing here, imports them all: this table only ever saves time.
+# tests/test_startup.py checks it against what the modules register.
+COMMANDS: dict[str, tuple[str, ...]] = {
+    "leads": ("add-lead", "move", "edit", "show", "delete", "log", "list", "board"),
+    "pipeline": ("pipeline",),
+    "admin": ("demo", "db", "config"),
+    "selling": ("qualify", "score", "next", "follow-up", "today"),
+    "transfer": ("import", "export"),
+    "reports": ("metrics", "funnel", "forecast", "size"),
+    "clean": ("clean", "snooze"),
+    "history": ("history", "undo", "changes"),
+    "trust": ("backup", "restore", "forget"),
+    "ui": ("ui",),
+    "mail": ("mail",),
+    "merge": ("merge", "duplicates"),
+    "calendar": ("calendar",),
+    "examples": ("examples",),
+    "settings": ("settings",),
+    "team": ("team",),
+}
+# the root's options before the command's name, as a TAB reads them (`complete.command_typed`)
+ROOT_VALUE_OPTIONS = frozenset({"--db", "--as"})
+ROOT_FLAGS = frozenset({"--version", "--no-pager", "-h", "--help"})
 
-for _module in (
-    leads,
-    pipeline,
-    admin,
-    selling,
-    transfer,
-    reports,
-    clean,
-    history,
-    trust,
-    ui,
-    mail,
-    merge,
-    calendar,
-    examples,
-    settings,
-    team,
-):
-    _module.register(_declared)
+
+def _register() -> None:
+    """Register the command modules' commands on `_declared`: all of them, or in a TAB process (the shell
+    set `_PIPECLI_COMPLETE`) whose words name a command, that command's module alone."""
+    # the modules are named by the table above (typer reads their commands' annotations when they load)
+    import importlib
+
+    modules = list(COMMANDS)
+    typed = None
+    if os.environ.get("_PIPECLI_COMPLETE"):
+        # a submodule of this package: imported once the package is loaded
+        from pipecli.cli import complete
+
+        typed = complete.command_typed(ROOT_VALUE_OPTIONS, ROOT_FLAGS)
+        modules = [name for name, commands in COMMANDS.items() if typed in commands] or modules
+    for name in modules:
+        importlib.import_module(f"pipecli.cli.{name}").register(_declared)
+    if len(modules) < len(COMMANDS) and typed not in _declared_names(_declared):  # the table is out of date
+        for name in COMMANDS:
+            if name not in modules:
+                importlib.import_module(f"pipecli.cli.{name}").register(_declared)
+
+
+_register()
 
 
 def main() -> None:
@@ -448,4 +468,9 @@ def main() -> None:
         from pipecli.cli import complete
 
         complete.words_as_typed()
+        try:
+            app(prog_name="pipecli")
+        except SystemExit as done:  # typer ends a TAB with sys.exit once it has written the candidates
+            complete.exit_at_once(done)
+        return
     app(prog_name="pipecli")
