@@ -175,7 +175,7 @@ LOADED = (
     "from pipecli.cli import main\n"
     "main()\n"
 )
-HELPERS = {"pipecli.cli.common", "pipecli.cli.complete", "pipecli.cli.context"}  # what every command module uses
+HELPERS = {"pipecli.cli.common", "pipecli.cli.complete", "pipecli.cli.context", "pipecli.cli.output"}  # no commands
 
 
 def loaded(db: str, words: str) -> tuple[list[str], set[str]]:

@@ -14,7 +14,6 @@ without the interpreter's teardown (`exit_at_once`).
 from __future__ import annotations
 
 import os
-import sys
 from collections.abc import Callable
 from typing import Any, NoReturn
 
@@ -46,14 +45,14 @@ def exit_at_once(done: SystemExit) -> NoReturn:
     pipecli does in it (about 30 ms of CPU against the 18 ms `python -c "import typer"` spends on its
     own), and the system frees the memory anyway. A TAB holds nothing to close: it only read (`store.quick`
     closes its connection) and wrote its output, flushed here."""
+    # the one output layer writes the streams; loaded once the candidates are out (every command loads it anyway)
+    from pipecli.cli import output
+
     code = done.code
+    text = None
     if code is not None and not isinstance(code, int):  # sys.exit("message"), as Python reports it
-        print(code, file=sys.stderr)
-        code = 1
-    try:
-        sys.stdout.flush()
-        sys.stderr.flush()
-    except OSError:  # the shell went away: nothing to report to
+        text, code = str(code), 1
+    if not output.finish(text):  # the shell went away: nothing to report to
         code = code or 1
     os._exit(code or 0)
 

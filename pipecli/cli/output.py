@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import io
 import os
+import sys
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import IO, TYPE_CHECKING, Any
@@ -398,6 +399,20 @@ def message(text: str) -> None:
     except (BrokenPipeError, ValueError):  # the reader left, or stdout is closed: the message still goes out
         pass
     ctx.stderr.write(neutralise(text, keep_newlines=True) + "\n")
+
+
+def finish(text: str | None = None) -> bool:
+    """Write `text` (a `sys.exit("...")` message, as Python reports it) to stderr and flush both streams,
+    for a process about to end without the interpreter's teardown (`os._exit`, a TAB); return False when
+    the reader went away (nothing can be reported then)."""
+    try:
+        if text is not None:
+            print(text, file=sys.stderr)
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except OSError:
+        return False
+    return True
 
 
 def error(text: str) -> None:
