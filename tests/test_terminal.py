@@ -172,3 +172,34 @@ def test_summer_and_winter_times_get_their_own_offsets(tmp_path):
     run(["add-lead", "Winter", "--at", "2026-01-15T09:00:00Z"], db)
     data = json.loads(run(["list", "--format", "json"], db, {"TZ": "Europe/Rome"}).stdout)
     assert [d["created_at"] for d in data] == ["2026-07-01T11:00:00+02:00", "2026-01-15T10:00:00+01:00"]
+
+
+def test_every_help_screen_fits_80_columns_and_keeps_its_examples_on_their_own_lines():
+    """A paragraph of example lines is rewrapped into one run-on line unless it is marked `\\b` (click's
+    no-rewrap mark): `pipecli examples --help` once printed `# the cron lines mailing the stale-deal report
+    pipecli examples clean-and-mail.sh > ...` as one line."""
+    from typer.main import get_command
+
+    from pipecli.cli import app
+
+    root = get_command(app)
+    checked = 0
+
+    def walk(command, path, parent):
+        nonlocal checked
+        ctx = command.context_class(
+            command, info_name=path[-1] if path else "pipecli", parent=parent, terminal_width=80
+        )
+        text = command.get_help(ctx)
+        for line in text.splitlines():
+            assert len(line) <= 80, f"pipecli {' '.join(path)} --help: {line!r} is wider than 80 columns"
+        examples = [ln.strip() for ln in (command.help or "").splitlines() if ln.strip().startswith("pipecli ")]
+        rendered = [ln.strip() for ln in text.splitlines()]
+        for example in examples:
+            assert example in rendered, f"pipecli {' '.join(path)} --help rewrapped the example {example!r}"
+        checked += 1
+        for name, sub in getattr(command, "commands", {}).items():
+            walk(sub, path + [name], ctx)
+
+    walk(root, [], None)
+    assert checked > 40  # every command and group, not just the root

@@ -19,8 +19,12 @@ def export(
         int, typer.Option(min=1, max=3660, help="Look this many days ahead (overdue follow-ups too).")
     ] = 30,
 ) -> None:
-    """Write follow-ups (VTODO with a reminder) and expected close dates (all-day events) as iCalendar:
-    pipecli calendar export --days 30 > pipecli.ics"""
+    """Write follow-ups (VTODO with a reminder) and expected close dates (all-day events) as iCalendar.
+
+    \b
+    Example:
+      pipecli calendar export --days 30 > pipecli.ics
+    """
     # imported when the command runs, so --help and --version (and other commands) never load icalendar
     from pipecli import calendar
     from pipecli.cli import views
@@ -33,8 +37,12 @@ def export(
 def import_(
     file: Annotated[str, typer.Argument(metavar="FILE.ics", help="An iCalendar file (- for stdin).")],
 ) -> None:
-    """Log past meetings whose attendees include a lead's address as `meeting` activities (once per UID):
-    pipecli calendar import meetings.ics"""
+    """Log past meetings whose attendees include a lead's address as `meeting` activities (once per UID).
+
+    \b
+    Example:
+      pipecli calendar import meetings.ics
+    """
     import sys
     from pathlib import Path
 

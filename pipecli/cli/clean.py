@@ -106,20 +106,23 @@ def clean(
 
     \b
     Examples:
-      pipecli clean                              # the summary, then the findings by rule
+      pipecli clean                     # the summary, then the findings by rule
       pipecli clean --owner bob --format table
-      pipecli clean --check --mail-to sales@example.com   # mailed by pipecli, only when something is found
+      pipecli clean --check --mail-to sales@example.com
+                                        # mailed only when something is found
       pipecli clean --rules stale,hygiene --format table
-      pipecli clean --since-last                 # only what is new since the last such report
-      pipecli clean --as-of 2026-10-31          # the pipeline as it stood then
+      pipecli clean --since-last        # only what is new since the last report
+      pipecli clean --as-of 2026-10-31  # the pipeline as it stood then
       pipecli clean --close-lost --reason stale --yes
       pipecli clean --snooze 14 --reason "budget freeze until January" --dry-run
 
     \b
     Exit codes:
       0  the report was made (and, with --check, nothing was found)
-      1  --check found something; or an error, such as a mail that could not be sent (stderr says what)
-      2  usage error, or an action without --yes when not on a terminal (nothing changed)
+      1  --check found something; or an error, such as a mail that could not
+         be sent (stderr says what)
+      2  usage error, or an action without --yes when not on a terminal
+         (nothing changed)
     """
     # imported when the command runs, so --help and --version stay light
     from pipecli.cli.common import confirm

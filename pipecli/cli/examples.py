@@ -16,11 +16,14 @@ def examples(
     ] = None,
     fmt: FormatOpt = "table",
 ) -> None:
-    """List the shipped examples, or print one to save where it is needed:
+    """List the shipped examples, or print one to save where it is needed.
 
-    pipecli examples crontab                                  # the cron lines mailing the stale-deal report
-    pipecli examples clean-and-mail.sh > ~/.local/bin/clean-and-mail.sh && chmod +x ~/.local/bin/clean-and-mail.sh
-    pipecli examples leads.csv > leads.csv && pipecli import leads.csv --dry-run
+    \b
+    Examples:
+      pipecli examples crontab   # the cron lines mailing the stale-deal report
+      pipecli examples clean-and-mail.sh > ~/.local/bin/clean-and-mail.sh
+      chmod +x ~/.local/bin/clean-and-mail.sh
+      pipecli examples leads.csv > leads.csv && pipecli import leads.csv --dry-run
     """
     # imported when the command runs, so --help and --version stay light
     from pipecli import examples as shipped

@@ -202,7 +202,10 @@ def log(
     kind: Annotated[
         one_of(vocabulary.KINDS),
         typer.Argument(
-            metavar="KIND", case_sensitive=False, help="What happened: " + ", ".join(vocabulary.KINDS) + "."
+            metavar="KIND",
+            case_sensitive=False,
+            show_choices=False,  # the help lists them, wrapped; the <a|b|...> label would be 161 columns wide
+            help="What happened: " + ", ".join(vocabulary.KINDS) + ".",
         ),
     ],
     note: Annotated[str | None, typer.Option(help="What happened.")] = None,

@@ -43,7 +43,12 @@ def sync(
     """Log each new message of SOURCE as an activity on its lead: `email` sent, `reply` received,
     `auto_reply` for out-of-office answers (no engagement). Idempotent: run it as often as you like.
 
-    pipecli mail sync ~/Maildir/INBOX; PIPECLI_IMAP_PASSWORD=... pipecli mail sync imaps://me@imap.example.com/INBOX"""
+    \b
+    Examples:
+      pipecli mail sync ~/Maildir/INBOX
+      export PIPECLI_IMAP_PASSWORD=...
+      pipecli mail sync imaps://me@imap.example.com/INBOX
+    """
     # imported when the command runs, so --help and --version stay light
     from pipecli.cli import views
     from pipecli.mail import sync as mail_sync
@@ -89,7 +94,8 @@ def send(
     \b
     Exit codes:
       0  sent and logged as an `email` activity (or shown, with --dry-run)
-      1  not sent, nothing logged: unknown lead or field, no address, server or login failure, daily cap
+      1  not sent, nothing logged: unknown lead or field, no address, server or
+         login failure, daily cap
     """
     # imported when the command runs, so --help and --version stay light
     from pipecli.cli import views

@@ -33,10 +33,10 @@ def merge(
 
     \b
     Examples:
-      pipecli duplicates                       # the pairs and the merge command of each
+      pipecli duplicates                   # the pairs, each with its command
       pipecli merge 12 31 --dry-run
       pipecli merge 12 31 --take email --yes
-      pipecli merge 12 31 --into 31 --yes      # keep 31 (and its pipeline) instead
+      pipecli merge 12 31 --into 31 --yes  # keep 31 (and its pipeline)
     """
     # imported when the command runs, so --help and --version stay light
     from pipecli import merging

@@ -122,7 +122,10 @@ def metrics_(
     """Pipeline metrics: new leads, win rate, average won deal, sales cycle, velocity, and per stage the
     conversion to the next stage and the time spent in it.
 
-    pipecli metrics --since 2026-01-01;  pipecli metrics --as-of 2026-06-30 --format json | jq .win_rate
+    \b
+    Examples:
+      pipecli metrics --since 2026-01-01
+      pipecli metrics --as-of 2026-06-30 --format json | jq .win_rate
     """
     # imported when the command runs, so --help and --version stay light
     from pipecli.cli import output
@@ -342,7 +345,10 @@ def forecast_(
     """Revenue forecast per coming period: deals expected to close, their value, the weighted value, P10/P50/P90
     from a seeded simulation, the chance of reaching --target and a velocity cross-check.
 
-    pipecli forecast --period quarter --target 50000;  pipecli forecast --backtest --format json
+    \b
+    Examples:
+      pipecli forecast --period quarter --target 50000
+      pipecli forecast --backtest --format json
     """
     # imported when the command runs, so --help and --version stay light
     from pipecli import formats
@@ -505,7 +511,9 @@ def size_(
     """What a target needs: deals (target ÷ average deal), leads (÷ close rate), leads per seller (÷ sellers),
     each rounded up; the leads each stage must hold, and how the open pipeline covers it.
 
-    pipecli size --target 100000 --avg-deal 500 --close-rate 0.8 --reps 10   # 200 deals, 250 leads, 25 each
+    \b
+    Example (200 deals, 250 leads, 25 each):
+      pipecli size --target 100000 --avg-deal 500 --close-rate 0.8 --reps 10
     """
     # imported when the command runs, so --help and --version stay light
     from pipecli.cli import output

@@ -51,10 +51,12 @@ def settings_set(
     ],
     fmt: FormatOpt = "table",
 ) -> None:
-    """Set a shared setting for everyone using the database (journalled: `pipecli changes`, `pipecli undo`):
+    """Set a shared setting for everyone using the database (journalled: `pipecli changes`, `pipecli undo`).
 
-    pipecli settings set scoring.hot_threshold 60
-    pipecli settings set qualification.required '["need", "budget"]'
+    \b
+    Examples:
+      pipecli settings set scoring.hot_threshold 60
+      pipecli settings set qualification.required '["need", "budget"]'
     """
     # imported when the command runs, so --help and --version stay light
     from pipecli import settings

@@ -30,10 +30,12 @@ def team_add(
     fmt: FormatOpt = "table",
 ) -> None:
     """Add a member (admin only): creates the PostgreSQL role NAME (LOGIN; give it a password with ALTER ROLE
-    where the server asks for one) and grants it what its role needs:
+    where the server asks for one) and grants it what its role needs.
 
-    pipecli team add anna --role seller
-    pipecli team add marco --role manager --pipelines "Sales,Renewals"
+    \b
+    Examples:
+      pipecli team add anna --role seller
+      pipecli team add marco --role manager --pipelines "Sales,Renewals"
     """
     # imported when the command runs, so --help and --version stay light
     from pipecli import team

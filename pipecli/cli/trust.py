@@ -14,8 +14,12 @@ def backup(
     file: Annotated[str, typer.Argument(metavar="FILE", help="Where to write the copy.")],
     yes: YesOpt = False,
 ) -> None:
-    """Write a consistent copy of the database to FILE (readable by you only), even while others write:
-    pipecli backup ~/backups/pipeline-$(date +%F).db"""
+    """Write a consistent copy of the database to FILE (readable by you only), even while others write.
+
+    \b
+    Example:
+      pipecli backup ~/backups/pipeline-$(date +%F).db
+    """
     # imported when the command runs, so --help and --version stay light
     from pathlib import Path
 
