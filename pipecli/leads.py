@@ -15,8 +15,10 @@ import datetime as _dt
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, TypedDict, Unpack
 
 from sqlalchemy import text
+from sqlalchemy.engine import Connection
 
 from pipecli import clock, config, identity, pipelines, team
 from pipecli.activities import activities_of, check_kind, engages
@@ -30,6 +32,9 @@ from pipecli.store.sql import KEYED_IMPORT_LOCK, execute_in, serialise
 
 # Something before the first @, a dot after it, no spaces (the shape check `add-lead` and `import` share).
 EMAIL = re.compile(r"[^@\s]+@\S*\.\S*")
+# A row as the database gives it (column -> value), a lead's or another table's; the values are each
+# column's own type (int, str, None, ...), so `Any`: the code reads the columns it knows by name.
+Row = dict[str, Any]
 EDITABLE = (
     "name",
     "company",
@@ -62,7 +67,7 @@ def check_email(email: str | None) -> str | None:
     return email
 
 
-def get_lead(conn, lead_id: int, for_update: bool = False) -> dict:
+def get_lead(conn: Connection, lead_id: int, for_update: bool = False) -> Row:
     """Return the lead's row as a dict, or raise NotFound. `for_update` locks the row on PostgreSQL until
     the transaction ends, so two concurrent moves of one lead cannot both extend the same stay."""
     lock = " FOR UPDATE" if for_update and conn.dialect.name == "postgresql" else ""
@@ -73,16 +78,16 @@ def get_lead(conn, lead_id: int, for_update: bool = False) -> dict:
     return dict(row)
 
 
-def snapshot(lead: dict) -> dict:
+def snapshot(lead: Row) -> Row:
     """Return the values a lead's creation event holds (its row without the derived scores)."""
     return {name: lead.get(name) for name in SNAPSHOT_COLUMNS}
 
 
-def _same(a, b) -> bool:
+def _same(a: object, b: object) -> bool:
     return journal.encode(a) == journal.encode(b)
 
 
-def set_fields(conn, lead: dict, values: dict, at: int | None = None) -> dict:
+def set_fields(conn: Connection, lead: Row, values: Row, at: int | None = None) -> Row:
     """Write `values` (column -> new value) to the lead `lead` (its current row), recording one event per
     column that really changes, at `at` (default now); return the lead's row as it is after.
 
@@ -90,7 +95,7 @@ def set_fields(conn, lead: dict, values: dict, at: int | None = None) -> dict:
     changed = _changes(lead, values)
     if changed:
         # the matcher's blocks follow the details they are computed from (derived: no events of their own)
-        derived = {}
+        derived: dict[str, str | None] = {}
         if changed.keys() & {"email", "phone", "company"}:
             after = {**lead, **changed}
             derived = identity.match_columns(after.get("email"), after.get("phone"), after.get("company"))
@@ -102,13 +107,13 @@ def set_fields(conn, lead: dict, values: dict, at: int | None = None) -> dict:
     return {**lead, **changed}
 
 
-def _changes(lead: dict, values: dict) -> dict:
+def _changes(lead: Row, values: Row) -> Row:
     """Return the `values` (column -> new value) that really change the lead `lead` (its current row)."""
     return {k: v for k, v in values.items() if not _same(lead.get(k), v)}
 
 
 def add_lead(
-    conn,
+    conn: Connection,
     name: str,
     *,
     company: str | None = None,
@@ -129,8 +134,8 @@ def add_lead(
     Holds the keyed imports' lock to the commit (PostgreSQL): a keyed import running meanwhile would not
     see this lead and add a second one for its e-mail; waits for it at most config `lock_wait` seconds."""
     serialise(conn, KEYED_IMPORT_LOCK, config.lock_wait)
-    name = _clean_text(name)
-    if not name:
+    cleaned = _clean_text(name)
+    if not cleaned:
         raise PipecliError("a lead needs a name")
     if value_minor is not None and value_minor < 0:
         raise PipecliError("--value must not be negative")
@@ -157,7 +162,7 @@ def add_lead(
                 "p": p["id"],
                 "s": target["id"],
                 "st": target["kind"],
-                "name": name,
+                "name": cleaned,
                 "company": _clean_text(company),
                 "email": check_email(email),
                 "phone": _clean_text(phone),
@@ -175,7 +180,7 @@ def add_lead(
         .mappings()
         .one()
     )
-    lead_id = row["id"]
+    lead_id: int = row["id"]
     journal.record_row(conn, "lead", None, snapshot(dict(row)), lead_id, at)
     journal.insert_row(
         conn, "stage_change", {"lead_id": lead_id, "from_stage_id": None, "to_stage_id": target["id"], "at": at},
@@ -192,10 +197,27 @@ class Added:
     """A lead just added, and the stored leads it looks like (`identity.likely_duplicates`)."""
 
     lead_id: int
-    duplicates: list[dict]
+    duplicates: list[Row]
 
 
-def add_checked(conn, name: str, *, unique: bool = False, **details) -> Added:
+class Details(TypedDict, total=False):
+    """The details `add_lead` takes besides the name, as keywords (what `add_checked` passes on)."""
+
+    company: str | None
+    email: str | None
+    phone: str | None
+    value_minor: int | None
+    source: str | None
+    owner: str | None
+    expected_close: _dt.date | None
+    external_id: str | None
+    pipeline: str | None
+    stage: str | None
+    note: str | None
+    at: int | None
+
+
+def add_checked(conn: Connection, name: str, *, unique: bool = False, **details: Unpack[Details]) -> Added:
     """Add a lead as `add_lead` does after looking for likely duplicates among the stored leads; return
     its id with them. With `unique`, a likely duplicate refuses the lead (nothing is written).
 
@@ -226,7 +248,12 @@ class Move:
 
 
 def move_lead(
-    conn, lead_id: int, stage: str, at: int | None = None, reason: str | None = None, pipeline: str | None = None
+    conn: Connection,
+    lead_id: int,
+    stage: str,
+    at: int | None = None,
+    reason: str | None = None,
+    pipeline: str | None = None,
 ) -> Move:
     """Move a lead to `stage` (an open stage, `won` or `lost`; of `pipeline` when given, which may be another
     pipeline than the lead's) at `at`; return what changed.
@@ -285,7 +312,7 @@ def move_lead(
     return Move(lead_id, current, target["name"], target["kind"], at)
 
 
-def edit_lead(conn, lead_id: int, changes: dict, at: int | None = None) -> dict:
+def edit_lead(conn: Connection, lead_id: int, changes: Row, at: int | None = None) -> Row:
     """Change any of a lead's details (keys of EDITABLE; None clears a field) as of `at` (default now; not
     before the lead was created); return the updated lead. `lost_reason` may be edited on a lost lead."""
     lead = get_lead(conn, lead_id, for_update=True)
@@ -321,14 +348,14 @@ def edit_lead(conn, lead_id: int, changes: dict, at: int | None = None) -> dict:
     return get_lead(conn, lead_id)
 
 
-def delete_lead(conn, lead_id: int) -> dict:
+def delete_lead(conn: Connection, lead_id: int) -> Row:
     """Delete a lead with its history, activities and extra fields; return the deleted row."""
     lead = get_lead(conn, lead_id, for_update=True)
     remove_rows(conn, lead_id)
     return lead
 
 
-def remove_rows(conn, lead_id: int) -> None:
+def remove_rows(conn: Connection, lead_id: int) -> None:
     """Delete a lead and every row that belongs to it, each recorded whole (so `undo` can put it back)."""
     # the models (SQLModel classes, a tenth of a second) only for a write: `show` and `list` never build them
     from pipecli.store.schema import lead_tables
@@ -338,7 +365,7 @@ def remove_rows(conn, lead_id: int) -> None:
     journal.delete_rows(conn, "lead", {"id": lead_id}, lead_id)
 
 
-def history_of(conn, lead_id: int, now: int | None = None) -> list[dict]:
+def history_of(conn: Connection, lead_id: int, now: int | None = None) -> list[Row]:
     """Return a lead's stage history, oldest first, each row with the time spent in that stage
     (up to now for the current one; None once the lead is closed in it)."""
     now = clock.now_ts() if now is None else now
@@ -350,14 +377,14 @@ def history_of(conn, lead_id: int, now: int | None = None) -> list[dict]:
         ),
         {"l": lead_id},
     ).mappings()
-    out = []
+    out: list[Row] = []
     for r in rows:
         end = r["left_at"] if r["left_at"] is not None else (now if r["kind"] == "open" else None)
         out.append({**dict(r), "seconds_in_stage": None if end is None else end - r["at"]})
     return out
 
 
-def show_lead(conn, lead_id: int) -> dict:
+def show_lead(conn: Connection, lead_id: int) -> Row:
     """Return everything about one lead: its details, pipeline and stage names, stage history with
     durations, activities, extra fields and qualification answers."""
     lead = get_lead(conn, lead_id)
@@ -386,7 +413,7 @@ def show_lead(conn, lead_id: int) -> dict:
     }
 
 
-def log_activity(conn, lead_id: int, kind: str, note: str | None = None, at: int | None = None) -> int:
+def log_activity(conn: Connection, lead_id: int, kind: str, note: str | None = None, at: int | None = None) -> int:
     """Record an activity on a lead at `at` (epoch seconds, default now); return the activity's id."""
     return log_activities(conn, lead_id, [{"kind": kind, "note": note, "at": at}])[0]
 
@@ -395,7 +422,7 @@ def log_activity(conn, lead_id: int, kind: str, note: str | None = None, at: int
 ACTIVITY_DETAILS = ("message_id", "direction", "subject", "body")
 
 
-def log_many(conn, items_by_lead: dict[int, list[dict]]) -> int:
+def log_many(conn: Connection, items_by_lead: dict[int, list[Row]]) -> int:
     """Record activities on many leads ({lead id: items as `log_activities` takes them}); return how many.
 
     What `log_activities` lead by lead would write (the same rows, ids and events, in the same order), in a
@@ -406,20 +433,21 @@ def log_many(conn, items_by_lead: dict[int, list[dict]]) -> int:
         return 0
     now = clock.now_ts()
     ids = list(items_by_lead)
-    found: dict[int, dict] = {}
+    found: dict[int, Row] = {}
     for i in range(0, len(ids), 500):  # well below any backend's limit of bound values
-        rows = execute_in(
+        read = execute_in(
             conn, "SELECT id, last_activity_at, last_event_at FROM lead WHERE id IN :ids", ids=ids[i : i + 500]
         )
-        found.update((r["id"], dict(r)) for r in rows.mappings())
-    plans = []
+        found.update((r["id"], dict(r)) for r in read.mappings())
+    plans: list[tuple[Row, list[Row], Row, int | None]] = []
     for lead_id, items in items_by_lead.items():
         # a lead not read (none such, or one the team's policies hide) is refused as one at a time would be
         lead = found[lead_id] if lead_id in found else get_lead(conn, lead_id)
         plans.append((lead, *_plan(lead, items, now)))
     every = [dict.fromkeys(("lead_id", "kind", "note", "at", *ACTIVITY_DETAILS)) | row for p in plans for row in p[1]]
     inserted = iter(journal.insert_many(conn, "activity", every))
-    events, updates = [], {}
+    events: list[Row] = []
+    updates: dict[tuple[str, ...], list[Row]] = {}
     for lead, rows, fields, newest in plans:
         events += [journal.row_event("activity", next(inserted), lead["id"], row["at"]) for row in rows]
         changed = _changes(lead, fields)
@@ -437,7 +465,7 @@ def log_many(conn, items_by_lead: dict[int, list[dict]]) -> int:
     return len(every)
 
 
-def log_activities(conn, lead_id: int, items: list[dict]) -> list[int]:
+def log_activities(conn: Connection, lead_id: int, items: list[Row]) -> list[int]:
     """Record activities on one lead (each a dict: `kind`, optional `note`, `at` (default now) and the
     ACTIVITY_DETAILS); return their ids in order. The lead's last activity, last event and score are
     updated once for all of them.
@@ -448,7 +476,7 @@ def log_activities(conn, lead_id: int, items: list[dict]) -> list[int]:
     return ids
 
 
-def _log(conn, lead_id: int, items: list[dict]) -> list[int]:
+def _log(conn: Connection, lead_id: int, items: list[Row]) -> list[int]:
     lead = get_lead(conn, lead_id)
     rows, fields, newest = _plan(lead, items, clock.now_ts())
     ids = [journal.insert_row(conn, "activity", row, lead_id, row["at"])["id"] for row in rows]
@@ -456,10 +484,13 @@ def _log(conn, lead_id: int, items: list[dict]) -> list[int]:
     return ids
 
 
-def _plan(lead: dict, items: list[dict], now: int) -> tuple[list[dict], dict, int | None]:
+def _plan(lead: Row, items: list[Row], now: int) -> tuple[list[Row], Row, int | None]:
     """Return what logging `items` on `lead` (its row) writes: the activity rows (their columns given), the
     lead's last activity and last event after them, and the time of the newest (when the lead's change is)."""
-    rows, last, latest_event, newest = [], lead["last_activity_at"], lead["last_event_at"], None
+    rows: list[Row] = []
+    last: int | None = lead["last_activity_at"]
+    latest_event: int = lead["last_event_at"]
+    newest: int | None = None
     for item in items:
         kind = check_kind(item["kind"])
         at = now if item.get("at") is None else item["at"]

@@ -263,3 +263,62 @@ def test_a_bulk_write_goes_through_a_rollback_journal_only_when_alone(cli, db_pa
     finally:
         store.dispose()
     assert not Path(db_path + "-journal").exists()
+
+
+def _empty_target(backend, tmp_path, request) -> str:
+    """A database holding nothing yet: a SQLite path with no file, or an empty PostgreSQL database."""
+    return str(tmp_path / "new.db") if backend == "sqlite" else request.getfixturevalue("pg_url")
+
+
+def _tables(target: str) -> set[str]:
+    from sqlalchemy import create_engine, inspect
+
+    url = f"sqlite:///{target}" if "://" not in target else target.replace("postgresql://", "postgresql+psycopg://")
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            return set(inspect(conn).get_table_names())
+    finally:
+        engine.dispose()
+
+
+def test_a_new_database_is_seeded_once_in_the_schemas_transaction(backend, tmp_path, request):
+    """`Store.open(create=True, seed=...)` gives an empty database the schema and then the seed's rows in one
+    transaction; opening it again runs no seed. A seed that fails leaves the database as it was: on SQLite
+    no file, on PostgreSQL no table."""
+    from sqlalchemy import text
+
+    from pipecli.errors import PipecliError
+    from pipecli.store.db import Store
+
+    target = _empty_target(backend, tmp_path, request)
+
+    def failing(conn):
+        conn.execute(text("INSERT INTO meta (key, value) VALUES ('seeded', 'half')"))
+        raise PipecliError("the seed failed")
+
+    with pytest.raises(PipecliError, match="the seed failed"):
+        Store.open(target, seed=failing, create=True)
+    if backend == "sqlite":
+        assert not Path(target).exists()
+    else:
+        assert _tables(target) == set()
+
+    calls = []
+
+    def seed(conn):
+        # the schema is there, stamped, inside the same transaction
+        calls.append(conn.execute(text("SELECT value FROM meta WHERE key = 'schema_version'")).scalar_one())
+        conn.execute(text("INSERT INTO meta (key, value) VALUES ('seeded', 'yes')"))
+
+    store = Store.open(target, seed=seed, create=True)
+    try:
+        assert store.created and calls == [str(LATEST)]
+        with store.read() as conn:
+            assert conn.execute(text("SELECT value FROM meta WHERE key = 'seeded'")).scalar_one() == "yes"
+            assert conn.execute(text("SELECT COUNT(*) FROM pipeline")).scalar_one() == 0  # only what seed wrote
+    finally:
+        store.dispose()
+    again = Store.open(target, seed=seed, create=True)
+    again.dispose()
+    assert not again.created and calls == [str(LATEST)]

@@ -289,7 +289,7 @@ class Store:
         try:
             store = cls(target)  # a bad config `lock_wait` fails here
             if migrate:
-                store.created = migrations.ensure_current(store, seed, create=create) == 0
+                store.created = store.ensure_current(seed, create=create) == 0
         except BaseException:
             if created_file:  # nothing of ours is in it: leave no empty file behind a failure
                 if store is not None:
@@ -299,6 +299,38 @@ class Store:
         if migrate:
             config.use_database(store.shared_settings())
         return store
+
+    def ensure_current(self, seed: Callable[[Connection], object] | None = None, create: bool = True) -> int:
+        """Bring the schema to `migrations.LATEST` and return the version found on opening (0: it was empty).
+
+        An empty database gets the schema only with `create`, and then `seed(conn)` adds, in the same
+        transaction, the data a new database starts with (the domain's, see `pipelines.open_store`); without
+        it, NoDatabase says it is not initialised. A SQLite file a bulk write left out of WAL mode (cut short,
+        see `bulk_write`) is put back first."""
+        with self.read() as conn:
+            try:
+                found = migrations.read_version(conn)
+            except PipecliError as exc:
+                raise PipecliError(f"{self.target}: {exc}; nothing was changed") from None
+            cut_short = (
+                found is not None and self.is_sqlite and conn.exec_driver_sql("PRAGMA journal_mode").scalar() != "wal"
+            )
+        if cut_short:  # found is a version then: an empty database is never cut short
+            self.end_bulk_journal()
+        migrations.check_version(found, self.target, create)
+        if found == migrations.LATEST:
+            return found
+        if self.is_sqlite:
+            raw: Any = self.engine.raw_connection()  # outside any transaction: WAL cannot be set inside one
+            try:
+                raw.driver_connection.execute("PRAGMA journal_mode = WAL")
+                raw.driver_connection.execute(f"PRAGMA application_id = {migrations.APPLICATION_ID}")
+            finally:
+                raw.close()
+        with self.write() as conn:
+            if migrations.upgrade(conn, self.target) is None and seed is not None:
+                seed(conn)
+        return found if found is not None else 0
 
     def shared_settings(self) -> dict[str, Any]:
         """Return the settings the database holds for everyone who opens it (`pipecli settings`), by
@@ -387,7 +419,7 @@ class Store:
         switched = self.is_sqlite and self.set_journal_mode("delete", wait=False) == "delete"
         if switched:
             # a process dying from here on leaves the file out of WAL mode: the next command to open it
-            # sees that and puts WAL back (migrations.ensure_current)
+            # sees that and puts WAL back (`ensure_current`)
             kill_point("bulk:switched")
         try:
             with self._transaction(write=True, bulk=True) as conn:

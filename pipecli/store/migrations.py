@@ -3,12 +3,13 @@
 A new database is created straight from `models` and stamped with `LATEST`. An older one is brought up
 step by step, all pending steps in one transaction, when any command opens it. A database stamped with a
 version newer than `LATEST` was written by a newer pipecli: it is refused before anything is written.
+
+Everything here works on a connection it is handed: `db.Store.ensure_current` opens the transactions,
+switches a SQLite file's journal mode and adds the domain's starting data to a new database (the store
+depends on this module, never the other way round). Nothing here writes domain data.
 """
 
 from __future__ import annotations
-
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
@@ -18,9 +19,6 @@ from pipecli.errors import NoDatabase, PipecliError
 from pipecli.store import access, sql
 from pipecli.store.matchkeys import MATCH_COLUMNS, match_columns
 from pipecli.store.target import redact
-
-if TYPE_CHECKING:
-    from pipecli.store.db import Store
 
 LATEST = 14
 APPLICATION_ID = 0x70697065  # "pipe": marks a SQLite file as pipecli's (PRAGMA application_id)
@@ -246,7 +244,7 @@ STEPS = {
 }
 
 
-def _create_fresh(conn: Connection, seed: Callable[[Connection], object] | None) -> None:
+def _create_fresh(conn: Connection) -> None:
     # local like every SQLAlchemy import of the steps
     from sqlalchemy import text
 
@@ -260,8 +258,6 @@ def _create_fresh(conn: Connection, seed: Callable[[Connection], object] | None)
         {"v": str(LATEST), "c": str(clock.now_ts())},
     )
     conn.execute(text("INSERT INTO meta (key, value) VALUES ('history_since', '0')"))
-    if seed is not None:
-        seed(conn)
 
 
 def _require_owner(conn: Connection, target: str, current: int) -> None:
@@ -284,54 +280,38 @@ def _require_owner(conn: Connection, target: str, current: int) -> None:
         )
 
 
-def ensure_current(store: Store, seed: Callable[[Connection], object] | None = None, create: bool = True) -> int:
-    """Bring `store`'s schema to LATEST and return the version found on opening (0: it was empty).
-
-    An empty database gets the schema only with `create` (then `seed(conn)` adds, in the same
-    transaction, the data a new database starts with); without it, NoDatabase says it is not initialised."""
-    # local like every SQLAlchemy import of the steps
-    from sqlalchemy import text
-
-    with store.read() as conn:
-        try:
-            found = read_version(conn)
-        except PipecliError as exc:
-            raise PipecliError(f"{store.target}: {exc}; nothing was changed") from None
-        # a bulk write cut short (see db.Store.bulk_write) left the file in its rollback-journal mode
-        cut_short = (
-            found is not None and store.is_sqlite and conn.exec_driver_sql("PRAGMA journal_mode").scalar() != "wal"
-        )
+def check_version(found: int | None, target: str, create: bool) -> None:
+    """Raise before anything is written when the version `found` on opening `target` (None: an empty
+    database) cannot be brought to LATEST: an empty database without `create` (NoDatabase: it is not
+    initialised), or one written by a newer pipecli."""
     if found is None and not create:
         raise NoDatabase(
-            f"database {redact(store.target)} is not initialised (it holds no pipecli tables): nothing was "
+            f"database {redact(target)} is not initialised (it holds no pipecli tables): nothing was "
             "changed; create them with `pipecli db init`"
         )
-    if cut_short:
-        store.end_bulk_journal()
     if found is not None and found > LATEST:
         raise PipecliError(
-            f"database {store.target} was written by a newer pipecli (schema {found}; this pipecli "
+            f"database {target} was written by a newer pipecli (schema {found}; this pipecli "
             f"knows up to {LATEST}); upgrade pipecli to use it. Nothing was changed."
         )
-    if found == LATEST:
-        return found
-    if store.is_sqlite:
-        raw: Any = store.engine.raw_connection()  # outside any transaction: WAL cannot be set inside one
-        try:
-            raw.driver_connection.execute("PRAGMA journal_mode = WAL")
-            raw.driver_connection.execute(f"PRAGMA application_id = {APPLICATION_ID}")
-        finally:
-            raw.close()
-    with store.write() as conn:
-        sql.serialise(conn, sql.SCHEMA_LOCK)  # one migrator at a time
-        current = read_version(conn)  # another process may have migrated meanwhile
-        if current is None:
-            _create_fresh(conn, seed)
-        elif current < LATEST:
-            _require_owner(conn, store.target, current)
-            for version in range(current + 1, LATEST + 1):
-                if version not in STEPS:  # a number kept for another branch's step (renumbered at merge)
-                    continue
-                STEPS[version](conn)
-                conn.execute(text("UPDATE meta SET value = :v WHERE key = 'schema_version'"), {"v": str(version)})
-    return found if found is not None else 0
+
+
+def upgrade(conn: Connection, target: str) -> int | None:
+    """Bring the database behind `conn` (a write transaction) to LATEST: the schema created when it is
+    empty, else every pending step in order; return the version found, or None when it was empty (then
+    the caller adds, in the same transaction, the data a new database starts with).
+
+    One migrator at a time: the version is read again under the schema lock, as another process may have
+    migrated meanwhile."""
+    sql.serialise(conn, sql.SCHEMA_LOCK)
+    current = read_version(conn)
+    if current is None:
+        _create_fresh(conn)
+    elif current < LATEST:
+        _require_owner(conn, target, current)
+        for version in range(current + 1, LATEST + 1):
+            if version not in STEPS:  # a number kept for another branch's step (renumbered at merge)
+                continue
+            STEPS[version](conn)
+            conn.execute(text("UPDATE meta SET value = :v WHERE key = 'schema_version'"), {"v": str(version)})
+    return current

@@ -124,7 +124,7 @@ class _Import:
         self.rows = RowReader(columns, dates, self.stages, options, self.now)
         self.checker = ColumnChecker(columns, dates, self.order, self.stages, options.currency)
         self.upserter = Upserter(conn, columns, self.now, options.dry_run) if columns.key else None
-        self.scorer = scoring.batch_scorer(conn)  # type: ignore[no-untyped-call]  # new leads scored as add_lead scores them
+        self.scorer = scoring.batch_scorer(conn)  # new leads scored as add_lead scores them
         self.minor_unit: int = 10 ** money.exponent(options.currency)
         self.owners = team.owner_checker(conn)  # with a team on PostgreSQL each row's owner must be a member
         # the column-wise path covers new leads in the default pipeline, no placeholders, amounts that
@@ -193,10 +193,10 @@ class _Import:
         parse, reject, add = self.rows.parse, self.reject, self.add
         for start, cells in row_starts(chunk, first_line):
             parsed = parse(start, cells)
-            if type(parsed) is list:
+            if isinstance(parsed, list):  # its problems (a Lead is a tuple)
                 reject(parsed, cells)
             else:
-                add(parsed)  # type: ignore[arg-type]  # `type(...) is list` is the fast test mypy does not narrow
+                add(parsed)
         self.flush()
 
     def checked(self, rows: list[list[str]]) -> Prepared | None:

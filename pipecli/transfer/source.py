@@ -15,7 +15,7 @@ import io
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from itertools import islice
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, Protocol
 
 from pipecli.errors import PipecliError, UsageError
 from pipecli.store.files import sniff_magic
@@ -29,6 +29,17 @@ csv.field_size_limit(1 << 24)
 Message = tuple[str, Any, Any, int]
 
 
+class Rows(Protocol):
+    """What the import reads rows from: a csv reader (or `_Rewritten` around one), with its line count."""
+
+    @property
+    def line_num(self) -> int: ...
+
+    def __iter__(self) -> Iterator[list[str]]: ...
+
+    def __next__(self) -> list[str]: ...
+
+
 class Source(io.RawIOBase):
     """The already-read head, then the rest of the stream; counts the bytes handed on (for progress)."""
 
@@ -38,6 +49,7 @@ class Source(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
+    # `Any` as typeshed's WriteableBuffer (the base's parameter) has neither len() nor slice assignment
     def readinto(self, buffer: Any) -> int:
         if self.offset < len(self.head):
             n = min(len(buffer), len(self.head) - self.offset)
@@ -134,7 +146,7 @@ class CsvFile:
     delimiter: str
     raw_header: list[str]
     source: Source
-    reader: Any  # the csv reader, after the header row
+    reader: Rows  # the csv reader, after the header row
     rewrite: Callable[[list[str]], list[str]] | None = None  # a vendor profile's row rewrite (`profiles.plan`)
 
     @property
@@ -160,18 +172,18 @@ class CsvFile:
 class _Rewritten:
     """A csv reader whose rows go through a rewrite; keeps the reader's `line_num` for error lines."""
 
-    def __init__(self, reader: Any, rewrite: Callable[[list[str]], list[str]]):
+    def __init__(self, reader: Rows, rewrite: Callable[[list[str]], list[str]]):
         self.reader, self.rewrite = reader, rewrite
 
     @property
     def line_num(self) -> int:
-        return int(self.reader.line_num)
+        return self.reader.line_num
 
     def __iter__(self) -> _Rewritten:
         return self
 
     def __next__(self) -> list[str]:
-        row: list[str] = next(self.reader)
+        row = next(self.reader)
         return self.rewrite(row) if row and (len(row) > 1 or row[0].strip()) else row
 
 

@@ -12,7 +12,7 @@ import csv
 import datetime as _dt
 import io
 import tempfile
-from typing import IO, Any
+from typing import IO
 
 from pipecli.errors import PipecliError
 
@@ -25,7 +25,7 @@ def is_spreadsheet(path: str) -> bool:
     return path.lower().endswith(SUFFIXES)
 
 
-def _text(value: Any) -> str:
+def _text(value: object) -> str:
     """Return a cell as the CSV import reads it."""
     if value is None:
         return ""

@@ -19,10 +19,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from sqlalchemy import text
+from sqlalchemy.engine import Connection
 
 from pipecli import clock, leads, pipelines
 from pipecli.errors import PipecliError
 from pipecli.store import journal
+from pipecli.transfer.model import Record
 
 KEY_COLUMNS = ("lead_id", "external_id", "deal", "deal_id", "id")
 NAME_COLUMNS = ("lead", "name", "deal_name")
@@ -49,14 +51,21 @@ class _Row:
     reason: str | None
 
 
-def _column(header: list[str], names: tuple[str, ...], what: str, required: bool = True) -> int | None:
+def _find(header: list[str], names: tuple[str, ...]) -> int | None:
+    """Return the index of the first of `names` among the header's columns, or None."""
     lowered = [h.strip().lower() for h in header]
     for name in names:
         if name in lowered:
             return lowered.index(name)
-    if required:
-        raise PipecliError(f"the history file needs a {what} column ({' or '.join(names)})")
     return None
+
+
+def _column(header: list[str], names: tuple[str, ...], what: str) -> int:
+    """Return the index of a column the file must have (the first of `names`), or raise naming it."""
+    found = _find(header, names)
+    if found is None:
+        raise PipecliError(f"the history file needs a {what} column ({' or '.join(names)})")
+    return found
 
 
 def read_rows(lines: Iterable[str]) -> dict[str, list[_Row]]:
@@ -67,11 +76,11 @@ def read_rows(lines: Iterable[str]) -> dict[str, list[_Row]]:
     if not header:
         raise PipecliError("the history file is empty")
     key = _column(header, KEY_COLUMNS, "deal key")
-    name = _column(header, NAME_COLUMNS, "deal name", required=False)
-    pipeline = _column(header, ("pipeline",), "pipeline", required=False)
+    name = _find(header, NAME_COLUMNS)
+    pipeline = _find(header, ("pipeline",))
     stage = _column(header, STAGE_COLUMNS, "stage")
     when = _column(header, TIME_COLUMNS, "time")
-    reason = _column(header, ("reason",), "reason", required=False)
+    reason = _find(header, ("reason",))
     deals: dict[str, list[_Row]] = {}
     for line, cells in enumerate(reader, start=2):
         if not any(c.strip() for c in cells):
@@ -98,7 +107,9 @@ def read_rows(lines: Iterable[str]) -> dict[str, list[_Row]]:
     return deals
 
 
-def import_history(conn, lines: Iterable[str], pipeline: str | None = None, key: str | None = None) -> HistoryImported:
+def import_history(
+    conn: Connection, lines: Iterable[str], pipeline: str | None = None, key: str | None = None
+) -> HistoryImported:
     """Record the stage paths in `lines` (a CSV as `read_rows` reads it) in one transaction; with
     `key="external_id"`, deal keys name existing leads by external id. Return the counts."""
     if key not in (None, "external_id"):
@@ -110,7 +121,7 @@ def import_history(conn, lines: Iterable[str], pipeline: str | None = None, key:
         for row in rows:
             pipelines.find_stage(conn, p["id"], row.stage)  # every stage known before anything is written
         path = [r for i, r in enumerate(rows) if i == 0 or r.stage.lower() != rows[i - 1].stage.lower()]
-        existing = None
+        existing: int | None = None
         if key == "external_id":
             existing = conn.execute(text("SELECT id FROM lead WHERE external_id = :e"), {"e": deal}).scalar()
         if existing is None:
@@ -133,7 +144,7 @@ def import_history(conn, lines: Iterable[str], pipeline: str | None = None, key:
     return HistoryImported(created, rebuilt, changes)
 
 
-def _restart(conn, lead_id: int, deal: str, stage: dict, at: int) -> None:
+def _restart(conn: Connection, lead_id: int, deal: str, stage: Record, at: int) -> None:
     """Replace the path a final-state import recorded for `lead_id` (its creation, perhaps a close) by
     the file's first stage at `at`; refuse a lead with moves of its own."""
     moves = conn.execute(text("SELECT COUNT(*) FROM stage_change WHERE lead_id = :l"), {"l": lead_id}).scalar_one()

@@ -111,10 +111,10 @@ def stage_date_columns(columns: list[tuple[str, str]], stages: Stages, keep: set
         if f != "extra" or norm_header(header) in keep:
             continue
         explicit = _ENTERED.match(header)
-        dated = None if explicit else _DATED.match(header)
-        if not explicit and not dated:
+        named = explicit or _DATED.match(header)
+        if named is None:
             continue
-        name = _PIPELINE_NOTE.sub("", (explicit or dated).group(1)).strip()  # type: ignore[union-attr]
+        name = _PIPELINE_NOTE.sub("", named.group(1)).strip()
         try:
             stage = stages.resolve(stages.default, name) if explicit else stages.by_name(name)
         except BadCell as exc:

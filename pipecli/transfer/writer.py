@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import os
+import sqlite3
 from collections.abc import Callable
 from itertools import repeat
 from typing import Any
@@ -192,15 +193,25 @@ class Writer:
         self.bulk = False  # indexes dropped, and built again at the end
         self.indexes: list[str] = []
         self.next_id = self.held = 0
-        self.cursor: Any = None
-        self._events_sql: dict[tuple[bool, bool, bool], list[Any]] = {}  # `record`'s statements by shape
+        self._cursor: sqlite3.Cursor | None = None
+        self._events_sql: dict[tuple[bool, bool, bool], list[str]] = {}  # `record`'s statements by shape
         self._changes_sql: str | None = None  # `_write_history`'s, for batches without stage paths
         if self.sqlite:
-            self.cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+            driver = conn.connection.driver_connection  # None only once the connection is closed
+            if not isinstance(driver, sqlite3.Connection):
+                raise AssertionError(f"a SQLite connection through {type(driver).__name__}, not sqlite3")
+            self._cursor = driver.cursor()
             self.cursor.execute(f"PRAGMA cache_size = -{SQLITE_CACHE_KB}")
             self.cursor.execute("PRAGMA mmap_size = 0")  # pages read through a mapping would count in RSS
             self.held = conn.execute(text("SELECT COALESCE(MAX(id), 0) FROM lead")).scalar_one()
             self.next_id = self.held + 1
+
+    @property
+    def cursor(self) -> sqlite3.Cursor:
+        """The raw sqlite3 cursor of the caller's transaction, which the bulk statements run on (SQLite only)."""
+        if self._cursor is None:
+            raise AssertionError("the raw cursor is SQLite's: this database is not a SQLite file")
+        return self._cursor
 
     @property
     def written(self) -> int:
@@ -311,12 +322,12 @@ class Writer:
         statements = self._events_sql.get(shape)
         if statements is None:  # built once per shape: a million-row import writes 200 batches of each
             built = opening_events_sql(batch, self.conn.dialect.name, paths=paths, notes=notes, extras=extras)
-            statements = self._events_sql[shape] = [sql if self.sqlite else text(sql) for sql in built]
+            statements = self._events_sql[shape] = built
         for sql in statements:
             if self.sqlite:  # the raw cursor, as the inserts: no statement compiled again per batch
                 self.cursor.execute(sql, params)
-            else:
-                self.conn.execute(sql, params)
+            else:  # compiled once: SQLAlchemy's statement cache knows the text
+                self.conn.execute(text(sql), params)
 
     def _batch(self, ids: list[int]) -> tuple[Callable[[str], str], dict[str, Any]]:
         """Return (the condition on a lead id column selecting `ids`, its parameters)."""
