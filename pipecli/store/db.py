@@ -14,7 +14,9 @@ does that: it runs `work(conn)` in one write transaction and, when the server ab
 runs it again, up to `RETRIES` times with a short random pause; each attempt starts from nothing (the
 journal entry, the first-write hook), so only the run that commits leaves anything, and when the last
 attempt fails too the user gets one line. `with store.write() as conn:` cannot run its block twice: there
-such a failure is that one line at once.
+such a failure is that one line at once. A write that must keep an advisory lock between its attempts (a
+keyed import: no other keyed import runs in between) runs inside `store.holding(lock)`, whose transactions
+all go through the one connection holding it.
 
 SQLite files run in WAL mode, so reports read a snapshot while a writer works. A bulk write switches the
 file to a rollback journal for its one transaction when no other connection has the file open: in WAL
