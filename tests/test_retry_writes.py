@@ -226,6 +226,32 @@ def test_with_one_attempt_an_import_that_collides_is_one_line_and_changes_nothin
     assert_only_theirs_changed(cli, before, change == THEIRS)
 
 
+HISTORY = "deal,stage,at\nD1,Prospecting,2026-10-01\nD1,Meeting,2026-10-04\nD1,won,2026-10-12\n"
+
+
+@pytest.mark.parametrize("retries", [5, 1])
+def test_a_history_import_from_stdin_aborted_runs_again_or_is_one_line(pg, collide, monkeypatch, retries):
+    """Lead 1 is given external id D1 and the path of the file: Prospecting (2026-10-01), Meeting, won."""
+    cli, _other = pg
+    cli.execute("UPDATE lead SET external_id = 'D1' WHERE id = 1")
+    monkeypatch.setattr(db, "RETRIES", retries)
+    before = cli.every_row()
+    collision = collide(r"\s*UPDATE lead\b")
+    result = cli("import", "-", "--history", "--key", "external_id", input=HISTORY, ok=False)
+    assert collision.forced == 1
+    if retries == 1:
+        assert result.exit_code == 1 and result.stderr.splitlines() == [f"pipecli: database {cli.db}: {COLLIDED}"]
+        assert_only_theirs_changed(cli, before)
+        return
+    assert result.exit_code == 0, result.stderr
+    assert result.stderr.splitlines() == ["history: 0 deals created, 1 given their path, 3 stage changes"]
+    path = cli.sql(
+        "SELECT s.name FROM stage_change c JOIN stage s ON s.id = c.to_stage_id WHERE c.lead_id = 1 ORDER BY c.at"
+    )
+    assert [r[0] for r in path] == ["Prospecting", "Meeting", "won"]  # once each
+    assert cli.sql("SELECT status, company FROM lead WHERE id = 1") == [("won", "Theirs")]
+
+
 # --- mail sync ------------------------------------------------------------------------------------------
 
 

@@ -31,21 +31,34 @@ def _import_history(file: str, pipeline: str | None, key: str | None, encoding: 
     # imported when the command runs, so --help and --version stay light
     import io
 
+    from pipecli.cli.common import db_target
     from pipecli.cli.output import message
+    from pipecli.store.target import is_url
     from pipecli.transfer.stage_history import import_history
 
-    try:
-        if file == "-":
-            text = io.TextIOWrapper(sys.stdin.buffer, encoding=encoding or "utf-8-sig", newline="")
-        else:
-            text = open(file, encoding=encoding or "utf-8-sig", newline="")
-    except (OSError, LookupError) as exc:
-        raise UsageError(f"cannot read {file}: {getattr(exc, 'strerror', None) or exc}") from None
-    try:
-        with text, store(create=True).write() as conn:
-            done = import_history(conn, text, pipeline, key)
-    except UnicodeDecodeError:
-        raise PipecliError(f"{file} is not {encoding or 'UTF-8'} text (pass --encoding)") from None
+    with contextlib.ExitStack() as stack:
+        try:
+            if file == "-":
+                # on PostgreSQL kept in a temporary file, to be read again if a concurrent write aborts it
+                raw = stack.enter_context(_spooled_stdin()) if is_url(db_target()) else sys.stdin.buffer
+                text = io.TextIOWrapper(raw, encoding=encoding or "utf-8-sig", newline="")
+            else:
+                text = stack.enter_context(open(file, encoding=encoding or "utf-8-sig", newline=""))
+        except (OSError, LookupError) as exc:
+            raise UsageError(f"cannot read {file}: {getattr(exc, 'strerror', None) or exc}") from None
+        attempts = 0
+
+        def work(conn):  # run again from the file's start when PostgreSQL aborts it for a concurrent write
+            nonlocal attempts
+            attempts += 1
+            if attempts > 1:
+                text.seek(0)
+            return import_history(conn, text, pipeline, key)
+
+        try:
+            done = store(create=True).write(work)
+        except UnicodeDecodeError:
+            raise PipecliError(f"{file} is not {encoding or 'UTF-8'} text (pass --encoding)") from None
     message(
         f"history: {done.created} deals created, {done.rebuilt} given their path, {done.stage_changes} stage changes"
     )
