@@ -3,6 +3,7 @@
 # no `from __future__ import annotations`: typer reads these annotations at every start, and evaluating
 # them as strings (a compile() each) made `pipecli --help` and every TAB about a third slower
 
+import contextlib
 import sys
 from typing import Annotated
 
@@ -30,21 +31,34 @@ def _import_history(file: str, pipeline: str | None, key: str | None, encoding: 
     # imported when the command runs, so --help and --version stay light
     import io
 
+    from pipecli.cli.common import db_target
     from pipecli.cli.output import message
+    from pipecli.store.target import is_url
     from pipecli.transfer.stage_history import import_history
 
-    try:
-        if file == "-":
-            text = io.TextIOWrapper(sys.stdin.buffer, encoding=encoding or "utf-8-sig", newline="")
-        else:
-            text = open(file, encoding=encoding or "utf-8-sig", newline="")
-    except (OSError, LookupError) as exc:
-        raise UsageError(f"cannot read {file}: {getattr(exc, 'strerror', None) or exc}") from None
-    try:
-        with text, store(create=True).write() as conn:
-            done = import_history(conn, text, pipeline, key)
-    except UnicodeDecodeError:
-        raise PipecliError(f"{file} is not {encoding or 'UTF-8'} text (pass --encoding)") from None
+    with contextlib.ExitStack() as stack:
+        try:
+            if file == "-":
+                # on PostgreSQL kept in a temporary file, to be read again if a concurrent write aborts it
+                raw = stack.enter_context(_spooled_stdin()) if is_url(db_target()) else sys.stdin.buffer
+                text = io.TextIOWrapper(raw, encoding=encoding or "utf-8-sig", newline="")
+            else:
+                text = stack.enter_context(open(file, encoding=encoding or "utf-8-sig", newline=""))
+        except (OSError, LookupError) as exc:
+            raise UsageError(f"cannot read {file}: {getattr(exc, 'strerror', None) or exc}") from None
+        attempts = 0
+
+        def work(conn):  # run again from the file's start when PostgreSQL aborts it for a concurrent write
+            nonlocal attempts
+            attempts += 1
+            if attempts > 1:
+                text.seek(0)
+            return import_history(conn, text, pipeline, key)
+
+        try:
+            done = store(create=True).write(work)
+        except UnicodeDecodeError:
+            raise PipecliError(f"{file} is not {encoding or 'UTF-8'} text (pass --encoding)") from None
     message(
         f"history: {done.created} deals created, {done.rebuilt} given their path, {done.stage_changes} stage changes"
     )
@@ -167,11 +181,13 @@ def import_(
         _import_history(file, pipeline, key, encoding)
         return
     # imported when the command runs, so --help and --version stay light
-    import contextlib
     import os
 
     from pipecli import config, formats
     from pipecli.cli import output
+    from pipecli.cli.common import db_target
+    from pipecli.store.sql import KEYED_IMPORT_LOCK
+    from pipecli.store.target import is_url
     from pipecli.transfer import importer, spreadsheet, vcard
 
     if dayfirst and monthfirst:
@@ -204,13 +220,26 @@ def import_(
                 f"--map {column}={field}: unknown field; fields: {', '.join(importer.FIELDS)}, extra, ignore"
             )
 
+    shown = [0, 0]  # the row problems reported so far, and those of the attempt running
+
     def report(error) -> None:
-        output.message(f"pipecli: {label}: {error}")
+        # an attempt run again after a concurrent write (see below) meets the same rows' problems again
+        shown[1] += 1
+        if shown[1] > shown[0]:
+            shown[0] = shown[1]
+            output.message(f"pipecli: {label}: {error}")
 
     label = "stdin" if file == "-" else file
+    # On PostgreSQL a transaction the server aborts for a concurrent write runs again from the file's start
+    # (Store.write): stdin is kept in a temporary file first (bounded by the disk, not memory), so it can be
+    # read again.
+    again = not dry_run and is_url(db_target())
     with contextlib.ExitStack() as stack:
         head = None
-        if file == "-":
+        if file == "-" and again:
+            stream = stack.enter_context(_spooled_stdin())
+            size = os.fstat(stream.fileno()).st_size
+        elif file == "-":
             stream, size = sys.stdin.buffer, None
             head = importer.read_head(stream)  # sizes up the stream: more than this is a big import
         elif vcard.is_vcard(file):
@@ -237,33 +266,52 @@ def import_(
 
             bar = stack.enter_context(Progress(console=output.console(stderr=True), transient=True))
             task = bar.add_task(f"importing {file}", total=size)
-            progress = lambda done: bar.update(task, completed=done)  # noqa: E731
-        if dry_run:
-            transaction = store().read()
-        else:
-            transaction = (
-                store(create=True).bulk_write() if importer.is_bulk(size, head) else store(create=True).write()
-            )
+            progress = lambda done: bar.update(task, completed=done)  # noqa: E731  (bytes read: a retry restarts it)
+        target = None if dry_run else store(create=True)
         digest = None
         if key is None and file != "-" and not allow_duplicates:
             digest = importer.file_digest(file)  # a second import of the same file without --key is refused
+        attempts = 0
+
+        def work(conn):
+            nonlocal attempts
+            attempts += 1
+            if attempts > 1:  # the server aborted the attempt before: read the file again from its start
+                stream.seek(0)
+                shown[1] = 0
+                if reject_file is not None:
+                    reject_file.seek(0)
+                    reject_file.truncate()
+            if digest is not None:
+                importer.refuse_reimport(conn, digest, label)
+            done = importer.import_csv(
+                conn,
+                stream,
+                options,
+                label=label,
+                on_error=report,
+                rejects=reject_file,
+                on_progress=progress,
+                size=size,
+                head=head,
+            )
+            if digest is not None and not dry_run:
+                importer.remember_import(conn, digest, done.inserted)
+            return done
+
         try:
-            with transaction as conn:
-                if digest is not None:
-                    importer.refuse_reimport(conn, digest, label)
-                result = importer.import_csv(
-                    conn,
-                    stream,
-                    options,
-                    label=label,
-                    on_error=report,
-                    rejects=reject_file,
-                    on_progress=progress,
-                    size=size,
-                    head=head,
-                )
-                if digest is not None and not dry_run:
-                    importer.remember_import(conn, digest, result.inserted)
+            if target is None:
+                with store().read() as conn:
+                    result = work(conn)
+            elif target.is_sqlite and importer.is_bulk(size, head):
+                with target.bulk_write() as conn:
+                    result = work(conn)
+            else:
+                # a keyed import's lock stays held between the attempts (Store.holding): no other keyed
+                # import or add-lead runs in between
+                holding = target.holding(KEYED_IMPORT_LOCK, config.lock_wait) if key else contextlib.nullcontext()
+                with holding:
+                    result = target.write(work)
         except importer.ImportFailed as exc:
             _summary(exc.result, label, failed=True)
             raise
@@ -272,6 +320,28 @@ def import_(
     if dry_run:
         output.render(result.columns, [formats.Column("column"), formats.Column("field")], "table")
     _summary(result, label)
+
+
+@contextlib.contextmanager
+def _spooled_stdin():
+    """Yield stdin's bytes kept in an unnamed temporary file (TMPDIR), rewound: an import that PostgreSQL
+    aborts for a concurrent write reads them again from the start. Bounded by the disk, not memory."""
+    # imported when stdin is imported into PostgreSQL
+    import shutil
+    import tempfile
+
+    with contextlib.ExitStack() as stack:
+        try:
+            spool = stack.enter_context(tempfile.TemporaryFile(prefix="pipecli-stdin-"))
+            shutil.copyfileobj(sys.stdin.buffer, spool, 1 << 20)
+            spool.seek(0)
+        except OSError as exc:
+            raise PipecliError(
+                f"cannot keep stdin in a temporary file in {tempfile.gettempdir()} (an import into PostgreSQL"
+                f" reads it again if a concurrent write aborts it): {exc.strerror or exc}; set TMPDIR to a"
+                " folder with room"
+            ) from None
+        yield spool
 
 
 def _rejects_output(rejects: str, file: str, force: bool, encoding: str | None):

@@ -6,7 +6,11 @@ Design, for the three failures users of synced CRMs complain of most:
   and `activity.message_id` is unique: a message already logged is skipped, whichever source or sync read it.
 - **Nothing lost or doubled when interrupted.** Messages are written in batches (`sources.BATCH`), each one
   transaction holding its activities, the source's resume point and its counts. A sync killed mid-way
-  keeps the batches it finished; the next one resumes after them and logs the rest exactly once.
+  keeps the batches it finished; the next one resumes after them and logs the rest exactly once. A batch
+  PostgreSQL aborts for a concurrent write (serialisation failure, deadlock) runs again (`Store.write(work)`):
+  an attempt changes nothing outside its transaction (its counts and unmatched keys are kept apart and added
+  once it commits; the leads' addresses are read again after an attempt that added leads), so a retried
+  batch is counted, remembered and logged once.
 - **A later `--create-leads` finds what was read before.** A message read without a lead matching it is
   remembered as unmatched (`mail_seen` key `unmatched:<key>`, for a Maildir file or an IMAP UID): a sync
   with `--create-leads` reads those again, besides the new ones, and adds their leads; the Message-ID keeps
@@ -94,6 +98,15 @@ class SyncResult:
     @property
     def unmatched_senders(self) -> list[Sender]:
         return sorted(self.senders.values(), key=lambda s: (-s.messages, s.address))
+
+    def add(self, batch: SyncResult) -> None:
+        """Add a committed batch's counts and unmatched senders to this sync's."""
+        for name in ("scanned", "logged", "already_logged", "matched", "unmatched", "created_leads"):
+            setattr(self, name, getattr(self, name) + getattr(batch, name))
+        for key, sender in batch.senders.items():
+            mine = self.senders.setdefault(key, Sender(sender.address, sender.name))
+            mine.messages += sender.messages
+            mine.last_at = max(mine.last_at, sender.last_at)
 
 
 def head_of(data: bytes) -> bytes:
@@ -200,6 +213,7 @@ class _Options:
     first_sync: bool
     unmatched: set[str]  # the keys stored as unmatched (kept up to date as batches are written)
     matcher: match.Matcher | None = None  # the leads' addresses, loaded with the first batch
+    matcher_dirty: bool = False  # it holds leads an aborted attempt added: read it again
 
 
 def sync(
@@ -238,10 +252,11 @@ def sync(
             if create_leads and same_folder and not rescan:
                 source.retry_uids = sorted(int(k[len(current) :]) for k in state.unmatched if k.startswith(current))
         for batch in source.batches(state.seen):
-            with store.write() as conn:
-                if options.matcher is None:
-                    options.matcher = match.Matcher.load(conn)
-                _write_batch(conn, source, batch, options.matcher, options, result)
+            done, (matched, unmatched) = store.write(functools.partial(_attempt, source, batch, options))
+            options.matcher_dirty = False  # committed: the leads it added are in the database
+            result.add(done)
+            options.unmatched.difference_update(matched)
+            options.unmatched.update(unmatched)
             options.first_sync = False
     except PipecliError as exc:
         _record_error(store, source, str(exc))
@@ -283,10 +298,26 @@ def _record_error(store: Any, source: Source, message: str) -> None:
     )
 
 
+def _attempt(
+    source: Source, batch: list[Raw], options: _Options, conn: Connection
+) -> tuple[SyncResult, tuple[list[str], set[str]]]:
+    """Write one batch (one attempt of its transaction, see `_write_batch`); return its counts and its keys
+    that are no longer and newly unmatched, for the caller to add once the transaction committed."""
+    if options.matcher is None or options.matcher_dirty:  # an aborted attempt's leads are not in the database
+        options.matcher = match.Matcher.load(conn)
+    done = SyncResult(source.url, source.kind)
+    options.matcher_dirty = True  # until this attempt's leads (if any) are known to be committed
+    changed = _write_batch(conn, source, batch, options.matcher, options, done)
+    options.matcher_dirty = done.created_leads > 0  # the caller resets it when the transaction commits
+    return done, changed
+
+
 def _write_batch(
     conn: Any, source: Source, batch: list[Raw], matcher: match.Matcher, options: _Options, result: SyncResult
-) -> None:
-    """Log one batch of messages (in the caller's transaction) and move the source's resume point past it."""
+) -> tuple[list[str], set[str]]:
+    """Log one batch of messages (in the caller's transaction), move the source's resume point past it, and
+    add its counts to `result`; return its keys no longer unmatched and those newly unmatched (see
+    `_remember`)."""
     # the lead-writing core, imported at the first batch: a re-sync with nothing new writes no lead
     from pipecli.leads import log_many
 
@@ -356,23 +387,25 @@ def _write_batch(
     logged = log_many(conn, per_lead) if per_lead else 0
     result.logged += logged
     source_id = _source_id(conn, source)
-    _remember(conn, source, source_id, batch, unmatched, options.unmatched)
+    changed = _remember(conn, source, source_id, batch, unmatched, options.unmatched)
     params: dict[str, Any] = {"i": source_id, "n": logged}
     sets = "logged_total = logged_total + :n"
     if isinstance(source, Imap):
         sets += ", uidvalidity = :v, last_uid = :u"
         params.update(v=source.uidvalidity, u=source.last_uid)
     conn.execute(text(f"UPDATE mail_source SET {sets} WHERE id = :i"), params)
+    return changed
 
 
 def _remember(
     conn: Any, source: Source, source_id: int, batch: list[Raw], unmatched: set[str], stored: set[str]
-) -> None:
+) -> tuple[list[str], set[str]]:
     """Store which messages of `batch` were read (Maildir: each file's key, so it is not opened again) and
-    which of them no lead matched (`UNMATCHED` + key, Maildir and IMAP), for a later --create-leads;
-    `stored` (the keys stored as unmatched) is kept up to date. An mbox, read whole every time, keeps none."""
+    which of them no lead matched (`UNMATCHED` + key, Maildir and IMAP), for a later --create-leads; return
+    the keys of `stored` (those stored as unmatched) now matched, and the newly unmatched, which the caller
+    applies to `stored` once the transaction committed. An mbox, read whole every time, keeps none."""
     if source.kind == "mbox":
-        return
+        return [], set()
     matched = [raw.key for raw in batch if raw.key in stored and raw.key not in unmatched]
     rows: list[dict[str, Any]] = [{"s": source_id, "k": UNMATCHED + k} for k in matched]
     if source.kind == "maildir":
@@ -387,8 +420,7 @@ def _remember(
             text("INSERT INTO mail_seen (source_id, key) VALUES (:s, :k) ON CONFLICT DO NOTHING"),
             [{"s": source_id, "k": k} for k in keys],
         )
-    stored.difference_update(matched)
-    stored.update(unmatched)
+    return matched, unmatched
 
 
 def _create_lead(conn: Any, person: match.Person, matcher: match.Matcher) -> int | None:

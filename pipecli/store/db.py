@@ -14,7 +14,9 @@ does that: it runs `work(conn)` in one write transaction and, when the server ab
 runs it again, up to `RETRIES` times with a short random pause; each attempt starts from nothing (the
 journal entry, the first-write hook), so only the run that commits leaves anything, and when the last
 attempt fails too the user gets one line. `with store.write() as conn:` cannot run its block twice: there
-such a failure is that one line at once.
+such a failure is that one line at once. A write that must keep an advisory lock between its attempts (a
+keyed import: no other keyed import runs in between) runs inside `store.holding(lock)`, whose transactions
+all go through the one connection holding it.
 
 SQLite files run in WAL mode, so reports read a snapshot while a writer works. A bulk write switches the
 file to a rollback journal for its one transaction when no other connection has the file open: in WAL
@@ -50,6 +52,7 @@ from pipecli.store import access, migrations
 from pipecli.store.faults import kill_point
 from pipecli.store.files import create_private_file, describe_file
 from pipecli.store.journal import KEY, Journal
+from pipecli.store.sql import serialise
 from pipecli.store.target import is_url, redact, role_of
 
 BUSY_TIMEOUT_SECONDS = 30  # the journal-mode switches' and backup's wait; a command's is config `lock_wait`
@@ -178,6 +181,7 @@ class Store:
         # database adopts, `settings.adopt`): it may return what to do once that transaction committed.
         # Run again in each write until one commits.
         self.first_write: Callable[[Connection], Callable[[], object] | None] | None = None
+        self._pinned: Connection | None = None  # the connection `holding` holds a lock on, while it does
 
     @property
     def journal(self) -> Journal:
@@ -343,7 +347,7 @@ class Store:
         """Yield a connection in one transaction. With `retrying`, a PostgreSQL serialisation failure or
         deadlock raises `_Conflict` (rolled back, to be run again) instead of its one line."""
         try:
-            with self.engine.connect() as conn:
+            with self._connect() as conn:
                 if self.is_sqlite:
                     conn = conn.execution_options(pipecli_write=write, pipecli_bulk=bulk)
                 journal = self.journal if write else None
@@ -408,6 +412,39 @@ class Store:
                     raise _conflict_error(self.target, conflict.sqlstate, conflict.detail, attempt) from None
                 time.sleep(random.uniform(0, RETRY_PAUSE * 2 ** (attempt - 1)))  # apart from the other writer
         raise AssertionError("unreachable")  # the loop returns or raises
+
+    @contextmanager
+    def holding(self, lock: int, wait: Callable[[], float] | None = None) -> Iterator[None]:
+        """Return a context manager holding the PostgreSQL advisory `lock` (`sql.serialise`, waiting at most
+        `wait()` seconds for it) from its start to its end: every transaction in it runs on the one
+        connection that holds it, so a `write(work)` run again keeps it between its attempts, and another
+        transaction asking for it waits until the last attempt ended. Nothing to do on SQLite."""
+        if self.is_sqlite or self._pinned is not None:
+            yield
+            return
+        try:
+            with self.engine.connect() as conn:
+                serialise(conn, lock, wait, session=True)
+                conn.commit()
+                self._pinned = conn
+                try:
+                    yield
+                finally:
+                    self._pinned = None
+                    conn.rollback()  # a failed attempt's transaction, if any was left open
+                    conn.execute(text("SELECT pg_advisory_unlock(:n)"), {"n": lock})
+                    conn.commit()
+        except DBAPIError as exc:
+            raise translate_error(exc, self.target) from None
+
+    @contextmanager
+    def _connect(self) -> Iterator[Connection]:
+        """Yield a connection of the pool, or the one `holding` holds its lock on."""
+        if self._pinned is not None:
+            yield self._pinned
+            return
+        with self.engine.connect() as conn:
+            yield conn
 
     @contextmanager
     def bulk_write(self) -> Iterator[Connection]:

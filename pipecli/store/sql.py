@@ -41,26 +41,29 @@ HOLDERS = {SCHEMA_LOCK: "a schema migration", KEYED_IMPORT_LOCK: "a keyed import
 LOCK_NOT_AVAILABLE = "55P03"  # SQLSTATE of a lock wait cut short by lock_timeout
 
 
-def serialise(conn: Connection, lock: int, wait: Callable[[], float] | None = None) -> None:
+def serialise(conn: Connection, lock: int, wait: Callable[[], float] | None = None, session: bool = False) -> None:
     """Wait until no other transaction holds `lock` and hold it until this one ends (PostgreSQL; nothing
     to do on SQLite, whose writers are serialised already by BEGIN IMMEDIATE). For a read-then-write that
-    no index guards: two concurrent keyed imports would each find a key missing and each insert it.
+    no index guards: two concurrent keyed imports would each find a key missing and each insert it. With
+    `session`, hold it until the connection lets it go (`pg_advisory_unlock`), past this transaction: the
+    lock of a write run again after PostgreSQL aborted it (`Store.holding`).
 
     With `wait`, wait at most the seconds `wait()` returns (asked only when another transaction holds the
     lock; the server's lock_timeout, for this one wait), then raise PipecliError in one line: the
     transaction is then aborted, so nothing it wrote is kept."""
     if conn.dialect.name != "postgresql":
         return
+    scope, local = ("", "false") if session else ("_xact", "true")
     if wait is None:
-        conn.execute(text("SELECT pg_advisory_xact_lock(:n)"), {"n": lock})
+        conn.execute(text(f"SELECT pg_advisory{scope}_lock(:n)"), {"n": lock})
         return
-    if conn.execute(text("SELECT pg_try_advisory_xact_lock(:n)"), {"n": lock}).scalar_one():
+    if conn.execute(text(f"SELECT pg_try_advisory{scope}_lock(:n)"), {"n": lock}).scalar_one():
         return  # free (or held by this transaction already): no timeout to set
     seconds = wait()
     before = conn.execute(text("SELECT current_setting('lock_timeout')")).scalar_one()
-    conn.execute(text("SELECT set_config('lock_timeout', :t, true)"), {"t": f"{max(1, round(seconds * 1000))}ms"})
+    conn.execute(text(f"SELECT set_config('lock_timeout', :t, {local})"), {"t": f"{max(1, round(seconds * 1000))}ms"})
     try:
-        conn.execute(text("SELECT pg_advisory_xact_lock(:n)"), {"n": lock})
+        conn.execute(text(f"SELECT pg_advisory{scope}_lock(:n)"), {"n": lock})
     except DBAPIError as exc:
         if getattr(exc.orig, "sqlstate", None) != LOCK_NOT_AVAILABLE:
             raise
@@ -69,8 +72,8 @@ def serialise(conn: Connection, lock: int, wait: Callable[[], float] | None = No
             " `lock_wait` sets how long to wait); nothing was changed: try again"
         ) from None
     conn.execute(
-        text("SELECT set_config('lock_timeout', :t, true)"), {"t": before}
-    )  # for the transaction's other waits
+        text(f"SELECT set_config('lock_timeout', :t, {local})"), {"t": before}
+    )  # for the transaction's (or the session's) other waits
 
 
 def case(column: str, mapping: Mapping[Any, Any], prefix: str, default: str = "NULL") -> tuple[str, dict[str, Any]]:

@@ -2,7 +2,9 @@
 with its own journal entry (so `undo` in the app or on the command line reverts exactly one action).
 
 Each returns the one line the status bar shows; a failure raises PipecliError with its own one line, and the
-transaction it ran in is rolled back, so the database is as it was.
+transaction it ran in is rolled back, so the database is as it was. Each write runs through `Store.write(work)`,
+as the commands' do: on PostgreSQL a transaction the server aborts for a concurrent one (serialisation failure,
+deadlock) runs again from the start, and only when every attempt collided does the status bar show its line.
 """
 
 from __future__ import annotations
@@ -10,9 +12,9 @@ from __future__ import annotations
 import datetime as _dt
 import shlex
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
@@ -26,6 +28,7 @@ from pipecli.store.journal import Invocation, Journal
 
 # The form fields of `a` and `e`, as add-lead's options name them.
 LEAD_FIELDS = ("name", "company", "email", "phone", "value", "source", "owner", "expected_close")
+T = TypeVar("T")
 
 
 class Session:
@@ -61,14 +64,14 @@ class Session:
         except DBAPIError as exc:
             raise translate_error(exc, self.store.target) from None
 
-    @contextmanager
-    def write(self, *command: object) -> Iterator[Connection]:
-        """Yield one write transaction journalled as the command line `command` would be (`pipecli ui: move 12 won`)."""
+    def write(self, work: Callable[[Connection], T], *command: object) -> T:
+        """Return `work(conn)` run in one write transaction journalled as the command line `command` would be
+        (`pipecli ui: move 12 won`), run again when PostgreSQL aborts it for a concurrent write
+        (`Store.write(work)`): `work` only writes through `conn`."""
         line = " ".join(shlex.quote(str(a)) for a in command)
         self.store.journal = Journal(Invocation.current(f"pipecli ui: {line}", self.actor))
         try:
-            with self.store.write() as conn:
-                yield conn
+            return self.store.write(work)
         except DBAPIError as exc:
             raise translate_error(exc, self.store.target) from None
 
@@ -94,10 +97,14 @@ class Session:
 
     def move(self, lead_id: int, stage: str, reason: str | None = None, value: str | None = None) -> str:
         """Move a deal to `stage` (`leads.move_lead`); closing as won with a value sets it first."""
-        with self.write("move", lead_id, stage) as conn:
-            if value is not None and value.strip():
-                leads.edit_lead(conn, lead_id, {"value_minor": self.amount(value)})
-            moved = leads.move_lead(conn, lead_id, stage, None, (reason or "").strip() or None)
+        amount = self.amount(value) if value is not None and value.strip() else None
+
+        def work(conn: Connection) -> leads.Move:
+            if amount is not None:
+                leads.edit_lead(conn, lead_id, {"value_minor": amount})
+            return leads.move_lead(conn, lead_id, stage, None, (reason or "").strip() or None)
+
+        moved = self.write(work, "move", lead_id, stage)
         return f"lead {lead_id}: {moved.from_stage} → {moved.to_stage}"
 
     def resolve_stage(self, pipeline_id: int, typed: str) -> dict[str, Any]:
@@ -124,19 +131,24 @@ class Session:
 
     def add(self, form: dict[str, str], pipeline: str) -> tuple[int, str]:
         """Add a lead from the `a` form (`leads.add_lead`, add-lead's checks); return its id and the line."""
-        with self.write("add-lead", form.get("name", "")) as conn:
-            lead_id = leads.add_lead(
+        value_minor = self.amount(form.get("value"))
+        expected_close = self.day(form.get("expected_close"), "expected close")
+        lead_id = self.write(
+            lambda conn: leads.add_lead(
                 conn,
                 form.get("name", ""),
                 company=form.get("company"),
                 email=form.get("email"),
                 phone=form.get("phone"),
-                value_minor=self.amount(form.get("value")),
+                value_minor=value_minor,
                 source=form.get("source"),
                 owner=form.get("owner"),
-                expected_close=self.day(form.get("expected_close"), "expected close"),
+                expected_close=expected_close,
                 pipeline=pipeline,
-            )
+            ),
+            "add-lead",
+            form.get("name", ""),
+        )
         return lead_id, f"added lead {lead_id} ({form.get('name', '').strip()})"
 
     def edit(self, lead_id: int, form: dict[str, str], before: dict[str, str]) -> str:
@@ -153,14 +165,19 @@ class Session:
                 changes[key] = value
         if not changes:
             raise PipecliError("nothing changed")
-        with self.write("edit", lead_id, *sorted(changes)) as conn:
-            leads.edit_lead(conn, lead_id, changes)
+        self.write(lambda conn: leads.edit_lead(conn, lead_id, changes), "edit", lead_id, *sorted(changes))
         return f"lead {lead_id} updated: {', '.join(sorted(changes))}"
 
     def log(self, lead_id: int, kind: str, note: str | None, next_spec: str | None) -> str:
         """Log an activity, and the follow-up when given (`nextsteps.log_with_next`, as `log --next`)."""
-        with self.write("log", lead_id, kind) as conn:
-            nextsteps.log_with_next(conn, lead_id, kind.strip(), (note or "").strip() or None, None, next_spec or None)
+        self.write(
+            lambda conn: nextsteps.log_with_next(
+                conn, lead_id, kind.strip(), (note or "").strip() or None, None, next_spec or None
+            ),
+            "log",
+            lead_id,
+            kind,
+        )
         return f"logged {kind.strip()} on lead {lead_id}"
 
     def next_step(self, lead_id: int, due: str, step: str) -> str:
@@ -168,8 +185,9 @@ class Session:
         day = self.day(due, "date")
         if day is None:
             raise PipecliError("a next step needs a date: 2026-12-02, tomorrow, in 3 days")
-        with self.write("follow-up", lead_id, day.isoformat(), step) as conn:
-            nextsteps.set_follow_up(conn, lead_id, day, step)
+        self.write(
+            lambda conn: nextsteps.set_follow_up(conn, lead_id, day, step), "follow-up", lead_id, day.isoformat(), step
+        )
         return f"lead {lead_id}: next step {day.isoformat()} {step.strip()}"
 
     def snooze(self, lead_id: int, days: str, reason: str) -> str:
@@ -177,8 +195,9 @@ class Session:
         until = clean_actions.snooze_end(int(days)) if days.strip().isdigit() else self.day(days, "until")
         if until is None:
             raise PipecliError("snooze needs a number of days or a date")
-        with self.write("snooze", lead_id, until.isoformat()) as conn:
-            clean_actions.snooze(conn, lead_id, until, reason)
+        self.write(
+            lambda conn: clean_actions.snooze(conn, lead_id, until, reason), "snooze", lead_id, until.isoformat()
+        )
         return f"lead {lead_id} snoozed until {until.isoformat()}"
 
     def act_on_finding(self, report: clean.Report, lead_id: int, action: str, reason: str, days: str = "") -> str:
@@ -196,8 +215,15 @@ class Session:
             if not days.strip().isdigit() or int(days) < 1:
                 raise PipecliError("snooze for a number of days, at least 1")
             n = int(days)
-        with self.write("clean", f"--{action}", *([n] if n else []), "--reason", reason, lead_id) as conn:
-            done = clean_actions.apply(conn, [lead_id], action, reason, n)
+        done = self.write(
+            lambda conn: clean_actions.apply(conn, [lead_id], action, reason, n),
+            "clean",
+            f"--{action}",
+            *([n] if n else []),
+            "--reason",
+            reason,
+            lead_id,
+        )
         if not done:
             raise PipecliError(f"lead {lead_id} is no longer open: nothing was changed")
         past = {"close-lost": "closed as lost", "snooze": "snoozed", "archive": "archived"}[action]
@@ -206,7 +232,6 @@ class Session:
 
     def undo(self) -> str:
         """Undo the latest standing change (`undo.undo`, as `pipecli undo --yes`)."""
-        with self.write("undo") as conn:
-            done = undoing.undo(conn)
+        done = self.write(undoing.undo, "undo")
         verb = "redid" if done.redo else "undid"
         return f"{verb} command {done.reverted.id} ({done.reverted.command}): {done.changes} change(s)"
