@@ -43,6 +43,8 @@ def import_(
     Example:
       pipecli calendar import meetings.ics
     """
+    import os
+    import stat
     import sys
     from pathlib import Path
 
@@ -52,6 +54,8 @@ def import_(
     from pipecli.errors import PipecliError
 
     try:
+        if file != "-" and not stat.S_ISREG(os.stat(file).st_mode) and not Path(file).is_dir():
+            raise PipecliError(f"cannot read {file}: not a regular file")  # a FIFO would block for ever
         data = sys.stdin.buffer.read() if file == "-" else Path(file).read_bytes()
     except OSError as exc:
         raise PipecliError(f"cannot read {file}: {exc.strerror}") from None

@@ -350,7 +350,10 @@ def _rejects_output(rejects: str, file: str, force: bool, encoding: str | None):
     from pipecli.cli.common import db_target
     from pipecli.store import files
     from pipecli.store.target import is_url
+    from pipecli.transfer.source import choose_encoding
 
+    if encoding is not None:
+        choose_encoding(b"", encoding)  # an unknown --encoding is a usage error before any file is made
     target = db_target()
     protected = [] if is_url(target) else files.sqlite_files(target)
     if file != "-":

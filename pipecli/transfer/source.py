@@ -84,6 +84,7 @@ def choose_encoding(head: bytes, encoding: str | None) -> str:
     name = encoding or "utf-8"
     try:
         canonical = codecs.lookup(name).name
+        "".encode(canonical)  # a codec such as rot13 or base64 is no text encoding
     except LookupError:
         raise UsageError(f"--encoding: unknown encoding {name!r} (try utf-8, cp1252, latin-1, cp850)") from None
     return "utf-8-sig" if canonical in ("utf-8", "utf-8-sig") else canonical
