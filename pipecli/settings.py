@@ -38,7 +38,7 @@ from sqlalchemy.engine import Connection
 from pipecli import clock, config, money
 from pipecli.config import ConfigError
 from pipecli.errors import PipecliError
-from pipecli.store import access, journal
+from pipecli.store import access, files, journal
 
 PERSONAL_SECTIONS = ("mail",)  # read from the config file only
 ADOPTED = "settings_adopted"  # meta: when (epoch seconds) and from which file the database adopted settings
@@ -238,8 +238,10 @@ def import_file(conn: Connection, file: Path | None) -> list[Setting]:
     one transaction; return those set. A team adopts one person's settings this way."""
     source = file or config.path()
     try:
-        data = tomllib.loads(source.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        data = tomllib.loads(files.read_bytes(source).decode("utf-8"))
+    except PipecliError as exc:
+        raise ConfigError(str(exc)) from None
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise ConfigError(f"{source} cannot be read: {exc}") from None
     found = _shared_of(data, source)
     if not found:

@@ -43,22 +43,14 @@ def import_(
     Example:
       pipecli calendar import meetings.ics
     """
-    import os
-    import stat
     import sys
-    from pathlib import Path
 
     # imported when the command runs, so --help and --version (and other commands) never load icalendar
     from pipecli import calendar
     from pipecli.cli import views
-    from pipecli.errors import PipecliError
+    from pipecli.store import files
 
-    try:
-        if file != "-" and not stat.S_ISREG(os.stat(file).st_mode) and not Path(file).is_dir():
-            raise PipecliError(f"cannot read {file}: not a regular file")  # a FIFO would block for ever
-        data = sys.stdin.buffer.read() if file == "-" else Path(file).read_bytes()
-    except OSError as exc:
-        raise PipecliError(f"cannot read {file}: {exc.strerror}") from None
+    data = sys.stdin.buffer.read() if file == "-" else files.read_bytes(file)
     counts = store().write(lambda conn: calendar.import_meetings(conn, data))
     views.meetings_imported(counts)
 

@@ -112,6 +112,7 @@ def mail_report(to: str, subject: str, render: Callable[[str], None]) -> None:
     from pipecli.cli import output
     from pipecli.mail import report as mailed
 
+    mailed.check_address(to)  # before rendering: a report's own notes ("none") go to stderr
     with output.captured() as text_part:
         render("text")
     with output.captured() as markdown_part:

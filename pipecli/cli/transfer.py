@@ -34,8 +34,11 @@ def _import_history(file: str, pipeline: str | None, key: str | None, encoding: 
     from pipecli.cli.common import db_target
     from pipecli.cli.output import message
     from pipecli.store.target import is_url
+    from pipecli.transfer.source import choose_encoding
     from pipecli.transfer.stage_history import import_history
 
+    if encoding is not None:
+        choose_encoding(b"", encoding)  # an unknown --encoding is a usage error, named as such
     with contextlib.ExitStack() as stack:
         try:
             if file == "-":
@@ -44,7 +47,7 @@ def _import_history(file: str, pipeline: str | None, key: str | None, encoding: 
                 text = io.TextIOWrapper(raw, encoding=encoding or "utf-8-sig", newline="")
             else:
                 text = stack.enter_context(open(file, encoding=encoding or "utf-8-sig", newline=""))
-        except (OSError, LookupError) as exc:
+        except (OSError, LookupError, UnicodeError) as exc:  # UnicodeError: an --encoding name not text
             raise UsageError(f"cannot read {file}: {getattr(exc, 'strerror', None) or exc}") from None
         attempts = 0
 
@@ -57,7 +60,7 @@ def _import_history(file: str, pipeline: str | None, key: str | None, encoding: 
 
         try:
             done = store(create=True).write(work)
-        except UnicodeDecodeError:
+        except UnicodeError:  # a byte that is not text, or UTF-16 without its byte-order mark
             raise PipecliError(f"{file} is not {encoding or 'UTF-8'} text (pass --encoding)") from None
     message(
         f"history: {done.created} deals created, {done.rebuilt} given their path, {done.stage_changes} stage changes"

@@ -65,10 +65,16 @@ def _cells(line: str) -> list[str]:
     return [c.strip().replace("\\|", "|") for c in _CELL_SPLIT.split(inner)]
 
 
-def report_message(to: str, subject: str, text_report: str, markdown_report: str) -> EmailMessage:
-    """Return the report's e-mail to `to`: From `mail.from`, the text part, then the HTML part."""
+def check_address(to: str) -> None:
+    """Raise a one-line PipecliError unless `to` is an e-mail address a report can be mailed to; checked
+    before the report is rendered, so that a bad address is the command's only line."""
     if not parseaddr(to)[1] or "@" not in to:
         raise PipecliError(f"--mail-to needs an e-mail address, not {to!r}")
+
+
+def report_message(to: str, subject: str, text_report: str, markdown_report: str) -> EmailMessage:
+    """Return the report's e-mail to `to`: From `mail.from`, the text part, then the HTML part."""
+    check_address(to)
     from_ = smtp.sender(settings())
     message = EmailMessage()
     message["From"] = from_

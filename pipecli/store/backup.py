@@ -27,6 +27,7 @@ from pipecli.store.files import (
     describe_file,
     refuse_if_protected,
     remove_stale_partials,
+    require_text_name,
     same_file,
     sqlite_files,
 )
@@ -48,6 +49,7 @@ def backup(store: Store, destination: str, overwrite: bool = False) -> dict[str,
     {path, bytes, leads}. Refuses an existing destination unless `overwrite`."""
     source = _require_sqlite(store, "backup")
     dest = Path(destination).expanduser().absolute()
+    require_text_name(dest, "the backup file")
     refuse_if_protected(dest, sqlite_files(source), "the backup file")
     if dest.is_dir():
         raise PipecliError(f"{dest} is a folder; give a file name for the backup")
@@ -124,6 +126,7 @@ def _schema_version(conn: sqlite3.Connection, file: Path) -> int:
 def restore(target: str, path: str) -> dict[str, Any]:
     """Replace the SQLite database at `target` with the backup at `path` (checked with `inspect_backup`);
     return {path, leads}. The live file keeps its name and mode; the copy is one transaction."""
+    require_text_name(path, "the backup")
     info = inspect_backup(path)
     live = Path(target)
     if same_file(live, info["path"]):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import glob
 import os
+import stat
 from collections.abc import Iterable
 from pathlib import Path
 from typing import TextIO
@@ -195,3 +196,30 @@ class PrivateOutput:
             self.commit()
         else:
             self.discard()
+
+
+def require_text_name(path: str | Path, what: str) -> None:
+    """Raise a one-line PipecliError when `path` holds bytes that are not UTF-8 (a shell passes them as
+    they are): SQLite takes file names as UTF-8 text, so such a name would fail half-way, after a file was
+    made."""
+    try:
+        str(path).encode("utf-8")
+    except UnicodeEncodeError:
+        raise PipecliError(f"{what} {str(path)!r} has a name that is not UTF-8 text; choose another name") from None
+
+
+def read_bytes(path: str | Path) -> bytes:
+    """Return the whole content of the regular file at `path` that the user named (a calendar, a settings
+    file); raise a one-line PipecliError when it is missing, unreadable, a folder, a FIFO or a device (a FIFO
+    would block for ever, a device may never end)."""
+    try:
+        mode = os.stat(path).st_mode
+        if stat.S_ISDIR(mode):
+            raise PipecliError(f"cannot read {path}: it is a folder")
+        if not stat.S_ISREG(mode):
+            raise PipecliError(f"cannot read {path}: not a regular file")
+        return Path(path).read_bytes()
+    except OSError as exc:
+        raise PipecliError(f"cannot read {path}: {exc.strerror or exc}") from None
+    except UnicodeEncodeError:
+        raise PipecliError(f"cannot read {path!r}: the name is not valid text") from None

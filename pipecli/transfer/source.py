@@ -85,7 +85,7 @@ def choose_encoding(head: bytes, encoding: str | None) -> str:
     try:
         canonical = codecs.lookup(name).name
         "".encode(canonical)  # a codec such as rot13 or base64 is no text encoding
-    except LookupError:
+    except (LookupError, UnicodeError):  # UnicodeError: a name that is not text (invalid UTF-8 in argv)
         raise UsageError(f"--encoding: unknown encoding {name!r} (try utf-8, cp1252, latin-1, cp850)") from None
     return "utf-8-sig" if canonical in ("utf-8", "utf-8-sig") else canonical
 
@@ -103,6 +103,10 @@ def check_text(head: bytes, encoding: str, label: str, complete: bool) -> str:
         raise PipecliError(
             f"{label} is not valid {encoding.replace('-sig', '')} text (byte {head[exc.start]:#04x} at offset "
             f"{exc.start}); pass --encoding (cp1252 for Excel on Windows, latin-1, cp850...)"
+        ) from None
+    except UnicodeError:  # UTF-16 without its byte-order mark
+        raise PipecliError(
+            f"{label} is not {encoding} text with a byte-order mark; pass --encoding utf-16-le or utf-16-be"
         ) from None
 
 

@@ -63,3 +63,70 @@ def test_calendar_import_of_a_fifo_is_refused_at_once(cli, tmp_path):
     assert result.exit_code == 1, result.stderr
     assert result.stderr.strip().splitlines() == [f"pipecli: cannot read {fifo}: not a regular file"]
     assert cli.every_row() == before
+
+
+@pytest.mark.sqlite_only
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("kind", ["fifo", "device", "folder"])
+def test_settings_import_reads_only_a_regular_file(cli, tmp_path, kind):
+    import os
+
+    cli("add-lead", "Zoe")
+    before = cli.every_row()
+    path = {"fifo": tmp_path / "fifo", "device": "/dev/zero", "folder": tmp_path}[kind]
+    if kind == "fifo":
+        os.mkfifo(path)  # before the fix: blocked for ever
+    result = cli("settings", "import", str(path), ok=False)
+    assert result.exit_code == 1, result.stderr
+    reason = "it is a folder" if kind == "folder" else "not a regular file"
+    assert result.stderr.strip().splitlines() == [f"pipecli: cannot read {path}: {reason}"]
+    assert cli.every_row() == before
+
+
+@pytest.mark.parametrize("history", [False, True])
+def test_utf16_without_a_byte_order_mark_is_one_line(cli, tmp_path, history):
+    cli("add-lead", "Zoe")
+    before = cli.every_row()
+    data = tmp_path / "u16.csv"
+    data.write_bytes("name,stage\nAnna,won\n".encode("utf-16-le"))  # no BOM: Python's utf-16 refuses it
+    args = ["import", str(data), "--encoding", "utf-16", *(["--history"] if history else [])]
+    result = cli(*args, ok=False)
+    assert result.exit_code == 1, result.stderr  # before the fix: exit 70, "internal error: UnicodeError"
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "internal error" not in lines[0] and "utf-16" in lines[0].lower(), lines
+    assert cli.every_row() == before
+
+
+@pytest.mark.parametrize("history", [False, True])
+def test_an_encoding_name_that_is_not_text_is_a_usage_error(cli, tmp_path, history):
+    before = cli.every_row()
+    name = b"\xff\xfe".decode("utf-8", "surrogateescape")  # what a shell's raw bytes become in argv
+    args = ["import", str(_csv(tmp_path)), "--encoding", name, *(["--history"] if history else [])]
+    result = cli(*args, ok=False)
+    assert result.exit_code == 2, result.stderr  # before the fix: exit 70, UnicodeEncodeError
+    assert result.stderr.strip().splitlines() == [
+        f"pipecli: --encoding: unknown encoding {name!r} (try utf-8, cp1252, latin-1, cp850)"
+    ]
+    assert cli.every_row() == before
+
+
+@pytest.mark.sqlite_only
+def test_a_backup_name_that_is_not_utf8_is_refused_before_any_file_is_made(cli, tmp_path):
+    cli("add-lead", "Zoe")
+    target = tmp_path / "out"
+    target.mkdir()
+    name = str(target / b"abc\x80.db".decode("utf-8", "surrogateescape"))
+    result = cli("backup", name, "--yes", ok=False)
+    assert result.exit_code == 1, result.stderr  # before the fix: exit 70, and a hidden .partial copy left
+    assert result.stderr.strip().splitlines() == [
+        f"pipecli: the backup file {name!r} has a name that is not UTF-8 text; choose another name"
+    ]
+    assert list(target.iterdir()) == []
+
+
+def test_a_bad_mail_to_is_the_only_line(cli):
+    cli("add-lead", "Zoe")
+    result = cli("changes", "--since", "today", "--mail-to", "3", ok=False)
+    assert result.exit_code == 1, result.stderr
+    # before the fix the empty report's own notes ("none") came first
+    assert result.stderr.strip().splitlines() == ["pipecli: --mail-to needs an e-mail address, not '3'"]
