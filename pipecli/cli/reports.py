@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from pipecli import vocabulary
-from pipecli.cli.common import FormatOpt, PipelineOpt, amount, bounded, date, one_of, store
+from pipecli.cli.common import FormatOpt, PipelineOpt, RawOpt, amount, bounded, date, one_of, store
 from pipecli.errors import UsageError
 from pipecli.reports.periods import PERIODS
 
@@ -99,18 +99,25 @@ def _long_csv(parts: list[tuple[str, list[dict[str, Any]], list["Column"]]]) -> 
 
     from pipecli import formats
     from pipecli.cli import output
+    from pipecli.cli.context import current
 
     currency = output._currency()
+    defusing = current().defuse_csv  # a stage or source named =HYPERLINK(...) stays text (--raw: as is)
+
+    def cell(value: Any, kind: str) -> str:
+        text = formats.csv_value(value, kind, currency)
+        return formats.defuse(text) if defusing and kind == "text" else text
+
     writer = csv.writer(sys.stdout, lineterminator="\n")
     writer.writerow(["section", "item", "figure", "value"])
     for section, rows, columns in parts:
         label = columns[0] if section != "summary" else None
         for r in rows:
-            item = "" if label is None else formats.csv_value(r.get(label.key), label.kind, currency)
+            item = "" if label is None else cell(r.get(label.key), label.kind)
             for c in columns:
                 if c is label:
                     continue
-                writer.writerow([section, item, c.name, formats.csv_value(r.get(c.key), c.kind, currency)])
+                writer.writerow([section, item, c.name, cell(r.get(c.key), c.kind)])
 
 
 def metrics_(
@@ -118,6 +125,7 @@ def metrics_(
     since: SinceOpt = None,
     as_of: AsOfOpt = None,
     fmt: FormatOpt = "table",
+    raw: RawOpt = False,
 ) -> None:
     """Pipeline metrics: new leads, win rate, average won deal, sales cycle, velocity, and per stage the
     conversion to the next stage and the time spent in it.

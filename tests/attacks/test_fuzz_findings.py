@@ -130,3 +130,12 @@ def test_a_bad_mail_to_is_the_only_line(cli):
     assert result.exit_code == 1, result.stderr
     # before the fix the empty report's own notes ("none") came first
     assert result.stderr.strip().splitlines() == ["pipecli: --mail-to needs an e-mail address, not '3'"]
+
+
+def test_metrics_csv_defuses_a_formula_in_a_source_name_unless_raw(cli):
+    # every CSV output defuses formula cells (issue 19); the long CSV of metrics wrote its sources as stored
+    cli("add-lead", "Evil", "--source", '=HYPERLINK("http://x")')
+    defused = cli("metrics", "--format", "csv").stdout.splitlines()
+    assert 'source,"\'=HYPERLINK(""http://x"")",new_leads,1' in defused
+    raw = cli("metrics", "--format", "csv", "--raw").stdout.splitlines()
+    assert 'source,"=HYPERLINK(""http://x"")",new_leads,1' in raw
