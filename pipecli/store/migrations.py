@@ -20,7 +20,7 @@ from pipecli.store import access, sql
 from pipecli.store.matchkeys import MATCH_COLUMNS, match_columns
 from pipecli.store.target import redact
 
-LATEST = 14
+LATEST = 15
 APPLICATION_ID = 0x70697065  # "pipe": marks a SQLite file as pipecli's (PRAGMA application_id)
 
 
@@ -229,6 +229,13 @@ def m014_faster_policies(conn: Connection) -> None:
         access.enable(conn)
 
 
+def m015_event_journal_leads(conn: Connection) -> None:
+    """v14 -> v15: `ix_event_journal` rebuilt on (journal_id, lead_id), so the leads of a journal entry (`undo
+    --list`'s count, what `undo` finds in its way) are read from the index alone, not from each event's row."""
+    conn.exec_driver_sql("DROP INDEX IF EXISTS ix_event_journal")
+    _create_missing(conn)
+
+
 STEPS = {
     2: m002_followups_scores_extras,
     3: m003_fewer_narrower_indexes,
@@ -241,6 +248,7 @@ STEPS = {
     12: m012_match_keys,
     13: m013_stage_forecast_category,
     14: m014_faster_policies,
+    15: m015_event_journal_leads,
 }
 
 

@@ -318,7 +318,7 @@ class Event(SQLModel, table=True):
 
     __table_args__ = (
         Index("ix_event_lead", "lead_id", "at"),
-        Index("ix_event_journal", "journal_id"),
+        Index("ix_event_journal", "journal_id", "lead_id"),  # covering: `undo --list` counts an entry's leads
         Index("ix_event_at", "at"),
     )
 

@@ -1,0 +1,58 @@
+"""Migration 15: a schema-14 database's `ix_event_journal` (on journal_id alone) is rebuilt on (journal_id,
+lead_id), the index `undo --list` counts an entry's leads from; nothing else changes."""
+
+from __future__ import annotations
+
+from sqlalchemy import create_engine, inspect, text
+
+
+def _engine(cli):
+    """An engine on the test's database outside pipecli, whose opening would migrate it."""
+    if "://" not in cli.db:
+        return create_engine(f"sqlite:///{cli.db}")
+    return create_engine("postgresql+psycopg://" + cli.db.split("://", 1)[1])
+
+
+def _journal_index(cli) -> list[str]:
+    engine = _engine(cli)
+    try:
+        with engine.connect() as conn:
+            return {i["name"]: i["column_names"] for i in inspect(conn).get_indexes("event")}["ix_event_journal"]
+    finally:
+        engine.dispose()
+
+
+def _as_schema_14(cli) -> None:
+    engine = _engine(cli)
+    try:
+        with engine.begin() as conn:
+            conn.execute(text("DROP INDEX ix_event_journal"))
+            conn.execute(text("CREATE INDEX ix_event_journal ON event (journal_id)"))
+            conn.execute(text("UPDATE meta SET value = '14' WHERE key = 'schema_version'"))
+            version = conn.execute(text("SELECT value FROM meta WHERE key = 'schema_version'")).scalar()
+    finally:
+        engine.dispose()
+    assert version == "14"
+
+
+def test_a_new_database_has_the_index_on_journal_and_lead(cli):
+    assert _journal_index(cli) == ["journal_id", "lead_id"]
+
+
+def test_a_schema_14_database_migrates_and_gets_the_wider_index(cli):
+    cli("add-lead", "Acme", "--value", "100")
+    cli("add-lead", "Globex", "--value", "250")
+    cli("move", "1", "won")
+    cli("edit", "2", "--value", "300")
+    listing = cli("undo", "--list").stdout
+    before = cli.every_row()
+    # as schema 14 made it: the index on journal_id alone, the version 14
+    _as_schema_14(cli)
+    assert _journal_index(cli) == ["journal_id"]
+
+    assert cli("undo", "--list").stdout == listing  # the command that opens it migrates it first
+    assert _journal_index(cli) == ["journal_id", "lead_id"]
+    assert cli.scalar("SELECT value FROM meta WHERE key = 'schema_version'") == "15"
+    assert cli.every_row() == before  # the rows as they were: only the index changed
+    cli("undo", "--yes")  # the edit, found through the new index
+    assert cli.scalar("SELECT value_minor FROM lead WHERE id = 2") == 25000
