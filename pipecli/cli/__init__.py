@@ -208,6 +208,11 @@ class PipecliGroup(TyperGroup):
             if isinstance(exc, OverflowError) and "SQLite INTEGER" in str(exc):  # an id like 99999999999999999999
                 _error(f"a number is too large: {exc}")
                 raise typer.Exit(1) from None
+            if isinstance(exc, OSError) and exc.filename is not None and exc.strerror:
+                # a path the user named that the system refuses (too long, a loop of links...); the
+                # command's transaction was rolled back on the way here
+                _error(f"cannot use {exc.filename}: {exc.strerror}")
+                raise typer.Exit(1) from None
             first = str(exc).splitlines()[0] if str(exc) else ""
             _error(f"internal error: {type(exc).__name__}: {first} (set PIPECLI_DEBUG=1 for details)")
             raise typer.Exit(EXIT_INTERNAL) from None

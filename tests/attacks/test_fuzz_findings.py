@@ -139,3 +139,14 @@ def test_metrics_csv_defuses_a_formula_in_a_source_name_unless_raw(cli):
     assert 'source,"\'=HYPERLINK(""http://x"")",new_leads,1' in defused
     raw = cli("metrics", "--format", "csv", "--raw").stdout.splitlines()
     assert 'source,"=HYPERLINK(""http://x"")",new_leads,1' in raw
+
+
+@pytest.mark.sqlite_only
+def test_a_file_name_too_long_is_one_line_not_an_internal_error(cli, tmp_path):
+    cli("add-lead", "Zoe")
+    before = cli.every_row()
+    name = str(tmp_path / ("x" * 300))
+    result = cli("restore", name, "--yes", ok=False)
+    assert result.exit_code == 1, result.stderr  # before the fix: exit 70, "internal error: OSError"
+    assert result.stderr.strip().splitlines() == [f"pipecli: cannot use {name}: File name too long"]
+    assert cli.every_row() == before
