@@ -173,6 +173,17 @@ def test_edit_changes_and_clears_details(cli):
     assert cli.scalar("SELECT email FROM lead WHERE id = :i", i=int(lead_id)) is None
 
 
+def test_edit_to_the_value_a_lead_already_has_says_unchanged_and_records_nothing(cli):
+    lead_id = cli("add-lead", "Anna", "--value", "100").stdout.strip()
+    cli("edit", lead_id, "--value", "200")
+    entries = cli.scalar("SELECT COUNT(*) FROM journal")
+    same = cli("edit", lead_id, "--value", "200")
+    assert same.stderr.strip() == f"lead {lead_id} unchanged: it already has value_minor as given"
+    assert cli.scalar("SELECT COUNT(*) FROM journal") == entries  # nothing recorded, so nothing to undo
+    mixed = cli("edit", lead_id, "--value", "200", "--company", "Rossi")
+    assert mixed.stderr.strip() == f"lead {lead_id} updated: company"  # only what changed is named
+
+
 def test_show_has_history_durations_and_activities(cli):
     lead_id = cli("add-lead", "Anna Rossi", "--value", "4500", "--at", "2026-11-01T09:00Z").stdout.strip()
     cli("move", lead_id, "Contact", "--at", "2026-11-04T09:00Z")

@@ -162,13 +162,18 @@ def edit(
     opened = store()
     when = ts(at)  # outside the transaction: it may say on stderr how a time in words was read
 
-    def work(conn) -> int:
+    def work(conn) -> tuple[int, list[str]]:
         lead_id = resolve_lead(conn, lead)
-        leads.edit_lead(conn, lead_id, changes, when)
-        return lead_id
+        before = leads.get_lead(conn, lead_id)
+        after = leads.edit_lead(conn, lead_id, changes, when)
+        # a value it already had records no event: say so, or `undo` would seem to skip this edit
+        return lead_id, sorted(k for k in changes if before.get(k) != after.get(k))
 
-    lead_id = opened.write(work)  # retried from the start when PostgreSQL aborts it for a concurrent write
-    message(f"lead {lead_id} updated: {', '.join(sorted(changes))}")
+    lead_id, changed = opened.write(work)  # retried from the start when PostgreSQL aborts it for a concurrent write
+    if changed:
+        message(f"lead {lead_id} updated: {', '.join(changed)}")
+    else:
+        message(f"lead {lead_id} unchanged: it already has {', '.join(sorted(changes))} as given")
 
 
 def show(lead: LeadArg, fmt: FormatOpt = "table", raw: RawOpt = False) -> None:
