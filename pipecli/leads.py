@@ -312,9 +312,11 @@ def move_lead(
     return Move(lead_id, current, target["name"], target["kind"], at)
 
 
-def edit_lead(conn: Connection, lead_id: int, changes: Row, at: int | None = None) -> Row:
+def edit_lead(conn: Connection, lead_id: int, changes: Row, at: int | None = None) -> list[str]:
     """Change any of a lead's details (keys of EDITABLE; None clears a field) as of `at` (default now; not
-    before the lead was created); return the updated lead. `lost_reason` may be edited on a lost lead."""
+    before the lead was created); return the names of the details that really changed, sorted (empty when
+    the lead already had every value given: no event is recorded then). `lost_reason` may be edited on a
+    lost lead."""
     lead = get_lead(conn, lead_id, for_update=True)
     if at is not None and at < lead["created_at"]:
         raise PipecliError(
@@ -343,9 +345,10 @@ def edit_lead(conn: Connection, lead_id: int, changes: Row, at: int | None = Non
         raise PipecliError("--value must not be negative")
     if values.get("forecast_category") is not None:
         values["forecast_category"] = forecast_category(values["forecast_category"])
+    changed = sorted(_changes(lead, values))  # by set_fields' own rule of what really changes
     set_fields(conn, lead, values, at)
     scoring.refresh(conn, lead_id)
-    return get_lead(conn, lead_id)
+    return changed
 
 
 def delete_lead(conn: Connection, lead_id: int) -> Row:

@@ -164,10 +164,8 @@ def edit(
 
     def work(conn) -> tuple[int, list[str]]:
         lead_id = resolve_lead(conn, lead)
-        before = leads.get_lead(conn, lead_id)
-        after = leads.edit_lead(conn, lead_id, changes, when)
         # a value it already had records no event: say so, or `undo` would seem to skip this edit
-        return lead_id, sorted(k for k in changes if before.get(k) != after.get(k))
+        return lead_id, leads.edit_lead(conn, lead_id, changes, when)
 
     lead_id, changed = opened.write(work)  # retried from the start when PostgreSQL aborts it for a concurrent write
     if changed:

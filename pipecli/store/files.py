@@ -221,5 +221,3 @@ def read_bytes(path: str | Path) -> bytes:
         return Path(path).read_bytes()
     except OSError as exc:
         raise PipecliError(f"cannot read {path}: {exc.strerror or exc}") from None
-    except UnicodeEncodeError:
-        raise PipecliError(f"cannot read {path!r}: the name is not valid text") from None
