@@ -534,7 +534,10 @@ class DateColumn:
                 else:
                     sign = -1 if off[0] == "-" else 1
                     digits = off[1:].replace(":", "")
-                    tz = _dt.timezone(sign * _dt.timedelta(hours=int(digits[:2]), minutes=int(digits[2:])))
+                    hours, minutes = int(digits[:2]), int(digits[2:])
+                    if hours > 23 or minutes > 59:
+                        raise BadDate("its UTC offset is out of range (real ones lie between -12:00 and +14:00)")
+                    tz = _dt.timezone(sign * _dt.timedelta(hours=hours, minutes=minutes))
         else:
             m = _DMY.fullmatch(value)
             if not m:

@@ -150,3 +150,21 @@ def test_a_file_name_too_long_is_one_line_not_an_internal_error(cli, tmp_path):
     assert result.exit_code == 1, result.stderr  # before the fix: exit 70, "internal error: OSError"
     assert result.stderr.strip().splitlines() == [f"pipecli: cannot use {name}: File name too long"]
     assert cli.every_row() == before
+
+
+@pytest.mark.parametrize("offset", ["+25:00", "-24:00", "+0960", "+23:60"])
+def test_a_date_whose_utc_offset_is_out_of_range_is_a_row_error(cli, tmp_path, offset):
+    cli("add-lead", "Zoe")
+    before = cli.every_row()
+    data = tmp_path / "in.csv"
+    data.write_text(f"name,created_at\nAnna,2024-01-01T00:00:00{offset}\nBen,2024-01-01T00:00:00+14:00\n")
+    result = cli("import", str(data), ok=False)
+    assert result.exit_code == 1, result.stderr  # before the fix: exit 70, "internal error: ValueError"
+    assert "internal error" not in result.stderr
+    assert f"line 2, column 'created_at', value '2024-01-01T00:00:00{offset}': its UTC offset is out of range" in (
+        result.stderr
+    )
+    assert "line 3" not in result.stderr  # +14:00 is a real offset (Kiribati)
+    assert cli.every_row() == before
+    cli("import", str(data), "--skip-invalid", "--rejects", str(tmp_path / "r.csv"))
+    assert cli.sql("SELECT name FROM lead ORDER BY id") == [("Zoe",), ("Ben",)]
