@@ -354,3 +354,13 @@ def test_the_locale_writes_dates_for_people_and_csv_keeps_iso(cli, tmp_path, loc
     table = cli("list", "--columns", "all").stdout
     assert close in table and created in table
     assert "2026-12-20" in cli("list", "--format", "csv").stdout
+
+
+def test_a_failed_command_says_its_one_line_without_the_reading(cli):
+    """How a time in words was read is said once the command succeeded; a refused one says only why."""
+    result = cli("log", "999", "call", "--at", "yesterday 15:30", ok=False)
+    assert result.exit_code == 1
+    assert result.stderr.count("\n") == 1 and "read as" not in result.stderr, result.stderr
+    lead_id = lead(cli)
+    moved = cli("move", lead_id, "Contact", "--at", "yesterday 9am")
+    assert moved.stderr.strip().splitlines()[-1] == "--at yesterday 9am: read as Fri 2026-11-27 09:00"

@@ -178,13 +178,17 @@ class PipecliGroup(TyperGroup):
 
     def _invoke_reporting(self, ctx: Any, context: "Context") -> Any:
         try:
-            return super().invoke(ctx)
+            result = super().invoke(ctx)
+            _say_readings(context)
+            return result
         except PipecliError as exc:
             _error(str(exc))
             raise typer.Exit(exc.exit_code) from None
         except click_errors.UsageError as exc:  # parsing a command's words: an unknown option, a bad choice...
             _usage_error(exc, self, ctx.meta.get("pipecli_argv", []))
-        except (typer.Exit, typer.Abort, TyperException):  # typer's own flow: --help
+        except (typer.Exit, typer.Abort, TyperException) as exc:  # typer's own flow: --help
+            if isinstance(exc, typer.Exit) and exc.exit_code == 0:
+                _say_readings(context)
             raise
         except BrokenPipeError:
             # The reader (`| head`) went away: not an error of ours.
@@ -216,6 +220,16 @@ class PipecliGroup(TyperGroup):
             first = str(exc).splitlines()[0] if str(exc) else ""
             _error(f"internal error: {type(exc).__name__}: {first} (set PIPECLI_DEBUG=1 for details)")
             raise typer.Exit(EXIT_INTERNAL) from None
+
+
+def _say_readings(context: "Context") -> None:
+    """Write on stderr how the command read the times given in words (`common.ts`), once it succeeded."""
+    if context.readings:
+        # a submodule of this package: imported once the package is loaded
+        from pipecli.cli import output
+
+        for reading in context.readings:
+            output.message(reading)
 
 
 def _usage_error(exc: click_errors.UsageError, root: Any, argv: list[str]) -> NoReturn:

@@ -136,16 +136,16 @@ def _adopt_settings(conn: Connection):
 def ts(value: str | None, what: str = "--at") -> int | None:
     """Return an `--at` option, the time an event happened, as epoch seconds (None when not given): never
     in the future (beyond `clock.SKEW`); given in words (`yesterday 15:00`), the moment it is read as is said
-    on stderr (before the command runs, so also when the command then refuses it)."""
+    on stderr once the command has succeeded (a failed command says its one line only)."""
     if value is None:
         return None
     # imported when the command runs, so --help and --version stay light
     from pipecli import clock
-    from pipecli.cli.output import message
 
     moment = clock.parse_ts(value, what, event=True)
     if clock.in_words(value):
-        message(f"{what} {value.strip()}: read as {clock.from_ts(moment).strftime('%a')} {clock.show(moment)}")
+        reading = f"{what} {value.strip()}: read as {clock.from_ts(moment).strftime('%a')} {clock.show(moment)}"
+        current().readings.append(reading)
     return moment
 
 

@@ -73,6 +73,7 @@ class Context:
         self.actor: str | None = None  # --as NAME: who the journal says made the changes
         self.argv: list[str] = []  # the command line, as the journal records it
         self.news: list[str] = []  # what opening the store did that the user should hear of (stderr)
+        self.readings: list[str] = []  # how times given in words were read: said once the command succeeded
         self.pager = True  # False under --no-pager: long output goes straight to the terminal
         self.spool: object | None = None  # the output held for the pager while a command runs (`cli.output`)
 
