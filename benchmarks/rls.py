@@ -29,12 +29,13 @@ from __future__ import annotations
 import argparse
 import os
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
 
 import bigdb
-from common import NOW, pipecli
+from common import NOW, ROOT, pipecli
 
 SELLER = "rlsb_seller01"
 MANAGER = "rlsb_manager"

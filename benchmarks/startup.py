@@ -28,8 +28,9 @@ from pathlib import Path
 from common import ROOT, timed
 
 
-def build(db: Path, leads: int, env: dict) -> None:
-    """Fill `db` with `leads` leads spread over the default pipeline's stages, owners and sources."""
+def build(db: Path, leads: int, env: dict, python: str = sys.executable, cwd: Path | None = None) -> None:
+    """Fill `db` with `leads` leads spread over the default pipeline's stages, owners and sources (imported
+    by the pipecli of `python`, run in `cwd`)."""
     stages = ["Prospecting", "Contact", "Qualification", "Meeting", "Proposal", "won", "lost"]
     csv_path = db.with_suffix(".csv")
     with open(csv_path, "w", newline="", encoding="utf-8") as handle:
@@ -47,8 +48,8 @@ def build(db: Path, leads: int, env: dict) -> None:
                     stages[i % len(stages)],
                 ]
             )
-    pipecli = [sys.executable, "-m", "pipecli", "--db", str(db)]
-    subprocess.run(pipecli + ["import", str(csv_path)], env=env, capture_output=True, check=True)
+    pipecli = [python, "-m", "pipecli", "--db", str(db)]
+    subprocess.run(pipecli + ["import", str(csv_path)], env=env, capture_output=True, check=True, cwd=cwd)
 
 
 def tab(words: str, env: dict) -> tuple[list[str], dict]:
