@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import re
 import subprocess
 import sys
@@ -132,10 +133,16 @@ def test_concurrent_keyed_imports_of_the_same_keys_add_each_lead_once(cli, db_pa
             out.writerow(["name", "email", "company"])
             out.writerows([f"K-{i}", f"k{i}@example.com", f"Company {k}"] for i in range(KEYED_ROWS))
         files.append(path)
+    # each run waits for the others' lock: on a loaded CI machine three serialised runs can take longer than
+    # the default 30 s wait (the test's own limit is 270 s)
+    config = tmp_path / "wait.toml"
+    config.write_text("lock_wait = 240\n")
+    env = {**os.environ, "PIPECLI_CONFIG": str(config)}
     procs = [
         subprocess.Popen(
             [sys.executable, "-m", "pipecli", "--db", db_path, "import", str(path), "--key", "email"],
             cwd=ROOT,
+            env=env,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
