@@ -5,7 +5,7 @@ The journal's events (`store.journal`) record every change at the level of colum
 old and new value, an activity, a qualification answer, deleted; the columns a change keeps in step
 (time in stage, last event, furthest position) are recorded but not shown. `verify` replays the events
 and compares the result with the cached columns and rows, so a test can prove they agree. What a field
-was at a moment has one rule here, written in SQL (`fields_as_of_sql`, `field_at_sql`) and in Python
+was at a moment has one rule here, written in SQL (`field_at_sql`) and in Python
 (`state_at`).
 """
 
@@ -20,6 +20,7 @@ from sqlalchemy import text
 from pipecli import clock
 from pipecli.errors import NotFound, PipecliError
 from pipecli.store import journal
+from pipecli.store.columns import AS_OF_CONDITION, AS_OF_FIELDS
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
@@ -248,11 +249,9 @@ def verify(conn: Connection) -> list[str]:
 # count in the order they were recorded (EVENT_ORDER). So a field's value at T is the old value of its
 # earliest change after T, else the value it has now; a lead's row event (creation, deletion) changes every
 # field, its old row saying what they were, and a lead whose earliest row event after T is its creation
-# did not exist at T. `fields_as_of_sql` and `field_at_sql` are the rule in SQL (a report at one moment,
-# a figure per deal); `state_at` is it in Python, over one lead's events (`reports.changes`).
+# did not exist at T. `field_at_sql` is the rule in SQL (for a report at one moment and a figure per deal);
+# `state_at` is it in Python, over one lead's events (`reports.changes`).
 EVENT_ORDER = ("at", "id")
-# The lead columns a past moment's reports read that change by events other than moves.
-AS_OF_FIELDS = ("value_minor", "owner", "source", "expected_close", "archived_at", "forecast_category")
 
 
 def _after_sql(alias: str, moment: str) -> str:
@@ -299,35 +298,22 @@ def state_at(
     return {k: values[k] if k in values else journal.encode(row[k]) if row else None for k in fields}
 
 
-def fields_as_of_sql(param: str = "asof") -> str:
-    """Return an SQL relation (lead_id, has_<f>, <f> for each of AS_OF_FIELDS) of the leads whose
-    field `f` changed after the moment `:param`, with the value it had then (the earliest later change's
-    old value, as text). A report joins it to override the cached columns; leads without a row had the
-    values they have now. It reads only the events after the moment (`ix_event_at`)."""
-    fields = ", ".join(f"'{f}'" for f in AS_OF_FIELDS)
-    pivot = ", ".join(
-        f"MAX(CASE WHEN field = '{f}' THEN 1 END) AS has_{f}, MAX(CASE WHEN field = '{f}' THEN old END) AS {f}"
-        for f in AS_OF_FIELDS
-    )
-    return (
-        f"(SELECT lead_id, {pivot} FROM ("
-        f"SELECT lead_id, field, old, ROW_NUMBER() OVER (PARTITION BY lead_id, field ORDER BY {_order_sql()}) AS rn "
-        f"FROM event WHERE {_after_sql('', ':' + param)} AND field IN ({fields}) AND lead_id IS NOT NULL) first_after "
-        "WHERE rn = 1 GROUP BY lead_id)"
-    )
-
-
-def field_at_sql(field: str, lead: str, moment: str, cast: str | None = None) -> str:
+def field_at_sql(
+    field: str, lead: str, moment: str, cast: str | None = None, otherwise: str | None = None, alias: str = ""
+) -> str:
     """Return the SQL expression of lead column `field` as it stood at the moment `moment` (an SQL
-    expression, e.g. the time a deal was won), for the lead whose row is `lead` (an alias): the old value of
-    the earliest change after that moment when there is one, else the value now. `cast` turns the event's
-    text back into the column's type. It exists for figures that count each deal at its own moment (the
-    backtest's actual); `fields_as_of_sql` serves a whole report at one moment."""
-    # ix_event_lead
-    later = f"FROM event e WHERE e.lead_id = {lead}.id AND e.field = '{field}' AND {_after_sql('e.', moment)}"
+    expression: a report's `:asof`, or the time each deal was won), for the lead whose row is `lead` (an
+    alias): the old value of the earliest change after that moment when there is one, else the value now
+    (or the SQL `otherwise`). `cast` turns the event's text back into the column's type; `alias` names the
+    result. It is the one rule in SQL, for a whole report at one moment (`reports.state`) and for figures
+    that count each deal at its own moment (the backtest's actual)."""
+    # A field of AS_OF_FIELDS is one seek in ix_event_as_of, whose condition SQLite needs spelled out to use it.
+    only = f" AND e.{AS_OF_CONDITION}" if field in AS_OF_FIELDS else ""
+    later = f"FROM event e WHERE e.lead_id = {lead}.id AND e.field = '{field}'{only} AND {_after_sql('e.', moment)}"
     old = f"(SELECT e.old {later} ORDER BY {_order_sql('e.')} LIMIT 1)"
     then = f"CAST({old} AS {cast})" if cast else old
-    return f"CASE WHEN EXISTS (SELECT 1 {later}) THEN {then} ELSE {lead}.{field} END"
+    now = otherwise if otherwise is not None else f"{lead}.{field}"
+    return f"CASE WHEN EXISTS (SELECT 1 {later}) THEN {then} ELSE {now} END" + (f" AS {alias}" if alias else "")
 
 
 def check_as_of(conn: Connection, moment: int) -> None:

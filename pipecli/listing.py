@@ -4,12 +4,13 @@ ranking by score now. Every read of "which leads, in which order" is built here.
 
 from __future__ import annotations
 
+import datetime as _dt
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import text
 
-from pipecli import lookup, pipelines, team
+from pipecli import clock, lookup, pipelines, team
 from pipecli.errors import PipecliError
 from pipecli.scoring import score as scoring
 from pipecli.scoring.rules import hot_threshold
@@ -100,18 +101,29 @@ LIST_COLUMNS = (
 
 
 def list_leads(
-    conn: Connection, filters: LeadFilter, sort: str = "id", limit: int | None = None
+    conn: Connection, filters: LeadFilter, sort: str = "id", limit: int | None = None, as_of: _dt.date | None = None
 ) -> list[dict[str, Any]]:
-    """Return the leads matching `filters`, in `sort` order (a key of SORTS), at most `limit` of them."""
+    """Return the leads matching `filters`, in `sort` order (a key of SORTS), at most `limit` of them; with
+    `as_of`, the leads as they stood at the end of that day (`_as_of_leads`): the filters apply to those values."""
     sort = sort.strip().lower()  # choices take any case: --sort Value
     if sort not in SORTS:
         raise PipecliError(f"--sort must be one of {', '.join(SORTS)}, not {sort!r}")
-    where, params = filters.where(conn)
-    score, score_params = scoring.total_sql("l")
-    params.update(score_params)
+    if as_of is None:
+        source, params = "lead", {}
+        score, score_params = scoring.total_sql("l")
+        params.update(score_params)
+    else:
+        if sort == "score" or filters.hot:
+            raise PipecliError(
+                "--as-of lists no scores (a past day's score was never recorded): drop --sort score/--hot"
+            )
+        source, params = _as_of_leads(conn, clock.end_of_day_ts(as_of))
+        score = "NULL"
+    where, filter_params = filters.where(conn)
+    params.update(filter_params)
     columns = LIST_COLUMNS.replace("l.score", f"{score} AS score")
     sql = (
-        f"SELECT {columns} FROM lead l JOIN stage s ON s.id = l.stage_id "
+        f"SELECT {columns} FROM {source} l JOIN stage s ON s.id = l.stage_id "
         f"JOIN pipeline p ON p.id = l.pipeline_id WHERE {where} ORDER BY {ORDER_BY[sort]}"
     )
     if limit is not None:
@@ -120,6 +132,35 @@ def list_leads(
         sql += " LIMIT :limit"
         params["limit"] = limit
     return [dict(r) for r in conn.execute(text(sql), params).mappings()]
+
+
+# The columns of a lead an edit or an import can change, besides those `reports.state` rebuilds (with the
+# cast from their events' text on PostgreSQL, for the date).
+_EDITED = {"name": None, "company": None, "email": None, "phone": None, "external_id": None, "lost_reason": None,
+           "next_step": None, "next_step_due": "DATE"}  # fmt: skip
+
+
+def _as_of_leads(conn: Connection, moment: int) -> tuple[str, dict[str, Any]]:
+    """Return the relation of every lead as it stood at `moment` (with LIST_COLUMNS but the score) and its
+    parameters: stage, status, value, owner, source, expected close and archiving as the reports rebuild
+    them, every other edited detail by the same rule (`history.field_at_sql`), the last activity and event
+    as of then, and no win probability (never recorded for a past moment)."""
+    # imported here: only a listing of the past needs them
+    from pipecli.history import check_as_of, field_at_sql
+    from pipecli.reports.state import lead_state
+
+    check_as_of(conn, moment)
+    pg = conn.dialect.name == "postgresql"
+    rel, params = lead_state(None, moment, conn.dialect.name)
+    edited = ", ".join(field_at_sql(f, "d", ":asof", cast if pg else None, alias=f) for f, cast in _EDITED.items())
+    activity = "(SELECT MAX(a.at) FROM activity a WHERE a.lead_id = d.id AND a.at <= :asof)"
+    return (
+        f"(SELECT st.id, st.pipeline_id, st.stage_id, st.status, st.value_minor, st.source, st.owner,"
+        f" st.expected_close, st.created_at, st.stage_entered_at, st.closed_at, st.archived_at, {edited},"
+        f" {activity} AS last_activity_at,"
+        f" CASE WHEN {activity} > st.stage_entered_at THEN {activity} ELSE st.stage_entered_at END AS last_event_at,"
+        f" NULL AS win_probability FROM {rel} st JOIN lead d ON d.id = st.id)"
+    ), params
 
 
 def ranked(

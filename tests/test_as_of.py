@@ -7,7 +7,15 @@ import json
 
 import pytest
 
-REPORTS = (["metrics"], ["funnel"], ["forecast", "--runs", "200"], ["board"])
+# `list` shows every column but the score (a past day's score was never recorded; `--as-of` shows none)
+LISTED = "id,name,company,stage,status,value,owner,source,expected_close,last_event_at,email,created_at,next_step"
+REPORTS = (
+    ["metrics"],
+    ["funnel"],
+    ["forecast", "--runs", "200"],
+    ["board"],
+    ["list", "--status", "all", "--columns", LISTED],
+)
 MOMENT_KEYS = {"as_of", "from_history", "generated_at"}
 
 
@@ -38,10 +46,12 @@ def test_reports_as_of_a_day_equal_what_they_said_that_day(cli, monkeypatch):
         ["add-lead", "B", "--value", "2000", "--owner", "bob"], ["add-lead", "C", "--value", "500"])  # fmt: skip
     day(2, ["move", "1", "Meeting"], ["edit", "2", "--value", "2500", "--owner", "ann"])
     day(3, ["move", "2", "won"], ["edit", "1", "--value", "1200", "--expected-close", "2026-11-15"])
-    day(4, ["move", "3", "lost", "--reason", "price"], ["add-lead", "D", "--value", "50"])
+    day(4, ["move", "3", "lost", "--reason", "price"], ["add-lead", "D", "--value", "50"], ["log", "2", "call"],
+        ["edit", "4", "--name", "Dee", "--email", "d@example.com", "--source", "web"])  # fmt: skip
     day(5, ["move", "3", "Contact"], ["edit", "1", "--value", "900"], ["move", "1", "Proposal"])
     monkeypatch.setenv("PIPECLI_NOW", "2026-10-20 10:00")
-    cli("edit", "1", "--value", "99999", "--owner", "zed")
+    cli("edit", "1", "--value", "99999", "--owner", "zed", "--name", "Renamed", "--source", "fair")
+    cli("log", "4", "meeting")
     cli("move", "4", "won")
     for n, reports in days.items():
         for args in REPORTS:
@@ -52,7 +62,7 @@ def test_reports_as_of_a_day_equal_what_they_said_that_day(cli, monkeypatch):
 def test_as_of_outside_what_the_database_knows_is_refused(cli, monkeypatch, moment):
     monkeypatch.setenv("PIPECLI_NOW", "2026-10-05 10:00")
     cli("add-lead", "A", "--value", "1")
-    for report in ("metrics", "funnel", "forecast", "board"):
+    for report in ("metrics", "funnel", "forecast", "board", "list"):
         result = cli(report, "--as-of", moment, ok=False)
         assert result.exit_code == 1, result.stderr
         assert "future" in result.stderr or "before the database's first record" in result.stderr

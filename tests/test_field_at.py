@@ -1,5 +1,5 @@
-"""A lead's field at a moment has one rule (`history`): the reports' SQL (`fields_as_of_sql`, `field_at_sql`)
-and the Python replay of one lead's events (`history.state_at`, which `changes` reads) give the same value
+"""A lead's field at a moment has one rule (`history`): the reports' SQL (`field_at_sql`, as a whole report at
+one moment reads it through `reports.state.lead_state`, and as a figure per deal) and the Python replay of one lead's events (`history.state_at`, which `changes` reads) give the same value
 at every moment, ties included: an event at the moment itself has happened, and events of one moment count
 in the order they were recorded.
 
@@ -15,6 +15,7 @@ from __future__ import annotations
 from sqlalchemy import text
 
 from pipecli import clock, history
+from pipecli.reports import state
 
 FIELDS = ("value_minor", "owner")
 
@@ -41,15 +42,17 @@ def _both(conn, lead_id: int, moment: int) -> tuple[dict | None, dict | None]:
     python = history.state_at([tuple(e) for e in events], FIELDS, moment, dict(row) if row else None)
     sql = conn.execute(
         text(
-            "SELECT CASE WHEN v.has_value_minor = 1 THEN v.value_minor ELSE CAST(l.value_minor AS TEXT) END,"
-            " CASE WHEN v.has_owner = 1 THEN v.owner ELSE l.owner END,"
-            f" {history.field_at_sql('value_minor', 'l', ':asof', 'BIGINT')}"
-            f" FROM lead l LEFT JOIN {history.fields_as_of_sql()} v ON v.lead_id = l.id WHERE l.id = :l"
+            f"SELECT {history.field_at_sql('value_minor', 'l', ':asof', 'BIGINT')},"
+            f" {history.field_at_sql('owner', 'l', ':asof')} FROM lead l WHERE l.id = :l"
         ),
         {"l": lead_id, "asof": moment},
     ).first()
-    if sql is not None:
-        assert sql[2] == int(sql[0])  # the per-deal SQL and the report's relation agree too
+    rel, params = state.lead_state(1, moment, conn.dialect.name)
+    report = conn.execute(
+        text(f"SELECT value_minor, owner FROM {rel} s WHERE s.id = :l"), {**params, "l": lead_id}
+    ).first()
+    if sql is not None and python is not None:
+        assert tuple(report) == tuple(sql)  # the report's relation at one moment and the per-deal SQL agree
     return python, None if sql is None else {"value_minor": str(sql[0]), "owner": sql[1]}
 
 

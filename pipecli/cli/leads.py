@@ -272,6 +272,10 @@ def list_(
             "stage, value, owner, last activity, next step; CSV and JSON: all).",
         ),
     ] = None,
+    as_of: Annotated[
+        str | None,
+        typer.Option("--as-of", help="The leads as they stood at the end of this day (from the history)."),
+    ] = None,
     fmt: FormatOpt = "table",
     raw: RawOpt = False,
 ) -> None:
@@ -309,7 +313,7 @@ def list_(
         mine=me,
     )
     with store().read() as conn:
-        rows = listing.list_leads(conn, filters, sort, limit)
+        rows = listing.list_leads(conn, filters, sort, limit, date(as_of, "--as-of"))
     views.leads(rows, fmt, shown)
 
 

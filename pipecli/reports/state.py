@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeAlias, overload
 from sqlalchemy import text
 
 from pipecli.clock import DAY
-from pipecli.history import fields_as_of_sql
+from pipecli.history import field_at_sql
 from pipecli.money import round_minor
 from pipecli.pipelines import UNKNOWN_PATH
 
@@ -33,10 +33,11 @@ Reach: TypeAlias = dict[tuple[int | None, str], tuple[int, int]]  # (position, s
 Closed: TypeAlias = dict[str, tuple[int, int, int, int]]  # status: (count, value, valued, cycle seconds)
 
 
-def lead_state(pipeline_id: int, as_of: int | None, dialect: str = "sqlite") -> State:
+def lead_state(pipeline_id: int | None, as_of: int | None, dialect: str = "sqlite") -> State:
     """Return an SQL relation (to use as `FROM <relation> l`) of the pipeline's leads with columns id,
         status, stage_id, created_at, closed_at, stage_entered_at, furthest_position, value_minor, source,
-        owner, expected_close, win_probability, archived_at, forecast_category, and its parameters.
+        owner, expected_close, win_probability, archived_at, forecast_category, pipeline_id, and its parameters
+        (`pipeline_id` None: every pipeline's leads).
 
         With `as_of` None it is the lead table (cached columns); otherwise the state at `as_of` derived from
         `stage_change` and the events (value, owner, source, expected close and archiving as they were then;
@@ -44,8 +45,8 @@ def lead_state(pipeline_id: int, as_of: int | None, dialect: str = "sqlite") -> 
     if as_of is None:
         return (
             "(SELECT id, status, stage_id, created_at, closed_at, stage_entered_at, furthest_position,"
-            " value_minor, source, owner, expected_close, win_probability, archived_at, forecast_category"
-            " FROM lead WHERE pipeline_id = :pid)"
+            " value_minor, source, owner, expected_close, win_probability, archived_at, forecast_category,"
+            " pipeline_id FROM lead" + (" WHERE pipeline_id = :pid)" if pipeline_id is not None else ")")
         ), {"pid": pipeline_id}
     return (
         "(SELECT x.id, s.kind AS status, c.to_stage_id AS stage_id, x.created_at,"
@@ -55,20 +56,19 @@ def lead_state(pipeline_id: int, as_of: int | None, dialect: str = "sqlite") -> 
         "   WHERE c2.lead_id = x.id AND c2.at <= :asof), 1) END AS furthest_position,"
         f" {_as_of('value_minor', 'BIGINT')}, {_as_of('source')}, {_as_of('owner')},"
         f" {_as_of('expected_close', 'DATE' if dialect == 'postgresql' else None)}, x.win_probability,"
-        " CASE WHEN v.has_archived_at = 1 THEN CAST(v.archived_at AS BIGINT)"
-        "  WHEN x.archived_at <= :asof THEN x.archived_at END AS archived_at,"
-        f" {_as_of('forecast_category')}"
+        # archived then: by its events, else as now if archived by then
+        f" {_as_of('archived_at', 'BIGINT', 'CASE WHEN x.archived_at <= :asof THEN x.archived_at END')},"
+        f" {_as_of('forecast_category')}, s.pipeline_id"
         " FROM stage_change c JOIN lead x ON x.id = c.lead_id JOIN stage s ON s.id = c.to_stage_id"
-        f" LEFT JOIN {fields_as_of_sql()} v ON v.lead_id = x.id"
         # the stay's stage says which pipeline the lead was in then
-        " WHERE s.pipeline_id = :pid AND c.at <= :asof AND (c.left_at IS NULL OR c.left_at > :asof))"
+        " WHERE c.at <= :asof AND (c.left_at IS NULL OR c.left_at > :asof)"
+        + (" AND s.pipeline_id = :pid)" if pipeline_id is not None else ")")
     ), {"pid": pipeline_id, "asof": as_of}
 
 
-def _as_of(column: str, cast: str | None = None) -> str:
-    """Return the SQL of a lead column at the moment `:asof`: from the events when it changed since."""
-    then = f"CAST(v.{column} AS {cast})" if cast else f"v.{column}"
-    return f"CASE WHEN v.has_{column} = 1 THEN {then} ELSE x.{column} END AS {column}"
+def _as_of(column: str, cast: str | None = None, otherwise: str | None = None) -> str:
+    """Return the SQL of lead `x`'s column at the moment `:asof` (from the events when it changed since)."""
+    return field_at_sql(column, "x", ":asof", cast, otherwise, alias=column)
 
 
 @contextmanager

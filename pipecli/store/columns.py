@@ -20,3 +20,8 @@ NESTED_COLUMNS = {
     "activity": ("id", "kind", "note", "at", "message_id", "direction", "subject", "body"),
     "lead_extra": ("key", "value"),
 }
+
+# The lead columns a past moment's reports read that change by events other than moves (`history`'s rule):
+# the events of these fields have an index of their own (`schema.Event`, `ix_event_as_of`).
+AS_OF_FIELDS = ("value_minor", "owner", "source", "expected_close", "archived_at", "forecast_category")
+AS_OF_CONDITION = "field IN (" + ", ".join(f"'{f}'" for f in AS_OF_FIELDS) + ")"  # which events ix_event_as_of holds

@@ -20,7 +20,7 @@ from pipecli.store import access, sql
 from pipecli.store.matchkeys import MATCH_COLUMNS, match_columns
 from pipecli.store.target import redact
 
-LATEST = 15
+LATEST = 16
 APPLICATION_ID = 0x70697065  # "pipe": marks a SQLite file as pipecli's (PRAGMA application_id)
 
 
@@ -77,12 +77,15 @@ def _create_missing(conn: Connection) -> None:
     from sqlalchemy.schema import CreateIndex
 
     # the models only to create or migrate: a database at LATEST opens without building them
+    from pipecli.store import schema
     from pipecli.store.schema import METADATA
 
     METADATA.create_all(conn, checkfirst=True)
     for table in METADATA.sorted_tables:
         present = {c["name"] for c in inspect(conn).get_columns(table.name)}
         for index in table.indexes:
+            if not schema.for_dialect(index, conn.dialect.name):
+                continue  # the other backend's form of it
             if any(c.name not in present for c in index.columns):
                 continue  # on a column a later step adds; that step creates it
             # IF NOT EXISTS rather than reflection, which cannot see expression indexes
@@ -236,6 +239,13 @@ def m015_event_journal_leads(conn: Connection) -> None:
     _create_missing(conn)
 
 
+def m016_event_as_of(conn: Connection) -> None:
+    """v15 -> v16: `ix_event_as_of`, the index of the events of the fields a past moment's reports read
+    (`history.field_at_sql`): `--as-of` finds each lead's first change after the moment by one seek, instead
+    of sorting every event after it."""
+    _create_missing(conn)
+
+
 STEPS = {
     2: m002_followups_scores_extras,
     3: m003_fewer_narrower_indexes,
@@ -249,6 +259,7 @@ STEPS = {
     13: m013_stage_forecast_category,
     14: m014_faster_policies,
     15: m015_event_journal_leads,
+    16: m016_event_as_of,
 }
 
 

@@ -24,7 +24,7 @@ from typing import Any
 from sqlalchemy import BigInteger, Index, Table, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
-from pipecli.store.columns import SNAPSHOT_COLUMNS
+from pipecli.store.columns import AS_OF_CONDITION, SNAPSHOT_COLUMNS
 
 SCHEMA_VERSION_KEY = "schema_version"
 
@@ -61,6 +61,17 @@ class Stage(SQLModel, table=True):
 def _where(condition: str) -> dict[str, Any]:
     """Return the Index arguments making an index partial: only rows meeting `condition`, on both backends."""
     return {"sqlite_where": text(condition), "postgresql_where": text(condition)}
+
+
+def _only_on(dialect: str, index: Index) -> Index:
+    """Return `index` made one backend's form of it: created only there (see `for_dialect`)."""
+    index.info["dialect"] = dialect
+    return index.ddl_if(dialect=dialect)
+
+
+def for_dialect(index: Index, dialect: str) -> bool:
+    """Return whether `index` belongs to a database of `dialect` (every index but another backend's form)."""
+    return bool(index.info.get("dialect", dialect) == dialect)
 
 
 class Lead(SQLModel, table=True):
@@ -320,6 +331,12 @@ class Event(SQLModel, table=True):
         Index("ix_event_lead", "lead_id", "at"),
         Index("ix_event_journal", "journal_id", "lead_id"),  # covering: `undo --list` counts an entry's leads
         Index("ix_event_at", "at"),
+        # A past moment's value of a field (`history.field_at_sql`) is one seek: the first change after the moment.
+        # Partial, so an import's creation and stage events (nearly all its rows) never enter it. On SQLite it
+        # holds `old` too (the reports read only the index); PostgreSQL reads `old` from the row instead, as
+        # its index entries are limited to about 2.7 kB and an owner or source is free text.
+        _only_on("sqlite", Index("ix_event_as_of", "lead_id", "field", "at", "id", "old", **_where(AS_OF_CONDITION))),
+        _only_on("postgresql", Index("ix_event_as_of", "lead_id", "field", "at", "id", **_where(AS_OF_CONDITION))),
     )
 
     id: int | None = Field(default=None, primary_key=True)

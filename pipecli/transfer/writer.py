@@ -36,7 +36,7 @@ SQLITE_CACHE_KB = 8192  # page cache for the bulk writes: random index inserts n
 # SQLite sizes like the cache); keeps RSS < 100 MB with a sorter per core.
 REBUILD_CACHE_KB = 2048
 # Indexes an import appends to in order (new lead ids are increasing): cheaper kept than rebuilt.
-APPENDED_INDEXES = {"ix_stage_change_lead", "ix_activity_lead", "ix_event_lead", "ix_event_journal"}
+APPENDED_INDEXES = {"ix_stage_change_lead", "ix_activity_lead", "ix_event_lead", "ix_event_journal", "ix_event_as_of"}
 # The columns an import binds for a new lead, and the rest. "?": a text column storing "" as NULL; "#": a
 # nullable number or date, which the helper process sends as text ("" for None) on SQLite.
 LEAD_COLUMNS = (
