@@ -178,10 +178,12 @@ def test_edit_to_the_value_a_lead_already_has_says_unchanged_and_records_nothing
     cli("edit", lead_id, "--value", "200")
     entries = cli.scalar("SELECT COUNT(*) FROM journal")
     same = cli("edit", lead_id, "--value", "200")
-    assert same.stderr.strip() == f"lead {lead_id} unchanged: it already has value_minor as given"
+    assert same.stderr.strip() == f"lead {lead_id} unchanged: it already has value as given"  # as people say it
     assert cli.scalar("SELECT COUNT(*) FROM journal") == entries  # nothing recorded, so nothing to undo
     mixed = cli("edit", lead_id, "--value", "200", "--company", "Rossi")
     assert mixed.stderr.strip() == f"lead {lead_id} updated: company"  # only what changed is named
+    both = cli("edit", lead_id, "--value", "300", "--company", "Bianchi")
+    assert sorted(both.stderr.strip().split(": ", 1)[1].split(", ")) == ["company", "value"]
 
 
 def test_show_has_history_durations_and_activities(cli):

@@ -168,10 +168,15 @@ def edit(
         return lead_id, leads.edit_lead(conn, lead_id, changes, when)
 
     lead_id, changed = opened.write(work)  # retried from the start when PostgreSQL aborts it for a concurrent write
+    # imported when the command runs, so --help and --version stay light
+    from pipecli.history import SHOWN_AS
+
     if changed:
-        message(f"lead {lead_id} updated: {', '.join(changed)}")
+        message(f"lead {lead_id} updated: {', '.join(SHOWN_AS.get(c, c) for c in changed)}")
     else:
-        message(f"lead {lead_id} unchanged: it already has {', '.join(sorted(changes))} as given")
+        message(
+            f"lead {lead_id} unchanged: it already has {', '.join(sorted(SHOWN_AS.get(c, c) for c in changes))} as given"
+        )
 
 
 def show(lead: LeadArg, fmt: FormatOpt = "table", raw: RawOpt = False) -> None:

@@ -59,9 +59,12 @@ def lead_state(pipeline_id: int | None, as_of: int | None, dialect: str = "sqlit
         # archived then: by its events, else as now if archived by then
         f" {_as_of('archived_at', 'BIGINT', 'CASE WHEN x.archived_at <= :asof THEN x.archived_at END')},"
         f" {_as_of('forecast_category')}, s.pipeline_id"
-        " FROM stage_change c JOIN lead x ON x.id = c.lead_id JOIN stage s ON s.id = c.to_stage_id"
+        # CROSS JOIN: SQLite then reads the stays in lead order (one covering index scan) and each lead's row
+        # and events in that order too; started from the stage, it read them at random (14 s of CPU instead of
+        # 1.8 s at a million leads). PostgreSQL plans it as any join.
+        " FROM stage_change c CROSS JOIN lead x CROSS JOIN stage s"
         # the stay's stage says which pipeline the lead was in then
-        " WHERE c.at <= :asof AND (c.left_at IS NULL OR c.left_at > :asof)"
+        " WHERE x.id = c.lead_id AND s.id = c.to_stage_id AND c.at <= :asof AND (c.left_at IS NULL OR c.left_at > :asof)"
         + (" AND s.pipeline_id = :pid)" if pipeline_id is not None else ")")
     ), {"pid": pipeline_id, "asof": as_of}
 
