@@ -62,6 +62,7 @@ def test_pipedrive_deals_export(cli, tmp_path):
     path = fixture(tmp_path, "pipedrive_deals.csv")
     result = cli("import", path)  # recognised by its header, no --from needed
     assert "read as: Pipedrive deals export (--from pipedrive)" in result.stderr
+    assert "kept as extra fields: Deal - Currency, Person - Name" in result.stderr.splitlines()
     got = stored(cli)
     want = deals(("101", "102", "103"), "2026-05-20T16:00:00", "2026-06-10T11:30:00", "2026-12-15", CREATED)
     # Pipedrive exports the expected close date of closed deals too
@@ -98,6 +99,7 @@ def test_hubspot_deals_export(cli, tmp_path):
     path = fixture(tmp_path, "hubspot_deals.csv")
     result = cli("import", path, "--from", "hubspot")
     assert "read as: HubSpot deals export" in result.stderr
+    assert "kept as extra fields: Pipeline" in result.stderr.splitlines()  # the field's name, not `extra:Pipeline`
     want = deals(("9001", "9002", "9003"), "2026-05-20T16:00:00", "2026-06-10T11:30:00", "2026-12-15", CREATED)
     assert stored(cli) == want
     # HubSpot's pipeline name is not a pipecli pipeline: kept, not read as one
