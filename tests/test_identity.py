@@ -172,6 +172,40 @@ def test_add_lead_warns_about_likely_duplicates_and_unique_refuses(cli):
     assert cli("add-lead", "Nuovo Cliente", "--unique").exit_code == 0
 
 
+def test_import_warns_about_the_leads_it_adds_that_look_like_another(cli, tmp_path):
+    """The import used to add `Rossi Anna, anna+crm@rossi.it` beside `Anna Rossi, anna@rossi.it` in silence:
+    it now warns as add-lead does, for each new lead like a stored one or an earlier row, and names only
+    the first three, then how many in all."""
+    cli("add-lead", "Anna Rossi", "--company", "Rossi S.r.l.", "--email", "anna@rossi.it")
+    path = tmp_path / "leads.csv"
+    path.write_text(
+        "name,company,email\n"
+        "Rossi Anna,Rossi Srl,anna+crm@rossi.it\n"  # lead 2: like lead 1
+        "Bob,Acme,bob@acme.com\n"  # lead 3: new
+        "Bob Jones,Acme,BOB@acme.com\n"  # lead 4: like lead 3, an earlier row of the same file
+        "Carla Neri,Neri,carla@neri.it\n"  # lead 5: like nobody
+    )
+    result = cli("import", str(path))
+    assert result.stderr.splitlines()[1:] == [
+        "warning: lead 2 looks like lead 1 (Anna Rossi, Rossi S.r.l.): same email",
+        "warning: lead 4 looks like lead 3 (Bob, Acme): same email",
+    ]
+    assert cli.scalar("SELECT COUNT(*) FROM lead") == 5  # a warning, not a refusal
+    many = tmp_path / "many.csv"
+    many.write_text("name,email\n" + "".join(f"Copy {i},anna+{i}@rossi.it\n" for i in range(4)))
+    warnings = [line for line in cli("import", str(many)).stderr.splitlines() if line.startswith("warning")]
+    assert warnings == [
+        "warning: lead 6 looks like lead 1 (Anna Rossi, Rossi S.r.l.): same email",
+        "warning: lead 7 looks like lead 1 (Anna Rossi, Rossi S.r.l.): same email",
+        "warning: lead 8 looks like lead 1 (Anna Rossi, Rossi S.r.l.): same email",
+        "warning: 4 imported leads look like other leads; `pipecli duplicates` lists them all",
+    ]
+    # a file of leads like no stored one says nothing more than its counts
+    other = tmp_path / "other.csv"
+    other.write_text("name,email\nDan,dan@elsewhere.it\n")
+    assert cli("import", str(other)).stderr.splitlines() == [f"{other}: 1 inserted, 0 updated, 0 unchanged, 0 rejected"]
+
+
 def test_clean_duplicate_rule_uses_the_matcher(cli):
     first = cli("add-lead", "Anna Rossi", "--company", "Rossi S.r.l.").stdout.strip()
     copy = cli("add-lead", "Rossi Anna", "--company", "Rossi Srl").stdout.strip()
