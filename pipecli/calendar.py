@@ -15,6 +15,7 @@ from sqlalchemy import text
 
 from pipecli import clock
 from pipecli.errors import PipecliError
+from pipecli.store.matchkeys import email_key
 
 PRODID = "-//pipecli//calendar export//EN"
 UID_DOMAIN = "pipecli"
@@ -68,7 +69,8 @@ def export(conn: Any, days: int) -> bytes:
 
 def import_meetings(conn: Any, data: bytes) -> dict[str, int]:
     """Log each past VEVENT of an iCalendar file whose attendees (or organizer) include an open or closed
-    lead's address as a `meeting` activity on that lead, at the event's start; return the counts.
+    lead's address (compared as `mail sync` and the duplicate matcher compare them: without case or a
+    `+tag`) as a `meeting` activity on that lead, at the event's start; return the counts.
 
     Idempotent by UID: the note ends `UID: ...`, and an event already logged on a lead is skipped."""
     # leads (and scoring with it) only for the import: the export stays light
@@ -79,8 +81,10 @@ def import_meetings(conn: Any, data: bytes) -> dict[str, int]:
     except ValueError as exc:
         raise PipecliError(f"not an iCalendar file: {' '.join(str(exc).split())}") from None
     by_email: dict[str, list[int]] = {}
-    for lead_id, address in conn.execute(text("SELECT id, lower(trim(email)) FROM lead WHERE email IS NOT NULL")):
-        by_email.setdefault(address, []).append(lead_id)
+    for lead_id, address in conn.execute(text("SELECT id, email FROM lead WHERE email IS NOT NULL")):
+        key = email_key(address)
+        if key is not None:
+            by_email.setdefault(key, []).append(lead_id)
     now = clock.now_ts()
     counts = {"meetings": 0, "logged": 0, "already": 0, "future": 0, "unmatched": 0}
     for event in cal.walk("VEVENT"):
@@ -102,8 +106,8 @@ def import_meetings(conn: Any, data: bytes) -> dict[str, int]:
         people = people if isinstance(people, list) else [people]
         if "organizer" in event:
             people = [*people, event["organizer"]]
-        addresses = {str(p).lower().removeprefix("mailto:").strip() for p in people}
-        lead_ids = sorted({i for a in addresses for i in by_email.get(a, [])})
+        addresses = {email_key(str(p).strip().lower().removeprefix("mailto:")) for p in people}
+        lead_ids = sorted({i for a in addresses if a is not None for i in by_email.get(a, [])})
         if not lead_ids:
             counts["unmatched"] += 1
             continue

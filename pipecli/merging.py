@@ -225,6 +225,60 @@ def merge(conn: Connection, into_id: int, other_id: int, take: tuple[str, ...] =
     return done
 
 
+def highest_lead_id(conn: Connection) -> int:
+    """Return the highest lead id stored (0 with none): the leads an import adds next are above it."""
+    return int(conn.execute(text("SELECT COALESCE(MAX(id), 0) FROM lead")).scalar_one())
+
+
+IMPORT_BLOCKS = ("match_email", "match_phone")  # the stored blocks an import's new leads are checked in
+
+
+def added_duplicates(conn: Connection, since_id: int) -> list[dict[str, Any]]:
+    """Return, for each lead with an id above `since_id` (the leads an import added) that shares a stored
+    e-mail or phone block with an older lead it matches (`identity.match`), the oldest such lead: `id`,
+    `name`, `company`, `duplicate_id`, `why`. What `import` warns about, as add-lead warns.
+
+    Only the pairs sharing one of those blocks are compared, so the cost follows the few leads that share
+    an address or a phone, never one company's thousands of leads (`duplicate_pairs` reads that block)."""
+    where, params = LeadFilter().where(conn)
+    # the blocks a new lead shares with another: every shared block when all leads are new (one pass of
+    # the index), else a seek per new lead, so a small import into a big database reads little
+    shared = " OR ".join(
+        f"l.{c} IN (SELECT {c} FROM lead WHERE {c} IS NOT NULL GROUP BY {c} HAVING COUNT(*) > 1)"
+        if since_id == 0
+        else f"l.{c} IN (SELECT n.{c} FROM lead n WHERE n.id > :since_id AND n.{c} IS NOT NULL"
+        f" AND EXISTS (SELECT 1 FROM lead o WHERE o.{c} = n.{c} AND o.id <> n.id))"
+        for c in IMPORT_BLOCKS
+    )
+    groups: dict[tuple[str, str], list[Any]] = {}
+    rows = conn.execute(
+        text(
+            f"SELECT l.id, l.name, l.company, l.email, l.phone, {', '.join('l.' + c for c in IMPORT_BLOCKS)} "
+            f"FROM lead l WHERE {where} AND ({shared}) ORDER BY l.id"
+        ),
+        {**params, "since_id": since_id},
+    ).all()
+    region = identity.resolved_region()
+    out = []
+    for r in rows:
+        keys = [(c, getattr(r, c)) for c in IMPORT_BLOCKS if getattr(r, c) is not None]
+        if r.id > since_id:
+            contact = identity.Contact(r.name, r.company, r.email, r.phone, r.id)
+            earlier = sorted({e.id: e for k in keys for e in groups.get(k, ())}.values(), key=lambda e: e.id)
+            for e in earlier:
+                if (r.match_email is None or e.match_email != r.match_email) and identity.name_similarity(
+                    e.name, r.name
+                ) < min(identity.NAME_LOOSE, identity.NAME_STRICT):
+                    continue  # no shared address: every other rule of `match` wants alike names (cheap first)
+                why = identity.match(identity.Contact(e.name, e.company, e.email, e.phone, e.id), contact, region)
+                if why is not None:
+                    out.append({"id": e.id, "name": e.name, "company": e.company, "duplicate_id": r.id, "why": why})
+                    break
+        for k in keys:
+            groups.setdefault(k, []).append(r)
+    return out
+
+
 def duplicate_pairs(conn: Connection, pipeline: str | None = None, status: str | None = None) -> list[dict[str, Any]]:
     """Return the likely duplicates among the stored leads (not archived; of `pipeline` and with `status`
     when given), one row per later copy: its original (`id`, the oldest lead it matches), the copy

@@ -46,7 +46,8 @@ def exponent(currency: str) -> int:
 
 
 def parse_amount(text: str, currency: str = "EUR", decimal_comma: bool | None = None) -> int:
-    """Return `text` (`4500`, `4,500.00`, `4.500,00`, `€ 4.500`, `$4,500`) as integer minor units.
+    """Return `text` (`4500`, `4,500.00`, `4.500,00`, `€ 4.500`, `4500 EUR`) as integer minor units of
+    `currency`; raise when it carries another currency's symbol or code (`$4,500` in a EUR database).
 
     `decimal_comma` True/False says which separator is decimal; None guesses from the shape and raises
     when the shape is ambiguous (`4,500` could be 4.5 or 4500 only in some locales, so a lone separator
@@ -62,6 +63,7 @@ def parse_amount(text: str, currency: str = "EUR", decimal_comma: bool | None = 
             if fast > _LARGEST:
                 raise PipecliError(f"amount {raw!r} is too large")
             return fast
+    _refuse_other_currency(raw, currency.upper())  # the symbol or code is stripped below: never another's
     cleaned = _STRIP.sub("", raw.upper() if raw[:1].isalpha() else raw)
     negative = cleaned.startswith("-")
     if negative:
@@ -99,6 +101,18 @@ def decimal_mark(locale: str | None) -> str | None:
     return ","
 
 
+def _refuse_other_currency(raw: str, code: str) -> None:
+    """Raise when `raw` carries a currency symbol or code other than `code`'s (`$4,500` in a EUR database)."""
+    found = {_SYMBOL_CURRENCIES[ch] for ch in raw if ch in _SYMBOL_CURRENCIES}
+    found |= {w for w in re.findall(r"[A-Za-z]{3}", raw) if w.upper() in ISO_4217 and w.upper() == w}
+    others = sorted(c for c in found if c != code)
+    if others:
+        raise PipecliError(
+            f"amount {raw!r} is in {others[0]}, but this database keeps {code}; convert it first, "
+            f"or give it without a currency"
+        )
+
+
 def parse_typed(text: str, currency: str = "EUR", decimal_mark: str | None = None) -> int:
     """Return an amount as people type it on the command line as minor units of `currency`: what
     `parse_amount` reads, plus `4.5k`, `12k`, `1.2m` (thousands, millions), and a currency symbol or
@@ -108,14 +122,7 @@ def parse_typed(text: str, currency: str = "EUR", decimal_mark: str | None = Non
     followed by three digits: `4,500` is 4.5 where `,` is the decimal mark and 4500 where it is not."""
     raw = str(text).strip()
     code = currency.upper()
-    found = {_SYMBOL_CURRENCIES[ch] for ch in raw if ch in _SYMBOL_CURRENCIES}
-    found |= {w for w in re.findall(r"[A-Za-z]{3}", raw) if w.upper() in ISO_4217 and w.upper() == w}
-    others = sorted(c for c in found if c != code)
-    if others:
-        raise PipecliError(
-            f"amount {raw!r} is in {others[0]}, but this database keeps {code}; convert it first, "
-            f"or give it without a currency"
-        )
+    _refuse_other_currency(raw, code)
     bare = re.sub(r"[€$£¥₹]|\b[A-Z]{3}\b", "", raw).strip()
     suffixed = re.fullmatch(_SUFFIX, bare)
     if suffixed:

@@ -92,6 +92,19 @@ def test_import_logs_past_meetings_once(cli, tmp_path):
     assert rows == [("meeting", "Demo with Acme · UID: past-1@example.com", at)]
 
 
+def test_import_matches_an_attendee_without_case_or_plus_tag(cli, tmp_path):
+    """An invitation names `MAILTO:Wile+Demo@ACME.test` for the lead stored as `wile+crm@acme.test`: the same
+    person, as `mail sync` reads them, so the meeting is logged on that lead (it was 'matching no lead')."""
+    lead = int(cli("add-lead", "Wile", "--email", "wile+crm@acme.test").stdout)
+    file = tmp_path / "meetings.ics"
+    ics = ICS.replace("mailto:Wile@Acme.test", "MAILTO:Wile+Demo@ACME.test")
+    file.write_bytes(ics.replace("\n", "\r\n").encode())
+    result = cli("calendar", "import", str(file))
+    assert "logged 1 meeting(s); 0 already logged, 1 in the future, 1 matching no lead (of 3 events)" in result.stderr
+    rows = cli.sql("SELECT kind, note FROM activity WHERE lead_id = :l", l=lead)
+    assert rows == [("meeting", "Demo with Acme · UID: past-1@example.com")]
+
+
 def test_import_bad_file_is_one_line_and_changes_nothing(cli, tmp_path):
     cli("add-lead", "Wile", "--email", "wile@acme.test")
     before = cli.every_row()

@@ -42,7 +42,7 @@ def test_plain_file_maps_synonyms_and_keeps_extras(cli, tmp_path):
         "crm.csv",
         "Full Name,Organization,E-mail,Deal Value,Lead Source,Sales Agent,Country,Tags\n"
         "Anna Rossi,Rossi Srl,anna@rossi.it,4500,Referral,alice,Italy,NA\n"
-        'Bob Jones,Acme,bob@acme.com,"$1,200.50",web,bob,,Select\n',
+        'Bob Jones,Acme,bob@acme.com,"€1,200.50",web,bob,,Select\n',
     )
     result = cli("import", path)
     assert "2 inserted, 0 updated, 0 unchanged, 0 rejected" in result.stderr
@@ -97,6 +97,25 @@ def test_decimal_comma_flag_and_tab_delimiter(cli, tmp_path):
     path = write(tmp_path, "t.tsv", "name\tvalue\nAnna\t4,5\nBob\t1.250\n")
     cli("import", path, "--decimal-comma")
     assert cli.sql("SELECT value_minor FROM lead ORDER BY id") == [(450,), (125000,)]
+
+
+def test_an_amount_in_another_currency_is_a_row_error_not_stored_as_the_databases(cli, tmp_path):
+    """`$4,500` in a EUR database was stored as €4,500.00 (add-lead refused it): now a row error, as the
+    database's own symbol or code is still read."""
+    path = write(tmp_path, "usd.csv", "name,value\nAnna,€ 4.500\nBob,$4500\nCarla,USD 1200\nDan,1200 EUR\n")
+    before = cli.every_row()
+    bad = cli("import", path, ok=False)
+    assert bad.exit_code == 1
+    errors = [line for line in bad.stderr.splitlines() if "column 'value'" in line]
+    assert errors == [
+        f"pipecli: {path}: line 3, column 'value', value '$4500': amount '$4500' is in USD, but this database "
+        "keeps EUR; convert it first, or give it without a currency",
+        f"pipecli: {path}: line 4, column 'value', value 'USD 1200': amount 'USD 1200' is in USD, but this "
+        "database keeps EUR; convert it first, or give it without a currency",
+    ]
+    assert cli.every_row() == before
+    cli("import", path, "--skip-invalid", "--rejects", str(tmp_path / "rejects.csv"))
+    assert cli.sql("SELECT name, value_minor FROM lead ORDER BY id") == [("Anna", 450000), ("Dan", 120000)]
 
 
 def test_bad_bytes_late_in_a_big_file_still_report_the_rows_before(cli, tmp_path):

@@ -57,6 +57,10 @@ def test_parse_amount_reads_the_shapes_it_documents():
     assert money.parse_amount("4,500.00") == 450000
     assert money.parse_amount("4.500,00") == 450000
     assert money.parse_amount("€ 4.500") == 450000
+    assert money.parse_amount("4500 EUR") == money.parse_amount("$4,500", "USD") == 450000
+    for other in ("$4,500", "USD 4500", "£4500"):  # another currency's symbol or code is not stripped away
+        with pytest.raises(PipecliError, match="but this database keeps EUR"):
+            money.parse_amount(other)
     assert money.parse_amount("4500", "JPY") == 4500
     with pytest.raises(PipecliError, match="more decimals than JPY allows"):
         money.parse_amount("4500.5", "JPY")

@@ -62,6 +62,7 @@ def test_pipedrive_deals_export(cli, tmp_path):
     path = fixture(tmp_path, "pipedrive_deals.csv")
     result = cli("import", path)  # recognised by its header, no --from needed
     assert "read as: Pipedrive deals export (--from pipedrive)" in result.stderr
+    assert "kept as extra fields: Person - Name" in result.stderr.splitlines()  # Deal - Currency is read
     got = stored(cli)
     want = deals(("101", "102", "103"), "2026-05-20T16:00:00", "2026-06-10T11:30:00", "2026-12-15", CREATED)
     # Pipedrive exports the expected close date of closed deals too
@@ -78,6 +79,30 @@ def test_pipedrive_deals_export(cli, tmp_path):
         ("Acme pilot", "Bob Jones"),
         ("Globex expansion", "Hank Scorpio"),
     ]
+
+
+def test_a_deal_in_another_currency_is_refused_not_stored_as_the_databases(cli, tmp_path):
+    """Pipedrive's `Deal - Currency` (and Salesforce's `CurrencyIsoCode`) say what the value is in: a USD
+    deal in the EUR database is a row error, where it was stored as €4,500.00; a USD database takes it."""
+    path = tmp_path / "usd.csv"
+    path.write_text((FIXTURES / "pipedrive_deals.csv").read_text().replace(",EUR,", ",USD,"))
+    before = cli.every_row()
+    bad = cli("import", str(path), ok=False)
+    assert bad.exit_code == 1
+    assert (
+        f"pipecli: {path}: line 2, column 'value', value '4500 USD': amount '4500 USD' is in USD, but this "
+        "database keeps EUR; convert it first, or give it without a currency"
+    ) in bad.stderr.splitlines()
+    assert "3 rejected" in bad.stderr
+    assert cli.every_row() == before
+    sf = tmp_path / "sf.csv"
+    lines = (FIXTURES / "salesforce_opportunities.csv").read_text().splitlines()
+    sf.write_text("\n".join([lines[0] + ",CurrencyIsoCode", *(line + ",GBP" for line in lines[1:])]) + "\n")
+    assert cli("import", str(sf), ok=False).exit_code == 1
+    assert cli.every_row() == before
+    (tmp_path / "config.toml").write_text('currency = "USD"\n')
+    cli("import", str(path))
+    assert cli.sql("SELECT value_minor FROM lead ORDER BY id") == [(450000,), (120050,), (3000000,)]
 
 
 def test_salesforce_opportunities_export(cli, tmp_path):
@@ -98,6 +123,7 @@ def test_hubspot_deals_export(cli, tmp_path):
     path = fixture(tmp_path, "hubspot_deals.csv")
     result = cli("import", path, "--from", "hubspot")
     assert "read as: HubSpot deals export" in result.stderr
+    assert "kept as extra fields: Pipeline" in result.stderr.splitlines()  # the field's name, not `extra:Pipeline`
     want = deals(("9001", "9002", "9003"), "2026-05-20T16:00:00", "2026-06-10T11:30:00", "2026-12-15", CREATED)
     assert stored(cli) == want
     # HubSpot's pipeline name is not a pipecli pipeline: kept, not read as one

@@ -12,7 +12,7 @@ VCF = (
 CSV = (
     "name,company,email,phone,note\n"
     'Anna Rossi,Rossi Srl,anna@rossi.it,+39 02 1234567,"Met at the fair, wants a demo\nin March"\n'
-    "Bob Jones,Acme,bob@acme.com,tel:+1-555-0100,a long note that is folded over two lines\n"
+    "Bob Jones,Acme,bob@acme.com,+1-555-0100,a long note that is folded over two lines\n"
 )
 
 
@@ -42,6 +42,7 @@ def test_vcard_imports_as_the_same_contacts_as_csv(cli, fresh_cli, tmp_path):
         "open",
     )
     assert contents(cli)[1][0] == "Bob Jones"  # vCard 4 without FN: N read given name first
+    assert contents(cli)[1][3] == "+1-555-0100"  # vCard 4's TEL as a `tel:` URI: the number is the phone
 
 
 def test_vcard_without_a_name_writes_nothing(cli, tmp_path):

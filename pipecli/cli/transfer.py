@@ -186,7 +186,7 @@ def import_(
     # imported when the command runs, so --help and --version stay light
     import os
 
-    from pipecli import config, formats
+    from pipecli import config, formats, merging
     from pipecli.cli import output
     from pipecli.cli.common import db_target
     from pipecli.store.sql import KEYED_IMPORT_LOCK
@@ -224,6 +224,7 @@ def import_(
             )
 
     shown = [0, 0]  # the row problems reported so far, and those of the attempt running
+    found: list[dict[str, object]] = []  # the likely duplicates among the leads the import added
 
     def report(error) -> None:
         # an attempt run again after a concurrent write (see below) meets the same rows' problems again
@@ -287,6 +288,7 @@ def import_(
                     reject_file.truncate()
             if digest is not None:
                 importer.refuse_reimport(conn, digest, label)
+            since = None if dry_run else merging.highest_lead_id(conn)
             done = importer.import_csv(
                 conn,
                 stream,
@@ -300,6 +302,9 @@ def import_(
             )
             if digest is not None and not dry_run:
                 importer.remember_import(conn, digest, done.inserted)
+            # the new leads sharing an address or a phone with another lead, warned about as add-lead warns
+            if since is not None and done.inserted:
+                found[:] = merging.added_duplicates(conn, since)
             return done
 
         try:
@@ -323,6 +328,23 @@ def import_(
     if dry_run:
         output.render(result.columns, [formats.Column("column"), formats.Column("field")], "table")
     _summary(result, label)
+    _duplicates(found)
+
+
+SHOWN_DUPLICATES = 3  # an import names this many likely duplicates; `pipecli duplicates` lists them all
+
+
+def _duplicates(found: list[dict[str, object]]) -> None:
+    """Warn about the imported leads that look like another lead, as add-lead does: the first few by name,
+    then how many in all and where to see them."""
+    # imported when the command runs, so --help and --version stay light
+    from pipecli.cli.output import message
+
+    for d in found[:SHOWN_DUPLICATES]:
+        company = f", {d['company']}" if d["company"] else ""
+        message(f"warning: lead {d['duplicate_id']} looks like lead {d['id']} ({d['name']}{company}): {d['why']}")
+    if len(found) > SHOWN_DUPLICATES:
+        message(f"warning: {len(found)} imported leads look like other leads; `pipecli duplicates` lists them all")
 
 
 @contextlib.contextmanager

@@ -14,14 +14,15 @@ from typing import Any
 
 from pipecli import clock, money
 from pipecli.errors import PipecliError
-from pipecli.leads import EMAIL
+from pipecli.leads import PLAIN_EMAIL
 from pipecli.pipelines import forecast_category
 from pipecli.transfer.columns import Columns
 from pipecli.transfer.model import BadCell, Record
 from pipecli.transfer.stages import Stages
 
-# A whole column of emails or empty cells, joined by newlines (leads.EMAIL on each line).
-_EMAILS = re.compile(f"(?:{EMAIL.pattern})?(?:\n(?:{EMAIL.pattern})?)*")
+# A whole column of emails or empty cells, joined by newlines (leads.PLAIN_EMAIL on each line); a batch
+# holding any other address goes row by row, where the validator judges it (`leads.is_email`).
+_EMAILS = re.compile(f"(?:{PLAIN_EMAIL.pattern})?(?:\n(?:{PLAIN_EMAIL.pattern})?)*")
 
 # The columns `check` returns (and `writer.prepare` takes), a list of one value per lead each.
 WRITE_COLUMNS = (
@@ -77,7 +78,7 @@ class ColumnChecker:
             return None
         emails = column("email")
         if emails is not blank:
-            joined = "\n".join(emails)  # one match for the batch (EMAIL matches no line break)
+            joined = "\n".join(emails)  # one match for the batch (PLAIN_EMAIL matches no line break)
             if joined.count("\n") != n - 1 or not _EMAILS.fullmatch(joined):
                 return None
         amounts = column("value")

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pipecli.errors import PipecliError
+from pipecli.transfer.columns import EXTRA_PREFIX
 
 # A pipeline or stage as `pipelines` returns it (id, name, kind, position...).
 Record = dict[str, Any]
@@ -69,8 +70,9 @@ class ImportResult:
 
     @property
     def extras(self) -> list[str]:
-        """Return the headers of the columns kept as extra fields."""
-        return [c["column"] for c in self.columns if c["field"] == "extra"]
+        """Return the names of the extra fields the columns are kept as (a header `extra:KEY`, which a profile
+        writes for a vendor's column named like a pipecli field, is the field KEY)."""
+        return [c["column"].removeprefix(EXTRA_PREFIX) for c in self.columns if c["field"] == "extra"]
 
 
 class ImportFailed(PipecliError):

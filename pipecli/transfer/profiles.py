@@ -27,7 +27,8 @@ STATUS = "status"  # open / won / lost
 IS_WON, IS_CLOSED = "is_won", "is_closed"
 WON_TIME, LOST_TIME = "won_time", "lost_time"
 CLOSE_OR_EXPECTED = "close_or_expected"  # the close date of a closed deal, the expected close of an open one
-PSEUDO = (FIRST_NAME, LAST_NAME, STATUS, IS_WON, IS_CLOSED, WON_TIME, LOST_TIME, CLOSE_OR_EXPECTED)
+CURRENCY = "currency"  # the value's currency code, written after the value so the amount check reads it
+PSEUDO = (FIRST_NAME, LAST_NAME, STATUS, IS_WON, IS_CLOSED, WON_TIME, LOST_TIME, CLOSE_OR_EXPECTED, CURRENCY)
 OUTPUT_FIELDS = (
     "name",
     "company",
@@ -71,6 +72,7 @@ PROFILES = {
                 "Deal - ID": "external_id",
                 "Deal - Title": "name",
                 "Deal - Value": "value",
+                "Deal - Currency": CURRENCY,
                 "Deal - Status": STATUS,
                 "Deal - Stage": "stage",
                 "Deal - Owner": "owner",
@@ -94,6 +96,7 @@ PROFILES = {
                 "Name": "name",
                 "StageName": "stage",
                 "Amount": "value",
+                "CurrencyIsoCode": CURRENCY,
                 "CloseDate": CLOSE_OR_EXPECTED,
                 "CreatedDate": "created",
                 "IsWon": IS_WON,
@@ -259,6 +262,9 @@ def plan(profile: Profile, header: Sequence[str]) -> tuple[list[str], Rewrite]:
         if len(cells) < width:
             cells = cells + [""] * (width - len(cells))
         values = {f: cell(cells, f) for f in OUTPUT_FIELDS if f in index}
+        if values.get("value") and len(code := cell(cells, CURRENCY)) == 3:
+            # `4500 USD`: refused in a EUR database (money.parse_amount), read as is in a USD one
+            values["value"] = f"{values['value']} {code.upper()}"
         if FIRST_NAME in index or LAST_NAME in index:
             values["name"] = " ".join(p for p in (cell(cells, FIRST_NAME), cell(cells, LAST_NAME)) if p)
         if outcome:

@@ -14,7 +14,7 @@ from typing import Any, NamedTuple
 from pipecli import clock, money
 from pipecli.errors import PipecliError
 from pipecli.formats import NUL_REFUSED, undefuse
-from pipecli.leads import EMAIL
+from pipecli.leads import is_email
 from pipecli.pipelines import forecast_category
 from pipecli.transfer.columns import FIELDS, Columns
 from pipecli.transfer.model import BadCell, ImportOptions, Record, RowError
@@ -93,7 +93,7 @@ class RowReader:
             except PipecliError as exc:
                 errors.append(RowError(line, column("forecast_category"), got["forecast_category"], str(exc)))
         email = got["email"]
-        if email and not EMAIL.fullmatch(email):
+        if email and not is_email(email):
             errors.append(RowError(line, column("email"), email, "not an email address"))
         if not got["name"]:
             # or the key's (a phone): an upsert leaves a matched lead's name alone when the file has none

@@ -1,9 +1,9 @@
 """vCard 3 and 4 contacts (.vcf) as the CSV the import reads: one lead per card.
 
 A card's FN (or, without one, its N joined given-name first) is the lead's name; ORG its company (the
-first component); the first EMAIL and TEL its e-mail and phone; NOTE its note. Folded lines are unfolded
-and escaped characters (`\\n`, `\\,`, `\\;`) read as what they stand for. A card without a name stops the
-import (the line it begins on), so nothing is written.
+first component); the first EMAIL and TEL its e-mail and phone (a `tel:` URI as its number); NOTE its note.
+Folded lines are unfolded and escaped characters (`\\n`, `\\,`, `\\;`) read as what they stand for. A card
+without a name stops the import (the line it begins on), so nothing is written.
 """
 
 from __future__ import annotations
@@ -59,9 +59,10 @@ def cards(text: str, label: str) -> list[list[str]]:
             if not full:
                 raise PipecliError(f"{label}, line {start}: a vCard without a name (FN or N); nothing was imported")
             company = _split(card.get("ORG", ""), ";")[0].strip()
-            out.append(
-                [full, company, card.get("EMAIL", "").strip(), card.get("TEL", "").strip(), card.get("NOTE", "")]
-            )
+            phone = card.get("TEL", "").strip()
+            if phone[:4].lower() == "tel:":  # vCard 4's `TEL;VALUE=uri:tel:+1-555-0100`: the number, not the URI
+                phone = phone[4:].strip()
+            out.append([full, company, card.get("EMAIL", "").strip(), phone, card.get("NOTE", "")])
             card = None
         elif card is not None and name in ("FN", "N", "ORG", "EMAIL", "TEL", "NOTE") and name not in card:
             card[name] = value if name in ("N", "ORG") else _unescape(value)
