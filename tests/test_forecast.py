@@ -353,7 +353,7 @@ def test_a_bad_forecast_category_is_one_line_and_changes_nothing(cli):
     ids = build(cli)
     before = cli.scalar("SELECT COUNT(*) FROM event")
     result = cli("edit", ids["Y"], "--forecast-category", "maybe", ok=False)
-    assert result.exit_code == 1 and len(result.stderr.strip().splitlines()) == 1
+    assert result.exit_code == 2 and len(result.stderr.strip().splitlines()) == 1  # a fixed set: a usage error
     assert "not one of commit, best, pipeline, omit" in result.stderr
     assert cli.scalar("SELECT COUNT(*) FROM event") == before
 
@@ -380,12 +380,12 @@ def test_a_stage_s_default_category_counts_for_its_deals_without_one(cli):
 
 def test_a_bad_stage_category_is_one_line_and_changes_nothing(cli):
     build(cli)
-    for stage, value, says in (
-        ("Proposal", "maybe", "not one of commit, best, pipeline, omit"),
-        ("won", "commit", "only an open stage has a forecast category"),
+    for stage, value, code, says in (
+        ("Proposal", "maybe", 2, "not one of commit, best, pipeline, omit"),  # a fixed set: a usage error
+        ("won", "commit", 1, "only an open stage has a forecast category"),
     ):
         result = cli("pipeline", "stage", "Sales", stage, "--forecast-category", value, ok=False)
-        assert result.exit_code == 1 and len(result.stderr.strip().splitlines()) == 1
+        assert result.exit_code == code and len(result.stderr.strip().splitlines()) == 1
         assert says in result.stderr
     assert cli.scalar("SELECT COUNT(*) FROM stage WHERE forecast_category IS NOT NULL") == 0
 
