@@ -156,6 +156,9 @@ def test_a_tab_loads_neither_sqlalchemy_nor_pendulum(data):
         ["import", "x.csv", "--from", "excel"],
         ["changes", "--format", "pdf"],
         ["clean", "--format", "pdf"],
+        ["duplicates", "--status", "closed"],
+        ["edit", "1", "--forecast-category", "maybe"],
+        ["pipeline", "stage", "Sales", "Meeting", "--forecast-category", "maybe"],
     ],
 )
 def test_a_value_outside_a_fixed_set_is_a_usage_error_everywhere(data, args):
