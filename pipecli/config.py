@@ -273,12 +273,13 @@ _LOCALE = re.compile(r"[a-z]{2,3}(?:_[A-Z]{2})?")
 
 @dataclasses.dataclass(frozen=True)
 class TopLevel:
-    """The top-level keys: the database, the currency, the default silence limit of `clean`, the month the
+    """The top-level keys: the database, the user's name in history, the currency, the default silence limit of `clean`, the month the
     fiscal year starts (its quarters are the reports' `--period quarter`), the locale
     that writes amounts and dates for people, the order of day and month in typed dates, how long a
     command waits for another one's lock, and for a PostgreSQL server to answer."""
 
     db: str | None = setting(None)
+    user: str | None = setting(None)  # who makes the changes, as history records them (after --as, PIPECLI_USER)
     currency: str = setting("EUR")
     stale_days: int = setting(14, low=1)  # the silence limit of stages that set none
     fiscal_year_start: int = setting(1, low=1, high=12)  # the month (1-12) the fiscal year and its quarters start
