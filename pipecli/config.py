@@ -36,7 +36,7 @@ from pipecli.errors import PipecliError
 _cache: dict[str, tuple[float, dict[str, Any]]] = {}
 _database: dict[str, Any] = {}  # the open database's shared settings, by dotted key (`use_database`)
 
-SHARED_TOP = ("currency", "stale_days")  # top-level keys a team shares
+SHARED_TOP = ("currency", "stale_days", "fiscal_year_start")  # top-level keys a team shares
 SHARED_SECTIONS = ("scoring", "forecast", "clean", "qualification")  # sections a team shares, every key
 
 Spec = TypeVar("Spec")
@@ -273,13 +273,16 @@ _LOCALE = re.compile(r"[a-z]{2,3}(?:_[A-Z]{2})?")
 
 @dataclasses.dataclass(frozen=True)
 class TopLevel:
-    """The top-level keys: the database, the currency, the default silence limit of `clean`, the locale
+    """The top-level keys: the database, the user's name in history, the currency, the default silence limit of `clean`, the month the
+    fiscal year starts (its quarters are the reports' `--period quarter`), the locale
     that writes amounts and dates for people, the order of day and month in typed dates, how long a
     command waits for another one's lock, and for a PostgreSQL server to answer."""
 
     db: str | None = setting(None)
+    user: str | None = setting(None)  # who makes the changes, as history records them (after --as, PIPECLI_USER)
     currency: str = setting("EUR")
     stale_days: int = setting(14, low=1)  # the silence limit of stages that set none
+    fiscal_year_start: int = setting(1, low=1, high=12)  # the month (1-12) the fiscal year and its quarters start
     locale: str | None = setting(None)  # it_IT, fr_FR, en_US...; default from LC_ALL, LC_MONETARY, LANG
     date_order: str | None = setting(None, choices=DATE_ORDERS)  # default: the locale's
     # seconds a command waits for another one's lock before giving up with one line, nothing changed:

@@ -17,7 +17,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection, RowMapping
 
 from pipecli import clock
-from pipecli.errors import NotFound, PipecliError
+from pipecli.errors import NotFound, PipecliError, UsageError
 from pipecli.store import journal
 
 if TYPE_CHECKING:
@@ -114,7 +114,9 @@ def forecast_category(text_: str, crm: bool = False) -> str | None:
     if not folded:
         return None
     if folded not in FORECAST_CATEGORIES:
-        raise PipecliError(f"forecast category {text_!r} is not one of {', '.join(FORECAST_CATEGORIES)}")
+        says = f"forecast category {text_!r} is not one of {', '.join(FORECAST_CATEGORIES)}"
+        # a typed option's value outside a fixed set is a usage error (exit 2); a file's, a row error
+        raise PipecliError(says) if crm else UsageError(says)
     return folded
 
 

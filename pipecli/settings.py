@@ -93,7 +93,7 @@ def _split(key: str) -> tuple[str | None, str]:
     and saying where a personal one belongs."""
     key = key.strip()
     head, dot, rest = key.partition(".")
-    personal = list(config.spec_fields(config.TopLevel).keys() - set(config.SHARED_TOP)) + ["user"]
+    personal = list(config.spec_fields(config.TopLevel).keys() - set(config.SHARED_TOP))
     if (not dot and key in personal) or (dot and head in PERSONAL_SECTIONS):
         raise ConfigError(
             f"{key} is a personal setting: set it in your config file ({config.path()}), not the database"

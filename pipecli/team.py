@@ -21,7 +21,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from pipecli import clock, pipelines
-from pipecli.errors import NotFound, PipecliError
+from pipecli.errors import NotFound, PipecliError, UsageError
 from pipecli.store import access, journal
 
 SQLITE = (
@@ -103,7 +103,7 @@ def add(
     who = access.quoted(name)
     role = role.strip().lower()
     if role not in access.ROLES:
-        raise PipecliError(f"--role must be one of {', '.join(access.ROLES)}, not {role!r}")
+        raise UsageError(f"--role must be one of {', '.join(access.ROLES)}, not {role!r}")  # a fixed set: exit 2
     if conn.execute(text("SELECT 1 FROM team_member WHERE role_name = :n"), {"n": name}).first():
         raise PipecliError(f"{name} is already a member of the team (see `pipecli team list`)")
     ids = [pipelines.get_pipeline(conn, p.strip())["id"] for p in pipeline_names or [] if p.strip()]

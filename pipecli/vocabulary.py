@@ -55,3 +55,7 @@ IMPORT_PROFILES = ("csv", "pipedrive", "hubspot", "salesforce", "zoho", "odoo")
 
 # the forecast's win probabilities (`forecast --probabilities`)
 PROBABILITY_MODES = ("auto", "stage", "history", "learned")
+
+# `clean --rules`: the rules of `clean` by group (`reports.clean` judges them), reported in this order
+CLEAN_GROUPS = {"stale": ("silent", "stuck", "overdue"), "hygiene": ("incomplete", "no-next-step", "duplicate")}
+CLEAN_RULES = tuple(rule for rules in CLEAN_GROUPS.values() for rule in rules)

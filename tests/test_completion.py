@@ -101,6 +101,20 @@ def test_fixed_sets_complete_from_the_vocabulary(data):
     assert bash(data.db, "pipecli import x.csv --from h") == ["hubspot"]
 
 
+def test_clean_rules_complete_each_word_of_the_list_and_a_bad_one_is_a_usage_error(data):
+    every = ["stale", "hygiene", "all", "silent", "stuck", "overdue", "incomplete", "no-next-step", "duplicate"]
+    assert bash(data.db, "pipecli clean --rules ") == every
+    assert bash(data.db, "pipecli clean --rules stale,h") == ["stale,hygiene"]
+    assert bash(data.db, "pipecli clean --check --rules silent,d") == ["silent,duplicate"]
+    before = data.every_row()
+    result = data("clean", "--rules", "stale,stail", ok=False)
+    assert result.exit_code == 2, result.output  # as every other fixed set's bad value
+    assert result.stderr.splitlines() == [
+        f"pipecli: --rules: 'stail' is not a rule or group (known: {', '.join(every)})"
+    ]
+    assert data.every_row() == before
+
+
 @pytest.mark.sqlite_only
 def test_a_tab_without_a_database_offers_nothing_and_creates_nothing(tmp_path):
     missing = tmp_path / "typo.db"
@@ -142,6 +156,9 @@ def test_a_tab_loads_neither_sqlalchemy_nor_pendulum(data):
         ["import", "x.csv", "--from", "excel"],
         ["changes", "--format", "pdf"],
         ["clean", "--format", "pdf"],
+        ["duplicates", "--status", "closed"],
+        ["edit", "1", "--forecast-category", "maybe"],
+        ["pipeline", "stage", "Sales", "Meeting", "--forecast-category", "maybe"],
     ],
 )
 def test_a_value_outside_a_fixed_set_is_a_usage_error_everywhere(data, args):

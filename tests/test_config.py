@@ -32,7 +32,7 @@ def refused(cli, tmp_path, toml: str, *args: str) -> str:
         (
             "colour = 1\n",
             ["list"],
-            "colour is not a setting (known: db, currency, stale_days, locale, date_order, lock_wait, connect_timeout)",
+            "colour is not a setting (known: db, user, currency, stale_days, fiscal_year_start, locale, date_order, lock_wait, connect_timeout)",
         ),
         ("currency = 12\n", ["list"], "currency must be text, not 12"),
         ('[scoring]\nhot_threshold = "high"\n', ["list", "--hot"], "[scoring] hot_threshold must be a number"),

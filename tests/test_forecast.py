@@ -166,6 +166,28 @@ def test_periods_week_and_quarter(cli):
     assert w["later"]["deals"] == 4
 
 
+def test_quarters_follow_the_fiscal_year_start_setting(cli):
+    """With the fiscal year starting in December, the quarters are Sep-Nov and Dec-Feb: Y (expected 11-30)
+    and W (its date passed) stay in the current one; X (12-10) and V (no date: December, by its stage's
+    timing, as in the calendar's 2026-Q4) move to the next, with Z (2027-01-15), which the calendar put in
+    2027-Q1."""
+    build(cli)
+    cli("settings", "set", "fiscal_year_start", "12")
+    q = run(cli, "--period", "quarter", "--periods", "2", "--probabilities", "stage", "--runs", "500")
+    shown = [(p["period"], p["start"], p["end"], p["deals"], p["value"]) for p in q["periods"]]
+    assert shown == [
+        ("FY2026-Q4", "2026-09-01", "2026-11-30", 2, 3000 + 500),  # the fiscal year Dec 2025 - Nov 2026
+        ("FY2027-Q1", "2026-12-01", "2027-02-28", 3, 1000 + 800 + 2000),
+    ]
+    refused = cli("settings", "set", "fiscal_year_start", "13", ok=False)
+    assert refused.exit_code == 1 and refused.stderr.splitlines() == [
+        "pipecli: setting fiscal_year_start must be between 1 and 12, not 13"
+    ]
+    cli("settings", "unset", "fiscal_year_start")  # back to the calendar quarters
+    q = run(cli, "--period", "quarter", "--periods", "2", "--probabilities", "stage", "--runs", "500")
+    assert [(p["period"], p["deals"]) for p in q["periods"]] == [("2026-Q4", 4), ("2027-Q1", 1)]
+
+
 def test_velocity_cross_check(cli):
     build(cli)
     data = run(cli, "--probabilities", "stage", "--runs", "500")
@@ -331,7 +353,7 @@ def test_a_bad_forecast_category_is_one_line_and_changes_nothing(cli):
     ids = build(cli)
     before = cli.scalar("SELECT COUNT(*) FROM event")
     result = cli("edit", ids["Y"], "--forecast-category", "maybe", ok=False)
-    assert result.exit_code == 1 and len(result.stderr.strip().splitlines()) == 1
+    assert result.exit_code == 2 and len(result.stderr.strip().splitlines()) == 1  # a fixed set: a usage error
     assert "not one of commit, best, pipeline, omit" in result.stderr
     assert cli.scalar("SELECT COUNT(*) FROM event") == before
 
@@ -358,12 +380,12 @@ def test_a_stage_s_default_category_counts_for_its_deals_without_one(cli):
 
 def test_a_bad_stage_category_is_one_line_and_changes_nothing(cli):
     build(cli)
-    for stage, value, says in (
-        ("Proposal", "maybe", "not one of commit, best, pipeline, omit"),
-        ("won", "commit", "only an open stage has a forecast category"),
+    for stage, value, code, says in (
+        ("Proposal", "maybe", 2, "not one of commit, best, pipeline, omit"),  # a fixed set: a usage error
+        ("won", "commit", 1, "only an open stage has a forecast category"),
     ):
         result = cli("pipeline", "stage", "Sales", stage, "--forecast-category", value, ok=False)
-        assert result.exit_code == 1 and len(result.stderr.strip().splitlines()) == 1
+        assert result.exit_code == code and len(result.stderr.strip().splitlines()) == 1
         assert says in result.stderr
     assert cli.scalar("SELECT COUNT(*) FROM stage WHERE forecast_category IS NOT NULL") == 0
 

@@ -112,6 +112,22 @@ def test_as_names_the_author(tmp_path, monkeypatch):
     assert cli("--as", " ", "list", ok=False).exit_code == 2
 
 
+def test_config_user_names_the_author_after_pipecli_user(cli, monkeypatch, tmp_path):
+    """The config file's `user` (as `--as` and the README say) was refused as "not a setting", so every
+    command failed once it was set."""
+    import os
+
+    monkeypatch.delenv("PIPECLI_USER", raising=False)
+    Path(os.environ["PIPECLI_CONFIG"]).write_text('user = "giulia"\n')
+    lead = int(cli("add-lead", "A").stdout)
+    cli("log", lead, "call")
+    monkeypatch.setenv("PIPECLI_USER", "marco")
+    cli("edit", lead, "--value", "1")  # the environment wins over the file (--as over both: checked above)
+    assert [r["who"] for r in changes(cli, lead)] == ["giulia"] * 3 + ["marco"]
+    refused = cli("settings", "set", "user", "bob", ok=False)  # personal: not for the database
+    assert refused.exit_code == 1 and "user is a personal setting" in refused.stderr
+
+
 def test_list_mine_is_the_current_users_leads(cli, monkeypatch):
     cli("add-lead", "A", "--owner", "marco")
     cli("add-lead", "B", "--owner", "giulia")

@@ -72,5 +72,5 @@ def test_crm_spellings_are_the_import_s_only(cli, tmp_path):
     cli("import", write(tmp_path, "crm.csv", rows))
     assert categories(cli) == [("Anna", "omit"), ("Bob", None)]
     refused = cli("edit", "1", "--forecast-category", "closed", ok=False)
-    assert refused.exit_code == 1 and "is not one of commit, best, pipeline, omit" in refused.stderr
+    assert refused.exit_code == 2 and "is not one of commit, best, pipeline, omit" in refused.stderr
     assert categories(cli)[0] == ("Anna", "omit")

@@ -178,3 +178,26 @@ def test_add_lead_initialises_an_empty_postgresql_database(pg_url):
     assert result.exit_code == 0, result.output
     assert result.stderr.startswith("created a new database at postgresql://")
     assert "Anna Rossi" in run("--db", pg_url, "list", "--format", "csv").stdout
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["sqlite:///{tmp}/p.db", "sqlite:////{tmp}/p.db", "mysql://seller:s3cret@localhost/sales", "http://localhost/p.db"],
+)
+@pytest.mark.parametrize("command", [["list"], ["add-lead", "Anna"], ["db", "init"]], ids=" ".join)
+def test_a_url_that_is_not_postgresql_is_one_line_and_creates_nothing(tmp_path, monkeypatch, url, command):
+    """A sqlite:// URL was an internal error (exit 70) and mysql:// said the PostgreSQL driver was missing
+    while it was installed: pipecli takes a SQLite file's path or a postgresql:// URL, and says so."""
+    from pipecli.cli import app
+
+    monkeypatch.chdir(tmp_path)  # a relative sqlite:///{tmp} path would land here
+    url = url.format(tmp=str(tmp_path).lstrip("/"))
+    result = CliRunner().invoke(app, ["--db", url, *command])
+    assert result.exit_code == 1, result.output
+    shown = url.replace(":s3cret@", ":***@")
+    assert result.stderr.splitlines() == [
+        f"pipecli: cannot use database URL {shown}: name a SQLite database by its file's path (no sqlite://),"
+        " a PostgreSQL one as postgresql://user@host/db"
+    ]
+    assert result.stdout == ""
+    assert sorted(p.name for p in tmp_path.rglob("*")) == []

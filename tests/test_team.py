@@ -272,6 +272,10 @@ def test_team_add_list_remove(pg_team):
     )
     again = owner("team", "add", t.anna, "--role", "seller", ok=False)
     assert again.exit_code == 1 and "already a member" in again.stderr
+    boss = owner("team", "add", "eve_nobody", "--role", "boss", ok=False)
+    assert boss.exit_code == 2, boss.output  # a fixed set's bad value is a usage error, as on every command
+    assert boss.stderr.splitlines() == ["pipecli: --role must be one of seller, manager, admin, not 'boss'"]
+    assert owner.scalar("SELECT COUNT(*) FROM pg_roles WHERE rolname = 'eve_nobody'") == 0
     bad = owner("team", "add", "Robert'); DROP TABLE lead; --", "--role", "seller", ok=False)
     assert bad.exit_code == 1 and "cannot be a team member's database role" in bad.stderr
     refused = t.as_(t.anna)("team", "add", "eve_nobody", "--role", "admin", ok=False)

@@ -45,6 +45,7 @@ def clean(
         typer.Option(
             "--rules",
             metavar="GROUPS|RULES",
+            autocompletion=complete.clean_rules,
             help="What to judge: stale (silent, stuck, overdue; the default), hygiene (incomplete, no-next-step, "
             "duplicate), all, or rules by name, comma-separated: --rules stale,hygiene.",
         ),

@@ -205,3 +205,14 @@ def sources(ctx: typer.Context, incomplete: str) -> Candidates:
     from pipecli.store import quick
 
     return [_as_typed(v, incomplete) for v in quick.values(_target(ctx), "source", incomplete)]
+
+
+def clean_rules(ctx: typer.Context, incomplete: str) -> Candidates:
+    """Candidates for `clean --rules`, a comma-separated list: the groups, `all` and the rules, for the word
+    after the last comma (`stale,hy<TAB>` gives `stale,hygiene`)."""
+    # the fixed words only (the vocabulary imports nothing)
+    from pipecli.vocabulary import CLEAN_GROUPS, CLEAN_RULES
+
+    done, _, typed = incomplete.rpartition(",")
+    head = done + "," if done else ""
+    return [head + w for w in _matching([*CLEAN_GROUPS, "all", *CLEAN_RULES], typed)]

@@ -135,8 +135,10 @@ class Context:
 
         # the journal (and its config read) only when a command opens the store
         from pipecli.store.journal import Invocation, Journal
+        from pipecli.store.target import redact
 
-        command = " ".join(shlex.quote(a) for a in ["pipecli", *self.argv])
+        # everyone who may read the lead reads its command line: a URL's password (`--db`, a mailbox) stays out
+        command = " ".join(shlex.quote(redact(a)) for a in ["pipecli", *self.argv])
         return Journal(Invocation.current(command, self.actor))
 
     def close(self) -> None:

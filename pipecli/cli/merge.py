@@ -6,7 +6,18 @@ from typing import Annotated
 
 import typer
 
-from pipecli.cli.common import FormatOpt, LeadArg, PipelineOpt, RawOpt, YesOpt, confirm, resolve_lead, store
+from pipecli import vocabulary
+from pipecli.cli.common import (
+    FormatOpt,
+    LeadArg,
+    PipelineOpt,
+    RawOpt,
+    YesOpt,
+    confirm,
+    one_of,
+    resolve_lead,
+    store,
+)
 
 
 def merge(
@@ -57,7 +68,10 @@ def merge(
 
 def duplicates(
     pipeline: PipelineOpt = None,
-    status: Annotated[str | None, typer.Option(help="Only leads with this status: open, won or lost.")] = None,
+    status: Annotated[
+        one_of(vocabulary.STATUSES) | None,
+        typer.Option(case_sensitive=False, help="Only leads with this status: open, won or lost."),
+    ] = None,
     fmt: FormatOpt = "table",
     raw: RawOpt = False,
 ) -> None:

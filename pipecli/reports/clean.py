@@ -48,16 +48,17 @@ from pipecli import clock, config, identity, pipelines
 from pipecli.activities import engaging_sql
 from pipecli.clock import DAY
 from pipecli.config import setting
-from pipecli.errors import NotFound, PipecliError
+from pipecli.errors import NotFound, UsageError
 from pipecli.reports.state import percentile
 from pipecli.store.sql import case as sql_case
 from pipecli.store.sql import fetch_rows
+from pipecli.vocabulary import CLEAN_GROUPS, CLEAN_RULES
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
 
-RULES = ("silent", "stuck", "overdue", "incomplete", "no-next-step", "duplicate")
-GROUPS = {"stale": ("silent", "stuck", "overdue"), "hygiene": ("incomplete", "no-next-step", "duplicate")}
+RULES = CLEAN_RULES
+GROUPS = CLEAN_GROUPS
 GROUP_OF = {rule: group for group, rules in GROUPS.items() for rule in rules}
 ACTS_ON = GROUPS["stale"]  # the findings --close-lost and --archive may act on
 
@@ -77,7 +78,7 @@ def choose_rules(spec: str | None) -> tuple[str, ...]:
             chosen.update(RULES)
         else:
             known = ", ".join([*GROUPS, "all", *RULES])
-            raise PipecliError(f"--rules: {word!r} is not a rule or group (known: {known})")
+            raise UsageError(f"--rules: {word!r} is not a rule or group (known: {known})")
     return tuple(r for r in RULES if r in chosen)
 
 

@@ -42,7 +42,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from sqlalchemy import text
 
-from pipecli import clock
+from pipecli import clock, config
 from pipecli.clock import DAY
 from pipecli.reports.periods import next_start, period_start
 
@@ -87,13 +87,15 @@ def sample_from(conn: Connection, rel: str, step: int, seek: bool) -> tuple[str,
     return f"{pick} {join} {rel} l ON l.id = s.id", "1 = 1"
 
 
-def period_index(day: _dt.date, period: str) -> int:
-    """Return a calendar period's ordinal (months and quarters since year 0, ISO-week Mondays since day 1),
-    so that the difference of two is the number of periods between them."""
+def period_index(day: _dt.date, period: str, fiscal_start: int | None = None) -> int:
+    """Return a period's ordinal (months and fiscal quarters since year 0, ISO-week Mondays since day 1),
+    so that the difference of two is the number of periods between them; quarters begin in month
+    `fiscal_start` (default: the `fiscal_year_start` setting, read here: a loop reads it once and passes it)."""
     if period == "week":
         return (day.toordinal() - 1) // 7
     if period == "quarter":
-        return day.year * 4 + (day.month - 1) // 3
+        first = config.top().fiscal_year_start if fiscal_start is None else fiscal_start
+        return (day.year * 12 + day.month - first) // 3
     return day.year * 12 + day.month - 1
 
 
@@ -203,8 +205,9 @@ def win_by_window(
 def slip_shares(rows: Iterable[Sequence[_dt.date]], period: str) -> dict[int, float]:
     """Return {periods late: share} from (expected close date, closed day) pairs of won deals."""
     counts: dict[int, int] = {}
+    first = config.top().fiscal_year_start
     for expected, closed in rows:
-        d = period_index(closed, period) - period_index(expected, period)
+        d = period_index(closed, period, first) - period_index(expected, period, first)
         counts[d] = counts.get(d, 0) + 1
     total = sum(counts.values())
     return {d: n / total for d, n in sorted(counts.items())} if total else {}

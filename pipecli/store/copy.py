@@ -18,7 +18,7 @@ from pipecli.errors import PipecliError
 from pipecli.store import access, schema
 from pipecli.store.db import Store
 from pipecli.store.sql import SCHEMA_LOCK, serialise
-from pipecli.store.target import is_url, redact
+from pipecli.store.target import POSTGRESQL_SCHEMES, is_url, redact
 
 BATCH = 5000
 
@@ -90,7 +90,7 @@ def migrate_to(source_store: Store, target_url: str) -> list[dict[str, Any]]:
             f"migrate-to needs a database URL (postgresql://user@host/db), not {target_url!r}; "
             "to copy a SQLite file use `pipecli backup FILE`"
         )
-    if not target_url.startswith(("postgresql://", "postgres://", "postgresql+psycopg://")):
+    if not target_url.startswith(POSTGRESQL_SCHEMES):
         raise PipecliError(
             f"migrate-to copies into PostgreSQL only (postgresql://user@host/db), not {redact(target_url)}"
         )

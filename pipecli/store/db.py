@@ -53,7 +53,7 @@ from pipecli.store.faults import kill_point
 from pipecli.store.files import create_private_file, describe_file
 from pipecli.store.journal import KEY, Journal
 from pipecli.store.sql import serialise
-from pipecli.store.target import is_url, redact, role_of
+from pipecli.store.target import is_url, redact, role_of, unusable_url
 
 BUSY_TIMEOUT_SECONDS = 30  # the journal-mode switches' and backup's wait; a command's is config `lock_wait`
 RETRIES = 5  # attempts of a PostgreSQL write the server aborted as a serialisation failure or deadlock
@@ -197,6 +197,9 @@ class Store:
     def _make_engine(self) -> Engine:
         if not self.is_sqlite:
             url = self.target
+            unusable = unusable_url(url)
+            if unusable:  # sqlite:///x, mysql://...: refused before SQLAlchemy looks for a driver
+                raise PipecliError(unusable)
             for prefix in ("postgresql://", "postgres://"):
                 if url.startswith(prefix):
                     url = "postgresql+psycopg://" + url[len(prefix) :]

@@ -13,10 +13,23 @@ from pathlib import Path
 
 from pipecli import config
 
+POSTGRESQL_SCHEMES = ("postgresql://", "postgres://", "postgresql+psycopg://")  # the URLs pipecli connects to
+
 
 def is_url(target: str) -> bool:
     """Return True when `target` is a database URL (postgresql://...) rather than a file path."""
     return "://" in target
+
+
+def unusable_url(target: str) -> str | None:
+    """Return why database URL `target` cannot be used (sqlite:///x, mysql://...: it is not PostgreSQL's),
+    or None when it can."""
+    if target.startswith(POSTGRESQL_SCHEMES):
+        return None
+    return (
+        f"cannot use database URL {redact(target)}: name a SQLite database by its file's path (no sqlite://),"
+        " a PostgreSQL one as postgresql://user@host/db"
+    )
 
 
 def resolve_target(cli_db: str | None = None) -> str:

@@ -29,3 +29,26 @@ def test_password_never_in_messages(url, secret):
     assert result.exit_code == 1
     assert secret not in result.stderr and secret not in result.stdout
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_the_journal_keeps_a_database_urls_password_out_of_every_sellers_view(pg_url):
+    """Every command line is journalled, and everyone who may see a lead reads it (`history`, `undo --list`):
+    the password of a `--db` URL must not be stored there (the test server trusts local connections, so a
+    URL carrying one still connects)."""
+    import json
+
+    from conftest import Cli
+    from sqlalchemy.engine import make_url
+
+    url = make_url(pg_url).set(password="s3cret").render_as_string(hide_password=False)
+    cli = Cli(url)
+    lead = cli("add-lead", "Anna Rossi").stdout.strip()
+    cli("log", lead, "call", "--note", "intro")
+    history = json.loads(cli("history", lead, "--format", "json").stdout)
+    commands = [row["command"] for row in history]
+    assert len(commands) == 3  # created, stage, the call
+    assert all("s3cret" not in c and c.startswith("pipecli --db 'postgresql://pipecli:***@") for c in commands)
+    listed = cli("undo", "--list", "--format", "json").stdout
+    assert "s3cret" not in listed and ":***@" in listed
+    stored = [command for (command,) in cli.sql("SELECT command FROM journal")]
+    assert len(stored) == 2 and not any("s3cret" in c for c in stored)
