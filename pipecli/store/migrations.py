@@ -20,7 +20,7 @@ from pipecli.store import access, sql
 from pipecli.store.matchkeys import MATCH_COLUMNS, match_columns
 from pipecli.store.target import redact
 
-LATEST = 16
+LATEST = 17
 APPLICATION_ID = 0x70697065  # "pipe": marks a SQLite file as pipecli's (PRAGMA application_id)
 
 
@@ -246,6 +246,24 @@ def m016_event_as_of(conn: Connection) -> None:
     _create_missing(conn)
 
 
+def m017_owner_index_and_no_passwords(conn: Connection) -> None:
+    """v16 -> v17: `ix_lead_owner` (a TAB on `--owner`, a seller's own leads under PostgreSQL's policies), and
+    the command lines journalled before pipecli kept URL passwords out of them scrubbed: everyone who may
+    read a lead reads its history's command lines (each word as `target.redact` writes it)."""
+    import shlex  # only for this step
+
+    _create_missing(conn)
+    rows = conn.execute(text("SELECT id, command FROM journal WHERE command LIKE '%://%'")).all()
+    for entry, command in rows:
+        try:
+            words = shlex.split(command)
+        except ValueError:  # not as pipecli quoted it: each blank-separated word instead
+            words = command.split(" ")
+        if any(redact(w) != w for w in words):
+            clean = " ".join(shlex.quote(redact(w)) for w in words)
+            conn.execute(text("UPDATE journal SET command = :c WHERE id = :i"), {"c": clean, "i": entry})
+
+
 STEPS = {
     2: m002_followups_scores_extras,
     3: m003_fewer_narrower_indexes,
@@ -260,6 +278,7 @@ STEPS = {
     14: m014_faster_policies,
     15: m015_event_journal_leads,
     16: m016_event_as_of,
+    17: m017_owner_index_and_no_passwords,
 }
 
 

@@ -120,6 +120,9 @@ class Lead(SQLModel, table=True):
         Index("ix_lead_match_email", "match_email", **_where("match_email IS NOT NULL")),
         Index("ix_lead_match_phone", "match_phone", **_where("match_phone IS NOT NULL")),
         Index("ix_lead_match_company", "match_company", **_where("match_company IS NOT NULL")),
+        # the owners a TAB offers, most used first (`quick.values`: a scan of this, not of the table), and a
+        # seller's own leads under PostgreSQL's row-level security; since schema 17
+        Index("ix_lead_owner", "owner", **_where("owner IS NOT NULL")),
     )
 
     id: int | None = Field(default=None, primary_key=True)
