@@ -236,34 +236,34 @@ def render_report(report, fmt: str, owner: str | None, historic: bool) -> None:
     text = formats.neutralise
     head = text(summary(report, owner, historic))
     if fmt in ("csv", "json"):
-        output.render(report.rows, clean_columns(), fmt)
+        output.render([vars(r) for r in report.rows], clean_columns(), fmt)
         return
     if fmt in ("table", "markdown"):
         if not report.rows:
             output.line(head)
             return
-        output.render(report.rows, clean_columns(), fmt, title=head)
+        output.render([vars(r) for r in report.rows], clean_columns(), fmt, title=head)
         return
     code = currency()
     prices: dict[int, str] = {}  # values repeat across rows: format each once
     lines = [head]
     rule = None
     for r in report.rows:
-        if r["rule"] != rule:
-            rule = r["rule"]
+        if r.rule != rule:
+            rule = r.rule
             lines += ["", f"{rule} ({report.counts[rule]})"]
-        facts = f"  #{r['lead_id']} {text(r['name'])} · {text(r['stage'])}"
-        value = r["value_minor"]
+        facts = f"  #{r.lead_id} {text(r.name)} · {text(r.stage)}"
+        value = r.value_minor
         if value is not None:
             if value not in prices:
                 prices[value] = formats.money_text(value, code)
             facts += f" · {prices[value]}"
-        if r["owner"]:
-            facts += f" · {text(r['owner'])}"
+        if r.owner:
+            facts += f" · {text(r.owner)}"
         lines.append(facts)
-        lines.append(f"      {text(r['why'])}")
-        if r.get("original_id") is not None:
-            lines.append(f"      merge: {views.merge_command(r['original_id'], r['lead_id'])}")
+        lines.append(f"      {text(r.why)}")
+        if r.original_id is not None:
+            lines.append(f"      merge: {views.merge_command(r.original_id, r.lead_id)}")
     output.line("\n".join(lines))  # each value escaped on its own: a line break in a name forges no line
 
 

@@ -378,29 +378,39 @@ def forecast_(
             data = bt.backtest(
                 conn, pipeline, period, date(from_, "--from"), date(to, "--to"), runs, seed, probabilities or "auto"
             )
+        period_rows = [_fields(r) for r in data.periods]
+        scores = [_fields(x) for x in data.forecasters]
         if fmt == "json":
-            keys = ("pipeline", "period", "runs", "seed", "probabilities", "history_periods", "period_count")
-            out = {k: data[k] for k in keys}
-            out["deals_per_period"] = data["deals_per_period"]
-            out["best"] = data["best"]
-            out["verdict"] = data["verdict"]
-            out["periods"] = _records(data["periods"], _backtest_columns())
-            out["forecasters"] = _records(data["forecasters"], _score_columns())
-            output.write_json(out)
+            output.write_json(
+                {
+                    "pipeline": data.pipeline,
+                    "period": data.period,
+                    "runs": data.runs,
+                    "seed": data.seed,
+                    "probabilities": data.probabilities,
+                    "history_periods": data.history_periods,
+                    "period_count": data.period_count,
+                    "deals_per_period": data.deals_per_period,
+                    "best": data.best,
+                    "verdict": data.verdict,
+                    "periods": _records(period_rows, _backtest_columns()),
+                    "forecasters": _records(scores, _score_columns()),
+                }
+            )
             return
         output.render(
-            data["periods"],
+            period_rows,
             _backtest_columns(),
             fmt,
-            title=f"Backtest: {formats.neutralise(data['pipeline'])} by {period}",
+            title=f"Backtest: {formats.neutralise(data.pipeline)} by {period}",
         )
         if fmt == "table":
             output.line(
-                f"\n{data['period_count']} {period}s backtested, {data['history_periods']} {period}s of history before"
-                f" the first, {data['deals_per_period']:.1f} open deals per {period}; probabilities: {data['probabilities']}"
+                f"\n{data.period_count} {period}s backtested, {data.history_periods} {period}s of history before"
+                f" the first, {data.deals_per_period:.1f} open deals per {period}; probabilities: {data.probabilities}"
             )
-            output.render(data["forecasters"], _score_columns(), "table")
-            output.line(data["verdict"])
+            output.render(scores, _score_columns(), "table")
+            output.line(data.verdict)
         return
     with store().read() as conn:
         result = forecast.forecast(
