@@ -15,24 +15,23 @@ import datetime as dt
 
 import pytest
 
-from pipecli.cli import clean as cli_clean
-from pipecli.cli import reports as cli_reports
+from pipecli.cli import views_reports as views
 from pipecli.reports import backtest, clean, forecast, metrics, sizing
 from tests.test_forecast import build_monthly
 from tests.test_metrics import build
 
 COLUMNS_AND_RESULTS = [
-    (cli_reports._summary_columns(), metrics.Metrics),
-    (cli_reports._stage_columns(), metrics.MetricsStage),
-    (cli_reports._stage_columns(times=False), metrics.FunnelStage),
-    (cli_reports._source_columns(), metrics.SourceCount),
-    (cli_reports._size_columns(), sizing.Sizing),
-    (cli_reports._size_stage_columns(), sizing.StageNeed),
-    (cli_reports._period_columns(), forecast.Period),
-    (cli_reports._probability_columns(), forecast.StageProbability),
-    (cli_reports._backtest_columns(), backtest.BacktestPeriod),
-    (cli_reports._score_columns(), backtest.ForecasterScore),
-    (cli_clean.clean_columns(), clean.Finding),
+    (views.SUMMARY_COLUMNS, metrics.Metrics),
+    (views.STAGE_COLUMNS, metrics.MetricsStage),
+    (views.FUNNEL_COLUMNS, metrics.FunnelStage),
+    (views.SOURCE_COLUMNS, metrics.SourceCount),
+    (views.SIZE_COLUMNS, sizing.Sizing),
+    (views.SIZE_STAGE_COLUMNS, sizing.StageNeed),
+    (views.PERIOD_COLUMNS, forecast.Period),
+    (views.PROBABILITY_COLUMNS, forecast.StageProbability),
+    (views.BACKTEST_COLUMNS, backtest.BacktestPeriod),
+    (views.SCORE_COLUMNS, backtest.ForecasterScore),
+    (views.CLEAN_COLUMNS, clean.Finding),
 ]
 
 

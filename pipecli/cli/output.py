@@ -158,6 +158,20 @@ def render(
         _plain_table(cells, columns, title, out)
 
 
+def defusing() -> bool:
+    """Return True when CSV text cells are defused (`formats.defuse`): the command has a `--raw` option
+    and it was not given."""
+    return current().defuse_csv
+
+
+def write_csv(rows: Iterable[Sequence[str]]) -> None:
+    """Write rows of CSV cells, already in their CSV form (the header row first), to stdout."""
+    # on use: --version and every message go through this module
+    import csv
+
+    csv.writer(current().stdout, lineterminator="\n").writerows(rows)
+
+
 def _plain_table(cells: list[list[str]], columns: Sequence[Column], title: str | None, stream: IO[str]) -> None:
     # on use: --version and every message go through this module
     from rich.cells import cell_len
