@@ -75,13 +75,7 @@ SOURCE_COLUMNS: Columns = (Column("source"), Column("new_leads", "new leads", ki
 def long_csv(parts: Sequence[tuple[str, Sequence[Row], Sequence[Column]]]) -> None:
     """Write several record lists as one CSV: section, row label, figure, value (the label is the first
     column's value, none for the summary)."""
-    currency = output.currency()
-    defusing = output.defusing()  # a stage or source named =HYPERLINK(...) stays text (--raw: as is)
-
-    def cell(value: Any, kind: str) -> str:
-        text = formats.csv_value(value, kind, currency)
-        return formats.defuse(text) if defusing and kind == "text" else text
-
+    cell = output.csv_cells()  # a stage or source named =HYPERLINK(...) stays text (--raw: as is)
     rows = [["section", "item", "figure", "value"]]
     for section, records, columns in parts:
         label = columns[0] if section != "summary" else None
