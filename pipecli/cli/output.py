@@ -348,6 +348,16 @@ def render_record(record: Mapping[str, Any], columns: Sequence[Column], fmt: str
     write("".join(f"{line}\n" for line in lines))
 
 
+def write_stream(rows: Iterable[Mapping[str, Any]], columns: list[Column], fmt: str, *, raw: bool = False) -> int:
+    """Write records one at a time to stdout as csv, json or jsonl in the invocation's currency (an
+    export: `formats.write_stream`, every CSV cell a spreadsheet would run defused unless `raw`); return
+    how many."""
+    # on use: --version and every message go through this module
+    from pipecli import formats
+
+    return formats.write_stream(rows, columns, fmt, current().stdout, currency(), raw=raw)
+
+
 def write_json(data: Any) -> None:
     """Write any JSON-ready structure to stdout (values unchanged: JSON escapes what it must)."""
     # on use: --version and every message go through this module
