@@ -29,7 +29,8 @@ def open_value(cli) -> Decimal:
 def test_csv_defuses_its_text_cells_unless_raw(cli, monkeypatch):
     """`changes --format csv` is the waterfall: its steps (`+ created`, `- won`) are text a spreadsheet would
     run as formulas, so they are defused as every other CSV's text (`output.csv_cells`), amounts are not;
-    `--raw` writes them as they are. A stage and an owner named as formulas appear in no cell undefused."""
+    `--raw` writes them as they are. The deals here sit in a stage and with an owner named as formulas: the
+    waterfall names neither, and no cell starts with = + or @."""
     formula = '=HYPERLINK("http://x.example","x")'
     cli("pipeline", "add-stage", "Sales", formula)
     monkeypatch.setenv("PIPECLI_NOW", "2026-11-01 09:00")
