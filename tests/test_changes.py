@@ -3,6 +3,8 @@ open value was read at the window's start, plus close-date and stage movement an
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from decimal import Decimal
 
@@ -22,6 +24,31 @@ def open_value(cli) -> Decimal:
     """Return the open value `list` shows now (the reference the report must agree with)."""
     rows = json.loads(cli("list", "--status", "open", "--format", "json").stdout)
     return sum((Decimal(str(r["value"])) for r in rows if r["value"] is not None), Decimal(0))
+
+
+def test_csv_defuses_its_text_cells_unless_raw(cli, monkeypatch):
+    """`changes --format csv` is the waterfall: its steps (`+ created`, `- won`) are text a spreadsheet would
+    run as formulas, so they are defused as every other CSV's text (`output.csv_cells`), amounts are not;
+    `--raw` writes them as they are. The deals here sit in a stage and with an owner named as formulas: the
+    waterfall names neither, and no cell starts with = + or @."""
+    formula = '=HYPERLINK("http://x.example","x")'
+    cli("pipeline", "add-stage", "Sales", formula)
+    monkeypatch.setenv("PIPECLI_NOW", "2026-11-01 09:00")
+    won = int(cli("add-lead", "A", "--value", "1000", "--owner", formula).stdout)
+    monkeypatch.setenv("PIPECLI_NOW", "2026-11-10 09:00")
+    cli("add-lead", "B", "--value", "250.50", "--owner", formula, "--stage", formula)  # created: +250.50
+    cli("move", won, "won")  # -1000
+    defused = list(csv.reader(io.StringIO(cli("changes", "--since", "7d", "--format", "csv").stdout)))
+    raw = list(csv.reader(io.StringIO(cli("changes", "--since", "7d", "--format", "csv", "--raw").stdout)))
+    assert raw == [
+        ["step", "value", "deals"],
+        ["open at start", "1000.00", ""],
+        ["+ created", "250.50", "1"],
+        ["- won", "-1000.00", "1"],
+        ["open at end", "250.50", ""],
+    ]
+    assert defused == [[("'" + row[0]) if row[0][:1] in "+-" else row[0], *row[1:]] for row in raw]
+    assert not any(cell.startswith(("=", "+", "@")) for row in defused for cell in row)
 
 
 def test_a_hand_built_week(cli, monkeypatch):

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import os
 import subprocess
@@ -396,6 +398,17 @@ def test_formats(cli):
     assert md[0].startswith("1 stale deal worth €1,000.00 in Sales")
     assert md[2].startswith("| id | name | rule |") and md[4].startswith(f"| {lead} | Quiet | silent |")
     assert cli("clean", "--format", "xml", ok=False).exit_code == 2
+
+
+def test_csv_defuses_a_formula_in_a_text_cell_unless_raw(cli):
+    """A name or owner a spreadsheet would run (= + - @) gets a leading apostrophe in the CSV (the one rule
+    of `output.csv_cells`); ids and amounts do not; `--raw` writes them as stored."""
+    name, owner = "@SUM(A1)", "=cmd|' /C calc'!A0"
+    lead = add(cli, name, "2026-11-01", email="sum@example.com", **{"--owner": owner})
+    defused = list(csv.reader(io.StringIO(cli("clean", "--format", "csv").stdout)))[1]
+    raw = list(csv.reader(io.StringIO(cli("clean", "--format", "csv", "--raw").stdout)))[1]
+    assert defused[:4] == [str(lead), "'" + name, "silent", "stale"] and raw[:4] == [str(lead), name, "silent", "stale"]
+    assert defused[-3:] == ["1000.00", "'" + owner, "Prospecting"] and raw[-3:] == ["1000.00", owner, "Prospecting"]
 
 
 def test_owner_filter(cli):

@@ -12,6 +12,8 @@ The history (stages: 1 Prospecting, 2 Contact, 3 Qualification, 4 Meeting, 5 Pro
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import subprocess
 import sys
@@ -182,6 +184,19 @@ def test_csv_and_table(cli):
     assert "stage,Prospecting,reached,7" in lines
     table = cli("metrics").stdout
     assert "win rate: 60.0%" in table and "Prospecting" in table
+
+
+def test_csv_defuses_a_formula_in_a_text_cell_unless_raw(cli):
+    """The long CSV defuses as every CSV table does (`output.csv_cells`): a source named as a formula gets
+    a leading apostrophe; `--raw` writes the cells as stored; every other cell is the same either way."""
+    build(cli)
+    formula = '=HYPERLINK("http://x.example")'
+    cli("add-lead", "H", "--at", "2026-11-21", "--value", "10", "--source", formula)
+    defused = list(csv.reader(io.StringIO(cli("metrics", "--format", "csv").stdout)))
+    raw = list(csv.reader(io.StringIO(cli("metrics", "--format", "csv", "--raw").stdout)))
+    assert ["source", "'" + formula, "new_leads", "1"] in defused and ["source", formula, "new_leads", "1"] in raw
+    assert [row for row in defused if row[1] != "'" + formula] == [row for row in raw if row[1] != formula]
+    assert not any(cell.startswith("=") for row in defused for cell in row)
 
 
 def test_funnel(cli):

@@ -1,7 +1,7 @@
 """The reports' typed results: what the core hands the command line, and the columns that read them.
 
 The core returns frozen dataclasses (`metrics.Metrics`, `metrics.Funnel`, `sizing.Sizing`,
-`forecast.Forecast`, ...); the command
+`forecast.Forecast`, `backtest.Backtest`, `clean.Finding`, ...); the command
 line's column lists name their fields. A field renamed on one side only would print an empty cell (and
 `null` in JSON) without failing anything else, so every column's key is checked against its result's fields
 here, and one result is read in the core on the hand-built history of `test_metrics` (figures worked out
@@ -11,22 +11,27 @@ there: won A €1000, B €3000, G €2500; lost C, D; open E €4000 in Contact
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 
 import pytest
 
-from pipecli.cli import reports as cli_reports
-from pipecli.reports import forecast, metrics, sizing
+from pipecli.cli import views_reports as views
+from pipecli.reports import backtest, clean, forecast, metrics, sizing
+from tests.test_forecast import build_monthly
 from tests.test_metrics import build
 
 COLUMNS_AND_RESULTS = [
-    (cli_reports._summary_columns(), metrics.Metrics),
-    (cli_reports._stage_columns(), metrics.MetricsStage),
-    (cli_reports._stage_columns(times=False), metrics.FunnelStage),
-    (cli_reports._source_columns(), metrics.SourceCount),
-    (cli_reports._size_columns(), sizing.Sizing),
-    (cli_reports._size_stage_columns(), sizing.StageNeed),
-    (cli_reports._period_columns(), forecast.Period),
-    (cli_reports._probability_columns(), forecast.StageProbability),
+    (views.SUMMARY_COLUMNS, metrics.Metrics),
+    (views.STAGE_COLUMNS, metrics.MetricsStage),
+    (views.FUNNEL_COLUMNS, metrics.FunnelStage),
+    (views.SOURCE_COLUMNS, metrics.SourceCount),
+    (views.SIZE_COLUMNS, sizing.Sizing),
+    (views.SIZE_STAGE_COLUMNS, sizing.StageNeed),
+    (views.PERIOD_COLUMNS, forecast.Period),
+    (views.PROBABILITY_COLUMNS, forecast.StageProbability),
+    (views.BACKTEST_COLUMNS, backtest.BacktestPeriod),
+    (views.SCORE_COLUMNS, backtest.ForecasterScore),
+    (views.CLEAN_COLUMNS, clean.Finding),
 ]
 
 
@@ -37,7 +42,7 @@ def test_every_column_reads_a_field_of_its_result(columns, result):
     assert not missing, f"{result.__name__} has no field {missing}"
 
 
-@pytest.mark.parametrize("result", [r for _, r in COLUMNS_AND_RESULTS])
+@pytest.mark.parametrize("result", [r for _, r in COLUMNS_AND_RESULTS] + [backtest.Backtest])
 def test_results_are_frozen(result):
     assert result.__dataclass_params__.frozen
 
@@ -85,3 +90,47 @@ def test_forecast_result_on_the_hand_built_history(cli, db_path):
     assert [s.stage for s in f.stages] == ["Prospecting", "Contact", "Qualification", "Meeting", "Proposal"]
     assert all(s.source == "configured" and s.informed_by is None for s in f.stages)
     assert all(p.target_probability is not None and 0 <= p.target_probability <= 1 for p in f.periods)
+
+
+def test_backtest_result_on_the_monthly_history(cli, db_path):
+    """The backtest's typed result on test_forecast's monthly history: W (€100) won and L lost on the 25th
+    of every month from January; O, €500 in Proposal from 08-10, dated 09-15, still open."""
+    build_monthly(cli)
+    with _open(db_path).read() as conn:
+        b = backtest.backtest(conn, start=dt.date(2026, 7, 1), end=dt.date(2026, 9, 30), runs=200, seed=3)
+    assert isinstance(b, backtest.Backtest) and (b.runs, b.seed, b.history_periods, b.period_count) == (200, 3, 6, 3)
+    assert [p.period for p in b.periods] == ["2026-07", "2026-08", "2026-09"]
+    assert [p.actual_minor for p in b.periods] == [100_00] * 3  # one W a month
+    assert [p.stage_weighted_minor for p in b.periods] == [0, 0, 350_00]  # O × Proposal's .7, dated September
+    assert all(p.last_period_minor == p.mean_of_3_minor == 100_00 for p in b.periods)
+    assert all(isinstance(p.actual_minor, int) and p.p10_minor <= p.p50_minor <= p.p90_minor for p in b.periods)
+    assert [f.forecaster for f in b.forecasters] == list(backtest.FORECASTERS)
+    assert [f.coverage is None for f in b.forecasters] == [False, True, True, True]  # pipecli's only
+    assert b.best in ("last_period", "mean_of_3")  # each forecast every period exactly
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        b.periods[0].actual_minor = 0  # type: ignore[misc]
+
+
+def test_clean_findings_on_a_built_pipeline(cli, db_path):
+    """`find_stale`'s rows are typed findings: an overdue deal (dated 11-20, €450.50) and a duplicate of it
+    (same e-mail), with the lead it copies as `original_id`."""
+    first = int(
+        cli("add-lead", "Anna", "--email", "a@x.it", "--value", "450.50", "--expected-close", "2026-11-20").stdout
+    )
+    copy = int(cli("add-lead", "Anna R", "--email", "A@x.it").stdout)
+    with _open(db_path).read() as conn:
+        report = clean.find_stale(conn, rules=clean.choose_rules("overdue,duplicate"))
+    assert all(isinstance(r, clean.Finding) for r in report.rows)
+    overdue, duplicate = report.rows
+    assert (overdue.lead_id, overdue.rule, overdue.group, overdue.value_minor) == (first, "overdue", "stale", 450_50)
+    assert overdue.threshold == "2026-11-20" and overdue.original_id is None
+    assert "8 days ago" in overdue.why  # 11-20 to the frozen 11-28
+    assert (duplicate.lead_id, duplicate.rule, duplicate.group, duplicate.original_id) == (
+        copy,
+        "duplicate",
+        "hygiene",
+        first,
+    )
+    assert report.value_minor == 450_50 and report.lead_ids == [first, copy]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        overdue.rule = "silent"  # type: ignore[misc]

@@ -1,6 +1,7 @@
 """The command-line layer: each command parses its options, calls one core function and hands the result
-to one view (`cli.views`), which writes it through the one output layer (`cli.output`). The invocation's
-`cli.context.Context` holds the store and every decision about the terminal.
+to one view (`cli.views`; the reports' in `cli.views_reports`), which writes it through the one output
+layer (`cli.output`). The invocation's `cli.context.Context` holds the store and every decision about the
+terminal.
 
 Command modules import the core and the views inside their functions so that `pipecli --help` and
 `--version` never import SQLAlchemy, pendulum or rich. The commands register on a typer app of their own

@@ -14,26 +14,6 @@ from pipecli.errors import UsageError
 FORMATS = ("text", "table", "csv", "json", "markdown")
 
 
-def clean_columns():
-    """Return the columns of a `clean` row."""
-    # imported when the command runs, so --help and --version stay light
-    from pipecli.formats import Column
-
-    return [
-        Column("lead_id", "id", kind="int"),
-        Column("name"),
-        Column("rule"),
-        Column("group"),
-        Column("why", wrap=True),
-        Column("since", kind="ts"),
-        Column("threshold"),
-        Column("basis"),
-        Column("value", kind="money", source="value_minor"),
-        Column("owner"),
-        Column("stage"),
-    ]
-
-
 def clean(
     pipeline: PipelineOpt = None,
     owner: Annotated[str | None, typer.Option(help="Only this seller's deals.", autocompletion=complete.owners)] = None,
@@ -126,6 +106,7 @@ def clean(
          (nothing changed)
     """
     # imported when the command runs, so --help and --version stay light
+    from pipecli.cli import views_reports
     from pipecli.cli.common import confirm
     from pipecli.cli.output import message
     from pipecli.reports import clean as stale
@@ -163,11 +144,11 @@ def clean(
 
             mail_report(
                 mail_to,
-                summary(report, owner, as_of is not None),
-                lambda f: render_report(report, f, owner, as_of is not None),
+                views_reports.clean_summary(report, owner, as_of is not None),
+                lambda f: views_reports.clean(report, f, owner, as_of is not None),
             )
     else:
-        render_report(report, fmt, owner, as_of is not None)
+        views_reports.clean(report, fmt, owner, as_of is not None)
     if actions and report.rows:
         action = actions[0]
         targets, left = report.act_on(action)
@@ -197,75 +178,6 @@ def clean(
         from pipecli.errors import EXIT_FOUND
 
         raise typer.Exit(EXIT_FOUND)
-
-
-def summary(report, owner: str | None = None, historic: bool = False) -> str:
-    """Return the report's one-line summary: "3 stale deals worth €4,500.00 in Sales: 2 silent, 1 stuck"
-    ("deals to look at" when hygiene rules are judged; "new since the last report" with --since-last)."""
-    # imported when the command runs, so --help and --version stay light
-    from pipecli import clock, formats
-    from pipecli.config import currency
-    from pipecli.reports.clean import GROUPS
-
-    where = report.pipeline + (f" (owner {owner})" if owner else "")
-    when = f" as of {report.day.isoformat()}" if historic else ""
-    noun = "stale deal" if set(report.rules) <= set(GROUPS["stale"]) else "deal to look at"
-    plural = noun.replace("deal", "deals")
-    last = f" since the last report ({clock.show(report.since_last)})" if report.since_last is not None else ""
-    if not report.rows:
-        if report.unchanged:
-            still = f"{report.unchanged} finding{'s' * (report.unchanged != 1)} as before"
-            return f"Nothing new in {where}{last}: {still}."
-        return f"No {plural} in {where}{when}: the pipeline is clean."
-    n = len(report.lead_ids)
-    parts = ", ".join(
-        f"{count} {rule}{'s' if rule == 'duplicate' and count != 1 else ''}" for rule, count in report.counts.items()
-    )
-    new = f" new{last}" if last else ""
-    as_before = f" ({report.unchanged} more as before)" if report.unchanged else ""
-    worth = formats.money_text(report.value_minor, currency())
-    return f"{n}{new} {noun if n == 1 else plural} worth {worth} in {where}{when}: {parts}{as_before}"
-
-
-def render_report(report, fmt: str, owner: str | None, historic: bool) -> None:
-    """Print the report in `fmt`: text (summary, then findings grouped by rule), markdown, or a listing."""
-    # imported when the command runs, so --help and --version stay light
-    from pipecli import formats
-    from pipecli.cli import output, views
-    from pipecli.config import currency
-
-    text = formats.neutralise
-    head = text(summary(report, owner, historic))
-    if fmt in ("csv", "json"):
-        output.render(report.rows, clean_columns(), fmt)
-        return
-    if fmt in ("table", "markdown"):
-        if not report.rows:
-            output.line(head)
-            return
-        output.render(report.rows, clean_columns(), fmt, title=head)
-        return
-    code = currency()
-    prices: dict[int, str] = {}  # values repeat across rows: format each once
-    lines = [head]
-    rule = None
-    for r in report.rows:
-        if r["rule"] != rule:
-            rule = r["rule"]
-            lines += ["", f"{rule} ({report.counts[rule]})"]
-        facts = f"  #{r['lead_id']} {text(r['name'])} · {text(r['stage'])}"
-        value = r["value_minor"]
-        if value is not None:
-            if value not in prices:
-                prices[value] = formats.money_text(value, code)
-            facts += f" · {prices[value]}"
-        if r["owner"]:
-            facts += f" · {text(r['owner'])}"
-        lines.append(facts)
-        lines.append(f"      {text(r['why'])}")
-        if r.get("original_id") is not None:
-            lines.append(f"      merge: {views.merge_command(r['original_id'], r['lead_id'])}")
-    output.line("\n".join(lines))  # each value escaped on its own: a line break in a name forges no line
 
 
 def snooze(

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from pipecli.cli import complete
-from pipecli.cli.common import FormatOpt, LeadArg, YesOpt, confirm, one_of, resolve_lead, store
+from pipecli.cli.common import FormatOpt, LeadArg, RawOpt, YesOpt, confirm, one_of, resolve_lead, store
 
 
 def history(
@@ -71,6 +71,7 @@ def changes(
             "--mail-to", metavar="ADDR", help="Mail the report to ADDR (text and HTML) instead of printing it."
         ),
     ] = None,
+    raw: RawOpt = False,
 ) -> None:
     """What changed: the open-value waterfall (balanced to the cent), close dates pushed and pulled in,
     stage moves and every deal that changed: pipecli changes --since 7d --format markdown."""

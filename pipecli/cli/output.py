@@ -16,7 +16,7 @@ from __future__ import annotations
 import io
 import os
 import sys
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import IO, TYPE_CHECKING, Any
 
@@ -125,7 +125,7 @@ def render(
     import csv
     import json
 
-    from pipecli.formats import csv_value, json_value, table_value, truncate_cell
+    from pipecli.formats import json_value, table_value, truncate_cell
 
     ctx = current()
     out = stream or ctx.stdout
@@ -136,15 +136,11 @@ def render(
         out.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
         return
     if fmt == "csv":
-        # on use: --version and every message go through this module
-        from pipecli.formats import defuse
-
         writer = csv.writer(out, lineterminator="\n")
         writer.writerow([c.name for c in columns])
-        texts = [ctx.defuse_csv and c.kind == "text" for c in columns]  # numbers such as -5 are no formulas
+        cell = csv_cells(code)
         for r in rows:
-            values = [csv_value(r.get(c.key), c.kind, code) for c in columns]
-            writer.writerow([defuse(v) if text else v for v, text in zip(values, texts)])
+            writer.writerow([cell(r.get(c.key), c.kind) for c in columns])
         return
     if not rows and empty:
         message(empty)
@@ -156,6 +152,34 @@ def render(
         _rich_table(cells, columns, title)
     else:
         _plain_table(cells, columns, title, out)
+
+
+def csv_cells(currency: str | None = None) -> Callable[[Any, str], str]:
+    """Return how this command writes a value of a column kind as a CSV cell: `formats.csv_value`, and a
+    text cell defused (`formats.defuse`: a stage or owner named =HYPERLINK(...) stays text) when the
+    command has a `--raw` option and it was not given. Only text: numbers such as -5 are no formulas.
+    The one rule of every CSV the command line writes (tables and the reports' long CSV alike)."""
+    # on use: --version and every message go through this module
+    from pipecli.formats import csv_value, defuse
+
+    ctx = current()
+    code = currency or ctx.currency
+    if not ctx.defuse_csv:
+        return lambda value, kind: csv_value(value, kind, code)
+
+    def cell(value: Any, kind: str) -> str:
+        text = csv_value(value, kind, code)
+        return defuse(text) if kind == "text" else text
+
+    return cell
+
+
+def write_csv(rows: Iterable[Sequence[str]]) -> None:
+    """Write rows of CSV cells, already in their CSV form (the header row first), to stdout."""
+    # on use: --version and every message go through this module
+    import csv
+
+    csv.writer(current().stdout, lineterminator="\n").writerows(rows)
 
 
 def _plain_table(cells: list[list[str]], columns: Sequence[Column], title: str | None, stream: IO[str]) -> None:
@@ -322,6 +346,16 @@ def render_record(record: Mapping[str, Any], columns: Sequence[Column], fmt: str
     lines = [neutralise(title)] if title else []
     lines += [f"{key.rjust(width)}: {value}" for key, value in pairs if value]
     write("".join(f"{line}\n" for line in lines))
+
+
+def write_stream(rows: Iterable[Mapping[str, Any]], columns: list[Column], fmt: str, *, raw: bool = False) -> int:
+    """Write records one at a time to stdout as csv, json or jsonl in the invocation's currency (an
+    export: `formats.write_stream`, every CSV cell a spreadsheet would run defused unless `raw`); return
+    how many."""
+    # on use: --version and every message go through this module
+    from pipecli import formats
+
+    return formats.write_stream(rows, columns, fmt, current().stdout, currency(), raw=raw)
 
 
 def write_json(data: Any) -> None:

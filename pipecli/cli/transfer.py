@@ -446,13 +446,14 @@ def export(
       pipecli export --raw | pipecli --db other.db import -
     """
     # imported when the command runs, so --help and --version stay light
-    from pipecli import config, formats, listing
+    from pipecli import listing
+    from pipecli.cli import output
     from pipecli.transfer import exporter
 
     filters = listing.LeadFilter(pipeline, stage, owner, source, status, include_archived=archived)
     with store().read() as conn:
         columns, rows = exporter.export(conn, what, filters)
-        formats.write_stream(rows, columns, fmt, sys.stdout, config.currency(), raw=raw)
+        output.write_stream(rows, columns, fmt, raw=raw)
 
 
 def register(app: typer.Typer) -> None:

@@ -881,7 +881,7 @@ def changes(report: ChangesReport, fmt: str) -> None:
     if fmt == "json":
         output.write_json(changes_json(report))
         return
-    if fmt == "csv":
+    if fmt == "csv":  # the steps are text: `+ created` is defused as a formula would be (--raw: as is)
         output.render(waterfall_rows(report), WATERFALL_COLUMNS, "csv")
         return
     scope = " · ".join(x for x in (report.pipeline, report.owner) if x) or "all pipelines"

@@ -16,7 +16,8 @@
 from __future__ import annotations
 
 import datetime as _dt
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from sqlalchemy import text
 
@@ -34,6 +35,65 @@ QUANTILES = (0.1, 0.5, 0.9)
 FORECASTERS = ("pipecli", "stage_weighted", "last_period", "mean_of_3")
 
 
+@dataclass(frozen=True)
+class BacktestPeriod:
+    """One past period: what was won in it and what each forecaster said at its start; money in minor units."""
+
+    period: str
+    start: _dt.date
+    end: _dt.date  # its last day
+    deals: int  # the open deals at its start
+    actual_minor: int
+    p10_minor: int
+    p50_minor: int
+    p90_minor: int
+    stage_weighted_minor: int
+    last_period_minor: int
+    mean_of_3_minor: int
+    inside: bool | None  # the actual within pipecli's P10-P90; None when nothing was forecast nor won
+
+    def forecast_minor(self, forecaster: str) -> int:
+        """Return what `forecaster` (one of FORECASTERS) said of this period: pipecli's P50 for pipecli."""
+        return self.p50_minor if forecaster == "pipecli" else int(getattr(self, f"{forecaster}_minor"))
+
+    def quantiles(self, forecaster: str) -> tuple[int, int, int]:
+        """Return the forecaster's P10, P50 and P90 (a point forecast stands for all three)."""
+        if forecaster == "pipecli":
+            return self.p10_minor, self.p50_minor, self.p90_minor
+        point = self.forecast_minor(forecaster)
+        return point, point, point
+
+
+@dataclass(frozen=True)
+class ForecasterScore:
+    """How one forecaster did over the periods, as shares of what was won (None when nothing was won)."""
+
+    forecaster: str
+    wape: float | None
+    bias: float | None
+    coverage: float | None  # pipecli's only: the share of periods whose actual lay within P10-P90
+    pinball: float | None
+
+
+@dataclass(frozen=True)
+class Backtest:
+    """The backtest of a pipeline: what was asked, the history before the first period, per period the
+    figures, per forecaster its scores, the best one and the verdict in a sentence."""
+
+    pipeline: str
+    period: str
+    runs: int
+    seed: int
+    probabilities: str
+    history_periods: int
+    period_count: int
+    deals_per_period: float
+    periods: list[BacktestPeriod]
+    forecasters: list[ForecasterScore]
+    best: str
+    verdict: str
+
+
 def _pinball(quantiles: tuple[float, float, float], actual: float) -> float:
     return sum(max(q * (actual - f), (q - 1) * (actual - f)) for q, f in zip(QUANTILES, quantiles)) / 3
 
@@ -47,7 +107,7 @@ def backtest(
     runs: int | None = None,
     seed: int | None = None,
     probabilities: str = "history",
-) -> dict[str, Any]:
+) -> Backtest:
     """Return the backtest (see the module docstring): per past period the actual and each forecaster's
     figure, and per forecaster WAPE, bias, pinball loss (and pipecli's coverage), the best forecaster and
     whether pipecli beat the best naive one."""
@@ -107,7 +167,7 @@ def backtest(
         )
 
     past = [actual(next_start(first, period, -k)) for k in (3, 2, 1)]
-    rows: list[dict[str, Any]] = []
+    rows: list[BacktestPeriod] = []
     s = first
     while s < stop:
         e = next_start(s, period)
@@ -117,64 +177,62 @@ def backtest(
         a = actual(s)
         nothing = f.p90_minor == 0 and a == 0
         rows.append(
-            {
-                "period": label(s, period),
-                "start": s,
-                "end": e - _dt.timedelta(days=1),
-                "deals": f.deals + res.later_deals,
-                "actual_minor": a,
-                "p10_minor": f.p10_minor,
-                "p50_minor": f.p50_minor,
-                "p90_minor": f.p90_minor,
-                "stage_weighted_minor": f.weighted_minor,
-                "last_period_minor": past[-1],
-                "mean_of_3_minor": round(sum(past[-3:]) / 3),
-                "inside": None if nothing else f.p10_minor <= a <= f.p90_minor,
-            }
+            BacktestPeriod(
+                period=label(s, period),
+                start=s,
+                end=e - _dt.timedelta(days=1),
+                deals=f.deals + res.later_deals,
+                actual_minor=a,
+                p10_minor=f.p10_minor,
+                p50_minor=f.p50_minor,
+                p90_minor=f.p90_minor,
+                stage_weighted_minor=f.weighted_minor,
+                last_period_minor=past[-1],
+                mean_of_3_minor=round(sum(past[-3:]) / 3),
+                inside=None if nothing else f.p10_minor <= a <= f.p90_minor,
+            )
         )
         past.append(a)
         s = e
-    total = sum(r["actual_minor"] for r in rows)
+    total = sum(r.actual_minor for r in rows)
     mean_actual = total / len(rows)
-    scores: list[dict[str, Any]] = []
+    scores: list[ForecasterScore] = []
     for name in FORECASTERS:
-        col = "p50_minor" if name == "pipecli" else f"{name}_minor"
-        qs = [(r["p10_minor"], r["p50_minor"], r["p90_minor"]) if name == "pipecli" else (r[col],) * 3 for r in rows]
-        errors = [r[col] - r["actual_minor"] for r in rows]
-        pinball = sum(_pinball(q, r["actual_minor"]) for q, r in zip(qs, rows)) / len(rows)
-        counted = [r["inside"] for r in rows if r["inside"] is not None] if name == "pipecli" else []
+        errors = [r.forecast_minor(name) - r.actual_minor for r in rows]
+        pinball = sum(_pinball(r.quantiles(name), r.actual_minor) for r in rows) / len(rows)
+        counted = [r.inside for r in rows if r.inside is not None] if name == "pipecli" else []
         scores.append(
-            {
-                "forecaster": name,
-                "wape": sum(abs(x) for x in errors) / total if total else None,
-                "bias": sum(errors) / total if total else None,
-                "coverage": (sum(counted) / len(counted) if counted else None) if name == "pipecli" else None,
-                "pinball": pinball / mean_actual if mean_actual else None,
-            }
+            ForecasterScore(
+                forecaster=name,
+                wape=sum(abs(x) for x in errors) / total if total else None,
+                bias=sum(errors) / total if total else None,
+                coverage=(sum(counted) / len(counted) if counted else None) if name == "pipecli" else None,
+                pinball=pinball / mean_actual if mean_actual else None,
+            )
         )
-    best = min(scores, key=lambda x: float("inf") if x["pinball"] is None else x["pinball"])["forecaster"]
-    naive = [x for x in scores if x["forecaster"] in ("last_period", "mean_of_3") and x["wape"] is not None]
-    ours = scores[0]["wape"]
-    best_naive = min(naive, key=lambda x: x["wape"]) if naive else None
-    if best_naive is None or ours is None:
+    best = min(scores, key=lambda x: float("inf") if x.pinball is None else x.pinball).forecaster
+    naive = [x for x in scores if x.forecaster in ("last_period", "mean_of_3") and x.wape is not None]
+    ours = scores[0].wape
+    best_naive = min(naive, key=lambda x: x.wape or 0.0) if naive else None
+    if best_naive is None or best_naive.wape is None or ours is None:
         verdict = f"Best forecaster (lowest pinball loss): {best}; nothing was won, so WAPE cannot compare them."
     else:
-        beat = "beat" if ours < best_naive["wape"] else "did not beat"
+        beat = "beat" if ours < best_naive.wape else "did not beat"
         verdict = (
             f"Best forecaster (lowest pinball loss): {best}; pipecli {beat} the best naive one"
-            f" ({best_naive['forecaster']}) on WAPE."
+            f" ({best_naive.forecaster}) on WAPE."
         )
-    return {
-        "pipeline": p["name"],
-        "period": period,
-        "runs": runs,
-        "seed": seed,
-        "probabilities": mode,
-        "history_periods": history,
-        "period_count": len(rows),
-        "deals_per_period": sum(r["deals"] for r in rows) / len(rows),
-        "periods": rows,
-        "forecasters": scores,
-        "best": best,
-        "verdict": verdict,
-    }
+    return Backtest(
+        pipeline=p["name"],
+        period=period,
+        runs=runs,
+        seed=seed,
+        probabilities=mode,
+        history_periods=history,
+        period_count=len(rows),
+        deals_per_period=sum(r.deals for r in rows) / len(rows),
+        periods=rows,
+        forecasters=scores,
+        best=best,
+        verdict=verdict,
+    )

@@ -108,6 +108,25 @@ class Settings:
         return cls(config.top().stale_days, section.percentile, section.min_history, section.sample)
 
 
+@dataclass(frozen=True)
+class Finding:
+    """One finding: a lead, the rule it broke and why, since when, against which threshold (`basis`: the
+    stuck rule's percentile or fixed limit, the silent rule's stage or default limit); money in minor units."""
+
+    lead_id: int
+    name: str
+    rule: str
+    group: str  # the rule's group: stale or hygiene
+    why: str
+    since: int  # epoch seconds
+    threshold: str | None
+    basis: str | None
+    value_minor: int | None
+    owner: str | None
+    stage: str
+    original_id: int | None = None  # a duplicate's: the lead the report offers to merge it into (no column)
+
+
 @dataclass
 class Report:
     """What `find_stale` found: the rows, and the facts the summary line needs (computed once the rows
@@ -116,7 +135,7 @@ class Report:
     pipeline: str
     as_of: int  # the moment evaluated (epoch seconds)
     day: _dt.date  # the calendar day evaluated
-    rows: list[dict[str, Any]] = field(default_factory=list)
+    rows: list[Finding] = field(default_factory=list)
     rules: tuple[str, ...] = GROUPS["stale"]  # the rules judged
     young: set[int] = field(default_factory=set)  # leads younger than their stage's stale limit
     since_last: int | None = None  # with `new_since`: when the previous report was made
@@ -128,21 +147,21 @@ class Report:
         stage's stale limit (a deal created seconds ago is never closed by a rule); `snooze` on any."""
         if action == "snooze":
             return self.lead_ids, 0
-        stale = {r["lead_id"] for r in self.rows if r["rule"] in ACTS_ON}
+        stale = {r.lead_id for r in self.rows if r.rule in ACTS_ON}
         ids = sorted(stale - self.young)
         return ids, len(self.lead_ids) - len(ids)
 
     @cached_property
     def lead_ids(self) -> list[int]:
         """Return the distinct leads found, in id order."""
-        return sorted({r["lead_id"] for r in self.rows})
+        return sorted({r.lead_id for r in self.rows})
 
     @cached_property
     def value_minor(self) -> int:
         """Return the total value of the distinct leads found (exact, minor units)."""
         seen: dict[int, int] = {}
         for r in self.rows:
-            seen[r["lead_id"]] = r["value_minor"] or 0
+            seen[r.lead_id] = r.value_minor or 0
         return sum(seen.values())
 
     @cached_property
@@ -150,7 +169,7 @@ class Report:
         """Return how many rows each rule found, in rule order, rules with none left out."""
         counts = dict.fromkeys(RULES, 0)  # every rule, so the summary keeps their order
         for r in self.rows:
-            counts[r["rule"]] += 1
+            counts[r.rule] += 1
         return {k: v for k, v in counts.items() if v}
 
 
@@ -189,7 +208,7 @@ def find_stale(
     found = _rules(conn, scope, limits, own, thresholds) if set(rules) - {"duplicate"} else []
     if "duplicate" in rules:
         found += _duplicates(conn, scope)
-    report.rows = [r for r in found if r["rule"] in rules]
+    report.rows = [r for r in found if r.rule in rules]
     report.young = _young(conn, report.lead_ids, limits, moment)
     return report
 
@@ -291,22 +310,6 @@ class _Scope:
         }
 
 
-def _row(r: Any, rule: str, why: str, since: int, threshold: str | None, basis: str | None = None) -> dict[str, Any]:
-    return {
-        "lead_id": r.lead_id,
-        "name": r.name,
-        "rule": rule,
-        "group": GROUP_OF[rule],
-        "why": why,
-        "since": since,
-        "threshold": threshold,
-        "basis": basis,
-        "value_minor": r.value_minor,
-        "owner": r.owner,
-        "stage": r.stage,
-    }
-
-
 def stuck_thresholds(
     conn: Connection, stages: dict[int, dict[str, Any]], limits: dict[int, int], moment: int, settings: Settings
 ) -> dict[int, tuple[int, str, str]]:
@@ -350,9 +353,6 @@ _MISSING = (
 )
 
 
-FIELDS = ("lead_id", "name", "rule", "group", "why", "since", "threshold", "basis", "value_minor", "owner", "stage")
-
-
 def _duration_sql(seconds: str) -> str:
     """Return SQL that writes `seconds` as `clock.human_duration` does (`3d 4h`, `5h 10m`, `45m`)."""
 
@@ -372,7 +372,7 @@ def _duration_sql(seconds: str) -> str:
 
 def _rules(
     conn: Connection, scope: _Scope, limits: dict[int, int], own: set[int], thresholds: dict[int, tuple[int, str, str]]
-) -> list[dict[str, Any]]:
+) -> list[Finding]:
     """Return the silent, stuck, overdue and incomplete findings in report order, from one pass over the
     scope: SQL decides each rule, writes each row (its sentence too) and orders them, so a big pipeline
     costs little more than reading its open leads."""
@@ -419,19 +419,19 @@ def _rules(
         "ORDER BY 1, 7, 13, 2"
     )
     rows = fetch_rows(conn, sql, scope.params(**params))
-    out = [dict(zip(FIELDS, r[1:12])) for r in rows]
     day = scope.day
-    for r, row in zip(rows, out):
-        if r[0] == 2:  # overdue: dates are local calendar days, so written here
-            close = clock.as_date(r[12])
-            days = (day - close).days
-            row["why"] = f"expected to close on {close.isoformat()}, {days} day{'s' * (days != 1)} ago, still open"
-            row["since"] = clock.day_start_ts(close + _dt.timedelta(days=1))
-            row["threshold"] = close.isoformat()
-    return out
+
+    def overdue(r: Any) -> Finding:  # dates are local calendar days, so written here
+        close = clock.as_date(r[12])
+        days = (day - close).days
+        why = f"expected to close on {close.isoformat()}, {days} day{'s' * (days != 1)} ago, still open"
+        since = clock.day_start_ts(close + _dt.timedelta(days=1))
+        return Finding(r[1], r[2], r[3], r[4], why, since, close.isoformat(), r[8], r[9], r[10], r[11])
+
+    return [overdue(r) if r[0] == 2 else Finding(*r[1:12]) for r in rows]
 
 
-def _duplicates(conn: Connection, scope: _Scope) -> list[dict[str, Any]]:
+def _duplicates(conn: Connection, scope: _Scope) -> list[Finding]:
     """Return the later copies among the scope's open leads: each lead that `identity.match` finds to be
     likely the same person as an earlier one (same email, same phone and a similar name, same company and
     a similar name), against the first such lead, the original.
@@ -453,9 +453,24 @@ def _duplicates(conn: Connection, scope: _Scope) -> list[dict[str, Any]]:
     out = []
     for first, copy, why in identity.duplicates(contacts):
         r = rows[copy.id or 0]
-        row = _row(r, "duplicate", f"{why} as lead {first.id} ({first.name})", r.created_at, None)
-        row["original_id"] = first.id  # not a column: what the report offers to merge the copy into
-        out.append(row)
+        why = f"{why} as lead {first.id} ({first.name})"
+        group = GROUP_OF["duplicate"]
+        out.append(
+            Finding(
+                r.lead_id,
+                r.name,
+                "duplicate",
+                group,
+                why,
+                r.created_at,
+                None,
+                None,
+                r.value_minor,
+                r.owner,
+                r.stage,
+                original_id=first.id,
+            )
+        )
     return out
 
 
@@ -478,11 +493,11 @@ def keep_new(conn: Connection, report: Report, owner: str | None = None, stage: 
         previous = json.loads(row[0])
         report.since_last = int(previous["at"])
         seen = {(int(lead), str(rule)) for lead, rule in previous["seen"]}
-    found = [[r["lead_id"], r["rule"]] for r in report.rows]
+    found = [[r.lead_id, r.rule] for r in report.rows]
     value = json.dumps({"at": report.as_of, "seen": found}, separators=(",", ":"))
     conn.execute(text("DELETE FROM meta WHERE key = :k"), {"k": key})
     conn.execute(text("INSERT INTO meta (key, value) VALUES (:k, :v)"), {"k": key, "v": value})
-    fresh = [r for r in report.rows if (r["lead_id"], r["rule"]) not in seen]
+    fresh = [r for r in report.rows if (r.lead_id, r.rule) not in seen]
     narrowed = Report(report.pipeline, report.as_of, report.day, fresh, report.rules, report.young)
     narrowed.since_last, narrowed.unchanged = report.since_last, len(report.rows) - len(fresh)
     return narrowed

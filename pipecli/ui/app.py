@@ -703,7 +703,7 @@ class BoardApp(App[None]):
             fields.insert(0, ("days", "for how many days", "7"))
 
         def change(form: dict[str, str]) -> str:
-            return self.session.act_on_finding(report, found["lead_id"], action, form["reason"], form.get("days", ""))
+            return self.session.act_on_finding(report, found.lead_id, action, form["reason"], form.get("days", ""))
 
         def done(form: dict[str, str] | None) -> None:
             if form is None:
@@ -716,7 +716,7 @@ class BoardApp(App[None]):
             rows = self.queue_report.rows if self.queue_report is not None else []
             queue.show(views.clean_lines(rows, self.session.currency), self.message, self.error)
 
-        self.push_screen(Form(f"{action} #{found['lead_id']} {found['name']}", fields), done)
+        self.push_screen(Form(f"{action} #{found.lead_id} {found.name}", fields), done)
 
     def action_forecast(self) -> None:
         self._page(

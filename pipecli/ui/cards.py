@@ -342,7 +342,7 @@ def stale_ids(conn: Connection, pipeline: str, owner: str | None = None) -> set[
     """Return the pipeline's deals that `clean` finds stale (its "stale" group: silent, stuck or past their
     close date; the hygiene findings are about the record, not the deal's health)."""
     report = clean.find_stale(conn, pipeline, owner, rules=clean.GROUPS["stale"])
-    return {r["lead_id"] for r in report.rows}
+    return {r.lead_id for r in report.rows}
 
 
 class StaleJudge:

@@ -11,6 +11,7 @@ from pipecli.formats import neutralise
 from pipecli.ui.cards import Card
 
 if TYPE_CHECKING:
+    from pipecli.reports.clean import Finding
     from pipecli.reports.forecast import Forecast
 
 CARD_HEIGHT = 3  # the lines of one card
@@ -103,13 +104,13 @@ def today_lines(work: Mapping[str, Any]) -> list[str]:
     return [neutralise(line) for line in lines]
 
 
-def clean_lines(rows: list[dict[str, Any]], currency: str) -> list[str]:
+def clean_lines(rows: list[Finding], currency: str) -> list[str]:
     """Return the clean queue: a count, then one line per finding as `clean` words it (the rows of `Queue`)."""
     if not rows:
         return ["Nothing stale: the pipeline is clean."]
     lines = [f"{len(rows)} finding(s)"]
     for r in rows:
-        lines.append(f"  #{r['lead_id']} {r['name']} · {r['stage']} · {r['rule']}: {r['why']}")
+        lines.append(f"  #{r.lead_id} {r.name} · {r.stage} · {r.rule}: {r.why}")
     return [neutralise(line) for line in lines]
 
 
