@@ -342,6 +342,23 @@ def test_as_of_reads_the_pipeline_as_it_stood(cli):
     assert by_rule(late, "silent")[then_silent]["since"] == "2026-10-01T00:00:00+00:00"
 
 
+def test_as_of_shows_each_finding_with_its_details_as_they_were(cli):
+    """No finding of a past day shows a present value: the name, owner, value, close date and next step
+    a deal had then, and a seller's filter on who owned it then."""
+    lead = add(cli, "Acme", "2026-10-01")
+    cli("edit", lead, "--owner", "bob", "--value", "100", "--expected-close", "2026-10-15", "--at", "2026-10-01 10:00")
+    cli("edit", lead, "--name", "Acme Renamed", "--owner", "zed", "--value", "900", "--expected-close", "2026-12-20")
+    then = report(cli, "--as-of", "2026-10-25")
+    assert {r["rule"] for r in then} >= {"silent", "overdue"}  # overdue by Oct 15's expected close, then
+    assert {(r["name"], r["owner"], r["value"]) for r in then} == {("Acme", "bob", 100)}
+    assert "expected to close on 2026-10-15" in by_rule(then, "overdue")[lead]["why"]
+    assert {(r["name"], r["owner"], r["value"]) for r in report(cli)} == {("Acme Renamed", "zed", 900)}
+    assert report(cli, "--as-of", "2026-10-25", "--owner", "bob") == then  # bob owned it then
+    assert report(cli, "--as-of", "2026-10-25", "--owner", "zed") == []
+    missing = cli("clean", "--as-of", "2026-10-25", "--owner", "nobody", ok=False)
+    assert missing.exit_code == 1 and "bob" in missing.stderr and "zed" in missing.stderr  # owners then and now
+
+
 def clock_days(seconds: int) -> str:
     return f"{seconds // DAY}d {seconds % DAY // 3600}h"
 

@@ -49,7 +49,9 @@ from pipecli.activities import engaging_sql
 from pipecli.clock import DAY
 from pipecli.config import setting
 from pipecli.errors import NotFound, UsageError
+from pipecli.history import field_at_sql
 from pipecli.reports.state import percentile
+from pipecli.store.columns import AS_OF_CONDITION
 from pipecli.store.sql import case as sql_case
 from pipecli.store.sql import fetch_rows
 from pipecli.vocabulary import CLEAN_GROUPS, CLEAN_RULES
@@ -197,8 +199,8 @@ def find_stale(
     stages = {s["id"]: s for s in pipelines.stages(conn, p["id"], outcomes=False)}
     stage_id = None if stage is None else _open_stage(conn, p, stage, stages)
     if owner is not None:
-        _check_owner(conn, p, owner)
-    scope = _Scope(p["id"], owner, moment, day, as_of is not None, stage_id)
+        _check_owner(conn, p, owner, as_of is not None)
+    scope = _Scope(p["id"], owner, moment, day, as_of is not None, stage_id, conn.dialect.name)
     report = Report(p["name"], moment, day, rules=rules)
     limits = {sid: (s["stale_days"] or settings.stale_days) * DAY for sid, s in stages.items()}
     if not limits:
@@ -222,15 +224,23 @@ def _open_stage(conn: Connection, p: dict[str, Any], name: str, stages: dict[int
     raise NotFound(f"--stage: no open stage {name!r} in {p['name']}; open stages: {known}")
 
 
-def _check_owner(conn: Connection, p: dict[str, Any], owner: str) -> None:
-    """Raise NotFound naming the owners of the pipeline's leads when none is `owner` (any case)."""
-    known = [
+def _check_owner(conn: Connection, p: dict[str, Any], owner: str, historic: bool = False) -> None:
+    """Raise NotFound naming the owners of the pipeline's leads when none is `owner` (any case); for a past
+    moment (`historic`) an owner a lead had before counts too."""
+    before = (
+        " UNION SELECT e.old FROM event e JOIN lead l ON l.id = e.lead_id"
+        f" WHERE e.{AS_OF_CONDITION} AND e.field = 'owner' AND l.pipeline_id = :p AND e.old IS NOT NULL"
+    )
+    known = sorted(
         r[0]
         for r in conn.execute(
-            text("SELECT DISTINCT owner FROM lead WHERE pipeline_id = :p AND owner IS NOT NULL ORDER BY owner"),
+            text(
+                "SELECT DISTINCT owner FROM lead WHERE pipeline_id = :p AND owner IS NOT NULL"
+                + (before if historic else "")
+            ),
             {"p": p["id"]},
         )
-    ]
+    )
     if owner.strip().lower() not in {k.lower() for k in known}:
         names = ", ".join(known) if known else "none: no lead has an owner"
         raise NotFound(f"--owner: no lead in {p['name']} is owned by {owner!r}; owners: {names}")
@@ -260,6 +270,7 @@ class _Scope:
     day: _dt.date
     historic: bool
     stage_id: int | None = None
+    dialect: str = "sqlite"
 
     def sql(self, columns: str) -> str:
         """Return a query over the scope's open, unarchived, unsnoozed leads (alias `l`) with their stage
@@ -280,14 +291,16 @@ class _Scope:
                 f" AND {engaging_sql('a')}"
                 " AND a.at > y.entered), y.entered) AS last_event "
                 f" FROM ({stay} c.left_at IS NULL UNION ALL {stay} c.left_at > :moment) y) st "
-                "JOIN lead l ON l.id = st.lead_id"
+                f"JOIN {self._lead_then()} l ON l.id = st.lead_id"
             )
-            live = "(l.archived_at IS NULL OR l.archived_at > :moment)"
+            live = "l.archived_at IS NULL"  # archived then (the stay's stage already says the pipeline then)
         else:
             state = {"stage_id": "l.stage_id", "entered": "l.stage_entered_at", "last_event": "l.last_event_at"}
             source = "lead l"
             live = "l.status = 'open' AND l.archived_at IS NULL"
-        where = [live, "l.pipeline_id = :pipeline", "(l.snoozed_until IS NULL OR l.snoozed_until <= :day)"]
+        where = [live, "(l.snoozed_until IS NULL OR l.snoozed_until <= :day)"]
+        if not self.historic:
+            where.append("l.pipeline_id = :pipeline")
         if self.owner is not None:
             where.append("lower(l.owner) = lower(:owner)")
         if self.stage_id is not None:
@@ -298,6 +311,23 @@ class _Scope:
             f"FROM {source} JOIN stage s ON s.id = {state['stage_id']} AND s.kind = 'open' "
             f"WHERE {' AND '.join(where)}"
         )
+
+    def _lead_then(self) -> str:
+        """Return the lead table as it stood at `:moment` (alias it): every detail a rule reads or a finding
+        shows, by the history's one rule (`history.field_at_sql`), so no finding of the past shows a present
+        value; archived only when archived by then."""
+        date = "DATE" if self.dialect == "postgresql" else None  # SQLite stores a date as its ISO text
+        then = ", ".join(
+            field_at_sql(f, "d", ":moment", cast, alias=f)
+            for f, cast in (("name", None), ("company", None), ("email", None), ("phone", None), ("owner", None),
+                            ("value_minor", "BIGINT"), ("expected_close", date), ("next_step", None),
+                            ("snoozed_until", date))
+        )  # fmt: skip
+        archived = field_at_sql(
+            "archived_at", "d", ":moment", "BIGINT", "CASE WHEN d.archived_at <= :moment THEN d.archived_at END"
+        )
+        blocks = ", ".join(f"d.{c}" for c in identity.MATCH_COLUMNS)
+        return f"(SELECT d.id, d.created_at, {then}, {archived} AS archived_at, {blocks} FROM lead d)"
 
     def params(self, **extra: Any) -> dict[str, Any]:
         return {
