@@ -835,6 +835,7 @@ def test_the_filter_keys_match_as_the_sql_filter_does(cli):
         with store.write() as conn:
             for n, (name, company, owner, source) in enumerate(spec):
                 leads.add_lead(conn, name, company=company, owner=owner, source=source, value_minor=(n + 1) * 1000)
+            leads.add_lead(conn, "No value yet", stage="Contact")  # a deal without a value, in a stage of its own
         filters = [
             cards.Filter(text=t, owner=o, source=s)
             for t in (None, "a", "ACME", "müller", "ärzte", "%", "_", "0% o", "padded name", "d c", " acme ", "zzz")
@@ -856,9 +857,16 @@ def test_the_filter_keys_match_as_the_sql_filter_does(cli):
                     s: by_sql.header(s) for s in by_sql.by_stage
                 }, flt
             some = index.matches(cards.Filter(text="acme"))
+            # the unfiltered board's headers, as a new filter counts them from the keys and as SQL does
+            by_sql_headers = [(s.id, s.count, s.value_minor) for s in cards.stages(conn, pipeline, cards.Filter())]
+            by_keys_headers = [(s, *index.header(s)) for s, _, _ in by_sql_headers]
     finally:
         store.dispose()
     assert sum(len(m) for m in some.by_stage.values()) == 2  # Acme Inc and acme, whatever the case
+    # Prospecting holds the six deals of 10 + 20 + ... + 60 (in minor units: 21,000), Contact the one without
+    # a value, the other open stages nothing
+    assert [h[1:] for h in by_sql_headers] == [(6, 21000), (1, 0), (0, 0), (0, 0), (0, 0)]
+    assert by_keys_headers == by_sql_headers
 
 
 @pytest.mark.sqlite_only  # how the board behind a form is drawn; nothing is written
