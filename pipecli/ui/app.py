@@ -30,6 +30,7 @@ from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import ClassVar, Self
 
+from rich.cells import cell_len
 from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
@@ -111,11 +112,14 @@ class StageColumn(Widget):
             inner = max(width - 1, 0)
             edge = Segment(self.EDGE, base + self.get_component_rich_style("stage-column--edge", partial=True))
             lines = board.column_lines(self.index, inner, height)
-            self.strips = [
-                Strip([Segment(text, base + _style(style))]).adjust_cell_length(inner, base) for text, style in lines
-            ]
-            self.strips += [Strip.blank(inner, base)] * (height - len(self.strips))
-            self.strips = [Strip([*strip, edge], width) for strip in self.strips]
+            self.strips = []
+            for text, style in lines:
+                line = Segment(text, base + _style(style))
+                if cell_len(text) == inner:  # a card's lines come padded to the width: one strip, built once
+                    self.strips.append(Strip([line, edge], width))
+                else:
+                    self.strips.append(Strip([*Strip([line]).adjust_cell_length(inner, base), edge], width))
+            self.strips += [Strip([Segment(" " * inner, base), edge], width)] * (height - len(self.strips))
         return self.strips[y] if y < len(self.strips) else Strip.blank(width, self.rich_style)
 
     def on_click(self, event: events.Click) -> None:
