@@ -835,6 +835,7 @@ def test_the_filter_keys_match_as_the_sql_filter_does(cli):
         with store.write() as conn:
             for n, (name, company, owner, source) in enumerate(spec):
                 leads.add_lead(conn, name, company=company, owner=owner, source=source, value_minor=(n + 1) * 1000)
+            leads.add_lead(conn, "No value yet", stage="Contact")  # a deal without a value, in a stage of its own
         filters = [
             cards.Filter(text=t, owner=o, source=s)
             for t in (None, "a", "ACME", "müller", "ärzte", "%", "_", "0% o", "padded name", "d c", " acme ", "zzz")
@@ -856,6 +857,45 @@ def test_the_filter_keys_match_as_the_sql_filter_does(cli):
                     s: by_sql.header(s) for s in by_sql.by_stage
                 }, flt
             some = index.matches(cards.Filter(text="acme"))
+            # the unfiltered board's headers, as a new filter counts them from the keys and as SQL does
+            by_sql_headers = [(s.id, s.count, s.value_minor) for s in cards.stages(conn, pipeline, cards.Filter())]
+            by_keys_headers = [(s, *index.header(s)) for s, _, _ in by_sql_headers]
     finally:
         store.dispose()
     assert sum(len(m) for m in some.by_stage.values()) == 2  # Acme Inc and acme, whatever the case
+    # Prospecting holds the six deals of 10 + 20 + ... + 60 (in minor units: 21,000), Contact the one without
+    # a value, the other open stages nothing
+    assert [h[1:] for h in by_sql_headers] == [(6, 21000), (1, 0), (0, 0), (0, 0), (0, 0)]
+    assert by_keys_headers == by_sql_headers
+
+
+@pytest.mark.sqlite_only  # how the board behind a form is drawn; nothing is written
+def test_the_board_behind_a_form_is_dimmed_exactly_as_textual_dims_it(cli, deals):
+    from textual.renderables.background_screen import BackgroundScreen
+
+    from pipecli.ui.screens import TintedBoard
+
+    async def script(pilot, app):
+        board = app.screen
+        await pilot.press("e")  # the edit form, over the board
+        await pilot.pause()
+        form = app.screen
+        assert isinstance(form, Form)
+        console = Console(width=80, height=24, file=io.StringIO(), color_system="truecolor")
+        color = form.styles.background
+        ours = list(console.render(TintedBoard(board, color), console.options))
+        textuals = list(console.render(BackgroundScreen(board, color), console.options))
+        plain = list(console.render(board._compositor, console.options))
+        inputs = {i.id: (i.value, i.classes) for i in form.query(Input)}
+        return ours, textuals, plain, color.a, inputs
+
+    ours, textuals, plain, alpha, inputs = drive(cli, script)
+    assert 0 < alpha < 1  # the form's background lets the board show through, dimmed
+    assert ours == textuals
+    assert [s.text for s in ours] == [s.text for s in plain]  # the board's own text
+    assert "Anna Rossi" in "".join(s.text for s in ours)
+    assert [s.style for s in ours] != [s.style for s in plain]  # dimmed
+    # the edit form's fields hold the deal under the cursor (the first column's first card: Anna Rossi of Acme,
+    # 3000), each field marked valid as textual marks a field without validators
+    assert inputs["field-name"] == ("Anna Rossi", frozenset({"-valid"}))
+    assert inputs["field-company"][0] == "Acme" and inputs["field-value"][0] == "3000.00"

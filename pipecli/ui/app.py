@@ -30,9 +30,11 @@ from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import ClassVar, Self
 
+from rich.cells import cell_len
 from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
+from sqlalchemy.engine import Connection
 from textual import events, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
@@ -110,11 +112,14 @@ class StageColumn(Widget):
             inner = max(width - 1, 0)
             edge = Segment(self.EDGE, base + self.get_component_rich_style("stage-column--edge", partial=True))
             lines = board.column_lines(self.index, inner, height)
-            self.strips = [
-                Strip([Segment(text, base + _style(style))]).adjust_cell_length(inner, base) for text, style in lines
-            ]
-            self.strips += [Strip.blank(inner, base)] * (height - len(self.strips))
-            self.strips = [Strip([*strip, edge], width) for strip in self.strips]
+            self.strips = []
+            for text, style in lines:
+                line = Segment(text, base + _style(style))
+                if cell_len(text) == inner:  # a card's lines come padded to the width: one strip, built once
+                    self.strips.append(Strip([line, edge], width))
+                else:
+                    self.strips.append(Strip([*Strip([line]).adjust_cell_length(inner, base), edge], width))
+            self.strips += [Strip([Segment(" " * inner, base), edge], width)] * (height - len(self.strips))
         return self.strips[y] if y < len(self.strips) else Strip.blank(width, self.rich_style)
 
     def on_click(self, event: events.Click) -> None:
@@ -188,16 +193,24 @@ class BoardApp(App[None]):
         self.layout_columns()
         self.judge_stale()  # at once: nothing changes yet that a delay would wait for
 
-    def load_headers(self) -> None:
-        """Read every column's header; keep each column's cursor where it was (bounded by its new count)."""
-        with self.session.read() as conn:
-            self.matches = None
-            if self.filter.active:
-                if self.search is not None:
-                    self.matches = self.search.matches(self.filter)
-                else:
+    def load_headers(self, same_stages: bool = False) -> None:
+        """Read every column's header; keep each column's cursor where it was (bounded by its new count).
+        With `same_stages` (a new filter: nothing changed in the database) and the filter keys in, the
+        columns' stages are kept and their headers counted from the keys, with no read at all."""
+        self.matches = None
+        if self.filter.active and self.search is not None:
+            self.matches = self.search.matches(self.filter)
+        if same_stages and self.search is not None and self.columns:
+            counted = self.matches if self.matches is not None else self.search
+            stages = []
+            for c in self.columns:
+                count, value = counted.header(c.stage.id)
+                stages.append(replace(c.stage, count=count, value_minor=value))
+        else:
+            with self.session.read() as conn:
+                if self.filter.active and self.matches is None:
                     self.matches = cards.Matches.read(conn, self.pipeline["id"], self.filter)
-            stages = cards.stages(conn, self.pipeline["id"], self.filter, self.matches)
+                stages = cards.stages(conn, self.pipeline["id"], self.filter, self.matches)
         before = {c.stage.id: c for c in self.columns}
         self.columns = []
         for s in stages:
@@ -252,18 +265,41 @@ class BoardApp(App[None]):
         c = self.columns[index]
         end = min(first + count, c.stage.count)
         if not c.loaded or first < c.offset or end > c.offset + len(c.cached):
-            margin = max(count, 10)
-            c.offset = max(0, first - margin)
             with self.session.read() as conn:
-                if self.matches is not None:
-                    ids = self.matches.ids(c.stage.id, c.offset, count + 2 * margin)
-                    c.cached = cards.cards_by_id(conn, ids)
-                else:
-                    c.cached = cards.window(
-                        conn, self.pipeline["id"], c.stage.id, self.filter, c.offset, count + 2 * margin
-                    )
-            c.loaded = True
+                self._read_window(conn, c, first, count)
         return c.cached[first - c.offset : end - c.offset]
+
+    def _read_window(self, conn: Connection, c: ColumnState, first: int, count: int) -> None:
+        """Read column `c`'s cached window around cards `first`..`first+count`, a margin either side."""
+        margin = max(count, 10)
+        c.offset = max(0, first - margin)
+        if self.matches is not None:
+            c.cached = cards.cards_by_id(conn, self.matches.ids(c.stage.id, c.offset, count + 2 * margin))
+        else:
+            c.cached = cards.window(conn, self.pipeline["id"], c.stage.id, self.filter, c.offset, count + 2 * margin)
+        c.loaded = True
+
+    def read_windows(self) -> None:
+        """Read the window of every column on screen that has none, all in one read (after a new filter,
+        whose columns would otherwise each open a connection of their own as they are drawn)."""
+        height = self.query_one("#board", Horizontal).size.height
+        shown = range(self.left, min(self.left + self.visible_columns(), len(self.columns)))
+        wanted = [self.columns[i] for i in shown if not self.columns[i].loaded]
+        if height <= 0 or not wanted:
+            return
+        rows = self.rows_on_screen(height)
+        with self.session.read() as conn:
+            for c in wanted:
+                self._scroll(c, rows)
+                self._read_window(conn, c, c.top, rows)
+
+    @staticmethod
+    def _scroll(c: ColumnState, rows: int) -> None:
+        """Scroll column `c`, `rows` cards high, just enough to show its cursor."""
+        if c.cursor < c.top:
+            c.top = c.cursor
+        elif c.cursor >= c.top + rows:
+            c.top = c.cursor - rows + 1
 
     def column_lines(self, index: int, width: int, height: int) -> list[tuple[str, str]]:
         """Return the lines of column `index` at `width`×`height` with their styles: the header, then the
@@ -278,10 +314,7 @@ class BoardApp(App[None]):
             (views.fit(header, width), ""),
         ]
         rows = self.rows_on_screen(height)
-        if c.cursor < c.top:
-            c.top = c.cursor
-        elif c.cursor >= c.top + rows:
-            c.top = c.cursor - rows + 1
+        self._scroll(c, rows)
         for n, card in enumerate(self.cards_of(index, c.top, rows)):
             selected = index == self.col and c.top + n == c.cursor
             stale = card.id in self.stale
@@ -644,8 +677,9 @@ class BoardApp(App[None]):
         if flt == self.filter:
             return
         self.filter = flt
-        self.load_headers()
+        self.load_headers(same_stages=True)
         self.layout_columns()
+        self.read_windows()
         self.status(f"filter: {self.filter.describe() or 'none'}")
 
     def _filtering(self, form: dict[str, str] | None) -> None:

@@ -206,6 +206,12 @@ class SearchIndex:
         sql = f"SELECT {KEY_COLUMNS} FROM lead l WHERE {ON_BOARD} ORDER BY l.stage_id, {ORDER}"
         return cls(fetch_rows(conn, sql, {"p": pipeline_id}))
 
+    def header(self, stage_id: int) -> tuple[int, int]:
+        """Return the count and total value of the stage's open deals (the unfiltered board's header, as
+        `stages` counts it in SQL)."""
+        rows = self.by_stage.get(stage_id, [])
+        return len(rows), sum(filter(None, map(itemgetter(2), rows)))
+
     def matches(self, flt: Filter) -> Matches:
         """Return what `flt` lets through, as `Matches.read` would read it (`Filter.sql`'s conditions: the
         needle inside the name or company, the owner, the source; a missing company matches no text)."""
