@@ -1,4 +1,4 @@
-"""Migration 17: `ix_lead_owner` (owner completion reads it instead of the lead table) and the command lines
+"""Migration 17: `ix_lead_by_owner` (owner completion reads it instead of the lead table) and the command lines
 journalled before pipecli kept URL passwords out of them, scrubbed. A schema-16 database holding such a line
 migrates on its next command: the password is gone from the file, every other line and row is unchanged."""
 
@@ -28,7 +28,7 @@ def _owner_index(cli) -> list[str] | None:
     try:
         with engine.connect() as conn, warnings.catch_warnings():
             warnings.simplefilter("ignore", SAWarning)  # SQLite's reflection skips the expression indexes
-            return {i["name"]: i["column_names"] for i in inspect(conn).get_indexes("lead")}.get("ix_lead_owner")
+            return {i["name"]: i["column_names"] for i in inspect(conn).get_indexes("lead")}.get("ix_lead_by_owner")
     finally:
         engine.dispose()
 
@@ -41,7 +41,7 @@ def test_a_schema_16_database_gets_the_owner_index_and_loses_its_journalled_pass
     engine = _engine(cli)
     try:
         with engine.begin() as conn:  # as schema 16 left it: no owner index, a password journalled
-            conn.execute(text("DROP INDEX ix_lead_owner"))
+            conn.execute(text("DROP INDEX ix_lead_by_owner"))
             conn.execute(text("UPDATE journal SET command = :c WHERE id = 1"), {"c": LEAKED})
             conn.execute(text("UPDATE meta SET value = '16' WHERE key = 'schema_version'"))
     finally:
@@ -69,4 +69,4 @@ def test_owner_completion_reads_the_owners_most_used_first(cli):
         sql = "SELECT owner FROM lead WHERE owner IS NOT NULL AND owner LIKE ? GROUP BY owner ORDER BY count(*) DESC"
         with sqlite3.connect(cli.db) as db:
             plan = " ".join(r[-1] for r in db.execute(f"EXPLAIN QUERY PLAN {sql}", ("%",)))
-        assert "COVERING INDEX ix_lead_owner" in plan, plan
+        assert "COVERING INDEX ix_lead_by_owner" in plan, plan

@@ -247,7 +247,7 @@ def m016_event_as_of(conn: Connection) -> None:
 
 
 def m017_owner_index_and_no_passwords(conn: Connection) -> None:
-    """v16 -> v17: `ix_lead_owner` (a TAB on `--owner`, a seller's own leads under PostgreSQL's policies), and
+    """v16 -> v17: `ix_lead_by_owner` (a TAB on `--owner`, a seller's own leads under PostgreSQL's policies), and
     the command lines journalled before pipecli kept URL passwords out of them scrubbed: everyone who may
     read a lead reads its history's command lines (each word as `target.redact` writes it)."""
     import shlex  # only for this step

@@ -122,7 +122,7 @@ class Lead(SQLModel, table=True):
         Index("ix_lead_match_company", "match_company", **_where("match_company IS NOT NULL")),
         # the owners a TAB offers, most used first (`quick.values`: a scan of this, not of the table), and a
         # seller's own leads under PostgreSQL's row-level security; since schema 17
-        Index("ix_lead_owner", "owner", **_where("owner IS NOT NULL")),
+        Index("ix_lead_by_owner", "owner", **_where("owner IS NOT NULL")),
     )
 
     id: int | None = Field(default=None, primary_key=True)
