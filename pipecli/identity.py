@@ -181,6 +181,8 @@ def blocks(contact: Contact, region: str | None = None) -> Iterator[str]:
         yield "c:" + company
 
 
+# A pure function of its text: computed once per process however many leads bear one name (most do)
+@functools.lru_cache(maxsize=KEY_CACHE)
 def name_key(name: str | None) -> str | None:
     """Return the form `name_similarity` compares a name in: its folded words sorted (`Rossi Anna` and
     `anna rossi` are `anna rossi`), so two names of one key are as alike as any other name; None for none."""
@@ -207,6 +209,9 @@ def _segments(length: int, parts: int) -> list[tuple[int, int]]:
     return out
 
 
+INDEX_FROM = 64  # names in a company block from which `_CompanyBlock` finds a new name's near names by index
+
+
 class _CompanyBlock:
     """The earlier leads of one company block, grouped by name key: the first lead of each (the oldest:
     the original a copy is reported against), the name keys alike (`NAME_STRICT`) to each, and the index
@@ -217,12 +222,15 @@ class _CompanyBlock:
     and is found in the other at most `d` characters from where it was. Each key is indexed by its pieces
     (its length, `d`, which piece, its text) for every `d` a partner of another length may need; a new
     key looks up, for each length a partner may have, the substrings at those places. Every alike pair is
-    among the candidates, so none is missed, and only candidates are compared."""
+    among the candidates, so none is missed, and only candidates are compared. A block of fewer than
+    `INDEX_FROM` names (most companies) compares a new name with each, which costs less than the index."""
+
+    __slots__ = ("alike", "first", "pieces", "tally")  # one per company: most hold a lead or two
 
     def __init__(self, tally: dict[str, int]) -> None:
         self.first: dict[str, Contact] = {}
         self.alike: dict[str, list[str]] = {}
-        self.pieces: dict[tuple[int, int, int, str], list[str]] = {}
+        self.pieces: dict[tuple[int, int, int, str], list[str]] | None = None  # from `INDEX_FROM` names
         self.tally = tally
 
     def originals(self, key: str) -> list[Contact]:
@@ -237,8 +245,10 @@ class _CompanyBlock:
         if first is None or (contact.id or 0) < (first.id or 0):
             self.first[key] = contact
 
-    def _candidates(self, key: str) -> set[str]:
-        """Return the indexed keys that may be `NAME_STRICT` alike to `key` (every one that is)."""
+    def _candidates(self, key: str) -> Iterable[str]:
+        """Return the block's keys that may be `NAME_STRICT` alike to `key` (every one that is)."""
+        if self.pieces is None:
+            return list(self.alike)
         size = len(key)
         out: set[str] = set()
         for other in range(size - strict_distance(size, 2 * size), size + strict_distance(size, 2 * size) + 1):
@@ -252,19 +262,30 @@ class _CompanyBlock:
 
     def _add_name(self, key: str) -> None:
         """Compare the new name key `key` with the candidates the index finds, then index it."""
-        # rapidfuzz only when names are compared
-        from rapidfuzz import fuzz
-
         alike = [key]  # a name is as alike to itself as can be (100), its empty form too, as in `name_similarity`
+        if self.alike:  # a block's first name has none to compare with (most blocks hold one)
+            # rapidfuzz only when names are compared
+            from rapidfuzz import fuzz
+
+            for other in sorted(self._candidates(key)):
+                self.tally["names"] += 1
+                # the keys' words are sorted already: `name_similarity` of two of their names, at a fraction of the cost
+                if fuzz.ratio(key, other, score_cutoff=NAME_STRICT) >= NAME_STRICT:
+                    alike.append(other)
+                    self.alike[other].append(key)
         self.alike[key] = alike
-        for other in sorted(self._candidates(key)):
-            self.tally["names"] += 1
-            # the keys' words are sorted already: `name_similarity` of two of their names, at a fraction of the cost
-            if fuzz.ratio(key, other, score_cutoff=NAME_STRICT) >= NAME_STRICT:
-                alike.append(other)
-                self.alike[other].append(key)
+        if self.pieces is not None:
+            self._index(key)
+        elif len(self.alike) >= INDEX_FROM:
+            self.pieces = {}
+            for known in self.alike:
+                self._index(known)
+
+    def _index(self, key: str) -> None:
+        """Record `key` under its pieces, for every `d` a partner (at most `d` longer) may need."""
+        assert self.pieces is not None
         size, d = len(key), 1
-        while d <= strict_distance(size, size + d):  # every `d` a partner (at most `d` longer) may need
+        while d <= strict_distance(size, size + d):
             for i, (start, length) in enumerate(_segments(size, d + 1)):
                 self.pieces.setdefault((size, d, i, key[start : start + length]), []).append(key)
             d += 1
@@ -313,7 +334,9 @@ def duplicates(
                 if why is not None and (found is None or (earlier.id or 0) < (found[0].id or 0)):
                     found = (earlier, why)
         company, name = company_block(contact.company), name_key(contact.name)
-        block = None if company is None or name is None else companies.setdefault(company, _CompanyBlock(tally))
+        block = None
+        if company is not None and name is not None:
+            block = companies.get(company) or companies.setdefault(company, _CompanyBlock(tally))
         if block is not None and name is not None:
             for original in block.originals(name):
                 if found is None or (original.id or 0) < (found[0].id or 0):
