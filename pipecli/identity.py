@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -209,6 +209,15 @@ def _segments(length: int, parts: int) -> list[tuple[int, int]]:
     return out
 
 
+@functools.cache
+def _ratio() -> Callable[..., float]:
+    """Return rapidfuzz's ratio, imported once (an import statement costs more than a comparison)."""
+    # rapidfuzz only when names are compared
+    from rapidfuzz import fuzz
+
+    return fuzz.ratio
+
+
 INDEX_FROM = 64  # names in a company block from which `_CompanyBlock` finds a new name's near names by index
 
 
@@ -264,13 +273,11 @@ class _CompanyBlock:
         """Compare the new name key `key` with the candidates the index finds, then index it."""
         alike = [key]  # a name is as alike to itself as can be (100), its empty form too, as in `name_similarity`
         if self.alike:  # a block's first name has none to compare with (most blocks hold one)
-            # rapidfuzz only when names are compared
-            from rapidfuzz import fuzz
-
+            ratio = _ratio()
             for other in sorted(self._candidates(key)):
                 self.tally["names"] += 1
                 # the keys' words are sorted already: `name_similarity` of two of their names, at a fraction of the cost
-                if fuzz.ratio(key, other, score_cutoff=NAME_STRICT) >= NAME_STRICT:
+                if ratio(key, other, score_cutoff=NAME_STRICT) >= NAME_STRICT:
                     alike.append(other)
                     self.alike[other].append(key)
         self.alike[key] = alike
