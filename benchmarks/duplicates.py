@@ -1,10 +1,13 @@
 """The cost of finding duplicates on 100,000 leads: the check `add-lead` makes, and `pipecli duplicates`.
 
-    python benchmarks/duplicates.py [--leads 100000] [--adds 200] [--runs 3]
+    python benchmarks/duplicates.py [--leads 100000] [--adds 200] [--runs 3] [--companies N]
 
 Builds a SQLite database of N leads with realistic contacts (names from a pool, companies with legal forms,
 addresses at company domains, phones in three spellings) of which about 2 % are copies of another lead
-(a `+tag` address, names in the other order, `S.r.l.` for `Srl`, the phone spelt differently). Then prints:
+(a `+tag` address, names in the other order, `S.r.l.` for `Srl`, the phone spelt differently). With
+`--companies N` the leads work at N companies only (`--leads 20000 --companies 13`: one company block of
+about 1,500 leads each, as the import benchmark's file has), the case a matcher comparing every pair of a
+block makes quadratic. Then prints:
 
 - **add-lead**: per added lead, `leads.add_lead` alone and `leads.add_checked` (the same add after
   `identity.likely_duplicates`), half the new leads copies of stored ones, each add rolled back; beside the
@@ -37,11 +40,12 @@ LAST = "Rossi Bianchi Verdi Russo Ferrari Esposito Romano Colombo Ricci Marino G
 FORMS = ["Srl", "S.r.l.", "SpA", "S.p.A.", "GmbH", "Ltd", "Inc.", ""]
 
 
-def contact(rng: random.Random, i: int) -> dict:
-    """Return the details of lead number `i`: a person at one of ~N/5 companies."""
+def contact(rng: random.Random, i: int, companies: int | None = None) -> dict:
+    """Return the details of lead number `i`: a person at one of ~N/5 companies, else of `companies`."""
     first, last = rng.choice(FIRST), rng.choice(LAST)
-    company = f"{rng.choice(LAST)} {i // 5} {rng.choice(FORMS)}".strip()
-    domain = f"co{i // 5}.example"
+    number = i // 5 if companies is None else i % companies
+    company = f"{rng.choice(LAST) if companies is None else 'Cliente'} {number} {rng.choice(FORMS)}".strip()
+    domain = f"co{number}.example"
     return {
         "name": f"{first} {last}",
         "company": company,
@@ -64,7 +68,7 @@ def copy_of(rng: random.Random, c: dict) -> dict:
     }
 
 
-def build(db: str, n: int, rng: random.Random) -> list[dict]:
+def build(db: str, n: int, rng: random.Random, companies: int | None = None) -> list[dict]:
     """Write `n` open leads (2 % of them copies) into `db`, with the matcher's stored blocks as every write
     path stores them (schema 12; an older pipecli has none); return the contacts that are no copies."""
     from sqlalchemy import text
@@ -79,7 +83,7 @@ def build(db: str, n: int, rng: random.Random) -> list[dict]:
         if originals and rng.random() < 0.02:
             contacts.append(copy_of(rng, rng.choice(originals)))
         else:
-            originals.append(contact(rng, i))
+            originals.append(contact(rng, i, companies))
             contacts.append(originals[-1])
     names, values = "", ""
     if blocks is not None:
@@ -139,6 +143,7 @@ def main() -> None:
     parser.add_argument("--leads", type=int, default=100_000)
     parser.add_argument("--adds", type=int, default=200)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--companies", type=int, help="the leads' companies (default: one per 5 leads)")
     args = parser.parse_args()
     rng = random.Random(15)
     with tempfile.TemporaryDirectory() as tmp:
@@ -146,8 +151,9 @@ def main() -> None:
         os.environ.update(env)
         db = str(Path(tmp) / "dups.db")
         start = time.perf_counter()
-        contacts = build(db, args.leads, rng)
-        print(f"{args.leads} open leads built in {time.perf_counter() - start:.1f}s")
+        contacts = build(db, args.leads, rng, args.companies)
+        over = f" at {args.companies} companies" if args.companies else ""
+        print(f"{args.leads} open leads{over} built in {time.perf_counter() - start:.1f}s")
 
         from sqlalchemy import text
 
@@ -155,7 +161,8 @@ def main() -> None:
 
         store = pipelines.open_store(db)
         new = [
-            copy_of(rng, rng.choice(contacts)) if k % 2 else contact(rng, args.leads + 1 + k) for k in range(args.adds)
+            copy_of(rng, rng.choice(contacts)) if k % 2 else contact(rng, args.leads + 1 + k, args.companies)
+            for k in range(args.adds)
         ]
 
         def add(c, checked):

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -181,27 +181,182 @@ def blocks(contact: Contact, region: str | None = None) -> Iterator[str]:
         yield "c:" + company
 
 
-def duplicates(contacts: Iterable[Contact], region: str | None = None) -> list[tuple[Contact, Contact, str]]:
-    """Return (original, copy, why) for each contact that matches an earlier one (in the given order),
-    the original being the first it matches: what `clean`'s duplicate rule reports.
+# A pure function of its text: computed once per process however many leads bear one name (most do)
+@functools.lru_cache(maxsize=KEY_CACHE)
+def name_key(name: str | None) -> str | None:
+    """Return the form `name_similarity` compares a name in: its folded words sorted (`Rossi Anna` and
+    `anna rossi` are `anna rossi`), so two names of one key are as alike as any other name; None for none."""
+    if not name:
+        return None
+    return " ".join(sorted(fold(name).split()))
 
-    Contacts are compared only within their blocks, so the cost grows with the size of the blocks,
-    not with the square of the count."""
+
+def strict_distance(a: int, b: int) -> int:
+    """Return the most characters two name keys of lengths `a` and `b` may differ by (insertions plus
+    deletions, the distance rapidfuzz's ratio is made of: ratio = 100 * (1 - distance / (a + b))) and
+    still be `NAME_STRICT` alike: 1 for two names of 13 to 24 characters together, 2 up to 37."""
+    return (a + b) * (100 - NAME_STRICT) // 100
+
+
+def _segments(length: int, parts: int) -> list[tuple[int, int]]:
+    """Return (start, length) of the `parts` pieces, as even as can be, that a key of `length` is cut in."""
+    short, longer = divmod(length, parts)
+    out, start = [], 0
+    for i in range(parts):
+        size = short + (i >= parts - longer)
+        out.append((start, size))
+        start += size
+    return out
+
+
+@functools.cache
+def _ratio() -> Callable[..., float]:
+    """Return rapidfuzz's ratio, imported once (an import statement costs more than a comparison)."""
+    # rapidfuzz only when names are compared
+    from rapidfuzz import fuzz
+
+    return fuzz.ratio
+
+
+INDEX_FROM = 64  # names in a company block from which `_CompanyBlock` finds a new name's near names by index
+
+
+class _CompanyBlock:
+    """The earlier leads of one company block, grouped by name key: the first lead of each (the oldest:
+    the original a copy is reported against), the name keys alike (`NAME_STRICT`) to each, and the index
+    that finds those without comparing a new name with every other.
+
+    The index is a pigeonhole filter (PassJoin's): two keys at most `d` apart (`strict_distance`) differ
+    by at most `d` insertions or deletions, so when one is cut in `d + 1` pieces, one piece is untouched
+    and is found in the other at most `d` characters from where it was. Each key is indexed by its pieces
+    (its length, `d`, which piece, its text) for every `d` a partner of another length may need; a new
+    key looks up, for each length a partner may have, the substrings at those places. Every alike pair is
+    among the candidates, so none is missed, and only candidates are compared. A block of fewer than
+    `INDEX_FROM` names (most companies) compares a new name with each, which costs less than the index."""
+
+    __slots__ = ("alike", "first", "pieces", "tally")  # one per company: most hold a lead or two
+
+    def __init__(self, tally: dict[str, int]) -> None:
+        self.first: dict[str, Contact] = {}
+        self.alike: dict[str, list[str]] = {}
+        self.pieces: dict[tuple[int, int, int, str], list[str]] | None = None  # from `INDEX_FROM` names
+        self.tally = tally
+
+    def originals(self, key: str) -> list[Contact]:
+        """Return the oldest earlier lead of each name alike to the name key `key` (its own included)."""
+        if key not in self.alike:
+            self._add_name(key)
+        return [self.first[k] for k in self.alike[key] if k in self.first]
+
+    def add(self, contact: Contact, key: str) -> None:
+        """Record `contact`, of name key `key` (already seen by `originals`), as an earlier lead."""
+        first = self.first.get(key)
+        if first is None or (contact.id or 0) < (first.id or 0):
+            self.first[key] = contact
+
+    def _candidates(self, key: str) -> Iterable[str]:
+        """Return the block's keys that may be `NAME_STRICT` alike to `key` (every one that is)."""
+        if self.pieces is None:
+            return list(self.alike)
+        size = len(key)
+        out: set[str] = set()
+        for other in range(size - strict_distance(size, 2 * size), size + strict_distance(size, 2 * size) + 1):
+            d = strict_distance(size, other)
+            if d == 0 or abs(size - other) > d:
+                continue  # alike only when equal (the same key), or lengths too far apart
+            for i, (start, length) in enumerate(_segments(other, d + 1)):
+                for at in range(max(0, start - d), min(size - length, start + d) + 1):
+                    out.update(self.pieces.get((other, d, i, key[at : at + length]), ()))
+        return out
+
+    def _add_name(self, key: str) -> None:
+        """Compare the new name key `key` with the candidates the index finds, then index it."""
+        alike = [key]  # a name is as alike to itself as can be (100), its empty form too, as in `name_similarity`
+        if self.alike:  # a block's first name has none to compare with (most blocks hold one)
+            ratio = _ratio()
+            for other in sorted(self._candidates(key)):
+                self.tally["names"] += 1
+                # the keys' words are sorted already: `name_similarity` of two of their names, at a fraction of the cost
+                if ratio(key, other, score_cutoff=NAME_STRICT) >= NAME_STRICT:
+                    alike.append(other)
+                    self.alike[other].append(key)
+        self.alike[key] = alike
+        if self.pieces is not None:
+            self._index(key)
+        elif len(self.alike) >= INDEX_FROM:
+            self.pieces = {}
+            for known in self.alike:
+                self._index(known)
+
+    def _index(self, key: str) -> None:
+        """Record `key` under its pieces, for every `d` a partner (at most `d` longer) may need."""
+        assert self.pieces is not None
+        size, d = len(key), 1
+        while d <= strict_distance(size, size + d):
+            for i, (start, length) in enumerate(_segments(size, d + 1)):
+                self.pieces.setdefault((size, d, i, key[start : start + length]), []).append(key)
+            d += 1
+
+
+def duplicates(
+    contacts: Iterable[Contact], region: str | None = None, counts: dict[str, int] | None = None
+) -> list[tuple[Contact, Contact, str]]:
+    """Return (original, copy, why) for each contact that matches an earlier one (in the given order),
+    the original being the first it matches (the lowest id): what `clean`'s duplicate rule reports.
+    `counts`, when given, receives the work done: `names` (pairs of names compared inside company
+    blocks) and `pairs` (pairs handed to `match`), which grow with the blocks' names, not their leads.
+
+    Contacts are compared only within their blocks (`blocks`). Within an e-mail or phone block every pair
+    is compared. A company block can hold thousands of leads (all the leads of one customer), and inside it
+    only the company rule can match a pair (the others need a shared e-mail or phone, so their own block),
+    so it is never compared pair by pair:
+
+    - leads are grouped by `name_key`: one name's leads are all alike or all not to any other, so each
+      pair of names is compared once, however many leads bear them (a lead is reported against the oldest
+      lead of the alike names);
+    - a new name is compared only with the names an index finds within `strict_distance` of it (see
+      `_CompanyBlock`): a filter that lets every alike pair through, so nothing `match` accepts is lost
+      (the labelled pairs, tests/fixtures/duplicate_pairs.csv, are all still found, as
+      tests/test_identity.py checks, and so is everything comparing every pair finds).
+
+    The cost then grows with the leads and the few near names each name has, not with the square of
+    a block's leads. What stays quadratic is a block of one e-mail or one phone shared by many leads
+    (a switchboard): those are few, and the phone rule's looser threshold (`NAME_LOOSE`) leaves no
+    filter as tight."""
     region = resolved_region(region)
+    tally = counts if counts is not None else {}
+    tally.setdefault("names", 0)
+    tally.setdefault("pairs", 0)
     seen: dict[str, list[Contact]] = {}
+    companies: dict[str, _CompanyBlock] = {}
     out = []
     for contact in contacts:
-        keys = list(blocks(contact, region))
+        email, phone = email_block(contact.email), phone_block(contact.phone)
+        keys = [k for k in ("e:" + email if email else None, "p:" + phone if phone else None) if k]
         found: tuple[Contact, str] | None = None
         for key in keys:
             for earlier in seen.get(key, ()):
+                tally["pairs"] += 1
                 why = match(earlier, contact, region)
                 if why is not None and (found is None or (earlier.id or 0) < (found[0].id or 0)):
                     found = (earlier, why)
+        company, name = company_block(contact.company), name_key(contact.name)
+        block = None
+        if company is not None and name is not None:
+            block = companies.get(company) or companies.setdefault(company, _CompanyBlock(tally))
+        if block is not None and name is not None:
+            for original in block.originals(name):
+                if found is None or (original.id or 0) < (found[0].id or 0):
+                    tally["pairs"] += 1
+                    why = match(original, contact, region)
+                    if why is not None:  # always: the company rule holds (the why may be an earlier rule)
+                        found = (original, why)
         if found is not None:
             out.append((found[0], contact, found[1]))
         for key in keys:
             seen.setdefault(key, []).append(contact)
+        if block is not None and name is not None:
+            block.add(contact, name)
     return out
 
 
