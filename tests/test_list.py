@@ -144,6 +144,9 @@ def test_columns_choose_what_every_format_writes(cli, sample):
     assert "email" in wide and "pipeline" in wide and "score" in wide
     only = cli("list", "--columns", "name,source").stdout.splitlines()
     assert only[0].split() == ["name", "source"] and only[1].split() == ["Anna", "referral"]
+    # a header as the table prints it names its column too
+    said = json.loads(cli("list", "--columns", "name,last-activity", "--format", "json").stdout)
+    assert list(said[0]) == ["name", "last_event_at"] and said[0]["last_event_at"] == every["last_event_at"]
 
 
 def test_an_unknown_column_is_a_usage_error_naming_the_known_ones(cli, sample):

@@ -108,6 +108,8 @@ def lead_columns(spec: str | None, fmt: str) -> Columns:
     naming the known ones."""
     by_name = {c.name: c for c in LEAD_COLUMNS}
     by_name.update({c.title.replace(" ", "_"): c for c in LEAD_COLUMNS})
+    # the table's own headers name their columns too: `--columns last-activity` as the table says it
+    by_name.update({c.title.replace(" ", "_"): by_name[name] for name, c in LIST_TABLE_FORM.items()})
     if spec is None:
         names = LIST_COLUMNS if fmt == "table" else tuple(c.name for c in LEAD_COLUMNS)
     elif spec.strip().lower() == "all":
