@@ -219,13 +219,44 @@ def test_a_status_column_not_read_as_one_stops_the_import(cli, tmp_path, header,
     path.write_text(f"Name,Amount,{header}\nAnna,100,{cells[0]}\nBob,200,{cells[1]}\n")
     result = cli("import", str(path), "--from", "csv", ok=False)
     assert result.exit_code == 1
-    assert result.stderr.strip().splitlines() == [
+    advice = (
         f"pipecli: column {header!r} looks like a deal status but is not read as one; map it with "
         f"--map '{header}=stage' (values won/lost/a stage name), or keep it with --map '{header}=extra'"
-    ]
+    )
+    if header == "IsWon":  # true/false are no stages: --map IsWon=stage would reject every row
+        advice = (
+            "pipecli: column 'IsWon' looks like a deal status but is not read as one, and its values (true, false)"
+            " are not stages: keep it with --map 'IsWon=extra', or write them as won/lost or stage names and map it"
+            " with --map 'IsWon=stage'"
+        )
+    assert result.stderr.strip().splitlines() == [advice]
     assert cli.scalar("SELECT COUNT(*) FROM lead") == 0
     cli("import", str(path), "--from", "csv", "--map", f"{header}=extra")  # said to keep it: kept
     assert [v for _, v in extras(cli, header)] == list(cells)
+
+
+@pytest.mark.parametrize(
+    ("header", "cells"),
+    [("Deal - Status", ("won", "lost")), ("Outcome", ("Won", "Lost")), ("Result", ("Closed Won", "Closed Lost"))],
+)
+def test_the_guards_advice_followed_imports_every_row(cli, tmp_path, header, cells):
+    path = tmp_path / "deals.csv"
+    path.write_text(f"Name,Amount,{header}\nAnna,100,{cells[0]}\nBob,200,{cells[1]}\n")
+    assert "--map" in cli("import", str(path), "--from", "csv", ok=False).stderr
+    cli("import", str(path), "--from", "csv", "--map", f"{header}=stage")
+    assert cli.sql("SELECT name, status FROM lead ORDER BY id") == [("Anna", "won"), ("Bob", "lost")]
+
+
+def test_a_status_column_with_open_deals_is_not_advised_to_be_read_as_stages(cli, tmp_path):
+    """Pipedrive's `Deal - Status` holds open for the deals still running: `--map ...=stage` would reject those
+    rows, so the advice says to keep the column (or rewrite its values)."""
+    path = tmp_path / "deals.csv"
+    path.write_text("Name,Amount,Deal - Status\nAnna,100,open\nBob,200,won\nCarl,300,lost\n")
+    result = cli("import", str(path), "--from", "csv", ok=False)
+    assert result.exit_code == 1 and "its values (open, won, lost) are not stages" in result.stderr
+    assert cli.scalar("SELECT COUNT(*) FROM lead") == 0
+    cli("import", str(path), "--from", "csv", "--map", "Deal - Status=extra")  # the advice, followed
+    assert cli.scalar("SELECT COUNT(*) FROM lead") == 3
 
 
 def test_a_column_with_won_lost_values_is_caught_by_its_values(cli, tmp_path):

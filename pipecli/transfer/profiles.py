@@ -334,7 +334,15 @@ def guard(columns: list[dict[str, str]], sample: list[list[str]], keep: set[str]
         by_values = bool(cells) and len(outcome_cells) * 2 > len(cells) and set(outcome_cells) - {"open"}
         if (name in STATUS_HEADERS or by_values) and not _agrees_with_stage(columns, sample, i):
             col = column["column"]
+            if all(c in STATUS_VALUES - {"open"} for c in cells):
+                raise PipecliError(
+                    f"column {col!r} looks like a deal status but is not read as one; map it with "
+                    f"--map '{col}=stage' (values won/lost/a stage name), or keep it with --map '{col}=extra'"
+                )
+            # true/false or open: --map COL=stage would reject those rows, so it is not the advice
+            seen = ", ".join(dict.fromkeys(r[i].strip() for r in sample if len(r) > i and r[i].strip()))
             raise PipecliError(
-                f"column {col!r} looks like a deal status but is not read as one; map it with "
-                f"--map '{col}=stage' (values won/lost/a stage name), or keep it with --map '{col}=extra'"
+                f"column {col!r} looks like a deal status but is not read as one, and its values ({seen}) are not"
+                f" stages: keep it with --map '{col}=extra', or write them as won/lost or stage names and map it"
+                f" with --map '{col}=stage'"
             )
