@@ -216,7 +216,7 @@ async def drive(
             form.query_one("#field-stage").value = str(2 + i % 3)
             got["move"].append(await timed("enter", profiled=profile == "move"))
         got["edit"], got["deal"] = [], []
-        for i in range(10):  # the edit form (the deal read again, eight fields) and the deal's page, on new cards
+        for _ in range(10):  # the edit form (the deal read again, eight fields) and the deal's page, on new cards
             await timed("j")
             got["edit"].append(await timed("e"))
             assert isinstance(app.screen, Form), (app.screen, app.message)
