@@ -255,7 +255,7 @@ def test_e_edits_the_changed_fields_only(cli, deals):
         return app.message
 
     message = drive(cli, script)
-    assert message == f"lead {deals['Anna Rossi']} updated: company, value_minor"
+    assert message == f"lead {deals['Anna Rossi']} updated: company, value"  # the field as the form names it
     assert cli.sql("SELECT company, value_minor FROM lead WHERE id = 1") == [("Acme Corp", 310000)]
     fields = {r[0] for r in cli.sql("SELECT field FROM event WHERE journal_id = (SELECT MAX(id) FROM journal)")}
     assert {"company", "value_minor"} <= fields and "name" not in fields

@@ -22,6 +22,7 @@ from sqlalchemy.exc import DBAPIError
 from pipecli import clock, leads, money, nextsteps, pipelines
 from pipecli import undo as undoing
 from pipecli.errors import PipecliError
+from pipecli.history import SHOWN_AS
 from pipecli.reports import clean, clean_actions
 from pipecli.store.db import Store, translate_error
 from pipecli.store.journal import Invocation, Journal
@@ -166,7 +167,7 @@ class Session:
         if not changes:
             raise PipecliError("nothing changed")
         self.write(lambda conn: leads.edit_lead(conn, lead_id, changes), "edit", lead_id, *sorted(changes))
-        return f"lead {lead_id} updated: {', '.join(sorted(changes))}"
+        return f"lead {lead_id} updated: {', '.join(sorted(SHOWN_AS.get(c, c) for c in changes))}"  # as people say it
 
     def log(self, lead_id: int, kind: str, note: str | None, next_spec: str | None) -> str:
         """Log an activity, and the follow-up when given (`nextsteps.log_with_next`, as `log --next`)."""
