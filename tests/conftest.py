@@ -10,6 +10,7 @@ template made once per session with the current schema, so one costs tens of mil
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import time
@@ -243,6 +244,32 @@ class Cli:
                 return history.verify(conn)
         finally:
             store.dispose()
+
+    @contextlib.contextmanager
+    def outside(self):
+        """Yield a connection in one committed transaction that does not go through pipecli, so opening
+        it migrates nothing: to make a database look as an older schema left it."""
+        from sqlalchemy import create_engine
+
+        url = f"sqlite:///{self.db}" if "://" not in self.db else "postgresql+psycopg://" + self.db.split("://", 1)[1]
+        engine = create_engine(url)
+        try:
+            with engine.begin() as conn:
+                yield conn
+        finally:
+            engine.dispose()
+
+    def index_columns(self, table: str, name: str) -> list[str] | None:
+        """Return the columns of index `name` on `table` as the database reports them (None: no such index),
+        read from outside pipecli."""
+        import warnings
+
+        from sqlalchemy import inspect
+        from sqlalchemy.exc import SAWarning
+
+        with self.outside() as conn, warnings.catch_warnings():
+            warnings.simplefilter("ignore", SAWarning)  # SQLite's reflection skips the expression indexes
+            return {i["name"]: i["column_names"] for i in inspect(conn).get_indexes(table)}.get(name)
 
     def scalar(self, query: str, **params):
         """Run one SQL query and return the first column of the first row."""

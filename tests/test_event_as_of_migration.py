@@ -8,27 +8,15 @@ from __future__ import annotations
 import json
 
 import pytest
-from sqlalchemy import create_engine, inspect, text
+from sqlalchemy import text
 
 from pipecli.reports import state
 from pipecli.store.columns import AS_OF_FIELDS
 from pipecli.store.migrations import LATEST
 
 
-def _engine(cli):
-    """An engine on the test's database outside pipecli, whose opening would migrate it."""
-    if "://" not in cli.db:
-        return create_engine(f"sqlite:///{cli.db}")
-    return create_engine("postgresql+psycopg://" + cli.db.split("://", 1)[1])
-
-
 def _index(cli) -> list[str] | None:
-    engine = _engine(cli)
-    try:
-        with engine.connect() as conn:
-            return {i["name"]: i["column_names"] for i in inspect(conn).get_indexes("event")}.get("ix_event_as_of")
-    finally:
-        engine.dispose()
+    return cli.index_columns("event", "ix_event_as_of")
 
 
 def _expected(cli) -> list[str]:
@@ -47,13 +35,9 @@ def test_a_schema_15_database_migrates_and_its_reports_are_unchanged(cli, monkey
     cli("edit", a, "--value", "300", "--owner", "carl", "--at", "2026-11-10 12:00")
     metrics = cli("metrics", "--as-of", "2026-11-05", "--format", "json").stdout
     before = cli.every_row()
-    engine = _engine(cli)
-    try:
-        with engine.begin() as conn:  # as schema 15 left it: no such index, version 15
-            conn.execute(text("DROP INDEX ix_event_as_of"))
-            conn.execute(text("UPDATE meta SET value = '15' WHERE key = 'schema_version'"))
-    finally:
-        engine.dispose()
+    with cli.outside() as conn:  # as schema 15 left it: no such index, version 15
+        conn.execute(text("DROP INDEX ix_event_as_of"))
+        conn.execute(text("UPDATE meta SET value = '15' WHERE key = 'schema_version'"))
     assert _index(cli) is None
 
     assert cli("metrics", "--as-of", "2026-11-05", "--format", "json").stdout == metrics  # migrates first
@@ -78,13 +62,8 @@ def test_as_of_reads_the_first_later_change_through_the_index(cli, monkeypatch):
     if "://" in cli.db:
         return
     rel, params = state.lead_state(1, 0)
-    engine = _engine(cli)
-    try:
-        with engine.connect() as conn:
-            query = text(f"EXPLAIN QUERY PLAN SELECT * FROM {rel} l")
-            plan = " | ".join(r[-1] for r in conn.execute(query, params))
-    finally:
-        engine.dispose()
+    with cli.outside() as conn:
+        plan = " | ".join(r[-1] for r in conn.execute(text(f"EXPLAIN QUERY PLAN SELECT * FROM {rel} l"), params))
     # every field's seek, the existence test and the old value alike, is in the index alone
     assert plan.count("COVERING INDEX ix_event_as_of") == 2 * len(AS_OF_FIELDS), plan
 

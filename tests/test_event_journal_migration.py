@@ -3,37 +3,21 @@ lead_id), the index `undo --list` counts an entry's leads from; nothing else cha
 
 from __future__ import annotations
 
-from sqlalchemy import create_engine, inspect, text
+from sqlalchemy import text
 
 from pipecli.store.migrations import LATEST
 
 
-def _engine(cli):
-    """An engine on the test's database outside pipecli, whose opening would migrate it."""
-    if "://" not in cli.db:
-        return create_engine(f"sqlite:///{cli.db}")
-    return create_engine("postgresql+psycopg://" + cli.db.split("://", 1)[1])
-
-
-def _journal_index(cli) -> list[str]:
-    engine = _engine(cli)
-    try:
-        with engine.connect() as conn:
-            return {i["name"]: i["column_names"] for i in inspect(conn).get_indexes("event")}["ix_event_journal"]
-    finally:
-        engine.dispose()
+def _journal_index(cli) -> list[str] | None:
+    return cli.index_columns("event", "ix_event_journal")
 
 
 def _as_schema_14(cli) -> None:
-    engine = _engine(cli)
-    try:
-        with engine.begin() as conn:
-            conn.execute(text("DROP INDEX ix_event_journal"))
-            conn.execute(text("CREATE INDEX ix_event_journal ON event (journal_id)"))
-            conn.execute(text("UPDATE meta SET value = '14' WHERE key = 'schema_version'"))
-            version = conn.execute(text("SELECT value FROM meta WHERE key = 'schema_version'")).scalar()
-    finally:
-        engine.dispose()
+    with cli.outside() as conn:
+        conn.execute(text("DROP INDEX ix_event_journal"))
+        conn.execute(text("CREATE INDEX ix_event_journal ON event (journal_id)"))
+        conn.execute(text("UPDATE meta SET value = '14' WHERE key = 'schema_version'"))
+        version = conn.execute(text("SELECT value FROM meta WHERE key = 'schema_version'")).scalar()
     assert version == "14"
 
 

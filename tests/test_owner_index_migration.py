@@ -5,10 +5,8 @@ migrates on its next command: the password is gone from the file, every other li
 from __future__ import annotations
 
 import sqlite3
-import warnings
 
-from sqlalchemy import create_engine, inspect, text
-from sqlalchemy.exc import SAWarning
+from sqlalchemy import text
 
 from pipecli.store import quick
 from pipecli.store.migrations import LATEST
@@ -17,20 +15,8 @@ LEAKED = "pipecli --db 'postgresql://admin:s3cr:et@db.example/sales?sslmode=requ
 FORM = "pipecli --db 'postgresql://admin:***@db.example/sales?sslmode=require' add-lead Acme"
 
 
-def _engine(cli):
-    if "://" not in cli.db:
-        return create_engine(f"sqlite:///{cli.db}")
-    return create_engine("postgresql+psycopg://" + cli.db.split("://", 1)[1])
-
-
 def _owner_index(cli) -> list[str] | None:
-    engine = _engine(cli)
-    try:
-        with engine.connect() as conn, warnings.catch_warnings():
-            warnings.simplefilter("ignore", SAWarning)  # SQLite's reflection skips the expression indexes
-            return {i["name"]: i["column_names"] for i in inspect(conn).get_indexes("lead")}.get("ix_lead_by_owner")
-    finally:
-        engine.dispose()
+    return cli.index_columns("lead", "ix_lead_by_owner")
 
 
 def test_a_schema_16_database_gets_the_owner_index_and_loses_its_journalled_passwords(cli):
@@ -38,14 +24,10 @@ def test_a_schema_16_database_gets_the_owner_index_and_loses_its_journalled_pass
     cli("add-lead", "Globex", "--owner", "anna")
     cli("log", "1", "call", "--note", "see https://example.com/x")
     before = cli.every_row()
-    engine = _engine(cli)
-    try:
-        with engine.begin() as conn:  # as schema 16 left it: no owner index, a password journalled
-            conn.execute(text("DROP INDEX ix_lead_by_owner"))
-            conn.execute(text("UPDATE journal SET command = :c WHERE id = 1"), {"c": LEAKED})
-            conn.execute(text("UPDATE meta SET value = '16' WHERE key = 'schema_version'"))
-    finally:
-        engine.dispose()
+    with cli.outside() as conn:  # as schema 16 left it: no owner index, a password journalled
+        conn.execute(text("DROP INDEX ix_lead_by_owner"))
+        conn.execute(text("UPDATE journal SET command = :c WHERE id = 1"), {"c": LEAKED})
+        conn.execute(text("UPDATE meta SET value = '16' WHERE key = 'schema_version'"))
     assert _owner_index(cli) is None
 
     listed = cli("undo", "--list", "--format", "json").stdout  # the command that opens it migrates it first
