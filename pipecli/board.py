@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import text
 
 from pipecli import clock, pipelines
-from pipecli.history import check_as_of, field_at_sql
+from pipecli.history import check_as_of, column_at_sql
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
@@ -65,8 +65,8 @@ def _board_as_of(conn: Connection, p: dict[str, Any], per_stage: int, moment: in
         }
         rows = conn.execute(
             text(
-                f"SELECT * FROM (SELECT l.id, {field_at_sql('name', 'd', ':asof', alias='name')},"
-                f" {field_at_sql('company', 'd', ':asof', alias='company')}, l.value_minor, l.owner, l.stage_id,"
+                f"SELECT * FROM (SELECT l.id, {column_at_sql('name', 'd', ':asof', conn.dialect.name)},"
+                f" {column_at_sql('company', 'd', ':asof', conn.dialect.name)}, l.value_minor, l.owner, l.stage_id,"
                 " l.expected_close,"
                 " ROW_NUMBER() OVER (PARTITION BY l.stage_id ORDER BY l.value_minor DESC NULLS LAST, l.id) AS rn"
                 f" FROM {rel} l JOIN lead d ON d.id = l.id WHERE l.status = 'open' AND l.archived_at IS NULL) ranked "

@@ -316,6 +316,23 @@ def field_at_sql(
     return f"CASE WHEN EXISTS (SELECT 1 {later}) THEN {then} ELSE {now} END" + (f" AS {alias}" if alias else "")
 
 
+# The lead columns whose events' text must be cast back to read as the column: numbers on both backends,
+# dates on PostgreSQL only (SQLite stores a date as its ISO text, which is what the event holds).
+_NUMBERS = ("value_minor", "archived_at")
+_DATES = ("expected_close", "next_step_due", "snoozed_until")
+
+
+def column_at_sql(column: str, lead: str, moment: str, dialect: str) -> str:
+    """Return `field_at_sql` for lead column `column` read as the column (`AS column`, its type cast back
+    from the event's text on `dialect`): what a report of a past moment selects for each detail. A lead
+    archived then is one whose events say so, else one archived now by that moment."""
+    cast = "BIGINT" if column in _NUMBERS else "DATE" if column in _DATES and dialect == "postgresql" else None
+    otherwise = (
+        f"CASE WHEN {lead}.archived_at <= {moment} THEN {lead}.archived_at END" if column == "archived_at" else None
+    )
+    return field_at_sql(column, lead, moment, cast, otherwise, alias=column)
+
+
 def check_as_of(conn: Connection, moment: int) -> None:
     """Raise when `--as-of` names a moment in the future or before anything the database knows."""
 

@@ -134,25 +134,22 @@ def list_leads(
     return [dict(r) for r in conn.execute(text(sql), params).mappings()]
 
 
-# The columns of a lead an edit or an import can change, besides those `reports.state` rebuilds (with the
-# cast from their events' text on PostgreSQL, for the date).
-_EDITED = {"name": None, "company": None, "email": None, "phone": None, "external_id": None, "lost_reason": None,
-           "next_step": None, "next_step_due": "DATE"}  # fmt: skip
+# The columns of a lead an edit or an import can change, besides those `reports.state` rebuilds.
+_EDITED = ("name", "company", "email", "phone", "external_id", "lost_reason", "next_step", "next_step_due")
 
 
 def _as_of_leads(conn: Connection, moment: int) -> tuple[str, dict[str, Any]]:
     """Return the relation of every lead as it stood at `moment` (with LIST_COLUMNS but the score) and its
     parameters: stage, status, value, owner, source, expected close and archiving as the reports rebuild
-    them, every other edited detail by the same rule (`history.field_at_sql`), the last activity and event
+    them, every other edited detail by the same rule (`history.column_at_sql`), the last activity and event
     as of then, and no win probability (never recorded for a past moment)."""
     # imported here: only a listing of the past needs them
-    from pipecli.history import check_as_of, field_at_sql
+    from pipecli.history import check_as_of, column_at_sql
     from pipecli.reports.state import lead_state
 
     check_as_of(conn, moment)
-    pg = conn.dialect.name == "postgresql"
     rel, params = lead_state(None, moment, conn.dialect.name)
-    edited = ", ".join(field_at_sql(f, "d", ":asof", cast if pg else None, alias=f) for f, cast in _EDITED.items())
+    edited = ", ".join(column_at_sql(f, "d", ":asof", conn.dialect.name) for f in _EDITED)
     activity = "(SELECT MAX(a.at) FROM activity a WHERE a.lead_id = d.id AND a.at <= :asof)"
     return (
         f"(SELECT st.id, st.pipeline_id, st.stage_id, st.status, st.value_minor, st.source, st.owner,"

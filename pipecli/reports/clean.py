@@ -49,7 +49,7 @@ from pipecli.activities import engaging_sql
 from pipecli.clock import DAY
 from pipecli.config import setting
 from pipecli.errors import NotFound, UsageError
-from pipecli.history import field_at_sql
+from pipecli.history import column_at_sql
 from pipecli.reports.state import percentile
 from pipecli.store.columns import AS_OF_CONDITION
 from pipecli.store.sql import case as sql_case
@@ -231,16 +231,17 @@ def _check_owner(conn: Connection, p: dict[str, Any], owner: str, historic: bool
         " UNION SELECT e.old FROM event e JOIN lead l ON l.id = e.lead_id"
         f" WHERE e.{AS_OF_CONDITION} AND e.field = 'owner' AND l.pipeline_id = :p AND e.old IS NOT NULL"
     )
-    known = sorted(
+    known = [
         r[0]
         for r in conn.execute(
             text(
                 "SELECT DISTINCT owner FROM lead WHERE pipeline_id = :p AND owner IS NOT NULL"
                 + (before if historic else "")
+                + " ORDER BY 1"  # in the database's collation, as before owners of then were counted
             ),
             {"p": p["id"]},
         )
-    )
+    ]
     if owner.strip().lower() not in {k.lower() for k in known}:
         names = ", ".join(known) if known else "none: no lead has an owner"
         raise NotFound(f"--owner: no lead in {p['name']} is owned by {owner!r}; owners: {names}")
@@ -314,20 +315,13 @@ class _Scope:
 
     def _lead_then(self) -> str:
         """Return the lead table as it stood at `:moment` (alias it): every detail a rule reads or a finding
-        shows, by the history's one rule (`history.field_at_sql`), so no finding of the past shows a present
+        shows, by the history's one rule (`history.column_at_sql`), so no finding of the past shows a present
         value; archived only when archived by then."""
-        date = "DATE" if self.dialect == "postgresql" else None  # SQLite stores a date as its ISO text
-        then = ", ".join(
-            field_at_sql(f, "d", ":moment", cast, alias=f)
-            for f, cast in (("name", None), ("company", None), ("email", None), ("phone", None), ("owner", None),
-                            ("value_minor", "BIGINT"), ("expected_close", date), ("next_step", None),
-                            ("snoozed_until", date))
-        )  # fmt: skip
-        archived = field_at_sql(
-            "archived_at", "d", ":moment", "BIGINT", "CASE WHEN d.archived_at <= :moment THEN d.archived_at END"
-        )
+        details = ("name", "company", "email", "phone", "owner", "value_minor", "expected_close", "next_step",
+                   "snoozed_until", "archived_at")  # fmt: skip
+        then = ", ".join(column_at_sql(f, "d", ":moment", self.dialect) for f in details)
         blocks = ", ".join(f"d.{c}" for c in identity.MATCH_COLUMNS)
-        return f"(SELECT d.id, d.created_at, {then}, {archived} AS archived_at, {blocks} FROM lead d)"
+        return f"(SELECT d.id, d.created_at, {then}, {blocks} FROM lead d)"
 
     def params(self, **extra: Any) -> dict[str, Any]:
         return {
